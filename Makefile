@@ -1,0 +1,28 @@
+# rackswarm — see README.md. `make demo` runs the main job; `make test` runs every test.
+SWIFT ?= swift
+BUILD_FLAGS ?=
+export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
+
+.PHONY: setup build release demo test bench clean
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	$(SWIFT) build $(BUILD_FLAGS)
+
+release: setup
+	$(SWIFT) build -c release $(BUILD_FLAGS)
+
+demo: build
+	bash scripts/demo.sh
+
+test: setup
+	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(BUILD_FLAGS)
+
+bench: release
+	bash benchmarks/run.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,62 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "rackswarm",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "reconcile", targets: ["ReconcileCLI"]),
+        .library(name: "Reconciler", targets: ["Reconciler"]),
+        .library(name: "Drivers", targets: ["Drivers"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C system libraries.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+
+        // Layers.
+        .target(
+            name: "Reconciler",
+            dependencies: [
+                "CYAML",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Drivers",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Thin executables.
+        .executableTarget(
+            name: "ReconcileCLI",
+            dependencies: [
+                "Reconciler",
+                "Drivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests.
+        .testTarget(
+            name: "ReconcilerTests",
+            dependencies: ["Reconciler"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
