@@ -21,6 +21,7 @@ let package = Package(
     targets: [
         // C system libraries.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // Layers.
         .target(
@@ -34,6 +35,7 @@ let package = Package(
         .target(
             name: "Drivers",
             dependencies: [
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
