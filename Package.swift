@@ -28,6 +28,7 @@ let package = Package(
             name: "Reconciler",
             dependencies: [
                 "CYAML",
+                "Drivers",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
