@@ -2,7 +2,9 @@ import Drivers
 
 /// Checks what no single document can: references between kinds and uniqueness across files.
 enum CrossReferenceValidator {
-    static func validate(_ documents: [DecodedDocument], root: String, fileCount: Int)
+    /// `earlierErrors` says whether parsing or decoding already failed somewhere; a missing Site is then not
+    /// reported, since the Site document may be the one that failed.
+    static func validate(_ documents: [DecodedDocument], root: String, fileCount: Int, earlierErrors: Bool)
         -> (DesiredState?, [Diagnostic])
     {
         var diagnostics: [Diagnostic] = []
@@ -115,7 +117,7 @@ enum CrossReferenceValidator {
             }
         }
 
-        if site == nil && fileCount > 0 && diagnostics.isEmpty {
+        if site == nil && fileCount > 0 && !earlierErrors {
             let location = documents.isEmpty ? SourceLocation(file: root, line: 0, column: 0)
                 : firstLocation(documents)
             diagnostics.append(.error(at: location, "no Site document found",

@@ -118,7 +118,7 @@ struct FieldDecoder {
 
     /// `90s`, `5m`, `1h30m`, or an integer number of seconds.
     mutating func duration(_ node: YAMLNode, _ what: String) -> Duration? {
-        if case .scalar(let text, .plain) = node.content, let seconds = Int(text), seconds >= 0 {
+        if case .scalar(let text, .plain) = node.content, let seconds = Int(text), seconds >= 1 {
             return .seconds(seconds)
         }
         guard let text = string(node, what) else { return nil }

@@ -53,7 +53,8 @@ public enum SiteLoader {
             documents += result.documents.map { (file, $0) }
         }
         let (state, crossDiagnostics) = CrossReferenceValidator.validate(
-            documents.map(\.document), root: root, fileCount: files.count)
+            documents.map(\.document), root: root, fileCount: files.count,
+            earlierErrors: diagnostics.contains { $0.severity == .error })
         diagnostics += crossDiagnostics
         diagnostics.sort { $0.location < $1.location }
         let hasErrors = diagnostics.contains { $0.severity == .error }
