@@ -4,16 +4,17 @@ import Drivers
 enum CrossReferenceValidator {
     /// `earlierErrors` says whether parsing or decoding already failed somewhere; a missing Site is then not
     /// reported, since the Site document may be the one that failed.
-    static func validate(_ documents: [DecodedDocument], root: String, fileCount: Int, earlierErrors: Bool)
+    static func validate(_ files: [[DecodedDocument]], root: String, fileCount: Int, earlierErrors: Bool)
         -> (DesiredState?, [Diagnostic])
     {
         var diagnostics: [Diagnostic] = []
         var sites: [Site] = []
         var racks: [Rack] = []
         var nodes: [Node] = []
+        nodes.reserveCapacity(files.reduce(0) { $0 + $1.count })
         var images: [Image] = []
         var services: [Service] = []
-        for document in documents {
+        for document in files.joined() {
             switch document {
             case .site(let site): sites.append(site)
             case .rack(let rack): racks.append(rack)
@@ -32,17 +33,18 @@ enum CrossReferenceValidator {
         }
 
         // Unique names per kind.
-        let rackIndex = uniqueIndex(racks, kind: "rack", name: \.name, location: \.location, into: &diagnostics)
-        let imageIndex = uniqueIndex(images, kind: "image", name: \.name, location: \.location, into: &diagnostics)
-        let serviceIndex = uniqueIndex(services, kind: "service", name: \.name, location: \.location,
+        let rackIndex = uniqueIndex(racks, kind: "rack", key: \.name, location: \.location, into: &diagnostics)
+            .mapValues { racks[$0] }
+        let imageIndex = uniqueIndex(images, kind: "image", key: \.name, location: \.location, into: &diagnostics)
+        let serviceIndex = uniqueIndex(services, kind: "service", key: \.name, location: \.location,
                                        into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "node", name: \.name, location: \.location, into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "MAC address", name: { $0.mac.value.description },
-                        location: \.mac.location, owner: \.name, into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "IP address", name: { $0.ip.value.description },
-                        location: \.ip.location, owner: \.name, into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "BMC", name: { $0.bmc.endpoint.value.description },
-                        location: \.bmc.endpoint.location, owner: \.name, into: &diagnostics)
+        _ = uniqueIndex(nodes, kind: "node", key: \.name, location: \.location, into: &diagnostics)
+        _ = uniqueIndex(nodes, kind: "MAC address", key: \.mac.value, location: \.mac.location, owner: \.name,
+                        into: &diagnostics)
+        _ = uniqueIndex(nodes, kind: "IP address", key: \.ip.value, location: \.ip.location, owner: \.name,
+                        into: &diagnostics)
+        _ = uniqueIndex(nodes, kind: "BMC", key: \.bmc.endpoint.value, location: \.bmc.endpoint.location,
+                        owner: \.name, into: &diagnostics)
 
         // Services: unique install orders and software names.
         for service in services {
@@ -71,7 +73,7 @@ enum CrossReferenceValidator {
         // Node references, credentials and addressing.
         let site = sites.first
         for index in nodes.indices {
-            let node = nodes[index]
+            let node = nodes[index].summary
             if let rack = rackIndex[node.rack.value] {
                 if nodes[index].bmc.username == nil { nodes[index].bmc.username = rack.bmcUsername }
                 if nodes[index].bmc.password == nil { nodes[index].bmc.password = rack.bmcPassword }
@@ -101,7 +103,7 @@ enum CrossReferenceValidator {
             if rackIndex[node.rack.value] != nil
                 && (nodes[index].bmc.username == nil || nodes[index].bmc.password == nil) {
                 diagnostics.append(.error(
-                    at: node.bmc.endpoint.location, "node '\(node.name)' has no BMC credentials",
+                    at: node.bmc.location, "node '\(node.name)' has no BMC credentials",
                     hint: "set bmc.username and bmc.password: {env: …} on the node or on rack '\(node.rack.value)'"))
             }
             if let network = site?.network {
@@ -118,8 +120,8 @@ enum CrossReferenceValidator {
         }
 
         if site == nil && fileCount > 0 && !earlierErrors {
-            let location = documents.isEmpty ? SourceLocation(file: root, line: 0, column: 0)
-                : firstLocation(documents)
+            let first = files.first { !$0.isEmpty }?.first
+            let location = first.map(firstLocation) ?? SourceLocation(file: root, line: 0, column: 0)
             diagnostics.append(.error(at: location, "no Site document found",
                                       hint: "add a document with 'kind: Site' that describes the provisioning network"))
         }
@@ -131,8 +133,8 @@ enum CrossReferenceValidator {
         return (DesiredState(site: site, racks: racks, nodes: nodes, images: images, services: services), diagnostics)
     }
 
-    private static func firstLocation(_ documents: [DecodedDocument]) -> SourceLocation {
-        switch documents[0] {
+    private static func firstLocation(_ document: DecodedDocument) -> SourceLocation {
+        switch document {
         case .site(let x): x.location
         case .rack(let x): x.location
         case .node(let x): x.location
@@ -145,25 +147,43 @@ enum CrossReferenceValidator {
         Suggestions.didYouMean(name, in: candidates) ?? "define it with a document of 'kind: \(kind)'"
     }
 
-    /// Indexes `items` by a key, reporting every repeat with a pointer to the first.
-    private static func uniqueIndex<T>(
-        _ items: [T], kind: String, name: (T) -> String, location: (T) -> SourceLocation,
+    /// Indexes `items` by a key (to the item's position), reporting every repeat with a pointer to the first.
+    private static func uniqueIndex<T, Key: Hashable & CustomStringConvertible>(
+        _ items: [T], kind: String, key: (T) -> Key, location: (T) -> SourceLocation,
         owner: ((T) -> String)? = nil, into diagnostics: inout [Diagnostic]
-    ) -> [String: T] {
-        var index: [String: T] = [:]
+    ) -> [Key: Int] {
+        var index: [Key: Int] = [:]
         index.reserveCapacity(items.count)
-        for item in items {
-            let key = name(item)
-            if let first = index[key] {
+        for position in items.indices {
+            let item = items[position]
+            let value = key(item)
+            if let firstPosition = index[value] {
+                let first = items[firstPosition]
                 let whose = owner.map { " of node '\($0(item))'" } ?? ""
                 let firstWhose = owner.map { " (node '\($0(first))')" } ?? ""
                 diagnostics.append(.error(
-                    at: location(item), "duplicate \(kind) '\(key)'\(whose)",
+                    at: location(item), "duplicate \(kind) '\(value)'\(whose)",
                     related: [.init(location: location(first), message: "first defined here\(firstWhose)")]))
             } else {
-                index[key] = item
+                index[value] = position
             }
         }
         return index
+    }
+}
+
+extension Node {
+    /// The fields the cross-reference checks read, without copying the whole node.
+    fileprivate struct Summary {
+        var name: String
+        var rack: Located<String>
+        var image: Located<String>
+        var ip: Located<IPv4Address>
+        var services: [Located<String>]
+        var bmc: Located<BMCEndpoint>
+    }
+
+    fileprivate var summary: Summary {
+        Summary(name: name, rack: rack, image: image, ip: ip, services: services, bmc: bmc.endpoint)
     }
 }

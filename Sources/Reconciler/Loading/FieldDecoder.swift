@@ -27,21 +27,20 @@ struct FieldDecoder {
             error(node, "expected a mapping for \(context), found \(node.shapeName)")
             return nil
         }
-        var entries: [String: YAMLPair] = [:]
-        entries.reserveCapacity(pairs.count)
-        var order: [String] = []
-        order.reserveCapacity(pairs.count)
+        var keys: [String] = []
+        keys.reserveCapacity(pairs.count)
+        var stringPairs: [YAMLPair] = []
+        stringPairs.reserveCapacity(pairs.count)
         for pair in pairs {
             guard case .scalar(let key, _) = pair.key.content else {
                 error(pair.key, "keys of \(context) must be strings, found \(pair.key.shapeName)")
                 continue
             }
-            entries[key] = pair
-            order.append(key)
+            keys.append(key)
+            stringPairs.append(pair)
         }
-        let reader = MappingReader(node: node, context: context, entries: entries, keyOrder: order)
-        let knownSet = Set(known)
-        for pair in reader.unknownKeys(known: knownSet) {
+        let reader = MappingReader(node: node, context: context, keys: keys, pairs: stringPairs)
+        for pair in reader.unknownKeys(known: known) {
             let key = pair.key.scalar ?? ""
             error(pair.key, "unknown field '\(key)' in \(context)", hint: Suggestions.didYouMean(key, in: known))
         }
@@ -243,33 +242,43 @@ struct FieldDecoder {
     /// A BMC URL whose scheme names the power driver.
     mutating func bmcEndpoint(_ node: YAMLNode) -> BMCEndpoint? {
         guard let text = string(node, "bmc.url") else { return nil }
-        guard let schemeEnd = text.range(of: "://") else {
+        let bytes = Array(text.utf8)
+        var schemeEnd: Int?
+        var index = 0
+        while index + 2 < bytes.count {
+            if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: "/")
+                && bytes[index + 2] == UInt8(ascii: "/") {
+                schemeEnd = index
+                break
+            }
+            index += 1
+        }
+        guard let schemeEnd else {
             error(node, "malformed BMC URL '\(text)'", hint: "write it like ipmi://10.0.0.5 or ilo://bmc-r1-n1")
             return nil
         }
-        let schemeText = String(text[..<schemeEnd.lowerBound]).lowercased()
+        let schemeText = String(decoding: bytes[..<schemeEnd], as: UTF8.self).lowercased()
         guard let scheme = BMCEndpoint.Scheme(rawValue: schemeText) else {
             let names = BMCEndpoint.Scheme.allCases.map(\.rawValue)
             error(node, "unknown BMC scheme '\(schemeText)'; expected one of \(names.joined(separator: ", "))",
                   hint: Suggestions.didYouMean(schemeText, in: names))
             return nil
         }
-        var rest = text[schemeEnd.upperBound...]
-        var path = ""
-        if let slash = rest.firstIndex(of: "/") {
-            path = String(rest[slash...])
-            rest = rest[..<slash]
-        }
-        if rest.contains("@") {
+        let authorityStart = schemeEnd + 3
+        let slash = bytes[authorityStart...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.count
+        let authority = bytes[authorityStart..<slash]
+        var path = String(decoding: bytes[slash...], as: UTF8.self)
+        if authority.contains(UInt8(ascii: "@")) {
             error(node, "the BMC URL carries credentials; secrets never go in git",
                   hint: "drop 'user:password@' and set bmc.username and bmc.password: {env: …}")
             return nil
         }
-        var host = String(rest)
+        var host = String(decoding: authority, as: UTF8.self)
         var port = scheme.defaultPort
-        if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            guard let value = Int(rest[rest.index(after: colon)...]), (1...65535).contains(value) else {
+        if let colon = authority.lastIndex(of: UInt8(ascii: ":")) {
+            host = String(decoding: authority[..<colon], as: UTF8.self)
+            guard let value = Int(String(decoding: authority[(colon + 1)...], as: UTF8.self)),
+                  (1...65535).contains(value) else {
                 error(node, "malformed port in BMC URL '\(text)'")
                 return nil
             }
@@ -288,7 +297,7 @@ struct FieldDecoder {
             path = ""
         case .redfishHTTP, .redfishHTTPS, .ilo:
             if path.isEmpty || path == "/" { path = "/redfish/v1/Systems/1" }
-            guard path.hasPrefix("/redfish/v1/Systems/"), path.count > "/redfish/v1/Systems/".count else {
+            guard path.hasPrefix("/redfish/v1/Systems/"), path.utf8.count > "/redfish/v1/Systems/".utf8.count else {
                 error(node, "a Redfish BMC URL's path must name a system, like /redfish/v1/Systems/1")
                 return nil
             }
@@ -299,10 +308,10 @@ struct FieldDecoder {
     static func isValidHost(_ host: String) -> Bool {
         guard !host.isEmpty, host.utf8.count <= 253 else { return false }
         if IPv4Address(host) != nil { return true }
-        if host.allSatisfy({ $0.isNumber || $0 == "." }) { return false }
-        return host.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
-                && label.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+        if host.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) { return false }
+        return host.utf8.split(separator: 46, omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != 45 && label.last != 45
+                && label.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
         }
     }
 }

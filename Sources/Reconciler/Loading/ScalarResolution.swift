@@ -16,6 +16,11 @@ enum PlainScalarType: Equatable {
     }
 
     init(resolving text: String) {
+        // Fast path: a scalar starting with a letter that no YAML 1.1 boolean or null starts with is a string.
+        if let first = text.utf8.first, Self.isPlainStringStart(first) {
+            self = .string
+            return
+        }
         let bytes = Array(text.utf8)
         if bytes.isEmpty || ["~", "null", "Null", "NULL"].contains(text) {
             self = .null
@@ -29,6 +34,15 @@ enum PlainScalarType: Equatable {
             self = .timestamp
         } else {
             self = .string
+        }
+    }
+
+    private static func isPlainStringStart(_ byte: UInt8) -> Bool {
+        let isLetter = (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+        guard isLetter else { return byte == UInt8(ascii: "/") || byte == UInt8(ascii: "_") }
+        switch byte | 0x20 {
+        case UInt8(ascii: "y"), UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "o"): return false
+        default: return true
         }
     }
 

@@ -30,7 +30,8 @@ public struct LoadResult: Sendable {
 /// Loads every YAML file under a directory into a validated `DesiredState`.
 public enum SiteLoader {
     /// Loads `path`, a directory (searched recursively for `*.yaml` / `*.yml`, hidden folders skipped) or one file.
-    public static func load(path: String) -> LoadResult {
+    /// `parallel: false` decodes on one core (the benchmark reports both).
+    public static func load(path: String, parallel: Bool = true) -> LoadResult {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -40,20 +41,17 @@ public enum SiteLoader {
         }
         let root = isDirectory.boolValue ? url.path : url.deletingLastPathComponent().path
         let files = isDirectory.boolValue ? yamlFiles(under: url) : [url.lastPathComponent]
-        return load(files: files, root: root)
+        return load(files: files, root: root, parallel: parallel)
     }
 
     /// Loads the given files, paths relative to `root`.
-    public static func load(files: [String], root: String) -> LoadResult {
-        let parsed = parseConcurrently(files: files, root: root)
+    public static func load(files: [String], root: String, parallel: Bool = true) -> LoadResult {
+        let parsed = parallel ? parseConcurrently(files: files, root: root)
+            : files.map { loadFile($0, root: root) }
         var diagnostics: [Diagnostic] = []
-        var documents: [(file: String, document: DecodedDocument)] = []
-        for (file, result) in zip(files, parsed) {
-            diagnostics += result.diagnostics
-            documents += result.documents.map { (file, $0) }
-        }
+        for result in parsed { diagnostics += result.diagnostics }
         let (state, crossDiagnostics) = CrossReferenceValidator.validate(
-            documents.map(\.document), root: root, fileCount: files.count,
+            parsed.map(\.documents), root: root, fileCount: files.count,
             earlierErrors: diagnostics.contains { $0.severity == .error })
         diagnostics += crossDiagnostics
         diagnostics.sort { $0.location < $1.location }

@@ -1,27 +1,58 @@
-/// An Ethernet MAC address, kept as six bytes.
+/// An Ethernet MAC address, kept in the low 48 bits of an integer.
 public struct MACAddress: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
-    public let bytes: [UInt8]
+    public let value: UInt64
+
+    public init(value: UInt64) {
+        self.value = value & 0xFFFF_FFFF_FFFF
+    }
 
     /// Parses `aa:bb:cc:dd:ee:ff` (or with `-`), any case.
     public init?(_ text: String) {
-        let parts = text.split(separator: text.contains("-") ? "-" : ":", omittingEmptySubsequences: false)
-        guard parts.count == 6 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(6)
-        for part in parts {
-            guard part.utf8.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
-            bytes.append(byte)
+        let bytes = Array(text.utf8)
+        guard bytes.count == 17 else { return nil }
+        let separator = bytes[2]
+        guard separator == UInt8(ascii: ":") || separator == UInt8(ascii: "-") else { return nil }
+        var value: UInt64 = 0
+        for group in 0..<6 {
+            let offset = group * 3
+            if group > 0 && bytes[offset - 1] != separator { return nil }
+            guard let high = Self.nibble(bytes[offset]), let low = Self.nibble(bytes[offset + 1]) else { return nil }
+            value = value << 8 | UInt64(high << 4 | low)
         }
-        self.bytes = bytes
+        self.value = value
     }
 
+    /// The six bytes, most significant first.
+    public var bytes: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: value >> (40 - 8 * UInt64($0))) } }
+
     /// Lower-case, colon-separated: `52:54:00:aa:00:01`.
-    public var description: String { bytes.map(Self.hex).joined(separator: ":") }
+    public var description: String { formatted(separator: ":") }
 
     /// The PXE file-name form: `01-52-54-00-aa-00-01` (ARP type 1 = Ethernet).
-    public var pxeName: String { "01-" + bytes.map(Self.hex).joined(separator: "-") }
+    public var pxeName: String { "01-" + formatted(separator: "-") }
 
-    public static func < (lhs: MACAddress, rhs: MACAddress) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+    private func formatted(separator: Character) -> String {
+        let digits: [Character] = Array("0123456789abcdef")
+        var text = ""
+        text.reserveCapacity(17)
+        for (index, byte) in bytes.enumerated() {
+            if index > 0 { text.append(separator) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return text
+    }
+
+    private static func nibble(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 48...57: byte - 48
+        case 97...102: byte - 87
+        case 65...70: byte - 55
+        default: nil
+        }
+    }
+
+    public static func < (lhs: MACAddress, rhs: MACAddress) -> Bool { lhs.value < rhs.value }
 
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
@@ -34,11 +65,6 @@ public struct MACAddress: Sendable, Hashable, Codable, Comparable, CustomStringC
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(description)
-    }
-
-    private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
     }
 }
 
@@ -54,15 +80,26 @@ public struct IPv4Address: Sendable, Hashable, Codable, Comparable, CustomString
     public init?(_ text: String) {
         var value: UInt32 = 0
         var octets = 0
-        for part in text.split(separator: ".", omittingEmptySubsequences: false) {
-            guard !part.isEmpty, part.utf8.count <= 3, part.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                  !(part.utf8.count > 1 && part.hasPrefix("0")), let octet = UInt32(part), octet <= 255
-            else { return nil }
-            value = value << 8 | octet
-            octets += 1
+        var octet: UInt32 = 0
+        var digits = 0
+        var leadingZero = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, octets < 3 else { return nil }
+                value = value << 8 | octet
+                octets += 1
+                octet = 0
+                digits = 0
+                continue
+            }
+            guard byte >= 48 && byte <= 57, digits < 3, !leadingZero || digits == 0 else { return nil }
+            if digits == 0 { leadingZero = byte == 48 } else if leadingZero { return nil }
+            octet = octet * 10 + UInt32(byte - 48)
+            digits += 1
+            guard octet <= 255 else { return nil }
         }
-        guard octets == 4 else { return nil }
-        self.value = value
+        guard digits > 0, octets == 3 else { return nil }
+        self.value = value << 8 | octet
     }
 
     public var description: String {

@@ -39,22 +39,30 @@ public struct YAMLParser {
 }
 
 /// Turns libyaml events into nodes. Internal to the parser.
+///
+/// Finished child nodes wait on one flat `values` stack; a collection's end event slices its children off in
+/// one move, so no array is copied per child.
 private struct TreeBuilder {
-    enum Frame {
-        case sequence(start: YAMLNode, anchor: String?, items: [YAMLNode])
-        case mapping(start: YAMLNode, anchor: String?, pairs: [YAMLPair], pendingKey: YAMLNode?)
+    struct Frame {
+        var start: YAMLNode
+        var anchor: String?
+        /// Index in `values` of the collection's first child.
+        var base: Int
+        var isMapping: Bool
     }
 
     let file: String
     var documents: [YAMLDocument] = []
     var diagnostics: [Diagnostic] = []
-    var stack: [Frame] = []
+    var frames: [Frame] = []
+    var values: [YAMLNode] = []
     var anchors: [String: YAMLNode] = [:]
     var documentLine: Int32 = 1
     var documentRoot: YAMLNode?
 
     init(file: String) {
         self.file = file
+        values.reserveCapacity(64)
     }
 
     func location(_ line: Int32, _ column: Int32) -> SourceLocation {
@@ -71,16 +79,14 @@ private struct TreeBuilder {
         diagnostics.append(.error(at: location(Int32(mark.line) + 1, Int32(mark.column) + 1), message))
     }
 
+    private static func tag(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        pointer.map { String(cString: $0) }
+    }
+
     mutating func handle(_ event: inout yaml_event_t) {
         let line = Int32(event.start_mark.line) + 1
         let column = Int32(event.start_mark.column) + 1
         switch event.type {
-        case YAML_DOCUMENT_START_EVENT:
-            documentLine = line
-            documentRoot = nil
-            anchors.removeAll(keepingCapacity: true)
-        case YAML_DOCUMENT_END_EVENT:
-            documents.append(YAMLDocument(root: documentRoot, line: documentLine))
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             let text = String(
@@ -91,29 +97,34 @@ private struct TreeBuilder {
                 case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: .block
                 default: .plain
                 }
-            let tag = scalar.tag.map { String(cString: $0) }
-            let node = YAMLNode(.scalar(text, style), line: line, column: column, tag: tag)
+            let node = YAMLNode(.scalar(text, style), line: line, column: column, tag: Self.tag(scalar.tag))
             if let anchor = scalar.anchor { anchors[String(cString: anchor)] = node }
             add(node)
-        case YAML_SEQUENCE_START_EVENT:
-            let start = YAMLNode(.sequence([]), line: line, column: column,
-                                 tag: event.data.sequence_start.tag.map { String(cString: $0) })
-            let anchor = event.data.sequence_start.anchor.map { String(cString: $0) }
-            stack.append(.sequence(start: start, anchor: anchor, items: []))
-        case YAML_SEQUENCE_END_EVENT:
-            guard case .sequence(var node, let anchor, let items)? = stack.popLast() else { return }
-            node.content = .sequence(items)
-            if let anchor { anchors[anchor] = node }
-            add(node)
-        case YAML_MAPPING_START_EVENT:
-            let start = YAMLNode(.mapping([]), line: line, column: column,
-                                 tag: event.data.mapping_start.tag.map { String(cString: $0) })
-            let anchor = event.data.mapping_start.anchor.map { String(cString: $0) }
-            stack.append(.mapping(start: start, anchor: anchor, pairs: [], pendingKey: nil))
-        case YAML_MAPPING_END_EVENT:
-            guard case .mapping(var node, let anchor, let pairs, _)? = stack.popLast() else { return }
-            node.content = .mapping(resolveMappingEntries(pairs))
-            if let anchor { anchors[anchor] = node }
+        case YAML_MAPPING_START_EVENT, YAML_SEQUENCE_START_EVENT:
+            let isMapping = event.type == YAML_MAPPING_START_EVENT
+            let tag = isMapping ? Self.tag(event.data.mapping_start.tag) : Self.tag(event.data.sequence_start.tag)
+            let anchor = isMapping ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
+            let start = YAMLNode(isMapping ? .mapping([]) : .sequence([]), line: line, column: column, tag: tag)
+            frames.append(Frame(start: start, anchor: anchor.map { String(cString: $0) }, base: values.count,
+                                isMapping: isMapping))
+        case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
+            guard let frame = frames.popLast() else { return }
+            var node = frame.start
+            let children = values[frame.base...]
+            if frame.isMapping {
+                var pairs: [YAMLPair] = []
+                pairs.reserveCapacity(children.count / 2)
+                var index = children.startIndex
+                while index + 1 < children.endIndex {
+                    pairs.append(YAMLPair(key: children[index], value: children[index + 1]))
+                    index += 2
+                }
+                node.content = .mapping(resolveMappingEntries(pairs))
+            } else {
+                node.content = .sequence(Array(children))
+            }
+            values.removeSubrange(frame.base...)
+            if let anchor = frame.anchor { anchors[anchor] = node }
             add(node)
         case YAML_ALIAS_EVENT:
             let name = String(cString: event.data.alias.anchor)
@@ -124,33 +135,42 @@ private struct TreeBuilder {
                                           hint: "define it first with '&\(name)' on an earlier value"))
                 add(YAMLNode(.scalar("", .plain), line: line, column: column, tag: YAMLNode.poisonTag))
             }
+        case YAML_DOCUMENT_START_EVENT:
+            documentLine = line
+            documentRoot = nil
+            anchors.removeAll(keepingCapacity: true)
+        case YAML_DOCUMENT_END_EVENT:
+            documents.append(YAMLDocument(root: documentRoot, line: documentLine))
         default:
             break
         }
     }
 
     private mutating func add(_ node: YAMLNode) {
-        guard let top = stack.popLast() else {
+        if frames.isEmpty {
             documentRoot = node
-            return
-        }
-        switch top {
-        case .sequence(let start, let anchor, var items):
-            items.append(node)
-            stack.append(.sequence(start: start, anchor: anchor, items: items))
-        case .mapping(let start, let anchor, var pairs, let pendingKey):
-            if let key = pendingKey {
-                pairs.append(YAMLPair(key: key, value: node))
-                stack.append(.mapping(start: start, anchor: anchor, pairs: pairs, pendingKey: nil))
-            } else {
-                stack.append(.mapping(start: start, anchor: anchor, pairs: pairs, pendingKey: node))
-            }
+        } else {
+            values.append(node)
         }
     }
 
     /// Applies merge keys and reports duplicate keys. Explicit keys win over merged ones; earlier merge
     /// sources win over later ones.
     private mutating func resolveMappingEntries(_ pairs: [YAMLPair]) -> [YAMLPair] {
+        var hasMerge = false
+        // Small mappings (the common case) are checked for duplicates pairwise, without hashing.
+        if pairs.count <= 16 {
+            var duplicate = false
+            for i in pairs.indices {
+                guard let key = pairs[i].key.scalar else { continue }
+                if key == "<<" { hasMerge = true }
+                for j in 0..<i where pairs[j].key.scalar == key {
+                    duplicate = true
+                    break
+                }
+            }
+            if !duplicate && !hasMerge { return pairs }
+        }
         var explicit: [YAMLPair] = []
         explicit.reserveCapacity(pairs.count)
         var merged: [YAMLPair] = []
@@ -198,6 +218,7 @@ private struct TreeBuilder {
             }
             return result
         case .scalar:
+            if value.tag == YAMLNode.poisonTag { return [] }
             diagnostics.append(.error(at: location(value.line, value.column),
                                       "a merge key '<<' takes a mapping or a list of mappings"))
             return []
