@@ -11,7 +11,15 @@ echo "== 1. Validate the site: $site"
 "$bin" validate "$site"
 
 echo
-echo "== 2. A typo in a commit is caught before anything is touched"
+echo "== 2. Preview every physical action: reconcile --dry-run (exit 2: changes pending)"
+set +e
+"$bin" --dry-run --repo "$site"
+status=$?
+set -e
+[ "$status" -eq 2 ] || { echo "demo: expected exit 2 from the dry run, got $status" >&2; exit 1; }
+
+echo
+echo "== 3. A typo in a commit is caught before anything is touched"
 work=$(mktemp -d /tmp/rackswarm-demo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cp -r "$site/." "$work/"
