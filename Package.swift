@@ -22,6 +22,7 @@ let package = Package(
         // C system libraries.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         // Layers.
         .target(
@@ -37,6 +38,7 @@ let package = Package(
             name: "Drivers",
             dependencies: [
                 "COpenSSL",
+                "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -55,6 +57,11 @@ let package = Package(
         ),
 
         // Tests.
+        .testTarget(
+            name: "DriversTests",
+            dependencies: ["Drivers"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ReconcilerTests",
             dependencies: ["Reconciler"],
