@@ -16,13 +16,12 @@ struct Apply: AsyncParsableCommand {
     @Flag(help: "Print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
     var dryRun = false
 
-    @Option(help: "Site source: a local directory (a git checkout or plain files).")
-    var repo: String = "."
+    @OptionGroup var source: SourceOptions
 
-    @Option(help: "Subdirectory of the repo holding the site.")
-    var path: String?
+    @Option(help: "State database (observed status and journal).")
+    var state: String = ".rackswarm/state.db"
 
-    @Option(help: "Observed state as JSON (ObservedState); default: nothing observed yet.")
+    @Option(help: "Plan against this observed state (JSON) instead of the state database: a what-if preview.")
     var observed: String?
 
     @Option(help: "Output format.")
@@ -35,8 +34,14 @@ struct Apply: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let directory = path.map { (repo as NSString).appendingPathComponent($0) } ?? repo
-        let result = SiteLoader.load(path: directory)
+        let checkout: SiteSource.Checkout
+        do {
+            checkout = try source.source.checkout()
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode.failure
+        }
+        let result = SiteLoader.load(path: checkout.directory)
         if !result.diagnostics.isEmpty {
             Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
         }
@@ -45,6 +50,9 @@ struct Apply: AsyncParsableCommand {
             throw ExitCode.failure
         }
         var observedState = ObservedState()
+        if observed == nil, let store = try SQLiteStateStore.openExisting(path: state) {
+            observedState = try await store.observedState()
+        }
         if let observed {
             do {
                 let data = try Data(contentsOf: URL(fileURLWithPath: observed))
@@ -57,8 +65,8 @@ struct Apply: AsyncParsableCommand {
         let plan = Planner.plan(desired: desired, observed: observedState)
         let renderer = PlanRenderer(colour: output == .text && Terminal.standardOutput.isTerminal)
         switch output {
-        case .text: print(renderer.text(plan, site: desired.site.name, commit: nil), terminator: "")
-        case .json: print(try renderer.json(plan, site: desired.site.name, commit: nil), terminator: "")
+        case .text: print(renderer.text(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
+        case .json: print(try renderer.json(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
         }
         if !plan.isEmpty { throw ExitCode(2) }
     }

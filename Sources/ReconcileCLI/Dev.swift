@@ -7,7 +7,7 @@ struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Developer tools: synthetic sites and loader benchmarks.",
         shouldDisplay: false,
-        subcommands: [GenerateSite.self, BenchLoad.self]
+        subcommands: [GenerateSite.self, BenchLoad.self, JournalStress.self]
     )
 }
 
@@ -86,6 +86,34 @@ extension Dev {
                 best = min(best, seconds)
             }
             return best
+        }
+    }
+}
+
+extension Dev {
+    /// Writes journal transitions in a tight loop until killed; the crash-safety test kills it with SIGKILL.
+    struct JournalStress: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "journal-stress", abstract: "Journal actions and node status in a loop (crash tests).")
+
+        @Option(help: "State database path.") var state: String
+        @Option(help: "Stop after this many actions.") var count: Int = 1_000_000
+
+        func run() async throws {
+            let store = try SQLiteStateStore(path: state)
+            for index in 0..<count {
+                let node = "n\(index % 50)"
+                let action = PlannedAction(node: node, rack: "r1", wave: 1, kind: .installImage, destructive: true,
+                                           detail: "stress \(index)")
+                let ids = try await store.journalPlanned([action], commit: "stress", at: Date())
+                for id in ids {
+                    try await store.journalStarted(id, at: Date())
+                    try await store.record(NodeStatus(phase: .provisioning, image: "os@\(index)", rack: "r1"),
+                                           lastError: nil, for: node, at: Date())
+                    try await store.journalFinished(id, at: Date())
+                }
+                if index == 20 { Terminal.standardOutput.write("ready\n") }
+            }
         }
     }
 }
