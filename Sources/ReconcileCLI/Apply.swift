@@ -41,7 +41,7 @@ struct Apply: AsyncParsableCommand {
             Terminal.standardError.write("error: \(error)\n")
             throw ExitCode.failure
         }
-        let result = SiteLoader.load(path: checkout.directory)
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
         if !result.diagnostics.isEmpty {
             Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
         }

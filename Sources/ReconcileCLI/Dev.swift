@@ -7,7 +7,7 @@ struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Developer tools: synthetic sites and loader benchmarks.",
         shouldDisplay: false,
-        subcommands: [GenerateSite.self, BenchLoad.self, JournalStress.self]
+        subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self]
     )
 }
 
@@ -73,19 +73,59 @@ extension Dev {
                 "throughput_ratio_one_core": raw / serial,
                 "goal_ratio": 0.5,
             ]
-            let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            try printJSON(report)
         }
 
-        private func best(_ repeats: Int, _ body: () throws -> Void) throws -> Double {
-            var best = Double.infinity
-            for _ in 0..<max(1, repeats) {
-                let clock = ContinuousClock()
-                let elapsed = try clock.measure(body)
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                best = min(best, seconds)
-            }
-            return best
+    }
+}
+
+/// Runs `body` `repeats` times and returns the best wall time in seconds.
+private func best(_ repeats: Int, _ body: () throws -> Void) throws -> Double {
+    var best = Double.infinity
+    for _ in 0..<max(1, repeats) {
+        let elapsed = try ContinuousClock().measure(body)
+        best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+    return best
+}
+
+private func printJSON(_ report: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+extension Dev {
+    /// Times a first-install plan and a no-op plan against the load alone; prints JSON.
+    struct BenchPlan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bench-plan", abstract: "Time planning a site against loading it; print JSON.")
+
+        @Argument(help: "Site directory.") var path: String
+        @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+
+        func run() async throws {
+            var desired: DesiredState?
+            let load = try best(repeats) { desired = SiteLoader.load(path: path).state }
+            guard let desired else { throw ExitCode.failure }
+            var fullPlan = Plan()
+            let full = try best(repeats) { fullPlan = Planner.plan(desired: desired, observed: ObservedState()) }
+            let converged = ObservedState().applying(fullPlan, desired: desired)
+            var noOpPlan = Plan()
+            let noOp = try best(repeats) { noOpPlan = Planner.plan(desired: desired, observed: converged) }
+            guard noOpPlan.isEmpty else { throw ExitCode.failure }
+            try printJSON([
+                "benchmark": "plan",
+                "nodes": desired.nodes.count,
+                "actions_full_plan": fullPlan.actions.count,
+                "load_seconds": load,
+                "full_plan_seconds": full,
+                "noop_plan_seconds": noOp,
+                "full_plan_to_load_ratio": full / load,
+                "noop_plan_to_load_ratio": noOp / load,
+                "dry_run_seconds": load + full,
+                "goal_plan_to_load_ratio_max": 1.0,
+                "goal_dry_run_seconds_max_at_100k": 2.0,
+            ])
         }
     }
 }

@@ -30,8 +30,9 @@ public struct LoadResult: Sendable {
 /// Loads every YAML file under a directory into a validated `DesiredState`.
 public enum SiteLoader {
     /// Loads `path`, a directory (searched recursively for `*.yaml` / `*.yml`, hidden folders skipped) or one file.
-    /// `parallel: false` decodes on one core (the benchmark reports both).
-    public static func load(path: String, parallel: Bool = true) -> LoadResult {
+    /// `parallel: false` decodes on one core (the benchmark reports both). With `relativeTo`, an ancestor
+    /// directory of `path` (the repo root), diagnostics name files relative to it, e.g. `site/racks/r1.yaml`.
+    public static func load(path: String, relativeTo base: String? = nil, parallel: Bool = true) -> LoadResult {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -39,8 +40,16 @@ public enum SiteLoader {
             return LoadResult(state: nil, diagnostics: [.error(at: location, "no such file or directory")],
                               root: url.path, files: [])
         }
-        let root = isDirectory.boolValue ? url.path : url.deletingLastPathComponent().path
-        let files = isDirectory.boolValue ? yamlFiles(under: url) : [url.lastPathComponent]
+        var root = isDirectory.boolValue ? url.path : url.deletingLastPathComponent().path
+        var files = isDirectory.boolValue ? yamlFiles(under: url) : [url.lastPathComponent]
+        if let base {
+            let basePath = URL(fileURLWithPath: base).standardizedFileURL.path
+            if root.hasPrefix(basePath + "/") {
+                let prefix = String(root.dropFirst(basePath.count + 1))
+                files = files.map { prefix + "/" + $0 }
+                root = basePath
+            }
+        }
         return load(files: files, root: root, parallel: parallel)
     }
 

@@ -25,6 +25,8 @@ public struct SiteSource: Sendable {
     /// A checked-out site: its directory, and the commit when it came from git.
     public struct Checkout: Sendable {
         public var directory: String
+        /// The repo's root; diagnostics name files relative to it.
+        public var root: String
         public var commit: String?
         public var summary: String?
         public var author: String?
@@ -42,12 +44,13 @@ public struct SiteSource: Sendable {
     /// `ref`, never from a work tree's uncommitted edits.
     public func checkout() throws(GitError) -> Checkout {
         guard isGit else {
-            return Checkout(directory: join(repo, path), commit: nil, summary: nil, author: nil)
+            return Checkout(directory: join(repo, path), root: repo, commit: nil, summary: nil, author: nil)
         }
         var url = repo
         if !url.contains("://") { url = URL(fileURLWithPath: repo).standardizedFileURL.path }
         let checkout = try GitSource(url: url, cacheRoot: cacheRoot, credentials: credentials).sync(ref: ref)
-        return Checkout(directory: join(checkout.directory, path), commit: checkout.commit, summary: checkout.summary,
+        return Checkout(directory: join(checkout.directory, path), root: checkout.directory, commit: checkout.commit,
+                        summary: checkout.summary,
                         author: checkout.author)
     }
 
