@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(
             name: "DriversTests",
             dependencies: ["Drivers"],
+            exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
