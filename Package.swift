@@ -13,10 +13,12 @@ let package = Package(
         .executable(name: "reconcile", targets: ["ReconcileCLI"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
         .library(name: "Drivers", targets: ["Drivers"]),
+        .executable(name: "provision-agent", targets: ["AgentCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C system libraries.
@@ -37,7 +39,14 @@ let package = Package(
             dependencies: [
                 "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DriversTesting",
+            dependencies: ["Drivers"],
             swiftSettings: swiftSettings
         ),
 
@@ -52,12 +61,35 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "AgentCLI",
+            dependencies: [
+                "Drivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Tests.
         .testTarget(
             name: "ReconcilerTests",
             dependencies: ["Reconciler"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PackagesTests",
+            dependencies: [
+                "Drivers",
+                "DriversTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]
