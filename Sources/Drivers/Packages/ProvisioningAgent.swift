@@ -286,7 +286,7 @@ public actor ProvisioningAgent {
     /// Runs the stop script (when there is one), then stops whatever of the process is left.
     private func stop(_ entry: SoftwareEntry, _ log: Logger) async -> StepFailure? {
         var failure: StepFailure?
-        if let script = entry.script, FileManager.default.fileExists(atPath: hostPath(script)) {
+        if let script = entry.script {
             let result = await runScript(script, "stop")
             if !result.succeeded {
                 failure = StepFailure(code: .scriptFailed, detail: "script \(script) stop \(result.summary)")
