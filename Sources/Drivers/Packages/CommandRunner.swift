@@ -36,8 +36,10 @@ public protocol CommandRunning: Sendable {
     ) async -> CommandResult
 }
 
-/// Runs programs with Foundation's `Process`; output goes to temporary files, not pipes, so a daemon a start
-/// script leaves behind cannot hold the agent waiting for end-of-file.
+/// Runs programs with `posix_spawn` and `waitpid`; output goes to temporary files, not pipes.
+///
+/// Not Foundation's `Process`: on Linux it learns that a child ended from a socket the child inherits, so a
+/// daemon that a start script leaves running keeps it waiting forever. Here only the direct child counts.
 public struct ProcessCommandRunner: CommandRunning {
     public init() {}
 
@@ -52,73 +54,106 @@ public struct ProcessCommandRunner: CommandRunning {
             return CommandResult(status: 127, output: "cannot create a temporary directory: \(error)")
         }
         defer { try? FileManager.default.removeItem(at: directory) }
-        let outURL = directory.appendingPathComponent("out")
-        let errURL = directory.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardInput = FileHandle.nullDevice
-        do {
-            process.standardOutput = try FileHandle(forWritingTo: outURL)
-            process.standardError = try FileHandle(forWritingTo: errURL)
-        } catch {
-            return CommandResult(status: 127, output: "cannot open output files: \(error)")
+        let outPath = directory.appendingPathComponent("out").path
+        let errPath = directory.appendingPathComponent("err").path
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pid: pid_t
+        switch Self.spawn(executable, arguments, environment: merged, stdout: outPath, stderr: errPath) {
+        case .failure(let failure): return CommandResult(status: 127, output: failure.message)
+        case .success(let spawned): pid = spawned
         }
-        let box = ProcessBox(process)
-        let exited: (status: Int32, signaled: Bool)? = await withCheckedContinuation { continuation in
-            process.terminationHandler = { finished in
-                continuation.resume(
-                    returning: (finished.terminationStatus, finished.terminationReason == .uncaughtSignal))
+        let timer = TimeoutKiller(pid: pid, after: timeout)
+        let raw: Int32 = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                continuation.resume(returning: status)
             }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(returning: nil)
-            }
-            box.armTimeout(timeout)
         }
-        guard let exited else {
-            return CommandResult(status: 127, output: "cannot start \(executable)")
+        let timedOut = timer.finish()
+        let output = Self.tail(outPath) + Self.tail(errPath)
+        // WIFSIGNALED / WTERMSIG / WEXITSTATUS by hand: the C macros are not imported.
+        let signal = raw & 0x7f
+        if signal != 0 && signal != 0x7f {
+            return CommandResult(status: 128 + signal, signaled: true, timedOut: timedOut, output: output)
         }
-        let timedOut = box.didTimeOut
-        let output = Self.tail(outURL) + Self.tail(errURL)
-        return CommandResult(
-            status: exited.signaled ? 128 + exited.status : exited.status, signaled: exited.signaled,
-            timedOut: timedOut, output: output)
+        return CommandResult(status: (raw >> 8) & 0xff, timedOut: timedOut, output: output)
     }
 
-    private static func tail(_ url: URL) -> String {
-        guard let data = try? Data(contentsOf: url) else { return "" }
+    private static func spawn(
+        _ executable: String, _ arguments: [String], environment: [String: String], stdout: String, stderr: String
+    ) -> Result<pid_t, SpawnFailure> {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Default signal dispositions and an empty mask, whatever the agent's runtime set up.
+        var all = sigset_t()
+        sigfillset(&all)
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            return .failure(SpawnFailure("cannot start \(executable): \(String(cString: strerror(result)))"))
+        }
+        return .success(pid)
+    }
+
+    private static func tail(_ path: String) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "" }
         return String(decoding: data.suffix(8192), as: UTF8.self)
     }
 }
 
-/// Holds a running `Process` for the timeout timer; the lock guards the timed-out flag.
-private final class ProcessBox: @unchecked Sendable {
-    private let process: Process
+private struct SpawnFailure: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Kills a child that runs past its timeout: SIGTERM, then SIGKILL two seconds later.
+private final class TimeoutKiller: @unchecked Sendable {
+    private let pid: pid_t
     private let lock = NSLock()
-    private var timedOut = false
+    private var done = false
+    private var fired = false
 
-    init(_ process: Process) { self.process = process }
-
-    var didTimeOut: Bool { lock.withLock { timedOut } }
-
-    func armTimeout(_ timeout: Duration) {
-        guard process.isRunning || process.processIdentifier > 0 else { return }
-        let pid = process.processIdentifier
+    init(pid: pid_t, after timeout: Duration) {
+        self.pid = pid
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
-            guard process.isRunning else { return }
-            lock.withLock { timedOut = true }
+            guard lock.withLock({ () -> Bool in
+                if done { return false }
+                fired = true
+                return true
+            }) else { return }
             kill(pid, SIGTERM)
             DispatchQueue.global().asyncAfter(deadline: .now() + 2) { [self] in
-                if process.isRunning { kill(pid, SIGKILL) }
+                if !lock.withLock({ done }) { kill(pid, SIGKILL) }
             }
+        }
+    }
+
+    /// Marks the child reaped; returns true when the timeout fired.
+    func finish() -> Bool {
+        lock.withLock {
+            done = true
+            return fired
         }
     }
 }
