@@ -24,12 +24,14 @@ let package = Package(
         // C system libraries.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
         // Layers.
         .target(
             name: "Reconciler",
             dependencies: [
                 "CYAML",
+                "Drivers",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -38,6 +40,7 @@ let package = Package(
             name: "Drivers",
             dependencies: [
                 "COpenSSL",
+                "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -75,9 +78,14 @@ let package = Package(
 
         // Tests.
         .testTarget(
+            name: "DriversTests",
+            dependencies: ["Drivers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ReconcilerTests",
             dependencies: ["Reconciler"],
-            resources: [.copy("Fixtures")],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
