@@ -118,6 +118,34 @@ struct AgentBinaryTests {
         #expect(node.processes().filter { $0 != agentPID }.isEmpty)
     }
 
+    @Test func reconcileServiceResolvesNodeAndServiceFromTheSite() async throws {
+        let reconcileBinary = "\(Self.productsDirectory)/reconcile"
+        try #require(FileManager.default.isExecutableFile(atPath: reconcileBinary), "build reconcile first")
+        let site = PackageLab.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples/datacenter").path
+        let node = try LabNode("r1n1")
+        let agent = try await RunningAgent.start(node.agent())
+        defer {
+            agent.stop()
+            node.cleanUp()
+        }
+        let keyFile = "\(node.directory)/site.key"
+        try "package-lab-site-key-0123456789\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let status = await PackageLab.shell(reconcileBinary, [
+            "service", "r1n1", "status", "web", "--site", site, "--agent", "127.0.0.1:\(agent.port)",
+            "--key-file", keyFile,
+        ])
+        // The agent got the site's software list for `web` (the paper's httpd RPM) and found it absent.
+        #expect(status.status == 1)
+        #expect(status.output.contains("r1n1 status web: not-installed"), "\(status.output)")
+        #expect(status.output.contains("apache#1  httpd-2.2.9-4.Gxdl.i386.rpm  not installed  httpd: not running"))
+        let unknown = await PackageLab.shell(reconcileBinary, [
+            "service", "r9n9", "status", "web", "--site", site, "--key-file", keyFile,
+        ])
+        #expect(unknown.status != 0)
+        #expect(unknown.output.contains("no node r9n9"))
+    }
+
     /// Starts a long-running program with its output in a file; returns its PID.
     static func spawnDaemon(_ executable: String, _ arguments: [String], log: String) throws -> pid_t {
         let process = Process()
