@@ -48,10 +48,16 @@ enum PackageLab {
 /// Builds the lab repository with `Fixtures/make-repo.sh` (rpmbuild + createrepo_c) exactly once.
 actor RepositoryBuilder {
     static let shared = RepositoryBuilder()
-    private var built: String?
+    private var building: Task<String, any Error>?
 
     func path() async throws -> String {
-        if let built { return built }
+        if let building { return try await building.value }
+        let task = Task { try await Self.build() }
+        building = task
+        return try await task.value
+    }
+
+    private static func build() async throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "rs-pkglab-\(getpid())-\(UUID().uuidString.prefix(8))").path
         labRepositoryDirectory = directory
@@ -59,7 +65,6 @@ actor RepositoryBuilder {
         let script = PackageLab.fixtures.appendingPathComponent("make-repo.sh").path
         let result = await PackageLab.shell("/bin/bash", [script, directory])
         try #require(result.succeeded, "make-repo.sh failed: \(result.output)")
-        built = "\(directory)/repo"
         return "\(directory)/repo"
     }
 }
