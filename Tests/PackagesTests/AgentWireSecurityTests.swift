@@ -78,6 +78,28 @@ struct AgentWireSecurityTests {
         #expect(await node.history().isEmpty)
     }
 
+    @Test func tlsClientHelloIsGarbledAndSilentHalfFrameIsDropped() async throws {
+        let node = try LabNode("node32")
+        let agent = try await RunningAgent.start(node.agent(), idleTimeout: .milliseconds(300))
+        defer {
+            agent.stop()
+            node.cleanUp()
+        }
+        // The first bytes of a TLS 1.2 ClientHello record.
+        let hello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]
+        let answers = try await Self.raw(hello, to: agent.port, expecting: 5)
+        #expect(answers.map(\.code) == [.garbled])
+        #expect(answers.first?.payload.first?.contains("notAFrame") == true)
+
+        // Half a frame, then silence: the agent closes the connection without answering.
+        let start = ContinuousClock.now
+        let half = Array("||req||provisioning||install||null||node32||".utf8)
+        let silent = try await Self.raw(half, to: agent.port, expecting: 1)
+        #expect(silent.isEmpty)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(await node.installedPackages() == [])
+    }
+
     @Test func reconcilerHangingUpMidInstallDoesNotStopTheAgent() async throws {
         let repository = try await PackageLab.repository()
         let node = try LabNode("node31")

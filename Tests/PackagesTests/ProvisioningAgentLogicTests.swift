@@ -141,3 +141,35 @@ struct ProvisioningAgentLogicTests {
         #expect(await other.send(.install).code == .processNotRunning)
     }
 }
+
+/// Status answers become observations the reconciler plans from; the fake agent plays the fleet.
+struct ServiceObservationTests {
+    @Test func driftAbsentRunningAndUnknown() async {
+        let fleet = FakeServiceAgent()
+        let vod = ProvisioningAgentLogicTests.vod
+        #expect(await fleet.observe([vod], on: "node17") == ["VOD": .absent])
+        _ = try? await fleet.install(vod, on: "node17")
+        #expect(await fleet.observe([vod], on: "node17") == ["VOD": .running])
+        await fleet.answer(node: "node17", with: .processNotRunning)
+        #expect(await fleet.observe([vod], on: "node17") == ["VOD": .drifted("scripted")])
+        await fleet.fail(node: "node18", with: ServiceAgentError(.unreachable, "node18: connection refused"))
+        #expect(await fleet.observe([vod], on: "node18") == ["VOD": .unknown("unreachable: node18: connection refused")])
+        #expect(await fleet.calls.map(\.command) == [.status, .install, .status, .status, .status])
+    }
+
+    @Test func notInstalledWithSomethingLeftIsDrift() {
+        let request = ServiceMessage.request(.status, node: "n", service: "VOD")
+        let partial = ServiceReport(service: "VOD", software: [
+            SoftwareState(name: "cd#1", rpm: "std_cd-1.0-1.noarch.rpm", installed: nil, process: nil, pids: []),
+            SoftwareState(name: "cs#1", rpm: "std_cs-1.0-1.noarch.rpm", installed: "std_cs-1.0-1.noarch",
+                          process: "mediaServer", pids: [42]),
+        ])
+        let none = ServiceReport(service: "VOD", software: [
+            SoftwareState(name: "cd#1", rpm: "std_cd-1.0-1.noarch.rpm", installed: nil, process: nil, pids: []),
+        ])
+        let drifted = ServiceAnswer(message: request.response(.notInstalled, payload: ["x", partial.jsonText()]))
+        let absent = ServiceAnswer(message: request.response(.notInstalled, payload: ["x", none.jsonText()]))
+        #expect(ServiceObservation(status: drifted) == .drifted("x"))
+        #expect(ServiceObservation(status: absent) == .absent)
+    }
+}

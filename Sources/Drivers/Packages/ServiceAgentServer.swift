@@ -9,32 +9,39 @@ import NIOPosix
 public struct ServiceAgentServer: Sendable {
     public let address: AgentAddress
     public let maximumFrameLength: Int
+    /// A connection that sends nothing for this long is closed (a half-sent frame cannot hold it open).
+    public let idleTimeout: TimeAmount
     let handler: @Sendable (Result<ServiceMessage, ServiceMessageError>) async -> ServiceMessage
     let logger: Logger
 
     /// A server that answers with `handler` (e.g. `ProvisioningAgent.answer`).
     public init(
         address: AgentAddress, maximumFrameLength: Int = ServiceMessageParser.defaultMaximumFrameLength,
-        logger: Logger, handler: @escaping @Sendable (Result<ServiceMessage, ServiceMessageError>) async -> ServiceMessage
+        idleTimeout: TimeAmount = .seconds(60), logger: Logger, handler: @escaping @Sendable (Result<ServiceMessage, ServiceMessageError>) async -> ServiceMessage
     ) {
         self.address = address
         self.maximumFrameLength = maximumFrameLength
+        self.idleTimeout = idleTimeout
         self.handler = handler
         self.logger = logger
     }
 
     /// A server in front of an agent.
-    public init(address: AgentAddress, agent: ProvisioningAgent, logger: Logger) {
-        self.init(address: address, logger: logger) { await agent.answer($0) }
+    public init(address: AgentAddress, agent: ProvisioningAgent, idleTimeout: TimeAmount = .seconds(60), logger: Logger) {
+        self.init(address: address, idleTimeout: idleTimeout, logger: logger) { await agent.answer($0) }
     }
 
     /// Binds, reports the bound port through `onBound`, and serves until the task is cancelled.
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
+        let idleTimeout = idleTimeout
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: address.host, port: address.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: idleTimeout), CloseOnIdleHandler(),
+                    ])
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         let port = server.channel.localAddress?.port ?? address.port
@@ -73,6 +80,20 @@ public struct ServiceAgentServer: Sendable {
             }
         } catch {
             logger.info("connection ended", metadata: ["agent.peer": "\(peer)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Closes a connection when `IdleStateHandler` reports that nothing was read for a while.
+final class CloseOnIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Logging
+import NIOCore
 import Testing
 
 /// Real peers for the agent tests: RPMs built with rpmbuild, a createrepo_c repository, and per-node install
@@ -182,10 +183,11 @@ struct RunningAgent {
     let task: Task<Void, any Error>
     var address: AgentAddress { AgentAddress(host: "127.0.0.1", port: port) }
 
-    static func start(_ agent: ProvisioningAgent) async throws -> RunningAgent {
+    static func start(_ agent: ProvisioningAgent, idleTimeout: TimeAmount = .seconds(60)) async throws -> RunningAgent {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = ServiceAgentServer(
-            address: AgentAddress(host: "127.0.0.1", port: 0), agent: agent, logger: Logger(label: "lab.server"))
+            address: AgentAddress(host: "127.0.0.1", port: 0), agent: agent, idleTimeout: idleTimeout,
+            logger: Logger(label: "lab.server"))
         let task = Task { try await server.run { continuation.yield($0) } }
         var iterator = stream.makeAsyncIterator()
         let port = try #require(await iterator.next())
