@@ -52,8 +52,9 @@ public actor FakeServiceAgent: ServiceAgentDriver {
         if let definition {
             let present = installed[node, default: []].contains(service)
             let states = definition.installOrder.map {
-                SoftwareState(name: $0.name, rpm: $0.rpm, installed: present ? $0.packageSpec : nil, process: $0.process,
-                              pids: present && $0.process != nil ? [4242] : [])
+                SoftwareState(
+                    name: $0.name, rpm: $0.rpm, installed: present ? $0.packageSpec : nil, process: $0.process,
+                    pids: present && $0.process != nil ? [4242] : [])
             }
             payload.append(ServiceReport(service: service, software: states).jsonText())
         }

@@ -106,7 +106,8 @@ struct Service: AsyncParsableCommand {
             for state in report.software {
                 var line = "  \(state.name)  \(state.rpm)  \(state.installed ?? "not installed")"
                 if let process = state.process {
-                    line += state.pids.isEmpty ? "  \(process): not running" : "  \(process): pid \(state.pids.map(String.init).joined(separator: ","))"
+                    let pids = state.pids.map(String.init).joined(separator: ",")
+                    line += state.pids.isEmpty ? "  \(process): not running" : "  \(process): pid \(pids)"
                 }
                 lines.append(line)
             }

@@ -10,7 +10,9 @@ public struct Heartbeat: Sendable {
     let interval: Duration
     let logger: Logger
 
-    public init(agent: ProvisioningAgent, client: ServiceAgentClient, node: String, interval: Duration, logger: Logger) {
+    public init(
+        agent: ProvisioningAgent, client: ServiceAgentClient, node: String, interval: Duration, logger: Logger
+    ) {
         self.agent = agent
         self.client = client
         self.node = node
@@ -33,7 +35,7 @@ public struct Heartbeat: Sendable {
         do {
             _ = try await client.send(message)
         } catch {
-            logger.info("heartbeat not delivered", metadata: ["error": "\(error)"])
+            logger.info("heartbeat not delivered", metadata: ["error.detail": "\(error)"])
         }
     }
 }

@@ -18,12 +18,15 @@ public struct MessageAuthenticator: Sendable {
 
     /// The message with a signature field appended. A fresh random nonce is used unless one is given.
     public func sign(_ message: ServiceMessage, timestamp: Int64, nonce: String? = nil) -> ServiceMessage {
-        let nonce = nonce ?? hex(randomBytes(16))
+        let nonce = nonce ?? Self.freshNonce()
         let mac = hex(key.mac(Self.signedBytes(message, timestamp: timestamp, nonce: nonce)))
         var signed = message
         signed.payload.append("\(Self.fieldPrefix)\(timestamp):\(nonce):\(mac)")
         return signed
     }
+
+    /// 16 random bytes from OpenSSL, as 32 hex digits.
+    public static func freshNonce() -> String { hex(randomBytes(16)) }
 
     /// A signed message, split into its content and its verified timestamp and nonce.
     public struct Verified: Sendable, Hashable {

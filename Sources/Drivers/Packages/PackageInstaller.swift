@@ -82,7 +82,9 @@ public struct DNFInstaller: PackageInstaller {
     }
 
     /// `name` if it is a path, else its first executable match in PATH.
-    public static func which(_ name: String, path: String = ProcessInfo.processInfo.environment["PATH"] ?? "") -> String? {
+    public static func which(
+        _ name: String, path: String = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    ) -> String? {
         if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"

@@ -273,7 +273,7 @@ public actor ProvisioningAgent {
                 guard ContinuousClock.now < deadline else {
                     return StepFailure(code: .processNotRunning, detail: "process \(process) did not start")
                 }
-                try? await Task.sleep(for: .milliseconds(100))
+                try? await Task.sleep(for: .milliseconds(25))
             }
         }
         if !named.isEmpty { try? await Task.sleep(for: configuration.settleTime) }
@@ -295,7 +295,9 @@ public actor ProvisioningAgent {
         if let process = entry.process {
             let stopped = await processes.stop(named: process, grace: .seconds(5))
             if !stopped.isEmpty {
-                log.info("stopped process", metadata: ["process.name": "\(process)", "process.count": "\(stopped.count)"])
+                log.info(
+                    "stopped process",
+                    metadata: ["process.name": "\(process)", "process.count": "\(stopped.count)"])
             }
         }
         return failure

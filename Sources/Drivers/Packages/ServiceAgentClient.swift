@@ -94,9 +94,8 @@ public struct ServiceAgentClient: ServiceAgentDriver {
 
     /// Signs and sends one request; returns the verified answer.
     public func send(_ request: ServiceMessage) async throws(ServiceAgentError) -> ServiceAnswer {
-        let signed = authenticator.sign(request, timestamp: clock())
-        guard let field = signed.payload.last else { throw ServiceAgentError(.protocolViolation, "unsigned") }
-        let nonce = String(field.split(separator: ":")[2])
+        let nonce = MessageAuthenticator.freshNonce()
+        let signed = authenticator.sign(request, timestamp: clock(), nonce: nonce)
         logger.info(
             "service request",
             metadata: ["agent.address": "\(address)", "request.command": "\(request.command)",

@@ -17,7 +17,8 @@ public struct ServiceAgentServer: Sendable {
     /// A server that answers with `handler` (e.g. `ProvisioningAgent.answer`).
     public init(
         address: AgentAddress, maximumFrameLength: Int = ServiceMessageParser.defaultMaximumFrameLength,
-        idleTimeout: TimeAmount = .seconds(60), logger: Logger, handler: @escaping @Sendable (Result<ServiceMessage, ServiceMessageError>) async -> ServiceMessage
+        idleTimeout: TimeAmount = .seconds(60), logger: Logger,
+        handler: @escaping @Sendable (Result<ServiceMessage, ServiceMessageError>) async -> ServiceMessage
     ) {
         self.address = address
         self.maximumFrameLength = maximumFrameLength
@@ -27,7 +28,9 @@ public struct ServiceAgentServer: Sendable {
     }
 
     /// A server in front of an agent.
-    public init(address: AgentAddress, agent: ProvisioningAgent, idleTimeout: TimeAmount = .seconds(60), logger: Logger) {
+    public init(
+        address: AgentAddress, agent: ProvisioningAgent, idleTimeout: TimeAmount = .seconds(60), logger: Logger
+    ) {
         self.init(address: address, idleTimeout: idleTimeout, logger: logger) { await agent.answer($0) }
     }
 
@@ -79,7 +82,7 @@ public struct ServiceAgentServer: Sendable {
                 }
             }
         } catch {
-            logger.info("connection ended", metadata: ["agent.peer": "\(peer)", "error": "\(error)"])
+            logger.info("connection ended", metadata: ["agent.peer": "\(peer)", "error.detail": "\(error)"])
         }
     }
 }
