@@ -109,4 +109,69 @@ struct AgentDNFFailureTests {
         #expect(retried.code == .ok, "\(retried.detail)")
         #expect(retried.detail.contains("installed 1 of 2"))
     }
+
+    /// dnf SIGKILLed while rpm runs a package's %post scriptlet: the answer quotes the signal, status agrees
+    /// with an independent `rpm -qa`, the database passes `dnf check`, and the retry converges.
+    @Test func dnfKilledInTheMiddleOfItsTransaction() async throws {
+        let repository = try await PackageLab.repository()
+        let node = try LabNode("midcrash")
+        let agent = try await RunningAgent.start(node.agent())
+        defer {
+            agent.stop()
+            node.cleanUp()
+        }
+        let slow = Self.service([
+            SoftwareEntry(name: "cd#1", rpm: "std_cd-1.0-1.noarch.rpm", order: 1),
+            SoftwareEntry(name: "slow#1", rpm: "std_slowpost-1.0-1.noarch.rpm", order: 2),
+        ], repository: repository)
+        let install = Task { try await agent.client().install(slow, on: node.name) }
+
+        // Wait for std_slowpost's scriptlet (chrooted into the node's root), then kill dnf and the scriptlet.
+        var killed: [Int32] = []
+        let deadline = ContinuousClock.now + .seconds(60)
+        while killed.isEmpty, ContinuousClock.now < deadline {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            for pid in entries.compactMap(Int32.init) where node.chrooted(pid) {
+                let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map {
+                    String(decoding: $0, as: UTF8.self)
+                } ?? ""
+                guard !cmdline.isEmpty, let parent = Self.parent(of: pid) else { continue }
+                let parentLine = FileManager.default.contents(atPath: "/proc/\(parent)/cmdline").map {
+                    String(decoding: $0, as: UTF8.self)
+                } ?? ""
+                guard parentLine.contains("std_slowpost") else { continue }
+                kill(parent, SIGKILL)
+                kill(pid, SIGKILL)
+                killed = [parent, pid]
+            }
+            if killed.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        try #require(!killed.isEmpty, "never saw std_slowpost's scriptlet run")
+        let crashed = try await install.value
+        #expect(crashed.code == .rpmFailed)
+        #expect(crashed.detail.contains("step 2/2"))
+        #expect(crashed.detail.contains("killed by signal 9"))
+
+        // Status tells what the RPM database says, whatever that is after the crash.
+        let packages = try #require(await node.installedPackages())
+        let status = try await agent.client().status(slow, on: node.name)
+        let reported = status.report?.software.compactMap(\.installed).sorted()
+        #expect(reported == packages.filter { $0.hasPrefix("std_") })
+        #expect(status.code == (packages.contains("std_slowpost-1.0-1.noarch") ? .ok : .notInstalled))
+        #expect(await node.databaseIsConsistent())
+
+        // The retry converges.
+        let retried = try await agent.client().install(slow, on: node.name)
+        #expect(retried.code == .ok, "\(retried.detail)")
+        #expect(try await agent.client().status(slow, on: node.name).code == .ok)
+    }
+
+    /// The parent PID from `/proc/PID/stat`.
+    static func parent(of pid: Int32) -> Int32? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat") else { return nil }
+        let stat = String(decoding: data, as: UTF8.self)
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
 }

@@ -112,5 +112,13 @@ install -D -m 0755 $src/init-bad %{buildroot}/etc/init.d/flaky" \
     "/usr/sbin/mediaServer
 /etc/init.d/flaky"
 
+# A package whose %post scriptlet runs ~5 s (a busybox loop: no sleep applet in the chroot), so a test can kill
+# dnf in the middle of its transaction.
+spec std_slowpost 1.0 "Requires(post): rs-busybox-sh" \
+    "mkdir -p %{buildroot}/usr/share/std_slowpost && echo x > %{buildroot}/usr/share/std_slowpost/x" \
+    "/usr/share/std_slowpost/x" \
+    "%post
+i=0; while [ \$i -lt 5000000 ]; do i=\$((i+1)); done"
+
 find "$top/RPMS" -name '*.rpm' -exec cp {} "$repo/" \;
 createrepo_c --quiet "$repo"

@@ -156,13 +156,22 @@ final class LabNode: Sendable {
             environment: environment)
     }
 
-    /// PIDs of processes started from inside this node's directory.
+    /// PIDs of processes started from inside this node's directory, or chrooted into its root (scriptlets).
     func processes() -> [Int32] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return entries.compactMap(Int32.init).filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: data, as: UTF8.self).contains(directory)
+            if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                String(decoding: data, as: UTF8.self).contains(directory)
+            {
+                return true
+            }
+            return chrooted(pid)
         }
+    }
+
+    /// True when the process's root directory is this node's install root (rpm scriptlets run so).
+    func chrooted(_ pid: Int32) -> Bool {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/root")) == root
     }
 
     /// Kills every process started from inside the node and deletes the node's files.
