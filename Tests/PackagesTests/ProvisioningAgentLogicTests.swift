@@ -88,6 +88,17 @@ struct ProvisioningAgentLogicTests {
         #expect(await rig.runner.invocations.map(\.arguments).last == ["stop"])
     }
 
+    @Test func restartStopsThenStartsAgain() async {
+        let rig = await Rig()
+        _ = await rig.send(.install)
+        let response = await rig.send(.restart)
+        #expect(response.code == .ok)
+        #expect(await rig.processes.stopped == ["mediaServer"])
+        #expect(await rig.runner.invocations.map(\.arguments) == [["start"], ["stop"], ["start"]])
+        #expect(ServiceReport(jsonText: response.payload[1])?.isHealthy == true)
+        #expect(await rig.installer.calls.count == 2)
+    }
+
     @Test func statusReportsDrift() async {
         let rig = await Rig()
         _ = await rig.send(.install)
@@ -171,5 +182,24 @@ struct ServiceObservationTests {
         let absent = ServiceAnswer(message: request.response(.notInstalled, payload: ["x", none.jsonText()]))
         #expect(ServiceObservation(status: drifted) == .drifted("x"))
         #expect(ServiceObservation(status: absent) == .absent)
+    }
+}
+
+/// The reconciler's heartbeat end keeps only authentic, fresh inventories.
+struct HeartbeatReceiverTests {
+    @Test func keepsAuthenticInventoriesOnly() async {
+        let key = ProvisioningAgentLogicTests.key
+        let receiver = HeartbeatReceiver(key: key, clock: { 70_000 })
+        let inventory = NodeInventory(node: "node17", services: [], packages: ["std_cd-1.0-1.noarch"], takenAt: 70_000)
+        let beat = ServiceMessage.request(.heartbeat, node: "node17", service: "-", payload: [inventory.jsonText()])
+        let signed = MessageAuthenticator(key: key).sign(beat, timestamp: 70_000)
+        #expect(await receiver.answer(.success(signed)).code == .ok)
+        #expect(await receiver.inventories["node17"] == inventory)
+        #expect(await receiver.answer(.success(signed)).code == .unauthorized)
+        let forged = MessageAuthenticator(key: SiteKey(bytes: Array("someone-elses-key-000".utf8))!)
+            .sign(ServiceMessage.request(.heartbeat, node: "node18", service: "-", payload: [inventory.jsonText()]),
+                  timestamp: 70_000)
+        #expect(await receiver.answer(.success(forged)).code == .unauthorized)
+        #expect(await receiver.inventories["node18"] == nil)
     }
 }
