@@ -87,13 +87,19 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilerTests",
-            dependencies: ["Reconciler"],
+            dependencies: [
+                "Reconciler",
+                "Drivers",
+                "DriversTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PackagesTests",
             dependencies: [
+                "Reconciler",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "Logging", package: "swift-log"),
