@@ -1,0 +1,106 @@
+import Drivers
+import Foundation
+import Testing
+
+/// `reconcile --scope services` as an operator runs it: the built binary, a site repo, and a real
+/// `provision-agent serve` on the node's address (a loopback IP inside the site's PXE subnet) installing with dnf.
+@Suite(.serialized)
+struct ReconcileServicesScopeTests {
+    @Test func convergesServicesThroughTheAgentBinary() async throws {
+        let repository = try await PackageLab.repository()
+        let products = AgentBinaryTests.productsDirectory
+        let node = try LabNode("scope1")
+        var agentPID: pid_t = 0
+        defer {
+            if agentPID > 0 { kill(agentPID, SIGKILL) }
+            node.cleanUp()
+        }
+        let keyFile = "\(node.directory)/site.key"
+        try (SiteKey.generateHex() + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let port = 20000 + Int(getpid() % 20000)
+        let site = "\(node.directory)/site"
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        try """
+            apiVersion: rackswarm.io/v1
+            kind: Site
+            metadata: {name: loopback-lab}
+            spec:
+              network: {pxeSubnet: 127.0.0.0/8, serverAddress: 127.0.0.1}
+              agent: {port: \(port), keyFile: "\(keyFile)"}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Rack
+            metadata: {name: r1}
+            spec: {bmc: {username: admin, password: {env: BMC_PASSWORD}}}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Image
+            metadata: {name: os}
+            spec: {version: "1", file: os.img, sha256: "\(String(repeating: "b", count: 64))", kernel: k, initrd: i}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Service
+            metadata: {name: vod}
+            spec:
+              repositories: [{name: lab, baseurl: "file://\(repository)"}]
+              software:
+                - {name: "cd#1", rpm: std_cd-1.0-1.noarch.rpm, order: 1}
+                - {name: "cs#1", rpm: std_cs-1.0-1.noarch.rpm, order: 2, script: /etc/init.d/cs, process: mediaServer}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Node
+            metadata: {name: \(node.name)}
+            spec:
+              rack: r1
+              mac: "52:54:00:7f:00:0b"
+              ip: 127.0.0.11
+              bmc: {url: "ipmi://127.0.0.1:9911"}
+              image: os
+              services: [vod]
+
+            """.write(toFile: "\(site)/site.yaml", atomically: true, encoding: .utf8)
+
+        agentPID = try AgentBinaryTests.spawnDaemon("\(products)/provision-agent", [
+            "serve", "--listen", "127.0.0.11:\(port)", "--node", node.name, "--key-file", keyFile,
+            "--state-dir", node.state, "--install-root", node.root, "--releasever", "1", "--no-gpg-check",
+            "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
+        ], log: "\(node.directory)/agent.log")
+        let state = "\(node.directory)/state.db"
+        let arguments = ["--scope", "services", "--repo", site, "--state", state]
+        var first = try await Self.reconcile(products, arguments)
+        // The agent may still be binding its port: retry briefly while it is unreachable.
+        for _ in 0..<40 where first.stdout.contains("unreachable:") {
+            try await Task.sleep(for: .milliseconds(250))
+            first = try await Self.reconcile(products, arguments)
+        }
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)\n\((try? String(contentsOfFile: "\(node.directory)/agent.log", encoding: .utf8)) ?? "")")
+        #expect(first.stdout.contains("~ \(node.name): services"))
+        #expect(first.stdout.contains("Done: 2 of 2 actions, 0 nodes failed, 0 unreachable."))
+        #expect(await node.installedPackages()?.filter { $0.hasPrefix("std_") }.count == 2)
+
+        let second = try await Self.reconcile(products, arguments)
+        #expect(second.status == 0)
+        #expect(second.stdout.contains("No changes."))
+
+        // A dry run reads what the services pass recorded: nothing to do for services.
+        let dry = try await Self.reconcile(products, ["--dry-run", "--scope", "services", "--repo", site, "--state", state])
+        #expect(dry.status == 0 && dry.stdout.contains("No changes."))
+    }
+
+    static func reconcile(_ products: String, _ arguments: [String]) async throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+}
