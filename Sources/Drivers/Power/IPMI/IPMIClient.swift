@@ -1,0 +1,170 @@
+import Logging
+import NIOCore
+
+/// A native IPMI v2.0 (RMCP+, lanplus) power driver for `ipmi://host[:port]`, cipher suite 3.
+///
+/// Each call opens a session (Get Channel Authentication Capabilities, Open Session, RAKP 1–4, Set Session
+/// Privilege Level), sends its command, and closes the session. Many clients share one `IPMITransport`, so a
+/// process drives thousands of BMCs from one UDP socket.
+public struct IPMIClient: PowerDriver {
+    public let configuration: BMCConfiguration
+    private let transport: IPMITransport
+    private let logger: Logger
+
+    /// The default RMCP port.
+    public static let defaultPort = 623
+
+    public init(configuration: BMCConfiguration, transport: IPMITransport, logger: Logger) {
+        self.configuration = configuration
+        self.transport = transport
+        var logger = logger
+        logger[metadataKey: "bmc.address"] = "\(configuration.address)"
+        self.logger = logger
+    }
+
+    public func powerState() async throws(PowerError) -> PowerState {
+        let response = try await command(netFn: IPMICommand.chassisNetFn, command: IPMICommand.getChassisStatus)
+        guard let state = response.data.first else {
+            throw error(.protocolViolation, "Get Chassis Status response has no data")
+        }
+        return state & 0x01 != 0 ? .on : .off
+    }
+
+    public func setPower(_ action: PowerAction) async throws(PowerError) {
+        _ = try await command(
+            netFn: IPMICommand.chassisNetFn, command: IPMICommand.chassisControl,
+            data: [IPMICommand.chassisControlCode(action)])
+    }
+
+    public func setBootDevice(_ device: BootDevice, persistence: BootPersistence) async throws(PowerError) {
+        _ = try await command(
+            netFn: IPMICommand.chassisNetFn, command: IPMICommand.setSystemBootOptions,
+            data: IPMICommand.bootFlags(device, persistence: persistence))
+    }
+
+    /// Reads the boot flags back (Get System Boot Options, parameter 5); nil device means no override.
+    public func bootDevice() async throws(PowerError) -> (device: BootDevice?, persistence: BootPersistence) {
+        let response = try await command(
+            netFn: IPMICommand.chassisNetFn, command: IPMICommand.getSystemBootOptions, data: [0x05, 0x00, 0x00])
+        guard response.data.count >= 4, let flags = IPMICommand.decodeBootFlags(Array(response.data[2...])) else {
+            throw error(.protocolViolation, "Get System Boot Options response too short")
+        }
+        return (flags.valid ? flags.device : nil, flags.persistence)
+    }
+
+    /// Runs one command in a fresh session; a non-zero completion code becomes a classified error.
+    func command(netFn: UInt8, command: UInt8, data: [UInt8] = []) async throws(PowerError) -> IPMIResponse {
+        let socketAddress = try resolve()
+        let config = configuration
+        let logger = logger
+        return try await transport.withRoute(to: socketAddress) { route throws(PowerError) -> IPMIResponse in
+            var session = SessionDriver(
+                machine: IPMISessionMachine(username: config.username, password: config.password), route: route,
+                configuration: config, logger: logger)
+            let start = session.machine.start()
+            guard case .established = try await session.drive(start) else {
+                throw session.error(.protocolViolation, "session setup ended early")
+            }
+            for quirk in session.machine.quirks { logger.debug("tolerated BMC quirk", metadata: ["ipmi.quirk": "\(quirk)"]) }
+            let request = session.machine.request(netFn: netFn, command: command, data: data)
+            guard case .response(let response) = try await session.drive(request) else {
+                throw session.error(.protocolViolation, "no response")
+            }
+            let close = session.machine.close()
+            do {
+                _ = try await session.drive(close)
+            } catch {
+                logger.debug("session close not confirmed", metadata: ["error": "\(error)"])
+            }
+            if let failure = Self.classify(completionCode: response.completionCode) {
+                throw session.error(
+                    failure, "command \(hex(netFn)):\(hex(command)) completion code \(hex(response.completionCode))")
+            }
+            return response
+        }
+    }
+
+    /// Maps an IPMI completion code to an error class; nil for success.
+    static func classify(completionCode: UInt8) -> PowerError.Code? {
+        switch completionCode {
+        case 0x00: nil
+        case 0xC0: .busy
+        case 0xC1, 0xC2, 0xC9, 0xD5, 0xD6: .unsupported
+        case 0xD4: .insufficientPrivilege
+        default: .bmcError
+        }
+    }
+
+    private func resolve() throws(PowerError) -> SocketAddress {
+        do {
+            return try SocketAddress.makeAddressResolvingHost(
+                configuration.address.host, port: configuration.address.port ?? Self.defaultPort)
+        } catch {
+            throw self.error(.unreachable, "cannot resolve host")
+        }
+    }
+
+    private func error(_ code: PowerError.Code, _ detail: String) -> PowerError {
+        PowerError(code, bmc: "\(configuration.address)", detail)
+    }
+}
+
+/// Drives the session machine over a route: sends, waits with a deadline, retransmits, classifies failures.
+private struct SessionDriver {
+    var machine: IPMISessionMachine
+    let route: IPMIRoute
+    let configuration: BMCConfiguration
+    let logger: Logger
+
+    /// Performs actions until the machine reaches a terminal one (established, response, closed).
+    mutating func drive(_ first: IPMISessionMachine.Action) async throws(PowerError) -> IPMISessionMachine.Action {
+        var action = first
+        var attempts = 0
+        while true {
+            switch action {
+            case .send(let bytes):
+                do {
+                    try await route.send(bytes)
+                } catch {
+                    throw self.error(.unreachable, "cannot send: \(error)")
+                }
+                action = try await awaitAnswer(attempts: &attempts)
+            case .fail(let failure):
+                throw self.error(failure.code, failure.detail)
+            case .ignore:
+                preconditionFailure("awaitAnswer never returns .ignore")
+            case .established, .response, .closed:
+                return action
+            }
+        }
+    }
+
+    /// Waits for a datagram the machine accepts; on timeout returns the retransmission, or throws when out of tries.
+    private mutating func awaitAnswer(attempts: inout Int) async throws(PowerError) -> IPMISessionMachine.Action {
+        let deadline = ContinuousClock.now.advanced(by: configuration.timeout)
+        while let datagram = await route.receive(until: deadline) {
+            let action = machine.receive(datagram)
+            if case .ignore(let reason) = action {
+                logger.debug("ignored datagram", metadata: ["ipmi.reason": "\(reason)"])
+                continue
+            }
+            return action
+        }
+        if Task.isCancelled { throw error(.unreachable, "cancelled") }
+        attempts += 1
+        guard attempts <= configuration.retries else {
+            if machine.rejectedCount > 0 {
+                throw error(
+                    .protocolViolation,
+                    "no valid answer after \(attempts) tries; \(machine.rejectedCount) garbled or stray datagrams")
+            }
+            throw error(.unreachable, "no answer after \(attempts) tries of \(configuration.timeout) in \(machine.state)")
+        }
+        logger.debug("retransmitting", metadata: ["ipmi.attempt": "\(attempts)", "ipmi.state": "\(machine.state)"])
+        return machine.retransmit()
+    }
+
+    func error(_ code: PowerError.Code, _ detail: String) -> PowerError {
+        PowerError(code, bmc: "\(configuration.address)", detail)
+    }
+}
