@@ -42,14 +42,18 @@ public struct IPMIClient: PowerDriver {
             data: IPMICommand.bootFlags(device, persistence: persistence))
     }
 
-    /// Reads the boot flags back (Get System Boot Options, parameter 5); nil device means no override.
-    public func bootDevice() async throws(PowerError) -> (device: BootDevice?, persistence: BootPersistence) {
+    /// Reads the boot flags back (Get System Boot Options, parameter 5); a nil device is "no override".
+    ///
+    /// `valid` is the flags' valid bit; some BMCs (ipmi_sim) report the selector with the bit cleared.
+    public func bootFlags() async throws(PowerError)
+        -> (device: BootDevice?, persistence: BootPersistence, valid: Bool)
+    {
         let response = try await command(
             netFn: IPMICommand.chassisNetFn, command: IPMICommand.getSystemBootOptions, data: [0x05, 0x00, 0x00])
         guard response.data.count >= 4, let flags = IPMICommand.decodeBootFlags(Array(response.data[2...])) else {
             throw error(.protocolViolation, "Get System Boot Options response too short")
         }
-        return (flags.valid ? flags.device : nil, flags.persistence)
+        return flags
     }
 
     /// Runs one command in a fresh session; a non-zero completion code becomes a classified error.
