@@ -9,8 +9,21 @@ final class IPMISimulator: @unchecked Sendable {
     let password: String
     private let process: Process
 
-    /// Starts one simulated BMC and waits until its UDP port is bound.
-    init(username: String = "admin", password: String = "pass", port: Int? = nil) throws {
+    /// Starts one simulated BMC and waits (without blocking a thread) until its UDP port is bound.
+    static func start(username: String = "admin", password: String = "pass") async throws -> IPMISimulator {
+        let sim = try IPMISimulator(username: username, password: password)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while !udpPortIsBound(sim.port) {
+            guard ContinuousClock.now < deadline, sim.process.isRunning else {
+                sim.stop()
+                throw SimulatorError(message: "ipmi_sim did not bind 127.0.0.1:\(sim.port)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return sim
+    }
+
+    private init(username: String, password: String, port: Int? = nil) throws {
         self.port = try port ?? freeUDPPort()
         self.username = username
         self.password = password
@@ -58,14 +71,6 @@ final class IPMISimulator: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(10)
-        while !udpPortIsBound(self.port) {
-            guard Date() < deadline, process.isRunning else {
-                stop()
-                throw SimulatorError(message: "ipmi_sim did not bind 127.0.0.1:\(self.port)")
-            }
-            usleep(20_000)
-        }
     }
 
     /// Kills the simulator by PID (it ignores SIGTERM) and removes its directory.
@@ -144,8 +149,12 @@ func freeUDPPort() throws -> Int {
 }
 
 /// True when /proc/net/udp lists a socket bound to 127.0.0.1:port.
+///
+/// Read to EOF with a file handle: /proc files report size 0, and a size-based read stops at the first page.
 func udpPortIsBound(_ port: Int) -> Bool {
-    guard let table = try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8) else { return false }
+    guard let handle = FileHandle(forReadingAtPath: "/proc/net/udp") else { return false }
+    defer { try? handle.close() }
+    let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     let needle = String(format: "0100007F:%04X", port)
     return table.contains(needle)
 }

@@ -14,7 +14,16 @@ public struct IPMIClient: PowerDriver {
     /// The default RMCP port.
     public static let defaultPort = 623
 
+    /// The privilege asked for in Open Session; nil asks for ADMINISTRATOR. 0 ("highest allowed") is what FreeIPMI
+    /// asks for by default, and what makes ipmi_sim answer level 0 (tests use it to provoke that quirk).
+    let openSessionPrivilege: UInt8?
+
     public init(configuration: BMCConfiguration, transport: IPMITransport, logger: Logger) {
+        self.init(configuration: configuration, transport: transport, logger: logger, openSessionPrivilege: nil)
+    }
+
+    init(configuration: BMCConfiguration, transport: IPMITransport, logger: Logger, openSessionPrivilege: UInt8?) {
+        self.openSessionPrivilege = openSessionPrivilege
         self.configuration = configuration
         self.transport = transport
         var logger = logger
@@ -56,14 +65,38 @@ public struct IPMIClient: PowerDriver {
         return flags
     }
 
+    /// Opens and closes a session and returns the deviations from the specification the BMC showed.
+    public func sessionQuirks() async throws(PowerError) -> [String] {
+        let (response, quirks) = try await session(netFn: IPMICommand.chassisNetFn, command: IPMICommand.getChassisStatus)
+        if let failure = Self.classify(completionCode: response.completionCode) {
+            throw error(failure, "Get Chassis Status completion code \(hex(response.completionCode))")
+        }
+        return quirks
+    }
+
     /// Runs one command in a fresh session; a non-zero completion code becomes a classified error.
     func command(netFn: UInt8, command: UInt8, data: [UInt8] = []) async throws(PowerError) -> IPMIResponse {
+        let (response, _) = try await session(netFn: netFn, command: command, data: data)
+        if let failure = Self.classify(completionCode: response.completionCode) {
+            throw error(
+                failure, "command \(hex(netFn)):\(hex(command)) completion code \(hex(response.completionCode))")
+        }
+        return response
+    }
+
+    /// Opens a session, runs one command, closes the session; returns the response and the BMC's quirks.
+    private func session(netFn: UInt8, command: UInt8, data: [UInt8] = []) async throws(PowerError)
+        -> (IPMIResponse, [String])
+    {
         let socketAddress = try resolve()
         let config = configuration
         let logger = logger
-        return try await transport.withRoute(to: socketAddress) { route throws(PowerError) -> IPMIResponse in
+        let openSessionPrivilege = openSessionPrivilege
+        return try await transport.withRoute(to: socketAddress) { route throws(PowerError) -> (IPMIResponse, [String]) in
             var session = SessionDriver(
-                machine: IPMISessionMachine(username: config.username, password: config.password), route: route,
+                machine: IPMISessionMachine(
+                    username: config.username, password: config.password, openSessionPrivilege: openSessionPrivilege),
+                route: route,
                 configuration: config, logger: logger)
             let start = session.machine.start()
             guard case .established = try await session.drive(start) else {
@@ -76,15 +109,13 @@ public struct IPMIClient: PowerDriver {
             }
             let close = session.machine.close()
             do {
-                _ = try await session.drive(close)
+                // One retransmit at most: if the reply to a repeated close was lost, the BMC no longer knows the
+                // session and stays silent; the command already succeeded.
+                _ = try await session.drive(close, retries: 1)
             } catch {
                 logger.debug("session close not confirmed", metadata: ["error": "\(error)"])
             }
-            if let failure = Self.classify(completionCode: response.completionCode) {
-                throw session.error(
-                    failure, "command \(hex(netFn)):\(hex(command)) completion code \(hex(response.completionCode))")
-            }
-            return response
+            return (response, session.machine.quirks)
         }
     }
 
@@ -100,9 +131,11 @@ public struct IPMIClient: PowerDriver {
     }
 
     private func resolve() throws(PowerError) -> SocketAddress {
+        let port = configuration.address.port ?? Self.defaultPort
+        // An IP literal needs no resolver (getaddrinfo asks the kernel for interface addresses every time).
+        if let literal = try? SocketAddress(ipAddress: configuration.address.host, port: port) { return literal }
         do {
-            return try SocketAddress.makeAddressResolvingHost(
-                configuration.address.host, port: configuration.address.port ?? Self.defaultPort)
+            return try SocketAddress.makeAddressResolvingHost(configuration.address.host, port: port)
         } catch {
             throw self.error(.unreachable, "cannot resolve host")
         }
@@ -121,7 +154,10 @@ private struct SessionDriver {
     let logger: Logger
 
     /// Performs actions until the machine reaches a terminal one (established, response, closed).
-    mutating func drive(_ first: IPMISessionMachine.Action) async throws(PowerError) -> IPMISessionMachine.Action {
+    mutating func drive(_ first: IPMISessionMachine.Action, retries: Int? = nil) async throws(PowerError)
+        -> IPMISessionMachine.Action
+    {
+        let retries = retries ?? configuration.retries
         var action = first
         var attempts = 0
         while true {
@@ -132,7 +168,7 @@ private struct SessionDriver {
                 } catch {
                     throw self.error(.unreachable, "cannot send: \(error)")
                 }
-                action = try await awaitAnswer(attempts: &attempts)
+                action = try await awaitAnswer(attempts: &attempts, retries: retries)
             case .fail(let failure):
                 throw self.error(failure.code, failure.detail)
             case .ignore:
@@ -144,7 +180,9 @@ private struct SessionDriver {
     }
 
     /// Waits for a datagram the machine accepts; on timeout returns the retransmission, or throws when out of tries.
-    private mutating func awaitAnswer(attempts: inout Int) async throws(PowerError) -> IPMISessionMachine.Action {
+    private mutating func awaitAnswer(attempts: inout Int, retries: Int) async throws(PowerError)
+        -> IPMISessionMachine.Action
+    {
         let deadline = ContinuousClock.now.advanced(by: configuration.timeout)
         while let datagram = await route.receive(until: deadline) {
             let action = machine.receive(datagram)
@@ -156,7 +194,7 @@ private struct SessionDriver {
         }
         if Task.isCancelled { throw error(.unreachable, "cancelled") }
         attempts += 1
-        guard attempts <= configuration.retries else {
+        guard attempts <= retries else {
             if machine.rejectedCount > 0 {
                 throw error(
                     .protocolViolation,

@@ -52,7 +52,14 @@ struct IPMISessionMachine: Sendable {
     private let username: [UInt8]
     private let userKey: [UInt8]
     private var privilege: UInt8
+    /// The maximum privilege asked for in Open Session (0 asks for the highest the BMC allows).
+    private let openSessionPrivilege: UInt8
     private let random: RandomSource
+    /// RAKP 3 was sent more than once: its RAKP 4 was lost, and the BMC may refuse the repeat.
+    private var rakp3Repeated = false
+    /// Handshakes started over after a lost RAKP 4.
+    private(set) var restarts = 0
+    private static let maximumRestarts = 2
 
     private var consoleSessionID: UInt32 = 0
     private var bmcSessionID: UInt32 = 0
@@ -67,11 +74,13 @@ struct IPMISessionMachine: Sendable {
     private static let tag: UInt8 = 0x00
 
     init(username: String, password: String, privilege: UInt8 = IPMICommand.administrator,
+        openSessionPrivilege: UInt8? = nil,
         random: @escaping RandomSource = { count in try IPMICrypto.randomBytes(count) })
     {
         self.username = Array(username.utf8.prefix(16))
         self.userKey = Array(password.utf8.prefix(20))
         self.privilege = privilege
+        self.openSessionPrivilege = openSessionPrivilege ?? privilege
         self.random = random
     }
 
@@ -124,7 +133,8 @@ struct IPMISessionMachine: Sendable {
     /// The answer timed out: what to send again (a session message is resealed with a fresh sequence number,
     /// because the BMC drops a sequence number it has already seen).
     mutating func retransmit() -> Action {
-        switch state {
+        if state == .awaitingRAKP4 { rakp3Repeated = true }
+        return switch state {
         case .awaitingCapabilities, .awaitingOpenSession, .awaitingRAKP2, .awaitingRAKP4: .send(lastPlain)
         case .awaitingPrivilege, .awaitingResponse, .awaitingClose: sealPending()
         case .idle, .established, .closed, .failed: .fail(Failure(code: .protocolViolation, detail: "nothing to resend"))
@@ -166,9 +176,15 @@ struct IPMISessionMachine: Sendable {
         }
         guard response.data.count >= 4, response.data[1] & 0x80 != 0, response.data[3] & 0x02 != 0
         else { return fail(.unsupported, "the BMC does not offer IPMI v2.0 (RMCP+)") }
+        return openSession()
+    }
+
+    /// Sends Open Session Request (first time, or again after a lost RAKP 4).
+    private mutating func openSession() -> Action {
         state = .awaitingOpenSession
+        rakp3Repeated = false
         let open = RMCPPlusHandshake.OpenSessionRequest(
-            tag: Self.tag, privilege: privilege, consoleSessionID: consoleSessionID)
+            tag: Self.tag, privilege: openSessionPrivilege, consoleSessionID: consoleSessionID)
         return remember(RMCPPlusPacket.encodePlain(payloadType: .openSessionRequest, payload: open.encoded()))
     }
 
@@ -224,7 +240,21 @@ struct IPMISessionMachine: Sendable {
         guard let rakp4 = try? RMCPPlusHandshake.RAKP4.decode(payload), let keys else {
             return reject("truncated RAKP 4")
         }
-        guard rakp4.status == 0 else { return failStatus("RAKP 4", rakp4.status) }
+        guard rakp4.status == 0 else {
+            // The first RAKP 4 was lost and the BMC, which already activated the session, refuses the repeated
+            // RAKP 3: start the handshake over with a new session rather than fail.
+            if rakp3Repeated, restarts < Self.maximumRestarts {
+                restarts += 1
+                do {
+                    consoleSessionID = try random(4).readLE32(at: 0) | 0x0100_0000
+                    consoleRandom = try random(16)
+                } catch {
+                    return fail(.bmcError, "no random bytes")
+                }
+                return openSession()
+            }
+            return failStatus("RAKP 4", rakp4.status)
+        }
         guard rakp4.consoleSessionID == consoleSessionID else { return reject("RAKP 4 for another session") }
         let expected = keys.rakp4IntegrityCheck(
             consoleRandom: consoleRandom, bmcSessionID: bmcSessionID, bmcGUID: bmcGUID)

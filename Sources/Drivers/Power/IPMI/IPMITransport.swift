@@ -4,8 +4,12 @@ import NIOPosix
 
 /// One UDP socket per address family that carries every IPMI session of the process, routing each reply to
 /// the session talking to its sender. Only one session per BMC address runs at a time; others queue.
+///
+/// Every session runs on the socket's event loop (a task executor preference), like a single-threaded C tool:
+/// a datagram is read, checked and answered on one thread, without hopping through the cooperative pool.
 public final class IPMITransport: Sendable {
-    private let group: any EventLoopGroup
+    private let eventLoop: any EventLoop
+    private let executor: EventLoopTaskExecutor
     private let channels = NIOLockedValueBox<[Family: EventLoopFuture<any Channel>]>([:])
     private let router = IPMIRouter()
 
@@ -13,7 +17,8 @@ public final class IPMITransport: Sendable {
 
     /// Creates a transport on the given event loops (NIO's shared singleton by default).
     public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.group = group
+        eventLoop = group.next()
+        executor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
 
     /// Closes the sockets. Sessions still running fail.
@@ -37,7 +42,15 @@ public final class IPMITransport: Sendable {
         }
         let mailbox = await router.claim(address)
         defer { router.release(address) }
-        return try await body(IPMIRoute(channel: channel, address: address, mailbox: mailbox))
+        let route = IPMIRoute(channel: channel, address: address, mailbox: mailbox)
+        let result: Result<T, PowerError> = await withTaskExecutorPreference(executor) {
+            do throws(PowerError) {
+                return .success(try await body(route))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
     }
 
     private func channel(for address: SocketAddress) async throws -> any Channel {
@@ -45,7 +58,7 @@ public final class IPMITransport: Sendable {
         let future = channels.withLockedValue { channels in
             if let existing = channels[family] { return existing }
             let router = self.router
-            let created = DatagramBootstrap(group: group)
+            let created = DatagramBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
                 .channelInitializer { channel in
@@ -213,5 +226,19 @@ private final class IPMIInboundHandler: ChannelInboundHandler, Sendable {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP port unreachable and similar surface here on a connected-less socket; sessions time out instead.
+    }
+}
+
+/// Runs Swift tasks on a NIO event loop, so code that talks to a channel stays on the channel's thread.
+final class EventLoopTaskExecutor: TaskExecutor, Sendable {
+    let eventLoop: any EventLoop
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
