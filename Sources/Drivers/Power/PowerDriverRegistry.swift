@@ -1,6 +1,5 @@
 import AsyncHTTPClient
 import Logging
-import NIOConcurrencyHelpers
 import NIOPosix
 
 /// Picks a power driver by the BMC URL's scheme (metal3 `RegisterFactory`).
@@ -57,35 +56,20 @@ public struct PowerDriverRegistry: Sendable {
     }
 }
 
-/// The connections every driver of a process shares: one UDP socket for IPMI, one HTTP client for Redfish,
-/// each made on first use. Call `shutdown()` once when done.
+/// The connections every driver of a process shares: one UDP socket for IPMI, one HTTP client for Redfish
+/// (AsyncHTTPClient's process-wide shared client, which follows up to 5 redirects and needs no shutdown).
+/// Call `shutdown()` once when done.
 public final class PowerDriverResources: Sendable {
     public let ipmiTransport: IPMITransport
-    private let http = NIOLockedValueBox<HTTPClient?>(nil)
+    public let httpClient: HTTPClient
 
-    public init() {
+    public init(httpClient: HTTPClient = .shared) {
         ipmiTransport = IPMITransport(group: MultiThreadedEventLoopGroup.singleton)
+        self.httpClient = httpClient
     }
 
-    /// The shared HTTP client (redirects followed, at most 5).
-    public var httpClient: HTTPClient {
-        http.withLockedValue { client in
-            if let client { return client }
-            var configuration = HTTPClient.Configuration()
-            configuration.redirectConfiguration = .follow(max: 5, allowCycles: false)
-            let created = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-            client = created
-            return created
-        }
-    }
-
-    /// Closes the IPMI socket and the HTTP connections.
+    /// Closes the IPMI socket. The HTTP client belongs to whoever made it.
     public func shutdown() async {
         await ipmiTransport.shutdown()
-        let client = http.withLockedValue { client in
-            defer { client = nil }
-            return client
-        }
-        try? await client?.shutdown()
     }
 }

@@ -177,6 +177,12 @@ public struct RedfishClient: PowerDriver {
         do {
             response = try await httpClient.execute(request, timeout: timeout, logger: logger)
             bytes = try await response.body.collect(upTo: 4 << 20)
+        } catch let error as NIOSSLError {
+            // An untrusted certificate will not fix itself: a human must install the CA or opt the node out.
+            throw PowerError(
+                .unreachable, bmc: "\(address)",
+                "\(method) \(path): TLS handshake failed (\(error)); trust the BMC's CA, or set insecureSkipVerify "
+                    + "for a self-signed BMC", disposition: .stalled)
         } catch {
             throw self.error(.unreachable, "\(method) \(path): \(Self.describeTransportError(error))")
         }
