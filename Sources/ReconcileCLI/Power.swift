@@ -2,6 +2,7 @@ import ArgumentParser
 import Drivers
 import Foundation
 import Logging
+import Reconciler
 
 /// `reconcile power`: read or change the power and next boot device of nodes through their BMCs.
 struct Power: AsyncParsableCommand {
@@ -9,6 +10,7 @@ struct Power: AsyncParsableCommand {
         abstract: "Read or change node power and next boot device through their BMCs (IPMI, Redfish, iLO).",
         discussion: """
             ACTION is one of: \(PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", ")).
+            Nodes of the site: reconcile power --repo . --path examples/datacenter r1n1 r1n2 status
             One or more BMCs: reconcile power --bmc ipmi://10.0.0.5 --credentials env:BMC_PASS status
             """
     )
@@ -22,8 +24,8 @@ struct Power: AsyncParsableCommand {
     @Option(help: "Where the BMC password is: env:NAME or file:PATH (never the password itself).")
     var credentials: String?
 
-    @Option(help: "Directory holding the site's YAML files (to resolve NODE names).")
-    var path = "."
+    @OptionGroup(title: "Site (to resolve NODE names)")
+    var source: SourceOptions
 
     @Flag(help: "Skip TLS certificate verification (self-signed BMCs).")
     var insecure = false
@@ -115,8 +117,42 @@ struct Power: AsyncParsableCommand {
                     timeout: timeout, retries: retries)
             }
         }
-        throw ValidationError(
-            "resolving NODE names from the site directory (\(path)) is not wired yet; use --bmc URL --credentials REF")
+        let checkout: SiteSource.Checkout
+        do {
+            checkout = try source.source.checkout()
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode.failure
+        }
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        if !result.diagnostics.isEmpty {
+            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
+        }
+        guard let desired = result.state else {
+            Terminal.standardError.write("error: the site has errors; no BMC was contacted.\n")
+            throw ExitCode.failure
+        }
+        var targets: [PowerTarget] = []
+        var problems: [String] = []
+        for name in nodes {
+            guard let node = desired.nodes.first(where: { $0.name == name }) else {
+                problems.append("no node named '\(name)' in the site")
+                continue
+            }
+            guard let password = node.bmc.password else {
+                problems.append("\(node.location): node '\(name)' has no BMC password reference (node or rack)")
+                continue
+            }
+            targets.append(PowerTarget(
+                name: name, url: node.bmc.endpoint.value.description, username: node.bmc.username ?? username,
+                secret: password, insecure: node.bmc.insecureSkipVerify || insecure, timeout: timeout,
+                retries: retries))
+        }
+        guard problems.isEmpty else {
+            Terminal.standardError.write(problems.map { "error: \($0)\n" }.joined())
+            throw ExitCode.failure
+        }
+        return targets
     }
 }
 

@@ -40,7 +40,9 @@ struct IPMIFaultTests {
         #expect(error?.code == .unreachable)
         #expect(error?.disposition == .transient)
         let elapsed = started.duration(to: .now)
-        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(2), "three tries of 100 ms, then give up")
+        // Three tries of 100 ms, then give up. The upper bound is loose: with the whole suite running on 2 cores,
+        // resuming this test can wait seconds for a free thread.
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(10), "three tries of 100 ms, then give up")
         await transport.shutdown()
     }
 
