@@ -61,12 +61,16 @@ public struct PowerDriverRegistry: Sendable {
 /// Call `shutdown()` once when done.
 public final class PowerDriverResources: Sendable {
     public let ipmiTransport: IPMITransport
-    public let httpClient: HTTPClient
+    private let givenHTTPClient: HTTPClient?
 
-    public init(httpClient: HTTPClient = .shared) {
+    /// Uses `httpClient` for Redfish, or AsyncHTTPClient's shared client (made on first Redfish use) if nil.
+    public init(httpClient: HTTPClient? = nil) {
         ipmiTransport = IPMITransport(group: MultiThreadedEventLoopGroup.singleton)
-        self.httpClient = httpClient
+        givenHTTPClient = httpClient
     }
+
+    /// The HTTP client Redfish drivers use.
+    public var httpClient: HTTPClient { givenHTTPClient ?? .shared }
 
     /// Closes the IPMI socket. The HTTP client belongs to whoever made it.
     public func shutdown() async {

@@ -42,13 +42,13 @@ public struct IPMIClient: PowerDriver {
     public func setPower(_ action: PowerAction) async throws(PowerError) {
         _ = try await command(
             netFn: IPMICommand.chassisNetFn, command: IPMICommand.chassisControl,
-            data: [IPMICommand.chassisControlCode(action)])
+            data: [IPMICommand.chassisControlCode(action)], operator: true)
     }
 
     public func setBootDevice(_ device: BootDevice, persistence: BootPersistence) async throws(PowerError) {
         _ = try await command(
             netFn: IPMICommand.chassisNetFn, command: IPMICommand.setSystemBootOptions,
-            data: IPMICommand.bootFlags(device, persistence: persistence))
+            data: IPMICommand.bootFlags(device, persistence: persistence), operator: true)
     }
 
     /// Reads the boot flags back (Get System Boot Options, parameter 5); a nil device is "no override".
@@ -58,7 +58,8 @@ public struct IPMIClient: PowerDriver {
         -> (device: BootDevice?, persistence: BootPersistence, valid: Bool)
     {
         let response = try await command(
-            netFn: IPMICommand.chassisNetFn, command: IPMICommand.getSystemBootOptions, data: [0x05, 0x00, 0x00])
+            netFn: IPMICommand.chassisNetFn, command: IPMICommand.getSystemBootOptions, data: [0x05, 0x00, 0x00],
+            operator: true)
         guard response.data.count >= 4, let flags = IPMICommand.decodeBootFlags(Array(response.data[2...])) else {
             throw error(.protocolViolation, "Get System Boot Options response too short")
         }
@@ -67,7 +68,8 @@ public struct IPMIClient: PowerDriver {
 
     /// Opens and closes a session and returns the deviations from the specification the BMC showed.
     public func sessionQuirks() async throws(PowerError) -> [String] {
-        let (response, quirks) = try await session(netFn: IPMICommand.chassisNetFn, command: IPMICommand.getChassisStatus)
+        let (response, quirks) = try await session(
+            netFn: IPMICommand.chassisNetFn, command: IPMICommand.getChassisStatus, data: [], operator: false)
         if let failure = Self.classify(completionCode: response.completionCode) {
             throw error(failure, "Get Chassis Status completion code \(hex(response.completionCode))")
         }
@@ -75,8 +77,13 @@ public struct IPMIClient: PowerDriver {
     }
 
     /// Runs one command in a fresh session; a non-zero completion code becomes a classified error.
-    func command(netFn: UInt8, command: UInt8, data: [UInt8] = []) async throws(PowerError) -> IPMIResponse {
-        let (response, _) = try await session(netFn: netFn, command: command, data: data)
+    ///
+    /// `operator` commands (Chassis Control, System Boot Options) first raise the session to ADMINISTRATOR;
+    /// reads run at the User level a session starts at, one round trip shorter.
+    func command(netFn: UInt8, command: UInt8, data: [UInt8] = [], operator: Bool = false) async throws(PowerError)
+        -> IPMIResponse
+    {
+        let (response, _) = try await session(netFn: netFn, command: command, data: data, operator: `operator`)
         if let failure = Self.classify(completionCode: response.completionCode) {
             throw error(
                 failure, "command \(hex(netFn)):\(hex(command)) completion code \(hex(response.completionCode))")
@@ -85,7 +92,7 @@ public struct IPMIClient: PowerDriver {
     }
 
     /// Opens a session, runs one command, closes the session; returns the response and the BMC's quirks.
-    private func session(netFn: UInt8, command: UInt8, data: [UInt8] = []) async throws(PowerError)
+    private func session(netFn: UInt8, command: UInt8, data: [UInt8], operator: Bool) async throws(PowerError)
         -> (IPMIResponse, [String])
     {
         let socketAddress = try resolve()
@@ -95,7 +102,8 @@ public struct IPMIClient: PowerDriver {
         return try await transport.withRoute(to: socketAddress) { route throws(PowerError) -> (IPMIResponse, [String]) in
             var session = SessionDriver(
                 machine: IPMISessionMachine(
-                    username: config.username, password: config.password, openSessionPrivilege: openSessionPrivilege),
+                    username: config.username, password: config.password, openSessionPrivilege: openSessionPrivilege,
+                    raisePrivilege: `operator`),
                 route: route,
                 configuration: config, logger: logger)
             let start = session.machine.start()
@@ -162,17 +170,17 @@ private struct SessionDriver {
         var attempts = 0
         while true {
             switch action {
-            case .send(let bytes):
+            case .send(let datagrams):
                 do {
-                    try await route.send(bytes)
+                    for datagram in datagrams { try await route.send(datagram) }
                 } catch {
                     throw self.error(.unreachable, "cannot send: \(error)")
                 }
                 action = try await awaitAnswer(attempts: &attempts, retries: retries)
             case .fail(let failure):
                 throw self.error(failure.code, failure.detail)
-            case .ignore:
-                preconditionFailure("awaitAnswer never returns .ignore")
+            case .ignore, .wait:
+                preconditionFailure("awaitAnswer never returns .ignore or .wait")
             case .established, .response, .closed:
                 return action
             }
@@ -190,6 +198,7 @@ private struct SessionDriver {
                 logger.debug("ignored datagram", metadata: ["ipmi.reason": "\(reason)"])
                 continue
             }
+            if case .wait = action { continue }
             return action
         }
         if Task.isCancelled { throw error(.unreachable, "cancelled") }

@@ -1,12 +1,15 @@
 /// The RMCP+ client session as a pure state machine: feed it datagrams and timeouts, it returns what to do.
 ///
 /// It owns no socket and no clock (NIO-style state machines that *return* actions); `IPMIClient` drives it.
+///
+/// Two round trips are saved without skipping a step: Get Channel Authentication Capabilities goes out together
+/// with Open Session (their answers may come in either order; a BMC without IPMI v2.0 still fails the session),
+/// and Set Session Privilege Level is only sent when the command needs more than the User level a session starts at.
 /// Randomness (session ID, RAKP random, AES IVs) comes from an injected source so tests can replay a session.
 struct IPMISessionMachine: Sendable {
     /// Where the session is.
     enum State: Sendable, Equatable {
         case idle
-        case awaitingCapabilities
         case awaitingOpenSession
         case awaitingRAKP2
         case awaitingRAKP4
@@ -20,8 +23,10 @@ struct IPMISessionMachine: Sendable {
 
     /// What the driver must do next.
     enum Action: Sendable, Equatable {
-        /// Send this datagram to the BMC and wait for an answer.
-        case send([UInt8])
+        /// Send these datagrams to the BMC, in order, and wait for an answer.
+        case send([[UInt8]])
+        /// The datagram moved the session on; keep waiting for the answer that completes the step.
+        case wait
         /// The session is up; commands may be sent.
         case established
         /// The answer to the pending command.
@@ -70,13 +75,18 @@ struct IPMISessionMachine: Sendable {
     private var outboundSequence: UInt32 = 0
     private var requestSequence: UInt8 = 0
     private var pendingRequest: IPMIRequest?
-    private var lastPlain: [UInt8] = []
+    private var lastPlain: [[UInt8]] = []
+    /// The Get Channel Authentication Capabilities request, until its answer came.
+    private var pendingCapabilities: [UInt8]?
+    /// Whether the session needs Set Session Privilege Level before the command (Operator or Administrator).
+    private let raisePrivilege: Bool
     private static let tag: UInt8 = 0x00
 
     init(username: String, password: String, privilege: UInt8 = IPMICommand.administrator,
-        openSessionPrivilege: UInt8? = nil,
+        openSessionPrivilege: UInt8? = nil, raisePrivilege: Bool = true,
         random: @escaping RandomSource = { count in try IPMICrypto.randomBytes(count) })
     {
+        self.raisePrivilege = raisePrivilege
         self.username = Array(username.utf8.prefix(16))
         self.userKey = Array(password.utf8.prefix(20))
         self.privilege = privilege
@@ -98,12 +108,13 @@ struct IPMISessionMachine: Sendable {
         } catch {
             return fail(.bmcError, "no random bytes")
         }
-        state = .awaitingCapabilities
         let request = IPMIRequest(
             netFn: IPMICommand.appNetFn, command: IPMICommand.getChannelAuthCapabilities, sequence: 0,
             data: [0x8E, privilege])
-        return remember(IPMI15Packet(authType: 0, sequence: 0, sessionID: 0, authCode: [], message: request.encoded())
-            .encoded())
+        pendingCapabilities = IPMI15Packet(
+            authType: 0, sequence: 0, sessionID: 0, authCode: [], message: request.encoded()
+        ).encoded()
+        return openSession()
     }
 
     /// Sends a command in the established session.
@@ -135,7 +146,7 @@ struct IPMISessionMachine: Sendable {
     mutating func retransmit() -> Action {
         if state == .awaitingRAKP4 { rakp3Repeated = true }
         return switch state {
-        case .awaitingCapabilities, .awaitingOpenSession, .awaitingRAKP2, .awaitingRAKP4: .send(lastPlain)
+        case .awaitingOpenSession, .awaitingRAKP2, .awaitingRAKP4: .send(lastPlain)
         case .awaitingPrivilege, .awaitingResponse, .awaitingClose: sealPending()
         case .idle, .established, .closed, .failed: .fail(Failure(code: .protocolViolation, detail: "nothing to resend"))
         }
@@ -152,7 +163,7 @@ struct IPMISessionMachine: Sendable {
             return reject("undecodable datagram: \(error)")
         }
         switch (state, packet) {
-        case (.awaitingCapabilities, .v15(let v15)):
+        case (_, .v15(let v15)) where pendingCapabilities != nil:
             return receiveCapabilities(v15)
         case (.awaitingOpenSession, .v20(let v20)) where v20.payloadType == RMCPPayloadType.openSessionResponse.rawValue:
             return receiveOpenSession(v20.payload)
@@ -176,7 +187,9 @@ struct IPMISessionMachine: Sendable {
         }
         guard response.data.count >= 4, response.data[1] & 0x80 != 0, response.data[3] & 0x02 != 0
         else { return fail(.unsupported, "the BMC does not offer IPMI v2.0 (RMCP+)") }
-        return openSession()
+        pendingCapabilities = nil
+        if state == .awaitingOpenSession { lastPlain = Array(lastPlain.suffix(1)) }
+        return .wait
     }
 
     /// Sends Open Session Request (first time, or again after a lost RAKP 4).
@@ -185,7 +198,8 @@ struct IPMISessionMachine: Sendable {
         rakp3Repeated = false
         let open = RMCPPlusHandshake.OpenSessionRequest(
             tag: Self.tag, privilege: openSessionPrivilege, consoleSessionID: consoleSessionID)
-        return remember(RMCPPlusPacket.encodePlain(payloadType: .openSessionRequest, payload: open.encoded()))
+        let datagram = RMCPPlusPacket.encodePlain(payloadType: .openSessionRequest, payload: open.encoded())
+        return remember(pendingCapabilities.map { [$0, datagram] } ?? [datagram])
     }
 
     private mutating func receiveOpenSession(_ payload: [UInt8]) -> Action {
@@ -209,7 +223,7 @@ struct IPMISessionMachine: Sendable {
         state = .awaitingRAKP2
         let rakp1 = RMCPPlusHandshake.RAKP1(
             tag: Self.tag, bmcSessionID: bmcSessionID, consoleRandom: consoleRandom, role: role, username: username)
-        return remember(RMCPPlusPacket.encodePlain(payloadType: .rakp1, payload: rakp1.encoded()))
+        return remember([RMCPPlusPacket.encodePlain(payloadType: .rakp1, payload: rakp1.encoded())])
     }
 
     private mutating func receiveRAKP2(_ payload: [UInt8]) -> Action {
@@ -233,7 +247,7 @@ struct IPMISessionMachine: Sendable {
             authCode: RMCPPlusSessionKeys.rakp3AuthCode(
                 userKey: userKey, bmcRandom: bmcRandom, consoleSessionID: consoleSessionID, role: role,
                 username: username))
-        return remember(RMCPPlusPacket.encodePlain(payloadType: .rakp3, payload: rakp3.encoded()))
+        return remember([RMCPPlusPacket.encodePlain(payloadType: .rakp3, payload: rakp3.encoded())])
     }
 
     private mutating func receiveRAKP4(_ payload: [UInt8]) -> Action {
@@ -260,6 +274,10 @@ struct IPMISessionMachine: Sendable {
             consoleRandom: consoleRandom, bmcSessionID: bmcSessionID, bmcGUID: bmcGUID)
         guard constantTimeEqual(expected, rakp4.integrityCheck) else {
             return reject("RAKP 4 integrity check value mismatch")
+        }
+        guard raisePrivilege else {
+            state = .established
+            return .established
         }
         requestSequence = (requestSequence + 1) & 0x3F
         pendingRequest = IPMIRequest(
@@ -309,17 +327,17 @@ struct IPMISessionMachine: Sendable {
         outboundSequence &+= 1
         if outboundSequence == 0 { outboundSequence = 1 }
         do {
-            return .send(try keys.seal(
+            return .send([try keys.seal(
                 payloadType: .ipmi, sessionID: bmcSessionID, sequence: outboundSequence,
-                payload: pendingRequest.encoded(), iv: try random(16)))
+                payload: pendingRequest.encoded(), iv: try random(16))])
         } catch {
             return fail(.bmcError, "cannot encrypt: \(error)")
         }
     }
 
-    private mutating func remember(_ datagram: [UInt8]) -> Action {
-        lastPlain = datagram
-        return .send(datagram)
+    private mutating func remember(_ datagrams: [[UInt8]]) -> Action {
+        lastPlain = datagrams
+        return .send(datagrams)
     }
 
     private mutating func reject(_ reason: String) -> Action {
