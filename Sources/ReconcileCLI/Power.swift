@@ -85,7 +85,8 @@ struct Power: AsyncParsableCommand {
         let resources = PowerDriverResources()
         let registry = PowerDriverRegistry.standard
         let persistence: BootPersistence = persistent ? .persistent : .once
-        let results = await boundedConcurrentMap(targets, limit: concurrency) { target -> PowerResult in
+        let results = await boundedConcurrentMap(targets, limit: concurrency, executor: resources.executor) {
+            target -> PowerResult in
             let started = ContinuousClock.now
             var result = PowerResult(target: target.name, bmc: target.shown, action: action.rawValue)
             do throws(PowerError) {

@@ -69,6 +69,9 @@ public final class PowerDriverResources: Sendable {
         givenHTTPClient = httpClient
     }
 
+    /// Where driver calls run best: the IPMI socket's event loop (Redfish calls are fine there too).
+    public var executor: any TaskExecutor { ipmiTransport.executor }
+
     /// The HTTP client Redfish drivers use.
     public var httpClient: HTTPClient { givenHTTPClient ?? .shared }
 

@@ -171,11 +171,7 @@ private struct SessionDriver {
         while true {
             switch action {
             case .send(let datagrams):
-                do {
-                    for datagram in datagrams { try await route.send(datagram) }
-                } catch {
-                    throw self.error(.unreachable, "cannot send: \(error)")
-                }
+                for datagram in datagrams { route.send(datagram) }
                 action = try await awaitAnswer(attempts: &attempts, retries: retries)
             case .fail(let failure):
                 throw self.error(failure.code, failure.detail)

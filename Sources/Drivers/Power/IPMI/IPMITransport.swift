@@ -9,7 +9,8 @@ import NIOPosix
 /// a datagram is read, checked and answered on one thread, without hopping through the cooperative pool.
 public final class IPMITransport: Sendable {
     private let eventLoop: any EventLoop
-    private let executor: EventLoopTaskExecutor
+    /// The task executor sessions run on: the socket's event loop.
+    public let executor: any TaskExecutor
     private let channels = NIOLockedValueBox<[Family: EventLoopFuture<any Channel>]>([:])
     private let router = IPMIRouter()
 
@@ -80,10 +81,11 @@ struct IPMIRoute: Sendable {
     let address: SocketAddress
     let mailbox: IPMIMailbox
 
-    /// Sends one datagram.
-    func send(_ bytes: [UInt8]) async throws {
+    /// Sends one datagram without waiting for the write: a lost or refused datagram shows up as a timeout, which
+    /// the session retransmits, so a per-datagram promise would buy nothing.
+    func send(_ bytes: [UInt8]) {
         let buffer = channel.allocator.buffer(bytes: bytes)
-        try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer))
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
     }
 
     /// The next datagram from the BMC, or nil if none came before the deadline.
