@@ -15,7 +15,8 @@ struct Power: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .customLong("bmc"), help: "A BMC URL (ipmi://, redfish+https://, redfish+http://, ilo://); repeatable.")
+    @Option(
+        name: .customLong("bmc"), help: "A BMC URL (ipmi://, redfish+https://, redfish+http://, ilo://); repeatable.")
     var bmcs: [String] = []
 
     @Option(help: "BMC user name for --bmc.")
@@ -58,7 +59,8 @@ struct Power: AsyncParsableCommand {
         guard let last = arguments.last else { throw ValidationError("missing ACTION (status, on, off, ...)") }
         guard action != nil else {
             throw ValidationError(
-                "unknown action '\(last)'; expected one of \(PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", "))")
+                "unknown action '\(last)'; expected one of "
+                    + PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", "))
         }
         if bmcs.isEmpty && nodes.isEmpty { throw ValidationError("name nodes or give --bmc URL") }
         if !bmcs.isEmpty && !nodes.isEmpty { throw ValidationError("give either nodes or --bmc, not both") }
@@ -247,7 +249,8 @@ enum PowerOutputFormat: String, ExpressibleByArgument, Sendable {
             }
             let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
             return rows.map { row in
-                (0..<3).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                (0..<3).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ")
                     + "  " + row[3]
             }.joined(separator: "\n").replacingOccurrences(of: "  \n", with: "\n")
         }

@@ -7,7 +7,10 @@ struct BMCAddressTests {
     @Test(arguments: [
         ("ipmi://10.0.0.5", "ipmi", "10.0.0.5", nil as Int?, ""),
         ("IPMI://bmc-7.rack1:6230", "ipmi", "bmc-7.rack1", 6230, ""),
-        ("redfish+https://[fe80::1]:8443/redfish/v1/Systems/1", "redfish+https", "fe80::1", 8443, "/redfish/v1/Systems/1"),
+        (
+            "redfish+https://[fe80::1]:8443/redfish/v1/Systems/1", "redfish+https", "fe80::1", 8443,
+            "/redfish/v1/Systems/1"
+        ),
         ("ilo://ilo-n12", "ilo", "ilo-n12", nil, ""),
     ])
     func parsesSchemeHostPortAndPath(text: String, scheme: String, host: String, port: Int?, path: String) throws {

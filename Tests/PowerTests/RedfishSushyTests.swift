@@ -86,7 +86,8 @@ struct RedfishSushyTests {
             try await Self.client(sushy.url(), resources: resources).powerState()
         }
         #expect(error?.code == .invalidAddress)
-        #expect(try await Self.client(sushy.url(system: SushyEmulator.systemB), resources: resources).powerState() == .off)
+        let named = try Self.client(sushy.url(system: SushyEmulator.systemB), resources: resources)
+        #expect(try await named.powerState() == .off)
         await resources.shutdown()
     }
 

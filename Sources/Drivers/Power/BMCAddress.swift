@@ -32,7 +32,8 @@ public struct BMCAddress: Sendable, Hashable, CustomStringConvertible {
         let authority = rest[..<authorityEnd]
         let path = String(rest[authorityEnd...])
         if authority.contains("@") {
-            throw PowerError(.invalidAddress, bmc: shown, "credentials do not belong in the BMC URL; use a secret reference")
+            throw PowerError(
+                .invalidAddress, bmc: shown, "credentials do not belong in the BMC URL; use a secret reference")
         }
         var host: Substring
         var portText: Substring?

@@ -50,7 +50,8 @@ public struct PowerDriverRegistry: Sendable {
         guard let factory = factories[configuration.address.scheme] else {
             throw PowerError(
                 .unknownScheme, bmc: "\(configuration.address)",
-                "unknown power driver '\(configuration.address.scheme)'; expected one of \(schemes.joined(separator: ", "))")
+                "unknown power driver '\(configuration.address.scheme)'; expected one of "
+                    + schemes.joined(separator: ", "))
         }
         return factory(configuration, resources, logger)
     }

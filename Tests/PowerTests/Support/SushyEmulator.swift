@@ -27,7 +27,8 @@ final class SushyEmulator: @unchecked Sendable {
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         while !tcpPortAccepts(sushy.port) {
             guard ContinuousClock.now < deadline, sushy.process.isRunning else {
-                let log = (try? String(contentsOf: sushy.directory.appendingPathComponent("sushy.log"), encoding: .utf8))
+                let logFile = sushy.directory.appendingPathComponent("sushy.log")
+                let log = try? String(contentsOf: logFile, encoding: .utf8)
                 sushy.stop()
                 throw SimulatorError(message: "sushy-emulator did not start: \(log?.suffix(600) ?? "")")
             }

@@ -99,7 +99,8 @@ public struct IPMIClient: PowerDriver {
         let config = configuration
         let logger = logger
         let openSessionPrivilege = openSessionPrivilege
-        return try await transport.withRoute(to: socketAddress) { route throws(PowerError) -> (IPMIResponse, [String]) in
+        return try await transport.withRoute(to: socketAddress) {
+            route throws(PowerError) -> (IPMIResponse, [String]) in
             var session = SessionDriver(
                 machine: IPMISessionMachine(
                     username: config.username, password: config.password, openSessionPrivilege: openSessionPrivilege,
@@ -110,7 +111,9 @@ public struct IPMIClient: PowerDriver {
             guard case .established = try await session.drive(start) else {
                 throw session.error(.protocolViolation, "session setup ended early")
             }
-            for quirk in session.machine.quirks { logger.debug("tolerated BMC quirk", metadata: ["ipmi.quirk": "\(quirk)"]) }
+            for quirk in session.machine.quirks {
+                logger.debug("tolerated BMC quirk", metadata: ["ipmi.quirk": "\(quirk)"])
+            }
             let request = session.machine.request(netFn: netFn, command: command, data: data)
             guard case .response(let response) = try await session.drive(request) else {
                 throw session.error(.protocolViolation, "no response")
@@ -205,7 +208,8 @@ private struct SessionDriver {
                     .protocolViolation,
                     "no valid answer after \(attempts) tries; \(machine.rejectedCount) garbled or stray datagrams")
             }
-            throw error(.unreachable, "no answer after \(attempts) tries of \(configuration.timeout) in \(machine.state)")
+            throw error(
+                .unreachable, "no answer after \(attempts) tries of \(configuration.timeout) in \(machine.state)")
         }
         logger.debug("retransmitting", metadata: ["ipmi.attempt": "\(attempts)", "ipmi.state": "\(machine.state)"])
         return machine.retransmit()

@@ -148,7 +148,8 @@ struct IPMISessionMachine: Sendable {
         return switch state {
         case .awaitingOpenSession, .awaitingRAKP2, .awaitingRAKP4: .send(lastPlain)
         case .awaitingPrivilege, .awaitingResponse, .awaitingClose: sealPending()
-        case .idle, .established, .closed, .failed: .fail(Failure(code: .protocolViolation, detail: "nothing to resend"))
+        case .idle, .established, .closed, .failed:
+            .fail(Failure(code: .protocolViolation, detail: "nothing to resend"))
         }
     }
 
@@ -165,7 +166,8 @@ struct IPMISessionMachine: Sendable {
         switch (state, packet) {
         case (_, .v15(let v15)) where pendingCapabilities != nil:
             return receiveCapabilities(v15)
-        case (.awaitingOpenSession, .v20(let v20)) where v20.payloadType == RMCPPayloadType.openSessionResponse.rawValue:
+        case (.awaitingOpenSession, .v20(let v20))
+        where v20.payloadType == RMCPPayloadType.openSessionResponse.rawValue:
             return receiveOpenSession(v20.payload)
         case (.awaitingRAKP2, .v20(let v20)) where v20.payloadType == RMCPPayloadType.rakp2.rawValue:
             return receiveRAKP2(v20.payload)
@@ -183,7 +185,8 @@ struct IPMISessionMachine: Sendable {
             response.command == IPMICommand.getChannelAuthCapabilities
         else { return reject("not a Get Channel Authentication Capabilities response") }
         guard response.completionCode == 0 else {
-            return fail(.bmcError, "Get Channel Authentication Capabilities: completion code \(hex(response.completionCode))")
+            return fail(
+                .bmcError, "Get Channel Authentication Capabilities: completion code \(hex(response.completionCode))")
         }
         guard response.data.count >= 4, response.data[1] & 0x80 != 0, response.data[3] & 0x02 != 0
         else { return fail(.unsupported, "the BMC does not offer IPMI v2.0 (RMCP+)") }

@@ -210,7 +210,9 @@ public struct RedfishClient: PowerDriver {
     /// The message of a Redfish error body (`error.message` or its first extended info).
     static func redfishMessage(_ json: [String: Any]?) -> String? {
         guard let error = json?["error"] as? [String: Any] else { return nil }
-        if let info = error["@Message.ExtendedInfo"] as? [[String: Any]], let message = info.first?["Message"] as? String {
+        if let info = error["@Message.ExtendedInfo"] as? [[String: Any]],
+            let message = info.first?["Message"] as? String
+        {
             return message
         }
         return error["message"] as? String
