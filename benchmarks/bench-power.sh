@@ -143,6 +143,7 @@ result = {
     "ratios_peer_over_ours": {k: med[k] / med["reconcile"] for k in tools if k != "reconcile"},
     "goal": "ipmipower/reconcile >= 1.0",
     "cpu_busy_percent": round(100 * (1 - (idle1 - idle0) / max(1, total1 - total0)), 1),
+    "load_average_1m_after": float(open("/proc/loadavg").read().split()[0]),
     "cores": os.cpu_count(),
 }
 os.makedirs("benchmarks/results", exist_ok=True)

@@ -56,8 +56,8 @@ struct IPMIFaultTests {
             toBMC == towardBMC && index % 3 == 1 ? .drop : .pass
         }
         let transport = IPMITransport()
-        let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: .milliseconds(150),
-            retries: 4, transport: transport)
+        let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: .milliseconds(400),
+            retries: 6, transport: transport)
         try await client.setPower(.on)
         #expect(sim.hookPower == "1")
         #expect(try await client.powerState() == .on)
@@ -74,8 +74,8 @@ struct IPMIFaultTests {
             !toBMC && (index == 4 || index == 5) ? .garble : .pass
         }
         let transport = IPMITransport()
-        let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: .milliseconds(150),
-            retries: 4, transport: transport)
+        let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: .milliseconds(400),
+            retries: 6, transport: transport)
         #expect(try await client.powerState() == .off)
         #expect(proxy.faults.garbled == 2)
         await transport.shutdown()
