@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "reconcile", targets: ["ReconcileCLI"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
         .library(name: "Drivers", targets: ["Drivers"]),
+        .executable(name: "provision-agent", targets: ["AgentCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -66,8 +67,6 @@ let package = Package(
             dependencies: [
                 "Reconciler",
                 "Drivers",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -85,16 +84,46 @@ let package = Package(
                     .when(configuration: .release))
             ]
         ),
+        .executableTarget(
+            name: "AgentCLI",
+            dependencies: [
+                "Drivers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Tests.
         .testTarget(
             name: "DriversTests",
             dependencies: ["Drivers"],
+            exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ReconcilerTests",
-            dependencies: ["Reconciler"],
+            dependencies: [
+                "Reconciler",
+                "Drivers",
+                "DriversTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PackagesTests",
+            dependencies: [
+                "Reconciler",
+                "Drivers",
+                "DriversTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

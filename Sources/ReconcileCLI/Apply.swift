@@ -1,6 +1,10 @@
 import ArgumentParser
+import Drivers
 import Foundation
+import Logging
 import Reconciler
+
+extension Planner.Policy.Scope: ExpressibleByArgument {}
 
 /// `reconcile [--dry-run]`: plan (and, later, apply) the changes that converge the site.
 struct Apply: AsyncParsableCommand {
@@ -27,10 +31,16 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Output format.")
     var output: Output = .text
 
+    @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
+    var scope: Planner.Policy.Scope = .all
+
     func validate() throws {
-        guard dryRun else {
-            throw ValidationError("applying changes is not available yet; use --dry-run to preview the plan")
+        guard dryRun || scope == .services else {
+            throw ValidationError(
+                "applying power, boot and image changes is not available yet; preview them with --dry-run, "
+                    + "or converge services on installed nodes with --scope services")
         }
+        if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
     }
 
     func run() async throws {
@@ -49,6 +59,10 @@ struct Apply: AsyncParsableCommand {
             Terminal.standardError.write("error: the site has errors; no plan was made and nothing was applied.\n")
             throw ExitCode.failure
         }
+        if !dryRun {
+            try await convergeServices(desired, commit: checkout.commit)
+            return
+        }
         var observedState = ObservedState()
         if observed == nil, let store = try SQLiteStateStore.openExisting(path: state) {
             observedState = try await store.observedState()
@@ -62,12 +76,46 @@ struct Apply: AsyncParsableCommand {
                 throw ExitCode.failure
             }
         }
-        let plan = Planner.plan(desired: desired, observed: observedState)
+        let plan = Planner.plan(desired: desired, observed: observedState, policy: .init(scope: scope))
         let renderer = PlanRenderer(colour: output == .text && Terminal.standardOutput.isTerminal)
         switch output {
         case .text: print(renderer.text(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
         case .json: print(try renderer.json(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
         }
         if !plan.isEmpty { throw ExitCode(2) }
+    }
+}
+
+extension Apply {
+    /// `--scope services`: observe every node's agent, then install, repair and uninstall services as planned.
+    func convergeServices(_ desired: DesiredState, commit: String?) async throws {
+        let logger = Logger(label: "rackswarm.reconcile")
+        let key: SiteKey
+        do {
+            key = try SiteKey(contentsOfFile: desired.site.agent.keyFile)
+        } catch {
+            Terminal.standardError.write("error: site key \(desired.site.agent.keyFile): \(error.description)\n")
+            throw ExitCode.failure
+        }
+        let store = try SQLiteStateStore(path: state)
+        let port = desired.site.agent.port
+        let timeout = desired.site.timeouts.services
+        let reconciler = ServiceReconciler(desired: desired, store: store, agents: { node in
+            ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: port), key: key,
+                               timeout: timeout, logger: logger)
+        }, logger: logger)
+        let result = try await reconciler.converge(commit: commit)
+        let renderer = PlanRenderer(colour: false)
+        print(renderer.text(result.plan, site: desired.site.name, commit: commit), terminator: "")
+        for (node, error) in result.unreachable.sorted(by: { $0.key < $1.key }) {
+            print("unreachable: \(node): \(error)")
+        }
+        for (node, error) in result.failed.sorted(by: { $0.key < $1.key }) {
+            print("failed: \(node): \(error)")
+        }
+        print("Done: \(result.actionsDone) of \(result.plan.actions.count) actions, "
+              + "\(result.failed.count) node\(result.failed.count == 1 ? "" : "s") failed, "
+              + "\(result.unreachable.count) unreachable.")
+        if !result.failed.isEmpty || !result.unreachable.isEmpty { throw ExitCode.failure }
     }
 }

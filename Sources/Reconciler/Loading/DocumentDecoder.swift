@@ -77,7 +77,7 @@ struct DocumentDecoder {
         -> Site?
     {
         guard let spec = fields.mapping(
-            node, "\(context) spec", known: ["network", "boot", "rollout", "timeouts", "prune", "interval"])
+            node, "\(context) spec", known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval"])
         else { return nil }
         var network: ProvisioningNetwork?
         if let netNode = fields.require(spec, "network"),
@@ -138,11 +138,23 @@ struct DocumentDecoder {
                 timeouts.services = d
             }
         }
+        var agent = AgentSettings.defaults
+        if let agentNode = spec.value("agent"),
+           let reader = fields.mapping(agentNode, "agent", known: ["port", "keyFile"]) {
+            if let v = reader.value("port"), let n = fields.int(v, "agent.port", range: 1...65535) { agent.port = n }
+            if let v = reader.value("keyFile"), let path = fields.string(v, "agent.keyFile") {
+                if path.hasPrefix("/") {
+                    agent.keyFile = path
+                } else {
+                    fields.error(v, "agent.keyFile '\(path)' must be an absolute path")
+                }
+            }
+        }
         let prune = spec.value("prune").map { fields.bool($0, "prune") } ?? false
         let interval = spec.value("interval").map { fields.duration($0, "interval") } ?? .seconds(300)
         guard let network, let prune, let interval else { return nil }
         return Site(name: name, location: location, network: network, boot: boot, rollout: rollout,
-                    timeouts: timeouts, prune: prune, interval: interval)
+                    timeouts: timeouts, agent: agent, prune: prune, interval: interval)
     }
 
     // MARK: Rack

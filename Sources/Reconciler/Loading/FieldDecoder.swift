@@ -27,19 +27,13 @@ struct FieldDecoder {
             error(node, "expected a mapping for \(context), found \(node.shapeName)")
             return nil
         }
-        var keys: [String] = []
-        keys.reserveCapacity(pairs.count)
-        var stringPairs: [YAMLPair] = []
-        stringPairs.reserveCapacity(pairs.count)
         for pair in pairs {
-            guard case .scalar(let key, _) = pair.key.content else {
+            guard case .scalar = pair.key.content else {
                 error(pair.key, "keys of \(context) must be strings, found \(pair.key.shapeName)")
                 continue
             }
-            keys.append(key)
-            stringPairs.append(pair)
         }
-        let reader = MappingReader(node: node, context: context, keys: keys, pairs: stringPairs)
+        let reader = MappingReader(node: node, context: context, pairs: pairs)
         for pair in reader.unknownKeys(known: known) {
             let key = pair.key.scalar ?? ""
             error(pair.key, "unknown field '\(key)' in \(context)", hint: Suggestions.didYouMean(key, in: known))

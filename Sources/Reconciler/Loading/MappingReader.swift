@@ -1,19 +1,22 @@
 /// Reads the fields of one YAML mapping. Mappings in a site are small, so lookups scan the pairs linearly,
-/// which beats hashing at this size.
+/// which beats hashing at this size; the pairs are the tree's own array, not a copy.
 struct MappingReader {
     let node: YAMLNode
     let context: String
-    private let keys: [String]
     private let pairs: [YAMLPair]
 
-    init(node: YAMLNode, context: String, keys: [String], pairs: [YAMLPair]) {
+    init(node: YAMLNode, context: String, pairs: [YAMLPair]) {
         self.node = node
         self.context = context
-        self.keys = keys
         self.pairs = pairs
     }
 
-    private func index(_ key: String) -> Int? { keys.firstIndex(of: key) }
+    private func index(_ key: String) -> Int? {
+        pairs.firstIndex { pair in
+            if case .scalar(let text, _) = pair.key.content { return text == key }
+            return false
+        }
+    }
 
     /// The value of `key`, or nil when absent.
     func value(_ key: String) -> YAMLNode? { index(key).map { pairs[$0].value } }
@@ -23,8 +26,11 @@ struct MappingReader {
     /// The key node of `key`, for locating errors about the field itself.
     func keyNode(_ key: String) -> YAMLNode? { index(key).map { pairs[$0].key } }
 
-    /// Pairs whose key is not in `known`, in source order.
+    /// Pairs with a string key not in `known`, in source order.
     func unknownKeys(known: [String]) -> [YAMLPair] {
-        zip(keys, pairs).filter { !known.contains($0.0) }.map(\.1)
+        pairs.filter { pair in
+            if case .scalar(let text, _) = pair.key.content { return !known.contains(text) }
+            return false
+        }
     }
 }

@@ -30,6 +30,7 @@ public struct Site: Sendable, Hashable {
     public var boot: BootSettings
     public var rollout: RolloutPolicy
     public var timeouts: StepTimeouts
+    public var agent: AgentSettings
     /// Decommission nodes that left the repo or are `state: absent`; otherwise only report them as orphaned.
     public var prune: Bool
     /// How often `reconcile` converges when it runs on a timer.
@@ -37,7 +38,8 @@ public struct Site: Sendable, Hashable {
 
     public init(
         name: String, location: SourceLocation, network: ProvisioningNetwork, boot: BootSettings,
-        rollout: RolloutPolicy, timeouts: StepTimeouts, prune: Bool, interval: Duration
+        rollout: RolloutPolicy, timeouts: StepTimeouts, agent: AgentSettings = .defaults, prune: Bool,
+        interval: Duration
     ) {
         self.name = name
         self.location = location
@@ -45,6 +47,7 @@ public struct Site: Sendable, Hashable {
         self.boot = boot
         self.rollout = rollout
         self.timeouts = timeouts
+        self.agent = agent
         self.prune = prune
         self.interval = interval
     }
@@ -130,4 +133,18 @@ public struct StepTimeouts: Sendable, Hashable {
     }
 
     public static let defaults = StepTimeouts(power: .seconds(120), install: .seconds(1800), services: .seconds(600))
+}
+
+/// How the reconciler reaches each node's `provision-agent`: the port on the node's IP and the site key file.
+public struct AgentSettings: Sendable, Hashable {
+    public var port: Int
+    /// The per-site HMAC key, on the reconciler's host (and on every node).
+    public var keyFile: String
+
+    public init(port: Int, keyFile: String) {
+        self.port = port
+        self.keyFile = keyFile
+    }
+
+    public static let defaults = AgentSettings(port: 7700, keyFile: "/etc/rackswarm/site.key")
 }

@@ -21,14 +21,18 @@ public struct PlannedAction: Sendable, Hashable, Codable {
     /// Wipes a disk or takes a running node down.
     public var destructive: Bool
     public var detail: String
+    /// The service an `installService` / `uninstallService` action is about.
+    public var service: String?
 
-    public init(node: String, rack: String, wave: Int, kind: Kind, destructive: Bool, detail: String) {
+    public init(node: String, rack: String, wave: Int, kind: Kind, destructive: Bool, detail: String,
+                service: String? = nil) {
         self.node = node
         self.rack = rack
         self.wave = wave
         self.kind = kind
         self.destructive = destructive
         self.detail = detail
+        self.service = service
     }
 }
 

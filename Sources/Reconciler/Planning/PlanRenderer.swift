@@ -24,7 +24,12 @@ public struct PlanRenderer: Sendable {
                 for action in actions where !seen.contains(action.node) { seen.append(action.node) }
                 for node in seen {
                     let change = plan.changes[node].map(\.rawValue) ?? "change"
-                    let marker = change == "decommission" || change == "reimage" ? paint("-/+", 31) : paint("+", 32)
+                    let marker = switch plan.changes[node] {
+                    case .reimage: paint("-/+", 31)
+                    case .decommission: paint("-", 31)
+                    case .services: paint("~", 33)
+                    default: paint("+", 32)
+                    }
                     out += "    \(marker) \(node): \(change)\n"
                     for action in actions where action.node == node {
                         let flag = action.destructive ? paint("!", 31) : " "

@@ -6,14 +6,25 @@
 /// — with at most `maxUnavailable` nodes of a rack and `concurrency` nodes of the site in one wave.
 public enum Planner {
     public struct Policy: Sendable, Hashable {
+        /// What a pass may change.
+        public enum Scope: String, Sendable, Hashable, CaseIterable {
+            /// Everything: provisioning, reimaging, services, decommissioning.
+            case all
+            /// Only services on nodes whose agent answered (the paper's dynamic SW provisioning); no power,
+            /// boot or image action.
+            case services
+        }
+
         /// Overrides the site's `rollout.canary`.
         public var canary: Bool?
         /// Overrides the site's `prune`.
         public var prune: Bool?
+        public var scope: Scope
 
-        public init(canary: Bool? = nil, prune: Bool? = nil) {
+        public init(canary: Bool? = nil, prune: Bool? = nil, scope: Scope = .all) {
             self.canary = canary
             self.prune = prune
+            self.scope = scope
         }
     }
 
@@ -35,12 +46,19 @@ public enum Planner {
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
             let status = observed.nodes[node.name]
             if node.state == .absent {
-                if let status, status.phase != .decommissioned {
+                if policy.scope == .all, let status, status.phase != .decommissioned {
                     if prune { leaving.append((node.name, node.rack.value)) } else { orphaned.append(node.name) }
                 }
                 continue
             }
             guard let image = images[node.image.value] else { continue }
+            if policy.scope == .services {
+                if let status, Set(status.services) != Set(node.serviceNames) || !status.drifted.isEmpty {
+                    changes[node.name] = .services
+                    serviceOnly.append(node)
+                }
+                continue
+            }
             let installed = status.flatMap { $0.phase == .ready ? $0.image : nil }
             if installed == nil {
                 changes[node.name] = .provision
@@ -54,7 +72,7 @@ public enum Planner {
             }
         }
         for (name, status) in observed.nodes.sorted(by: { $0.key < $1.key })
-        where !desiredNames.contains(name) && status.phase != .decommissioned {
+        where policy.scope == .all && !desiredNames.contains(name) && status.phase != .decommissioned {
             if prune { leaving.append((name, status.rack ?? "-")) } else { orphaned.append(name) }
         }
         for item in leaving { changes[item.name] = .decommission }
@@ -121,8 +139,11 @@ public enum Planner {
         _ node: Node, image: Image, wave: Int, reimage: Bool, services: [String: Service], desired: DesiredState
     ) -> [PlannedAction] {
         let rack = node.rack.value
-        func action(_ kind: PlannedAction.Kind, _ destructive: Bool, _ detail: String) -> PlannedAction {
-            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: destructive, detail: detail)
+        func action(_ kind: PlannedAction.Kind, _ destructive: Bool, _ detail: String, service: String? = nil)
+            -> PlannedAction
+        {
+            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: destructive, detail: detail,
+                          service: service)
         }
         var actions = [
             action(.writeBootEntry, false,
@@ -136,7 +157,7 @@ public enum Planner {
         ]
         for name in node.serviceNames {
             guard let service = services[name] else { continue }
-            actions.append(action(.installService, false, installDetail(service)))
+            actions.append(action(.installService, false, installDetail(service), service: name))
         }
         if !node.services.isEmpty {
             actions.append(action(.verifyServices, false, "start scripts ran and processes alive: "
@@ -149,21 +170,23 @@ public enum Planner {
         -> [PlannedAction]
     {
         let rack = node.rack.value
-        func action(_ kind: PlannedAction.Kind, _ detail: String) -> PlannedAction {
-            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: false, detail: detail)
+        func action(_ kind: PlannedAction.Kind, _ detail: String, service: String? = nil) -> PlannedAction {
+            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: false, detail: detail,
+                          service: service)
         }
         let installed = Set(status?.services ?? [])
         let wanted = node.serviceNames
         var actions: [PlannedAction] = []
         for name in (status?.services ?? []).sorted() where !wanted.contains(name) {
             let order = services[name].map { $0.software.reversed().map(\.rpm).joined(separator: ", ") }
-            actions.append(action(.uninstallService, "uninstall \(name)" + (order.map { " (reverse order: \($0))" } ?? "")))
+            actions.append(action(.uninstallService, "uninstall \(name)" + (order.map { " (reverse order: \($0))" } ?? ""),
+                                  service: name))
         }
         let drifted = Set(status?.drifted ?? [])
         for name in wanted where !installed.contains(name) || drifted.contains(name) {
             guard let service = services[name] else { continue }
             let reason = installed.contains(name) ? " (drift: repair)" : ""
-            actions.append(action(.installService, installDetail(service) + reason))
+            actions.append(action(.installService, installDetail(service) + reason, service: name))
         }
         if !wanted.isEmpty {
             actions.append(action(.verifyServices, "start scripts ran and processes alive: " + processes(wanted, services)))

@@ -62,6 +62,9 @@ public final class SQLiteStateStore: StateStore {
                 t.column("finished_at", .double)
             }
         }
+        migrator.registerMigration("v2: journal service") { db in
+            try db.alter(table: "journal") { t in t.add(column: "service", .text) }
+        }
         return migrator
     }
 
@@ -130,11 +133,12 @@ public final class SQLiteStateStore: StateStore {
             for action in actions {
                 try db.execute(
                     sql: """
-                        INSERT INTO journal (commit_sha, node, rack, wave, kind, destructive, detail, state, planned_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', ?)
+                        INSERT INTO journal (commit_sha, node, rack, wave, kind, destructive, detail, service, state,
+                                             planned_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?)
                         """,
                     arguments: [commit, action.node, action.rack, action.wave, action.kind.rawValue,
-                                action.destructive, action.detail, time.timeIntervalSince1970])
+                                action.destructive, action.detail, action.service, time.timeIntervalSince1970])
                 ids.append(db.lastInsertedRowID)
             }
             return ids
@@ -218,7 +222,7 @@ public final class SQLiteStateStore: StateStore {
         guard let kind = PlannedAction.Kind(rawValue: kindText), let state = JournalEntry.State(rawValue: stateText)
         else { throw StateStoreError(.unreadable, "journal row with kind '\(kindText)' state '\(stateText)'") }
         let action = PlannedAction(node: row["node"], rack: row["rack"], wave: row["wave"], kind: kind,
-                                   destructive: row["destructive"], detail: row["detail"])
+                                   destructive: row["destructive"], detail: row["detail"], service: row["service"])
         let planned: Double = row["planned_at"]
         let started: Double? = row["started_at"]
         let finished: Double? = row["finished_at"]

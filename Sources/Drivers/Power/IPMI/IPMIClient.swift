@@ -71,7 +71,7 @@ public struct IPMIClient: PowerDriver {
         let (response, quirks) = try await session(
             netFn: IPMICommand.chassisNetFn, command: IPMICommand.getChassisStatus, data: [], operator: false)
         if let failure = Self.classify(completionCode: response.completionCode) {
-            throw error(failure, "Get Chassis Status completion code \(hex(response.completionCode))")
+            throw error(failure, "Get Chassis Status completion code \(hexByte(response.completionCode))")
         }
         return quirks
     }
@@ -86,7 +86,8 @@ public struct IPMIClient: PowerDriver {
         let (response, _) = try await session(netFn: netFn, command: command, data: data, operator: `operator`)
         if let failure = Self.classify(completionCode: response.completionCode) {
             throw error(
-                failure, "command \(hex(netFn)):\(hex(command)) completion code \(hex(response.completionCode))")
+                failure,
+                "command \(hexByte(netFn)):\(hexByte(command)) completion code \(hexByte(response.completionCode))")
         }
         return response
     }

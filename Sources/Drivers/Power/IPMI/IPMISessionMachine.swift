@@ -186,7 +186,8 @@ struct IPMISessionMachine: Sendable {
         else { return reject("not a Get Channel Authentication Capabilities response") }
         guard response.completionCode == 0 else {
             return fail(
-                .bmcError, "Get Channel Authentication Capabilities: completion code \(hex(response.completionCode))")
+                .bmcError,
+                "Get Channel Authentication Capabilities: completion code \(hexByte(response.completionCode))")
         }
         guard response.data.count >= 4, response.data[1] & 0x80 != 0, response.data[3] & 0x02 != 0
         else { return fail(.unsupported, "the BMC does not offer IPMI v2.0 (RMCP+)") }
@@ -310,7 +311,7 @@ struct IPMISessionMachine: Sendable {
             guard response.completionCode == 0 else {
                 return fail(
                     response.completionCode == 0xC0 ? .busy : .insufficientPrivilege,
-                    "Set Session Privilege Level: completion code \(hex(response.completionCode))")
+                    "Set Session Privilege Level: completion code \(hexByte(response.completionCode))")
             }
             state = .established
             return .established
@@ -367,7 +368,7 @@ struct IPMISessionMachine: Sendable {
 }
 
 /// `0xC1`-style hex for a byte.
-func hex(_ byte: UInt8) -> String {
+func hexByte(_ byte: UInt8) -> String {
     let digits = String(byte, radix: 16, uppercase: true)
     return "0x" + (digits.count == 1 ? "0" + digits : digits)
 }

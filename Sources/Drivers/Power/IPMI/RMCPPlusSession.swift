@@ -96,11 +96,3 @@ struct RMCPPlusSessionKeys: Sendable, Equatable {
         return Array(plain[0..<dataEnd])
     }
 }
-
-/// Compares two byte strings in time independent of where they differ.
-func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-    guard lhs.count == rhs.count else { return false }
-    var difference: UInt8 = 0
-    for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-    return difference == 0
-}

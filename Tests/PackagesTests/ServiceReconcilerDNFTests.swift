@@ -1,0 +1,126 @@
+import Drivers
+import Foundation
+import Logging
+import Reconciler
+import Testing
+
+/// The reconciler's services pass against real agents installing real RPMs with dnf: the planner's service
+/// actions travel as the paper's service requests, drift becomes a plan action, removal uninstalls in reverse.
+@Suite(.serialized)
+struct ServiceReconcilerDNFTests {
+    static func site(repository: String, services: [String: [String]]) throws -> (DesiredState, URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rs-svc-site-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var text = """
+            apiVersion: rackswarm.io/v1
+            kind: Site
+            metadata: {name: lab}
+            spec:
+              network: {pxeSubnet: 10.9.0.0/24, serverAddress: 10.9.0.1}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Rack
+            metadata: {name: r1}
+            spec:
+              bmc: {username: admin, password: {env: BMC_PASSWORD}}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Image
+            metadata: {name: os}
+            spec: {version: "1", file: os.img, sha256: "\(String(repeating: "a", count: 64))", kernel: k, initrd: i}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Service
+            metadata: {name: vod}
+            spec:
+              repositories: [{name: lab, baseurl: "file://\(repository)"}]
+              software:
+                - {name: "cs#1", rpm: std_cs-1.0-1.noarch.rpm, order: 2, script: /etc/init.d/cs, process: mediaServer}
+                - {name: "cd#1", rpm: std_cd-1.0-1.noarch.rpm, order: 1}
+
+            """
+        for (index, (node, list)) in services.sorted(by: { $0.key < $1.key }).enumerated() {
+            text += """
+                ---
+                apiVersion: rackswarm.io/v1
+                kind: Node
+                metadata: {name: \(node)}
+                spec:
+                  rack: r1
+                  mac: "52:54:00:09:00:1\(index)"
+                  ip: 10.9.0.1\(index)
+                  bmc: {url: "ipmi://127.0.0.1:91\(index)0"}
+                  image: os
+                  services: [\(list.joined(separator: ", "))]
+
+                """
+        }
+        try text.write(to: directory.appendingPathComponent("site.yaml"), atomically: true, encoding: .utf8)
+        let result = SiteLoader.load(path: directory.path)
+        return (try #require(result.state, "\(result.renderDiagnostics())"), directory)
+    }
+
+    @Test func convergesInstallsRepairsDriftAndUninstallsInReverse() async throws {
+        let repository = try await PackageLab.repository()
+        let nodes = [try LabNode("svc-a"), try LabNode("svc-b")]
+        var agents: [RunningAgent] = []
+        let storeDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("rs-svc-\(UUID().uuidString)")
+        var siteDirectory: URL?
+        defer {
+            agents.forEach { $0.stop() }
+            nodes.forEach { $0.cleanUp() }
+            try? FileManager.default.removeItem(at: storeDirectory)
+            if let siteDirectory { try? FileManager.default.removeItem(at: siteDirectory) }
+        }
+        for node in nodes { agents.append(try await RunningAgent.start(node.agent())) }
+        let clients = Dictionary(uniqueKeysWithValues: zip(nodes.map(\.name), agents.map { $0.client() }))
+        let fallback = agents[0].client()
+        let store = try SQLiteStateStore(path: storeDirectory.appendingPathComponent("state.db").path)
+        func pass(_ desired: DesiredState) async throws -> ServiceReconciler.PassResult {
+            let reconciler = ServiceReconciler(
+                desired: desired, store: store, agents: { node in clients[node.name] ?? fallback },
+                logger: Logger(label: "test.services"))
+            return try await reconciler.converge(commit: "test")
+        }
+
+        var (desired, directory) = try Self.site(repository: repository, services: ["svc-a": ["vod"], "svc-b": ["vod"]])
+        siteDirectory = directory
+        let first = try await pass(desired)
+        #expect(first.failed.isEmpty && first.unreachable.isEmpty, "\(first.failed) \(first.unreachable)")
+        #expect(first.plan.summary.serviceChanges == 2)
+        for node in nodes {
+            let installs = await node.history().filter { $0.action == "Install" }.map(\.package)
+            #expect(installs.firstIndex { $0.hasPrefix("std_cd") } ?? 99 < installs.firstIndex { $0.hasPrefix("std_cs") } ?? -1,
+                    "std_cd before std_cs on \(node.name): \(installs)")
+        }
+        #expect(try await store.journal(node: nil).allSatisfy { $0.state == .finished })
+        #expect(try await pass(desired).plan.isEmpty, "converged: nothing to do")
+
+        // mediaServer dies on svc-a: the next pass sees the drift and repairs it.
+        let status = try await agents[0].client().status(ServiceDefinition(try #require(desired.service(named: "vod"))),
+                                                         on: "svc-a")
+        let pids = status.report?.software.first { $0.process == "mediaServer" }?.pids ?? []
+        try #require(!pids.isEmpty)
+        pids.forEach { kill($0, SIGKILL) }
+        try await Task.sleep(for: .milliseconds(300))
+        let repair = try await pass(desired)
+        #expect(repair.plan.changes == ["svc-a": .services])
+        #expect(repair.plan.actions.contains { $0.kind == .installService && $0.detail.contains("drift") })
+        #expect(repair.failed.isEmpty)
+        let healthy = try await agents[0].client().status(ServiceDefinition(try #require(desired.service(named: "vod"))),
+                                                          on: "svc-a")
+        #expect(healthy.code == .ok)
+
+        // The repo drops vod from svc-b: uninstalled, std_cs before std_cd.
+        (desired, directory) = try Self.site(repository: repository, services: ["svc-a": ["vod"], "svc-b": []])
+        try? FileManager.default.removeItem(at: directory)
+        let removal = try await pass(desired)
+        #expect(removal.plan.actions.map(\.kind) == [.uninstallService])
+        #expect(removal.failed.isEmpty, "\(removal.failed)")
+        let erased = await nodes[1].history().filter { $0.action.hasPrefix("Remove") || $0.action.hasPrefix("Erase") }
+            .map(\.package)
+        #expect(erased.firstIndex { $0.hasPrefix("std_cs") } ?? 99 < erased.firstIndex { $0.hasPrefix("std_cd") } ?? -1,
+                "reverse order: \(erased)")
+        #expect(await nodes[1].installedPackages()?.contains { $0.hasPrefix("std_") } == false)
+    }
+}
