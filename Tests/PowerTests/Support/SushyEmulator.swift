@@ -87,7 +87,7 @@ final class SushyEmulator: @unchecked Sendable {
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         let log = directory.appendingPathComponent("sushy.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
