@@ -13,10 +13,13 @@ let package = Package(
         .executable(name: "reconcile", targets: ["ReconcileCLI"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
         .library(name: "Drivers", targets: ["Drivers"]),
+        .library(name: "Torrent", targets: ["Torrent"]),
+        .executable(name: "provision-agent", targets: ["AgentCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C system libraries.
@@ -41,12 +44,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Torrent",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Thin executables.
         .executableTarget(
             name: "ReconcileCLI",
             dependencies: [
                 "Reconciler",
                 "Drivers",
+                "Torrent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "AgentCLI",
+            dependencies: [
+                "Torrent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -58,6 +83,15 @@ let package = Package(
             name: "ReconcilerTests",
             dependencies: ["Reconciler"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TorrentTests",
+            dependencies: [
+                "Torrent",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]
