@@ -252,7 +252,7 @@ final class TorrentSession: @unchecked Sendable {
     }
 
     private func handle(_ message: PeerMessage, from peer: Peer) {
-        let first = peer.messagesSinceHandshake == 0
+        // BEP 3 wants the bitfield first; aria2 sends it later too, so any bitfield replaces the peer's set.
         switch message {
         case .keepAlive, .port, .suggest, .allowedFast, .unknown:
             break
@@ -277,15 +277,14 @@ final class TorrentSession: @unchecked Sendable {
                 updateInterest(peer)
             }
         case .bitfield(let buffer):
-            guard first, let bits = Bitfield(wire: Array(buffer.readableBytesView), count: metainfo.pieceCount) else {
+            guard let bits = Bitfield(wire: Array(buffer.readableBytesView), count: metainfo.pieceCount) else {
                 return drop(peer, "bad bitfield")
             }
             setBitfield(peer, bits)
         case .haveAll:
-            guard first else { return drop(peer, "late have-all") }
             setBitfield(peer, Bitfield(count: metainfo.pieceCount, allSet: true))
         case .haveNone:
-            guard first else { return drop(peer, "late have-none") }
+            setBitfield(peer, Bitfield(count: metainfo.pieceCount))
         case .request(let request):
             guard validRequest(request), picker.have.contains(Int(request.piece)) else {
                 return drop(peer, "invalid request")
