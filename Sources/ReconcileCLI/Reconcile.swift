@@ -6,6 +6,6 @@ struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
         abstract: "Converge a bare-metal data center to the desired state committed in git.",
-        subcommands: [Validate.self]
+        subcommands: [Validate.self, Image.self, Seed.self]
     )
 }

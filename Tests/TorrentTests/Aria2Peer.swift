@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 
 @testable import Torrent
 
@@ -36,16 +35,15 @@ enum Aria2Peer {
 /// Our tracker on a free port on 127.0.0.1.
 struct TestTracker {
     let service: TrackerService
-    let channel: any Channel
+    let running: TrackerHTTPServer.Running
     let url: String
 
     static func start(_ configuration: TrackerConfiguration = TrackerConfiguration(interval: 5)) async throws -> TestTracker {
         let service = TrackerService(tracker: Tracker(configuration: configuration))
-        let channel = try await TrackerHTTPServer.start(
+        let running = try await TrackerHTTPServer.start(
             service: service, host: "127.0.0.1", port: 0, logger: testLogger("tracker")
         )
-        let port = channel.localAddress?.port ?? 0
-        return TestTracker(service: service, channel: channel, url: "http://127.0.0.1:\(port)/announce")
+        return TestTracker(service: service, running: running, url: "http://127.0.0.1:\(running.port)/announce")
     }
 
     /// Seeders and leechers the tracker knows for `infoHash`.
@@ -68,5 +66,5 @@ struct TestTracker {
         return false
     }
 
-    func stop() async { try? await channel.close() }
+    func stop() async { await running.stop() }
 }

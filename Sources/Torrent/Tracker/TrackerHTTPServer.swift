@@ -30,7 +30,7 @@ public enum TrackerHTTPServer {
         port: Int,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
-    ) async throws -> any Channel {
+    ) async throws -> Running {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -42,7 +42,20 @@ public enum TrackerHTTPServer {
             }
             .bind(host: host, port: port).get()
         logger.info("tracker listening", metadata: ["tracker.port": "\(channel.localAddress?.port ?? 0)"])
-        return channel
+        return Running(channel: channel)
+    }
+
+    /// A listening tracker.
+    public struct Running: Sendable {
+        let channel: any Channel
+
+        /// The bound port.
+        public var port: Int { channel.localAddress?.port ?? 0 }
+
+        /// Stops accepting announces.
+        public func stop() async {
+            try? await channel.close()
+        }
     }
 
     final class Handler: ChannelInboundHandler {
