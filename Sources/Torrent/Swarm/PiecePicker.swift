@@ -13,6 +13,8 @@ struct PiecePicker {
         var received: [Bool]
         var receivedCount = 0
         var verifying = false
+        /// Set for a piece that failed with blocks from several peers: one peer fetches it whole, to find the liar.
+        var owner: ObjectIdentifier?
 
         init(blocks: Int) {
             requests = [UInt8](repeating: 0, count: blocks)
@@ -31,6 +33,8 @@ struct PiecePicker {
     private(set) var availability: [Int]
     /// Pieces being downloaded.
     private(set) var partials: [Int: Partial] = [:]
+    /// Pieces to fetch from a single peer next time (they failed with mixed sources).
+    private(set) var soloPieces: Set<Int> = []
     private var generator = SystemRandomNumberGenerator()
 
     init(pieceCount: Int, pieceLength: Int, totalLength: Int64, have: Bitfield) {
@@ -76,11 +80,18 @@ struct PiecePicker {
     // MARK: Picking
 
     /// Picks up to `limit` blocks that the peer has, never one in `outstanding` (already asked of this peer).
-    mutating func pick(peerHas bits: Bitfield, limit: Int, outstanding: Set<BlockRequest>) -> [BlockRequest] {
+    mutating func pick(
+        peer: ObjectIdentifier,
+        peerHas bits: Bitfield,
+        limit: Int,
+        outstanding: Set<BlockRequest>
+    ) -> [BlockRequest] {
         var picked: [BlockRequest] = []
         guard limit > 0 else { return picked }
         // 1. Finish pieces already started, most complete first.
-        let started = partials.filter { bits.contains($0.key) && !$0.value.verifying }
+        let started = partials.filter {
+            bits.contains($0.key) && !$0.value.verifying && ($0.value.owner == nil || $0.value.owner == peer)
+        }
             .sorted { $0.value.receivedCount > $1.value.receivedCount }.map(\.key)
         for index in started {
             take(index, limit: limit, into: &picked, duplicates: false, outstanding: outstanding)
@@ -91,14 +102,16 @@ struct PiecePicker {
             let fresh = candidates(bits)
             if fresh.isEmpty { break }
             for index in fresh {
-                partials[index] = Partial(blocks: blockCount(index))
+                var partial = Partial(blocks: blockCount(index))
+                if soloPieces.remove(index) != nil { partial.owner = peer }
+                partials[index] = partial
                 take(index, limit: limit, into: &picked, duplicates: false, outstanding: outstanding)
                 if picked.count >= limit { return picked }
             }
         }
         // 3. Endgame: ask for blocks already requested from someone else.
         if picked.isEmpty {
-            for index in started {
+            for index in started where partials[index]?.owner == nil {
                 take(index, limit: limit, into: &picked, duplicates: true, outstanding: outstanding)
                 if picked.count >= limit { break }
             }
@@ -180,8 +193,14 @@ struct PiecePicker {
         have.insert(index)
     }
 
-    /// The piece failed its hash check: every block must be fetched again.
-    mutating func failed(_ index: Int) {
+    /// The piece failed its hash check: every block must be fetched again (from one peer if `solo`).
+    mutating func failed(_ index: Int, solo: Bool) {
         partials[index] = nil
+        if solo { soloPieces.insert(index) }
+    }
+
+    /// A peer left: pieces reserved for it are open to everyone again.
+    mutating func peerGone(_ peer: ObjectIdentifier) {
+        for (index, partial) in partials where partial.owner == peer { partials[index]?.owner = nil }
     }
 }

@@ -203,6 +203,7 @@ final class TorrentSession: @unchecked Sendable {
         guard peers.removeValue(forKey: peer.id) != nil else { return }
         interestingCount[peer.id] = nil
         picker.peerRemoved(peer.has)
+        picker.peerGone(peer.id)
         for request in peer.outstanding { picker.released(request) }
         peer.outstanding = []
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
@@ -383,10 +384,13 @@ final class TorrentSession: @unchecked Sendable {
     private func pieceChecked(_ index: Int, passed: Bool) {
         let sources = contributors.removeValue(forKey: index) ?? []
         guard passed else {
-            picker.failed(index)
+            // Blame only a sole source; a piece from several peers is fetched again from one to find the liar.
+            picker.failed(index, solo: sources.count > 1)
             hashFailures += 1
-            logger.warning("piece failed its hash check", metadata: ["piece.index": "\(index)"])
-            for id in sources {
+            logger.warning(
+                "piece failed its hash check", metadata: ["piece.index": "\(index)", "piece.sources": "\(sources.count)"]
+            )
+            for id in sources where sources.count == 1 {
                 guard let peer = peers[id] else { continue }
                 peer.badPieces += 1
                 if peer.badPieces >= configuration.maxBadPieces {
@@ -422,7 +426,7 @@ final class TorrentSession: @unchecked Sendable {
         guard peer.handshakeReceived, !peer.peerChoking, peer.amInterested, !picker.have.isComplete else { return }
         let room = peer.queueDepth - peer.outstanding.count
         guard room > 0, peer.outstanding.count <= peer.queueDepth / 2 || room >= 8 else { return }
-        let picks = picker.pick(peerHas: peer.has, limit: room, outstanding: peer.outstanding)
+        let picks = picker.pick(peer: peer.id, peerHas: peer.has, limit: room, outstanding: peer.outstanding)
         guard !picks.isEmpty else { return }
         if peer.outstanding.isEmpty { peer.lastBlockAt = .now() }
         for request in picks {
