@@ -64,17 +64,28 @@ struct Fetch: AsyncParsableCommand {
             metainfo: metainfo, path: output, configuration: configuration, logger: logger
         )
         let reporter = ProgressReporter(interactive: Console.isTerminal)
-        while true {
-            let progress = try await client.progress()
-            reporter.show(progress)
-            if progress.isComplete { break }
-            try await Task.sleep(for: .seconds(1))
+        let started = ContinuousClock.now
+        // Report every second, and once more the moment the last piece is verified.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.waitUntilComplete() }
+            group.addTask {
+                while true {
+                    reporter.show(try await client.progress())
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
         }
+        reporter.show(try await client.progress())
         reporter.finish()
-        let seconds = CommandLineValues.duration(seedFor) ?? 0
-        if seconds > 0 {
-            logger.info("seeding after completion", metadata: ["seed.seconds": "\(seconds)"])
-            try await Task.sleep(for: .seconds(seconds))
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        Console.line("verified \(metainfo.pieceCount) pieces in \(seconds) s")
+        let seedSeconds = CommandLineValues.duration(seedFor) ?? 0
+        if seedSeconds > 0 {
+            logger.info("seeding after completion", metadata: ["seed.seconds": "\(seedSeconds)"])
+            try await Task.sleep(for: .seconds(seedSeconds))
         }
         let final = try await client.progress()
         await client.stop()
@@ -83,7 +94,7 @@ struct Fetch: AsyncParsableCommand {
 }
 
 /// Prints progress as a bar redrawn in place on a TTY, or as plain lines otherwise.
-struct ProgressReporter {
+struct ProgressReporter: Sendable {
     let interactive: Bool
 
     func show(_ progress: TorrentProgress) {

@@ -26,6 +26,9 @@ struct Seed: AsyncParsableCommand {
     @Option(help: "Address peers should use to reach this seed (HOST:PORT), always included in tracker answers.")
     var advertise: String?
 
+    @Option(help: "Upload cap (e.g. 50M per second).")
+    var uploadLimit: String?
+
     @Flag(help: "Log debug detail.")
     var verbose = false
 
@@ -35,6 +38,9 @@ struct Seed: AsyncParsableCommand {
             throw ValidationError("--tracker-listen wants HOST:PORT")
         }
         for entry in rack where !entry.contains("=") { throw ValidationError("--rack wants IP=RACK, got '\(entry)'") }
+        if let uploadLimit, CommandLineValues.size(uploadLimit) == nil {
+            throw ValidationError("bad --upload-limit '\(uploadLimit)'")
+        }
     }
 
     func run() async throws {
@@ -64,7 +70,8 @@ struct Seed: AsyncParsableCommand {
         let client = try await TorrentClient.start(
             metainfo: metainfo, path: data, seedOnly: true,
             configuration: TorrentConfiguration(
-                listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL
+                listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
+                uploadLimit: uploadLimit.flatMap(CommandLineValues.size)
             ),
             logger: logger
         )
