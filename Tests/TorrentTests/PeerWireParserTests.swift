@@ -115,3 +115,28 @@ struct PeerWireParserTests {
         #expect(Bitfield(wire: [0xff], count: 9) == nil)
     }
 }
+
+struct PeerWireParserGarbageTests {
+    /// Property: random bytes after a valid handshake never crash and never consume a partial frame.
+    @Test func randomGarbageNeverCrashes() {
+        var generator = SplitMix64(seed: 77)
+        for _ in 0..<2000 {
+            var parser = PeerWireParser(expectHandshake: false, maxMessageLength: 4096)
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0..<64, using: &generator) {
+                bytes.append(UInt8.random(in: 0...255, using: &generator))
+            }
+            // Bias towards small length prefixes so frames complete.
+            if bytes.count > 4, Bool.random(using: &generator) { bytes[0] = 0; bytes[1] = 0; bytes[2] = 0 }
+            var buffer = ByteBuffer(bytes: bytes)
+            while true {
+                let before = buffer.readerIndex
+                guard let result = try? parser.parse(&buffer) else { break }
+                if result == .needMoreData {
+                    #expect(buffer.readerIndex == before)
+                    break
+                }
+            }
+        }
+    }
+}

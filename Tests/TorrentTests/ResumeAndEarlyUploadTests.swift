@@ -20,10 +20,12 @@ struct ResumeAndEarlyUploadTests {
         )
         let leecher = try await TorrentClient.start(
             metainfo: image.metainfo, path: target.file,
-            configuration: TorrentConfiguration(listenHost: nil, trackerURL: "", peers: ["127.0.0.1:\(seed.listenPort ?? 0)"]),
+            configuration: TorrentConfiguration(listenHost: nil, trackerURL: ""),
             logger: testLogger("resume")
         )
+        // Read what the recheck found before any peer can add pieces.
         let start = try await leecher.progress()
+        leecher.addPeer("127.0.0.1:\(seed.listenPort ?? 0)")
         try await withTimeout(30) { try await leecher.waitUntilComplete() }
         let end = try await leecher.progress()
         await leecher.stop()

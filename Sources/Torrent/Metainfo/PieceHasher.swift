@@ -35,15 +35,6 @@ public enum PieceHasher {
                 if let only, !only.contains(index) { continue }
                 let offset = Int64(index) * Int64(pieceLength)
                 let size = Int(min(Int64(pieceLength), length - offset))
-                // Map the piece when the target allows it (no copy); fall back to pread.
-                if let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, descriptor, off_t(offset)),
-                    mapped != MAP_FAILED
-                {
-                    let digest = SHA1.hash(UnsafeRawBufferPointer(start: mapped, count: size))
-                    munmap(mapped, size)
-                    results.withLock { $0[index] = digest }
-                    continue
-                }
                 guard readFully(descriptor, buffer, size: size, offset: offset) else {
                     failure.withLock { $0 = MetainfoError(code: .io, detail: "read \(path) at \(offset)") }
                     return
