@@ -160,6 +160,23 @@ struct PiecePicker {
         partials[index] = partial
     }
 
+    /// Pieces no connected peer has and nobody is fetching: candidates for the HTTP web seed.
+    func orphans(limit: Int) -> [Int] {
+        var found: [Int] = []
+        for index in 0..<pieceCount where availability[index] == 0 && !have.contains(index) && partials[index] == nil {
+            found.append(index)
+            if found.count == limit { break }
+        }
+        return found
+    }
+
+    /// Takes a whole piece out of the peers' reach while it is fetched elsewhere (a web seed).
+    mutating func reserve(_ index: Int) {
+        var partial = Partial(blocks: blockCount(index))
+        partial.verifying = true
+        partials[index] = partial
+    }
+
     // MARK: Events
 
     /// A request was dropped (choke, cancel, disconnect): the block may be asked for again.

@@ -12,6 +12,8 @@ public struct TorrentConfiguration: Sendable {
     public var rack: String?
     /// Peers to dial at start, as `host:port`.
     public var peers: [String]
+    /// HTTP web seeds (BEP 19) used for pieces no connected peer has; nil = the torrent's `url-list`.
+    public var webSeeds: [String]?
     /// Most connections at once (incoming and outgoing).
     public var maxConnections: Int
     /// Regular unchoke slots (one more rotates optimistically).
@@ -37,6 +39,7 @@ public struct TorrentConfiguration: Sendable {
         trackerURL: String? = nil,
         rack: String? = nil,
         peers: [String] = [],
+        webSeeds: [String]? = nil,
         maxConnections: Int = 80,
         uploadSlots: Int = 4,
         minRequestQueue: Int = 16,
@@ -52,6 +55,7 @@ public struct TorrentConfiguration: Sendable {
         self.trackerURL = trackerURL
         self.rack = rack
         self.peers = peers
+        self.webSeeds = webSeeds
         self.maxConnections = maxConnections
         self.uploadSlots = uploadSlots
         self.minRequestQueue = minRequestQueue

@@ -37,6 +37,9 @@ final class TorrentSession: @unchecked Sendable {
     private var announcing = false
     private var completedAnnounced: Bool
 
+    private var webFetches: Set<Int> = []
+    private var webSeedFailures = 0
+
     private var downloaded = RateMeter()
     private var uploaded = RateMeter()
     private var verifiedBytes: Int64 = 0
@@ -124,6 +127,8 @@ final class TorrentSession: @unchecked Sendable {
             listenPort = port
             for target in configuration.peers { addPeer(target) }
             announce(event: "started")
+            // Give peers a moment to show their bitfields before falling back to HTTP.
+            loop.scheduleTask(in: .milliseconds(500)) { [self] in startWebFetches() }
             logger.info("torrent session started", metadata: ["torrent.listen_port": "\(port.map(String.init) ?? "-")"])
             return port
         }
@@ -409,6 +414,7 @@ final class TorrentSession: @unchecked Sendable {
             // Blame only a sole source; a piece from several peers is fetched again from one to find the liar.
             picker.failed(index, solo: sources.count > 1)
             hashFailures += 1
+            if sources.isEmpty { webSeedFailures += 1 }
             logger.warning(
                 "piece failed its hash check", metadata: ["piece.index": "\(index)", "piece.sources": "\(sources.count)"]
             )
@@ -530,6 +536,51 @@ final class TorrentSession: @unchecked Sendable {
             for target in dialTargets where (redial[target]?.at ?? now) <= now { dial(target) }
         }
         if let nextAnnounce, now >= nextAnnounce { announce(event: nil) }
+        startWebFetches()
+    }
+
+    // MARK: Web seed (BEP 19)
+
+    private var webSeedURLs: [String] { configuration.webSeeds ?? metainfo.webSeeds }
+
+    /// Fetches pieces that no connected peer has from an HTTP web seed, two at a time.
+    private func startWebFetches() {
+        guard !stopped, !picker.have.isComplete, webSeedFailures < 5, !webSeedURLs.isEmpty else { return }
+        for index in picker.orphans(limit: 2 - webFetches.count) {
+            let base = webSeedURLs[Int.random(in: 0..<webSeedURLs.count, using: &generator)]
+            let url = base.hasSuffix("/") ? base + URLQuery.percentEncodePath(metainfo.name) : base
+            guard let target = HTTPURL(url) else {
+                webSeedFailures = 5
+                return
+            }
+            picker.reserve(index)
+            webFetches.insert(index)
+            let offset = metainfo.offset(ofPiece: index)
+            let size = metainfo.size(ofPiece: index)
+            HTTPGet.fetch(
+                host: target.host, port: target.port, path: target.path,
+                range: offset...(offset + Int64(size) - 1), maxBytes: size, on: loop
+            ).whenComplete { [self] result in
+                webFetches.remove(index)
+                guard !stopped else { return }
+                switch result {
+                case .success(let body) where body.count == size:
+                    downloaded.add(size)
+                    do {
+                        try body.withUnsafeBytes { try storage.write($0, at: offset) }
+                    } catch {
+                        completion.fail(TorrentError(code: .storage, detail: "\(error)"))
+                        return
+                    }
+                    verify(index)
+                    startWebFetches()
+                case .success, .failure:
+                    webSeedFailures += 1
+                    picker.failed(index, solo: false)
+                    logger.info("web seed fetch failed", metadata: ["piece.index": "\(index)", "webseed.url": "\(url)"])
+                }
+            }
+        }
     }
 
     private func chokeRound(rotate: Bool) {

@@ -148,6 +148,12 @@ public enum URLQuery {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Encodes a URL path segment (keeps `/`).
+    public static func percentEncodePath(_ text: String) -> String {
+        text.split(separator: "/", omittingEmptySubsequences: false).map { percentEncode(Array($0.utf8)) }
+            .joined(separator: "/")
+    }
+
     /// Decodes `%XX` and `+`; nil on a broken escape.
     public static func percentDecode(_ text: Substring) -> [UInt8]? {
         var out: [UInt8] = []

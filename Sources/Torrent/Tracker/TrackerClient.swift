@@ -44,13 +44,24 @@ struct HTTPURL {
 
 /// A one-shot HTTP/1.0 GET that collects the body until the server closes.
 enum HTTPGet {
-    static func fetch(host: String, port: Int, path: String, on loop: any EventLoop) -> EventLoopFuture<[UInt8]> {
+    /// Fetches `path`; with `range`, asks for those bytes and accepts only `206 Partial Content`.
+    static func fetch(
+        host: String,
+        port: Int,
+        path: String,
+        range: ClosedRange<Int64>? = nil,
+        maxBytes: Int = 4 << 20,
+        on loop: any EventLoop
+    ) -> EventLoopFuture<[UInt8]> {
         let promise = loop.makePromise(of: [UInt8].self)
+        let rangeHeader = range.map { "Range: bytes=\($0.lowerBound)-\($0.upperBound)\r\n" } ?? ""
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(promise: promise))
+                    try channel.pipeline.syncOperations.addHandler(
+                        Collector(promise: promise, maxBytes: maxBytes + 16 << 10, expectPartial: range != nil)
+                    )
                 }
             }
             .connect(host: host, port: port)
@@ -58,9 +69,11 @@ enum HTTPGet {
                 switch result {
                 case .success(let channel):
                     var buffer = channel.allocator.buffer(capacity: path.utf8.count + 64)
-                    buffer.writeString("GET \(path) HTTP/1.0\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n")
+                    buffer.writeString(
+                        "GET \(path) HTTP/1.0\r\nHost: \(host):\(port)\r\n\(rangeHeader)Connection: close\r\n\r\n"
+                    )
                     channel.writeAndFlush(buffer, promise: nil)
-                    channel.eventLoop.scheduleTask(in: .seconds(15)) { channel.close(promise: nil) }
+                    channel.eventLoop.scheduleTask(in: .seconds(60)) { channel.close(promise: nil) }
                 case .failure(let error):
                     promise.fail(error)
                 }
@@ -71,21 +84,27 @@ enum HTTPGet {
     final class Collector: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
         let promise: EventLoopPromise<[UInt8]>
+        let maxBytes: Int
+        let expectPartial: Bool
         var received: [UInt8] = []
 
-        init(promise: EventLoopPromise<[UInt8]>) { self.promise = promise }
+        init(promise: EventLoopPromise<[UInt8]>, maxBytes: Int, expectPartial: Bool) {
+            self.promise = promise
+            self.maxBytes = maxBytes
+            self.expectPartial = expectPartial
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let buffer = Self.unwrapInboundIn(data)
             received.append(contentsOf: buffer.readableBytesView)
-            if received.count > 4 << 20 { context.close(promise: nil) }
+            if received.count > maxBytes { context.close(promise: nil) }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
             let marker: [UInt8] = [13, 10, 13, 10]
             guard let split = received.firstRange(of: marker),
                 received.starts(with: Array("HTTP/1.".utf8)), received.count > 12,
-                received[9] == UInt8(ascii: "2")
+                received[9] == UInt8(ascii: "2"), !expectPartial || received[9...11].elementsEqual("206".utf8)
             else {
                 promise.fail(TorrentError(code: .tracker, detail: "bad HTTP response"))
                 return
