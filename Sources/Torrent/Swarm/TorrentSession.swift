@@ -345,7 +345,10 @@ final class TorrentSession: @unchecked Sendable {
         var count = 0
         for index in 0..<metainfo.pieceCount where bits.contains(index) && !picker.have.contains(index) { count += 1 }
         interestingCount[peer.id] = count
-        if bits.isComplete, picker.have.isComplete { return drop(peer, "both seeds") }
+        if bits.isComplete, picker.have.isComplete {
+            if peer.outgoing { dialTargets.remove(peer.address) }
+            return drop(peer, "both seeds")
+        }
         updateInterest(peer)
     }
 
@@ -445,7 +448,10 @@ final class TorrentSession: @unchecked Sendable {
             logger.info("download complete", metadata: ["torrent.bytes": "\(metainfo.length)"])
             completion.succeed()
             announce(event: "completed")
-            for peer in peers.values where peer.has.isComplete { drop(peer, "both seeds") }
+            for peer in peers.values where peer.has.isComplete {
+                if peer.outgoing { dialTargets.remove(peer.address) }
+                drop(peer, "both seeds")
+            }
         }
     }
 
@@ -532,9 +538,8 @@ final class TorrentSession: @unchecked Sendable {
             chokeRounds += 1
             chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
         }
-        if !picker.have.isComplete {
-            for target in dialTargets where (redial[target]?.at ?? now) <= now { dial(target) }
-        }
+        // Seeds keep dialling too (a leecher may not accept yet); targets known to be seeds are dropped from the list.
+        for target in dialTargets where (redial[target]?.at ?? now) <= now { dial(target) }
         if let nextAnnounce, now >= nextAnnounce { announce(event: nil) }
         startWebFetches()
     }
