@@ -27,19 +27,29 @@ public enum PieceHasher {
         let failure = Mutex<MetainfoError?>(nil)
         let workerCount = max(1, min(workers, count))
         DispatchQueue.concurrentPerform(iterations: workerCount) { _ in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pieceLength, alignment: 4096)
+            // Read in chunks that stay in the core's cache, so hashing reads what the copy just wrote.
+            let chunk = min(pieceLength, 256 << 10)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
             defer { buffer.deallocate() }
+            let context = SHA1Context()
             while true {
                 let index = next.add(1, ordering: .relaxed).oldValue
                 guard index < count else { return }
                 if let only, !only.contains(index) { continue }
                 let offset = Int64(index) * Int64(pieceLength)
                 let size = Int(min(Int64(pieceLength), length - offset))
-                guard readFully(descriptor, buffer, size: size, offset: offset) else {
-                    failure.withLock { $0 = MetainfoError(code: .io, detail: "read \(path) at \(offset)") }
-                    return
+                context.reset()
+                var done = 0
+                while done < size {
+                    let part = min(chunk, size - done)
+                    guard readFully(descriptor, buffer, size: part, offset: offset + Int64(done)) else {
+                        failure.withLock { $0 = MetainfoError(code: .io, detail: "read \(path) at \(offset)") }
+                        return
+                    }
+                    context.update(UnsafeRawBufferPointer(rebasing: buffer[0..<part]))
+                    done += part
                 }
-                let digest = SHA1.hash(UnsafeRawBufferPointer(rebasing: buffer[0..<size]))
+                let digest = context.finish()
                 results.withLock { $0[index] = digest }
             }
         }

@@ -49,6 +49,36 @@ public enum SHA1 {
     }
 }
 
+/// An incremental SHA-1 (OpenSSL EVP context), for hashing a piece in cache-sized chunks.
+final class SHA1Context {
+    private let context: OpaquePointer?
+
+    init() {
+        context = EVP_MD_CTX_new()
+        precondition(context != nil && EVP_DigestInit_ex(context, EVP_sha1(), nil) == 1, "EVP sha1 init failed")
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    /// Starts a new digest.
+    func reset() {
+        EVP_DigestInit_ex(context, EVP_sha1(), nil)
+    }
+
+    /// Adds bytes.
+    func update(_ buffer: UnsafeRawBufferPointer) {
+        EVP_DigestUpdate(context, buffer.baseAddress, buffer.count)
+    }
+
+    /// Finishes and returns the digest.
+    func finish() -> SHA1Digest {
+        var out = [UInt8](repeating: 0, count: 20)
+        var size: UInt32 = 20
+        out.withUnsafeMutableBufferPointer { _ = EVP_DigestFinal_ex(context, $0.baseAddress, &size) }
+        return SHA1Digest(unchecked: out)
+    }
+}
+
 /// Types whose bytes are contiguous in memory.
 public protocol ContiguousBytes {
     /// Calls `body` with the bytes.

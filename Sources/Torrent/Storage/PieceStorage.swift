@@ -84,10 +84,20 @@ public final class PieceStorage: Sendable {
 
     /// Reads piece bytes back and checks them against `expected`.
     public func verify(offset: Int64, size: Int, expected: SHA1Digest) throws -> Bool {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+        // Cache-sized chunks: bounded memory whatever the piece size.
+        let chunk = min(size, 256 << 10)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, chunk), alignment: 4096)
         defer { buffer.deallocate() }
-        try read(into: buffer, at: offset)
-        return SHA1.hash(UnsafeRawBufferPointer(buffer)) == expected
+        let context = SHA1Context()
+        var done = 0
+        while done < size {
+            let part = min(chunk, size - done)
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<part])
+            try read(into: slice, at: offset + Int64(done))
+            context.update(UnsafeRawBufferPointer(slice))
+            done += part
+        }
+        return context.finish() == expected
     }
 
     /// Flushes written data to the device.
