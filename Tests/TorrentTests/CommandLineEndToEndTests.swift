@@ -61,6 +61,15 @@ struct CommandLineEndToEndTests {
         )
         #expect(await direct.wait(timeout: 60) == 0, "\(direct.log)")
         #expect(filesEqual(image, viaPeer))
+
+        // On a terminal (a pty from script(1)) the progress is a bar redrawn in place.
+        let viaTTY = directory.file("via-tty.img")
+        let command = "\(bin)/provision-agent fetch \(torrent) --output \(viaTTY) --listen 127.0.0.1:0 "
+            + "--tracker none --peer 127.0.0.1:\(seedPort)"
+        let tty = try runCommand("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
+        #expect(tty.status == 0, "\(tty.output)")
+        #expect(tty.output.contains("\r[##############################] 100.0%"))
+        #expect(filesEqual(image, viaTTY))
         kill(seed.process.processIdentifier, SIGTERM)
         #expect(await seed.wait(timeout: 10) == 0, "seed stops cleanly on SIGTERM: \(seed.log)")
     }

@@ -61,7 +61,13 @@ public final class PieceStorage: Sendable {
     public static func existingSize(path: String) -> Int64? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return Int64(info.st_size)
+        if (info.st_mode & S_IFMT) == S_IFREG { return Int64(info.st_size) }
+        // A block device: everything on it may be a previous run's data.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        let end = lseek(descriptor, 0, SEEK_END)
+        return end >= 0 ? Int64(end) : nil
     }
 
     /// Writes `bytes` at `offset`.
