@@ -4,14 +4,8 @@ import Testing
 @testable import Torrent
 
 /// A loop device as the fetch target: pieces land at their offsets on the device, and a restart rechecks it.
-@Suite(.enabled(if: BlockDeviceTargetTests.loopDevicesUsable))
+@Suite(.enabled(if: Peers.loopDevicesUsable))
 struct BlockDeviceTargetTests {
-    /// Root with a free loop device (`losetup -f` only looks, it attaches nothing).
-    static var loopDevicesUsable: Bool {
-        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup")
-            && (try? runCommand("/usr/sbin/losetup", ["-f"]).status) == 0
-    }
-
     @Test func fetchToALoopDeviceAndResume() async throws {
         let image = try TestImage(size: 3_000_000, pieceLength: 128 << 10, seed: 91)
         let backing = image.directory.file("disk.raw")

@@ -126,4 +126,9 @@ enum Peers {
     }
     static var hasAria2: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/aria2c") }
     static var hasMktorrent: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/mktorrent") }
+    /// Root with a free loop device (`losetup -f` only looks, it attaches nothing).
+    static var loopDevicesUsable: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup")
+            && (try? runCommand("/usr/sbin/losetup", ["-f"]).status) == 0
+    }
 }
