@@ -57,9 +57,11 @@ struct Seed: AsyncParsableCommand {
                 racks[String(parts[0])] = String(parts[1])
             }
             let pinned = advertise.flatMap(CommandLineValues.hostPort).map { PeerAddress(host: $0.host, port: $0.port) }
-            let service = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
-                racksByHost: racks, pinnedSeeds: pinned.map { [$0] } ?? []
-            )))
+            let service = TrackerService(
+                tracker: Tracker(
+                    configuration: TrackerConfiguration(
+                        racksByHost: racks, pinnedSeeds: pinned.map { [$0] } ?? []
+                    )))
             let channel = try await TrackerHTTPServer.start(
                 service: service, host: address.host, port: address.port, logger: logger
             )
@@ -86,8 +88,9 @@ struct Seed: AsyncParsableCommand {
             try await Task.sleep(for: .seconds(2))
             let progress = try await client.progress()
             if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
-                Console.line("peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
-                    + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s")
+                Console.line(
+                    "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
+                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s")
             }
             last = progress
         }

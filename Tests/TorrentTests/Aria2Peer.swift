@@ -4,7 +4,8 @@ import Foundation
 
 /// aria2c as a real peer (it has no "dial this peer" option, so it always goes through a tracker).
 enum Aria2Peer {
-    static func leech(torrent: String, directory: String, port: Int, scratch: TemporaryDirectory) throws -> ChildProcess {
+    static func leech(torrent: String, directory: String, port: Int, scratch: TemporaryDirectory) throws -> ChildProcess
+    {
         try ChildProcess(
             "/usr/bin/aria2c",
             common(port: port) + ["--seed-time=0", "--dir=\(directory)", torrent],
@@ -12,7 +13,8 @@ enum Aria2Peer {
         )
     }
 
-    static func seed(torrent: String, directory: String, port: Int, scratch: TemporaryDirectory) throws -> ChildProcess {
+    static func seed(torrent: String, directory: String, port: Int, scratch: TemporaryDirectory) throws -> ChildProcess
+    {
         try ChildProcess(
             "/usr/bin/aria2c",
             common(port: port) + [
@@ -38,7 +40,9 @@ struct TestTracker {
     let running: TrackerHTTPServer.Running
     let url: String
 
-    static func start(_ configuration: TrackerConfiguration = TrackerConfiguration(interval: 5)) async throws -> TestTracker {
+    static func start(_ configuration: TrackerConfiguration = TrackerConfiguration(interval: 5)) async throws
+        -> TestTracker
+    {
         let service = TrackerService(tracker: Tracker(configuration: configuration))
         let running = try await TrackerHTTPServer.start(
             service: service, host: "127.0.0.1", port: 0, logger: testLogger("tracker")

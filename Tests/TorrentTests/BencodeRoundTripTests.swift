@@ -34,12 +34,21 @@ struct BencodeRoundTripTests {
     func randomValue(depth: Int, using generator: inout SplitMix64) -> BencodeValue {
         switch Int.random(in: 0..<(depth > 3 ? 2 : 4), using: &generator) {
         case 0: return .integer(Int64.random(in: Int64.min...Int64.max, using: &generator))
-        case 1: return .bytes((0..<Int.random(in: 0..<20, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        case 2: return .list((0..<Int.random(in: 0..<5, using: &generator)).map { _ in randomValue(depth: depth + 1, using: &generator) })
+        case 1:
+            return .bytes(
+                (0..<Int.random(in: 0..<20, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator)
+                })
+        case 2:
+            return .list(
+                (0..<Int.random(in: 0..<5, using: &generator)).map { _ in
+                    randomValue(depth: depth + 1, using: &generator)
+                })
         default:
             var entries: [[UInt8]: BencodeValue] = [:]
             for _ in 0..<Int.random(in: 0..<5, using: &generator) {
-                let key = (0..<Int.random(in: 0..<6, using: &generator)).map { _ in UInt8.random(in: 97...100, using: &generator) }
+                let key = (0..<Int.random(in: 0..<6, using: &generator)).map { _ in
+                    UInt8.random(in: 97...100, using: &generator)
+                }
                 entries[key] = randomValue(depth: depth + 1, using: &generator)
             }
             return .dictionary(entries)

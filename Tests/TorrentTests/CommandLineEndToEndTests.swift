@@ -26,8 +26,10 @@ struct CommandLineEndToEndTests {
         let torrent = directory.file("os.torrent")
         let publish = try runCommand(
             "\(bin)/reconcile",
-            ["image", "publish", image, "--output", torrent, "--piece-size", "256K",
-             "--tracker", "http://127.0.0.1:\(trackerPort)/announce"]
+            [
+                "image", "publish", image, "--output", torrent, "--piece-size", "256K",
+                "--tracker", "http://127.0.0.1:\(trackerPort)/announce",
+            ]
         )
         #expect(publish.status == 0, "\(publish.output)")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
@@ -36,8 +38,10 @@ struct CommandLineEndToEndTests {
 
         let seed = try ChildProcess(
             "\(bin)/reconcile",
-            ["seed", torrent, "--data", image, "--listen", "127.0.0.1:\(seedPort)",
-             "--tracker-listen", "127.0.0.1:\(trackerPort)"],
+            [
+                "seed", torrent, "--data", image, "--listen", "127.0.0.1:\(seedPort)",
+                "--tracker-listen", "127.0.0.1:\(trackerPort)",
+            ],
             outputFile: directory.file("seed.log")
         )
         #expect(await waitForOutput(seed, "seeding"), "\(seed.log)")
@@ -55,8 +59,10 @@ struct CommandLineEndToEndTests {
         let viaPeer = directory.file("via-peer.img")
         let direct = try ChildProcess(
             "\(bin)/provision-agent",
-            ["fetch", torrent, "--output", viaPeer, "--listen", "127.0.0.1:0", "--tracker", "none",
-             "--peer", "127.0.0.1:\(seedPort)"],
+            [
+                "fetch", torrent, "--output", viaPeer, "--listen", "127.0.0.1:0", "--tracker", "none",
+                "--peer", "127.0.0.1:\(seedPort)",
+            ],
             outputFile: directory.file("fetch2.log")
         )
         #expect(await direct.wait(timeout: 60) == 0, "\(direct.log)")
@@ -64,7 +70,8 @@ struct CommandLineEndToEndTests {
 
         // On a terminal (a pty from script(1)) the progress is a bar redrawn in place.
         let viaTTY = directory.file("via-tty.img")
-        let command = "\(bin)/provision-agent fetch \(torrent) --output \(viaTTY) --listen 127.0.0.1:0 "
+        let command =
+            "\(bin)/provision-agent fetch \(torrent) --output \(viaTTY) --listen 127.0.0.1:0 "
             + "--tracker none --peer 127.0.0.1:\(seedPort)"
         let tty = try runCommand("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
         #expect(tty.status == 0, "\(tty.output)")
@@ -76,7 +83,8 @@ struct CommandLineEndToEndTests {
 
     @Test func fetchRejectsBadArguments() throws {
         let bin = try #require(Self.binaries)
-        let result = try runCommand("\(bin)/provision-agent", ["fetch", "x.torrent", "--output", "y", "--peer", "nope"])
+        let result = try runCommand(
+            "\(bin)/provision-agent", ["fetch", "x.torrent", "--output", "y", "--peer", "nope"])
         #expect(result.status != 0)
         #expect(result.output.contains("HOST:PORT"))
     }

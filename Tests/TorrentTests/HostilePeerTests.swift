@@ -11,7 +11,8 @@ struct HostilePeerTests {
         let image = try TestImage(size: 1_000_000, pieceLength: 64 << 10, seed: 41)
         let seed = try await TorrentClient.start(
             metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", maxConnections: maxConnections),
+            configuration: TorrentConfiguration(
+                listenHost: "127.0.0.1", trackerURL: "", maxConnections: maxConnections),
             logger: testLogger("seed")
         )
         return (image, seed, seed.listenPort ?? 0)
@@ -48,11 +49,13 @@ struct HostilePeerTests {
         peer.send(.interested)
         #expect(peer.readUntil { $0 == .message(.unchoke) })
         peer.send(.request(BlockRequest(piece: 3, begin: 16384, length: 16384)))
-        let expected = try Data(contentsOf: URL(fileURLWithPath: image.imagePath))[(3 * 65536 + 16384)..<(3 * 65536 + 32768)]
-        #expect(peer.readUntil { result in
-            guard case .message(.piece(3, 16384, let block)) = result else { return false }
-            return Array(block.readableBytesView) == Array(expected)
-        })
+        let expected = try Data(contentsOf: URL(fileURLWithPath: image.imagePath))[
+            (3 * 65536 + 16384)..<(3 * 65536 + 32768)]
+        #expect(
+            peer.readUntil { result in
+                guard case .message(.piece(3, 16384, let block)) = result else { return false }
+                return Array(block.readableBytesView) == Array(expected)
+            })
         peer.send([0x7f, 0xff, 0xff, 0xff, 7])
         #expect(peer.waitForClose())
         await seed.stop()

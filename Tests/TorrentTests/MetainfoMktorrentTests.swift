@@ -53,12 +53,13 @@ struct MetainfoMktorrentTests {
     }
 
     @Test func rejectsInconsistentTorrents() {
-        let bad = BencodeEncoder.encode(.dict([
-            "info": .dict([
-                "length": .integer(100), "name": .string("x"), "piece length": .integer(16384),
-                "pieces": .bytes([UInt8](repeating: 0, count: 40)),
-            ])
-        ]))
+        let bad = BencodeEncoder.encode(
+            .dict([
+                "info": .dict([
+                    "length": .integer(100), "name": .string("x"), "piece length": .integer(16384),
+                    "pieces": .bytes([UInt8](repeating: 0, count: 40)),
+                ])
+            ]))
         #expect(throws: MetainfoError.self) { try Metainfo(bytes: bad) }
         #expect(throws: MetainfoError.self) { try Metainfo(bytes: Array("garbage".utf8)) }
     }

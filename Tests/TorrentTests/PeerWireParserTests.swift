@@ -127,7 +127,11 @@ struct PeerWireParserGarbageTests {
                 bytes.append(UInt8.random(in: 0...255, using: &generator))
             }
             // Bias towards small length prefixes so frames complete.
-            if bytes.count > 4, Bool.random(using: &generator) { bytes[0] = 0; bytes[1] = 0; bytes[2] = 0 }
+            if bytes.count > 4, Bool.random(using: &generator) {
+                bytes[0] = 0
+                bytes[1] = 0
+                bytes[2] = 0
+            }
             var buffer = ByteBuffer(bytes: bytes)
             while true {
                 let before = buffer.readerIndex

@@ -9,7 +9,8 @@ struct PiecePickerTests {
     static func picker(pieces: Int, have: [Int] = []) -> PiecePicker {
         var bits = Bitfield(count: pieces)
         for index in have { bits.insert(index) }
-        return PiecePicker(pieceCount: pieces, pieceLength: 64 << 10, totalLength: Int64(pieces) * (64 << 10), have: bits)
+        return PiecePicker(
+            pieceCount: pieces, pieceLength: 64 << 10, totalLength: Int64(pieces) * (64 << 10), have: bits)
     }
 
     @Test func rarestPieceFirstOnceAFewPiecesAreIn() {
@@ -54,7 +55,8 @@ struct PiecePickerTests {
     }
 
     @Test func lastPieceIsShort() {
-        let picker = PiecePicker(pieceCount: 3, pieceLength: 32768, totalLength: 32768 * 2 + 100, have: Bitfield(count: 3))
+        let picker = PiecePicker(
+            pieceCount: 3, pieceLength: 32768, totalLength: 32768 * 2 + 100, have: Bitfield(count: 3))
         #expect(picker.blockCount(2) == 1)
         #expect(picker.request(piece: 2, block: 0).length == 100)
         #expect(picker.request(piece: 1, block: 1) == BlockRequest(piece: 1, begin: 16384, length: 16384))

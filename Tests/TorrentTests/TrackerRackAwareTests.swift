@@ -15,7 +15,8 @@ struct TrackerRackAwareTests {
     }
 
     static func announce(
-        _ tracker: inout Tracker, node: Int, left: Int64 = 100, rack: String? = nil, event: AnnounceRequest.Event? = nil,
+        _ tracker: inout Tracker, node: Int, left: Int64 = 100, rack: String? = nil,
+        event: AnnounceRequest.Event? = nil,
         numWant: Int = 50, now: Double = 0
     ) throws -> AnnounceResponse {
         var generator = SplitMix64(seed: UInt64(node))
@@ -23,7 +24,8 @@ struct TrackerRackAwareTests {
             infoHash: infoHash, peerID: id(node), port: 6000 + node, left: left, event: event, numWant: numWant,
             rack: rack
         )
-        let body = tracker.announce(request, remoteHost: "10.0.\(node / 100).\(node % 100)", now: now, using: &generator)
+        let body = tracker.announce(
+            request, remoteHost: "10.0.\(node / 100).\(node % 100)", now: now, using: &generator)
         return try AnnounceResponse(bencoded: body)
     }
 

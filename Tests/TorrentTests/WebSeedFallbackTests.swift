@@ -32,7 +32,8 @@ struct Nginx {
             }
             """
         try config.write(toFile: "\(dir)/nginx.conf", atomically: true, encoding: .utf8)
-        process = try ChildProcess("/usr/sbin/nginx", ["-c", "\(dir)/nginx.conf", "-p", dir], outputFile: "\(dir)/out.log")
+        process = try ChildProcess(
+            "/usr/sbin/nginx", ["-c", "\(dir)/nginx.conf", "-p", dir], outputFile: "\(dir)/out.log")
     }
 
     /// Waits until nginx accepts connections.

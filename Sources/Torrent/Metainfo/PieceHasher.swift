@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Hashes the pieces of a file or block device on every core, reading with `pread` into per-worker buffers.
 public enum PieceHasher {
@@ -58,7 +59,9 @@ public enum PieceHasher {
     }
 
     /// Reads exactly `size` bytes at `offset`; false on error or a short file.
-    static func readFully(_ descriptor: Int32, _ buffer: UnsafeMutableRawBufferPointer, size: Int, offset: Int64) -> Bool {
+    static func readFully(_ descriptor: Int32, _ buffer: UnsafeMutableRawBufferPointer, size: Int, offset: Int64)
+        -> Bool
+    {
         var done = 0
         while done < size {
             let got = pread(descriptor, buffer.baseAddress.map { $0 + done }, size - done, off_t(offset) + off_t(done))

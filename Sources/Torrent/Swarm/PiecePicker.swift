@@ -92,7 +92,7 @@ struct PiecePicker {
         let started = partials.filter {
             bits.contains($0.key) && !$0.value.verifying && ($0.value.owner == nil || $0.value.owner == peer)
         }
-            .sorted { $0.value.receivedCount > $1.value.receivedCount }.map(\.key)
+        .sorted { $0.value.receivedCount > $1.value.receivedCount }.map(\.key)
         for index in started {
             take(index, limit: limit, into: &picked, duplicates: false, outstanding: outstanding)
             if picked.count >= limit { return picked }

@@ -2,7 +2,8 @@
 public enum ProgressLine {
     /// A one-line summary: percent, rates, peers and ETA.
     public static func plain(_ progress: TorrentProgress) -> String {
-        let percent = progress.totalBytes == 0 ? 100 : Double(progress.verifiedBytes) * 100 / Double(progress.totalBytes)
+        let percent =
+            progress.totalBytes == 0 ? 100 : Double(progress.verifiedBytes) * 100 / Double(progress.totalBytes)
         var line = "\(format(percent, digits: 1))% \(bytes(progress.verifiedBytes))/\(bytes(progress.totalBytes))"
         line += " down \(bytes(Int64(progress.downloadRate)))/s up \(bytes(Int64(progress.uploadRate)))/s"
         line += " peers \(progress.peers)"
@@ -84,9 +85,9 @@ public enum CommandLineValues {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Unbuffered writes to standard output, so progress shows up at once even when piped.

@@ -52,12 +52,14 @@ public final class TorrentClient: Sendable {
     }
 
     /// Hashes the pieces that lie within the bytes already on the target, on every core.
-    static func recheck(metainfo: Metainfo, path: String, existingBytes: Int64, logger: Logger) async throws -> Bitfield {
+    static func recheck(metainfo: Metainfo, path: String, existingBytes: Int64, logger: Logger) async throws -> Bitfield
+    {
         var have = Bitfield(count: metainfo.pieceCount)
         guard existingBytes > 0 else { return have }
-        let candidates = Set((0..<metainfo.pieceCount).filter {
-            metainfo.offset(ofPiece: $0) + Int64(metainfo.size(ofPiece: $0)) <= existingBytes
-        })
+        let candidates = Set(
+            (0..<metainfo.pieceCount).filter {
+                metainfo.offset(ofPiece: $0) + Int64(metainfo.size(ofPiece: $0)) <= existingBytes
+            })
         guard !candidates.isEmpty else { return have }
         let hashes = try await Task.detached {
             try PieceHasher.hashPieces(

@@ -74,12 +74,15 @@ final class TorrentSession: @unchecked Sendable {
         self.uploadBucket = configuration.uploadLimit.map { TokenBucket(bytesPerSecond: $0) }
         self.completion = loop.makePromise(of: Void.self)
         self.completedAnnounced = have.isComplete
-        for index in 0..<metainfo.pieceCount where have.contains(index) { verifiedBytes += Int64(metainfo.size(ofPiece: index)) }
+        for index in 0..<metainfo.pieceCount where have.contains(index) {
+            verifiedBytes += Int64(metainfo.size(ofPiece: index))
+        }
         if have.isComplete { completion.succeed() }
     }
 
     /// Large reads: fewer syscalls when a fast peer streams blocks.
-    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20)
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(
+        minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20)
 
     private var maxMessageLength: Int { max((128 << 10) + 13, (metainfo.pieceCount + 7) / 8 + 1) }
 
@@ -115,7 +118,8 @@ final class TorrentSession: @unchecked Sendable {
             listening = loop.makeSucceededFuture(nil)
         }
         return listening.map { [self] port in
-            timers.append(loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in tick() })
+            timers.append(
+                loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in tick() })
             if uploadBucket != nil {
                 timers.append(
                     loop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { [self] _ in
@@ -419,7 +423,8 @@ final class TorrentSession: @unchecked Sendable {
             hashFailures += 1
             if sources.isEmpty { webSeedFailures += 1 }
             logger.warning(
-                "piece failed its hash check", metadata: ["piece.index": "\(index)", "piece.sources": "\(sources.count)"]
+                "piece failed its hash check",
+                metadata: ["piece.index": "\(index)", "piece.sources": "\(sources.count)"]
             )
             for id in sources where sources.count == 1 {
                 guard let peer = peers[id] else { continue }
@@ -582,7 +587,8 @@ final class TorrentSession: @unchecked Sendable {
                 case .success, .failure:
                     webSeedFailures += 1
                     picker.failed(index, solo: false)
-                    logger.info("web seed fetch failed", metadata: ["piece.index": "\(index)", "webseed.url": "\(url)"])
+                    logger.info(
+                        "web seed fetch failed", metadata: ["piece.index": "\(index)", "webseed.url": "\(url)"])
                 }
             }
         }

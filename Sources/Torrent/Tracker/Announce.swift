@@ -160,7 +160,8 @@ public enum URLQuery {
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
             if byte == UInt8(ascii: "%") {
-                guard bytes.count >= 2, let high = hexValue(bytes.removeFirst()), let low = hexValue(bytes.removeFirst())
+                guard bytes.count >= 2, let high = hexValue(bytes.removeFirst()),
+                    let low = hexValue(bytes.removeFirst())
                 else { return nil }
                 out.append(high << 4 | low)
             } else if byte == UInt8(ascii: "+") {

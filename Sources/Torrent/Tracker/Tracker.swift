@@ -134,11 +134,12 @@ public struct Tracker: Sendable {
             answer["peers"] = .bytes(compact)
             if !compact6.isEmpty { answer["peers6"] = .bytes(compact6) }
         } else {
-            answer["peers"] = .list(chosen.map { peer in
-                var entry: [String: BencodeValue] = ["ip": .string(peer.host), "port": .integer(Int64(peer.port))]
-                if let id = peer.peerID { entry["peer id"] = .bytes(id) }
-                return .dict(entry)
-            })
+            answer["peers"] = .list(
+                chosen.map { peer in
+                    var entry: [String: BencodeValue] = ["ip": .string(peer.host), "port": .integer(Int64(peer.port))]
+                    if let id = peer.peerID { entry["peer id"] = .bytes(id) }
+                    return .dict(entry)
+                })
         }
         return BencodeEncoder.encode(.dict(answer))
     }

@@ -91,7 +91,9 @@ public struct PeerWireParser: Sendable {
             throw PeerWireError(code: .malformedMessage, detail: "empty")
         }
         func expect(_ size: Int) throws(PeerWireError) {
-            guard length == size else { throw PeerWireError(code: .malformedMessage, detail: "id \(id) length \(length)") }
+            guard length == size else {
+                throw PeerWireError(code: .malformedMessage, detail: "id \(id) length \(length)")
+            }
         }
         func readRequest(_ frame: inout ByteBuffer) -> BlockRequest {
             let piece = frame.readInteger(as: UInt32.self) ?? 0
@@ -103,20 +105,46 @@ public struct PeerWireParser: Sendable {
             return .unknown(id: id, payload: frame)
         }
         switch known {
-        case .choke: try expect(1); return .choke
-        case .unchoke: try expect(1); return .unchoke
-        case .interested: try expect(1); return .interested
-        case .notInterested: try expect(1); return .notInterested
-        case .haveAll: try expect(1); return .haveAll
-        case .haveNone: try expect(1); return .haveNone
-        case .have: try expect(5); return .have(piece: frame.readInteger(as: UInt32.self) ?? 0)
-        case .suggest: try expect(5); return .suggest(piece: frame.readInteger(as: UInt32.self) ?? 0)
-        case .allowedFast: try expect(5); return .allowedFast(piece: frame.readInteger(as: UInt32.self) ?? 0)
+        case .choke:
+            try expect(1)
+            return .choke
+        case .unchoke:
+            try expect(1)
+            return .unchoke
+        case .interested:
+            try expect(1)
+            return .interested
+        case .notInterested:
+            try expect(1)
+            return .notInterested
+        case .haveAll:
+            try expect(1)
+            return .haveAll
+        case .haveNone:
+            try expect(1)
+            return .haveNone
+        case .have:
+            try expect(5)
+            return .have(piece: frame.readInteger(as: UInt32.self) ?? 0)
+        case .suggest:
+            try expect(5)
+            return .suggest(piece: frame.readInteger(as: UInt32.self) ?? 0)
+        case .allowedFast:
+            try expect(5)
+            return .allowedFast(piece: frame.readInteger(as: UInt32.self) ?? 0)
         case .bitfield: return .bitfield(frame)
-        case .request: try expect(13); return .request(readRequest(&frame))
-        case .cancel: try expect(13); return .cancel(readRequest(&frame))
-        case .reject: try expect(13); return .reject(readRequest(&frame))
-        case .port: try expect(3); return .port(frame.readInteger(as: UInt16.self) ?? 0)
+        case .request:
+            try expect(13)
+            return .request(readRequest(&frame))
+        case .cancel:
+            try expect(13)
+            return .cancel(readRequest(&frame))
+        case .reject:
+            try expect(13)
+            return .reject(readRequest(&frame))
+        case .port:
+            try expect(3)
+            return .port(frame.readInteger(as: UInt16.self) ?? 0)
         case .piece:
             guard length >= 9 else { throw PeerWireError(code: .malformedMessage, detail: "piece length \(length)") }
             let piece = frame.readInteger(as: UInt32.self) ?? 0
