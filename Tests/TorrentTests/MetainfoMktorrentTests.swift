@@ -64,3 +64,26 @@ struct MetainfoMktorrentTests {
         #expect(throws: MetainfoError.self) { try Metainfo(bytes: Array("garbage".utf8)) }
     }
 }
+
+struct ErrorIntentTests {
+    @Test func errorsSayWhetherAHumanMustAct() {
+        #expect(MetainfoError(code: .inconsistentPieces, detail: "").intent == .stalled)
+        #expect(StorageError(code: .tooSmall, detail: "").intent == .stalled)
+        #expect(StorageError(code: .write, detail: "").intent == .transient)
+        #expect(TorrentError(code: .listen, detail: "").intent == .waiting(retryAfter: .seconds(5)))
+    }
+
+    @Test func seedingAnImageThatIsTooSmallIsStalled() async throws {
+        let image = try TestImage(size: 100_000, pieceLength: 16 << 10, seed: 5)
+        let short = image.directory.file("short.img")
+        try writeRandomFile(short, size: 50_000, seed: 5)
+        await #expect {
+            _ = try await TorrentClient.start(
+                metainfo: image.metainfo, path: short, seedOnly: true,
+                configuration: TorrentConfiguration(listenHost: nil, trackerURL: ""), logger: testLogger("x")
+            )
+        } throws: { error in
+            (error as? StorageError)?.intent == .stalled
+        }
+    }
+}

@@ -36,6 +36,7 @@ final class TorrentSession: @unchecked Sendable {
     private var nextAnnounce: NIODeadline?
     private var announcing = false
     private var completedAnnounced: Bool
+    private var pendingCompleted = false
 
     private var webFetches: Set<Int> = []
     private var webSeedFailures = 0
@@ -615,10 +616,15 @@ final class TorrentSession: @unchecked Sendable {
     }
 
     private func announce(event: String?) {
-        guard let url = trackerURL, !announcing || event == "stopped" else { return }
+        guard let url = trackerURL else { return }
         if event == "completed" {
             guard !completedAnnounced else { return }
             completedAnnounced = true
+        }
+        // One announce at a time; a `completed` that arrives meanwhile goes out right after.
+        guard !announcing || event == "stopped" else {
+            if event == "completed" { pendingCompleted = true }
+            return
         }
         let request = AnnounceRequest(
             infoHash: metainfo.infoHash.bytes,
@@ -636,6 +642,11 @@ final class TorrentSession: @unchecked Sendable {
         TrackerClient.announce(url: url, request: request, on: loop).whenComplete { [self] result in
             announcing = false
             guard !stopped else { return }
+            if pendingCompleted {
+                pendingCompleted = false
+                completedAnnounced = false
+                announce(event: "completed")
+            }
             switch result {
             case .success(let response):
                 nextAnnounce = .now() + .seconds(Int64(max(10, response.interval)))
