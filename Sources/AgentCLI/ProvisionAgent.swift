@@ -1,11 +1,11 @@
 import ArgumentParser
 
-/// The `provision-agent` command: runs on a node and carries out what the reconciler asks of it.
+/// The `provision-agent` command: the daemon each node runs once its OS is up.
 @main
 struct ProvisionAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provision-agent",
-        abstract: "Node-side agent of rackswarm: fetches images and installs services.",
-        subcommands: [Fetch.self]
+        abstract: "The node agent: answers the reconciler's service requests and reports the node's inventory.",
+        subcommands: [Serve.self, Fetch.self]
     )
 }

@@ -6,6 +6,7 @@ struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
         abstract: "Converge a bare-metal data center to the desired state committed in git.",
-        subcommands: [Validate.self, Image.self, Seed.self]
+        subcommands: [Apply.self, Validate.self, Dev.self, Service.self, Image.self, Seed.self],
+        defaultSubcommand: Apply.self
     )
 }

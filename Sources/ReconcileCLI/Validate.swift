@@ -1,10 +1,39 @@
 import ArgumentParser
+import Foundation
+import Reconciler
 
+/// `reconcile validate PATH`: load a site directory and report every diagnostic, or a one-line summary.
 struct Validate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a site directory and print diagnostics.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check a site directory and print located diagnostics; exit 1 if any error is found.")
 
-    @Argument(help: "Directory holding the site's YAML files.")
+    @Argument(help: "Directory (or file) holding the site's YAML.")
     var path: String
 
-    func run() async throws {}
+    func run() async throws {
+        let result = SiteLoader.load(path: path)
+        if !result.diagnostics.isEmpty {
+            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
+        }
+        guard let state = result.state else {
+            let errors = result.diagnostics.filter { $0.severity == .error }.count
+            Terminal.standardError.write("\(errors) error\(errors == 1 ? "" : "s") in \(path); nothing was applied.\n")
+            throw ExitCode.failure
+        }
+        print(Summary(state: state, files: result.files.count).line(path: path))
+    }
+}
+
+/// Counts of what a site holds, as one line.
+struct Summary {
+    let state: DesiredState
+    let files: Int
+
+    func line(path: String) -> String {
+        "\(path): valid: site '\(state.site.name)', \(count(state.racks.count, "rack")), "
+            + "\(count(state.nodes.count, "node")), \(count(state.images.count, "image")), "
+            + "\(count(state.services.count, "service")) in \(count(files, "file"))"
+    }
+
+    private func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 }

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Drivers
+import Foundation
+import Logging
+
+/// `provision-agent serve`: listens for service requests and sends heartbeats.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer service requests (install, uninstall, status, restart, inventory) for this node.",
+        discussion: "The protocol is the paper's `||req||provisioning||install||null||node17||web||eom`, signed "
+            + "with HMAC-SHA256 under the site key; see docs/service-protocol.md."
+    )
+
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free port).")
+    var listen: String
+
+    @Option(help: "This node's name (MESSAGE0 of the requests it accepts).")
+    var node: String
+
+    @Option(help: "File holding the per-site key (at least 16 bytes).")
+    var keyFile: String
+
+    @Option(help: "Directory for recorded service definitions and seen nonces.")
+    var stateDir: String = "/var/lib/provision-agent"
+
+    @Option(help: "Install into this root instead of / (dnf --installroot, rpm --root).")
+    var installRoot: String?
+
+    @Option(help: "Package manager: dnf, yum or a path. Default: whichever of dnf, yum is in PATH.")
+    var packageManager: String?
+
+    @Option(help: "dnf --releasever, needed with an empty install root.")
+    var releasever: String?
+
+    @Flag(help: "Pass --nogpgcheck to dnf (unsigned repositories).")
+    var noGpgCheck = false
+
+    @Option(help: "RPM database path, written as %_dbpath into an .rpmmacros the agent gives dnf and rpm.")
+    var rpmDbpath: String?
+
+    @Option(help: "Seconds a process must stay alive after its start script before install answers ok.")
+    var settle: Double = 1
+
+    @Option(help: "Seconds a process has to appear after its start script ran.")
+    var processTimeout: Double = 10
+
+    @Option(help: "Seconds a start or stop script may run.")
+    var scriptTimeout: Double = 60
+
+    @Option(help: "Reconciler address (HOST:PORT) to send heartbeats with the node's inventory to.")
+    var reportTo: String?
+
+    @Option(help: "Seconds between heartbeats.")
+    var heartbeatInterval: Double = 30
+
+    @Option(help: "Write the bound port to this file once listening (for scripts using port 0).")
+    var portFile: String?
+
+    func validate() throws {
+        guard AgentAddress(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT") }
+        if let reportTo, AgentAddress(parsing: reportTo) == nil {
+            throw ValidationError("--report-to must be HOST:PORT")
+        }
+        guard settle >= 0, processTimeout > 0, scriptTimeout > 0, heartbeatInterval > 0 else {
+            throw ValidationError("durations must be positive")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "provision-agent")
+        logger[metadataKey: "node.name"] = "\(node)"
+        let key = try SiteKey(contentsOfFile: keyFile)
+        guard let address = AgentAddress(parsing: listen) else { throw ValidationError("--listen must be HOST:PORT") }
+        guard let manager = packageManager ?? DNFInstaller.locatePackageManager() else {
+            throw ValidationError("neither dnf nor yum is in PATH; pass --package-manager")
+        }
+        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+        var environment: [String: String] = [:]
+        if let rpmDbpath {
+            let home = "\(stateDir)/home"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            try "%_dbpath \(rpmDbpath)\n".write(toFile: "\(home)/.rpmmacros", atomically: true, encoding: .utf8)
+            environment["HOME"] = home
+        }
+        let installer = DNFInstaller(
+            configuration: .init(
+                packageManager: manager, installRoot: installRoot, releaseVersion: releasever,
+                skipGPGCheck: noGpgCheck, environment: environment),
+            logger: logger)
+        let agent = ProvisioningAgent(
+            configuration: .init(
+                node: node, installRoot: installRoot, stateDirectory: stateDir,
+                scriptTimeout: .seconds(scriptTimeout), processStartTimeout: .seconds(processTimeout),
+                settleTime: .seconds(settle)),
+            key: key, installer: installer, processes: LinuxProcessTable(installRoot: installRoot), logger: logger)
+        let server = ServiceAgentServer(address: address, agent: agent, logger: logger)
+        let portFile = portFile
+        let heartbeat = reportTo.flatMap(AgentAddress.init(parsing:)).map {
+            Heartbeat(
+                agent: agent, client: ServiceAgentClient(address: $0, key: key, timeout: .seconds(30), logger: logger),
+                node: node, interval: .seconds(heartbeatInterval), logger: logger)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await server.run { port in
+                    if let portFile { try? "\(port)\n".write(toFile: portFile, atomically: true, encoding: .utf8) }
+                }
+            }
+            if let heartbeat { group.addTask { await heartbeat.run() } }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}

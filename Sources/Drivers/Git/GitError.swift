@@ -1,0 +1,53 @@
+import CLibGit2
+
+/// A git operation failed. The `code` says what an operator should do about it.
+public struct GitError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// The remote could not be reached (network, DNS, missing path). Transient: retry with backoff.
+        case unreachable
+        /// Branch, tag or commit not found in the remote. Stalled: fix the ref.
+        case unknownRef
+        /// The remote refused the credentials. Stalled: fix the token or key.
+        case authentication
+        /// The cached clone is damaged; it is removed and cloned again.
+        case corruptCache
+        /// The credentials reference could not be read.
+        case credentials
+        case other
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "git: \(code.rawValue): \(message)" }
+
+    /// The last libgit2 error, classified.
+    static func last(_ result: Int32, context: String) -> GitError {
+        let detail = git_error_last().map { String(cString: $0.pointee.message) } ?? "error \(result)"
+        let errorClass = git_error_last().map { Int32($0.pointee.klass) } ?? 0
+        let code: Code
+        switch result {
+        case GIT_EAUTH.rawValue: code = .authentication
+        case GIT_ENOTFOUND.rawValue where context.hasPrefix("resolve"): code = .unknownRef
+        case GIT_ECERTIFICATE.rawValue: code = .unreachable
+        default:
+            let lower = detail.lowercased()
+            if errorClass == Int32(GIT_ERROR_NET.rawValue) || errorClass == Int32(GIT_ERROR_SSH.rawValue)
+                || errorClass == Int32(GIT_ERROR_HTTP.rawValue) {
+                code = lower.contains("auth") || lower.contains("401") || lower.contains("403") ? .authentication
+                    : .unreachable
+            } else if lower.contains("could not find repository") || lower.contains("failed to resolve path")
+                || lower.contains("no such file") {
+                code = .unreachable
+            } else {
+                code = .other
+            }
+        }
+        return GitError(code, "\(context): \(detail)")
+    }
+}

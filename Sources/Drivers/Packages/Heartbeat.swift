@@ -1,0 +1,77 @@
+import Logging
+
+/// Sends the node's inventory to the reconciler every `interval`, as signed `heartbeat` requests.
+///
+/// A reconciler that is down or refuses a heartbeat only costs a log line; the next beat tries again.
+public struct Heartbeat: Sendable {
+    let agent: ProvisioningAgent
+    let client: ServiceAgentClient
+    let node: String
+    let interval: Duration
+    let logger: Logger
+
+    public init(
+        agent: ProvisioningAgent, client: ServiceAgentClient, node: String, interval: Duration, logger: Logger
+    ) {
+        self.agent = agent
+        self.client = client
+        self.node = node
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Beats until the task is cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            await beat()
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Sends one heartbeat.
+    public func beat() async {
+        let inventory = await agent.inventory()
+        let message = ServiceMessage.request(.heartbeat, node: node, service: "-", payload: [inventory.jsonText()])
+        do {
+            _ = try await client.send(message)
+        } catch {
+            logger.info("heartbeat not delivered", metadata: ["error.detail": "\(error)"])
+        }
+    }
+}
+
+/// The reconciler's end of heartbeats: checks each signature and keeps the latest inventory of every node.
+public actor HeartbeatReceiver {
+    private let authenticator: MessageAuthenticator
+    private var replay: ReplayGuard
+    private let clock: @Sendable () -> Int64
+    /// The last inventory each node sent, by node name.
+    public private(set) var inventories: [String: NodeInventory] = [:]
+
+    public init(key: SiteKey, clock: @escaping @Sendable () -> Int64) {
+        self.authenticator = MessageAuthenticator(key: key)
+        self.clock = clock
+        self.replay = ReplayGuard(now: clock())
+    }
+
+    /// Answers one frame: `ok` for an authentic heartbeat, `unauthorized` or `garbled` otherwise.
+    public func answer(_ event: Result<ServiceMessage, ServiceMessageError>) -> ServiceMessage {
+        guard case .success(let message) = event else {
+            let unknown = ServiceMessage.request(.heartbeat, node: "-", service: "-")
+            return authenticator.sign(unknown.response(.garbled), timestamp: clock())
+        }
+        guard case .success(let verified) = authenticator.verify(message),
+            replay.admit(timestamp: verified.timestamp, nonce: verified.nonce, now: clock()) == nil
+        else {
+            return authenticator.sign(message.response(.unauthorized), timestamp: clock())
+        }
+        let request = verified.message
+        guard request.command == .heartbeat, let text = request.payload.first,
+            let inventory = NodeInventory(jsonText: text), inventory.node == request.node
+        else {
+            return authenticator.sign(request.response(.garbled), timestamp: clock(), nonce: verified.nonce)
+        }
+        inventories[request.node] = inventory
+        return authenticator.sign(request.response(.ok), timestamp: clock(), nonce: verified.nonce)
+    }
+}

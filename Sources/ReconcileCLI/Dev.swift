@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import Reconciler
+
+/// `reconcile dev …`: tools for developers and benchmarks, not for operating a site.
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Developer tools: synthetic sites and loader benchmarks.",
+        shouldDisplay: false,
+        subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self]
+    )
+}
+
+extension Dev {
+    struct GenerateSite: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "generate-site", abstract: "Write a synthetic site of N nodes.")
+
+        @Option(help: "Number of nodes.") var nodes: Int = 1000
+        @Option(help: "Nodes per rack.") var nodesPerRack: Int = 40
+        @Option(help: "Output directory.") var output: String
+
+        func validate() throws {
+            guard nodes > 0, nodes <= 1_000_000 else { throw ValidationError("--nodes must be 1…1000000") }
+        }
+
+        func run() async throws {
+            let generator = SiteGenerator(nodes: nodes, nodesPerRack: nodesPerRack)
+            try generator.write(to: output)
+            print("wrote \(nodes) nodes in \(generator.rackCount) racks to \(output)")
+        }
+    }
+
+    /// Times a full load against a raw libyaml event parse of the same bytes and prints JSON.
+    struct BenchLoad: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bench-load", abstract: "Time loading a site against a raw libyaml parse; print JSON.")
+
+        @Argument(help: "Site directory.") var path: String
+        @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+
+        func run() async throws {
+            let root = URL(fileURLWithPath: path).standardizedFileURL
+            let files = SiteLoader.load(path: path).files
+            var bytes = 0
+            let raw = try best(repeats) {
+                bytes = 0
+                for file in files {
+                    guard let data = FileManager.default.contents(atPath: root.path + "/" + file),
+                          YAMLParser.countEvents([UInt8](data)) != nil else { throw ExitCode.failure }
+                    bytes += data.count
+                }
+            }
+            var nodes = 0
+            let full = try best(repeats) {
+                let result = SiteLoader.load(path: path, parallel: true)
+                guard let state = result.state else { throw ExitCode.failure }
+                nodes = state.nodes.count
+            }
+            let serial = try best(repeats) {
+                guard SiteLoader.load(path: path, parallel: false).state != nil else { throw ExitCode.failure }
+            }
+            let report: [String: Any] = [
+                "benchmark": "load",
+                "nodes": nodes,
+                "files": files.count,
+                "bytes": bytes,
+                "cores": ProcessInfo.processInfo.activeProcessorCount,
+                "raw_libyaml_seconds": raw,
+                "full_load_seconds": full,
+                "full_load_one_core_seconds": serial,
+                "throughput_ratio": raw / full,
+                "throughput_ratio_one_core": raw / serial,
+                "goal_ratio": 0.5,
+            ]
+            try printJSON(report)
+        }
+
+    }
+}
+
+/// Runs `body` `repeats` times and returns the best wall time in seconds.
+private func best(_ repeats: Int, _ body: () throws -> Void) throws -> Double {
+    var best = Double.infinity
+    for _ in 0..<max(1, repeats) {
+        let elapsed = try ContinuousClock().measure(body)
+        best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+    return best
+}
+
+private func printJSON(_ report: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+extension Dev {
+    /// Times a first-install plan and a no-op plan against the load alone; prints JSON.
+    struct BenchPlan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "bench-plan", abstract: "Time planning a site against loading it; print JSON.")
+
+        @Argument(help: "Site directory.") var path: String
+        @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+
+        func run() async throws {
+            var desired: DesiredState?
+            let load = try best(repeats) { desired = SiteLoader.load(path: path).state }
+            guard let desired else { throw ExitCode.failure }
+            var fullPlan = Plan()
+            let full = try best(repeats) { fullPlan = Planner.plan(desired: desired, observed: ObservedState()) }
+            let converged = ObservedState().applying(fullPlan, desired: desired)
+            var noOpPlan = Plan()
+            let noOp = try best(repeats) { noOpPlan = Planner.plan(desired: desired, observed: converged) }
+            guard noOpPlan.isEmpty else { throw ExitCode.failure }
+            try printJSON([
+                "benchmark": "plan",
+                "nodes": desired.nodes.count,
+                "actions_full_plan": fullPlan.actions.count,
+                "load_seconds": load,
+                "full_plan_seconds": full,
+                "noop_plan_seconds": noOp,
+                "full_plan_to_load_ratio": full / load,
+                "noop_plan_to_load_ratio": noOp / load,
+                "dry_run_seconds": load + full,
+                "goal_plan_to_load_ratio_max": 1.0,
+                "goal_dry_run_seconds_max_at_100k": 2.0,
+            ])
+        }
+    }
+}
+
+extension Dev {
+    /// Writes journal transitions in a tight loop until killed; the crash-safety test kills it with SIGKILL.
+    struct JournalStress: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "journal-stress", abstract: "Journal actions and node status in a loop (crash tests).")
+
+        @Option(help: "State database path.") var state: String
+        @Option(help: "Stop after this many actions.") var count: Int = 1_000_000
+
+        func run() async throws {
+            let store = try SQLiteStateStore(path: state)
+            for index in 0..<count {
+                let node = "n\(index % 50)"
+                let action = PlannedAction(node: node, rack: "r1", wave: 1, kind: .installImage, destructive: true,
+                                           detail: "stress \(index)")
+                let ids = try await store.journalPlanned([action], commit: "stress", at: Date())
+                for id in ids {
+                    try await store.journalStarted(id, at: Date())
+                    try await store.record(NodeStatus(phase: .provisioning, image: "os@\(index)", rack: "r1"),
+                                           lastError: nil, for: node, at: Date())
+                    try await store.journalFinished(id, at: Date())
+                }
+                if index == 20 { Terminal.standardOutput.write("ready\n") }
+            }
+        }
+    }
+}

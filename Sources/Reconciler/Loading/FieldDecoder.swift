@@ -1,0 +1,323 @@
+import Drivers
+import Foundation
+
+/// Typed reads of YAML nodes for one file; every failure becomes a located diagnostic and a nil result.
+struct FieldDecoder {
+    let file: String
+    var diagnostics: [Diagnostic] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    func location(_ node: YAMLNode) -> SourceLocation {
+        SourceLocation(file: file, line: Int(node.line), column: Int(node.column))
+    }
+
+    mutating func error(_ node: YAMLNode, _ message: String, hint: String? = nil) {
+        guard node.tag != YAMLNode.poisonTag else { return }
+        diagnostics.append(.error(at: location(node), message, hint: hint))
+    }
+
+    // MARK: Mappings
+
+    /// Opens a mapping, reporting a wrong shape, non-string keys and keys outside `known`.
+    mutating func mapping(_ node: YAMLNode, _ context: String, known: [String]) -> MappingReader? {
+        guard case .mapping(let pairs) = node.content else {
+            error(node, "expected a mapping for \(context), found \(node.shapeName)")
+            return nil
+        }
+        var keys: [String] = []
+        keys.reserveCapacity(pairs.count)
+        var stringPairs: [YAMLPair] = []
+        stringPairs.reserveCapacity(pairs.count)
+        for pair in pairs {
+            guard case .scalar(let key, _) = pair.key.content else {
+                error(pair.key, "keys of \(context) must be strings, found \(pair.key.shapeName)")
+                continue
+            }
+            keys.append(key)
+            stringPairs.append(pair)
+        }
+        let reader = MappingReader(node: node, context: context, keys: keys, pairs: stringPairs)
+        for pair in reader.unknownKeys(known: known) {
+            let key = pair.key.scalar ?? ""
+            error(pair.key, "unknown field '\(key)' in \(context)", hint: Suggestions.didYouMean(key, in: known))
+        }
+        return reader
+    }
+
+    /// The value of a required key, or a "missing field" diagnostic at the mapping.
+    mutating func require(_ reader: MappingReader, _ key: String) -> YAMLNode? {
+        if let value = reader.value(key), !value.isNull { return value }
+        if let value = reader.value(key) {
+            error(value, "'\(key)' in \(reader.context) must not be empty")
+        } else {
+            error(reader.node, "missing required field '\(key)' in \(reader.context)")
+        }
+        return nil
+    }
+
+    // MARK: Scalars
+
+    /// A string. Plain scalars that YAML 1.1 reads as numbers, booleans or dates are refused with a hint to quote.
+    mutating func string(_ node: YAMLNode, _ what: String) -> String? {
+        guard case .scalar(let text, let style) = node.content else {
+            error(node, "expected a string for \(what), found \(node.shapeName)")
+            return nil
+        }
+        if style == .plain && node.tag == nil {
+            let resolved = PlainScalarType(resolving: text)
+            if resolved != .string {
+                error(node, "expected a string for \(what), found \(resolved.name) '\(text)'",
+                      hint: "YAML reads this unquoted value as \(resolved.name); quote it: \"\(text)\"")
+                return nil
+            }
+        }
+        return text
+    }
+
+    /// A string, or nil when the node is absent or null.
+    mutating func optionalString(_ node: YAMLNode?, _ what: String) -> String? {
+        guard let node, !node.isNull else { return nil }
+        return string(node, what)
+    }
+
+    mutating func int(_ node: YAMLNode, _ what: String, range: ClosedRange<Int>) -> Int? {
+        guard case .scalar(let text, .plain) = node.content, let value = Int(text.replacingUnderscores) else {
+            error(node, "expected an integer for \(what), found \(node.shapeName)")
+            return nil
+        }
+        guard range.contains(value) else {
+            let bound = range.upperBound == Int.max ? "at least \(range.lowerBound)"
+                : "between \(range.lowerBound) and \(range.upperBound)"
+            error(node, "\(what) must be \(bound), found \(value)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func bool(_ node: YAMLNode, _ what: String) -> Bool? {
+        guard case .scalar(let text, .plain) = node.content, PlainScalarType.booleans.contains(text) else {
+            error(node, "expected true or false for \(what), found \(node.shapeName)")
+            return nil
+        }
+        return PlainScalarType.trueWords.contains(text)
+    }
+
+    mutating func enumeration<E: RawRepresentable & CaseIterable>(_ node: YAMLNode, _ what: String) -> E?
+    where E.RawValue == String {
+        guard let text = string(node, what) else { return nil }
+        if let value = E(rawValue: text) { return value }
+        let names = E.allCases.map(\.rawValue)
+        error(node, "unknown \(what) '\(text)'; expected one of \(names.joined(separator: ", "))",
+              hint: Suggestions.didYouMean(text, in: names))
+        return nil
+    }
+
+    /// `90s`, `5m`, `1h30m`, or an integer number of seconds.
+    mutating func duration(_ node: YAMLNode, _ what: String) -> Duration? {
+        if case .scalar(let text, .plain) = node.content, let seconds = Int(text), seconds >= 1 {
+            return .seconds(seconds)
+        }
+        guard let text = string(node, what) else { return nil }
+        guard let duration = Duration(parsing: text), duration > .zero else {
+            error(node, "malformed duration '\(text)' for \(what)", hint: "write it like 30s, 5m or 1h30m")
+            return nil
+        }
+        return duration
+    }
+
+    mutating func stringList(_ node: YAMLNode, _ what: String) -> [Located<String>]? {
+        guard case .sequence(let items) = node.content else {
+            error(node, "expected a list for \(what), found \(node.shapeName)")
+            return nil
+        }
+        var result: [Located<String>] = []
+        for item in items {
+            if let text = string(item, "an entry of \(what)") { result.append(Located(text, at: location(item))) }
+        }
+        return result
+    }
+
+    mutating func stringMap(_ node: YAMLNode, _ what: String) -> [String: String] {
+        guard case .mapping(let pairs) = node.content else {
+            error(node, "expected a mapping for \(what), found \(node.shapeName)")
+            return [:]
+        }
+        var result: [String: String] = [:]
+        for pair in pairs {
+            guard let key = string(pair.key, "a key of \(what)"),
+                  let value = string(pair.value, "'\(key)' in \(what)") else { continue }
+            result[key] = value
+        }
+        return result
+    }
+
+    // MARK: Network values
+
+    mutating func mac(_ node: YAMLNode) -> MACAddress? {
+        if case .scalar(let text, .plain) = node.content, PlainScalarType(resolving: text) == .int {
+            error(node, "MAC address \(text) reads as a YAML 1.1 sexagesimal number",
+                  hint: "quote it: \"\(text)\"")
+            return nil
+        }
+        guard let text = string(node, "mac") else { return nil }
+        guard let mac = MACAddress(text) else {
+            error(node, "malformed MAC address '\(text)'", hint: "write six hex pairs like 52:54:00:aa:00:01")
+            return nil
+        }
+        return mac
+    }
+
+    mutating func ipv4(_ node: YAMLNode, _ what: String) -> IPv4Address? {
+        guard let text = string(node, what) else { return nil }
+        guard let address = IPv4Address(text) else {
+            error(node, "malformed IPv4 address '\(text)' for \(what)", hint: "write four octets like 10.77.0.11")
+            return nil
+        }
+        return address
+    }
+
+    mutating func network(_ node: YAMLNode, _ what: String) -> IPv4Network? {
+        guard let text = string(node, what) else { return nil }
+        guard let network = IPv4Network(text) else {
+            error(node, "malformed subnet '\(text)' for \(what)",
+                  hint: "write it in CIDR form with host bits zero, like 10.77.0.0/24")
+            return nil
+        }
+        return network
+    }
+
+    /// A name as used in `metadata.name` and references: lower-case letters, digits, `-`, `.`, `_`.
+    mutating func name(_ node: YAMLNode, _ what: String) -> String? {
+        guard let text = string(node, what) else { return nil }
+        guard Self.isValidName(text) else {
+            error(node, "invalid \(what) '\(text)'",
+                  hint: "use 1–63 lower-case letters, digits, '-', '.' or '_', starting and ending with a letter or digit")
+            return nil
+        }
+        return text
+    }
+
+    static func isValidName(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (1...63).contains(bytes.count) else { return false }
+        func alnum(_ b: UInt8) -> Bool { (b >= 97 && b <= 122) || (b >= 48 && b <= 57) }
+        guard let first = bytes.first, let last = bytes.last, alnum(first), alnum(last) else { return false }
+        return bytes.allSatisfy { alnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") }
+    }
+
+    /// A reference to a secret: `{env: NAME}` or `{file: PATH}`. A scalar here is a password literal.
+    mutating func secret(_ node: YAMLNode, _ what: String) -> SecretReference? {
+        if case .scalar = node.content {
+            error(node, "\(what) is a literal; secrets never go in git",
+                  hint: "reference it instead: '{env: BMC_PASSWORD}' or '{file: /etc/rackswarm/bmc-password}'")
+            return nil
+        }
+        guard let reader = mapping(node, what, known: ["env", "file"]) else { return nil }
+        let env = reader.value("env")
+        let file = reader.value("file")
+        switch (env, file) {
+        case (let env?, nil):
+            guard let name = string(env, "env") else { return nil }
+            guard SecretReference.isValidEnvironmentName(name) else {
+                error(env, "invalid environment variable name '\(name)'")
+                return nil
+            }
+            return .environment(name)
+        case (nil, let file?):
+            guard let path = string(file, "file") else { return nil }
+            guard path.hasPrefix("/") else {
+                error(file, "secret file '\(path)' must be an absolute path")
+                return nil
+            }
+            return .file(path)
+        default:
+            error(node, "\(what) needs exactly one of 'env' or 'file'")
+            return nil
+        }
+    }
+
+    /// A BMC URL whose scheme names the power driver.
+    mutating func bmcEndpoint(_ node: YAMLNode) -> BMCEndpoint? {
+        guard let text = string(node, "bmc.url") else { return nil }
+        let bytes = Array(text.utf8)
+        var schemeEnd: Int?
+        var index = 0
+        while index + 2 < bytes.count {
+            if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: "/")
+                && bytes[index + 2] == UInt8(ascii: "/") {
+                schemeEnd = index
+                break
+            }
+            index += 1
+        }
+        guard let schemeEnd else {
+            error(node, "malformed BMC URL '\(text)'", hint: "write it like ipmi://10.0.0.5 or ilo://bmc-r1-n1")
+            return nil
+        }
+        let schemeText = String(decoding: bytes[..<schemeEnd], as: UTF8.self).lowercased()
+        guard let scheme = BMCEndpoint.Scheme(rawValue: schemeText) else {
+            let names = BMCEndpoint.Scheme.allCases.map(\.rawValue)
+            error(node, "unknown BMC scheme '\(schemeText)'; expected one of \(names.joined(separator: ", "))",
+                  hint: Suggestions.didYouMean(schemeText, in: names))
+            return nil
+        }
+        let authorityStart = schemeEnd + 3
+        let slash = bytes[authorityStart...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.count
+        let authority = bytes[authorityStart..<slash]
+        var path = String(decoding: bytes[slash...], as: UTF8.self)
+        if authority.contains(UInt8(ascii: "@")) {
+            error(node, "the BMC URL carries credentials; secrets never go in git",
+                  hint: "drop 'user:password@' and set bmc.username and bmc.password: {env: …}")
+            return nil
+        }
+        var host = String(decoding: authority, as: UTF8.self)
+        var port = scheme.defaultPort
+        if let colon = authority.lastIndex(of: UInt8(ascii: ":")) {
+            host = String(decoding: authority[..<colon], as: UTF8.self)
+            guard let value = Int(String(decoding: authority[(colon + 1)...], as: UTF8.self)),
+                  (1...65535).contains(value) else {
+                error(node, "malformed port in BMC URL '\(text)'")
+                return nil
+            }
+            port = value
+        }
+        guard Self.isValidHost(host) else {
+            error(node, "malformed host '\(host)' in BMC URL '\(text)'")
+            return nil
+        }
+        switch scheme {
+        case .ipmi:
+            guard path.isEmpty || path == "/" else {
+                error(node, "an ipmi:// BMC URL takes no path", hint: "write ipmi://\(host)\(port == 623 ? "" : ":\(port)")")
+                return nil
+            }
+            path = ""
+        case .redfishHTTP, .redfishHTTPS, .ilo:
+            if path.isEmpty || path == "/" { path = "/redfish/v1/Systems/1" }
+            guard path.hasPrefix("/redfish/v1/Systems/"), path.utf8.count > "/redfish/v1/Systems/".utf8.count else {
+                error(node, "a Redfish BMC URL's path must name a system, like /redfish/v1/Systems/1")
+                return nil
+            }
+        }
+        return BMCEndpoint(scheme: scheme, host: host, port: port, path: path)
+    }
+
+    static func isValidHost(_ host: String) -> Bool {
+        guard !host.isEmpty, host.utf8.count <= 253 else { return false }
+        if IPv4Address(host) != nil { return true }
+        if host.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) { return false }
+        return host.utf8.split(separator: 46, omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != 45 && label.last != 45
+                && label.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+        }
+    }
+}
+
+extension String {
+    fileprivate var replacingUnderscores: String {
+        contains("_") ? filter { $0 != "_" } : self
+    }
+}

@@ -1,0 +1,52 @@
+/// An OS image: the file spread by BitTorrent, and the install kernel that writes it.
+public struct Image: Sendable, Hashable {
+    public enum Source: Sendable, Hashable {
+        /// A path, relative to the site directory unless absolute.
+        case file(String)
+        case url(String)
+    }
+
+    public var name: String
+    public var location: SourceLocation
+    public var version: String
+    public var source: Source
+    /// Lower-case hex SHA-256 of the image file.
+    public var sha256: Located<String>
+    public var kernel: Located<String>
+    public var initrd: Located<String>
+    public var kernelArgs: [String]
+    /// BitTorrent piece size in bytes; nil lets the engine choose from the image size.
+    public var pieceSize: Int?
+    public var postInstall: [PostInstallAction]
+
+    public init(
+        name: String, location: SourceLocation, version: String, source: Source, sha256: Located<String>,
+        kernel: Located<String>, initrd: Located<String>, kernelArgs: [String], pieceSize: Int?,
+        postInstall: [PostInstallAction]
+    ) {
+        self.name = name
+        self.location = location
+        self.version = version
+        self.source = source
+        self.sha256 = sha256
+        self.kernel = kernel
+        self.initrd = initrd
+        self.kernelArgs = kernelArgs
+        self.pieceSize = pieceSize
+        self.postInstall = postInstall
+    }
+
+    /// `name@version`, what a node's status records as installed.
+    public var reference: String { "\(name)@\(version)" }
+}
+
+/// A step the install environment runs after the image is written, before the node reboots.
+public struct PostInstallAction: Sendable, Hashable, Codable {
+    public var name: String
+    public var run: String
+
+    public init(name: String, run: String) {
+        self.name = name
+        self.run = run
+    }
+}

@@ -1,0 +1,133 @@
+import Drivers
+
+/// The whole desired state of a data center: one `Site` document plus racks, nodes, images and services.
+public struct DesiredState: Sendable {
+    public var site: Site
+    public var racks: [Rack]
+    public var nodes: [Node]
+    public var images: [Image]
+    public var services: [Service]
+
+    public init(site: Site, racks: [Rack], nodes: [Node], images: [Image], services: [Service]) {
+        self.site = site
+        self.racks = racks
+        self.nodes = nodes
+        self.images = images
+        self.services = services
+    }
+
+    public func rack(named name: String) -> Rack? { racks.first { $0.name == name } }
+    public func image(named name: String) -> Image? { images.first { $0.name == name } }
+    public func service(named name: String) -> Service? { services.first { $0.name == name } }
+    public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+}
+
+/// Site-wide settings: the provisioning network, boot file locations, rollout defaults, the loop interval.
+public struct Site: Sendable, Hashable {
+    public var name: String
+    public var location: SourceLocation
+    public var network: ProvisioningNetwork
+    public var boot: BootSettings
+    public var rollout: RolloutPolicy
+    public var timeouts: StepTimeouts
+    /// Decommission nodes that left the repo or are `state: absent`; otherwise only report them as orphaned.
+    public var prune: Bool
+    /// How often `reconcile` converges when it runs on a timer.
+    public var interval: Duration
+
+    public init(
+        name: String, location: SourceLocation, network: ProvisioningNetwork, boot: BootSettings,
+        rollout: RolloutPolicy, timeouts: StepTimeouts, prune: Bool, interval: Duration
+    ) {
+        self.name = name
+        self.location = location
+        self.network = network
+        self.boot = boot
+        self.rollout = rollout
+        self.timeouts = timeouts
+        self.prune = prune
+        self.interval = interval
+    }
+}
+
+/// The network nodes PXE-boot on, and where the reconciler's boot, tracker and HTTP server listens.
+public struct ProvisioningNetwork: Sendable, Hashable {
+    public enum DHCPMode: String, Sendable, Hashable, Codable, CaseIterable {
+        /// rackswarm writes dnsmasq host reservations and reloads it.
+        case managed
+        /// The site runs its own DHCP; rackswarm prints the reservations an operator must add.
+        case external
+    }
+
+    public var pxeSubnet: IPv4Network
+    public var serverAddress: IPv4Address
+    public var httpPort: Int
+    public var dhcp: DHCPMode
+
+    public init(pxeSubnet: IPv4Network, serverAddress: IPv4Address, httpPort: Int, dhcp: DHCPMode) {
+        self.pxeSubnet = pxeSubnet
+        self.serverAddress = serverAddress
+        self.httpPort = httpPort
+        self.dhcp = dhcp
+    }
+}
+
+/// Where boot files go and what happens to a node's PXE entry after it is installed.
+public struct BootSettings: Sendable, Hashable {
+    public enum AfterInstall: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Rewrite the entry to boot from the local disk.
+        case localBoot
+        /// Delete the entry; the firmware falls through to the disk.
+        case remove
+    }
+
+    public var tftpRoot: String
+    public var httpRoot: String
+    public var afterInstall: AfterInstall
+
+    public init(tftpRoot: String, httpRoot: String, afterInstall: AfterInstall) {
+        self.tftpRoot = tftpRoot
+        self.httpRoot = httpRoot
+        self.afterInstall = afterInstall
+    }
+}
+
+/// How fast a rollout may go (site defaults; a rack may override some of them).
+public struct RolloutPolicy: Sendable, Hashable, Codable {
+    /// Nodes of each rack installed first; they then seed the rest of their rack (the paper's Figure 3).
+    public var firstWave: Int
+    /// Nodes of one rack that may be down (powering, installing) at once.
+    public var maxUnavailable: Int
+    /// Nodes in flight across the whole site.
+    public var concurrency: Int
+    /// Failed nodes after which a rollout halts: no new destructive action starts.
+    public var failureBudget: Int
+    /// Put a single node alone in the very first wave.
+    public var canary: Bool
+
+    public init(firstWave: Int, maxUnavailable: Int, concurrency: Int, failureBudget: Int, canary: Bool) {
+        self.firstWave = firstWave
+        self.maxUnavailable = maxUnavailable
+        self.concurrency = concurrency
+        self.failureBudget = failureBudget
+        self.canary = canary
+    }
+
+    public static let defaults = RolloutPolicy(
+        firstWave: 2, maxUnavailable: 4, concurrency: 32, failureBudget: 3, canary: false)
+}
+
+/// How long each step may take before the node is retried or marked failed.
+public struct StepTimeouts: Sendable, Hashable {
+    public var power: Duration
+    public var install: Duration
+    public var services: Duration
+
+    public init(power: Duration, install: Duration, services: Duration) {
+        self.power = power
+        self.install = install
+        self.services = services
+    }
+
+    public static let defaults = StepTimeouts(power: .seconds(120), install: .seconds(1800), services: .seconds(600))
+}

@@ -1,0 +1,86 @@
+/// One physical action the executor would take on one node.
+public struct PlannedAction: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        case writeBootEntry
+        case setBootPXE
+        case powerCycle
+        case installImage
+        case bootLocal
+        case installService
+        case uninstallService
+        case verifyServices
+        case powerOff
+        case removeBootEntry
+    }
+
+    public var node: String
+    public var rack: String
+    /// Rollout wave, from 1; actions of one node share its wave.
+    public var wave: Int
+    public var kind: Kind
+    /// Wipes a disk or takes a running node down.
+    public var destructive: Bool
+    public var detail: String
+
+    public init(node: String, rack: String, wave: Int, kind: Kind, destructive: Bool, detail: String) {
+        self.node = node
+        self.rack = rack
+        self.wave = wave
+        self.kind = kind
+        self.destructive = destructive
+        self.detail = detail
+    }
+}
+
+/// Why a node is in the plan.
+public enum NodeChange: String, Sendable, Hashable, Codable {
+    case provision
+    case reimage
+    case services
+    case decommission
+}
+
+/// The ordered actions that take the observed state to the desired state.
+public struct Plan: Sendable, Hashable, Codable {
+    public var actions: [PlannedAction]
+    /// Each planned node and why, in plan order.
+    public var changes: [String: NodeChange]
+    /// Nodes that left the repo (or are `absent`) but are kept because pruning is off.
+    public var orphaned: [String]
+
+    public init(actions: [PlannedAction] = [], changes: [String: NodeChange] = [:], orphaned: [String] = []) {
+        self.actions = actions
+        self.changes = changes
+        self.orphaned = orphaned
+    }
+
+    public var isEmpty: Bool { actions.isEmpty }
+
+    public struct Summary: Sendable, Hashable, Codable {
+        public var provision = 0
+        public var reimage = 0
+        public var serviceChanges = 0
+        public var decommission = 0
+        public var destructiveActions = 0
+        public var orphaned = 0
+        public var waves = 0
+        public var actions = 0
+    }
+
+    public var summary: Summary {
+        var summary = Summary()
+        for change in changes.values {
+            switch change {
+            case .provision: summary.provision += 1
+            case .reimage: summary.reimage += 1
+            case .services: summary.serviceChanges += 1
+            case .decommission: summary.decommission += 1
+            }
+        }
+        summary.destructiveActions = actions.filter(\.destructive).count
+        summary.orphaned = orphaned.count
+        summary.waves = actions.map(\.wave).max() ?? 0
+        summary.actions = actions.count
+        return summary
+    }
+}

@@ -1,0 +1,182 @@
+/// Computes the plan: pure, deterministic, no I/O, no clock.
+///
+/// A new node (or one whose image changed) is provisioned in the lifecycle order: write its PXE entry, set boot
+/// device PXE, power cycle, install the image, boot local, install its services in install order, verify.
+/// Nodes are grouped in waves per rack — the rack's `firstWave` nodes first, then the rest once those can seed
+/// — with at most `maxUnavailable` nodes of a rack and `concurrency` nodes of the site in one wave.
+public enum Planner {
+    public struct Policy: Sendable, Hashable {
+        /// Overrides the site's `rollout.canary`.
+        public var canary: Bool?
+        /// Overrides the site's `prune`.
+        public var prune: Bool?
+
+        public init(canary: Bool? = nil, prune: Bool? = nil) {
+            self.canary = canary
+            self.prune = prune
+        }
+    }
+
+    public static func plan(desired: DesiredState, observed: ObservedState, policy: Policy = Policy()) -> Plan {
+        let rollout = desired.site.rollout
+        let canary = policy.canary ?? rollout.canary
+        let prune = policy.prune ?? desired.site.prune
+        let images = Dictionary(desired.images.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let services = Dictionary(desired.services.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let racks = Dictionary(desired.racks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+        var changes: [String: NodeChange] = [:]
+        var imaging: [String: [Node]] = [:]  // by rack
+        var serviceOnly: [Node] = []
+        var leaving: [(name: String, rack: String)] = []
+        var orphaned: [String] = []
+        let desiredNames = Set(desired.nodes.map(\.name))
+
+        for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
+            let status = observed.nodes[node.name]
+            if node.state == .absent {
+                if let status, status.phase != .decommissioned {
+                    if prune { leaving.append((node.name, node.rack.value)) } else { orphaned.append(node.name) }
+                }
+                continue
+            }
+            guard let image = images[node.image.value] else { continue }
+            let installed = status.flatMap { $0.phase == .ready ? $0.image : nil }
+            if installed == nil {
+                changes[node.name] = .provision
+                imaging[node.rack.value, default: []].append(node)
+            } else if installed != image.reference {
+                changes[node.name] = .reimage
+                imaging[node.rack.value, default: []].append(node)
+            } else if let status, Set(status.services) != Set(node.serviceNames) || !status.drifted.isEmpty {
+                changes[node.name] = .services
+                serviceOnly.append(node)
+            }
+        }
+        for (name, status) in observed.nodes.sorted(by: { $0.key < $1.key })
+        where !desiredNames.contains(name) && status.phase != .decommissioned {
+            if prune { leaving.append((name, status.rack ?? "-")) } else { orphaned.append(name) }
+        }
+        for item in leaving { changes[item.name] = .decommission }
+
+        // Waves: per rack, first wave then chunks of maxUnavailable; then split by the global concurrency cap.
+        var rackWaves: [[Node]] = []  // index = rack-local wave; nodes of all racks
+        for rackName in imaging.keys.sorted() {
+            let nodes = imaging[rackName] ?? []
+            let rack = racks[rackName]
+            let maxUnavailable = rack?.maxUnavailable ?? rollout.maxUnavailable
+            let firstWave = min(rack?.firstWave ?? rollout.firstWave, maxUnavailable)
+            var chunks: [[Node]] = [Array(nodes.prefix(firstWave))]
+            var rest = nodes.dropFirst(firstWave)
+            while !rest.isEmpty {
+                chunks.append(Array(rest.prefix(maxUnavailable)))
+                rest = rest.dropFirst(maxUnavailable)
+            }
+            for (index, chunk) in chunks.enumerated() where !chunk.isEmpty {
+                if rackWaves.count <= index { rackWaves.append([]) }
+                rackWaves[index] += chunk
+            }
+        }
+        var waves: [[Node]] = []
+        if canary, let first = rackWaves.first?.first {
+            waves.append([first])
+            rackWaves[0].removeFirst()
+        }
+        let cap = max(1, rollout.concurrency)
+        for wave in rackWaves where !wave.isEmpty {
+            var rest = wave[...]
+            while !rest.isEmpty {
+                waves.append(Array(rest.prefix(cap)))
+                rest = rest.dropFirst(cap)
+            }
+        }
+
+        var actions: [PlannedAction] = []
+        for (index, wave) in waves.enumerated() {
+            for node in wave {
+                guard let image = images[node.image.value] else { continue }
+                actions += imagingActions(node, image: image, wave: index + 1, reimage: changes[node.name] == .reimage,
+                                          services: services, desired: desired)
+            }
+        }
+        var nextWave = waves.count + 1
+        var rest = serviceOnly[...]
+        while !rest.isEmpty {
+            for node in rest.prefix(cap) {
+                actions += serviceActions(node, status: observed.nodes[node.name], wave: nextWave, services: services)
+            }
+            rest = rest.dropFirst(cap)
+            nextWave += 1
+        }
+        for item in leaving {
+            actions.append(PlannedAction(node: item.name, rack: item.rack, wave: nextWave, kind: .powerOff,
+                                         destructive: true, detail: "power off through the BMC"))
+            actions.append(PlannedAction(node: item.name, rack: item.rack, wave: nextWave, kind: .removeBootEntry,
+                                         destructive: false, detail: "remove PXE entry and DHCP reservation"))
+        }
+        return Plan(actions: actions, changes: changes, orphaned: orphaned)
+    }
+
+    static func imagingActions(
+        _ node: Node, image: Image, wave: Int, reimage: Bool, services: [String: Service], desired: DesiredState
+    ) -> [PlannedAction] {
+        let rack = node.rack.value
+        func action(_ kind: PlannedAction.Kind, _ destructive: Bool, _ detail: String) -> PlannedAction {
+            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: destructive, detail: detail)
+        }
+        var actions = [
+            action(.writeBootEntry, false,
+                   "\(node.bootLoader.rawValue) entry for \(node.mac.value) -> \(image.reference) install kernel"),
+            action(.setBootPXE, false, "next boot PXE via \(node.bmc.endpoint.value.scheme.rawValue)"),
+            action(.powerCycle, reimage, reimage ? "power cycle (node is running; it goes down)" : "power cycle"),
+            action(.installImage, true, "\(reimage ? "reimage" : "write") \(image.reference) by BitTorrent"
+                   + (image.postInstall.isEmpty ? "" : ", then \(image.postInstall.count) post-install actions")),
+            action(.bootLocal, false, desired.site.boot.afterInstall == .remove ? "remove PXE entry; boot from disk"
+                   : "flip PXE entry to boot from disk"),
+        ]
+        for name in node.serviceNames {
+            guard let service = services[name] else { continue }
+            actions.append(action(.installService, false, installDetail(service)))
+        }
+        if !node.services.isEmpty {
+            actions.append(action(.verifyServices, false, "start scripts ran and processes alive: "
+                                  + processes(node.serviceNames, services)))
+        }
+        return actions
+    }
+
+    static func serviceActions(_ node: Node, status: NodeStatus?, wave: Int, services: [String: Service])
+        -> [PlannedAction]
+    {
+        let rack = node.rack.value
+        func action(_ kind: PlannedAction.Kind, _ detail: String) -> PlannedAction {
+            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: false, detail: detail)
+        }
+        let installed = Set(status?.services ?? [])
+        let wanted = node.serviceNames
+        var actions: [PlannedAction] = []
+        for name in (status?.services ?? []).sorted() where !wanted.contains(name) {
+            let order = services[name].map { $0.software.reversed().map(\.rpm).joined(separator: ", ") }
+            actions.append(action(.uninstallService, "uninstall \(name)" + (order.map { " (reverse order: \($0))" } ?? "")))
+        }
+        let drifted = Set(status?.drifted ?? [])
+        for name in wanted where !installed.contains(name) || drifted.contains(name) {
+            guard let service = services[name] else { continue }
+            let reason = installed.contains(name) ? " (drift: repair)" : ""
+            actions.append(action(.installService, installDetail(service) + reason))
+        }
+        if !wanted.isEmpty {
+            actions.append(action(.verifyServices, "start scripts ran and processes alive: " + processes(wanted, services)))
+        }
+        return actions
+    }
+
+    static func installDetail(_ service: Service) -> String {
+        "install \(service.name): " + service.software.map { "\($0.order). \($0.rpm)" }.joined(separator: ", ")
+    }
+
+    static func processes(_ names: [String], _ services: [String: Service]) -> String {
+        let list = names.compactMap { services[$0] }.flatMap { $0.software.compactMap(\.process) }
+        return list.isEmpty ? "(none named)" : list.joined(separator: ", ")
+    }
+}

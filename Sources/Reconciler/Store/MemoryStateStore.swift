@@ -1,0 +1,68 @@
+import Foundation
+
+/// An in-memory state store for unit tests of the planner and executor. Same rules as the SQLite store.
+public actor MemoryStateStore: StateStore {
+    private var records: [String: NodeRecord] = [:]
+    private var commit: String?
+    private var entries: [JournalEntry] = []
+
+    public init() {}
+
+    public func observedState() -> ObservedState {
+        ObservedState(nodes: records.mapValues(\.status))
+    }
+
+    public func record(_ status: NodeStatus, lastError: String?, for node: String, at time: Date) {
+        records[node] = NodeRecord(name: node, status: status, lastError: lastError, lastSeen: time)
+    }
+
+    public func nodeRecord(_ node: String) -> NodeRecord? { records[node] }
+
+    public func lastAppliedCommit() -> String? { commit }
+
+    public func setLastAppliedCommit(_ commit: String, at time: Date) { self.commit = commit }
+
+    public func journalPlanned(_ actions: [PlannedAction], commit: String?, at time: Date) -> [Int64] {
+        actions.map { action in
+            let id = Int64(entries.count + 1)
+            entries.append(JournalEntry(id: id, commit: commit, action: action, state: .planned, error: nil,
+                                        plannedAt: time, startedAt: nil, finishedAt: nil))
+            return id
+        }
+    }
+
+    public func journalStarted(_ id: Int64, at time: Date) throws {
+        try transition(id, from: [.planned], to: .started) { $0.startedAt = time }
+    }
+
+    public func journalFinished(_ id: Int64, at time: Date) throws {
+        try transition(id, from: [.started], to: .finished) { $0.finishedAt = time }
+    }
+
+    public func journalFailed(_ id: Int64, error: String, at time: Date) throws {
+        try transition(id, from: [.planned, .started], to: .failed) {
+            $0.finishedAt = time
+            $0.error = error
+        }
+    }
+
+    public func unfinishedActions() -> [JournalEntry] { entries.filter { $0.state == .started } }
+
+    public func journal(node: String?) -> [JournalEntry] {
+        node.map { name in entries.filter { $0.action.node == name } } ?? entries
+    }
+
+    private func transition(
+        _ id: Int64, from: [JournalEntry.State], to: JournalEntry.State, _ update: (inout JournalEntry) -> Void
+    ) throws {
+        guard let index = entries.firstIndex(where: { $0.id == id }) else {
+            throw StateStoreError(.unknownJournalEntry, "no journal entry \(id)")
+        }
+        guard from.contains(entries[index].state) else {
+            throw StateStoreError(.invalidTransition,
+                                  "journal entry \(id) is \(entries[index].state.rawValue); cannot become \(to.rawValue)")
+        }
+        entries[index].state = to
+        update(&entries[index])
+    }
+}

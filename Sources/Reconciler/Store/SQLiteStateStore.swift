@@ -1,0 +1,230 @@
+import Foundation
+import GRDB
+
+/// The embedded state store: one SQLite file in WAL mode, written in transactions so that a process killed at
+/// any moment leaves either the old row or the new one, never half of one.
+public final class SQLiteStateStore: StateStore {
+    private let database: DatabaseQueue
+
+    /// Opens (creating if needed) the store at `path` and runs its migrations.
+    public init(path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    /// Opens an existing store read-only (for `--dry-run`, which must not write). Nil when there is no file.
+    public static func openExisting(path: String) throws -> SQLiteStateStore? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try SQLiteStateStore(path: path)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: node status, meta, journal") { db in
+            try db.create(table: "node_status") { t in
+                t.primaryKey("name", .text)
+                t.column("rack", .text)
+                t.column("phase", .text).notNull()
+                t.column("image", .text)
+                t.column("services", .text).notNull()
+                t.column("drifted", .text).notNull()
+                t.column("last_error", .text)
+                t.column("last_seen", .double).notNull()
+            }
+            try db.create(table: "meta") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+            try db.create(table: "journal") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("commit_sha", .text)
+                t.column("node", .text).notNull().indexed()
+                t.column("rack", .text).notNull()
+                t.column("wave", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("destructive", .boolean).notNull()
+                t.column("detail", .text).notNull()
+                t.column("state", .text).notNull().indexed()
+                t.column("error", .text)
+                t.column("planned_at", .double).notNull()
+                t.column("started_at", .double)
+                t.column("finished_at", .double)
+            }
+        }
+        return migrator
+    }
+
+    // MARK: Node status
+
+    public func observedState() async throws -> ObservedState {
+        try await database.read { db in
+            var state = ObservedState()
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM node_status") {
+                let record = try Self.nodeRecord(row)
+                state.nodes[record.name] = record.status
+            }
+            return state
+        }
+    }
+
+    public func nodeRecord(_ node: String) async throws -> NodeRecord? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM node_status WHERE name = ?", arguments: [node])
+                .map(Self.nodeRecord)
+        }
+    }
+
+    public func record(_ status: NodeStatus, lastError: String?, for node: String, at time: Date) async throws {
+        let services = try Self.encodeList(status.services)
+        let drifted = try Self.encodeList(status.drifted)
+        try await database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO node_status (name, rack, phase, image, services, drifted, last_error, last_seen)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET rack = excluded.rack, phase = excluded.phase,
+                        image = excluded.image, services = excluded.services, drifted = excluded.drifted,
+                        last_error = excluded.last_error, last_seen = excluded.last_seen
+                    """,
+                arguments: [node, status.rack, status.phase.rawValue, status.image, services, drifted, lastError,
+                            time.timeIntervalSince1970])
+        }
+    }
+
+    // MARK: Commit
+
+    public func lastAppliedCommit() async throws -> String? {
+        try await database.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'last_applied_commit'")
+        }
+    }
+
+    public func setLastAppliedCommit(_ commit: String, at time: Date) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO meta (key, value, updated_at) VALUES ('last_applied_commit', ?, ?)
+                    ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                    """,
+                arguments: [commit, time.timeIntervalSince1970])
+        }
+    }
+
+    // MARK: Journal
+
+    public func journalPlanned(_ actions: [PlannedAction], commit: String?, at time: Date) async throws -> [Int64] {
+        try await database.write { db in
+            var ids: [Int64] = []
+            ids.reserveCapacity(actions.count)
+            for action in actions {
+                try db.execute(
+                    sql: """
+                        INSERT INTO journal (commit_sha, node, rack, wave, kind, destructive, detail, state, planned_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 'planned', ?)
+                        """,
+                    arguments: [commit, action.node, action.rack, action.wave, action.kind.rawValue,
+                                action.destructive, action.detail, time.timeIntervalSince1970])
+                ids.append(db.lastInsertedRowID)
+            }
+            return ids
+        }
+    }
+
+    public func journalStarted(_ id: Int64, at time: Date) async throws {
+        try await transition(id, from: ["planned"], to: "started", column: "started_at", time: time, error: nil)
+    }
+
+    public func journalFinished(_ id: Int64, at time: Date) async throws {
+        try await transition(id, from: ["started"], to: "finished", column: "finished_at", time: time, error: nil)
+    }
+
+    public func journalFailed(_ id: Int64, error: String, at time: Date) async throws {
+        try await transition(id, from: ["planned", "started"], to: "failed", column: "finished_at", time: time,
+                             error: error)
+    }
+
+    private func transition(_ id: Int64, from: [String], to: String, column: String, time: Date, error: String?)
+        async throws
+    {
+        try await database.write { db in
+            guard let current = try String.fetchOne(db, sql: "SELECT state FROM journal WHERE id = ?", arguments: [id])
+            else { throw StateStoreError(.unknownJournalEntry, "no journal entry \(id)") }
+            guard from.contains(current) else {
+                throw StateStoreError(.invalidTransition, "journal entry \(id) is \(current); cannot become \(to)")
+            }
+            try db.execute(sql: "UPDATE journal SET state = ?, \(column) = ?, error = ? WHERE id = ?",
+                           arguments: [to, time.timeIntervalSince1970, error, id])
+        }
+    }
+
+    public func unfinishedActions() async throws -> [JournalEntry] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE state = 'started' ORDER BY id").map(Self.journalEntry)
+        }
+    }
+
+    public func journal(node: String?) async throws -> [JournalEntry] {
+        try await database.read { db in
+            let rows = if let node {
+                try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE node = ? ORDER BY id", arguments: [node])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM journal ORDER BY id")
+            }
+            return try rows.map(Self.journalEntry)
+        }
+    }
+
+    /// SQLite's own consistency check; "ok" when the file is sound.
+    public func integrityCheck() async throws -> String {
+        try await database.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+
+    // MARK: Rows
+
+    private static func encodeList(_ list: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(list), as: UTF8.self)
+    }
+
+    private static func decodeList(_ text: String) throws -> [String] {
+        try JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+
+    private static func nodeRecord(_ row: Row) throws -> NodeRecord {
+        let phaseText: String = row["phase"]
+        guard let phase = NodeStatus.Phase(rawValue: phaseText) else {
+            throw StateStoreError(.unreadable, "unknown phase '\(phaseText)'")
+        }
+        let status = NodeStatus(phase: phase, image: row["image"], services: try decodeList(row["services"]),
+                                drifted: try decodeList(row["drifted"]), rack: row["rack"])
+        let seen: Double = row["last_seen"]
+        return NodeRecord(name: row["name"], status: status, lastError: row["last_error"],
+                          lastSeen: Date(timeIntervalSince1970: seen))
+    }
+
+    private static func journalEntry(_ row: Row) throws -> JournalEntry {
+        let kindText: String = row["kind"]
+        let stateText: String = row["state"]
+        guard let kind = PlannedAction.Kind(rawValue: kindText), let state = JournalEntry.State(rawValue: stateText)
+        else { throw StateStoreError(.unreadable, "journal row with kind '\(kindText)' state '\(stateText)'") }
+        let action = PlannedAction(node: row["node"], rack: row["rack"], wave: row["wave"], kind: kind,
+                                   destructive: row["destructive"], detail: row["detail"])
+        let planned: Double = row["planned_at"]
+        let started: Double? = row["started_at"]
+        let finished: Double? = row["finished_at"]
+        return JournalEntry(id: row["id"], commit: row["commit_sha"], action: action, state: state, error: row["error"],
+                            plannedAt: Date(timeIntervalSince1970: planned),
+                            startedAt: started.map(Date.init(timeIntervalSince1970:)),
+                            finishedAt: finished.map(Date.init(timeIntervalSince1970:)))
+    }
+}

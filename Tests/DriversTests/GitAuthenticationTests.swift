@@ -1,0 +1,88 @@
+import Drivers
+import Foundation
+import Testing
+
+/// Token credentials against a real smart-HTTP git server (git-http-backend behind basic auth).
+struct GitAuthenticationTests {
+    final class AuthServer {
+        let process = Process()
+        let port: Int
+
+        init(projectRoot: String, user: String, token: String) throws {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Support/git_http_server.py").path
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [script, projectRoot, user, token]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+            guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                kill(process.processIdentifier, SIGKILL)
+                throw CocoaError(.fileReadCorruptFile)
+            }
+            self.port = port
+        }
+
+        deinit {
+            // SIGKILL: a test runner may leave SIGTERM ignored, and children inherit that.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    @Test func tokenFromEnvironmentAndFileAndRefusals() throws {
+        let repo = try GitTestRepo()
+        let head = try repo.commit("site", files: ["site.yaml": "kind: Site\n"])
+        // Serve a bare copy, as a forge would.
+        let bare = repo.root.appendingPathComponent("served/site.git").path
+        let clone = try runGit(["clone", "-q", "--bare", repo.path, bare])
+        try #require(clone == 0)
+        let server = try AuthServer(projectRoot: repo.root.appendingPathComponent("served").path,
+                                    user: "deploy", token: "s3cret-token")
+        let url = "http://127.0.0.1:\(server.port)/site.git"
+
+        let tokenFile = repo.root.appendingPathComponent("token").path
+        try "s3cret-token\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let good = GitSource(url: url, cacheRoot: repo.cacheRoot + "-file",
+                             credentials: .token(username: "deploy", token: .file(tokenFile)))
+        #expect(try good.sync(ref: "main").commit == head)
+
+        setenv("RACKSWARM_TEST_GIT_TOKEN", "wrong-token", 1)
+        defer { unsetenv("RACKSWARM_TEST_GIT_TOKEN") }
+        let wrong = GitSource(url: url, cacheRoot: repo.cacheRoot + "-wrong",
+                              credentials: .token(username: "deploy", token: .environment("RACKSWARM_TEST_GIT_TOKEN")))
+        #expect(throws: GitError.self) { try wrong.sync(ref: "main") }
+        do { _ = try wrong.sync(ref: "main") } catch {
+            #expect(error.code == .authentication)
+            #expect(!error.description.contains("wrong-token"), "secrets never appear in errors")
+        }
+
+        let none = GitSource(url: url, cacheRoot: repo.cacheRoot + "-none")
+        do {
+            _ = try none.sync(ref: "main")
+            Issue.record("expected an authentication error")
+        } catch {
+            #expect(error.code == .authentication)
+        }
+
+        let missing = GitSource(url: url, cacheRoot: repo.cacheRoot + "-missing",
+                                credentials: .token(username: "deploy", token: .environment("RACKSWARM_NO_SUCH_VAR")))
+        do {
+            _ = try missing.sync(ref: "main")
+            Issue.record("expected a credentials error")
+        } catch {
+            #expect(error.code == .credentials)
+        }
+    }
+
+    private func runGit(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}

@@ -1,0 +1,142 @@
+import Drivers
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Over real TCP: forged, replayed, unsigned and garbled requests get their `res` code and run nothing; a
+/// reconciler that hangs up mid-request does not stop the agent.
+@Suite(.serialized)
+struct AgentWireSecurityTests {
+    /// Sends raw bytes on one connection and collects every frame the agent writes back until it closes or
+    /// `count` frames came.
+    static func raw(_ bytes: [UInt8], to port: Int, expecting count: Int) async throws -> [ServiceMessage] {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            var parser = ServiceMessageParser()
+            var out: [ServiceMessage] = []
+            for try await buffer in inbound {
+                parser.append(buffer.readableBytesView)
+                while case .message(let message) = parser.next() { out.append(message) }
+                if out.count >= count { break }
+            }
+            return out
+        }
+    }
+
+    @Test func forgedUnsignedReplayedAndGarbledRunNothing() async throws {
+        let repository = try await PackageLab.repository()
+        let node = try LabNode("node30")
+        let agent = try await RunningAgent.start(node.agent())
+        defer {
+            agent.stop()
+            node.cleanUp()
+        }
+        let vod = PackageLab.vod(repository: repository)
+
+        // A client with the wrong site key: refused, classified stalled.
+        let forged = ServiceAgentClient(
+            address: agent.address, key: SiteKey(bytes: Array("a-guess-at-the-site-key".utf8))!,
+            logger: Logger(label: "test"))
+        do {
+            _ = try await forged.install(vod, on: node.name)
+            Issue.record("a forged request was accepted")
+        } catch {
+            #expect(error.code == .unauthorized)
+            #expect(error.disposition == .stalled)
+        }
+
+        // The paper's unsigned request, and a garbled one on the same connection.
+        let unsigned = ServiceMessage.request(.install, node: node.name, service: "VOD", payload: [vod.jsonText()])
+        let answers = try await Self.raw(
+            unsigned.encoded + Array("\n||req||provisioning||install||null||eom\n".utf8), to: agent.port, expecting: 2)
+        #expect(answers.map(\.code) == [.unauthorized, .garbled])
+        #expect(answers.first?.payload.first == "missing signature")
+
+        // Framing garbage: answered garbled, then the connection is closed.
+        let garbage = try await Self.raw(Array("GET / HTTP/1.1\r\n\r\n".utf8), to: agent.port, expecting: 5)
+        #expect(garbage.map(\.code) == [.garbled])
+
+        // A captured genuine request played twice: the second is refused.
+        let signed = MessageAuthenticator(key: PackageLab.key).sign(
+            ServiceMessage.request(.status, node: node.name, service: "VOD", payload: [vod.jsonText()]),
+            timestamp: Int64(Date().timeIntervalSince1970))
+        let first = try await Self.raw(signed.encoded, to: agent.port, expecting: 1)
+        let second = try await Self.raw(signed.encoded, to: agent.port, expecting: 1)
+        #expect(first.first?.code == .notInstalled)
+        #expect(second.first?.code == .unauthorized)
+        #expect(second.first?.payload.first == "replayed nonce")
+
+        #expect(await node.installedPackages() == [])
+        #expect(await node.history().isEmpty)
+    }
+
+    @Test func tlsClientHelloIsGarbledAndSilentHalfFrameIsDropped() async throws {
+        let node = try LabNode("node32")
+        let agent = try await RunningAgent.start(node.agent(), idleTimeout: .milliseconds(300))
+        defer {
+            agent.stop()
+            node.cleanUp()
+        }
+        // The first bytes of a TLS 1.2 ClientHello record.
+        let hello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]
+        let answers = try await Self.raw(hello, to: agent.port, expecting: 5)
+        #expect(answers.map(\.code) == [.garbled])
+        #expect(answers.first?.payload.first?.contains("notAFrame") == true)
+
+        // Half a frame, then silence: the agent closes the connection without answering.
+        let start = ContinuousClock.now
+        let half = Array("||req||provisioning||install||null||node32||".utf8)
+        let silent = try await Self.raw(half, to: agent.port, expecting: 1)
+        #expect(silent.isEmpty)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(await node.installedPackages() == [])
+    }
+
+    @Test func reconcilerHangingUpMidInstallDoesNotStopTheAgent() async throws {
+        let repository = try await PackageLab.repository()
+        let node = try LabNode("node31")
+        let agent = try await RunningAgent.start(node.agent())
+        defer {
+            agent.stop()
+            node.cleanUp()
+        }
+        let vod = PackageLab.vod(repository: repository)
+        let signed = MessageAuthenticator(key: PackageLab.key).sign(
+            ServiceMessage.request(.install, node: node.name, service: "VOD", payload: [vod.jsonText()]),
+            timestamp: Int64(Date().timeIntervalSince1970))
+        // Send the install and hang up at once.
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: agent.port).get()
+        try await channel.writeAndFlush(ByteBuffer(bytes: signed.encoded)).get()
+        try await channel.close().get()
+
+        // Meanwhile another install is refused as busy; once the first is done, it finds nothing left to do.
+        var sawBusy = false
+        var final: ServiceAnswer?
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            do {
+                final = try await agent.client().install(vod, on: node.name)
+                break
+            } catch {
+                #expect(error.code == .busy)
+                sawBusy = true
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(sawBusy)
+        #expect(final?.code == .ok)
+        #expect(final?.detail.contains("installed 0 of 2") == true)
+        #expect(final?.report?.isHealthy == true)
+        #expect(await node.installedPackages() == ["rs-busybox-sh-1.0-1.x86_64", "std_cd-1.0-1.noarch",
+                                                  "std_cs-1.0-1.noarch"])
+    }
+}

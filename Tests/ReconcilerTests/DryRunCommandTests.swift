@@ -1,0 +1,136 @@
+import Foundation
+import Reconciler
+import Testing
+
+/// `reconcile --dry-run` as an operator runs it: exit 2 with changes, 1 on an invalid site, 0 in sync.
+struct DryRunCommandTests {
+    @Test func changesPendingExitTwoWithSummary() throws {
+        let site = Repo.examples.appendingPathComponent("datacenter").path
+        let (status, stdout, _) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site])
+        #expect(status == 2)
+        #expect(stdout.contains("Plan: 8 to provision, 0 to reimage (destructive), 0 service changes, 0 to decommission."))
+        #expect(stdout.contains("rack r2\n  wave 1\n"))
+    }
+
+    @Test func inSyncExitsZero() throws {
+        let site = Repo.examples.appendingPathComponent("datacenter").path
+        let (_, json, _) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--output", "json"])
+        #expect(json.contains("\"kind\" : \"installImage\""))
+        // Observed: every node ready with the desired image and services.
+        let observed = FileManager.default.temporaryDirectory.appendingPathComponent("observed-\(UUID()).json")
+        defer { try? FileManager.default.removeItem(at: observed) }
+        var nodes: [String: Any] = [:]
+        for (name, services) in [("r1n1", ["web"]), ("r1n2", ["web"]), ("r1n3", ["vod"]), ("r1n4", ["vod"]),
+                                 ("r2n1", ["vod"]), ("r2n2", ["vod"]), ("r2n3", []), ("r2n4", [])] {
+            nodes[name] = ["phase": "ready", "image": "centos-7@7.9.2009", "services": services, "drifted": []]
+        }
+        try JSONSerialization.data(withJSONObject: ["nodes": nodes]).write(to: observed)
+        let (status, stdout, _) = try runProcess(
+            ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--observed", observed.path])
+        #expect(status == 0)
+        #expect(stdout.contains("No changes."))
+    }
+
+    @Test func invalidSiteExitsOneWithDiagnostics() throws {
+        let site = try FixtureSite(fixture: Repo.loaderFixtures.appendingPathComponent("bad/semantic/dangling-references"))
+        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site.directory.path])
+        #expect(status == 1)
+        #expect(stdout.isEmpty)
+        #expect(stderr.contains("bad.yaml:6:9: error: node 'n2' names rack 'r9', which is not defined"))
+    }
+}
+
+/// `reconcile --dry-run` against real git repos: the plan names the commit it came from.
+struct DryRunGitTests {
+    final class SiteRepo {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-siterepo-\(UUID().uuidString)")
+        var repo: String { root.appendingPathComponent("repo").path }
+        var cache: String { root.appendingPathComponent("cache").path }
+        var state: String { root.appendingPathComponent("state.db").path }
+
+        init() throws {
+            try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Repo.examples.appendingPathComponent("datacenter").path,
+                                             toPath: repo + "/site")
+            try git("init", "-q", "-b", "main")
+            try git("add", "-A")
+            try git("commit", "-q", "-m", "Add dc1")
+        }
+
+        deinit { try? FileManager.default.removeItem(at: root) }
+
+        @discardableResult
+        func git(_ arguments: String...) throws -> String {
+            let environment = ["GIT_AUTHOR_NAME": "Ops", "GIT_AUTHOR_EMAIL": "ops@example.net", "GIT_COMMITTER_NAME": "Ops",
+                               "GIT_COMMITTER_EMAIL": "ops@example.net", "GIT_CONFIG_GLOBAL": "/dev/null",
+                               "PATH": "/usr/bin:/bin"]
+            let result = try runProcess("/usr/bin/git", ["-C", repo] + arguments, environment: environment)
+            try #require(result.status == 0, "git \(arguments): \(result.stderr)")
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
+        func dryRun(_ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+            try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", "file://" + repo, "--path", "site",
+                                                        "--cache", cache, "--state", state] + extra)
+        }
+    }
+
+    @Test func planNamesTheCommitAndFollowsNewCommits() throws {
+        let site = try SiteRepo()
+        let first = try site.git("rev-parse", "HEAD")
+        let (status, stdout, stderr) = try site.dryRun()
+        #expect(status == 2, "\(stderr)")
+        #expect(stdout.hasPrefix("rackswarm plan for site 'dc1' at commit \(first)\n"))
+
+        // An uncommitted edit is not planned from; a committed one is.
+        let rack = site.repo + "/site/racks/r2.yaml"
+        let text = try String(contentsOfFile: rack, encoding: .utf8)
+        try text.replacingOccurrences(of: "services: [vod]", with: "services: [vod, web]")
+            .write(toFile: rack, atomically: true, encoding: .utf8)
+        #expect(try site.dryRun().stdout.contains("at commit \(first)"))
+        try site.git("commit", "-q", "-am", "web on r2n1 and r2n2")
+        let second = try site.git("rev-parse", "HEAD")
+        let (_, json, _) = try site.dryRun(["--output", "json"])
+        #expect(json.contains("\"commit\" : \"\(second)\""))
+        #expect(json.contains("install web: 1. httpd-2.2.9-4.Gxdl.i386.rpm"))
+    }
+
+    @Test func refsAndErrors() throws {
+        let site = try SiteRepo()
+        let tagged = try site.git("rev-parse", "HEAD")
+        try site.git("tag", "v1")
+        try site.git("rm", "-q", "site/services/web.yaml")
+        try site.git("commit", "-q", "-m", "drop web (breaks references)")
+        // main is now invalid: diagnostics, exit 1, no plan.
+        let broken = try site.dryRun()
+        #expect(broken.status == 1)
+        #expect(broken.stderr.contains("names service 'web', which is not defined"))
+        // The tag still plans.
+        let (status, stdout, _) = try site.dryRun(["--ref", "v1"])
+        #expect(status == 2 && stdout.contains("at commit \(tagged)"))
+        let unknown = try site.dryRun(["--ref", "v9"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknownRef"))
+    }
+}
+
+extension DryRunGitTests {
+    /// The dry run reads the observed state from the state database.
+    @Test func observedStateComesFromTheStore() async throws {
+        let site = try SiteRepo()
+        let desired = try #require(SiteLoader.load(path: site.repo + "/site").state)
+        let store = try SQLiteStateStore(path: site.state)
+        for node in desired.nodes {
+            let status = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: node.serviceNames,
+                                    rack: node.rack.value)
+            try await store.record(status, lastError: nil, for: node.name, at: Date())
+        }
+        let inSync = try site.dryRun()
+        #expect(inSync.status == 0, "\(inSync.stdout)\(inSync.stderr)")
+        #expect(inSync.stdout.contains("No changes."))
+        try await store.record(NodeStatus(phase: .ready, image: "centos-7@7.8", services: ["web"], rack: "r1"),
+                               lastError: nil, for: "r1n1", at: Date())
+        let reimage = try site.dryRun()
+        #expect(reimage.status == 2)
+        #expect(reimage.stdout.contains("Plan: 0 to provision, 1 to reimage (destructive), 0 service changes, 0 to decommission."))
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Reconciler
+
+/// Paths of the repo and its test fixtures, found from this source file.
+enum Repo {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Tests/ReconcilerTests/Fixtures")
+    static let loaderFixtures = fixtures.appendingPathComponent("loader")
+    static let examples = root.appendingPathComponent("examples")
+
+    /// The sub-directories of `directory`, sorted.
+    static func children(of directory: URL) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { !$0.hasPrefix(".") }
+            .sorted()
+    }
+
+    /// Every YAML file under `directory`, absolute, sorted.
+    static func yamlFiles(under directory: URL) -> [String] {
+        let enumerator = FileManager.default.enumerator(atPath: directory.path)
+        var files: [String] = []
+        while let path = enumerator?.nextObject() as? String {
+            if path.hasSuffix(".yaml") || path.hasSuffix(".yml") { files.append(directory.path + "/" + path) }
+        }
+        return files.sorted()
+    }
+
+    /// The python with jsonschema and PyYAML (`make setup` puts them in .venv).
+    static var python: String {
+        if let python = ProcessInfo.processInfo.environment["RACKSWARM_PYTHON"] { return python }
+        return root.appendingPathComponent(".venv/bin/python").path
+    }
+}
+
+/// A temporary site: the shared base fixture with one fixture's files laid over it. Removed on deinit.
+final class FixtureSite {
+    let directory: URL
+
+    init(fixture: URL) throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("rackswarm-fixture-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Self.copyContents(of: Repo.loaderFixtures.appendingPathComponent("base"), into: directory)
+        try Self.copyContents(of: fixture, into: directory)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func load() -> LoadResult { SiteLoader.load(path: directory.path) }
+
+    private static func copyContents(of source: URL, into target: URL) throws {
+        let manager = FileManager.default
+        let enumerator = manager.enumerator(atPath: source.path)
+        while let relative = enumerator?.nextObject() as? String {
+            let from = source.appendingPathComponent(relative)
+            let to = target.appendingPathComponent(relative)
+            var isDirectory: ObjCBool = false
+            _ = manager.fileExists(atPath: from.path, isDirectory: &isDirectory)
+            if isDirectory.boolValue {
+                try manager.createDirectory(at: to, withIntermediateDirectories: true)
+            } else if relative.hasSuffix(".yaml") || relative.hasSuffix(".yml") {
+                if manager.fileExists(atPath: to.path) { try manager.removeItem(at: to) }
+                try manager.copyItem(at: from, to: to)
+            }
+        }
+    }
+}
+
+/// Runs a program and returns its exit status and standard output.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil)
+    throws -> (status: Int32, stdout: String, stderr: String)
+{
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes before waiting so a large output cannot block the child.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+}

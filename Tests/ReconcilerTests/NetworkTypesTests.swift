@@ -1,0 +1,40 @@
+import Reconciler
+import Testing
+
+struct NetworkTypesTests {
+    @Test(arguments: ["52:54:00:AA:00:01", "52-54-00-aa-00-01"])
+    func macForms(text: String) throws {
+        let mac = try #require(MACAddress(text))
+        #expect(mac.description == "52:54:00:aa:00:01")
+        #expect(mac.pxeName == "01-52-54-00-aa-00-01")
+    }
+
+    @Test(arguments: ["52:54:00:aa:00", "52:54:00:aa:00:01:02", "52:54-00:aa:00:01", "5:54:00:aa:00:01", "gg:54:00:aa:00:01"])
+    func badMACs(text: String) {
+        #expect(MACAddress(text) == nil)
+    }
+
+    @Test(arguments: ["10.0.0.256", "10.0.0", "010.0.0.1", "1.2.3.4.5", "", "a.b.c.d"])
+    func badIPv4(text: String) {
+        #expect(IPv4Address(text) == nil)
+    }
+
+    @Test func subnetMembership() throws {
+        let net = try #require(IPv4Network("10.77.0.0/24"))
+        #expect(net.contains(try #require(IPv4Address("10.77.0.200"))))
+        #expect(!net.contains(try #require(IPv4Address("10.77.1.1"))))
+        #expect(net.netmask.description == "255.255.255.0")
+        #expect(IPv4Network("10.77.0.1/24") == nil)
+    }
+
+    @Test(arguments: [("90s", 90), ("5m", 300), ("1h30m", 5400), ("45", 45)])
+    func durations(text: String, seconds: Int64) {
+        #expect(Duration(parsing: text)?.wholeSeconds == seconds)
+    }
+
+    @Test func byteSizes() {
+        #expect(parseByteSize("4MiB") == 4 << 20)
+        #expect(parseByteSize("16KiB") == 16384)
+        #expect(parseByteSize("lots") == nil)
+    }
+}

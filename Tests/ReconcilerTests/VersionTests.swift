@@ -1,8 +1,0 @@
-import Reconciler
-import Testing
-
-struct VersionTests {
-    @Test func versionIsSemantic() {
-        #expect(ReconcilerVersion.string.split(separator: ".").count == 3)
-    }
-}
