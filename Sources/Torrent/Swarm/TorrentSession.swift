@@ -463,7 +463,10 @@ final class TorrentSession: @unchecked Sendable {
 
     /// Keeps the peer's request pipeline full.
     private func requestBlocks(_ peer: Peer) {
-        guard peer.handshakeReceived, !peer.peerChoking, peer.amInterested, !picker.have.isComplete else { return }
+        // A peer dropped earlier in this read must not take blocks: nothing would release them.
+        guard peers[peer.id] != nil, peer.handshakeReceived, !peer.peerChoking, peer.amInterested,
+            !picker.have.isComplete
+        else { return }
         let room = peer.queueDepth - peer.outstanding.count
         guard room > 0, peer.outstanding.count <= peer.queueDepth / 2 || room >= 8 else { return }
         let picks = picker.pick(peer: peer.id, peerHas: peer.has, limit: room, outstanding: peer.outstanding)
