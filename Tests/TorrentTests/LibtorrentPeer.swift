@@ -11,7 +11,9 @@ enum LibtorrentPeer {
         mode, torrent, save, port, peer, timeout = sys.argv[1:7]
         s = lt.session({"listen_interfaces": "127.0.0.1:" + port, "enable_dht": False, "enable_lsd": False,
                         "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
-                        "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True})
+                        "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
+                        "out_enc_policy": int(lt.enc_policy.disabled),
+                        "in_enc_policy": int(lt.enc_policy.disabled)})
         p = lt.add_torrent_params()
         p.ti = lt.torrent_info(torrent)
         p.save_path = save

@@ -21,7 +21,7 @@ final class TorrentSession: @unchecked Sendable {
     private var contributors: [Int: Set<ObjectIdentifier>] = [:]
     private var bannedIDs: Set<[UInt8]> = []
     private var dialTargets: Set<String> = []
-    /// When each target may be dialled again, and its current backoff in seconds (1 s doubling to 30 s).
+    /// When each target may be dialled again, and its current backoff in milliseconds.
     private var redial: [String: (at: NIODeadline, backoff: Int64)] = [:]
     /// The peer id behind each dialled target, to skip targets already connected the other way.
     private var targetIDs: [String: [UInt8]] = [:]
@@ -121,6 +121,12 @@ final class TorrentSession: @unchecked Sendable {
         return listening.map { [self] port in
             timers.append(
                 loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in tick() })
+            // Redial sooner than the one-second tick when a backoff is short.
+            timers.append(
+                loop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [self] _ in
+                    redialDue()
+                }
+            )
             if uploadBucket != nil {
                 timers.append(
                     loop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { [self] _ in
@@ -195,11 +201,11 @@ final class TorrentSession: @unchecked Sendable {
             }
     }
 
-    /// Delays the next dial of `target`: 1 s doubling to 30 s, with jitter; reset once the peer sends data.
+    /// Delays the next dial of `target`: 250 ms doubling to 30 s, plus up to 20% jitter; reset once it sends data.
     private func backOff(_ target: String) {
-        let backoff = min(30, (redial[target]?.backoff ?? 0) * 2 + 1)
-        let jitter = Int64.random(in: 0...(backoff * 200), using: &generator)
-        redial[target] = (.now() + .seconds(backoff) + .milliseconds(jitter), backoff)
+        let backoff = min(30_000, (redial[target]?.backoff ?? 0) * 2 + 250)
+        let jitter = Int64.random(in: 0...(backoff / 5), using: &generator)
+        redial[target] = (.now() + .milliseconds(backoff + jitter), backoff)
     }
 
     // MARK: Connection events
@@ -547,8 +553,6 @@ final class TorrentSession: @unchecked Sendable {
             chokeRounds += 1
             chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
         }
-        // Seeds keep dialling too (a leecher may not accept yet); targets known to be seeds are dropped from the list.
-        for target in dialTargets where (redial[target]?.at ?? now) <= now { dial(target) }
         if let nextAnnounce, now >= nextAnnounce { announce(event: nil) }
         startWebFetches()
     }
@@ -596,6 +600,14 @@ final class TorrentSession: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Dials every target whose backoff has passed. Seeds dial too (a leecher may not accept yet); targets known
+    /// to be seeds were dropped from the list.
+    private func redialDue() {
+        guard !stopped else { return }
+        let now = NIODeadline.now()
+        for target in dialTargets where (redial[target]?.at ?? now) <= now { dial(target) }
     }
 
     private func chokeRound(rotate: Bool) {
