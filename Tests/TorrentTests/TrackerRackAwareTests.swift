@@ -94,4 +94,16 @@ struct TrackerRackAwareTests {
         )
         #expect(AnnounceRequest(query: request.query) == request)
     }
+
+    @Test func loopbackAnnouncesAreOnlyGivenToTheSameHost() throws {
+        var tracker = Tracker()
+        var generator = SplitMix64(seed: 2)
+        let local = AnnounceRequest(infoHash: Self.infoHash, peerID: Self.id(90), port: 6881, left: 0)
+        _ = tracker.announce(local, remoteHost: "127.0.0.1", now: 0, using: &generator)
+        let fromRemote = try Self.announce(&tracker, node: 1)
+        #expect(fromRemote.peers.isEmpty)
+        let alsoLocal = AnnounceRequest(infoHash: Self.infoHash, peerID: Self.id(91), port: 6882, left: 5)
+        let body = tracker.announce(alsoLocal, remoteHost: "127.0.0.1", now: 0, using: &generator)
+        #expect(try AnnounceResponse(bencoded: body).peers.contains(PeerAddress(host: "127.0.0.1", port: 6881)))
+    }
 }

@@ -113,7 +113,9 @@ public struct Tracker: Sendable {
         }
         swarms[request.infoHash] = swarm
         let wanted = request.event == .stopped ? 0 : max(0, min(request.numWant, configuration.maxPeers))
-        let chosen = choosePeers(swarm, for: request.peerID, rack: rack, count: wanted, using: &generator)
+        var chosen = choosePeers(swarm, for: request.peerID, rack: rack, count: wanted, using: &generator)
+        // A peer that announced from loopback is only reachable from the same host.
+        if !Self.isLoopback(host) { chosen.removeAll { Self.isLoopback($0.host) } }
         let seeders = swarm.peers.values.count { $0.left == 0 }
         var answer: [String: BencodeValue] = [
             "interval": .integer(Int64(configuration.interval)),
@@ -195,6 +197,10 @@ public struct Tracker: Sendable {
             ])
         }
         return BencodeEncoder.encode(.dict(["files": .dictionary(files)]))
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host.hasPrefix("127.") || host == "::1" || host == "localhost"
     }
 
     static func ipv4Bytes(_ host: String) -> [UInt8]? {
