@@ -8,6 +8,7 @@ struct ChokerTests {
     @Test func regularSlotsGoToTheFastestInterestedPeersPlusOneOptimistic() {
         let tokens = (0..<8).map { _ in Token() }
         let ids = tokens.map(ObjectIdentifier.init)
+        defer { withExtendedLifetime(tokens) {} }
         let candidates = ids.enumerated().map { index, id in
             Choker.Candidate(id: id, interested: index != 7, rate: Double(index * 100))
         }

@@ -3,8 +3,10 @@ import Testing
 @testable import Torrent
 
 struct PiecePickerTests {
-    static let peerA = ObjectIdentifier(PiecePickerTests.Token())
-    final class Token {}
+    final class Token: Sendable {}
+    /// Kept alive so no other object can reuse its address (an ObjectIdentifier does not retain).
+    static let tokenA = Token()
+    static let peerA = ObjectIdentifier(tokenA)
 
     static func picker(pieces: Int, have: [Int] = []) -> PiecePicker {
         var bits = Bitfield(count: pieces)
@@ -63,9 +65,9 @@ struct PiecePickerTests {
     }
 
     @Test func mixedSourceFailureIsRefetchedFromOnePeer() {
-        final class Other {}
-        let other = Other()
+        let other = Token()
         let peerB = ObjectIdentifier(other)
+        defer { withExtendedLifetime(other) {} }
         var picker = Self.picker(pieces: 1)
         let full = Bitfield(count: 1, allSet: true)
         picker.failed(0, solo: true)
