@@ -77,7 +77,7 @@ struct CommandLineEndToEndTests {
         #expect(tty.status == 0, "\(tty.output)")
         #expect(tty.output.contains("\r[##############################] 100.0%"))
         #expect(filesEqual(image, viaTTY))
-        kill(seed.process.processIdentifier, SIGTERM)
+        kill(seed.pid, SIGTERM)
         #expect(await seed.wait(timeout: 10) == 0, "seed stops cleanly on SIGTERM: \(seed.log)")
     }
 

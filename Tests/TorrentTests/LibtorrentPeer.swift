@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import Testing
 
@@ -57,23 +58,40 @@ func waitForOutput(_ child: ChildProcess, _ marker: String, timeout: Double = 20
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if child.log.contains(marker) { return true }
-        if !child.process.isRunning { return false }
+        if !child.isRunning { return false }
         try? await Task.sleep(for: .milliseconds(50))
     }
     return false
 }
 
-/// Runs `body` and fails if it takes longer than `seconds`.
+/// Runs `body` and throws if it takes longer than `seconds`, without waiting for a body that ignores cancellation.
 func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TorrentError(code: .stopped, detail: "timed out after \(seconds) s")
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        let once = ResumeOnce(continuation)
+        let work = Task {
+            do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next() else { throw TorrentError(code: .stopped, detail: "no result") }
-        return first
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            work.cancel()
+            once.resume(.failure(TorrentError(code: .stopped, detail: "timed out after \(seconds) s")))
+        }
+    }
+}
+
+/// Resumes a continuation at most once.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ result: Result<T, any Error>) {
+        continuation.withLock { pending in
+            pending?.resume(with: result)
+            pending = nil
+        }
     }
 }
 

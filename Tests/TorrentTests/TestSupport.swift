@@ -50,54 +50,84 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+/// Starts `executable` with its output going to `outputFile`; returns the pid.
+///
+/// posix_spawn and waitpid directly: Foundation's Process can hang in `waitUntilExit` when tests start and reap
+/// many processes in parallel, and a blocked waiter starves Swift's two-thread cooperative pool on this machine.
+func spawn(_ executable: String, _ arguments: [String], outputFile: String) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let status = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    guard status == 0 else { throw TorrentError(code: .stopped, detail: "spawn \(executable): \(status)") }
+    return pid
+}
+
+/// Reaps `pid` if it has exited: its exit status (128 + signal when killed), or nil while it runs.
+func reap(_ pid: pid_t) -> Int32? {
+    var status: Int32 = 0
+    let result = waitpid(pid, &status, WNOHANG)
+    guard result == pid else { return result < 0 ? -1 : nil }
+    let signal = status & 0x7f
+    return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+}
+
 /// A child process killed (by its pid) when the value is released.
-final class ChildProcess {
-    let process = Process()
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
     let output: String
+    private var exitStatus: Int32?
 
     init(_ executable: String, _ arguments: [String], outputFile: String) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        _ = FileManager.default.createFile(atPath: outputFile, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
-        process.standardOutput = handle
-        process.standardError = handle
         output = outputFile
-        try process.run()
+        pid = try spawn(executable, arguments, outputFile: outputFile)
+    }
+
+    var isRunning: Bool {
+        if exitStatus == nil { exitStatus = reap(pid) }
+        return exitStatus == nil
     }
 
     /// Waits for exit up to `timeout` seconds; returns the exit status or nil on timeout.
     func wait(timeout: Double) async -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
+        while isRunning {
             if Date() > deadline { return nil }
             try? await Task.sleep(for: .milliseconds(50))
         }
-        return process.terminationStatus
+        return exitStatus
     }
 
     var log: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        if isRunning {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
         }
     }
 }
 
-/// Runs a command to completion and returns its exit status and combined output.
+/// Runs a command to completion (polling, so no thread blocks in Foundation) and returns status and output.
 func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let outputFile = FileManager.default.temporaryDirectory.path + "/rs-cmd-\(getpid())-\(UUID().uuidString.prefix(8))"
+    defer { try? FileManager.default.removeItem(atPath: outputFile) }
+    let pid = try spawn(executable, arguments, outputFile: outputFile)
+    var status: Int32?
+    while true {
+        status = reap(pid)
+        if status != nil { break }
+        usleep(5_000)
+    }
+    let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+    return (status ?? -1, output)
 }
 
 /// Picks a free TCP port on 127.0.0.1 by binding port 0.

@@ -30,7 +30,6 @@ final class Peer {
     var lastBlockAt: NIODeadline = .now()
     var lastMessageAt: NIODeadline = .now()
     var connectedAt: NIODeadline = .now()
-    var badPieces = 0
 
     init(channel: any Channel, outgoing: Bool, address: String, host: String, pieceCount: Int, queueDepth: Int) {
         self.channel = channel

@@ -18,7 +18,10 @@ final class TorrentSession: @unchecked Sendable {
     private var choker: Choker
     private var peers: [ObjectIdentifier: Peer] = [:]
     private var interestingCount: [ObjectIdentifier: Int] = [:]
-    private var contributors: [Int: Set<ObjectIdentifier>] = [:]
+    /// Peer ids (not connections: a reconnecting liar keeps its record) that sent blocks of each unverified piece.
+    private var contributors: [Int: Set<[UInt8]>] = [:]
+    /// Bad pieces each peer id was the sole source of.
+    private var badPieces: [[UInt8]: Int] = [:]
     private var bannedIDs: Set<[UInt8]> = []
     private var dialTargets: Set<String> = []
     /// When each target may be dialled again, and its current backoff in milliseconds.
@@ -401,7 +404,7 @@ final class TorrentSession: @unchecked Sendable {
             completion.fail(TorrentError(code: .storage, detail: "\(error)"))
             return
         }
-        contributors[index, default: []].insert(peer.id)
+        contributors[index, default: []].insert(peer.remoteID)
         // Endgame: others asked for the same block; cancel theirs.
         for other in peers.values where other !== peer && other.outstanding.remove(request) != nil {
             other.send(.cancel(request), flush: false)
@@ -433,13 +436,16 @@ final class TorrentSession: @unchecked Sendable {
                 "piece failed its hash check",
                 metadata: ["piece.index": "\(index)", "piece.sources": "\(sources.count)"]
             )
-            for id in sources where sources.count == 1 {
-                guard let peer = peers[id] else { continue }
-                peer.badPieces += 1
-                if peer.badPieces >= configuration.maxBadPieces {
-                    bannedIDs.insert(peer.remoteID)
-                    dialTargets.remove(peer.address)
-                    drop(peer, "sent \(peer.badPieces) bad pieces")
+            if sources.count == 1, let liar = sources.first {
+                let count = (badPieces[liar] ?? 0) + 1
+                badPieces[liar] = count
+                if count >= configuration.maxBadPieces {
+                    bannedIDs.insert(liar)
+                    for peer in peers.values where peer.remoteID == liar {
+                        dialTargets.remove(peer.address)
+                        drop(peer, "sent \(count) bad pieces")
+                    }
+                    for (target, id) in targetIDs where id == liar { dialTargets.remove(target) }
                 }
             }
             for peer in peers.values { requestBlocks(peer) }
