@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "reconcile", targets: ["ReconcileCLI"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
         .library(name: "Drivers", targets: ["Drivers"]),
+        .library(name: "Torrent", targets: ["Torrent"]),
         .executable(name: "provision-agent", targets: ["AgentCLI"]),
     ],
     dependencies: [
@@ -65,6 +66,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Torrent",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Thin executables.
         .executableTarget(
             name: "ReconcileCLI",
@@ -73,6 +87,7 @@ let package = Package(
                 "Drivers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                "Torrent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,6 +109,7 @@ let package = Package(
             name: "AgentCLI",
             dependencies: [
                 "Drivers",
+                "Torrent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -141,6 +157,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TorrentTests",
+            dependencies: [
+                "Torrent",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,9 @@ struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
         abstract: "Converge a bare-metal data center to the desired state committed in git.",
-        subcommands: [Apply.self, Validate.self, Status.self, Power.self, Service.self, Dev.self],
+        subcommands: [
+            Apply.self, Validate.self, Status.self, Power.self, Service.self, Image.self, Seed.self, Dev.self,
+        ],
         defaultSubcommand: Apply.self
     )
 }
