@@ -1,4 +1,6 @@
+import Dispatch
 import Drivers
+import Foundation
 
 /// Checks what no single document can: references between kinds and uniqueness across files.
 enum CrossReferenceValidator {
@@ -46,13 +48,7 @@ enum CrossReferenceValidator {
         let imageIndex = uniqueIndex(images, kind: "image", key: \.name, location: \.location, into: &diagnostics)
         let serviceIndex = uniqueIndex(services, kind: "service", key: \.name, location: \.location,
                                        into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "node", key: \.name, location: \.location, into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "MAC address", key: \.mac.value, location: \.mac.location, owner: \.name,
-                        into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "IP address", key: \.ip.value, location: \.ip.location, owner: \.name,
-                        into: &diagnostics)
-        _ = uniqueIndex(nodes, kind: "BMC", key: \.bmc.endpoint.value, location: \.bmc.endpoint.location,
-                        owner: \.name, into: &diagnostics)
+        diagnostics += nodeUniqueness(nodes)
 
         // Services: unique install orders and software names.
         for service in services {
@@ -141,6 +137,30 @@ enum CrossReferenceValidator {
         return (DesiredState(site: site, racks: racks, nodes: nodes, images: images, services: services), diagnostics)
     }
 
+    /// Node names, MACs, IPs and BMCs must each be unique: four independent indexes, built side by side.
+    /// Diagnostics come back in a fixed order whatever finished first.
+    private static func nodeUniqueness(_ nodes: [Node]) -> [Diagnostic] {
+        let results = DiagnosticSlots(count: 4)
+        DispatchQueue.concurrentPerform(iterations: 4) { check in
+            var found: [Diagnostic] = []
+            switch check {
+            case 0:
+                _ = uniqueIndex(nodes, kind: "node", key: \.name, location: \.location, into: &found)
+            case 1:
+                _ = uniqueIndex(nodes, kind: "MAC address", key: \.mac.value, location: \.mac.location, owner: \.name,
+                                into: &found)
+            case 2:
+                _ = uniqueIndex(nodes, kind: "IP address", key: \.ip.value, location: \.ip.location, owner: \.name,
+                                into: &found)
+            default:
+                _ = uniqueIndex(nodes, kind: "BMC", key: \.bmc.endpoint.value, location: \.bmc.endpoint.location,
+                                owner: \.name, into: &found)
+            }
+            results.set(check, found)
+        }
+        return results.values.flatMap { $0 }
+    }
+
     private static func firstLocation(_ document: DecodedDocument) -> SourceLocation {
         switch document {
         case .site(let x): x.location
@@ -194,4 +214,20 @@ extension Node {
     fileprivate var summary: Summary {
         Summary(name: name, rack: rack, image: image, ip: ip, services: services, bmc: bmc.endpoint)
     }
+}
+
+/// One result slot per concurrent check, each written once.
+private final class DiagnosticSlots: @unchecked Sendable {
+    private var slots: [[Diagnostic]]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        slots = Array(repeating: [], count: count)
+    }
+
+    func set(_ index: Int, _ value: [Diagnostic]) {
+        lock.withLock { slots[index] = value }
+    }
+
+    var values: [[Diagnostic]] { lock.withLock { slots } }
 }
