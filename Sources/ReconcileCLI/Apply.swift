@@ -60,21 +60,7 @@ struct Apply: AsyncParsableCommand {
             try await runLoop()
             return
         }
-        let checkout: SiteSource.Checkout
-        do {
-            checkout = try source.source.checkout()
-        } catch {
-            Terminal.standardError.write("error: \(error)\n")
-            throw ExitCode.failure
-        }
-        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
-        if !result.diagnostics.isEmpty {
-            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
-        }
-        guard let desired = result.state else {
-            Terminal.standardError.write("error: the site has errors; no plan was made and nothing was applied.\n")
-            throw ExitCode.failure
-        }
+        let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
         if !dryRun {
             try await Self.convergeServices(desired, commit: checkout.commit, state: state)
             return

@@ -120,21 +120,7 @@ struct Power: AsyncParsableCommand {
                     timeout: timeout, retries: retries)
             }
         }
-        let checkout: SiteSource.Checkout
-        do {
-            checkout = try source.source.checkout()
-        } catch {
-            Terminal.standardError.write("error: \(error)\n")
-            throw ExitCode.failure
-        }
-        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
-        if !result.diagnostics.isEmpty {
-            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
-        }
-        guard let desired = result.state else {
-            Terminal.standardError.write("error: the site has errors; no BMC was contacted.\n")
-            throw ExitCode.failure
-        }
+        let (_, desired) = try source.loadSite(refusal: "no BMC was contacted")
         var targets: [PowerTarget] = []
         var problems: [String] = []
         for name in nodes {

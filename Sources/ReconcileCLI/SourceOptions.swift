@@ -41,3 +41,26 @@ struct SourceOptions: ParsableArguments {
         return SiteSource(repo: repo, ref: ref, path: path, cacheRoot: cache, credentials: credentials)
     }
 }
+
+extension SourceOptions {
+    /// Fetches the repo and loads the site. On a git error or an invalid site it prints what is wrong (with
+    /// `refusal`, what was therefore not done) and exits 1.
+    func loadSite(refusal: String) throws -> (checkout: SiteSource.Checkout, desired: DesiredState) {
+        let checkout: SiteSource.Checkout
+        do {
+            checkout = try source.checkout()
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode.failure
+        }
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        if !result.diagnostics.isEmpty {
+            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
+        }
+        guard let desired = result.state else {
+            Terminal.standardError.write("error: the site has errors; \(refusal).\n")
+            throw ExitCode.failure
+        }
+        return (checkout, desired)
+    }
+}

@@ -33,18 +33,7 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let checkout: SiteSource.Checkout
-        do {
-            checkout = try source.source.checkout()
-        } catch {
-            Terminal.standardError.write("error: \(error)\n")
-            throw ExitCode.failure
-        }
-        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
-        guard let desired = result.state else {
-            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
-            throw ExitCode.failure
-        }
+        let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
         let store = try SQLiteStateStore.openExisting(path: state)
         var rows: [Row] = []
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
