@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Starts one simulated IPMI BMC (openipmi's ipmi_sim) on 127.0.0.1:PORT in DIR, user admin / PASSWORD.
+# Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log: that is the lab node's
+# "firmware". Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD
+set -euo pipefail
+dir=$1 port=$2 password=$3
+mkdir -p "$dir/state"
+echo 0 > "$dir/power"
+cat > "$dir/chassis.sh" <<'HOOK'
+#!/bin/sh
+dir=$(dirname "$0")
+op=$1; shift
+if [ "$op" = get ]; then
+    for what in "$@"; do
+        case "$what" in
+            power) echo "power:$(cat "$dir/power" 2>/dev/null || echo 0)" ;;
+            boot) echo "boot:$(cat "$dir/boot" 2>/dev/null || echo default)" ;;
+        esac
+    done
+else
+    while [ $# -ge 2 ]; do
+        echo "$1 $2" >> "$dir/log"
+        case "$1" in
+            power) echo "$2" > "$dir/power" ;;
+            boot) echo "$2" > "$dir/boot" ;;
+        esac
+        shift 2
+    done
+fi
+exit 0
+HOOK
+chmod +x "$dir/chassis.sh"
+cat > "$dir/lan.conf" <<CONF
+name "bmc$port"
+set_working_mc 0x20
+  chassis_control "$dir/chassis.sh"
+  startlan 1
+    addr 127.0.0.1 $port
+    priv_limit admin
+    allowed_auths_callback none md2 md5 straight
+    allowed_auths_user none md2 md5 straight
+    allowed_auths_operator none md2 md5 straight
+    allowed_auths_admin none md2 md5 straight
+    guid a123456789abcdefa123456789abcdef
+  endlan
+  user 2 true "admin" "$password" admin 10 none md2 md5 straight
+CONF
+cat > "$dir/bmc.emu" <<EMU
+mc_setbmc 0x20
+mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
+sel_enable 0x20 1000 0x0a
+mc_enable 0x20
+EMU
+ipmi_sim -c "$dir/lan.conf" -f "$dir/bmc.emu" -s "$dir/state" -n < /dev/null > "$dir/sim.log" 2>&1 &
+echo $!
