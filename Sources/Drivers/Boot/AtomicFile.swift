@@ -40,7 +40,7 @@ public enum AtomicFile {
 
     /// Removes `path`; a file already gone is not an error.
     public static func remove(_ path: String) throws(AtomicFileError) {
-        if unlink(path) != 0 && errno != ENOENT {
+        if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
             throw AtomicFileError(path: path, reason: "cannot remove: \(String(cString: strerror(errno)))")
         }
     }
