@@ -9,7 +9,8 @@ struct BootEntryRendererTests {
     @Test func pxelinuxEntryParsesBack() throws {
         let entry = Fixtures.install("r1n1", mac: "52:54:00:AA:00:01", ip: "10.77.0.11", loader: .pxelinux)
         let files = try renderer.files(for: entry)
-        #expect(files.map(\.path) == ["pxelinux.cfg/01-52-54-00-aa-00-01"])
+        #expect(files.map(\.path) == ["pxelinux.cfg/01-52-54-00-aa-00-01", "ipxe/01-52-54-00-aa-00-01.ipxe"])
+        #expect(files[1].contents.contains("\nchain /pxelinux.0 || exit 1\n"))
         let text = try #require(files.first).contents
         #expect(text.hasPrefix(BootEntryRenderer.marker))
         var keywords: [String: String] = [:]
@@ -47,7 +48,8 @@ struct BootEntryRendererTests {
                                      extra: ["console=ttyS0,115200", "root=LABEL=a;b", "x=$HOME", "a{b}|c&d"])
         if localBoot { entry.mode = .localBoot }
         let files = try renderer.files(for: entry)
-        #expect(files.map(\.path) == ["grub/grub.cfg-01-52-54-00-77-02-03"])
+        #expect(files.map(\.path) == ["grub/grub.cfg-01-52-54-00-77-02-03", "ipxe/01-52-54-00-77-02-03.ipxe"])
+        #expect(files[1].contents.contains("\nchain /grub/grubnetx64.efi || exit 1\n"))
         let directory = try TemporaryDirectory()
         try directory.write("grub.cfg", Data(try #require(files.first).contents.utf8))
         let result = await runTool(checker, [directory.path + "/grub.cfg"], timeout: .seconds(10))

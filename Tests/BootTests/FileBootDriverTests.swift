@@ -23,7 +23,8 @@ struct FileBootDriverTests {
     @Test func writesFlipsToLocalBootAndRecordsTheManifest() async throws {
         let entry = Fixtures.install("r1n1", mac: "52:54:00:aa:00:01", ip: "10.77.0.11", loader: .pxelinux)
         let written = try await driver.write(entry)
-        #expect(written == [directory.path + "/tftp/pxelinux.cfg/01-52-54-00-aa-00-01"])
+        #expect(written == [directory.path + "/tftp/pxelinux.cfg/01-52-54-00-aa-00-01",
+                            directory.path + "/tftp/ipxe/01-52-54-00-aa-00-01.ipxe"])
         #expect(try directory.read("tftp/pxelinux.cfg/01-52-54-00-aa-00-01").contains("KERNEL boot/vmlinuz"))
         var local = entry
         local.mode = .localBoot
@@ -31,7 +32,8 @@ struct FileBootDriverTests {
         let text = try directory.read("tftp/pxelinux.cfg/01-52-54-00-aa-00-01")
         #expect(text.contains("LOCALBOOT 0") && !text.contains("KERNEL"))
         let manifest = try await driver.manifest()
-        #expect(manifest.nodes["r1n1"]?.files == [.init(root: .tftp, path: "pxelinux.cfg/01-52-54-00-aa-00-01")])
+        #expect(manifest.nodes["r1n1"]?.files == [.init(root: .tftp, path: "ipxe/01-52-54-00-aa-00-01.ipxe"),
+                                                  .init(root: .tftp, path: "pxelinux.cfg/01-52-54-00-aa-00-01")])
         let leftovers = try FileManager.default.subpathsOfDirectory(atPath: directory.path)
             .filter { $0.contains("rackswarm-tmp") }
         #expect(leftovers.isEmpty)
@@ -42,7 +44,7 @@ struct FileBootDriverTests {
         #expect(FileManager.default.fileExists(atPath: directory.path + "/http/ipxe/01-52-54-00-aa-00-01.ipxe"))
         try await driver.write(Fixtures.install("r1n1", mac: "52:54:00:aa:00:01", ip: "10.77.0.11", loader: .grub))
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/http/ipxe/01-52-54-00-aa-00-01.ipxe"))
-        #expect(!FileManager.default.fileExists(atPath: directory.path + "/tftp/ipxe/01-52-54-00-aa-00-01.ipxe"))
+        #expect(try directory.read("tftp/ipxe/01-52-54-00-aa-00-01.ipxe").contains("chain /grub/grubnetx64.efi"))
         #expect(FileManager.default.fileExists(atPath: directory.path + "/tftp/grub/grub.cfg-01-52-54-00-aa-00-01"))
     }
 

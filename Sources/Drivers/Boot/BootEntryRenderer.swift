@@ -1,11 +1,38 @@
 import Foundation
 
+/// The boot programs in the TFTP root, by role (relative paths).
+///
+/// Every node's firmware first runs iPXE (DHCP picks the build by architecture); iPXE runs the site dispatcher,
+/// which chains the node's per-MAC script, which loads the node's own loader.
+public struct BootLoaderFiles: Sendable, Hashable, Codable {
+    /// iPXE for BIOS PXE ROMs.
+    public var biosIPXE: String
+    /// iPXE for x86-64 UEFI firmware.
+    public var uefiIPXE: String
+    /// The script iPXE clients get from DHCP: `rackswarm.ipxe`.
+    public var dispatcher: String
+    public var pxelinux: String
+    public var grub: String
+
+    public init(biosIPXE: String = "undionly.kpxe", uefiIPXE: String = "ipxe.efi",
+                dispatcher: String = "rackswarm.ipxe", pxelinux: String = "pxelinux.0",
+                grub: String = "grub/grubnetx64.efi") {
+        self.biosIPXE = biosIPXE
+        self.uefiIPXE = uefiIPXE
+        self.dispatcher = dispatcher
+        self.pxelinux = pxelinux
+        self.grub = grub
+    }
+}
+
 /// Renders boot entries as the text each boot loader reads. Pure: no files, no clock.
 public struct BootEntryRenderer: Sendable {
     public var server: BootServerAddress
+    public var loaderFiles: BootLoaderFiles
 
-    public init(server: BootServerAddress) {
+    public init(server: BootServerAddress, loaderFiles: BootLoaderFiles = BootLoaderFiles()) {
         self.server = server
+        self.loaderFiles = loaderFiles
     }
 
     /// The first line of every file rackswarm writes, after a loader's own magic line.
@@ -26,22 +53,20 @@ public struct BootEntryRenderer: Sendable {
     /// Every file the entry needs, for its loader.
     public func files(for entry: BootEntry) throws(BootError) -> [File] {
         try Self.check(entry)
+        let chain = File(root: .tftp, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxeChain(entry))
         switch entry.loader {
         case .pxelinux:
-            return [File(root: .tftp, path: "pxelinux.cfg/\(entry.pxeName)", contents: pxelinux(entry))]
+            return [File(root: .tftp, path: "pxelinux.cfg/\(entry.pxeName)", contents: pxelinux(entry)), chain]
         case .grub:
-            return [File(root: .tftp, path: "grub/grub.cfg-\(entry.pxeName)", contents: grub(entry))]
+            return [File(root: .tftp, path: "grub/grub.cfg-\(entry.pxeName)", contents: grub(entry)), chain]
         case .ipxe:
-            return [
-                File(root: .tftp, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxeChain(entry)),
-                File(root: .http, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxe(entry)),
-            ]
+            return [chain, File(root: .http, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxe(entry))]
         }
     }
 
     /// The site-wide TFTP script an iPXE client gets from DHCP: it chains the per-MAC entry.
     public func ipxeDispatcher() -> File {
-        File(root: .tftp, path: "rackswarm.ipxe", contents: """
+        File(root: .tftp, path: loaderFiles.dispatcher, contents: """
             #!ipxe
             \(Self.marker)
             chain ipxe/01-${mac:hexhyp}.ipxe || exit 1
@@ -119,9 +144,16 @@ public struct BootEntryRenderer: Sendable {
         return text
     }
 
-    /// The per-MAC TFTP script for nodes whose PXE ROM runs iPXE from TFTP: it chains the HTTP script.
+    /// The per-MAC TFTP script the dispatcher chains: it loads the node's own loader (pxelinux and GRUB then
+    /// read their per-MAC file), or, for iPXE nodes, the per-MAC script over HTTP.
     public func ipxeChain(_ entry: BootEntry) -> String {
-        "#!ipxe\n\(Self.marker)\nchain \(server.ipxeScriptURL(pxeName: entry.pxeName)) || exit 1\n"
+        let target: String
+        switch entry.loader {
+        case .pxelinux: target = "/" + BootEntryRenderer.trimmed(loaderFiles.pxelinux)
+        case .grub: target = "/" + BootEntryRenderer.trimmed(loaderFiles.grub)
+        case .ipxe: target = server.ipxeScriptURL(pxeName: entry.pxeName)
+        }
+        return "#!ipxe\n\(Self.marker)\n# node \(entry.node) (\(entry.loader.rawValue))\nchain \(target) || exit 1\n"
     }
 
     /// Refuses entries that cannot be written faithfully: every loader splits the command line on whitespace.

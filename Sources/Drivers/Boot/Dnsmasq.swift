@@ -3,24 +3,6 @@ import Logging
 
 /// The dnsmasq side of the provisioning network: a static main file, and a hosts file reloaded on SIGHUP.
 public struct DnsmasqSettings: Sendable, Hashable {
-    /// The boot file DHCP names for each loader, relative to the TFTP root.
-    public struct BootFiles: Sendable, Hashable {
-        public var pxelinux: String
-        public var grub: String
-        /// What a plain PXE ROM of an iPXE node loads: an iPXE build.
-        public var ipxeROM: String
-        /// What a node already running iPXE (DHCP option 175) loads: the site dispatcher script.
-        public var ipxeScript: String
-
-        public init(pxelinux: String = "pxelinux.0", grub: String = "grub/grubnetx64.efi",
-                    ipxeROM: String = "undionly.kpxe", ipxeScript: String = "rackswarm.ipxe") {
-            self.pxelinux = pxelinux
-            self.grub = grub
-            self.ipxeROM = ipxeROM
-            self.ipxeScript = ipxeScript
-        }
-    }
-
     public var serverAddress: String
     /// The provisioning subnet's network address and mask: `10.77.0.0`, `255.255.255.0`.
     public var network: String
@@ -28,10 +10,10 @@ public struct DnsmasqSettings: Sendable, Hashable {
     public var tftpRoot: String
     /// The hosts file dnsmasq rereads on SIGHUP (`dhcp-hostsfile`).
     public var hostsFile: String
-    public var bootFiles: BootFiles
+    public var bootFiles: BootLoaderFiles
 
     public init(serverAddress: String, network: String, netmask: String, tftpRoot: String, hostsFile: String,
-                bootFiles: BootFiles = BootFiles()) {
+                bootFiles: BootLoaderFiles = BootLoaderFiles()) {
         self.serverAddress = serverAddress
         self.network = network
         self.netmask = netmask
@@ -43,9 +25,11 @@ public struct DnsmasqSettings: Sendable, Hashable {
 
 /// Renders dnsmasq's files. Pure.
 public enum DnsmasqConfiguration {
-    /// The main file: static-only DHCP on the subnet, TFTP, and one boot file per loader tag.
+    /// The main file: static-only DHCP on the subnet, TFTP, and the first stage by architecture.
     ///
-    /// It changes only when the site does; nodes come and go through the hosts file.
+    /// No per-host tags: every node first runs iPXE (BIOS or UEFI build), whose dispatcher chains the node's
+    /// per-MAC script. dnsmasq 2.90 aborts on SIGHUP when a hosts-file line sets a tag and a lease exists, and
+    /// per-node choices in this file would need a restart. It changes only when the site does.
     public static func main(_ settings: DnsmasqSettings) -> String {
         let server = settings.serverAddress
         let files = settings.bootFiles
@@ -57,19 +41,20 @@ public enum DnsmasqConfiguration {
             enable-tftp
             tftp-root=\(settings.tftpRoot)
             dhcp-match=set:ipxe,175
-            dhcp-boot=tag:rs-pxelinux,\(files.pxelinux),,\(server)
-            dhcp-boot=tag:rs-grub,\(files.grub),,\(server)
-            dhcp-boot=tag:rs-ipxe,tag:!ipxe,\(files.ipxeROM),,\(server)
-            dhcp-boot=tag:rs-ipxe,tag:ipxe,\(files.ipxeScript),,\(server)
+            dhcp-match=set:efi64,option:client-arch,7
+            dhcp-match=set:efi64,option:client-arch,9
+            dhcp-boot=tag:ipxe,\(files.dispatcher),,\(server)
+            dhcp-boot=tag:!ipxe,tag:efi64,\(files.uefiIPXE),,\(server)
+            dhcp-boot=tag:!ipxe,tag:!efi64,\(files.biosIPXE),,\(server)
 
             """
     }
 
-    /// One `dhcp-host` line per reservation: `52:54:00:aa:00:01,set:rs-pxelinux,10.77.0.11,n1,infinite`.
+    /// One `dhcp-host` line per reservation: `52:54:00:aa:00:01,10.77.0.11,n1,infinite`.
     public static func hosts(_ reservations: [DHCPReservation]) -> String {
         var text = "\(BootEntryRenderer.marker)\n"
         for reservation in reservations.sorted(by: { $0.node < $1.node }) {
-            var fields = [reservation.mac, "set:rs-\(reservation.loader.rawValue)", reservation.ip]
+            var fields = [reservation.mac, reservation.ip]
             if isHostname(reservation.node) { fields.append(reservation.node) }
             fields.append("infinite")
             text += fields.joined(separator: ",") + "\n"
@@ -125,21 +110,26 @@ public enum ExternalDHCP {
     public static func instructions(_ reservations: [DHCPReservation], settings: DnsmasqSettings) -> String {
         var text = "# rackswarm does not manage DHCP on this site. Add these reservations to your DHCP server\n"
             + "# (ISC dhcpd syntax; next-server is the TFTP server, filename the boot file):\n"
+        text += """
+            # Every node boots iPXE first; iPXE clients (user-class "iPXE") get the dispatcher script.
+            #   BIOS (arch 0): \(settings.bootFiles.biosIPXE)   UEFI x86-64 (arch 7, 9): \(settings.bootFiles.uefiIPXE)
+            #   iPXE: \(settings.bootFiles.dispatcher)
+            option arch code 93 = unsigned integer 16;
+
+            """
         for reservation in reservations.sorted(by: { $0.node < $1.node }) {
-            let file: String
-            switch reservation.loader {
-            case .pxelinux: file = settings.bootFiles.pxelinux
-            case .grub: file = settings.bootFiles.grub
-            case .ipxe: file = settings.bootFiles.ipxeROM
-            }
             text += """
                 host \(reservation.node) {
                   hardware ethernet \(reservation.mac);
                   fixed-address \(reservation.ip);
                   next-server \(settings.serverAddress);
-                  filename "\(file)";\(reservation.loader == .ipxe
-                    ? "\n  if exists user-class and option user-class = \"iPXE\" { filename \"\(settings.bootFiles.ipxeScript)\"; }"
-                    : "")
+                  if exists user-class and option user-class = "iPXE" {
+                    filename "\(settings.bootFiles.dispatcher)";
+                  } elsif option arch = 00:07 or option arch = 00:09 {
+                    filename "\(settings.bootFiles.uefiIPXE)";
+                  } else {
+                    filename "\(settings.bootFiles.biosIPXE)";
+                  }
                 }
 
                 """
