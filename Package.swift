@@ -72,6 +72,8 @@ let package = Package(
             dependencies: [
                 "Reconciler",
                 "Drivers",
+                "BootServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
