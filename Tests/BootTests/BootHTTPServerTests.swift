@@ -27,7 +27,8 @@ struct BootHTTPServerTests {
             fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         let status = Int(result.output.suffix(3)) ?? 0
-        return Fetched(status: status, headers: fields, body: [UInt8](FileManager.default.contents(atPath: body) ?? Data()))
+        let bytes = [UInt8](FileManager.default.contents(atPath: body) ?? Data())
+        return Fetched(status: status, headers: fields, body: bytes)
     }
 
     @Test func servesPerMACScriptsFilesAndRanges() async throws {

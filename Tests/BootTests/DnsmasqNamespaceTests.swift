@@ -54,7 +54,8 @@ struct DnsmasqNamespaceTests {
 
         // A BIOS client with n1's MAC gets n1's address, BIOS iPXE and our server, then fetches its entries.
         let lease1 = try await lab.dhcp(udhcpc: udhcpc, mac: first.mac, directory: directory)
-        #expect(lease1["ip"] == "10.77.0.11" && lease1["boot_file"] == "undionly.kpxe" && lease1["siaddr"] == "10.77.0.1",
+        #expect(lease1["ip"] == "10.77.0.11" && lease1["boot_file"] == "undionly.kpxe"
+                    && lease1["siaddr"] == "10.77.0.1",
                 "\(lease1) \((try? directory.read("dnsmasq.log")) ?? "")")
         _ = await lab.run(server: false, ["ip", "addr", "add", "\(lease1["ip"] ?? "10.77.0.11")/24",
                                           "dev", lab.clientLink])
@@ -65,7 +66,8 @@ struct DnsmasqNamespaceTests {
         #expect(try directory.read("fetched-entry") == directory.read("tftp/pxelinux.cfg/\(first.pxeName)"))
         #expect(try directory.read("fetched-entry").contains("rackswarm.node=n1"))
         let chain = await lab.run(server: false, [tftp, "-m", "binary", "10.77.0.1", "-c", "get",
-                                                  "ipxe/\(first.pxeName).ipxe", fetched + ".ipxe"], timeout: .seconds(10))
+                                                  "ipxe/\(first.pxeName).ipxe", fetched + ".ipxe"],
+                                timeout: .seconds(10))
         #expect(chain.succeeded, "tftp: \(chain.output)")
         #expect(try directory.read("fetched-entry.ipxe").contains("chain /pxelinux.0"))
 
@@ -82,13 +84,15 @@ struct DnsmasqNamespaceTests {
         try await DnsmasqReservations(settings: settings, pidFile: pidFile, logger: logger)
             .apply([DHCPReservation(first), DHCPReservation(second)])
         // n2 is a UEFI x86-64 client (option 93 = 7): UEFI iPXE.
-        let lease2 = try await lab.dhcp(udhcpc: udhcpc, mac: second.mac, directory: directory, extra: ["-x", "0x5d:0007"])
+        let lease2 = try await lab.dhcp(udhcpc: udhcpc, mac: second.mac, directory: directory,
+                                        extra: ["-x", "0x5d:0007"])
         #expect(lease2["ip"] == "10.77.0.12" && lease2["boot_file"] == "ipxe.efi",
                 "\(lease2) \((try? directory.read("dnsmasq.log")) ?? "")")
         #expect(kill(pid, 0) == 0, "dnsmasq exited on reload")
         #expect(try directory.read("dnsmasq.pid").trimmingCharacters(in: .whitespacesAndNewlines) == String(pid))
         let leaseText = try directory.read("leases")
-        #expect(leaseText.contains("52:54:00:77:00:11 10.77.0.11") && leaseText.contains("52:54:00:77:00:12 10.77.0.12"),
+        #expect(leaseText.contains("52:54:00:77:00:11 10.77.0.11")
+                    && leaseText.contains("52:54:00:77:00:12 10.77.0.12"),
                 "\(leaseText)")
     }
 }

@@ -26,8 +26,8 @@ struct QEMUiPXEBootTests {
             let driver = FileBootDriver(tftpRoot: tftpRoot, httpRoot: httpRoot, server: server,
                                         logger: Logger(label: "test.boot"))
             try await driver.writeSiteFiles()
-            let arguments = InstallArguments(node: node, imageReference: "lab@1", sha256: String(repeating: "ab", count: 32),
-                                             server: server)
+            let arguments = InstallArguments(node: node, imageReference: "lab@1",
+                                             sha256: String(repeating: "ab", count: 32), server: server)
             try await driver.write(BootEntry(
                 node: node, mac: "52:54:00:12:34:56", ip: "10.0.2.15", loader: .ipxe,
                 mode: .install(InstallKernel(imageReference: "lab@1", kernel: "boot/vmlinuz", initrd: "boot/initrd.img",

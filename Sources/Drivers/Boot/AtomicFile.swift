@@ -11,37 +11,49 @@ public enum AtomicFile {
         } catch {
             throw AtomicFileError(path: directory, reason: "cannot create directory: \(Self.reason(error))")
         }
-        let temporary = directory + "/." + url.lastPathComponent + ".rackswarm-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = directory + "/." + url.lastPathComponent
+            + ".rackswarm-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
-            throw AtomicFileError(path: path, reason: "cannot create a file in \(directory): \(String(cString: strerror(errno)))")
+            throw AtomicFileError(path: path, reason: "cannot create a file in \(directory): \(lastError())")
         }
         var failure: String?
         data.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = Foundation.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                let written = Foundation.write(descriptor, buffer.baseAddress.map { $0 + offset },
+                                               buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    failure = "write failed: \(String(cString: strerror(errno)))"
+                    failure = "write failed: \(lastError())"
                     return
                 }
                 offset += written
             }
         }
-        if failure == nil && fsync(descriptor) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
+        if failure == nil && fsync(descriptor) != 0 { failure = "fsync failed: \(lastError())" }
         close(descriptor)
-        if failure == nil && rename(temporary, path) != 0 { failure = "rename failed: \(String(cString: strerror(errno)))" }
+        if failure == nil && rename(temporary, path) != 0 { failure = "rename failed: \(lastError())" }
         if let failure {
             unlink(temporary)
             throw AtomicFileError(path: path, reason: failure)
         }
+        // Make the rename itself durable; a failure here leaves the new file in place, so it is not an error.
+        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+
+    private static func lastError() -> String {
+        String(cString: strerror(errno))
     }
 
     /// Removes `path`; a file already gone is not an error.
     public static func remove(_ path: String) throws(AtomicFileError) {
         if unlink(path) != 0 && errno != ENOENT && errno != ENOTDIR {
-            throw AtomicFileError(path: path, reason: "cannot remove: \(String(cString: strerror(errno)))")
+            throw AtomicFileError(path: path, reason: "cannot remove: \(lastError())")
         }
     }
 

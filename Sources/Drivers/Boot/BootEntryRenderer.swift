@@ -159,15 +159,16 @@ public struct BootEntryRenderer: Sendable {
     /// Refuses entries that cannot be written faithfully: every loader splits the command line on whitespace.
     static func check(_ entry: BootEntry) throws(BootError) {
         guard PXEName.from(entry.mac) != nil else {
-            throw BootError(.invalidAddress, node: entry.node, path: entry.mac, "MAC address '\(entry.mac)' is not valid")
+            throw BootError(.invalidAddress, node: entry.node, path: entry.mac,
+                            "MAC address '\(entry.mac)' is not valid")
         }
         guard entry.node.allSatisfy({ !$0.isWhitespace && !$0.isNewline && $0 != "'" && $0 != "\"" }) else {
             throw BootError(.invalidArgument, node: entry.node, path: "", "node name cannot go into a boot entry")
         }
         guard case .install(let install) = entry.mode else { return }
+        let unwritable: (Character) -> Bool = { $0.isWhitespace || $0.isNewline || $0 == "'" || $0 == "\"" }
         for argument in install.arguments + [install.kernel, install.initrd]
-        where argument.isEmpty || argument.contains(where: { $0.isWhitespace || $0.isNewline || $0 == "'" || $0 == "\"" })
-        {
+        where argument.isEmpty || argument.contains(where: unwritable) {
             throw BootError(.invalidArgument, node: entry.node, path: argument,
                             "kernel argument or path '\(argument)' has whitespace or quotes, or is empty")
         }
