@@ -30,3 +30,30 @@ struct ByteRangeTests {
         #expect(ByteRange.parse(nil, size: 10) == .full)
     }
 }
+
+/// Random headers never give a range outside the file, and well-formed ones give exactly the bytes asked for.
+struct ByteRangeRandomTests {
+    @Test func randomHeadersStayInsideTheFile() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("bytes=-0123456789, \t;x")
+        for _ in 0..<5000 {
+            let size = Int.random(in: 0...5000, using: &generator)
+            let length = Int.random(in: 0...24, using: &generator)
+            let header = String((0..<length).map { _ in alphabet.randomElement(using: &generator) ?? "0" })
+            if case .partial(let range) = ByteRange.parse(header, size: size) {
+                #expect(range.lowerBound >= 0 && range.upperBound < size && !range.isEmpty, "\(header) \(size)")
+            }
+        }
+    }
+
+    @Test func wellFormedRangesGiveTheRequestedBytes() {
+        for _ in 0..<2000 {
+            let size = Int.random(in: 1...100_000)
+            let first = Int.random(in: 0..<size)
+            let last = Int.random(in: first..<(size + 50))
+            #expect(ByteRange.parse("bytes=\(first)-\(last)", size: size) == .partial(first...min(last, size - 1)))
+            let count = Int.random(in: 1...(size + 10))
+            #expect(ByteRange.parse("bytes=-\(count)", size: size) == .partial(max(0, size - count)...(size - 1)))
+        }
+    }
+}
