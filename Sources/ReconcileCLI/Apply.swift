@@ -3,6 +3,8 @@ import Drivers
 import Foundation
 import Logging
 import Reconciler
+import ServiceLifecycle
+import UnixSignals
 
 extension Planner.Policy.Scope: ExpressibleByArgument {}
 
@@ -34,7 +36,17 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
 
+    @Option(help: "Keep converging: a pass now, then one every DURATION (e.g. 30s, 5m) until SIGTERM/SIGINT.")
+    var every: String?
+
+    @Flag(help: "Keep converging at the site's interval (spec.interval).")
+    var loop = false
+
     func validate() throws {
+        if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
+            throw ValidationError("--every takes a duration like 30s, 5m or 1h")
+        }
+        if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
         guard dryRun || scope == .services else {
             throw ValidationError(
                 "applying power, boot and image changes is not available yet; preview them with --dry-run, "
@@ -44,6 +56,10 @@ struct Apply: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if every != nil || loop {
+            try await runLoop()
+            return
+        }
         let checkout: SiteSource.Checkout
         do {
             checkout = try source.source.checkout()
@@ -60,7 +76,7 @@ struct Apply: AsyncParsableCommand {
             throw ExitCode.failure
         }
         if !dryRun {
-            try await convergeServices(desired, commit: checkout.commit)
+            try await Self.convergeServices(desired, commit: checkout.commit, state: state)
             return
         }
         var observedState = ObservedState()
@@ -89,8 +105,33 @@ struct Apply: AsyncParsableCommand {
 }
 
 extension Apply {
+    /// `--every` / `--loop`: the convergence loop as a service; SIGTERM or SIGINT end it after the pass in flight.
+    func runLoop() async throws {
+        let logger = Logger(label: "rackswarm.reconcile")
+        let siteSource = source.source
+        let state = state
+        // The first load gives the site's interval; every pass loads the repo again.
+        guard let desired = SiteLoader.load(path: try siteSource.checkout().directory).state else {
+            Terminal.standardError.write("error: the site has errors; fix them before starting the loop.\n")
+            throw ExitCode.failure
+        }
+        let interval = every.flatMap { Duration(parsing: $0) } ?? desired.site.interval
+        let loop = ReconcileLoop(interval: interval, logger: logger) {
+            let checkout = try siteSource.checkout()
+            let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+            guard let desired = result.state else {
+                Terminal.standardError.write(result.renderDiagnostics())
+                throw ExitCode.failure
+            }
+            try await Self.convergeServices(desired, commit: checkout.commit, state: state)
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
     /// `--scope services`: observe every node's agent, then install, repair and uninstall services as planned.
-    func convergeServices(_ desired: DesiredState, commit: String?) async throws {
+    static func convergeServices(_ desired: DesiredState, commit: String?, state: String) async throws {
         let logger = Logger(label: "rackswarm.reconcile")
         let key: SiteKey
         do {

@@ -6,7 +6,10 @@ struct Reconcile: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
         abstract: "Converge a bare-metal data center to the desired state committed in git.",
-        subcommands: [Apply.self, Validate.self, Dev.self, Service.self, Boot.self],
+        subcommands: [
+            Apply.self, Validate.self, Status.self, Power.self, Service.self, Image.self, Seed.self, Dev.self,
+            Boot.self,
+        ],
         defaultSubcommand: Apply.self
     )
 }

@@ -34,14 +34,14 @@ struct Service: AsyncParsableCommand {
     @Option(help: "Talk to this agent (HOST:PORT) instead of the node's address from the site.")
     var agent: String?
 
-    @Option(help: "Agent port used with a node's IP from the site.")
-    var agentPort: Int = 7700
+    @Option(help: "Agent port used with a node's IP from the site (default: the site's agent.port).")
+    var agentPort: Int?
 
     @Option(help: "JSON service definition ({name, software: [{name, rpm, order, script, process}], repositories}).")
     var definition: String?
 
-    @Option(help: "File holding the per-site key the agents share.")
-    var keyFile: String
+    @Option(help: "File holding the per-site key the agents share (default: the site's agent.keyFile).")
+    var keyFile: String?
 
     @Option(help: "Seconds to wait for the answer.")
     var timeout: Double = 900
@@ -52,6 +52,7 @@ struct Service: AsyncParsableCommand {
     func validate() throws {
         if let agent, AgentAddress(parsing: agent) == nil { throw ValidationError("--agent must be HOST:PORT") }
         guard agent != nil || site != nil else { throw ValidationError("give --site DIR or --agent HOST:PORT") }
+        guard keyFile != nil || site != nil else { throw ValidationError("give --key-file, or --site to use its key") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 
@@ -65,6 +66,7 @@ struct Service: AsyncParsableCommand {
             }
             serviceDefinition = parsed
         }
+        var siteKeyFile: String?
         if let site {
             let result = SiteLoader.load(path: site)
             guard let state = result.state else {
@@ -75,14 +77,18 @@ struct Service: AsyncParsableCommand {
             guard let serviceModel = state.service(named: service) else {
                 throw ValidationError("no service \(service) in \(site)")
             }
-            if address == nil { address = AgentAddress(host: "\(nodeModel.ip.value)", port: agentPort) }
+            if address == nil {
+                address = AgentAddress(host: "\(nodeModel.ip.value)", port: agentPort ?? state.site.agent.port)
+            }
+            siteKeyFile = state.site.agent.keyFile
             if serviceDefinition == nil { serviceDefinition = ServiceDefinition(serviceModel) }
         }
         guard let address else { throw ValidationError("no agent address for \(node)") }
         if action == .install, serviceDefinition == nil {
             Terminal.standardError.write("note: no software list given; the agent uses the one it recorded\n")
         }
-        let key = try SiteKey(contentsOfFile: keyFile)
+        guard let keyPath = keyFile ?? siteKeyFile else { throw ValidationError("no site key file") }
+        let key = try SiteKey(contentsOfFile: keyPath)
         let client = ServiceAgentClient(
             address: address, key: key, timeout: .seconds(timeout), logger: Logger(label: "reconcile.service"))
         do {

@@ -110,3 +110,30 @@ struct BootExecutionTests {
         }
     }
 }
+
+/// Through the executor's `ActionPerformer` interface, boot errors carry their intent.
+struct BootActionPerformerTests {
+    @Test func bootErrorsBecomeStalledFailuresAndOtherKindsAreRefused() async throws {
+        var desired = try BootExecutionTests.datacenter()
+        desired.nodes[1].ip = desired.nodes[0].ip
+        let performer: any ActionPerformer = BootActionExecutor(driver: FakeBootDriver(), desired: desired)
+        let node = desired.nodes[0]
+        let write = PlannedAction(node: node.name, rack: node.rack.value, wave: 1, kind: .writeBootEntry,
+                                  destructive: false, detail: "")
+        let failure = try await #require(throws: ActionFailure.self) {
+            try await performer.perform(write, on: node, image: desired.image(named: node.image.value))
+        }
+        #expect(failure.intent == .stalled && failure.message.contains(node.name))
+        let healthy = desired.nodes[2]
+        try await performer.perform(
+            PlannedAction(node: healthy.name, rack: healthy.rack.value, wave: 1, kind: .writeBootEntry,
+                          destructive: false, detail: ""),
+            on: healthy, image: desired.image(named: healthy.image.value))
+        var power = write
+        power.kind = .powerCycle
+        let refused = try await #require(throws: ActionFailure.self) {
+            try await performer.perform(power, on: node, image: nil)
+        }
+        #expect(refused.intent == .stalled && refused.message.contains("powerCycle"))
+    }
+}

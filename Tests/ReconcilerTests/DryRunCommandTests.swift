@@ -134,3 +134,27 @@ extension DryRunGitTests {
         #expect(reimage.stdout.contains("Plan: 0 to provision, 1 to reimage (destructive), 0 service changes, 0 to decommission."))
     }
 }
+
+extension DryRunGitTests {
+    /// `reconcile status` shows what the store holds, by rack, in text and JSON.
+    @Test func statusShowsNodesByRack() async throws {
+        let site = try SiteRepo()
+        let store = try SQLiteStateStore(path: site.state)
+        try await store.record(NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: ["vod"], drifted: ["vod"],
+                                          rack: "r1"), lastError: nil, for: "r1n3", at: Date())
+        try await store.record(NodeStatus(phase: .failed, rack: "r2"), lastError: "BMC refused the password",
+                               for: "r2n1", at: Date())
+        let arguments = ["status", "--repo", "file://" + site.repo, "--path", "site", "--cache", site.cache,
+                         "--state", site.state]
+        let (status, text, _) = try runProcess(ValidateCommandTests.binary, arguments)
+        #expect(status == 0)
+        #expect(text.contains("  r1n3     ready           centos-7@7.9.2009          vod(drift)\n"))
+        #expect(text.contains("  r2n1     failed          - -> centos-7@7.9.2009     -                    BMC refused the password\n"))
+        #expect(text.contains("1 failed, 1 ready, 6 unknown"))
+        let (_, json, _) = try runProcess(ValidateCommandTests.binary, arguments + ["--output", "json"])
+        let decoded = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let nodes = try #require(decoded?["nodes"] as? [[String: Any]])
+        #expect(nodes.count == 8)
+        #expect(nodes.first { $0["node"] as? String == "r2n1" }?["lastError"] as? String == "BMC refused the password")
+    }
+}

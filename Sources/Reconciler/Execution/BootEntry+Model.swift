@@ -119,6 +119,23 @@ public struct BootActionExecutor: Sendable {
     }
 }
 
+extension BootActionExecutor: ActionPerformer {
+    /// The executor's entry point: boot actions go to the driver; a `BootError` becomes an `ActionFailure` with its
+    /// intent (collisions, missing files, unwritable roots are stalled; a failed DHCP reload is transient). Any
+    /// other kind of action is not this performer's and stalls, naming the kind.
+    public func perform(_ action: PlannedAction, on node: Node, image: Image?) async throws {
+        let handled: Bool
+        do {
+            handled = try await perform(action)
+        } catch let error as BootError {
+            throw ActionFailure(error.description, intent: error.isTransient ? .transient : .stalled)
+        }
+        if !handled {
+            throw ActionFailure("boot: \(action.kind.rawValue) is not a boot action", intent: .stalled)
+        }
+    }
+}
+
 /// `--dry-run`'s view of boot entries: the file each node gets and the command line its kernel starts with.
 public enum BootEntryPreview {
     public static func text(plan: Plan, desired: DesiredState) -> String {

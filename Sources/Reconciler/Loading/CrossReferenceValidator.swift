@@ -14,13 +14,21 @@ enum CrossReferenceValidator {
         nodes.reserveCapacity(files.reduce(0) { $0 + $1.count })
         var images: [Image] = []
         var services: [Service] = []
-        for document in files.joined() {
-            switch document {
-            case .site(let site): sites.append(site)
-            case .rack(let rack): racks.append(rack)
-            case .node(let node): nodes.append(node)
-            case .image(let image): images.append(image)
-            case .service(let service): services.append(service)
+        // Move each document out of its file's array rather than copying it: a Node is large.
+        let firstDocument = files.first { !$0.isEmpty }?.first
+        var files = files
+        for index in files.indices {
+            var documents = files[index]
+            files[index] = []
+            documents.reverse()
+            while let document = documents.popLast() {
+                switch document {
+                case .site(let site): sites.append(site)
+                case .rack(let rack): racks.append(rack)
+                case .node(let node): nodes.append(node)
+                case .image(let image): images.append(image)
+                case .service(let service): services.append(service)
+                }
             }
         }
 
@@ -120,7 +128,7 @@ enum CrossReferenceValidator {
         }
 
         if site == nil && fileCount > 0 && !earlierErrors {
-            let first = files.first { !$0.isEmpty }?.first
+            let first = firstDocument
             let location = first.map(firstLocation) ?? SourceLocation(file: root, line: 0, column: 0)
             diagnostics.append(.error(at: location, "no Site document found",
                                       hint: "add a document with 'kind: Site' that describes the provisioning network"))

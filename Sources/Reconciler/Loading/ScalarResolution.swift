@@ -107,9 +107,15 @@ enum PlainScalarType: Equatable {
     }
 
     static func isFloat(_ bytes: [UInt8]) -> Bool {
-        let text = String(decoding: bytes, as: UTF8.self)
-        if [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"]
-            .contains(text) { return true }
+        // Two dots (an IP address, a version like 7.9.2009) can never be a YAML 1.1 float.
+        var dots = 0
+        for byte in bytes where byte == UInt8(ascii: ".") { dots += 1 }
+        guard dots == 1 else { return false }
+        if bytes.count <= 5 {
+            let text = String(decoding: bytes, as: UTF8.self)
+            if [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN"]
+                .contains(text) { return true }
+        }
         let body = dropSign(bytes)
         guard let dot = body.firstIndex(of: UInt8(ascii: ".")) else { return false }
         if body.contains(UInt8(ascii: ":")) { return isSexagesimal(body, allowFraction: true) }

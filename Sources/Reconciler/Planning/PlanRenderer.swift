@@ -13,27 +13,46 @@ public struct PlanRenderer: Sendable {
         if plan.isEmpty && plan.orphaned.isEmpty {
             return out + "\nNo changes. The site matches the desired state.\n"
         }
-        let byRack = Dictionary(grouping: plan.actions, by: \.rack)
-        for rack in byRack.keys.sorted() {
-            out += "\n" + bold("rack \(rack)") + "\n"
-            let byWave = Dictionary(grouping: byRack[rack] ?? [], by: \.wave)
-            for wave in byWave.keys.sorted() {
-                out += "  wave \(wave)\n"
-                var seen: [String] = []
-                let actions = byWave[wave] ?? []
-                for action in actions where !seen.contains(action.node) { seen.append(action.node) }
-                for node in seen {
-                    let change = plan.changes[node].map(\.rawValue) ?? "change"
-                    let marker = change == "decommission" || change == "reimage" ? paint("-/+", 31) : paint("+", 32)
-                    out += "    \(marker) \(node): \(change)\n"
-                    for action in actions where action.node == node {
-                        let flag = action.destructive ? paint("!", 31) : " "
-                        let name = action.kind.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)
-                        out += "        \(flag) \(name) \(action.detail)"
-                            + (action.destructive ? paint(" (destructive)", 31) : "") + "\n"
-                    }
-                }
+        // One pass over positions sorted by rack, then wave, then plan order: a node's actions stay together.
+        let actions = plan.actions
+        let order = actions.indices.sorted {
+            let a = actions[$0]
+            let b = actions[$1]
+            if a.rack != b.rack { return a.rack < b.rack }
+            if a.wave != b.wave { return a.wave < b.wave }
+            return $0 < $1
+        }
+        out.reserveCapacity(actions.count * 110)
+        var rack: String?
+        var wave = 0
+        var node: String?
+        for position in order {
+            let action = actions[position]
+            if action.rack != rack {
+                rack = action.rack
+                wave = 0
+                out += "\n" + bold("rack \(action.rack)") + "\n"
             }
+            if action.wave != wave {
+                wave = action.wave
+                node = nil
+                out += "  wave \(action.wave)\n"
+            }
+            if action.node != node {
+                node = action.node
+                let change = plan.changes[action.node]
+                let marker = switch change {
+                case .reimage: paint("-/+", 31)
+                case .decommission: paint("-", 31)
+                case .services: paint("~", 33)
+                default: paint("+", 32)
+                }
+                out += "    \(marker) \(action.node): \(change?.rawValue ?? "change")\n"
+            }
+            let flag = action.destructive ? paint("!", 31) : " "
+            let name = Self.paddedKinds[action.kind] ?? action.kind.rawValue
+            out += "        \(flag) \(name) \(action.detail)"
+                + (action.destructive ? paint(" (destructive)", 31) : "") + "\n"
         }
         if !plan.orphaned.isEmpty {
             out += "\nOrphaned (not in the repo or absent; pruning is off, so kept): "
@@ -62,6 +81,12 @@ public struct PlanRenderer: Sendable {
                                 summary: plan.summary)
         return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
     }
+
+    /// Action kinds padded to one column width, computed once.
+    private static let paddedKinds: [PlannedAction.Kind: String] = Dictionary(
+        uniqueKeysWithValues: PlannedAction.Kind.allCases.map { kind in
+            (kind, kind.rawValue + String(repeating: " ", count: max(0, 17 - kind.rawValue.count)))
+        })
 
     private func paint(_ text: String, _ code: Int) -> String {
         colour ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text

@@ -43,7 +43,14 @@ public enum Planner {
         var orphaned: [String] = []
         let desiredNames = Set(desired.nodes.map(\.name))
 
-        for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
+        // Sort positions, not nodes: a Node is large and copying 100k of them shows up in profiles.
+        let order = desired.nodes.indices.sorted {
+            let a = desired.nodes[$0]
+            let b = desired.nodes[$1]
+            return (a.rack.value, a.name) < (b.rack.value, b.name)
+        }
+        for position in order {
+            let node = desired.nodes[position]
             let status = observed.nodes[node.name]
             if node.state == .absent {
                 if policy.scope == .all, let status, status.phase != .decommissioned {

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Torrent
+
+/// `provision-agent fetch`: downloads a torrent's image straight to a file or block device.
+struct Fetch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Download an image over BitTorrent; exit 0 only when every piece is verified."
+    )
+
+    @Argument(help: "The .torrent file.")
+    var torrent: String
+
+    @Option(help: "Target file or block device (pieces are written at their offsets).")
+    var output: String
+
+    @Option(help: "Accept peers on HOST:PORT.")
+    var listen: String = "0.0.0.0:6881"
+
+    @Option(name: .customLong("peer"), help: "Dial this peer (HOST:PORT); repeatable.")
+    var peers: [String] = []
+
+    @Option(help: "Tracker URL (default: the torrent's announce; 'none' to disable).")
+    var tracker: String?
+
+    @Option(help: "This node's rack, sent to the tracker.")
+    var rack: String?
+
+    @Option(help: "Keep seeding this long after completion (e.g. 30s, 5m).")
+    var seedFor: String = "0"
+
+    @Option(help: "Upload cap (e.g. 50M per second).")
+    var uploadLimit: String?
+
+    @Flag(help: "Log debug detail.")
+    var verbose = false
+
+    func validate() throws {
+        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        for peer in peers where CommandLineValues.hostPort(peer) == nil {
+            throw ValidationError("--peer wants HOST:PORT, got '\(peer)'")
+        }
+        guard CommandLineValues.duration(seedFor) != nil else { throw ValidationError("bad --seed-for '\(seedFor)'") }
+        if let uploadLimit, CommandLineValues.size(uploadLimit) == nil {
+            throw ValidationError("bad --upload-limit '\(uploadLimit)'")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "rackswarm.agent.fetch")
+        logger.logLevel = verbose ? .debug : .info
+        let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
+        let listenAddress = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
+        let configuration = TorrentConfiguration(
+            listenHost: listenAddress.host,
+            listenPort: listenAddress.port,
+            trackerURL: tracker == "none" ? "" : tracker,
+            rack: rack,
+            peers: peers,
+            uploadLimit: uploadLimit.flatMap(CommandLineValues.size)
+        )
+        let client = try await TorrentClient.start(
+            metainfo: metainfo, path: output, configuration: configuration, logger: logger
+        )
+        let reporter = ProgressReporter(interactive: Console.isTerminal)
+        let started = ContinuousClock.now
+        // Report every second, and once more the moment the last piece is verified.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.waitUntilComplete() }
+            group.addTask {
+                while true {
+                    reporter.show(try await client.progress())
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+        reporter.show(try await client.progress())
+        reporter.finish()
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        Console.line("verified \(metainfo.pieceCount) pieces in \(seconds) s")
+        let seedSeconds = CommandLineValues.duration(seedFor) ?? 0
+        if seedSeconds > 0 {
+            logger.info("seeding after completion", metadata: ["seed.seconds": "\(seedSeconds)"])
+            try await Task.sleep(for: .seconds(seedSeconds))
+        }
+        let final = try await client.progress()
+        await client.stop()
+        guard final.isComplete else { throw ExitCode(1) }
+    }
+}
+
+/// Prints progress as a bar redrawn in place on a TTY, or as plain lines otherwise.
+struct ProgressReporter: Sendable {
+    let interactive: Bool
+
+    func show(_ progress: TorrentProgress) {
+        if interactive {
+            Console.write("\r" + ProgressLine.bar(progress) + "\u{1B}[K")
+        } else {
+            Console.line(ProgressLine.plain(progress))
+        }
+    }
+
+    func finish() {
+        if interactive { Console.line("") }
+    }
+}

@@ -1,0 +1,246 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One UDP socket per address family that carries every IPMI session of the process, routing each reply to
+/// the session talking to its sender. Only one session per BMC address runs at a time; others queue.
+///
+/// Every session runs on the socket's event loop (a task executor preference), like a single-threaded C tool:
+/// a datagram is read, checked and answered on one thread, without hopping through the cooperative pool.
+public final class IPMITransport: Sendable {
+    private let eventLoop: any EventLoop
+    /// The task executor sessions run on: the socket's event loop.
+    public let executor: any TaskExecutor
+    private let channels = NIOLockedValueBox<[Family: EventLoopFuture<any Channel>]>([:])
+    private let router = IPMIRouter()
+
+    private enum Family: Hashable { case inet, inet6 }
+
+    /// Creates a transport on the given event loops (NIO's shared singleton by default).
+    public init(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        eventLoop = group.next()
+        executor = EventLoopTaskExecutor(eventLoop: eventLoop)
+    }
+
+    /// Closes the sockets. Sessions still running fail.
+    public func shutdown() async {
+        let futures = channels.withLockedValue { channels in
+            defer { channels.removeAll() }
+            return Array(channels.values)
+        }
+        for future in futures { try? await future.get().close() }
+    }
+
+    /// Takes the route for one BMC address for the duration of `body`.
+    func withRoute<T: Sendable>(to address: SocketAddress, _ body: (IPMIRoute) async throws(PowerError) -> T)
+        async throws(PowerError) -> T
+    {
+        let channel: any Channel
+        do {
+            channel = try await self.channel(for: address)
+        } catch {
+            throw PowerError(.unreachable, bmc: "\(address)", "cannot open a UDP socket: \(error)")
+        }
+        let mailbox = await router.claim(address)
+        defer { router.release(address) }
+        let route = IPMIRoute(channel: channel, address: address, mailbox: mailbox)
+        let result: Result<T, PowerError> = await withTaskExecutorPreference(executor) {
+            do throws(PowerError) {
+                return .success(try await body(route))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private func channel(for address: SocketAddress) async throws -> any Channel {
+        let family: Family = address.protocol == .inet6 ? .inet6 : .inet
+        let future = channels.withLockedValue { channels in
+            if let existing = channels[family] { return existing }
+            let router = self.router
+            let created = DatagramBootstrap(group: eventLoop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(IPMIInboundHandler(router: router))
+                    }
+                }
+                .bind(host: family == .inet6 ? "::" : "0.0.0.0", port: 0)
+            channels[family] = created
+            return created
+        }
+        return try await future.get()
+    }
+}
+
+/// One session's view of the transport: send to the BMC, receive what it sent back.
+struct IPMIRoute: Sendable {
+    let channel: any Channel
+    let address: SocketAddress
+    let mailbox: IPMIMailbox
+
+    /// Sends one datagram without waiting for the write: a lost or refused datagram shows up as a timeout, which
+    /// the session retransmits, so a per-datagram promise would buy nothing.
+    func send(_ bytes: [UInt8]) {
+        let buffer = channel.allocator.buffer(bytes: bytes)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+    }
+
+    /// The next datagram from the BMC, or nil if none came before the deadline.
+    func receive(until deadline: ContinuousClock.Instant) async -> [UInt8]? {
+        await mailbox.receive(until: deadline, on: channel.eventLoop)
+    }
+}
+
+/// Routes inbound datagrams by sender address to the mailbox of the session that claimed it.
+final class IPMIRouter: Sendable {
+    private struct Entry {
+        var mailbox: IPMIMailbox
+        var waiters: [CheckedContinuation<IPMIMailbox, Never>] = []
+    }
+
+    private let routes = NIOLockedValueBox<[SocketAddress: Entry]>([:])
+
+    /// Waits until no other session talks to `address`, then returns a fresh mailbox for it.
+    func claim(_ address: SocketAddress) async -> IPMIMailbox {
+        let mailbox = IPMIMailbox()
+        let claimed = routes.withLockedValue { routes -> Bool in
+            guard routes[address] == nil else { return false }
+            routes[address] = Entry(mailbox: mailbox)
+            return true
+        }
+        if claimed { return mailbox }
+        return await withCheckedContinuation { continuation in
+            let immediate = routes.withLockedValue { routes -> Bool in
+                if routes[address] == nil {
+                    routes[address] = Entry(mailbox: mailbox)
+                    return true
+                }
+                routes[address]?.waiters.append(continuation)
+                return false
+            }
+            if immediate { continuation.resume(returning: mailbox) }
+        }
+    }
+
+    /// Hands the address to the next waiting session, or frees it.
+    func release(_ address: SocketAddress) {
+        let handover = routes.withLockedValue { routes -> (CheckedContinuation<IPMIMailbox, Never>, IPMIMailbox)? in
+            guard var entry = routes[address] else { return nil }
+            guard !entry.waiters.isEmpty else {
+                routes[address] = nil
+                return nil
+            }
+            let next = entry.waiters.removeFirst()
+            entry.mailbox = IPMIMailbox()
+            routes[address] = entry
+            return (next, entry.mailbox)
+        }
+        if let (continuation, mailbox) = handover { continuation.resume(returning: mailbox) }
+    }
+
+    /// Delivers a datagram to the session that claimed its sender; drops it if none did.
+    func deliver(_ bytes: [UInt8], from address: SocketAddress) {
+        let mailbox = routes.withLockedValue { $0[address]?.mailbox }
+        mailbox?.deliver(bytes)
+    }
+}
+
+/// A one-reader queue of datagrams with a deadline-bounded receive.
+final class IPMIMailbox: Sendable {
+    private struct State {
+        var queued: [[UInt8]] = []
+        var waiter: (id: UInt64, continuation: CheckedContinuation<[UInt8]?, Never>)?
+        var nextID: UInt64 = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+    /// Datagrams beyond this many unread ones are dropped (a flooding peer cannot grow memory).
+    private static let capacity = 64
+
+    func deliver(_ bytes: [UInt8]) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<[UInt8]?, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter.continuation
+            }
+            if state.queued.count < Self.capacity { state.queued.append(bytes) }
+            return nil
+        }
+        waiter?.resume(returning: bytes)
+    }
+
+    func receive(until deadline: ContinuousClock.Instant, on eventLoop: any EventLoop) async -> [UInt8]? {
+        let id = state.withLockedValue { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<[UInt8]?, Never>) in
+                let ready = state.withLockedValue { state -> [UInt8]?? in
+                    if !state.queued.isEmpty { return .some(state.queued.removeFirst()) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiter = (id, continuation)
+                    return .none
+                }
+                if let ready {
+                    continuation.resume(returning: ready)
+                    return
+                }
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                let (seconds, attoseconds) = remaining.components
+                let nanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+                eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in expire(id) }
+            }
+        } onCancel: {
+            expire(id)
+        }
+    }
+
+    private func expire(_ id: UInt64) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<[UInt8]?, Never>? in
+            guard let waiter = state.waiter, waiter.id == id else { return nil }
+            state.waiter = nil
+            return waiter.continuation
+        }
+        waiter?.resume(returning: nil)
+    }
+}
+
+/// Hands every received datagram to the router.
+private final class IPMIInboundHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    let router: IPMIRouter
+
+    init(router: IPMIRouter) {
+        self.router = router
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        var buffer = envelope.data
+        guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
+        router.deliver(bytes, from: envelope.remoteAddress)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port unreachable and similar surface here on a connected-less socket; sessions time out instead.
+    }
+}
+
+/// Runs Swift tasks on a NIO event loop, so code that talks to a channel stays on the channel's thread.
+final class EventLoopTaskExecutor: TaskExecutor, Sendable {
+    let eventLoop: any EventLoop
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}

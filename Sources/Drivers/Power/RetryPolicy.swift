@@ -1,0 +1,36 @@
+/// Exponential backoff with full jitter and a cap (metal3 `calculateBackoff`), for transient failures.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Retries after the first attempt.
+    public var retries: Int
+    /// The delay before the first retry, before jitter.
+    public var base: Duration
+    /// The longest delay between two attempts.
+    public var cap: Duration
+
+    public init(retries: Int = 3, base: Duration = .milliseconds(200), cap: Duration = .seconds(10)) {
+        self.retries = retries
+        self.base = base
+        self.cap = cap
+    }
+
+    /// The delay before retry number `attempt` (1-based): a random point in [0, min(cap, base·2^(attempt−1))].
+    public func delay(beforeRetry attempt: Int, random: Double = Double.random(in: 0...1)) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let ceiling = min(cap, base * (1 << exponent))
+        return ceiling * max(0, min(1, random))
+    }
+
+    /// Runs `body`, retrying it while it throws a transient `PowerError`; other errors end at once.
+    public func run<T: Sendable>(_ body: () async throws(PowerError) -> T) async throws(PowerError) -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch {
+                attempt += 1
+                guard error.disposition == .transient, attempt <= retries, !Task.isCancelled else { throw error }
+                try? await Task.sleep(for: delay(beforeRetry: attempt))
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Torrent
+
+/// `reconcile image`: operations on OS images.
+struct Image: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish OS images for distribution over BitTorrent.",
+        subcommands: [Publish.self]
+    )
+
+    /// `reconcile image publish`: hashes an image on every core and writes its .torrent.
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a .torrent for an image file or device.")
+
+        @Argument(help: "The image file or block device.")
+        var image: String
+
+        @Option(help: "Where to write the .torrent.")
+        var output: String
+
+        @Option(help: "Piece size, a power of two ≥ 16 KiB (e.g. 4M); default chosen from the image size.")
+        var pieceSize: String?
+
+        @Option(help: "Tracker announce URL.")
+        var tracker: String?
+
+        @Option(help: "HTTP web seed URL (BEP 19); repeatable.")
+        var webSeed: [String] = []
+
+        func validate() throws {
+            if let pieceSize {
+                guard let size = CommandLineValues.size(pieceSize), size >= 16 << 10, size.nonzeroBitCount == 1 else {
+                    throw ValidationError("--piece-size must be a power of two ≥ 16 KiB, got '\(pieceSize)'")
+                }
+            }
+        }
+
+        func run() async throws {
+            let logger = Logger(label: "rackswarm.image.publish")
+            let started = ContinuousClock.now
+            let metainfo = try MetainfoBuilder.create(
+                path: image, pieceLength: pieceSize.flatMap(CommandLineValues.size), announce: tracker,
+                webSeeds: webSeed, logger: logger
+            )
+            let bytes = metainfo.encoded(creationDate: Int64(Date().timeIntervalSince1970))
+            try Data(bytes).write(to: URL(fileURLWithPath: output))
+            let elapsed = ContinuousClock.now - started
+            Console.line(
+                "\(output): info-hash \(metainfo.infoHash.hex), \(metainfo.pieceCount) pieces of "
+                    + "\(ProgressLine.bytes(Int64(metainfo.pieceLength))), hashed in \(elapsed)"
+            )
+        }
+    }
+}

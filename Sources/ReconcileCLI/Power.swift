@@ -1,0 +1,258 @@
+import ArgumentParser
+import Drivers
+import Foundation
+import Logging
+import Reconciler
+
+/// `reconcile power`: read or change the power and next boot device of nodes through their BMCs.
+struct Power: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Read or change node power and next boot device through their BMCs (IPMI, Redfish, iLO).",
+        discussion: """
+            ACTION is one of: \(PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", ")).
+            Nodes of the site: reconcile power --repo . --path examples/datacenter r1n1 r1n2 status
+            One or more BMCs: reconcile power --bmc ipmi://10.0.0.5 --credentials env:BMC_PASS status
+            """
+    )
+
+    @Option(
+        name: .customLong("bmc"), help: "A BMC URL (ipmi://, redfish+https://, redfish+http://, ilo://); repeatable.")
+    var bmcs: [String] = []
+
+    @Option(help: "BMC user name for --bmc.")
+    var username = "admin"
+
+    @Option(help: "Where the BMC password is: env:NAME or file:PATH (never the password itself).")
+    var credentials: String?
+
+    @OptionGroup(title: "Site (to resolve NODE names)")
+    var source: SourceOptions
+
+    @Flag(help: "Skip TLS certificate verification (self-signed BMCs).")
+    var insecure = false
+
+    @Flag(help: "Make a boot device override persistent instead of next-boot only.")
+    var persistent = false
+
+    @Option(help: "Seconds to wait for one BMC answer before a retransmit.")
+    var timeout: Double = 1.0
+
+    @Option(help: "Retransmits/retries after a timeout or transient failure.")
+    var retries = 3
+
+    @Option(help: "How many BMCs to talk to at once.")
+    var concurrency = 256
+
+    @Option(help: "Output format: table or json.")
+    var output: PowerOutputFormat = .table
+
+    @Flag(name: .shortAndLong, help: "Log protocol details to standard error.")
+    var verbose = false
+
+    @Argument(help: "Node names (resolved from --path), then the ACTION.")
+    var arguments: [String] = []
+
+    var action: PowerCommandAction? { arguments.last.flatMap(PowerCommandAction.init(rawValue:)) }
+    var nodes: [String] { Array(arguments.dropLast()) }
+
+    func validate() throws {
+        guard let last = arguments.last else { throw ValidationError("missing ACTION (status, on, off, ...)") }
+        guard action != nil else {
+            throw ValidationError(
+                "unknown action '\(last)'; expected one of "
+                    + PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        if bmcs.isEmpty && nodes.isEmpty { throw ValidationError("name nodes or give --bmc URL") }
+        if !bmcs.isEmpty && !nodes.isEmpty { throw ValidationError("give either nodes or --bmc, not both") }
+        if !bmcs.isEmpty {
+            guard let credentials else { throw ValidationError("--bmc needs --credentials env:NAME or file:PATH") }
+            guard SecretReference(parsing: credentials) != nil else {
+                throw ValidationError("--credentials must be env:NAME or file:PATH")
+            }
+        }
+        guard timeout > 0, retries >= 0, concurrency > 0 else {
+            throw ValidationError("--timeout and --concurrency must be positive, --retries not negative")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .warning
+            return handler
+        }
+        let logger = Logger(label: "reconcile.power")
+        guard let action else { throw ExitCode.validationFailure }
+        let targets = try resolveTargets()
+        let resources = PowerDriverResources()
+        let registry = PowerDriverRegistry.standard
+        let persistence: BootPersistence = persistent ? .persistent : .once
+        let results = await boundedConcurrentMap(targets, limit: concurrency, executor: resources.executor) {
+            target -> PowerResult in
+            let started = ContinuousClock.now
+            var result = PowerResult(target: target.name, bmc: target.shown, action: action.rawValue)
+            do throws(PowerError) {
+                let configuration = try target.configuration()
+                let driver = try registry.driver(for: configuration, resources: resources, logger: logger)
+                result.state = try await action.perform(on: driver, persistence: persistence)?.rawValue
+                result.ok = true
+            } catch {
+                result.error = PowerResult.Failure(code: error.code.rawValue, detail: error.detail)
+            }
+            let elapsed = started.duration(to: .now).components
+            result.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+            return result
+        }
+        await resources.shutdown()
+        try print(output.render(results))
+        if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
+    }
+
+    /// The BMCs to talk to, with where their passwords are.
+    private func resolveTargets() throws -> [PowerTarget] {
+        if !bmcs.isEmpty {
+            guard let reference = credentials.flatMap(SecretReference.init(parsing:)) else {
+                throw ValidationError("--credentials must be env:NAME or file:PATH")
+            }
+            return bmcs.map { url in
+                PowerTarget(
+                    name: url, url: url, username: username, secret: reference, insecure: insecure,
+                    timeout: timeout, retries: retries)
+            }
+        }
+        let checkout: SiteSource.Checkout
+        do {
+            checkout = try source.source.checkout()
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode.failure
+        }
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        if !result.diagnostics.isEmpty {
+            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
+        }
+        guard let desired = result.state else {
+            Terminal.standardError.write("error: the site has errors; no BMC was contacted.\n")
+            throw ExitCode.failure
+        }
+        var targets: [PowerTarget] = []
+        var problems: [String] = []
+        for name in nodes {
+            guard let node = desired.nodes.first(where: { $0.name == name }) else {
+                problems.append("no node named '\(name)' in the site")
+                continue
+            }
+            guard let password = node.bmc.password else {
+                problems.append("\(node.location): node '\(name)' has no BMC password reference (node or rack)")
+                continue
+            }
+            targets.append(PowerTarget(
+                name: name, url: node.bmc.endpoint.value.description, username: node.bmc.username ?? username,
+                secret: password, insecure: node.bmc.insecureSkipVerify || insecure, timeout: timeout,
+                retries: retries))
+        }
+        guard problems.isEmpty else {
+            Terminal.standardError.write(problems.map { "error: \($0)\n" }.joined())
+            throw ExitCode.failure
+        }
+        return targets
+    }
+}
+
+/// The operator-facing actions of `reconcile power`.
+enum PowerCommandAction: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case status
+    case on
+    case off
+    case softOff = "soft-off"
+    case cycle
+    case reset
+    case pxe
+    case disk
+
+    /// Runs the action; returns the power state for `status`.
+    func perform(on driver: any PowerDriver, persistence: BootPersistence) async throws(PowerError) -> PowerState? {
+        switch self {
+        case .status: return try await driver.powerState()
+        case .on: try await driver.setPower(.on)
+        case .off: try await driver.setPower(.off)
+        case .softOff: try await driver.setPower(.softOff)
+        case .cycle: try await driver.setPower(.cycle)
+        case .reset: try await driver.setPower(.reset)
+        case .pxe: try await driver.setBootDevice(.pxe, persistence: persistence)
+        case .disk: try await driver.setBootDevice(.disk, persistence: persistence)
+        }
+        return nil
+    }
+}
+
+/// One BMC to act on: its URL and where its password is; the password is read only when the call starts.
+struct PowerTarget: Sendable {
+    let name: String
+    let url: String
+    let username: String
+    let secret: SecretReference
+    let insecure: Bool
+    let timeout: Double
+    let retries: Int
+
+    /// The URL as shown in output: never credentials.
+    var shown: String { (try? BMCAddress(parsing: url).description) ?? name }
+
+    func configuration() throws(PowerError) -> BMCConfiguration {
+        let address = try BMCAddress(parsing: url)
+        let password: String
+        do {
+            password = try secret.resolve()
+        } catch {
+            throw PowerError(.authenticationFailed, bmc: "\(address)", error.description)
+        }
+        return BMCConfiguration(
+            address: address, username: username, password: password, insecureSkipVerify: insecure,
+            timeout: .milliseconds(Int(timeout * 1000)), retries: retries)
+    }
+}
+
+/// The outcome for one BMC, as printed.
+struct PowerResult: Sendable, Codable {
+    struct Failure: Sendable, Codable {
+        var code: String
+        var detail: String
+    }
+
+    var target: String
+    var bmc: String
+    var action: String
+    var ok = false
+    var state: String?
+    var error: Failure?
+    var seconds = 0.0
+}
+
+/// How `reconcile power` prints its results.
+enum PowerOutputFormat: String, ExpressibleByArgument, Sendable {
+    case table
+    case json
+
+    func render(_ results: [PowerResult]) throws -> String {
+        switch self {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try encoder.encode(results), as: UTF8.self)
+        case .table:
+            var rows = [["TARGET", "ACTION", "RESULT", "DETAIL"]]
+            for result in results {
+                let outcome = result.ok ? (result.state ?? "ok") : "error"
+                let detail = result.error.map { "\($0.code): \($0.detail)" } ?? ""
+                rows.append([result.target == result.bmc ? result.bmc : result.target, result.action, outcome, detail])
+            }
+            let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            return rows.map { row in
+                (0..<3).map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ")
+                    + "  " + row[3]
+            }.joined(separator: "\n").replacingOccurrences(of: "  \n", with: "\n")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import Torrent
+
+/// `reconcile seed`: runs the tracker and the initial seed of an image in the foreground.
+struct Seed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Seed an image and run its tracker until interrupted.")
+
+    @Argument(help: "The .torrent file.")
+    var torrent: String
+
+    @Option(help: "The image the torrent was made from.")
+    var data: String
+
+    @Option(help: "Accept peers on HOST:PORT.")
+    var listen: String = "0.0.0.0:6881"
+
+    @Option(help: "Serve the HTTP tracker on HOST:PORT (omit to use an external tracker).")
+    var trackerListen: String?
+
+    @Option(help: "A node's rack as IP=RACK, for rack-aware answers; repeatable.")
+    var rack: [String] = []
+
+    @Option(help: "Address peers should use to reach this seed (HOST:PORT), always included in tracker answers.")
+    var advertise: String?
+
+    @Option(help: "Upload cap (e.g. 50M per second).")
+    var uploadLimit: String?
+
+    @Flag(help: "Log debug detail.")
+    var verbose = false
+
+    func validate() throws {
+        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        if let trackerListen, CommandLineValues.hostPort(trackerListen) == nil {
+            throw ValidationError("--tracker-listen wants HOST:PORT")
+        }
+        for entry in rack where !entry.contains("=") { throw ValidationError("--rack wants IP=RACK, got '\(entry)'") }
+        if let uploadLimit, CommandLineValues.size(uploadLimit) == nil {
+            throw ValidationError("bad --upload-limit '\(uploadLimit)'")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "rackswarm.seed")
+        logger.logLevel = verbose ? .debug : .info
+        let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
+        let listenAddress = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
+        var runningTracker: TrackerHTTPServer.Running?
+        var trackerURL: String?
+        if let trackerListen, let address = CommandLineValues.hostPort(trackerListen) {
+            var racks: [String: String] = [:]
+            for entry in rack {
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                racks[String(parts[0])] = String(parts[1])
+            }
+            let pinned = advertise.flatMap(CommandLineValues.hostPort).map { PeerAddress(host: $0.host, port: $0.port) }
+            let service = TrackerService(
+                tracker: Tracker(
+                    configuration: TrackerConfiguration(
+                        racksByHost: racks, pinnedSeeds: pinned.map { [$0] } ?? []
+                    )))
+            let channel = try await TrackerHTTPServer.start(
+                service: service, host: address.host, port: address.port, logger: logger
+            )
+            runningTracker = channel
+            let host = address.host == "0.0.0.0" ? "127.0.0.1" : address.host
+            trackerURL = "http://\(host):\(channel.port)/announce"
+        }
+        let client = try await TorrentClient.start(
+            metainfo: metainfo, path: data, seedOnly: true,
+            configuration: TorrentConfiguration(
+                listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
+                uploadLimit: uploadLimit.flatMap(CommandLineValues.size)
+            ),
+            logger: logger
+        )
+        guard try await client.progress().isComplete else {
+            await client.stop()
+            throw ValidationError("\(data) does not match \(torrent): some pieces fail their hash")
+        }
+        Console.line("seeding \(metainfo.name) (\(metainfo.infoHash.hex)) on port \(client.listenPort ?? 0)")
+        let interrupted = SignalWaiter()
+        var last = try await client.progress()
+        while !interrupted.fired {
+            try await Task.sleep(for: .seconds(2))
+            let progress = try await client.progress()
+            if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
+                Console.line(
+                    "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
+                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s")
+            }
+            last = progress
+        }
+        await client.stop()
+        await runningTracker?.stop()
+    }
+}
+
+/// Notes SIGINT and SIGTERM so the foreground loop can stop cleanly.
+final class SignalWaiter: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+    private let lock = NSLock()
+    private var received = false
+
+    init() {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler { [weak self] in self?.lock.withLock { self?.received = true } }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    var fired: Bool { lock.withLock { received } }
+}

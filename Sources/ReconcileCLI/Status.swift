@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import Reconciler
+
+/// `reconcile status`: every node of the site by rack, as the state store last saw it.
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show every node by rack: phase, image, services, last error, last seen.")
+
+    enum Output: String, ExpressibleByArgument, CaseIterable {
+        case text
+        case json
+    }
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(help: "State database.")
+    var state: String = ".rackswarm/state.db"
+
+    @Option(help: "Output format.")
+    var output: Output = .text
+
+    struct Row: Codable {
+        var node: String
+        var rack: String
+        var phase: String
+        var image: String?
+        var wantedImage: String
+        var services: [String]
+        var drifted: [String]
+        var lastError: String?
+        var lastSeen: Date?
+    }
+
+    func run() async throws {
+        let checkout: SiteSource.Checkout
+        do {
+            checkout = try source.source.checkout()
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode.failure
+        }
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        guard let desired = result.state else {
+            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
+            throw ExitCode.failure
+        }
+        let store = try SQLiteStateStore.openExisting(path: state)
+        var rows: [Row] = []
+        for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
+            let record = try await store?.nodeRecord(node.name)
+            let wanted = desired.image(named: node.image.value)?.reference ?? node.image.value
+            rows.append(Row(
+                node: node.name, rack: node.rack.value, phase: record?.status.phase.rawValue ?? "unknown",
+                image: record?.status.image, wantedImage: wanted, services: record?.status.services ?? [],
+                drifted: record?.status.drifted ?? [], lastError: record?.lastError, lastSeen: record?.lastSeen))
+        }
+        switch output {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            struct Document: Encodable {
+                var site: String
+                var commit: String?
+                var nodes: [Row]
+            }
+            let document = Document(site: desired.site.name, commit: checkout.commit, nodes: rows)
+            print(String(decoding: try encoder.encode(document), as: UTF8.self))
+        case .text:
+            print(Self.table(rows, site: desired.site.name, commit: checkout.commit))
+        }
+    }
+
+    static let widths = [8, 15, 26, 20]
+
+    /// One line of left-aligned cells; the last cell is not padded.
+    static func line(_ cells: [String]) -> String {
+        "  " + cells.enumerated().map { index, cell in
+            index < widths.count ? cell.padding(toLength: max(widths[index], cell.count), withPad: " ", startingAt: 0)
+                : cell
+        }.joined(separator: " ")
+    }
+
+    static func table(_ rows: [Row], site: String, commit: String?) -> String {
+        var out = "site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n"
+        let byRack = Dictionary(grouping: rows, by: \.rack)
+        for rack in byRack.keys.sorted() {
+            out += "\nrack \(rack)\n" + line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"]) + "\n"
+            for row in byRack[rack] ?? [] {
+                let image = row.image.map { $0 == row.wantedImage ? $0 : "\($0) -> \(row.wantedImage)" }
+                    ?? "- -> \(row.wantedImage)"
+                let services = row.services.map { row.drifted.contains($0) ? "\($0)(drift)" : $0 }
+                    .joined(separator: ",")
+                var text = line([row.node, row.phase, image, services.isEmpty ? "-" : services, row.lastError ?? ""])
+                while text.hasSuffix(" ") { text.removeLast() }
+                out += text + "\n"
+            }
+        }
+        let phases = Dictionary(grouping: rows, by: \.phase).mapValues(\.count)
+        out += "\n" + phases.keys.sorted().map { "\(phases[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
+        return out
+    }
+}

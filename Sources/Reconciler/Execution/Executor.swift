@@ -1,0 +1,274 @@
+import Foundation
+import Logging
+
+/// Carries out a plan: wave after wave, nodes of a wave side by side under the concurrency cap, each node's
+/// actions in order, every action journaled before it starts and after it ends.
+///
+/// - Retries: transient failures back off exponentially with jitter up to a cap; waiting failures retry after
+///   the time they name; stalled failures stop the node at once (a human must act) without holding up others.
+/// - Failure budget: once more nodes have failed or stalled than the site allows, the rollout halts — nodes in
+///   flight finish, and no node that has not started yet is touched.
+/// - Timeouts: every step has one (power steps, the image install, service steps), from the site.
+/// - Resume: an action already finished for the same node and commit (by an earlier, interrupted run) is not
+///   done again, so a destructive step never repeats; an install found started-but-unfinished is resumed
+///   (waited on), not restarted with another power cycle.
+public struct Executor: Sendable {
+    public struct Policy: Sendable, Hashable {
+        /// Attempts per action, the first included.
+        public var maxAttempts: Int
+        public var baseBackoff: Duration
+        public var maxBackoff: Duration
+
+        public init(maxAttempts: Int = 5, baseBackoff: Duration = .seconds(2), maxBackoff: Duration = .seconds(60)) {
+            self.maxAttempts = maxAttempts
+            self.baseBackoff = baseBackoff
+            self.maxBackoff = maxBackoff
+        }
+    }
+
+    /// What happened to each node of the plan.
+    public struct Report: Sendable, Hashable {
+        public var completed: [String] = []
+        /// Nodes that wait for a human, with why.
+        public var stalled: [String: String] = [:]
+        /// Nodes whose retries ran out, with the last error.
+        public var failed: [String: String] = [:]
+        /// Nodes never started because the failure budget halted the rollout.
+        public var skipped: [String] = []
+        public var halted = false
+        public var actionsDone = 0
+    }
+
+    public let desired: DesiredState
+    public let store: any StateStore
+    public let performer: any ActionPerformer
+    public let policy: Policy
+    public let logger: Logger
+    let sleep: @Sendable (Duration) async throws -> Void
+    let random: @Sendable () -> Double
+    let now: @Sendable () -> Date
+
+    public init(
+        desired: DesiredState, store: any StateStore, performer: any ActionPerformer, policy: Policy = Policy(),
+        logger: Logger, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.desired = desired
+        self.store = store
+        self.performer = performer
+        self.policy = policy
+        self.logger = logger
+        self.sleep = sleep
+        self.random = random
+        self.now = now
+    }
+
+    /// The delay before retry number `attempt` (1 = the first retry): exponential, full jitter, capped.
+    public func backoff(beforeRetry attempt: Int) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let raw = policy.baseBackoff * (1 << exponent)
+        let capped = min(raw, policy.maxBackoff)
+        // Half fixed, half random: never zero, never in lock-step across nodes.
+        return capped / 2 + capped / 2 * random()
+    }
+
+    public func execute(_ plan: Plan, commit: String?) async throws -> Report {
+        // Resume: if a run for this commit was interrupted (it left actions planned or started), what it
+        // finished is not done again, and its unfinished entries are closed as interrupted.
+        let earlier = try await store.journal(node: nil).filter { $0.commit == commit }
+        let interrupted = earlier.filter { $0.state == .started || $0.state == .planned }
+        var finished: Set<ActionKey> = []
+        if let runStart = interrupted.map(\.plannedAt).min() {
+            finished = Set(earlier.filter { $0.state == .finished && $0.plannedAt >= runStart }.map { ActionKey($0.action) })
+            for entry in interrupted {
+                try await store.journalFailed(entry.id, error: "interrupted: the reconciler stopped before this ended",
+                                              at: now())
+            }
+        }
+        let todo = plan.actions.filter { !finished.contains(ActionKey($0)) }
+        let ids = try await store.journalPlanned(todo, commit: commit, at: now())
+        var steps: [String: [(PlannedAction, Int64)]] = [:]
+        var waves: [Int: [String]] = [:]
+        for (action, id) in zip(todo, ids) {
+            if steps[action.node] == nil { waves[action.wave, default: []].append(action.node) }
+            steps[action.node, default: []].append((action, id))
+        }
+        let budget = desired.site.rollout.failureBudget
+        let cap = max(1, desired.site.rollout.concurrency)
+        var report = Report()
+        for wave in waves.keys.sorted() {
+            var pending = (waves[wave] ?? [])[...]
+            try await withThrowingTaskGroup(of: NodeResult.self) { group in
+                func startNext() async throws {
+                    while let name = pending.popFirst() {
+                        if report.halted {
+                            try await skip(steps[name] ?? [], reason: "halted: the failure budget (\(budget)) is spent")
+                            report.skipped.append(name)
+                            continue
+                        }
+                        guard let node = desired.node(named: name) else {
+                            // A node that left the repo: its BMC is no longer known.
+                            let why = "node is not in the repo any more; its BMC is unknown, so power it off by hand"
+                            try await skip(steps[name] ?? [], reason: why)
+                            report.stalled[name] = why
+                            continue
+                        }
+                        let nodeSteps = steps[name] ?? []
+                        group.addTask { try await run(nodeSteps, on: node) }
+                        return
+                    }
+                }
+                for _ in 0..<cap { try await startNext() }
+                while let result = try await group.next() {
+                    report.actionsDone += result.done
+                    switch result.outcome {
+                    case .completed: report.completed.append(result.node)
+                    case .stalled(let why): report.stalled[result.node] = why
+                    case .failed(let why): report.failed[result.node] = why
+                    }
+                    if report.stalled.count + report.failed.count > budget && !report.halted {
+                        report.halted = true
+                        logger.info("failure budget spent; halting the rollout", metadata: ["budget": "\(budget)"])
+                    }
+                    try await startNext()
+                }
+            }
+        }
+        report.completed.sort()
+        return report
+    }
+
+    enum Outcome: Sendable {
+        case completed
+        case stalled(String)
+        case failed(String)
+    }
+
+    struct NodeResult: Sendable {
+        var node: String
+        var outcome: Outcome
+        var done: Int
+    }
+
+    private func skip(_ steps: [(PlannedAction, Int64)], reason: String) async throws {
+        for (_, id) in steps { try await store.journalFailed(id, error: reason, at: now()) }
+    }
+
+    private func run(_ steps: [(PlannedAction, Int64)], on node: Node) async throws -> NodeResult {
+        let image = desired.image(named: node.image.value)
+        var done = 0
+        for (index, (action, id)) in steps.enumerated() {
+            try await store.journalStarted(id, at: now())
+            let failure = await attempt(action, on: node, image: image)
+            guard let failure else {
+                try await store.journalFinished(id, at: now())
+                done += 1
+                continue
+            }
+            try await store.journalFailed(id, error: failure.message, at: now())
+            try await skip(Array(steps.dropFirst(index + 1)),
+                           reason: "not run: \(action.kind.rawValue) failed before it")
+            var status = try await store.nodeRecord(node.name)?.status ?? NodeStatus(phase: .unknown)
+            status.rack = node.rack.value
+            if failure.intent != .stalled { status.phase = .failed }
+            try await store.record(status, lastError: failure.message, for: node.name, at: now())
+            logger.info("node stopped", metadata: [
+                "node.name": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "error": "\(failure.message)",
+            ])
+            let outcome: Outcome = failure.intent == .stalled ? .stalled(failure.message) : .failed(failure.message)
+            return NodeResult(node: node.name, outcome: outcome, done: done)
+        }
+        try await recordSuccess(of: steps.map(\.0), on: node, image: image)
+        return NodeResult(node: node.name, outcome: .completed, done: done)
+    }
+
+    /// Performs one action with its timeout and retries; nil when it succeeded.
+    private func attempt(_ action: PlannedAction, on node: Node, image: Image?) async -> ActionFailure? {
+        var last = ActionFailure("not attempted", intent: .transient)
+        for attempt in 1...max(1, policy.maxAttempts) {
+            do {
+                try await withTimeout(timeout(for: action.kind)) {
+                    try await performer.perform(action, on: node, image: image)
+                }
+                return nil
+            } catch let failure as ActionFailure {
+                last = failure
+            } catch is CancellationError {
+                return ActionFailure("cancelled", intent: .transient)
+            } catch {
+                last = ActionFailure(String(describing: error), intent: .transient)
+            }
+            let delay: Duration
+            switch last.intent {
+            case .stalled: return last
+            case .waiting(let retryAfter): delay = retryAfter
+            case .transient: delay = backoff(beforeRetry: attempt)
+            }
+            guard attempt < policy.maxAttempts else { break }
+            logger.info("retrying", metadata: [
+                "node.name": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "attempt": "\(attempt)",
+                "error": "\(last.message)",
+            ])
+            do { try await sleep(delay) } catch { return ActionFailure("cancelled", intent: .transient) }
+        }
+        return ActionFailure("\(last.message) (gave up after \(policy.maxAttempts) attempts)", intent: last.intent)
+    }
+
+    private func timeout(for kind: PlannedAction.Kind) -> Duration {
+        let timeouts = desired.site.timeouts
+        switch kind {
+        case .installImage: return timeouts.install
+        case .installService, .uninstallService, .verifyServices: return timeouts.services
+        default: return timeouts.power
+        }
+    }
+
+    private func withTimeout(_ limit: Duration, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await body()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            let finishedInTime = try await group.next() ?? false
+            group.cancelAll()
+            if !finishedInTime {
+                throw ActionFailure("timed out after \(limit.wholeSeconds) s", intent: .transient)
+            }
+        }
+    }
+
+    private func recordSuccess(of actions: [PlannedAction], on node: Node, image: Image?) async throws {
+        var status = try await store.nodeRecord(node.name)?.status ?? NodeStatus(phase: .unknown)
+        status.rack = node.rack.value
+        let kinds = Set(actions.map(\.kind))
+        if kinds.contains(.powerOff) {
+            status.phase = .decommissioned
+        } else {
+            status.phase = .ready
+            if kinds.contains(.installImage) { status.image = image?.reference }
+            if kinds.contains(.installService) || kinds.contains(.uninstallService) || kinds.contains(.installImage) {
+                status.services = node.serviceNames.sorted()
+                status.drifted = []
+            }
+        }
+        try await store.record(status, lastError: nil, for: node.name, at: now())
+    }
+}
+
+/// Identifies an action across runs: node, kind and (for services) the service.
+struct ActionKey: Hashable {
+    var node: String
+    var kind: PlannedAction.Kind
+    var service: String?
+
+    init(_ action: PlannedAction) {
+        node = action.node
+        kind = action.kind
+        service = action.service
+    }
+}

@@ -1,0 +1,133 @@
+/// A parsed single-file v1 torrent (BEP 3), with its info-hash taken over the info dictionary's raw bytes.
+public struct Metainfo: Sendable, Equatable {
+    /// The primary tracker URL (`announce`).
+    public var announce: String?
+    /// Tiers of tracker URLs (`announce-list`, BEP 12).
+    public var announceList: [[String]]
+    /// HTTP/FTP web seeds (`url-list`, BEP 19).
+    public var webSeeds: [String]
+    /// The suggested file name.
+    public var name: String
+    /// Bytes per piece (the last piece may be shorter).
+    public var pieceLength: Int
+    /// Total length of the file in bytes.
+    public var length: Int64
+    /// SHA-1 of each piece.
+    public var pieceHashes: [SHA1Digest]
+    /// Whether the torrent is marked private (BEP 27).
+    public var isPrivate: Bool
+    /// SHA-1 of the bencoded info dictionary, exactly as it appears in the file.
+    public var infoHash: SHA1Digest
+
+    /// The number of pieces.
+    public var pieceCount: Int { pieceHashes.count }
+
+    /// The size of piece `index` (only the last one can be shorter).
+    public func size(ofPiece index: Int) -> Int {
+        let start = Int64(index) * Int64(pieceLength)
+        return Int(min(Int64(pieceLength), length - start))
+    }
+
+    /// The byte offset of piece `index` in the file.
+    public func offset(ofPiece index: Int) -> Int64 { Int64(index) * Int64(pieceLength) }
+}
+
+/// A torrent file that cannot be used.
+public struct MetainfoError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong.
+    public enum Code: String, Sendable {
+        case notADictionary = "not a bencoded dictionary"
+        case missingInfo = "missing 'info' dictionary"
+        case missingField = "missing or invalid field"
+        case multiFileUnsupported = "multi-file torrents are not supported"
+        case inconsistentPieces = "piece count does not match the length"
+        case invalidPieceLength = "invalid piece length"
+        case io = "I/O error"
+    }
+
+    /// The kind of failure.
+    public var code: Code
+    /// Which field or path, when known.
+    public var detail: String
+
+    public var description: String { detail.isEmpty ? code.rawValue : "\(code.rawValue): \(detail)" }
+}
+
+extension Metainfo {
+    /// Parses a `.torrent` file's bytes.
+    public init(bytes: [UInt8]) throws {
+        var decoder = BencodeDecoder(input: bytes)
+        let root: BencodeValue
+        do {
+            root = try decoder.decodeAll()
+        } catch let error as BencodeError {
+            throw MetainfoError(code: .notADictionary, detail: error.description)
+        }
+        guard case .dictionary = root else { throw MetainfoError(code: .notADictionary, detail: "") }
+        guard let info = root["info"], case .dictionary = info, let span = decoder.topLevelSpans[Array("info".utf8)]
+        else { throw MetainfoError(code: .missingInfo, detail: "") }
+        if info["files"] != nil { throw MetainfoError(code: .multiFileUnsupported, detail: "") }
+        guard let name = info["name"]?.stringValue else { throw MetainfoError(code: .missingField, detail: "name") }
+        guard let pieceLength = info["piece length"]?.integerValue, pieceLength > 0, pieceLength <= 1 << 30 else {
+            throw MetainfoError(code: .invalidPieceLength, detail: "piece length")
+        }
+        guard let length = info["length"]?.integerValue, length >= 0 else {
+            throw MetainfoError(code: .missingField, detail: "length")
+        }
+        guard let pieces = info["pieces"]?.bytesValue, pieces.count % 20 == 0 else {
+            throw MetainfoError(code: .missingField, detail: "pieces")
+        }
+        let expected = (length + pieceLength - 1) / pieceLength
+        guard expected == pieces.count / 20 else {
+            throw MetainfoError(code: .inconsistentPieces, detail: "\(pieces.count / 20) hashes for \(expected) pieces")
+        }
+        var hashes: [SHA1Digest] = []
+        hashes.reserveCapacity(pieces.count / 20)
+        for start in stride(from: 0, to: pieces.count, by: 20) {
+            hashes.append(SHA1Digest(unchecked: Array(pieces[start..<(start + 20)])))
+        }
+        self.announce = root["announce"]?.stringValue
+        self.announceList = (root["announce-list"]?.listValue ?? []).map { tier in
+            (tier.listValue ?? []).compactMap(\.stringValue)
+        }
+        switch root["url-list"] {
+        case .bytes(let url)?: self.webSeeds = [String(decoding: url, as: UTF8.self)]
+        case .list(let urls)?: self.webSeeds = urls.compactMap(\.stringValue)
+        default: self.webSeeds = []
+        }
+        self.name = name
+        self.pieceLength = Int(pieceLength)
+        self.length = length
+        self.pieceHashes = hashes
+        self.isPrivate = info["private"]?.integerValue == 1
+        self.infoHash = bytes[span].withUnsafeBytes { SHA1.hash($0) }
+    }
+
+    /// The info dictionary as a bencode value (single-file layout).
+    public var infoDictionary: BencodeValue {
+        var info: [String: BencodeValue] = [
+            "length": .integer(length),
+            "name": .string(name),
+            "piece length": .integer(Int64(pieceLength)),
+            "pieces": .bytes(pieceHashes.flatMap(\.bytes)),
+        ]
+        if isPrivate { info["private"] = .integer(1) }
+        return .dict(info)
+    }
+
+    /// Encodes a complete `.torrent` file.
+    public func encoded(creationDate: Int64? = nil) -> [UInt8] {
+        var root: [String: BencodeValue] = ["info": infoDictionary, "created by": .string(TorrentVersion.createdBy)]
+        if let announce { root["announce"] = .string(announce) }
+        if !announceList.isEmpty {
+            root["announce-list"] = .list(announceList.map { .list($0.map { .string($0) }) })
+        }
+        if webSeeds.count == 1 {
+            root["url-list"] = .string(webSeeds[0])
+        } else if !webSeeds.isEmpty {
+            root["url-list"] = .list(webSeeds.map { .string($0) })
+        }
+        if let creationDate { root["creation date"] = .integer(creationDate) }
+        return BencodeEncoder.encode(.dict(root))
+    }
+}

@@ -1,0 +1,249 @@
+/// How the tracker answers.
+public struct TrackerConfiguration: Sendable {
+    /// Seconds clients wait between announces.
+    public var interval: Int
+    /// Most peers returned per announce.
+    public var maxPeers: Int
+    /// How many peers from other racks follow the same-rack ones.
+    public var otherRackPeers: Int
+    /// Each node's rack by IP address (from the desired state); an announce's `rack=` key overrides it.
+    public var racksByHost: [String: String]
+    /// Seeds that every answer includes (the reconciler's own seed), whatever their rack.
+    public var pinnedSeeds: [PeerAddress]
+    /// If set, only these info-hashes are tracked.
+    public var allowedInfoHashes: Set<[UInt8]>?
+
+    /// Creates a configuration.
+    public init(
+        interval: Int = 30,
+        maxPeers: Int = 50,
+        otherRackPeers: Int = 3,
+        racksByHost: [String: String] = [:],
+        pinnedSeeds: [PeerAddress] = [],
+        allowedInfoHashes: Set<[UInt8]>? = nil
+    ) {
+        self.interval = interval
+        self.maxPeers = maxPeers
+        self.otherRackPeers = otherRackPeers
+        self.racksByHost = racksByHost
+        self.pinnedSeeds = pinnedSeeds
+        self.allowedInfoHashes = allowedInfoHashes
+    }
+}
+
+/// A rack-aware BitTorrent tracker (BEP 3 announce and scrape, BEP 23 compact peers), independent of transport.
+///
+/// Pure: the caller passes the clock and the client's address; a thin HTTP adapter serves it.
+public struct Tracker: Sendable {
+    /// One peer in a swarm.
+    struct Entry: Sendable {
+        var peerID: [UInt8]
+        var host: String
+        var port: Int
+        var left: Int64
+        var rack: String?
+        var lastSeen: Double
+    }
+
+    /// One torrent's swarm.
+    struct Swarm: Sendable {
+        var peers: [[UInt8]: Entry] = [:]
+        var completed = 0
+    }
+
+    public var configuration: TrackerConfiguration
+    private var swarms: [[UInt8]: Swarm] = [:]
+
+    /// Creates an empty tracker.
+    public init(configuration: TrackerConfiguration = TrackerConfiguration()) {
+        self.configuration = configuration
+    }
+
+    /// Answers an HTTP request path (`/announce?…` or `/scrape?…`) with a status and a bencoded body.
+    public mutating func handle(
+        uri: String,
+        remoteHost: String,
+        now: Double,
+        using generator: inout some RandomNumberGenerator
+    ) -> (status: Int, body: [UInt8]) {
+        let path = uri.prefix { $0 != "?" }
+        let query = String(uri.dropFirst(path.count + 1))
+        switch path {
+        case "/announce":
+            guard let request = AnnounceRequest(query: query) else { return (200, Self.failure("invalid announce")) }
+            return (200, announce(request, remoteHost: remoteHost, now: now, using: &generator))
+        case "/scrape":
+            let hashes = query.split(separator: "&").compactMap { part -> [UInt8]? in
+                guard part.hasPrefix("info_hash=") else { return nil }
+                return URLQuery.percentDecode(part.dropFirst("info_hash=".count))
+            }
+            return (200, scrape(hashes))
+        default:
+            return (404, Self.failure("not found"))
+        }
+    }
+
+    /// A bencoded failure answer.
+    public static func failure(_ reason: String) -> [UInt8] {
+        BencodeEncoder.encode(.dict(["failure reason": .string(reason)]))
+    }
+
+    /// Records an announce and returns the bencoded answer.
+    public mutating func announce(
+        _ request: AnnounceRequest,
+        remoteHost: String,
+        now: Double,
+        using generator: inout some RandomNumberGenerator
+    ) -> [UInt8] {
+        if let allowed = configuration.allowedInfoHashes, !allowed.contains(request.infoHash) {
+            return Self.failure("unknown info-hash")
+        }
+        var swarm = swarms[request.infoHash] ?? Swarm()
+        let expiry = now - Double(configuration.interval * 3)
+        swarm.peers = swarm.peers.filter { $0.value.lastSeen >= expiry }
+        let host = request.ip ?? remoteHost
+        let rack = request.rack ?? configuration.racksByHost[host]
+        if request.event == .stopped {
+            swarm.peers[request.peerID] = nil
+        } else {
+            if request.event == .completed, swarm.peers[request.peerID]?.left ?? 1 > 0 { swarm.completed += 1 }
+            swarm.peers[request.peerID] = Entry(
+                peerID: request.peerID, host: host, port: request.port, left: request.left, rack: rack, lastSeen: now
+            )
+        }
+        swarms[request.infoHash] = swarm
+        let wanted = request.event == .stopped ? 0 : max(0, min(request.numWant, configuration.maxPeers))
+        var chosen = choosePeers(swarm, for: request.peerID, rack: rack, count: wanted, using: &generator)
+        // A peer that announced from loopback is only reachable from the same host.
+        if !Self.isLoopback(host) { chosen.removeAll { Self.isLoopback($0.host) } }
+        let seeders = swarm.peers.values.count { $0.left == 0 }
+        var answer: [String: BencodeValue] = [
+            "interval": .integer(Int64(configuration.interval)),
+            "min interval": .integer(Int64(max(1, configuration.interval / 2))),
+            "complete": .integer(Int64(seeders)),
+            "incomplete": .integer(Int64(swarm.peers.count - seeders)),
+        ]
+        if request.compact {
+            var compact: [UInt8] = []
+            var compact6: [UInt8] = []
+            for peer in chosen {
+                if let ipv4 = Self.ipv4Bytes(peer.host) {
+                    compact += ipv4 + [UInt8(peer.port >> 8 & 0xff), UInt8(peer.port & 0xff)]
+                } else if let ipv6 = Self.ipv6Bytes(peer.host) {
+                    compact6 += ipv6 + [UInt8(peer.port >> 8 & 0xff), UInt8(peer.port & 0xff)]
+                }
+            }
+            answer["peers"] = .bytes(compact)
+            if !compact6.isEmpty { answer["peers6"] = .bytes(compact6) }
+        } else {
+            answer["peers"] = .list(
+                chosen.map { peer in
+                    var entry: [String: BencodeValue] = ["ip": .string(peer.host), "port": .integer(Int64(peer.port))]
+                    if let id = peer.peerID { entry["peer id"] = .bytes(id) }
+                    return .dict(entry)
+                })
+        }
+        return BencodeEncoder.encode(.dict(answer))
+    }
+
+    /// A chosen peer.
+    struct Choice: Equatable {
+        var host: String
+        var port: Int
+        var peerID: [UInt8]?
+    }
+
+    /// Pinned seeds, then same-rack peers (seeders first), then a few from other racks, then any others.
+    func choosePeers(
+        _ swarm: Swarm,
+        for requester: [UInt8],
+        rack: String?,
+        count: Int,
+        using generator: inout some RandomNumberGenerator
+    ) -> [Choice] {
+        var chosen: [Choice] = []
+        var seen: Set<String> = []
+        func add(_ choice: Choice) {
+            guard chosen.count < count, seen.insert("\(choice.host):\(choice.port)").inserted else { return }
+            chosen.append(choice)
+        }
+        let me = swarm.peers[requester]
+        if let me { seen.insert("\(me.host):\(me.port)") }
+        for seed in configuration.pinnedSeeds { add(Choice(host: seed.host, port: seed.port, peerID: nil)) }
+        let others = swarm.peers.values.filter { $0.peerID != requester }.shuffled(using: &generator)
+            .sorted { ($0.left == 0 ? 0 : 1) < ($1.left == 0 ? 0 : 1) }
+        let sameRack = others.filter { rack != nil && $0.rack == rack }
+        let otherRacks = others.filter { rack == nil || $0.rack != rack }
+        let sameRackRoom = max(0, count - chosen.count - min(configuration.otherRackPeers, otherRacks.count))
+        for peer in sameRack.prefix(sameRackRoom) { add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID)) }
+        for peer in otherRacks.prefix(configuration.otherRackPeers) {
+            add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID))
+        }
+        // Room left: more of the same rack first, then anyone.
+        for peer in sameRack + otherRacks { add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID)) }
+        return chosen
+    }
+
+    /// The bencoded scrape answer for the given info-hashes (all tracked ones if empty).
+    public func scrape(_ hashes: [[UInt8]]) -> [UInt8] {
+        var files: [[UInt8]: BencodeValue] = [:]
+        for hash in hashes.isEmpty ? Array(swarms.keys) : hashes {
+            guard let swarm = swarms[hash] else { continue }
+            let seeders = swarm.peers.values.count { $0.left == 0 }
+            files[hash] = .dict([
+                "complete": .integer(Int64(seeders)),
+                "downloaded": .integer(Int64(swarm.completed)),
+                "incomplete": .integer(Int64(swarm.peers.count - seeders)),
+            ])
+        }
+        return BencodeEncoder.encode(.dict(["files": .dictionary(files)]))
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host.hasPrefix("127.") || host == "::1" || host == "localhost"
+    }
+
+    static func ipv4Bytes(_ host: String) -> [UInt8]? {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        let bytes = parts.compactMap { UInt8($0) }
+        return bytes.count == 4 ? bytes : nil
+    }
+
+    static func ipv6Bytes(_ host: String) -> [UInt8]? {
+        IPv6Text.parse(host)
+    }
+}
+
+/// Parses textual IPv6 addresses without Foundation.
+enum IPv6Text {
+    static func parse(_ host: String) -> [UInt8]? {
+        let halves = host.components(separatedByDoubleColon: ())
+        guard let halves else { return nil }
+        func groups(_ text: Substring) -> [UInt16]? {
+            if text.isEmpty { return [] }
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            let values = parts.compactMap { UInt16($0, radix: 16) }
+            return values.count == parts.count ? values : nil
+        }
+        guard let head = groups(halves.0) else { return nil }
+        var all = head
+        if let tail = halves.1 {
+            guard let tailGroups = groups(tail), head.count + tailGroups.count < 8 else { return nil }
+            all += [UInt16](repeating: 0, count: 8 - head.count - tailGroups.count) + tailGroups
+        }
+        guard all.count == 8 else { return nil }
+        return all.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+    }
+}
+
+extension String {
+    /// Splits at the first `::`; nil when there is more than one.
+    fileprivate func components(separatedByDoubleColon _: Void) -> (Substring, Substring?)? {
+        guard contains(":") else { return nil }
+        guard let range = firstRange(of: "::") else { return (self[...], nil) }
+        let tail = self[range.upperBound...]
+        if tail.contains("::") { return nil }
+        return (self[..<range.lowerBound], tail)
+    }
+}

@@ -1,0 +1,171 @@
+import Drivers
+import Foundation
+import Testing
+
+/// `reconcile --scope services` as an operator runs it: the built binary, a site repo, and a real
+/// `provision-agent serve` on the node's address (a loopback IP inside the site's PXE subnet) installing with dnf.
+@Suite(.serialized)
+struct ReconcileServicesScopeTests {
+    /// Writes a one-node site whose node is `node` at 127.0.0.11 with `services`; returns its directory.
+    static func writeSite(node: LabNode, repository: String, port: Int, keyFile: String, services: [String]) throws
+        -> String
+    {
+        let site = "\(node.directory)/site"
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        try """
+            apiVersion: rackswarm.io/v1
+            kind: Site
+            metadata: {name: loopback-lab}
+            spec:
+              network: {pxeSubnet: 127.0.0.0/8, serverAddress: 127.0.0.1}
+              agent: {port: \(port), keyFile: "\(keyFile)"}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Rack
+            metadata: {name: r1}
+            spec: {bmc: {username: admin, password: {env: BMC_PASSWORD}}}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Image
+            metadata: {name: os}
+            spec: {version: "1", file: os.img, sha256: "\(String(repeating: "b", count: 64))", kernel: k, initrd: i}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Service
+            metadata: {name: vod}
+            spec:
+              repositories: [{name: lab, baseurl: "file://\(repository)"}]
+              software:
+                - {name: "cd#1", rpm: std_cd-1.0-1.noarch.rpm, order: 1}
+                - {name: "cs#1", rpm: std_cs-1.0-1.noarch.rpm, order: 2, script: /etc/init.d/cs, process: mediaServer}
+            ---
+            apiVersion: rackswarm.io/v1
+            kind: Node
+            metadata: {name: \(node.name)}
+            spec:
+              rack: r1
+              mac: "52:54:00:7f:00:0b"
+              ip: 127.0.0.11
+              bmc: {url: "ipmi://127.0.0.1:9911"}
+              image: os
+              services: [\(services.joined(separator: ", "))]
+
+            """.write(toFile: "\(site)/site.yaml", atomically: true, encoding: .utf8)
+        return site
+    }
+
+    static func startAgent(_ node: LabNode, port: Int, keyFile: String) throws -> pid_t {
+        try AgentBinaryTests.spawnDaemon("\(AgentBinaryTests.productsDirectory)/provision-agent", [
+            "serve", "--listen", "127.0.0.11:\(port)", "--node", node.name, "--key-file", keyFile,
+            "--state-dir", node.state, "--install-root", node.root, "--releasever", "1", "--no-gpg-check",
+            "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
+        ], log: "\(node.directory)/agent.log")
+    }
+
+    @Test func convergesServicesThroughTheAgentBinary() async throws {
+        let repository = try await PackageLab.repository()
+        let products = AgentBinaryTests.productsDirectory
+        let node = try LabNode("scope1")
+        var agentPID: pid_t = 0
+        defer {
+            if agentPID > 0 { kill(agentPID, SIGKILL) }
+            node.cleanUp()
+        }
+        let keyFile = "\(node.directory)/site.key"
+        try (SiteKey.generateHex() + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let port = 20000 + Int(getpid() % 20000)
+        let site = try Self.writeSite(node: node, repository: repository, port: port, keyFile: keyFile,
+                                      services: ["vod"])
+
+        agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
+        let state = "\(node.directory)/state.db"
+        let arguments = ["--scope", "services", "--repo", site, "--state", state]
+        var first = try await Self.reconcile(products, arguments)
+        // The agent may still be binding its port: retry briefly while it is unreachable.
+        for _ in 0..<40 where first.stdout.contains("unreachable:") {
+            try await Task.sleep(for: .milliseconds(250))
+            first = try await Self.reconcile(products, arguments)
+        }
+        #expect(first.status == 0, "\(first.stdout)\(first.stderr)\n\((try? String(contentsOfFile: "\(node.directory)/agent.log", encoding: .utf8)) ?? "")")
+        #expect(first.stdout.contains("~ \(node.name): services"))
+        #expect(first.stdout.contains("Done: 2 of 2 actions, 0 nodes failed, 0 unreachable."))
+        #expect(await node.installedPackages()?.filter { $0.hasPrefix("std_") }.count == 2)
+
+        let second = try await Self.reconcile(products, arguments)
+        #expect(second.status == 0)
+        #expect(second.stdout.contains("No changes."))
+
+        // A dry run reads what the services pass recorded: nothing to do for services.
+        let dry = try await Self.reconcile(products, ["--dry-run", "--scope", "services", "--repo", site, "--state", state])
+        #expect(dry.status == 0 && dry.stdout.contains("No changes."))
+    }
+
+    /// `reconcile --scope services --every 1s`: converges, picks up a new revision of the site at a later pass,
+    /// and exits 0 on SIGTERM.
+    @Test func loopPicksUpChangesAndStopsCleanlyOnSIGTERM() async throws {
+        let repository = try await PackageLab.repository()
+        let products = AgentBinaryTests.productsDirectory
+        let node = try LabNode("scope2")
+        var agentPID: pid_t = 0
+        let loop = Process()
+        defer {
+            if agentPID > 0 { kill(agentPID, SIGKILL) }
+            if loop.isRunning { kill(loop.processIdentifier, SIGKILL) }
+            node.cleanUp()
+        }
+        let keyFile = "\(node.directory)/site.key"
+        try (SiteKey.generateHex() + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let port = 20000 + Int((getpid() + 7919) % 20000)
+        let site = try Self.writeSite(node: node, repository: repository, port: port, keyFile: keyFile,
+                                      services: ["vod"])
+        agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
+        loop.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
+        loop.arguments = ["--scope", "services", "--every", "1s", "--repo", site, "--state", "\(node.directory)/state.db"]
+        let log = "\(node.directory)/loop.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        loop.standardOutput = handle
+        loop.standardError = handle
+        try loop.run()
+
+        func waitFor(_ what: String, _ condition: () async -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                if await condition() { return }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            Issue.record("timed out waiting for \(what): \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
+        try await waitFor("vod installed") {
+            await node.installedPackages()?.filter { $0.hasPrefix("std_") }.count == 2
+        }
+        // A new revision of the site drops vod: a later pass uninstalls it, with no restart.
+        _ = try Self.writeSite(node: node, repository: repository, port: port, keyFile: keyFile, services: [])
+        try await waitFor("vod removed") {
+            await node.installedPackages()?.contains { $0.hasPrefix("std_") } == false
+        }
+        kill(loop.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while loop.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!loop.isRunning, "the loop must stop on SIGTERM")
+        #expect(loop.terminationReason == .exit && loop.terminationStatus == 0,
+                "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+    }
+
+    static func reconcile(_ products: String, _ arguments: [String]) async throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+}

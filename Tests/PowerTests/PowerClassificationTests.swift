@@ -1,0 +1,49 @@
+import Testing
+
+@testable import Drivers
+
+/// BMC answers map to errors that say what to do: stalled, waiting, transient.
+struct PowerClassificationTests {
+    @Test(arguments: [
+        (UInt8(0xC0), PowerError.Code.busy), (0xC1, .unsupported), (0xD4, .insufficientPrivilege),
+        (0xD5, .unsupported), (0xFF, .bmcError), (0xC3, .bmcError),
+    ])
+    func ipmiCompletionCodes(code: UInt8, expected: PowerError.Code) {
+        #expect(IPMIClient.classify(completionCode: code) == expected)
+    }
+
+    @Test func successIsNoError() {
+        #expect(IPMIClient.classify(completionCode: 0) == nil)
+    }
+
+    @Test func dispositionsFollowTheCode() {
+        #expect(PowerError(.authenticationFailed, bmc: "b", "").disposition == .stalled)
+        #expect(PowerError(.unreachable, bmc: "b", "").disposition == .transient)
+        #expect(PowerError(.busy, bmc: "b", "").disposition == .waiting(retryAfter: .seconds(5)))
+        #expect(PowerError(.busy, bmc: "b", "", disposition: .waiting(retryAfter: .seconds(30))).disposition
+            == .waiting(retryAfter: .seconds(30)))
+    }
+
+    @Test func redfishResetTypesFollowWhatTheBMCAllows() throws {
+        let sushy = ["On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi", "ForceOn"]
+        #expect(try RedfishClient.resetType(for: .on, allowed: sushy, flavor: .generic) == "On")
+        #expect(try RedfishClient.resetType(for: .off, allowed: sushy, flavor: .generic) == "ForceOff")
+        #expect(try RedfishClient.resetType(for: .softOff, allowed: sushy, flavor: .generic) == "GracefulShutdown")
+        #expect(try RedfishClient.resetType(for: .cycle, allowed: sushy, flavor: .generic) == "ForceRestart")
+        #expect(try RedfishClient.resetType(for: .cycle, allowed: nil, flavor: .generic) == "PowerCycle")
+        #expect(try RedfishClient.resetType(for: .cycle, allowed: nil, flavor: .ilo) == "ForceRestart")
+        let error = #expect(throws: PowerError.self) {
+            try RedfishClient.resetType(for: .softOff, allowed: ["On", "ForceOff"], flavor: .generic)
+        }
+        #expect(error?.code == .unsupported)
+    }
+
+    @Test func redfishErrorMessagesComeFromTheBody() {
+        let body: [String: Any] = [
+            "error": ["message": "generic", "@Message.ExtendedInfo": [["Message": "ResetType Foo is not supported"]]]
+        ]
+        #expect(RedfishClient.redfishMessage(body) == "ResetType Foo is not supported")
+        #expect(RedfishClient.redfishMessage(["error": ["message": "generic"]]) == "generic")
+        #expect(RedfishClient.redfishMessage(nil) == nil)
+    }
+}

@@ -1,0 +1,121 @@
+import Logging
+import Testing
+
+@testable import Drivers
+
+/// The Redfish client against a real `sushy-emulator` (fake driver). Its power changes land 1–11 s late, so
+/// state checks poll with a 15 s deadline, as a real executor would.
+struct RedfishSushyTests {
+    static func client(_ url: String, password: String = "pass", insecure: Bool = false,
+        timeout: Duration = .seconds(5), resources: PowerDriverResources) throws -> RedfishClient
+    {
+        RedfishClient(
+            configuration: BMCConfiguration(
+                address: try BMCAddress(parsing: url), username: "admin", password: password,
+                insecureSkipVerify: insecure, timeout: timeout, retries: 1),
+            flavor: .generic, httpClient: resources.httpClient, logger: Logger(label: "test.redfish"))
+    }
+
+    /// Polls until the BMC reports `state`, or the deadline passes.
+    static func waitFor(_ state: PowerState, _ client: RedfishClient, deadline: Duration = .seconds(15))
+        async throws -> Bool
+    {
+        let end = ContinuousClock.now.advanced(by: deadline)
+        while ContinuousClock.now < end {
+            if try await client.powerState() == state { return true }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        return false
+    }
+
+    @Test func powersOnAndOffAndReadsPowerState() async throws {
+        let sushy = try await SushyEmulator.start()
+        defer { sushy.stop() }
+        let resources = PowerDriverResources()
+        let client = try Self.client(sushy.url(), resources: resources)
+        #expect(try await client.powerState() == .off)
+        try await client.setPower(.on)
+        #expect(try await Self.waitFor(.on, client))
+        try await client.setPower(.off)
+        #expect(try await Self.waitFor(.off, client))
+        await resources.shutdown()
+    }
+
+    @Test func setsABootOverrideToPXE() async throws {
+        let sushy = try await SushyEmulator.start()
+        defer { sushy.stop() }
+        let resources = PowerDriverResources()
+        let client = try Self.client(sushy.url(system: SushyEmulator.systemA), resources: resources)
+        try await client.setBootDevice(.pxe, persistence: .once)
+        let boot = try await client.bootOverride()
+        #expect(boot.target == "Pxe")
+        // sushy reads `Once` back as `Continuous`; either means the override is enabled.
+        #expect(boot.enabled == "Once" || boot.enabled == "Continuous")
+        try await client.setBootDevice(.disk, persistence: .persistent)
+        #expect(try await client.bootOverride().target == "Hdd")
+        await resources.shutdown()
+    }
+
+    @Test func aCycleUsesForceRestartWhereThereIsNoPowerCycle() async throws {
+        let sushy = try await SushyEmulator.start()
+        defer { sushy.stop() }
+        let resources = PowerDriverResources()
+        let client = try Self.client(sushy.url(), resources: resources)
+        try await client.setPower(.cycle)  // sushy allows no PowerCycle: this must pick ForceRestart, not get a 501
+        try await client.setPower(.softOff)
+        await resources.shutdown()
+    }
+
+    @Test func aWrongPasswordIsAStalledAuthenticationFailureThatNeverShowsThePassword() async throws {
+        let sushy = try await SushyEmulator.start()
+        defer { sushy.stop() }
+        let resources = PowerDriverResources()
+        let client = try Self.client(sushy.url(), password: "s3cret-wrong", resources: resources)
+        let error = await #expect(throws: PowerError.self) { try await client.powerState() }
+        #expect(error?.code == .authenticationFailed)
+        #expect(error?.disposition == .stalled)
+        #expect(!(error?.description.contains("s3cret-wrong") ?? true))
+        await resources.shutdown()
+    }
+
+    @Test func twoSystemsWithoutOneNamedInTheURLIsAnInvalidAddress() async throws {
+        let sushy = try await SushyEmulator.start(twoSystems: true)
+        defer { sushy.stop() }
+        let resources = PowerDriverResources()
+        let error = await #expect(throws: PowerError.self) {
+            try await Self.client(sushy.url(), resources: resources).powerState()
+        }
+        #expect(error?.code == .invalidAddress)
+        let named = try Self.client(sushy.url(system: SushyEmulator.systemB), resources: resources)
+        #expect(try await named.powerState() == .off)
+        await resources.shutdown()
+    }
+
+    /// TLS verification is on by default: a self-signed BMC is refused unless the node opts out.
+    @Test func selfSignedCertificatesNeedAnExplicitOptOut() async throws {
+        let sushy = try await SushyEmulator.start(tls: true)
+        defer { sushy.stop() }
+        let resources = PowerDriverResources()
+        let error = await #expect(throws: PowerError.self) {
+            try await Self.client(sushy.url(), timeout: .seconds(2), resources: resources).powerState()
+        }
+        #expect(error?.code == .unreachable)
+        #expect(error?.disposition == .stalled, "an untrusted certificate needs a human, not retries")
+        let insecure = try Self.client(sushy.url(), insecure: true, resources: resources)
+        #expect(try await insecure.powerState() == .off)
+        await resources.shutdown()
+    }
+
+    @Test func nothingListeningIsUnreachableAndTransient() async throws {
+        let resources = PowerDriverResources()
+        let port = try freeTCPPort()
+        let error = await #expect(throws: PowerError.self) {
+            // AsyncHTTPClient keeps retrying a refused connect until the request deadline.
+            try await Self.client("redfish+http://127.0.0.1:\(port)", timeout: .seconds(1), resources: resources)
+                .powerState()
+        }
+        #expect(error?.code == .unreachable)
+        #expect(error?.disposition == .transient)
+        await resources.shutdown()
+    }
+}

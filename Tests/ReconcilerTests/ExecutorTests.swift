@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import Reconciler
+import Testing
+
+/// A performer that records every call and fails on cue.
+actor FakePerformer: ActionPerformer {
+    struct Call: Sendable, Hashable {
+        var node: String
+        var kind: PlannedAction.Kind
+    }
+
+    private(set) var calls: [Call] = []
+    /// Failures to throw, in order, for a node and action kind; then success.
+    private var scripted: [Call: [ActionFailure]] = [:]
+    private var hanging: Set<Call> = []
+
+    func fail(_ node: String, _ kind: PlannedAction.Kind, with failures: [ActionFailure]) {
+        scripted[Call(node: node, kind: kind)] = failures
+    }
+
+    func hang(_ node: String, _ kind: PlannedAction.Kind) {
+        hanging.insert(Call(node: node, kind: kind))
+    }
+
+    nonisolated func perform(_ action: PlannedAction, on node: Node, image: Image?) async throws {
+        let call = Call(node: node.name, kind: action.kind)
+        if let failure = await record(call) { throw failure }
+        if await hanging.contains(call) { try await Task.sleep(for: .seconds(3600)) }
+    }
+
+    private func record(_ call: Call) -> ActionFailure? {
+        calls.append(call)
+        guard var failures = scripted[call], !failures.isEmpty else { return nil }
+        let first = failures.removeFirst()
+        scripted[call] = failures
+        return first
+    }
+}
+
+/// Records backoff sleeps instead of sleeping.
+final class SleepLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var durations: [Duration] = []
+
+    var all: [Duration] { lock.withLock { durations } }
+
+    func sleep(_ duration: Duration) async throws {
+        append(duration)
+    }
+
+    private func append(_ duration: Duration) {
+        lock.withLock { durations.append(duration) }
+    }
+}
+
+/// The executor with fake drivers and a test clock: waves, retries, stalls, the failure budget, resume.
+struct ExecutorTests {
+    let log = SleepLog()
+
+    func executor(_ desired: DesiredState, _ store: any StateStore, _ performer: FakePerformer,
+                  policy: Executor.Policy = Executor.Policy(maxAttempts: 4)) -> Executor {
+        let log = self.log
+        return Executor(desired: desired, store: store, performer: performer, policy: policy,
+                        logger: Logger(label: "test.executor"), sleep: { try await log.sleep($0) },
+                        random: { 0.5 })
+    }
+
+    @Test func convergesWaveByWaveToAFixpoint() async throws {
+        let desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        let plan = Planner.plan(desired: desired, observed: ObservedState())
+        let report = try await executor(desired, store, performer).execute(plan, commit: "c1")
+        #expect(report.completed.count == 8 && report.failed.isEmpty && report.stalled.isEmpty && !report.halted)
+        #expect(report.actionsDone == plan.actions.count)
+        let calls = await performer.calls
+        // Every wave-1 node finished everything before any later-wave node started.
+        let waveOf = Dictionary(plan.actions.map { ($0.node, $0.wave) }, uniquingKeysWith: { a, _ in a })
+        let lastFirstWave = try #require(calls.lastIndex { waveOf[$0.node] == 1 })
+        let firstLater = try #require(calls.firstIndex { (waveOf[$0.node] ?? 0) > 1 })
+        #expect(lastFirstWave < firstLater)
+        // Lifecycle order per node.
+        #expect(calls.filter { $0.node == "r1n3" }.map(\.kind) == [
+            .writeBootEntry, .setBootPXE, .powerCycle, .installImage, .bootLocal, .installService, .verifyServices,
+        ])
+        let observed = await store.observedState()
+        #expect(observed.nodes["r1n3"] == NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: ["vod"],
+                                                     rack: "r1"))
+        #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
+        #expect(await store.journal(node: nil).allSatisfy { $0.state == .finished })
+    }
+
+    @Test func transientFailuresBackOffWithJitterAndRecover() async throws {
+        let desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        await performer.fail("r1n1", .powerCycle, with: [
+            ActionFailure("BMC unreachable", intent: .transient), ActionFailure("BMC unreachable", intent: .transient),
+        ])
+        await performer.fail("r2n1", .setBootPXE, with: [ActionFailure("busy", intent: .waiting(retryAfter: .seconds(7)))])
+        let report = try await executor(desired, store, performer)
+            .execute(Planner.plan(desired: desired, observed: ObservedState()), commit: "c1")
+        #expect(report.completed.count == 8)
+        #expect(await performer.calls.filter { $0 == .init(node: "r1n1", kind: .powerCycle) }.count == 3)
+        // base 2 s: retry 1 waits 2 s × (0.5 + 0.5 × 0.5), retry 2 waits 4 s × 0.75; the busy BMC asked for 7 s.
+        #expect(Set(log.all) == [.milliseconds(1500), .seconds(3), .seconds(7)])
+        let executor = executor(desired, store, performer, policy: .init(baseBackoff: .seconds(2), maxBackoff: .seconds(10)))
+        #expect(executor.backoff(beforeRetry: 10) == .milliseconds(7500), "capped at 10 s before jitter")
+    }
+
+    @Test func stalledNodeWaitsForAHumanAndOthersGoOn() async throws {
+        let desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        await performer.fail("r2n1", .setBootPXE, with: [ActionFailure("BMC refused the password", intent: .stalled)])
+        let report = try await executor(desired, store, performer)
+            .execute(Planner.plan(desired: desired, observed: ObservedState()), commit: "c1")
+        #expect(report.stalled == ["r2n1": "BMC refused the password"])
+        #expect(report.completed.count == 7)
+        #expect(await performer.calls.filter { $0.node == "r2n1" }.map(\.kind) == [.writeBootEntry, .setBootPXE])
+        let journal = await store.journal(node: "r2n1")
+        #expect(journal.map(\.state) == [.finished, .failed, .failed, .failed, .failed, .failed, .failed])
+        #expect(await store.nodeRecord("r2n1")?.lastError == "BMC refused the password")
+    }
+
+    @Test func failureBudgetHaltsNewNodesButLetsInFlightOnesFinish() async throws {
+        var desired = try PlannerTests.example()
+        desired.site.rollout.failureBudget = 0
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        await performer.fail("r1n1", .powerCycle, with: [ActionFailure("no such image", intent: .stalled)])
+        let plan = Planner.plan(desired: desired, observed: ObservedState())
+        let report = try await executor(desired, store, performer).execute(plan, commit: "c1")
+        #expect(report.halted)
+        #expect(report.completed == ["r2n1"], "the other first-wave node was in flight and finished")
+        #expect(report.skipped.sorted() == ["r1n2", "r1n3", "r1n4", "r2n2", "r2n3", "r2n4"])
+        let touched = Set(await performer.calls.map(\.node))
+        #expect(touched == ["r1n1", "r2n1"], "no destructive step started after the halt")
+        #expect(await store.journal(node: "r1n4").allSatisfy { $0.state == .failed && $0.error?.hasPrefix("halted") == true })
+    }
+
+    @Test func resumeAfterACrashNeverRepeatsACompletedDestructiveStep() async throws {
+        let desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        let plan = Planner.plan(desired: desired, observed: ObservedState())
+        // An earlier run for the same commit was killed: r1n1 got as far as starting its image install.
+        let ids = await store.journalPlanned(plan.actions, commit: "c1", at: Date())
+        for (action, id) in zip(plan.actions, ids) where action.node == "r1n1" {
+            try await store.journalStarted(id, at: Date())
+            if action.kind == .installImage { break }
+            try await store.journalFinished(id, at: Date())
+        }
+        let performer = FakePerformer()
+        let report = try await executor(desired, store, performer).execute(plan, commit: "c1")
+        #expect(report.completed.count == 8)
+        #expect(await performer.calls.filter { $0.node == "r1n1" }.map(\.kind) == [
+            .installImage, .bootLocal, .installService, .verifyServices,
+        ], "no second power cycle: the install is resumed")
+        let journal = await store.journal(node: "r1n1")
+        #expect(journal.filter { $0.action.kind == .powerCycle && $0.state == .finished }.count == 1)
+        #expect(journal.contains { $0.state == .failed && $0.error?.hasPrefix("interrupted") == true })
+        #expect(await store.unfinishedActions().isEmpty)
+    }
+
+    @Test func aStepThatNeverReportsTimesOutAndIsRetried() async throws {
+        var desired = try PlannerTests.example()
+        desired.site.timeouts.power = .milliseconds(200)
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        await performer.hang("r1n2", .setBootPXE)
+        let report = try await executor(desired, store, performer, policy: .init(maxAttempts: 2))
+            .execute(Planner.plan(desired: desired, observed: ObservedState()), commit: "c1")
+        #expect(report.failed["r1n2"]?.contains("timed out") == true)
+        #expect(await performer.calls.filter { $0 == .init(node: "r1n2", kind: .setBootPXE) }.count == 2)
+        #expect(await store.nodeRecord("r1n2")?.status.phase == .failed)
+        #expect(report.completed.count == 7)
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+@testable import Torrent
+
+/// The built `reconcile image publish`, `reconcile seed` and `provision-agent fetch` commands, end to end.
+@Suite(.serialized)
+struct CommandLineEndToEndTests {
+    /// The directory holding the built executables.
+    static var binaries: String? {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: "\($0)/provision-agent") }
+    }
+
+    @Test func publishSeedAndFetchWithTrackerAndWithPeer() async throws {
+        let bin = try #require(Self.binaries, "build the executables first (swift build --build-tests)")
+        let directory = try TemporaryDirectory()
+        let image = directory.file("os.img")
+        try writeRandomFile(image, size: 5_242_885, seed: 31)
+        let trackerPort = freePort()
+        let seedPort = freePort()
+        let torrent = directory.file("os.torrent")
+        let publish = try runCommand(
+            "\(bin)/reconcile",
+            [
+                "image", "publish", image, "--output", torrent, "--piece-size", "256K",
+                "--tracker", "http://127.0.0.1:\(trackerPort)/announce",
+            ]
+        )
+        #expect(publish.status == 0, "\(publish.output)")
+        let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
+        #expect(metainfo.pieceLength == 256 << 10)
+        #expect(publish.output.contains(metainfo.infoHash.hex))
+
+        let seed = try ChildProcess(
+            "\(bin)/reconcile",
+            [
+                "seed", torrent, "--data", image, "--listen", "127.0.0.1:\(seedPort)",
+                "--tracker-listen", "127.0.0.1:\(trackerPort)",
+            ],
+            outputFile: directory.file("seed.log")
+        )
+        #expect(await waitForOutput(seed, "seeding"), "\(seed.log)")
+
+        let viaTracker = directory.file("via-tracker.img")
+        let fetch = try ChildProcess(
+            "\(bin)/provision-agent",
+            ["fetch", torrent, "--output", viaTracker, "--listen", "127.0.0.1:0"],
+            outputFile: directory.file("fetch1.log")
+        )
+        #expect(await fetch.wait(timeout: 60) == 0, "\(fetch.log)")
+        #expect(filesEqual(image, viaTracker))
+        #expect(fetch.log.contains("100.0%"))
+
+        let viaPeer = directory.file("via-peer.img")
+        let direct = try ChildProcess(
+            "\(bin)/provision-agent",
+            [
+                "fetch", torrent, "--output", viaPeer, "--listen", "127.0.0.1:0", "--tracker", "none",
+                "--peer", "127.0.0.1:\(seedPort)",
+            ],
+            outputFile: directory.file("fetch2.log")
+        )
+        #expect(await direct.wait(timeout: 60) == 0, "\(direct.log)")
+        #expect(filesEqual(image, viaPeer))
+
+        // On a terminal (a pty from script(1)) the progress is a bar redrawn in place.
+        let viaTTY = directory.file("via-tty.img")
+        let command =
+            "\(bin)/provision-agent fetch \(torrent) --output \(viaTTY) --listen 127.0.0.1:0 "
+            + "--tracker none --peer 127.0.0.1:\(seedPort)"
+        let tty = try runCommand("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
+        #expect(tty.status == 0, "\(tty.output)")
+        #expect(tty.output.contains("\r[##############################] 100.0%"))
+        #expect(filesEqual(image, viaTTY))
+        kill(seed.pid, SIGTERM)
+        #expect(await seed.wait(timeout: 10) == 0, "seed stops cleanly on SIGTERM: \(seed.log)")
+    }
+
+    @Test func fetchRejectsBadArguments() throws {
+        let bin = try #require(Self.binaries)
+        let result = try runCommand(
+            "\(bin)/provision-agent", ["fetch", "x.torrent", "--output", "y", "--peer", "nope"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("HOST:PORT"))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import Torrent
+
+/// A wrong info-hash, requests past the end, oversized frames and floods close connections; the seed keeps serving.
+@Suite(.serialized)
+struct HostilePeerTests {
+    static func seed(maxConnections: Int = 80) async throws -> (TestImage, TorrentClient, Int) {
+        let image = try TestImage(size: 1_000_000, pieceLength: 64 << 10, seed: 41)
+        let seed = try await TorrentClient.start(
+            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
+            configuration: TorrentConfiguration(
+                listenHost: "127.0.0.1", trackerURL: "", maxConnections: maxConnections),
+            logger: testLogger("seed")
+        )
+        return (image, seed, seed.listenPort ?? 0)
+    }
+
+    @Test func wrongInfoHashIsClosed() async throws {
+        let (_, seed, port) = try await Self.seed()
+        let peer = try RawPeer(port: port)
+        peer.handshake(infoHash: [UInt8](repeating: 9, count: 20))
+        #expect(peer.waitForClose())
+        await seed.stop()
+    }
+
+    @Test(arguments: [
+        BlockRequest(piece: 16, begin: 0, length: 16384),
+        BlockRequest(piece: 15, begin: 16384 * 3, length: 16384),
+        BlockRequest(piece: 0, begin: 0, length: 1 << 20),
+    ])
+    func requestsPastTheEndAreClosed(request: BlockRequest) async throws {
+        let (image, seed, port) = try await Self.seed()
+        let peer = try RawPeer(port: port)
+        peer.handshake(infoHash: image.metainfo.infoHash.bytes)
+        peer.send(.interested)
+        #expect(peer.readUntil { $0 == .message(.unchoke) })
+        peer.send(.request(request))
+        #expect(peer.waitForClose())
+        await seed.stop()
+    }
+
+    @Test func validRequestIsServedThenOversizedFrameClosed() async throws {
+        let (image, seed, port) = try await Self.seed()
+        let peer = try RawPeer(port: port)
+        peer.handshake(infoHash: image.metainfo.infoHash.bytes)
+        peer.send(.interested)
+        #expect(peer.readUntil { $0 == .message(.unchoke) })
+        peer.send(.request(BlockRequest(piece: 3, begin: 16384, length: 16384)))
+        let expected = try Data(contentsOf: URL(fileURLWithPath: image.imagePath))[
+            (3 * 65536 + 16384)..<(3 * 65536 + 32768)]
+        #expect(
+            peer.readUntil { result in
+                guard case .message(.piece(3, 16384, let block)) = result else { return false }
+                return Array(block.readableBytesView) == Array(expected)
+            })
+        peer.send([0x7f, 0xff, 0xff, 0xff, 7])
+        #expect(peer.waitForClose())
+        await seed.stop()
+    }
+
+    @Test func floodOfPeersIsCappedAndTheSeedStillServes() async throws {
+        let (image, seed, port) = try await Self.seed(maxConnections: 10)
+        var flood: [RawPeer] = []
+        for _ in 0..<60 {
+            let peer = try RawPeer(port: port)
+            peer.handshake(infoHash: image.metainfo.infoHash.bytes)
+            flood.append(peer)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let progress = try await seed.progress()
+        #expect(progress.peers <= 10)
+        flood.removeAll()
+        try await Task.sleep(for: .milliseconds(300))
+        let target = try image.leecherPath("after-flood")
+        let leecher = try await TorrentClient.start(
+            metainfo: image.metainfo, path: target.file,
+            configuration: TorrentConfiguration(listenHost: nil, trackerURL: "", peers: ["127.0.0.1:\(port)"]),
+            logger: testLogger("leech")
+        )
+        try await withTimeout(30) { try await leecher.waitUntilComplete() }
+        await leecher.stop()
+        await seed.stop()
+        #expect(filesEqual(image.imagePath, target.file))
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Synchronization
+import Logging
+import Testing
+
+@testable import Torrent
+
+/// Debian's python3-libtorrent (2.0.x) as a real peer, driven by a small script.
+enum LibtorrentPeer {
+    static let script = """
+        import libtorrent as lt, sys, time
+        mode, torrent, save, port, peer, timeout = sys.argv[1:7]
+        s = lt.session({"listen_interfaces": "127.0.0.1:" + port, "enable_dht": False, "enable_lsd": False,
+                        "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
+                        "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
+                        "out_enc_policy": int(lt.enc_policy.disabled),
+                        "in_enc_policy": int(lt.enc_policy.disabled)})
+        p = lt.add_torrent_params()
+        p.ti = lt.torrent_info(torrent)
+        p.save_path = save
+        if mode == "seed":
+            p.flags |= lt.torrent_flags.seed_mode
+        h = s.add_torrent(p)
+        print("READY", flush=True)
+        deadline = time.time() + float(timeout)
+        last_dial = 0
+        while time.time() < deadline:
+            st = h.status()
+            if peer and st.num_peers == 0 and time.time() - last_dial > 2:
+                host, pport = peer.rsplit(":", 1)
+                h.connect_peer((host, int(pport)))
+                last_dial = time.time()
+            if mode == "leech" and st.is_seeding:
+                print("DONE", st.total_payload_download, flush=True)
+                sys.exit(0)
+            time.sleep(0.05)
+        print("TIMEOUT", h.status().progress, flush=True)
+        sys.exit(1 if mode == "leech" else 0)
+        """
+
+    /// Starts libtorrent seeding or leeching `torrent` into/from `directory`, optionally dialling `peer`.
+    static func start(
+        mode: String, torrent: String, directory: String, port: Int, peer: String = "", timeout: Int = 120,
+        scratch: TemporaryDirectory
+    ) throws -> ChildProcess {
+        let scriptPath = scratch.file("lt-\(mode)-\(port).py")
+        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let process = try ChildProcess(
+            Peers.python, [scriptPath, mode, torrent, directory, "\(port)", peer, "\(timeout)"],
+            outputFile: scratch.file("lt-\(mode)-\(port).log")
+        )
+        return process
+    }
+}
+
+/// Waits until `log` contains `marker` or the timeout passes.
+func waitForOutput(_ child: ChildProcess, _ marker: String, timeout: Double = 20) async -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if child.log.contains(marker) { return true }
+        if !child.isRunning { return false }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return false
+}
+
+/// Runs `body` and throws if it takes longer than `seconds`, without waiting for a body that ignores cancellation.
+func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        let once = ResumeOnce(continuation)
+        let work = Task {
+            do { once.resume(.success(try await body())) } catch { once.resume(.failure(error)) }
+        }
+        Task {
+            try? await Task.sleep(for: .seconds(seconds))
+            work.cancel()
+            once.resume(.failure(TorrentError(code: .stopped, detail: "timed out after \(seconds) s")))
+        }
+    }
+}
+
+/// Resumes a continuation at most once.
+final class ResumeOnce<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(_ result: Result<T, any Error>) {
+        continuation.withLock { pending in
+            pending?.resume(with: result)
+            pending = nil
+        }
+    }
+}
+
+/// A test image and its torrent in a scratch directory.
+struct TestImage {
+    let directory: TemporaryDirectory
+    let imagePath: String
+    let torrentPath: String
+    let metainfo: Metainfo
+
+    init(size: Int, pieceLength: Int, announce: String? = nil, seed: UInt64 = 1) throws {
+        directory = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: directory.file("seed"), withIntermediateDirectories: true)
+        imagePath = directory.file("seed/image.img")
+        try writeRandomFile(imagePath, size: size, seed: seed)
+        metainfo = try MetainfoBuilder.create(
+            path: imagePath, pieceLength: pieceLength, announce: announce, logger: Logger(label: "test")
+        )
+        torrentPath = directory.file("image.torrent")
+        try Data(metainfo.encoded()).write(to: URL(fileURLWithPath: torrentPath))
+    }
+
+    /// A fresh directory for a leecher, and the path the image will have in it.
+    func leecherPath(_ name: String) throws -> (directory: String, file: String) {
+        let path = directory.file(name)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return (path, "\(path)/\(metainfo.name)")
+    }
+}
+
+/// A logger for tests (warnings and up reach the console).
+func testLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = ProcessInfo.processInfo.environment["RACKSWARM_TEST_LOG"] == nil ? .warning : .debug
+    return logger
+}

@@ -1,0 +1,71 @@
+import Foundation
+import NIOCore
+
+@testable import Torrent
+
+/// A hand-driven peer over a blocking socket, for hostile-input tests.
+final class RawPeer {
+    let fd: Int32
+    private var parser = PeerWireParser()
+    private var buffer = ByteBuffer()
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw TorrentError(code: .listen, detail: "connect errno \(errno)")
+        }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    func send(_ message: PeerMessage) {
+        var buffer = ByteBuffer()
+        message.write(into: &buffer)
+        send(Array(buffer.readableBytesView))
+    }
+
+    func handshake(infoHash: [UInt8]) {
+        var buffer = ByteBuffer()
+        Handshake(infoHash: infoHash, peerID: Array("-XX0000-hostile00000".utf8)).write(into: &buffer)
+        send(Array(buffer.readableBytesView))
+    }
+
+    /// Reads until the peer closes (true) or the 5 s timeout passes (false); drains any data.
+    func waitForClose() -> Bool {
+        var scratch = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got == 0 { return true }
+            if got < 0 { return errno == ECONNRESET }
+        }
+    }
+
+    /// Reads and parses events until `predicate` matches one, the connection closes, or the timeout passes.
+    func readUntil(_ predicate: (PeerWireParser.Result) -> Bool) -> Bool {
+        var scratch = [UInt8](repeating: 0, count: 65536)
+        while true {
+            while let result = try? parser.parse(&buffer), result != .needMoreData {
+                if predicate(result) { return true }
+            }
+            let got = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard got > 0 else { return false }
+            buffer.writeBytes(scratch[0..<got])
+        }
+    }
+}
