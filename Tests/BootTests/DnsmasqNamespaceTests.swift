@@ -81,8 +81,15 @@ struct DnsmasqNamespaceTests {
 
         // n2 joins: new hosts file and SIGHUP to the same dnsmasq, which keeps n1's lease.
         try await driver.write(second)
+        let reads = {
+            ((try? directory.read("dnsmasq.log")) ?? "").components(separatedBy: "read \(settings.hostsFile)").count
+        }
+        let before = reads()
         try await DnsmasqReservations(settings: settings, pidFile: pidFile, logger: logger)
             .apply([DHCPReservation(first), DHCPReservation(second)])
+        // Readiness, not a sleep: dnsmasq logs each time it rereads the hosts file.
+        for _ in 0..<250 where reads() == before { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(reads() > before, "dnsmasq did not reread its hosts file after SIGHUP")
         // n2 is a UEFI x86-64 client (option 93 = 7): UEFI iPXE.
         let lease2 = try await lab.dhcp(udhcpc: udhcpc, mac: second.mac, directory: directory,
                                         extra: ["-x", "0x5d:0007"])
@@ -139,7 +146,7 @@ struct NamespaceLab: Sendable {
     }
 
     /// Sets the client's MAC and runs udhcpc once; returns what its script saw on `bound` (empty: no lease).
-    func dhcp(udhcpc: String, mac: String, directory: TemporaryDirectory, tries: Int = 5, extra: [String] = [])
+    func dhcp(udhcpc: String, mac: String, directory: TemporaryDirectory, tries: Int = 8, extra: [String] = [])
         async throws
         -> [String: String]
     {
@@ -161,7 +168,7 @@ struct NamespaceLab: Sendable {
         chmod(script, 0o755)
         _ = await runTool("/usr/bin/env", ["RS_OUT=\(out)", ip, "netns", "exec", clientNamespace, udhcpc,
                                            "-i", clientLink, "-n", "-q", "-f", "-t", String(tries), "-T", "1",
-                                           "-s", script] + extra, timeout: .seconds(15))
+                                           "-s", script] + extra, timeout: .seconds(20))
         var values: [String: String] = [:]
         for line in ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1)
