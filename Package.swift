@@ -65,8 +65,10 @@ let package = Package(
             name: "BootServer",
             dependencies: [
                 "Drivers",
+                "Torrent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -188,6 +190,7 @@ let package = Package(
             name: "BootTests",
             dependencies: [
                 "BootServer",
+                "Torrent",
                 "Reconciler",
                 "Drivers",
                 "DriversTesting",

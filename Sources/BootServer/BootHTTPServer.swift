@@ -2,10 +2,24 @@ import Drivers
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import NIOPosix
+import Torrent
 
-/// The reconciler's HTTP endpoint for network boot: per-MAC iPXE scripts and every file under the HTTP root
-/// (kernels, initrds, .torrent files, images), with byte ranges.
+/// The request context of the boot server: Hummingbird's basics plus the client's address (for the tracker).
+public struct BootRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// The reconciler's HTTP endpoint for network boot: per-MAC iPXE scripts, every file under the HTTP root
+/// (kernels, initrds, .torrent files, images) with byte ranges, and, when given one, the BitTorrent tracker at
+/// `/announce` and `/scrape` (the `rackswarm.tracker=` kernel argument).
 public struct BootHTTPServer: Sendable {
     /// One request the server answered, for logs and tests.
     public struct Served: Sendable, Hashable {
@@ -17,21 +31,35 @@ public struct BootHTTPServer: Sendable {
 
     public var httpRoot: String
     public var logger: Logger
+    /// The tracker served at `/announce` and `/scrape`; nil leaves those paths to the file routes (404).
+    public var tracker: TrackerService?
     /// Called after every answered request.
     public var observer: (@Sendable (Served) async -> Void)?
 
-    public init(httpRoot: String, logger: Logger, observer: (@Sendable (Served) async -> Void)? = nil) {
+    public init(httpRoot: String, logger: Logger, tracker: TrackerService? = nil,
+                observer: (@Sendable (Served) async -> Void)? = nil) {
         self.httpRoot = httpRoot
         self.logger = logger
+        self.tracker = tracker
         self.observer = observer
     }
 
     /// The routes: `GET|HEAD /ipxe/{mac}` (any MAC spelling, with or without `01-` and `.ipxe`) and
     /// `GET|HEAD /{path}` for files under the HTTP root. Hidden files (the manifest, temp files) are never served.
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<BootRequestContext> {
+        let router = Router(context: BootRequestContext.self)
         if let observer { router.add(middleware: ObserverMiddleware(observer: observer)) }
         let files = BootFiles(root: httpRoot, logger: logger)
+        if let tracker {
+            for path in ["/announce", "/scrape"] {
+                router.get(RouterPath(path)) { request, context in
+                    let host = context.remoteAddress?.ipAddress ?? ""
+                    let answer = tracker.handle(uri: request.uri.description, remoteHost: host)
+                    return Response(status: .init(code: answer.status), headers: [.contentType: "text/plain"],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+                }
+            }
+        }
         for method in [HTTPRequest.Method.get, .head] {
             router.on("/ipxe/{mac}", method: method) { request, context in
                 guard let name = context.parameters.get("mac"), let pxeName = PXEName.from(name) else {
@@ -64,7 +92,7 @@ struct BootFiles: Sendable {
     var root: String
     var logger: Logger
 
-    func serve(_ rawPath: String, request: Request, context: BasicRequestContext) async throws -> Response {
+    func serve(_ rawPath: String, request: Request, context: BootRequestContext) async throws -> Response {
         guard let relative = Self.safeRelativePath(rawPath) else { return Response(status: .notFound) }
         let path = root + "/" + relative
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Reconciler
+import Torrent
 
 /// `reconcile boot …`: the network boot side on its own: entries, DHCP reservations, the HTTP endpoint.
 struct Boot: AsyncParsableCommand {
@@ -114,10 +115,17 @@ struct Boot: AsyncParsableCommand {
         @Option(help: "Port; default: the site's network.httpPort.")
         var port: Int?
 
+        @Flag(help: "Do not host the rack-aware tracker at /announce and /scrape.")
+        var noTracker = false
+
         func run() async throws {
             let desired = try Boot.load(source)
             let logger = Logger(label: "rackswarm.boot-http")
-            let server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger)
+            var racks: [String: String] = [:]
+            for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
+            let tracker = noTracker
+                ? nil : TrackerService(tracker: Tracker(configuration: TrackerConfiguration(racksByHost: racks)))
+            let server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger, tracker: tracker)
             let app = server.application(host: listen, port: port ?? desired.site.network.httpPort) { port in
                 print("serving \(desired.site.boot.httpRoot) on \(listen):\(port)")
             }

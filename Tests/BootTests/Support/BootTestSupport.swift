@@ -3,6 +3,7 @@ import Drivers
 import Foundation
 import Hummingbird
 import Logging
+import Torrent
 
 /// A directory under /tmp removed when the test ends.
 final class TemporaryDirectory: Sendable {
@@ -46,14 +47,15 @@ actor RequestLog {
 
 /// Runs the boot HTTP server on 127.0.0.1 with a free port for the length of `body`.
 func withBootServer<T: Sendable>(
-    httpRoot: String, log: RequestLog? = nil, _ body: @Sendable (Int) async throws -> T
+    httpRoot: String, log: RequestLog? = nil, tracker: TrackerService? = nil, _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     var observer: (@Sendable (BootHTTPServer.Served) async -> Void)?
     if let log {
         observer = { served in await log.record(served) }
     }
-    let server = BootHTTPServer(httpRoot: httpRoot, logger: Logger(label: "test.boot-http"), observer: observer)
+    let server = BootHTTPServer(httpRoot: httpRoot, logger: Logger(label: "test.boot-http"), tracker: tracker,
+                                observer: observer)
     let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
