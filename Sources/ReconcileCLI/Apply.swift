@@ -81,7 +81,9 @@ struct Apply: AsyncParsableCommand {
         let plan = Planner.plan(desired: desired, observed: observedState, policy: .init(scope: scope))
         let renderer = PlanRenderer(colour: output == .text && Terminal.standardOutput.isTerminal)
         switch output {
-        case .text: print(renderer.text(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
+        case .text:
+            print(renderer.text(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
+            print(BootEntryPreview.text(plan: plan, desired: desired), terminator: "")
         case .json: print(try renderer.json(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
         }
         if !plan.isEmpty { throw ExitCode(2) }

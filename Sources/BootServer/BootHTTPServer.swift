@@ -1,0 +1,160 @@
+import Drivers
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import Torrent
+
+/// The request context of the boot server: Hummingbird's basics plus the client's address (for the tracker).
+public struct BootRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// The reconciler's HTTP endpoint for network boot: per-MAC iPXE scripts, every file under the HTTP root
+/// (kernels, initrds, .torrent files, images) with byte ranges, and, when given one, the BitTorrent tracker at
+/// `/announce` and `/scrape` (the `rackswarm.tracker=` kernel argument).
+public struct BootHTTPServer: Sendable {
+    /// One request the server answered, for logs and tests.
+    public struct Served: Sendable, Hashable {
+        public var method: String
+        public var path: String
+        public var range: String?
+        public var status: Int
+    }
+
+    public var httpRoot: String
+    public var logger: Logger
+    /// The tracker served at `/announce` and `/scrape`; nil leaves those paths to the file routes (404).
+    public var tracker: TrackerService?
+    /// Called after every answered request.
+    public var observer: (@Sendable (Served) async -> Void)?
+
+    public init(httpRoot: String, logger: Logger, tracker: TrackerService? = nil,
+                observer: (@Sendable (Served) async -> Void)? = nil) {
+        self.httpRoot = httpRoot
+        self.logger = logger
+        self.tracker = tracker
+        self.observer = observer
+    }
+
+    /// The routes: `GET|HEAD /ipxe/{mac}` (any MAC spelling, with or without `01-` and `.ipxe`) and
+    /// `GET|HEAD /{path}` for files under the HTTP root. Hidden files (the manifest, temp files) are never served.
+    public func router() -> Router<BootRequestContext> {
+        let router = Router(context: BootRequestContext.self)
+        if let observer { router.add(middleware: ObserverMiddleware(observer: observer)) }
+        let files = BootFiles(root: httpRoot, logger: logger)
+        if let tracker {
+            for path in ["/announce", "/scrape"] {
+                router.get(RouterPath(path)) { request, context in
+                    let host = context.remoteAddress?.ipAddress ?? ""
+                    let answer = tracker.handle(uri: request.uri.description, remoteHost: host)
+                    return Response(status: .init(code: answer.status), headers: [.contentType: "text/plain"],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+                }
+            }
+        }
+        for method in [HTTPRequest.Method.get, .head] {
+            router.on("/ipxe/{mac}", method: method) { request, context in
+                guard let name = context.parameters.get("mac"), let pxeName = PXEName.from(name) else {
+                    return Response(status: .notFound)
+                }
+                return try await files.serve("ipxe/\(pxeName).ipxe", request: request, context: context)
+            }
+            router.on("**", method: method) { request, context in
+                try await files.serve(request.uri.path, request: request, context: context)
+            }
+        }
+        return router
+    }
+
+    /// An application listening on `host:port` (port 0 picks one; `onServerRunning` learns it).
+    public func application(host: String, port: Int,
+                            onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        Application(
+            router: router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "rackswarm-boot"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+/// Serves files from one directory with `Range` support.
+struct BootFiles: Sendable {
+    var root: String
+    var logger: Logger
+
+    func serve(_ rawPath: String, request: Request, context: BootRequestContext) async throws -> Response {
+        guard let relative = Self.safeRelativePath(rawPath) else { return Response(status: .notFound) }
+        let path = root + "/" + relative
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            (attributes[.type] as? FileAttributeType) == .typeRegular,
+            let size = (attributes[.size] as? NSNumber)?.intValue
+        else { return Response(status: .notFound) }
+        var headers: HTTPFields = [.acceptRanges: "bytes", .contentType: Self.mediaType(relative)]
+        let range = ByteRange.parse(request.headers[.range], size: size)
+        let status: HTTPResponse.Status
+        let bytes: ClosedRange<Int>?
+        switch range {
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(size)"
+            headers[.contentLength] = "0"
+            return Response(status: .rangeNotSatisfiable, headers: headers)
+        case .full:
+            status = .ok
+            bytes = size > 0 ? 0...(size - 1) : nil
+        case .partial(let part):
+            status = .partialContent
+            bytes = part
+            headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound)/\(size)"
+        }
+        headers[.contentLength] = String(bytes?.count ?? 0)
+        guard request.method == .get, let bytes else { return Response(status: status, headers: headers) }
+        let body = try await FileIO(threadPool: .singleton).loadFile(path: path, range: bytes, context: context)
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// The percent-decoded path without a leading slash; nil for `..`, hidden names or empty components.
+    static func safeRelativePath(_ rawPath: String) -> String? {
+        let decoded = rawPath.removingPercentEncoding ?? rawPath
+        let components = decoded.split(separator: "/", omittingEmptySubsequences: true)
+        guard !components.isEmpty, !components.contains(where: { $0.hasPrefix(".") || $0.contains("\0") })
+        else { return nil }
+        return components.joined(separator: "/")
+    }
+
+    static func mediaType(_ path: String) -> String {
+        if path.hasSuffix(".ipxe") { return "text/plain; charset=utf-8" }
+        if path.hasSuffix(".torrent") { return "application/x-bittorrent" }
+        return "application/octet-stream"
+    }
+}
+
+/// Reports each answered request to an observer.
+struct ObserverMiddleware<Context: RequestContext>: RouterMiddleware {
+    let observer: @Sendable (BootHTTPServer.Served) async -> Void
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPError {
+            await observer(.init(method: request.method.rawValue, path: request.uri.path,
+                                 range: request.headers[.range], status: error.status.code))
+            throw error
+        }
+        await observer(.init(method: request.method.rawValue, path: request.uri.path,
+                             range: request.headers[.range], status: response.status.code))
+        return response
+    }
+}

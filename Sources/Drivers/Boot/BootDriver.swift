@@ -1,0 +1,58 @@
+/// Writes and removes the network boot entries of nodes.
+public protocol BootDriver: Sendable {
+    /// Writes the node's entry (install or local boot) atomically; returns the paths written.
+    @discardableResult
+    func write(_ entry: BootEntry) async throws -> [String]
+    /// Removes every file of the node; a node with no files is not an error.
+    func remove(node: String) async throws
+    /// Removes the files of every node rackswarm wrote that is not in `keeping`; returns the nodes pruned.
+    func prune(keeping nodes: Set<String>) async throws -> [String]
+}
+
+/// Installs DHCP host reservations (MAC → IP, hostname, boot file) for the provisioning network.
+public protocol DHCPReservationDriver: Sendable {
+    /// Makes the DHCP server hand out exactly these reservations.
+    func apply(_ reservations: [DHCPReservation]) async throws
+}
+
+/// One node's DHCP reservation.
+public struct DHCPReservation: Sendable, Hashable, Codable {
+    public var node: String
+    public var mac: String
+    public var ip: String
+    public var loader: BootEntry.Loader
+
+    public init(node: String, mac: String, ip: String, loader: BootEntry.Loader) {
+        self.node = node
+        self.mac = PXEName.colonForm(mac) ?? mac.lowercased()
+        self.ip = ip
+        self.loader = loader
+    }
+
+    public init(_ entry: BootEntry) {
+        self.init(node: entry.node, mac: entry.mac, ip: entry.ip, loader: entry.loader)
+    }
+}
+
+extension BootEntry {
+    /// Entries that share a MAC or an IP with another entry, each with an error naming both nodes.
+    ///
+    /// Every node of a collision gets the error, so none of them is booted into another node's identity.
+    public static func collisions(_ entries: [BootEntry]) -> [String: BootError] {
+        var errors: [String: BootError] = [:]
+        func check(_ key: (BootEntry) -> String, _ code: BootError.Code, _ what: String) {
+            let groups = Dictionary(grouping: entries) { key($0) }
+            for (value, group) in groups where Set(group.map(\.node)).count > 1 {
+                let names = group.map(\.node).sorted()
+                for entry in group where errors[entry.node] == nil {
+                    let others = names.filter { $0 != entry.node }.map { "'\($0)'" }.joined(separator: ", ")
+                    errors[entry.node] = BootError(code, node: entry.node, path: value,
+                                                   "\(what) \(value) is also claimed by \(others)")
+                }
+            }
+        }
+        check({ PXEName.colonForm($0.mac) ?? $0.mac }, .macCollision, "MAC address")
+        check(\.ip, .ipCollision, "IP address")
+        return errors
+    }
+}

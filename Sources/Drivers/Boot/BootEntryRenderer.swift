@@ -1,0 +1,187 @@
+import Foundation
+
+/// The boot programs in the TFTP root, by role (relative paths).
+///
+/// Every node's firmware first runs iPXE (DHCP picks the build by architecture); iPXE runs the site dispatcher,
+/// which chains the node's per-MAC script, which loads the node's own loader.
+public struct BootLoaderFiles: Sendable, Hashable, Codable {
+    /// iPXE for BIOS PXE ROMs.
+    public var biosIPXE: String
+    /// iPXE for x86-64 UEFI firmware.
+    public var uefiIPXE: String
+    /// The script iPXE clients get from DHCP: `rackswarm.ipxe`.
+    public var dispatcher: String
+    public var pxelinux: String
+    public var grub: String
+
+    public init(biosIPXE: String = "undionly.kpxe", uefiIPXE: String = "ipxe.efi",
+                dispatcher: String = "rackswarm.ipxe", pxelinux: String = "pxelinux.0",
+                grub: String = "grub/grubnetx64.efi") {
+        self.biosIPXE = biosIPXE
+        self.uefiIPXE = uefiIPXE
+        self.dispatcher = dispatcher
+        self.pxelinux = pxelinux
+        self.grub = grub
+    }
+}
+
+/// Renders boot entries as the text each boot loader reads. Pure: no files, no clock.
+public struct BootEntryRenderer: Sendable {
+    public var server: BootServerAddress
+    public var loaderFiles: BootLoaderFiles
+
+    public init(server: BootServerAddress, loaderFiles: BootLoaderFiles = BootLoaderFiles()) {
+        self.server = server
+        self.loaderFiles = loaderFiles
+    }
+
+    /// The first line of every file rackswarm writes, after a loader's own magic line.
+    public static let marker = "# Managed by rackswarm; do not edit: rewritten and removed by reconcile."
+
+    /// One file of an entry: where it goes (relative to its root) and what it holds.
+    public struct File: Sendable, Hashable {
+        public enum Root: String, Sendable, Hashable, Codable {
+            case tftp
+            case http
+        }
+
+        public var root: Root
+        public var path: String
+        public var contents: String
+    }
+
+    /// Every file the entry needs, for its loader.
+    public func files(for entry: BootEntry) throws(BootError) -> [File] {
+        try Self.check(entry)
+        let chain = File(root: .tftp, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxeChain(entry))
+        switch entry.loader {
+        case .pxelinux:
+            return [File(root: .tftp, path: "pxelinux.cfg/\(entry.pxeName)", contents: pxelinux(entry)), chain]
+        case .grub:
+            return [File(root: .tftp, path: "grub/grub.cfg-\(entry.pxeName)", contents: grub(entry)), chain]
+        case .ipxe:
+            return [chain, File(root: .http, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxe(entry))]
+        }
+    }
+
+    /// The site-wide TFTP script an iPXE client gets from DHCP: it chains the per-MAC entry.
+    public func ipxeDispatcher() -> File {
+        File(root: .tftp, path: loaderFiles.dispatcher, contents: """
+            #!ipxe
+            \(Self.marker)
+            chain ipxe/01-${mac:hexhyp}.ipxe || exit 1
+
+            """)
+    }
+
+    /// `pxelinux.cfg/01-…`: one label, no prompt.
+    public func pxelinux(_ entry: BootEntry) -> String {
+        var text = "\(Self.marker)\n# node \(entry.node) (\(entry.mac))\nPROMPT 0\nTIMEOUT 0\n"
+        switch entry.mode {
+        case .install(let install):
+            text += """
+                DEFAULT install
+                LABEL install
+                  MENU LABEL rackswarm: install \(install.imageReference) on \(entry.node)
+                  KERNEL \(install.kernel)
+                  INITRD \(install.initrd)
+                  APPEND \(install.arguments.joined(separator: " "))
+
+                """
+        case .localBoot:
+            text += "DEFAULT local\nLABEL local\n  MENU LABEL rackswarm: \(entry.node) boots from disk\n  LOCALBOOT 0\n"
+        }
+        return text
+    }
+
+    /// `grub/grub.cfg-01-…`: one menu entry, no timeout. Arguments are quoted for GRUB's shell-like parser.
+    public func grub(_ entry: BootEntry) -> String {
+        var text = "\(Self.marker)\n# node \(entry.node) (\(entry.mac))\nset default=0\nset timeout=0\n"
+        switch entry.mode {
+        case .install(let install):
+            let arguments = install.arguments.map(Self.grubQuoted).joined(separator: " ")
+            text += """
+                menuentry \(Self.grubQuoted("rackswarm: install \(install.imageReference) on \(entry.node)")) {
+                    linux /\(Self.trimmed(install.kernel)) \(arguments)
+                    initrd /\(Self.trimmed(install.initrd))
+                }
+
+                """
+        case .localBoot:
+            text += """
+                menuentry \(Self.grubQuoted("rackswarm: \(entry.node) boots from disk")) {
+                    exit
+                }
+
+                """
+        }
+        return text
+    }
+
+    /// The per-MAC iPXE script served over HTTP. It echoes a marker line first, and falls back to the firmware's
+    /// next boot device (`exit 1`) if any step fails.
+    public func ipxe(_ entry: BootEntry) -> String {
+        var text = "#!ipxe\n\(Self.marker)\n"
+        switch entry.mode {
+        case .install(let install):
+            text += """
+                echo rackswarm: node \(entry.node) (\(entry.mac)) installs \(install.imageReference)
+                kernel \(server.fileURL(install.kernel)) \(install.arguments.joined(separator: " ")) || goto failed
+                initrd \(server.fileURL(install.initrd)) || goto failed
+                boot || goto failed
+                :failed
+                echo rackswarm: node \(entry.node) could not boot its install kernel
+                exit 1
+
+                """
+        case .localBoot:
+            text += """
+                echo rackswarm: node \(entry.node) (\(entry.mac)) boots from disk
+                sanboot --no-describe --drive 0x80 || exit 1
+
+                """
+        }
+        return text
+    }
+
+    /// The per-MAC TFTP script the dispatcher chains: it loads the node's own loader (pxelinux and GRUB then
+    /// read their per-MAC file), or, for iPXE nodes, the per-MAC script over HTTP.
+    public func ipxeChain(_ entry: BootEntry) -> String {
+        let target: String
+        switch entry.loader {
+        case .pxelinux: target = "/" + BootEntryRenderer.trimmed(loaderFiles.pxelinux)
+        case .grub: target = "/" + BootEntryRenderer.trimmed(loaderFiles.grub)
+        case .ipxe: target = server.ipxeScriptURL(pxeName: entry.pxeName)
+        }
+        return "#!ipxe\n\(Self.marker)\n# node \(entry.node) (\(entry.loader.rawValue))\nchain \(target) || exit 1\n"
+    }
+
+    /// Refuses entries that cannot be written faithfully: every loader splits the command line on whitespace.
+    static func check(_ entry: BootEntry) throws(BootError) {
+        guard PXEName.from(entry.mac) != nil else {
+            throw BootError(.invalidAddress, node: entry.node, path: entry.mac,
+                            "MAC address '\(entry.mac)' is not valid")
+        }
+        guard entry.node.allSatisfy({ !$0.isWhitespace && !$0.isNewline && $0 != "'" && $0 != "\"" }) else {
+            throw BootError(.invalidArgument, node: entry.node, path: "", "node name cannot go into a boot entry")
+        }
+        guard case .install(let install) = entry.mode else { return }
+        let unwritable: (Character) -> Bool = { $0.isWhitespace || $0.isNewline || $0 == "'" || $0 == "\"" }
+        for argument in install.arguments + [install.kernel, install.initrd]
+        where argument.isEmpty || argument.contains(where: unwritable) {
+            throw BootError(.invalidArgument, node: entry.node, path: argument,
+                            "kernel argument or path '\(argument)' has whitespace or quotes, or is empty")
+        }
+    }
+
+    static func trimmed(_ path: String) -> String {
+        String(path.drop { $0 == "/" })
+    }
+
+    /// Single-quotes a word for GRUB unless it only holds characters GRUB reads literally.
+    static func grubQuoted(_ word: String) -> String {
+        let plain = word.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=,@+%".contains($0)) }
+        if plain && !word.isEmpty { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Logging
+
+/// Writes boot entries into the TFTP and HTTP roots, keeping a manifest of the files it owns.
+///
+/// Every write is atomic (temp file + rename). A file that exists but is not in the manifest is an operator's and
+/// is never replaced or removed.
+public actor FileBootDriver: BootDriver {
+    public let tftpRoot: String
+    public let httpRoot: String
+    public let manifestPath: String
+    public let renderer: BootEntryRenderer
+    private let logger: Logger
+
+    /// A driver for these roots; the manifest defaults to `tftpRoot/.rackswarm-manifest.json`.
+    public init(tftpRoot: String, httpRoot: String, server: BootServerAddress, manifestPath: String? = nil,
+                logger: Logger) {
+        self.tftpRoot = tftpRoot
+        self.httpRoot = httpRoot
+        self.manifestPath = manifestPath ?? tftpRoot + "/.rackswarm-manifest.json"
+        self.renderer = BootEntryRenderer(server: server)
+        self.logger = logger
+    }
+
+    /// The absolute path of a file under its root.
+    public nonisolated func absolutePath(_ file: BootManifest.ManagedFile) -> String {
+        (file.root == .tftp ? tftpRoot : httpRoot) + "/" + file.path
+    }
+
+    /// Where the node's loader fetches the kernel and initrd from: TFTP for pxelinux and GRUB, HTTP for iPXE.
+    public nonisolated func kernelRoot(for loader: BootEntry.Loader) -> String {
+        loader == .ipxe ? httpRoot : tftpRoot
+    }
+
+    @discardableResult
+    public func write(_ entry: BootEntry) throws -> [String] {
+        let files = try renderer.files(for: entry)
+        if case .install(let install) = entry.mode {
+            let root = kernelRoot(for: entry.loader)
+            for (what, path) in [("kernel", install.kernel), ("initrd", install.initrd)] {
+                let full = root + "/" + BootEntryRenderer.trimmed(path)
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue
+                else {
+                    throw BootError(.missingFile, node: entry.node, path: full,
+                                    "the \(what) of \(install.imageReference) is not in the boot root")
+                }
+            }
+        }
+        var manifest = try loadManifest(node: entry.node)
+        let managed = manifest.allFiles
+        let wanted = files.map { BootManifest.ManagedFile(root: $0.root, path: $0.path) }
+        for file in wanted {
+            if let owner = manifest.owner(of: file), owner != entry.node {
+                throw BootError(.macCollision, node: entry.node, path: absolutePath(file),
+                                "MAC address \(entry.mac) already has an entry, written for node '\(owner)'")
+            }
+            if !managed.contains(file) && FileManager.default.fileExists(atPath: absolutePath(file)) {
+                throw BootError(.unmanagedFile, node: entry.node, path: absolutePath(file),
+                                "a file rackswarm did not write is in the way; move it to let rackswarm manage it")
+            }
+        }
+        // Record before writing, so a crash between the two leaves files the next run knows are its own.
+        let previous = manifest.nodes[entry.node]?.files ?? []
+        manifest.nodes[entry.node] = .init(mac: entry.mac, files: Array(Set(previous + wanted)).sorted())
+        try saveManifest(manifest, node: entry.node)
+        for (file, rendered) in zip(wanted, files) {
+            do {
+                try AtomicFile.write(Array(rendered.contents.utf8), to: absolutePath(file))
+            } catch {
+                throw BootError(.unwritable, node: entry.node, path: error.path, error.reason)
+            }
+        }
+        for stale in previous where !wanted.contains(stale) {
+            try removeFile(stale, node: entry.node)
+        }
+        manifest.nodes[entry.node] = .init(mac: entry.mac, files: wanted.sorted())
+        try saveManifest(manifest, node: entry.node)
+        logger.info("wrote boot entry", metadata: [
+            "node.name": "\(entry.node)", "boot.loader": "\(entry.loader.rawValue)",
+            "boot.mode": "\(entry.mode == .localBoot ? "localBoot" : "install")",
+        ])
+        return wanted.map(absolutePath)
+    }
+
+    public func remove(node: String) throws {
+        var manifest = try loadManifest(node: node)
+        guard let files = manifest.nodes[node]?.files else { return }
+        for file in files { try removeFile(file, node: node) }
+        manifest.nodes[node] = nil
+        try saveManifest(manifest, node: node)
+        logger.info("removed boot entry", metadata: ["node.name": "\(node)"])
+    }
+
+    public func prune(keeping nodes: Set<String>) throws -> [String] {
+        let manifest = try loadManifest(node: "")
+        let leaving = manifest.nodes.keys.filter { !nodes.contains($0) }.sorted()
+        for node in leaving { try remove(node: node) }
+        return leaving
+    }
+
+    /// Writes the site-wide iPXE dispatcher (`rackswarm.ipxe` in the TFTP root) that DHCP hands iPXE clients.
+    public func writeSiteFiles() throws {
+        var manifest = try loadManifest(node: "")
+        let rendered = renderer.ipxeDispatcher()
+        let file = BootManifest.ManagedFile(root: rendered.root, path: rendered.path)
+        if !manifest.site.contains(file) && FileManager.default.fileExists(atPath: absolutePath(file)) {
+            throw BootError(.unmanagedFile, node: "", path: absolutePath(file),
+                            "a file rackswarm did not write is in the way")
+        }
+        manifest.site = Array(Set(manifest.site + [file])).sorted()
+        try saveManifest(manifest, node: "")
+        do {
+            try AtomicFile.write(Array(rendered.contents.utf8), to: absolutePath(file))
+        } catch {
+            throw BootError(.unwritable, node: "", path: error.path, error.reason)
+        }
+    }
+
+    /// The manifest as stored.
+    public func manifest() throws -> BootManifest {
+        try loadManifest(node: "")
+    }
+
+    private func removeFile(_ file: BootManifest.ManagedFile, node: String) throws(BootError) {
+        do {
+            try AtomicFile.remove(absolutePath(file))
+        } catch {
+            throw BootError(.unwritable, node: node, path: error.path, error.reason)
+        }
+    }
+
+    private func loadManifest(node: String) throws(BootError) -> BootManifest {
+        do {
+            return try BootManifest.load(from: manifestPath)
+        } catch {
+            throw BootError(.unwritable, node: node, path: error.path, error.reason)
+        }
+    }
+
+    private func saveManifest(_ manifest: BootManifest, node: String) throws(BootError) {
+        do {
+            try manifest.save(to: manifestPath)
+        } catch {
+            throw BootError(.unwritable, node: node, path: error.path, error.reason)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import BootServer
+import Drivers
+import Foundation
+import Hummingbird
+import Logging
+import Reconciler
+import Torrent
+
+/// `reconcile boot …`: the network boot side on its own: entries, DHCP reservations, the HTTP endpoint.
+struct Boot: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write PXE/GRUB/iPXE entries and DHCP reservations, or serve the boot HTTP endpoint.",
+        subcommands: [Sync.self, DnsmasqConfig.self, Serve.self])
+
+    /// Loads the site, printing diagnostics; nil on errors.
+    static func load(_ source: SourceOptions) throws -> DesiredState {
+        let checkout: SiteSource.Checkout
+        do {
+            checkout = try source.source.checkout()
+        } catch {
+            Terminal.standardError.write("error: \(error)\n")
+            throw ExitCode.failure
+        }
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        if !result.diagnostics.isEmpty {
+            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
+        }
+        guard let desired = result.state else {
+            Terminal.standardError.write("error: the site has errors; nothing was written.\n")
+            throw ExitCode.failure
+        }
+        return desired
+    }
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every node's boot entry, prune nodes that left, and update DHCP reservations.",
+            discussion: """
+                Nodes running their image (per the state database) get the after-install entry. With \
+                dhcp: managed, the dnsmasq hosts file is rewritten and dnsmasq (--dnsmasq-pid-file) gets SIGHUP; \
+                with dhcp: external, the reservations to add by hand are printed. Exit 1 if any node failed.
+                """)
+
+        @OptionGroup var source: SourceOptions
+
+        @Option(help: "State database (observed status).")
+        var state: String = ".rackswarm/state.db"
+
+        @Option(help: "dnsmasq hosts file (dhcp-hostsfile). Default: TFTP root's parent /dnsmasq-hosts.")
+        var dnsmasqHosts: String?
+
+        @Option(help: "dnsmasq's pid file; without it the hosts file is written and dnsmasq is not signalled.")
+        var dnsmasqPidFile: String?
+
+        func run() async throws {
+            let desired = try Boot.load(source)
+            var observed = ObservedState()
+            if let store = try SQLiteStateStore.openExisting(path: state) { observed = try await store.observedState() }
+            let logger = Logger(label: "rackswarm.boot")
+            let site = desired.site
+            let driver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
+                                        server: BootServerAddress(site.network), logger: logger)
+            let settings = DnsmasqSettings(site: site, hostsFile: dnsmasqHosts ?? Boot.defaultHostsFile(site))
+            var failed = false
+            do {
+                try await driver.writeSiteFiles()
+            } catch {
+                print("failed: site files: \(error)")
+                failed = true
+            }
+            let reservations: (any DHCPReservationDriver)? = site.network.dhcp == .managed
+                ? DnsmasqReservations(settings: settings, pidFile: dnsmasqPidFile, logger: logger) : nil
+            let result = await BootSynchronizer(driver: driver, reservations: reservations, logger: logger)
+                .sync(desired: desired, observed: observed)
+            for (node, mode) in result.written.sorted(by: { $0.key < $1.key }) { print("wrote: \(node): \(mode)") }
+            for node in result.removed.sorted() { print("removed: \(node): installed, boots from disk") }
+            for node in result.pruned { print("pruned: \(node)") }
+            for (_, error) in result.failed.sorted(by: { $0.key < $1.key }) { print("failed: \(error)") }
+            if let count = result.reservations { print("dhcp: \(count) reservations in \(settings.hostsFile)") }
+            if let error = result.dhcpError { print("failed: \(error)") }
+            if site.network.dhcp == .external {
+                let granted = desired.nodes.filter { $0.state == .present && result.failed[$0.name] == nil }
+                print(ExternalDHCP.instructions(granted.map(DHCPReservation.init), settings: settings), terminator: "")
+            }
+            if failed || !result.failed.isEmpty || result.dhcpError != nil { throw ExitCode.failure }
+        }
+    }
+
+    struct DnsmasqConfig: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "dnsmasq-config", abstract: "Print the dnsmasq main configuration for the site.")
+
+        @OptionGroup var source: SourceOptions
+
+        @Option(help: "dnsmasq hosts file (dhcp-hostsfile). Default: TFTP root's parent /dnsmasq-hosts.")
+        var dnsmasqHosts: String?
+
+        func run() async throws {
+            let desired = try Boot.load(source)
+            let hosts = dnsmasqHosts ?? Boot.defaultHostsFile(desired.site)
+            print(DnsmasqConfiguration.main(DnsmasqSettings(site: desired.site, hostsFile: hosts)), terminator: "")
+        }
+    }
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve per-MAC iPXE scripts and the HTTP root (kernels, initrds, torrents) with ranges.")
+
+        @OptionGroup var source: SourceOptions
+
+        @Option(help: "Address to listen on.")
+        var listen: String = "0.0.0.0"
+
+        @Option(help: "Port; default: the site's network.httpPort.")
+        var port: Int?
+
+        @Flag(help: "Do not host the rack-aware tracker at /announce and /scrape.")
+        var noTracker = false
+
+        func run() async throws {
+            let desired = try Boot.load(source)
+            let logger = Logger(label: "rackswarm.boot-http")
+            var racks: [String: String] = [:]
+            for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
+            let tracker = noTracker
+                ? nil : TrackerService(tracker: Tracker(configuration: TrackerConfiguration(racksByHost: racks)))
+            let server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger, tracker: tracker)
+            let app = server.application(host: listen, port: port ?? desired.site.network.httpPort) { port in
+                print("serving \(desired.site.boot.httpRoot) on \(listen):\(port)")
+            }
+            try await app.runService()
+        }
+    }
+
+    static func defaultHostsFile(_ site: Site) -> String {
+        var parts = site.boot.tftpRoot.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count > 1 { parts.removeLast() }
+        let parent = parts.joined(separator: "/")
+        return (parent.isEmpty ? "" : parent) + "/dnsmasq-hosts"
+    }
+}
