@@ -63,12 +63,16 @@ public struct ProcessCommandRunner: CommandRunning {
         case .success(let spawned): pid = spawned
         }
         let timer = TimeoutKiller(pid: pid, after: timeout)
+        // waitpid blocks: it gets a thread of its own. On Dispatch's global queue (two threads wide on a
+        // 2-core machine) two long waits would starve every other wait and the timeout timers.
         let raw: Int32 = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            let waiter = Thread {
                 var status: Int32 = 0
                 while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
                 continuation.resume(returning: status)
             }
+            waiter.name = "rackswarm.waitpid.\(pid)"
+            waiter.start()
         }
         let timedOut = timer.finish()
         let output = Self.tail(outPath) + Self.tail(errPath)
