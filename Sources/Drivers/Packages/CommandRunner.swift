@@ -112,7 +112,15 @@ public struct ProcessCommandRunner: CommandRunning {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        var result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // ETXTBSY: some other child, forked while the script was still open for writing, holds it open. That
+        // clears within moments (the child execs or exits); a freshly written start script must not fail on it.
+        var attempts = 0
+        while result == ETXTBSY && attempts < 50 {
+            attempts += 1
+            usleep(20_000)
+            result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        }
         guard result == 0 else {
             return .failure(SpawnFailure("cannot start \(executable): \(String(cString: strerror(result)))"))
         }
