@@ -101,7 +101,8 @@ struct AgentWireSecurityTests {
         let half = Array("||req||provisioning||install||null||node32||".utf8)
         let silent = try await Self.raw(half, to: agent.port, expecting: 1)
         #expect(silent.isEmpty)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // A liveness bound, not a speed test: NIO's shared event loops are busy with other suites in this process.
+        #expect(ContinuousClock.now - start < .seconds(60))
         #expect(await node.installedPackages() == [])
     }
 
