@@ -123,6 +123,10 @@ struct AgentWireSecurityTests {
             .connect(host: "127.0.0.1", port: agent.port).get()
         try await channel.writeAndFlush(ByteBuffer(bytes: signed.encoded)).get()
         try await channel.close().get()
+        // Wait until the agent is working on it (its dnf runs inside the node's directory): on a loaded machine
+        // the second request could otherwise be read first.
+        let started = ContinuousClock.now + .seconds(30)
+        while node.processes().isEmpty, ContinuousClock.now < started { try await Task.sleep(for: .milliseconds(20)) }
 
         // Meanwhile another install is refused as busy; once the first is done, it finds nothing left to do.
         var sawBusy = false
