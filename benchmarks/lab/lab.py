@@ -300,7 +300,10 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
     run_dir = os.path.join(args.work, f"{method}-{n}")
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
-    outputs = {i: os.path.join(run_dir, f"node{i}.img") for i in range(1, n + 1)}
+    # libtorrent saves under SAVE_DIR/<torrent name>, so each node gets its own directory.
+    outputs = {i: os.path.join(run_dir, f"node{i}", os.path.basename(source)) for i in range(1, n + 1)}
+    for path in outputs.values():
+        os.makedirs(os.path.dirname(path))
     seed_ip = lab.ip(0)
     racks = racks_of(n, args.rack_size)
     rack_name = {i: f"r{k}" for k, rack in enumerate(racks) for i in rack}
@@ -340,7 +343,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                 node_args += ["--rack", rack_name[i]]
             return lab.start(ns, node_args, log, "verified")
         if method == "libtorrent":
-            return lab.start(ns, [LT_PYTHON, "-u", os.path.join(HERE, "lt_peer.py"), "leech", lt_torrent, run_dir,
+            return lab.start(ns, [LT_PYTHON, "-u", os.path.join(HERE, "lt_peer.py"), "leech", lt_torrent,
+                                  os.path.dirname(outputs[i]),
                                   f"{lab.ip(i)}:{BT_PORT}", f"{seed_ip}:{BT_PORT}"], log, "DONE")
         if method == "http":
             return lab.start(ns, ["curl", "-sS", "--fail", "-o", outputs[i],
@@ -385,7 +389,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                 raise LabError(f"{method} N={n}: {len(done)}/{n} nodes done after {timeout:.0f} s")
             time.sleep(0.02)
     lab.stop_all()
-    mismatched = [i for i in range(1, n + 1) if not filecmp.cmp(source, outputs[i], shallow=False)]
+    mismatched = [i for i in range(1, n + 1)
+                  if not os.path.exists(outputs[i]) or not filecmp.cmp(source, outputs[i], shallow=False)]
     if mismatched:
         raise LabError(f"{method} N={n}: copies differ from the source on nodes {mismatched}")
 
