@@ -188,7 +188,13 @@ class Lab:
         for line in sh("ip", "netns", "list", capture=True).splitlines():
             match = re.match(r"^rsb(\d+)(b|s|n\d+)(\s|$)", line)
             if match and not os.path.exists(f"/proc/{match.group(1)}"):
-                sh("ip", "netns", "delete", line.split()[0], check=False)
+                name = line.split()[0]
+                for pid in sh("ip", "netns", "pids", name, check=False, capture=True).split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, ValueError):
+                        pass
+                sh("ip", "netns", "delete", name, check=False)
 
     def _add_ns(self, name):
         sh("ip", "netns", "add", name)
