@@ -407,10 +407,11 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
     for a, b in zip(sampler.samples, sampler.samples[2:]):
         peak = max(peak, (b[1] - a[1]) / max(1, b[2] - a[2]))
     node_up = sum(last[3].get(i, (0, 0))[0] - first[3].get(i, (0, 0))[0] for i in range(1, n + 1))
+    node_down = sum(last[3].get(i, (0, 0))[1] - first[3].get(i, (0, 0))[1] for i in range(1, n + 1))
     record = {
         "method": method, "nodes": n, "elapsed_s": elapsed, "p50_s": percentile(elapsed, 0.5),
         "makespan_s": max(elapsed), "seed_egress_bytes": last[3][0][0] - first[3][0][0],
-        "nodes_upload_bytes": node_up, "cpu_busy_fraction": cpu, "cpu_busy_peak_1s": peak,
+        "nodes_upload_bytes": node_up, "nodes_download_bytes": node_down, "cpu_busy_fraction": cpu, "cpu_busy_peak_1s": peak,
         "verified_copies": n, "racks": racks if method == "waves" else None,
     }
     if n == args.timeline_for:
