@@ -135,6 +135,10 @@ let package = Package(
 
         // Tests.
         .testTarget(
+            name: "DistributionLabTests",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DriversTests",
             dependencies: ["Drivers"],
             exclude: ["Support/git_http_server.py"],

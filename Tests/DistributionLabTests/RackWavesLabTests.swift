@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// The distribution lab (benchmarks/lab/lab.py) with rackswarm in rack waves: 1 seed + 4 nodes in 2 racks, each in
+/// its own network namespace on a bridge with tbf on both directions. Correctness only, never speed.
+struct RackWavesLabTests {
+    @Test func fourNodesInTwoRacksGetByteIdenticalCopiesAndTheLabLeavesNothingBehind() async throws {
+        // The lab needs root and `ip netns`; CI runs as root, so a missing capability is a failure, not a skip.
+        try #require(geteuid() == 0, "the distribution lab needs root (ip netns, tc); run the tests as root")
+        let probe = try await runCommand("/usr/sbin/ip", ["netns", "list"], timeout: 10)
+        try #require(probe.status == 0, "`ip netns list` failed (install iproute2): \(probe.output)")
+        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
+        let work = "/dev/shm/rs-distlab-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+
+        let run = try await runCommand(
+            "/usr/bin/python3",
+            [
+                packageRoot + "/benchmarks/lab/lab.py", "--bin", bin, "--work", work, "--out", work + "/result.json",
+                "--nodes", "4", "--methods", "waves", "--size-mib", "3", "--piece-size", "64K",
+                "--rack-size", "2", "--first-wave", "1", "--node-mbit", "200", "--seed-mbit", "200",
+                "--timeout", "60", "--timeline-for", "0", "--keep-copies",
+            ],
+            timeout: 100
+        )
+        #expect(!run.timedOut, "the lab did not finish in 100 s")
+        #expect(run.status == 0, "lab.py exited \(run.status): \(run.output)")
+
+        let data = try Data(contentsOf: URL(fileURLWithPath: work + "/result.json"))
+        let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let runs = try #require(result["runs"] as? [[String: Any]])
+        try #require(runs.count == 1, "one waves run expected: \(run.output)")
+        let record = runs[0]
+        #expect(record["method"] as? String == "waves")
+        #expect((record["racks"] as? [[Int]]) == [[1, 2], [3, 4]])
+
+        // Every node's copy is byte-identical to the source.
+        let source = try Data(contentsOf: URL(fileURLWithPath: try #require(result["source"] as? String)))
+        #expect(source.count == 3 << 20)
+        let copies = try #require(record["copies"] as? [String])
+        #expect(copies.count == 4)
+        for copy in copies {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: copy))
+            #expect(bytes == source, "\(copy) differs from the source")
+        }
+        // Waves: each rack's second node started only after its first was verified, so it finished later.
+        let elapsed = try #require(record["elapsed_s"] as? [Double])
+        #expect(elapsed.count == 4)
+        if elapsed.count == 4 {
+            #expect(elapsed[1] > elapsed[0] && elapsed[3] > elapsed[2], "wave order broken: \(elapsed)")
+        }
+
+        // Nothing is left behind: no namespace of this lab, no process it started.
+        let lab = try #require(result["lab"] as? [String: Any])
+        let prefix = try #require(lab["prefix"] as? String)
+        let created = try #require(lab["namespaces"] as? [String])
+        #expect(created.count == 6, "bridge, seed and 4 nodes: \(created)")
+        let after = try await namespaceNames()
+        #expect(after.filter { $0.hasPrefix(prefix) }.isEmpty, "namespaces left behind: \(after)")
+        let pids = try #require(lab["pids"] as? [Int])
+        #expect(pids.count >= 5, "seed and 4 agents: \(pids)")
+        let alive = pids.filter { processExists(Int32($0)) }
+        #expect(alive.isEmpty, "processes left behind: \(alive)")
+    }
+}

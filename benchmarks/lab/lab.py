@@ -1,0 +1,516 @@
+"""Distribution lab: 1 seed + N nodes, each a network namespace on one bridge, every link capped by tbf both ways.
+
+Runs one image to the first n nodes with each method, for each n, and writes one JSON document:
+  waves       rackswarm (reconcile seed + tracker, provision-agent fetch), rack-aware, per rack `first_wave` nodes
+              first and the rest of the rack once they are verified (what the reconciler's executor does);
+  flat        rackswarm as one flat swarm, every node at once, no racks;
+  libtorrent  Debian's python3-libtorrent seed and leechers, same .torrent (same piece size), fixed-list tracker;
+  http        one `python3 -m http.server` in the seed namespace, curl in every node (the paper's FTP case);
+  udpcast     udp-sender / udp-receiver multicast (if installed).
+Every copy is compared byte for byte with the source after every run. The lab is always torn down: processes are
+killed by PID (their process groups), namespaces deleted by name, and a lock keeps two labs from touching each
+other's names. Namespace names are rsb<PID>s (seed), rsb<PID>n<i> (nodes), rsb<PID>b (the bridge).
+
+Usage: lab.py --bin DIR --work DIR --out FILE.json [--nodes 1,2,4] [--methods waves,flat,...] [options]
+Needs root, iproute2 (ip, tc), curl; /usr/bin/python3 with libtorrent for the libtorrent method.
+"""
+import argparse
+import fcntl
+import filecmp
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+LOCK_PATH = "/run/lock/rackswarm-distlab.lock"
+SUBNET = "10.231.0"
+BT_PORT = 6881
+TRACKER_PORT = 6969
+LT_TRACKER_PORT = 6970
+HTTP_PORT = 8080
+LT_PYTHON = "/usr/bin/python3"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class LabError(Exception):
+    pass
+
+
+def sh(*args, check=True, capture=False):
+    """Runs a command, raising LabError with its stderr if it fails."""
+    result = subprocess.run(list(args), stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    if check and result.returncode != 0:
+        raise LabError(f"{' '.join(args)}: exit {result.returncode}: {result.stderr.strip()}")
+    return result.stdout if capture else result.returncode
+
+
+def cpu_times():
+    """(busy, total) jiffies from the first line of /proc/stat (iowait counted idle, steal counted busy)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq + steal, sum(fields)
+
+
+class Proc:
+    """One process started in a namespace, its output copied to a log, the time of a marker line recorded."""
+
+    def __init__(self, lab, ns, args, log, marker=None):
+        self.log_path = log
+        self.marker = marker
+        self.marker_time = None
+        self.lines = []
+        self.exit_time = None
+        self.started = time.monotonic()
+        self.popen = subprocess.Popen(["ip", "netns", "exec", ns] + args, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                                      start_new_session=True)
+        lab.pids.append(self.popen.pid)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        with open(self.log_path, "w") as log:
+            for line in self.popen.stdout:
+                now = time.monotonic()
+                log.write(f"{now - self.started:.3f} {line}")
+                self.lines.append(line.rstrip("\n"))
+                if self.marker and self.marker_time is None and self.marker in line:
+                    self.marker_time = now
+
+    def wait_marker(self, timeout):
+        deadline = time.monotonic() + timeout
+        while self.marker_time is None:
+            if self.popen.poll() is not None:
+                self.thread.join(1)
+                if self.marker_time is not None:
+                    break
+                raise LabError(f"{self.log_path}: exited {self.popen.returncode} before '{self.marker}': "
+                               + " | ".join(self.lines[-5:]))
+            if time.monotonic() > deadline:
+                raise LabError(f"{self.log_path}: no '{self.marker}' in {timeout} s: " + " | ".join(self.lines[-5:]))
+            time.sleep(0.02)
+        return self.marker_time
+
+    def done_time(self):
+        """When the node finished: its marker line if it has one, else a clean exit; raises if it failed."""
+        if self.marker:
+            if self.marker_time is not None:
+                return self.marker_time
+            code = self.popen.poll()
+            if code is not None:
+                self.thread.join(1)
+                if self.marker_time is None:
+                    raise LabError(f"{self.log_path}: exited {code}: " + " | ".join(self.lines[-5:]))
+            return self.marker_time
+        code = self.popen.poll()
+        if code is None:
+            return None
+        if self.exit_time is None:
+            self.exit_time = time.monotonic()
+        if code != 0:
+            self.thread.join(1)
+            raise LabError(f"{self.log_path}: exited {code}: " + " | ".join(self.lines[-5:]))
+        return self.exit_time
+
+    def stop(self):
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(3)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.popen.wait(3)
+        self.thread.join(2)
+
+
+class Lab:
+    """The namespaces, bridge and shaped links; a context manager that always tears them down."""
+
+    def __init__(self, nodes, node_mbit, seed_mbit, work, lock_timeout=600):
+        self.nodes = nodes
+        self.node_mbit = node_mbit
+        self.seed_mbit = seed_mbit
+        self.work = work
+        self.prefix = f"rsb{os.getpid()}"
+        self.bridge_ns = self.prefix + "b"
+        self.seed_ns = self.prefix + "s"
+        self.pids = []
+        self.procs = []
+        self.created = []
+        self.lock_timeout = lock_timeout
+        self.lock_file = None
+
+    def node_ns(self, i):
+        return f"{self.prefix}n{i}"
+
+    def ip(self, i):
+        """Address of node i (1-based); 0 is the seed."""
+        return f"{SUBNET}.{i + 1}"
+
+    def __enter__(self):
+        self.lock_file = open(LOCK_PATH, "a+")
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError(f"another lab holds {LOCK_PATH} for over {self.lock_timeout} s")
+                time.sleep(0.2)
+        try:
+            self._remove_stale()
+            self._build()
+        except BaseException:
+            self.teardown()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.teardown()
+        return False
+
+    def _remove_stale(self):
+        """Deletes namespaces of labs whose process is gone (a SIGKILLed run), holding the lock."""
+        for line in sh("ip", "netns", "list", capture=True).splitlines():
+            match = re.match(r"^rsb(\d+)(b|s|n\d+)(\s|$)", line)
+            if match and not os.path.exists(f"/proc/{match.group(1)}"):
+                name = line.split()[0]
+                for pid in sh("ip", "netns", "pids", name, check=False, capture=True).split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, ValueError):
+                        pass
+                sh("ip", "netns", "delete", name, check=False)
+
+    def _add_ns(self, name):
+        sh("ip", "netns", "add", name)
+        self.created.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    def _build(self):
+        os.makedirs(self.work, exist_ok=True)
+        self._add_ns(self.bridge_ns)
+        sh("ip", "-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", self.bridge_ns, "link", "set", "br0", "up")
+        for i in range(self.nodes + 1):
+            ns = self.seed_ns if i == 0 else self.node_ns(i)
+            rate = self.seed_mbit if i == 0 else self.node_mbit
+            self._add_ns(ns)
+            port = f"p{i}"
+            sh("ip", "-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            sh("ip", "-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
+            sh("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "brd", "+", "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            # Multicast (udpcast) leaves by eth0.
+            sh("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0", check=False)
+            # Upload cap at the node's end, download cap at the bridge port (tbf shapes egress only).
+            # A large burst keeps tbf from splitting every veth packet in software (see PEERS.md).
+            for where, dev in ((ns, "eth0"), (self.bridge_ns, port)):
+                sh("ip", "netns", "exec", where, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
+                   f"{rate}mbit", "burst", "640kbit", "latency", "50ms")
+
+    def start(self, ns, args, log, marker=None):
+        proc = Proc(self, ns, args, log, marker)
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self):
+        for proc in self.procs:
+            proc.stop()
+        self.procs = []
+
+    def counters(self):
+        """{port index: (bytes from the node, bytes to the node)} read at the bridge ports."""
+        out = sh("ip", "-n", self.bridge_ns, "-s", "-j", "link", "show", capture=True)
+        result = {}
+        for link in json.loads(out):
+            name = link.get("ifname", "")
+            if name.startswith("p") and name[1:].isdigit():
+                stats = link.get("stats64", {})
+                result[int(name[1:])] = (stats.get("rx", {}).get("bytes", 0), stats.get("tx", {}).get("bytes", 0))
+        return result
+
+    def teardown(self):
+        self.stop_all()
+        for pid in self.pids:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for name in reversed(self.created):
+            sh("ip", "netns", "delete", name, check=False)
+        self.created = []
+        if self.lock_file:
+            self.lock_file.close()
+            self.lock_file = None
+
+
+class Sampler:
+    """Samples the bridge counters and /proc/stat every `period` seconds in a thread."""
+
+    def __init__(self, lab, period=0.5):
+        self.lab = lab
+        self.period = period
+        self.samples = []
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.stop_event.is_set():
+            busy, total = cpu_times()
+            self.samples.append((time.monotonic() - self.t0, busy, total, self.lab.counters()))
+            self.stop_event.wait(self.period)
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(5)
+        busy, total = cpu_times()
+        self.samples.append((time.monotonic() - self.t0, busy, total, self.lab.counters()))
+        return False
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def racks_of(n, rack_size):
+    """Node indices (1-based) grouped into racks of `rack_size`."""
+    return [list(range(start, min(start + rack_size, n + 1))) for start in range(1, n + 1, rack_size)]
+
+
+def run_method(lab, args, method, n, source, torrent, lt_torrent):
+    """Distributes `source` to nodes 1…n with `method`; returns the run's record (raises LabError on failure)."""
+    run_dir = os.path.join(args.work, f"{method}-{n}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    os.makedirs(run_dir)
+    # libtorrent saves under SAVE_DIR/<torrent name>, so each node gets its own directory.
+    outputs = {i: os.path.join(run_dir, f"node{i}", os.path.basename(source)) for i in range(1, n + 1)}
+    for path in outputs.values():
+        os.makedirs(os.path.dirname(path))
+    seed_ip = lab.ip(0)
+    racks = racks_of(n, args.rack_size)
+    rack_name = {i: f"r{k}" for k, rack in enumerate(racks) for i in rack}
+    size = os.path.getsize(source)
+    startup_timeout = 60
+
+    # The server side, started and ready before the clock starts.
+    if method in ("waves", "flat"):
+        seed_args = [os.path.join(args.bin, "reconcile"), "seed", torrent, "--data", source,
+                     "--listen", f"{seed_ip}:{BT_PORT}", "--tracker-listen", f"{seed_ip}:{TRACKER_PORT}",
+                     "--advertise", f"{seed_ip}:{BT_PORT}"]
+        if method == "waves":
+            for i in range(1, n + 1):
+                seed_args += ["--rack", f"{lab.ip(i)}={rack_name[i]}"]
+        lab.start(lab.seed_ns, seed_args, os.path.join(run_dir, "seed.log"), "seeding").wait_marker(startup_timeout)
+    elif method == "libtorrent":
+        peers = [f"{lab.ip(i)}:{BT_PORT}" for i in range(0, n + 1)]
+        lab.start(lab.seed_ns, [LT_PYTHON, "-u", os.path.join(HERE, "fixed_tracker.py"), seed_ip,
+                                str(LT_TRACKER_PORT)] + peers,
+                  os.path.join(run_dir, "tracker.log"), "READY").wait_marker(startup_timeout)
+        lab.start(lab.seed_ns, [LT_PYTHON, "-u", os.path.join(HERE, "lt_peer.py"), "seed", lt_torrent,
+                                os.path.dirname(source), f"{seed_ip}:{BT_PORT}"],
+                  os.path.join(run_dir, "seed.log"), "READY").wait_marker(startup_timeout)
+    elif method == "http":
+        lab.start(lab.seed_ns, [LT_PYTHON, "-u", "-m", "http.server", str(HTTP_PORT), "--bind", seed_ip,
+                                "--directory", os.path.dirname(source)],
+                  os.path.join(run_dir, "seed.log"), "Serving HTTP").wait_marker(startup_timeout)
+
+    def start_node(i):
+        ns = lab.node_ns(i)
+        log = os.path.join(run_dir, f"node{i}.log")
+        if method in ("waves", "flat"):
+            node_args = [os.path.join(args.bin, "provision-agent"), "fetch", torrent, "--output", outputs[i],
+                         "--listen", f"{lab.ip(i)}:{BT_PORT}",
+                         "--tracker", f"http://{seed_ip}:{TRACKER_PORT}/announce", "--seed-for", "3600"]
+            if method == "waves":
+                node_args += ["--rack", rack_name[i]]
+            return lab.start(ns, node_args, log, "verified")
+        if method == "libtorrent":
+            return lab.start(ns, [LT_PYTHON, "-u", os.path.join(HERE, "lt_peer.py"), "leech", lt_torrent,
+                                  os.path.dirname(outputs[i]),
+                                  f"{lab.ip(i)}:{BT_PORT}", f"{seed_ip}:{BT_PORT}"], log, "DONE")
+        if method == "http":
+            return lab.start(ns, ["curl", "-sS", "--fail", "-o", outputs[i],
+                                  f"http://{seed_ip}:{HTTP_PORT}/{os.path.basename(source)}"], log)
+        if method == "udpcast":
+            return lab.start(ns, ["udp-receiver", "--file", outputs[i], "--interface", "eth0", "--nokbd"], log)
+        raise LabError(f"unknown method {method}")
+
+    timeout = args.timeout or (60 + 4 * n * size * 8 / (args.seed_mbit * 1e6))
+    nodes = {}
+    done = {}
+    with Sampler(lab) as sampler:
+        t0 = time.monotonic()
+        if method == "waves":
+            for rack in racks:
+                for i in rack[:args.first_wave]:
+                    nodes[i] = start_node(i)
+        else:
+            for i in range(1, n + 1):
+                nodes[i] = start_node(i)
+        if method == "udpcast":
+            time.sleep(0.5)
+            lab.start(lab.seed_ns, ["udp-sender", "--file", source, "--interface", "eth0", "--nokbd",
+                                    "--min-receivers", str(n), "--max-bitrate",
+                                    f"{int(args.seed_mbit * 0.9)}m"], os.path.join(run_dir, "seed.log"))
+        deadline = t0 + timeout
+        while len(done) < n:
+            for i, proc in list(nodes.items()):
+                if i in done:
+                    continue
+                finished = proc.done_time()
+                if finished is not None:
+                    done[i] = finished - t0
+            if method == "waves":
+                for rack in racks:
+                    first = rack[:args.first_wave]
+                    if all(i in done for i in first):
+                        for i in rack[args.first_wave:]:
+                            if i not in nodes:
+                                nodes[i] = start_node(i)
+            if time.monotonic() > deadline:
+                raise LabError(f"{method} N={n}: {len(done)}/{n} nodes done after {timeout:.0f} s")
+            time.sleep(0.02)
+    lab.stop_all()
+    mismatched = [i for i in range(1, n + 1)
+                  if not os.path.exists(outputs[i]) or not filecmp.cmp(source, outputs[i], shallow=False)]
+    if mismatched:
+        raise LabError(f"{method} N={n}: copies differ from the source on nodes {mismatched}")
+
+    first, last = sampler.samples[0], sampler.samples[-1]
+    elapsed = [done[i] for i in range(1, n + 1)]
+    cpu = (last[1] - first[1]) / max(1, last[2] - first[2])
+    peak = 0.0
+    for a, b in zip(sampler.samples, sampler.samples[2:]):
+        peak = max(peak, (b[1] - a[1]) / max(1, b[2] - a[2]))
+    node_up = sum(last[3].get(i, (0, 0))[0] - first[3].get(i, (0, 0))[0] for i in range(1, n + 1))
+    node_down = sum(last[3].get(i, (0, 0))[1] - first[3].get(i, (0, 0))[1] for i in range(1, n + 1))
+    record = {
+        "method": method, "nodes": n, "elapsed_s": elapsed, "p50_s": percentile(elapsed, 0.5),
+        "makespan_s": max(elapsed), "seed_egress_bytes": last[3][0][0] - first[3][0][0],
+        "nodes_upload_bytes": node_up, "nodes_download_bytes": node_down, "cpu_busy_fraction": cpu, "cpu_busy_peak_1s": peak,
+        "verified_copies": n, "racks": racks if method == "waves" else None,
+    }
+    if n == args.timeline_for:
+        record["timeline"] = [
+            {"t": round(t, 3), "up": [c.get(i, (0, 0))[0] - first[3].get(i, (0, 0))[0] for i in range(0, n + 1)],
+             "down": [c.get(i, (0, 0))[1] - first[3].get(i, (0, 0))[1] for i in range(0, n + 1)]}
+            for t, _, _, c in sampler.samples]
+    if not args.keep_copies:
+        for path in outputs.values():
+            os.unlink(path)
+    record["copies"] = list(outputs.values()) if args.keep_copies else []
+    return record
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="directory with reconcile and provision-agent")
+    parser.add_argument("--work", required=True, help="scratch directory (use /dev/shm)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--nodes", default="1,2,4,8,16")
+    parser.add_argument("--methods", default="waves,flat,libtorrent,http")
+    parser.add_argument("--size-mib", type=int, default=32)
+    parser.add_argument("--piece-size", default="256K")
+    parser.add_argument("--node-mbit", type=float, default=40)
+    parser.add_argument("--seed-mbit", type=float, default=40)
+    parser.add_argument("--rack-size", type=int, default=4)
+    parser.add_argument("--first-wave", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=0, help="per run; default from the client-server bound")
+    parser.add_argument("--timeline-for", type=int, default=-1, help="record per-node rates for this N")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--keep-copies", action="store_true", help="leave every node's copy in --work")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("lab.py: needs root (ip netns)")
+    for tool in ("ip", "tc", "curl"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"lab.py: {tool} not found")
+    sizes = [int(x) for x in args.nodes.split(",")]
+    methods = args.methods.split(",")
+    if args.timeline_for < 0:
+        args.timeline_for = max(sizes)
+    # SIGTERM/SIGINT/SIGHUP unwind through the context manager, so the lab is torn down.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(143))
+
+    os.makedirs(args.work, exist_ok=True)
+    src_dir = os.path.join(args.work, "src")
+    os.makedirs(src_dir, exist_ok=True)
+    source = os.path.join(src_dir, "image.img")
+    with open(source, "wb") as f:
+        for _ in range(args.size_mib):
+            f.write(os.urandom(1 << 20))
+    torrent = os.path.join(args.work, "image.torrent")
+    lt_torrent = os.path.join(args.work, "image-lt.torrent")
+    reconcile = os.path.join(args.bin, "reconcile")
+    seed_ip = f"{SUBNET}.1"
+    if {"waves", "flat", "libtorrent"} & set(methods):
+        sh(reconcile, "image", "publish", source, "--output", torrent, "--piece-size", args.piece_size,
+           "--tracker", f"http://{seed_ip}:{TRACKER_PORT}/announce")
+        sh(reconcile, "image", "publish", source, "--output", lt_torrent, "--piece-size", args.piece_size,
+           "--tracker", f"http://{seed_ip}:{LT_TRACKER_PORT}/announce")
+    size = os.path.getsize(source)
+    u_s = args.seed_mbit * 1e6 / 8
+    u_i = args.node_mbit * 1e6 / 8
+    result = {
+        "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
+                   "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
+                   "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
+        "bounds": {str(n): {"t_p2p_s": max(size / u_s, size / u_i, n * size / (u_s + n * u_i)),
+                            "t_cs_s": max(n * size / u_s, size / u_i)} for n in sizes},
+        "runs": [], "failures": [],
+    }
+    with Lab(max(sizes), args.node_mbit, args.seed_mbit, args.work) as lab:
+        result["lab"] = {"prefix": lab.prefix, "namespaces": list(lab.created)}
+        for n in sizes:
+            for method in methods:
+                for rep in range(args.repeat):
+                    print(f"== {method} N={n} ({rep + 1}/{args.repeat})", flush=True)
+                    try:
+                        record = run_method(lab, args, method, n, source, torrent, lt_torrent)
+                    except LabError as error:
+                        lab.stop_all()
+                        print(f"!! {error}", flush=True)
+                        result["failures"].append({"method": method, "nodes": n, "error": str(error)})
+                        continue
+                    bound = result["bounds"][str(n)]["t_p2p_s"]
+                    record["repeat"] = rep
+                    print(f"   p50 {record['p50_s']:.2f} s ({record['p50_s'] / bound:.2f}x T_p2p), makespan "
+                          f"{record['makespan_s']:.2f} s ({record['makespan_s'] / bound:.2f}x), seed egress "
+                          f"{record['seed_egress_bytes'] / size:.2f} F, CPU {record['cpu_busy_fraction']:.0%}",
+                          flush=True)
+                    result["runs"].append(record)
+        result["lab"]["pids"] = list(lab.pids)
+    result["source"] = source
+    with open(args.out, "w") as out:
+        json.dump(result, out, indent=1)
+    if result["failures"]:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
