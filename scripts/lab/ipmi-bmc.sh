@@ -51,5 +51,13 @@ mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
 sel_enable 0x20 1000 0x0a
 mc_enable 0x20
 EMU
-ipmi_sim -c "$dir/lan.conf" -f "$dir/bmc.emu" -s "$dir/state" -n < /dev/null > "$dir/sim.log" 2>&1 &
+# The simulator outlives this script: it must not keep any of our descriptors open (a parent waiting for this
+# script through an inherited socket or pipe would wait for the simulator instead).
+(
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec ipmi_sim -c "$dir/lan.conf" -f "$dir/bmc.emu" -s "$dir/state" -n < /dev/null > "$dir/sim.log" 2>&1
+) &
 echo $!

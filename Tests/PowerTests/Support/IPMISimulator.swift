@@ -5,16 +5,20 @@ import Foundation
 final class IPMISimulator: @unchecked Sendable {
     let port: Int
     let directory: URL
-    let username: String
+    let username = "admin"
     let password: String
-    private let process: Process
+    private let pid: pid_t
 
-    /// Starts one simulated BMC and waits (without blocking a thread) until its UDP port is bound.
-    static func start(username: String = "admin", password: String = "pass") async throws -> IPMISimulator {
-        let sim = try IPMISimulator(username: username, password: password)
+    /// The lab script that writes the simulator's config and hook and starts it (shared with `make demo`).
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/lab/ipmi-bmc.sh")
+
+    /// Starts one simulated BMC (user `admin`) and waits (without blocking a thread) until its UDP port is bound.
+    static func start(password: String = "pass") async throws -> IPMISimulator {
+        let sim = try IPMISimulator(password: password)
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         while !udpPortIsBound(sim.port) {
-            guard ContinuousClock.now < deadline, sim.process.isRunning else {
+            guard ContinuousClock.now < deadline, sim.isRunning else {
                 sim.stop()
                 throw SimulatorError(message: "ipmi_sim did not bind 127.0.0.1:\(sim.port)")
             }
@@ -23,62 +27,32 @@ final class IPMISimulator: @unchecked Sendable {
         return sim
     }
 
-    private init(username: String, password: String, port: Int? = nil) throws {
-        self.port = try port ?? freeUDPPort()
-        self.username = username
+    private init(password: String) throws {
+        self.port = try freeUDPPort()
         self.password = password
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rackswarm-ipmisim-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(
-            at: directory.appendingPathComponent("state"), withIntermediateDirectories: true)
-        let hook = directory.appendingPathComponent("chassis.sh")
-        try Self.hookScript.write(to: hook, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook.path)
-        try "0\n".write(to: directory.appendingPathComponent("power"), atomically: true, encoding: .utf8)
-        let lan = """
-            name "bmc\(self.port)"
-            set_working_mc 0x20
-              chassis_control "\(hook.path)"
-              startlan 1
-                addr 127.0.0.1 \(self.port)
-                priv_limit admin
-                allowed_auths_callback none md2 md5 straight
-                allowed_auths_user none md2 md5 straight
-                allowed_auths_operator none md2 md5 straight
-                allowed_auths_admin none md2 md5 straight
-                guid a123456789abcdefa123456789abcdef
-              endlan
-              user 2 true "\(username)" "\(password)" admin 10 none md2 md5 straight
-            """
-        try lan.write(to: directory.appendingPathComponent("lan.conf"), atomically: true, encoding: .utf8)
-        let emu = """
-            mc_setbmc 0x20
-            mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
-            sel_enable 0x20 1000 0x0a
-            mc_enable 0x20
-
-            """
-        try emu.write(to: directory.appendingPathComponent("bmc.emu"), atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ipmi_sim")
-        process.arguments = [
-            "-c", directory.appendingPathComponent("lan.conf").path, "-f",
-            directory.appendingPathComponent("bmc.emu").path, "-s", directory.appendingPathComponent("state").path,
-            "-n",
-        ]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let launcher = Process()
+        launcher.executableURL = URL(fileURLWithPath: "/bin/bash")
+        launcher.arguments = [Self.script.path, directory.path, "\(port)", password]
+        let out = Pipe()
+        launcher.standardOutput = out
+        launcher.standardError = FileHandle.nullDevice
+        launcher.standardInput = FileHandle.nullDevice
+        try launcher.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        launcher.waitUntilExit()
+        guard launcher.terminationStatus == 0, let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw SimulatorError(message: "scripts/lab/ipmi-bmc.sh failed: \(text)") }
+        self.pid = pid
     }
+
+    private var isRunning: Bool { kill(pid, 0) == 0 }
 
     /// Kills the simulator by PID (it ignores SIGTERM) and removes its directory.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        kill(pid, SIGKILL)
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -96,32 +70,6 @@ final class IPMISimulator: @unchecked Sendable {
         ((try? String(contentsOf: directory.appendingPathComponent("log"), encoding: .utf8)) ?? "")
             .split(separator: "\n").map(String.init)
     }
-
-    /// The hook: `get power|boot ...` prints `power:N`/`boot:X`; `set KEY VALUE ...` records; always exits 0.
-    static let hookScript = """
-        #!/bin/sh
-        dir=$(dirname "$0")
-        op=$1; shift
-        if [ "$op" = get ]; then
-            for what in "$@"; do
-                case "$what" in
-                    power) echo "power:$(cat "$dir/power" 2>/dev/null || echo 0)" ;;
-                    boot) echo "boot:$(cat "$dir/boot" 2>/dev/null || echo default)" ;;
-                esac
-            done
-        else
-            while [ $# -ge 2 ]; do
-                echo "$1 $2" >> "$dir/log"
-                case "$1" in
-                    power) echo "$2" > "$dir/power" ;;
-                    boot) echo "$2" > "$dir/boot" ;;
-                esac
-                shift 2
-            done
-        fi
-        exit 0
-
-        """
 }
 
 struct SimulatorError: Error, CustomStringConvertible {
