@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 import Logging
 
@@ -66,10 +67,8 @@ public struct Executor: Sendable {
 
     /// The delay before retry number `attempt` (1 = the first retry): exponential, full jitter, capped.
     public func backoff(beforeRetry attempt: Int) -> Duration {
-        let exponent = min(max(attempt - 1, 0), 30)
-        let raw = policy.baseBackoff * (1 << exponent)
-        let capped = min(raw, policy.maxBackoff)
-        // Half fixed, half random: never zero, never in lock-step across nodes.
+        // The drivers' exponential ceiling; then half fixed, half random: never zero, never in lock-step.
+        let capped = RetryPolicy(base: policy.baseBackoff, cap: policy.maxBackoff).delay(beforeRetry: attempt, random: 1)
         return capped / 2 + capped / 2 * random()
     }
 
