@@ -1,0 +1,83 @@
+import Foundation
+
+/// The install environment's side of `rackswarm.report=http://SERVER:PORT/report/NODE`:
+/// - `GET` answers `InstallInstructions` (JSON): what to install and which post actions to run;
+/// - `POST` takes one `InstallReport` (JSON) per phase change, and a `downloading` report every few seconds.
+///
+/// The server answers a POST only after it has recorded the report. On `rebooting` it first switches the node's
+/// boot entry to the site's `afterInstall` mode, so the reboot that follows cannot start the install again.
+public struct InstallReport: Sendable, Hashable, Codable {
+    public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
+        /// The install environment is up and has read its kernel arguments.
+        case booted
+        /// Fetching the image; `percent` and the byte counters say how far.
+        case downloading
+        /// Every piece verified, the whole file's SHA-256 matched, and the disk is synced.
+        case written
+        /// Every post-install action exited 0.
+        case postInstalled
+        /// About to reboot into the installed system.
+        case rebooting
+        /// The install failed; `error` says why. The node stays in the install environment.
+        case failed
+    }
+
+    public var phase: Phase
+    /// `name@version` of the image being installed.
+    public var image: String
+    /// Downloaded share of the image, 0…100.
+    public var percent: Double
+    /// Bytes of the image downloaded and verified so far.
+    public var downloaded: Int64
+    /// Bytes this node has uploaded to other peers.
+    public var uploaded: Int64
+    /// Bytes received from the reconciler's seed (as opposed to other nodes).
+    public var fromSeed: Int64
+    /// The percent downloaded at which this node first uploaded a piece; nil until it has.
+    public var uploadStartedAtPercent: Double?
+    /// Set for `failed`: what went wrong, one line.
+    public var error: String?
+
+    public init(phase: Phase, image: String, percent: Double = 0, downloaded: Int64 = 0, uploaded: Int64 = 0,
+                fromSeed: Int64 = 0, uploadStartedAtPercent: Double? = nil, error: String? = nil) {
+        self.phase = phase
+        self.image = image
+        self.percent = percent
+        self.downloaded = downloaded
+        self.uploaded = uploaded
+        self.fromSeed = fromSeed
+        self.uploadStartedAtPercent = uploadStartedAtPercent
+        self.error = error
+    }
+}
+
+/// What `GET rackswarm.report` answers: the node's install, as the reconciler's desired state has it.
+public struct InstallInstructions: Sendable, Hashable, Codable {
+    public struct PostAction: Sendable, Hashable, Codable {
+        public var name: String
+        /// Run with `/bin/sh -c`, working directory the node's root, environment `RACKSWARM_NODE`,
+        /// `RACKSWARM_ROOT`, `RACKSWARM_DISK` and `RACKSWARM_IMAGE`. It addresses the installed system through
+        /// `$RACKSWARM_ROOT`.
+        public var run: String
+
+        public init(name: String, run: String) {
+            self.name = name
+            self.run = run
+        }
+    }
+
+    public var node: String
+    public var rack: String
+    /// `name@version`.
+    public var image: String
+    public var sha256: String
+    public var postInstall: [PostAction]
+
+    public init(node: String, rack: String, image: String, sha256: String, postInstall: [PostAction]) {
+        self.node = node
+        self.rack = rack
+        self.image = image
+        self.sha256 = sha256
+        self.postInstall = postInstall
+    }
+}
