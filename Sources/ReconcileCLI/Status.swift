@@ -30,19 +30,26 @@ struct Status: AsyncParsableCommand {
         var drifted: [String]
         var lastError: String?
         var lastSeen: Date?
+        /// Download progress of the install in flight (or the last one), 0…100.
+        var percent: Double?
     }
 
     func run() async throws {
         let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
         let store = try SQLiteStateStore.openExisting(path: state)
         var rows: [Row] = []
+        let installs = try await store?.installProgress() ?? [:]
+        let journal = Dictionary(grouping: try await store?.journal(node: nil) ?? [], by: \.action.node)
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
             let record = try await store?.nodeRecord(node.name)
+            let activity = NodeActivity(node: node.name, record: record, journal: journal[node.name] ?? [],
+                                        install: installs[node.name])
             let wanted = desired.image(named: node.image.value)?.reference ?? node.image.value
             rows.append(Row(
-                node: node.name, rack: node.rack.value, phase: record?.status.phase.rawValue ?? "unknown",
+                node: node.name, rack: node.rack.value, phase: activity.phase.rawValue,
                 image: record?.status.image, wantedImage: wanted, services: record?.status.services ?? [],
-                drifted: record?.status.drifted ?? [], lastError: record?.lastError, lastSeen: record?.lastSeen))
+                drifted: record?.status.drifted ?? [], lastError: activity.lastError, lastSeen: record?.lastSeen,
+                percent: activity.phase == .downloading ? activity.percent : nil))
         }
         switch output {
         case .json:
@@ -81,7 +88,8 @@ struct Status: AsyncParsableCommand {
                     ?? "- -> \(row.wantedImage)"
                 let services = row.services.map { row.drifted.contains($0) ? "\($0)(drift)" : $0 }
                     .joined(separator: ",")
-                var text = line([row.node, row.phase, image, services.isEmpty ? "-" : services, row.lastError ?? ""])
+                let phase = row.percent.map { "\(row.phase) \(Int($0))%" } ?? row.phase
+                var text = line([row.node, phase, image, services.isEmpty ? "-" : services, row.lastError ?? ""])
                 while text.hasSuffix(" ") { text.removeLast() }
                 out += text + "\n"
             }

@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 import Reconciler
 import Testing
@@ -27,6 +28,54 @@ struct StateStoreTests {
             try await store.setLastAppliedCommit("abc123", at: Date())
             #expect(try await store.lastAppliedCommit() == "abc123")
         }
+    }
+
+    @Test func installProgressKeepsTheLatestReportPerNode() async throws {
+        let directory = TempDirectory()
+        for store in try Self.stores(directory) {
+            #expect(try await store.installProgress().isEmpty)
+            try await store.recordInstall(InstallReport(phase: .booted, image: "os@1"), for: "n1",
+                                          at: Date(timeIntervalSince1970: 10))
+            let downloading = InstallReport(phase: .downloading, image: "os@1", percent: 42.5, downloaded: 425,
+                                            uploaded: 17, fromSeed: 100, uploadStartedAtPercent: 4)
+            try await store.recordInstall(downloading, for: "n1", at: Date(timeIntervalSince1970: 12))
+            try await store.recordInstall(InstallReport(phase: .failed, image: "os@1", error: "sha256 mismatch"),
+                                          for: "n2", at: Date(timeIntervalSince1970: 13))
+            let progress = try await store.installProgress()
+            #expect(progress["n1"] == InstallProgress(report: downloading, updatedAt: Date(timeIntervalSince1970: 12)))
+            #expect(progress["n2"]?.report.error == "sha256 mismatch")
+            #expect(progress.count == 2)
+        }
+    }
+
+    @Test func activityFollowsTheJournalAndTheInstallReport() async throws {
+        let store = MemoryStateStore()
+        func action(_ kind: PlannedAction.Kind) -> PlannedAction {
+            PlannedAction(node: "n1", rack: "r1", wave: 0, kind: kind, destructive: false, detail: "")
+        }
+        func activity() async throws -> NodeActivity {
+            NodeActivity(node: "n1", record: try await store.nodeRecord("n1"), journal: try await store.journal(node: "n1"),
+                         install: try await store.installProgress()["n1"])
+        }
+        #expect(try await activity().phase == .unknown)
+        let ids = try await store.journalPlanned([action(.powerCycle), action(.installImage)], commit: "c1", at: Date())
+        #expect(try await activity().phase == .planned)
+        try await store.journalStarted(ids[0], at: Date())
+        #expect(try await activity().phase == .powering)
+        try await store.journalFinished(ids[0], at: Date())
+        try await store.journalStarted(ids[1], at: Date())
+        #expect(try await activity().phase == .pxe)
+        try await store.recordInstall(InstallReport(phase: .downloading, image: "os@1", percent: 30), for: "n1", at: Date())
+        #expect(try await activity().phase == .downloading)
+        #expect(try await activity().percent == 30)
+        try await store.recordInstall(InstallReport(phase: .written, image: "os@1", percent: 100), for: "n1", at: Date())
+        #expect(try await activity().phase == .installing)
+        try await store.journalFailed(ids[1], error: "timed out", at: Date())
+        try await store.record(NodeStatus(phase: .unknown), lastError: "install timed out", for: "n1", at: Date())
+        #expect(try await activity().phase == .stalled)
+        #expect(try await activity().lastError == "install timed out")
+        try await store.record(NodeStatus(phase: .failed), lastError: "gave up", for: "n1", at: Date())
+        #expect(try await activity().phase == .failed)
     }
 
     @Test func journalTransitions() async throws {

@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 
 /// An in-memory state store for unit tests of the planner and executor. Same rules as the SQLite store.
@@ -5,6 +6,7 @@ public actor MemoryStateStore: StateStore {
     private var records: [String: NodeRecord] = [:]
     private var commit: String?
     private var entries: [JournalEntry] = []
+    private var installs: [String: InstallProgress] = [:]
 
     public init() {}
 
@@ -51,6 +53,12 @@ public actor MemoryStateStore: StateStore {
     public func journal(node: String?) -> [JournalEntry] {
         node.map { name in entries.filter { $0.action.node == name } } ?? entries
     }
+
+    public func recordInstall(_ report: InstallReport, for node: String, at time: Date) {
+        installs[node] = InstallProgress(report: report, updatedAt: time)
+    }
+
+    public func installProgress() -> [String: InstallProgress] { installs }
 
     private func transition(
         _ id: Int64, from: [JournalEntry.State], to: JournalEntry.State, _ update: (inout JournalEntry) -> Void

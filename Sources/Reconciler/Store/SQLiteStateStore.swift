@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 import GRDB
 
@@ -64,6 +65,13 @@ public final class SQLiteStateStore: StateStore {
         }
         migrator.registerMigration("v2: journal service") { db in
             try db.alter(table: "journal") { t in t.add(column: "service", .text) }
+        }
+        migrator.registerMigration("v3: install progress") { db in
+            try db.create(table: "install_progress") { t in
+                t.primaryKey("node", .text)
+                t.column("report", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
         }
         return migrator
     }
@@ -186,6 +194,35 @@ public final class SQLiteStateStore: StateStore {
                 try Row.fetchAll(db, sql: "SELECT * FROM journal ORDER BY id")
             }
             return try rows.map(Self.journalEntry)
+        }
+    }
+
+    // MARK: Install progress
+
+    public func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws {
+        let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        try await database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO install_progress (node, report, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT(node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at
+                    """,
+                arguments: [node, text, time.timeIntervalSince1970])
+        }
+    }
+
+    public func installProgress() async throws -> [String: InstallProgress] {
+        try await database.read { db in
+            var progress: [String: InstallProgress] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM install_progress") {
+                let text: String = row["report"]
+                let updated: Double = row["updated_at"]
+                guard let report = try? JSONDecoder().decode(InstallReport.self, from: Data(text.utf8)) else {
+                    throw StateStoreError(.unreadable, "install report of \(row["node"] as String? ?? "?")")
+                }
+                progress[row["node"]] = InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated))
+            }
+            return progress
         }
     }
 

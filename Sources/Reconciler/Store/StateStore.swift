@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 
 /// Where rackswarm keeps what it observed and what it did. The planner never sees this; the loop reads the
@@ -23,6 +24,22 @@ public protocol StateStore: Sendable {
     func unfinishedActions() async throws -> [JournalEntry]
     /// The journal, oldest first, optionally for one node.
     func journal(node: String?) async throws -> [JournalEntry]
+
+    /// Keeps the latest install report of a node (it replaces the one before).
+    func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws
+    /// The latest install report of every node that has sent one.
+    func installProgress() async throws -> [String: InstallProgress]
+}
+
+/// A node's latest install report and when it arrived.
+public struct InstallProgress: Sendable, Hashable, Codable {
+    public var report: InstallReport
+    public var updatedAt: Date
+
+    public init(report: InstallReport, updatedAt: Date) {
+        self.report = report
+        self.updatedAt = updatedAt
+    }
 }
 
 /// A node's stored status with the bookkeeping around it.
