@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "Reconciler", targets: ["Reconciler"]),
         .library(name: "Drivers", targets: ["Drivers"]),
         .library(name: "Torrent", targets: ["Torrent"]),
+        .library(name: "Console", targets: ["Console"]),
+        .library(name: "ReconcilerMetrics", targets: ["ReconcilerMetrics"]),
         .executable(name: "provision-agent", targets: ["AgentCLI"]),
     ],
     dependencies: [
@@ -26,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C system libraries.
@@ -74,6 +78,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ReconcilerMetrics",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Console",
+            dependencies: [
+                "Reconciler",
+                "Drivers",
+                "BootServer",
+                "ReconcilerMetrics",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DriversTesting",
             dependencies: ["Drivers"],
             swiftSettings: swiftSettings
@@ -102,6 +126,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 "Torrent",
                 "BootServer",
+                "Console",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -199,6 +224,20 @@ let package = Package(
                 "Drivers",
                 "DriversTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConsoleTests",
+            dependencies: [
+                "Console",
+                "Reconciler",
+                "ReconcilerMetrics",
+                "BootServer",
+                "Drivers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -7,6 +7,10 @@ public actor MemoryStateStore: StateStore {
     private var commit: String?
     private var entries: [JournalEntry] = []
     private var installs: [String: InstallProgress] = [:]
+    private var samples: [InstallSample] = []
+    private var suspensions: [String: RackSuspension] = [:]
+    private var pendingPass: PassRequest?
+    private var audit: [OperatorAction] = []
 
     public init() {}
 
@@ -56,9 +60,48 @@ public actor MemoryStateStore: StateStore {
 
     public func recordInstall(_ report: InstallReport, for node: String, at time: Date) {
         installs[node] = InstallProgress(report: report, updatedAt: time)
+        samples.removeAll { $0.at < time.addingTimeInterval(-installSampleRetention) }
+        samples.append(InstallSample(node: node, image: report.image, at: time, downloaded: report.downloaded,
+                                     uploaded: report.uploaded, fromSeed: report.fromSeed))
     }
 
     public func installProgress() -> [String: InstallProgress] { installs }
+
+    public func installSamples(since: Date) -> [InstallSample] {
+        samples.filter { $0.at >= since }.sorted { $0.at < $1.at }
+    }
+
+    public func suspendRack(_ rack: String, actor: String, remote: String?, at time: Date) {
+        if suspensions[rack] == nil { suspensions[rack] = RackSuspension(rack: rack, actor: actor, since: time) }
+        audit(.suspendRack, target: rack, actor: actor, remote: remote, at: time)
+    }
+
+    public func resumeRack(_ rack: String, actor: String, remote: String?, at time: Date) {
+        suspensions[rack] = nil
+        audit(.resumeRack, target: rack, actor: actor, remote: remote, at: time)
+    }
+
+    public func suspendedRacks() -> Set<String> { Set(suspensions.keys) }
+
+    public func rackSuspensions() -> [RackSuspension] { suspensions.values.sorted { $0.rack < $1.rack } }
+
+    public func requestPass(actor: String, remote: String?, at time: Date) {
+        pendingPass = PassRequest(actor: actor, at: time)
+        audit(.requestPass, target: nil, actor: actor, remote: remote, at: time)
+    }
+
+    public func passRequest() -> PassRequest? { pendingPass }
+
+    public func clearPassRequest(through time: Date) {
+        if let pendingPass, pendingPass.at <= time { self.pendingPass = nil }
+    }
+
+    public func operatorActions() -> [OperatorAction] { audit }
+
+    private func audit(_ kind: OperatorAction.Kind, target: String?, actor: String, remote: String?, at time: Date) {
+        audit.append(OperatorAction(id: Int64(audit.count + 1), actor: actor, kind: kind, target: target,
+                                    remote: remote, at: time))
+    }
 
     private func transition(
         _ id: Int64, from: [JournalEntry.State], to: JournalEntry.State, _ update: (inout JournalEntry) -> Void

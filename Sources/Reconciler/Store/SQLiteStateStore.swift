@@ -73,6 +73,34 @@ public final class SQLiteStateStore: StateStore {
                 t.column("updated_at", .double).notNull()
             }
         }
+        migrator.registerMigration("v4: operator actions, rack suspensions, pass requests, install samples") { db in
+            try db.create(table: "operator_action") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("actor", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("target", .text)
+                t.column("remote", .text)
+                t.column("at", .double).notNull()
+            }
+            try db.create(table: "rack_suspension") { t in
+                t.primaryKey("rack", .text)
+                t.column("actor", .text).notNull()
+                t.column("since", .double).notNull()
+            }
+            try db.create(table: "pass_request") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("actor", .text).notNull()
+                t.column("at", .double).notNull()
+            }
+            try db.create(table: "install_sample") { t in
+                t.column("node", .text).notNull()
+                t.column("image", .text).notNull()
+                t.column("at", .double).notNull().indexed()
+                t.column("downloaded", .integer).notNull()
+                t.column("uploaded", .integer).notNull()
+                t.column("from_seed", .integer).notNull()
+            }
+        }
         return migrator
     }
 
@@ -208,7 +236,107 @@ public final class SQLiteStateStore: StateStore {
                     ON CONFLICT(node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at
                     """,
                 arguments: [node, text, time.timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    INSERT INTO install_sample (node, image, at, downloaded, uploaded, from_seed)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [node, report.image, time.timeIntervalSince1970, report.downloaded, report.uploaded,
+                            report.fromSeed])
+            try db.execute(sql: "DELETE FROM install_sample WHERE at < ?",
+                           arguments: [time.timeIntervalSince1970 - installSampleRetention])
         }
+    }
+
+    public func installSamples(since: Date) async throws -> [InstallSample] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM install_sample WHERE at >= ? ORDER BY at, rowid",
+                             arguments: [since.timeIntervalSince1970]).map { row in
+                let at: Double = row["at"]
+                return InstallSample(node: row["node"], image: row["image"], at: Date(timeIntervalSince1970: at),
+                                     downloaded: row["downloaded"], uploaded: row["uploaded"],
+                                     fromSeed: row["from_seed"])
+            }
+        }
+    }
+
+    // MARK: Operator actions
+
+    public func suspendRack(_ rack: String, actor: String, remote: String?, at time: Date) async throws {
+        try await database.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO rack_suspension (rack, actor, since) VALUES (?, ?, ?)",
+                           arguments: [rack, actor, time.timeIntervalSince1970])
+            try Self.audit(db, .suspendRack, target: rack, actor: actor, remote: remote, at: time)
+        }
+    }
+
+    public func resumeRack(_ rack: String, actor: String, remote: String?, at time: Date) async throws {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM rack_suspension WHERE rack = ?", arguments: [rack])
+            try Self.audit(db, .resumeRack, target: rack, actor: actor, remote: remote, at: time)
+        }
+    }
+
+    public func suspendedRacks() async throws -> Set<String> {
+        try await database.read { db in Set(try String.fetchAll(db, sql: "SELECT rack FROM rack_suspension")) }
+    }
+
+    public func rackSuspensions() async throws -> [RackSuspension] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM rack_suspension ORDER BY rack").map { row in
+                let since: Double = row["since"]
+                return RackSuspension(rack: row["rack"], actor: row["actor"], since: Date(timeIntervalSince1970: since))
+            }
+        }
+    }
+
+    public func requestPass(actor: String, remote: String?, at time: Date) async throws {
+        try await database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO pass_request (id, actor, at) VALUES (1, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET actor = excluded.actor, at = excluded.at
+                    """,
+                arguments: [actor, time.timeIntervalSince1970])
+            try Self.audit(db, .requestPass, target: nil, actor: actor, remote: remote, at: time)
+        }
+    }
+
+    public func passRequest() async throws -> PassRequest? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM pass_request WHERE id = 1").map { row in
+                let at: Double = row["at"]
+                return PassRequest(actor: row["actor"], at: Date(timeIntervalSince1970: at))
+            }
+        }
+    }
+
+    public func clearPassRequest(through time: Date) async throws {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM pass_request WHERE id = 1 AND at <= ?",
+                           arguments: [time.timeIntervalSince1970])
+        }
+    }
+
+    public func operatorActions() async throws -> [OperatorAction] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM operator_action ORDER BY id").map { row in
+                let kindText: String = row["kind"]
+                guard let kind = OperatorAction.Kind(rawValue: kindText) else {
+                    throw StateStoreError(.unreadable, "operator action of unknown kind '\(kindText)'")
+                }
+                let at: Double = row["at"]
+                return OperatorAction(id: row["id"], actor: row["actor"], kind: kind, target: row["target"],
+                                      remote: row["remote"], at: Date(timeIntervalSince1970: at))
+            }
+        }
+    }
+
+    private static func audit(_ db: Database, _ kind: OperatorAction.Kind, target: String?, actor: String,
+                              remote: String?, at time: Date) throws {
+        try db.execute(
+            sql: "INSERT INTO operator_action (actor, kind, target, remote, at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [actor, kind.rawValue, target, remote, time.timeIntervalSince1970])
     }
 
     public func installProgress() async throws -> [String: InstallProgress] {

@@ -25,10 +25,31 @@ public protocol StateStore: Sendable {
     /// The journal, oldest first, optionally for one node.
     func journal(node: String?) async throws -> [JournalEntry]
 
-    /// Keeps the latest install report of a node (it replaces the one before).
+    /// Keeps the latest install report of a node (it replaces the one before) and appends its byte counters to
+    /// the install samples (kept for `installSampleRetention`).
     func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws
     /// The latest install report of every node that has sent one.
     func installProgress() async throws -> [String: InstallProgress]
+    /// Install samples at or after `since`, oldest first.
+    func installSamples(since: Date) async throws -> [InstallSample]
+
+    /// Suspends a rack and audits who did it, in one transaction. Suspending a suspended rack keeps its `since`.
+    func suspendRack(_ rack: String, actor: String, remote: String?, at time: Date) async throws
+    /// Resumes a rack and audits who did it, in one transaction.
+    func resumeRack(_ rack: String, actor: String, remote: String?, at time: Date) async throws
+    /// Racks on whose nodes no new action may start.
+    func suspendedRacks() async throws -> Set<String>
+    /// The suspended racks with who suspended them and when, by rack name.
+    func rackSuspensions() async throws -> [RackSuspension]
+    /// Asks the loop for a pass now and audits who did it, in one transaction. A pending request is replaced.
+    func requestPass(actor: String, remote: String?, at time: Date) async throws
+    /// The pending pass request, if any.
+    func passRequest() async throws -> PassRequest?
+    /// Clears the pending pass request if it was made at or before `time` (a request made while the pass ran
+    /// stays pending). The loop calls this when it starts the pass it was asked for.
+    func clearPassRequest(through time: Date) async throws
+    /// Audited operator actions, oldest first.
+    func operatorActions() async throws -> [OperatorAction]
 }
 
 /// A node's latest install report and when it arrived.

@@ -1,0 +1,103 @@
+import Foundation
+import Drivers
+import Reconciler
+
+/// The commit being converged.
+public struct CommitInfo: Sendable, Hashable, Codable {
+    public var sha: String
+    public var author: String?
+    /// The commit's summary line.
+    public var message: String?
+
+    public init(sha: String, author: String?, message: String?) {
+        self.sha = sha
+        self.author = author
+        self.message = message
+    }
+}
+
+/// The desired state the console shows, and where it came from.
+public struct ConsoleSite: Sendable {
+    public var desired: DesiredState
+    /// Nil for a site read from a plain directory.
+    public var commit: CommitInfo?
+    /// The site's directory, to size image files named by a relative path; nil when unknown.
+    public var directory: String?
+
+    public init(desired: DesiredState, commit: CommitInfo?, directory: String?) {
+        self.desired = desired
+        self.commit = commit
+        self.directory = directory
+    }
+}
+
+/// What the console reads. `reconcile console` implements it over a repo and a state database; `reconcile apply`
+/// implements it over the loop's current site and store.
+public protocol ConsoleDataSource: Sendable {
+    /// The state store: node records, journal, install reports, suspensions, the operator audit.
+    var store: any StateStore { get }
+    /// The desired state being converged now.
+    func site() async throws -> ConsoleSite
+    /// The pending plan: what a `--dry-run` pass would do now.
+    func pendingPlan(for site: ConsoleSite) async throws -> Plan
+    /// A node's power state as last observed from its BMC (`on`, `off`), nil when unknown.
+    func powerState(node: String) async -> String?
+}
+
+extension ConsoleDataSource {
+    /// The planner over the store's observed state, as `reconcile --dry-run` would plan.
+    public func pendingPlan(for site: ConsoleSite) async throws -> Plan {
+        Planner.plan(desired: site.desired, observed: try await store.observedState())
+    }
+
+    public func powerState(node: String) async -> String? { nil }
+}
+
+/// Everything one page needs, read once per request so a page is consistent with itself.
+struct ConsoleSnapshot: Sendable {
+    var site: ConsoleSite
+    var records: [String: NodeRecord]
+    var journal: [String: [JournalEntry]]
+    var installs: [String: InstallProgress]
+    var suspensions: [RackSuspension]
+    var passRequest: PassRequest?
+    var now: Date
+
+    var desired: DesiredState { site.desired }
+
+    static func read(from source: any ConsoleDataSource, now: Date = Date()) async throws -> ConsoleSnapshot {
+        let site = try await source.site()
+        let store = source.store
+        var records: [String: NodeRecord] = [:]
+        for name in try await store.observedState().nodes.keys {
+            if let record = try await store.nodeRecord(name) { records[name] = record }
+        }
+        let journal = Dictionary(grouping: try await store.journal(node: nil), by: \.action.node)
+        return ConsoleSnapshot(
+            site: site, records: records, journal: journal, installs: try await store.installProgress(),
+            suspensions: try await store.rackSuspensions(), passRequest: try await store.passRequest(), now: now)
+    }
+
+    func activity(_ node: String) -> NodeActivity {
+        NodeActivity(node: node, record: records[node], journal: journal[node] ?? [], install: installs[node])
+    }
+
+    /// Desired nodes sorted by rack then name.
+    var sortedNodes: [Node] {
+        desired.nodes.sorted { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }
+    }
+
+    /// The racks in the order the site lists them, plus any rack a node names that has no document.
+    var rackNames: [String] {
+        var names = desired.racks.map(\.name)
+        for node in sortedNodes where !names.contains(node.rack.value) { names.append(node.rack.value) }
+        return names
+    }
+
+    func isSuspended(_ rack: String) -> Bool { suspensions.contains { $0.rack == rack } }
+
+    /// The image reference (`name@version`) a node should run.
+    func wantedImage(_ node: Node) -> String {
+        desired.image(named: node.image.value)?.reference ?? node.image.value
+    }
+}

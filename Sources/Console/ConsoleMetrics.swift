@@ -1,0 +1,45 @@
+import CoreMetrics
+import Prometheus
+import Reconciler
+import ReconcilerMetrics
+
+/// The Prometheus registry behind `/metrics`.
+///
+/// `shared` bootstraps swift-metrics with it the first time it is used, so `ReconcilerMetrics` counters and
+/// timers land here; a process may bootstrap swift-metrics only once, so use `shared` and nothing else. Gauges of
+/// nodes per phase are set from the state store at each scrape.
+public final class ConsoleMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    /// The process-wide registry, bootstrapped into swift-metrics on first use.
+    public static let shared: ConsoleMetrics = {
+        let metrics = ConsoleMetrics(registry: PrometheusCollectorRegistry())
+        var factory = PrometheusMetricsFactory(registry: metrics.registry)
+        factory.durationHistogramBuckets[ReconcilerMetrics.Name.passDuration] = [
+            .seconds(1), .seconds(5), .seconds(15), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+            .seconds(600), .seconds(1800), .seconds(3600),
+        ]
+        MetricsSystem.bootstrap(factory)
+        // Present from the first scrape, at zero.
+        _ = Counter(label: ReconcilerMetrics.Name.seedBytes)
+        _ = Counter(label: ReconcilerMetrics.Name.peerBytes)
+        _ = Timer(label: ReconcilerMetrics.Name.passDuration)
+        return metrics
+    }()
+
+    private init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    /// Sets the per-phase node gauges and suspended-rack gauge, then renders the text exposition format.
+    func scrape(phases: [NodeActivity.Phase: Int], suspendedRacks: Int) -> String {
+        for phase in NodeActivity.Phase.allCases {
+            registry.makeGauge(name: "rackswarm_nodes", labels: [("phase", phase.rawValue)],
+                               help: "Nodes of the site per phase")
+                .set(Double(phases[phase] ?? 0))
+        }
+        registry.makeGauge(name: "rackswarm_suspended_racks", help: "Racks suspended by an operator")
+            .set(Double(suspendedRacks))
+        return registry.emitToString()
+    }
+}

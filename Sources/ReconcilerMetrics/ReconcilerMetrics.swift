@@ -1,0 +1,39 @@
+import CoreMetrics
+
+/// The reconciler's counters and timers, reported through swift-metrics.
+///
+/// The reconciler calls these; whatever backend the process bootstrapped receives them (the console bootstraps
+/// Prometheus and serves them at `/metrics`). Without a bootstrapped backend they cost a no-op call. This target
+/// depends on swift-metrics only, so the reconciler can use it without pulling in an HTTP server.
+public enum ReconcilerMetrics {
+    /// Metric names, as Prometheus shows them.
+    public enum Name {
+        public static let actions = "rackswarm_actions_total"
+        public static let passDuration = "rackswarm_pass_duration_seconds"
+        public static let seedBytes = "rackswarm_seed_bytes_total"
+        public static let peerBytes = "rackswarm_peer_bytes_total"
+    }
+
+    /// One executed action ended: `kind` is the action kind (`powerCycle`, `installImage`, …).
+    public static func actionFinished(kind: String, ok: Bool) {
+        Counter(label: Name.actions, dimensions: [("kind", kind), ("result", ok ? "ok" : "failed")]).increment()
+    }
+
+    /// One reconcile pass (fetch, load, observe, plan, execute) took `seconds`.
+    public static func passFinished(seconds: Double) {
+        guard seconds.isFinite, seconds >= 0 else { return }
+        Timer(label: Name.passDuration).recordNanoseconds(Int64(seconds * 1_000_000_000))
+    }
+
+    /// The reconciler's seed sent `bytes` of image data to nodes.
+    public static func seedBytes(_ bytes: Int64) {
+        guard bytes > 0 else { return }
+        Counter(label: Name.seedBytes).increment(by: bytes)
+    }
+
+    /// Nodes exchanged `bytes` of image data between themselves (bytes received from peers other than the seed).
+    public static func peerBytes(_ bytes: Int64) {
+        guard bytes > 0 else { return }
+        Counter(label: Name.peerBytes).increment(by: bytes)
+    }
+}
