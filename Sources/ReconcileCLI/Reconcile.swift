@@ -8,7 +8,7 @@ struct Reconcile: AsyncParsableCommand {
         abstract: "Converge a bare-metal data center to the desired state committed in git.",
         subcommands: [
             Apply.self, Validate.self, Status.self, Power.self, Service.self, Image.self, Seed.self, Dev.self,
-            Boot.self,
+            Boot.self, ConsoleCommand.self,
         ],
         defaultSubcommand: Apply.self
     )

@@ -1,0 +1,117 @@
+import ArgumentParser
+import BootServer
+import Console
+import Foundation
+import Hummingbird
+import Logging
+import Reconciler
+import Torrent
+
+/// `reconcile console`: the web console (and `/metrics`) for a repo and a state database, on its own server.
+struct ConsoleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console",
+        abstract: "Serve the web console, its JSON API and /metrics for the site and its state database.",
+        discussion: """
+            Read-only unless --token-file names a file of operator tokens (one per line, NAME:TOKEN or TOKEN); \
+            then POST /api/v1/pass and /api/v1/racks/RACK/{suspend,resume} accept `Authorization: Bearer TOKEN` \
+            and record who asked.
+            """)
+
+    @OptionGroup var source: SourceOptions
+
+    @Option(help: "State database (observed status, journal, install reports).")
+    var state: String = ".rackswarm/state.db"
+
+    @Option(help: "Listen on HOST:PORT (port 0 picks a free one; the URL is printed).")
+    var listen: String = "127.0.0.1:8088"
+
+    @Option(help: "File of operator tokens that may run actions; without it the console is read-only.")
+    var tokenFile: String?
+
+    @Option(help: "Load the repo again at most this often (seconds).")
+    var refresh: Int = 10
+
+    func validate() throws {
+        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        guard refresh >= 0 else { throw ValidationError("--refresh wants seconds, 0 or more") }
+    }
+
+    func run() async throws {
+        let logger = Logger(label: "rackswarm.console")
+        var tokens: OperatorTokens?
+        if let tokenFile {
+            do {
+                tokens = try OperatorTokens(contentsOfFile: tokenFile)
+            } catch {
+                Terminal.standardError.write("\(error.description)\n")
+                throw ExitCode.failure
+            }
+        }
+        // The first load checks the site, so a broken repo fails now rather than on the first page.
+        let (checkout, desired) = try source.loadSite(refusal: "the console was not started")
+        let store = try SQLiteStateStore(path: state)
+        let repoSource = RepoConsoleSource(
+            source: source.source, store: store, refresh: .seconds(refresh),
+            first: RepoConsoleSource.site(checkout: checkout, desired: desired), logger: logger)
+        let console = Console(source: repoSource, tokens: tokens, metrics: .shared, logger: logger)
+        let (host, port) = CommandLineValues.hostPort(listen) ?? ("127.0.0.1", 8088)
+        let mode = tokens == nil ? "read-only" : "actions need a token"
+        let app = Application(
+            router: console.router(context: BootRequestContext.self),
+            configuration: .init(address: .hostname(host, port: port), serverName: "rackswarm-console"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                let line = "console: http://\(host):\(bound)/ (\(mode))\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            },
+            logger: logger)
+        try await app.runService()
+    }
+}
+
+/// The console's view of a repo: the site loaded again at most every `refresh`, the pending plan from the
+/// planner over the store's observed state.
+actor RepoConsoleSource: ConsoleDataSource {
+    nonisolated let store: any StateStore
+    private let source: SiteSource
+    private let refresh: Duration
+    private let logger: Logger
+    private var current: ConsoleSite
+    private var loadedAt: ContinuousClock.Instant
+
+    init(source: SiteSource, store: any StateStore, refresh: Duration, first: ConsoleSite, logger: Logger) {
+        self.source = source
+        self.store = store
+        self.refresh = refresh
+        self.logger = logger
+        current = first
+        loadedAt = .now
+    }
+
+    static func site(checkout: SiteSource.Checkout, desired: DesiredState) -> ConsoleSite {
+        ConsoleSite(desired: desired,
+                    commit: checkout.commit.map { CommitInfo(sha: $0, author: checkout.author, message: checkout.summary) },
+                    directory: checkout.directory)
+    }
+
+    /// The site as of at most `refresh` ago. A fetch or load that fails keeps the last good site (and logs why).
+    func site() async throws -> ConsoleSite {
+        guard ContinuousClock.now - loadedAt >= refresh else { return current }
+        loadedAt = .now
+        do {
+            let checkout = try source.checkout()
+            let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+            if let desired = result.state {
+                current = Self.site(checkout: checkout, desired: desired)
+            } else {
+                logger.warning("the site has errors; the console keeps showing the last good commit",
+                               metadata: ["diagnostics": "\(result.renderDiagnostics())"])
+            }
+        } catch {
+            logger.warning("cannot fetch the site; the console keeps showing the last good commit",
+                           metadata: ["error": "\(error)"])
+        }
+        return current
+    }
+}
