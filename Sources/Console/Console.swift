@@ -50,9 +50,6 @@ public struct Console: Sendable {
                 SiteView(snapshot, samples: try await samples(snapshot)).html(layout)
             }
         }
-        if !prefix.isEmpty {
-            router.get(path("/")) { _, _ in Response(status: .seeOther, headers: [.location: prefix]) }
-        }
         router.get(path("/nodes/{node}")) { request, context in
             let name = context.parameters.get("node") ?? ""
             return try await page(request, title: "Node \(name)", tab: nil) { snapshot in

@@ -6,7 +6,7 @@ enum ConsoleAssets {
         :root {
           --planned: #9aa5b1; --powering: #f0b429; --pxe: #8e6cef; --downloading: #2f80ed;
           --installing: #00a3c4; --services: #7ed6a0; --ready: #1e9e54; --stalled: #f2994a;
-          --failed: #d64545; --decommissioned: #52606d; --unknown: #d9e2ec;
+          --failed: #d64545; --decommissioned: #52606d; --unknown: #bcc5cf;
           --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --paper: #f5f7fa;
         }
         * { box-sizing: border-box; }
@@ -29,11 +29,11 @@ enum ConsoleAssets {
         .summary div { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .5em .8em; }
         .summary .label { color: var(--muted); font-size: 12px; display: block; }
         .racks { display: flex; flex-wrap: wrap; gap: 1em; }
-        .rack { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .7em; width: 17em; }
+        .rack { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: .7em; width: 24em; }
         .rack.suspended { border: 2px dashed var(--stalled); }
         .rack h2 { margin: 0 0 .5em; display: flex; justify-content: space-between; }
         .cells { display: grid; grid-template-columns: repeat(4, 1fr); gap: 4px; }
-        .cell { position: relative; display: block; height: 3.2em; border-radius: 4px; overflow: hidden;
+        .cell { position: relative; display: block; height: 3.6em; border-radius: 4px; overflow: hidden;
                 color: #102a43; text-decoration: none; font-size: 11px; padding: 2px 4px;
                 background: var(--unknown); }
         .cell .name { position: relative; font-weight: 600; display: block; white-space: nowrap;
@@ -47,8 +47,8 @@ enum ConsoleAssets {
         .phase-failed { background: var(--failed); color: #fff; }
         .phase-decommissioned { background: var(--decommissioned); color: #fff; }
         .phase-unknown { background: var(--unknown); }
-        .legend { display: flex; flex-wrap: wrap; gap: .4em; margin: .4em 0 1em; }
-        .legend span { border-radius: 4px; padding: .1em .5em; font-size: 12px; }
+        .legend { display: flex; flex-wrap: wrap; gap: .4em 1.2em; margin: .4em 0 1em; font-size: 12px; }
+        .legend .swatch { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: .35em; }
         .badge { border-radius: 4px; padding: .05em .45em; font-size: 11px; background: #eef2f7; }
         .destructive { color: var(--failed); font-weight: 600; }
         .drift, .error { color: var(--failed); }

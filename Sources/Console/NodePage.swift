@@ -16,6 +16,7 @@ struct NodeView: Sendable, Codable {
 
     struct ServiceRow: Sendable, Codable {
         var name: String
+        var description: String?
         var installed: Bool
         var drifted: Bool
         var software: [SoftwareRow]
@@ -62,7 +63,7 @@ struct NodeView: Sendable, Codable {
         services = node.serviceNames.map { name in
             let service = snapshot.desired.service(named: name)
             return ServiceRow(
-                name: name, installed: installed.contains(name), drifted: drifted.contains(name),
+                name: name, description: service?.description, installed: installed.contains(name), drifted: drifted.contains(name),
                 software: (service?.software ?? []).map { software in
                     let state: String
                     if software.process == nil {
@@ -115,6 +116,7 @@ struct NodeView: Sendable, Codable {
                el("h3", [], text(service.name), text(" "),
                   el("span", [("class", service.drifted ? "badge drift" : "badge")],
                      text(service.drifted ? "drift" : service.installed ? "installed" : "not installed"))),
+               service.description.map { el("p", [("class", "description")], text($0)) } ?? .empty,
                Layout.table(
                    ["order", "software", "RPM", "start script", "process", "process state"],
                    service.software.map { row in

@@ -81,7 +81,8 @@ struct SiteView: Sendable, Codable {
                           } ?? layout.actionButton("Request a pass now", post: "/api/v1/pass")))
         let legend = el("div", [("class", "legend"), ("id", "counts")], children: NodeActivity.Phase.allCases.map {
             phase in
-            el("span", [("class", Layout.phaseClass(phase)), ("data-phase", phase.rawValue)],
+            el("span", [("class", "count"), ("data-phase", phase.rawValue)],
+               el("i", [("class", "swatch " + Layout.phaseClass(phase))]),
                text("\(phase.rawValue) \(counts[phase.rawValue] ?? 0)"))
         })
         let tiles = racks.map { tile in

@@ -1,0 +1,72 @@
+import BootServer
+import Console
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Reconciler
+import Testing
+
+/// A seeded console in a Hummingbird test application: the test site, its SQLite store, a fixed clock.
+struct ConsoleHarness: Sendable {
+    struct Fetched: Sendable {
+        var status: Int
+        var body: String
+        var headers: HTTPFields
+    }
+
+    let site: ConsoleTestSite
+    let loaded: ConsoleSite
+    let store: SQLiteStateStore
+    let now: Date
+
+    static func make() async throws -> ConsoleHarness {
+        let site = try ConsoleTestSite()
+        let store = try SQLiteStateStore(path: site.statePath)
+        let now = Date()
+        try await ConsoleTestSite.seed(store, now: now)
+        return ConsoleHarness(site: site, loaded: try site.load(), store: store, now: now)
+    }
+
+    func console(tokens: OperatorTokens? = nil, prefix: String = "", metrics: ConsoleMetrics? = nil) -> Console {
+        let now = now
+        return Console(source: FixedSource(loaded: loaded, store: store), tokens: tokens, prefix: prefix,
+                       metrics: metrics, now: { now })
+    }
+
+    /// Runs `body` against the console's routes (Hummingbird's router test framework: no socket).
+    func withClient<Value: Sendable>(
+        tokens: OperatorTokens? = nil, metrics: ConsoleMetrics? = nil,
+        _ body: @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let app = Application(router: console(tokens: tokens, metrics: metrics).router(context: BootRequestContext.self))
+        return try await app.test(.router, body)
+    }
+}
+
+extension TestClientProtocol {
+    func fetch(_ uri: String, method: HTTPRequest.Method = .get, headers: HTTPFields = [:]) async throws
+        -> ConsoleHarness.Fetched
+    {
+        let response = try await execute(uri: uri, method: method, headers: headers, body: nil)
+        return ConsoleHarness.Fetched(status: Int(response.status.code), body: String(buffer: response.body),
+                                      headers: response.headers)
+    }
+
+    /// GETs `uri` as JSON and decodes it into a loose tree.
+    func json(_ uri: String) async throws -> JSONDocument {
+        let fetched = try await fetch(uri)
+        #expect(fetched.status == 200, "\(uri): \(fetched.status) \(fetched.body)")
+        #expect(fetched.headers[.contentType] == "application/json")
+        return JSONDocument(value: try JSONSerialization.jsonObject(with: Data(fetched.body.utf8)))
+    }
+}
+
+/// A decoded JSON tree (dictionaries, arrays, strings, numbers), passed out of a test client closure.
+struct JSONDocument: @unchecked Sendable {
+    let value: Any
+}
+
+/// How many times `needle` occurs in `haystack`.
+func occurrences(of needle: String, in haystack: String) -> Int {
+    haystack.components(separatedBy: needle).count - 1
+}
