@@ -45,9 +45,11 @@ public protocol ConsoleDataSource: Sendable {
 }
 
 extension ConsoleDataSource {
-    /// The planner over the store's observed state, as `reconcile --dry-run` would plan.
+    /// The planner over the store's observed state, as `reconcile --dry-run` would plan, leaving out the racks
+    /// an operator suspended.
     public func pendingPlan(for site: ConsoleSite) async throws -> Plan {
-        Planner.plan(desired: site.desired, observed: try await store.observedState())
+        Planner.plan(desired: site.desired, observed: try await store.observedState(),
+                     policy: .init(suspendedRacks: try await store.suspendedRacks()))
     }
 
     public func powerState(node: String) async -> String? { nil }

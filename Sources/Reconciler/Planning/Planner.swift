@@ -20,11 +20,15 @@ public enum Planner {
         /// Overrides the site's `prune`.
         public var prune: Bool?
         public var scope: Scope
+        /// Racks an operator suspended (`StateStore.suspendedRacks()`): their nodes get no action at all, not
+        /// even a decommission, until the rack is resumed.
+        public var suspendedRacks: Set<String>
 
-        public init(canary: Bool? = nil, prune: Bool? = nil, scope: Scope = .all) {
+        public init(canary: Bool? = nil, prune: Bool? = nil, scope: Scope = .all, suspendedRacks: Set<String> = []) {
             self.canary = canary
             self.prune = prune
             self.scope = scope
+            self.suspendedRacks = suspendedRacks
         }
     }
 
@@ -51,6 +55,7 @@ public enum Planner {
         }
         for position in order {
             let node = desired.nodes[position]
+            if policy.suspendedRacks.contains(node.rack.value) { continue }
             let status = observed.nodes[node.name]
             if node.state == .absent {
                 if policy.scope == .all, let status, status.phase != .decommissioned {
@@ -79,7 +84,8 @@ public enum Planner {
             }
         }
         for (name, status) in observed.nodes.sorted(by: { $0.key < $1.key })
-        where policy.scope == .all && !desiredNames.contains(name) && status.phase != .decommissioned {
+        where policy.scope == .all && !desiredNames.contains(name) && status.phase != .decommissioned
+            && !policy.suspendedRacks.contains(status.rack ?? "") {
             if prune { leaving.append((name, status.rack ?? "-")) } else { orphaned.append(name) }
         }
         for item in leaving { changes[item.name] = .decommission }
