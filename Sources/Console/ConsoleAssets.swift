@@ -50,6 +50,7 @@ enum ConsoleAssets {
         .legend { display: flex; flex-wrap: wrap; gap: .4em 1.2em; margin: .4em 0 1em; font-size: 12px; }
         .legend .swatch { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: .35em; }
         .badge { border-radius: 4px; padding: .05em .45em; font-size: 11px; background: #eef2f7; }
+        .pill { border-radius: 4px; padding: .1em .5em; font-size: 12px; }
         .destructive { color: var(--failed); font-weight: 600; }
         .drift, .error { color: var(--failed); }
         .ok { color: var(--ready); }
@@ -62,6 +63,8 @@ enum ConsoleAssets {
         svg.chart .upload { stroke: var(--stalled); fill: none; stroke-width: 2; }
         svg.chart .axis { stroke: #9aa5b1; stroke-width: 1; }
         svg.chart text { font-size: 10px; fill: var(--muted); }
+        svg.chart text.legend-download { fill: var(--downloading); font-weight: 600; }
+        svg.chart text.legend-upload { fill: var(--stalled); font-weight: 600; }
         """
 
     /// Live updates by polling: every few seconds the page asks for its own URL with `fragment=main`

@@ -98,7 +98,7 @@ struct NodeView: Sendable, Codable {
             })),
             ("BMC", el("code", [], text("\(bmc.scheme)://\(bmc.host)"))),
             ("power", text(power)),
-            ("phase", el("span", [("class", "badge " + Layout.phaseClass(activity.phase)),
+            ("phase", el("span", [("class", "pill " + Layout.phaseClass(activity.phase)),
                                   ("data-phase", activity.phase.rawValue)], text(Layout.phaseLabel(activity)))),
             ("image", text(imageText)),
             ("install report", install.map { progress in

@@ -10,7 +10,8 @@ struct SwarmView: Sendable, Codable {
         /// Nodes of the rack that reported on this image.
         var nodes: Int
         var downloaded: Int64
-        /// Whole pieces held, when the piece size is known.
+        /// Pieces held, when the piece size is known: whole pieces' worth of the bytes each node reported
+        /// (reports carry byte counts, not piece maps), all of them once a node reports 100%.
         var pieces: Int64?
         /// Pieces the rack's nodes would hold with the image complete on all of them.
         var piecesTotal: Int64?
@@ -136,7 +137,7 @@ struct RateChart {
         guard points.count >= 2, let first = points.first?.at, let last = points.last?.at else {
             return el("p", [("class", "muted")], text("Not enough install reports for a chart yet."))
         }
-        let left = 70.0, bottom = 24.0, top = 10.0, right = 10.0
+        let left = 70.0, bottom = 24.0, top = 24.0, right = 10.0
         let peak = max(1, points.map { max($0.download, $0.upload) }.max() ?? 1)
         let span = max(1, last.timeIntervalSince(first))
         func x(_ date: Date) -> Double { left + (width - left - right) * date.timeIntervalSince(first) / span }
@@ -155,13 +156,13 @@ struct RateChart {
                   el("text", [("x", "4"), ("y", String(top + 8))], text(Units.rate(peak))),
                   el("text", [("x", "4"), ("y", String(height - bottom))], text("0")),
                   el("text", [("x", String(left)), ("y", String(height - 6))], text(Units.time(first))),
-                  el("text", [("x", String(width - right - 150)), ("y", String(height - 6))],
+                  el("text", [("x", String(width - right)), ("y", String(height - 6)), ("text-anchor", "end")],
                      text("+" + Units.duration(span))),
                   el("polyline", [("class", "download"), ("points", line(\.download))]),
                   el("polyline", [("class", "upload"), ("points", line(\.upload))]),
-                  el("text", [("x", String(width - 160)), ("y", String(top + 10)), ("class", "legend-download")],
-                     text("— download (all nodes)")),
-                  el("text", [("x", String(width - 160)), ("y", String(top + 24)), ("class", "legend-upload")],
-                     text("— upload (all nodes)")))
+                  el("text", [("x", String(left + 8)), ("y", "14"), ("class", "legend-download")],
+                     text("download, all nodes")),
+                  el("text", [("x", String(left + 140)), ("y", "14"), ("class", "legend-upload")],
+                     text("upload, all nodes")))
     }
 }

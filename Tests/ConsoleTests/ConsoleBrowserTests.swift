@@ -37,6 +37,8 @@ struct ConsoleBrowserTests {
         let profile = site.root.appendingPathComponent("chromium").path
         let dom = site.root.appendingPathComponent("dom.html").path
         let screenshot = site.root.appendingPathComponent("site.png").path
+        let swarmDOM = site.root.appendingPathComponent("swarm.html").path
+        let nodeDOM = site.root.appendingPathComponent("node.html").path
 
         try await withConsoleServer(site: site, extra: ["--token-file", tokenFile]) { url in
             let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -49,7 +51,28 @@ struct ConsoleBrowserTests {
             let shot = await ProcessCommandRunner().run(
                 chromium, common + ["--screenshot=\(screenshot)", url], environment: [:], timeout: .seconds(120))
             #expect(shot.succeeded, "chromium --screenshot: \(shot.summary)")
+            // The swarm page's chart and the node page, as the browser builds them.
+            for (page, file) in [("swarm", swarmDOM), ("nodes/r1n1", nodeDOM)] {
+                let result = await ProcessCommandRunner().run(
+                    "/bin/sh", ["-c", "exec \"$0\" \"$@\" > \"\(file)\"", chromium] + common + ["--dump-dom", url + page],
+                    environment: [:], timeout: .seconds(120))
+                #expect(result.succeeded, "chromium --dump-dom \(page): \(result.summary)")
+            }
+            if let directory = ProcessInfo.processInfo.environment["RACKSWARM_CONSOLE_SCREENSHOTS"] {
+                for page in ["swarm", "nodes/r1n1", "services", "plan"] {
+                    let name = page.replacingOccurrences(of: "/", with: "-")
+                    _ = await ProcessCommandRunner().run(
+                        chromium, common.map { $0 == "--window-size=1280,760" ? "--window-size=1280,1100" : $0 }
+                            + ["--screenshot=\(directory)/console-\(name).png", url + page],
+                        environment: [:], timeout: .seconds(120))
+                }
+            }
         }
+        let swarm = try String(contentsOfFile: swarmDOM, encoding: .utf8)
+        #expect(swarm.contains("<svg class=\"chart\"") && occurrences(of: "<polyline", in: swarm) == 2)
+        let node = try String(contentsOfFile: nodeDOM, encoding: .utf8)
+        #expect(node.contains("httpd-2.2.9-4.Gxdl.i386.rpm") && node.contains("data-state=\"finished\""))
+        #expect(!node.contains(hostile))
 
         // The DOM after the browser ran the script.
         let html = try String(contentsOfFile: dom, encoding: .utf8)
