@@ -103,3 +103,23 @@ struct ConsoleSnapshot: Sendable {
         desired.image(named: node.image.value)?.reference ?? node.image.value
     }
 }
+
+/// A data source made of closures, for a process that already holds the site and the store (`reconcile apply`
+/// mounting the console on its own server).
+public struct ClosureConsoleSource: ConsoleDataSource {
+    public let store: any StateStore
+    private let currentSite: @Sendable () async throws -> ConsoleSite
+    private let power: @Sendable (String) async -> String?
+
+    /// `site` yields the desired state being converged now; `power` a node's last observed power state.
+    public init(store: any StateStore, site: @escaping @Sendable () async throws -> ConsoleSite,
+                power: @escaping @Sendable (String) async -> String? = { _ in nil }) {
+        self.store = store
+        currentSite = site
+        self.power = power
+    }
+
+    public func site() async throws -> ConsoleSite { try await currentSite() }
+
+    public func powerState(node: String) async -> String? { await power(node) }
+}

@@ -72,6 +72,7 @@ struct ConsoleBrowserTests {
         #expect(swarm.contains("<svg class=\"chart\"") && occurrences(of: "<polyline", in: swarm) == 2)
         let node = try String(contentsOfFile: nodeDOM, encoding: .utf8)
         #expect(node.contains("httpd-2.2.9-4.Gxdl.i386.rpm") && node.contains("data-state=\"finished\""))
+        #expect(node.contains("on (after powerCycle at "), "power from the journal when no BMC state is known")
         #expect(!node.contains(hostile))
 
         // The DOM after the browser ran the script.

@@ -64,7 +64,7 @@ struct ConsolePageTests {
         let line = try #require(harness.loaded.desired.node(named: "r1n1")?.location.line)
         #expect(ready.body.contains("racks/r1.yaml:\(line)"))
         #expect(ready.body.contains("ipmi://127.0.0.1<"), "scheme and host, no port")
-        #expect(ready.body.contains("on (after powerCycle at "))
+        #expect(ready.body.contains("<td>on (BMC)</td>"), "the power state the data source observed")
         #expect(ready.body.contains("centos-7@7.9.2009"))
         #expect(ready.body.contains("apache#1") && ready.body.contains("httpd-2.2.9-4.Gxdl.i386.rpm")
                 && ready.body.contains("/etc/init.d/httpd"))
@@ -77,6 +77,7 @@ struct ConsolePageTests {
             #expect(!redfish.body.contains(secret), "the node page must not show \(secret)")
         }
         #expect(redfish.body.contains("BMC refused the password"))
+        #expect(redfish.body.contains("<th>power</th><td>unknown</td>"), "no power step ran on r3n1")
         #expect(redfish.body.contains("mediaServer"), "vod's process")
         #expect(redfish.body.contains(">not installed<"))
 
@@ -187,13 +188,16 @@ struct ConsolePageTests {
                                                 withIntermediateDirectories: true)
         try Data("kernel".utf8).write(to: httpRoot.appendingPathComponent("boot/vmlinuz"))
         let router = BootHTTPServer(httpRoot: httpRoot.path, logger: Logger(label: "test.boot")).router()
-        harness.console(prefix: "/console").addRoutes(to: router)
+        let loaded = harness.loaded
+        let source = ClosureConsoleSource(store: harness.store, site: { loaded }, power: { _ in "off" })
+        Console(source: source, prefix: "/console").addRoutes(to: router)
         try await Application(router: router).test(.router) { client in
             let site = try await client.fetch("/console")
             #expect(site.status == 200 && site.body.contains("href=\"/console/nodes/r1n1\""))
             #expect(site.body.contains("href=\"/console/assets/console.css\""))
             #expect(try await client.fetch("/console/assets/console.js").status == 200)
-            #expect(try await client.fetch("/console/nodes/r1n1").status == 200)
+            let node = try await client.fetch("/console/nodes/r1n1")
+            #expect(node.status == 200 && node.body.contains("<th>power</th><td>off</td>"))
             #expect(try await client.fetch("/console/api/v1/site").status == 200)
             let kernel = try await client.fetch("/boot/vmlinuz")
             #expect(kernel.status == 200 && kernel.body == "kernel")

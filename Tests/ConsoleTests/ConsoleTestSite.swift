@@ -203,12 +203,14 @@ final class ConsoleTestSite: @unchecked Sendable {
         """
 }
 
-/// A data source over a loaded site and a store, for handler tests.
+/// A data source over a loaded site and a store, for handler tests; r1n1's BMC reported it on.
 struct FixedSource: ConsoleDataSource {
     let loaded: ConsoleSite
     let store: any StateStore
 
     func site() async throws -> ConsoleSite { loaded }
+
+    func powerState(node: String) async -> String? { node == "r1n1" ? "on (BMC)" : nil }
 }
 
 struct ConsoleTestError: Error, CustomStringConvertible {
