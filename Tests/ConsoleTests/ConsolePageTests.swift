@@ -190,7 +190,7 @@ struct ConsolePageTests {
         let router = BootHTTPServer(httpRoot: httpRoot.path, logger: Logger(label: "test.boot")).router()
         let loaded = harness.loaded
         let source = ClosureConsoleSource(store: harness.store, site: { loaded }, power: { _ in "off" })
-        Console(source: source, prefix: "/console").addRoutes(to: router)
+        Console(source: source, prefix: "/console", metrics: .shared).addRoutes(to: router)
         try await Application(router: router).test(.router) { client in
             let site = try await client.fetch("/console")
             #expect(site.status == 200 && site.body.contains("href=\"/console/nodes/r1n1\""))
@@ -199,6 +199,9 @@ struct ConsolePageTests {
             let node = try await client.fetch("/console/nodes/r1n1")
             #expect(node.status == 200 && node.body.contains("<th>power</th><td>off</td>"))
             #expect(try await client.fetch("/console/api/v1/site").status == 200)
+            let metrics = try await client.fetch("/metrics")
+            #expect(metrics.status == 200 && metrics.body.contains("rackswarm_nodes{phase=\"ready\"} 1"))
+            #expect(try await client.fetch("/swarm").status == 404, "outside the prefix, the boot files answer")
             let kernel = try await client.fetch("/boot/vmlinuz")
             #expect(kernel.status == 200 && kernel.body == "kernel")
         }
