@@ -41,8 +41,10 @@ enum ConsoleAssets {
         .cell .phase { position: relative; display: block; }
         .cell .bar { position: absolute; left: 0; bottom: 0; top: 0; background: rgba(255,255,255,.45); }
         .phase-planned { background: var(--planned); } .phase-powering { background: var(--powering); }
-        .phase-pxe { background: var(--pxe); color: #fff; } .phase-downloading { background: var(--downloading); color: #fff; }
-        .phase-installing { background: var(--installing); color: #fff; } .phase-services { background: var(--services); }
+        .phase-pxe { background: var(--pxe); color: #fff; }
+        .phase-downloading { background: var(--downloading); color: #fff; }
+        .phase-installing { background: var(--installing); color: #fff; }
+        .phase-services { background: var(--services); }
         .phase-ready { background: var(--ready); color: #fff; } .phase-stalled { background: var(--stalled); }
         .phase-failed { background: var(--failed); color: #fff; }
         .phase-decommissioned { background: var(--decommissioned); color: #fff; }

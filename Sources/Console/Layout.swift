@@ -29,7 +29,8 @@ struct Layout {
             ?? node))
     }
 
-    /// A whole page, or only the inside of `main` when `fragment` (`?fragment=main`, what the live-update script asks for).
+    /// A whole page, or only the inside of `main` when `fragment` (`?fragment=main`, what the live-update script
+    /// asks for).
     func page(title: String, tab: Tab?, siteName: String, fragment: Bool, main: HTML) -> HTML {
         if fragment { return main }
         let nav = el("nav", [], children: [el("span", [("class", "brand")], text("rackswarm · " + siteName))]

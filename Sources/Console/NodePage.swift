@@ -63,7 +63,8 @@ struct NodeView: Sendable, Codable {
         services = node.serviceNames.map { name in
             let service = snapshot.desired.service(named: name)
             return ServiceRow(
-                name: name, description: service?.description, installed: installed.contains(name), drifted: drifted.contains(name),
+                name: name, description: service?.description, installed: installed.contains(name),
+                drifted: drifted.contains(name),
                 software: (service?.software ?? []).map { software in
                     let state: String
                     if software.process == nil {

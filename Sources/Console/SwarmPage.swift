@@ -42,7 +42,8 @@ struct SwarmView: Sendable, Codable {
 
     init(_ snapshot: ConsoleSnapshot, samples: [InstallSample]) {
         let sizes = SwarmStatistics.imageSizes(snapshot: snapshot)
-        let rackOf = Dictionary(snapshot.desired.nodes.map { ($0.name, $0.rack.value) }, uniquingKeysWith: { a, _ in a })
+        let rackOf = Dictionary(snapshot.desired.nodes.map { ($0.name, $0.rack.value) },
+                                uniquingKeysWith: { first, _ in first })
         let reports = Dictionary(grouping: snapshot.installs.sorted { $0.key < $1.key }, by: \.value.report.image)
         var references = Set(reports.keys)
         for node in snapshot.desired.nodes where node.state == .present {
@@ -72,7 +73,9 @@ struct SwarmView: Sendable, Codable {
                 row.fromPeers += max(0, report.downloaded - report.fromSeed)
                 row.uploaded += report.uploaded
                 racks[rack] = row
-                if let percent = report.uploadStartedAtPercent { starts.append(UploadStart(node: node, percent: percent)) }
+                if let percent = report.uploadStartedAtPercent {
+                    starts.append(UploadStart(node: node, percent: percent))
+                }
             }
             let rows = racks.values.sorted { $0.rack < $1.rack }
             let sorted = starts.map(\.percent).sorted()

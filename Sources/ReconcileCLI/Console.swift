@@ -90,9 +90,8 @@ actor RepoConsoleSource: ConsoleDataSource {
     }
 
     static func site(checkout: SiteSource.Checkout, desired: DesiredState) -> ConsoleSite {
-        ConsoleSite(desired: desired,
-                    commit: checkout.commit.map { CommitInfo(sha: $0, author: checkout.author, message: checkout.summary) },
-                    directory: checkout.directory)
+        let commit = checkout.commit.map { CommitInfo(sha: $0, author: checkout.author, message: checkout.summary) }
+        return ConsoleSite(desired: desired, commit: commit, directory: checkout.directory)
     }
 
     /// The site as of at most `refresh` ago. A fetch or load that fails keeps the last good site (and logs why).

@@ -110,7 +110,8 @@ struct ConsoleActionTests {
     /// Over a real socket, the audit records the client's address.
     @Test func liveServerAuditsTheClientAddress() async throws {
         let harness = try await ConsoleHarness.make()
-        let app = Application(router: harness.console(tokens: try Self.tokens()).router(context: BootRequestContext.self),
+        let router = harness.console(tokens: try Self.tokens()).router(context: BootRequestContext.self)
+        let app = Application(router: router,
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             let answer = try await client.fetch("/api/v1/pass", method: .post,

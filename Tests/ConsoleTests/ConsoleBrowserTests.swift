@@ -54,7 +54,8 @@ struct ConsoleBrowserTests {
             // The swarm page's chart and the node page, as the browser builds them.
             for (page, file) in [("swarm", swarmDOM), ("nodes/r1n1", nodeDOM)] {
                 let result = await ProcessCommandRunner().run(
-                    "/bin/sh", ["-c", "exec \"$0\" \"$@\" > \"\(file)\"", chromium] + common + ["--dump-dom", url + page],
+                    "/bin/sh",
+                    ["-c", "exec \"$0\" \"$@\" > \"\(file)\"", chromium] + common + ["--dump-dom", url + page],
                     environment: [:], timeout: .seconds(120))
                 #expect(result.succeeded, "chromium --dump-dom \(page): \(result.summary)")
             }

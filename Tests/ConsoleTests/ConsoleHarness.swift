@@ -38,7 +38,8 @@ struct ConsoleHarness: Sendable {
         tokens: OperatorTokens? = nil, metrics: ConsoleMetrics? = nil,
         _ body: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
-        let app = Application(router: console(tokens: tokens, metrics: metrics).router(context: BootRequestContext.self))
+        let router = console(tokens: tokens, metrics: metrics).router(context: BootRequestContext.self)
+        let app = Application(router: router)
         return try await app.test(.router, body)
     }
 }

@@ -31,7 +31,8 @@ struct ConsolePageTests {
 
     @Test func siteAPIServesTheSameDataAndExplainsTheETA() async throws {
         let harness = try await ConsoleHarness.make()
-        let site = try #require(try await harness.withClient { try await $0.json("/api/v1/site") }.value as? [String: Any])
+        let siteDocument = try await harness.withClient { try await $0.json("/api/v1/site") }
+        let site = try #require(siteDocument.value as? [String: Any])
         #expect(site["site"] as? String == "dc1")
         let commit = try #require(site["commit"] as? [String: Any])
         #expect(commit["sha"] as? String == harness.site.commit)
@@ -95,7 +96,8 @@ struct ConsolePageTests {
         #expect(page.body.contains("<svg class=\"chart\"") && occurrences(of: "<polyline", in: page.body) == 2)
         #expect(page.body.contains("nodes started uploading at 12%"), "median of 6.25, 12.5 and 25")
 
-        let swarm = try #require(try await harness.withClient { try await $0.json("/api/v1/swarm") }.value as? [String: Any])
+        let swarmDocument = try await harness.withClient { try await $0.json("/api/v1/swarm") }
+        let swarm = try #require(swarmDocument.value as? [String: Any])
         let image = try #require((swarm["images"] as? [[String: Any]])?.first)
         let racks = try #require(image["racks"] as? [[String: Any]])
         let r1 = try #require(racks.first { $0["rack"] as? String == "r1" })
@@ -111,8 +113,8 @@ struct ConsolePageTests {
 
     @Test func servicesPageIsTheSoftwareDBWithNodesAndDrift() async throws {
         let harness = try await ConsoleHarness.make()
-        try await harness.store.record(NodeStatus(phase: .provisioning, services: ["vod"], drifted: ["vod"], rack: "r2"),
-                                       lastError: nil, for: "r2n1", at: harness.now)
+        let drifting = NodeStatus(phase: .provisioning, services: ["vod"], drifted: ["vod"], rack: "r2")
+        try await harness.store.record(drifting, lastError: nil, for: "r2n1", at: harness.now)
         let page = try await harness.withClient { try await $0.fetch("/services") }
         #expect(page.status == 200)
         #expect(page.body.contains("data-service=\"web\"") && page.body.contains("data-service=\"vod\""))
@@ -143,7 +145,8 @@ struct ConsolePageTests {
         for rack in Set(plan.actions.map(\.rack)) { #expect(page.body.contains("data-rack=\"\(rack)\"")) }
         for wave in Set(plan.actions.map(\.wave)) { #expect(page.body.contains("wave \(wave)")) }
 
-        let json = try #require(try await harness.withClient { try await $0.json("/api/v1/plan") }.value as? [String: Any])
+        let jsonDocument = try await harness.withClient { try await $0.json("/api/v1/plan") }
+        let json = try #require(jsonDocument.value as? [String: Any])
         let racks = try #require(json["racks"] as? [[String: Any]])
         let total = racks.flatMap { ($0["waves"] as? [[String: Any]]) ?? [] }
             .flatMap { ($0["actions"] as? [[String: Any]]) ?? [] }.count

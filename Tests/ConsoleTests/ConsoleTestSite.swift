@@ -78,8 +78,9 @@ final class ConsoleTestSite: @unchecked Sendable {
         try await store.record(NodeStatus(phase: .ready, image: image, services: ["web"], rack: "r1"), lastError: nil,
                                for: "r1n1", at: earlier)
         let done = try await store.journalPlanned(
-            [action("r1n1", "r1", .powerCycle, destructive: true), action("r1n1", "r1", .installImage, destructive: true),
-             action("r1n1", "r1", .installService)], commit: "abc", at: earlier)
+            [action("r1n1", "r1", .powerCycle, destructive: true),
+             action("r1n1", "r1", .installImage, destructive: true), action("r1n1", "r1", .installService)],
+            commit: "abc", at: earlier)
         for id in done {
             try await store.journalStarted(id, at: earlier)
             try await store.journalFinished(id, at: earlier.addingTimeInterval(60))
@@ -99,9 +100,11 @@ final class ConsoleTestSite: @unchecked Sendable {
         _ = try await store.journalPlanned([action("r2n1", "r2", .writeBootEntry, wave: 2)], commit: "abc", at: now)
         // stalled: a step failed with an agent's error.
         try await store.record(NodeStatus(phase: .provisioning, rack: "r2"), lastError: nil, for: "r2n4", at: earlier)
-        let stalled = try await store.journalPlanned([action("r2n4", "r2", .installService)], commit: "abc", at: earlier)
+        let stalled = try await store.journalPlanned([action("r2n4", "r2", .installService)], commit: "abc",
+                                                     at: earlier)
         try await store.journalStarted(stalled[0], at: earlier)
-        try await store.journalFailed(stalled[0], error: "agent: dnf failed \(hostile)", at: earlier.addingTimeInterval(5))
+        try await store.journalFailed(stalled[0], error: "agent: dnf failed \(hostile)",
+                                      at: earlier.addingTimeInterval(5))
         // failed and decommissioned, from the stored status.
         try await store.record(NodeStatus(phase: .failed, rack: "r3"), lastError: "BMC refused the password",
                                for: "r3n1", at: earlier)
