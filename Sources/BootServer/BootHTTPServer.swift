@@ -35,6 +35,10 @@ public struct BootHTTPServer: Sendable {
     public var tracker: TrackerService?
     /// Called after every answered request.
     public var observer: (@Sendable (Served) async -> Void)?
+    /// The install environment's `/report/{node}`; nil leaves the path to the file routes (404).
+    public var reports: InstallReportRoutes?
+    /// Further routes mounted on the same server (the console, metrics).
+    public var extraRoutes: [@Sendable (Router<BootRequestContext>) -> Void] = []
 
     public init(httpRoot: String, logger: Logger, tracker: TrackerService? = nil,
                 observer: (@Sendable (Served) async -> Void)? = nil) {
@@ -50,6 +54,8 @@ public struct BootHTTPServer: Sendable {
         let router = Router(context: BootRequestContext.self)
         if let observer { router.add(middleware: ObserverMiddleware(observer: observer)) }
         let files = BootFiles(root: httpRoot, logger: logger)
+        reports?.add(to: router)
+        for add in extraRoutes { add(router) }
         if let tracker {
             for path in ["/announce", "/scrape"] {
                 router.get(RouterPath(path)) { request, context in
