@@ -32,12 +32,18 @@ public actor ImageSeeder {
         public var path: String
         public var sha256: String
         public var pieceSize: Int?
+        /// How errors name the file and the expected SHA-256 (`site/images/x.img`, `images/x.yaml:10:11`).
+        public var shownPath: String
+        public var shownExpectation: String
 
-        public init(reference: String, path: String, sha256: String, pieceSize: Int?) {
+        public init(reference: String, path: String, sha256: String, pieceSize: Int?, shownPath: String? = nil,
+                    shownExpectation: String? = nil) {
             self.reference = reference
             self.path = path
             self.sha256 = sha256
             self.pieceSize = pieceSize
+            self.shownPath = shownPath ?? path
+            self.shownExpectation = shownExpectation ?? "the repo"
         }
     }
 
@@ -91,7 +97,7 @@ public actor ImageSeeder {
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: image.path)
         } catch {
-            throw SeedError("file \(image.path) is missing or unreadable")
+            throw SeedError("file \(image.shownPath) is missing or unreadable")
         }
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let modified = attributes[.modificationDate] as? Date ?? .distantPast
@@ -103,8 +109,8 @@ public actor ImageSeeder {
             digests[image.path] = (size, modified, sha256)
         }
         guard sha256 == image.sha256.lowercased() else {
-            throw SeedError("file \(image.path) has SHA-256 \(sha256), the repo says \(image.sha256.lowercased()); "
-                            + "no node of this image is touched")
+            throw SeedError("file \(image.shownPath) has SHA-256 \(sha256), but \(image.shownExpectation) says "
+                            + "\(image.sha256.lowercased()); no node of this image is touched")
         }
         // The served copy: a hard link when possible (git replaces files, so the link keeps this version), else
         // a copy. Written under a temporary name and renamed: never half there.

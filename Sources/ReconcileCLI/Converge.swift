@@ -129,7 +129,7 @@ struct Passes: Sendable {
 
     func run(_ desired: DesiredState, checkout: SiteSource.Checkout) async throws -> Executor.Report {
         await desk.update(desired)
-        let refused = await seeder.prepare(wantedImages(desired, siteDirectory: checkout.directory))
+        let refused = await seeder.prepare(wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root))
         let site = desired.site
         let port = site.agent.port
         let timeout = site.timeouts.services
@@ -147,7 +147,8 @@ struct Passes: Sendable {
         var plan = Planner.plan(desired: desired, observed: try await store.observedState())
         let serviceKinds: Set<PlannedAction.Kind> = [.installService, .uninstallService, .verifyServices]
         plan.actions.removeAll { unreachable[$0.node] != nil && serviceKinds.contains($0.kind) }
-        print(PlanRenderer(colour: false).text(plan, site: site.name, commit: checkout.commit), terminator: "")
+        // Written straight to the descriptor: the plan shows before the (long) execution, also into a pipe.
+        Terminal.standardOutput.write(PlanRenderer(colour: false).text(plan, site: site.name, commit: checkout.commit))
         let resources = resources
         let performer = DriverActionPerformer(
             desired: desired, store: store, boot: BootActionExecutor(driver: bootDriver, desired: desired),
@@ -155,10 +156,10 @@ struct Passes: Sendable {
             agents: agents, refusedImages: refused, logger: logger)
         let executor = Executor(desired: desired, store: store, performer: performer, policy: policy, logger: logger)
         let report = try await executor.execute(plan, commit: checkout.commit)
-        for (node, why) in report.stalled.sorted(by: { $0.key < $1.key }) { print("stalled: \(node): \(why)") }
-        for (node, why) in report.failed.sorted(by: { $0.key < $1.key }) { print("failed: \(node): \(why)") }
-        for (node, why) in unreachable.sorted(by: { $0.key < $1.key }) { print("unreachable: \(node): \(why)") }
-        print("Done: \(report.actionsDone) of \(plan.actions.count) actions; \(report.completed.count) nodes converged, "
+        for (node, why) in report.stalled.sorted(by: { $0.key < $1.key }) { say("stalled: \(node): \(why)") }
+        for (node, why) in report.failed.sorted(by: { $0.key < $1.key }) { say("failed: \(node): \(why)") }
+        for (node, why) in unreachable.sorted(by: { $0.key < $1.key }) { say("unreachable: \(node): \(why)") }
+        say("Done: \(report.actionsDone) of \(plan.actions.count) actions; \(report.completed.count) node\(report.completed.count == 1 ? "" : "s") converged, "
               + "\(report.stalled.count) stalled, \(report.failed.count) failed"
               + (report.halted ? "; halted: the failure budget is spent" : "") + ".")
         if report.stalled.isEmpty && report.failed.isEmpty, let commit = checkout.commit {
@@ -167,14 +168,19 @@ struct Passes: Sendable {
         return report
     }
 
+    private func say(_ line: String) { Terminal.standardOutput.write(line + "\n") }
+
     /// Every image a present node runs, with the file it comes from.
-    func wantedImages(_ desired: DesiredState, siteDirectory: String) -> [ImageSeeder.Wanted] {
+    func wantedImages(_ desired: DesiredState, siteDirectory: String, repoRoot: String) -> [ImageSeeder.Wanted] {
         let used = Set(desired.nodes.filter { $0.state == .present }.map(\.image.value))
         return desired.images.filter { used.contains($0.name) }.compactMap { image in
             guard case .file(let path) = image.source else { return nil }
             let absolute = path.hasPrefix("/") ? path : siteDirectory + "/" + path
+            let root = repoRoot.hasSuffix("/") ? repoRoot : repoRoot + "/"
+            let shown = absolute.hasPrefix(root) ? String(absolute.dropFirst(root.count)) : absolute
             return ImageSeeder.Wanted(reference: image.reference, path: absolute, sha256: image.sha256.value,
-                                      pieceSize: image.pieceSize)
+                                      pieceSize: image.pieceSize, shownPath: shown,
+                                      shownExpectation: "\(image.sha256.location)")
         }
     }
 
