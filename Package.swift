@@ -138,6 +138,16 @@ let package = Package(
             name: "DistributionLabTests",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "LabSupport",
+            path: "Tests/LabSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConvergenceTests",
+            dependencies: ["Reconciler", "Drivers", "LabSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DriversTests",
             dependencies: ["Drivers"],

@@ -80,13 +80,13 @@ struct DriverActionPerformerTests {
         try await rig.run(.powerCycle)
         let wait = Task { try await rig.run(.installImage) }
         try await Task.sleep(for: .milliseconds(100))
-        #expect(await rig.store.journal(node: "r1n1").last?.state == .started)
+        #expect(try await rig.store.journal(node: "r1n1").last?.state == .started)
         for phase in [InstallReport.Phase.booted, .downloading, .written, .postInstalled, .rebooting] {
             try await rig.store.recordInstall(InstallReport(phase: phase, image: rig.image.reference), for: "r1n1",
                                               at: Date())
         }
         try await wait.value
-        #expect(await rig.store.journal(node: "r1n1").last?.state == .finished)
+        #expect(try await rig.store.journal(node: "r1n1").last?.state == .finished)
     }
 
     @Test func aFailedInstallIsTransientAndItsRetryBootsTheNodeAgain() async throws {

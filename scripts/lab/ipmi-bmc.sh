@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Starts one simulated IPMI BMC (openipmi's ipmi_sim) on 127.0.0.1:PORT in DIR, user admin / PASSWORD.
-# Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log: that is the lab node's
-# "firmware". Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD
+# Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log. With FIRMWARE (a shell
+# command line), power on starts it as the node's firmware in a session of its own, power off kills that session,
+# and a reset does both. Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD [FIRMWARE]
 set -euo pipefail
-dir=$1 port=$2 password=$3
+dir=$1 port=$2 password=$3 firmware=${4:-}
 mkdir -p "$dir/state"
 echo 0 > "$dir/power"
+printf '%s\n' "$firmware" > "$dir/firmware"
 cat > "$dir/chassis.sh" <<'HOOK'
-#!/bin/sh
+#!/bin/bash
 dir=$(dirname "$0")
 op=$1; shift
 if [ "$op" = get ]; then
@@ -18,10 +20,28 @@ if [ "$op" = get ]; then
         esac
     done
 else
+    halt() {
+        if [ -s "$dir/firmware.pid" ]; then kill -9 -- "-$(cat "$dir/firmware.pid")" 2>/dev/null; fi
+        : > "$dir/firmware.pid"
+    }
+    boot() {
+        halt
+        [ -s "$dir/firmware" ] || return 0
+        # The firmware must not hold the simulator's socket: close every inherited descriptor first.
+        (
+            for fd in /proc/self/fd/*; do
+                fd=${fd##*/}
+                [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+            done
+            exec setsid sh -c "$(cat "$dir/firmware")"
+        ) < /dev/null > /dev/null 2>&1 &
+        echo $! > "$dir/firmware.pid"
+    }
     while [ $# -ge 2 ]; do
         echo "$1 $2" >> "$dir/log"
         case "$1" in
-            power) echo "$2" > "$dir/power" ;;
+            power) echo "$2" > "$dir/power"; if [ "$2" = 1 ]; then boot; else halt; fi ;;
+            reset) echo 1 > "$dir/power"; boot ;;
             boot) echo "$2" > "$dir/boot" ;;
         esac
         shift 2

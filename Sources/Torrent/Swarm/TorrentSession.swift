@@ -656,7 +656,10 @@ final class TorrentSession: @unchecked Sendable {
             left: metainfo.length - verifiedBytes,
             event: event.flatMap(AnnounceRequest.Event.init(rawValue:)),
             numWant: 50,
-            rack: configuration.rack
+            rack: configuration.rack,
+            // A peer bound to one address says so: the tracker then hands out (and places in a rack) the
+            // address other peers can reach, not the one the announce happened to come from.
+            ip: configuration.listenHost.flatMap { $0 == "0.0.0.0" || $0 == "::" || $0.isEmpty ? nil : $0 }
         )
         announcing = true
         nextAnnounce = nil
