@@ -86,7 +86,7 @@ extension Dev {
                                    password: node.bmc.password?.description))
                 })
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(inventory), as: UTF8.self))
         }
     }

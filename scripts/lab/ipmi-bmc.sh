@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts one simulated IPMI BMC (openipmi's ipmi_sim) on 127.0.0.1:PORT in DIR, user admin / PASSWORD.
-# Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log: that is the lab node's
-# "firmware". Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD
+# Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log; when DIR/on-power is an
+# executable, the hook also runs it with on, off or reset (the virtual data center starts and stops the node's
+# firmware there). Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD
 set -euo pipefail
 dir=$1 port=$2 password=$3
 mkdir -p "$dir/state"
@@ -22,8 +23,16 @@ else
         echo "$1 $2" >> "$dir/log"
         case "$1" in
             power) echo "$2" > "$dir/power" ;;
+            reset) [ "$2" = 1 ] && echo 1 > "$dir/power" ;;
             boot) echo "$2" > "$dir/boot" ;;
         esac
+        if [ -x "$dir/on-power" ]; then
+            case "$1 $2" in
+                "power 1") "$dir/on-power" on ;;
+                "power 0") "$dir/on-power" off ;;
+                "reset 1") "$dir/on-power" reset ;;
+            esac
+        fi
         shift 2
     done
 fi
