@@ -74,6 +74,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Installer",
+            dependencies: [
+                "COpenSSL",
+                "Drivers",
+                "Torrent",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DriversTesting",
             dependencies: ["Drivers"],
             swiftSettings: swiftSettings
@@ -124,7 +137,9 @@ let package = Package(
             name: "AgentCLI",
             dependencies: [
                 "Drivers",
+                "Installer",
                 "Torrent",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -198,6 +213,26 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InstallTests",
+            dependencies: [
+                "BootServer",
+                "Installer",
+                "Torrent",
+                "Drivers",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LabTests",
+            dependencies: ["Drivers"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

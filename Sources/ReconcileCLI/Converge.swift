@@ -40,10 +40,16 @@ struct Convergence {
             settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "http://\(server)/announce",
                             listenPort: seedPort),
             logger: logger)
-        var http = BootHTTPServer(httpRoot: site.boot.httpRoot, logger: logger, tracker: tracker)
-        http.reports = InstallReportRoutes(
+        let http = BootHTTPServer(
+            httpRoot: site.boot.httpRoot, logger: logger, tracker: tracker,
             instructions: { await desk.instructions(for: $0) },
-            receive: { try await desk.receive($1, from: $0) })
+            onReport: { node, report in
+                do {
+                    try await desk.receive(report, from: node)
+                } catch is InstallDesk.UnknownNode {
+                    throw BootHTTPServer.ReportRejection.unknownNode
+                }
+            })
         let app = http.application(host: listenHost, port: site.network.httpPort) { port in
             logger.info("serving boot files, tracker and install reports", metadata: [
                 "listen": "\(listenHost):\(port)", "nodes.see": "\(server)",

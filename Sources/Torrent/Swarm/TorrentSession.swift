@@ -45,6 +45,7 @@ final class TorrentSession: @unchecked Sendable {
     private var webSeedFailures = 0
 
     private var downloaded = RateMeter()
+    private var fromSeedHosts: Int64 = 0
     private var uploaded = RateMeter()
     private var verifiedBytes: Int64 = 0
     private var hashFailures = 0
@@ -389,6 +390,7 @@ final class TorrentSession: @unchecked Sendable {
     private func receivedBlock(_ request: BlockRequest, _ block: ByteBuffer, from peer: Peer) {
         peer.download.add(block.readableBytes)
         downloaded.add(block.readableBytes)
+        if configuration.seedHosts.contains(peer.host) { fromSeedHosts += Int64(block.readableBytes) }
         peer.lastBlockAt = .now()
         if peer.outgoing, redial[peer.address] != nil { redial[peer.address] = nil }
         guard peer.outstanding.remove(request) != nil else { return }
@@ -590,6 +592,7 @@ final class TorrentSession: @unchecked Sendable {
                 switch result {
                 case .success(let body) where body.count == size:
                     downloaded.add(size)
+                    fromSeedHosts += Int64(size)
                     do {
                         try body.withUnsafeBytes { try storage.write($0, at: offset) }
                     } catch {
@@ -699,7 +702,8 @@ final class TorrentSession: @unchecked Sendable {
             downloadRate: downloaded.rate,
             uploadRate: uploaded.rate,
             hashFailures: hashFailures,
-            bannedPeers: bannedIDs.count
+            bannedPeers: bannedIDs.count,
+            downloadedFromSeedHosts: fromSeedHosts
         )
     }
 }
