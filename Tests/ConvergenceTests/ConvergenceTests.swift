@@ -32,12 +32,19 @@ struct ConvergenceTests {
     }
 
     @Test func convergesFromNothingThenFollowsACommitUntilSIGTERM() async throws {
-        let lab = try await LoopbackLab()
+        let lab = try await LoopbackLab(services: ["r1n1": ["web"], "r1n3": ["web"]])
         defer { lab.tearDown() }
         let first = try await lab.apply(log: "apply-1.log")
         #expect(first.status == 0, "\(first.output)\n\(lab.diagnostics())")
-        #expect(first.output.contains("Done: 15 of 15 actions; 3 nodes converged, 0 stalled, 0 failed."))
+        #expect(first.output.contains("Done: 19 of 19 actions; 3 nodes converged, 0 stalled, 0 failed."))
         try await expectConverged(lab, version: "1.0")
+        // The WEB service went into the nodes' own roots with dnf, in install order, and its process runs.
+        let store = try SQLiteStateStore(path: lab.statePath)
+        for node in lab.nodes {
+            let wanted = lab.services[node.name] ?? []
+            #expect(try await store.nodeRecord(node.name)?.status.services == wanted)
+            #expect(FileManager.default.fileExists(atPath: node.directory + "/root/etc/init.d/httpd") == !wanted.isEmpty)
+        }
         for node in lab.nodes {
             #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1, "one power-on per node")
         }

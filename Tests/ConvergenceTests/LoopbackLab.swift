@@ -28,6 +28,8 @@ final class LoopbackLab: @unchecked Sendable {
     let binaries: String
     var imageVersion = "1.0"
     var installTimeout: String
+    /// Services per node name (the lab builds their RPMs into the reconciler's HTTP root at /repo/).
+    var services: [String: [String]] = [:]
     private var bmcPIDs: [Int32] = []
 
     var repo: String { root + "/repo" }
@@ -35,7 +37,9 @@ final class LoopbackLab: @unchecked Sendable {
     var statePath: String { root + "/state.db" }
     var httpRoot: String { root + "/http" }
 
-    init(nodes count: Int = 3, installTimeout: String = "90s", wrongPassword: Set<String> = []) async throws {
+    init(nodes count: Int = 3, installTimeout: String = "90s", wrongPassword: Set<String> = [],
+         services: [String: [String]] = [:]) async throws {
+        self.services = services
         guard let binaries = builtBinaries else { throw LabError("build reconcile and provision-agent first") }
         self.binaries = binaries
         self.installTimeout = installTimeout
@@ -69,6 +73,13 @@ final class LoopbackLab: @unchecked Sendable {
             }
         }
         try Data(image).write(to: URL(fileURLWithPath: siteDirectory + "/images/os.img"))
+        if !services.isEmpty {
+            let built = try await runCommand("/bin/bash", [packageRoot + "/scripts/lab/make-service-repo.sh", root + "/rpms"],
+                                             timeout: 300)
+            guard built.status == 0 else { throw LabError("make-service-repo.sh: \(built.output)") }
+            try FileManager.default.copyItem(atPath: root + "/rpms/repo", toPath: httpRoot + "/repo")
+            try FileManager.default.createDirectory(atPath: siteDirectory + "/services", withIntermediateDirectories: true)
+        }
         try writeSite()
         _ = try await git(["init", "-q", "-b", "main"])
         try await commit("lab: one rack")
@@ -166,8 +177,30 @@ final class LoopbackLab: @unchecked Sendable {
                   bmc: {url: "ipmi://127.0.0.1:\(node.bmcPort)"}
                   bootLoader: ipxe
                   image: os
+                  services: [\((services[node.name] ?? []).joined(separator: ", "))]
 
                 """
+        }
+        if services.values.contains(where: { $0.contains("web") }) {
+            let web = """
+                apiVersion: rackswarm.io/v1
+                kind: Service
+                metadata:
+                  name: web
+                spec:
+                  description: Web front end
+                  repositories:
+                    - name: lab
+                      baseurl: http://127.0.0.1:\(httpPort)/repo/
+                  software:
+                    - name: "apache#1"
+                      rpm: httpd-2.2.9-4.Gxdl.i386.rpm
+                      order: 1
+                      script: /etc/init.d/httpd
+                      process: httpd
+
+                """
+            try web.write(toFile: siteDirectory + "/services/web.yaml", atomically: true, encoding: .utf8)
         }
         try site.write(toFile: siteDirectory + "/site.yaml", atomically: true, encoding: .utf8)
         try image.write(toFile: siteDirectory + "/images/os.yaml", atomically: true, encoding: .utf8)

@@ -52,4 +52,6 @@ while :; do
     esac
 done
 echo "firmware: starting the agent"
-exec "$agent" serve --listen "$ip:$port" --node "$node" --key-file "$key" --state-dir "$dir/agent"
+# Services go into the node's own root with dnf (an empty root: release 1, unsigned lab RPMs).
+exec "$agent" serve --listen "$ip:$port" --node "$node" --key-file "$key" --state-dir "$dir/agent" \
+    --install-root "$dir/root" --releasever 1 --no-gpg-check --rpm-dbpath /var/lib/rpm
