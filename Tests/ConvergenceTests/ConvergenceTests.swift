@@ -48,6 +48,13 @@ struct ConvergenceTests {
         for node in lab.nodes {
             #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1, "one power-on per node")
         }
+        // The installed first wave seeds its rack: r1n1's agent seeds the image from its disk.
+        #expect(lab.console(lab.nodes[0]).contains("seeding the installed image"), "\(lab.diagnostics())")
+        let reports = try await SQLiteStateStore(path: lab.statePath).installProgress()
+        for node in lab.nodes {
+            let report = try #require(reports[node.name]?.report)
+            #expect(report.phase == .rebooting && report.downloaded == Int64(lab.image?.count ?? 0))
+        }
         // Waves: r1n1 (firstWave 1) finished its install before the others started theirs.
         let entries = try await journal(lab).values.flatMap { $0 }
         let firstDone = try #require(entries.first { $0.action.node == "r1n1" && $0.action.kind == .bootLocal }?.finishedAt)

@@ -43,6 +43,9 @@ while :; do
             echo "firmware: install failed; staying in the install environment"
             exec sleep 100000
         fi
+        # The installed system seeds its image to the rest of its rack: keep the torrent with the disk.
+        torrent=$(printf '%s\n' "$arguments" | tr ' ' '\n' | sed -n 's/^rackswarm.torrent=//p')
+        curl -sf --max-time 10 -o "$dir/installed.torrent" "$torrent" || rm -f "$dir/installed.torrent"
         echo "firmware: rebooting"
         ;;
     *)
@@ -52,6 +55,10 @@ while :; do
     esac
 done
 echo "firmware: starting the agent"
-# Services go into the node's own root with dnf (an empty root: release 1, unsigned lab RPMs).
-exec "$agent" serve --listen "$ip:$port" --node "$node" --key-file "$key" --state-dir "$dir/agent" \
-    --install-root "$dir/root" --releasever 1 --no-gpg-check --rpm-dbpath /var/lib/rpm
+# Services go into the node's own root with dnf (an empty root: release 1, unsigned lab RPMs); the installed
+# image is seeded from the disk.
+set -- --install-root "$dir/root" --releasever 1 --no-gpg-check --rpm-dbpath /var/lib/rpm
+if [ -s "$dir/installed.torrent" ]; then
+    set -- "$@" --seed-torrent "$dir/installed.torrent" --seed-data "$dir/disk" --seed-listen "$ip:6881"
+fi
+exec "$agent" serve --listen "$ip:$port" --node "$node" --key-file "$key" --state-dir "$dir/agent" "$@"
