@@ -98,6 +98,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Installer",
+            dependencies: [
+                "COpenSSL",
+                "Drivers",
+                "Torrent",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DriversTesting",
             dependencies: ["Drivers"],
             swiftSettings: swiftSettings
@@ -149,7 +162,9 @@ let package = Package(
             name: "AgentCLI",
             dependencies: [
                 "Drivers",
+                "Installer",
                 "Torrent",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -161,6 +176,16 @@ let package = Package(
         // Tests.
         .testTarget(
             name: "DistributionLabTests",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "LabSupport",
+            path: "Tests/LabSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConvergenceTests",
+            dependencies: ["Reconciler", "Drivers", "LabSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -216,6 +241,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "InstallTests",
+            dependencies: [
+                "BootServer",
+                "Installer",
+                "Torrent",
+                "Drivers",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LabTests",
+            dependencies: ["Drivers"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BootTests",
             dependencies: [
                 "BootServer",
@@ -240,6 +285,7 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Support/png_colours.py"],
             swiftSettings: swiftSettings
         ),
     ]

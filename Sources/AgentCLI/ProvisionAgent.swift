@@ -6,6 +6,6 @@ struct ProvisionAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provision-agent",
         abstract: "The node agent: answers the reconciler's service requests and reports the node's inventory.",
-        subcommands: [Serve.self, Fetch.self]
+        subcommands: [Serve.self, Fetch.self, Install.self]
     )
 }

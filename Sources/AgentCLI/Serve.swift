@@ -2,6 +2,7 @@ import ArgumentParser
 import Drivers
 import Foundation
 import Logging
+import Torrent
 
 /// `provision-agent serve`: listens for service requests and sends heartbeats.
 struct Serve: AsyncParsableCommand {
@@ -56,6 +57,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Write the bound port to this file once listening (for scripts using port 0).")
     var portFile: String?
 
+    @Option(help: "Seed this .torrent from --seed-data while serving (an installed node seeds its rack).")
+    var seedTorrent: String?
+
+    @Option(help: "The installed image to seed (the node's disk).")
+    var seedData: String?
+
+    @Option(help: "Accept peers on HOST:PORT while seeding.")
+    var seedListen: String = "0.0.0.0:6881"
+
     func validate() throws {
         guard AgentAddress(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT") }
         if let reportTo, AgentAddress(parsing: reportTo) == nil {
@@ -64,6 +74,10 @@ struct Serve: AsyncParsableCommand {
         guard settle >= 0, processTimeout > 0, scriptTimeout > 0, heartbeatInterval > 0 else {
             throw ValidationError("durations must be positive")
         }
+        guard (seedTorrent == nil) == (seedData == nil) else {
+            throw ValidationError("--seed-torrent and --seed-data go together")
+        }
+        guard CommandLineValues.hostPort(seedListen) != nil else { throw ValidationError("--seed-listen wants HOST:PORT") }
     }
 
     func run() async throws {
@@ -108,8 +122,42 @@ struct Serve: AsyncParsableCommand {
                 }
             }
             if let heartbeat { group.addTask { await heartbeat.run() } }
+            if let seedTorrent, let seedData {
+                let (host, port) = CommandLineValues.hostPort(seedListen) ?? ("0.0.0.0", 6881)
+                let seedLogger = logger
+                group.addTask {
+                    await Self.seed(seedTorrent, data: seedData, listen: (host, port), logger: seedLogger)
+                }
+            }
             try await group.next()
             group.cancelAll()
+        }
+    }
+}
+
+extension Serve {
+    /// Seeds the installed image until the agent stops. A seed that cannot start (a disk that no longer holds
+    /// the image, say) costs a log line, never the agent: services matter more than the swarm.
+    static func seed(_ torrent: String, data: String, listen: (host: String, port: Int), logger: Logger) async {
+        do {
+            let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
+            let client = try await TorrentClient.start(
+                metainfo: metainfo, path: data, seedOnly: true,
+                configuration: TorrentConfiguration(listenHost: listen.host, listenPort: listen.port,
+                                                    trackerURL: metainfo.announce),
+                logger: logger)
+            guard try await client.progress().isComplete else {
+                logger.error("not seeding: the disk does not hold the image of the torrent", metadata: [
+                    "torrent": "\(torrent)",
+                ])
+                await client.stop()
+                return
+            }
+            logger.info("seeding the installed image", metadata: ["torrent": "\(metainfo.name)"])
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            await client.stop()
+        } catch {
+            logger.error("not seeding", metadata: ["error": "\(error)"])
         }
     }
 }

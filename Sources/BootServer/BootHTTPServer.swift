@@ -18,8 +18,9 @@ public struct BootRequestContext: RequestContext, RemoteAddressRequestContext {
 }
 
 /// The reconciler's HTTP endpoint for network boot: per-MAC iPXE scripts, every file under the HTTP root
-/// (kernels, initrds, .torrent files, images) with byte ranges, and, when given one, the BitTorrent tracker at
-/// `/announce` and `/scrape` (the `rackswarm.tracker=` kernel argument).
+/// (kernels, initrds, .torrent files, images) with byte ranges, when given one the BitTorrent tracker at
+/// `/announce` and `/scrape` (the `rackswarm.tracker=` kernel argument), and when given the closures the install
+/// environment's `/report/{node}` (`rackswarm.report=`, see `InstallReport`).
 public struct BootHTTPServer: Sendable {
     /// One request the server answered, for logs and tests.
     public struct Served: Sendable, Hashable {
@@ -35,13 +36,32 @@ public struct BootHTTPServer: Sendable {
     public var tracker: TrackerService?
     /// Called after every answered request.
     public var observer: (@Sendable (Served) async -> Void)?
+    /// `GET /report/{node}`: the node's install instructions; nil for a node the site does not know (404).
+    public var instructions: (@Sendable (String) async throws -> InstallInstructions?)?
+    /// `POST /report/{node}`: records one report. The server answers 204 only after it returned; throwing
+    /// `ReportRejection.unknownNode` answers 404, any other error 500.
+    public var onReport: (@Sendable (String, InstallReport) async throws -> Void)?
+
+    /// The largest report body accepted (a report is a few hundred bytes).
+    public static let maxReportBytes = 64 << 10
+    /// Further routes mounted on the same server (the console, metrics).
+    public var extraRoutes: [@Sendable (Router<BootRequestContext>) -> Void] = []
 
     public init(httpRoot: String, logger: Logger, tracker: TrackerService? = nil,
-                observer: (@Sendable (Served) async -> Void)? = nil) {
+                observer: (@Sendable (Served) async -> Void)? = nil,
+                instructions: (@Sendable (String) async throws -> InstallInstructions?)? = nil,
+                onReport: (@Sendable (String, InstallReport) async throws -> Void)? = nil) {
         self.httpRoot = httpRoot
         self.logger = logger
         self.tracker = tracker
         self.observer = observer
+        self.instructions = instructions
+        self.onReport = onReport
+    }
+
+    /// What an `onReport` closure throws for a node the site does not know.
+    public enum ReportRejection: Error, Sendable {
+        case unknownNode
     }
 
     /// The routes: `GET|HEAD /ipxe/{mac}` (any MAC spelling, with or without `01-` and `.ipxe`) and
@@ -50,6 +70,7 @@ public struct BootHTTPServer: Sendable {
         let router = Router(context: BootRequestContext.self)
         if let observer { router.add(middleware: ObserverMiddleware(observer: observer)) }
         let files = BootFiles(root: httpRoot, logger: logger)
+        for add in extraRoutes { add(router) }
         if let tracker {
             for path in ["/announce", "/scrape"] {
                 router.get(RouterPath(path)) { request, context in
@@ -58,6 +79,48 @@ public struct BootHTTPServer: Sendable {
                     return Response(status: .init(code: answer.status), headers: [.contentType: "text/plain"],
                                     body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
                 }
+            }
+        }
+        if let instructions {
+            router.get("/report/{node}") { _, context in
+                guard let node = context.parameters.get("node") else { return Response(status: .notFound) }
+                do {
+                    guard let answer = try await instructions(node) else {
+                        return Self.text(.notFound, "unknown node '\(node)'\n")
+                    }
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys]
+                    return Response(status: .ok, headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer))))
+                } catch {
+                    logger.error("instructions failed", metadata: ["node.name": "\(node)", "error": "\(error)"])
+                    return Self.text(.internalServerError, "cannot answer instructions for '\(node)': \(error)\n")
+                }
+            }
+        }
+        if let onReport {
+            router.post("/report/{node}") { request, context in
+                guard let node = context.parameters.get("node") else { return Response(status: .notFound) }
+                let body: ByteBuffer
+                do {
+                    body = try await request.body.collect(upTo: Self.maxReportBytes)
+                } catch {
+                    return Self.text(.contentTooLarge, "report body over \(Self.maxReportBytes) bytes\n")
+                }
+                let report: InstallReport
+                switch ReportBody.decode(body) {
+                case .failure(let problem): return Self.text(.badRequest, "not an install report: \(problem)\n")
+                case .success(let decoded): report = decoded
+                }
+                do {
+                    try await onReport(node, report)
+                } catch ReportRejection.unknownNode {
+                    return Self.text(.notFound, "unknown node '\(node)'\n")
+                } catch {
+                    logger.error("report not recorded", metadata: ["node.name": "\(node)", "error": "\(error)"])
+                    return Self.text(.internalServerError, "report not recorded: \(error)\n")
+                }
+                return Response(status: .noContent)
             }
         }
         for method in [HTTPRequest.Method.get, .head] {
@@ -74,6 +137,11 @@ public struct BootHTTPServer: Sendable {
         return router
     }
 
+    static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"],
+                 body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+
     /// An application listening on `host:port` (port 0 picks one; `onServerRunning` learns it).
     public func application(host: String, port: Int,
                             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
@@ -84,6 +152,47 @@ public struct BootHTTPServer: Sendable {
             configuration: .init(address: .hostname(host, port: port), serverName: "rackswarm-boot"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
+    }
+}
+
+/// Decodes and checks a `POST /report/{node}` body, saying exactly what is wrong with a bad one.
+enum ReportBody {
+    /// Why a body is not a report, for the 400 answer.
+    struct Problem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private static func fail(_ problem: String) -> Result<InstallReport, Problem> {
+        .failure(Problem(description: problem))
+    }
+
+    static func decode(_ body: ByteBuffer) -> Result<InstallReport, Problem> {
+        let report: InstallReport
+        do {
+            report = try JSONDecoder().decode(InstallReport.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            switch error {
+            case .keyNotFound(let key, _): return fail("missing field '\(key.stringValue)'")
+            case .typeMismatch(_, let context), .valueNotFound(_, let context):
+                let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+                return fail("field '\(field)': \(context.debugDescription)")
+            case .dataCorrupted(let context):
+                let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+                return fail(field.isEmpty ? "not JSON" : "field '\(field)': \(context.debugDescription)")
+            @unknown default:
+                return fail("\(error)")
+            }
+        } catch {
+            return fail("\(error)")
+        }
+        guard (0...100).contains(report.percent) else { return fail("percent \(report.percent) is not 0…100") }
+        guard report.downloaded >= 0, report.uploaded >= 0, report.fromSeed >= 0 else {
+            return fail("byte counters must not be negative")
+        }
+        if report.phase == .failed, (report.error ?? "").isEmpty {
+            return fail("a failed report needs an error")
+        }
+        return .success(report)
     }
 }
 

@@ -27,6 +27,16 @@ public final class ConsoleMetrics: Sendable {
         return metrics
     }()
 
+    static var nodes: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "rackswarm", metricName: "nodes", unitName: "",
+                             helpText: "Nodes of the site per phase")
+    }
+
+    static var suspended: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "rackswarm", subsystem: "suspended", metricName: "racks", unitName: "",
+                             helpText: "Racks suspended by an operator")
+    }
+
     private init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
     }
@@ -34,12 +44,10 @@ public final class ConsoleMetrics: Sendable {
     /// Sets the per-phase node gauges and suspended-rack gauge, then renders the text exposition format.
     func scrape(phases: [NodeActivity.Phase: Int], suspendedRacks: Int) -> String {
         for phase in NodeActivity.Phase.allCases {
-            registry.makeGauge(name: "rackswarm_nodes", labels: [("phase", phase.rawValue)],
-                               help: "Nodes of the site per phase")
+            registry.makeGauge(descriptor: Self.nodes, labels: [("phase", phase.rawValue)])
                 .set(Double(phases[phase] ?? 0))
         }
-        registry.makeGauge(name: "rackswarm_suspended_racks", help: "Racks suspended by an operator")
-            .set(Double(suspendedRacks))
+        registry.makeGauge(descriptor: Self.suspended).set(Double(suspendedRacks))
         return registry.emitToString()
     }
 }

@@ -8,7 +8,7 @@ import UnixSignals
 
 extension Planner.Policy.Scope: ExpressibleByArgument {}
 
-/// `reconcile [--dry-run]`: plan (and, later, apply) the changes that converge the site.
+/// `reconcile [--dry-run]`: plan the changes that converge the site, and apply them (once, or on a timer).
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
@@ -42,20 +42,39 @@ struct Apply: AsyncParsableCommand {
     @Flag(help: "Keep converging at the site's interval (spec.interval).")
     var loop = false
 
+    @Option(help: "Address the HTTP server (boot files, tracker, install reports) listens on.")
+    var listen: String = "0.0.0.0"
+
+    @Option(help: "Port the initial seed accepts peers on (one more per further image).")
+    var seedPort: Int = 6881
+
+    @Option(help: "Attempts per action before a node counts as failed, the first included.")
+    var attempts: Int = 5
+
+    @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.")
+    var backoff: String = "2s"
+
     func validate() throws {
         if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
         }
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
-        guard dryRun || scope == .services else {
-            throw ValidationError(
-                "applying power, boot and image changes is not available yet; preview them with --dry-run, "
-                    + "or converge services on installed nodes with --scope services")
-        }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
+        guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
+        guard Duration(parsing: backoff).map({ $0 > .zero }) == true else {
+            throw ValidationError("--backoff takes a duration like 2s")
+        }
     }
 
     func run() async throws {
+        if !dryRun && scope == .all {
+            let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
+            let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
+                                          seedPort: seedPort, policy: policy,
+                                          logger: Logger(label: "rackswarm.reconcile"))
+            try await convergence.run(every: try interval())
+            return
+        }
         if every != nil || loop {
             try await runLoop()
             return
@@ -91,6 +110,17 @@ struct Apply: AsyncParsableCommand {
 }
 
 extension Apply {
+    /// `--every` or the site's interval with `--loop`; nil for one pass.
+    func interval() throws -> Duration? {
+        if let every { return Duration(parsing: every) }
+        guard loop else { return nil }
+        guard let desired = SiteLoader.load(path: try source.source.checkout().directory).state else {
+            Terminal.standardError.write("error: the site has errors; fix them before starting the loop.\n")
+            throw ExitCode.failure
+        }
+        return desired.site.interval
+    }
+
     /// `--every` / `--loop`: the convergence loop as a service; SIGTERM or SIGINT end it after the pass in flight.
     func runLoop() async throws {
         let logger = Logger(label: "rackswarm.reconcile")

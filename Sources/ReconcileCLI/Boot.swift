@@ -118,6 +118,11 @@ struct Boot: AsyncParsableCommand {
         @Flag(help: "Do not host the rack-aware tracker at /announce and /scrape.")
         var noTracker = false
 
+        @Option(help: ArgumentHelp(
+            "Serve /report/NODE: instructions from the site, each report appended to FILE as one JSON line.",
+            discussion: "Records reports only; `reconcile apply` records them in the state database instead."))
+        var reports: String?
+
         func run() async throws {
             let desired = try Boot.load(source)
             let logger = Logger(label: "rackswarm.boot-http")
@@ -125,11 +130,57 @@ struct Boot: AsyncParsableCommand {
             for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
             let tracker = noTracker
                 ? nil : TrackerService(tracker: Tracker(configuration: TrackerConfiguration(racksByHost: racks)))
-            let server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger, tracker: tracker)
+            var server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger, tracker: tracker)
+            if let reports {
+                let log = try ReportLog(path: reports)
+                var known: [String: InstallInstructions] = [:]
+                for node in desired.nodes where node.state == .present {
+                    if let image = desired.image(named: node.image.value) {
+                        known[node.name] = InstallInstructions(node: node, image: image)
+                    }
+                }
+                server.instructions = { [known] node in known[node] }
+                server.onReport = { [known] node, report in
+                    guard known[node] != nil else { throw BootHTTPServer.ReportRejection.unknownNode }
+                    try await log.append(node: node, report: report)
+                }
+            }
             let app = server.application(host: listen, port: port ?? desired.site.network.httpPort) { port in
                 print("serving \(desired.site.boot.httpRoot) on \(listen):\(port)")
             }
             try await app.runService()
+        }
+    }
+
+    /// Appends each install report to a file as one JSON line: `{"node":…,"report":{…}}`.
+    actor ReportLog {
+        let handle: FileHandle
+
+        init(path: String) throws {
+            if !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw ValidationError("cannot create --reports file \(path)")
+                }
+            }
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                throw ValidationError("cannot write --reports file \(path)")
+            }
+            handle.seekToEndOfFile()
+            self.handle = handle
+        }
+
+        struct Line: Encodable {
+            var node: String
+            var report: InstallReport
+        }
+
+        func append(node: String, report: InstallReport) throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            var data = try encoder.encode(Line(node: node, report: report))
+            data.append(0x0A)
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
         }
     }
 

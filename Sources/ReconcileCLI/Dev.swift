@@ -1,4 +1,5 @@
 import ArgumentParser
+import Drivers
 import Foundation
 import Reconciler
 
@@ -7,11 +8,89 @@ struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Developer tools: synthetic sites and loader benchmarks.",
         shouldDisplay: false,
-        subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self]
+        subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self, LabInventory.self]
     )
 }
 
 extension Dev {
+    /// What the virtual data center (scripts/lab/vdc.py) builds a site's lab from, so the lab never parses YAML.
+    struct LabInventory: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "lab-inventory",
+            abstract: "Print the site's network and every present node (rack, MAC, IP, BMC) as JSON.")
+
+        @Argument(help: "Site directory.") var path: String
+
+        struct Inventory: Encodable {
+            struct Network: Encodable {
+                var serverAddress: String
+                var pxeSubnet: String
+                var prefixLength: Int
+                var httpPort: Int
+                var dhcp: String
+                var agentPort: Int
+                var agentKeyFile: String
+                var tftpRoot: String
+                var httpRoot: String
+            }
+
+            struct BMC: Encodable {
+                var url: String
+                var scheme: String
+                var host: String
+                var port: Int
+                var path: String
+                var username: String?
+                /// `env:NAME` or `file:PATH`: where the password is; never the password.
+                var password: String?
+            }
+
+            struct Node: Encodable {
+                var name: String
+                var rack: String
+                var mac: String
+                var ip: String
+                var bootLoader: String
+                var image: String
+                var services: [String]
+                var bmc: BMC
+            }
+
+            var site: String
+            var network: Network
+            var nodes: [Node]
+        }
+
+        func run() async throws {
+            let result = SiteLoader.load(path: path)
+            if !result.diagnostics.isEmpty {
+                FileHandle.standardError.write(Data(result.renderDiagnostics(colour: false).utf8))
+            }
+            guard let desired = result.state else { throw ExitCode.failure }
+            let site = desired.site
+            let inventory = Inventory(
+                site: site.name,
+                network: .init(
+                    serverAddress: site.network.serverAddress.description,
+                    pxeSubnet: site.network.pxeSubnet.description, prefixLength: site.network.pxeSubnet.prefixLength,
+                    httpPort: site.network.httpPort, dhcp: site.network.dhcp.rawValue, agentPort: site.agent.port,
+                    agentKeyFile: site.agent.keyFile, tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot),
+                nodes: desired.nodes.filter { $0.state == .present }.map { node in
+                    let endpoint = node.bmc.endpoint.value
+                    return .init(
+                        name: node.name, rack: node.rack.value, mac: node.mac.value.description,
+                        ip: node.ip.value.description, bootLoader: node.bootLoader.rawValue, image: node.image.value,
+                        services: node.serviceNames,
+                        bmc: .init(url: endpoint.description, scheme: endpoint.scheme.rawValue, host: endpoint.host,
+                                   port: endpoint.port, path: endpoint.path, username: node.bmc.username,
+                                   password: node.bmc.password?.description))
+                })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(inventory), as: UTF8.self))
+        }
+    }
+
     struct GenerateSite: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "generate-site", abstract: "Write a synthetic site of N nodes.")

@@ -20,6 +20,17 @@ struct Status: AsyncParsableCommand {
     @Option(help: "Output format.")
     var output: Output = .text
 
+    @Flag(help: "Redraw the table every --interval (in place on a terminal) until interrupted.")
+    var watch = false
+
+    @Option(help: "Seconds between redraws with --watch.")
+    var interval: Double = 2
+
+    func validate() throws {
+        if watch && output == .json { throw ValidationError("--watch draws the table; drop --output json") }
+        guard interval > 0 else { throw ValidationError("--interval must be positive") }
+    }
+
     struct Row: Codable {
         var node: String
         var rack: String
@@ -36,6 +47,20 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
+        guard watch else {
+            try await show(checkout: checkout, desired: desired)
+            return
+        }
+        let inPlace = Terminal.standardOutput.isTerminal
+        while true {
+            // Home and clear below on a terminal; a separator line otherwise (a log keeps every frame).
+            print(inPlace ? "\u{1B}[H\u{1B}[J" : "----", terminator: inPlace ? "" : "\n")
+            try await show(checkout: checkout, desired: desired)
+            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        }
+    }
+
+    func show(checkout: SiteSource.Checkout, desired: DesiredState) async throws {
         let store = try SQLiteStateStore.openExisting(path: state)
         var rows: [Row] = []
         let installs = try await store?.installProgress() ?? [:]

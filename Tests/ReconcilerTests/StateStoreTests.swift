@@ -49,7 +49,7 @@ struct StateStoreTests {
     }
 
     @Test func activityFollowsTheJournalAndTheInstallReport() async throws {
-        let store = MemoryStateStore()
+        let store: any StateStore = MemoryStateStore()
         func action(_ kind: PlannedAction.Kind) -> PlannedAction {
             PlannedAction(node: "n1", rack: "r1", wave: 0, kind: kind, destructive: false, detail: "")
         }

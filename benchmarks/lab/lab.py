@@ -15,7 +15,6 @@ Usage: lab.py --bin DIR --work DIR --out FILE.json [--nodes 1,2,4] [--methods wa
 Needs root, iproute2 (ip, tc), curl; /usr/bin/python3 with libtorrent for the libtorrent method.
 """
 import argparse
-import fcntl
 import filecmp
 import json
 import os
@@ -35,19 +34,9 @@ LT_TRACKER_PORT = 6970
 HTTP_PORT = 8080
 LT_PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "lab"))
+from netlab import HostLock, LabError, kill_namespace, sh  # noqa: E402
 
-
-class LabError(Exception):
-    pass
-
-
-def sh(*args, check=True, capture=False):
-    """Runs a command, raising LabError with its stderr if it fails."""
-    result = subprocess.run(list(args), stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    if check and result.returncode != 0:
-        raise LabError(f"{' '.join(args)}: exit {result.returncode}: {result.stderr.strip()}")
-    return result.stdout if capture else result.returncode
 
 
 def cpu_times():
@@ -151,7 +140,7 @@ class Lab:
         self.procs = []
         self.created = []
         self.lock_timeout = lock_timeout
-        self.lock_file = None
+        self.lock = None
 
     def node_ns(self, i):
         return f"{self.prefix}n{i}"
@@ -161,16 +150,7 @@ class Lab:
         return f"{SUBNET}.{i + 1}"
 
     def __enter__(self):
-        self.lock_file = open(LOCK_PATH, "a+")
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
-            try:
-                fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LabError(f"another lab holds {LOCK_PATH} for over {self.lock_timeout} s")
-                time.sleep(0.2)
+        self.lock = HostLock(LOCK_PATH, self.lock_timeout).__enter__()
         try:
             self._remove_stale()
             self._build()
@@ -188,13 +168,7 @@ class Lab:
         for line in sh("ip", "netns", "list", capture=True).splitlines():
             match = re.match(r"^rsb(\d+)(b|s|n\d+)(\s|$)", line)
             if match and not os.path.exists(f"/proc/{match.group(1)}"):
-                name = line.split()[0]
-                for pid in sh("ip", "netns", "pids", name, check=False, capture=True).split():
-                    try:
-                        os.kill(int(pid), signal.SIGKILL)
-                    except (ProcessLookupError, ValueError):
-                        pass
-                sh("ip", "netns", "delete", name, check=False)
+                kill_namespace(line.split()[0])
 
     def _add_ns(self, name):
         sh("ip", "netns", "add", name)
@@ -254,9 +228,9 @@ class Lab:
         for name in reversed(self.created):
             sh("ip", "netns", "delete", name, check=False)
         self.created = []
-        if self.lock_file:
-            self.lock_file.close()
-            self.lock_file = None
+        if self.lock:
+            self.lock.__exit__(None, None, None)
+            self.lock = None
 
 
 class Sampler:

@@ -1,11 +1,36 @@
 #!/usr/bin/env bash
 # Starts one simulated IPMI BMC (openipmi's ipmi_sim) on 127.0.0.1:PORT in DIR, user admin / PASSWORD.
-# Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log: that is the lab node's
-# "firmware". Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD
+# Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log; when DIR/on-power is an
+# executable, the hook also runs it with on, off or reset (the virtual data center starts and stops the node's
+# firmware there). With FIRMWARE (a shell command line), DIR/on-power is written to run it as the node's
+# firmware in a session of its own: power on starts it, power off kills the session, a reset does both.
+# Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD [FIRMWARE]
 set -euo pipefail
-dir=$1 port=$2 password=$3
+dir=$1 port=$2 password=$3 firmware=${4:-}
 mkdir -p "$dir/state"
 echo 0 > "$dir/power"
+if [ -n "$firmware" ]; then
+    printf '%s\n' "$firmware" > "$dir/firmware"
+    cat > "$dir/on-power" <<'POWER'
+#!/bin/bash
+# on | off | reset: start, kill, or restart the node's firmware session.
+dir=$(dirname "$0")
+if [ -s "$dir/firmware.pid" ]; then kill -9 -- "-$(cat "$dir/firmware.pid")" 2>/dev/null; fi
+: > "$dir/firmware.pid"
+[ "$1" = off ] && exit 0
+# The firmware must not hold the simulator's socket: close every inherited descriptor first.
+(
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec setsid sh -c "$(cat "$dir/firmware")"
+) < /dev/null > /dev/null 2>&1 &
+echo $! > "$dir/firmware.pid"
+exit 0
+POWER
+    chmod +x "$dir/on-power"
+fi
 cat > "$dir/chassis.sh" <<'HOOK'
 #!/bin/sh
 dir=$(dirname "$0")
@@ -22,8 +47,16 @@ else
         echo "$1 $2" >> "$dir/log"
         case "$1" in
             power) echo "$2" > "$dir/power" ;;
+            reset) [ "$2" = 1 ] && echo 1 > "$dir/power" ;;
             boot) echo "$2" > "$dir/boot" ;;
         esac
+        if [ -x "$dir/on-power" ]; then
+            case "$1 $2" in
+                "power 1") "$dir/on-power" on ;;
+                "power 0") "$dir/on-power" off ;;
+                "reset 1") "$dir/on-power" reset ;;
+            esac
+        fi
         shift 2
     done
 fi

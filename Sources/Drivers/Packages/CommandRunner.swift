@@ -10,12 +10,16 @@ public struct CommandResult: Sendable, Hashable {
     public var timedOut: Bool
     /// stdout then stderr, at most the last 8 KiB of each.
     public var output: String
+    /// stderr alone, at most its last 8 KiB (for error messages that quote what the command complained about).
+    public var errorOutput: String
 
-    public init(status: Int32, signaled: Bool = false, timedOut: Bool = false, output: String = "") {
+    public init(status: Int32, signaled: Bool = false, timedOut: Bool = false, output: String = "",
+                errorOutput: String = "") {
         self.status = status
         self.signaled = signaled
         self.timedOut = timedOut
         self.output = output
+        self.errorOutput = errorOutput
     }
 
     public var succeeded: Bool { status == 0 && !signaled && !timedOut }
@@ -75,13 +79,15 @@ public struct ProcessCommandRunner: CommandRunning {
             waiter.start()
         }
         let timedOut = timer.finish()
-        let output = Self.tail(outPath) + Self.tail(errPath)
+        let errorOutput = Self.tail(errPath)
+        let output = Self.tail(outPath) + errorOutput
         // WIFSIGNALED / WTERMSIG / WEXITSTATUS by hand: the C macros are not imported.
         let signal = raw & 0x7f
         if signal != 0 && signal != 0x7f {
-            return CommandResult(status: 128 + signal, signaled: true, timedOut: timedOut, output: output)
+            return CommandResult(status: 128 + signal, signaled: true, timedOut: timedOut, output: output,
+                                 errorOutput: errorOutput)
         }
-        return CommandResult(status: (raw >> 8) & 0xff, timedOut: timedOut, output: output)
+        return CommandResult(status: (raw >> 8) & 0xff, timedOut: timedOut, output: output, errorOutput: errorOutput)
     }
 
     private static func spawn(

@@ -163,3 +163,12 @@ public enum BootEntryPreview {
         return out
     }
 }
+
+extension InstallInstructions {
+    /// What `GET rackswarm.report` answers for `node` installing `image`.
+    public init(node: Node, image: Image) {
+        self.init(
+            node: node.name, rack: node.rack.value, image: image.reference, sha256: image.sha256.value.lowercased(),
+            postInstall: image.postInstall.map { PostAction(name: $0.name, run: $0.run) })
+    }
+}

@@ -70,11 +70,12 @@ public struct ServiceReconciler: Sendable {
         return PassResult(plan: plan, unreachable: unreachable, failed: failed, actionsDone: done)
     }
 
-    /// Asks every present node's agent what it runs and records it. Returns the nodes that could not be asked.
-    public func observe() async throws -> [String: String] {
+    /// Asks every present node's agent (or only those named) what it runs and records it. Returns the nodes that
+    /// could not be asked.
+    public func observe(only names: Set<String>? = nil) async throws -> [String: String] {
         let cap = max(1, desired.site.rollout.concurrency)
         var unreachable: [String: String] = [:]
-        let nodes = desired.nodes.filter { $0.state == .present }
+        let nodes = desired.nodes.filter { node in node.state == .present && names.map { $0.contains(node.name) } ?? true }
         try await withThrowingTaskGroup(of: (String, String?).self) { group in
             var pending = nodes[...]
             func startNext() {
@@ -161,7 +162,7 @@ public struct ServiceReconciler: Sendable {
     }
 
     /// Sends one action as a service request; returns nil on success, else what went wrong.
-    private func perform(_ action: PlannedAction, on node: Node, agent: any ServiceAgentDriver) async -> String? {
+    func perform(_ action: PlannedAction, on node: Node, agent: any ServiceAgentDriver) async -> String? {
         do {
             switch action.kind {
             case .installService:

@@ -30,6 +30,8 @@ public struct TorrentConfiguration: Sendable {
     public var chokeInterval: Int
     /// Choke rounds between optimistic unchoke rotations (3 × 10 s = 30 s).
     public var optimisticEveryRounds: Int
+    /// Hosts whose payload counts in `TorrentProgress.downloadedFromSeedHosts` (the reconciler's seed), by IP.
+    public var seedHosts: Set<String>
 
     /// Creates a configuration with defaults suited to a data-center LAN.
     public init(
@@ -47,7 +49,8 @@ public struct TorrentConfiguration: Sendable {
         maxBadPieces: Int = 3,
         uploadLimit: Int? = nil,
         chokeInterval: Int = 10,
-        optimisticEveryRounds: Int = 3
+        optimisticEveryRounds: Int = 3,
+        seedHosts: Set<String> = []
     ) {
         self.listenHost = listenHost
         self.listenPort = listenPort
@@ -64,6 +67,7 @@ public struct TorrentConfiguration: Sendable {
         self.uploadLimit = uploadLimit
         self.chokeInterval = chokeInterval
         self.optimisticEveryRounds = optimisticEveryRounds
+        self.seedHosts = seedHosts
     }
 }
 
@@ -91,6 +95,9 @@ public struct TorrentProgress: Sendable, Equatable {
     public var hashFailures: Int
     /// Peers banned for bad data.
     public var bannedPeers: Int
+    /// Payload bytes received from `TorrentConfiguration.seedHosts` peers and from web seeds (both the
+    /// reconciler), as opposed to other nodes.
+    public var downloadedFromSeedHosts: Int64
 
     /// Whether every piece is verified.
     public var isComplete: Bool { verifiedPieces == pieceCount }

@@ -45,6 +45,7 @@ final class TorrentSession: @unchecked Sendable {
     private var webSeedFailures = 0
 
     private var downloaded = RateMeter()
+    private var fromSeedHosts: Int64 = 0
     private var uploaded = RateMeter()
     private var verifiedBytes: Int64 = 0
     private var hashFailures = 0
@@ -389,6 +390,7 @@ final class TorrentSession: @unchecked Sendable {
     private func receivedBlock(_ request: BlockRequest, _ block: ByteBuffer, from peer: Peer) {
         peer.download.add(block.readableBytes)
         downloaded.add(block.readableBytes)
+        if configuration.seedHosts.contains(peer.host) { fromSeedHosts += Int64(block.readableBytes) }
         peer.lastBlockAt = .now()
         if peer.outgoing, redial[peer.address] != nil { redial[peer.address] = nil }
         guard peer.outstanding.remove(request) != nil else { return }
@@ -590,6 +592,7 @@ final class TorrentSession: @unchecked Sendable {
                 switch result {
                 case .success(let body) where body.count == size:
                     downloaded.add(size)
+                    fromSeedHosts += Int64(size)
                     do {
                         try body.withUnsafeBytes { try storage.write($0, at: offset) }
                     } catch {
@@ -656,7 +659,10 @@ final class TorrentSession: @unchecked Sendable {
             left: metainfo.length - verifiedBytes,
             event: event.flatMap(AnnounceRequest.Event.init(rawValue:)),
             numWant: 50,
-            rack: configuration.rack
+            rack: configuration.rack,
+            // A peer bound to one address says so: the tracker then hands out (and places in a rack) the
+            // address other peers can reach, not the one the announce happened to come from.
+            ip: configuration.listenHost.flatMap { $0 == "0.0.0.0" || $0 == "::" || $0.isEmpty ? nil : $0 }
         )
         announcing = true
         nextAnnounce = nil
@@ -696,7 +702,8 @@ final class TorrentSession: @unchecked Sendable {
             downloadRate: downloaded.rate,
             uploadRate: uploaded.rate,
             hashFailures: hashFailures,
-            bannedPeers: bannedIDs.count
+            bannedPeers: bannedIDs.count,
+            downloadedFromSeedHosts: fromSeedHosts
         )
     }
 }

@@ -8,63 +8,8 @@ repo="$out/repo"
 mkdir -p "$top"/{BUILD,RPMS,SOURCES,SPECS,SRPMS,BUILDROOT} "$repo"
 busybox=$(command -v busybox)
 
-# spec NAME VERSION EXTRA_HEADER INSTALL_BODY FILES [POST]
-spec() {
-    local name=$1 version=$2 header=$3 install=$4 files=$5 post=${6:-}
-    local arch="BuildArch: noarch"
-    [ "$name" = rs-busybox-sh ] && arch=""
-    cat > "$top/SPECS/$name.spec" <<SPEC
-Name: $name
-Version: $version
-Release: 1
-Summary: rackswarm test package $name
-License: MIT
-AutoReq: no
-AutoProv: yes
-$arch
-$header
-%description
-rackswarm test package $name.
-%prep
-%build
-%install
-mkdir -p %{buildroot}
-$install
-%files
-$files
-$post
-SPEC
-    rpmbuild --quiet --define "_topdir $top" --define "_build_id_links none" \
-        --define "__strip /bin/true" --define "debug_package %{nil}" -bb "$top/SPECS/$name.spec" >/dev/null
-}
-
-# A daemon script: its kernel comm is its file name, e.g. mediaServer.
-daemon_body() {
-    printf '#!/bin/sh\nwhile :; do sleep 1; done\n'
-}
-# A SysV-style init script that starts ROOT-relative daemon $1 and keeps a pid file.
-init_body() {
-    local daemon=$1
-    cat <<INIT
-#!/bin/sh
-# Started by provision-agent with the node's install root in RACKSWARM_ROOT.
-root=\${RACKSWARM_ROOT:-}
-pidfile="\$root/var/run/$daemon.pid"
-case "\$1" in
-start)
-    mkdir -p "\$root/var/run"
-    nohup "\$root/usr/sbin/$daemon" >/dev/null 2>&1 </dev/null &
-    echo \$! > "\$pidfile"
-    ;;
-stop)
-    [ -f "\$pidfile" ] && kill "\$(cat "\$pidfile")" 2>/dev/null
-    rm -f "\$pidfile"
-    ;;
-*) echo "usage: \$0 start|stop" >&2; exit 2 ;;
-esac
-INIT
-}
-
+# spec, daemon_body, init_body.
+source "$(dirname "$0")/../../../scripts/lab/rpm-lib.sh"
 
 src="$out/src"; mkdir -p "$src"
 daemon_body > "$src/daemon"

@@ -1,0 +1,100 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Drivers
+import Foundation
+import Installer
+import Logging
+import Torrent
+
+/// `provision-agent install`: the install environment a node runs after PXE-booting its install kernel.
+struct Install: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install the image the kernel arguments name onto the disk, reporting each phase.",
+        discussion: """
+            Reads rackswarm.node/torrent/tracker/sha256/report from the kernel command line, gets the \
+            instructions from the report URL, downloads the image by BitTorrent onto --disk, checks its \
+            SHA-256, runs the post actions in --root, and reports booted, downloading, written, postInstalled \
+            and rebooting (or failed). Exit 0 once the rebooting report was acknowledged.
+            """)
+
+    @Option(help: "File holding the kernel command line.")
+    var cmdline: String = "/proc/cmdline"
+
+    @Option(help: "The kernel command line itself (instead of --cmdline).")
+    var kernelArgs: String?
+
+    @Option(help: "Target file (written sparse) or block device.")
+    var disk: String
+
+    @Option(help: "The node's root directory: post actions run there ($RACKSWARM_ROOT).")
+    var root: String
+
+    @Option(help: "Accept peers on HOST:PORT.")
+    var listen: String = "0.0.0.0:6881"
+
+    @Option(help: "Keep seeding this long after the image is written (e.g. 30s, 5m).")
+    var seedFor: String = "0"
+
+    @Option(help: "Seconds between downloading reports.")
+    var reportInterval: Double = 2
+
+    @Option(help: "Seconds to keep retrying while the report server is unreachable.")
+    var giveUpAfter: Double = 120
+
+    @Option(help: "Seconds one post action may run.")
+    var actionTimeout: Double = 600
+
+    @Flag(help: "Log debug detail.")
+    var verbose = false
+
+    func validate() throws {
+        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        guard CommandLineValues.duration(seedFor) != nil else { throw ValidationError("bad --seed-for '\(seedFor)'") }
+        guard reportInterval > 0, giveUpAfter >= 0, actionTimeout > 0 else {
+            throw ValidationError("--report-interval and --action-timeout must be positive")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "provision-agent.install")
+        logger.logLevel = verbose ? .debug : .info
+        let arguments: InstallArguments
+        do {
+            let text: String
+            let source: String
+            if let kernelArgs {
+                (text, source) = (kernelArgs, "--kernel-args")
+            } else {
+                (text, source) = (try String(contentsOfFile: cmdline, encoding: .utf8), cmdline)
+            }
+            arguments = try KernelCommandLine.installArguments(KernelCommandLine.split(text), source: source)
+        } catch let error as InstallError {
+            throw ValidationError(error.message)
+        } catch {
+            throw ValidationError("cannot read \(cmdline): \(error.localizedDescription)")
+        }
+        let address = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
+        let configuration = InstallConfiguration(
+            arguments: arguments, disk: disk, root: root, listenHost: address.host, listenPort: address.port,
+            seedFor: .seconds(CommandLineValues.duration(seedFor) ?? 0), reportInterval: .seconds(reportInterval),
+            giveUpAfter: .seconds(giveUpAfter), actionTimeout: .seconds(actionTimeout))
+        let client = NodeInstaller.makeHTTPClient()
+        let outcome: Result<InstallInstructions, InstallError>
+        do {
+            outcome = .success(try await NodeInstaller(configuration: configuration, client: client, logger: logger)
+                .run())
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await client.shutdown()
+        switch outcome {
+        case .success(let instructions):
+            print("installed \(instructions.image) on \(disk); rebooting")
+        case .failure(let error):
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            // 75 (EX_TEMPFAIL) when booting the install again may work, 1 when a human must act.
+            throw ExitCode(error.disposition == .transient ? 75 : 1)
+        }
+    }
+}

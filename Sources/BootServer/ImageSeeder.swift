@@ -1,0 +1,156 @@
+import Drivers
+import Foundation
+import Logging
+import Torrent
+
+/// The reconciler's initial seed: for every image a present node runs, checks the file against the repo's
+/// SHA-256, links it under the HTTP root (`images/NAME@VERSION`, the HTTP fallback), writes
+/// `torrents/NAME@VERSION.torrent` and seeds it until the reconciler stops.
+///
+/// An image that cannot be served (missing file, wrong SHA-256, unreadable) is refused with a reason; the
+/// executor stalls its nodes before touching any of them.
+public actor ImageSeeder {
+    public struct Settings: Sendable {
+        public var httpRoot: String
+        /// `http://SERVER:PORT/announce`.
+        public var trackerURL: String
+        /// Where the seed accepts peers.
+        public var listenHost: String
+        public var listenPort: Int
+
+        public init(httpRoot: String, trackerURL: String, listenHost: String = "0.0.0.0", listenPort: Int = 6881) {
+            self.httpRoot = httpRoot
+            self.trackerURL = trackerURL
+            self.listenHost = listenHost
+            self.listenPort = listenPort
+        }
+    }
+
+    /// An image the caller wants seeded: its reference, file, expected SHA-256 and piece size.
+    public struct Wanted: Sendable, Hashable {
+        public var reference: String
+        public var path: String
+        public var sha256: String
+        public var pieceSize: Int?
+        /// How errors name the file and the expected SHA-256 (`site/images/x.img`, `images/x.yaml:10:11`).
+        public var shownPath: String
+        public var shownExpectation: String
+
+        public init(reference: String, path: String, sha256: String, pieceSize: Int?, shownPath: String? = nil,
+                    shownExpectation: String? = nil) {
+            self.reference = reference
+            self.path = path
+            self.sha256 = sha256
+            self.pieceSize = pieceSize
+            self.shownPath = shownPath ?? path
+            self.shownExpectation = shownExpectation ?? "the repo"
+        }
+    }
+
+    private struct Seeding {
+        var wanted: Wanted
+        var client: TorrentClient
+    }
+
+    private let settings: Settings
+    private let logger: Logger
+    private var seeding: [String: Seeding] = [:]
+    private var digests: [String: (size: Int64, modified: Date, sha256: String)] = [:]
+    private var nextPort: Int
+
+    public init(settings: Settings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        self.nextPort = settings.listenPort
+    }
+
+    /// Seeds every wanted image (already seeded ones stay as they are); returns the refused ones with why.
+    public func prepare(_ wanted: [Wanted]) async -> [String: String] {
+        var refused: [String: String] = [:]
+        for image in wanted where seeding[image.reference]?.wanted != image {
+            do {
+                try await start(image)
+            } catch {
+                refused[image.reference] = "\(error)"
+                logger.error("image refused", metadata: ["image": "\(image.reference)", "error": "\(error)"])
+            }
+        }
+        return refused
+    }
+
+    /// Bytes the seed has uploaded, per image.
+    public func uploadedBytes() async -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for (reference, entry) in seeding {
+            result[reference] = (try? await entry.client.progress().uploadedBytes) ?? 0
+        }
+        return result
+    }
+
+    public func stop() async {
+        for entry in seeding.values { await entry.client.stop() }
+        seeding = [:]
+    }
+
+    private func start(_ image: Wanted) async throws {
+        let attributes: [FileAttributeKey: Any]
+        do {
+            attributes = try FileManager.default.attributesOfItem(atPath: image.path)
+        } catch {
+            throw SeedError("file \(image.shownPath) is missing or unreadable")
+        }
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+        let modified = attributes[.modificationDate] as? Date ?? .distantPast
+        let sha256: String
+        if let known = digests[image.path], known.size == size, known.modified == modified {
+            sha256 = known.sha256
+        } else {
+            sha256 = try FileDigest.sha256(path: image.path)
+            digests[image.path] = (size, modified, sha256)
+        }
+        guard sha256 == image.sha256.lowercased() else {
+            throw SeedError("file \(image.shownPath) has SHA-256 \(sha256), but \(image.shownExpectation) says "
+                            + "\(image.sha256.lowercased()); no node of this image is touched")
+        }
+        // The served copy: a hard link when possible (git replaces files, so the link keeps this version), else
+        // a copy. Written under a temporary name and renamed: never half there.
+        let served = settings.httpRoot + "/images/" + image.reference
+        try FileManager.default.createDirectory(atPath: settings.httpRoot + "/images",
+                                                withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: settings.httpRoot + "/torrents",
+                                                withIntermediateDirectories: true)
+        let temporary = settings.httpRoot + "/images/.\(image.reference).\(getpid())"
+        try? FileManager.default.removeItem(atPath: temporary)
+        if link(image.path, temporary) != 0 { try FileManager.default.copyItem(atPath: image.path, toPath: temporary) }
+        guard rename(temporary, served) == 0 else { throw SeedError("cannot place \(served): errno \(errno)") }
+
+        let metainfo = try MetainfoBuilder.create(
+            path: served, name: image.reference, pieceLength: image.pieceSize, announce: settings.trackerURL,
+            logger: logger)
+        let torrent = settings.httpRoot + "/torrents/\(image.reference).torrent"
+        try Data(metainfo.encoded(creationDate: Int64(Date().timeIntervalSince1970)))
+            .write(to: URL(fileURLWithPath: torrent), options: .atomic)
+        if let old = seeding.removeValue(forKey: image.reference) { await old.client.stop() }
+        let client = try await TorrentClient.start(
+            metainfo: metainfo, path: served, seedOnly: true,
+            configuration: TorrentConfiguration(
+                listenHost: settings.listenHost, listenPort: nextPort, trackerURL: settings.trackerURL),
+            logger: logger)
+        nextPort += 1
+        guard try await client.progress().isComplete else {
+            await client.stop()
+            throw SeedError("\(served) does not match its own torrent (changed while hashing?)")
+        }
+        seeding[image.reference] = Seeding(wanted: image, client: client)
+        logger.info("seeding", metadata: [
+            "image": "\(image.reference)", "info_hash": "\(metainfo.infoHash.hex)",
+            "port": "\(client.listenPort ?? 0)",
+        ])
+    }
+}
+
+/// Why an image cannot be seeded.
+public struct SeedError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,41 @@
+/// Why an install stopped, with the intent the reconciler's error handling reads: `stalled` needs a human (a bad
+/// image, a failing post action), `transient` may work on the next attempt (the server was unreachable).
+public struct InstallError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        /// A `rackswarm.*` kernel argument is missing or malformed.
+        case missingArgument = "missing kernel argument"
+        /// The report URL did not answer in time (GET instructions, or the final `rebooting` report).
+        case serverUnreachable = "server unreachable"
+        /// The server answered, but not with what the install needs (404, bad JSON, another node's install).
+        case badInstructions = "bad instructions"
+        /// The .torrent could not be fetched or parsed.
+        case torrent = "torrent unavailable"
+        /// The download or the disk failed.
+        case download = "download failed"
+        /// The whole file's SHA-256 is not the one the kernel arguments name.
+        case sha256Mismatch = "sha256 mismatch"
+        /// A post-install action exited non-zero.
+        case postAction = "post action failed"
+    }
+
+    public var code: Code
+    /// One line for the operator; also what the `failed` report's `error` says.
+    public var message: String
+    public var disposition: Disposition
+
+    /// What a caller should do after this error (flux `serror`).
+    public enum Disposition: String, Sendable, Equatable {
+        /// A human must act (wrong image, broken post action); the same install would fail the same way.
+        case stalled
+        /// Booting the install again later may work (the server was down).
+        case transient
+    }
+
+    public init(_ code: Code, _ message: String, disposition: Disposition = .stalled) {
+        self.code = code
+        self.message = message
+        self.disposition = disposition
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,233 @@
+import ArgumentParser
+import BootServer
+import Drivers
+import Foundation
+import Hummingbird
+import Logging
+import Reconciler
+import ServiceLifecycle
+import Torrent
+import UnixSignals
+
+/// What `reconcile apply` runs: the HTTP server (boot files, tracker, install reports), the initial seed, and
+/// passes of fetch → load → observe → plan → execute, once or on a timer. Everything here is composition of
+/// library parts; the behaviour lives in Reconciler, Drivers, BootServer and Torrent.
+struct Convergence {
+    var source: SiteSource
+    var statePath: String
+    /// Address the HTTP server binds; the site's serverAddress is what nodes use to reach it.
+    var listenHost: String
+    var seedPort: Int
+    var policy: Executor.Policy
+    var logger: Logger
+
+    /// One pass, or passes every `interval` until SIGTERM/SIGINT. Returns the last pass's report.
+    func run(every interval: Duration?) async throws {
+        let (checkout, desired) = try load()
+        let site = desired.site
+        let store = try SQLiteStateStore(path: statePath)
+        let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
+                                        server: BootServerAddress(site.network), logger: logger)
+        try await bootDriver.writeSiteFiles()
+        let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
+        let server = "\(site.network.serverAddress):\(site.network.httpPort)"
+        var racks: [String: String] = [:]
+        for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
+        let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
+            racksByHost: racks,
+            pinnedSeeds: [PeerAddress(host: site.network.serverAddress.description, port: seedPort)])))
+        let seeder = ImageSeeder(
+            settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "http://\(server)/announce",
+                            listenPort: seedPort),
+            logger: logger)
+        let http = BootHTTPServer(
+            httpRoot: site.boot.httpRoot, logger: logger, tracker: tracker,
+            instructions: { await desk.instructions(for: $0) },
+            onReport: { node, report in
+                do {
+                    try await desk.receive(report, from: node)
+                } catch is InstallDesk.UnknownNode {
+                    throw BootHTTPServer.ReportRejection.unknownNode
+                }
+            })
+        let app = http.application(host: listenHost, port: site.network.httpPort) { port in
+            logger.info("serving boot files, tracker and install reports", metadata: [
+                "listen": "\(listenHost):\(port)", "nodes.see": "\(server)",
+            ])
+        }
+        let resources = PowerDriverResources()
+        let key: SiteKey
+        do {
+            key = try SiteKey(contentsOfFile: site.agent.keyFile)
+        } catch {
+            Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
+            throw ExitCode.failure
+        }
+        let passes = Passes(source: source, store: store, desk: desk, seeder: seeder, bootDriver: bootDriver,
+                            resources: resources, key: key, policy: policy, logger: logger)
+        let loop: any ServiceLifecycle.Service
+        if let interval {
+            loop = ReconcileLoop(interval: interval, logger: logger) { _ = try await passes.run() }
+        } else {
+            loop = OnePass(first: (checkout, desired), passes: passes)
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: app),
+                .init(service: loop, successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await seeder.stop()
+            await resources.shutdown()
+            throw error
+        }
+        await seeder.stop()
+        await resources.shutdown()
+        if let one = loop as? OnePass, await one.outcome.failed { throw ExitCode.failure }
+    }
+
+    private func load() throws -> (SiteSource.Checkout, DesiredState) {
+        let checkout: SiteSource.Checkout
+        do {
+            checkout = try source.checkout()
+        } catch {
+            Terminal.standardError.write("error: \(error)\nnothing was applied.\n")
+            throw ExitCode.failure
+        }
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        if !result.diagnostics.isEmpty {
+            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
+        }
+        guard let desired = result.state else {
+            Terminal.standardError.write("error: the site has errors; nothing was applied.\n")
+            throw ExitCode.failure
+        }
+        return (checkout, desired)
+    }
+}
+
+/// The passes of one `reconcile apply` process; each loads the repo again.
+struct Passes: Sendable {
+    var source: SiteSource
+    var store: SQLiteStateStore
+    var desk: InstallDesk
+    var seeder: ImageSeeder
+    var bootDriver: FileBootDriver
+    var resources: PowerDriverResources
+    var key: SiteKey
+    var policy: Executor.Policy
+    var logger: Logger
+
+    func run() async throws -> Executor.Report {
+        let checkout = try source.checkout()
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        guard let desired = result.state else {
+            Terminal.standardError.write(result.renderDiagnostics())
+            throw PassError("the site at \(checkout.commit.map { String($0.prefix(12)) } ?? "the checkout") has "
+                            + "errors; nothing was applied")
+        }
+        return try await run(desired, checkout: checkout)
+    }
+
+    func run(_ desired: DesiredState, checkout: SiteSource.Checkout) async throws -> Executor.Report {
+        await desk.update(desired)
+        let refused = await seeder.prepare(wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root))
+        let site = desired.site
+        let port = site.agent.port
+        let timeout = site.timeouts.services
+        let key = key
+        let logger = logger
+        let agents: ServiceReconciler.AgentFactory = { node in
+            ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: port), key: key,
+                               timeout: timeout, logger: logger)
+        }
+        // Observe: what the agents of installed nodes run (drift included). A node whose agent does not answer
+        // keeps its last status, and its service steps wait for the next pass.
+        let installed = Set(try await store.observedState().nodes.filter { $0.value.phase == .ready }.keys)
+        let services = ServiceReconciler(desired: desired, store: store, agents: agents, logger: logger)
+        let unreachable = try await services.observe(only: installed)
+        var plan = Planner.plan(desired: desired, observed: try await store.observedState())
+        let serviceKinds: Set<PlannedAction.Kind> = [.installService, .uninstallService, .verifyServices]
+        plan.actions.removeAll { unreachable[$0.node] != nil && serviceKinds.contains($0.kind) }
+        // Written straight to the descriptor: the plan shows before the (long) execution, also into a pipe.
+        Terminal.standardOutput.write(PlanRenderer(colour: false).text(plan, site: site.name, commit: checkout.commit))
+        let resources = resources
+        let performer = DriverActionPerformer(
+            desired: desired, store: store, boot: BootActionExecutor(driver: bootDriver, desired: desired),
+            power: { node in try Self.powerDriver(for: node, resources: resources, logger: logger) },
+            agents: agents, refusedImages: refused, logger: logger)
+        let executor = Executor(desired: desired, store: store, performer: performer, policy: policy, logger: logger)
+        let report = try await executor.execute(plan, commit: checkout.commit)
+        for (node, why) in report.stalled.sorted(by: { $0.key < $1.key }) { say("stalled: \(node): \(why)") }
+        for (node, why) in report.failed.sorted(by: { $0.key < $1.key }) { say("failed: \(node): \(why)") }
+        for (node, why) in unreachable.sorted(by: { $0.key < $1.key }) { say("unreachable: \(node): \(why)") }
+        say("Done: \(report.actionsDone) of \(plan.actions.count) actions; \(report.completed.count) node\(report.completed.count == 1 ? "" : "s") converged, "
+              + "\(report.stalled.count) stalled, \(report.failed.count) failed"
+              + (report.halted ? "; halted: the failure budget is spent" : "") + ".")
+        if report.stalled.isEmpty && report.failed.isEmpty, let commit = checkout.commit {
+            try await store.setLastAppliedCommit(commit, at: Date())
+        }
+        return report
+    }
+
+    private func say(_ line: String) { Terminal.standardOutput.write(line + "\n") }
+
+    /// Every image a present node runs, with the file it comes from.
+    func wantedImages(_ desired: DesiredState, siteDirectory: String, repoRoot: String) -> [ImageSeeder.Wanted] {
+        let used = Set(desired.nodes.filter { $0.state == .present }.map(\.image.value))
+        return desired.images.filter { used.contains($0.name) }.compactMap { image in
+            guard case .file(let path) = image.source else { return nil }
+            let absolute = path.hasPrefix("/") ? path : siteDirectory + "/" + path
+            let root = repoRoot.hasSuffix("/") ? repoRoot : repoRoot + "/"
+            let shown = absolute.hasPrefix(root) ? String(absolute.dropFirst(root.count)) : absolute
+            return ImageSeeder.Wanted(reference: image.reference, path: absolute, sha256: image.sha256.value,
+                                      pieceSize: image.pieceSize, shownPath: shown,
+                                      shownExpectation: "\(image.sha256.location)")
+        }
+    }
+
+    static func powerDriver(for node: Node, resources: PowerDriverResources, logger: Logger) throws
+        -> any PowerDriver
+    {
+        let address = try BMCAddress(parsing: node.bmc.endpoint.value.description)
+        guard let secret = node.bmc.password else {
+            throw PowerError(.authenticationFailed, bmc: "\(address)", "no BMC password reference for the node")
+        }
+        let password: String
+        do {
+            password = try secret.resolve()
+        } catch {
+            throw PowerError(.authenticationFailed, bmc: "\(address)", error.description)
+        }
+        let configuration = BMCConfiguration(address: address, username: node.bmc.username ?? "admin",
+                                             password: password, insecureSkipVerify: node.bmc.insecureSkipVerify)
+        return try PowerDriverRegistry.standard.driver(for: configuration, resources: resources, logger: logger)
+    }
+}
+
+struct PassError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `reconcile apply` without `--every`: one pass, then the server stops. A SIGTERM during the pass lets it
+/// finish (every step is journaled) before the process exits.
+actor OnePass: ServiceLifecycle.Service {
+    let first: (SiteSource.Checkout, DesiredState)
+    let passes: Passes
+    private(set) var outcome = (failed: true, report: Executor.Report?.none)
+
+    init(first: (SiteSource.Checkout, DesiredState), passes: Passes) {
+        self.first = first
+        self.passes = passes
+    }
+
+    func run() async throws {
+        let report = try await passes.run(first.1, checkout: first.0)
+        outcome = (!report.failed.isEmpty || !report.stalled.isEmpty, report)
+    }
+}

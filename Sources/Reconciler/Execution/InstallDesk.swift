@@ -1,0 +1,60 @@
+import Drivers
+import Foundation
+import Logging
+
+/// The reconciler's end of `rackswarm.report`: tells a node's install environment what to install and records
+/// what it reports. It follows the site the loop last loaded.
+///
+/// On `rebooting` it switches the node's boot entry to the site's `afterInstall` mode before it records the
+/// report (and before the HTTP answer goes out), so the reboot that follows boots the installed system and can
+/// never start the install again.
+public actor InstallDesk {
+    public struct UnknownNode: Error, Sendable, CustomStringConvertible {
+        public var node: String
+        public var description: String { "no node named '\(node)' with an image in the site" }
+    }
+
+    private var desired: DesiredState
+    private let store: any StateStore
+    private let boot: any BootDriver
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    public init(desired: DesiredState, store: any StateStore, boot: any BootDriver, logger: Logger,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.desired = desired
+        self.store = store
+        self.boot = boot
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Follows a newly loaded site.
+    public func update(_ desired: DesiredState) { self.desired = desired }
+
+    public func instructions(for name: String) -> InstallInstructions? {
+        guard let node = desired.node(named: name), let image = desired.image(named: node.image.value) else {
+            return nil
+        }
+        return InstallInstructions(
+            node: node.name, rack: node.rack.value, image: image.reference, sha256: image.sha256.value.lowercased(),
+            postInstall: image.postInstall.map { .init(name: $0.name, run: $0.run) })
+    }
+
+    public func receive(_ report: InstallReport, from name: String) async throws {
+        guard let node = desired.node(named: name) else { throw UnknownNode(node: name) }
+        if report.phase == .rebooting {
+            switch desired.site.boot.afterInstall {
+            case .localBoot: _ = try await boot.write(BootEntry(localBoot: node))
+            case .remove: try await boot.remove(node: node.name)
+            }
+        }
+        try await store.recordInstall(report, for: node.name, at: now())
+        if report.phase != .downloading {
+            logger.info("install report", metadata: [
+                "node.name": "\(name)", "phase": "\(report.phase.rawValue)", "image": "\(report.image)",
+                "error": "\(report.error ?? "")",
+            ])
+        }
+    }
+}

@@ -1,0 +1,279 @@
+import Drivers
+import Foundation
+import LabSupport
+import Reconciler
+
+/// A small data center on the loopback network, built from real parts: one rack of nodes, each behind its own
+/// `ipmi_sim` BMC whose power hook starts the node's firmware (scripts/lab/loopback-firmware.sh), which runs
+/// the real install environment (`provision-agent install`) and, once installed, the agent. The reconciler under
+/// test is the built `reconcile apply`, reading a git repo the lab commits to.
+///
+/// Nodes get addresses 127.X.0.11… (X random per lab) so that labs of tests running side by side never meet.
+final class LoopbackLab: @unchecked Sendable {
+    struct LabNode {
+        var name: String
+        var mac: String
+        var ip: String
+        var bmcPort: Int
+        var directory: String
+    }
+
+    static let password = "lab-bmc-secret"
+
+    let root: String
+    let nodes: [LabNode]
+    let httpPort: Int
+    let agentPort: Int
+    let seedPort: Int
+    let binaries: String
+    var imageVersion = "1.0"
+    var installTimeout: String
+    /// Services per node name (the lab builds their RPMs into the reconciler's HTTP root at /repo/).
+    var services: [String: [String]] = [:]
+    private var bmcPIDs: [Int32] = []
+
+    var repo: String { root + "/repo" }
+    var siteDirectory: String { repo + "/site" }
+    var statePath: String { root + "/state.db" }
+    var httpRoot: String { root + "/http" }
+
+    init(nodes count: Int = 3, installTimeout: String = "90s", wrongPassword: Set<String> = [],
+         services: [String: [String]] = [:]) async throws {
+        self.services = services
+        guard let binaries = builtBinaries else { throw LabError("build reconcile and provision-agent first") }
+        self.binaries = binaries
+        self.installTimeout = installTimeout
+        root = NSTemporaryDirectory() + "rs-loopback-\(getpid())-\(UUID().uuidString.prefix(8))"
+        httpPort = try freePort()
+        agentPort = try freePort()
+        seedPort = try freePort()
+        let octet = Int.random(in: 2...250)
+        let labRoot = root
+        nodes = try (1...count).map { index in
+            LabNode(name: "r1n\(index)", mac: String(format: "52:54:00:%02x:00:%02x", octet, index),
+                    ip: "127.\(octet).0.\(10 + index)", bmcPort: try freePort(udp: true),
+                    directory: labRoot + "/nodes/r1n\(index)")
+        }
+        for directory in [repo, siteDirectory + "/racks", siteDirectory + "/images", httpRoot + "/boot"]
+            + nodes.map(\.directory)
+        {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        // The install kernel and initrd the entries name: the firmware fetches them, the lab boots none.
+        try Data("lab kernel\n".utf8).write(to: URL(fileURLWithPath: httpRoot + "/boot/vmlinuz"))
+        try Data("lab initrd\n".utf8).write(to: URL(fileURLWithPath: httpRoot + "/boot/initrd.img"))
+        var key = [UInt8](repeating: 0, count: 32)
+        for index in key.indices { key[index] = UInt8.random(in: 0...255) }
+        try Data(key).write(to: URL(fileURLWithPath: root + "/site.key"))
+        var image = [UInt8](repeating: 0, count: 12 << 20)
+        var generator = SystemRandomNumberGenerator()
+        for index in stride(from: 0, to: image.count, by: 8) {
+            withUnsafeBytes(of: generator.next()) { bytes in
+                for offset in 0..<8 { image[index + offset] = bytes[offset] }
+            }
+        }
+        try Data(image).write(to: URL(fileURLWithPath: siteDirectory + "/images/os.img"))
+        if !services.isEmpty {
+            let built = try await runCommand("/bin/bash", [packageRoot + "/scripts/lab/make-service-repo.sh", root + "/rpms"],
+                                             timeout: 300)
+            guard built.status == 0 else { throw LabError("make-service-repo.sh: \(built.output)") }
+            try FileManager.default.copyItem(atPath: root + "/rpms/repo", toPath: httpRoot + "/repo")
+            try FileManager.default.createDirectory(atPath: siteDirectory + "/services", withIntermediateDirectories: true)
+        }
+        try writeSite()
+        _ = try await git(["init", "-q", "-b", "main"])
+        try await commit("lab: one rack")
+        for node in nodes {
+            let firmware = [
+                packageRoot + "/scripts/lab/loopback-firmware.sh", node.name, node.mac, node.ip,
+                "127.0.0.1:\(httpPort)", node.directory, binaries + "/provision-agent", root + "/site.key",
+                "\(agentPort)",
+            ].map { "'\($0)'" }.joined(separator: " ")
+            let password = wrongPassword.contains(node.name) ? "not-the-password" : Self.password
+            let started = try await runCommand(
+                "/bin/bash", [packageRoot + "/scripts/lab/ipmi-bmc.sh", node.directory + "/bmc", "\(node.bmcPort)",
+                              password, firmware])
+            guard started.status == 0, let pid = Int32(started.output.trimmingCharacters(in: .whitespacesAndNewlines))
+            else { throw LabError("ipmi-bmc.sh failed: \(started.output)") }
+            bmcPIDs.append(pid)
+        }
+        try await waitForBMCs()
+    }
+
+    /// Writes the site's YAML (the image version is the knob tests turn).
+    func writeSite() throws {
+        let sha256 = try FileDigest.sha256(path: siteDirectory + "/images/os.img")
+        let site = """
+            apiVersion: rackswarm.io/v1
+            kind: Site
+            metadata:
+              name: loopback
+            spec:
+              network:
+                pxeSubnet: 127.0.0.0/8
+                serverAddress: 127.0.0.1
+                httpPort: \(httpPort)
+                dhcp: external
+              boot:
+                tftpRoot: \(root)/tftp
+                httpRoot: \(httpRoot)
+                afterInstall: localBoot
+              rollout:
+                firstWave: 1
+                maxUnavailable: 2
+                concurrency: 8
+                failureBudget: 2
+              timeouts:
+                power: 30s
+                install: \(installTimeout)
+                services: 1m
+              agent:
+                port: \(agentPort)
+                keyFile: \(root)/site.key
+              interval: 5m
+
+            """
+        let image = """
+            apiVersion: rackswarm.io/v1
+            kind: Image
+            metadata:
+              name: os
+            spec:
+              version: "\(imageVersion)"
+              file: images/os.img
+              sha256: "\(sha256)"
+              kernel: boot/vmlinuz
+              initrd: boot/initrd.img
+              kernelArgs: [console=ttyS0]
+              pieceSize: 256KiB
+              postInstall:
+                - name: hostname
+                  run: mkdir -p "$RACKSWARM_ROOT/etc" && echo "$RACKSWARM_NODE" > "$RACKSWARM_ROOT/etc/hostname"
+
+            """
+        var rack = """
+            apiVersion: rackswarm.io/v1
+            kind: Rack
+            metadata:
+              name: r1
+            spec:
+              firstWave: 1
+              bmc:
+                username: admin
+                password: {env: RACKSWARM_LAB_BMC_PASSWORD}
+
+            """
+        for node in nodes {
+            rack += """
+                ---
+                apiVersion: rackswarm.io/v1
+                kind: Node
+                metadata:
+                  name: \(node.name)
+                spec:
+                  rack: r1
+                  mac: "\(node.mac)"
+                  ip: \(node.ip)
+                  bmc: {url: "ipmi://127.0.0.1:\(node.bmcPort)"}
+                  bootLoader: ipxe
+                  image: os
+                  services: [\((services[node.name] ?? []).joined(separator: ", "))]
+
+                """
+        }
+        if services.values.contains(where: { $0.contains("web") }) {
+            let web = """
+                apiVersion: rackswarm.io/v1
+                kind: Service
+                metadata:
+                  name: web
+                spec:
+                  description: Web front end
+                  repositories:
+                    - name: lab
+                      baseurl: http://127.0.0.1:\(httpPort)/repo/
+                  software:
+                    - name: "apache#1"
+                      rpm: httpd-2.2.9-4.Gxdl.i386.rpm
+                      order: 1
+                      script: /etc/init.d/httpd
+                      process: httpd
+
+                """
+            try web.write(toFile: siteDirectory + "/services/web.yaml", atomically: true, encoding: .utf8)
+        }
+        try site.write(toFile: siteDirectory + "/site.yaml", atomically: true, encoding: .utf8)
+        try image.write(toFile: siteDirectory + "/images/os.yaml", atomically: true, encoding: .utf8)
+        try rack.write(toFile: siteDirectory + "/racks/r1.yaml", atomically: true, encoding: .utf8)
+    }
+
+    func git(_ arguments: [String]) async throws -> String {
+        let result = try await runCommand("/usr/bin/git", ["-C", repo] + arguments, environment: [
+            "GIT_AUTHOR_NAME": "lab", "GIT_AUTHOR_EMAIL": "lab@rackswarm.invalid", "GIT_COMMITTER_NAME": "lab",
+            "GIT_COMMITTER_EMAIL": "lab@rackswarm.invalid", "GIT_CONFIG_GLOBAL": "/dev/null",
+        ])
+        guard result.status == 0 else { throw LabError("git \(arguments.joined(separator: " ")): \(result.output)") }
+        return result.output
+    }
+
+    func commit(_ message: String) async throws {
+        _ = try await git(["add", "-A"])
+        _ = try await git(["commit", "-q", "-m", message])
+    }
+
+    var applyArguments: [String] {
+        ["apply", "--repo", "file://" + repo, "--path", "site", "--cache", root + "/cache", "--state", statePath,
+         "--listen", "127.0.0.1", "--seed-port", "\(seedPort)", "--backoff", "1s", "--attempts", "3"]
+    }
+
+    /// Starts `reconcile apply` with extra arguments; its output goes to `log`.
+    func startApply(_ extra: [String] = [], log: String) throws -> LabProcess {
+        try LabProcess(binaries + "/reconcile", applyArguments + extra,
+                       environment: ["RACKSWARM_LAB_BMC_PASSWORD": Self.password], outputFile: root + "/" + log)
+    }
+
+    /// Runs one `reconcile apply` pass to its end.
+    func apply(log: String, timeout: Double = 300) async throws -> (status: Int32, output: String) {
+        let process = try startApply(log: log)
+        let status = await process.wait(timeout: timeout)
+        return (status, process.output)
+    }
+
+    func disk(_ node: LabNode) -> Data? { FileManager.default.contents(atPath: node.directory + "/disk") }
+    var image: Data? { FileManager.default.contents(atPath: siteDirectory + "/images/os.img") }
+    func bmcLog(_ node: LabNode) -> String {
+        (try? String(contentsOfFile: node.directory + "/bmc/log", encoding: .utf8)) ?? ""
+    }
+    func console(_ node: LabNode) -> String {
+        (try? String(contentsOfFile: node.directory + "/console.log", encoding: .utf8)) ?? ""
+    }
+
+    /// The whole story of a failure: apply logs and every node's console.
+    func diagnostics() -> String {
+        nodes.map { "== \($0.name) console\n\(console($0))== \($0.name) bmc\n\(bmcLog($0))" }.joined()
+    }
+
+    private func waitForBMCs() async throws {
+        for node in nodes {
+            var waited = 0
+            while !udpPortIsBound(node.bmcPort) {
+                guard waited < 200 else { throw LabError("the BMC of \(node.name) never bound port \(node.bmcPort)") }
+                try await Task.sleep(for: .milliseconds(50))
+                waited += 1
+            }
+        }
+    }
+
+    /// Kills every BMC and every node's firmware session, and removes the lab's files.
+    func tearDown() {
+        for pid in bmcPIDs { kill(pid, SIGKILL) }
+        for node in nodes {
+            if let text = try? String(contentsOfFile: node.directory + "/bmc/firmware.pid", encoding: .utf8),
+                let group = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                kill(-group, SIGKILL)
+            }
+        }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}

@@ -1,0 +1,189 @@
+import AsyncHTTPClient
+import BootServer
+import Drivers
+import Foundation
+import Hummingbird
+import Installer
+import Logging
+import NIOCore
+import NIOHTTP1
+import Torrent
+
+/// A directory under /tmp removed when the test ends.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init(_ prefix: String = "rackswarm-install") throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+
+    func subdirectory(_ name: String) throws -> String {
+        let full = path + "/" + name
+        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
+        return full
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// What the report route received, in order.
+actor ReportRecorder {
+    private(set) var reports: [(node: String, report: InstallReport)] = []
+    private(set) var instructionRequests: [String] = []
+    /// Answer the next `failFirst` posts with an error (the route's 500) before recording any.
+    private var failures: Int
+
+    init(failFirst: Int = 0) {
+        self.failures = failFirst
+    }
+
+    struct Refused: Error {}
+
+    func record(_ node: String, _ report: InstallReport) throws {
+        if failures > 0 {
+            failures -= 1
+            throw Refused()
+        }
+        reports.append((node, report))
+    }
+
+    func asked(_ node: String) {
+        instructionRequests.append(node)
+    }
+
+    var phases: [InstallReport.Phase] { reports.map(\.report.phase) }
+
+    /// Phases with consecutive `downloading` reports collapsed into one.
+    var phaseSteps: [InstallReport.Phase] {
+        var steps: [InstallReport.Phase] = []
+        for phase in phases where steps.last != phase { steps.append(phase) }
+        return steps
+    }
+}
+
+/// An image, its .torrent under the HTTP root, a boot server with the tracker and the report route, and the
+/// reconciler's seed (the Torrent engine, seed-only) — every piece the install environment talks to.
+struct InstallBench {
+    static let node = "n1"
+    static let imageReference = "tiny@1"
+
+    let directory: TemporaryDirectory
+    let image: String
+    let sha256: String
+    let metainfo: Metainfo
+    let httpRoot: String
+
+    /// A random image of `size` bytes in 64 KiB pieces.
+    init(size: Int = 3 << 20) throws {
+        directory = try TemporaryDirectory()
+        httpRoot = try directory.subdirectory("http")
+        image = directory.path + "/image.img"
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        try Data(bytes).write(to: URL(fileURLWithPath: image))
+        sha256 = try Self.sha256Hex(of: image)
+        metainfo = try MetainfoBuilder.create(path: image, pieceLength: 64 << 10, logger: Logger(label: "test.image"))
+        try FileManager.default.createDirectory(atPath: httpRoot + "/torrents", withIntermediateDirectories: true)
+        try Data(metainfo.encoded()).write(
+            to: URL(fileURLWithPath: httpRoot + "/torrents/\(Self.imageReference).torrent"))
+    }
+
+    /// SHA-256 through sha256sum (coreutils): an implementation other than the one under test.
+    static func sha256Hex(of path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(String(decoding: data, as: UTF8.self).prefix(64))
+    }
+
+    func instructions(postInstall: [InstallInstructions.PostAction]) -> InstallInstructions {
+        InstallInstructions(node: Self.node, rack: "r1", image: Self.imageReference, sha256: sha256,
+                            postInstall: postInstall)
+    }
+
+    func arguments(port: Int, sha256: String? = nil) -> InstallArguments {
+        InstallArguments(node: Self.node, imageReference: Self.imageReference, sha256: sha256 ?? self.sha256,
+                         server: BootServerAddress(host: "127.0.0.1", httpPort: port))
+    }
+
+    /// Runs the boot server (tracker, report route answering `instructions` for `n1`) and the seed for `body`.
+    func run<T: Sendable>(
+        instructions: InstallInstructions, recorder: ReportRecorder,
+        _ body: @Sendable (_ port: Int) async throws -> T
+    ) async throws -> T {
+        let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(interval: 5)))
+        let server = BootHTTPServer(
+            httpRoot: httpRoot, logger: Logger(label: "test.boot-http"), tracker: tracker,
+            instructions: { node in
+                await recorder.asked(node)
+                return node == Self.node ? instructions : nil
+            },
+            onReport: { node, report in
+                guard node == Self.node else { throw BootHTTPServer.ReportRejection.unknownNode }
+                try await recorder.record(node, report)
+            })
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await app.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let seed = try await TorrentClient.start(
+                metainfo: metainfo, path: image, seedOnly: true,
+                configuration: TorrentConfiguration(
+                    listenHost: "127.0.0.1", listenPort: 0, trackerURL: "http://127.0.0.1:\(port)/announce"),
+                logger: Logger(label: "test.seed"))
+            do {
+                let result = try await body(port)
+                await seed.stop()
+                return result
+            } catch {
+                await seed.stop()
+                throw error
+            }
+        }
+    }
+}
+
+/// The directory holding the built products (next to the test bundle).
+var productsDirectory: String {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+    var url = URL(fileURLWithPath: exe)
+    while url.path != "/" && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
+    return url.path == "/" ? URL(fileURLWithPath: exe).deletingLastPathComponent().path
+        : url.deletingLastPathComponent().path
+}
+
+/// One HTTP client per test, shut down at the end.
+func withHTTPClient<T: Sendable>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+    let client = NodeInstaller.makeHTTPClient()
+    do {
+        let result = try await body(client)
+        try await client.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}
+
+/// Runs a program with posix_spawn, waits on its own thread, and returns its exit status and combined output.
+func runProgram(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async
+    -> CommandResult
+{
+    let result = await ProcessCommandRunner().run(executable, arguments, environment: [:], timeout: timeout)
+    return result
+}

@@ -1,0 +1,127 @@
+import Foundation
+
+/// The package's root directory, found from this file's path.
+public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+/// The directory holding the built `reconcile` and `provision-agent` executables, if they are built.
+public var builtBinaries: String? {
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
+        packageRoot + "/.build/debug",
+    ]
+    return candidates.first {
+        FileManager.default.isExecutableFile(atPath: "\($0)/provision-agent")
+            && FileManager.default.isExecutableFile(atPath: "\($0)/reconcile")
+    }
+}
+
+/// A program started in the background with posix_spawn: stdin from /dev/null, stdout and stderr into one
+/// file, a clean signal mask (a test runner may block or ignore signals the child must see), and extra
+/// environment. `wait` polls `waitpid` — no thread blocks on it.
+public final class LabProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let outputFile: String
+    private let lock = NSLock()
+    private var exitStatus: Int32?
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                outputFile: String) throws {
+        self.outputFile = outputFile
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        var merged = ProcessInfo.processInfo.environment
+        for (key, value) in environment { merged[key] = value }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let spawned = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+        guard spawned == 0 else {
+            throw LabError("cannot start \(executable): \(String(cString: strerror(spawned)))")
+        }
+        pid = child
+    }
+
+    /// Sends a signal (SIGKILL by default).
+    public func signal(_ number: Int32 = SIGKILL) { kill(pid, number) }
+
+    /// Waits for the exit; after `timeout` seconds the process gets SIGKILL. Returns the exit status, or
+    /// 128 + signal.
+    @discardableResult
+    public func wait(timeout: Double) async -> Int32 {
+        let started = Date()
+        while true {
+            if let status = lock.withLock({ exitStatus }) { return status }
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                let signal = raw & 0x7f
+                let status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+                lock.withLock { exitStatus = status }
+                return status
+            }
+            if Date().timeIntervalSince(started) > timeout { kill(pid, SIGKILL) }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    public var output: String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
+}
+
+/// Runs a program to its end (SIGKILL after `timeout` s) and returns its status and output.
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                       timeout: Double = 60) async throws -> (status: Int32, output: String) {
+    let file = NSTemporaryDirectory() + "rs-cmd-\(getpid())-\(UUID().uuidString.prefix(8)).log"
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let process = try LabProcess(executable, arguments, environment: environment, outputFile: file)
+    let status = await process.wait(timeout: timeout)
+    return (status, process.output)
+}
+
+public struct LabError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A free port: bind port 0 with the given socket type, read the port, close.
+public func freePort(udp: Bool = false) throws -> Int {
+    let descriptor = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw LabError("socket: errno \(errno)") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw LabError("bind: errno \(errno)") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// True when /proc/net/udp lists a socket bound to 127.0.0.1:port (read to EOF: /proc files report size 0).
+public func udpPortIsBound(_ port: Int) -> Bool {
+    guard let handle = FileHandle(forReadingAtPath: "/proc/net/udp") else { return false }
+    defer { try? handle.close() }
+    let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    return table.contains(String(format: "0100007F:%04X", port))
+}

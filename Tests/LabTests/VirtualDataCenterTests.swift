@@ -1,0 +1,244 @@
+import Drivers
+import Foundation
+import Testing
+
+/// The package's root directory, found from this file's path.
+private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+/// The virtual data center end to end, with every real part: `vdc.py up` builds a 1-rack × 2-node lab (namespaces
+/// on a bridge, ipmi_sim BMCs, dnsmasq), `reconcile boot sync` writes the install entries and DHCP reservations,
+/// `reconcile boot serve --reports` serves the boot files, tracker and report route and `reconcile seed` the image,
+/// both in the core namespace. `ipmitool` powers the nodes on through their BMCs; each node's firmware DHCPs,
+/// TFTP-fetches its chain entry, follows it over HTTP, fetches kernel and initrd, and runs `provision-agent
+/// install`, whose reports reach the route in order. `vdc.py down` then leaves no namespace and no process.
+/// Needs root and network namespaces: without them it fails, it does not skip.
+@Suite(.serialized)
+struct VirtualDataCenterTests {
+    static let vdc = packageRoot + "/scripts/lab/vdc.py"
+    static let binaries = packageRoot + "/.build/debug"
+    static let imageSize = 4 << 20
+
+    struct Lab {
+        let base: String
+        var site: String { base + "/site" }
+        var lab: String { base + "/lab" }
+        var httpRoot: String { base + "/http" }
+        var reports: String { base + "/reports.jsonl" }
+    }
+
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(180)) async
+        -> CommandResult
+    {
+        await ProcessCommandRunner().run(executable, arguments, environment: [:], timeout: timeout)
+    }
+
+    /// Runs `command` in the lab's core namespace in the background (`setsid -f`: its own session, not our child);
+    /// `vdc.py down` kills it with the namespace.
+    static func background(_ lab: Lab, _ command: [String], log: String) async throws {
+        let quoted = ([vdc, "exec", lab.lab, "--"] + command).map { "'\($0)'" }.joined(separator: " ")
+        let result = await run("/bin/sh", ["-c", "setsid -f /usr/bin/python3 \(quoted) > '\(log)' 2>&1 < /dev/null"])
+        try #require(result.succeeded, "\(result.output)")
+    }
+
+    static func writeSite(_ lab: Lab, sha256: String) throws {
+        let files: [String: String] = [
+            "site.yaml": """
+                apiVersion: rackswarm.io/v1
+                kind: Site
+                metadata: {name: labtest}
+                spec:
+                  network: {pxeSubnet: 10.77.0.0/24, serverAddress: 10.77.0.1, httpPort: 8080, dhcp: managed}
+                  boot: {tftpRoot: \(lab.base)/tftp, httpRoot: \(lab.httpRoot), afterInstall: localBoot}
+                  rollout: {firstWave: 1, maxUnavailable: 2, concurrency: 2, failureBudget: 1, canary: false}
+                  timeouts: {power: 1m, install: 5m, services: 5m}
+                  agent: {port: 7700, keyFile: \(lab.base)/site.key}
+                  prune: false
+                  interval: 1m
+
+                """,
+            "racks/r1.yaml": """
+                apiVersion: rackswarm.io/v1
+                kind: Rack
+                metadata: {name: r1}
+                spec:
+                  bmc: {username: admin, password: {file: \(lab.base)/bmc.password}}
+                ---
+                apiVersion: rackswarm.io/v1
+                kind: Node
+                metadata: {name: n1}
+                spec: {rack: r1, mac: "52:54:00:99:00:01", ip: 10.77.0.11, bmc: {url: "ipmi://127.0.0.1:9201"},
+                       bootLoader: ipxe, image: tiny, services: []}
+                ---
+                apiVersion: rackswarm.io/v1
+                kind: Node
+                metadata: {name: n2}
+                spec: {rack: r1, mac: "52:54:00:99:00:02", ip: 10.77.0.12, bmc: {url: "ipmi://127.0.0.1:9202"},
+                       bootLoader: ipxe, image: tiny, services: []}
+
+                """,
+            "images/tiny.yaml": """
+                apiVersion: rackswarm.io/v1
+                kind: Image
+                metadata: {name: tiny}
+                spec:
+                  version: "1"
+                  file: images/tiny.img
+                  sha256: \(sha256)
+                  kernel: boot/vmlinuz
+                  initrd: boot/initrd.img
+                  kernelArgs: [console=ttyS0]
+                  pieceSize: 64KiB
+                  postInstall:
+                    - name: hostname
+                      run: mkdir -p "$RACKSWARM_ROOT/etc" && echo "$RACKSWARM_NODE" > "$RACKSWARM_ROOT/etc/hostname"
+
+                """,
+        ]
+        for (path, text) in files {
+            let url = URL(fileURLWithPath: lab.site + "/" + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// The install reports of `node` recorded so far.
+    static func reports(_ lab: Lab, node: String) -> [InstallReport] {
+        struct Line: Decodable {
+            var node: String
+            var report: InstallReport
+        }
+        let text = (try? String(contentsOfFile: lab.reports, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
+            .filter { $0.node == node }.map(\.report)
+    }
+
+    /// Whether `pid` is a live process: a zombie (dead, not yet reaped by whichever ancestor inherited it) is not.
+    static func isRunning(_ pid: Int) -> Bool {
+        guard kill(pid_t(pid), 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+    }
+
+    static func namespaces() async -> [String] {
+        await run("/usr/bin/env", ["ip", "netns", "list"]).output.split(separator: "\n")
+            .compactMap { $0.split(separator: " ").first.map(String.init) }
+    }
+
+    @Test func nodesPowerOnThroughTheirBMCsAndInstallOverPXE() async throws {
+        try #require(getuid() == 0, "the virtual data center needs root (network namespaces)")
+        for binary in ["reconcile", "provision-agent"] {
+            try #require(FileManager.default.isExecutableFile(atPath: "\(Self.binaries)/\(binary)"),
+                         "build \(binary) first")
+        }
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("rs-vdc-\(UUID().uuidString.prefix(8))")
+            .path
+        let lab = Lab(base: base)
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var tornDown = false
+        defer {
+            if !tornDown {
+                // A failed run still leaves nothing behind: down is idempotent.
+                let semaphore = DispatchSemaphore(value: 0)
+                Thread {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+                    process.arguments = [Self.vdc, "down", lab.lab]
+                    try? process.run()
+                    process.waitUntilExit()
+                    semaphore.signal()
+                }.start()
+                semaphore.wait()
+            }
+        }
+
+        // The image, its torrent, kernel and initrd under the HTTP root; the BMC password.
+        let reconcile = Self.binaries + "/reconcile"
+        try FileManager.default.createDirectory(atPath: lab.site + "/images", withIntermediateDirectories: true)
+        let image = lab.site + "/images/tiny.img"
+        var generator = SystemRandomNumberGenerator()
+        let imageBytes = Data((0..<Self.imageSize).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        try imageBytes.write(to: URL(fileURLWithPath: image))
+        let sha = await Self.run("/usr/bin/sha256sum", [image]).output.prefix(64)
+        try Self.writeSite(lab, sha256: String(sha))
+        try FileManager.default.createDirectory(atPath: lab.httpRoot + "/boot", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: lab.httpRoot + "/torrents", withIntermediateDirectories: true)
+        try Data("kernel".utf8).write(to: URL(fileURLWithPath: lab.httpRoot + "/boot/vmlinuz"))
+        try Data("initrd".utf8).write(to: URL(fileURLWithPath: lab.httpRoot + "/boot/initrd.img"))
+        try "lab-bmc-secret\n".write(toFile: base + "/bmc.password", atomically: true, encoding: .utf8)
+        let torrent = lab.httpRoot + "/torrents/tiny@1.torrent"
+        let published = await Self.run(reconcile, ["image", "publish", image, "--output", torrent,
+                                                   "--tracker", "http://10.77.0.1:8080/announce",
+                                                   "--piece-size", "64KiB"])
+        try #require(published.succeeded, "\(published.output)")
+
+        // Up.
+        let up = await Self.run("/usr/bin/python3", [Self.vdc, "up", "--site", lab.site, "--lab", lab.lab])
+        try #require(up.succeeded, "vdc.py up: \(up.output)")
+        let labState = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: lab.lab + "/lab.json"))) as? [String: Any]
+        let prefix = try #require(labState?["prefix"] as? String)
+        #expect(await Self.namespaces().filter { $0.hasPrefix(prefix) }.count == 3)
+
+        // Entries and reservations, then the HTTP endpoint (with the report route) and the seed.
+        let sync = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", reconcile, "boot", "sync",
+            "--repo", lab.site, "--state", base + "/state.db", "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid"])
+        try #require(sync.succeeded, "boot sync: \(sync.output)")
+        #expect(sync.output.contains("wrote: n1") && sync.output.contains("wrote: n2"), "\(sync.output)")
+        try await Self.background(lab, [reconcile, "boot", "serve", "--repo", lab.site, "--reports", lab.reports],
+                                  log: base + "/serve.log")
+        try await Self.background(lab, [reconcile, "seed", torrent, "--data", image, "--listen", "10.77.0.1:6881"],
+                                  log: base + "/seed.log")
+
+        // Power on through the BMCs (RMCP+ from the core namespace, where the BMCs listen).
+        for port in ["9201", "9202"] {
+            let on = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", "ipmitool", "-I", "lanplus",
+                "-H", "127.0.0.1", "-p", port, "-U", "admin", "-P", "lab-bmc-secret", "-C", "3", "chassis", "power",
+                "on"], timeout: .seconds(60))
+            try #require(on.succeeded, "ipmitool power on (\(port)): \(on.output)")
+        }
+
+        // Both nodes install: phases in order, ending with rebooting.
+        let deadline = ContinuousClock.now + .seconds(240)
+        while ContinuousClock.now < deadline {
+            let done = ["n1", "n2"].allSatisfy { Self.reports(lab, node: $0).contains { $0.phase == .rebooting } }
+            if done { break }
+            if ["n1", "n2"].contains(where: { Self.reports(lab, node: $0).contains { $0.phase == .failed } }) { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        for node in ["n1", "n2"] {
+            let console = (try? String(contentsOfFile: "\(lab.lab)/nodes/\(node)/console.log", encoding: .utf8)) ?? ""
+            var steps: [InstallReport.Phase] = []
+            for report in Self.reports(lab, node: node) where steps.last != report.phase { steps.append(report.phase) }
+            #expect(Array(steps.prefix(5)) == [.booted, .downloading, .written, .postInstalled, .rebooting],
+                    "\(node): \(steps)\n\(console)")
+            for marker in ["phase=dhcp-bound ip=10.77.0.", "phase=chain target=http://10.77.0.1:8080/ipxe/",
+                           "phase=install-kernel kernel=http://10.77.0.1:8080/boot/vmlinuz", "phase=installing",
+                           "phase=rebooting"] {
+                #expect(console.contains(marker), "\(node): no '\(marker)' in its console:\n\(console)")
+            }
+            let disk = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(lab.lab)/nodes/\(node)/disk"))
+            let written = try disk.read(upToCount: Self.imageSize) ?? Data()
+            try disk.close()
+            #expect(written == imageBytes, "\(node)'s disk holds the image")
+            let hostname = try? String(contentsOfFile: "\(lab.lab)/nodes/\(node)/root/etc/hostname", encoding: .utf8)
+            #expect(hostname == "\(node)\n")
+        }
+        let status = await Self.run("/usr/bin/python3", [Self.vdc, "status", lab.lab])
+        #expect(status.succeeded && status.output.contains("n1") && status.output.contains(" on "), "\(status.output)")
+
+        // Down: no namespace of the lab, no BMC, no dnsmasq, no firmware left.
+        let pids = (labState?["pids"] as? [Int]) ?? []
+        let down = await Self.run("/usr/bin/python3", [Self.vdc, "down", lab.lab])
+        tornDown = true
+        #expect(down.succeeded, "\(down.output)")
+        #expect(await Self.namespaces().filter { $0.hasPrefix(prefix) }.isEmpty)
+        for pid in pids { #expect(!Self.isRunning(pid), "process \(pid) outlived the lab") }
+        let again = await Self.run("/usr/bin/python3", [Self.vdc, "down", lab.lab])
+        #expect(again.succeeded, "down is idempotent: \(again.output)")
+    }
+}

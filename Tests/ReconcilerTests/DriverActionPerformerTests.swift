@@ -1,0 +1,133 @@
+import Drivers
+import DriversTesting
+import Foundation
+import Logging
+import Reconciler
+import Testing
+
+/// The performer that routes actions to the drivers: power through the BMC driver, the install watched through
+/// its reports, boot entries through the boot driver, and the install desk's entry flip on `rebooting`.
+struct DriverActionPerformerTests {
+    struct Rig {
+        let desired: DesiredState
+        let store: any StateStore = MemoryStateStore()
+        let power: FakePowerDriver
+        let boot = FakeBootDriver()
+        let agent = FakeServiceAgent()
+        let performer: DriverActionPerformer
+
+        init(state: PowerState = .off, refused: [String: String] = [:]) throws {
+            desired = try PlannerTests.example()
+            let power = FakePowerDriver(state: state)
+            self.power = power
+            let agent = agent
+            var performer = DriverActionPerformer(
+                desired: desired, store: store, boot: BootActionExecutor(driver: boot, desired: desired),
+                power: { _ in power }, agents: { _ in agent }, refusedImages: refused,
+                logger: Logger(label: "test.performer"))
+            performer.pollInterval = .milliseconds(10)
+            self.performer = performer
+        }
+
+        var node: Node { desired.node(named: "r1n1")! }
+        var image: Image { desired.image(named: node.image.value)! }
+
+        func action(_ kind: PlannedAction.Kind) -> PlannedAction {
+            PlannedAction(node: node.name, rack: node.rack.value, wave: 0, kind: kind, destructive: false, detail: "")
+        }
+
+        /// Journals and performs `kind` as the executor would (the install wait reads the power cycle's time).
+        func run(_ kind: PlannedAction.Kind) async throws {
+            let id = try await store.journalPlanned([action(kind)], commit: "c1", at: Date())[0]
+            try await store.journalStarted(id, at: Date())
+            try await performer.perform(action(kind), on: node, image: image)
+            try await store.journalFinished(id, at: Date())
+        }
+    }
+
+    @Test func powerCycleTurnsAnOffNodeOnAndCyclesARunningOne() async throws {
+        let off = try Rig(state: .off)
+        try await off.run(.setBootPXE)
+        try await off.run(.powerCycle)
+        #expect(await off.power.calls == [.setBootDevice(.pxe, .once), .powerState, .setPower(.on)])
+        let on = try Rig(state: .on)
+        try await on.run(.powerCycle)
+        #expect(await on.power.calls == [.powerState, .setPower(.cycle)])
+    }
+
+    @Test func badCredentialsStallTheNode() async throws {
+        let rig = try Rig()
+        await rig.power.failNext(PowerError(.authenticationFailed, bmc: "ipmi://127.0.0.1:9101", "RAKP 2 refused"))
+        let error = await #expect(throws: ActionFailure.self) { try await rig.run(.setBootPXE) }
+        #expect(error?.intent == .stalled)
+        #expect(error?.message.contains("RAKP 2 refused") == true)
+    }
+
+    @Test func aRefusedImageStallsBeforeAnythingIsTouched() async throws {
+        let rig = try Rig(refused: ["centos-7@7.9.2009": "file has SHA-256 00…, the repo says 3f…"])
+        let error = await #expect(throws: ActionFailure.self) { try await rig.run(.writeBootEntry) }
+        #expect(error?.intent == .stalled)
+        #expect(error?.message.contains("the repo says") == true)
+        #expect(await rig.boot.calls.isEmpty)
+        #expect(await rig.power.calls.isEmpty)
+    }
+
+    @Test func theInstallWaitEndsAtRebootingAndIgnoresReportsFromBeforeTheCycle() async throws {
+        let rig = try Rig()
+        // A report from an earlier install must not count.
+        try await rig.store.recordInstall(InstallReport(phase: .rebooting, image: rig.image.reference),
+                                          for: "r1n1", at: Date(timeIntervalSinceNow: -60))
+        try await rig.run(.powerCycle)
+        let wait = Task { try await rig.run(.installImage) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await rig.store.journal(node: "r1n1").last?.state == .started)
+        for phase in [InstallReport.Phase.booted, .downloading, .written, .postInstalled, .rebooting] {
+            try await rig.store.recordInstall(InstallReport(phase: phase, image: rig.image.reference), for: "r1n1",
+                                              at: Date())
+        }
+        try await wait.value
+        #expect(try await rig.store.journal(node: "r1n1").last?.state == .finished)
+    }
+
+    @Test func aFailedInstallIsTransientAndItsRetryBootsTheNodeAgain() async throws {
+        let rig = try Rig(state: .on)
+        try await rig.run(.powerCycle)
+        try await rig.store.recordInstall(
+            InstallReport(phase: .failed, image: rig.image.reference, error: "post action hostname exited 1"),
+            for: "r1n1", at: Date())
+        let error = await #expect(throws: ActionFailure.self) {
+            try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image)
+        }
+        #expect(error?.intent == .transient)
+        #expect(error?.message.contains("post action hostname exited 1") == true)
+        let before = await rig.power.calls.count
+        // The retry: PXE next and a new power cycle, then it waits for fresh reports.
+        let retry = Task { try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(Array(await rig.power.calls.dropFirst(before))
+                == [.setBootDevice(.pxe, .once), .powerState, .setPower(.cycle)])
+        // The old failure does not end the new wait; the new install's reports do.
+        try await rig.store.recordInstall(InstallReport(phase: .rebooting, image: rig.image.reference), for: "r1n1",
+                                          at: Date())
+        try await retry.value
+    }
+
+    @Test func rebootingFlipsTheEntryBeforeTheReportIsRecorded() async throws {
+        let rig = try Rig()
+        let desk = InstallDesk(desired: rig.desired, store: rig.store, boot: rig.boot,
+                               logger: Logger(label: "test.desk"))
+        let instructions = try #require(await desk.instructions(for: "r1n1"))
+        #expect(instructions.image == rig.image.reference)
+        #expect(instructions.postInstall.map(\.name) == rig.image.postInstall.map(\.name))
+        #expect(await desk.instructions(for: "nope") == nil)
+        try await desk.receive(InstallReport(phase: .downloading, image: rig.image.reference, percent: 50),
+                               from: "r1n1")
+        #expect(await rig.boot.calls.isEmpty)
+        try await desk.receive(InstallReport(phase: .rebooting, image: rig.image.reference), from: "r1n1")
+        #expect(await rig.boot.entries["r1n1"]?.mode == .localBoot)
+        #expect(try await rig.store.installProgress()["r1n1"]?.report.phase == .rebooting)
+        await #expect(throws: InstallDesk.UnknownNode.self) {
+            try await desk.receive(InstallReport(phase: .booted, image: "x@1"), from: "nope")
+        }
+    }
+}

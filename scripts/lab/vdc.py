@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""The virtual data center: a site's nodes as network namespaces on one bridge, each with a real BMC, a sparse
+disk, a root directory and a "firmware" that PXE-boots it into `provision-agent install` and then `serve`.
+
+  vdc.py up --site DIR --lab LABDIR [--reconciler-bin PATH] [--agent-bin PATH] [--disk-size SIZE] [--key-file F]
+  vdc.py exec LABDIR -- CMD...        run CMD in the core namespace (where the reconciler runs)
+  vdc.py power LABDIR NODE on|off|reset|status
+  vdc.py status LABDIR [--json]
+  vdc.py down LABDIR                  idempotent; also what `up` runs first on a lab left behind
+
+What `up` builds (names derive from a hash of LABDIR, so two labs never share one; a host-wide lock guards every
+namespace change):
+  - core namespace `rv<hash>c`: bridge br0 holding the site's serverAddress/prefix, every IPMI BMC (ipmi_sim via
+    scripts/lab/ipmi-bmc.sh, on the BMC URL's host:port, 127.0.0.1 being the core namespace's own loopback), and
+    dnsmasq (DHCP + TFTP) from `reconcile boot dnsmasq-config`;
+  - one namespace per node `rv<hash>n<i>`, its eth0 a veth into br0 with the node's MAC;
+  - LABDIR/nodes/NODE/{disk (sparse), root/, console.log, node.env};
+  - the services' RPMs (scripts/lab/make-service-repo.sh) in LABDIR/rpms/repo, linked as HTTPROOT/repo when the
+    site's HTTP root has no `repo` of its own.
+A BMC's chassis hook powers its node: on starts scripts/lab/node-firmware.sh in the node's namespace (own process
+group, descriptors closed); off kills every process in that namespace; reset does both. Redfish nodes get their
+namespace, disk and root but no emulated BMC yet (`vdc.py power` works for them by hand).
+Needs root, iproute2, ipmi_sim, dnsmasq, busybox, curl, rpmbuild, createrepo_c.
+"""
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from netlab import HostLock, LabError, kill_group, kill_namespace, namespace_pids, namespaces, sh  # noqa: E402
+
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+LOCK_PATH = "/run/lock/rackswarm-vdc.lock"
+STATE = "lab.json"
+DEFAULT_BMC_PASSWORD = "lab-pass"
+BT_PORT = 6881
+
+
+def size_bytes(text):
+    units = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.lower().removesuffix("ib").removesuffix("b")
+    unit = text[-1] if text and text[-1] in "kmg" else ""
+    return int(text[:-1] if unit else text) * units[unit]
+
+
+def prefix_for(lab):
+    return "rv" + hashlib.sha1(os.path.realpath(lab).encode()).hexdigest()[:6]
+
+
+def load_state(lab):
+    path = os.path.join(lab, STATE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as file:
+        return json.load(file)
+
+
+def save_state(lab, state):
+    path = os.path.join(lab, STATE)
+    with open(path + ".tmp", "w") as file:
+        json.dump(state, file, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def resolve_password(reference):
+    """A BMC password from `env:NAME` or `file:PATH` as the reconciler will read it; the lab default otherwise."""
+    if reference and reference.startswith("env:") and os.environ.get(reference[4:]):
+        return os.environ[reference[4:]], reference
+    if reference and reference.startswith("file:") and os.path.exists(reference[5:]):
+        with open(reference[5:]) as file:
+            return file.read().rstrip("\n"), reference
+    return DEFAULT_BMC_PASSWORD, None
+
+
+def wait_udp_port(ns, host, port, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = sh("ip", "netns", "exec", ns, "ss", "-H", "-uln", f"sport = :{port}", check=False, capture=True)
+        if out.strip():
+            return
+        time.sleep(0.05)
+    raise LabError(f"nothing listens on udp {host}:{port} in {ns} after {timeout} s")
+
+
+def spawn_detached(args, log_path=None):
+    """Starts `args` in a new session (its own process group), stdin from /dev/null, every other descriptor closed."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    try:
+        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    finally:
+        if log_path:
+            log.close()
+
+
+# MARK: up
+
+
+def up(args):
+    lab = os.path.abspath(args.lab)
+    site = os.path.abspath(args.site)
+    reconcile = os.path.abspath(args.reconciler_bin or os.path.join(REPO_ROOT, ".build/debug/reconcile"))
+    agent = os.path.abspath(args.agent_bin or os.path.join(REPO_ROOT, ".build/debug/provision-agent"))
+    for binary in (reconcile, agent):
+        if not os.access(binary, os.X_OK):
+            raise LabError(f"{binary} is not an executable (build it first: swift build)")
+    os.makedirs(lab, exist_ok=True)
+    with HostLock(LOCK_PATH):
+        teardown(lab)
+        inventory = json.loads(sh(reconcile, "dev", "lab-inventory", site, capture=True))
+        prefix = prefix_for(lab)
+        state = {"prefix": prefix, "site": site, "lab": lab, "reconcile": reconcile, "agent": agent,
+                 "core": prefix + "c", "namespaces": [], "pids": [], "nodes": {}, "links": []}
+        save_state(lab, state)
+        try:
+            build(lab, site, inventory, state, args)
+        except BaseException:
+            teardown(lab)
+            raise
+    print(f"lab up: {len(state['nodes'])} nodes, core namespace {state['core']} "
+          f"({inventory['network']['serverAddress']}); logs in {lab}/nodes/NODE/console.log")
+
+
+def add_namespace(state, lab, name):
+    sh("ip", "netns", "add", name)
+    state["namespaces"].append(name)
+    save_state(lab, state)
+    sh("ip", "-n", name, "link", "set", "lo", "up")
+
+
+def build(lab, site, inventory, state, args):
+    network = inventory["network"]
+    core = state["core"]
+    add_namespace(state, lab, core)
+    sh("ip", "-n", core, "link", "add", "br0", "type", "bridge")
+    sh("ip", "-n", core, "addr", "add", f"{network['serverAddress']}/{network['prefixLength']}", "dev", "br0")
+    sh("ip", "-n", core, "link", "set", "br0", "up")
+
+    key_file = args.key_file or network["agentKeyFile"]
+    if not os.path.exists(key_file):
+        key_file = os.path.join(lab, "site.key")
+        with open(key_file, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+        os.chmod(key_file, 0o600)
+    state["keyFile"] = key_file
+
+    disk_size = size_bytes(args.disk_size)
+    for index, node in enumerate(inventory["nodes"], start=1):
+        name = node["name"]
+        ns = f"{state['prefix']}n{index}"
+        add_namespace(state, lab, ns)
+        port = f"v{index}"
+        sh("ip", "-n", core, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+        sh("ip", "-n", ns, "link", "set", "eth0", "address", node["mac"])
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", core, "link", "set", port, "master", "br0", "up")
+        directory = os.path.join(lab, "nodes", name)
+        os.makedirs(os.path.join(directory, "root"), exist_ok=True)
+        os.makedirs(os.path.join(directory, "boot"), exist_ok=True)
+        disk = os.path.join(directory, "disk")
+        with open(disk, "wb") as file:
+            file.truncate(disk_size)
+        open(os.path.join(directory, "console.log"), "a").close()
+        env = {"NODE": name, "MAC": node["mac"], "IFACE": "eth0", "DISK": disk,
+               "ROOT": os.path.join(directory, "root"), "AGENT": state["agent"],
+               "AGENT_PORT": str(network["agentPort"]), "KEY_FILE": key_file, "BT_PORT": str(BT_PORT)}
+        if args.seed_for:
+            env["SEED_FOR"] = args.seed_for
+        if args.report_to:
+            env["REPORT_TO"] = args.report_to
+        with open(os.path.join(directory, "node.env"), "w") as file:
+            for key, value in env.items():
+                file.write(f"{key}='{value}'\n")
+        state["nodes"][name] = {"namespace": ns, "rack": node["rack"], "mac": node["mac"], "ip": node["ip"],
+                                "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"], "emulated": False}
+        save_state(lab, state)
+
+    for name, node in zip(state["nodes"], inventory["nodes"]):
+        if node["bmc"]["scheme"] == "ipmi":
+            start_ipmi_bmc(lab, state, name, node["bmc"])
+    save_state(lab, state)
+
+    start_dnsmasq(lab, site, network, state)
+    build_repository(lab, network, state)
+    save_state(lab, state)
+
+
+def start_ipmi_bmc(lab, state, name, bmc):
+    core = state["core"]
+    host, port = bmc["host"], bmc["port"]
+    if not host.startswith("127."):
+        sh("ip", "-n", core, "addr", "add", f"{host}/32", "dev", "lo", check=False)
+    directory = os.path.join(lab, "bmc", name)
+    os.makedirs(directory, exist_ok=True)
+    hook = os.path.join(directory, "on-power")
+    with open(hook, "w") as file:
+        file.write("#!/bin/sh\n# Called by the chassis hook: on | off | reset.\n"
+                   f"exec {sys.executable} {os.path.abspath(__file__)} power {lab} {name} \"$1\" "
+                   ">/dev/null 2>&1 </dev/null\n")
+    os.chmod(hook, 0o755)
+    password, reference = resolve_password(bmc.get("password"))
+    if reference is None:
+        print(f"vdc: {name}: BMC password {bmc.get('password')} is not set here; the BMC uses "
+              f"'{DEFAULT_BMC_PASSWORD}'", file=sys.stderr)
+    out = sh("ip", "netns", "exec", core, "bash", os.path.join(HERE, "ipmi-bmc.sh"), directory, str(port), password,
+             capture=True)
+    pid = int(out.strip().splitlines()[-1])
+    state["pids"].append(pid)
+    wait_udp_port(core, host, port)
+    state["nodes"][name]["emulated"] = True
+    state["nodes"][name]["bmcDir"] = directory
+
+
+def start_dnsmasq(lab, site, network, state):
+    core = state["core"]
+    for directory in (network["tftpRoot"], network["httpRoot"]):
+        os.makedirs(directory, exist_ok=True)
+    conf = os.path.join(lab, "dnsmasq.conf")
+    text = sh(state["reconcile"], "boot", "dnsmasq-config", "--repo", site, capture=True)
+    with open(conf, "w") as file:
+        file.write(text)
+    hosts = next((line.split("=", 1)[1] for line in text.splitlines() if line.startswith("dhcp-hostsfile=")), None)
+    if hosts and not os.path.exists(hosts):
+        os.makedirs(os.path.dirname(hosts), exist_ok=True)
+        open(hosts, "a").close()
+    pid_file = os.path.join(lab, "dnsmasq.pid")
+    # In the foreground dnsmasq writes no pid file: the lab writes it (`reconcile boot sync --dnsmasq-pid-file`
+    # signals that pid after rewriting the hosts file). `ip netns exec` execs dnsmasq, so the pid is dnsmasq's.
+    proc = spawn_detached(["ip", "netns", "exec", core, "dnsmasq", "--no-daemon", "-C", conf, "--port=0",
+                           "--interface=br0", "--bind-interfaces",
+                           f"--dhcp-leasefile={os.path.join(lab, 'dnsmasq.leases')}", "--user=root", "--log-dhcp",
+                           f"--log-facility={os.path.join(lab, 'dnsmasq.log')}"],
+                          os.path.join(lab, "dnsmasq.out"))
+    state["pids"].append(proc.pid)
+    state["dnsmasqPidFile"] = pid_file
+    state["dnsmasqHosts"] = hosts
+    with open(pid_file, "w") as file:
+        file.write(f"{proc.pid}\n")
+    deadline = time.monotonic() + 10
+    while not sh("ip", "netns", "exec", core, "ss", "-H", "-uln", "sport = :67", check=False, capture=True).strip():
+        if proc.poll() is not None:
+            raise LabError(f"dnsmasq exited {proc.returncode}: " + open(os.path.join(lab, "dnsmasq.out")).read())
+        if time.monotonic() > deadline:
+            raise LabError("dnsmasq does not listen on DHCP (udp 67) after 10 s")
+        time.sleep(0.05)
+
+
+def build_repository(lab, network, state):
+    out = os.path.join(lab, "rpms")
+    sh("bash", os.path.join(HERE, "make-service-repo.sh"), out)
+    repo = os.path.join(out, "repo")
+    state["repository"] = repo
+    link = os.path.join(network["httpRoot"], "repo")
+    if not os.path.lexists(link):
+        os.symlink(repo, link)
+        state["links"].append(link)
+
+
+# MARK: power
+
+
+def firmware_pid(directory):
+    try:
+        with open(os.path.join(directory, "firmware.pid")) as file:
+            pid = int(file.read().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def power(args):
+    lab = os.path.abspath(args.lab)
+    state = load_state(lab)
+    if not state or args.node not in state["nodes"]:
+        raise LabError(f"no node {args.node} in lab {lab}")
+    node = state["nodes"][args.node]
+    directory = os.path.join(lab, "nodes", args.node)
+    if args.action in ("off", "reset"):
+        power_off(node, directory)
+    if args.action in ("on", "reset"):
+        if firmware_pid(directory) is None:
+            with open(os.path.join(directory, "console.log"), "a") as log:
+                log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} power: on\n")
+            spawn_detached(["ip", "netns", "exec", node["namespace"], "bash",
+                            os.path.join(HERE, "node-firmware.sh"), lab, args.node])
+    if args.action == "status":
+        print("on" if firmware_pid(directory) else "off")
+
+
+def power_off(node, directory):
+    pid = firmware_pid(directory)
+    if pid:
+        kill_group(pid)
+    # Everything the node started (its agent, the services' daemons) lives in its namespace.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        pids = namespace_pids(node["namespace"])
+        if not pids:
+            break
+        for other in pids:
+            try:
+                os.kill(other, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    sh("ip", "-n", node["namespace"], "addr", "flush", "dev", "eth0", check=False)
+    try:
+        os.unlink(os.path.join(directory, "firmware.pid"))
+    except FileNotFoundError:
+        pass
+    with open(os.path.join(directory, "console.log"), "a") as log:
+        log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} power: off\n")
+
+
+# MARK: status, exec, down
+
+
+def node_status(lab, name, node):
+    directory = os.path.join(lab, "nodes", name)
+    phase = "off"
+    try:
+        with open(os.path.join(directory, "console.log"), errors="replace") as log:
+            for line in log:
+                if "firmware: phase=" in line:
+                    phase = line.split("firmware: phase=", 1)[1].split()[0]
+                elif "power: off" in line:
+                    phase = "off"
+    except FileNotFoundError:
+        pass
+    disk = os.path.join(directory, "disk")
+    written = os.stat(disk).st_blocks * 512 if os.path.exists(disk) else 0
+    power_state = "on" if firmware_pid(directory) else "off"
+    bmc_power = None
+    if node.get("bmcDir"):
+        try:
+            bmc_power = "on" if open(os.path.join(node["bmcDir"], "power")).read().strip() == "1" else "off"
+        except OSError:
+            pass
+    return {"node": name, "rack": node["rack"], "ip": node["ip"], "power": power_state, "bmcPower": bmc_power,
+            "phase": phase, "diskBytesWritten": written, "bmc": node["bmc"], "bmcEmulated": node["emulated"]}
+
+
+def status(args):
+    lab = os.path.abspath(args.lab)
+    state = load_state(lab)
+    if not state:
+        print(f"no lab in {lab}")
+        return
+    rows = [node_status(lab, name, node) for name, node in state["nodes"].items()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'NODE':<10} {'RACK':<6} {'POWER':<6} {'PHASE':<14} {'DISK WRITTEN':>13}  BMC")
+    for row in rows:
+        bmc = row["bmc"] + ("" if row["bmcEmulated"] else " (not emulated)")
+        print(f"{row['node']:<10} {row['rack']:<6} {row['power']:<6} {row['phase']:<14} "
+              f"{row['diskBytesWritten']:>13}  {bmc}")
+
+
+def exec_core(args):
+    lab = os.path.abspath(args.lab)
+    state = load_state(lab)
+    if not state:
+        raise LabError(f"no lab in {lab} (vdc.py up first)")
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise LabError("exec needs a command after --")
+    os.execvp("ip", ["ip", "netns", "exec", state["core"]] + command)
+
+
+def teardown(lab):
+    """Kills every process of the lab and deletes its namespaces and links; safe to run any number of times."""
+    state = load_state(lab)
+    prefix = prefix_for(lab)
+    if state:
+        for pid in state.get("pids", []):
+            kill_group(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for link in state.get("links", []):
+            if os.path.islink(link):
+                os.unlink(link)
+    # Node namespaces first (their firmware), then the core; also any namespace of this lab's prefix that a run
+    # killed before it could record it.
+    names = [name for name in namespaces() if name.startswith(prefix)]
+    for name in sorted(names, key=lambda name: name.endswith("c")):
+        kill_namespace(name)
+    if state:
+        for name in state.get("nodes", {}):
+            try:
+                os.unlink(os.path.join(lab, "nodes", name, "firmware.pid"))
+            except FileNotFoundError:
+                pass
+        os.unlink(os.path.join(lab, STATE))
+
+
+def down(args):
+    lab = os.path.abspath(args.lab)
+    with HostLock(LOCK_PATH):
+        teardown(lab)
+    print(f"lab down: {lab}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="The virtual data center (see the module docstring).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("up")
+    p.add_argument("--site", required=True)
+    p.add_argument("--lab", required=True)
+    p.add_argument("--reconciler-bin")
+    p.add_argument("--agent-bin")
+    p.add_argument("--disk-size", default="1G", help="each node's sparse disk")
+    p.add_argument("--key-file", help="site key for the nodes' agents (default: the site's agent.keyFile, or a "
+                   "new LABDIR/site.key when that does not exist)")
+    p.add_argument("--seed-for", help="nodes keep seeding this long after writing their image (e.g. 30s)")
+    p.add_argument("--report-to", help="HOST:PORT the nodes' agents send heartbeats to")
+    p.set_defaults(func=up)
+    p = commands.add_parser("down")
+    p.add_argument("lab")
+    p.set_defaults(func=down)
+    p = commands.add_parser("status")
+    p.add_argument("lab")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=status)
+    p = commands.add_parser("power")
+    p.add_argument("lab")
+    p.add_argument("node")
+    p.add_argument("action", choices=["on", "off", "reset", "status"])
+    p.set_defaults(func=power)
+    p = commands.add_parser("exec")
+    p.add_argument("lab")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(func=exec_core)
+    args = parser.parse_args()
+    try:
+        args.func(args)
+    except LabError as error:
+        print(f"vdc: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
