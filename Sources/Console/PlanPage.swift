@@ -24,10 +24,11 @@ struct PlanView: Sendable, Codable {
         summary = plan.summary
         orphaned = plan.orphaned
         var rackOrder: [String] = []
-        for action in plan.actions where !rackOrder.contains(action.rack) { rackOrder.append(action.rack) }
+        var seen: Set<String> = []
+        for action in plan.actions where seen.insert(action.rack).inserted { rackOrder.append(action.rack) }
+        let byRack = Dictionary(grouping: plan.actions, by: \.rack)
         racks = rackOrder.map { rack in
-            let actions = plan.actions.filter { $0.rack == rack }
-            let waves = Dictionary(grouping: actions, by: \.wave)
+            let waves = Dictionary(grouping: byRack[rack] ?? [], by: \.wave)
             return RackGroup(rack: rack, suspended: snapshot.isSuspended(rack),
                              waves: waves.keys.sorted().map { WaveGroup(wave: $0, actions: waves[$0] ?? []) })
         }
