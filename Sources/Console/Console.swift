@@ -41,7 +41,7 @@ public struct Console: Sendable {
 
     /// Adds every console route to `router`.
     public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        let layout = Layout(prefix: prefix)
+        let layout = Layout(prefix: prefix, actionsEnabled: tokens != nil)
         func path(_ suffix: String) -> RouterPath { RouterPath(prefix + suffix) }
 
         // Pages.

@@ -21,6 +21,8 @@ struct Layout {
 
     /// Where the console is mounted: "" at the root, or e.g. "/console".
     var prefix: String
+    /// False for a read-only console: pages show no action buttons.
+    var actionsEnabled = true
 
     func link(_ path: String) -> String { prefix + path }
 
@@ -50,6 +52,7 @@ struct Layout {
                   el("main", [("id", "main"), ("data-live", "5")], main),
                   el("footer", [],
                      el("span", [("id", "live-status")], text("live: polling every 5 s")), text(" · "),
+                     text(actionsEnabled ? "actions need an operator token" : "read-only"), text(" · "),
                      el("a", [("href", link("/api/v1/site"))], text("JSON API")), text(" · "),
                      el("a", [("href", "/metrics")], text("metrics"))))))
     }
@@ -81,9 +84,10 @@ struct Layout {
         return el("time", [("datetime", stamp)], text(stamp))
     }
 
-    /// A button the console script turns into an authenticated POST.
+    /// A button the console script turns into an authenticated POST; nothing on a read-only console.
     func actionButton(_ label: String, post path: String, confirm: String? = nil) -> HTML {
-        el("button", [("type", "button"), ("class", "action"), ("data-post", link(path)), ("data-confirm", confirm)],
+        guard actionsEnabled else { return .empty }
+        return el("button", [("type", "button"), ("class", "action"), ("data-post", link(path)), ("data-confirm", confirm)],
            text(label))
     }
 }

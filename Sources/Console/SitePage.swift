@@ -78,7 +78,8 @@ struct SiteView: Sendable, Codable {
         summary.append(el("div", [], el("span", [("class", "label")], text("reconcile pass")),
                           passRequest.map { request in
                               text("requested by \(request.actor) at \(Units.time(request.at))")
-                          } ?? layout.actionButton("Request a pass now", post: "/api/v1/pass")))
+                          } ?? (layout.actionsEnabled ? layout.actionButton("Request a pass now", post: "/api/v1/pass")
+                                : text("none pending"))))
         let legend = el("div", [("class", "legend"), ("id", "counts")], children: NodeActivity.Phase.allCases.map {
             phase in
             el("span", [("class", "count"), ("data-phase", phase.rawValue)],

@@ -55,6 +55,8 @@ struct ConsoleActionTests {
     @Test func readOnlyConsoleRefusesEveryActionEvenWithAToken() async throws {
         let harness = try await ConsoleHarness.make()
         try await harness.withClient { client in
+            let page = try await client.fetch("/")
+            #expect(!page.body.contains("data-post=") && page.body.contains("read-only"), "no buttons that cannot work")
             for path in Self.posts {
                 let answer = try await client.fetch(path, method: .post,
                                                     headers: [.authorization: "Bearer alice-token-0123456789"])
@@ -80,6 +82,8 @@ struct ConsoleActionTests {
         #expect(suspended.status == 200 && suspended.body.contains("suspended by alice"))
         #expect(sitePage.body.contains("class=\"rack suspended\" data-rack=\"r2\""))
         #expect(sitePage.body.contains("suspended by alice since"))
+        #expect(sitePage.body.contains("data-post=\"/api/v1/racks/r2/resume\""))
+        #expect(sitePage.body.contains("data-post=\"/api/v1/racks/r1/suspend\""))
         #expect(resumed.status == 200)
         #expect(pass.status == 202)
         #expect(unknown.status == 404)
