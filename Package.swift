@@ -43,6 +43,7 @@ let package = Package(
             dependencies: [
                 "CYAML",
                 "Drivers",
+                "ReconcilerMetrics",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

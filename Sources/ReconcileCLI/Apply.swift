@@ -1,4 +1,5 @@
 import ArgumentParser
+import Console
 import Drivers
 import Foundation
 import Logging
@@ -54,6 +55,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.")
     var backoff: String = "2s"
 
+    @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
+    var tokenFile: String?
+
     func validate() throws {
         if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
@@ -69,8 +73,17 @@ struct Apply: AsyncParsableCommand {
     func run() async throws {
         if !dryRun && scope == .all {
             let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
+            var tokens: OperatorTokens?
+            if let tokenFile {
+                do {
+                    tokens = try OperatorTokens(contentsOfFile: tokenFile)
+                } catch {
+                    Terminal.standardError.write("\(error.description)\n")
+                    throw ExitCode.failure
+                }
+            }
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
-                                          seedPort: seedPort, policy: policy,
+                                          seedPort: seedPort, policy: policy, tokens: tokens,
                                           logger: Logger(label: "rackswarm.reconcile"))
             try await convergence.run(every: try interval())
             return

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BootServer
+import Console
 import Drivers
 import Foundation
 import Hummingbird
@@ -19,6 +20,8 @@ struct Convergence {
     var listenHost: String
     var seedPort: Int
     var policy: Executor.Policy
+    /// Operator tokens for the console's actions; nil keeps the console read-only.
+    var tokens: OperatorTokens?
     var logger: Logger
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. Returns the last pass's report.
@@ -40,7 +43,7 @@ struct Convergence {
             settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "http://\(server)/announce",
                             listenPort: seedPort),
             logger: logger)
-        let http = BootHTTPServer(
+        var http = BootHTTPServer(
             httpRoot: site.boot.httpRoot, logger: logger, tracker: tracker,
             instructions: { await desk.instructions(for: $0) },
             onReport: { node, report in
@@ -50,12 +53,21 @@ struct Convergence {
                     throw BootHTTPServer.ReportRejection.unknownNode
                 }
             })
+        let resources = PowerDriverResources()
+        // The web console and /metrics on the same server, following the site of the latest pass.
+        let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired))
+        let console = Console(
+            source: ClosureConsoleSource(
+                store: store, site: { await current.site },
+                power: { name in await Self.powerState(of: name, in: current, resources: resources, logger: logger) }),
+            tokens: tokens, prefix: "/console", metrics: .shared, logger: logger)
+        http.extraRoutes.append { console.addRoutes(to: $0) }
         let app = http.application(host: listenHost, port: site.network.httpPort) { port in
-            logger.info("serving boot files, tracker and install reports", metadata: [
+            logger.info("serving boot files, tracker, install reports, the console and metrics", metadata: [
                 "listen": "\(listenHost):\(port)", "nodes.see": "\(server)",
+                "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
         }
-        let resources = PowerDriverResources()
         let key: SiteKey
         do {
             key = try SiteKey(contentsOfFile: site.agent.keyFile)
@@ -64,10 +76,17 @@ struct Convergence {
             throw ExitCode.failure
         }
         let passes = Passes(source: source, store: store, desk: desk, seeder: seeder, bootDriver: bootDriver,
-                            resources: resources, key: key, policy: policy, logger: logger)
+                            resources: resources, key: key, policy: policy, current: current, logger: logger)
         let loop: any ServiceLifecycle.Service
         if let interval {
-            loop = ReconcileLoop(interval: interval, logger: logger) { _ = try await passes.run() }
+            loop = ReconcileLoop(
+                interval: interval, logger: logger,
+                passRequested: { (try? await store.passRequest()) != nil },
+                pass: {
+                    // A request that came before this pass started is answered by it.
+                    try await store.clearPassRequest(through: Date())
+                    _ = try await passes.run()
+                })
         } else {
             loop = OnePass(first: (checkout, desired), passes: passes)
         }
@@ -120,6 +139,7 @@ struct Passes: Sendable {
     var resources: PowerDriverResources
     var key: SiteKey
     var policy: Executor.Policy
+    var current: CurrentSite
     var logger: Logger
 
     func run() async throws -> Executor.Report {
@@ -135,6 +155,7 @@ struct Passes: Sendable {
 
     func run(_ desired: DesiredState, checkout: SiteSource.Checkout) async throws -> Executor.Report {
         await desk.update(desired)
+        await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
         let refused = await seeder.prepare(wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root))
         let site = desired.site
         let port = site.agent.port
@@ -150,7 +171,10 @@ struct Passes: Sendable {
         let installed = Set(try await store.observedState().nodes.filter { $0.value.phase == .ready }.keys)
         let services = ServiceReconciler(desired: desired, store: store, agents: agents, logger: logger)
         let unreachable = try await services.observe(only: installed)
-        var plan = Planner.plan(desired: desired, observed: try await store.observedState())
+        let suspended = try await store.suspendedRacks()
+        if !suspended.isEmpty { say("suspended by an operator: " + suspended.sorted().joined(separator: ", ")) }
+        var plan = Planner.plan(desired: desired, observed: try await store.observedState(),
+                                policy: .init(suspendedRacks: suspended))
         let serviceKinds: Set<PlannedAction.Kind> = [.installService, .uninstallService, .verifyServices]
         plan.actions.removeAll { unreachable[$0.node] != nil && serviceKinds.contains($0.kind) }
         // Written straight to the descriptor: the plan shows before the (long) execution, also into a pipe.
@@ -207,6 +231,26 @@ struct Passes: Sendable {
                                              password: password, insecureSkipVerify: node.bmc.insecureSkipVerify)
         return try PowerDriverRegistry.standard.driver(for: configuration, resources: resources, logger: logger)
     }
+}
+
+extension Convergence {
+    /// A node's power state asked from its BMC for the console's node page (bounded: a slow BMC shows unknown).
+    static func powerState(of name: String, in current: CurrentSite, resources: PowerDriverResources,
+                           logger: Logger) async -> String? {
+        guard let node = await current.site.desired.node(named: name),
+            let driver = try? Passes.powerDriver(for: node, resources: resources, logger: logger)
+        else { return nil }
+        return try? await driver.powerState().rawValue
+    }
+}
+
+/// The site of the latest pass, for the console.
+actor CurrentSite {
+    private(set) var site: ConsoleSite
+
+    init(_ site: ConsoleSite) { self.site = site }
+
+    func update(_ site: ConsoleSite) { self.site = site }
 }
 
 struct PassError: Error, CustomStringConvertible {

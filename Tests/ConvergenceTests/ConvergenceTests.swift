@@ -63,23 +63,51 @@ struct ConvergenceTests {
             #expect(started >= firstDone)
         }
 
-        // A second commit (a new image version) under the timer-driven loop; then SIGTERM ends it cleanly.
+        // A second commit (a new image version) under the timer-driven loop, with the console and /metrics on
+        // the reconciler's own server; an operator's pass request runs a pass long before the hour is up; then
+        // SIGTERM ends the loop cleanly.
         lab.imageVersion = "1.1"
         try lab.writeSite()
         try await lab.commit("os 1.1")
-        let loop = try lab.startApply(["--every", "2s"], log: "loop.log")
+        try "ops:lab-operator-token\n".write(toFile: lab.root + "/tokens", atomically: true, encoding: .utf8)
+        let loop = try lab.startApply(["--every", "1h", "--token-file", lab.root + "/tokens"], log: "loop.log")
         var converged = false
         for _ in 0..<600 where !converged {
             try await Task.sleep(for: .milliseconds(500))
             converged = loop.output.contains("3 nodes converged")
         }
         #expect(converged, "\(loop.output)\n\(lab.diagnostics())")
-        try await Task.sleep(for: .seconds(3))
+        #expect(loop.output.contains("Plan: 0 to provision, 3 to reimage"))
+        let base = "http://127.0.0.1:\(lab.httpPort)"
+        let page = try await http("GET", base + "/console")
+        #expect(page.status == 200 && page.body.contains("r1n3"), "\(page)")
+        let metrics = try await http("GET", base + "/metrics")
+        #expect(metrics.body.contains(#"rackswarm_actions_total{kind="installImage",result="ok"} 3"#), "\(metrics.body)")
+        #expect(metrics.body.contains(#"rackswarm_nodes{phase="ready"} 3"#))
+        #expect(try await http("POST", base + "/console/api/v1/pass").status == 401)
+        let passes = loop.output.components(separatedBy: "\nDone: ").count
+        let requested = try await http("POST", base + "/console/api/v1/pass", token: "lab-operator-token")
+        #expect((200..<300).contains(requested.status), "\(requested)")
+        var another = false
+        for _ in 0..<100 where !another {
+            try await Task.sleep(for: .milliseconds(200))
+            another = loop.output.components(separatedBy: "\nDone: ").count > passes
+        }
+        #expect(another, "the requested pass ran: \(loop.output)")
+        #expect(loop.output.contains("No changes."), "the requested pass found the site converged")
         loop.signal(SIGTERM)
         #expect(await loop.wait(timeout: 60) == 0, "SIGTERM must end the loop with status 0: \(loop.output)")
-        #expect(loop.output.contains("Plan: 0 to provision, 3 to reimage"))
-        #expect(loop.output.contains("No changes."), "a later pass found the site converged")
         try await expectConverged(lab, version: "1.1")
+    }
+
+    /// A small HTTP client over curl (status and body).
+    func http(_ method: String, _ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
+        var arguments = ["-s", "-X", method, "-w", "\n%{http_code}", "--max-time", "20", url]
+        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+        let result = try await runCommand("/usr/bin/curl", arguments, timeout: 30)
+        var lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+        let status = Int(lines.popLast() ?? "") ?? 0
+        return (status, lines.joined(separator: "\n"))
     }
 
     @Test func aWrongBMCPasswordStallsThatNodeAndTheOthersConverge() async throws {
@@ -95,6 +123,22 @@ struct ConvergenceTests {
         #expect(try await store.nodeRecord("r1n2")?.lastError?.contains("authenticationFailed") == true)
         #expect(try await store.nodeRecord("r1n1")?.status.phase == .ready)
         #expect(try await store.nodeRecord("r1n3")?.status.phase == .ready)
+    }
+
+    @Test func aSuspendedRackIsLeftAloneUntilResumed() async throws {
+        let lab = try await LoopbackLab(nodes: 1)
+        defer { lab.tearDown() }
+        let store = try SQLiteStateStore(path: lab.statePath)
+        try await store.suspendRack("r1", actor: "ops", remote: nil, at: Date())
+        let held = try await lab.apply(log: "held.log")
+        #expect(held.status == 0, "\(held.output)")
+        #expect(held.output.contains("suspended by an operator: r1"))
+        #expect(held.output.contains("No changes."))
+        #expect(lab.bmcLog(lab.nodes[0]).isEmpty, "a suspended rack's node was touched")
+        try await store.resumeRack("r1", actor: "ops", remote: nil, at: Date())
+        let resumed = try await lab.apply(log: "resumed.log")
+        #expect(resumed.status == 0, "\(resumed.output)\n\(lab.diagnostics())")
+        try await expectConverged(lab, version: "1.0")
     }
 
     @Test func aCorruptedImageTouchesNoNodeAndSaysWhy() async throws {

@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Logging
+import ReconcilerMetrics
 
 /// Carries out a plan: wave after wave, nodes of a wave side by side under the concurrency cap, each node's
 /// actions in order, every action journaled before it starts and after it ends.
@@ -160,6 +161,7 @@ public struct Executor: Sendable {
         for (index, (action, id)) in steps.enumerated() {
             try await store.journalStarted(id, at: now())
             let failure = await attempt(action, on: node, image: image)
+            ReconcilerMetrics.actionFinished(kind: action.kind.rawValue, ok: failure == nil)
             guard let failure else {
                 try await store.journalFinished(id, at: now())
                 done += 1

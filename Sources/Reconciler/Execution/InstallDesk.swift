@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Logging
+import ReconcilerMetrics
 
 /// The reconciler's end of `rackswarm.report`: tells a node's install environment what to install and records
 /// what it reports. It follows the site the loop last loaded.
@@ -19,6 +20,8 @@ public actor InstallDesk {
     private let boot: any BootDriver
     private let logger: Logger
     private let now: @Sendable () -> Date
+    /// The last report of each node this process received, to count bytes once.
+    private var previous: [String: InstallReport] = [:]
 
     public init(desired: DesiredState, store: any StateStore, boot: any BootDriver, logger: Logger,
                 now: @escaping @Sendable () -> Date = { Date() }) {
@@ -50,11 +53,26 @@ public actor InstallDesk {
             }
         }
         try await store.recordInstall(report, for: node.name, at: now())
+        count(report, from: node.name)
         if report.phase != .downloading {
             logger.info("install report", metadata: [
                 "node.name": "\(name)", "phase": "\(report.phase.rawValue)", "image": "\(report.image)",
                 "error": "\(report.error ?? "")",
             ])
         }
+    }
+
+    /// Bytes the node received since its last report, split into the seed's and other nodes'. A new install
+    /// (a smaller counter, or another image) starts from zero.
+    private func count(_ report: InstallReport, from node: String) {
+        var last = previous[node] ?? InstallReport(phase: .booted, image: report.image)
+        if last.image != report.image || report.downloaded < last.downloaded || report.fromSeed < last.fromSeed {
+            last = InstallReport(phase: .booted, image: report.image)
+        }
+        let seed = report.fromSeed - last.fromSeed
+        let peers = (report.downloaded - report.fromSeed) - (last.downloaded - last.fromSeed)
+        ReconcilerMetrics.seedBytes(max(0, seed))
+        ReconcilerMetrics.peerBytes(max(0, peers))
+        previous[node] = report
     }
 }

@@ -1,8 +1,9 @@
-import AsyncAlgorithms
 import Logging
+import ReconcilerMetrics
 import ServiceLifecycle
 
-/// Keeps the site converged: one pass at start, then one every `interval`, until a graceful shutdown.
+/// Keeps the site converged: one pass at start, then one every `interval` — or sooner when an operator asks for
+/// one (`passRequested`) — until a graceful shutdown.
 ///
 /// A pass that is running when SIGTERM or SIGINT arrives finishes (its steps are journaled and the store is
 /// written in transactions) and the loop then returns, so the process exits 0. A failing pass is logged and the
@@ -11,21 +12,34 @@ import ServiceLifecycle
 public struct ReconcileLoop: ServiceLifecycle.Service {
     public let interval: Duration
     public let logger: Logger
+    /// How often the loop checks for a pass request and a shutdown while it waits.
+    public var pollInterval: Duration = .seconds(1)
+    let passRequested: @Sendable () async -> Bool
     let pass: @Sendable () async throws -> Void
 
-    public init(interval: Duration, logger: Logger, pass: @escaping @Sendable () async throws -> Void) {
+    public init(interval: Duration, logger: Logger, passRequested: @escaping @Sendable () async -> Bool = { false },
+                pass: @escaping @Sendable () async throws -> Void) {
         self.interval = interval
         self.logger = logger
+        self.passRequested = passRequested
         self.pass = pass
     }
 
     public func run() async throws {
-        await runPass(number: 1)
-        var number = 1
-        for await _ in AsyncTimerSequence(interval: interval, clock: .continuous).cancelOnGracefulShutdown() {
+        let clock = ContinuousClock()
+        var number = 0
+        while !Task.isShuttingDownGracefully {
             number += 1
+            let started = clock.now
             await runPass(number: number)
-            if Task.isShuttingDownGracefully { break }
+            // Wait for the next tick, a pass request or a shutdown, whichever comes first.
+            while !Task.isShuttingDownGracefully, clock.now - started < interval {
+                if await passRequested() {
+                    logger.info("pass requested by an operator")
+                    break
+                }
+                try? await Task.sleep(for: min(pollInterval, interval - (clock.now - started)))
+            }
         }
         logger.info("reconcile loop stopped")
     }
@@ -41,5 +55,7 @@ public struct ReconcileLoop: ServiceLifecycle.Service {
         } catch {
             logger.info("pass failed", metadata: ["pass.number": "\(number)", "error": "\(error)"])
         }
+        let elapsed = (clock.now - start).components
+        ReconcilerMetrics.passFinished(seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
     }
 }
