@@ -222,7 +222,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LabTests",
-            dependencies: ["Drivers"],
+            dependencies: ["Drivers", "Reconciler"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import Reconciler
 import Testing
 
 /// The package's root directory, found from this file's path.
@@ -11,7 +12,10 @@ private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathCompon
 /// `reconcile boot serve --reports` serves the boot files, tracker and report route and `reconcile seed` the image,
 /// both in the core namespace. `ipmitool` powers the nodes on through their BMCs; each node's firmware DHCPs,
 /// TFTP-fetches its chain entry, follows it over HTTP, fetches kernel and initrd, and runs `provision-agent
-/// install`, whose reports reach the route in order. `vdc.py down` then leaves no namespace and no process.
+/// install`, whose reports reach the route in order. Once the state database says n1 runs its image, `boot sync`
+/// turns its entry into a local boot; a BMC reset boots it from "disk" into `provision-agent serve`, and `reconcile
+/// service` installs WEB there with dnf from the lab's RPM repository under the HTTP root. `vdc.py down` then leaves
+/// no namespace and no process.
 /// Needs root and network namespaces: without them it fails, it does not skip.
 @Suite(.serialized)
 struct VirtualDataCenterTests {
@@ -76,6 +80,18 @@ struct VirtualDataCenterTests {
                 metadata: {name: n2}
                 spec: {rack: r1, mac: "52:54:00:99:00:02", ip: 10.77.0.12, bmc: {url: "ipmi://127.0.0.1:9202"},
                        bootLoader: ipxe, image: tiny, services: []}
+
+                """,
+            "services/web.yaml": """
+                apiVersion: rackswarm.io/v1
+                kind: Service
+                metadata: {name: web}
+                spec:
+                  description: Web front end
+                  repositories: [{name: lab, baseurl: "http://10.77.0.1:8080/repo/"}]
+                  software:
+                    - {name: "apache#1", rpm: httpd-2.2.9-4.Gxdl.i386.rpm, order: 1, script: /etc/init.d/httpd,
+                       process: httpd}
 
                 """,
             "images/tiny.yaml": """
@@ -230,6 +246,32 @@ struct VirtualDataCenterTests {
         }
         let status = await Self.run("/usr/bin/python3", [Self.vdc, "status", lab.lab])
         #expect(status.succeeded && status.output.contains("n1") && status.output.contains(" on "), "\(status.output)")
+
+        // n1 is installed: its entry becomes a local boot, a reset boots it into the agent, WEB installs there.
+        let store = try SQLiteStateStore(path: base + "/state.db")
+        try await store.record(NodeStatus(phase: .ready, image: "tiny@1", rack: "r1"), lastError: nil, for: "n1",
+                               at: Date())
+        let flip = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", reconcile, "boot", "sync",
+            "--repo", lab.site, "--state", base + "/state.db", "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid"])
+        #expect(flip.output.contains("wrote: n1: localBoot"), "\(flip.output)")
+        let reset = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", "ipmitool", "-I", "lanplus",
+            "-H", "127.0.0.1", "-p", "9201", "-U", "admin", "-P", "lab-bmc-secret", "-C", "3", "chassis", "power",
+            "reset"], timeout: .seconds(60))
+        #expect(reset.succeeded, "\(reset.output)")
+        let console = "\(lab.lab)/nodes/n1/console.log"
+        let agentUp = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < agentUp {
+            let text = (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
+            if let local = text.range(of: "phase=local-boot"), text[local.upperBound...].contains("agent listening") {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let web = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", reconcile, "service", "n1",
+            "install", "web", "--site", lab.site, "--key-file", lab.lab + "/site.key"], timeout: .seconds(120))
+        #expect(web.succeeded && web.output.contains("httpd-2.2.9-4.Gxdl.i386"),
+                "\(web.output)\n\((try? String(contentsOfFile: console, encoding: .utf8)) ?? "")")
+        #expect(FileManager.default.fileExists(atPath: "\(lab.lab)/nodes/n1/root/usr/sbin/httpd"))
 
         // Down: no namespace of the lab, no BMC, no dnsmasq, no firmware left.
         let pids = (labState?["pids"] as? [Int]) ?? []
