@@ -58,10 +58,18 @@ actor ReportRecorder {
     var phases: [InstallReport.Phase] { reports.map(\.report.phase) }
 
     /// Phases with consecutive `downloading` reports collapsed into one.
-    var phaseSteps: [InstallReport.Phase] {
+    var phaseSteps: [InstallReport.Phase] { steps(of: InstallBench.node) }
+
+    func steps(of node: String) -> [InstallReport.Phase] {
         var steps: [InstallReport.Phase] = []
-        for phase in phases where steps.last != phase { steps.append(phase) }
+        for entry in reports where entry.node == node && steps.last != entry.report.phase {
+            steps.append(entry.report.phase)
+        }
         return steps
+    }
+
+    func last(of node: String) -> InstallReport? {
+        reports.last { $0.node == node }?.report
     }
 }
 
@@ -105,13 +113,15 @@ struct InstallBench {
         return String(String(decoding: data, as: UTF8.self).prefix(64))
     }
 
-    func instructions(postInstall: [InstallInstructions.PostAction]) -> InstallInstructions {
-        InstallInstructions(node: Self.node, rack: "r1", image: Self.imageReference, sha256: sha256,
+    func instructions(node: String = Self.node, postInstall: [InstallInstructions.PostAction])
+        -> InstallInstructions
+    {
+        InstallInstructions(node: node, rack: "r1", image: Self.imageReference, sha256: sha256,
                             postInstall: postInstall)
     }
 
-    func arguments(port: Int, sha256: String? = nil) -> InstallArguments {
-        InstallArguments(node: Self.node, imageReference: Self.imageReference, sha256: sha256 ?? self.sha256,
+    func arguments(node: String = Self.node, port: Int, sha256: String? = nil) -> InstallArguments {
+        InstallArguments(node: node, imageReference: Self.imageReference, sha256: sha256 ?? self.sha256,
                          server: BootServerAddress(host: "127.0.0.1", httpPort: port))
     }
 
@@ -120,15 +130,26 @@ struct InstallBench {
         instructions: InstallInstructions, recorder: ReportRecorder,
         _ body: @Sendable (_ port: Int) async throws -> T
     ) async throws -> T {
+        try await run(instructions: [instructions], recorder: recorder) { port, _ in try await body(port) }
+    }
+
+    /// The same with instructions for several nodes; `body` also gets the seed (to stop it early).
+    func run<T: Sendable>(
+        instructions list: [InstallInstructions], recorder: ReportRecorder,
+        _ body: @Sendable (_ port: Int, _ seed: TorrentClient) async throws -> T
+    ) async throws -> T {
+        var byNode: [String: InstallInstructions] = [:]
+        for entry in list { byNode[entry.node] = entry }
+        let known = byNode
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(interval: 5)))
         let server = BootHTTPServer(
             httpRoot: httpRoot, logger: Logger(label: "test.boot-http"), tracker: tracker,
             instructions: { node in
                 await recorder.asked(node)
-                return node == Self.node ? instructions : nil
+                return known[node]
             },
             onReport: { node, report in
-                guard node == Self.node else { throw BootHTTPServer.ReportRejection.unknownNode }
+                guard known[node] != nil else { throw BootHTTPServer.ReportRejection.unknownNode }
                 try await recorder.record(node, report)
             })
         let (ports, continuation) = AsyncStream<Int>.makeStream()
@@ -147,7 +168,7 @@ struct InstallBench {
                     listenHost: "127.0.0.1", listenPort: 0, trackerURL: "http://127.0.0.1:\(port)/announce"),
                 logger: Logger(label: "test.seed"))
             do {
-                let result = try await body(port)
+                let result = try await body(port, seed)
                 await seed.stop()
                 return result
             } catch {
