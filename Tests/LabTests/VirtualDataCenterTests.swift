@@ -150,8 +150,8 @@ struct VirtualDataCenterTests {
             try #require(FileManager.default.isExecutableFile(atPath: "\(Self.binaries)/\(binary)"),
                          "build \(binary) first")
         }
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("rs-vdc-\(UUID().uuidString.prefix(8))")
-            .path
+        let base = FileManager.default.temporaryDirectory
+            .appendingPathComponent("rs-vdc-\(UUID().uuidString.prefix(8))").path
         let lab = Lab(base: base)
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }

@@ -538,7 +538,8 @@ def main():
                    "new LABDIR/site.key when that does not exist)")
     p.add_argument("--seed-for", help="nodes keep seeding this long after writing their image (e.g. 30s)")
     p.add_argument("--report-to", help="HOST:PORT the nodes' agents send heartbeats to")
-    p.add_argument("--python", default=os.environ.get("RACKSWARM_PYTHON") or os.path.join(REPO_ROOT, ".venv/bin/python"),
+    p.add_argument("--python",
+                   default=os.environ.get("RACKSWARM_PYTHON") or os.path.join(REPO_ROOT, ".venv/bin/python"),
                    help="the venv Python with sushy-tools and bcrypt (Redfish BMCs)")
     p.set_defaults(func=up)
     p = commands.add_parser("redfish-watch")
