@@ -131,6 +131,20 @@ struct VirtualDataCenterTests {
             .filter { $0.node == node }.map(\.report)
     }
 
+    /// `vdc.py down LAB` from a `defer` (no await there), on a thread of its own.
+    static func downSynchronously(_ lab: String) {
+        let semaphore = DispatchSemaphore(value: 0)
+        Thread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [vdc, "down", lab]
+            try? process.run()
+            process.waitUntilExit()
+            semaphore.signal()
+        }.start()
+        semaphore.wait()
+    }
+
     /// Whether `pid` is a live process: a zombie (dead, not yet reaped by whichever ancestor inherited it) is not.
     static func isRunning(_ pid: Int) -> Bool {
         guard kill(pid_t(pid), 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -157,19 +171,8 @@ struct VirtualDataCenterTests {
         defer { try? FileManager.default.removeItem(atPath: base) }
         var tornDown = false
         defer {
-            if !tornDown {
-                // A failed run still leaves nothing behind: down is idempotent.
-                let semaphore = DispatchSemaphore(value: 0)
-                Thread {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-                    process.arguments = [Self.vdc, "down", lab.lab]
-                    try? process.run()
-                    process.waitUntilExit()
-                    semaphore.signal()
-                }.start()
-                semaphore.wait()
-            }
+            // A failed run still leaves nothing behind: down is idempotent.
+            if !tornDown { Self.downSynchronously(lab.lab) }
         }
 
         // The image, its torrent, kernel and initrd under the HTTP root; the BMC password.
