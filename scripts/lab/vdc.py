@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import ssl
 import subprocess
@@ -168,6 +169,8 @@ def build(lab, site, inventory, state, args):
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
         sh("ip", "-n", core, "link", "set", port, "master", "br0", "up")
         directory = os.path.join(lab, "nodes", name)
+        # A new lab starts from blank machines: an empty disk and root, a new console log.
+        shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(os.path.join(directory, "root"), exist_ok=True)
         os.makedirs(os.path.join(directory, "boot"), exist_ok=True)
         disk = os.path.join(directory, "disk")
@@ -215,6 +218,7 @@ def start_ipmi_bmc(lab, state, name, bmc):
     if not host.startswith("127."):
         sh("ip", "-n", core, "addr", "add", f"{host}/32", "dev", "lo", check=False)
     directory = os.path.join(lab, "bmc", name)
+    shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
     hook = os.path.join(directory, "on-power")
     with open(hook, "w") as file:
@@ -242,6 +246,7 @@ def start_redfish_bmc(lab, state, scheme, host, port, members, python):
     if not host.startswith("127."):
         sh("ip", "-n", core, "addr", "add", f"{host}/32", "dev", "lo", check=False)
     directory = os.path.join(lab, "redfish", f"{host}-{port}")
+    shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
     bmc = members[0][1]["bmc"]
     password, reference = resolve_password(bmc.get("password"))
