@@ -401,7 +401,15 @@ def power(args):
         print("on" if firmware_pid(directory) else "off")
 
 
+def record_bmc_power(node, on):
+    """Keeps an IPMI BMC's `get power` true when the node is switched by `vdc.py power` rather than the BMC."""
+    if node.get("bmcDir"):
+        with open(os.path.join(node["bmcDir"], "power"), "w") as file:
+            file.write("1\n" if on else "0\n")
+
+
 def power_on(lab, name, node, directory):
+    record_bmc_power(node, True)
     if firmware_pid(directory) is not None:
         return
     with open(os.path.join(directory, "console.log"), "a") as log:
@@ -415,6 +423,7 @@ def power_on(lab, name, node, directory):
 
 
 def power_off(node, directory):
+    record_bmc_power(node, False)
     pid = firmware_pid(directory)
     if pid:
         kill_group(pid)
