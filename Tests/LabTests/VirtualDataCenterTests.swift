@@ -11,12 +11,12 @@ private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathCompon
 /// on a bridge, ipmi_sim BMCs, dnsmasq), `reconcile boot sync` writes the install entries and DHCP reservations,
 /// `reconcile boot serve --reports` serves the boot files, tracker and report route and `reconcile seed` the image,
 /// both in the core namespace. `ipmitool` powers the nodes on through their BMCs; each node's firmware DHCPs,
-/// TFTP-fetches its chain entry, follows it over HTTP, fetches kernel and initrd, and runs `provision-agent
-/// install`, whose reports reach the route in order. Once the state database says n1 runs its image, `boot sync`
-/// turns its entry into a local boot; a BMC reset boots it from "disk" into `provision-agent serve`, and `reconcile
-/// service` installs WEB there with dnf from the lab's RPM repository under the HTTP root. `vdc.py down` then leaves
-/// no namespace and no process.
-/// Needs root and network namespaces: without them it fails, it does not skip.
+/// TFTP-fetches its chain entry, follows it (n1: iPXE over HTTP, n2: pxelinux over TFTP), fetches kernel and initrd,
+/// and runs `provision-agent install`, whose reports reach the route in order. Once the state database says n1 runs
+/// its image, `boot sync` turns its entry into a local boot; a BMC reset boots it from "disk" into `provision-agent
+/// serve`, and `reconcile service` installs WEB there with dnf from the lab's RPM repository under the HTTP root.
+/// `vdc.py down` then leaves no namespace and no process. Needs root and network namespaces: without them it fails,
+/// it does not skip.
 @Suite(.serialized)
 struct VirtualDataCenterTests {
     static let vdc = packageRoot + "/scripts/lab/vdc.py"
@@ -79,7 +79,7 @@ struct VirtualDataCenterTests {
                 kind: Node
                 metadata: {name: n2}
                 spec: {rack: r1, mac: "52:54:00:99:00:02", ip: 10.77.0.12, bmc: {url: "ipmi://127.0.0.1:9202"},
-                       bootLoader: ipxe, image: tiny, services: []}
+                       bootLoader: pxelinux, image: tiny, services: []}
 
                 """,
             "services/web.yaml": """
@@ -186,8 +186,12 @@ struct VirtualDataCenterTests {
         try Self.writeSite(lab, sha256: String(sha))
         try FileManager.default.createDirectory(atPath: lab.httpRoot + "/boot", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: lab.httpRoot + "/torrents", withIntermediateDirectories: true)
-        try Data("kernel".utf8).write(to: URL(fileURLWithPath: lab.httpRoot + "/boot/vmlinuz"))
-        try Data("initrd".utf8).write(to: URL(fileURLWithPath: lab.httpRoot + "/boot/initrd.img"))
+        // n1 boots iPXE (kernel and initrd over HTTP), n2 pxelinux (over TFTP): both roots hold them.
+        for root in [lab.httpRoot, lab.base + "/tftp"] {
+            try FileManager.default.createDirectory(atPath: root + "/boot", withIntermediateDirectories: true)
+            try Data("kernel".utf8).write(to: URL(fileURLWithPath: root + "/boot/vmlinuz"))
+            try Data("initrd".utf8).write(to: URL(fileURLWithPath: root + "/boot/initrd.img"))
+        }
         try "lab-bmc-secret\n".write(toFile: base + "/bmc.password", atomically: true, encoding: .utf8)
         let torrent = lab.httpRoot + "/torrents/tiny@1.torrent"
         let published = await Self.run(reconcile, ["image", "publish", image, "--output", torrent,
@@ -235,9 +239,12 @@ struct VirtualDataCenterTests {
             for report in Self.reports(lab, node: node) where steps.last != report.phase { steps.append(report.phase) }
             #expect(Array(steps.prefix(5)) == [.booted, .downloading, .written, .postInstalled, .rebooting],
                     "\(node): \(steps)\n\(console)")
-            for marker in ["phase=dhcp-bound ip=10.77.0.", "phase=chain target=http://10.77.0.1:8080/ipxe/",
-                           "phase=install-kernel kernel=http://10.77.0.1:8080/boot/vmlinuz", "phase=installing",
-                           "phase=rebooting"] {
+            let loader = node == "n1"
+                ? ["phase=chain target=http://10.77.0.1:8080/ipxe/01-52-54-00-99-00-01",
+                   "phase=install-kernel kernel=http://10.77.0.1:8080/boot/vmlinuz"]
+                : ["phase=chain target=/pxelinux.0", "phase=install-kernel kernel=tftp:boot/vmlinuz"]
+            for marker in ["phase=dhcp-bound ip=10.77.0.1\(node.dropFirst())"] + loader
+                + ["phase=installing", "phase=rebooting"] {
                 #expect(console.contains(marker), "\(node): no '\(marker)' in its console:\n\(console)")
             }
             let disk = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(lab.lab)/nodes/\(node)/disk"))
