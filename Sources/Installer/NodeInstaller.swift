@@ -129,7 +129,7 @@ public struct NodeInstaller: Sendable {
             await client.stop()
         } catch {
             var failed = await tracker.report(.failed)
-            failed.error = error.message
+            failed.error = error.message.split(whereSeparator: \.isNewline).joined(separator: " ")
             logger.error("install failed", metadata: ["error": "\(error.message)"])
             try? await channel.post(failed)
             throw error

@@ -7,6 +7,7 @@ import Installer
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Torrent
 
 /// A directory under /tmp removed when the test ends.
@@ -152,16 +153,7 @@ struct InstallBench {
                 guard known[node] != nil else { throw BootHTTPServer.ReportRejection.unknownNode }
                 try await recorder.record(node, report)
             })
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await app.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
+        return try await withBootServer(server) { port in
             let seed = try await TorrentClient.start(
                 metainfo: metainfo, path: image, seedOnly: true,
                 configuration: TorrentConfiguration(
@@ -176,6 +168,35 @@ struct InstallBench {
                 throw error
             }
         }
+    }
+}
+
+/// Runs `server` on 127.0.0.1 with a free port for the length of `body`, then shuts it down gracefully.
+///
+/// Not by cancelling its task: a connection accepted in that moment and not yet served traps in NIO ("Deinited
+/// NIOAsyncWriter without calling finish()", apple/swift-nio#3481), and seeds announce `stopped` right at the end.
+func withBootServer<T: Sendable>(_ server: BootHTTPServer, _ body: @Sendable (Int) async throws -> T)
+    async throws -> T
+{
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
+    let services = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test.services")))
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await services.run()
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body(port))
+        } catch {
+            outcome = .failure(error)
+        }
+        await services.triggerGracefulShutdown()
+        try await group.waitForAll()
+        return try outcome.get()
     }
 }
 
