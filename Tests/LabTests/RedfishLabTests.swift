@@ -11,8 +11,7 @@ struct RedfishLabTests {
         try #require(getuid() == 0, "the virtual data center needs root (network namespaces)")
         let reconcile = VirtualDataCenterTests.binaries + "/reconcile"
         try #require(FileManager.default.isExecutableFile(atPath: reconcile), "build reconcile first")
-        let base = FileManager.default.temporaryDirectory
-            .appendingPathComponent("rs-vdcrf-\(UUID().uuidString.prefix(8))").path
+        let base = try await VirtualDataCenterTests.labDirectory("rs-vdcrf")
         let site = base + "/site", lab = base + "/lab"
         try FileManager.default.createDirectory(atPath: site + "/racks", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: site + "/images", withIntermediateDirectories: true)

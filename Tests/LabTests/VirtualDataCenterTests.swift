@@ -131,6 +131,23 @@ struct VirtualDataCenterTests {
             .filter { $0.node == node }.map(\.report)
     }
 
+    /// A fresh directory for one test's lab, `/tmp/PREFIX-PID-XXXXXXXX`. First it takes down the labs of earlier runs
+    /// whose test process is gone (a crashed or killed run never reached its `defer`) and removes their directories.
+    static func labDirectory(_ prefix: String) async throws -> String {
+        let temporary = FileManager.default.temporaryDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
+        where name.hasPrefix(prefix + "-") {
+            let parts = name.dropFirst(prefix.count + 1).split(separator: "-")
+            guard parts.count == 2, let pid = Int32(parts[0]), pid != getpid(), kill(pid, 0) != 0 else { continue }
+            let stale = temporary + "/" + name
+            await run("/usr/bin/python3", [vdc, "down", stale + "/lab"])
+            try? FileManager.default.removeItem(atPath: stale)
+        }
+        let base = temporary + "/\(prefix)-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        return base
+    }
+
     /// `vdc.py down LAB` from a `defer` (no await there), on a thread of its own.
     static func downSynchronously(_ lab: String) {
         let semaphore = DispatchSemaphore(value: 0)
@@ -164,10 +181,8 @@ struct VirtualDataCenterTests {
             try #require(FileManager.default.isExecutableFile(atPath: "\(Self.binaries)/\(binary)"),
                          "build \(binary) first")
         }
-        let base = FileManager.default.temporaryDirectory
-            .appendingPathComponent("rs-vdc-\(UUID().uuidString.prefix(8))").path
+        let base = try await Self.labDirectory("rs-vdc")
         let lab = Lab(base: base)
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }
         var tornDown = false
         defer {

@@ -376,14 +376,27 @@ def build_repository(lab, network, state):
 # MARK: power
 
 
+def cmdline_mentions(pid, *words):
+    """Whether process `pid` is alive and its command line contains every word (a recorded pid may have been
+    reused by an unrelated process since)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            text = file.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return all(word in text for word in words)
+
+
 def firmware_pid(directory):
     try:
         with open(os.path.join(directory, "firmware.pid")) as file:
             pid = int(file.read().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    lab = os.path.dirname(os.path.dirname(directory))
+    # The firmware itself, or what it exec'd into after a local boot (the agent, whose root is in `directory`).
+    ours = cmdline_mentions(pid, "node-firmware.sh", lab) or cmdline_mentions(pid, directory + "/")
+    return pid if ours else None
 
 
 def power(args):
@@ -509,12 +522,15 @@ def teardown(lab):
     state = load_state(lab)
     prefix = prefix_for(lab)
     if state:
+        # Every daemon of the lab runs in its core namespace (killed below); these are the ones `up` recorded, in
+        # case one escaped it. A pid counts only while its command line still names this lab.
         for pid in state.get("pids", []):
-            kill_group(pid)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            if cmdline_mentions(pid, lab):
+                kill_group(pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         for link in state.get("links", []):
             if os.path.islink(link):
                 os.unlink(link)
