@@ -253,12 +253,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "LabTests",
-            dependencies: ["Drivers"],
+            dependencies: ["Drivers", "Reconciler"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -60,19 +60,22 @@ struct Install: AsyncParsableCommand {
         var logger = Logger(label: "provision-agent.install")
         logger.logLevel = verbose ? .debug : .info
         let arguments: InstallArguments
-        do {
+        do throws(InstallError) {
             let text: String
             let source: String
             if let kernelArgs {
                 (text, source) = (kernelArgs, "--kernel-args")
             } else {
-                (text, source) = (try String(contentsOfFile: cmdline, encoding: .utf8), cmdline)
+                do {
+                    (text, source) = (try String(contentsOfFile: cmdline, encoding: .utf8), cmdline)
+                } catch {
+                    throw InstallError(.missingArgument, "cannot read \(cmdline): \(error.localizedDescription)")
+                }
             }
             arguments = try KernelCommandLine.installArguments(KernelCommandLine.split(text), source: source)
-        } catch let error as InstallError {
-            throw ValidationError(error.message)
         } catch {
-            throw ValidationError("cannot read \(cmdline): \(error.localizedDescription)")
+            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            throw ExitCode(2)
         }
         let address = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
         let configuration = InstallConfiguration(

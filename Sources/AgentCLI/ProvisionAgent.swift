@@ -1,11 +1,13 @@
 import ArgumentParser
 
-/// The `provision-agent` command: the daemon each node runs once its OS is up.
+/// The `provision-agent` command: the install environment (`install`) and the daemon each node runs once its OS is
+/// up (`serve`).
 @main
 struct ProvisionAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provision-agent",
-        abstract: "The node agent: answers the reconciler's service requests and reports the node's inventory.",
+        abstract: "The node agent: installs the image from the install environment, answers the reconciler's service "
+            + "requests and reports the node's inventory.",
         subcommands: [Serve.self, Fetch.self, Install.self]
     )
 }

@@ -89,7 +89,7 @@ public struct BootHTTPServer: Sendable {
                         return Self.text(.notFound, "unknown node '\(node)'\n")
                     }
                     let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys]
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     return Response(status: .ok, headers: [.contentType: "application/json"],
                                     body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer))))
                 } catch {

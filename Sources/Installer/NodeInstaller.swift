@@ -129,7 +129,7 @@ public struct NodeInstaller: Sendable {
             await client.stop()
         } catch {
             var failed = await tracker.report(.failed)
-            failed.error = error.message
+            failed.error = error.message.split(whereSeparator: \.isNewline).joined(separator: " ")
             logger.error("install failed", metadata: ["error": "\(error.message)"])
             try? await channel.post(failed)
             throw error
@@ -172,7 +172,6 @@ public struct NodeInstaller: Sendable {
         } catch {
             throw InstallError(.torrent, "\(arguments.torrentURL) is not a torrent: \(error)")
         }
-        await tracker.setTotal(metainfo.length)
         let torrentConfiguration = TorrentConfiguration(
             listenHost: configuration.listenHost, listenPort: configuration.listenPort,
             trackerURL: arguments.trackerURL, rack: instructions.rack, seedHosts: Set(configuration.seedHosts))
@@ -255,39 +254,29 @@ public struct NodeInstaller: Sendable {
 /// The counters every report carries, updated from the torrent client's progress.
 actor ProgressTracker {
     let image: String
-    private var total: Int64 = 0
     private var latest: TorrentProgress?
-    private var uploadStartedAtPercent: Double?
 
     init(image: String) {
         self.image = image
     }
 
-    func setTotal(_ total: Int64) {
-        self.total = total
-    }
-
     func update(_ progress: TorrentProgress?) {
         guard let progress else { return }
-        if uploadStartedAtPercent == nil, progress.uploadedBytes > 0, let previous = latest {
-            // The first sample that shows an upload: the upload began after the previous sample.
-            uploadStartedAtPercent = Self.percent(previous)
-        } else if uploadStartedAtPercent == nil, progress.uploadedBytes > 0 {
-            uploadStartedAtPercent = 0
-        }
         latest = progress
     }
 
     func report(_ phase: InstallReport.Phase) -> InstallReport {
         guard let latest else { return InstallReport(phase: phase, image: image) }
         return InstallReport(
-            phase: phase, image: image, percent: Self.percent(latest), downloaded: latest.verifiedBytes,
-            uploaded: latest.uploadedBytes, fromSeed: latest.downloadedFromSeedHosts,
-            uploadStartedAtPercent: uploadStartedAtPercent)
+            phase: phase, image: image, percent: Self.percent(latest.verifiedBytes, of: latest.totalBytes),
+            downloaded: latest.verifiedBytes, uploaded: latest.uploadedBytes, fromSeed: latest.downloadedFromSeedHosts,
+            uploadStartedAtPercent: latest.verifiedBytesAtFirstUpload.map { Self.percent($0, of: latest.totalBytes) }
+        )
     }
 
-    static func percent(_ progress: TorrentProgress) -> Double {
-        guard progress.totalBytes > 0 else { return 0 }
-        return (Double(progress.verifiedBytes) * 1000 / Double(progress.totalBytes)).rounded() / 10
+    /// One decimal: 42.5.
+    static func percent(_ bytes: Int64, of total: Int64) -> Double {
+        guard total > 0 else { return 0 }
+        return (Double(bytes) * 1000 / Double(total)).rounded() / 10
     }
 }

@@ -55,7 +55,7 @@ public struct ReportChannel: Sendable {
     /// `POST` one report; returns once the server acknowledged it (2xx).
     public func post(_ report: InstallReport, giveUpAfter: Duration? = nil) async throws(Failure) {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data: Data
         do { data = try encoder.encode(report) } catch {
             throw Failure(status: nil, detail: "cannot encode the report: \(error)")

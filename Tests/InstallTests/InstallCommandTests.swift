@@ -38,12 +38,16 @@ struct InstallCommandTests {
         try #require(FileManager.default.isExecutableFile(atPath: Self.agent), "build provision-agent first")
         let directory = try TemporaryDirectory()
         let cmdline = directory.path + "/cmdline"
-        try "BOOT_IMAGE=vmlinuz rackswarm.node=n1 rackswarm.torrent=http://x/t.torrent rackswarm.sha256=\(String(repeating: "0", count: 64))\n"
+        try ("BOOT_IMAGE=vmlinuz rackswarm.node=n1 rackswarm.torrent=http://x/t.torrent "
+            + "rackswarm.sha256=\(String(repeating: "0", count: 64))\n")
             .write(toFile: cmdline, atomically: true, encoding: .utf8)
         let result = await runProgram(Self.agent, [
             "install", "--cmdline", cmdline, "--disk", directory.path + "/disk", "--root", directory.path,
         ])
-        #expect(!result.succeeded)
+        #expect(result.status == 2)
+        let expected = "error: \(cmdline): missing kernel arguments rackswarm.tracker=, rackswarm.report=\n"
+        #expect(result.errorOutput == expected,
+                "\(result.output)")
         #expect(result.output.contains("\(cmdline): missing kernel arguments rackswarm.tracker=, rackswarm.report="),
                 "\(result.output)")
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/disk"))

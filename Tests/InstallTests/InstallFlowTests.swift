@@ -20,7 +20,8 @@ struct InstallFlowTests {
         let actions = [
             InstallInstructions.PostAction(
                 name: "environment",
-                run: #"printf '%s\n' "$RACKSWARM_NODE" "$RACKSWARM_ROOT" "$RACKSWARM_DISK" "$RACKSWARM_IMAGE" "$PWD" > "$RACKSWARM_ROOT/etc/env""#),
+                run: #"printf '%s\n' "$RACKSWARM_NODE" "$RACKSWARM_ROOT" "$RACKSWARM_DISK" "$RACKSWARM_IMAGE" "$PWD""#
+                    + #" > "$RACKSWARM_ROOT/etc/env""#),
             InstallInstructions.PostAction(name: "second", run: "cp etc/env etc/second && echo done >> etc/second"),
         ]
         try await bench.run(instructions: bench.instructions(postInstall: actions), recorder: recorder) { port in

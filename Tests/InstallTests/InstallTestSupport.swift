@@ -7,6 +7,7 @@ import Installer
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Torrent
 
 /// A directory under /tmp removed when the test ends.
@@ -58,10 +59,18 @@ actor ReportRecorder {
     var phases: [InstallReport.Phase] { reports.map(\.report.phase) }
 
     /// Phases with consecutive `downloading` reports collapsed into one.
-    var phaseSteps: [InstallReport.Phase] {
+    var phaseSteps: [InstallReport.Phase] { steps(of: InstallBench.node) }
+
+    func steps(of node: String) -> [InstallReport.Phase] {
         var steps: [InstallReport.Phase] = []
-        for phase in phases where steps.last != phase { steps.append(phase) }
+        for entry in reports where entry.node == node && steps.last != entry.report.phase {
+            steps.append(entry.report.phase)
+        }
         return steps
+    }
+
+    func last(of node: String) -> InstallReport? {
+        reports.last { $0.node == node }?.report
     }
 }
 
@@ -105,13 +114,15 @@ struct InstallBench {
         return String(String(decoding: data, as: UTF8.self).prefix(64))
     }
 
-    func instructions(postInstall: [InstallInstructions.PostAction]) -> InstallInstructions {
-        InstallInstructions(node: Self.node, rack: "r1", image: Self.imageReference, sha256: sha256,
+    func instructions(node: String = Self.node, postInstall: [InstallInstructions.PostAction])
+        -> InstallInstructions
+    {
+        InstallInstructions(node: node, rack: "r1", image: Self.imageReference, sha256: sha256,
                             postInstall: postInstall)
     }
 
-    func arguments(port: Int, sha256: String? = nil) -> InstallArguments {
-        InstallArguments(node: Self.node, imageReference: Self.imageReference, sha256: sha256 ?? self.sha256,
+    func arguments(node: String = Self.node, port: Int, sha256: String? = nil) -> InstallArguments {
+        InstallArguments(node: node, imageReference: Self.imageReference, sha256: sha256 ?? self.sha256,
                          server: BootServerAddress(host: "127.0.0.1", httpPort: port))
     }
 
@@ -120,34 +131,36 @@ struct InstallBench {
         instructions: InstallInstructions, recorder: ReportRecorder,
         _ body: @Sendable (_ port: Int) async throws -> T
     ) async throws -> T {
+        try await run(instructions: [instructions], recorder: recorder) { port, _ in try await body(port) }
+    }
+
+    /// The same with instructions for several nodes; `body` also gets the seed (to stop it early).
+    func run<T: Sendable>(
+        instructions list: [InstallInstructions], recorder: ReportRecorder,
+        _ body: @Sendable (_ port: Int, _ seed: TorrentClient) async throws -> T
+    ) async throws -> T {
+        var byNode: [String: InstallInstructions] = [:]
+        for entry in list { byNode[entry.node] = entry }
+        let known = byNode
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(interval: 5)))
         let server = BootHTTPServer(
             httpRoot: httpRoot, logger: Logger(label: "test.boot-http"), tracker: tracker,
             instructions: { node in
                 await recorder.asked(node)
-                return node == Self.node ? instructions : nil
+                return known[node]
             },
             onReport: { node, report in
-                guard node == Self.node else { throw BootHTTPServer.ReportRejection.unknownNode }
+                guard known[node] != nil else { throw BootHTTPServer.ReportRejection.unknownNode }
                 try await recorder.record(node, report)
             })
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await app.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
+        return try await withBootServer(server) { port in
             let seed = try await TorrentClient.start(
                 metainfo: metainfo, path: image, seedOnly: true,
                 configuration: TorrentConfiguration(
                     listenHost: "127.0.0.1", listenPort: 0, trackerURL: "http://127.0.0.1:\(port)/announce"),
                 logger: Logger(label: "test.seed"))
             do {
-                let result = try await body(port)
+                let result = try await body(port, seed)
                 await seed.stop()
                 return result
             } catch {
@@ -155,6 +168,35 @@ struct InstallBench {
                 throw error
             }
         }
+    }
+}
+
+/// Runs `server` on 127.0.0.1 with a free port for the length of `body`, then shuts it down gracefully.
+///
+/// Not by cancelling its task: a connection accepted in that moment and not yet served traps in NIO ("Deinited
+/// NIOAsyncWriter without calling finish()", apple/swift-nio#3481), and seeds announce `stopped` right at the end.
+func withBootServer<T: Sendable>(_ server: BootHTTPServer, _ body: @Sendable (Int) async throws -> T)
+    async throws -> T
+{
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
+    let services = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "test.services")))
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await services.run()
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body(port))
+        } catch {
+            outcome = .failure(error)
+        }
+        await services.triggerGracefulShutdown()
+        try await group.waitForAll()
+        return try outcome.get()
     }
 }
 

@@ -41,17 +41,8 @@ struct ReportRouteTests {
                 default: throw BootHTTPServer.ReportRejection.unknownNode
                 }
             })
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await app.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            return try await withHTTPClient { client in try await body(client, "http://127.0.0.1:\(port)/report") }
+        return try await withBootServer(server) { port in
+            try await withHTTPClient { client in try await body(client, "http://127.0.0.1:\(port)/report") }
         }
     }
 

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import Reconciler
 import Testing
 
 /// The package's root directory, found from this file's path.
@@ -10,9 +11,12 @@ private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathCompon
 /// on a bridge, ipmi_sim BMCs, dnsmasq), `reconcile boot sync` writes the install entries and DHCP reservations,
 /// `reconcile boot serve --reports` serves the boot files, tracker and report route and `reconcile seed` the image,
 /// both in the core namespace. `ipmitool` powers the nodes on through their BMCs; each node's firmware DHCPs,
-/// TFTP-fetches its chain entry, follows it over HTTP, fetches kernel and initrd, and runs `provision-agent
-/// install`, whose reports reach the route in order. `vdc.py down` then leaves no namespace and no process.
-/// Needs root and network namespaces: without them it fails, it does not skip.
+/// TFTP-fetches its chain entry, follows it (n1: iPXE over HTTP, n2: pxelinux over TFTP), fetches kernel and initrd,
+/// and runs `provision-agent install`, whose reports reach the route in order. Once the state database says n1 runs
+/// its image, `boot sync` turns its entry into a local boot; a BMC reset boots it from "disk" into `provision-agent
+/// serve`, and `reconcile service` installs WEB there with dnf from the lab's RPM repository under the HTTP root.
+/// `vdc.py down` then leaves no namespace and no process. Needs root and network namespaces: without them it fails,
+/// it does not skip.
 @Suite(.serialized)
 struct VirtualDataCenterTests {
     static let vdc = packageRoot + "/scripts/lab/vdc.py"
@@ -75,7 +79,19 @@ struct VirtualDataCenterTests {
                 kind: Node
                 metadata: {name: n2}
                 spec: {rack: r1, mac: "52:54:00:99:00:02", ip: 10.77.0.12, bmc: {url: "ipmi://127.0.0.1:9202"},
-                       bootLoader: ipxe, image: tiny, services: []}
+                       bootLoader: pxelinux, image: tiny, services: []}
+
+                """,
+            "services/web.yaml": """
+                apiVersion: rackswarm.io/v1
+                kind: Service
+                metadata: {name: web}
+                spec:
+                  description: Web front end
+                  repositories: [{name: lab, baseurl: "http://10.77.0.1:8080/repo/"}]
+                  software:
+                    - {name: "apache#1", rpm: httpd-2.2.9-4.Gxdl.i386.rpm, order: 1, script: /etc/init.d/httpd,
+                       process: httpd}
 
                 """,
             "images/tiny.yaml": """
@@ -115,6 +131,37 @@ struct VirtualDataCenterTests {
             .filter { $0.node == node }.map(\.report)
     }
 
+    /// A fresh directory for one test's lab, `/tmp/PREFIX-PID-XXXXXXXX`. First it takes down the labs of earlier runs
+    /// whose test process is gone (a crashed or killed run never reached its `defer`) and removes their directories.
+    static func labDirectory(_ prefix: String) async throws -> String {
+        let temporary = FileManager.default.temporaryDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
+        where name.hasPrefix(prefix + "-") {
+            let parts = name.dropFirst(prefix.count + 1).split(separator: "-")
+            guard parts.count == 2, let pid = Int32(parts[0]), pid != getpid(), kill(pid, 0) != 0 else { continue }
+            let stale = temporary + "/" + name
+            await run("/usr/bin/python3", [vdc, "down", stale + "/lab"])
+            try? FileManager.default.removeItem(atPath: stale)
+        }
+        let base = temporary + "/\(prefix)-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        return base
+    }
+
+    /// `vdc.py down LAB` from a `defer` (no await there), on a thread of its own.
+    static func downSynchronously(_ lab: String) {
+        let semaphore = DispatchSemaphore(value: 0)
+        Thread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [vdc, "down", lab]
+            try? process.run()
+            process.waitUntilExit()
+            semaphore.signal()
+        }.start()
+        semaphore.wait()
+    }
+
     /// Whether `pid` is a live process: a zombie (dead, not yet reaped by whichever ancestor inherited it) is not.
     static func isRunning(_ pid: Int) -> Bool {
         guard kill(pid_t(pid), 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -134,26 +181,13 @@ struct VirtualDataCenterTests {
             try #require(FileManager.default.isExecutableFile(atPath: "\(Self.binaries)/\(binary)"),
                          "build \(binary) first")
         }
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("rs-vdc-\(UUID().uuidString.prefix(8))")
-            .path
+        let base = try await Self.labDirectory("rs-vdc")
         let lab = Lab(base: base)
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: base) }
         var tornDown = false
         defer {
-            if !tornDown {
-                // A failed run still leaves nothing behind: down is idempotent.
-                let semaphore = DispatchSemaphore(value: 0)
-                Thread {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-                    process.arguments = [Self.vdc, "down", lab.lab]
-                    try? process.run()
-                    process.waitUntilExit()
-                    semaphore.signal()
-                }.start()
-                semaphore.wait()
-            }
+            // A failed run still leaves nothing behind: down is idempotent.
+            if !tornDown { Self.downSynchronously(lab.lab) }
         }
 
         // The image, its torrent, kernel and initrd under the HTTP root; the BMC password.
@@ -167,8 +201,12 @@ struct VirtualDataCenterTests {
         try Self.writeSite(lab, sha256: String(sha))
         try FileManager.default.createDirectory(atPath: lab.httpRoot + "/boot", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: lab.httpRoot + "/torrents", withIntermediateDirectories: true)
-        try Data("kernel".utf8).write(to: URL(fileURLWithPath: lab.httpRoot + "/boot/vmlinuz"))
-        try Data("initrd".utf8).write(to: URL(fileURLWithPath: lab.httpRoot + "/boot/initrd.img"))
+        // n1 boots iPXE (kernel and initrd over HTTP), n2 pxelinux (over TFTP): both roots hold them.
+        for root in [lab.httpRoot, lab.base + "/tftp"] {
+            try FileManager.default.createDirectory(atPath: root + "/boot", withIntermediateDirectories: true)
+            try Data("kernel".utf8).write(to: URL(fileURLWithPath: root + "/boot/vmlinuz"))
+            try Data("initrd".utf8).write(to: URL(fileURLWithPath: root + "/boot/initrd.img"))
+        }
         try "lab-bmc-secret\n".write(toFile: base + "/bmc.password", atomically: true, encoding: .utf8)
         let torrent = lab.httpRoot + "/torrents/tiny@1.torrent"
         let published = await Self.run(reconcile, ["image", "publish", image, "--output", torrent,
@@ -216,9 +254,12 @@ struct VirtualDataCenterTests {
             for report in Self.reports(lab, node: node) where steps.last != report.phase { steps.append(report.phase) }
             #expect(Array(steps.prefix(5)) == [.booted, .downloading, .written, .postInstalled, .rebooting],
                     "\(node): \(steps)\n\(console)")
-            for marker in ["phase=dhcp-bound ip=10.77.0.", "phase=chain target=http://10.77.0.1:8080/ipxe/",
-                           "phase=install-kernel kernel=http://10.77.0.1:8080/boot/vmlinuz", "phase=installing",
-                           "phase=rebooting"] {
+            let loader = node == "n1"
+                ? ["phase=chain target=http://10.77.0.1:8080/ipxe/01-52-54-00-99-00-01",
+                   "phase=install-kernel kernel=http://10.77.0.1:8080/boot/vmlinuz"]
+                : ["phase=chain target=/pxelinux.0", "phase=install-kernel kernel=tftp:boot/vmlinuz"]
+            for marker in ["phase=dhcp-bound ip=10.77.0.1\(node.dropFirst())"] + loader
+                + ["phase=installing", "phase=rebooting"] {
                 #expect(console.contains(marker), "\(node): no '\(marker)' in its console:\n\(console)")
             }
             let disk = try FileHandle(forReadingFrom: URL(fileURLWithPath: "\(lab.lab)/nodes/\(node)/disk"))
@@ -230,6 +271,32 @@ struct VirtualDataCenterTests {
         }
         let status = await Self.run("/usr/bin/python3", [Self.vdc, "status", lab.lab])
         #expect(status.succeeded && status.output.contains("n1") && status.output.contains(" on "), "\(status.output)")
+
+        // n1 is installed: its entry becomes a local boot, a reset boots it into the agent, WEB installs there.
+        let store = try SQLiteStateStore(path: base + "/state.db")
+        try await store.record(NodeStatus(phase: .ready, image: "tiny@1", rack: "r1"), lastError: nil, for: "n1",
+                               at: Date())
+        let flip = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", reconcile, "boot", "sync",
+            "--repo", lab.site, "--state", base + "/state.db", "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid"])
+        #expect(flip.output.contains("wrote: n1: localBoot"), "\(flip.output)")
+        let reset = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", "ipmitool", "-I", "lanplus",
+            "-H", "127.0.0.1", "-p", "9201", "-U", "admin", "-P", "lab-bmc-secret", "-C", "3", "chassis", "power",
+            "reset"], timeout: .seconds(60))
+        #expect(reset.succeeded, "\(reset.output)")
+        let console = "\(lab.lab)/nodes/n1/console.log"
+        let agentUp = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < agentUp {
+            let text = (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
+            if let local = text.range(of: "phase=local-boot"), text[local.upperBound...].contains("agent listening") {
+                break
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let web = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", reconcile, "service", "n1",
+            "install", "web", "--site", lab.site, "--key-file", lab.lab + "/site.key"], timeout: .seconds(120))
+        #expect(web.succeeded && web.output.contains("httpd-2.2.9-4.Gxdl.i386"),
+                "\(web.output)\n\((try? String(contentsOfFile: console, encoding: .utf8)) ?? "")")
+        #expect(FileManager.default.fileExists(atPath: "\(lab.lab)/nodes/n1/root/usr/sbin/httpd"))
 
         // Down: no namespace of the lab, no BMC, no dnsmasq, no firmware left.
         let pids = (labState?["pids"] as? [Int]) ?? []

@@ -29,8 +29,10 @@ halt() {
 dhcp() {
     say "phase=dhcp interface=$IFACE mac=$MAC"
     rm -f "$work/lease"
-    local attempt
-    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    local attempt=0
+    # Like a PXE ROM set to retry forever: the reconciler may write this node's reservation later.
+    while :; do
+        attempt=$((attempt + 1))
         # Option 175 (iPXE encapsulated options) makes the DHCP server hand out the iPXE dispatcher.
         if RACKSWARM_LEASE="$work/lease" busybox udhcpc -i "$IFACE" -f -q -n -t 4 -T 1 -A 1 \
             -s "$here/udhcpc-hook.sh" -x 0xaf:01 -V PXEClient; then
@@ -40,9 +42,8 @@ dhcp() {
             return 0
         fi
         say "no DHCP answer (attempt $attempt)"
-        sleep 1
+        sleep 2
     done
-    return 1
 }
 
 # tftp_get REMOTE LOCAL: busybox tftp with a time bound (it has no timeout of its own).
@@ -124,7 +125,7 @@ fetch_boot_file() {
 mkdir -p "$work" "$ROOT"
 say "phase=power-on node=$NODE"
 while :; do
-    dhcp || halt "no DHCP lease"
+    dhcp
     read_entry || halt "no usable boot entry"
     if [ "$entry_kind" = local ]; then
         say "phase=local-boot agent=$lease_ip:$AGENT_PORT root=$ROOT"

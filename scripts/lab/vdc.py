@@ -18,19 +18,26 @@ namespace change):
   - the services' RPMs (scripts/lab/make-service-repo.sh) in LABDIR/rpms/repo, linked as HTTPROOT/repo when the
     site's HTTP root has no `repo` of its own.
 A BMC's chassis hook powers its node: on starts scripts/lab/node-firmware.sh in the node's namespace (own process
-group, descriptors closed); off kills every process in that namespace; reset does both. Redfish nodes get their
-namespace, disk and root but no emulated BMC yet (`vdc.py power` works for them by hand).
-Needs root, iproute2, ipmi_sim, dnsmasq, busybox, curl, rpmbuild, createrepo_c.
+group, descriptors closed); off kills every process in that namespace; reset does both. Redfish and iLO nodes get
+one sushy-emulator (fake driver) per BMC host:port in the core namespace, HTTPS with a self-signed certificate
+unless redfish+http, and a `redfish-watch` process that starts and stops their firmware as PowerState changes.
+Needs root, iproute2, ipmi_sim, dnsmasq, busybox, curl, rpmbuild, createrepo_c, openssl; sushy-tools in the venv.
 """
 import argparse
+import base64
 import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -162,6 +169,8 @@ def build(lab, site, inventory, state, args):
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
         sh("ip", "-n", core, "link", "set", port, "master", "br0", "up")
         directory = os.path.join(lab, "nodes", name)
+        # A new lab starts from blank machines: an empty disk and root, a new console log.
+        shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(os.path.join(directory, "root"), exist_ok=True)
         os.makedirs(os.path.join(directory, "boot"), exist_ok=True)
         disk = os.path.join(directory, "disk")
@@ -182,9 +191,20 @@ def build(lab, site, inventory, state, args):
                                 "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"], "emulated": False}
         save_state(lab, state)
 
+    redfish = {}
     for name, node in zip(state["nodes"], inventory["nodes"]):
-        if node["bmc"]["scheme"] == "ipmi":
-            start_ipmi_bmc(lab, state, name, node["bmc"])
+        bmc = node["bmc"]
+        if bmc["scheme"] == "ipmi":
+            start_ipmi_bmc(lab, state, name, bmc)
+        else:
+            redfish.setdefault((bmc["scheme"], bmc["host"], bmc["port"]), []).append((name, node))
+    save_state(lab, state)
+    for (scheme, host, port), members in sorted(redfish.items()):
+        start_redfish_bmc(lab, state, scheme, host, port, members, args.python)
+    if redfish:
+        watcher = spawn_detached(["ip", "netns", "exec", core, sys.executable, os.path.abspath(__file__),
+                                  "redfish-watch", lab], os.path.join(lab, "redfish-watch.log"))
+        state["pids"].append(watcher.pid)
     save_state(lab, state)
 
     start_dnsmasq(lab, site, network, state)
@@ -198,6 +218,7 @@ def start_ipmi_bmc(lab, state, name, bmc):
     if not host.startswith("127."):
         sh("ip", "-n", core, "addr", "add", f"{host}/32", "dev", "lo", check=False)
     directory = os.path.join(lab, "bmc", name)
+    shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
     hook = os.path.join(directory, "on-power")
     with open(hook, "w") as file:
@@ -216,6 +237,95 @@ def start_ipmi_bmc(lab, state, name, bmc):
     wait_udp_port(core, host, port)
     state["nodes"][name]["emulated"] = True
     state["nodes"][name]["bmcDir"] = directory
+
+
+def start_redfish_bmc(lab, state, scheme, host, port, members, python):
+    """One sushy-emulator (fake driver) for every Redfish/iLO node behind host:port, HTTPS with a self-signed
+    certificate unless the scheme is redfish+http. `redfish-watch` turns its power states into firmware runs."""
+    core = state["core"]
+    if not host.startswith("127."):
+        sh("ip", "-n", core, "addr", "add", f"{host}/32", "dev", "lo", check=False)
+    directory = os.path.join(lab, "redfish", f"{host}-{port}")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+    bmc = members[0][1]["bmc"]
+    password, reference = resolve_password(bmc.get("password"))
+    if reference is None:
+        print(f"vdc: Redfish BMC {host}:{port}: password {bmc.get('password')} is not set here; the BMC uses "
+              f"'{DEFAULT_BMC_PASSWORD}'", file=sys.stderr)
+    htpasswd = os.path.join(directory, "htpasswd")
+    sh(python, "-c", "import bcrypt,sys;open(sys.argv[1],'w').write(sys.argv[2]+':'+bcrypt.hashpw("
+       "sys.argv[3].encode(),bcrypt.gensalt(rounds=4)).decode()+'\\n')", htpasswd, bmc.get("username") or "admin",
+       password)
+    systems = []
+    for name, node in members:
+        system = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rackswarm-lab:{name}"))
+        systems.append({"uuid": system, "name": name, "power_state": "Off", "external_notifier": False,
+                        "nics": [{"mac": node["mac"], "ip": node["ip"]}]})
+        state["nodes"][name].update({"emulated": True, "redfishSystem": system})
+    tls = scheme != "redfish+http"
+    config = [f"SUSHY_EMULATOR_LISTEN_IP = '{host}'", f"SUSHY_EMULATOR_LISTEN_PORT = {port}",
+              "SUSHY_EMULATOR_FAKE_DRIVER = True", f"SUSHY_EMULATOR_AUTH_FILE = '{htpasswd}'",
+              f"SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}"]
+    if tls:
+        cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
+           "-subj", f"/CN={host}")
+        config += [f"SUSHY_EMULATOR_SSL_CERT = '{cert}'", f"SUSHY_EMULATOR_SSL_KEY = '{key}'"]
+    conf = os.path.join(directory, "emulator.conf")
+    with open(conf, "w") as file:
+        file.write("\n".join(config) + "\n")
+    emulator = os.path.join(os.path.dirname(python), "sushy-emulator")
+    # The fake driver keeps its systems in a database under TMPDIR: one directory per emulator.
+    proc = spawn_detached(["ip", "netns", "exec", core, "env", f"TMPDIR={directory}", emulator, "--config", conf],
+                          os.path.join(directory, "sushy.log"))
+    state["pids"].append(proc.pid)
+    base = f"{'https' if tls else 'http'}://{host}:{port}"
+    state.setdefault("redfish", []).append({"base": base, "username": bmc.get("username") or "admin",
+                                            "password": password, "nodes": [name for name, _ in members]})
+    save_state(lab, state)
+    deadline = time.monotonic() + 30
+    probe = ["ip", "netns", "exec", core, "curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2",
+             base + "/redfish/v1/"]
+    while sh(*probe, check=False, capture=True).strip() != "200":
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise LabError(f"sushy-emulator on {base} did not start: "
+                           + open(os.path.join(directory, "sushy.log")).read()[-600:])
+        time.sleep(0.2)
+
+
+def redfish_watch(args):
+    """Runs in the core namespace: polls every emulated Redfish system's PowerState and starts or stops the
+    node's firmware to match (the fake driver applies changes 1–11 s after the request, like a real BMC)."""
+    lab = os.path.abspath(args.lab)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    while True:
+        state = load_state(lab)
+        if not state:
+            return
+        for bmc in state.get("redfish", []):
+            token = base64.b64encode(f"{bmc['username']}:{bmc['password']}".encode()).decode()
+            for name in bmc["nodes"]:
+                node = state["nodes"][name]
+                request = urllib.request.Request(f"{bmc['base']}/redfish/v1/Systems/{node['redfishSystem']}",
+                                                 headers={"Authorization": f"Basic {token}"})
+                try:
+                    with urllib.request.urlopen(request, timeout=5, context=context) as response:
+                        wanted = json.load(response).get("PowerState") == "On"
+                except (OSError, ValueError, urllib.error.URLError) as error:
+                    print(f"{name}: {error}", flush=True)
+                    continue
+                directory = os.path.join(lab, "nodes", name)
+                running = firmware_pid(directory) is not None
+                if wanted and not running:
+                    print(f"{name}: PowerState On: starting its firmware", flush=True)
+                    power_on(lab, name, node, directory)
+                elif running and not wanted:
+                    print(f"{name}: PowerState Off: stopping it", flush=True)
+                    power_off(node, directory)
+        time.sleep(0.5)
 
 
 def start_dnsmasq(lab, site, network, state):
@@ -266,14 +376,27 @@ def build_repository(lab, network, state):
 # MARK: power
 
 
+def cmdline_mentions(pid, *words):
+    """Whether process `pid` is alive and its command line contains every word (a recorded pid may have been
+    reused by an unrelated process since)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            text = file.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return all(word in text for word in words)
+
+
 def firmware_pid(directory):
     try:
         with open(os.path.join(directory, "firmware.pid")) as file:
             pid = int(file.read().strip())
-        os.kill(pid, 0)
-        return pid
     except (OSError, ValueError):
         return None
+    lab = os.path.dirname(os.path.dirname(directory))
+    # The firmware itself, or what it exec'd into after a local boot (the agent, whose root is in `directory`).
+    ours = cmdline_mentions(pid, "node-firmware.sh", lab) or cmdline_mentions(pid, directory + "/")
+    return pid if ours else None
 
 
 def power(args):
@@ -286,16 +409,34 @@ def power(args):
     if args.action in ("off", "reset"):
         power_off(node, directory)
     if args.action in ("on", "reset"):
-        if firmware_pid(directory) is None:
-            with open(os.path.join(directory, "console.log"), "a") as log:
-                log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} power: on\n")
-            spawn_detached(["ip", "netns", "exec", node["namespace"], "bash",
-                            os.path.join(HERE, "node-firmware.sh"), lab, args.node])
+        power_on(lab, args.node, node, directory)
     if args.action == "status":
         print("on" if firmware_pid(directory) else "off")
 
 
+def record_bmc_power(node, on):
+    """Keeps an IPMI BMC's `get power` true when the node is switched by `vdc.py power` rather than the BMC."""
+    if node.get("bmcDir"):
+        with open(os.path.join(node["bmcDir"], "power"), "w") as file:
+            file.write("1\n" if on else "0\n")
+
+
+def power_on(lab, name, node, directory):
+    record_bmc_power(node, True)
+    if firmware_pid(directory) is not None:
+        return
+    with open(os.path.join(directory, "console.log"), "a") as log:
+        log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} power: on\n")
+    spawn_detached(["ip", "netns", "exec", node["namespace"], "bash", os.path.join(HERE, "node-firmware.sh"), lab,
+                    name])
+    # The firmware writes its pid first thing: wait for it, so a second request cannot start a second firmware.
+    deadline = time.monotonic() + 5
+    while firmware_pid(directory) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def power_off(node, directory):
+    record_bmc_power(node, False)
     pid = firmware_pid(directory)
     if pid:
         kill_group(pid)
@@ -381,12 +522,15 @@ def teardown(lab):
     state = load_state(lab)
     prefix = prefix_for(lab)
     if state:
+        # Every daemon of the lab runs in its core namespace (killed below); these are the ones `up` recorded, in
+        # case one escaped it. A pid counts only while its command line still names this lab.
         for pid in state.get("pids", []):
-            kill_group(pid)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            if cmdline_mentions(pid, lab):
+                kill_group(pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         for link in state.get("links", []):
             if os.path.islink(link):
                 os.unlink(link)
@@ -424,7 +568,13 @@ def main():
                    "new LABDIR/site.key when that does not exist)")
     p.add_argument("--seed-for", help="nodes keep seeding this long after writing their image (e.g. 30s)")
     p.add_argument("--report-to", help="HOST:PORT the nodes' agents send heartbeats to")
+    p.add_argument("--python",
+                   default=os.environ.get("RACKSWARM_PYTHON") or os.path.join(REPO_ROOT, ".venv/bin/python"),
+                   help="the venv Python with sushy-tools and bcrypt (Redfish BMCs)")
     p.set_defaults(func=up)
+    p = commands.add_parser("redfish-watch")
+    p.add_argument("lab")
+    p.set_defaults(func=redfish_watch)
     p = commands.add_parser("down")
     p.add_argument("lab")
     p.set_defaults(func=down)

@@ -98,6 +98,8 @@ public struct TorrentProgress: Sendable, Equatable {
     /// Payload bytes received from `TorrentConfiguration.seedHosts` peers and from web seeds (both the
     /// reconciler), as opposed to other nodes.
     public var downloadedFromSeedHosts: Int64
+    /// Bytes verified when the first block went out to a peer; nil until one has.
+    public var verifiedBytesAtFirstUpload: Int64?
 
     /// Whether every piece is verified.
     public var isComplete: Bool { verifiedPieces == pieceCount }

@@ -46,6 +46,7 @@ final class TorrentSession: @unchecked Sendable {
 
     private var downloaded = RateMeter()
     private var fromSeedHosts: Int64 = 0
+    private var verifiedBytesAtFirstUpload: Int64?
     private var uploaded = RateMeter()
     private var verifiedBytes: Int64 = 0
     private var hashFailures = 0
@@ -526,6 +527,7 @@ final class TorrentSession: @unchecked Sendable {
             }
             peer.channel.write(buffer, promise: nil)
             peer.upload.add(length)
+            if uploaded.total == 0 { verifiedBytesAtFirstUpload = verifiedBytes }
             uploaded.add(length)
             wrote = true
         }
@@ -703,7 +705,8 @@ final class TorrentSession: @unchecked Sendable {
             uploadRate: uploaded.rate,
             hashFailures: hashFailures,
             bannedPeers: bannedIDs.count,
-            downloadedFromSeedHosts: fromSeedHosts
+            downloadedFromSeedHosts: fromSeedHosts,
+            verifiedBytesAtFirstUpload: verifiedBytesAtFirstUpload
         )
     }
 }
