@@ -105,7 +105,11 @@ public actor ImageSeeder {
         if let known = digests[image.path], known.size == size, known.modified == modified {
             sha256 = known.sha256
         } else {
-            sha256 = try FileDigest.sha256(path: image.path)
+            do {
+                sha256 = try FileDigest.sha256(path: image.path)
+            } catch {
+                throw SeedError("cannot read \(image.shownPath): \(error.description)")
+            }
             digests[image.path] = (size, modified, sha256)
         }
         guard sha256 == image.sha256.lowercased() else {

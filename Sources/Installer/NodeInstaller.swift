@@ -221,10 +221,10 @@ public struct NodeInstaller: Sendable {
     func verify(_ instructions: InstallInstructions, length: Int64) async throws(InstallError) {
         let disk = configuration.disk
         let want = configuration.arguments.sha256.lowercased()
-        let result: Result<String, ImageDigest.Failure> = await Task.detached {
-            do throws(ImageDigest.Failure) {
-                let got = try ImageDigest.sha256(path: disk, length: length)
-                try ImageDigest.sync(path: disk)
+        let result: Result<String, FileDigest.Failure> = await Task.detached {
+            do throws(FileDigest.Failure) {
+                let got = try FileDigest.sha256(path: disk, length: length)
+                try FileDigest.sync(path: disk)
                 return .success(got)
             } catch {
                 return .failure(error)

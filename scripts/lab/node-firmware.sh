@@ -134,6 +134,9 @@ while :; do
               --state-dir "$dir/agent-state" --install-root "$ROOT" --releasever 1 --no-gpg-check
               --rpm-dbpath /var/lib/rpm --package-manager "${PACKAGE_MANAGER:-dnf}")
         [ -n "${REPORT_TO:-}" ] && args+=(--report-to "$REPORT_TO")
+        # The installed system seeds its image from the disk to the rest of its rack.
+        [ -s "$dir/installed.torrent" ] && args+=(--seed-torrent "$dir/installed.torrent" --seed-data "$DISK"
+                                                  --seed-listen "$lease_ip:$BT_PORT")
         exec "$AGENT" "${args[@]}"
     fi
     say "phase=install-kernel kernel=$kernel initrd=$initrd"
@@ -147,6 +150,8 @@ while :; do
     if [ "$status" -ne 0 ]; then
         halt "install failed (exit $status)"
     fi
+    torrent=$(tr ' ' '\n' < "$work/cmdline" | sed -n 's/^rackswarm.torrent=//p')
+    curl -sf --max-time 10 -o "$dir/installed.torrent" "$torrent" || rm -f "$dir/installed.torrent"
     say "phase=rebooting"
     # A real machine takes a while to come back; so does this one, which also keeps a node whose entry was not
     # flipped from reinstalling in a tight loop.
