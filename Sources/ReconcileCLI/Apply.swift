@@ -58,6 +58,12 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
     var tokenFile: String?
 
+    @Option(help: "dnsmasq hosts file for dhcp: managed (default: the TFTP root's parent /dnsmasq-hosts).")
+    var dnsmasqHosts: String?
+
+    @Option(help: "dnsmasq's pid file: it gets SIGHUP when the reservations change.")
+    var dnsmasqPidFile: String?
+
     func validate() throws {
         if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
@@ -84,6 +90,7 @@ struct Apply: AsyncParsableCommand {
             }
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
+                                          dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
                                           logger: Logger(label: "rackswarm.reconcile"))
             try await convergence.run(every: try interval())
             return

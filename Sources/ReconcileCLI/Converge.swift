@@ -22,6 +22,9 @@ struct Convergence {
     var policy: Executor.Policy
     /// Operator tokens for the console's actions; nil keeps the console read-only.
     var tokens: OperatorTokens?
+    /// dnsmasq's hosts file and pid file, for `dhcp: managed` sites (defaults: next to the TFTP root; no signal).
+    var dnsmasqHosts: String?
+    var dnsmasqPidFile: String?
     var logger: Logger
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. Returns the last pass's report.
@@ -76,7 +79,8 @@ struct Convergence {
             throw ExitCode.failure
         }
         let passes = Passes(source: source, store: store, desk: desk, seeder: seeder, bootDriver: bootDriver,
-                            resources: resources, key: key, policy: policy, current: current, logger: logger)
+                            resources: resources, key: key, policy: policy, current: current,
+                            dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile, logger: logger)
         let loop: any ServiceLifecycle.Service
         if let interval {
             loop = ReconcileLoop(
@@ -140,6 +144,8 @@ struct Passes: Sendable {
     var key: SiteKey
     var policy: Executor.Policy
     var current: CurrentSite
+    var dnsmasqHosts: String?
+    var dnsmasqPidFile: String?
     var logger: Logger
 
     func run() async throws -> Executor.Report {
@@ -158,6 +164,16 @@ struct Passes: Sendable {
         await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
         let refused = await seeder.prepare(wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root))
         let site = desired.site
+        if site.network.dhcp == .managed {
+            // DHCP reservations follow the repo; a failed reload is logged, and the next pass writes them again.
+            let settings = DnsmasqSettings(site: site, hostsFile: dnsmasqHosts ?? Boot.defaultHostsFile(site))
+            do {
+                try await DnsmasqReservations(settings: settings, pidFile: dnsmasqPidFile, logger: logger)
+                    .apply(desired.nodes.filter { $0.state == .present }.map(DHCPReservation.init))
+            } catch {
+                logger.error("DHCP reservations not applied", metadata: ["error": "\(error)"])
+            }
+        }
         let port = site.agent.port
         let timeout = site.timeouts.services
         let key = key
