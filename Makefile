@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build release demo test bench clean
+.PHONY: setup build release demo demo-down test bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -16,6 +16,9 @@ release: setup
 
 demo: build
 	bash scripts/demo.sh
+
+demo-down:
+	bash scripts/demo.sh down
 
 test: setup
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)

@@ -1,91 +1,196 @@
 #!/usr/bin/env bash
-# `make demo`: the main job against the embedded default site, examples/datacenter, committed into a
-# throw-away git repo as an operator would. It validates the site, previews every physical action with
-# `reconcile --dry-run`, drives rack r1's four BMCs (real IPMI simulators on 127.0.0.1:9101-9104) through
-# `reconcile power`, spreads an image by BitTorrent from a seed to two nodes, and shows what an operator sees
-# for a broken commit. What is not wired yet (PXE boot of the nodes, the full apply loop) is listed at the end.
+# `make demo`: a virtual data center on this machine, driven by the example repo, from a git commit to racks of
+# running services. examples/datacenter (rack r1: four nodes behind IPMI BMCs; rack r2: four behind Redfish and
+# iLO) is committed into a throw-away git repo; scripts/lab/vdc.py turns every node into a network namespace with
+# a BMC, DHCP/TFTP from dnsmasq and a disk; `reconcile apply --every 10s` converges them: PXE, the install
+# environment fetching the image by BitTorrent, local boot, then the VOD and WEB services with dnf. Then a second
+# commit (WEB on two more nodes, a new image for rack r2) is previewed and converged, and a broken commit is
+# refused with located diagnostics.
+#
+# Variables: DEMO_NODES_PER_RACK (default 4; more nodes are added to both racks), DEMO_IMAGE_MIB (default 64),
+# DEMO_KEEP=1 (leave the lab running; `make demo-down` removes it). Run as root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$PWD/.build/debug/reconcile
-site=${RACKSWARM_SITE:-examples/datacenter}
-work=$(mktemp -d /tmp/rackswarm-demo.XXXXXX)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+root=$PWD
+bin=$root/.build/debug/reconcile
+work=${DEMO_DIR:-/tmp/rackswarm-demo}
+per_rack=${DEMO_NODES_PER_RACK:-4}
+image_mib=${DEMO_IMAGE_MIB:-64}
+python=/usr/bin/python3
+vdc() { "$python" "$root/scripts/lab/vdc.py" "$@"; }
 export GIT_AUTHOR_NAME="rackswarm demo" GIT_AUTHOR_EMAIL="demo@rackswarm.invalid"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL" GIT_CONFIG_GLOBAL=/dev/null
+export RACKSWARM_BMC_R1_PASSWORD=demo-r1-secret
 
-echo "== 1. Validate the site: $site"
-"$bin" validate "$site"
+down() {
+    if [ -s "$work/reconcile.pid" ]; then
+        kill -TERM "$(cat "$work/reconcile.pid")" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$(cat "$work/reconcile.pid")" 2>/dev/null || break; sleep 0.2; done
+    fi
+    [ -d "$work/lab" ] && vdc down "$work/lab" > /dev/null 2>&1 || true
+    rm -rf "$work"
+}
+if [ "${1:-}" = down ]; then
+    down
+    echo "demo: removed"
+    exit 0
+fi
+[ "$(id -u)" = 0 ] || { echo "demo: the virtual data center needs root (network namespaces)" >&2; exit 1; }
+# Idempotent: whatever an earlier run left is removed first.
+down
+finish() {
+    status=$?
+    if [ "${DEMO_KEEP:-0}" = 1 ] && [ "$status" = 0 ]; then return; fi
+    [ "$status" = 0 ] || { echo "demo: failed; the reconciler's log:"; tail -30 "$work/reconcile.log" 2>/dev/null; }
+    down
+}
+trap finish EXIT
+mkdir -p "$work/repo" "$work/http/boot" "$work/tftp/boot"
 
-echo
-echo "== 2. Commit it to a site repo ($work/repo)"
-mkdir -p "$work/repo"
-cp -r "$site" "$work/repo/site"
+site=$work/repo/site
+reconcile_in_lab() { vdc exec "$work/lab" -- "$bin" "$@"; }
+source_options=(--repo "file://$work/repo" --path site --cache "$work/cache")
+
+echo "== 1. The example site, committed to a git repo ($work/repo)"
+cp -r examples/datacenter "$site"
+# The demo's copy keeps its files in the demo directory, and gets a real image (random bytes) and its SHA-256.
+head -c $((image_mib << 20)) /dev/urandom > "$site/images/centos-7.img"
+sha=$(sha256sum "$site/images/centos-7.img" | cut -c1-64)
+sed -i "s|^  sha256: .*|  sha256: \"$sha\"|" "$site/images/centos-7.yaml"
+sed -i "s|/srv/rackswarm/tftp|$work/tftp|; s|/srv/rackswarm/http|$work/http|; s|/etc/rackswarm/site.key|$work/site.key|; \
+s|^  interval: .*|  interval: 10s|" "$site/site.yaml"
+sed -i "s|/etc/rackswarm/bmc-r2.password|$work/bmc-r2.password|" "$site/racks/r2.yaml"
+"$python" - "$site" "$per_rack" <<'PY'
+import re, sys
+site, per_rack = sys.argv[1], int(sys.argv[2])
+for rack in ("r1", "r2"):
+    path = f"{site}/racks/{rack}.yaml"
+    text = open(path).read()
+    documents = text.split("\n---\n")
+    template = documents[-1]
+    for n in range(5, per_rack + 1):
+        node = re.sub(rf"{rack}n4", f"{rack}n{n}", template)
+        node = re.sub(r'(52:54:00:77:0\d:)04', lambda m: f"{m.group(1)}{n:02x}", node)
+        node = re.sub(r"(ip: 10\.77\.0\.)(\d)4", lambda m: f"{m.group(1)}{int(m.group(2)) * 10 + n + 100}", node)
+        node = re.sub(r"(ipmi://127\.0\.0\.1:)9104", lambda m: f"{m.group(1)}{9100 + n}", node)
+        documents.append(node)
+    open(path, "w").write("\n---\n".join(documents))
+PY
+printf 'demo-r2-secret\n' > "$work/bmc-r2.password"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/site.key"
+echo >> "$work/site.key"
+for boot in "$work/http/boot" "$work/tftp/boot"; do
+    echo "demo kernel" > "$boot/vmlinuz"
+    echo "demo initrd" > "$boot/initrd.img"
+done
 git -C "$work/repo" init -q -b main
 git -C "$work/repo" add -A
 git -C "$work/repo" commit -q -m "dc1: two racks, VOD and WEB services"
 git -C "$work/repo" log --oneline
-
-dry_run() {
-    set +e
-    "$bin" --dry-run --repo "file://$work/repo" --path site --cache "$work/cache" --state "$work/state.db" "$@"
-    status=$?
-    set -e
-}
+"$bin" validate "$site"
 
 echo
-echo "== 3. Preview every physical action: reconcile --dry-run (exit 2: changes pending)"
-dry_run
+echo "== 2. Preview every physical action: reconcile --dry-run (exit 2: changes pending)"
+set +e
+"$bin" --dry-run "${source_options[@]}" --state "$work/state.db"
+status=$?
+set -e
 [ "$status" -eq 2 ] || { echo "demo: expected exit 2 from the dry run, got $status" >&2; exit 1; }
 
 echo
-echo "== 4. Rack r1's BMCs: four IPMI simulators; reconcile power speaks RMCP+ to them"
-export RACKSWARM_BMC_R1_PASSWORD=demo-pass
-for n in 1 2 3 4; do
-    pids+=("$(bash scripts/lab/ipmi-bmc.sh "$work/bmc-r1n$n" "910$n" "$RACKSWARM_BMC_R1_PASSWORD")")
-done
-sleep 0.5
-power() { "$bin" power --repo "file://$work/repo" --path site --cache "$work/cache" r1n1 r1n2 r1n3 r1n4 "$@"; }
-power status
-power pxe
-power on
-power status
-echo "the lab nodes' firmware saw: $(cat "$work/bmc-r1n1/log" | tr '\n' ';')"
+echo "== 3. The virtual data center: a namespace, a BMC, DHCP/TFTP and a disk per node"
+vdc up --site "$site" --lab "$work/lab"
 
 echo
-echo "== 5. The OS image spread by BitTorrent: a seed with the rack-aware tracker, two nodes fetch and verify"
-head -c $((24 << 20)) /dev/urandom > "$work/centos-7.img"
-"$bin" image publish "$work/centos-7.img" --output "$work/centos-7.torrent" \
-    --tracker "http://127.0.0.1:16969/announce" --piece-size 256KiB
-"$bin" seed "$work/centos-7.torrent" --data "$work/centos-7.img" --listen 127.0.0.1:16881 \
-    --tracker-listen 127.0.0.1:16969 > "$work/seed.log" 2>&1 &
-pids+=($!)
-disown
-sleep 1
-agent=$PWD/.build/debug/provision-agent
-"$agent" fetch "$work/centos-7.torrent" --output "$work/r1n1.disk" --listen 127.0.0.1:16882 --rack r1 \
-    --seed-for 5s > "$work/fetch-r1n1.log" 2>&1 &
-first=$!
-pids+=($first)
-"$agent" fetch "$work/centos-7.torrent" --output "$work/r1n2.disk" --listen 127.0.0.1:16883 --rack r1 \
-    --seed-for 1s | tail -2
-wait "$first"
-cmp "$work/centos-7.img" "$work/r1n1.disk" && cmp "$work/centos-7.img" "$work/r1n2.disk" \
-    && echo "both copies are byte-identical to the image"
+echo "== 4. reconcile apply --every 10s, until every node is ready"
+started=$(date +%s)
+# In the lab's core namespace, where the nodes' network and the BMCs are; its own session, so the demo's
+# terminal signals stay ours.
+setsid "$python" "$root/scripts/lab/vdc.py" exec "$work/lab" -- "$bin" apply "${source_options[@]}" \
+    --state "$work/state.db" --every 10s --dnsmasq-pid-file "$work/lab/dnsmasq.pid" --backoff 1s \
+    > "$work/reconcile.log" 2>&1 < /dev/null &
+echo $! > "$work/reconcile.pid"
+cat > "$work/progress.py" <<'PY'
+import collections, json, sys
+nodes = json.load(sys.stdin)["nodes"]
+done = [n for n in nodes if n["phase"] == "ready" and n["image"] == n["wantedImage"] and not n.get("drifted")]
+phases = collections.Counter(n["phase"] for n in nodes)
+downloads = " ".join("%s:%d%%" % (n["node"], n["percent"]) for n in nodes if n.get("percent") is not None)
+print("  " + ", ".join("%d %s" % (count, phase) for phase, count in sorted(phases.items()))
+      + ("  (downloading %s)" % downloads if downloads else ""))
+sys.exit(0 if nodes and len(done) == len(nodes) else 1)
+PY
+# Waits until the state database says every node is ready with what the repo wants, one progress line per check.
+converge() {
+    local deadline=$(( $(date +%s) + ${1:-900} ))
+    while :; do
+        json=$("$bin" status "${source_options[@]}" --state "$work/state.db" --output json 2>/dev/null || true)
+        # One line per check: how many nodes are in each phase (downloads with their percent).
+        if [ -n "$json" ] && printf '%s' "$json" | "$python" "$work/progress.py"; then
+            return 0
+        fi
+        [ "$(date +%s)" -lt "$deadline" ] || { echo "demo: the site did not converge in time" >&2; return 1; }
+        kill -0 "$(cat "$work/reconcile.pid")" 2>/dev/null || { echo "demo: reconcile stopped" >&2; return 1; }
+        sleep 3
+    done
+}
+converge
+echo "converged in $(( $(date +%s) - started )) s"
+"$bin" status "${source_options[@]}" --state "$work/state.db"
 
 echo
-echo "== 6. A broken commit is caught before anything is touched"
-sed -i 's/^  mac: "52:54:00:77:01:03"/  macc: "52:54:00:77:01:03"/; s#ipmi://127.0.0.1:9104#ipmi2://127.0.0.1:9104#' \
-    "$work/repo/site/racks/r1.yaml"
+echo "== 5. A second commit: WEB on r1n3 and r2n1, and a new image for rack r2"
+cp "$site/images/centos-7.yaml" "$site/images/centos-7-r2.yaml"
+sed -i 's/^  name: centos-7$/  name: centos-7-r2/; s/^  version: .*/  version: "7.9.2207"/' \
+    "$site/images/centos-7-r2.yaml"
+sed -i 's/^  image: centos-7$/  image: centos-7-r2/' "$site/racks/r2.yaml"
+"$python" - "$site" <<'PY'
+import sys
+site = sys.argv[1]
+for rack, node in (("r1", "r1n3"), ("r2", "r2n1")):
+    path = f"{site}/racks/{rack}.yaml"
+    documents = open(path).read().split("\n---\n")
+    for i, doc in enumerate(documents):
+        if f"name: {node}\n" in doc:
+            documents[i] = doc.replace("services: [vod]", "services: [vod, web]")
+    open(path, "w").write("\n---\n".join(documents))
+PY
+git -C "$work/repo" add -A
+git -C "$work/repo" commit -q -m "WEB on r1n3 and r2n1; rack r2 moves to 7.9.2207"
+git -C "$work/repo" log --oneline -1
+echo "-- the preview against what the reconciler observed:"
+set +e
+"$bin" --dry-run "${source_options[@]}" --state "$work/state.db" | grep -v '^          '
+set -e
+started=$(date +%s)
+converge
+echo "reconverged in $(( $(date +%s) - started )) s"
+"$bin" status "${source_options[@]}" --state "$work/state.db"
+
+echo
+echo "== 6. A broken commit is refused before anything is touched"
+sed -i 's/^  mac: "52:54:00:77:01:03"/  macc: "52:54:00:77:01:03"/' "$site/racks/r1.yaml"
 git -C "$work/repo" commit -q -am "r1: typo"
-dry_run --output json
+set +e
+"$bin" --dry-run "${source_options[@]}" --state "$work/state.db" > /dev/null
+status=$?
+set -e
 [ "$status" -eq 1 ] || { echo "demo: expected the broken commit to be refused, got $status" >&2; exit 1; }
-echo "(exit status 1: no plan was made and nothing was applied)"
+echo "(exit status 1: no plan was made; the running loop logs the same diagnostics and applies nothing)"
 
 echo
-echo "Not wired yet: PXE-booting these nodes into an install environment and the full apply loop"
-echo "(reconcile without --dry-run converges services today: reconcile --scope services)."
+echo "== 7. Where to look"
+echo "metrics (from the reconciler's server, in the lab's core namespace):"
+vdc exec "$work/lab" -- curl -s http://10.77.0.1:8080/metrics | grep -E '^rackswarm_(nodes|actions_total|seed|peer)' \
+    | head -20
+cat <<EOF
+console:          $python scripts/lab/vdc.py exec $work/lab -- curl http://10.77.0.1:8080/console
+reconciler log:   $work/reconcile.log
+node consoles:    $work/lab/nodes/NODE/console.log
+state database:   $work/state.db  (reconcile status --repo file://$work/repo --path site --state $work/state.db)
+EOF
+if [ "${DEMO_KEEP:-0}" = 1 ]; then
+    echo "The lab keeps running (DEMO_KEEP=1); remove it with: make demo-down"
+else
+    echo "Tearing the lab down (DEMO_KEEP=1 keeps it; make demo-down removes a kept one)."
+fi
