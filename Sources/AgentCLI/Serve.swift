@@ -77,7 +77,9 @@ struct Serve: AsyncParsableCommand {
         guard (seedTorrent == nil) == (seedData == nil) else {
             throw ValidationError("--seed-torrent and --seed-data go together")
         }
-        guard CommandLineValues.hostPort(seedListen) != nil else { throw ValidationError("--seed-listen wants HOST:PORT") }
+        guard CommandLineValues.hostPort(seedListen) != nil else {
+            throw ValidationError("--seed-listen wants HOST:PORT")
+        }
     }
 
     func run() async throws {

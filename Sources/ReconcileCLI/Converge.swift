@@ -27,7 +27,8 @@ struct Convergence {
     var dnsmasqPidFile: String?
     var logger: Logger
 
-    /// One pass, or passes every `interval` until SIGTERM/SIGINT. Returns the last pass's report.
+    /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
+    /// exits 1.
     func run(every interval: Duration?) async throws {
         let (checkout, desired) = try load()
         let site = desired.site
@@ -101,15 +102,15 @@ struct Convergence {
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var failure: (any Error)?
         do {
             try await group.run()
         } catch {
-            await seeder.stop()
-            await resources.shutdown()
-            throw error
+            failure = error
         }
         await seeder.stop()
         await resources.shutdown()
+        if let failure { throw failure }
         if let one = loop as? OnePass, await one.outcome.failed { throw ExitCode.failure }
     }
 
@@ -162,7 +163,8 @@ struct Passes: Sendable {
     func run(_ desired: DesiredState, checkout: SiteSource.Checkout) async throws -> Executor.Report {
         await desk.update(desired)
         await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
-        let refused = await seeder.prepare(wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root))
+        let wanted = wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root)
+        let refused = await seeder.prepare(wanted)
         let site = desired.site
         if site.network.dhcp == .managed {
             // DHCP reservations follow the repo; a failed reload is logged, and the next pass writes them again.
@@ -194,7 +196,8 @@ struct Passes: Sendable {
         let serviceKinds: Set<PlannedAction.Kind> = [.installService, .uninstallService, .verifyServices]
         plan.actions.removeAll { unreachable[$0.node] != nil && serviceKinds.contains($0.kind) }
         // Written straight to the descriptor: the plan shows before the (long) execution, also into a pipe.
-        Terminal.standardOutput.write(PlanRenderer(colour: false).text(plan, site: site.name, commit: checkout.commit))
+        let text = PlanRenderer(colour: false).text(plan, site: site.name, commit: checkout.commit)
+        Terminal.standardOutput.write(text)
         let resources = resources
         let performer = DriverActionPerformer(
             desired: desired, store: store, boot: BootActionExecutor(driver: bootDriver, desired: desired),
@@ -205,9 +208,10 @@ struct Passes: Sendable {
         for (node, why) in report.stalled.sorted(by: { $0.key < $1.key }) { say("stalled: \(node): \(why)") }
         for (node, why) in report.failed.sorted(by: { $0.key < $1.key }) { say("failed: \(node): \(why)") }
         for (node, why) in unreachable.sorted(by: { $0.key < $1.key }) { say("unreachable: \(node): \(why)") }
-        say("Done: \(report.actionsDone) of \(plan.actions.count) actions; \(report.completed.count) node\(report.completed.count == 1 ? "" : "s") converged, "
-              + "\(report.stalled.count) stalled, \(report.failed.count) failed"
-              + (report.halted ? "; halted: the failure budget is spent" : "") + ".")
+        let converged = "\(report.completed.count) node\(report.completed.count == 1 ? "" : "s") converged"
+        say("Done: \(report.actionsDone) of \(plan.actions.count) actions; \(converged), "
+            + "\(report.stalled.count) stalled, \(report.failed.count) failed"
+            + (report.halted ? "; halted: the failure budget is spent" : "") + ".")
         if report.stalled.isEmpty && report.failed.isEmpty, let commit = checkout.commit {
             try await store.setLastAppliedCommit(commit, at: Date())
         }
@@ -230,22 +234,19 @@ struct Passes: Sendable {
         }
     }
 
+    /// The node's BMC driver, its password read now from the reference (as `reconcile power` does).
     static func powerDriver(for node: Node, resources: PowerDriverResources, logger: Logger) throws
         -> any PowerDriver
     {
-        let address = try BMCAddress(parsing: node.bmc.endpoint.value.description)
         guard let secret = node.bmc.password else {
-            throw PowerError(.authenticationFailed, bmc: "\(address)", "no BMC password reference for the node")
+            throw PowerError(.authenticationFailed, bmc: node.bmc.endpoint.value.description,
+                             "no BMC password reference for the node")
         }
-        let password: String
-        do {
-            password = try secret.resolve()
-        } catch {
-            throw PowerError(.authenticationFailed, bmc: "\(address)", error.description)
-        }
-        let configuration = BMCConfiguration(address: address, username: node.bmc.username ?? "admin",
-                                             password: password, insecureSkipVerify: node.bmc.insecureSkipVerify)
-        return try PowerDriverRegistry.standard.driver(for: configuration, resources: resources, logger: logger)
+        let target = PowerTarget(
+            name: node.name, url: node.bmc.endpoint.value.description, username: node.bmc.username ?? "admin",
+            secret: secret, insecure: node.bmc.insecureSkipVerify, timeout: 1.0, retries: 3)
+        return try PowerDriverRegistry.standard.driver(for: target.configuration(), resources: resources,
+                                                       logger: logger)
     }
 }
 

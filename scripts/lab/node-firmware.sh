@@ -150,9 +150,10 @@ while :; do
     if [ "$status" -ne 0 ]; then
         halt "install failed (exit $status)"
     fi
+    say "phase=rebooting"
+    # The installed system will seed its image from the disk: keep the torrent with it.
     torrent=$(tr ' ' '\n' < "$work/cmdline" | sed -n 's/^rackswarm.torrent=//p')
     curl -sf --max-time 10 -o "$dir/installed.torrent" "$torrent" || rm -f "$dir/installed.torrent"
-    say "phase=rebooting"
     # A real machine takes a while to come back; so does this one, which also keeps a node whose entry was not
     # flipped from reinstalling in a tight loop.
     sleep "${REBOOT_SECONDS:-2}"
