@@ -58,7 +58,7 @@ head -c $((image_mib << 20)) /dev/urandom > "$site/images/centos-7.img"
 sha=$(sha256sum "$site/images/centos-7.img" | cut -c1-64)
 sed -i "s|^  sha256: .*|  sha256: \"$sha\"|" "$site/images/centos-7.yaml"
 sed -i "s|/srv/rackswarm/tftp|$work/tftp|; s|/srv/rackswarm/http|$work/http|; s|/etc/rackswarm/site.key|$work/site.key|; \
-s|^  interval: .*|  interval: 10s|" "$site/site.yaml"
+s|^  interval: .*|  interval: 10s|; s|^    install: .*|    install: 3m|" "$site/site.yaml"
 sed -i "s|/etc/rackswarm/bmc-r2.password|$work/bmc-r2.password|" "$site/racks/r2.yaml"
 "$python" - "$site" "$per_rack" <<'PY'
 import re, sys

@@ -46,10 +46,18 @@ dhcp() {
     done
 }
 
-# tftp_get REMOTE LOCAL: busybox tftp with a time bound (it has no timeout of its own).
+# tftp_get REMOTE LOCAL: busybox tftp with a time bound (it has no timeout of its own). Like a PXE ROM, a
+# transfer that times out is tried again (up to three times); a missing file is not.
 tftp_get() {
-    rm -f "$2"
-    timeout 20 busybox tftp -g -r "$1" -l "$2" "$lease_server" 2>&1 && [ -s "$2" ]
+    local attempt output
+    for attempt in 1 2 3; do
+        rm -f "$2"
+        output=$(timeout 20 busybox tftp -g -r "$1" -l "$2" "$lease_server" 2>&1) && [ -s "$2" ] && return 0
+        [ -n "$output" ] && echo "$output"
+        case "$output" in *"not found"* | *"File not found"*) return 1 ;; esac
+        say "tftp $1: attempt $attempt failed"
+    done
+    return 1
 }
 
 # http_get URL LOCAL: 200 or fail.
