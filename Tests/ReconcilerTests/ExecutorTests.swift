@@ -176,4 +176,36 @@ struct ExecutorTests {
         #expect(await store.nodeRecord("r1n2")?.status.phase == .failed)
         #expect(report.completed.count == 7)
     }
+
+    @Test func aNodeThatLeftTheRepoIsDecommissionedThroughWhatTheStoreKept() async throws {
+        var desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        // First every node is provisioned: the executor keeps how to reach each one.
+        _ = try await executor(desired, store, performer)
+            .execute(Planner.plan(desired: desired, observed: ObservedState()), commit: "c1")
+        #expect(await store.rememberedNodes()["r1n2"]?.bmc == desired.node(named: "r1n2")?.bmc.endpoint.value)
+        // Then r1n2 leaves the repo, and the site prunes.
+        desired.nodes.removeAll { $0.name == "r1n2" }
+        desired.site.prune = true
+        let plan = Planner.plan(desired: desired, observed: await store.observedState())
+        #expect(plan.actions.filter { $0.node == "r1n2" }.map(\.kind) == [.powerOff, .removeBootEntry])
+        let report = try await executor(desired, store, performer).execute(plan, commit: "c2")
+        #expect(report.stalled.isEmpty, "\(report.stalled)")
+        #expect(await performer.calls.suffix(2) == [.init(node: "r1n2", kind: .powerOff),
+                                                    .init(node: "r1n2", kind: .removeBootEntry)])
+        #expect(await store.nodeRecord("r1n2")?.status.phase == .decommissioned)
+    }
+
+    @Test func aNodeNeverProvisionedHereThatLeftTheRepoWaitsForAHuman() async throws {
+        var desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        await store.record(NodeStatus(phase: .ready, image: "centos-7@7.9.2009", rack: "r1"), lastError: nil,
+                           for: "r1n2", at: Date())
+        desired.nodes.removeAll { $0.name == "r1n2" }
+        desired.site.prune = true
+        let plan = Planner.plan(desired: desired, observed: await store.observedState())
+        let report = try await executor(desired, store, FakePerformer()).execute(plan, commit: "c1")
+        #expect(report.stalled["r1n2"]?.contains("power it off by hand") == true)
+    }
 }

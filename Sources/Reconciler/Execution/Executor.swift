@@ -94,6 +94,7 @@ public struct Executor: Sendable {
             if steps[action.node] == nil { waves[action.wave, default: []].append(action.node) }
             steps[action.node, default: []].append((action, id))
         }
+        let remembered = try await store.rememberedNodes()
         let budget = desired.site.rollout.failureBudget
         let cap = max(1, desired.site.rollout.concurrency)
         var report = Report()
@@ -107,9 +108,10 @@ public struct Executor: Sendable {
                             report.skipped.append(name)
                             continue
                         }
-                        guard let node = desired.node(named: name) else {
-                            // A node that left the repo: its BMC is no longer known.
-                            let why = "node is not in the repo any more; its BMC is unknown, so power it off by hand"
+                        // A node that left the repo is reached through what the store kept of it.
+                        guard let node = desired.node(named: name) ?? remembered[name]?.node else {
+                            let why = "node is not in the repo any more and was never provisioned by rackswarm; "
+                                + "its BMC is unknown, so power it off by hand"
                             try await skip(steps[name] ?? [], reason: why)
                             report.stalled[name] = why
                             continue
@@ -258,6 +260,10 @@ public struct Executor: Sendable {
             }
         }
         try await store.record(status, lastError: nil, for: node.name, at: now())
+        // Keep how to reach it: if it leaves the repo, its decommission still finds its BMC and boot entry.
+        if status.phase != .decommissioned, desired.node(named: node.name) != nil {
+            try await store.remember(RememberedNode(node), at: now())
+        }
     }
 }
 

@@ -7,6 +7,7 @@ public actor MemoryStateStore: StateStore {
     private var commit: String?
     private var entries: [JournalEntry] = []
     private var installs: [String: InstallProgress] = [:]
+    private var remembered: [String: RememberedNode] = [:]
     private var samples: [InstallSample] = []
     private var suspensions: [String: RackSuspension] = [:]
     private var pendingPass: PassRequest?
@@ -66,6 +67,10 @@ public actor MemoryStateStore: StateStore {
     }
 
     public func installProgress() -> [String: InstallProgress] { installs }
+
+    public func remember(_ node: RememberedNode, at time: Date) { remembered[node.name] = node }
+
+    public func rememberedNodes() -> [String: RememberedNode] { remembered }
 
     public func installSamples(since: Date) -> [InstallSample] {
         samples.filter { $0.at >= since }.sorted { $0.at < $1.at }

@@ -101,6 +101,13 @@ public final class SQLiteStateStore: StateStore {
                 t.column("from_seed", .integer).notNull()
             }
         }
+        migrator.registerMigration("v5: remembered nodes") { db in
+            try db.create(table: "remembered_node") { t in
+                t.primaryKey("name", .text)
+                t.column("spec", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+        }
         return migrator
     }
 
@@ -351,6 +358,34 @@ public final class SQLiteStateStore: StateStore {
                 progress[row["node"]] = InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated))
             }
             return progress
+        }
+    }
+
+    // MARK: Remembered nodes
+
+    public func remember(_ node: RememberedNode, at time: Date) async throws {
+        let spec = String(decoding: try JSONEncoder().encode(node), as: UTF8.self)
+        try await database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO remembered_node (name, spec, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at
+                    """,
+                arguments: [node.name, spec, time.timeIntervalSince1970])
+        }
+    }
+
+    public func rememberedNodes() async throws -> [String: RememberedNode] {
+        try await database.read { db in
+            var nodes: [String: RememberedNode] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, spec FROM remembered_node") {
+                let spec: String = row["spec"]
+                guard let node = try? JSONDecoder().decode(RememberedNode.self, from: Data(spec.utf8)) else {
+                    throw StateStoreError(.unreadable, "remembered node \(row["name"] as String? ?? "?")")
+                }
+                nodes[node.name] = node
+            }
+            return nodes
         }
     }
 

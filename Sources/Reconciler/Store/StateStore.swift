@@ -50,6 +50,11 @@ public protocol StateStore: Sendable {
     func clearPassRequest(through time: Date) async throws
     /// Audited operator actions, oldest first.
     func operatorActions() async throws -> [OperatorAction]
+
+    /// Keeps what is needed to decommission a node later (replacing what was kept before).
+    func remember(_ node: RememberedNode, at time: Date) async throws
+    /// The nodes kept by `remember`, by name.
+    func rememberedNodes() async throws -> [String: RememberedNode]
 }
 
 /// A node's latest install report and when it arrived.
