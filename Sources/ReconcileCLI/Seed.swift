@@ -90,7 +90,7 @@ struct Seed: AsyncParsableCommand {
             if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
                 Console.line(
                     "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
-                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s")
+                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s \(progress.statistics.summary)")
             }
             last = progress
         }

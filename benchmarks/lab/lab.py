@@ -61,10 +61,12 @@ def cpu_times():
 class Proc:
     """One process started in a namespace, its output copied to a log, the time of a marker line recorded."""
 
-    def __init__(self, lab, ns, args, log, marker=None):
+    def __init__(self, lab, ns, args, log, marker=None, early=None):
         self.log_path = log
         self.marker = marker
         self.marker_time = None
+        self.early = early
+        self.early_time = None
         self.lines = []
         self.exit_time = None
         self.started = time.monotonic()
@@ -83,6 +85,8 @@ class Proc:
                 self.lines.append(line.rstrip("\n"))
                 if self.marker and self.marker_time is None and self.marker in line:
                     self.marker_time = now
+                if self.early and self.early_time is None and self.early in line:
+                    self.early_time = now
 
     def wait_marker(self, timeout):
         deadline = time.monotonic() + timeout
@@ -223,8 +227,8 @@ class Lab:
                 sh("ip", "netns", "exec", where, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
                    f"{rate}mbit", "burst", "640kbit", "latency", "50ms")
 
-    def start(self, ns, args, log, marker=None):
-        proc = Proc(self, ns, args, log, marker)
+    def start(self, ns, args, log, marker=None, early=None):
+        proc = Proc(self, ns, args, log, marker, early)
         self.procs.append(proc)
         return proc
 
@@ -296,6 +300,24 @@ def percentile(values, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+ENGINE_LINE = re.compile(
+    r"dup (\d+) blocks \([^)]*\) cancels-sent (\d+) cancels-honoured (\d+) endgame (\S+) \((\d+) req\) "
+    r"rtt-mean ([\d.]+)s rtt-max ([\d.]+)s sent-blocks (\d+) distinct (\d+)")
+
+
+def parse_engine(lines):
+    """The last statistics line a rackswarm process printed (`swarm dup …`, or the seed's status line), or None."""
+    for line in reversed(lines):
+        match = ENGINE_LINE.search(line)
+        if match:
+            g = match.groups()
+            return {"duplicate_blocks": int(g[0]), "cancels_sent": int(g[1]), "cancels_honoured": int(g[2]),
+                    "endgame_after_s": None if g[3] == "-" else float(g[3].rstrip("s")),
+                    "endgame_requests": int(g[4]), "request_rtt_mean_s": float(g[5]),
+                    "request_rtt_max_s": float(g[6]), "sent_blocks": int(g[7]), "distinct_sent_blocks": int(g[8])}
+    return None
+
+
 def racks_of(n, rack_size):
     """Node indices (1-based) grouped into racks of `rack_size`."""
     return [list(range(start, min(start + rack_size, n + 1))) for start in range(1, n + 1, rack_size)]
@@ -347,7 +369,7 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                          "--tracker", f"http://{seed_ip}:{TRACKER_PORT}/announce", "--seed-for", "3600"]
             if method == "waves":
                 node_args += ["--rack", rack_name[i]]
-            return lab.start(ns, node_args, log, "verified")
+            return lab.start(ns, node_args, log, "verified", early="first piece passed its hash")
         if method == "libtorrent":
             return lab.start(ns, [LT_PYTHON, "-u", os.path.join(HERE, "lt_peer.py"), "leech", lt_torrent,
                                   os.path.dirname(outputs[i]),
@@ -387,13 +409,23 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
             if method == "waves":
                 for rack in racks:
                     first = rack[:args.first_wave]
-                    if all(i in done for i in first):
+                    # The rest of the rack starts once its first wave is verified: whole copies (`complete`), or
+                    # the first verified piece of each (`first-piece`: the first wave can already serve the rest).
+                    if args.wave_start == "complete":
+                        ready = all(i in done for i in first)
+                    else:
+                        ready = all(i in done or nodes[i].early_time is not None for i in first)
+                    if ready:
                         for i in rack[args.first_wave:]:
                             if i not in nodes:
                                 nodes[i] = start_node(i)
             if time.monotonic() > deadline:
                 raise LabError(f"{method} N={n}: {len(done)}/{n} nodes done after {timeout:.0f} s")
             time.sleep(0.02)
+    engine = {str(i): parse_engine(proc.lines) for i, proc in nodes.items()}
+    seed_proc = next((p for p in lab.procs if p.log_path.endswith("seed.log")), None)
+    if seed_proc is not None and method in ("waves", "flat"):
+        engine["0"] = parse_engine(seed_proc.lines)
     lab.stop_all()
     mismatched = [i for i in range(1, n + 1)
                   if not os.path.exists(outputs[i]) or not filecmp.cmp(source, outputs[i], shallow=False)]
@@ -413,7 +445,10 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         "makespan_s": max(elapsed), "seed_egress_bytes": last[3][0][0] - first[3][0][0],
         "nodes_upload_bytes": node_up, "nodes_download_bytes": node_down, "cpu_busy_fraction": cpu, "cpu_busy_peak_1s": peak,
         "verified_copies": n, "racks": racks if method == "waves" else None,
+        "wave_start": args.wave_start if method == "waves" else None,
     }
+    if method in ("waves", "flat"):
+        record["engine"] = engine
     if n == args.timeline_for:
         record["timeline"] = [
             {"t": round(t, 3), "up": [c.get(i, (0, 0))[0] - first[3].get(i, (0, 0))[0] for i in range(0, n + 1)],
@@ -439,6 +474,8 @@ def main():
     parser.add_argument("--seed-mbit", type=float, default=40)
     parser.add_argument("--rack-size", type=int, default=4)
     parser.add_argument("--first-wave", type=int, default=1)
+    parser.add_argument("--wave-start", choices=("first-piece", "complete"), default="first-piece",
+                        help="when the rest of a rack starts: at the first wave's first verified piece, or its end")
     parser.add_argument("--timeout", type=float, default=0, help="per run; default from the client-server bound")
     parser.add_argument("--timeline-for", type=int, default=-1, help="record per-node rates for this N")
     parser.add_argument("--repeat", type=int, default=1)
@@ -479,6 +516,7 @@ def main():
     result = {
         "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
                    "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
+                   "wave_start": args.wave_start,
                    "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
         "bounds": {str(n): {"t_p2p_s": max(size / u_s, size / u_i, n * size / (u_s + n * u_i)),
                             "t_cs_s": max(n * size / u_s, size / u_i)} for n in sizes},

@@ -20,6 +20,8 @@ final class Peer {
     var has: Bitfield
     /// Requests we sent and are waiting for.
     var outstanding: Set<BlockRequest> = []
+    /// When each outstanding request was sent.
+    var requestedAt: [BlockRequest: NIODeadline] = [:]
     /// Requests the peer sent us, served in order while the channel is writable.
     var incoming: [BlockRequest] = []
     var incomingHead = 0

@@ -36,6 +36,8 @@ struct PiecePicker {
     /// Pieces to fetch from a single peer next time (they failed with mixed sources).
     private(set) var soloPieces: Set<Int> = []
     private var generator = SystemRandomNumberGenerator()
+    /// Requests handed out for blocks already requested from another peer.
+    private(set) var endgameRequests = 0
 
     init(pieceCount: Int, pieceLength: Int, totalLength: Int64, have: Bitfield) {
         self.pieceCount = pieceCount
@@ -154,6 +156,7 @@ struct PiecePicker {
             } else if partial.requests[block] > 0 {
                 continue
             }
+            if duplicates { endgameRequests += 1 }
             partial.requests[block] &+= 1
             picked.append(request)
         }

@@ -91,9 +91,52 @@ public struct TorrentProgress: Sendable, Equatable {
     public var hashFailures: Int
     /// Peers banned for bad data.
     public var bannedPeers: Int
+    /// Where the bytes went: duplicates, cancels, endgame, request latency.
+    public var statistics: SwarmStatistics
 
     /// Whether every piece is verified.
     public var isComplete: Bool { verifiedPieces == pieceCount }
+}
+
+/// Counters that show how much of a session's traffic was useful, for benchmarks and operators.
+public struct SwarmStatistics: Sendable, Equatable {
+    /// Blocks received that were already in hand or no longer asked of that peer (endgame losers, late arrivals).
+    public var duplicateBlocks = 0
+    /// Payload bytes of those blocks.
+    public var duplicateBytes: Int64 = 0
+    /// Cancels we sent for blocks another peer delivered first.
+    public var cancelsSent = 0
+    /// Cancels from peers that removed a block we had not sent yet.
+    public var cancelsHonoured = 0
+    /// Requests we sent for a block already asked of another peer (endgame).
+    public var endgameRequests = 0
+    /// Seconds from the session's start to its first endgame request.
+    public var endgameAfter: Double?
+    /// Requests answered, and the sum and maximum of their round trips in seconds (request sent → block in).
+    public var answeredRequests = 0
+    public var requestSecondsTotal = 0.0
+    public var requestSecondsMax = 0.0
+    /// Blocks we uploaded, and how many distinct blocks those were (uploads / distinct = sends per block).
+    public var uploadedBlocks = 0
+    public var distinctUploadedBlocks = 0
+
+    public init() {}
+
+    /// The mean request round trip in seconds.
+    public var meanRequestSeconds: Double { answeredRequests == 0 ? 0 : requestSecondsTotal / Double(answeredRequests) }
+
+    /// One line for logs: `dup 12 blocks (192.0 KiB) cancels 3/0 endgame 5.1s (40 req) rtt 0.210/1.300s sends 1.00`.
+    public var summary: String {
+        var line = "dup \(duplicateBlocks) blocks (\(ProgressLine.bytes(duplicateBytes)))"
+        line += " cancels-sent \(cancelsSent) cancels-honoured \(cancelsHonoured)"
+        line += " endgame " + (endgameAfter.map { ProgressLine.format($0, digits: 2) + "s" } ?? "-")
+        line += " (\(endgameRequests) req)"
+        line += " rtt-mean \(ProgressLine.format(meanRequestSeconds, digits: 3))s"
+        line += " rtt-max \(ProgressLine.format(requestSecondsMax, digits: 3))s"
+        let sends = distinctUploadedBlocks == 0 ? 0 : Double(uploadedBlocks) / Double(distinctUploadedBlocks)
+        line += " sent-blocks \(uploadedBlocks) distinct \(distinctUploadedBlocks) (x\(ProgressLine.format(sends, digits: 2)))"
+        return line
+    }
 }
 
 /// A session-level failure.

@@ -48,7 +48,13 @@ final class TorrentSession: @unchecked Sendable {
     private var uploaded = RateMeter()
     private var verifiedBytes: Int64 = 0
     private var hashFailures = 0
+    private var statistics = SwarmStatistics()
+    private let startedAt = NIODeadline.now()
+    /// Which 16 KiB blocks (by offset / block size) we have uploaded at least once.
+    private var uploadedOnce: [Bool]
     let completion: EventLoopPromise<Void>
+    /// Succeeds once at least one piece is verified: from then on the session can serve others.
+    let firstPiece: EventLoopPromise<Void>
 
     init(
         metainfo: Metainfo,
@@ -77,11 +83,15 @@ final class TorrentSession: @unchecked Sendable {
         self.choker = Choker(regularSlots: configuration.uploadSlots)
         self.uploadBucket = configuration.uploadLimit.map { TokenBucket(bytesPerSecond: $0) }
         self.completion = loop.makePromise(of: Void.self)
+        self.firstPiece = loop.makePromise(of: Void.self)
+        self.uploadedOnce = [Bool](
+            repeating: false, count: Int((metainfo.length + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize)))
         self.completedAnnounced = have.isComplete
         for index in 0..<metainfo.pieceCount where have.contains(index) {
             verifiedBytes += Int64(metainfo.size(ofPiece: index))
         }
         if have.isComplete { completion.succeed() }
+        if have.setCount > 0 { firstPiece.succeed() }
     }
 
     /// Large reads: fewer syscalls when a fast peer streams blocks.
@@ -160,6 +170,7 @@ final class TorrentSession: @unchecked Sendable {
         announce(event: "stopped")
         let closes = peers.values.map { $0.channel.close() } + [serverChannel?.close()].compactMap { $0 }
         completion.fail(TorrentError(code: .stopped, detail: "stopped before completion"))
+        firstPiece.fail(TorrentError(code: .stopped, detail: "stopped before the first piece"))
         return EventLoopFuture.andAllComplete(closes, on: loop)
     }
 
@@ -244,6 +255,7 @@ final class TorrentSession: @unchecked Sendable {
         if peer.outgoing { backOff(peer.address) }
         for request in peer.outstanding { picker.released(request) }
         peer.outstanding = []
+        peer.requestedAt = [:]
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
         // Others may now get the released blocks.
         for other in peers.values { requestBlocks(other) }
@@ -301,6 +313,7 @@ final class TorrentSession: @unchecked Sendable {
             peer.peerChoking = true
             for request in peer.outstanding { picker.released(request) }
             peer.outstanding = []
+            peer.requestedAt = [:]
         case .unchoke:
             peer.peerChoking = false
         case .interested:
@@ -336,9 +349,13 @@ final class TorrentSession: @unchecked Sendable {
         case .cancel(let request):
             if let position = peer.incoming[peer.incomingHead...].firstIndex(of: request) {
                 peer.incoming.remove(at: position)
+                statistics.cancelsHonoured += 1
             }
         case .reject(let request):
-            if peer.outstanding.remove(request) != nil { picker.released(request) }
+            if peer.outstanding.remove(request) != nil {
+                peer.requestedAt[request] = nil
+                picker.released(request)
+            }
         case .piece(let index, let begin, let block):
             let request = BlockRequest(piece: index, begin: begin, length: UInt32(block.readableBytes))
             guard validRequest(request) else { return drop(peer, "piece past the end") }
@@ -391,9 +408,15 @@ final class TorrentSession: @unchecked Sendable {
         downloaded.add(block.readableBytes)
         peer.lastBlockAt = .now()
         if peer.outgoing, redial[peer.address] != nil { redial[peer.address] = nil }
-        guard peer.outstanding.remove(request) != nil else { return }
+        guard peer.outstanding.remove(request) != nil else { return countDuplicate(block.readableBytes) }
+        if let sent = peer.requestedAt.removeValue(forKey: request) {
+            let seconds = Double((NIODeadline.now() - sent).nanoseconds) / 1e9
+            statistics.answeredRequests += 1
+            statistics.requestSecondsTotal += seconds
+            statistics.requestSecondsMax = max(statistics.requestSecondsMax, seconds)
+        }
         let (isNew, complete) = picker.received(request)
-        guard isNew else { return }
+        guard isNew else { return countDuplicate(block.readableBytes) }
         let index = Int(request.piece)
         do {
             try block.withUnsafeReadableBytes { bytes in
@@ -407,10 +430,17 @@ final class TorrentSession: @unchecked Sendable {
         contributors[index, default: []].insert(peer.remoteID)
         // Endgame: others asked for the same block; cancel theirs.
         for other in peers.values where other !== peer && other.outstanding.remove(request) != nil {
+            other.requestedAt[request] = nil
             other.send(.cancel(request), flush: false)
             other.channel.flush()
+            statistics.cancelsSent += 1
         }
         if complete { verify(index) }
+    }
+
+    private func countDuplicate(_ bytes: Int) {
+        statistics.duplicateBlocks += 1
+        statistics.duplicateBytes += Int64(bytes)
     }
 
     private func verify(_ index: Int) {
@@ -453,6 +483,7 @@ final class TorrentSession: @unchecked Sendable {
         }
         picker.verified(index)
         verifiedBytes += Int64(metainfo.size(ofPiece: index))
+        if picker.have.setCount == 1 { firstPiece.succeed() }
         for peer in peers.values where peer.handshakeReceived {
             if peer.has.contains(index) {
                 interestingCount[peer.id, default: 1] -= 1
@@ -481,11 +512,20 @@ final class TorrentSession: @unchecked Sendable {
         else { return }
         let room = peer.queueDepth - peer.outstanding.count
         guard room > 0, peer.outstanding.count <= peer.queueDepth / 2 || room >= 8 else { return }
+        let endgameBefore = picker.endgameRequests
         let picks = picker.pick(peer: peer.id, peerHas: peer.has, limit: room, outstanding: peer.outstanding)
         guard !picks.isEmpty else { return }
-        if peer.outstanding.isEmpty { peer.lastBlockAt = .now() }
+        if picker.endgameRequests > endgameBefore {
+            statistics.endgameRequests = picker.endgameRequests
+            if statistics.endgameAfter == nil {
+                statistics.endgameAfter = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+            }
+        }
+        let now = NIODeadline.now()
+        if peer.outstanding.isEmpty { peer.lastBlockAt = now }
         for request in picks {
             peer.outstanding.insert(request)
+            peer.requestedAt[request] = now
             peer.send(.request(request), flush: false)
         }
         peer.channel.flush()
@@ -523,6 +563,12 @@ final class TorrentSession: @unchecked Sendable {
                 return drop(peer, "storage read failed")
             }
             peer.channel.write(buffer, promise: nil)
+            statistics.uploadedBlocks += 1
+            let block = Int((metainfo.offset(ofPiece: Int(request.piece)) + Int64(request.begin)) / Int64(PiecePicker.blockSize))
+            if block < uploadedOnce.count, !uploadedOnce[block] {
+                uploadedOnce[block] = true
+                statistics.distinctUploadedBlocks += 1
+            }
             peer.upload.add(length)
             uploaded.add(length)
             wrote = true
@@ -696,7 +742,8 @@ final class TorrentSession: @unchecked Sendable {
             downloadRate: downloaded.rate,
             uploadRate: uploaded.rate,
             hashFailures: hashFailures,
-            bannedPeers: bannedIDs.count
+            bannedPeers: bannedIDs.count,
+            statistics: statistics
         )
     }
 }
