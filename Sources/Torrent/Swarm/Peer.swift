@@ -20,6 +20,12 @@ final class Peer {
     var has: Bitfield
     /// Requests we sent and are waiting for.
     var outstanding: Set<BlockRequest> = []
+    /// Pieces a super-seed offered this peer (a `have`) that it does not have yet.
+    var offered: Set<Int> = []
+    /// Offered pieces this peer then had (from us or others).
+    var deliveredOffers = 0
+    /// When each piece in `offered` was offered.
+    var offeredAt: [Int: NIODeadline] = [:]
     /// When each outstanding request was sent.
     var requestedAt: [BlockRequest: NIODeadline] = [:]
     /// Requests the peer sent us, served in order while the channel is writable.

@@ -22,6 +22,22 @@ public struct TorrentConfiguration: Sendable {
     public var minRequestQueue: Int
     /// See `minRequestQueue`.
     public var maxRequestQueue: Int
+    /// Seconds of a peer's measured rate kept requested on top of `minRequestQueue`: enough to cover the round trip
+    /// and the sender's queue, short enough that what all peers have outstanding stays a small part of what is left
+    /// (a full second of every peer's rate made the endgame start early and fetch blocks twice).
+    public var requestHorizon: Double
+    /// Kernel send buffer per connection in bytes (nil: the kernel's autotuning, which grows to megabytes). Small,
+    /// so that requested blocks wait in our queue, where a cancel still removes them, not in the socket.
+    public var sendBuffer: Int?
+    /// While seeding, offer each peer a few pieces at a time instead of the whole bitfield (BEP 16 super-seeding),
+    /// so that every piece leaves this seed once before any leaves it twice.
+    public var superSeed: Bool
+    /// Pieces offered to each peer at once when super-seeding.
+    public var superSeedOffers: Int
+    /// Offers out at once across all peers when super-seeding.
+    public var superSeedInFlight: Int
+    /// Seconds after which a super-seed offers a piece elsewhere when the peer it was offered to has not fetched it.
+    public var superSeedOfferTimeout: Int
     /// Bad pieces after which a peer is banned.
     public var maxBadPieces: Int
     /// Upload cap in bytes per second (nil = none).
@@ -41,13 +57,19 @@ public struct TorrentConfiguration: Sendable {
         peers: [String] = [],
         webSeeds: [String]? = nil,
         maxConnections: Int = 80,
-        uploadSlots: Int = 4,
-        minRequestQueue: Int = 16,
-        maxRequestQueue: Int = 500,
+        uploadSlots: Int = 16,
+        minRequestQueue: Int = 4,
+        maxRequestQueue: Int = 128,
         maxBadPieces: Int = 3,
         uploadLimit: Int? = nil,
         chokeInterval: Int = 10,
-        optimisticEveryRounds: Int = 3
+        optimisticEveryRounds: Int = 3,
+        requestHorizon: Double = 0.3,
+        sendBuffer: Int? = 128 << 10,
+        superSeed: Bool = false,
+        superSeedOffers: Int = 2,
+        superSeedInFlight: Int = 4,
+        superSeedOfferTimeout: Int = 20
     ) {
         self.listenHost = listenHost
         self.listenPort = listenPort
@@ -60,10 +82,24 @@ public struct TorrentConfiguration: Sendable {
         self.uploadSlots = uploadSlots
         self.minRequestQueue = minRequestQueue
         self.maxRequestQueue = maxRequestQueue
+        self.requestHorizon = requestHorizon
+        self.sendBuffer = sendBuffer
+        self.superSeed = superSeed
+        self.superSeedOffers = superSeedOffers
+        self.superSeedInFlight = superSeedInFlight
+        self.superSeedOfferTimeout = superSeedOfferTimeout
         self.maxBadPieces = maxBadPieces
         self.uploadLimit = uploadLimit
         self.chokeInterval = chokeInterval
         self.optimisticEveryRounds = optimisticEveryRounds
+    }
+}
+
+extension TorrentConfiguration {
+    /// How many block requests to keep in flight to a peer that sends `rate` bytes per second.
+    func requestQueueDepth(forRate rate: Double) -> Int {
+        let depth = Int(rate * requestHorizon / Double(PiecePicker.blockSize)) + minRequestQueue
+        return min(maxRequestQueue, max(minRequestQueue, depth))
     }
 }
 

@@ -16,6 +16,8 @@ final class TorrentSession: @unchecked Sendable {
 
     private var picker: PiecePicker
     private var choker: Choker
+    /// Set while super-seeding (a complete session with `superSeed` on).
+    private var superSeeder: SuperSeeder?
     private var peers: [ObjectIdentifier: Peer] = [:]
     private var interestingCount: [ObjectIdentifier: Int] = [:]
     /// Peer ids (not connections: a reconnecting liar keeps its record) that sent blocks of each unverified piece.
@@ -81,6 +83,7 @@ final class TorrentSession: @unchecked Sendable {
             pieceCount: metainfo.pieceCount, pieceLength: metainfo.pieceLength, totalLength: metainfo.length, have: have
         )
         self.choker = Choker(regularSlots: configuration.uploadSlots)
+        if configuration.superSeed, have.isComplete { superSeeder = SuperSeeder(pieceCount: metainfo.pieceCount) }
         self.uploadBucket = configuration.uploadLimit.map { TokenBucket(bytesPerSecond: $0) }
         self.completion = loop.makePromise(of: Void.self)
         self.firstPiece = loop.makePromise(of: Void.self)
@@ -98,6 +101,12 @@ final class TorrentSession: @unchecked Sendable {
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(
         minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20)
 
+    /// Blocks wait in the peer's request queue, not in the channel: a cancel can still remove them there.
+    static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 << 10, high: 64 << 10)
+
+    /// SO_SNDBUF for peer connections; 0 leaves the kernel's autotuning (setting it turns autotuning off).
+    private var sendBufferOption: SocketOptionValue { SocketOptionValue(configuration.sendBuffer ?? 0) }
+
     private var maxMessageLength: Int { max((128 << 10) + 13, (metainfo.pieceCount + 7) / 8 + 1) }
 
     // MARK: Lifecycle
@@ -110,8 +119,9 @@ final class TorrentSession: @unchecked Sendable {
             listening = ServerBootstrap(group: loop)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+                .childChannelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
                 .childChannelOption(.recvAllocator, value: Self.receiveAllocator)
+                .childChannelOption(.socketOption(.so_sndbuf), value: sendBufferOption)
                 .childChannelInitializer { [self] channel in
                     let address = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                     return channel.eventLoop.makeCompletedFuture {
@@ -193,8 +203,9 @@ final class TorrentSession: @unchecked Sendable {
         dialing.insert(target)
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
-            .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+            .channelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
             .channelOption(.recvAllocator, value: Self.receiveAllocator)
+            .channelOption(.socketOption(.so_sndbuf), value: sendBufferOption)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -250,6 +261,7 @@ final class TorrentSession: @unchecked Sendable {
     func disconnected(_ peer: Peer) {
         guard peers.removeValue(forKey: peer.id) != nil else { return }
         interestingCount[peer.id] = nil
+        superSeeder?.withdrawn(peer.offered)
         picker.peerRemoved(peer.has)
         picker.peerGone(peer.id)
         if peer.outgoing { backOff(peer.address) }
@@ -257,8 +269,9 @@ final class TorrentSession: @unchecked Sendable {
         peer.outstanding = []
         peer.requestedAt = [:]
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
-        // Others may now get the released blocks.
+        // Others may now get the released blocks, and the pieces offered to it or only it had.
         for other in peers.values { requestBlocks(other) }
+        offerPieces()
     }
 
     func protocolError(_ peer: Peer, _ error: any Error) {
@@ -297,7 +310,11 @@ final class TorrentSession: @unchecked Sendable {
         peer.remoteID = handshake.peerID
         if peer.outgoing { targetIDs[peer.address] = handshake.peerID }
         if !peer.outgoing { sendHandshake(peer) }
-        if picker.have.setCount > 0 {
+        if superSeeder != nil {
+            // A super-seed serves every peer (its offers decide what goes where), so nothing waits on a choke.
+            setChoking(peer, false)
+            offerPieces()
+        } else if picker.have.setCount > 0 {
             var bits = peer.channel.allocator.buffer(capacity: picker.have.bytes.count)
             bits.writeBytes(picker.have.bytes)
             peer.send(.bitfield(bits))
@@ -329,6 +346,11 @@ final class TorrentSession: @unchecked Sendable {
                 picker.peerHas(Int(index))
                 if !picker.have.contains(Int(index)) { interestingCount[peer.id, default: 0] += 1 }
                 updateInterest(peer)
+                if peer.offered.remove(Int(index)) != nil {
+                    superSeeder?.delivered(Int(index))
+                    peer.deliveredOffers += 1
+                    offerPieces()
+                }
             }
         case .bitfield(let buffer):
             guard let bits = Bitfield(wire: Array(buffer.readableBytesView), count: metainfo.pieceCount) else {
@@ -370,6 +392,10 @@ final class TorrentSession: @unchecked Sendable {
     }
 
     private func setBitfield(_ peer: Peer, _ bits: Bitfield) {
+        // Offers of pieces the peer already had were not sends: offer those pieces to others again.
+        let had = peer.offered.filter { bits.contains($0) }
+        superSeeder?.withdrawn(had)
+        peer.offered.subtract(had)
         picker.peerRemoved(peer.has)
         peer.has = bits
         picker.peerAdded(bits)
@@ -381,6 +407,53 @@ final class TorrentSession: @unchecked Sendable {
             return drop(peer, "both seeds")
         }
         updateInterest(peer)
+        offerPieces()
+    }
+
+    /// Super-seeding: keeps up to `superSeedInFlight` offers out across all peers (at most `superSeedOffers` each),
+    /// each to the peer holding the fewest offers, then the one that got the fewest from us. Few pieces in flight
+    /// means each leaves the seed fast, at a large share of its upload, and peers can pass it on sooner.
+    /// Called on every event that frees an offer, and when a peer's copy goes away.
+    private func offerPieces() {
+        guard superSeeder != nil else { return }
+        var inFlight = peers.values.reduce(0) { $0 + $1.offered.count }
+        var skipped: Set<ObjectIdentifier> = []
+        while inFlight < configuration.superSeedInFlight {
+            let eligible = peers.values.filter {
+                $0.handshakeReceived && $0.offered.count < configuration.superSeedOffers && !skipped.contains($0.id)
+            }
+            guard
+                let peer = eligible.min(by: {
+                    ($0.offered.count, $0.deliveredOffers) < ($1.offered.count, $1.deliveredOffers)
+                })
+            else { break }
+            guard
+                let index = superSeeder?.next(peerHas: peer.has, held: peer.offered, availability: picker.availability)
+            else {
+                skipped.insert(peer.id)
+                continue
+            }
+            peer.offered.insert(index)
+            peer.offeredAt[index] = .now()
+            peer.send(.have(piece: UInt32(index)))
+            inFlight += 1
+        }
+    }
+
+    /// Frees offers a peer sat on for `superSeedOfferTimeout` seconds (it never fetched them), so that others get
+    /// those pieces instead.
+    private func expireOffers(_ now: NIODeadline) {
+        guard superSeeder != nil else { return }
+        let timeout = TimeAmount.seconds(Int64(configuration.superSeedOfferTimeout))
+        var expired = false
+        for peer in peers.values {
+            let stale = peer.offered.filter { now - (peer.offeredAt[$0] ?? now) > timeout }
+            guard !stale.isEmpty else { continue }
+            superSeeder?.withdrawn(stale)
+            peer.offered.subtract(stale)
+            expired = true
+        }
+        if expired { offerPieces() }
     }
 
     private func updateInterest(_ peer: Peer) {
@@ -587,8 +660,7 @@ final class TorrentSession: @unchecked Sendable {
         for peer in Array(peers.values) {
             peer.download.tick()
             peer.upload.tick()
-            let depth = Int(peer.download.rate / Double(PiecePicker.blockSize)) + configuration.minRequestQueue
-            peer.queueDepth = min(configuration.maxRequestQueue, max(configuration.minRequestQueue, depth))
+            peer.queueDepth = configuration.requestQueueDepth(forRate: peer.download.rate)
             if !peer.handshakeReceived, now - peer.connectedAt > .seconds(10) {
                 drop(peer, "no handshake")
             } else if !peer.outstanding.isEmpty, now - peer.lastBlockAt > .seconds(30) {
@@ -601,6 +673,7 @@ final class TorrentSession: @unchecked Sendable {
                 requestBlocks(peer)
             }
         }
+        expireOffers(now)
         if ticks % configuration.chokeInterval == 0 {
             chokeRounds += 1
             chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
@@ -663,6 +736,10 @@ final class TorrentSession: @unchecked Sendable {
     }
 
     private func chokeRound(rotate: Bool) {
+        guard superSeeder == nil else {
+            for peer in peers.values where peer.handshakeReceived { setChoking(peer, false) }
+            return
+        }
         let seeding = picker.have.isComplete
         let candidates = peers.values.filter(\.handshakeReceived).map { peer in
             Choker.Candidate(
