@@ -422,6 +422,9 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
             if time.monotonic() > deadline:
                 raise LabError(f"{method} N={n}: {len(done)}/{n} nodes done after {timeout:.0f} s")
             time.sleep(0.02)
+    started = [round(nodes[i].started - t0, 3) for i in range(1, n + 1)]
+    first_piece = [round(nodes[i].early_time - t0, 3) if nodes[i].early_time is not None else None
+                   for i in range(1, n + 1)]
     engine = {str(i): parse_engine(proc.lines) for i, proc in nodes.items()}
     seed_proc = next((p for p in lab.procs if p.log_path.endswith("seed.log")), None)
     if seed_proc is not None and method in ("waves", "flat"):
@@ -446,9 +449,11 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         "nodes_upload_bytes": node_up, "nodes_download_bytes": node_down, "cpu_busy_fraction": cpu, "cpu_busy_peak_1s": peak,
         "verified_copies": n, "racks": racks if method == "waves" else None,
         "wave_start": args.wave_start if method == "waves" else None,
+        "started_s": started,
     }
     if method in ("waves", "flat"):
         record["engine"] = engine
+        record["first_piece_s"] = first_piece
     if n == args.timeline_for:
         record["timeline"] = [
             {"t": round(t, 3), "up": [c.get(i, (0, 0))[0] - first[3].get(i, (0, 0))[0] for i in range(0, n + 1)],
