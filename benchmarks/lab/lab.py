@@ -143,8 +143,10 @@ class Proc:
 class Lab:
     """The namespaces, bridge and shaped links; a context manager that always tears them down."""
 
-    def __init__(self, nodes, node_mbit, seed_mbit, work, lock_timeout=600):
+    def __init__(self, nodes, node_mbit, seed_mbit, work, lock_timeout=600, rack_size=0, uplink_mbit=0):
         self.nodes = nodes
+        self.rack_size = rack_size
+        self.uplink_mbit = uplink_mbit
         self.node_mbit = node_mbit
         self.seed_mbit = seed_mbit
         self.work = work
@@ -210,13 +212,29 @@ class Lab:
         self._add_ns(self.bridge_ns)
         sh("ip", "-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", self.bridge_ns, "link", "set", "br0", "up")
+        # With an uplink cap, each rack gets its own bridge joined to br0 (the core) by a veth capped both ways;
+        # the seed stays on the core, so everything it sends crosses an uplink too.
+        rack_bridge = {}
+        if self.uplink_mbit:
+            for k, rack in enumerate(racks_of(self.nodes, self.rack_size)):
+                bridge, up, down = f"r{k}", f"u{k}", f"d{k}"
+                sh("ip", "-n", self.bridge_ns, "link", "add", bridge, "type", "bridge")
+                sh("ip", "-n", self.bridge_ns, "link", "set", bridge, "up")
+                sh("ip", "-n", self.bridge_ns, "link", "add", up, "type", "veth", "peer", "name", down)
+                sh("ip", "-n", self.bridge_ns, "link", "set", up, "master", "br0", "up")
+                sh("ip", "-n", self.bridge_ns, "link", "set", down, "master", bridge, "up")
+                for dev in (up, down):
+                    sh("ip", "netns", "exec", self.bridge_ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
+                       "rate", f"{self.uplink_mbit}mbit", "burst", "640kbit", "latency", "50ms")
+                for i in rack:
+                    rack_bridge[i] = bridge
         for i in range(self.nodes + 1):
             ns = self.seed_ns if i == 0 else self.node_ns(i)
             rate = self.seed_mbit if i == 0 else self.node_mbit
             self._add_ns(ns)
             port = f"p{i}"
             sh("ip", "-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            sh("ip", "-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
+            sh("ip", "-n", self.bridge_ns, "link", "set", port, "master", rack_bridge.get(i, "br0"), "up")
             sh("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "brd", "+", "dev", "eth0")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
             # Multicast (udpcast) leaves by eth0.
@@ -238,14 +256,17 @@ class Lab:
         self.procs = []
 
     def counters(self):
-        """{port index: (bytes from the node, bytes to the node)} read at the bridge ports."""
+        """{port index: (bytes from the node, bytes to the node)} read at the bridge ports, and {"uK": …} for rack uplinks."""
         out = sh("ip", "-n", self.bridge_ns, "-s", "-j", "link", "show", capture=True)
         result = {}
         for link in json.loads(out):
             name = link.get("ifname", "")
+            stats = link.get("stats64", {})
+            both = (stats.get("rx", {}).get("bytes", 0), stats.get("tx", {}).get("bytes", 0))
             if name.startswith("p") and name[1:].isdigit():
-                stats = link.get("stats64", {})
-                result[int(name[1:])] = (stats.get("rx", {}).get("bytes", 0), stats.get("tx", {}).get("bytes", 0))
+                result[int(name[1:])] = both
+            elif name.startswith("u") and name[1:].isdigit():
+                result[name] = both  # a rack uplink's core end: (into the core, out to the rack)
         return result
 
     def teardown(self):
@@ -450,6 +471,7 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         "verified_copies": n, "racks": racks if method == "waves" else None,
         "wave_start": args.wave_start if method == "waves" else None,
         "started_s": started,
+        "uplink_bytes": sum(sum(v) - sum(first[3].get(k, (0, 0))) for k, v in last[3].items() if isinstance(k, str)),
     }
     if method in ("waves", "flat"):
         record["engine"] = engine
@@ -478,6 +500,8 @@ def main():
     parser.add_argument("--node-mbit", type=float, default=40)
     parser.add_argument("--seed-mbit", type=float, default=40)
     parser.add_argument("--rack-size", type=int, default=4)
+    parser.add_argument("--uplink-mbit", type=float, default=0,
+                        help="cap each rack's uplink to the core (both ways); 0: one flat bridge, no cap")
     parser.add_argument("--first-wave", type=int, default=1)
     parser.add_argument("--wave-start", choices=("first-piece", "complete"), default="first-piece",
                         help="when the rest of a rack starts: at the first wave's first verified piece, or its end")
@@ -521,13 +545,14 @@ def main():
     result = {
         "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
                    "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
-                   "wave_start": args.wave_start,
+                   "wave_start": args.wave_start, "uplink_mbit": args.uplink_mbit,
                    "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
         "bounds": {str(n): {"t_p2p_s": max(size / u_s, size / u_i, n * size / (u_s + n * u_i)),
                             "t_cs_s": max(n * size / u_s, size / u_i)} for n in sizes},
         "runs": [], "failures": [],
     }
-    with Lab(max(sizes), args.node_mbit, args.seed_mbit, args.work) as lab:
+    with Lab(max(sizes), args.node_mbit, args.seed_mbit, args.work, rack_size=args.rack_size,
+             uplink_mbit=args.uplink_mbit) as lab:
         result["lab"] = {"prefix": lab.prefix, "namespaces": list(lab.created)}
         for n in sizes:
             for method in methods:
