@@ -68,7 +68,7 @@ public struct TorrentConfiguration: Sendable {
         sendBuffer: Int? = 128 << 10,
         superSeed: Bool = false,
         superSeedOffers: Int = 2,
-        superSeedInFlight: Int = 8,
+        superSeedInFlight: Int = 4,
         superSeedOfferTimeout: Int = 20
     ) {
         self.listenHost = listenHost

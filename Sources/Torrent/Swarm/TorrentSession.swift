@@ -347,6 +347,7 @@ final class TorrentSession: @unchecked Sendable {
                 if !picker.have.contains(Int(index)) { interestingCount[peer.id, default: 0] += 1 }
                 updateInterest(peer)
                 if peer.offered.remove(Int(index)) != nil {
+                    peer.forgetOffers([Int(index)])
                     superSeeder?.delivered(Int(index))
                     peer.deliveredOffers += 1
                     offerPieces()
@@ -396,6 +397,7 @@ final class TorrentSession: @unchecked Sendable {
         let had = peer.offered.filter { bits.contains($0) }
         superSeeder?.withdrawn(had)
         peer.offered.subtract(had)
+        peer.forgetOffers(had)
         picker.peerRemoved(peer.has)
         peer.has = bits
         picker.peerAdded(bits)
@@ -416,15 +418,15 @@ final class TorrentSession: @unchecked Sendable {
     /// Called on every event that frees an offer, and when a peer's copy goes away.
     private func offerPieces() {
         guard superSeeder != nil else { return }
-        var inFlight = peers.values.reduce(0) { $0 + $1.offered.count }
+        var inFlight = peers.values.reduce(0) { $0 + $1.offersInFlight }
         var skipped: Set<ObjectIdentifier> = []
         while inFlight < configuration.superSeedInFlight {
             let eligible = peers.values.filter {
-                $0.handshakeReceived && $0.offered.count < configuration.superSeedOffers && !skipped.contains($0.id)
+                $0.handshakeReceived && $0.offersInFlight < configuration.superSeedOffers && !skipped.contains($0.id)
             }
             guard
                 let peer = eligible.min(by: {
-                    ($0.offered.count, $0.deliveredOffers) < ($1.offered.count, $1.deliveredOffers)
+                    ($0.offersInFlight, $0.deliveredOffers) < ($1.offersInFlight, $1.deliveredOffers)
                 })
             else { break }
             guard
@@ -440,6 +442,17 @@ final class TorrentSession: @unchecked Sendable {
         }
     }
 
+    /// Counts a block of an offered piece as sent; once the whole piece has left, the next offer may go out
+    /// without waiting a round trip for the peer's `have`.
+    private func offeredBlockSent(_ index: Int, to peer: Peer) {
+        let sent = (peer.offeredBlocksSent[index] ?? 0) + 1
+        peer.offeredBlocksSent[index] = sent
+        if sent >= picker.blockCount(index) {
+            peer.offersSent.insert(index)
+            offerPieces()
+        }
+    }
+
     /// Frees offers a peer sat on for `superSeedOfferTimeout` seconds (it never fetched them), so that others get
     /// those pieces instead.
     private func expireOffers(_ now: NIODeadline) {
@@ -451,6 +464,7 @@ final class TorrentSession: @unchecked Sendable {
             guard !stale.isEmpty else { continue }
             superSeeder?.withdrawn(stale)
             peer.offered.subtract(stale)
+            peer.forgetOffers(stale)
             expired = true
         }
         if expired { offerPieces() }
@@ -637,11 +651,13 @@ final class TorrentSession: @unchecked Sendable {
             }
             peer.channel.write(buffer, promise: nil)
             statistics.uploadedBlocks += 1
-            let block = Int((metainfo.offset(ofPiece: Int(request.piece)) + Int64(request.begin)) / Int64(PiecePicker.blockSize))
+            let index = Int(request.piece)
+            let block = Int((metainfo.offset(ofPiece: index) + Int64(request.begin)) / Int64(PiecePicker.blockSize))
             if block < uploadedOnce.count, !uploadedOnce[block] {
                 uploadedOnce[block] = true
                 statistics.distinctUploadedBlocks += 1
             }
+            if superSeeder != nil, peer.offered.contains(index) { offeredBlockSent(index, to: peer) }
             peer.upload.add(length)
             uploaded.add(length)
             wrote = true
