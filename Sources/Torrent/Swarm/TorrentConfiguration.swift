@@ -148,20 +148,26 @@ public struct SwarmStatistics: Sendable, Equatable {
     public var endgameRequests = 0
     /// Seconds from the session's start to its first endgame request.
     public var endgameAfter: Double?
-    /// Requests answered, and the sum and maximum of their round trips in seconds (request sent → block in).
+    /// Requests answered by the peer they were sent to.
     public var answeredRequests = 0
+    /// The sum of those requests' round trips in seconds (request sent → block in).
     public var requestSecondsTotal = 0.0
+    /// The longest of those round trips in seconds.
     public var requestSecondsMax = 0.0
-    /// Blocks we uploaded, and how many distinct blocks those were (uploads / distinct = sends per block).
+    /// Blocks we uploaded.
     public var uploadedBlocks = 0
+    /// Distinct blocks among those (uploads / distinct = how many times each block left us).
     public var distinctUploadedBlocks = 0
 
     public init() {}
 
     /// The mean request round trip in seconds.
-    public var meanRequestSeconds: Double { answeredRequests == 0 ? 0 : requestSecondsTotal / Double(answeredRequests) }
+    public var meanRequestSeconds: Double {
+        answeredRequests == 0 ? 0 : requestSecondsTotal / Double(answeredRequests)
+    }
 
-    /// One line for logs: `dup 12 blocks (192.0 KiB) cancels 3/0 endgame 5.1s (40 req) rtt 0.210/1.300s sends 1.00`.
+    /// One line for logs (the distribution lab parses it): `dup 12 blocks (192.0 KiB) cancels-sent 30
+    /// cancels-honoured 2 endgame 8.17s (29 req) rtt-mean 0.170s rtt-max 0.900s sent-blocks 2050 distinct 2048 (x1.00)`.
     public var summary: String {
         var line = "dup \(duplicateBlocks) blocks (\(ProgressLine.bytes(duplicateBytes)))"
         line += " cancels-sent \(cancelsSent) cancels-honoured \(cancelsHonoured)"
@@ -170,7 +176,8 @@ public struct SwarmStatistics: Sendable, Equatable {
         line += " rtt-mean \(ProgressLine.format(meanRequestSeconds, digits: 3))s"
         line += " rtt-max \(ProgressLine.format(requestSecondsMax, digits: 3))s"
         let sends = distinctUploadedBlocks == 0 ? 0 : Double(uploadedBlocks) / Double(distinctUploadedBlocks)
-        line += " sent-blocks \(uploadedBlocks) distinct \(distinctUploadedBlocks) (x\(ProgressLine.format(sends, digits: 2)))"
+        line += " sent-blocks \(uploadedBlocks) distinct \(distinctUploadedBlocks)"
+        line += " (x\(ProgressLine.format(sends, digits: 2)))"
         return line
     }
 }

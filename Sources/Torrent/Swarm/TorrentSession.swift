@@ -87,8 +87,8 @@ final class TorrentSession: @unchecked Sendable {
         self.uploadBucket = configuration.uploadLimit.map { TokenBucket(bytesPerSecond: $0) }
         self.completion = loop.makePromise(of: Void.self)
         self.firstPiece = loop.makePromise(of: Void.self)
-        self.uploadedOnce = [Bool](
-            repeating: false, count: Int((metainfo.length + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize)))
+        let blockSize = Int64(PiecePicker.blockSize)
+        self.uploadedOnce = [Bool](repeating: false, count: Int((metainfo.length + blockSize - 1) / blockSize))
         self.completedAnnounced = have.isComplete
         for index in 0..<metainfo.pieceCount where have.contains(index) {
             verifiedBytes += Int64(metainfo.size(ofPiece: index))
