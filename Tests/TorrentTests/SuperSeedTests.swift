@@ -50,6 +50,35 @@ struct SuperSeedTests {
         #expect(sent.uploadedBytes < image.metainfo.length * 3 / 2, "seed sent \(sent.uploadedBytes) bytes")
     }
 
+    @Test func anOfferNobodyFetchesIsMadeAgainAfterTheTimeout() async throws {
+        let image = try TestImage(size: 1 << 20, pieceLength: 64 << 10, seed: 133)
+        let seed = try await TorrentClient.start(
+            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
+            configuration: TorrentConfiguration(
+                listenHost: "127.0.0.1", trackerURL: "", superSeed: true, superSeedOfferTimeout: 1),
+            logger: testLogger("seed")
+        )
+        let peer = try RawPeer(port: try #require(seed.listenPort))
+        peer.handshake(infoHash: image.metainfo.infoHash.bytes)
+        // A super-seed shows no bitfield: two offers (a `have` each), then nothing while they are pending.
+        var offers = 0
+        var sawBitfield = false
+        let offered = peer.readUntil { event in
+            if case .message(.bitfield) = event { sawBitfield = true }
+            if case .message(.have) = event { offers += 1 }
+            return offers == 2
+        }
+        #expect(offered)
+        #expect(!sawBitfield)
+        // This peer never asks for them: a second later they are withdrawn and offered again.
+        let reoffered = peer.readUntil { event in
+            if case .message(.have) = event { offers += 1 }
+            return offers >= 4
+        }
+        await seed.stop()
+        #expect(reoffered, "no new offer after the timeout (\(offers) offers)")
+    }
+
     @Test(.enabled(if: Peers.hasLibtorrent)) func aLibtorrentLeecherFollowsTheOffers() async throws {
         let image = try TestImage(size: 3_000_017, pieceLength: 256 << 10, seed: 132)
         let seed = try await TorrentClient.start(

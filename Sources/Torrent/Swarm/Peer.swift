@@ -24,7 +24,7 @@ final class Peer {
     var offered: Set<Int> = []
     /// Offered pieces this peer then had (from us or others).
     var deliveredOffers = 0
-    /// When each piece in `offered` was offered.
+    /// When each piece in `offered` was offered, or last had a block sent.
     var offeredAt: [Int: NIODeadline] = [:]
     /// Blocks of each offered piece sent so far, and the offered pieces sent whole (their `have` is on its way).
     var offeredBlocksSent: [Int: Int] = [:]

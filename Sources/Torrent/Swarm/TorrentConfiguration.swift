@@ -36,7 +36,7 @@ public struct TorrentConfiguration: Sendable {
     public var superSeedOffers: Int
     /// Offers out at once across all peers when super-seeding.
     public var superSeedInFlight: Int
-    /// Seconds after which a super-seed offers a piece elsewhere when the peer it was offered to has not fetched it.
+    /// Seconds without a block sent after which a super-seed offers a piece elsewhere (the peer sat on the offer).
     public var superSeedOfferTimeout: Int
     /// Bad pieces after which a peer is banned.
     public var maxBadPieces: Int

@@ -447,14 +447,15 @@ final class TorrentSession: @unchecked Sendable {
     private func offeredBlockSent(_ index: Int, to peer: Peer) {
         let sent = (peer.offeredBlocksSent[index] ?? 0) + 1
         peer.offeredBlocksSent[index] = sent
+        peer.offeredAt[index] = .now()
         if sent >= picker.blockCount(index) {
             peer.offersSent.insert(index)
             offerPieces()
         }
     }
 
-    /// Frees offers a peer sat on for `superSeedOfferTimeout` seconds (it never fetched them), so that others get
-    /// those pieces instead.
+    /// Frees offers a peer sat on for `superSeedOfferTimeout` seconds (no block of them asked for since the offer or
+    /// the last block sent), so that others get those pieces instead.
     private func expireOffers(_ now: NIODeadline) {
         guard superSeeder != nil else { return }
         let timeout = TimeAmount.seconds(Int64(configuration.superSeedOfferTimeout))
