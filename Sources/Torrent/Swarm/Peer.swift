@@ -26,21 +26,12 @@ final class Peer {
     var deliveredOffers = 0
     /// When each piece in `offered` was offered, or last had a block sent.
     var offeredAt: [Int: NIODeadline] = [:]
-    /// Blocks of each offered piece sent so far, and the offered pieces sent whole (their `have` is on its way).
-    var offeredBlocksSent: [Int: Int] = [:]
-    var offersSent: Set<Int> = []
 
     /// Drops the bookkeeping of offers that ended.
     func forgetOffers(_ pieces: some Sequence<Int>) {
-        for index in pieces {
-            offeredAt[index] = nil
-            offeredBlocksSent[index] = nil
-            offersSent.remove(index)
-        }
+        for index in pieces { offeredAt[index] = nil }
     }
 
-    /// Offers the seed still has blocks to send for.
-    var offersInFlight: Int { offered.count - offered.intersection(offersSent).count }
     /// When each outstanding request was sent.
     var requestedAt: [BlockRequest: NIODeadline] = [:]
     /// Requests the peer sent us, served in order while the channel is writable.

@@ -34,7 +34,9 @@ public struct TorrentConfiguration: Sendable {
     public var superSeed: Bool
     /// Pieces offered to each peer at once when super-seeding.
     public var superSeedOffers: Int
-    /// Offers out at once across all peers when super-seeding.
+    /// Offers out at once across all peers when super-seeding (until the peer's `have`). Few: each piece leaves the
+    /// seed at a large share of its upload and can be passed on sooner; in the lab 8 beat 4 (the seed idled between
+    /// offers) and counting an offer done once its last block was sent (more pieces in flight: 1.36× vs 1.28×).
     public var superSeedInFlight: Int
     /// Seconds without a block sent after which a super-seed offers a piece elsewhere (the peer sat on the offer).
     public var superSeedOfferTimeout: Int
@@ -68,7 +70,7 @@ public struct TorrentConfiguration: Sendable {
         sendBuffer: Int? = 128 << 10,
         superSeed: Bool = false,
         superSeedOffers: Int = 2,
-        superSeedInFlight: Int = 4,
+        superSeedInFlight: Int = 8,
         superSeedOfferTimeout: Int = 20
     ) {
         self.listenHost = listenHost

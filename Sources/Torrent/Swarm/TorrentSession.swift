@@ -418,15 +418,15 @@ final class TorrentSession: @unchecked Sendable {
     /// Called on every event that frees an offer, and when a peer's copy goes away.
     private func offerPieces() {
         guard superSeeder != nil else { return }
-        var inFlight = peers.values.reduce(0) { $0 + $1.offersInFlight }
+        var inFlight = peers.values.reduce(0) { $0 + $1.offered.count }
         var skipped: Set<ObjectIdentifier> = []
         while inFlight < configuration.superSeedInFlight {
             let eligible = peers.values.filter {
-                $0.handshakeReceived && $0.offersInFlight < configuration.superSeedOffers && !skipped.contains($0.id)
+                $0.handshakeReceived && $0.offered.count < configuration.superSeedOffers && !skipped.contains($0.id)
             }
             guard
                 let peer = eligible.min(by: {
-                    ($0.offersInFlight, $0.deliveredOffers) < ($1.offersInFlight, $1.deliveredOffers)
+                    ($0.offered.count, $0.deliveredOffers) < ($1.offered.count, $1.deliveredOffers)
                 })
             else { break }
             guard
@@ -439,18 +439,6 @@ final class TorrentSession: @unchecked Sendable {
             peer.offeredAt[index] = .now()
             peer.send(.have(piece: UInt32(index)))
             inFlight += 1
-        }
-    }
-
-    /// Counts a block of an offered piece as sent; once the whole piece has left, the next offer may go out
-    /// without waiting a round trip for the peer's `have`.
-    private func offeredBlockSent(_ index: Int, to peer: Peer) {
-        let sent = (peer.offeredBlocksSent[index] ?? 0) + 1
-        peer.offeredBlocksSent[index] = sent
-        peer.offeredAt[index] = .now()
-        if sent >= picker.blockCount(index) {
-            peer.offersSent.insert(index)
-            offerPieces()
         }
     }
 
@@ -658,7 +646,8 @@ final class TorrentSession: @unchecked Sendable {
                 uploadedOnce[block] = true
                 statistics.distinctUploadedBlocks += 1
             }
-            if superSeeder != nil, peer.offered.contains(index) { offeredBlockSent(index, to: peer) }
+            // An offer being served is not one the peer sits on.
+            if superSeeder != nil, peer.offered.contains(index) { peer.offeredAt[index] = .now() }
             peer.upload.add(length)
             uploaded.add(length)
             wrote = true
