@@ -65,6 +65,11 @@ struct Fetch: AsyncParsableCommand {
         )
         let reporter = ProgressReporter(interactive: Console.isTerminal)
         let started = ContinuousClock.now
+        // A rollout may start the next wave once this node can serve: say when the first piece is in.
+        let firstPiece = Task {
+            guard (try? await client.waitUntilFirstPiece()) != nil else { return }
+            Console.line("first piece passed its hash after \(Self.seconds(since: started)) s")
+        }
         // Report every second, and once more the moment the last piece is verified.
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await client.waitUntilComplete() }
@@ -79,9 +84,9 @@ struct Fetch: AsyncParsableCommand {
         }
         reporter.show(try await client.progress())
         reporter.finish()
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        Console.line("verified \(metainfo.pieceCount) pieces in \(seconds) s")
+        await firstPiece.value
+        Console.line("verified \(metainfo.pieceCount) pieces in \(Self.seconds(since: started)) s")
+        Console.line("swarm \(try await client.progress().statistics.summary)")
         let seedSeconds = CommandLineValues.duration(seedFor) ?? 0
         if seedSeconds > 0 {
             logger.info("seeding after completion", metadata: ["seed.seconds": "\(seedSeconds)"])
@@ -90,6 +95,11 @@ struct Fetch: AsyncParsableCommand {
         let final = try await client.progress()
         await client.stop()
         guard final.isComplete else { throw ExitCode(1) }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 }
 

@@ -137,8 +137,10 @@ public actor ImageSeeder {
         if let old = seeding.removeValue(forKey: image.reference) { await old.client.stop() }
         let client = try await TorrentClient.start(
             metainfo: metainfo, path: served, seedOnly: true,
+            // Super-seeding: each piece leaves the seed about once, and the nodes spread it (see benchmarks/).
             configuration: TorrentConfiguration(
-                listenHost: settings.listenHost, listenPort: nextPort, trackerURL: settings.trackerURL),
+                listenHost: settings.listenHost, listenPort: nextPort, trackerURL: settings.trackerURL,
+                superSeed: true),
             logger: logger)
         nextPort += 1
         guard try await client.progress().isComplete else {

@@ -29,6 +29,11 @@ struct Seed: AsyncParsableCommand {
     @Option(help: "Upload cap (e.g. 50M per second).")
     var uploadLimit: String?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Offer each peer a few pieces at a time, so every piece leaves the seed once before any leaves it twice.")
+    var superSeed = true
+
     @Flag(help: "Log debug detail.")
     var verbose = false
 
@@ -73,7 +78,7 @@ struct Seed: AsyncParsableCommand {
             metainfo: metainfo, path: data, seedOnly: true,
             configuration: TorrentConfiguration(
                 listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
-                uploadLimit: uploadLimit.flatMap(CommandLineValues.size)
+                uploadLimit: uploadLimit.flatMap(CommandLineValues.size), superSeed: superSeed
             ),
             logger: logger
         )
@@ -90,7 +95,7 @@ struct Seed: AsyncParsableCommand {
             if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
                 Console.line(
                     "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
-                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s")
+                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s \(progress.statistics.summary)")
             }
             last = progress
         }

@@ -43,12 +43,17 @@ struct RackWavesLabTests {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: copy))
             #expect(bytes == source, "\(copy) differs from the source")
         }
-        // Waves: each rack's second node started only after its first was verified, so it finished later.
+        // Waves: each rack's second node started only once its first had a verified piece to serve.
+        #expect(record["wave_start"] as? String == "first-piece")
+        let started = try #require(record["started_s"] as? [Double])
+        let firstPiece = try #require(record["first_piece_s"] as? [Double])
+        #expect(started.count == 4 && firstPiece.count == 4)
+        if started.count == 4, firstPiece.count == 4 {
+            #expect(started[1] >= firstPiece[0] && started[3] >= firstPiece[2], "wave order broken: \(started)")
+            #expect(started[0] < firstPiece[0] && started[2] < firstPiece[2])
+        }
         let elapsed = try #require(record["elapsed_s"] as? [Double])
         #expect(elapsed.count == 4)
-        if elapsed.count == 4 {
-            #expect(elapsed[1] > elapsed[0] && elapsed[3] > elapsed[2], "wave order broken: \(elapsed)")
-        }
 
         // Nothing is left behind: no namespace of this lab, no process it started.
         let lab = try #require(result["lab"] as? [String: Any])

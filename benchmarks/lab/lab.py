@@ -50,10 +50,12 @@ def cpu_times():
 class Proc:
     """One process started in a namespace, its output copied to a log, the time of a marker line recorded."""
 
-    def __init__(self, lab, ns, args, log, marker=None):
+    def __init__(self, lab, ns, args, log, marker=None, early=None):
         self.log_path = log
         self.marker = marker
         self.marker_time = None
+        self.early = early
+        self.early_time = None
         self.lines = []
         self.exit_time = None
         self.started = time.monotonic()
@@ -72,6 +74,8 @@ class Proc:
                 self.lines.append(line.rstrip("\n"))
                 if self.marker and self.marker_time is None and self.marker in line:
                     self.marker_time = now
+                if self.early and self.early_time is None and self.early in line:
+                    self.early_time = now
 
     def wait_marker(self, timeout):
         deadline = time.monotonic() + timeout
@@ -128,8 +132,10 @@ class Proc:
 class Lab:
     """The namespaces, bridge and shaped links; a context manager that always tears them down."""
 
-    def __init__(self, nodes, node_mbit, seed_mbit, work, lock_timeout=600):
+    def __init__(self, nodes, node_mbit, seed_mbit, work, lock_timeout=600, rack_size=0, uplink_mbit=0):
         self.nodes = nodes
+        self.rack_size = rack_size
+        self.uplink_mbit = uplink_mbit
         self.node_mbit = node_mbit
         self.seed_mbit = seed_mbit
         self.work = work
@@ -180,13 +186,29 @@ class Lab:
         self._add_ns(self.bridge_ns)
         sh("ip", "-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", self.bridge_ns, "link", "set", "br0", "up")
+        # With an uplink cap, each rack gets its own bridge joined to br0 (the core) by a veth capped both ways;
+        # the seed stays on the core, so everything it sends crosses an uplink too.
+        rack_bridge = {}
+        if self.uplink_mbit:
+            for k, rack in enumerate(racks_of(self.nodes, self.rack_size)):
+                bridge, up, down = f"r{k}", f"u{k}", f"d{k}"
+                sh("ip", "-n", self.bridge_ns, "link", "add", bridge, "type", "bridge")
+                sh("ip", "-n", self.bridge_ns, "link", "set", bridge, "up")
+                sh("ip", "-n", self.bridge_ns, "link", "add", up, "type", "veth", "peer", "name", down)
+                sh("ip", "-n", self.bridge_ns, "link", "set", up, "master", "br0", "up")
+                sh("ip", "-n", self.bridge_ns, "link", "set", down, "master", bridge, "up")
+                for dev in (up, down):
+                    sh("ip", "netns", "exec", self.bridge_ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
+                       "rate", f"{self.uplink_mbit}mbit", "burst", "640kbit", "latency", "50ms")
+                for i in rack:
+                    rack_bridge[i] = bridge
         for i in range(self.nodes + 1):
             ns = self.seed_ns if i == 0 else self.node_ns(i)
             rate = self.seed_mbit if i == 0 else self.node_mbit
             self._add_ns(ns)
             port = f"p{i}"
             sh("ip", "-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            sh("ip", "-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
+            sh("ip", "-n", self.bridge_ns, "link", "set", port, "master", rack_bridge.get(i, "br0"), "up")
             sh("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "brd", "+", "dev", "eth0")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
             # Multicast (udpcast) leaves by eth0.
@@ -197,8 +219,8 @@ class Lab:
                 sh("ip", "netns", "exec", where, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
                    f"{rate}mbit", "burst", "640kbit", "latency", "50ms")
 
-    def start(self, ns, args, log, marker=None):
-        proc = Proc(self, ns, args, log, marker)
+    def start(self, ns, args, log, marker=None, early=None):
+        proc = Proc(self, ns, args, log, marker, early)
         self.procs.append(proc)
         return proc
 
@@ -208,14 +230,17 @@ class Lab:
         self.procs = []
 
     def counters(self):
-        """{port index: (bytes from the node, bytes to the node)} read at the bridge ports."""
+        """{port index: (bytes from the node, bytes to the node)} read at the bridge ports, and {"uK": …} for rack uplinks."""
         out = sh("ip", "-n", self.bridge_ns, "-s", "-j", "link", "show", capture=True)
         result = {}
         for link in json.loads(out):
             name = link.get("ifname", "")
+            stats = link.get("stats64", {})
+            both = (stats.get("rx", {}).get("bytes", 0), stats.get("tx", {}).get("bytes", 0))
             if name.startswith("p") and name[1:].isdigit():
-                stats = link.get("stats64", {})
-                result[int(name[1:])] = (stats.get("rx", {}).get("bytes", 0), stats.get("tx", {}).get("bytes", 0))
+                result[int(name[1:])] = both
+            elif name.startswith("u") and name[1:].isdigit():
+                result[name] = both  # a rack uplink's core end: (into the core, out to the rack)
         return result
 
     def teardown(self):
@@ -270,6 +295,24 @@ def percentile(values, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+ENGINE_LINE = re.compile(
+    r"dup (\d+) blocks \([^)]*\) cancels-sent (\d+) cancels-honoured (\d+) endgame (\S+) \((\d+) req\) "
+    r"rtt-mean ([\d.]+)s rtt-max ([\d.]+)s sent-blocks (\d+) distinct (\d+)")
+
+
+def parse_engine(lines):
+    """The last statistics line a rackswarm process printed (`swarm dup …`, or the seed's status line), or None."""
+    for line in reversed(lines):
+        match = ENGINE_LINE.search(line)
+        if match:
+            g = match.groups()
+            return {"duplicate_blocks": int(g[0]), "cancels_sent": int(g[1]), "cancels_honoured": int(g[2]),
+                    "endgame_after_s": None if g[3] == "-" else float(g[3].rstrip("s")),
+                    "endgame_requests": int(g[4]), "request_rtt_mean_s": float(g[5]),
+                    "request_rtt_max_s": float(g[6]), "sent_blocks": int(g[7]), "distinct_sent_blocks": int(g[8])}
+    return None
+
+
 def racks_of(n, rack_size):
     """Node indices (1-based) grouped into racks of `rack_size`."""
     return [list(range(start, min(start + rack_size, n + 1))) for start in range(1, n + 1, rack_size)]
@@ -321,7 +364,7 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                          "--tracker", f"http://{seed_ip}:{TRACKER_PORT}/announce", "--seed-for", "3600"]
             if method == "waves":
                 node_args += ["--rack", rack_name[i]]
-            return lab.start(ns, node_args, log, "verified")
+            return lab.start(ns, node_args, log, "verified", early="first piece passed its hash")
         if method == "libtorrent":
             return lab.start(ns, [LT_PYTHON, "-u", os.path.join(HERE, "lt_peer.py"), "leech", lt_torrent,
                                   os.path.dirname(outputs[i]),
@@ -361,13 +404,26 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
             if method == "waves":
                 for rack in racks:
                     first = rack[:args.first_wave]
-                    if all(i in done for i in first):
+                    # The rest of the rack starts once its first wave is verified: whole copies (`complete`), or
+                    # the first verified piece of each (`first-piece`: the first wave can already serve the rest).
+                    if args.wave_start == "complete":
+                        ready = all(i in done for i in first)
+                    else:
+                        ready = all(i in done or nodes[i].early_time is not None for i in first)
+                    if ready:
                         for i in rack[args.first_wave:]:
                             if i not in nodes:
                                 nodes[i] = start_node(i)
             if time.monotonic() > deadline:
                 raise LabError(f"{method} N={n}: {len(done)}/{n} nodes done after {timeout:.0f} s")
             time.sleep(0.02)
+    started = [round(nodes[i].started - t0, 3) for i in range(1, n + 1)]
+    first_piece = [round(nodes[i].early_time - t0, 3) if nodes[i].early_time is not None else None
+                   for i in range(1, n + 1)]
+    engine = {str(i): parse_engine(proc.lines) for i, proc in nodes.items()}
+    seed_proc = next((p for p in lab.procs if p.log_path.endswith("seed.log")), None)
+    if seed_proc is not None and method in ("waves", "flat"):
+        engine["0"] = parse_engine(seed_proc.lines)
     lab.stop_all()
     mismatched = [i for i in range(1, n + 1)
                   if not os.path.exists(outputs[i]) or not filecmp.cmp(source, outputs[i], shallow=False)]
@@ -387,7 +443,13 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         "makespan_s": max(elapsed), "seed_egress_bytes": last[3][0][0] - first[3][0][0],
         "nodes_upload_bytes": node_up, "nodes_download_bytes": node_down, "cpu_busy_fraction": cpu, "cpu_busy_peak_1s": peak,
         "verified_copies": n, "racks": racks if method == "waves" else None,
+        "wave_start": args.wave_start if method == "waves" else None,
+        "started_s": started,
+        "uplink_bytes": sum(sum(v) - sum(first[3].get(k, (0, 0))) for k, v in last[3].items() if isinstance(k, str)),
     }
+    if method in ("waves", "flat"):
+        record["engine"] = engine
+        record["first_piece_s"] = first_piece
     if n == args.timeline_for:
         record["timeline"] = [
             {"t": round(t, 3), "up": [c.get(i, (0, 0))[0] - first[3].get(i, (0, 0))[0] for i in range(0, n + 1)],
@@ -412,7 +474,11 @@ def main():
     parser.add_argument("--node-mbit", type=float, default=40)
     parser.add_argument("--seed-mbit", type=float, default=40)
     parser.add_argument("--rack-size", type=int, default=4)
+    parser.add_argument("--uplink-mbit", type=float, default=0,
+                        help="cap each rack's uplink to the core (both ways); 0: one flat bridge, no cap")
     parser.add_argument("--first-wave", type=int, default=1)
+    parser.add_argument("--wave-start", choices=("first-piece", "complete"), default="first-piece",
+                        help="when the rest of a rack starts: at the first wave's first verified piece, or its end")
     parser.add_argument("--timeout", type=float, default=0, help="per run; default from the client-server bound")
     parser.add_argument("--timeline-for", type=int, default=-1, help="record per-node rates for this N")
     parser.add_argument("--repeat", type=int, default=1)
@@ -453,12 +519,14 @@ def main():
     result = {
         "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
                    "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
+                   "wave_start": args.wave_start, "uplink_mbit": args.uplink_mbit,
                    "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
         "bounds": {str(n): {"t_p2p_s": max(size / u_s, size / u_i, n * size / (u_s + n * u_i)),
                             "t_cs_s": max(n * size / u_s, size / u_i)} for n in sizes},
         "runs": [], "failures": [],
     }
-    with Lab(max(sizes), args.node_mbit, args.seed_mbit, args.work) as lab:
+    with Lab(max(sizes), args.node_mbit, args.seed_mbit, args.work, rack_size=args.rack_size,
+             uplink_mbit=args.uplink_mbit) as lab:
         result["lab"] = {"prefix": lab.prefix, "namespaces": list(lab.created)}
         for n in sizes:
             for method in methods:

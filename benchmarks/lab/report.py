@@ -36,24 +36,31 @@ for method in methods:
         down = r.get("nodes_download_bytes")
         if down is None and r.get("timeline"):
             down = sum(r["timeline"][-1]["down"][1:])
+        engine = [e for k, e in (r.get("engine") or {}).items() if k != "0" and e]
+        dup = statistics.mean(e["duplicate_blocks"] * 16384 / F for e in engine) if engine else None
         rows.append((method, n, r["p50_s"] / t, r["makespan_s"] / t,
                      r["makespan_s"] / base["makespan_s"] if base else float("nan"),
-                     r["seed_egress_bytes"] / F, down / (n * F) if down is not None else None,
+                     r["seed_egress_bytes"] / F, down / (n * F) if down is not None else None, dup,
                      r["cpu_busy_fraction"]))
 cfg = data["config"]
 table = [
     f"File {F / 2**20:.0f} MiB, {cfg['piece_size']} pieces, every link capped at {cfg['node_mbit']:g} Mbit/s both ways "
-    f"(seed {cfg['seed_mbit']:g} Mbit/s), racks of {cfg['rack_size']} with first wave {cfg['first_wave']}, "
+    f"(seed {cfg['seed_mbit']:g} Mbit/s), racks of {cfg['rack_size']} with first wave {cfg['first_wave']} "
+    f"(the rest of a rack starts at the first wave's {cfg.get('wave_start', 'complete').replace('-', ' ')}), "
     f"{cfg['cores']} cores. Ratios against T_p2p = max(F/u_s, F/d_min, N·F/(u_s+Σu_i)) with nominal link rates. "
-    "Bytes in per node counts link-level bytes (headers: ~1.04 F is a clean transfer). CPU busy is the whole "
-    "machine's, other builds included.",
+    "Bytes in per node counts link-level bytes (headers: ~1.04 F is a clean transfer); duplicate blocks per node "
+    "is what rackswarm's engine counted (received twice or after a cancel). CPU busy is the whole machine's, other "
+    "builds included.",
     "",
-    "| method | N | p50 / T_p2p | makespan / T_p2p | T(N)/T(1) | seed egress / F | bytes in per node / F | CPU busy |",
-    "|---|---|---|---|---|---|---|---|",
+    "| method | N | p50 / T_p2p | makespan / T_p2p | T(N)/T(1) | seed egress / F | bytes in per node / F "
+    "| duplicate blocks per node / F | CPU busy |",
+    "|---|---|---|---|---|---|---|---|---|",
 ]
-for method, n, p50, mk, scale, egress, down, cpu in rows:
+for method, n, p50, mk, scale, egress, down, dup, cpu in rows:
     down_text = f"{down:.2f}" if down is not None else "–"
-    table.append(f"| {method} | {n} | {p50:.2f} | {mk:.2f} | {scale:.2f} | {egress:.2f} | {down_text} | {cpu:.0%} |")
+    dup_text = f"{dup:.3f}" if dup is not None else "–"
+    table.append(f"| {method} | {n} | {p50:.2f} | {mk:.2f} | {scale:.2f} | {egress:.2f} | {down_text} | {dup_text} "
+                 f"| {cpu:.0%} |")
 if data.get("failures"):
     table.append("")
     table += [f"- FAILED {f['method']} N={f['nodes']}: {f['error'][:160]}" for f in data["failures"]]

@@ -20,6 +20,20 @@ final class Peer {
     var has: Bitfield
     /// Requests we sent and are waiting for.
     var outstanding: Set<BlockRequest> = []
+    /// Pieces a super-seed offered this peer (a `have`) that it does not have yet.
+    var offered: Set<Int> = []
+    /// Offered pieces this peer then had (from us or others).
+    var deliveredOffers = 0
+    /// When each piece in `offered` was offered, or last had a block sent.
+    var offeredAt: [Int: NIODeadline] = [:]
+
+    /// Drops the bookkeeping of offers that ended.
+    func forgetOffers(_ pieces: some Sequence<Int>) {
+        for index in pieces { offeredAt[index] = nil }
+    }
+
+    /// When each outstanding request was sent.
+    var requestedAt: [BlockRequest: NIODeadline] = [:]
     /// Requests the peer sent us, served in order while the channel is writable.
     var incoming: [BlockRequest] = []
     var incomingHead = 0

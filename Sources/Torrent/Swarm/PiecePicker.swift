@@ -1,5 +1,8 @@
 /// Chooses which 16 KiB blocks to request: random first pieces, then rarest-first, then endgame duplicates.
 ///
+/// Endgame starts only when every missing block has a request out, and asks for each block at most twice: a peer
+/// that has nothing new for us otherwise stays idle rather than duplicate what others are already sending.
+///
 /// Pure bookkeeping: no I/O and no clock; the session feeds it availability and block events.
 struct PiecePicker {
     /// The standard request size.
@@ -36,6 +39,8 @@ struct PiecePicker {
     /// Pieces to fetch from a single peer next time (they failed with mixed sources).
     private(set) var soloPieces: Set<Int> = []
     private var generator = SystemRandomNumberGenerator()
+    /// Requests handed out for blocks already requested from another peer.
+    private(set) var endgameRequests = 0
 
     init(pieceCount: Int, pieceLength: Int, totalLength: Int64, have: Bitfield) {
         self.pieceCount = pieceCount
@@ -109,8 +114,8 @@ struct PiecePicker {
                 if picked.count >= limit { return picked }
             }
         }
-        // 3. Endgame: ask for blocks already requested from someone else.
-        if picked.isEmpty {
+        // 3. Endgame: once every missing block is requested, ask for blocks already requested from someone else.
+        if picked.isEmpty, isEndgame {
             for index in started where partials[index]?.owner == nil {
                 take(index, limit: limit, into: &picked, duplicates: true, outstanding: outstanding)
                 if picked.count >= limit { break }
@@ -148,12 +153,13 @@ struct PiecePicker {
         for block in 0..<partial.received.count where !partial.received[block] && picked.count < limit {
             let request = request(piece: index, block: block)
             if duplicates {
-                guard partial.requests[block] > 0, partial.requests[block] < 3, !outstanding.contains(request) else {
+                guard partial.requests[block] == 1, !outstanding.contains(request) else {
                     continue
                 }
             } else if partial.requests[block] > 0 {
                 continue
             }
+            if duplicates { endgameRequests += 1 }
             partial.requests[block] &+= 1
             picked.append(request)
         }

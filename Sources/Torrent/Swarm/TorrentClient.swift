@@ -89,6 +89,11 @@ public final class TorrentClient: Sendable {
         try await session.completion.futureResult.get()
     }
 
+    /// Returns once the first piece is verified (the client serves peers from then on); throws if it stops first.
+    public func waitUntilFirstPiece() async throws {
+        try await session.firstPiece.futureResult.get()
+    }
+
     /// Leaves the swarm and closes the target.
     public func stop() async {
         try? await session.loop.flatSubmit { self.session.stop() }.get()

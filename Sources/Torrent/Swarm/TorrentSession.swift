@@ -16,6 +16,8 @@ final class TorrentSession: @unchecked Sendable {
 
     private var picker: PiecePicker
     private var choker: Choker
+    /// Set while super-seeding (a complete session with `superSeed` on).
+    private var superSeeder: SuperSeeder?
     private var peers: [ObjectIdentifier: Peer] = [:]
     private var interestingCount: [ObjectIdentifier: Int] = [:]
     /// Peer ids (not connections: a reconnecting liar keeps its record) that sent blocks of each unverified piece.
@@ -50,7 +52,13 @@ final class TorrentSession: @unchecked Sendable {
     private var uploaded = RateMeter()
     private var verifiedBytes: Int64 = 0
     private var hashFailures = 0
+    private var statistics = SwarmStatistics()
+    private let startedAt = NIODeadline.now()
+    /// Which 16 KiB blocks (by offset / block size) we have uploaded at least once.
+    private var uploadedOnce: [Bool]
     let completion: EventLoopPromise<Void>
+    /// Succeeds once at least one piece is verified: from then on the session can serve others.
+    let firstPiece: EventLoopPromise<Void>
 
     init(
         metainfo: Metainfo,
@@ -77,18 +85,29 @@ final class TorrentSession: @unchecked Sendable {
             pieceCount: metainfo.pieceCount, pieceLength: metainfo.pieceLength, totalLength: metainfo.length, have: have
         )
         self.choker = Choker(regularSlots: configuration.uploadSlots)
+        if configuration.superSeed, have.isComplete { superSeeder = SuperSeeder(pieceCount: metainfo.pieceCount) }
         self.uploadBucket = configuration.uploadLimit.map { TokenBucket(bytesPerSecond: $0) }
         self.completion = loop.makePromise(of: Void.self)
+        self.firstPiece = loop.makePromise(of: Void.self)
+        let blockSize = Int64(PiecePicker.blockSize)
+        self.uploadedOnce = [Bool](repeating: false, count: Int((metainfo.length + blockSize - 1) / blockSize))
         self.completedAnnounced = have.isComplete
         for index in 0..<metainfo.pieceCount where have.contains(index) {
             verifiedBytes += Int64(metainfo.size(ofPiece: index))
         }
         if have.isComplete { completion.succeed() }
+        if have.setCount > 0 { firstPiece.succeed() }
     }
 
     /// Large reads: fewer syscalls when a fast peer streams blocks.
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(
         minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20)
+
+    /// Blocks wait in the peer's request queue, not in the channel: a cancel can still remove them there.
+    static let writeWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 << 10, high: 64 << 10)
+
+    /// SO_SNDBUF for peer connections; 0 leaves the kernel's autotuning (setting it turns autotuning off).
+    private var sendBufferOption: SocketOptionValue { SocketOptionValue(configuration.sendBuffer ?? 0) }
 
     private var maxMessageLength: Int { max((128 << 10) + 13, (metainfo.pieceCount + 7) / 8 + 1) }
 
@@ -102,8 +121,9 @@ final class TorrentSession: @unchecked Sendable {
             listening = ServerBootstrap(group: loop)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+                .childChannelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
                 .childChannelOption(.recvAllocator, value: Self.receiveAllocator)
+                .childChannelOption(.socketOption(.so_sndbuf), value: sendBufferOption)
                 .childChannelInitializer { [self] channel in
                     let address = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
                     return channel.eventLoop.makeCompletedFuture {
@@ -162,6 +182,7 @@ final class TorrentSession: @unchecked Sendable {
         announce(event: "stopped")
         let closes = peers.values.map { $0.channel.close() } + [serverChannel?.close()].compactMap { $0 }
         completion.fail(TorrentError(code: .stopped, detail: "stopped before completion"))
+        firstPiece.fail(TorrentError(code: .stopped, detail: "stopped before the first piece"))
         return EventLoopFuture.andAllComplete(closes, on: loop)
     }
 
@@ -184,8 +205,9 @@ final class TorrentSession: @unchecked Sendable {
         dialing.insert(target)
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
-            .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+            .channelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
             .channelOption(.recvAllocator, value: Self.receiveAllocator)
+            .channelOption(.socketOption(.so_sndbuf), value: sendBufferOption)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -241,14 +263,18 @@ final class TorrentSession: @unchecked Sendable {
     func disconnected(_ peer: Peer) {
         guard peers.removeValue(forKey: peer.id) != nil else { return }
         interestingCount[peer.id] = nil
+        superSeeder?.withdrawn(peer.offered)
         picker.peerRemoved(peer.has)
         picker.peerGone(peer.id)
         if peer.outgoing { backOff(peer.address) }
         for request in peer.outstanding { picker.released(request) }
         peer.outstanding = []
+        peer.requestedAt = [:]
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
-        // Others may now get the released blocks.
+        // Others may now get the released blocks, and the pieces offered to it or only it had.
         for other in peers.values { requestBlocks(other) }
+        offerPieces()
+        fillUploadSlots()
     }
 
     func protocolError(_ peer: Peer, _ error: any Error) {
@@ -287,7 +313,11 @@ final class TorrentSession: @unchecked Sendable {
         peer.remoteID = handshake.peerID
         if peer.outgoing { targetIDs[peer.address] = handshake.peerID }
         if !peer.outgoing { sendHandshake(peer) }
-        if picker.have.setCount > 0 {
+        if superSeeder != nil {
+            // A super-seed serves every peer (its offers decide what goes where), so nothing waits on a choke.
+            setChoking(peer, false)
+            offerPieces()
+        } else if picker.have.setCount > 0 {
             var bits = peer.channel.allocator.buffer(capacity: picker.have.bytes.count)
             bits.writeBytes(picker.have.bytes)
             peer.send(.bitfield(bits))
@@ -303,21 +333,27 @@ final class TorrentSession: @unchecked Sendable {
             peer.peerChoking = true
             for request in peer.outstanding { picker.released(request) }
             peer.outstanding = []
+            peer.requestedAt = [:]
         case .unchoke:
             peer.peerChoking = false
         case .interested:
             peer.peerInterested = true
-            if peer.amChoking, peers.values.count(where: { !$0.amChoking }) < configuration.uploadSlots + 1 {
-                setChoking(peer, false)
-            }
+            fillUploadSlots()
         case .notInterested:
             peer.peerInterested = false
+            fillUploadSlots()
         case .have(let index):
             guard Int(index) < metainfo.pieceCount else { return drop(peer, "have past the end") }
             if peer.has.insert(Int(index)) {
                 picker.peerHas(Int(index))
                 if !picker.have.contains(Int(index)) { interestingCount[peer.id, default: 0] += 1 }
                 updateInterest(peer)
+                if peer.offered.remove(Int(index)) != nil {
+                    peer.forgetOffers([Int(index)])
+                    superSeeder?.delivered(Int(index))
+                    peer.deliveredOffers += 1
+                    offerPieces()
+                }
             }
         case .bitfield(let buffer):
             guard let bits = Bitfield(wire: Array(buffer.readableBytesView), count: metainfo.pieceCount) else {
@@ -338,9 +374,13 @@ final class TorrentSession: @unchecked Sendable {
         case .cancel(let request):
             if let position = peer.incoming[peer.incomingHead...].firstIndex(of: request) {
                 peer.incoming.remove(at: position)
+                statistics.cancelsHonoured += 1
             }
         case .reject(let request):
-            if peer.outstanding.remove(request) != nil { picker.released(request) }
+            if peer.outstanding.remove(request) != nil {
+                peer.requestedAt[request] = nil
+                picker.released(request)
+            }
         case .piece(let index, let begin, let block):
             let request = BlockRequest(piece: index, begin: begin, length: UInt32(block.readableBytes))
             guard validRequest(request) else { return drop(peer, "piece past the end") }
@@ -355,6 +395,11 @@ final class TorrentSession: @unchecked Sendable {
     }
 
     private func setBitfield(_ peer: Peer, _ bits: Bitfield) {
+        // Offers of pieces the peer already had were not sends: offer those pieces to others again.
+        let had = peer.offered.filter { bits.contains($0) }
+        superSeeder?.withdrawn(had)
+        peer.offered.subtract(had)
+        peer.forgetOffers(had)
         picker.peerRemoved(peer.has)
         peer.has = bits
         picker.peerAdded(bits)
@@ -366,6 +411,54 @@ final class TorrentSession: @unchecked Sendable {
             return drop(peer, "both seeds")
         }
         updateInterest(peer)
+        offerPieces()
+    }
+
+    /// Super-seeding: keeps up to `superSeedInFlight` offers out across all peers (at most `superSeedOffers` each),
+    /// each to the peer holding the fewest offers, then the one that got the fewest from us. Few pieces in flight
+    /// means each leaves the seed fast, at a large share of its upload, and peers can pass it on sooner.
+    /// Called on every event that frees an offer, and when a peer's copy goes away.
+    private func offerPieces() {
+        guard superSeeder != nil else { return }
+        var inFlight = peers.values.reduce(0) { $0 + $1.offered.count }
+        var skipped: Set<ObjectIdentifier> = []
+        while inFlight < configuration.superSeedInFlight {
+            let eligible = peers.values.filter {
+                $0.handshakeReceived && $0.offered.count < configuration.superSeedOffers && !skipped.contains($0.id)
+            }
+            guard
+                let peer = eligible.min(by: {
+                    ($0.offered.count, $0.deliveredOffers) < ($1.offered.count, $1.deliveredOffers)
+                })
+            else { break }
+            guard
+                let index = superSeeder?.next(peerHas: peer.has, held: peer.offered, availability: picker.availability)
+            else {
+                skipped.insert(peer.id)
+                continue
+            }
+            peer.offered.insert(index)
+            peer.offeredAt[index] = .now()
+            peer.send(.have(piece: UInt32(index)))
+            inFlight += 1
+        }
+    }
+
+    /// Frees offers a peer sat on for `superSeedOfferTimeout` seconds (no block of them asked for since the offer or
+    /// the last block sent), so that others get those pieces instead.
+    private func expireOffers(_ now: NIODeadline) {
+        guard superSeeder != nil else { return }
+        let timeout = TimeAmount.seconds(Int64(configuration.superSeedOfferTimeout))
+        var expired = false
+        for peer in peers.values {
+            let stale = peer.offered.filter { now - (peer.offeredAt[$0] ?? now) > timeout }
+            guard !stale.isEmpty else { continue }
+            superSeeder?.withdrawn(stale)
+            peer.offered.subtract(stale)
+            peer.forgetOffers(stale)
+            expired = true
+        }
+        if expired { offerPieces() }
     }
 
     private func updateInterest(_ peer: Peer) {
@@ -373,6 +466,17 @@ final class TorrentSession: @unchecked Sendable {
         if interesting != peer.amInterested {
             peer.amInterested = interesting
             peer.send(interesting ? .interested : .notInterested)
+        }
+    }
+
+    /// Unchokes interested peers while fewer than `uploadSlots + 1` interested peers are unchoked, so that a slot
+    /// freed by a peer that finished or left goes to a waiting peer at once, not at the next choke round (which left
+    /// the last node of a 32-node lab run idle for 10 s).
+    private func fillUploadSlots() {
+        var open = configuration.uploadSlots + 1 - peers.values.count(where: { !$0.amChoking && $0.peerInterested })
+        for peer in peers.values where open > 0 && peer.handshakeReceived && peer.amChoking && peer.peerInterested {
+            setChoking(peer, false)
+            open -= 1
         }
     }
 
@@ -394,9 +498,15 @@ final class TorrentSession: @unchecked Sendable {
         if configuration.seedHosts.contains(peer.host) { fromSeedHosts += Int64(block.readableBytes) }
         peer.lastBlockAt = .now()
         if peer.outgoing, redial[peer.address] != nil { redial[peer.address] = nil }
-        guard peer.outstanding.remove(request) != nil else { return }
+        guard peer.outstanding.remove(request) != nil else { return countDuplicate(block.readableBytes) }
+        if let sent = peer.requestedAt.removeValue(forKey: request) {
+            let seconds = Double((NIODeadline.now() - sent).nanoseconds) / 1e9
+            statistics.answeredRequests += 1
+            statistics.requestSecondsTotal += seconds
+            statistics.requestSecondsMax = max(statistics.requestSecondsMax, seconds)
+        }
         let (isNew, complete) = picker.received(request)
-        guard isNew else { return }
+        guard isNew else { return countDuplicate(block.readableBytes) }
         let index = Int(request.piece)
         do {
             try block.withUnsafeReadableBytes { bytes in
@@ -410,10 +520,17 @@ final class TorrentSession: @unchecked Sendable {
         contributors[index, default: []].insert(peer.remoteID)
         // Endgame: others asked for the same block; cancel theirs.
         for other in peers.values where other !== peer && other.outstanding.remove(request) != nil {
+            other.requestedAt[request] = nil
             other.send(.cancel(request), flush: false)
             other.channel.flush()
+            statistics.cancelsSent += 1
         }
         if complete { verify(index) }
+    }
+
+    private func countDuplicate(_ bytes: Int) {
+        statistics.duplicateBlocks += 1
+        statistics.duplicateBytes += Int64(bytes)
     }
 
     private func verify(_ index: Int) {
@@ -456,6 +573,7 @@ final class TorrentSession: @unchecked Sendable {
         }
         picker.verified(index)
         verifiedBytes += Int64(metainfo.size(ofPiece: index))
+        if picker.have.setCount == 1 { firstPiece.succeed() }
         for peer in peers.values where peer.handshakeReceived {
             if peer.has.contains(index) {
                 interestingCount[peer.id, default: 1] -= 1
@@ -484,11 +602,20 @@ final class TorrentSession: @unchecked Sendable {
         else { return }
         let room = peer.queueDepth - peer.outstanding.count
         guard room > 0, peer.outstanding.count <= peer.queueDepth / 2 || room >= 8 else { return }
+        let endgameBefore = picker.endgameRequests
         let picks = picker.pick(peer: peer.id, peerHas: peer.has, limit: room, outstanding: peer.outstanding)
         guard !picks.isEmpty else { return }
-        if peer.outstanding.isEmpty { peer.lastBlockAt = .now() }
+        if picker.endgameRequests > endgameBefore {
+            statistics.endgameRequests = picker.endgameRequests
+            if statistics.endgameAfter == nil {
+                statistics.endgameAfter = Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9
+            }
+        }
+        let now = NIODeadline.now()
+        if peer.outstanding.isEmpty { peer.lastBlockAt = now }
         for request in picks {
             peer.outstanding.insert(request)
+            peer.requestedAt[request] = now
             peer.send(.request(request), flush: false)
         }
         peer.channel.flush()
@@ -526,6 +653,15 @@ final class TorrentSession: @unchecked Sendable {
                 return drop(peer, "storage read failed")
             }
             peer.channel.write(buffer, promise: nil)
+            statistics.uploadedBlocks += 1
+            let index = Int(request.piece)
+            let block = Int((metainfo.offset(ofPiece: index) + Int64(request.begin)) / Int64(PiecePicker.blockSize))
+            if block < uploadedOnce.count, !uploadedOnce[block] {
+                uploadedOnce[block] = true
+                statistics.distinctUploadedBlocks += 1
+            }
+            // An offer being served is not one the peer sits on.
+            if superSeeder != nil, peer.offered.contains(index) { peer.offeredAt[index] = .now() }
             peer.upload.add(length)
             if uploaded.total == 0 { verifiedBytesAtFirstUpload = verifiedBytes }
             uploaded.add(length)
@@ -545,8 +681,7 @@ final class TorrentSession: @unchecked Sendable {
         for peer in Array(peers.values) {
             peer.download.tick()
             peer.upload.tick()
-            let depth = Int(peer.download.rate / Double(PiecePicker.blockSize)) + configuration.minRequestQueue
-            peer.queueDepth = min(configuration.maxRequestQueue, max(configuration.minRequestQueue, depth))
+            peer.queueDepth = configuration.requestQueueDepth(forRate: peer.download.rate)
             if !peer.handshakeReceived, now - peer.connectedAt > .seconds(10) {
                 drop(peer, "no handshake")
             } else if !peer.outstanding.isEmpty, now - peer.lastBlockAt > .seconds(30) {
@@ -559,6 +694,7 @@ final class TorrentSession: @unchecked Sendable {
                 requestBlocks(peer)
             }
         }
+        expireOffers(now)
         if ticks % configuration.chokeInterval == 0 {
             chokeRounds += 1
             chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
@@ -622,6 +758,10 @@ final class TorrentSession: @unchecked Sendable {
     }
 
     private func chokeRound(rotate: Bool) {
+        guard superSeeder == nil else {
+            for peer in peers.values where peer.handshakeReceived { setChoking(peer, false) }
+            return
+        }
         let seeding = picker.have.isComplete
         let candidates = peers.values.filter(\.handshakeReceived).map { peer in
             Choker.Candidate(
@@ -706,7 +846,8 @@ final class TorrentSession: @unchecked Sendable {
             hashFailures: hashFailures,
             bannedPeers: bannedIDs.count,
             downloadedFromSeedHosts: fromSeedHosts,
-            verifiedBytesAtFirstUpload: verifiedBytesAtFirstUpload
+            verifiedBytesAtFirstUpload: verifiedBytesAtFirstUpload,
+            statistics: statistics
         )
     }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+@testable import Torrent
+
+/// A super-seeding seed (BEP 16) against real peers: our leechers through our tracker, and a libtorrent leecher.
+struct SuperSeedTests {
+    @Test func aSwarmGetsEveryPieceFromTheSeedAboutOnce() async throws {
+        let tracker = try await TestTracker.start(TrackerConfiguration(interval: 2))
+        let image = try TestImage(size: 4 << 20, pieceLength: 128 << 10, announce: tracker.url, seed: 131)
+        // The seed's upload is capped so that the leechers have to feed each other.
+        let seed = try await TorrentClient.start(
+            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
+            configuration: TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20, superSeed: true),
+            logger: testLogger("seed")
+        )
+        #expect(try await tracker.waitForSeeders(image.metainfo.infoHash, 1))
+        var leechers: [TorrentClient] = []
+        var targets: [String] = []
+        for index in 0..<4 {
+            let target = try image.leecherPath("node\(index)")
+            targets.append(target.file)
+            leechers.append(
+                try await TorrentClient.start(
+                    metainfo: image.metainfo, path: target.file,
+                    configuration: TorrentConfiguration(listenHost: "127.0.0.1"), logger: testLogger("node\(index)")
+                )
+            )
+        }
+        let all = leechers
+        do {
+            try await withTimeout(60) {
+                // The first piece is announced before the whole image.
+                try await all[0].waitUntilFirstPiece()
+                #expect(try await all[0].progress().verifiedPieces >= 1)
+                for leecher in all { try await leecher.waitUntilComplete() }
+            }
+        } catch {
+            Issue.record("swarm did not complete: \(error)")
+        }
+        let sent = try await seed.progress()
+        for leecher in leechers { await leecher.stop() }
+        await seed.stop()
+        await tracker.stop()
+        for target in targets { #expect(filesEqual(image.imagePath, target)) }
+        // Every block left the seed, and the seed sent about one copy (four leechers: without super-seeding the
+        // seed sends the pieces several times over).
+        let blocks = Int((image.metainfo.length + Int64(PiecePicker.blockSize) - 1) / Int64(PiecePicker.blockSize))
+        #expect(sent.statistics.distinctUploadedBlocks == blocks)
+        #expect(sent.uploadedBytes < image.metainfo.length * 3 / 2, "seed sent \(sent.uploadedBytes) bytes")
+    }
+
+    @Test func anOfferNobodyFetchesIsMadeAgainAfterTheTimeout() async throws {
+        let image = try TestImage(size: 1 << 20, pieceLength: 64 << 10, seed: 133)
+        let seed = try await TorrentClient.start(
+            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
+            configuration: TorrentConfiguration(
+                listenHost: "127.0.0.1", trackerURL: "", superSeed: true, superSeedOfferTimeout: 1),
+            logger: testLogger("seed")
+        )
+        let peer = try RawPeer(port: try #require(seed.listenPort))
+        peer.handshake(infoHash: image.metainfo.infoHash.bytes)
+        // A super-seed shows no bitfield: two offers (a `have` each), then nothing while they are pending.
+        var offers = 0
+        var sawBitfield = false
+        let offered = peer.readUntil { event in
+            if case .message(.bitfield) = event { sawBitfield = true }
+            if case .message(.have) = event { offers += 1 }
+            return offers == 2
+        }
+        #expect(offered)
+        #expect(!sawBitfield)
+        // This peer never asks for them: a second later they are withdrawn and offered again.
+        let reoffered = peer.readUntil { event in
+            if case .message(.have) = event { offers += 1 }
+            return offers >= 4
+        }
+        await seed.stop()
+        #expect(reoffered, "no new offer after the timeout (\(offers) offers)")
+    }
+
+    @Test(.enabled(if: Peers.hasLibtorrent)) func aLibtorrentLeecherFollowsTheOffers() async throws {
+        let image = try TestImage(size: 3_000_017, pieceLength: 256 << 10, seed: 132)
+        let seed = try await TorrentClient.start(
+            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
+            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", superSeed: true),
+            logger: testLogger("seed")
+        )
+        let port = try #require(seed.listenPort)
+        let target = try image.leecherPath("lt")
+        let leecher = try LibtorrentPeer.start(
+            mode: "leech", torrent: image.torrentPath, directory: target.directory, port: freePort(),
+            peer: "127.0.0.1:\(port)", timeout: 60, scratch: image.directory
+        )
+        let status = await leecher.wait(timeout: 90)
+        let sent = try await seed.progress()
+        await seed.stop()
+        #expect(status == 0, "libtorrent leecher: \(leecher.log)")
+        #expect(filesEqual(image.imagePath, target.file))
+        #expect(sent.uploadedBytes == image.metainfo.length, "one peer: each block exactly once")
+    }
+}
