@@ -242,6 +242,7 @@ let package = Package(
         .testTarget(
             name: "InstallTests",
             dependencies: [
+                "LabSupport",
                 "BootServer",
                 "Installer",
                 "Torrent",
@@ -263,6 +264,7 @@ let package = Package(
         .testTarget(
             name: "BootTests",
             dependencies: [
+                "LabSupport",
                 "BootServer",
                 "Torrent",
                 "Reconciler",

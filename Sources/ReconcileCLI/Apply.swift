@@ -79,15 +79,7 @@ struct Apply: AsyncParsableCommand {
     func run() async throws {
         if !dryRun && scope == .all {
             let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
-            var tokens: OperatorTokens?
-            if let tokenFile {
-                do {
-                    tokens = try OperatorTokens(contentsOfFile: tokenFile)
-                } catch {
-                    Terminal.standardError.write("\(error.description)\n")
-                    throw ExitCode.failure
-                }
-            }
+            let tokens = try OperatorTokens.load(tokenFile)
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
                                           dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,

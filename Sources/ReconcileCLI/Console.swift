@@ -39,15 +39,7 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "rackswarm.console")
-        var tokens: OperatorTokens?
-        if let tokenFile {
-            do {
-                tokens = try OperatorTokens(contentsOfFile: tokenFile)
-            } catch {
-                Terminal.standardError.write("\(error.description)\n")
-                throw ExitCode.failure
-            }
-        }
+        let tokens = try OperatorTokens.load(tokenFile)
         // The first load checks the site, so a broken repo fails now rather than on the first page.
         let (checkout, desired) = try source.loadSite(refusal: "the console was not started")
         let store = try SQLiteStateStore(path: state)
@@ -112,5 +104,18 @@ actor RepoConsoleSource: ConsoleDataSource {
                            metadata: ["error": "\(error)"])
         }
         return current
+    }
+}
+
+extension OperatorTokens {
+    /// The tokens of `path` for a command, nil without a path; a bad file prints its located error and exits 1.
+    static func load(_ path: String?) throws -> OperatorTokens? {
+        guard let path else { return nil }
+        do {
+            return try OperatorTokens(contentsOfFile: path)
+        } catch {
+            Terminal.standardError.write("\(error.description)\n")
+            throw ExitCode.failure
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// A reader racing the writer sees the old file or the new one, never a mix or a short file.

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// Each loader's entry parses back to the kernel, initrd and arguments it was made from.

@@ -1,6 +1,7 @@
 import Drivers
 import DriversTesting
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 

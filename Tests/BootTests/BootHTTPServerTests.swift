@@ -1,6 +1,7 @@
 import BootServer
 import Drivers
 import Foundation
+import LabSupport
 import Logging
 import Testing
 

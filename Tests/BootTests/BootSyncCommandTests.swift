@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// `reconcile boot sync` on a copy of the example site: per-node failures name node and file while the others

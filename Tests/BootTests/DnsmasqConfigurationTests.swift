@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// The generated dnsmasq files pass `dnsmasq --test`; the external mode prints every reservation.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BootServer
 import Drivers
 import Foundation
+import LabSupport
 import Installer
 import Logging
 import Testing

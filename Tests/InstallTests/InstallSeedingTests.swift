@@ -1,6 +1,7 @@
 import BootServer
 import Drivers
 import Foundation
+import LabSupport
 import Installer
 import Logging
 import Testing

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import BootServer
 import Drivers
 import Foundation
+import LabSupport
 import Hummingbird
 import Installer
 import Logging
@@ -9,27 +10,6 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import Torrent
-
-/// A directory under /tmp removed when the test ends.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init(_ prefix: String = "rackswarm-install") throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-
-    func subdirectory(_ name: String) throws -> String {
-        let full = path + "/" + name
-        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
-        return full
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
 
 /// What the report route received, in order.
 actor ReportRecorder {

@@ -1,40 +1,10 @@
 import BootServer
 import Drivers
 import Foundation
+import LabSupport
 import Hummingbird
 import Logging
 import Torrent
-
-/// A directory under /tmp removed when the test ends.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init(_ prefix: String = "rackswarm-boot") throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-
-    func subdirectory(_ name: String) throws -> String {
-        let full = path + "/" + name
-        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
-        return full
-    }
-
-    func write(_ relative: String, _ data: Data) throws {
-        let url = URL(fileURLWithPath: path + "/" + relative)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url)
-    }
-
-    func read(_ relative: String) throws -> String {
-        try String(contentsOfFile: path + "/" + relative, encoding: .utf8)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
 
 /// Records what the boot HTTP server answered.
 actor RequestLog {
