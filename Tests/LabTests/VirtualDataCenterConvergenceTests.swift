@@ -50,34 +50,9 @@ struct VirtualDataCenterConvergenceTests {
 
                 """,
             "racks/r1.yaml": rack,
-            "services/web.yaml": """
-                apiVersion: rackswarm.io/v1
-                kind: Service
-                metadata: {name: web}
-                spec:
-                  description: Web front end
-                  repositories: [{name: lab, baseurl: "http://10.77.0.1:8080/repo/"}]
-                  software:
-                    - {name: "apache#1", rpm: httpd-2.2.9-4.Gxdl.i386.rpm, order: 1, script: /etc/init.d/httpd,
-                       process: httpd}
-
-                """,
-            "images/os.yaml": """
-                apiVersion: rackswarm.io/v1
-                kind: Image
-                metadata: {name: os}
-                spec:
-                  version: "\(version)"
-                  file: images/os.img
-                  sha256: "\(sha256)"
-                  kernel: boot/vmlinuz
-                  initrd: boot/initrd.img
-                  pieceSize: 256KiB
-                  postInstall:
-                    - name: hostname
-                      run: mkdir -p "$RACKSWARM_ROOT/etc" && echo "$RACKSWARM_NODE" > "$RACKSWARM_ROOT/etc/hostname"
-
-                """,
+            "services/web.yaml": VirtualDataCenterTests.webService,
+            "images/os.yaml": VirtualDataCenterTests.image(name: "os", version: version, sha256: sha256,
+                                                           pieceSize: "256KiB"),
         ]
         for (path, text) in files {
             let url = URL(fileURLWithPath: lab.site + "/" + path)

@@ -82,35 +82,8 @@ struct VirtualDataCenterTests {
                        bootLoader: pxelinux, image: tiny, services: []}
 
                 """,
-            "services/web.yaml": """
-                apiVersion: rackswarm.io/v1
-                kind: Service
-                metadata: {name: web}
-                spec:
-                  description: Web front end
-                  repositories: [{name: lab, baseurl: "http://10.77.0.1:8080/repo/"}]
-                  software:
-                    - {name: "apache#1", rpm: httpd-2.2.9-4.Gxdl.i386.rpm, order: 1, script: /etc/init.d/httpd,
-                       process: httpd}
-
-                """,
-            "images/tiny.yaml": """
-                apiVersion: rackswarm.io/v1
-                kind: Image
-                metadata: {name: tiny}
-                spec:
-                  version: "1"
-                  file: images/tiny.img
-                  sha256: \(sha256)
-                  kernel: boot/vmlinuz
-                  initrd: boot/initrd.img
-                  kernelArgs: [console=ttyS0]
-                  pieceSize: 64KiB
-                  postInstall:
-                    - name: hostname
-                      run: mkdir -p "$RACKSWARM_ROOT/etc" && echo "$RACKSWARM_NODE" > "$RACKSWARM_ROOT/etc/hostname"
-
-                """,
+            "services/web.yaml": webService,
+            "images/tiny.yaml": image(name: "tiny", version: "1", sha256: sha256, pieceSize: "64KiB"),
         ]
         for (path, text) in files {
             let url = URL(fileURLWithPath: lab.site + "/" + path)
@@ -118,6 +91,41 @@ struct VirtualDataCenterTests {
                                                     withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
+    }
+
+    /// The WEB service of the lab's RPM repository (under the reconciler's HTTP root).
+    static let webService = """
+        apiVersion: rackswarm.io/v1
+        kind: Service
+        metadata: {name: web}
+        spec:
+          description: Web front end
+          repositories: [{name: lab, baseurl: "http://10.77.0.1:8080/repo/"}]
+          software:
+            - {name: "apache#1", rpm: httpd-2.2.9-4.Gxdl.i386.rpm, order: 1, script: /etc/init.d/httpd,
+               process: httpd}
+
+        """
+
+    /// An image `images/NAME.img` whose post action writes the node's hostname into its root.
+    static func image(name: String, version: String, sha256: String, pieceSize: String) -> String {
+        """
+        apiVersion: rackswarm.io/v1
+        kind: Image
+        metadata: {name: \(name)}
+        spec:
+          version: "\(version)"
+          file: images/\(name).img
+          sha256: "\(sha256)"
+          kernel: boot/vmlinuz
+          initrd: boot/initrd.img
+          kernelArgs: [console=ttyS0]
+          pieceSize: \(pieceSize)
+          postInstall:
+            - name: hostname
+              run: mkdir -p "$RACKSWARM_ROOT/etc" && echo "$RACKSWARM_NODE" > "$RACKSWARM_ROOT/etc/hostname"
+
+        """
     }
 
     /// The install reports of `node` recorded so far.
