@@ -22,9 +22,10 @@ struct ConsoleMetricsTests {
         let metrics = ConsoleMetrics.shared
         let (before, after) = try await harness.withClient(metrics: metrics) { client in
             let before = try await client.fetch("/metrics")
-            ReconcilerMetrics.actionFinished(kind: "powerCycle", ok: true)
-            ReconcilerMetrics.actionFinished(kind: "powerCycle", ok: true)
-            ReconcilerMetrics.actionFinished(kind: "installImage", ok: false)
+            // Kinds no other test reports: the counters are process-wide, and executor tests run alongside.
+            ReconcilerMetrics.actionFinished(kind: "consoleTestCycle", ok: true)
+            ReconcilerMetrics.actionFinished(kind: "consoleTestCycle", ok: true)
+            ReconcilerMetrics.actionFinished(kind: "consoleTestInstall", ok: false)
             ReconcilerMetrics.passFinished(seconds: 42)
             ReconcilerMetrics.seedBytes(1000)
             ReconcilerMetrics.peerBytes(5000)
@@ -41,8 +42,8 @@ struct ConsoleMetricsTests {
             guard let now = Self.value(sample, in: after.body) else { return nil }
             return now - (Self.value(sample, in: before.body) ?? 0)
         }
-        #expect(delta("rackswarm_actions_total{kind=\"powerCycle\",result=\"ok\"}") == 2)
-        #expect(delta("rackswarm_actions_total{kind=\"installImage\",result=\"failed\"}") == 1)
+        #expect(delta("rackswarm_actions_total{kind=\"consoleTestCycle\",result=\"ok\"}") == 2)
+        #expect(delta("rackswarm_actions_total{kind=\"consoleTestInstall\",result=\"failed\"}") == 1)
         #expect(delta("rackswarm_pass_duration_seconds_count") == 1)
         #expect(delta("rackswarm_pass_duration_seconds_bucket{le=\"60.0\"}") == 1)
         #expect(delta("rackswarm_pass_duration_seconds_bucket{le=\"30.0\"}") == 0)

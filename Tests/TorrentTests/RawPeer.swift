@@ -47,13 +47,20 @@ final class RawPeer {
     }
 
     /// Reads until the peer closes (true) or the 5 s timeout passes (false); drains any data.
+    /// True once the other side closes (or resets) the connection; false if it stays open for 30 s. A receive
+    /// timeout alone is not an answer: on a loaded machine the close can take longer than one.
     func waitForClose() -> Bool {
         var scratch = [UInt8](repeating: 0, count: 65536)
-        while true {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
             let got = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if got == 0 { return true }
-            if got < 0 { return errno == ECONNRESET }
+            if got < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+                return errno == ECONNRESET
+            }
         }
+        return false
     }
 
     /// Reads and parses events until `predicate` matches one, the connection closes, or the timeout passes.
