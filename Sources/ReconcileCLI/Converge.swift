@@ -38,10 +38,8 @@ struct Convergence {
         try await bootDriver.writeSiteFiles()
         let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
         let server = "\(site.network.serverAddress):\(site.network.httpPort)"
-        var racks: [String: String] = [:]
-        for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
-            racksByHost: racks,
+            racksByHost: Passes.racksByHost(desired),
             pinnedSeeds: [PeerAddress(host: site.network.serverAddress.description, port: seedPort)])))
         let seeder = ImageSeeder(
             settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "http://\(server)/announce",
@@ -79,7 +77,8 @@ struct Convergence {
             Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
             throw ExitCode.failure
         }
-        let passes = Passes(source: source, store: store, desk: desk, seeder: seeder, bootDriver: bootDriver,
+        let passes = Passes(source: source, store: store, desk: desk, seeder: seeder, tracker: tracker,
+                            bootDriver: bootDriver,
                             resources: resources, key: key, policy: policy, current: current,
                             dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile, logger: logger)
         let loop: any ServiceLifecycle.Service
@@ -140,6 +139,7 @@ struct Passes: Sendable {
     var store: SQLiteStateStore
     var desk: InstallDesk
     var seeder: ImageSeeder
+    var tracker: TrackerService
     var bootDriver: FileBootDriver
     var resources: PowerDriverResources
     var key: SiteKey
@@ -163,6 +163,7 @@ struct Passes: Sendable {
     func run(_ desired: DesiredState, checkout: SiteSource.Checkout) async throws -> Executor.Report {
         await desk.update(desired)
         await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
+        tracker.updateRacks(Self.racksByHost(desired))
         let wanted = wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root)
         let refused = await seeder.prepare(wanted)
         let site = desired.site
@@ -219,6 +220,13 @@ struct Passes: Sendable {
     }
 
     private func say(_ line: String) { Terminal.standardOutput.write(line + "\n") }
+
+    /// Each node's rack by its address, for the tracker's rack-aware answers.
+    static func racksByHost(_ desired: DesiredState) -> [String: String] {
+        var racks: [String: String] = [:]
+        for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
+        return racks
+    }
 
     /// Every image a present node runs, with the file it comes from.
     func wantedImages(_ desired: DesiredState, siteDirectory: String, repoRoot: String) -> [ImageSeeder.Wanted] {

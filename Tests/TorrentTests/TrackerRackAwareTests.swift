@@ -42,6 +42,26 @@ struct TrackerRackAwareTests {
         #expect(!answer.peers.contains(PeerAddress(host: "10.0.0.5", port: 6005)))
     }
 
+    @Test func theServiceTakesNewRacksForLaterAnnounces() throws {
+        // Nodes announce before any rack is known; then the map puts 1-9 in r1 and 10-11 in r2.
+        let service = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(maxPeers: 2,
+                                                                                          otherRackPeers: 0)))
+        func announce(_ node: Int) throws -> AnnounceResponse {
+            let uri = "/announce?" + AnnounceRequest(infoHash: Self.infoHash, peerID: Self.id(node), port: 6000 + node,
+                                                     left: 100, numWant: 2).query
+            return try AnnounceResponse(bencoded: service.handle(uri: uri, remoteHost: "10.0.0.\(node)").body)
+        }
+        for node in 1...10 { _ = try announce(node) }
+        var racks: [String: String] = [:]
+        for node in 1...11 { racks["10.0.0.\(node)"] = node <= 9 ? "r1" : "r2" }
+        service.updateRacks(racks)
+        for node in 1...10 { _ = try announce(node) }
+        // Node 11 (r2) hears of its rack's only other peer first, every time (1 in 10 by chance without racks).
+        for _ in 1...3 {
+            #expect(try announce(11).peers.first == PeerAddress(host: "10.0.0.10", port: 6010))
+        }
+    }
+
     @Test func rackKeyInTheAnnounceOverridesTheMap() throws {
         var tracker = Tracker(configuration: TrackerConfiguration(maxPeers: 3, otherRackPeers: 1))
         for node in 1...6 { _ = try Self.announce(&tracker, node: node, rack: node % 2 == 0 ? "even" : "odd") }

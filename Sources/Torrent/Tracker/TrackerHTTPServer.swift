@@ -13,6 +13,12 @@ public final class TrackerService: Sendable {
         self.state = NIOLockedValueBox(tracker)
     }
 
+    /// Places hosts in racks from now on (a new commit moved or added nodes); peers already known keep theirs
+    /// until they announce again.
+    public func updateRacks(_ racksByHost: [String: String]) {
+        state.withLockedValue { $0.configuration.racksByHost = racksByHost }
+    }
+
     /// Answers one HTTP request URI.
     public func handle(uri: String, remoteHost: String) -> (status: Int, body: [UInt8]) {
         let now = Double(NIODeadline.now().uptimeNanoseconds) / 1e9
