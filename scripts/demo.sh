@@ -99,7 +99,7 @@ set -e
 
 echo
 echo "== 3. The virtual data center: a namespace, a BMC, DHCP/TFTP and a disk per node"
-vdc up --site "$site" --lab "$work/lab"
+vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701
 
 echo
 echo "== 4. reconcile apply --every 10s, until every node is ready"
@@ -108,6 +108,7 @@ started=$(date +%s)
 # terminal signals stay ours.
 setsid "$python" "$root/scripts/lab/vdc.py" exec "$work/lab" -- "$bin" apply "${source_options[@]}" \
     --state "$work/state.db" --every 10s --dnsmasq-pid-file "$work/lab/dnsmasq.pid" --backoff 1s \
+    --heartbeat-listen 10.77.0.1:7701 \
     > "$work/reconcile.log" 2>&1 < /dev/null &
 echo $! > "$work/reconcile.pid"
 cat > "$work/progress.py" <<'PY'

@@ -64,6 +64,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "dnsmasq's pid file: it gets SIGHUP when the reservations change.")
     var dnsmasqPidFile: String?
 
+    @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
+    var heartbeatListen: String?
+
     func validate() throws {
         if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
@@ -71,6 +74,9 @@ struct Apply: AsyncParsableCommand {
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
+        if let heartbeatListen, AgentAddress(parsing: heartbeatListen) == nil {
+            throw ValidationError("--heartbeat-listen wants HOST:PORT")
+        }
         guard Duration(parsing: backoff).map({ $0 > .zero }) == true else {
             throw ValidationError("--backoff takes a duration like 2s")
         }
@@ -83,6 +89,7 @@ struct Apply: AsyncParsableCommand {
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
                                           dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
+                                          heartbeatListen: heartbeatListen.flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"))
             try await convergence.run(every: try interval())
             return

@@ -25,6 +25,8 @@ struct Convergence {
     /// dnsmasq's hosts file and pid file, for `dhcp: managed` sites (defaults: next to the TFTP root; no signal).
     var dnsmasqHosts: String?
     var dnsmasqPidFile: String?
+    /// Where agents' heartbeats (`provision-agent serve --report-to`) arrive; nil: every pass asks the agents.
+    var heartbeatListen: AgentAddress?
     var logger: Logger
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
@@ -77,8 +79,11 @@ struct Convergence {
             Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
             throw ExitCode.failure
         }
+        let heartbeats = heartbeatListen.map { _ in
+            HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
+        }
         let passes = Passes(source: source, store: store, desk: desk, seeder: seeder, tracker: tracker,
-                            bootDriver: bootDriver,
+                            heartbeats: heartbeats, bootDriver: bootDriver,
                             resources: resources, key: key, policy: policy, current: current,
                             dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile, logger: logger)
         let loop: any ServiceLifecycle.Service
@@ -94,9 +99,13 @@ struct Convergence {
         } else {
             loop = OnePass(first: (checkout, desired), passes: passes)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if let heartbeatListen, let heartbeats {
+            let server = ServiceAgentServer(address: heartbeatListen, logger: logger) { await heartbeats.answer($0) }
+            services.append(.init(service: HeartbeatListener(server: server, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: app),
+            services: services + [
                 .init(service: loop, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
@@ -140,6 +149,7 @@ struct Passes: Sendable {
     var desk: InstallDesk
     var seeder: ImageSeeder
     var tracker: TrackerService
+    var heartbeats: HeartbeatReceiver?
     var bootDriver: FileBootDriver
     var resources: PowerDriverResources
     var key: SiteKey
@@ -189,7 +199,17 @@ struct Passes: Sendable {
         // keeps its last status, and its service steps wait for the next pass.
         let installed = Set(try await store.observedState().nodes.filter { $0.value.phase == .ready }.keys)
         let services = ServiceReconciler(desired: desired, store: store, agents: agents, logger: logger)
-        let unreachable = try await services.observe(only: installed)
+        // A node whose heartbeat came in the last two minutes, and after the last change recorded for it (an
+        // earlier beat may predate its last install), is not asked again.
+        var recent: [String: NodeInventory] = [:]
+        for (name, beat) in await heartbeats?.recent(within: 120) ?? [:] {
+            guard let seen = try await store.nodeRecord(name)?.lastSeen,
+                Double(beat.at) > seen.timeIntervalSince1970
+            else { continue }
+            recent[name] = beat.inventory
+        }
+        if !recent.isEmpty { say("observed \(recent.count) node\(recent.count == 1 ? "" : "s") from heartbeats") }
+        let unreachable = try await services.observe(only: installed, heartbeats: recent)
         let suspended = try await store.suspendedRacks()
         if !suspended.isEmpty { say("suspended by an operator: " + suspended.sorted().joined(separator: ", ")) }
         var plan = Planner.plan(desired: desired, observed: try await store.observedState(),
@@ -266,6 +286,22 @@ extension Convergence {
             let driver = try? Passes.powerDriver(for: node, resources: resources, logger: logger)
         else { return nil }
         return try? await driver.powerState().rawValue
+    }
+}
+
+/// Serves agents' heartbeats until a graceful shutdown.
+struct HeartbeatListener: ServiceLifecycle.Service {
+    let server: ServiceAgentServer
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await server.run { port in logger.info("listening for heartbeats", metadata: ["port": "\(port)"]) }
+            }
+        } catch where Task.isShuttingDownGracefully || Task.isCancelled || error is CancellationError {
+            // Stopped for the shutdown: not a failure.
+        }
     }
 }
 

@@ -95,6 +95,19 @@ struct ConvergenceTests {
         }
         #expect(another, "the requested pass ran: \(loop.output)")
         #expect(loop.output.contains("No changes."), "the requested pass found the site converged")
+        // Heartbeats (every 5 s here) newer than each node's last change stand in for asking the agents.
+        var fromHeartbeats = false
+        for _ in 0..<6 where !fromHeartbeats {
+            try await Task.sleep(for: .seconds(3))
+            let done = loop.output.components(separatedBy: "\nDone: ").count
+            _ = try await http("POST", base + "/console/api/v1/pass", token: "lab-operator-token")
+            for _ in 0..<100 where loop.output.components(separatedBy: "\nDone: ").count == done {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            fromHeartbeats = loop.output.contains("observed 3 nodes from heartbeats")
+        }
+        #expect(fromHeartbeats, "the agents' heartbeats stood in: \(loop.output)")
+        #expect(!loop.output.contains("(drift: repair)"), "heartbeats reported no false drift")
         loop.signal(SIGTERM)
         #expect(await loop.wait(timeout: 60) == 0, "SIGTERM must end the loop with status 0: \(loop.output)")
         try await expectConverged(lab, version: "1.1")

@@ -25,6 +25,7 @@ final class LoopbackLab: @unchecked Sendable {
     let httpPort: Int
     let agentPort: Int
     let seedPort: Int
+    let heartbeatPort: Int
     let binaries: String
     var imageVersion = "1.0"
     var installTimeout: String
@@ -47,6 +48,7 @@ final class LoopbackLab: @unchecked Sendable {
         httpPort = try freePort()
         agentPort = try freePort()
         seedPort = try freePort()
+        heartbeatPort = try freePort()
         let octet = Int.random(in: 2...250)
         let labRoot = root
         nodes = try (1...count).map { index in
@@ -87,7 +89,7 @@ final class LoopbackLab: @unchecked Sendable {
             let firmware = [
                 packageRoot + "/scripts/lab/loopback-firmware.sh", node.name, node.mac, node.ip,
                 "127.0.0.1:\(httpPort)", node.directory, binaries + "/provision-agent", root + "/site.key",
-                "\(agentPort)",
+                "\(agentPort)", "127.0.0.1:\(heartbeatPort)",
             ].map { "'\($0)'" }.joined(separator: " ")
             let password = wrongPassword.contains(node.name) ? "not-the-password" : Self.password
             let started = try await runCommand(
@@ -223,7 +225,8 @@ final class LoopbackLab: @unchecked Sendable {
 
     var applyArguments: [String] {
         ["apply", "--repo", "file://" + repo, "--path", "site", "--cache", root + "/cache", "--state", statePath,
-         "--listen", "127.0.0.1", "--seed-port", "\(seedPort)", "--backoff", "1s", "--attempts", "3"]
+         "--listen", "127.0.0.1", "--seed-port", "\(seedPort)", "--backoff", "1s", "--attempts", "3",
+         "--heartbeat-listen", "127.0.0.1:\(heartbeatPort)"]
     }
 
     /// Starts `reconcile apply` with extra arguments; its output goes to `log`.

@@ -6,11 +6,12 @@
 # disk": it runs `provision-agent serve` for its services. A failed install stays in the install environment,
 # as on real hardware, until the BMC cycles the node.
 #
-# Usage: loopback-firmware.sh NODE MAC IP SERVER:PORT NODE_DIR PROVISION_AGENT SITE_KEY AGENT_PORT
+# Usage: loopback-firmware.sh NODE MAC IP SERVER:PORT NODE_DIR PROVISION_AGENT SITE_KEY AGENT_PORT [HEARTBEATS]
+# (HEARTBEATS: HOST:PORT where the agent sends its heartbeats.)
 # NODE_DIR holds disk (the node's disk), root/ (its installed system), agent/ and console.log. A file
 # NODE_DIR/hang-once makes the next install environment hang without reporting (then the file is removed).
 set -u
-node=$1 mac=$2 ip=$3 server=$4 dir=$5 agent=$6 key=$7 port=$8
+node=$1 mac=$2 ip=$3 server=$4 dir=$5 agent=$6 key=$7 port=$8 heartbeats=${9:-}
 pxe="01-$(printf '%s' "$mac" | tr ':A-F' '-a-f')"
 mkdir -p "$dir/root" "$dir/agent"
 exec >> "$dir/console.log" 2>&1
@@ -58,6 +59,7 @@ echo "firmware: starting the agent"
 # Services go into the node's own root with dnf (an empty root: release 1, unsigned lab RPMs); the installed
 # image is seeded from the disk.
 set -- --install-root "$dir/root" --releasever 1 --no-gpg-check --rpm-dbpath /var/lib/rpm
+[ -n "$heartbeats" ] && set -- "$@" --report-to "$heartbeats" --heartbeat-interval 5
 if [ -s "$dir/installed.torrent" ]; then
     set -- "$@" --seed-torrent "$dir/installed.torrent" --seed-data "$dir/disk" --seed-listen "$ip:6881"
 fi

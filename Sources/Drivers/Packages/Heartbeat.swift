@@ -47,6 +47,8 @@ public actor HeartbeatReceiver {
     private let clock: @Sendable () -> Int64
     /// The last inventory each node sent, by node name.
     public private(set) var inventories: [String: NodeInventory] = [:]
+    /// When each node's last heartbeat arrived (the clock's seconds).
+    public private(set) var receivedAt: [String: Int64] = [:]
 
     public init(key: SiteKey, clock: @escaping @Sendable () -> Int64) {
         self.authenticator = MessageAuthenticator(key: key)
@@ -72,6 +74,19 @@ public actor HeartbeatReceiver {
             return authenticator.sign(request.response(.garbled), timestamp: clock(), nonce: verified.nonce)
         }
         inventories[request.node] = inventory
+        receivedAt[request.node] = clock()
         return authenticator.sign(request.response(.ok), timestamp: clock(), nonce: verified.nonce)
+    }
+
+    /// The inventories that arrived in the last `seconds`, with when (the clock's seconds): what a pass can use
+    /// instead of asking the agents.
+    public func recent(within seconds: Int64) -> [String: (inventory: NodeInventory, at: Int64)] {
+        let now = clock()
+        var recent: [String: (inventory: NodeInventory, at: Int64)] = [:]
+        for (node, inventory) in inventories {
+            guard let at = receivedAt[node], now - at <= seconds else { continue }
+            recent[node] = (inventory, at)
+        }
+        return recent
     }
 }

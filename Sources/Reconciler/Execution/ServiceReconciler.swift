@@ -70,17 +70,22 @@ public struct ServiceReconciler: Sendable {
         return PassResult(plan: plan, unreachable: unreachable, failed: failed, actionsDone: done)
     }
 
-    /// Asks every present node's agent (or only those named) what it runs and records it. Returns the nodes that
-    /// could not be asked.
-    public func observe(only names: Set<String>? = nil) async throws -> [String: String] {
+    /// Asks every present node's agent (or only those named) what it runs and records it; a node's recent
+    /// heartbeat inventory stands in for asking it. Returns the nodes that could not be asked.
+    public func observe(only names: Set<String>? = nil, heartbeats: [String: NodeInventory] = [:]) async throws
+        -> [String: String]
+    {
         let cap = max(1, desired.site.rollout.concurrency)
         var unreachable: [String: String] = [:]
-        let nodes = desired.nodes.filter { node in node.state == .present && names.map { $0.contains(node.name) } ?? true }
+        let nodes = desired.nodes.filter { node in
+            node.state == .present && names.map { $0.contains(node.name) } ?? true
+        }
         try await withThrowingTaskGroup(of: (String, String?).self) { group in
             var pending = nodes[...]
             func startNext() {
                 guard let node = pending.popFirst() else { return }
-                group.addTask { (node.name, try await observe(node)) }
+                let heartbeat = heartbeats[node.name]
+                group.addTask { (node.name, try await observe(node, heartbeat: heartbeat)) }
             }
             for _ in 0..<cap { startNext() }
             while let (name, error) = try await group.next() {
@@ -92,7 +97,7 @@ public struct ServiceReconciler: Sendable {
     }
 
     /// Observes one node; returns an error text when its agent could not be asked.
-    private func observe(_ node: Node) async throws -> String? {
+    private func observe(_ node: Node, heartbeat: NodeInventory?) async throws -> String? {
         let agent = agents(node)
         var reports: [String: ServiceReport] = [:]
         // What to ask about: the services the repo wants here, and those last seen installed (they may have left
@@ -101,8 +106,8 @@ public struct ServiceReconciler: Sendable {
         var names = node.serviceNames
         for name in previous?.status.services ?? [] where !names.contains(name) { names.append(name) }
         do {
-            let inventory = try await agent.inventory(of: node.name)
-            for report in inventory.inventory?.services ?? [] { reports[report.service] = report }
+            let inventory = if let heartbeat { heartbeat } else { try await agent.inventory(of: node.name).inventory }
+            for report in inventory?.services ?? [] { reports[report.service] = report }
             for name in names where reports[name] == nil {
                 let definition = desired.service(named: name).map(ServiceDefinition.init)
                 let answer = try await agent.request(.status, node: node.name, service: name, definition: definition)
