@@ -64,8 +64,15 @@ public actor ImageSeeder {
         self.nextPort = settings.listenPort
     }
 
-    /// Seeds every wanted image (already seeded ones stay as they are); returns the refused ones with why.
+    /// Seeds every wanted image (already seeded ones stay as they are) and stops seeding images no node runs any
+    /// more; returns the refused ones with why.
     public func prepare(_ wanted: [Wanted]) async -> [String: String] {
+        let references = Set(wanted.map(\.reference))
+        for (reference, entry) in seeding where !references.contains(reference) {
+            await entry.client.stop()
+            seeding[reference] = nil
+            logger.info("stopped seeding: no node runs it any more", metadata: ["image": "\(reference)"])
+        }
         var refused: [String: String] = [:]
         for image in wanted where seeding[image.reference]?.wanted != image {
             do {
