@@ -28,7 +28,8 @@ struct ImageSeederTests {
         #expect(FileManager.default.contents(atPath: directory.path + "/http/images/os@1")
                 == FileManager.default.contents(atPath: image), "the served copy")
         #expect(FileManager.default.fileExists(atPath: directory.path + "/http/torrents/os@1.torrent"))
-        #expect(!FileManager.default.fileExists(atPath: directory.path + "/http/images/os@2"), "nothing refused is served")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/http/images/os@2"),
+                "nothing refused is served")
         #expect(await seeder.uploadedBytes().keys.sorted() == ["os@1"])
         // A later pass where no node runs os@1 any more stops its seed.
         #expect(await seeder.prepare([]).isEmpty)
