@@ -83,6 +83,9 @@ struct Apply: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // One load at start-up: it refuses a broken site and gives the loop its interval; passes load again.
+        let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
+        let interval = every.flatMap { Duration(parsing: $0) } ?? (loop ? desired.site.interval : nil)
         if !dryRun && scope == .all {
             let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
             let tokens = try OperatorTokens.load(tokenFile)
@@ -91,14 +94,13 @@ struct Apply: AsyncParsableCommand {
                                           dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
                                           heartbeatListen: heartbeatListen.flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"))
-            try await convergence.run(every: try interval())
+            try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
-        if every != nil || loop {
-            try await runLoop()
+        if let interval {
+            try await runLoop(interval: interval)
             return
         }
-        let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
         if !dryRun {
             try await Self.convergeServices(desired, commit: checkout.commit, state: state)
             return
@@ -129,28 +131,12 @@ struct Apply: AsyncParsableCommand {
 }
 
 extension Apply {
-    /// `--every` or the site's interval with `--loop`; nil for one pass.
-    func interval() throws -> Duration? {
-        if let every { return Duration(parsing: every) }
-        guard loop else { return nil }
-        guard let desired = SiteLoader.load(path: try source.source.checkout().directory).state else {
-            Terminal.standardError.write("error: the site has errors; fix them before starting the loop.\n")
-            throw ExitCode.failure
-        }
-        return desired.site.interval
-    }
-
     /// `--every` / `--loop`: the convergence loop as a service; SIGTERM or SIGINT end it after the pass in flight.
-    func runLoop() async throws {
+    func runLoop(interval: Duration) async throws {
         let logger = Logger(label: "rackswarm.reconcile")
         let siteSource = source.source
         let state = state
-        // The first load gives the site's interval; every pass loads the repo again.
-        guard let desired = SiteLoader.load(path: try siteSource.checkout().directory).state else {
-            Terminal.standardError.write("error: the site has errors; fix them before starting the loop.\n")
-            throw ExitCode.failure
-        }
-        let interval = every.flatMap { Duration(parsing: $0) } ?? desired.site.interval
+        // Every pass loads the repo again.
         let loop = ReconcileLoop(interval: interval, logger: logger) {
             let checkout = try siteSource.checkout()
             let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)

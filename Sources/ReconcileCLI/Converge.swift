@@ -31,8 +31,9 @@ struct Convergence {
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
     /// exits 1.
-    func run(every interval: Duration?) async throws {
-        let (checkout, desired) = try load()
+    /// `first` is the site as loaded at start-up: the first pass uses it.
+    func run(first: (checkout: SiteSource.Checkout, desired: DesiredState), every interval: Duration?) async throws {
+        let (checkout, desired) = first
         let site = desired.site
         let store = try SQLiteStateStore(path: statePath)
         let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
@@ -120,25 +121,6 @@ struct Convergence {
         await resources.shutdown()
         if let failure { throw failure }
         if let one = loop as? OnePass, await one.outcome.failed { throw ExitCode.failure }
-    }
-
-    private func load() throws -> (SiteSource.Checkout, DesiredState) {
-        let checkout: SiteSource.Checkout
-        do {
-            checkout = try source.checkout()
-        } catch {
-            Terminal.standardError.write("error: \(error)\nnothing was applied.\n")
-            throw ExitCode.failure
-        }
-        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
-        if !result.diagnostics.isEmpty {
-            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
-        }
-        guard let desired = result.state else {
-            Terminal.standardError.write("error: the site has errors; nothing was applied.\n")
-            throw ExitCode.failure
-        }
-        return (checkout, desired)
     }
 }
 
