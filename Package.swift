@@ -175,6 +175,7 @@ let package = Package(
         // Tests.
         .testTarget(
             name: "DistributionLabTests",
+            dependencies: ["LabSupport"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -258,7 +259,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LabTests",
-            dependencies: ["Drivers", "Reconciler"],
+            dependencies: [
+                "LabSupport", "Drivers", "Reconciler",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

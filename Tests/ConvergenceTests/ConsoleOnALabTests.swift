@@ -8,7 +8,7 @@ import Testing
 struct ConsoleOnALabTests {
     /// GETs a console URL with curl; the decoded JSON object, or nil when the console does not answer yet.
     static func get(_ url: String) async throws -> [String: Any]? {
-        let fetched = try await runCommand("/usr/bin/curl", ["-sf", "--max-time", "5", url], timeout: 10)
+        let fetched = await runCommand("/usr/bin/curl", ["-sf", "--max-time", "5", url], timeout: 10)
         guard fetched.status == 0 else { return nil }
         return try JSONSerialization.jsonObject(with: Data(fetched.output.utf8)) as? [String: Any]
     }

@@ -117,7 +117,7 @@ struct ConvergenceTests {
     func http(_ method: String, _ url: String, token: String? = nil) async throws -> (status: Int, body: String) {
         var arguments = ["-s", "-X", method, "-w", "\n%{http_code}", "--max-time", "20", url]
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-        let result = try await runCommand("/usr/bin/curl", arguments, timeout: 30)
+        let result = await runCommand("/usr/bin/curl", arguments, timeout: 30)
         var lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.popLast() ?? "") ?? 0
         return (status, lines.joined(separator: "\n"))

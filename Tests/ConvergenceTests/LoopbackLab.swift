@@ -76,7 +76,7 @@ final class LoopbackLab: @unchecked Sendable {
         }
         try Data(image).write(to: URL(fileURLWithPath: siteDirectory + "/images/os.img"))
         if !services.isEmpty {
-            let built = try await runCommand("/bin/bash", [packageRoot + "/scripts/lab/make-service-repo.sh", root + "/rpms"],
+            let built = await runCommand("/bin/bash", [packageRoot + "/scripts/lab/make-service-repo.sh", root + "/rpms"],
                                              timeout: 300)
             guard built.status == 0 else { throw LabError("make-service-repo.sh: \(built.output)") }
             try FileManager.default.copyItem(atPath: root + "/rpms/repo", toPath: httpRoot + "/repo")
@@ -92,7 +92,7 @@ final class LoopbackLab: @unchecked Sendable {
                 "\(agentPort)", "127.0.0.1:\(heartbeatPort)",
             ].map { "'\($0)'" }.joined(separator: " ")
             let password = wrongPassword.contains(node.name) ? "not-the-password" : Self.password
-            let started = try await runCommand(
+            let started = await runCommand(
                 "/bin/bash", [packageRoot + "/scripts/lab/ipmi-bmc.sh", node.directory + "/bmc", "\(node.bmcPort)",
                               password, firmware])
             guard started.status == 0, let pid = Int32(started.output.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -210,7 +210,7 @@ final class LoopbackLab: @unchecked Sendable {
     }
 
     func git(_ arguments: [String]) async throws -> String {
-        let result = try await runCommand("/usr/bin/git", ["-C", repo] + arguments, environment: [
+        let result = await runCommand("/usr/bin/git", ["-C", repo] + arguments, environment: [
             "GIT_AUTHOR_NAME": "lab", "GIT_AUTHOR_EMAIL": "lab@rackswarm.invalid", "GIT_COMMITTER_NAME": "lab",
             "GIT_COMMITTER_EMAIL": "lab@rackswarm.invalid", "GIT_CONFIG_GLOBAL": "/dev/null",
         ])

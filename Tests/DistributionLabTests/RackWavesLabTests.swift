@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 /// The distribution lab (benchmarks/lab/lab.py) with rackswarm in rack waves: 1 seed + 4 nodes in 2 racks, each in
@@ -7,13 +8,13 @@ struct RackWavesLabTests {
     @Test func fourNodesInTwoRacksGetByteIdenticalCopiesAndTheLabLeavesNothingBehind() async throws {
         // The lab needs root and `ip netns`; CI runs as root, so a missing capability is a failure, not a skip.
         try #require(geteuid() == 0, "the distribution lab needs root (ip netns, tc); run the tests as root")
-        let probe = try await runCommand("/usr/sbin/ip", ["netns", "list"], timeout: 10)
+        let probe = await runCommand("/usr/sbin/ip", ["netns", "list"], timeout: 10)
         try #require(probe.status == 0, "`ip netns list` failed (install iproute2): \(probe.output)")
         let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
         let work = "/dev/shm/rs-distlab-test-\(getpid())-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: work) }
 
-        let run = try await runCommand(
+        let run = await runCommand(
             "/usr/bin/python3",
             [
                 packageRoot + "/benchmarks/lab/lab.py", "--bin", bin, "--work", work, "--out", work + "/result.json",
@@ -21,7 +22,7 @@ struct RackWavesLabTests {
                 "--rack-size", "2", "--first-wave", "1", "--node-mbit", "200", "--seed-mbit", "200",
                 "--timeout", "60", "--timeline-for", "0", "--keep-copies",
             ],
-            timeout: 100
+            timeout: 100, grace: 15
         )
         #expect(!run.timedOut, "the lab did not finish in 100 s")
         #expect(run.status == 0, "lab.py exited \(run.status): \(run.output)")
@@ -60,7 +61,7 @@ struct RackWavesLabTests {
         let prefix = try #require(lab["prefix"] as? String)
         let created = try #require(lab["namespaces"] as? [String])
         #expect(created.count == 6, "bridge, seed and 4 nodes: \(created)")
-        let after = try await namespaceNames()
+        let after = await namespaceNames()
         #expect(after.filter { $0.hasPrefix(prefix) }.isEmpty, "namespaces left behind: \(after)")
         let pids = try #require(lab["pids"] as? [Int])
         #expect(pids.count >= 5, "seed and 4 agents: \(pids)")

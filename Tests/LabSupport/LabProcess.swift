@@ -24,6 +24,8 @@ public final class LabProcess: @unchecked Sendable {
     public let outputFile: String
     private let lock = NSLock()
     private var exitStatus: Int32?
+    private var stoppedAtTimeout = false
+    private var endedBySignal = false
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                 outputFile: String) throws {
@@ -61,36 +63,69 @@ public final class LabProcess: @unchecked Sendable {
     /// Sends a signal (SIGKILL by default).
     public func signal(_ number: Int32 = SIGKILL) { kill(pid, number) }
 
-    /// Waits for the exit; after `timeout` seconds the process gets SIGKILL. Returns the exit status, or
-    /// 128 + signal.
+    /// Whether `wait` had to stop the process at its timeout.
+    public var timedOut: Bool { lock.withLock { stoppedAtTimeout } }
+    /// Whether the process ended by a signal (a crash, or the timeout).
+    public var signaled: Bool { lock.withLock { endedBySignal } }
+
+    /// Waits for the exit. After `timeout` seconds the process gets SIGKILL — or, with a `grace`, SIGTERM first
+    /// (a harness that tears its lab down on SIGTERM) and SIGKILL `grace` seconds later. Returns the exit status,
+    /// or 128 + signal.
     @discardableResult
-    public func wait(timeout: Double) async -> Int32 {
+    public func wait(timeout: Double, grace: Double = 0) async -> Int32 {
         let started = Date()
+        var terminatedAt: Date?
         while true {
             if let status = lock.withLock({ exitStatus }) { return status }
             var raw: Int32 = 0
             if waitpid(pid, &raw, WNOHANG) == pid {
                 let signal = raw & 0x7f
                 let status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
-                lock.withLock { exitStatus = status }
+                lock.withLock {
+                    exitStatus = status
+                    endedBySignal = signal != 0
+                }
                 return status
             }
-            if Date().timeIntervalSince(started) > timeout { kill(pid, SIGKILL) }
+            if terminatedAt == nil, Date().timeIntervalSince(started) > timeout {
+                lock.withLock { stoppedAtTimeout = true }
+                terminatedAt = Date()
+                kill(pid, grace > 0 ? SIGTERM : SIGKILL)
+            }
+            if let terminatedAt, grace > 0, Date().timeIntervalSince(terminatedAt) > grace { kill(pid, SIGKILL) }
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
 
-    public var output: String { (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "" }
+    /// What it printed so far; bytes that are not UTF-8 (a bencoded answer, say) become replacement characters.
+    public var output: String {
+        String(decoding: FileManager.default.contents(atPath: outputFile) ?? Data(), as: UTF8.self)
+    }
 }
 
-/// Runs a program to its end (SIGKILL after `timeout` s) and returns its status and output.
+/// How a command run by `runCommand` ended, with everything it printed (stdout and stderr, interleaved).
+public struct LabCommandResult: Sendable {
+    public var status: Int32
+    public var output: String
+    public var timedOut: Bool
+    public var signaled: Bool
+}
+
+/// Runs a program to its end (stopped after `timeout` s, see `LabProcess.wait`) and returns how it ended. A
+/// program that cannot be started ends with status 127 and says why.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                       timeout: Double = 60) async throws -> (status: Int32, output: String) {
+                       timeout: Double = 60, grace: Double = 0) async -> LabCommandResult {
     let file = NSTemporaryDirectory() + "rs-cmd-\(getpid())-\(UUID().uuidString.prefix(8)).log"
     defer { try? FileManager.default.removeItem(atPath: file) }
-    let process = try LabProcess(executable, arguments, environment: environment, outputFile: file)
-    let status = await process.wait(timeout: timeout)
-    return (status, process.output)
+    let process: LabProcess
+    do {
+        process = try LabProcess(executable, arguments, environment: environment, outputFile: file)
+    } catch {
+        return LabCommandResult(status: 127, output: "\(error)", timedOut: false, signaled: false)
+    }
+    let status = await process.wait(timeout: timeout, grace: grace)
+    return LabCommandResult(status: status, output: process.output, timedOut: process.timedOut,
+                            signaled: process.signaled)
 }
 
 public struct LabError: Error, CustomStringConvertible {

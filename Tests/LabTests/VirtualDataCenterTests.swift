@@ -1,11 +1,9 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
-/// The package's root directory, found from this file's path.
-private let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
 
 /// The virtual data center end to end, with every real part: `vdc.py up` builds a 1-rack × 2-node lab (namespaces
 /// on a bridge, ipmi_sim BMCs, dnsmasq), `reconcile boot sync` writes the install entries and DHCP reservations,
