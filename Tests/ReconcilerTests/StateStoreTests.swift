@@ -45,6 +45,8 @@ struct StateStoreTests {
             #expect(progress["n1"] == InstallProgress(report: downloading, updatedAt: Date(timeIntervalSince1970: 12)))
             #expect(progress["n2"]?.report.error == "sha256 mismatch")
             #expect(progress.count == 2)
+            #expect(try await store.installProgress(of: "n1") == progress["n1"])
+            #expect(try await store.installProgress(of: "n3") == nil)
         }
     }
 

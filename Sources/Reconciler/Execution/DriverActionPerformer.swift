@@ -106,7 +106,7 @@ public struct DriverActionPerformer: ActionPerformer {
     private func waitForInstall(of image: Image, on node: Node, since: Date) async throws {
         var lastPhase: InstallReport.Phase?
         while true {
-            if let progress = try await store.installProgress()[node.name], progress.updatedAt >= since,
+            if let progress = try await store.installProgress(of: node.name), progress.updatedAt >= since,
                 progress.report.image == image.reference
             {
                 let report = progress.report

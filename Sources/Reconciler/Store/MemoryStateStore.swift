@@ -68,6 +68,8 @@ public actor MemoryStateStore: StateStore {
 
     public func installProgress() -> [String: InstallProgress] { installs }
 
+    public func installProgress(of node: String) -> InstallProgress? { installs[node] }
+
     public func remember(_ node: RememberedNode, at time: Date) { remembered[node.name] = node }
 
     public func rememberedNodes() -> [String: RememberedNode] { remembered }

@@ -350,15 +350,26 @@ public final class SQLiteStateStore: StateStore {
         try await database.read { db in
             var progress: [String: InstallProgress] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM install_progress") {
-                let text: String = row["report"]
-                let updated: Double = row["updated_at"]
-                guard let report = try? JSONDecoder().decode(InstallReport.self, from: Data(text.utf8)) else {
-                    throw StateStoreError(.unreadable, "install report of \(row["node"] as String? ?? "?")")
-                }
-                progress[row["node"]] = InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated))
+                progress[row["node"]] = try Self.installProgress(row)
             }
             return progress
         }
+    }
+
+    public func installProgress(of node: String) async throws -> InstallProgress? {
+        try await database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM install_progress WHERE node = ?", arguments: [node])
+                .map(Self.installProgress)
+        }
+    }
+
+    private static func installProgress(_ row: Row) throws -> InstallProgress {
+        let text: String = row["report"]
+        let updated: Double = row["updated_at"]
+        guard let report = try? JSONDecoder().decode(InstallReport.self, from: Data(text.utf8)) else {
+            throw StateStoreError(.unreadable, "install report of \(row["node"] as String? ?? "?")")
+        }
+        return InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated))
     }
 
     // MARK: Remembered nodes

@@ -30,6 +30,8 @@ public protocol StateStore: Sendable {
     func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws
     /// The latest install report of every node that has sent one.
     func installProgress() async throws -> [String: InstallProgress]
+    /// The latest install report of one node, nil before its first.
+    func installProgress(of node: String) async throws -> InstallProgress?
     /// Install samples at or after `since`, oldest first.
     func installSamples(since: Date) async throws -> [InstallSample]
 
