@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
 
+        // Vocabulary shared by every layer (no dependencies): error intents, sizes and durations.
+        .target(name: "RackswarmCore", swiftSettings: swiftSettings),
+
         // Layers.
         .target(
             name: "Reconciler",
