@@ -121,6 +121,7 @@ let package = Package(
         .target(
             name: "Torrent",
             dependencies: [
+                "RackswarmCore",
                 "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,6 +136,7 @@ let package = Package(
         .executableTarget(
             name: "ReconcileCLI",
             dependencies: [
+                "RackswarmCore",
                 "Reconciler",
                 "Drivers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,6 +165,7 @@ let package = Package(
         .executableTarget(
             name: "AgentCLI",
             dependencies: [
+                "RackswarmCore",
                 "Drivers",
                 "Installer",
                 "Torrent",
@@ -236,6 +239,7 @@ let package = Package(
             name: "TorrentTests",
             dependencies: [
                 "Torrent",
+                "RackswarmCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RackswarmCore
 import Torrent
 
 /// `provision-agent fetch`: downloads a torrent's image straight to a file or block device.
@@ -63,12 +64,12 @@ struct Fetch: AsyncParsableCommand {
         let client = try await TorrentClient.start(
             metainfo: metainfo, path: output, configuration: configuration, logger: logger
         )
-        let reporter = ProgressReporter(interactive: Console.isTerminal)
+        let reporter = ProgressReporter(interactive: StandardOutput.isTerminal)
         let started = ContinuousClock.now
         // A rollout may start the next wave once this node can serve: say when the first piece is in.
         let firstPiece = Task {
             guard (try? await client.waitUntilFirstPiece()) != nil else { return }
-            Console.line("first piece passed its hash after \(Self.seconds(since: started)) s")
+            StandardOutput.line("first piece passed its hash after \(Self.seconds(since: started)) s")
         }
         // Report every second, and once more the moment the last piece is verified.
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -85,8 +86,8 @@ struct Fetch: AsyncParsableCommand {
         reporter.show(try await client.progress())
         reporter.finish()
         await firstPiece.value
-        Console.line("verified \(metainfo.pieceCount) pieces in \(Self.seconds(since: started)) s")
-        Console.line("swarm \(try await client.progress().statistics.summary)")
+        StandardOutput.line("verified \(metainfo.pieceCount) pieces in \(Self.seconds(since: started)) s")
+        StandardOutput.line("swarm \(try await client.progress().statistics.summary)")
         let seedSeconds = CommandLineValues.duration(seedFor) ?? 0
         if seedSeconds > 0 {
             logger.info("seeding after completion", metadata: ["seed.seconds": "\(seedSeconds)"])
@@ -109,13 +110,13 @@ struct ProgressReporter: Sendable {
 
     func show(_ progress: TorrentProgress) {
         if interactive {
-            Console.write("\r" + ProgressLine.bar(progress) + "\u{1B}[K")
+            StandardOutput.write("\r" + ProgressLine.bar(progress) + "\u{1B}[K")
         } else {
-            Console.line(ProgressLine.plain(progress))
+            StandardOutput.line(ProgressLine.plain(progress))
         }
     }
 
     func finish() {
-        if interactive { Console.line("") }
+        if interactive { StandardOutput.line("") }
     }
 }

@@ -4,6 +4,7 @@ import Drivers
 import Foundation
 import Installer
 import Logging
+import RackswarmCore
 import Torrent
 
 /// `provision-agent install`: the install environment a node runs after PXE-booting its install kernel.

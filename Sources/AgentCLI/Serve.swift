@@ -2,6 +2,7 @@ import ArgumentParser
 import Drivers
 import Foundation
 import Logging
+import RackswarmCore
 import Torrent
 
 /// `provision-agent serve`: listens for service requests and sends heartbeats.

@@ -50,6 +50,7 @@ public actor ImageSeeder {
     private struct Seeding {
         var wanted: Wanted
         var client: TorrentClient
+        var infoHash: [UInt8]
     }
 
     private let settings: Settings
@@ -84,6 +85,9 @@ public actor ImageSeeder {
         }
         return refused
     }
+
+    /// The info-hashes of the torrents being seeded: what the site's tracker accepts.
+    public func infoHashes() -> Set<[UInt8]> { Set(seeding.values.map(\.infoHash)) }
 
     /// Bytes the seed has uploaded, per image.
     public func uploadedBytes() async -> [String: Int64] {
@@ -154,7 +158,7 @@ public actor ImageSeeder {
             await client.stop()
             throw SeedError("\(served) does not match its own torrent (changed while hashing?)")
         }
-        seeding[image.reference] = Seeding(wanted: image, client: client)
+        seeding[image.reference] = Seeding(wanted: image, client: client, infoHash: metainfo.infoHash.bytes)
         logger.info("seeding", metadata: [
             "image": "\(image.reference)", "info_hash": "\(metainfo.infoHash.hex)",
             "port": "\(client.listenPort ?? 0)",

@@ -4,6 +4,7 @@ import Console
 import Foundation
 import Hummingbird
 import Logging
+import RackswarmCore
 import Reconciler
 import Torrent
 

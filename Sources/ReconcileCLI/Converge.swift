@@ -43,7 +43,8 @@ struct Convergence {
         let server = "\(site.network.serverAddress):\(site.network.httpPort)"
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
             racksByHost: Passes.racksByHost(desired),
-            pinnedSeeds: [PeerAddress(host: site.network.serverAddress.description, port: seedPort)])))
+            pinnedSeeds: [PeerAddress(host: site.network.serverAddress.description, port: seedPort)],
+            allowedInfoHashes: [])))  // Each pass allows the images it seeds (below).
         let seeder = ImageSeeder(
             settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "http://\(server)/announce",
                             listenPort: seedPort),
@@ -158,6 +159,7 @@ struct Passes: Sendable {
         tracker.updateRacks(Self.racksByHost(desired))
         let wanted = wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root)
         let refused = await seeder.prepare(wanted)
+        tracker.allow(await seeder.infoHashes())
         let site = desired.site
         if site.network.dhcp == .managed {
             // DHCP reservations follow the repo; a failed reload is logged, and the next pass writes them again.

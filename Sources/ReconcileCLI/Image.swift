@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RackswarmCore
 import Torrent
 
 /// `reconcile image`: operations on OS images.
@@ -31,8 +32,14 @@ struct Image: AsyncParsableCommand {
 
         func validate() throws {
             if let pieceSize {
-                guard let size = CommandLineValues.size(pieceSize), size >= 16 << 10, size.nonzeroBitCount == 1 else {
-                    throw ValidationError("--piece-size must be a power of two ≥ 16 KiB, got '\(pieceSize)'")
+                guard let size = CommandLineValues.size(pieceSize) else {
+                    throw ValidationError("--piece-size wants a size such as 4M, got '\(pieceSize)'")
+                }
+                // The limits `fetch` checks: a torrent it would refuse is never written.
+                do {
+                    try MetainfoBuilder.checkPieceLength(size)
+                } catch {
+                    throw ValidationError("--piece-size \(pieceSize): \(error)")
                 }
             }
         }
@@ -47,7 +54,7 @@ struct Image: AsyncParsableCommand {
             let bytes = metainfo.encoded(creationDate: Int64(Date().timeIntervalSince1970))
             try Data(bytes).write(to: URL(fileURLWithPath: output))
             let elapsed = ContinuousClock.now - started
-            Console.line(
+            StandardOutput.line(
                 "\(output): info-hash \(metainfo.infoHash.hex), \(metainfo.pieceCount) pieces of "
                     + "\(ProgressLine.bytes(Int64(metainfo.pieceLength))), hashed in \(elapsed)"
             )

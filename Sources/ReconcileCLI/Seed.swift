@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import RackswarmCore
 import Torrent
 
 /// `reconcile seed`: runs the tracker and the initial seed of an image in the foreground.
@@ -65,7 +66,9 @@ struct Seed: AsyncParsableCommand {
             let service = TrackerService(
                 tracker: Tracker(
                     configuration: TrackerConfiguration(
-                        racksByHost: racks, pinnedSeeds: pinned.map { [$0] } ?? []
+                        racksByHost: racks, pinnedSeeds: pinned.map { [$0] } ?? [],
+                        // Standalone, the tracker serves the seed's own torrent and nothing else.
+                        allowedInfoHashes: [metainfo.infoHash.bytes]
                     )))
             let channel = try await TrackerHTTPServer.start(
                 service: service, host: address.host, port: address.port, logger: logger
@@ -86,14 +89,14 @@ struct Seed: AsyncParsableCommand {
             await client.stop()
             throw ValidationError("\(data) does not match \(torrent): some pieces fail their hash")
         }
-        Console.line("seeding \(metainfo.name) (\(metainfo.infoHash.hex)) on port \(client.listenPort ?? 0)")
+        StandardOutput.line("seeding \(metainfo.name) (\(metainfo.infoHash.hex)) on port \(client.listenPort ?? 0)")
         let interrupted = SignalWaiter()
         var last = try await client.progress()
         while !interrupted.fired {
             try await Task.sleep(for: .seconds(2))
             let progress = try await client.progress()
             if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
-                Console.line(
+                StandardOutput.line(
                     "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
                         + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s \(progress.statistics.summary)")
             }

@@ -11,8 +11,12 @@ final class LyingSeeder: ChannelInboundHandler, Sendable {
     typealias InboundIn = PeerWireEvent
     let pieceCount: Int
     let connections = NIOLockedValueBox(0)
+    let host: String
 
-    init(pieceCount: Int) { self.pieceCount = pieceCount }
+    init(pieceCount: Int, host: String = "127.0.0.1") {
+        self.pieceCount = pieceCount
+        self.host = host
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         connections.withLockedValue { $0 += 1 }
@@ -22,7 +26,9 @@ final class LyingSeeder: ChannelInboundHandler, Sendable {
         var out = context.channel.allocator.buffer(capacity: 64)
         switch Self.unwrapInboundIn(data) {
         case .handshake(let handshake):
-            Handshake(infoHash: handshake.infoHash, peerID: Array("-XX0000-liar00000000".utf8)).write(into: &out)
+            // A fresh peer id on every connection: only its address gives it away.
+            let id = Array("-XX0000-liar".utf8) + (0..<8).map { _ in UInt8.random(in: 0x61...0x7a) }
+            Handshake(infoHash: handshake.infoHash, peerID: id).write(into: &out)
             PeerMessage.bitfield(ByteBuffer(bytes: Bitfield(count: pieceCount, allSet: true).bytes)).write(into: &out)
             PeerMessage.unchoke.write(into: &out)
         case .message(.request(let request)):
@@ -42,21 +48,21 @@ final class LyingSeeder: ChannelInboundHandler, Sendable {
                     try channel.pipeline.syncOperations.addHandler(self)
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: host, port: 0).get()
     }
 }
 
 struct HashFailureBanTests {
     @Test func badPiecesAreDiscardedAndTheLiarBanned() async throws {
         let image = try TestImage(size: 2_000_000, pieceLength: 64 << 10, seed: 51)
-        let liar = LyingSeeder(pieceCount: image.metainfo.pieceCount)
+        let liar = LyingSeeder(pieceCount: image.metainfo.pieceCount, host: "127.0.0.2")
         let liarChannel = try await liar.start()
         let liarPort = try #require(liarChannel.localAddress?.port)
         let target = try image.leecherPath("victim")
         let leecher = try await TorrentClient.start(
             metainfo: image.metainfo, path: target.file,
             configuration: TorrentConfiguration(
-                listenHost: nil, trackerURL: "", peers: ["127.0.0.1:\(liarPort)"], maxBadPieces: 2
+                listenHost: "127.0.0.1", trackerURL: "", peers: ["127.0.0.2:\(liarPort)"], maxBadPieces: 2
             ),
             logger: testLogger("victim")
         )
@@ -66,6 +72,15 @@ struct HashFailureBanTests {
         var progress = try await leecher.progress()
         #expect(progress.hashFailures >= 2)
         #expect(progress.verifiedPieces == 0)
+        // The ban is on the address: coming back with a new peer id (dialling in this time) is refused, while
+        // another address is served.
+        let victimPort = try #require(leecher.listenPort)
+        let returning = try RawPeer(port: victimPort, from: "127.0.0.2")
+        returning.handshake(infoHash: image.metainfo.infoHash.bytes, peerID: Array("-XX0000-newface00000".utf8))
+        #expect(returning.waitForClose(), "a banned address with a new peer id was let in")
+        let stranger = try RawPeer(port: victimPort, from: "127.0.0.3")
+        stranger.handshake(infoHash: image.metainfo.infoHash.bytes)
+        #expect(stranger.readUntil { if case .handshake = $0 { true } else { false } })
         // An honest seed then provides everything; the liar is never dialled again.
         let seed = try await TorrentClient.start(
             metainfo: image.metainfo, path: image.imagePath, seedOnly: true,

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RackswarmCore
 import Testing
 
 @testable import Torrent

@@ -4,13 +4,26 @@ import NIOCore
 @testable import Torrent
 
 /// A hand-driven peer over a blocking socket, for hostile-input tests.
-final class RawPeer {
+final class RawPeer: @unchecked Sendable {
     let fd: Int32
     private var parser = PeerWireParser()
     private var buffer = ByteBuffer()
 
-    init(port: Int) throws {
+    /// Connects to `127.0.0.1:port` from `source` (any 127.0.0.0/8 address: many "hosts" on one machine).
+    init(port: Int, from source: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw TorrentError(code: .listen, detail: "bind \(source) errno \(errno)")
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -30,8 +43,10 @@ final class RawPeer {
 
     deinit { close(fd) }
 
-    func send(_ bytes: [UInt8]) {
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    /// Sends `bytes`; false once the other side has closed the connection.
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } >= 0
     }
 
     func send(_ message: PeerMessage) {
@@ -40,9 +55,9 @@ final class RawPeer {
         send(Array(buffer.readableBytesView))
     }
 
-    func handshake(infoHash: [UInt8]) {
+    func handshake(infoHash: [UInt8], peerID: [UInt8] = Array("-XX0000-hostile00000".utf8)) {
         var buffer = ByteBuffer()
-        Handshake(infoHash: infoHash, peerID: Array("-XX0000-hostile00000".utf8)).write(into: &buffer)
+        Handshake(infoHash: infoHash, peerID: peerID).write(into: &buffer)
         send(Array(buffer.readableBytesView))
     }
 

@@ -30,6 +30,27 @@ public struct Metainfo: Sendable, Equatable {
 
     /// The byte offset of piece `index` in the file.
     public func offset(ofPiece index: Int) -> Int64 { Int64(index) * Int64(pieceLength) }
+
+    /// What a torrent must keep to to be used here: parsing (`fetch`, `seed`, the install environment) and building
+    /// (`reconcile image publish`) check the same limits, so nothing is published that a node then refuses. Within
+    /// them, every offset and size (`pieceCount × pieceLength`, block indices, storage sizing) fits in an Int64.
+    public enum Limits {
+        /// The largest piece: 64 MiB (the builder picks at most 16 MiB on its own). A piece is held in memory
+        /// when a web seed serves it, and re-fetched whole when it fails its hash.
+        public static let maxPieceLength = 64 << 20
+        /// The smallest piece the builder makes (one request block).
+        public static let minBuiltPieceLength = 16 << 10
+        /// The largest image: 4 TiB.
+        public static let maxLength: Int64 = 1 << 42
+        /// The most pieces: 2 Mi (40 MiB of hashes, within the bencode decoder's 64 MiB string limit).
+        public static let maxPieceCount = 1 << 21
+
+        /// Names a limit in an error: `4 GiB exceeds the limit of 64 MiB (Metainfo.Limits.maxPieceLength)`.
+        static func exceeded(_ value: Int64, _ limit: Int64, _ name: String, bytes: Bool = true) -> String {
+            let show = bytes ? ProgressLine.bytes : { "\($0)" }
+            return "\(show(value)) exceeds the limit of \(show(limit)) (Metainfo.Limits.\(name))"
+        }
+    }
 }
 
 /// A torrent file that cannot be used.
@@ -42,6 +63,7 @@ public struct MetainfoError: Error, Sendable, Equatable, CustomStringConvertible
         case multiFileUnsupported = "multi-file torrents are not supported"
         case inconsistentPieces = "piece count does not match the length"
         case invalidPieceLength = "invalid piece length"
+        case limitExceeded = "over a limit"
         case io = "I/O error"
     }
 
@@ -68,7 +90,7 @@ extension Metainfo {
         else { throw MetainfoError(code: .missingInfo, detail: "") }
         if info["files"] != nil { throw MetainfoError(code: .multiFileUnsupported, detail: "") }
         guard let name = info["name"]?.stringValue else { throw MetainfoError(code: .missingField, detail: "name") }
-        guard let pieceLength = info["piece length"]?.integerValue, pieceLength > 0, pieceLength <= 1 << 30 else {
+        guard let pieceLength = info["piece length"]?.integerValue, pieceLength > 0 else {
             throw MetainfoError(code: .invalidPieceLength, detail: "piece length")
         }
         guard let length = info["length"]?.integerValue, length >= 0 else {
@@ -77,6 +99,7 @@ extension Metainfo {
         guard let pieces = info["pieces"]?.bytesValue, pieces.count % 20 == 0 else {
             throw MetainfoError(code: .missingField, detail: "pieces")
         }
+        try Self.checkLimits(length: length, pieceLength: pieceLength, pieceCount: Int64(pieces.count / 20))
         let expected = (length + pieceLength - 1) / pieceLength
         guard expected == pieces.count / 20 else {
             throw MetainfoError(code: .inconsistentPieces, detail: "\(pieces.count / 20) hashes for \(expected) pieces")
@@ -101,6 +124,22 @@ extension Metainfo {
         self.pieceHashes = hashes
         self.isPrivate = info["private"]?.integerValue == 1
         self.infoHash = bytes[span].withUnsafeBytes { SHA1.hash($0) }
+    }
+
+    /// Refuses a length, piece length or piece count over `Limits`, naming the limit.
+    static func checkLimits(length: Int64, pieceLength: Int64, pieceCount: Int64) throws {
+        guard pieceLength <= Int64(Limits.maxPieceLength) else {
+            let detail = "piece length " + Limits.exceeded(pieceLength, Int64(Limits.maxPieceLength), "maxPieceLength")
+            throw MetainfoError(code: .limitExceeded, detail: detail)
+        }
+        guard length <= Limits.maxLength else {
+            throw MetainfoError(
+                code: .limitExceeded, detail: "length " + Limits.exceeded(length, Limits.maxLength, "maxLength"))
+        }
+        guard pieceCount <= Int64(Limits.maxPieceCount) else {
+            let detail = Limits.exceeded(pieceCount, Int64(Limits.maxPieceCount), "maxPieceCount", bytes: false)
+            throw MetainfoError(code: .limitExceeded, detail: "\(pieceCount) pieces: " + detail)
+        }
     }
 
     /// The info dictionary as a bencode value (single-file layout).

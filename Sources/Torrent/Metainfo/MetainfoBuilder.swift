@@ -34,9 +34,9 @@ public enum MetainfoBuilder {
     ) throws -> Metainfo {
         let length = try fileSize(path: path)
         let chosen = pieceLength ?? Self.pieceLength(forSize: length)
-        guard chosen >= 16 << 10, chosen.nonzeroBitCount == 1 else {
-            throw MetainfoError(code: .invalidPieceLength, detail: "\(chosen) (must be a power of two ≥ 16 KiB)")
-        }
+        try checkPieceLength(chosen)
+        let pieceCount = length / Int64(chosen) + (length % Int64(chosen) == 0 ? 0 : 1)
+        try Metainfo.checkLimits(length: length, pieceLength: Int64(chosen), pieceCount: pieceCount)
         logger.info(
             "hashing image",
             metadata: ["image.path": "\(path)", "image.bytes": "\(length)", "torrent.piece_length": "\(chosen)"]
@@ -61,6 +61,20 @@ public enum MetainfoBuilder {
         )
         metainfo.infoHash = SHA1.hash(BencodeEncoder.encode(metainfo.infoDictionary))
         return metainfo
+    }
+
+    /// Refuses a piece length that is not a power of two between 16 KiB and `Metainfo.Limits.maxPieceLength`:
+    /// the one rule for `image publish --piece-size` and for what `fetch` accepts.
+    public static func checkPieceLength(_ length: Int) throws {
+        guard length >= Metainfo.Limits.minBuiltPieceLength, length.nonzeroBitCount == 1 else {
+            throw MetainfoError(code: .invalidPieceLength, detail: "\(length) (must be a power of two ≥ 16 KiB)")
+        }
+        guard length <= Metainfo.Limits.maxPieceLength else {
+            let limit = Int64(Metainfo.Limits.maxPieceLength)
+            throw MetainfoError(
+                code: .limitExceeded,
+                detail: "piece length " + Metainfo.Limits.exceeded(Int64(length), limit, "maxPieceLength"))
+        }
     }
 
     /// The size of a regular file or a block device.

@@ -10,6 +10,7 @@ public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible 
     public enum Code: String, Sendable {
         case open = "cannot open target"
         case tooSmall = "target smaller than the torrent"
+        case tooLarge = "torrent length out of range"
         case read = "read failed"
         case write = "write failed"
     }
@@ -34,6 +35,10 @@ public final class PieceStorage: Sendable {
 
     /// Opens `path` for reading only (a seed) or for reading and writing (created and sized if a regular file).
     public init(path: String, length: Int64, writable: Bool) throws {
+        guard (0...Metainfo.Limits.maxLength).contains(length) else {
+            let range = "0...\(Metainfo.Limits.maxLength) (Metainfo.Limits.maxLength)"
+            throw StorageError(code: .tooLarge, detail: "\(path): \(length) bytes is outside \(range)")
+        }
         self.path = path
         self.length = length
         let flags = writable ? (O_RDWR | O_CREAT | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC)

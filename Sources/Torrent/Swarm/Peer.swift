@@ -1,7 +1,11 @@
 import NIOCore
 
 /// One connected peer's protocol state, owned by the session's event loop.
+///
+/// The parts keep their own books by `key` (requests, offers, blame); this holds the connection and what the
+/// session needs to answer the peer's messages.
 final class Peer {
+    let key: PeerKey
     let channel: any Channel
     let outgoing: Bool
     /// `host:port` we dialled, or the remote address for incoming peers.
@@ -9,8 +13,6 @@ final class Peer {
     let host: String
     var handshakeReceived = false
     var remoteID: [UInt8] = []
-    var supportsFast = false
-    var messagesSinceHandshake = 0
 
     var amChoking = true
     var amInterested = false
@@ -18,43 +20,32 @@ final class Peer {
     var peerInterested = false
 
     var has: Bitfield
-    /// Requests we sent and are waiting for.
-    var outstanding: Set<BlockRequest> = []
-    /// Pieces a super-seed offered this peer (a `have`) that it does not have yet.
-    var offered: Set<Int> = []
-    /// Offered pieces this peer then had (from us or others).
-    var deliveredOffers = 0
-    /// When each piece in `offered` was offered, or last had a block sent.
-    var offeredAt: [Int: NIODeadline] = [:]
-
-    /// Drops the bookkeeping of offers that ended.
-    func forgetOffers(_ pieces: some Sequence<Int>) {
-        for index in pieces { offeredAt[index] = nil }
-    }
-
-    /// When each outstanding request was sent.
-    var requestedAt: [BlockRequest: NIODeadline] = [:]
+    /// Pieces it has that we lack (decides our interest).
+    var interesting = 0
     /// Requests the peer sent us, served in order while the channel is writable.
     var incoming: [BlockRequest] = []
     var incomingHead = 0
-    var queueDepth: Int
 
     var download = RateMeter()
     var upload = RateMeter()
-    var lastBlockAt: NIODeadline = .now()
-    var lastMessageAt: NIODeadline = .now()
-    var connectedAt: NIODeadline = .now()
+    /// What the timeout checks look at.
+    var activity: PeerTimeouts.Activity
+    /// Messages without data this second (keep-alives, state changes, unknown ones).
+    var chatter = 0
 
-    init(channel: any Channel, outgoing: Bool, address: String, host: String, pieceCount: Int, queueDepth: Int) {
+    init(key: PeerKey, channel: any Channel, outgoing: Bool, address: String, host: String, pieceCount: Int,
+         now: NIODeadline) {
+        self.key = key
         self.channel = channel
         self.outgoing = outgoing
         self.address = address
         self.host = host
         self.has = Bitfield(count: pieceCount)
-        self.queueDepth = queueDepth
+        self.activity = PeerTimeouts.Activity(
+            connectedAt: now, handshaken: false, lastMessageAt: now, lastSentAt: now, idleSince: now,
+            unchokedUnusedSince: nil, starvedSince: nil, requestsStalled: false
+        )
     }
-
-    var id: ObjectIdentifier { ObjectIdentifier(self) }
 
     var pendingIncoming: Int { incoming.count - incomingHead }
 
@@ -67,6 +58,16 @@ final class Peer {
             incomingHead = 0
         }
         return next
+    }
+
+    /// Recomputes the interest-based timers after any change of choke or interest state.
+    func updateActivity(now: NIODeadline) {
+        let idle = !amInterested && !peerInterested
+        activity.idleSince = idle ? activity.idleSince ?? now : nil
+        let unused = !amChoking && peerInterested
+        activity.unchokedUnusedSince = unused ? activity.unchokedUnusedSince ?? now : nil
+        let starved = amInterested && peerChoking && !peerInterested
+        activity.starvedSince = starved ? activity.starvedSince ?? now : nil
     }
 
     func send(_ message: PeerMessage, flush: Bool = true) {

@@ -30,7 +30,7 @@ final class PeerChannelHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if let peer, context.channel.isWritable { session.serveRequests(peer) }
+        if let peer, context.channel.isWritable, session.limiter == nil { session.serveRequests(peer) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -3,7 +3,8 @@
 /// Endgame starts only when every missing block has a request out, and asks for each block at most twice: a peer
 /// that has nothing new for us otherwise stays idle rather than duplicate what others are already sending.
 ///
-/// Pure bookkeeping: no I/O and no clock; the session feeds it availability and block events.
+/// Pure bookkeeping: no I/O, no clock and no randomness of its own (the caller passes a generator, seeded in tests).
+/// It does not own the verified pieces either: callers pass the authoritative have-set to each decision.
 struct PiecePicker {
     /// The standard request size.
     static let blockSize = 16 << 10
@@ -17,7 +18,7 @@ struct PiecePicker {
         var receivedCount = 0
         var verifying = false
         /// Set for a piece that failed with blocks from several peers: one peer fetches it whole, to find the liar.
-        var owner: ObjectIdentifier?
+        var owner: PeerKey?
 
         init(blocks: Int) {
             requests = [UInt8](repeating: 0, count: blocks)
@@ -30,23 +31,19 @@ struct PiecePicker {
     let pieceCount: Int
     let pieceLength: Int
     let totalLength: Int64
-    /// Verified pieces.
-    private(set) var have: Bitfield
     /// How many connected peers have each piece.
     private(set) var availability: [Int]
     /// Pieces being downloaded.
     private(set) var partials: [Int: Partial] = [:]
     /// Pieces to fetch from a single peer next time (they failed with mixed sources).
     private(set) var soloPieces: Set<Int> = []
-    private var generator = SystemRandomNumberGenerator()
     /// Requests handed out for blocks already requested from another peer.
     private(set) var endgameRequests = 0
 
-    init(pieceCount: Int, pieceLength: Int, totalLength: Int64, have: Bitfield) {
+    init(pieceCount: Int, pieceLength: Int, totalLength: Int64) {
         self.pieceCount = pieceCount
         self.pieceLength = pieceLength
         self.totalLength = totalLength
-        self.have = have
         self.availability = [Int](repeating: 0, count: pieceCount)
     }
 
@@ -62,8 +59,8 @@ struct PiecePicker {
         return BlockRequest(piece: UInt32(piece), begin: UInt32(begin), length: UInt32(length))
     }
 
-    /// Whether every missing block has at least one request outstanding (endgame).
-    var isEndgame: Bool {
+    /// Whether every block missing from `have` has at least one request outstanding (endgame).
+    func isEndgame(have: Bitfield) -> Bool {
         guard have.setCount + partials.count == pieceCount else { return false }
         return partials.values.allSatisfy { partial in
             partial.verifying || zip(partial.requests, partial.received).allSatisfy { $0 > 0 || $1 }
@@ -84,12 +81,15 @@ struct PiecePicker {
 
     // MARK: Picking
 
-    /// Picks up to `limit` blocks that the peer has, never one in `outstanding` (already asked of this peer).
+    /// Picks up to `limit` blocks that the peer has and `have` lacks, never one in `outstanding` (already asked of
+    /// this peer); ties between new pieces are broken with `generator`.
     mutating func pick(
-        peer: ObjectIdentifier,
+        peer: PeerKey,
         peerHas bits: Bitfield,
+        have: Bitfield,
         limit: Int,
-        outstanding: Set<BlockRequest>
+        outstanding: Set<BlockRequest>,
+        using generator: inout some RandomNumberGenerator
     ) -> [BlockRequest] {
         var picked: [BlockRequest] = []
         guard limit > 0 else { return picked }
@@ -104,7 +104,7 @@ struct PiecePicker {
         }
         // 2. Start new pieces: random at first, then rarest-first.
         while picked.count < limit {
-            let fresh = candidates(bits)
+            let fresh = candidates(bits, have: have, using: &generator)
             if fresh.isEmpty { break }
             for index in fresh {
                 var partial = Partial(blocks: blockCount(index))
@@ -115,7 +115,7 @@ struct PiecePicker {
             }
         }
         // 3. Endgame: once every missing block is requested, ask for blocks already requested from someone else.
-        if picked.isEmpty, isEndgame {
+        if picked.isEmpty, isEndgame(have: have) {
             for index in started where partials[index]?.owner == nil {
                 take(index, limit: limit, into: &picked, duplicates: true, outstanding: outstanding)
                 if picked.count >= limit { break }
@@ -125,7 +125,11 @@ struct PiecePicker {
     }
 
     /// Pieces nobody started that the peer has: one at random while we have few pieces, else the rarest ones.
-    private mutating func candidates(_ bits: Bitfield) -> [Int] {
+    private func candidates(
+        _ bits: Bitfield,
+        have: Bitfield,
+        using generator: inout some RandomNumberGenerator
+    ) -> [Int] {
         var best: [Int] = []
         var bestAvailability = Int.max
         let random = have.setCount < Self.randomFirstPieces
@@ -167,7 +171,7 @@ struct PiecePicker {
     }
 
     /// Pieces no connected peer has and nobody is fetching: candidates for the HTTP web seed.
-    func orphans(limit: Int) -> [Int] {
+    func orphans(have: Bitfield, limit: Int) -> [Int] {
         var found: [Int] = []
         for index in 0..<pieceCount where availability[index] == 0 && !have.contains(index) && partials[index] == nil {
             found.append(index)
@@ -210,10 +214,9 @@ struct PiecePicker {
         return (true, complete)
     }
 
-    /// The piece passed its hash check.
+    /// The piece passed its hash check (the caller records it in its have-set): its download state goes.
     mutating func verified(_ index: Int) {
         partials[index] = nil
-        have.insert(index)
     }
 
     /// The piece failed its hash check: every block must be fetched again (from one peer if `solo`).
@@ -223,7 +226,7 @@ struct PiecePicker {
     }
 
     /// A peer left: pieces reserved for it are open to everyone again.
-    mutating func peerGone(_ peer: ObjectIdentifier) {
+    mutating func peerGone(_ peer: PeerKey) {
         for (index, partial) in partials where partial.owner == peer { partials[index]?.owner = nil }
     }
 }

@@ -25,26 +25,3 @@ struct RateMeter {
         return Double(sum) / Double(max(1, buckets.count - 1))
     }
 }
-
-/// A token bucket that caps a transfer rate.
-struct TokenBucket {
-    let rate: Int
-    private(set) var tokens: Int
-
-    init(bytesPerSecond: Int) {
-        rate = bytesPerSecond
-        tokens = bytesPerSecond / 10
-    }
-
-    /// Adds the tokens earned over `seconds`, up to a burst of a quarter second.
-    mutating func refill(seconds: Double) {
-        tokens = min(max(rate / 4, 256 << 10), tokens + Int(Double(rate) * seconds))
-    }
-
-    /// Takes `bytes` if available.
-    mutating func take(_ bytes: Int) -> Bool {
-        guard tokens >= bytes else { return false }
-        tokens -= bytes
-        return true
-    }
-}

@@ -2,13 +2,13 @@
 ///
 /// A super-seed hides its bitfield and offers each peer a few pieces at a time (a `have` each), so that every piece
 /// leaves the seed once and peers spread it among themselves. A piece is offered again only when no offer of it is
-/// pending and no connected peer has it (its holder left). Pure: the session reports offers and their outcome.
+/// pending and no connected peer has it (its holder left). Pure: the caller reports offers and their outcome and
+/// passes the randomness.
 struct SuperSeeder {
     /// Offers of each piece the peer has not answered yet (no `have` from it, still unchoked and connected).
     private(set) var pending: [Int]
     /// Offers of each piece that ended with the peer having it.
     private(set) var delivered: [Int]
-    private var generator = SystemRandomNumberGenerator()
 
     init(pieceCount: Int) {
         pending = [Int](repeating: 0, count: pieceCount)
@@ -18,7 +18,12 @@ struct SuperSeeder {
     /// The piece to offer a peer that has `peerHas` and holds the offers `held`, given how many connected peers have
     /// each piece (`availability`): a piece never delivered first, else one that no connected peer has any more;
     /// never one with an offer pending elsewhere. Ties go to the rarest, then at random. Nil: nothing to offer.
-    mutating func next(peerHas: Bitfield, held: Set<Int>, availability: [Int]) -> Int? {
+    mutating func next(
+        peerHas: Bitfield,
+        held: Set<Int>,
+        availability: [Int],
+        using generator: inout some RandomNumberGenerator
+    ) -> Int? {
         var best: [Int] = []
         var bestKey = (Int.max, Int.max)
         for index in 0..<pending.count

@@ -16,6 +16,14 @@ public struct TorrentConfiguration: Sendable {
     public var webSeeds: [String]?
     /// Most connections at once (incoming and outgoing).
     public var maxConnections: Int
+    /// Most incoming connections from one address: one host cannot take every slot.
+    public var maxConnectionsPerHost: Int
+    /// Seconds a connection may stay idle (neither side interested, or unchoked and asking for nothing) before its
+    /// slot goes to a peer that trades.
+    public var idleTimeout: Int
+    /// Seeds the session's randomness (peer id, picking, choking, backoff jitter); nil = from the system. A test
+    /// or a simulator sets it to replay a run.
+    public var randomSeed: UInt64?
     /// Regular unchoke slots (one more rotates optimistically).
     public var uploadSlots: Int
     /// Block requests kept in flight per peer: the adaptive queue grows between these bounds.
@@ -61,6 +69,8 @@ public struct TorrentConfiguration: Sendable {
         peers: [String] = [],
         webSeeds: [String]? = nil,
         maxConnections: Int = 80,
+        maxConnectionsPerHost: Int = 8,
+        idleTimeout: Int = 30,
         uploadSlots: Int = 16,
         minRequestQueue: Int = 4,
         maxRequestQueue: Int = 128,
@@ -74,7 +84,8 @@ public struct TorrentConfiguration: Sendable {
         superSeedOffers: Int = 2,
         superSeedInFlight: Int = 8,
         superSeedOfferTimeout: Int = 20,
-        seedHosts: Set<String> = []
+        seedHosts: Set<String> = [],
+        randomSeed: UInt64? = nil
     ) {
         self.listenHost = listenHost
         self.listenPort = listenPort
@@ -84,6 +95,9 @@ public struct TorrentConfiguration: Sendable {
         self.peers = peers
         self.webSeeds = webSeeds
         self.maxConnections = maxConnections
+        self.maxConnectionsPerHost = maxConnectionsPerHost
+        self.idleTimeout = idleTimeout
+        self.randomSeed = randomSeed
         self.uploadSlots = uploadSlots
         self.minRequestQueue = minRequestQueue
         self.maxRequestQueue = maxRequestQueue
@@ -98,14 +112,6 @@ public struct TorrentConfiguration: Sendable {
         self.chokeInterval = chokeInterval
         self.optimisticEveryRounds = optimisticEveryRounds
         self.seedHosts = seedHosts
-    }
-}
-
-extension TorrentConfiguration {
-    /// How many block requests to keep in flight to a peer that sends `rate` bytes per second.
-    func requestQueueDepth(forRate rate: Double) -> Int {
-        let depth = Int(rate * requestHorizon / Double(PiecePicker.blockSize)) + minRequestQueue
-        return min(maxRequestQueue, max(minRequestQueue, depth))
     }
 }
 

@@ -10,8 +10,12 @@ public struct TrackerConfiguration: Sendable {
     public var racksByHost: [String: String]
     /// Seeds that every answer includes (the reconciler's own seed), whatever their rack.
     public var pinnedSeeds: [PeerAddress]
-    /// If set, only these info-hashes are tracked.
+    /// The only info-hashes tracked (the reconciler's images, or a standalone seed's own torrents); any other gets
+    /// a failure answer and leaves no state. Nil is an open tracker: for tests and labs that build their torrents
+    /// after the tracker starts, never for a command.
     public var allowedInfoHashes: Set<[UInt8]>?
+    /// Most entries one address may hold in one swarm (one per port).
+    public var maxEntriesPerHost: Int
 
     /// Creates a configuration.
     public init(
@@ -20,7 +24,8 @@ public struct TrackerConfiguration: Sendable {
         otherRackPeers: Int = 3,
         racksByHost: [String: String] = [:],
         pinnedSeeds: [PeerAddress] = [],
-        allowedInfoHashes: Set<[UInt8]>? = nil
+        allowedInfoHashes: Set<[UInt8]>? = nil,
+        maxEntriesPerHost: Int = 16
     ) {
         self.interval = interval
         self.maxPeers = maxPeers
@@ -28,6 +33,7 @@ public struct TrackerConfiguration: Sendable {
         self.racksByHost = racksByHost
         self.pinnedSeeds = pinnedSeeds
         self.allowedInfoHashes = allowedInfoHashes
+        self.maxEntriesPerHost = maxEntriesPerHost
     }
 }
 
@@ -45,14 +51,17 @@ public struct Tracker: Sendable {
         var lastSeen: Double
     }
 
-    /// One torrent's swarm.
+    /// One torrent's swarm, by the address each peer listens on (`host:port`): a new peer id from the same
+    /// address replaces its entry rather than adding one.
     struct Swarm: Sendable {
-        var peers: [[UInt8]: Entry] = [:]
+        var peers: [String: Entry] = [:]
         var completed = 0
     }
 
     public var configuration: TrackerConfiguration
     private var swarms: [[UInt8]: Swarm] = [:]
+    /// When the last sweep of expired peers ran.
+    private var sweptAt = -Double.infinity
 
     /// Creates an empty tracker.
     public init(configuration: TrackerConfiguration = TrackerConfiguration()) {
@@ -96,24 +105,31 @@ public struct Tracker: Sendable {
         using generator: inout some RandomNumberGenerator
     ) -> [UInt8] {
         if let allowed = configuration.allowedInfoHashes, !allowed.contains(request.infoHash) {
-            return Self.failure("unknown info-hash")
+            return Self.failure("info-hash \(Self.hex(request.infoHash)) is not one this tracker serves")
         }
+        // The address comes from the connection, never from `ip=`: a client cannot aim others at a third party.
+        let host = remoteHost
+        guard request.port > 0 else { return Self.failure("port 0 is not a port peers can connect to") }
+        sweep(now: now)
         var swarm = swarms[request.infoHash] ?? Swarm()
-        let expiry = now - Double(configuration.interval * 3)
-        swarm.peers = swarm.peers.filter { $0.value.lastSeen >= expiry }
-        let host = request.ip ?? remoteHost
+        let endpoint = "\(host):\(request.port)"
         let rack = request.rack ?? configuration.racksByHost[host]
         if request.event == .stopped {
-            swarm.peers[request.peerID] = nil
+            swarm.peers[endpoint] = nil
         } else {
-            if request.event == .completed, swarm.peers[request.peerID]?.left ?? 1 > 0 { swarm.completed += 1 }
-            swarm.peers[request.peerID] = Entry(
+            if swarm.peers[endpoint] == nil,
+                swarm.peers.values.count(where: { $0.host == host }) >= configuration.maxEntriesPerHost
+            {
+                return Self.failure("too many peers from \(host) (at most \(configuration.maxEntriesPerHost))")
+            }
+            if request.event == .completed, swarm.peers[endpoint]?.left ?? 1 > 0 { swarm.completed += 1 }
+            swarm.peers[endpoint] = Entry(
                 peerID: request.peerID, host: host, port: request.port, left: request.left, rack: rack, lastSeen: now
             )
         }
-        swarms[request.infoHash] = swarm
+        swarms[request.infoHash] = swarm.peers.isEmpty && swarm.completed == 0 ? nil : swarm
         let wanted = request.event == .stopped ? 0 : max(0, min(request.numWant, configuration.maxPeers))
-        var chosen = choosePeers(swarm, for: request.peerID, rack: rack, count: wanted, using: &generator)
+        var chosen = choosePeers(swarm, for: endpoint, rack: rack, count: wanted, using: &generator)
         // A peer that announced from loopback is only reachable from the same host.
         if !Self.isLoopback(host) { chosen.removeAll { Self.isLoopback($0.host) } }
         let seeders = swarm.peers.values.count { $0.left == 0 }
@@ -146,6 +162,31 @@ public struct Tracker: Sendable {
         return BencodeEncoder.encode(.dict(answer))
     }
 
+    /// Forgets peers that stopped announcing (three intervals without one) in every swarm, at most once a second.
+    mutating func sweep(now: Double) {
+        guard now - sweptAt >= 1 else { return }
+        sweptAt = now
+        let expiry = now - Double(configuration.interval * 3)
+        for (hash, swarm) in swarms {
+            let live = swarm.peers.filter { $0.value.lastSeen >= expiry }
+            guard live.count != swarm.peers.count else { continue }
+            swarms[hash]?.peers = live
+        }
+    }
+
+    /// Tracks only `infoHashes` from now on; swarms of others are dropped.
+    public mutating func allow(_ infoHashes: Set<[UInt8]>) {
+        configuration.allowedInfoHashes = infoHashes
+        swarms = swarms.filter { infoHashes.contains($0.key) }
+    }
+
+    /// How many peers the tracker holds across its swarms.
+    public var peerCount: Int { swarms.values.reduce(0) { $0 + $1.peers.count } }
+
+    static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
     /// A chosen peer.
     struct Choice: Equatable {
         var host: String
@@ -156,7 +197,7 @@ public struct Tracker: Sendable {
     /// Pinned seeds, then same-rack peers (seeders first), then a few from other racks, then any others.
     func choosePeers(
         _ swarm: Swarm,
-        for requester: [UInt8],
+        for requester: String,
         rack: String?,
         count: Int,
         using generator: inout some RandomNumberGenerator
@@ -167,10 +208,9 @@ public struct Tracker: Sendable {
             guard chosen.count < count, seen.insert("\(choice.host):\(choice.port)").inserted else { return }
             chosen.append(choice)
         }
-        let me = swarm.peers[requester]
-        if let me { seen.insert("\(me.host):\(me.port)") }
+        seen.insert(requester)
         for seed in configuration.pinnedSeeds { add(Choice(host: seed.host, port: seed.port, peerID: nil)) }
-        let others = swarm.peers.values.filter { $0.peerID != requester }.shuffled(using: &generator)
+        let others = swarm.peers.filter { $0.key != requester }.map(\.value).shuffled(using: &generator)
             .sorted { ($0.left == 0 ? 0 : 1) < ($1.left == 0 ? 0 : 1) }
         let sameRack = others.filter { rack != nil && $0.rack == rack }
         let otherRacks = others.filter { rack == nil || $0.rack != rack }

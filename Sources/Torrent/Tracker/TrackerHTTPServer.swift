@@ -19,6 +19,11 @@ public final class TrackerService: Sendable {
         state.withLockedValue { $0.configuration.racksByHost = racksByHost }
     }
 
+    /// Tracks only `infoHashes` from now on (the images a new commit seeds); peers of others are forgotten.
+    public func allow(_ infoHashes: Set<[UInt8]>) {
+        state.withLockedValue { $0.allow(infoHashes) }
+    }
+
     /// Answers one HTTP request URI.
     public func handle(uri: String, remoteHost: String) -> (status: Int, body: [UInt8]) {
         let now = Double(NIODeadline.now().uptimeNanoseconds) / 1e9

@@ -1,12 +1,6 @@
-/// What the caller should do about a failure: the reconciler maps this onto its requeue policy.
-public enum ErrorIntent: Sendable, Equatable {
-    /// A human must act (a corrupt torrent, a target that is too small, a port taken by another program).
-    case stalled
-    /// Retry after the given delay (e.g. the tracker is not up yet).
-    case waiting(retryAfter: Duration)
-    /// Retry with exponential backoff and jitter (I/O hiccups, peers gone).
-    case transient
-}
+import RackswarmCore
+
+// Every Torrent error maps onto the shared `ErrorIntent` (RackswarmCore), so the executor treats them like any other.
 
 extension MetainfoError {
     /// A torrent that does not parse or match its data needs a human; I/O errors may pass.
@@ -17,7 +11,7 @@ extension StorageError {
     /// Opening or sizing the target needs a human; a failed read or write may pass.
     public var intent: ErrorIntent {
         switch code {
-        case .open, .tooSmall: .stalled
+        case .open, .tooSmall, .tooLarge: .stalled
         case .read, .write: .transient
         }
     }

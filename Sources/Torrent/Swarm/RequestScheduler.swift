@@ -1,0 +1,179 @@
+import NIOCore
+
+/// Decides which blocks to ask of which peer, and keeps the books on every request in flight.
+///
+/// It owns the piece picker and each peer's outstanding requests, their send times and the adaptive queue depth.
+/// Pure: the caller passes the clock (`now`), the randomness and the verified pieces; it returns what to send or
+/// cancel and never touches a connection, so a simulator can drive it in virtual time.
+struct RequestScheduler {
+    /// One peer's requests as the scheduler sees them.
+    struct PeerRequests {
+        /// Requests sent and not answered yet.
+        var outstanding: Set<BlockRequest> = []
+        /// When each outstanding request was sent.
+        var sentAt: [BlockRequest: NIODeadline] = [:]
+        /// How many requests to keep in flight.
+        var queueDepth: Int
+        /// The last block from the peer, or when its pipeline last went from empty to busy.
+        var lastBlockAt: NIODeadline
+    }
+
+    /// What a block that arrived turned out to be.
+    enum Arrival: Equatable {
+        /// Not asked of this peer (any more), or already in hand: counted as a duplicate and dropped.
+        case duplicate
+        /// New data: store it. `cancel` lists the other peers the same block was asked of (endgame).
+        case accepted(pieceComplete: Bool, cancel: [PeerKey])
+    }
+
+    private(set) var picker: PiecePicker
+    private(set) var peers: [PeerKey: PeerRequests] = [:]
+    /// Request-side counters (duplicates, cancels sent, endgame, round trips).
+    private(set) var statistics = SwarmStatistics()
+    let minQueue: Int
+    let maxQueue: Int
+    /// Seconds of a peer's rate kept requested on top of `minQueue`.
+    let horizon: Double
+    let startedAt: NIODeadline
+
+    init(picker: PiecePicker, minQueue: Int, maxQueue: Int, horizon: Double, startedAt: NIODeadline) {
+        self.picker = picker
+        self.minQueue = minQueue
+        self.maxQueue = maxQueue
+        self.horizon = horizon
+        self.startedAt = startedAt
+    }
+
+    /// How many requests to keep in flight to a peer that sends `rate` bytes per second.
+    func queueDepth(forRate rate: Double) -> Int {
+        let depth = Int(rate * horizon / Double(PiecePicker.blockSize)) + minQueue
+        return min(maxQueue, max(minQueue, depth))
+    }
+
+    func outstanding(_ peer: PeerKey) -> Set<BlockRequest> { peers[peer]?.outstanding ?? [] }
+
+    // MARK: Peers
+
+    mutating func join(_ peer: PeerKey, now: NIODeadline) {
+        peers[peer] = PeerRequests(queueDepth: minQueue, lastBlockAt: now)
+    }
+
+    /// The peer left: its requests are open to others, and it no longer counts towards availability.
+    mutating func leave(_ peer: PeerKey, had bits: Bitfield) {
+        release(peer)
+        peers[peer] = nil
+        picker.peerRemoved(bits)
+        picker.peerGone(peer)
+    }
+
+    /// The peer choked us: everything asked of it may be asked of others.
+    mutating func release(_ peer: PeerKey) {
+        for request in peers[peer]?.outstanding ?? [] { picker.released(request) }
+        peers[peer]?.outstanding = []
+        peers[peer]?.sentAt = [:]
+    }
+
+    /// The peer refused one request (BEP 6 reject).
+    mutating func rejected(_ request: BlockRequest, by peer: PeerKey) {
+        guard peers[peer]?.outstanding.remove(request) != nil else { return }
+        peers[peer]?.sentAt[request] = nil
+        picker.released(request)
+    }
+
+    /// The peer announced a piece (`have`).
+    mutating func peerHas(_ index: Int) { picker.peerHas(index) }
+
+    /// The peer's whole set changed from `old` to `new` (a bitfield, have-all or have-none).
+    mutating func peerBitfield(from old: Bitfield, to new: Bitfield) {
+        picker.peerRemoved(old)
+        picker.peerAdded(new)
+    }
+
+    /// Re-sizes the peer's pipeline for the rate it delivers at.
+    mutating func adapt(_ peer: PeerKey, rate: Double) {
+        let depth = queueDepth(forRate: rate)
+        peers[peer]?.queueDepth = depth
+    }
+
+    /// Whether the peer has had requests outstanding without sending a block for longer than `timeout`.
+    func isStalled(_ peer: PeerKey, now: NIODeadline, timeout: TimeAmount) -> Bool {
+        guard let state = peers[peer], !state.outstanding.isEmpty else { return false }
+        return now - state.lastBlockAt > timeout
+    }
+
+    // MARK: Requests
+
+    /// The blocks to ask of `peer` now (already recorded as outstanding), keeping its pipeline full without
+    /// topping it up one block at a time.
+    mutating func requests(
+        for peer: PeerKey,
+        peerHas bits: Bitfield,
+        have: Bitfield,
+        now: NIODeadline,
+        using generator: inout some RandomNumberGenerator
+    ) -> [BlockRequest] {
+        guard var state = peers[peer], !have.isComplete else { return [] }
+        let room = state.queueDepth - state.outstanding.count
+        guard room > 0, state.outstanding.count <= state.queueDepth / 2 || room >= 8 else { return [] }
+        let endgameBefore = picker.endgameRequests
+        let picks = picker.pick(
+            peer: peer, peerHas: bits, have: have, limit: room, outstanding: state.outstanding, using: &generator
+        )
+        guard !picks.isEmpty else { return [] }
+        if picker.endgameRequests > endgameBefore {
+            statistics.endgameRequests = picker.endgameRequests
+            if statistics.endgameAfter == nil { statistics.endgameAfter = Self.seconds(now - startedAt) }
+        }
+        if state.outstanding.isEmpty { state.lastBlockAt = now }
+        for request in picks {
+            state.outstanding.insert(request)
+            state.sentAt[request] = now
+        }
+        peers[peer] = state
+        return picks
+    }
+
+    /// Books a block from `peer`: whether to store it, and whose requests for it to cancel.
+    mutating func received(_ request: BlockRequest, from peer: PeerKey, now: NIODeadline) -> Arrival {
+        peers[peer]?.lastBlockAt = now
+        guard peers[peer]?.outstanding.remove(request) != nil else { return duplicate(request) }
+        if let sent = peers[peer]?.sentAt.removeValue(forKey: request) {
+            let seconds = Self.seconds(now - sent)
+            statistics.answeredRequests += 1
+            statistics.requestSecondsTotal += seconds
+            statistics.requestSecondsMax = max(statistics.requestSecondsMax, seconds)
+        }
+        let (isNew, complete) = picker.received(request)
+        guard isNew else { return duplicate(request) }
+        var cancel: [PeerKey] = []
+        for (other, state) in peers where other != peer && state.outstanding.contains(request) {
+            peers[other]?.outstanding.remove(request)
+            peers[other]?.sentAt[request] = nil
+            cancel.append(other)
+        }
+        statistics.cancelsSent += cancel.count
+        return .accepted(pieceComplete: complete, cancel: cancel.sorted())
+    }
+
+    private mutating func duplicate(_ request: BlockRequest) -> Arrival {
+        statistics.duplicateBlocks += 1
+        statistics.duplicateBytes += Int64(request.length)
+        return .duplicate
+    }
+
+    // MARK: Pieces
+
+    /// The piece passed its hash check.
+    mutating func verified(_ index: Int) { picker.verified(index) }
+
+    /// The piece failed its hash check: fetch it again, from one peer if `solo`.
+    mutating func failed(_ index: Int, solo: Bool) { picker.failed(index, solo: solo) }
+
+    /// Pieces no connected peer has and nobody fetches, for the web seed.
+    func orphans(have: Bitfield, limit: Int) -> [Int] { picker.orphans(have: have, limit: limit) }
+
+    /// Takes a piece out of the peers' reach while the web seed fetches it.
+    mutating func reserve(_ index: Int) { picker.reserve(index) }
+
+    static func seconds(_ amount: TimeAmount) -> Double { Double(amount.nanoseconds) / 1e9 }
+}

@@ -1,0 +1,106 @@
+import NIOCore
+
+/// A super-seed's offers to each peer: who holds which offer since when, and whom to offer next (BEP 16).
+///
+/// Keeps up to `inFlight` offers out across all peers (at most `perPeer` each), each to the peer holding the fewest
+/// offers, then the one that got the fewest from us. Few pieces in flight means each leaves the seed fast, at a
+/// large share of its upload, and peers pass it on sooner. Pure: the caller passes the clock and the randomness and
+/// sends a `have` for each offer returned.
+struct SuperSeedOffers {
+    /// One peer's offers.
+    struct Holder {
+        /// Offered pieces the peer does not have yet, with when each was offered or last had a block sent.
+        var offered: [Int: NIODeadline] = [:]
+        /// Offered pieces this peer then had (from us or others).
+        var delivered = 0
+    }
+
+    private(set) var seeder: SuperSeeder
+    private(set) var holders: [PeerKey: Holder] = [:]
+    let perPeer: Int
+    let inFlight: Int
+    /// How long a peer may sit on an offer without asking for a block of it.
+    let timeout: TimeAmount
+
+    init(pieceCount: Int, perPeer: Int, inFlight: Int, timeout: TimeAmount) {
+        self.seeder = SuperSeeder(pieceCount: pieceCount)
+        self.perPeer = perPeer
+        self.inFlight = inFlight
+        self.timeout = timeout
+    }
+
+    func offered(to peer: PeerKey) -> Set<Int> { holders[peer].map { Set($0.offered.keys) } ?? [] }
+
+    /// The peer finished its handshake and may get offers.
+    mutating func join(_ peer: PeerKey) { holders[peer] = holders[peer] ?? Holder() }
+
+    /// The peer left: its pending offers are free again.
+    mutating func leave(_ peer: PeerKey) {
+        if let holder = holders.removeValue(forKey: peer) { seeder.withdrawn(holder.offered.keys) }
+    }
+
+    /// The peer now has `index` (a `have`); returns whether that ended an offer to it.
+    mutating func peerHas(_ peer: PeerKey, _ index: Int) -> Bool {
+        guard holders[peer]?.offered.removeValue(forKey: index) != nil else { return false }
+        seeder.delivered(index)
+        holders[peer]?.delivered += 1
+        return true
+    }
+
+    /// The peer showed its whole set: offers of pieces it already had were not sends, so others get them.
+    mutating func peerBitfield(_ peer: PeerKey, _ bits: Bitfield) {
+        let had = holders[peer]?.offered.keys.filter { bits.contains($0) } ?? []
+        for index in had { holders[peer]?.offered[index] = nil }
+        seeder.withdrawn(had)
+    }
+
+    /// A block of an offered piece went out: the peer is using the offer, not sitting on it.
+    mutating func served(_ peer: PeerKey, piece index: Int, now: NIODeadline) {
+        if holders[peer]?.offered[index] != nil { holders[peer]?.offered[index] = now }
+    }
+
+    /// Frees offers held past `timeout`; returns whether any were.
+    mutating func expire(now: NIODeadline) -> Bool {
+        var expired = false
+        for (peer, holder) in holders {
+            let stale = holder.offered.filter { now - $0.value > timeout }.map(\.key)
+            guard !stale.isEmpty else { continue }
+            for index in stale { holders[peer]?.offered[index] = nil }
+            seeder.withdrawn(stale)
+            expired = true
+        }
+        return expired
+    }
+
+    /// New offers to make now, as (peer, piece); `has` gives each joined peer's pieces.
+    mutating func next(
+        has: (PeerKey) -> Bitfield,
+        availability: [Int],
+        now: NIODeadline,
+        using generator: inout some RandomNumberGenerator
+    ) -> [(peer: PeerKey, piece: Int)] {
+        var out = holders.values.reduce(0) { $0 + $1.offered.count }
+        var skipped: Set<PeerKey> = []
+        var made: [(peer: PeerKey, piece: Int)] = []
+        while out < inFlight {
+            let eligible = holders.filter { $0.value.offered.count < perPeer && !skipped.contains($0.key) }
+            guard
+                let peer = eligible.min(by: {
+                    ($0.value.offered.count, $0.value.delivered, $0.key)
+                        < ($1.value.offered.count, $1.value.delivered, $1.key)
+                })?.key
+            else { break }
+            let held = offered(to: peer)
+            guard
+                let index = seeder.next(peerHas: has(peer), held: held, availability: availability, using: &generator)
+            else {
+                skipped.insert(peer)
+                continue
+            }
+            holders[peer]?.offered[index] = now
+            made.append((peer, index))
+            out += 1
+        }
+        return made
+    }
+}

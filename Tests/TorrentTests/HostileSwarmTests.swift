@@ -1,0 +1,109 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+
+@testable import Torrent
+
+/// Peers that hold slots without trading, flood data-less messages or crowd in from one address, against a real
+/// seed session and a real leecher: the leecher's first piece arrives within a bound all the same.
+@Suite(.serialized)
+struct HostileSwarmTests {
+    static func seed(_ image: TestImage) async throws -> (TorrentClient, Int) {
+        let seed = try await TorrentClient.start(
+            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
+            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""),
+            logger: testLogger("seed")
+        )
+        return (seed, try #require(seed.listenPort))
+    }
+
+    /// Seconds from start until a real leecher verified its first piece from the seed.
+    static func firstPieceSeconds(_ image: TestImage, port: Int, name: String) async throws -> Double {
+        let target = try image.leecherPath(name)
+        let started = ContinuousClock.now
+        let leecher = try await TorrentClient.start(
+            metainfo: image.metainfo, path: target.file,
+            configuration: TorrentConfiguration(listenHost: nil, trackerURL: "", peers: ["127.0.0.1:\(port)"]),
+            logger: testLogger(name)
+        )
+        defer { Task { await leecher.stop() } }
+        try await withTimeout(60) { try await leecher.waitUntilFirstPiece() }
+        let elapsed = ContinuousClock.now - started
+        await leecher.stop()
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    @Test func aHundredKeepAliveOnlyPeersDoNotKeepALeecherFromData() async throws {
+        let image = try TestImage(size: 2 << 20, pieceLength: 64 << 10, seed: 181)
+        let (seed, port) = try await Self.seed(image)
+        // 100 handshaken peers from 100 addresses that only ever send keep-alives: more than the 80 slots.
+        var idlers: [RawPeer] = []
+        for index in 0..<100 {
+            let peer = try RawPeer(port: port, from: "127.0.1.\(index + 1)")
+            peer.handshake(infoHash: image.metainfo.infoHash.bytes, peerID: Array("-XX0000-".utf8) + randomID())
+            idlers.append(peer)
+        }
+        for _ in 0..<6 {
+            try await Task.sleep(for: .seconds(1))
+            for peer in idlers { peer.send(.keepAlive) }
+        }
+        let held = try await seed.progress().peers
+        #expect(held == 80, "every slot held by an idler")
+        // Before: the leecher was refused while the idlers held every slot (180 s). Now idle peers give way.
+        let seconds = try await Self.firstPieceSeconds(image, port: port, name: "leecher")
+        #expect(seconds < 5, "first piece after \(seconds) s")
+        // The rest are dropped after the idle timeout (30 s), long before the old 180 s.
+        try await Task.sleep(for: .seconds(26))
+        #expect(try await seed.progress().peers == 0)
+        await seed.stop()
+    }
+
+    @Test func aKeepAliveFlooderIsClosedAndOthersStillGetTheirFirstPiece() async throws {
+        let image = try TestImage(size: 2 << 20, pieceLength: 64 << 10, seed: 182)
+        let (seed, port) = try await Self.seed(image)
+        let flooder = try RawPeer(port: port, from: "127.0.2.1")
+        flooder.handshake(infoHash: image.metainfo.infoHash.bytes)
+        let closed = NIOLockedValueBox(false)
+        let sent = NIOLockedValueBox(0)
+        // Keep-alives as fast as the socket takes them, until the seed closes the connection (or 20 s pass).
+        let thread = Thread {
+            let burst = [UInt8](repeating: 0, count: 64 << 10)
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                guard flooder.send(burst) else {
+                    closed.withLockedValue { $0 = true }
+                    return
+                }
+                sent.withLockedValue { $0 += burst.count / 4 }
+            }
+        }
+        thread.start()
+        let seconds = try await Self.firstPieceSeconds(image, port: port, name: "leecher")
+        #expect(seconds < 5, "first piece after \(seconds) s")
+        try await withTimeout(25) {
+            while !closed.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(closed.withLockedValue { $0 }, "the flooder was closed after \(sent.withLockedValue { $0 }) keep-alives")
+        await seed.stop()
+    }
+
+    @Test func oneAddressGetsAtMostItsShareOfConnections() async throws {
+        let image = try TestImage(size: 1 << 20, pieceLength: 64 << 10, seed: 183)
+        let (seed, port) = try await Self.seed(image)
+        var crowd: [RawPeer] = []
+        for _ in 0..<20 {
+            let peer = try RawPeer(port: port, from: "127.0.3.1")
+            peer.handshake(infoHash: image.metainfo.infoHash.bytes, peerID: Array("-XX0000-".utf8) + randomID())
+            crowd.append(peer)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await seed.progress().peers == TorrentConfiguration().maxConnectionsPerHost)
+        // A different address still gets in.
+        let other = try RawPeer(port: port, from: "127.0.3.2")
+        other.handshake(infoHash: image.metainfo.infoHash.bytes)
+        #expect(other.readUntil { if case .handshake = $0 { true } else { false } })
+        await seed.stop()
+    }
+
+    func randomID() -> [UInt8] { (0..<12).map { _ in UInt8.random(in: 0x61...0x7a) } }
+}

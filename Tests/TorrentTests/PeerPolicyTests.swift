@@ -1,0 +1,126 @@
+import NIOCore
+import Testing
+
+@testable import Torrent
+
+/// Timeouts, eviction and flood limits, bans by address and the fair upload limiter, each without a socket.
+struct PeerTimeoutsTests {
+    static let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    static func activity(handshaken: Bool = true) -> PeerTimeouts.Activity {
+        PeerTimeouts.Activity(
+            connectedAt: start, handshaken: handshaken, lastMessageAt: start, lastSentAt: start, idleSince: start,
+            unchokedUnusedSince: nil, starvedSince: nil, requestsStalled: false
+        )
+    }
+
+    @Test func aPeerThatOnlySendsKeepAlivesIsDroppedAfterTheIdleTimeout() {
+        let timeouts = PeerTimeouts()
+        let idle = Self.activity()
+        #expect(timeouts.verdict(idle, now: Self.start + .seconds(30)) == .keep)
+        #expect(timeouts.verdict(idle, now: Self.start + .seconds(31)) == .drop("neither side interested"))
+        var trading = idle
+        trading.idleSince = nil
+        #expect(timeouts.verdict(trading, now: Self.start + .seconds(61)) == .sendKeepAlive)
+        #expect(timeouts.verdict(trading, now: Self.start + .seconds(91)) == .drop("silent"))
+        #expect(timeouts.verdict(Self.activity(handshaken: false), now: Self.start + .seconds(11)) == .drop("no handshake"))
+    }
+
+    @Test func anUnchokedPeerThatAsksForNothingLosesItsSlotAndAStarverIsDropped() {
+        let timeouts = PeerTimeouts()
+        var unused = Self.activity()
+        unused.idleSince = nil
+        unused.lastMessageAt = Self.start + .seconds(30)
+        unused.unchokedUnusedSince = Self.start
+        #expect(timeouts.verdict(unused, now: Self.start + .seconds(31)) == .choke)
+        var starved = Self.activity()
+        starved.idleSince = nil
+        starved.lastMessageAt = Self.start + .seconds(60)
+        starved.starvedSince = Self.start
+        #expect(timeouts.verdict(starved, now: Self.start + .seconds(61)) == .drop("choked us and wants nothing"))
+    }
+
+    @Test func theLongestIdlePeerMakesRoomButOnlyAfterTheGracePeriod() {
+        let timeouts = PeerTimeouts()
+        var early = Self.activity()
+        early.idleSince = Self.start
+        var later = Self.activity()
+        later.idleSince = Self.start + .seconds(3)
+        var busy = Self.activity()
+        busy.idleSince = nil
+        let peers = [(key: PeerKey(1), activity: busy), (PeerKey(2), later), (PeerKey(3), early)]
+        #expect(timeouts.evictionCandidate(peers, now: Self.start + .seconds(4)) == nil)
+        #expect(timeouts.evictionCandidate(peers, now: Self.start + .seconds(6)) == PeerKey(3))
+        #expect(timeouts.isFlooding(chatter: 65) && !timeouts.isFlooding(chatter: 64))
+    }
+}
+
+struct PeerBlameTests {
+    @Test func aSoleSourceIsBannedByAddressWhateverItsPeerID() {
+        var blame = PeerBlame(maxBadPieces: 2)
+        blame.contributed(0, by: "10.0.0.9")
+        #expect(blame.failed(0) == PeerBlame.Failure(sources: 1))
+        // The same address (a new connection, a new peer id) sends another bad piece: banned.
+        blame.contributed(1, by: "10.0.0.9")
+        #expect(blame.failed(1) == PeerBlame.Failure(sources: 1, banned: "10.0.0.9"))
+        #expect(blame.isBanned("10.0.0.9") && !blame.isBanned("10.0.0.8"))
+    }
+
+    @Test func mixedSourcesAreNotBlamedAndAGoodPieceClearsTheRecord() {
+        var blame = PeerBlame(maxBadPieces: 1)
+        blame.contributed(0, by: "10.0.0.1")
+        blame.contributed(0, by: "10.0.0.2")
+        #expect(blame.failed(0) == PeerBlame.Failure(sources: 2))
+        blame.contributed(1, by: "10.0.0.1")
+        blame.passed(1)
+        #expect(blame.failed(1) == PeerBlame.Failure(sources: 0), "a web-seed piece has no peer to blame")
+        #expect(blame.banned.isEmpty)
+    }
+}
+
+struct UploadLimiterTests {
+    @Test func tokensAreSharedEvenlyStartingFromADifferentPeerEachRound() {
+        var limiter = UploadLimiter(bytesPerSecond: 4 << 20)
+        let waiting = [PeerKey(3), PeerKey(1), PeerKey(2)]
+        let first = limiter.shares(waiting: waiting, elapsed: .milliseconds(50))
+        let second = limiter.shares(waiting: waiting, elapsed: .milliseconds(50))
+        #expect(first.map(\.peer) == [PeerKey(1), PeerKey(2), PeerKey(3)])
+        #expect(second.map(\.peer) == [PeerKey(2), PeerKey(3), PeerKey(1)])
+        #expect(Set(first.map(\.bytes)).count == 1, "equal shares")
+        // A share is at least a block, and the bucket never gives more than it holds.
+        var taken = 0
+        while limiter.take(PiecePicker.blockSize) { taken += PiecePicker.blockSize }
+        #expect(taken <= 1 << 20)
+        #expect(limiter.bucket.tokens < PiecePicker.blockSize)
+        #expect(limiter.shares(waiting: [], elapsed: .seconds(1)).isEmpty)
+    }
+}
+
+struct SuperSeedOffersTests {
+    static let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func offersSpreadOverPeersExpireWhenIgnoredAndEndWithAHave() {
+        var offers = SuperSeedOffers(pieceCount: 8, perPeer: 2, inFlight: 3, timeout: .seconds(20))
+        var random = SwarmRandom(seed: 8)
+        offers.join(PeerKey(1))
+        offers.join(PeerKey(2))
+        let none = Bitfield(count: 8)
+        let made = offers.next(
+            has: { _ in none }, availability: [Int](repeating: 0, count: 8), now: Self.start, using: &random)
+        #expect(made.count == 3)
+        #expect(Set(made.map(\.piece)).count == 3, "no piece offered twice")
+        #expect(made.filter { $0.peer == PeerKey(1) }.count >= 1 && made.filter { $0.peer == PeerKey(2) }.count >= 1)
+        let mine = made[0]
+        let delivered = offers.peerHas(mine.peer, mine.piece)
+        #expect(delivered)
+        #expect(offers.holders[mine.peer]?.delivered == 1)
+        // Served offers stay; the others expire after the timeout.
+        let kept = made[1]
+        offers.served(kept.peer, piece: kept.piece, now: Self.start + .seconds(15))
+        let expired = offers.expire(now: Self.start + .seconds(21))
+        #expect(expired)
+        #expect(offers.offered(to: kept.peer) == [kept.piece])
+        offers.leave(kept.peer)
+        #expect(offers.holders[kept.peer] == nil)
+    }
+}
