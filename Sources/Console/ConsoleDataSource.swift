@@ -67,14 +67,16 @@ struct ConsoleSnapshot: Sendable {
 
     var desired: DesiredState { site.desired }
 
-    static func read(from source: any ConsoleDataSource, now: Date = Date()) async throws -> ConsoleSnapshot {
+    /// Reads the site and the store: every node's record and latest journal entries (what its activity needs),
+    /// and the whole journal of `fullJournalOf`, the node a page shows.
+    static func read(from source: any ConsoleDataSource, now: Date = Date(), fullJournalOf node: String? = nil)
+        async throws -> ConsoleSnapshot
+    {
         let site = try await source.site()
         let store = source.store
-        var records: [String: NodeRecord] = [:]
-        for name in try await store.observedState().nodes.keys {
-            if let record = try await store.nodeRecord(name) { records[name] = record }
-        }
-        let journal = Dictionary(grouping: try await store.journal(node: nil), by: \.action.node)
+        let records = try await store.nodeRecords()
+        var journal = try await store.latestJournalEntries()
+        if let node { journal[node] = try await store.journal(node: node) }
         return ConsoleSnapshot(
             site: site, records: records, journal: journal, installs: try await store.installProgress(),
             suspensions: try await store.rackSuspensions(), passRequest: try await store.passRequest(), now: now)

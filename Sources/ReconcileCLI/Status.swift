@@ -63,10 +63,13 @@ struct Status: AsyncParsableCommand {
     func show(checkout: SiteSource.Checkout, desired: DesiredState) async throws {
         let store = try SQLiteStateStore.openExisting(path: state)
         var rows: [Row] = []
+        rows.reserveCapacity(desired.nodes.count)
+        // Three reads for the whole site: records, each node's latest journal entries, install reports.
+        let records = try await store?.nodeRecords() ?? [:]
         let installs = try await store?.installProgress() ?? [:]
-        let journal = Dictionary(grouping: try await store?.journal(node: nil) ?? [], by: \.action.node)
+        let journal = try await store?.latestJournalEntries() ?? [:]
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
-            let record = try await store?.nodeRecord(node.name)
+            let record = records[node.name]
             let activity = NodeActivity(node: node.name, record: record, journal: journal[node.name] ?? [],
                                         install: installs[node.name])
             let wanted = desired.image(named: node.image.value)?.reference ?? node.image.value

@@ -22,8 +22,13 @@ extension BootEntry {
     /// image's own.
     public init(installing node: Node, image: Image, site: Site) {
         let server = BootServerAddress(site.network)
-        let arguments = InstallArguments(node: node.name, imageReference: image.reference,
-                                         sha256: image.sha256.value.lowercased(), server: server)
+        self.init(installing: node, image: image,
+                  arguments: InstallArguments(node: node.name, imageReference: image.reference,
+                                              sha256: image.sha256.value.lowercased(), server: server))
+    }
+
+    /// The install entry with `node`'s own `arguments` (`InstallArguments.forNode` of the image's template).
+    init(installing node: Node, image: Image, arguments: InstallArguments) {
         self.init(
             node: node.name, mac: node.mac.value.description, ip: node.ip.value.description,
             loader: Loader(node.bootLoader),
@@ -63,17 +68,26 @@ public struct BootEntries: Sendable {
 
     /// Install entries for every present node with a known image; colliding nodes are refused, the rest go on.
     public init(desired: DesiredState) {
+        let server = BootServerAddress(desired.site.network)
+        // The arguments every node of an image shares are computed once per image.
+        var templates: [String: (image: Image, arguments: InstallArguments)] = [:]
+        for image in desired.images where templates[image.name] == nil {
+            templates[image.name] = (image, InstallArguments(node: "", imageReference: image.reference,
+                                                             sha256: image.sha256.value.lowercased(), server: server))
+        }
         var candidates: [BootEntry] = []
+        candidates.reserveCapacity(desired.nodes.count)
         for node in desired.nodes where node.state == .present {
-            guard let image = desired.image(named: node.image.value) else { continue }
-            candidates.append(BootEntry(installing: node, image: image, site: desired.site))
+            guard let template = templates[node.image.value] else { continue }
+            candidates.append(BootEntry(installing: node, image: template.image,
+                                        arguments: template.arguments.forNode(node.name, server: server)))
         }
         refused = BootEntry.collisions(candidates)
-        let renderer = BootEntryRenderer(server: BootServerAddress(desired.site.network))
         entries = [:]
+        entries.reserveCapacity(candidates.count)
         for entry in candidates where refused[entry.node] == nil {
             do {
-                _ = try renderer.files(for: entry)
+                try BootEntryRenderer.check(entry)
                 entries[entry.node] = entry
             } catch {
                 refused[entry.node] = error
@@ -133,34 +147,6 @@ extension BootActionExecutor: ActionPerformer {
         if !handled {
             throw ActionFailure("boot: \(action.kind.rawValue) is not a boot action", intent: .stalled)
         }
-    }
-}
-
-/// `--dry-run`'s view of boot entries: the file each node gets and the command line its kernel starts with.
-public enum BootEntryPreview {
-    public static func text(plan: Plan, desired: DesiredState) -> String {
-        let nodes = plan.actions.filter { $0.kind == .writeBootEntry }.map(\.node)
-        guard !nodes.isEmpty else { return "" }
-        let prepared = BootEntries(desired: desired)
-        let renderer = BootEntryRenderer(server: BootServerAddress(desired.site.network))
-        var out = "\nBoot entries:\n"
-        for name in nodes {
-            if let error = prepared.refused[name] {
-                out += "  \(name): refused: \(error)\n"
-                continue
-            }
-            guard let entry = prepared.entries[name], let files = try? renderer.files(for: entry) else { continue }
-            let root = { (file: BootEntryRenderer.File) in
-                file.root == .tftp ? desired.site.boot.tftpRoot : desired.site.boot.httpRoot
-            }
-            out += "  \(name) (\(entry.loader.rawValue), \(entry.mac) -> \(entry.ip)): "
-                + files.map { "\(root($0))/\($0.path)" }.joined(separator: ", ") + "\n"
-            if case .install(let install) = entry.mode {
-                out += "      kernel \(install.kernel) initrd \(install.initrd)\n"
-                out += "      args \(install.arguments.joined(separator: " "))\n"
-            }
-        }
-        return out
     }
 }
 

@@ -5,7 +5,7 @@ import GRDB
 /// The embedded state store: one SQLite file in WAL mode, written in transactions so that a process killed at
 /// any moment leaves either the old row or the new one, never half of one.
 public final class SQLiteStateStore: StateStore {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     public init(path: String) throws {
@@ -346,11 +346,22 @@ public final class SQLiteStateStore: StateStore {
             arguments: [actor, kind.rawValue, target, remote, time.timeIntervalSince1970])
     }
 
+    /// Every node's latest report. The reports are decoded in one pass (as one JSON array), not one decoder per
+    /// node; when that fails the rows are decoded one by one, to name the node whose report is unreadable.
     public func installProgress() async throws -> [String: InstallProgress] {
         try await database.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM install_progress")
+            let array = "[" + rows.map { $0["report"] as String? ?? "null" }.joined(separator: ",") + "]"
             var progress: [String: InstallProgress] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM install_progress") {
-                progress[row["node"]] = try Self.installProgress(row)
+            progress.reserveCapacity(rows.count)
+            guard let reports = try? JSONDecoder().decode([InstallReport].self, from: Data(array.utf8)) else {
+                for row in rows { progress[row["node"]] = try Self.installProgress(row) }
+                return progress
+            }
+            for (row, report) in zip(rows, reports) {
+                let updated: Double = row["updated_at"]
+                progress[row["node"]] = InstallProgress(report: report,
+                                                        updatedAt: Date(timeIntervalSince1970: updated))
             }
             return progress
         }
@@ -407,15 +418,11 @@ public final class SQLiteStateStore: StateStore {
 
     // MARK: Rows
 
-    private static func encodeList(_ list: [String]) throws -> String {
+    static func encodeList(_ list: [String]) throws -> String {
         String(decoding: try JSONEncoder().encode(list), as: UTF8.self)
     }
 
-    private static func decodeList(_ text: String) throws -> [String] {
-        try JSONDecoder().decode([String].self, from: Data(text.utf8))
-    }
-
-    private static func nodeRecord(_ row: Row) throws -> NodeRecord {
+    static func nodeRecord(_ row: Row) throws -> NodeRecord {
         let phaseText: String = row["phase"]
         guard let phase = NodeStatus.Phase(rawValue: phaseText) else {
             throw StateStoreError(.unreadable, "unknown phase '\(phaseText)'")
@@ -427,7 +434,7 @@ public final class SQLiteStateStore: StateStore {
                           lastSeen: Date(timeIntervalSince1970: seen))
     }
 
-    private static func journalEntry(_ row: Row) throws -> JournalEntry {
+    static func journalEntry(_ row: Row) throws -> JournalEntry {
         let kindText: String = row["kind"]
         let stateText: String = row["state"]
         guard let kind = PlannedAction.Kind(rawValue: kindText), let state = JournalEntry.State(rawValue: stateText)
