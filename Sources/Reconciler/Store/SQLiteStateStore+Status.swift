@@ -1,6 +1,7 @@
-import Drivers
 import Foundation
 import GRDB
+import RackswarmCore
+import ReconcilerModel
 
 /// Whole-site reads for status views (`reconcile status`, the console): one query each, however many nodes and
 /// however long the journal, where a view used to ask once per node or read the whole journal.
