@@ -88,14 +88,20 @@ struct ConsoleSnapshot: Sendable {
 
     /// Desired nodes sorted by rack then name.
     var sortedNodes: [Node] {
-        desired.nodes.sorted { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }
+        let nodes = desired.nodes
+        return nodes.indices.sorted { a, b in
+            let left = nodes[a]
+            let right = nodes[b]
+            return left.rack.value != right.rack.value ? left.rack.value < right.rack.value : left.name < right.name
+        }.map { nodes[$0] }
     }
 
-    /// The racks in the order the site lists them, plus any rack a node names that has no document.
+    /// The racks in the order the site lists them, plus any rack a node names that has no document (in the
+    /// order of `sortedNodes`, that is by name).
     var rackNames: [String] {
         var names = desired.racks.map(\.name)
-        for node in sortedNodes where !names.contains(node.rack.value) { names.append(node.rack.value) }
-        return names
+        let undocumented = Set(desired.nodes.map(\.rack.value)).subtracting(names)
+        return names + undocumented.sorted()
     }
 
     func isSuspended(_ rack: String) -> Bool { suspensions.contains { $0.rack == rack } }

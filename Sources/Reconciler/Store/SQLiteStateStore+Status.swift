@@ -9,7 +9,7 @@ extension SQLiteStateStore {
     public func nodeRecords() async throws -> [String: NodeRecord] {
         try await database.read { db in
             var records: [String: NodeRecord] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT * FROM node_status")
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.nodeColumns) FROM node_status")
             while let row = try rows.next() {
                 let record = try Self.nodeRecord(row)
                 records[record.name] = record
@@ -24,7 +24,7 @@ extension SQLiteStateStore {
         try await database.read { db in
             var entries: [String: [JournalEntry]] = [:]
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT * FROM journal WHERE id IN (
+                SELECT \(Self.journalColumns) FROM journal WHERE id IN (
                     SELECT max(id) FROM journal GROUP BY node
                     UNION SELECT max(id) FROM journal WHERE state = 'started' GROUP BY node)
                 ORDER BY id
@@ -71,36 +71,5 @@ extension SQLiteStateStore {
                     arguments: [node, String(decoding: try encoder.encode(report), as: UTF8.self), seconds])
             }
         }
-    }
-}
-
-extension SQLiteStateStore {
-    /// A list column (`["web","vod"]`, as `JSONEncoder` writes it): read directly when it holds plain strings,
-    /// through `JSONDecoder` when it holds escapes.
-    static func decodeList(_ text: String) throws -> [String] {
-        if let list = plainList(text) { return list }
-        return try JSONDecoder().decode([String].self, from: Data(text.utf8))
-    }
-
-    /// `[]` or `["a","b"]` with no backslash; nil for anything else.
-    private static func plainList(_ text: String) -> [String]? {
-        let bytes = Array(text.utf8)
-        guard bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]"), !bytes.contains(0x5C) else {
-            return nil
-        }
-        var list: [String] = []
-        var index = 1
-        let end = bytes.count - 1
-        while index < end {
-            guard bytes[index] == UInt8(ascii: "\""),
-                  let close = bytes[(index + 1)..<end].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-            list.append(String(decoding: bytes[(index + 1)..<close], as: UTF8.self))
-            index = close + 1
-            if index < end {
-                guard bytes[index] == UInt8(ascii: ","), index + 1 < end else { return nil }
-                index += 1
-            }
-        }
-        return list
     }
 }
