@@ -99,7 +99,7 @@ struct ConsoleSnapshot: Sendable {
     /// The racks in the order the site lists them, plus any rack a node names that has no document (in the
     /// order of `sortedNodes`, that is by name).
     var rackNames: [String] {
-        var names = desired.racks.map(\.name)
+        let names = desired.racks.map(\.name)
         let undocumented = Set(desired.nodes.map(\.rack.value)).subtracting(names)
         return names + undocumented.sorted()
     }

@@ -134,7 +134,7 @@ struct Apply: AsyncParsableCommand {
         case .json: renderer.json(plan, site: desired.site.name, commit: checkout.commit, to: &out)
         }
         out.flush()
-        if !plan.isEmpty { throw ExitCode(2) }
+        Terminal.finish(plan.isEmpty ? 0 : 2)
     }
 }
 

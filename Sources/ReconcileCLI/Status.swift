@@ -49,7 +49,7 @@ struct Status: AsyncParsableCommand {
         let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
         guard watch else {
             try await show(checkout: checkout, desired: desired)
-            return
+            Terminal.finish(0)
         }
         let inPlace = Terminal.standardOutput.isTerminal
         while true {

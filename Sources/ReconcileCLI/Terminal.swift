@@ -38,3 +38,12 @@ struct BufferedStandardOutput: TextOutputStream {
         buffer.removeAll(keepingCapacity: true)
     }
 }
+
+extension Terminal {
+    /// Ends the process with `code` once a command has written its answer (C's buffers are flushed by `exit`),
+    /// skipping the release of what it built object by object: for a 100,000-node site that is millions of
+    /// objects and a noticeable share of the command's time, for nothing.
+    static func finish(_ code: Int32) -> Never {
+        exit(code)
+    }
+}

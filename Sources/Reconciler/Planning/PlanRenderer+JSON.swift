@@ -8,10 +8,12 @@ extension PlanRenderer {
         output.write("{\n  \"actions\" : [")
         for (index, action) in plan.actions.enumerated() {
             output.write(index == 0 ? "\n    {\n" : ",\n    {\n")
-            output.write("      \"destructive\" : \(action.destructive),\n")
+            output.write(action.destructive ? "      \"destructive\" : true,\n" : "      \"destructive\" : false,\n")
             output.write("      \"detail\" : ")
             Self.writeJSONString(action.detail, to: &output)
-            output.write(",\n      \"kind\" : \"\(action.kind.rawValue)\",\n      \"node\" : ")
+            output.write(",\n      \"kind\" : \"")
+            output.write(action.kind.rawValue)
+            output.write("\",\n      \"node\" : ")
             Self.writeJSONString(action.node, to: &output)
             output.write(",\n      \"rack\" : ")
             Self.writeJSONString(action.rack, to: &output)
@@ -19,7 +21,9 @@ extension PlanRenderer {
                 output.write(",\n      \"service\" : ")
                 Self.writeJSONString(service, to: &output)
             }
-            output.write(",\n      \"wave\" : \(action.wave)\n    }")
+            output.write(",\n      \"wave\" : ")
+            output.write(String(action.wave))
+            output.write("\n    }")
         }
         output.write(plan.actions.isEmpty ? "\n\n  ],\n" : "\n  ],\n")
         if let commit {
