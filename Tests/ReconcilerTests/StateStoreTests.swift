@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Reconciler
+import ReconcilerTesting
 import Testing
 
 /// The SQLite state store (and its in-memory twin): status, commit, journal, and crash safety.
