@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Reconciler
+import ReconcilerTesting
 import Testing
 @testable import ReconcilerStore
 

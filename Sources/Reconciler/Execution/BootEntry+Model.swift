@@ -161,19 +161,22 @@ public struct BootActionExecutor: Sendable {
 }
 
 extension BootActionExecutor: ActionPerformer {
-    /// The executor's entry point: boot actions go to the driver; a `BootError` becomes an `ActionFailure` with its
-    /// intent (collisions, missing files, unwritable roots are stalled; a failed DHCP reload is transient). Any
-    /// other kind of action is not this performer's and stalls, naming the kind.
-    public func perform(_ action: PlannedAction, on node: Node, image: Image?) async throws {
+    /// The executor's entry point: boot actions go to the driver, and a `BootError` carries its intent (collisions,
+    /// missing files, unwritable roots are stalled; a failed DHCP reload is transient). Any other kind of action
+    /// is not this performer's and stalls, naming the kind.
+    public func perform(_ action: PlannedAction, on node: Node, image: Image?, attempt: StepAttempt) async throws
+        -> StepResult
+    {
         let handled: Bool
         do {
             handled = try await perform(action)
         } catch let error as BootError {
-            throw ActionFailure(error.description, intent: error.isTransient ? .transient : .stalled)
+            throw ActionFailure(error.description, intent: error.intent)
         }
-        if !handled {
+        guard handled else {
             throw ActionFailure("boot: \(action.kind.rawValue) is not a boot action", intent: .stalled)
         }
+        return .done
     }
 }
 

@@ -108,6 +108,13 @@ public struct NodeRecord: Sendable, Hashable, Codable {
     public var status: NodeStatus
     public var lastError: String?
     public var lastSeen: Date
+
+    public init(name: String, status: NodeStatus, lastError: String?, lastSeen: Date) {
+        self.name = name
+        self.status = status
+        self.lastError = lastError
+        self.lastSeen = lastSeen
+    }
 }
 
 /// One action in the journal.
@@ -127,6 +134,18 @@ public struct JournalEntry: Sendable, Hashable, Codable {
     public var plannedAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+
+    public init(id: Int64, commit: String?, action: PlannedAction, state: State, error: String?, plannedAt: Date,
+                startedAt: Date?, finishedAt: Date?) {
+        self.id = id
+        self.commit = commit
+        self.action = action
+        self.state = state
+        self.error = error
+        self.plannedAt = plannedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
 }
 
 /// A store error with intent.
