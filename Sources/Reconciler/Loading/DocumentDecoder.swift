@@ -131,9 +131,16 @@ struct DocumentDecoder {
         }
         var timeouts = StepTimeouts.defaults
         if let timeoutNode = spec.value("timeouts"),
-           let reader = fields.mapping(timeoutNode, "timeouts", known: ["power", "install", "services"]) {
+           let reader = fields.mapping(
+               timeoutNode, "timeouts", known: ["power", "install", "services", "bmcRequest", "bmcRetries"]) {
             if let v = reader.value("power"), let d = fields.duration(v, "timeouts.power") { timeouts.power = d }
             if let v = reader.value("install"), let d = fields.duration(v, "timeouts.install") { timeouts.install = d }
+            if let v = reader.value("bmcRequest"), let d = fields.duration(v, "timeouts.bmcRequest") {
+                timeouts.bmcRequest = d
+            }
+            if let v = reader.value("bmcRetries"), let n = fields.int(v, "timeouts.bmcRetries", range: 0...10) {
+                timeouts.bmcRetries = n
+            }
             if let v = reader.value("services"), let d = fields.duration(v, "timeouts.services") {
                 timeouts.services = d
             }
