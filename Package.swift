@@ -193,13 +193,14 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["Drivers"],
+            dependencies: ["LabSupport", "Drivers"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ReconcilerTests",
             dependencies: [
+                "LabSupport",
                 "Reconciler",
                 "Drivers",
                 "DriversTesting",
@@ -211,6 +212,7 @@ let package = Package(
         .testTarget(
             name: "PackagesTests",
             dependencies: [
+                "LabSupport",
                 "Reconciler",
                 "Drivers",
                 "DriversTesting",
@@ -224,6 +226,7 @@ let package = Package(
         .testTarget(
             name: "PowerTests",
             dependencies: [
+                "LabSupport",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -235,6 +238,7 @@ let package = Package(
         .testTarget(
             name: "TorrentTests",
             dependencies: [
+                "LabSupport",
                 "Torrent",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -284,6 +288,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
+                "LabSupport",
                 "Console",
                 "Reconciler",
                 "ReconcilerMetrics",

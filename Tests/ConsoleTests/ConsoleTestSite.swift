@@ -1,13 +1,13 @@
 import Console
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
 /// Paths of the repo, found from this source file.
 enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: packageRoot)
     static let examples = root.appendingPathComponent("examples/datacenter")
 }
 
@@ -130,24 +130,7 @@ final class ConsoleTestSite: @unchecked Sendable {
 
     @discardableResult
     func git(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = ["-C", repo] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["GIT_AUTHOR_NAME"] = "Ada Operator"
-        environment["GIT_AUTHOR_EMAIL"] = "ada@example.com"
-        environment["GIT_COMMITTER_NAME"] = "Ada Operator"
-        environment["GIT_COMMITTER_EMAIL"] = "ada@example.com"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ConsoleTestError("git \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
-        }
-        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try LabSupport.git(in: repo, author: "Ada Operator", email: "ada@example.com", arguments)
     }
 
     private func edit(_ file: String, replacing old: String, with new: String) throws {

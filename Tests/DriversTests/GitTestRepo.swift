@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 
 /// A real git repository made with the git CLI in a temporary directory, removed on deinit.
 final class GitTestRepo {
@@ -33,25 +34,6 @@ final class GitTestRepo {
 
     @discardableResult
     func git(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = ["-C", path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["GIT_AUTHOR_NAME"] = "Test Operator"
-        environment["GIT_AUTHOR_EMAIL"] = "ops@example.net"
-        environment["GIT_COMMITTER_NAME"] = "Test Operator"
-        environment["GIT_COMMITTER_EMAIL"] = "ops@example.net"
-        environment["GIT_CONFIG_GLOBAL"] = "/dev/null"
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "git \(arguments) failed"])
-        }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try LabSupport.git(in: path, arguments)
     }
 }

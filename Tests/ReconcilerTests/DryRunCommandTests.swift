@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
@@ -61,12 +62,7 @@ struct DryRunGitTests {
 
         @discardableResult
         func git(_ arguments: String...) throws -> String {
-            let environment = ["GIT_AUTHOR_NAME": "Ops", "GIT_AUTHOR_EMAIL": "ops@example.net", "GIT_COMMITTER_NAME": "Ops",
-                               "GIT_COMMITTER_EMAIL": "ops@example.net", "GIT_CONFIG_GLOBAL": "/dev/null",
-                               "PATH": "/usr/bin:/bin"]
-            let result = try runProcess("/usr/bin/git", ["-C", repo] + arguments, environment: environment)
-            try #require(result.status == 0, "git \(arguments): \(result.stderr)")
-            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try LabSupport.git(in: repo, author: "Ops", arguments)
         }
 
         func dryRun(_ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
