@@ -3,18 +3,15 @@ import LabSupport
 
 /// A real git repository made with the git CLI in a temporary directory, removed on deinit.
 final class GitTestRepo {
+    private let temporary: TemporaryDirectory
     let root: URL
     var path: String { root.appendingPathComponent("origin").path }
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-git-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: root.appendingPathComponent("origin").path,
-                                                withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory("rackswarm-git")
+        root = URL(fileURLWithPath: temporary.path)
+        _ = try temporary.subdirectory("origin")
         try git("init", "-q", "-b", "main")
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: root)
     }
 
     var cacheRoot: String { root.appendingPathComponent("cache").path }

@@ -18,8 +18,8 @@ struct DryRunCommandTests {
         let (_, json, _) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--output", "json"])
         #expect(json.contains("\"kind\" : \"installImage\""))
         // Observed: every node ready with the desired image and services.
-        let observed = FileManager.default.temporaryDirectory.appendingPathComponent("observed-\(UUID()).json")
-        defer { try? FileManager.default.removeItem(at: observed) }
+        let temporary = try TemporaryDirectory("rackswarm-observed")
+        let observed = URL(fileURLWithPath: temporary.path + "/observed.json")
         var nodes: [String: Any] = [:]
         for (name, services) in [("r1n1", ["web"]), ("r1n2", ["web"]), ("r1n3", ["vod"]), ("r1n4", ["vod"]),
                                  ("r2n1", ["vod"]), ("r2n2", ["vod"]), ("r2n3", []), ("r2n4", [])] {
@@ -44,12 +44,14 @@ struct DryRunCommandTests {
 /// `reconcile --dry-run` against real git repos: the plan names the commit it came from.
 struct DryRunGitTests {
     final class SiteRepo {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-siterepo-\(UUID().uuidString)")
+        private let temporary: TemporaryDirectory
+        var root: URL { URL(fileURLWithPath: temporary.path) }
         var repo: String { root.appendingPathComponent("repo").path }
         var cache: String { root.appendingPathComponent("cache").path }
         var state: String { root.appendingPathComponent("state.db").path }
 
         init() throws {
+            temporary = try TemporaryDirectory("rackswarm-siterepo")
             try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: Repo.examples.appendingPathComponent("datacenter").path,
                                              toPath: repo + "/site")
@@ -57,8 +59,6 @@ struct DryRunGitTests {
             try git("add", "-A")
             try git("commit", "-q", "-m", "Add dc1")
         }
-
-        deinit { try? FileManager.default.removeItem(at: root) }
 
         @discardableResult
         func git(_ arguments: String...) throws -> String {

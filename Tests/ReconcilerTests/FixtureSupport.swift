@@ -34,18 +34,14 @@ enum Repo {
 
 /// A temporary site: the shared base fixture with one fixture's files laid over it. Removed on deinit.
 final class FixtureSite {
+    private let temporary: TemporaryDirectory
     let directory: URL
 
     init(fixture: URL) throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("rackswarm-fixture-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory("rackswarm-fixture")
+        directory = URL(fileURLWithPath: temporary.path)
         try Self.copyContents(of: Repo.loaderFixtures.appendingPathComponent("base"), into: directory)
         try Self.copyContents(of: fixture, into: directory)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: directory)
     }
 
     func load() -> LoadResult { SiteLoader.load(path: directory.path) }

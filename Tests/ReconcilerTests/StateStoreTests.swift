@@ -1,22 +1,17 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
 /// The SQLite state store (and its in-memory twin): status, commit, journal, and crash safety.
 struct StateStoreTests {
-    final class TempDirectory {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-store-\(UUID().uuidString)")
-        deinit { try? FileManager.default.removeItem(at: url) }
-        var database: String { url.appendingPathComponent("state.db").path }
-    }
-
-    static func stores(_ directory: TempDirectory) throws -> [any StateStore] {
+    static func stores(_ directory: TemporaryDirectory) throws -> [any StateStore] {
         [try SQLiteStateStore(path: directory.database), MemoryStateStore()]
     }
 
     @Test func statusAndCommitRoundTrip() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try Self.stores(directory) {
             let status = NodeStatus(phase: .ready, image: "os@1", services: ["vod", "web"], drifted: ["web"], rack: "r1")
             try await store.record(status, lastError: "mediaServer died", for: "n1", at: Date(timeIntervalSince1970: 100))
@@ -31,7 +26,7 @@ struct StateStoreTests {
     }
 
     @Test func installProgressKeepsTheLatestReportPerNode() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try Self.stores(directory) {
             #expect(try await store.installProgress().isEmpty)
             try await store.recordInstall(InstallReport(phase: .booted, image: "os@1"), for: "n1",
@@ -81,7 +76,7 @@ struct StateStoreTests {
     }
 
     @Test func journalTransitions() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try Self.stores(directory) {
             let actions = [
                 PlannedAction(node: "n1", rack: "r1", wave: 1, kind: .powerCycle, destructive: false, detail: "a"),
@@ -105,7 +100,7 @@ struct StateStoreTests {
     }
 
     @Test func storePersistsAcrossOpens() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         do {
             let store = try SQLiteStateStore(path: directory.database)
             try await store.setLastAppliedCommit("deadbeef", at: Date())
@@ -117,7 +112,7 @@ struct StateStoreTests {
     /// SIGKILL a writer mid-stream, several times: the file stays sound, every row is whole, and at most the one
     /// action in flight is left started-but-unfinished for the next run to find.
     @Test func killedWriterLeavesNoHalfWrittenRow() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for round in 0..<3 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: ValidateCommandTests.binary)
@@ -149,4 +144,9 @@ struct StateStoreTests {
         #expect(try await store.unfinishedActions().count <= 3)
         #expect(journal.filter { $0.state == .planned }.count <= 3)
     }
+}
+
+extension TemporaryDirectory {
+    /// A state database in the directory.
+    var database: String { path + "/state.db" }
 }
