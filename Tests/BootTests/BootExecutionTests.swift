@@ -8,8 +8,7 @@ import Testing
 /// The model maps onto the driver's plain entries, and the planner's boot actions run through a driver:
 /// a refused node fails alone, the others go on.
 struct BootExecutionTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: packageRoot)
 
     static func datacenter() throws -> DesiredState {
         let result = SiteLoader.load(path: root.appendingPathComponent("examples/datacenter").path)

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 

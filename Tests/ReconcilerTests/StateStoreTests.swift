@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import ReconcilerTesting
 import Testing
@@ -7,18 +8,12 @@ import Testing
 
 /// The SQLite state store (and its in-memory twin): status, commit, journal, and crash safety.
 struct StateStoreTests {
-    final class TempDirectory {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-store-\(UUID().uuidString)")
-        deinit { try? FileManager.default.removeItem(at: url) }
-        var database: String { url.appendingPathComponent("state.db").path }
-    }
-
-    static func stores(_ directory: TempDirectory) throws -> [any StateStore] {
+    static func stores(_ directory: TemporaryDirectory) throws -> [any StateStore] {
         [try SQLiteStateStore(path: directory.database), MemoryStateStore()]
     }
 
     @Test func statusAndCommitRoundTrip() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try Self.stores(directory) {
             let status = NodeStatus(phase: .ready, image: "os@1", services: ["vod", "web"], drifted: ["web"], rack: "r1")
             try await store.record(status, lastError: "mediaServer died", for: "n1", at: Date(timeIntervalSince1970: 100))
@@ -33,7 +28,7 @@ struct StateStoreTests {
     }
 
     @Test func installProgressKeepsTheLatestReportPerNode() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try Self.stores(directory) {
             #expect(try await store.installProgress().isEmpty)
             try await store.recordInstall(InstallReport(phase: .booted, image: "os@1"), for: "n1",
@@ -83,7 +78,7 @@ struct StateStoreTests {
     }
 
     @Test func journalTransitions() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try Self.stores(directory) {
             let actions = [
                 PlannedAction(node: "n1", rack: "r1", wave: 1, kind: .powerCycle, destructive: false, detail: "a"),
@@ -107,7 +102,7 @@ struct StateStoreTests {
     }
 
     @Test func storePersistsAcrossOpens() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         do {
             let store = try SQLiteStateStore(path: directory.database)
             try await store.setLastAppliedCommit("deadbeef", at: Date())
@@ -119,7 +114,7 @@ struct StateStoreTests {
     /// SIGKILL a writer mid-stream, several times: the file stays sound, every row is whole, and at most the one
     /// action in flight is left started-but-unfinished for the next run to find.
     @Test func killedWriterLeavesNoHalfWrittenRow() async throws {
-        let directory = TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for round in 0..<3 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: ValidateCommandTests.binary)
@@ -156,7 +151,7 @@ struct StateStoreTests {
 /// The whole-site reads of status views give what the per-node reads and the whole journal give.
 struct StateStoreSiteReadTests {
     @Test func siteReadsAgreeWithPerNodeReads() async throws {
-        let directory = StateStoreTests.TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try StateStoreTests.stores(directory) {
             let actions = (1...3).flatMap { index in
                 [PlannedAction.Kind.writeBootEntry, .powerCycle, .installImage].map { kind in
@@ -200,7 +195,7 @@ struct StateStoreSiteReadTests {
     }
 
     @Test func installReportsReadBackAsWritten() async throws {
-        let directory = StateStoreTests.TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         let store = try SQLiteStateStore(path: directory.database)
         var written: [InstallReport] = []
         for index in 0..<50 {
@@ -226,4 +221,9 @@ struct StateStoreSiteReadTests {
             #expect(all["n\(index)"] == (try await store.installProgress(of: "n\(index)")))
         }
     }
+}
+
+extension TemporaryDirectory {
+    /// A state database in the directory.
+    var database: String { path + "/state.db" }
 }
