@@ -83,7 +83,8 @@ struct HostileSwarmTests {
         try await withTimeout(25) {
             while !closed.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
         }
-        #expect(closed.withLockedValue { $0 }, "the flooder was closed after \(sent.withLockedValue { $0 }) keep-alives")
+        let keepAlives = sent.withLockedValue { $0 }
+        #expect(closed.withLockedValue { $0 }, "the flooder was closed after \(keepAlives) keep-alives")
         await seed.stop()
     }
 

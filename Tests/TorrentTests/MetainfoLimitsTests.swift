@@ -1,4 +1,5 @@
 import Foundation
+import var LabSupport.builtBinaries
 import Logging
 import Testing
 
@@ -85,17 +86,21 @@ struct MetainfoLimitsTests {
     }
 
     @Test func theCommandsRefuseAHostileTorrentWithTheLimitNamed() throws {
-        let bin = try #require(CommandLineEndToEndTests.binaries, "build the executables first")
+        let bin = try #require(builtBinaries, "build the executables first")
         let directory = try TemporaryDirectory()
         let torrent = directory.file("hostile.torrent")
-        try Data(Self.torrent(length: Int64.max, pieceLength: 1 << 20, pieces: 1)).write(to: URL(fileURLWithPath: torrent))
+        let hostile = Self.torrent(length: Int64.max, pieceLength: 1 << 20, pieces: 1)
+        try Data(hostile).write(to: URL(fileURLWithPath: torrent))
         let image = directory.file("image.img")
         try writeRandomFile(image, size: 100_000, seed: 3)
         let runs = [
             try runCommand("\(bin)/reconcile", ["seed", torrent, "--data", image, "--listen", "127.0.0.1:0"]),
             try runCommand(
                 "\(bin)/provision-agent",
-                ["fetch", torrent, "--output", directory.file("out.img"), "--listen", "127.0.0.1:0", "--tracker", "none"]
+                [
+                    "fetch", torrent, "--output", directory.file("out.img"), "--listen", "127.0.0.1:0",
+                    "--tracker", "none",
+                ]
             ),
         ]
         for run in runs {
@@ -104,7 +109,8 @@ struct MetainfoLimitsTests {
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("out.img")))
         let publish = try runCommand(
-            "\(bin)/reconcile", ["image", "publish", image, "--output", directory.file("big.torrent"), "--piece-size", "4G"]
+            "\(bin)/reconcile",
+            ["image", "publish", image, "--output", directory.file("big.torrent"), "--piece-size", "4G"]
         )
         #expect(publish.status != 0 && publish.status < 128, "\(publish.output)")
         #expect(publish.output.contains("Metainfo.Limits.maxPieceLength"), "\(publish.output)")

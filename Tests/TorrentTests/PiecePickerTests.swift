@@ -49,7 +49,8 @@ struct PiecePickerTests {
         let full = Bitfield(count: 1, allSet: true)
         let first = picker.pick(peer: Self.peerA, peerHas: full, limit: 10, outstanding: [], have: have)
         #expect(first.count == 4)
-        let duplicate = picker.pick(peer: Self.peerA, peerHas: full, limit: 10, outstanding: Set(first.prefix(3)), have: have)
+        let duplicate = picker.pick(
+            peer: Self.peerA, peerHas: full, limit: 10, outstanding: Set(first.prefix(3)), have: have)
         #expect(duplicate == [first[3]])
         #expect(picker.isEndgame(have: have))
         _ = picker.received(first[0])

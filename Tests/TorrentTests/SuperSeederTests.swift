@@ -10,7 +10,9 @@ struct SuperSeederTests {
         let availability = [Int](repeating: 0, count: 12)
         var offered: [Int] = []
         for _ in 0..<12 {
-            if let index = seeder.next(peerHas: none, held: [], availability: availability, using: &generator) { offered.append(index) }
+            if let index = seeder.next(peerHas: none, held: [], availability: availability, using: &generator) {
+                offered.append(index)
+            }
         }
         #expect(Set(offered).count == 12)
         // Every piece has an offer pending: nothing more to offer anyone.
@@ -18,7 +20,8 @@ struct SuperSeederTests {
         #expect(more == nil)
         // Delivered pieces that peers now have are not offered again either.
         for index in offered { seeder.delivered(index) }
-        let again = seeder.next(peerHas: none, held: [], availability: [Int](repeating: 1, count: 12), using: &generator)
+        let everywhere = [Int](repeating: 1, count: 12)
+        let again = seeder.next(peerHas: none, held: [], availability: everywhere, using: &generator)
         #expect(again == nil)
     }
 

@@ -177,7 +177,8 @@ extension TorrentSession {
                     webSeed.finished(fetch.piece, ok: false)
                     scheduler.failed(fetch.piece, solo: false)
                     logger.info(
-                        "web seed fetch failed", metadata: ["piece.index": "\(fetch.piece)", "webseed.url": "\(fetch.url)"]
+                        "web seed fetch failed",
+                        metadata: ["piece.index": "\(fetch.piece)", "webseed.url": "\(fetch.url)"]
                     )
                     return
                 }
