@@ -6,6 +6,11 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// The release version `--version` and `rackswarm_build_info` show.
+let rackswarmVersion = "0.1.0"
+/// The commit a build is made from: `RACKSWARM_COMMIT` (set by `make package`), else the checkout's HEAD.
+let rackswarmCommit = Context.environment["RACKSWARM_COMMIT"] ?? Context.gitInformation?.currentCommit ?? "unknown"
+
 let package = Package(
     name: "rackswarm",
     platforms: [.macOS(.v14)],
@@ -35,6 +40,24 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+
+        // Build identity (version, commit) as C strings set here, and the flags both executables share.
+        .target(
+            name: "CBuildInfo",
+            cSettings: [
+                .define("RACKSWARM_VERSION", to: "\"\(rackswarmVersion)\""),
+                .define("RACKSWARM_COMMIT", to: "\"\(rackswarmCommit)\""),
+            ]
+        ),
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "CBuildInfo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Vocabulary shared by every layer (no dependencies): error intents, sizes and durations.
         .target(name: "RackswarmCore", swiftSettings: swiftSettings),
@@ -87,6 +110,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
+                "CBuildInfo",
                 "Reconciler",
                 "Drivers",
                 "BootServer",
@@ -142,6 +166,8 @@ let package = Package(
                 "Torrent",
                 "BootServer",
                 "Console",
+                "CommandLineSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -166,6 +192,7 @@ let package = Package(
                 "Drivers",
                 "Installer",
                 "Torrent",
+                "CommandLineSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -184,6 +211,11 @@ let package = Package(
         .target(
             name: "LabSupport",
             path: "Tests/LabSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeployTests",
+            dependencies: ["LabSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

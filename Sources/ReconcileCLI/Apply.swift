@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Console
 import Drivers
 import Foundation
@@ -15,24 +16,21 @@ struct Apply: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.")
 
-    enum Output: String, ExpressibleByArgument, CaseIterable {
-        case text
-        case json
-    }
-
-    @Flag(help: "Print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
+    @Flag(help: "The same as `reconcile plan`: print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
     var dryRun = false
+
+    @Flag(name: [.short, .long], help: "Apply destructive actions (power cycles, reimages) without asking.")
+    var yes = false
 
     @OptionGroup var source: SourceOptions
 
     @Option(help: "State database (observed status and journal).")
-    var state: String = ".rackswarm/state.db"
+    var state: String = Settings.value("state", ".rackswarm/state.db")
 
     @Option(help: "Plan against this observed state (JSON) instead of the state database: a what-if preview.")
     var observed: String?
 
-    @Option(help: "Output format.")
-    var output: Output = .text
+    @OptionGroup var output: OutputOptions
 
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
@@ -44,13 +42,13 @@ struct Apply: AsyncParsableCommand {
     var loop = false
 
     @Option(help: "Address the HTTP server (boot files, tracker, install reports) listens on.")
-    var listen: String = "0.0.0.0"
+    var listen: String = Settings.value("listen", "0.0.0.0")
 
     @Option(help: "Port the initial seed accepts peers on (one more per further image).")
-    var seedPort: Int = 6881
+    var seedPort: Int = Settings.integer("seed-port", 6881)
 
     @Option(help: "Attempts per action before a node counts as failed, the first included.")
-    var attempts: Int = 5
+    var attempts: Int = Settings.integer("attempts", 5)
 
     @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.")
     var backoff: String = "2s"
@@ -67,6 +65,8 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
 
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
@@ -74,7 +74,8 @@ struct Apply: AsyncParsableCommand {
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
-        if let heartbeatListen, AgentAddress(parsing: heartbeatListen) == nil {
+        if let heartbeatListen = heartbeatListen ?? Settings.value("heartbeat-listen"),
+            AgentAddress(parsing: heartbeatListen) == nil {
             throw ValidationError("--heartbeat-listen wants HOST:PORT")
         }
         guard Duration(parsing: backoff).map({ $0 > .zero }) == true else {
@@ -86,13 +87,21 @@ struct Apply: AsyncParsableCommand {
         // One load at start-up: it refuses a broken site and gives the loop its interval; passes load again.
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
         let interval = every.flatMap { Duration(parsing: $0) } ?? (loop ? desired.site.interval : nil)
-        if !dryRun && scope == .all {
+        if dryRun {
+            try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
+                                 output: output)
+            return
+        }
+        if interval == nil { try await confirm(desired) }
+        if scope == .all {
             let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
-            let tokens = try OperatorTokens.load(tokenFile)
+            let tokens = try OperatorTokens.load(tokenFile ?? Settings.value("token-file"))
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
-                                          dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
-                                          heartbeatListen: heartbeatListen.flatMap(AgentAddress.init(parsing:)),
+                                          dnsmasqHosts: dnsmasqHosts ?? Settings.value("dnsmasq-hosts"),
+                                          dnsmasqPidFile: dnsmasqPidFile ?? Settings.value("dnsmasq-pid-file"),
+                                          heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
+                                              .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"))
             try await convergence.run(first: (checkout, desired), every: interval)
             return
@@ -101,32 +110,7 @@ struct Apply: AsyncParsableCommand {
             try await runLoop(interval: interval)
             return
         }
-        if !dryRun {
-            try await Self.convergeServices(desired, commit: checkout.commit, state: state)
-            return
-        }
-        var observedState = ObservedState()
-        if observed == nil, let store = try SQLiteStateStore.openExisting(path: state) {
-            observedState = try await store.observedState()
-        }
-        if let observed {
-            do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: observed))
-                observedState = try JSONDecoder().decode(ObservedState.self, from: data)
-            } catch {
-                Terminal.standardError.write("error: cannot read observed state \(observed): \(error)\n")
-                throw ExitCode.failure
-            }
-        }
-        let plan = Planner.plan(desired: desired, observed: observedState, policy: .init(scope: scope))
-        let renderer = PlanRenderer(colour: output == .text && Terminal.standardOutput.isTerminal)
-        switch output {
-        case .text:
-            print(renderer.text(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
-            print(BootEntryPreview.text(plan: plan, desired: desired), terminator: "")
-        case .json: print(try renderer.json(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
-        }
-        if !plan.isEmpty { throw ExitCode(2) }
+        try await Self.convergeServices(desired, commit: checkout.commit, state: state)
     }
 }
 

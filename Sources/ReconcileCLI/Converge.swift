@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Reconciler
+import ReconcilerMetrics
 import ServiceLifecycle
 import Torrent
 import UnixSignals
@@ -158,6 +159,7 @@ struct Passes: Sendable {
         tracker.updateRacks(Self.racksByHost(desired))
         let wanted = wantedImages(desired, siteDirectory: checkout.directory, repoRoot: checkout.root)
         let refused = await seeder.prepare(wanted)
+        ReconcilerMetrics.seedImages(serving: wanted.count - refused.count, refused: refused.count)
         let site = desired.site
         if site.network.dhcp == .managed {
             // DHCP reservations follow the repo; a failed reload is logged, and the next pass writes them again.

@@ -96,7 +96,7 @@ struct ReconcileServicesScopeTests {
         #expect(second.stdout.contains("No changes."))
 
         // A dry run reads what the services pass recorded: nothing to do for services.
-        let dry = try await Self.reconcile(products, ["--dry-run", "--scope", "services", "--repo", site, "--state", state])
+        let dry = try await Self.reconcile(products, ["plan", "--scope", "services", "--repo", site, "--state", state])
         #expect(dry.status == 0 && dry.stdout.contains("No changes."))
     }
 

@@ -5,7 +5,7 @@ import GRDB
 /// The embedded state store: one SQLite file in WAL mode, written in transactions so that a process killed at
 /// any moment leaves either the old row or the new one, never half of one.
 public final class SQLiteStateStore: StateStore {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     public init(path: String) throws {
