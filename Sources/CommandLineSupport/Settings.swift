@@ -15,7 +15,7 @@ public enum Settings {
     public static let keys: Set<String> = [
         "repo", "ref", "path", "cache", "git-token", "git-user", "ssh-key", "state", "listen", "seed-port",
         "attempts", "token-file", "dnsmasq-hosts", "dnsmasq-pid-file", "heartbeat-listen", "log-level",
-        "log-format",
+        "log-format", "retention",
     ]
 
     /// The default file.
@@ -93,11 +93,19 @@ public enum Settings {
                 continue
             }
             var value = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-            if let hash = value.range(of: " #"), !value.hasPrefix("\""), !value.hasPrefix("'") {
+            if let quote = value.first, quote == "\"" || quote == "'" {
+                // A quoted value ends at its closing quote; only a comment may follow.
+                let body = value.dropFirst()
+                guard let close = body.firstIndex(of: quote),
+                    body[body.index(after: close)...].trimmingCharacters(in: .whitespaces).isEmpty
+                        || body[body.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("#")
+                else {
+                    problem(line.distance(from: line.startIndex, to: colon) + 3, "unterminated quoted value")
+                    continue
+                }
+                value = String(body[..<close])
+            } else if let hash = value.range(of: " #") {
                 value = String(value[..<hash.lowerBound]).trimmingCharacters(in: .whitespaces)
-            }
-            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
-                value = String(value.dropFirst().dropLast())
             }
             guard !value.isEmpty else {
                 problem(line.distance(from: line.startIndex, to: colon) + 2, "setting '\(key)' has no value")

@@ -65,6 +65,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
 
+    @Option(help: "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).")
+    var retention: String?
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -72,6 +75,9 @@ struct Apply: AsyncParsableCommand {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
         }
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
+        if let retention = retention ?? Settings.value("retention"), Duration(parsing: retention).map({ $0 > .zero }) != true {
+            throw ValidationError("--retention takes a duration like 30d or 12h")
+        }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
         if let heartbeatListen = heartbeatListen ?? Settings.value("heartbeat-listen"),
@@ -102,7 +108,9 @@ struct Apply: AsyncParsableCommand {
                                           dnsmasqPidFile: dnsmasqPidFile ?? Settings.value("dnsmasq-pid-file"),
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
-                                          logger: Logger(label: "rackswarm.reconcile"))
+                                          logger: Logger(label: "rackswarm.reconcile"),
+                                          retention: (retention ?? Settings.value("retention"))
+                                              .flatMap { Duration(parsing: $0) })
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }

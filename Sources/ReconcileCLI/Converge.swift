@@ -29,6 +29,8 @@ struct Convergence {
     /// Where agents' heartbeats (`provision-agent serve --report-to`) arrive; nil: every pass asks the agents.
     var heartbeatListen: AgentAddress?
     var logger: Logger
+    /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
+    var retention: Duration? = nil
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
     /// exits 1.
@@ -97,6 +99,10 @@ struct Convergence {
                     // A request that came before this pass started is answered by it.
                     try await store.clearPassRequest(through: Date())
                     _ = try await passes.run()
+                    if let retention {
+                        let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
+                        try await store.pruneJournal(before: cutoff, keepingNewestPerNode: Store.Prune.keptPerNode)
+                    }
                 })
         } else {
             loop = OnePass(first: (checkout, desired), passes: passes)

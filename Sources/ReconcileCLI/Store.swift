@@ -43,8 +43,11 @@ struct Store: AsyncParsableCommand {
         @Option(help: "Keep entries younger than this (e.g. 30d, 12h).")
         var retention: String = "30d"
 
+        /// Journal entries each node keeps whatever their age (its recent history for `status NODE`).
+        static let keptPerNode = 50
+
         @Option(help: "Entries per node always kept, however old.")
-        var keep: Int = 50
+        var keep: Int = keptPerNode
 
         @OptionGroup var logging: LoggingOptions
 

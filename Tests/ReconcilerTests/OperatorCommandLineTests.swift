@@ -109,4 +109,56 @@ struct OperatorCommandLineTests {
         #expect(try await copy.suspendedRacks() == ["r2"])
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.contains("partial") }))
     }
+
+    @Test func settingsComeFromFlagsThenEnvironmentThenTheFile() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/reconciler.yaml"
+        try "# site settings\nstate: /from/file.db\nref: 'release'  # quoted\n".write(toFile: file, atomically: true,
+                                                                                  encoding: .utf8)
+        let fromFile = try runProcess(ValidateCommandTests.binary, ["plan", "--help"],
+                                      environment: ["RACKSWARM_CONFIG": file])
+        #expect(fromFile.stdout.contains("(default: /from/file.db)") && fromFile.stdout.contains("(default: release)"),
+                "\(fromFile.stdout)")
+        let fromEnvironment = try runProcess(ValidateCommandTests.binary, ["plan", "--help"],
+                                             environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
+        #expect(fromEnvironment.stdout.contains("(default: /from/env.db)"))
+        // A flag beats both: the plan reads the state database the flag names (none there: a first install).
+        let state = directory + "/flag.db"
+        let fromFlag = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--state", state],
+                                      environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
+        #expect(fromFlag.status == 2, "\(fromFlag.stderr)")
+        // A bad file is a located error, and nothing runs.
+        try "state: /x.db\nstat: typo\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site],
+                                 environment: ["RACKSWARM_CONFIG": file])
+        #expect(bad.status == 1 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("\(file):2:1: error: unknown setting 'stat'"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("  stat: typo\n  ^"))
+    }
+
+    @Test func pruneKeepsEachNodesNewestEntriesAndDropsOldEndedOnes() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let store = try SQLiteStateStore(path: state)
+        let desired = try #require(SiteLoader.load(path: site).state)
+        let plan = Planner.plan(desired: desired, observed: ObservedState())
+        let old = Date(timeIntervalSinceNow: -7200)
+        let ids = try await store.journalPlanned(plan.actions, commit: "c1", at: old)
+        for id in ids {
+            try await store.journalStarted(id, at: old)
+            try await store.journalFinished(id, at: old)
+        }
+        // One fresh entry, still planned: never pruned.
+        let fresh = try await store.journalPlanned(Array(plan.actions.prefix(1)), commit: "c2", at: Date())
+        let (status, stdout, stderr) = try runProcess(
+            ValidateCommandTests.binary, ["store", "prune", "--retention", "1h", "--keep", "2", "--state", state])
+        #expect(status == 0, "\(stderr)")
+        let left = try await store.journal(node: nil)
+        let perNode = Dictionary(grouping: left, by: \.action.node).mapValues(\.count)
+        #expect(perNode.values.allSatisfy { $0 == 2 }, "\(perNode)")
+        #expect(left.contains { $0.id == fresh[0] })
+        #expect(stdout.contains("pruned \(plan.actions.count + 1 - left.count) journal entries"), "\(stdout)")
+    }
 }
