@@ -13,7 +13,7 @@ let rackswarmCommit = Context.environment["RACKSWARM_COMMIT"] ?? Context.gitInfo
 
 let package = Package(
     name: "rackswarm",
-    platforms: [.macOS(.v14)],
+    // Linux only (namespaces, dnsmasq, dnf, /proc): no Apple platform is claimed.
     products: [
         .executable(name: "reconcile", targets: ["ReconcileCLI"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
@@ -145,7 +145,6 @@ let package = Package(
                 "CBuildInfo",
                 "Reconciler",
                 "Drivers",
-                "BootServer",
                 "ReconcilerMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -158,7 +157,7 @@ let package = Package(
         .target(
             name: "Installer",
             dependencies: [
-                "COpenSSL",
+                "RackswarmCore",
                 "Drivers",
                 "Torrent",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -171,6 +170,11 @@ let package = Package(
         .target(
             name: "DriversTesting",
             dependencies: ["Drivers"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ReconcilerTesting",
+            dependencies: ["Reconciler"],
             swiftSettings: swiftSettings
         ),
 
@@ -204,19 +208,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings,
-            // Release `reconcile` links the Swift runtime and Foundation statically (what `--static-swift-stdlib`
-            // does, spelled out because it is per target): start-up drops from ~14 ms to ~10 ms, which counts for
-            // an operator command such as `reconcile power` (see benchmarks/bench-power.sh).
-            linkerSettings: [
-                .unsafeFlags(
-                    ["-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationNetworking",
-                     "-lCoreFoundation", "-l_CFURLSessionInterface", "-lFoundationEssentials",
-                     "-lFoundationInternationalization", "-l_FoundationICU", "-l_FoundationCShims",
-                     "-l_FoundationCollections", "-lswift_RegexParser", "-lswift_StringProcessing",
-                     "-lswiftSynchronization", "-lswift_Concurrency", "-lswiftDispatch", "-Xlinker", "--end-group"],
-                    .when(configuration: .release))
-            ]
+            swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "AgentCLI",
@@ -228,8 +220,6 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -257,14 +247,16 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["Drivers"],
+            dependencies: ["LabSupport", "Drivers"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ReconcilerTests",
             dependencies: [
+                "LabSupport",
                 "Reconciler",
+                "ReconcilerTesting",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "Logging", package: "swift-log"),
@@ -275,6 +267,7 @@ let package = Package(
         .testTarget(
             name: "PackagesTests",
             dependencies: [
+                "LabSupport",
                 "Reconciler",
                 "Drivers",
                 "DriversTesting",
@@ -288,6 +281,7 @@ let package = Package(
         .testTarget(
             name: "PowerTests",
             dependencies: [
+                "LabSupport",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -299,6 +293,7 @@ let package = Package(
         .testTarget(
             name: "TorrentTests",
             dependencies: [
+                "LabSupport",
                 "Torrent",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -348,6 +343,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
+                "LabSupport",
                 "Console",
                 "Reconciler",
                 "ReconcilerMetrics",

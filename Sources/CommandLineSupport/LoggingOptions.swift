@@ -32,12 +32,13 @@ public struct LoggingOptions: ParsableArguments {
 }
 
 extension LoggingOptions {
-    /// Bootstraps logging from the parsed command's own `logging` options when it has them, else from the
-    /// environment and defaults.
+    /// Bootstraps logging from the parsed command's own `logging` options. A command without them sets up its
+    /// own logging in `run()` (swift-log allows one bootstrap per process), so it is left alone.
     public static func bootstrap(for command: any ParsableCommand) {
         let options = Mirror(reflecting: command).children.lazy
             .compactMap { ($0.value as? OptionGroup<LoggingOptions>)?.wrappedValue }.first
-        bootstrap(level: options?.logLevel, format: options?.logFormat, verbose: false)
+        guard let options else { return }
+        bootstrap(level: options.logLevel, format: options.logFormat, verbose: false)
     }
 }
 

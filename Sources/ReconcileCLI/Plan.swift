@@ -23,26 +23,47 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
 
+    @Flag(help: "With text output, print each node's boot entry instead of groups of like entries.")
+    var showBootEntries = false
+
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if showBootEntries && output.output == .json {
+            throw ValidationError("--show-boot-entries is for text output (JSON has every action)")
+        }
+    }
 
     func run() async throws {
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
         try await Self.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
-                             output: output)
+                             output: output, showBootEntries: showBootEntries)
     }
 
-    /// Plans and prints the plan; exits 2 when it holds changes.
+    /// Plans and prints the plan (straight to standard output through one buffer, or whole into `--out-file`);
+    /// exits 2 when it holds changes, 0 when in sync.
     static func print(_ desired: DesiredState, checkout: SiteSource.Checkout, state: String, observed: String?,
-                      scope: Planner.Policy.Scope, output: OutputOptions) async throws {
+                      scope: Planner.Policy.Scope, output: OutputOptions, showBootEntries: Bool) async throws {
         let plan = try await Self.plan(desired, state: state, observed: observed, scope: scope)
         let renderer = PlanRenderer(colour: output.toTerminal)
-        switch output.output {
-        case .text:
-            try output.emit(renderer.text(plan, site: desired.site.name, commit: checkout.commit)
-                + BootEntryPreview.text(plan: plan, desired: desired))
-        case .json: try output.emit(try renderer.json(plan, site: desired.site.name, commit: checkout.commit))
+        func render<Out: TextOutputStream>(to out: inout Out) {
+            switch output.output {
+            case .text:
+                renderer.text(plan, site: desired.site.name, commit: checkout.commit, to: &out)
+                BootEntryPreview.text(plan: plan, desired: desired, everyEntry: showBootEntries, to: &out)
+            case .json: renderer.json(plan, site: desired.site.name, commit: checkout.commit, to: &out)
+            }
         }
-        if !plan.isEmpty { throw ExitCode(2) }
+        if output.outFile != nil {
+            var text = ""
+            render(to: &text)
+            try output.emit(text)
+        } else {
+            var out = BufferedStandardOutput()
+            render(to: &out)
+            out.flush()
+        }
+        Terminal.finish(plan.isEmpty ? 0 : 2)
     }
 
     /// The plan against the observed state in `observed` (a JSON file) or else the state database (none yet:

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
@@ -10,7 +11,7 @@ struct OperatorActionCommandTests {
         let site = try ConsoleTestSite()
         let tokens = site.root.appendingPathComponent("tokens").path
         try "alice:alice-operator-token-0001\n".write(toFile: tokens, atomically: true, encoding: .utf8)
-        let binary = ConsoleBrowserTests.productsDirectory + "/reconcile"
+        let binary = productsDirectory + "/reconcile"
         try await ConsoleBrowserTests().withConsoleServer(site: site, extra: ["--token-file", tokens]) { url in
             func run(_ arguments: [String], token: String = "alice-operator-token-0001") async -> CommandResult {
                 await ProcessCommandRunner().run(binary, arguments + ["--server", url],

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// `reconcile --scope services` as an operator runs it: the built binary, a site repo, and a real
@@ -55,7 +56,7 @@ struct ReconcileServicesScopeTests {
     }
 
     static func startAgent(_ node: LabNode, port: Int, keyFile: String) throws -> pid_t {
-        try AgentBinaryTests.spawnDaemon("\(AgentBinaryTests.productsDirectory)/provision-agent", [
+        try AgentBinaryTests.spawnDaemon("\(productsDirectory)/provision-agent", [
             "serve", "--listen", "127.0.0.11:\(port)", "--node", node.name, "--key-file", keyFile,
             "--state-dir", node.state, "--install-root", node.root, "--releasever", "1", "--no-gpg-check",
             "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
@@ -64,7 +65,7 @@ struct ReconcileServicesScopeTests {
 
     @Test func convergesServicesThroughTheAgentBinary() async throws {
         let repository = try await PackageLab.repository()
-        let products = AgentBinaryTests.productsDirectory
+        let products = productsDirectory
         let node = try LabNode("scope1")
         var agentPID: pid_t = 0
         defer {
@@ -79,7 +80,7 @@ struct ReconcileServicesScopeTests {
 
         agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
         let state = "\(node.directory)/state.db"
-        let arguments = ["--scope", "services", "--repo", site, "--state", state]
+        let arguments = ["apply", "--scope", "services", "--repo", site, "--state", state]
         var first = try await Self.reconcile(products, arguments)
         // The agent may still be binding its port: retry briefly while it is unreachable.
         for _ in 0..<40 where first.stdout.contains("unreachable:") {
@@ -104,7 +105,7 @@ struct ReconcileServicesScopeTests {
     /// and exits 0 on SIGTERM.
     @Test func loopPicksUpChangesAndStopsCleanlyOnSIGTERM() async throws {
         let repository = try await PackageLab.repository()
-        let products = AgentBinaryTests.productsDirectory
+        let products = productsDirectory
         let node = try LabNode("scope2")
         var agentPID: pid_t = 0
         let loop = Process()
@@ -120,7 +121,7 @@ struct ReconcileServicesScopeTests {
                                       services: ["vod"])
         agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
         loop.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
-        loop.arguments = ["--scope", "services", "--every", "1s", "--repo", site, "--state", "\(node.directory)/state.db"]
+        loop.arguments = ["apply", "--scope", "services", "--every", "1s", "--repo", site, "--state", "\(node.directory)/state.db"]
         let log = "\(node.directory)/loop.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -155,17 +156,6 @@ struct ReconcileServicesScopeTests {
     static func reconcile(_ products: String, _ arguments: [String]) async throws
         -> (status: Int32, stdout: String, stderr: String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        try runProcess("\(products)/reconcile", arguments)
     }
 }

@@ -30,6 +30,14 @@ public struct SiteSource: Sendable {
         public var commit: String?
         public var summary: String?
         public var author: String?
+
+        public init(directory: String, root: String, commit: String?, summary: String? = nil, author: String? = nil) {
+            self.directory = directory
+            self.root = root
+            self.commit = commit
+            self.summary = summary
+            self.author = author
+        }
     }
 
     /// True when `repo` names a git repository rather than a plain directory of files.
