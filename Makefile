@@ -6,7 +6,7 @@ BUILD_FLAGS ?=
 RELEASE_FLAGS ?= --static-swift-stdlib
 export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build release demo demo-down test bench clean
+.PHONY: setup build release package demo demo-down test bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,6 +17,10 @@ build: setup
 release: setup
 	$(SWIFT) build -c release $(RELEASE_FLAGS) $(BUILD_FLAGS)
 
+# Debian packages (rackswarm, rackswarm-agent) and the agent's RPM into dist/ (see scripts/package.sh).
+package: setup
+	bash scripts/package.sh dist
+
 demo: build
 	bash scripts/demo.sh
 
@@ -25,6 +29,7 @@ demo-down:
 
 test: setup
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
+	$(SWIFT) build --product generate-manual $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 
 bench: release

@@ -6,6 +6,11 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+/// The release version `--version` and `rackswarm_build_info` show.
+let rackswarmVersion = "0.1.0"
+/// The commit a build is made from: `RACKSWARM_COMMIT` (set by `make package`), else the checkout's HEAD.
+let rackswarmCommit = Context.environment["RACKSWARM_COMMIT"] ?? Context.gitInformation?.currentCommit ?? "unknown"
+
 let package = Package(
     name: "rackswarm",
     // Linux only (namespaces, dnsmasq, dnf, /proc): no Apple platform is claimed.
@@ -35,6 +40,24 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
+
+        // Build identity (version, commit) as C strings set here, and the flags both executables share.
+        .target(
+            name: "CBuildInfo",
+            cSettings: [
+                .define("RACKSWARM_VERSION", to: "\"\(rackswarmVersion)\""),
+                .define("RACKSWARM_COMMIT", to: "\"\(rackswarmCommit)\""),
+            ]
+        ),
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "CBuildInfo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Vocabulary shared by every layer (no dependencies): error intents, sizes and durations.
         .target(name: "RackswarmCore", swiftSettings: swiftSettings),
@@ -119,6 +142,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
+                "CBuildInfo",
                 "Reconciler",
                 "Drivers",
                 "ReconcilerMetrics",
@@ -180,6 +204,8 @@ let package = Package(
                 "Torrent",
                 "BootServer",
                 "Console",
+                "CommandLineSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -193,6 +219,7 @@ let package = Package(
                 "Drivers",
                 "Installer",
                 "Torrent",
+                "CommandLineSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -209,6 +236,11 @@ let package = Package(
         .target(
             name: "LabSupport",
             path: "Tests/LabSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeployTests",
+            dependencies: ["LabSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

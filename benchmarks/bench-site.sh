@@ -5,7 +5,7 @@
 # - plan: a first-install plan and a no-op plan against the load alone (in-process). Goal: planning never costs
 #   more than loading.
 # - commands: the commands as an operator runs them, from process start to exit with standard output written to a
-#   file (benchmarks/time_command.py: wall time, peak RSS from wait4): `reconcile validate`, `reconcile --dry-run`
+#   file (benchmarks/time_command.py: wall time, peak RSS from wait4): `reconcile validate`, `reconcile plan`
 #   in text and JSON, `reconcile status` against a full store (`reconcile dev fill-store`: the whole first install
 #   journaled, every node ready with an install report), and the console's site page and /api/v1/site (time to
 #   the last byte, server already up). Budgets at 100k nodes (issue 22): dry runs 2 s and 400 MB, validate 1.5 s,
@@ -32,9 +32,9 @@ for n in ${RACKSWARM_BENCH_SIZES:-1000 10000 100000}; do
     repeats=$([ "$n" -ge 100000 ] && echo 2 || echo 3)
     out="$work/out"
     validate=$($timer run --repeats "$repeats" --out "$out" -- "$bin" validate "$site")
-    text=$($timer run --repeats "$repeats" --ok 2 --out "$out" -- "$bin" --dry-run --repo "$site" --state "$work/none.db")
+    text=$($timer run --repeats "$repeats" --ok 2 --out "$out" -- "$bin" plan --repo "$site" --state "$work/none.db")
     json=$($timer run --repeats "$repeats" --ok 2 --out "$out" -- \
-        "$bin" --dry-run --repo "$site" --state "$work/none.db" --output json)
+        "$bin" plan --repo "$site" --state "$work/none.db" --output json)
     status=$($timer run --repeats "$repeats" --out "$out" -- \
         "$bin" status --repo "$site" --state "$work/full-$n.db")
     console=$($timer console --repeats "$repeats" --paths /,/api/v1/site -- \

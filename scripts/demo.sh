@@ -90,9 +90,9 @@ git -C "$work/repo" log --oneline
 "$bin" validate "$site"
 
 echo
-echo "== 2. Preview every physical action: reconcile --dry-run (exit 2: changes pending)"
+echo "== 2. Preview every physical action: reconcile plan (exit 2: changes pending)"
 set +e
-"$bin" --dry-run "${source_options[@]}" --state "$work/state.db"
+"$bin" plan "${source_options[@]}" --state "$work/state.db"
 status=$?
 set -e
 [ "$status" -eq 2 ] || { echo "demo: expected exit 2 from the dry run, got $status" >&2; exit 1; }
@@ -161,7 +161,7 @@ git -C "$work/repo" commit -q -m "WEB on r1n3 and r2n1; rack r2 moves to 7.9.220
 git -C "$work/repo" log --oneline -1
 echo "-- the preview against what the reconciler observed:"
 set +e
-"$bin" --dry-run "${source_options[@]}" --state "$work/state.db" | grep -v '^          '
+"$bin" plan "${source_options[@]}" --state "$work/state.db" | grep -v '^          '
 set -e
 started=$(date +%s)
 converge
@@ -173,7 +173,7 @@ echo "== 6. A broken commit is refused before anything is touched"
 sed -i 's/^  mac: "52:54:00:77:01:03"/  macc: "52:54:00:77:01:03"/' "$site/racks/r1.yaml"
 git -C "$work/repo" commit -q -am "r1: typo"
 set +e
-"$bin" --dry-run "${source_options[@]}" --state "$work/state.db" > /dev/null
+"$bin" plan "${source_options[@]}" --state "$work/state.db" > /dev/null
 status=$?
 set -e
 [ "$status" -eq 1 ] || { echo "demo: expected the broken commit to be refused, got $status" >&2; exit 1; }

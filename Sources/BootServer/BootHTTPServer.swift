@@ -69,6 +69,8 @@ public struct BootHTTPServer: Sendable {
     public func router() -> Router<BootRequestContext> {
         let router = Router(context: BootRequestContext.self)
         if let observer { router.add(middleware: ObserverMiddleware(observer: observer)) }
+        // Request counts and latencies per route and status through swift-metrics (the reconciler's /metrics).
+        router.add(middleware: MetricsMiddleware())
         let files = BootFiles(root: httpRoot, logger: logger)
         for add in extraRoutes { add(router) }
         if let tracker {

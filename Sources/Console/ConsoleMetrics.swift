@@ -1,3 +1,4 @@
+import CBuildInfo
 import CoreMetrics
 import Prometheus
 import Reconciler
@@ -24,12 +25,22 @@ public final class ConsoleMetrics: Sendable {
         _ = Counter(label: ReconcilerMetrics.Name.seedBytes)
         _ = Counter(label: ReconcilerMetrics.Name.peerBytes)
         _ = Timer(label: ReconcilerMetrics.Name.passDuration)
+        metrics.registry.makeGauge(descriptor: buildInfo, labels: [
+            ("version", String(cString: rackswarm_build_version())),
+            ("commit", String(cString: rackswarm_build_commit())),
+        ]).set(to: 1)
         return metrics
     }()
 
     static var nodes: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "rackswarm", metricName: "nodes", unitName: "",
                              helpText: "Nodes of the site per phase")
+    }
+
+    /// `rackswarm_build_info{version,commit} 1`, the usual way to put a build's identity on a dashboard.
+    static var buildInfo: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "rackswarm", metricName: "build_info", unitName: "",
+                             helpText: "The running build: version and git commit")
     }
 
     static var suspended: MetricNameDescriptor {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Console
 import Drivers
 import Foundation
@@ -15,24 +16,21 @@ struct Apply: AsyncParsableCommand {
         commandName: "apply",
         abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.")
 
-    enum Output: String, ExpressibleByArgument, CaseIterable {
-        case text
-        case json
-    }
-
-    @Flag(help: "Print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
+    @Flag(help: "The same as `reconcile plan`: print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
     var dryRun = false
+
+    @Flag(name: [.short, .long], help: "Apply destructive actions (power cycles, reimages) without asking.")
+    var yes = false
 
     @OptionGroup var source: SourceOptions
 
     @Option(help: "State database (observed status and journal).")
-    var state: String = ".rackswarm/state.db"
+    var state: String = Settings.value("state", ".rackswarm/state.db")
 
     @Option(help: "Plan against this observed state (JSON) instead of the state database: a what-if preview.")
     var observed: String?
 
-    @Option(help: "Output format.")
-    var output: Output = .text
+    @OptionGroup var output: OutputOptions
 
     @Flag(help: "With --dry-run text output, print each node's boot entry instead of groups of like entries.")
     var showBootEntries = false
@@ -47,13 +45,13 @@ struct Apply: AsyncParsableCommand {
     var loop = false
 
     @Option(help: "Address the HTTP server (boot files, tracker, install reports) listens on.")
-    var listen: String = "0.0.0.0"
+    var listen: String = Settings.value("listen", "0.0.0.0")
 
     @Option(help: "Port the initial seed accepts peers on (one more per further image).")
-    var seedPort: Int = 6881
+    var seedPort: Int = Settings.integer("seed-port", 6881)
 
     @Option(help: "Attempts per action before a node counts as failed, the first included.")
-    var attempts: Int = 5
+    var attempts: Int = Settings.integer("attempts", 5)
 
     @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.")
     var backoff: String = "2s"
@@ -70,17 +68,27 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
 
+    @Option(help: "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).")
+    var retention: String?
+
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
         }
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
-        if showBootEntries && (!dryRun || output == .json) {
+        if let retention = retention ?? Settings.value("retention"),
+            Duration(parsing: retention).map({ $0 > .zero }) != true {
+            throw ValidationError("--retention takes a duration like 30d or 12h")
+        }
+        if showBootEntries && (!dryRun || output.output == .json) {
             throw ValidationError("--show-boot-entries is for --dry-run text output (JSON has every action)")
         }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
-        if let heartbeatListen, AgentAddress(parsing: heartbeatListen) == nil {
+        if let heartbeatListen = heartbeatListen ?? Settings.value("heartbeat-listen"),
+            AgentAddress(parsing: heartbeatListen) == nil {
             throw ValidationError("--heartbeat-listen wants HOST:PORT")
         }
         guard Duration(parsing: backoff).map({ $0 > .zero }) == true else {
@@ -92,45 +100,28 @@ struct Apply: AsyncParsableCommand {
         // One load at start-up: it refuses a broken site and gives the loop its interval; passes load again.
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
         let interval = every.flatMap { Duration(parsing: $0) } ?? (loop ? desired.site.interval : nil)
-        if !dryRun && scope == .all {
+        if dryRun {
+            try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
+                                        output: output, showBootEntries: showBootEntries)
+            return
+        }
+        if interval == nil { try await confirm(desired) }
+        if scope == .all {
             let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
-            let tokens = try OperatorTokens.load(tokenFile)
+            let tokens = try OperatorTokens.load(tokenFile ?? Settings.value("token-file"))
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
-                                          dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
-                                          heartbeatListen: heartbeatListen.flatMap(AgentAddress.init(parsing:)),
-                                          logger: Logger(label: "rackswarm.reconcile"))
+                                          dnsmasqHosts: dnsmasqHosts ?? Settings.value("dnsmasq-hosts"),
+                                          dnsmasqPidFile: dnsmasqPidFile ?? Settings.value("dnsmasq-pid-file"),
+                                          heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
+                                              .flatMap(AgentAddress.init(parsing:)),
+                                          logger: Logger(label: "rackswarm.reconcile"),
+                                          retention: (retention ?? Settings.value("retention"))
+                                              .flatMap { Duration(parsing: $0) })
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
-        if !dryRun {
-            try await convergeServices(first: (checkout, desired), every: interval)
-            return
-        }
-        var observedState = ObservedState()
-        if observed == nil, let store = try SQLiteStateStore.openExisting(path: state) {
-            observedState = try await store.observedState()
-        }
-        if let observed {
-            do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: observed))
-                observedState = try JSONDecoder().decode(ObservedState.self, from: data)
-            } catch {
-                Terminal.standardError.write("error: cannot read observed state \(observed): \(error)\n")
-                throw ExitCode.failure
-            }
-        }
-        let plan = Planner.plan(desired: desired, observed: observedState, policy: .init(scope: scope))
-        let renderer = PlanRenderer(colour: output == .text && Terminal.standardOutput.isTerminal)
-        var out = BufferedStandardOutput()
-        switch output {
-        case .text:
-            renderer.text(plan, site: desired.site.name, commit: checkout.commit, to: &out)
-            BootEntryPreview.text(plan: plan, desired: desired, everyEntry: showBootEntries, to: &out)
-        case .json: renderer.json(plan, site: desired.site.name, commit: checkout.commit, to: &out)
-        }
-        out.flush()
-        Terminal.finish(plan.isEmpty ? 0 : 2)
+        try await convergeServices(first: (checkout, desired), every: interval)
     }
 }
 

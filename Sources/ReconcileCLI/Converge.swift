@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Reconciler
+import ReconcilerMetrics
 import ServiceLifecycle
 import Torrent
 import UnixSignals
@@ -28,6 +29,8 @@ struct Convergence {
     /// Where agents' heartbeats (`provision-agent serve --report-to`) arrive; nil: every pass asks the agents.
     var heartbeatListen: AgentAddress?
     var logger: Logger
+    /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
+    var retention: Duration? = nil
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
     /// exits 1.
@@ -94,8 +97,11 @@ struct Convergence {
                                   tracker.updateRacks(Self.racksByHost(desired))
                               },
                               images: { desired, checkout in
-                                  let refused = await seeder.prepare(Self.wantedImages(
-                                      desired, siteDirectory: checkout.directory, repoRoot: checkout.root))
+                                  let wanted = Self.wantedImages(
+                                      desired, siteDirectory: checkout.directory, repoRoot: checkout.root)
+                                  let refused = await seeder.prepare(wanted)
+                                  ReconcilerMetrics.seedImages(serving: wanted.count - refused.count,
+                                                               refused: refused.count)
                                   // The tracker serves the images being seeded, and nothing else.
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
@@ -104,7 +110,14 @@ struct Convergence {
         let loop: any ServiceLifecycle.Service
         if let interval {
             loop = ReconcileLoop(interval: interval, logger: logger, passRequested: { await pass.passRequested() },
-                                 pass: { _ = try await Self.reported { try await pass.runAnsweringRequests() } })
+                                 pass: {
+                                     _ = try await Self.reported { try await pass.runAnsweringRequests() }
+                                     if let retention {
+                                         let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
+                                         try await store.pruneJournal(before: cutoff,
+                                                                      keepingNewestPerNode: Store.Prune.keptPerNode)
+                                     }
+                                 })
         } else {
             loop = OnePass { try await pass.run(desired, checkout: checkout) }
         }

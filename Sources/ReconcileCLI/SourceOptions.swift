@@ -1,44 +1,46 @@
 import ArgumentParser
+import CommandLineSupport
 import Drivers
 import Reconciler
 
 /// Flags shared by every command that reads the site from its repo.
 struct SourceOptions: ParsableArguments {
     @Option(help: "Site repo: a local path, or a file://, https:// or ssh:// git URL.")
-    var repo: String = "."
+    var repo: String = Settings.value("repo", ".")
 
     @Option(help: "Branch, tag or commit to read (git repos only).")
-    var ref: String = "main"
+    var ref: String = Settings.value("ref", "main")
 
     @Option(help: "Subdirectory of the repo holding the site.")
     var path: String?
 
     @Option(help: "Where git clones are cached.")
-    var cache: String = ".rackswarm/cache"
+    var cache: String = Settings.value("cache", ".rackswarm/cache")
 
     @Option(help: "HTTPS token for the git remote, as env:NAME or file:PATH.")
     var gitToken: String?
 
     @Option(help: "User name sent with --git-token.")
-    var gitUser: String = "x-access-token"
+    var gitUser: String = Settings.value("git-user", "x-access-token")
 
     @Option(help: "SSH private key file for the git remote.")
     var sshKey: String?
 
     func validate() throws {
-        if let gitToken, SecretReference(parsing: gitToken) == nil {
+        if let gitToken = gitToken ?? Settings.value("git-token"), SecretReference(parsing: gitToken) == nil {
             throw ValidationError("--git-token takes env:NAME or file:PATH, never the token itself")
         }
     }
 
     var source: SiteSource {
         var credentials: GitCredentials?
-        if let gitToken, let reference = SecretReference(parsing: gitToken) {
+        if let gitToken = gitToken ?? Settings.value("git-token"), let reference = SecretReference(parsing: gitToken) {
             credentials = .token(username: gitUser, token: reference)
-        } else if let sshKey {
+        } else if let sshKey = sshKey ?? Settings.value("ssh-key") {
             credentials = .sshKey(username: nil, privateKey: sshKey, passphrase: nil)
         }
-        return SiteSource(repo: repo, ref: ref, path: path, cacheRoot: cache, credentials: credentials)
+        return SiteSource(repo: repo, ref: ref, path: path ?? Settings.value("path"), cacheRoot: cache,
+                          credentials: credentials)
     }
 }
 

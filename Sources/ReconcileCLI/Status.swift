@@ -1,24 +1,24 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Reconciler
 
-/// `reconcile status`: every node of the site by rack, as the state store last saw it.
+/// `reconcile status [NODE]`: every node of the site by rack, or one node in depth, as the state store last saw it.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show every node by rack: phase, image, services, last error, last seen.")
+        abstract: "Show every node by rack: phase, image, services, last error, last seen; or one NODE in depth.")
 
-    enum Output: String, ExpressibleByArgument, CaseIterable {
-        case text
-        case json
-    }
+    @Argument(help: "Show this node in depth: phase, last error, install report, journal tail.")
+    var node: String?
 
     @OptionGroup var source: SourceOptions
 
     @Option(help: "State database.")
-    var state: String = ".rackswarm/state.db"
+    var state: String = Settings.value("state", ".rackswarm/state.db")
 
-    @Option(help: "Output format.")
-    var output: Output = .text
+    @OptionGroup var output: OutputOptions
+
+    @OptionGroup var logging: LoggingOptions
 
     @Flag(help: "Redraw the table every --interval (in place on a terminal) until interrupted.")
     var watch = false
@@ -27,7 +27,8 @@ struct Status: AsyncParsableCommand {
     var interval: Double = 2
 
     func validate() throws {
-        if watch && output == .json { throw ValidationError("--watch draws the table; drop --output json") }
+        if watch && node != nil { throw ValidationError("--watch redraws every node; drop NODE") }
+        if watch && output.output == .json { throw ValidationError("--watch draws the table; drop --output json") }
         guard interval > 0 else { throw ValidationError("--interval must be positive") }
     }
 
@@ -47,6 +48,10 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
+        if let node {
+            try await describe(node, checkout: checkout, desired: desired)
+            return
+        }
         guard watch else {
             try await show(checkout: checkout, desired: desired)
             Terminal.finish(0)
@@ -79,7 +84,7 @@ struct Status: AsyncParsableCommand {
                 drifted: record?.status.drifted ?? [], lastError: activity.lastError, lastSeen: record?.lastSeen,
                 percent: activity.phase == .downloading ? activity.percent : nil))
         }
-        switch output {
+        switch output.output {
         case .json:
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -90,9 +95,9 @@ struct Status: AsyncParsableCommand {
                 var nodes: [Row]
             }
             let document = Document(site: desired.site.name, commit: checkout.commit, nodes: rows)
-            print(String(decoding: try encoder.encode(document), as: UTF8.self))
+            try output.emit(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n")
         case .text:
-            print(Self.table(rows, site: desired.site.name, commit: checkout.commit))
+            try output.emit(Self.table(rows, site: desired.site.name, commit: checkout.commit) + "\n")
         }
     }
 

@@ -12,6 +12,9 @@ public enum ReconcilerMetrics {
         public static let passDuration = "rackswarm_pass_duration_seconds"
         public static let seedBytes = "rackswarm_seed_bytes_total"
         public static let peerBytes = "rackswarm_peer_bytes_total"
+        public static let lastSuccessfulPass = "rackswarm_last_successful_pass_timestamp_seconds"
+        public static let rolloutHalted = "rackswarm_rollout_halted"
+        public static let seedImages = "rackswarm_seed_images"
     }
 
     /// One executed action ended: `kind` is the action kind (`powerCycle`, `installImage`, …).
@@ -35,5 +38,18 @@ public enum ReconcilerMetrics {
     public static func peerBytes(_ bytes: Int64) {
         guard bytes > 0 else { return }
         Counter(label: Name.peerBytes).increment(by: bytes)
+    }
+
+    /// A pass's execution ended with no node stalled or failed, at `time` (seconds since 1970); `halted` says
+    /// whether the last execution stopped its rollout because the failure budget was spent.
+    public static func executionEnded(succeeded: Bool, halted: Bool, at time: Double) {
+        if succeeded { Gauge(label: Name.lastSuccessfulPass).record(time) }
+        Gauge(label: Name.rolloutHalted).record(halted ? 1 : 0)
+    }
+
+    /// The reconciler's seed serves `serving` images and refused `refused` (a missing file or a wrong digest).
+    public static func seedImages(serving: Int, refused: Int) {
+        Gauge(label: Name.seedImages, dimensions: [("state", "serving")]).record(Double(serving))
+        Gauge(label: Name.seedImages, dimensions: [("state", "refused")]).record(Double(refused))
     }
 }

@@ -226,7 +226,7 @@ final class LoopbackLab: @unchecked Sendable {
     var applyArguments: [String] {
         ["apply", "--repo", "file://" + repo, "--path", "site", "--cache", root + "/cache", "--state", statePath,
          "--listen", "127.0.0.1", "--seed-port", "\(seedPort)", "--backoff", "1s", "--attempts", "3",
-         "--heartbeat-listen", "127.0.0.1:\(heartbeatPort)"]
+         "--heartbeat-listen", "127.0.0.1:\(heartbeatPort)", "--yes"]
     }
 
     /// Starts `reconcile apply` with extra arguments; its output goes to `log`.

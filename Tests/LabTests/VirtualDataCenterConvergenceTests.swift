@@ -72,7 +72,7 @@ struct VirtualDataCenterConvergenceTests {
             await VirtualDataCenterTests.run("/usr/bin/python3", [
                 VirtualDataCenterTests.vdc, "exec", lab.lab, "--", reconcile, "apply", "--repo", "file://" + base,
                 "--path", "site", "--cache", base + "/cache", "--state", base + "/state.db",
-                "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid", "--backoff", "1s",
+                "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid", "--backoff", "1s", "--yes",
             ], timeout: .seconds(600))
         }
         func consoles() -> String {

@@ -80,7 +80,7 @@ struct ReconcileServicesScopeTests {
 
         agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
         let state = "\(node.directory)/state.db"
-        let arguments = ["--scope", "services", "--repo", site, "--state", state]
+        let arguments = ["apply", "--scope", "services", "--repo", site, "--state", state]
         var first = try await Self.reconcile(products, arguments)
         // The agent may still be binding its port: retry briefly while it is unreachable.
         for _ in 0..<40 where first.stdout.contains("unreachable:") {
@@ -97,7 +97,7 @@ struct ReconcileServicesScopeTests {
         #expect(second.stdout.contains("No changes."))
 
         // A dry run reads what the services pass recorded: nothing to do for services.
-        let dry = try await Self.reconcile(products, ["--dry-run", "--scope", "services", "--repo", site, "--state", state])
+        let dry = try await Self.reconcile(products, ["plan", "--scope", "services", "--repo", site, "--state", state])
         #expect(dry.status == 0 && dry.stdout.contains("No changes."))
     }
 
@@ -121,7 +121,7 @@ struct ReconcileServicesScopeTests {
                                       services: ["vod"])
         agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
         loop.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
-        loop.arguments = ["--scope", "services", "--every", "1s", "--repo", site, "--state", "\(node.directory)/state.db"]
+        loop.arguments = ["apply", "--scope", "services", "--every", "1s", "--repo", site, "--state", "\(node.directory)/state.db"]
         let log = "\(node.directory)/loop.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))

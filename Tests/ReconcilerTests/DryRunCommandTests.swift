@@ -7,7 +7,7 @@ import Testing
 struct DryRunCommandTests {
     @Test func changesPendingExitTwoWithSummary() throws {
         let site = Repo.examples.appendingPathComponent("datacenter").path
-        let (status, stdout, _) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site])
+        let (status, stdout, _) = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site])
         #expect(status == 2)
         #expect(stdout.contains("Plan: 8 to provision, 0 to reimage (destructive), 0 service changes, 0 to decommission."))
         #expect(stdout.contains("rack r2\n  wave 1\n"))
@@ -15,7 +15,7 @@ struct DryRunCommandTests {
 
     @Test func inSyncExitsZero() throws {
         let site = Repo.examples.appendingPathComponent("datacenter").path
-        let (_, json, _) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--output", "json"])
+        let (_, json, _) = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--output", "json"])
         #expect(json.contains("\"kind\" : \"installImage\""))
         // Observed: every node ready with the desired image and services.
         let temporary = try TemporaryDirectory("rackswarm-observed")
@@ -27,14 +27,14 @@ struct DryRunCommandTests {
         }
         try JSONSerialization.data(withJSONObject: ["nodes": nodes]).write(to: observed)
         let (status, stdout, _) = try runProcess(
-            ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--observed", observed.path])
+            ValidateCommandTests.binary, ["plan", "--repo", site, "--observed", observed.path])
         #expect(status == 0)
         #expect(stdout.contains("No changes."))
     }
 
     @Test func invalidSiteExitsOneWithDiagnostics() throws {
         let site = try FixtureSite(fixture: Repo.loaderFixtures.appendingPathComponent("bad/semantic/dangling-references"))
-        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site.directory.path])
+        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site.directory.path])
         #expect(status == 1)
         #expect(stdout.isEmpty)
         #expect(stderr.contains("bad.yaml:6:9: error: node 'n2' names rack 'r9', which is not defined"))
@@ -66,7 +66,7 @@ struct DryRunGitTests {
         }
 
         func dryRun(_ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
-            try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", "file://" + repo, "--path", "site",
+            try runProcess(ValidateCommandTests.binary, ["plan", "--repo", "file://" + repo, "--path", "site",
                                                         "--cache", cache, "--state", state] + extra)
         }
     }

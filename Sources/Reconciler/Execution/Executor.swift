@@ -135,13 +135,17 @@ public struct Executor: Sendable {
                     }
                     if report.stalled.count + report.failed.count > budget && !report.halted {
                         report.halted = true
-                        logger.info("failure budget spent; halting the rollout", metadata: ["budget": "\(budget)"])
+                        logger.error("failure budget spent; halting the rollout", metadata: [
+                            "budget": "\(budget)", "error.code": "failureBudgetSpent",
+                        ])
                     }
                     try await startNext()
                 }
             }
         }
         report.completed.sort()
+        ReconcilerMetrics.executionEnded(succeeded: report.stalled.isEmpty && report.failed.isEmpty,
+                                         halted: report.halted, at: now().timeIntervalSince1970)
         return report
     }
 
@@ -166,9 +170,15 @@ public struct Executor: Sendable {
         var done = 0
         for (index, (action, id)) in steps.enumerated() {
             try await store.journalStarted(id, at: now())
+            let fields: Logger.Metadata = [
+                "node": "\(node.name)", "rack": "\(action.rack)", "action.kind": "\(action.kind.rawValue)",
+                "action.id": "\(id)",
+            ]
+            logger.info("action started", metadata: fields)
             let failure = await attempt(action, on: node, image: image)
             ReconcilerMetrics.actionFinished(kind: action.kind.rawValue, ok: failure == nil)
             guard let failure else {
+                logger.info("action finished", metadata: fields.merging(["outcome": "done"]) { $1 })
                 try await store.journalFinished(id, at: now())
                 done += 1
                 continue
@@ -180,9 +190,10 @@ public struct Executor: Sendable {
             status.rack = node.rack.value
             if failure.intent != .stalled && policy.scope == .all { status.phase = .failed }
             try await store.record(status, lastError: failure.message, for: node.name, at: now())
-            logger.info("node stopped", metadata: [
-                "node.name": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "error": "\(failure.message)",
-            ])
+            logger.warning("action finished", metadata: fields.merging([
+                "outcome": "\(failure.intent == .stalled ? "stalled" : "failed")",
+                "error.code": "\(failure.intent == .stalled ? "stalled" : "failed")", "error": "\(failure.message)",
+            ]) { $1 })
             let outcome: Outcome = failure.intent == .stalled ? .stalled(failure.message) : .failed(failure.message)
             return NodeResult(node: node.name, outcome: outcome, done: done)
         }
@@ -220,8 +231,8 @@ public struct Executor: Sendable {
             case .transient: delay = backoff(beforeRetry: attempt)
             }
             guard attempt < policy.maxAttempts else { break }
-            logger.info("retrying", metadata: [
-                "node.name": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "attempt": "\(attempt)",
+            logger.notice("retrying", metadata: [
+                "node": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "attempt": "\(attempt)",
                 "error": "\(last.message)",
             ])
             do { try await sleep(delay) } catch { return ActionFailure("cancelled", intent: .transient) }

@@ -1,0 +1,73 @@
+import ArgumentParser
+import CommandLineSupport
+import Foundation
+import Reconciler
+
+/// `reconcile store`: housekeeping of the state database.
+struct Store: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Back up or prune the state database.",
+        subcommands: [Backup.self, Prune.self])
+
+    /// `reconcile store backup FILE`: an online copy, taken while a reconciler runs.
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy the state database to FILE while the reconciler keeps running (SQLite online backup).")
+
+        @Argument(help: "Where the copy goes (replaced whole once the copy is complete).")
+        var file: String
+
+        @Option(help: "State database.")
+        var state: String = Settings.value("state", ".rackswarm/state.db")
+
+        @OptionGroup var logging: LoggingOptions
+
+        func run() async throws {
+            guard let store = try SQLiteStateStore.openExisting(path: state) else {
+                Terminal.standardError.write("error: no state database at \(state)\n")
+                throw ExitCode.failure
+            }
+            try await store.backup(to: file)
+            print("backed up \(state) to \(file)")
+        }
+    }
+
+    /// `reconcile store prune --retention 30d`: the journal retention a looping reconciler applies each pass.
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete ended journal entries older than --retention, keeping each node's newest ones.")
+
+        @Option(help: "State database.")
+        var state: String = Settings.value("state", ".rackswarm/state.db")
+
+        @Option(help: "Keep entries younger than this (e.g. 30d, 12h).")
+        var retention: String = "30d"
+
+        /// Journal entries each node keeps whatever their age (its recent history for `status NODE`).
+        static let keptPerNode = 50
+
+        @Option(help: "Entries per node always kept, however old.")
+        var keep: Int = keptPerNode
+
+        @OptionGroup var logging: LoggingOptions
+
+        func validate() throws {
+            guard Duration(parsing: retention).map({ $0 > .zero }) == true else {
+                throw ValidationError("--retention takes a duration like 30d or 12h")
+            }
+            guard keep >= 0 else { throw ValidationError("--keep must be 0 or more") }
+        }
+
+        func run() async throws {
+            guard let store = try SQLiteStateStore.openExisting(path: state),
+                let retention = Duration(parsing: retention)
+            else {
+                Terminal.standardError.write("error: no state database at \(state)\n")
+                throw ExitCode.failure
+            }
+            let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
+            let pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
+            print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(self.retention)")
+        }
+    }
+}

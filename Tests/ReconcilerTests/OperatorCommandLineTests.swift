@@ -1,0 +1,165 @@
+import Foundation
+import LabSupport
+import Reconciler
+import Testing
+
+/// The operator's command line as an operator meets it: the built `reconcile` binary, a real state database, and
+/// a real `reconcile console` server for the operator actions.
+struct OperatorCommandLineTests {
+    let site = Repo.examples.appendingPathComponent("datacenter").path
+
+    func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "rs-operator-cli-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func bareReconcilePrintsHelpAndAppliesNothing() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (status, stdout, _) = try runProcess("/bin/sh",
+                                                 ["-c", "cd '\(directory)' && '\(ValidateCommandTests.binary)'"])
+        #expect(status == 0)
+        #expect(stdout.contains("USAGE: reconcile <subcommand>"))
+        #expect(stdout.contains("plan") && stdout.contains("apply"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/.rackswarm"), "bare reconcile touched state")
+    }
+
+    @Test func versionNamesTheReleaseAndTheCommit() throws {
+        let (status, stdout, _) = try runProcess(ValidateCommandTests.binary, ["--version"])
+        #expect(status == 0)
+        #expect(stdout.range(of: #"^reconcile \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)\n$"#,
+                             options: .regularExpression) != nil, "\(stdout)")
+    }
+
+    @Test func planAndTheDryRunAliasPrintTheSamePlan() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let plan = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--state", state, "-o", "json"])
+        let alias = try runProcess(ValidateCommandTests.binary,
+                                   ["apply", "--dry-run", "--repo", site, "--state", state, "--output", "json"])
+        #expect(plan.status == 2 && alias.status == 2)
+        #expect(plan.stdout == alias.stdout && plan.stdout.contains("\"installImage\""))
+        // --out-file holds exactly what standard output would.
+        let file = directory + "/plan.json"
+        let written = try runProcess(ValidateCommandTests.binary,
+                                     ["plan", "--repo", site, "--state", state, "-o", "json", "--out-file", file])
+        #expect(written.status == 2 && written.stdout.isEmpty)
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == plan.stdout)
+    }
+
+    @Test func applyWithoutATerminalRefusesADestructivePlanUnlessYes() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
+                                                      ["apply", "--repo", site, "--state", state])
+        #expect(status == 1)
+        #expect(stdout.isEmpty)
+        #expect(stderr.contains("destructive actions on 8 nodes"), "\(stderr)")
+        #expect(stderr.contains("no terminal to confirm on; nothing was applied"))
+        #expect(stderr.contains("reconcile apply --yes"))
+        #expect(!FileManager.default.fileExists(atPath: state), "the refused apply created the state database")
+    }
+
+    @Test func statusOfOneNodeShowsItInDepth() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let store = try SQLiteStateStore(path: state)
+        let desired = try #require(SiteLoader.load(path: site).state)
+        let node = try #require(desired.node(named: "r1n1"))
+        let plan = Planner.plan(desired: desired, observed: ObservedState())
+        let actions = plan.actions.filter { $0.node == "r1n1" }
+        let ids = try await store.journalPlanned(actions, commit: "0123456789abcdef", at: Date())
+        try await store.journalStarted(ids[0], at: Date())
+        try await store.journalFailed(ids[0], error: "BMC said no", at: Date())
+        try await store.record(NodeStatus(phase: .failed, rack: node.rack.value), lastError: "BMC said no",
+                               for: "r1n1", at: Date())
+        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
+                                                      ["status", "r1n1", "--repo", site, "--state", state])
+        #expect(status == 0, "\(stderr)")
+        for line in ["Name:           r1n1", "Rack:           r1", "Phase:          failed",
+                     "Last error:     BMC said no", "Install report: none", "Journal (newest \(actions.count) of "
+                        + "\(actions.count)):"] {
+            #expect(stdout.contains(line), "\(line) not in\n\(stdout)")
+        }
+        #expect(stdout.contains("failed    writeBootEntry   0123456789ab BMC said no"), "\(stdout)")
+        let json = try runProcess(ValidateCommandTests.binary,
+                                  ["status", "r1n1", "--repo", site, "--state", state, "-o", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(document["lastError"] as? String == "BMC said no")
+        #expect((document["journal"] as? [Any])?.count == actions.count)
+        let unknown = try runProcess(ValidateCommandTests.binary, ["status", "r9n9", "--repo", site, "--state", state])
+        #expect(unknown.status == 1 && unknown.stderr.contains("the site has no node 'r9n9'"))
+    }
+
+    @Test func storeBackupCopiesTheDatabaseOnline() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let store = try SQLiteStateStore(path: state)
+        try await store.suspendRack("r2", actor: "ops", remote: nil, at: Date())
+        // The store stays open (as a running reconciler's would) while the copy is taken.
+        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
+                                                      ["store", "backup", directory + "/copy.db", "--state", state])
+        #expect(status == 0, "\(stderr)")
+        #expect(stdout.contains("backed up"))
+        let copy = try SQLiteStateStore(path: directory + "/copy.db")
+        #expect(try await copy.suspendedRacks() == ["r2"])
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.contains("partial") }))
+    }
+
+    @Test func settingsComeFromFlagsThenEnvironmentThenTheFile() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/reconciler.yaml"
+        try "# site settings\nstate: /from/file.db\nref: 'release'  # quoted\n".write(toFile: file, atomically: true,
+                                                                                  encoding: .utf8)
+        let fromFile = try runProcess(ValidateCommandTests.binary, ["plan", "--help"],
+                                      environment: ["RACKSWARM_CONFIG": file])
+        #expect(fromFile.stdout.contains("(default: /from/file.db)") && fromFile.stdout.contains("(default: release)"),
+                "\(fromFile.stdout)")
+        let fromEnvironment = try runProcess(ValidateCommandTests.binary, ["plan", "--help"],
+                                             environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
+        #expect(fromEnvironment.stdout.contains("(default: /from/env.db)"))
+        // A flag beats both: the plan reads the state database the flag names (none there: a first install).
+        let state = directory + "/flag.db"
+        let fromFlag = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--state", state],
+                                      environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
+        #expect(fromFlag.status == 2, "\(fromFlag.stderr)")
+        // A bad file is a located error, and nothing runs.
+        try "state: /x.db\nstat: typo\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site],
+                                 environment: ["RACKSWARM_CONFIG": file])
+        #expect(bad.status == 1 && bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("\(file):2:1: error: unknown setting 'stat'"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("  stat: typo\n  ^"))
+    }
+
+    @Test func pruneKeepsEachNodesNewestEntriesAndDropsOldEndedOnes() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let state = directory + "/state.db"
+        let store = try SQLiteStateStore(path: state)
+        let desired = try #require(SiteLoader.load(path: site).state)
+        let plan = Planner.plan(desired: desired, observed: ObservedState())
+        let old = Date(timeIntervalSinceNow: -7200)
+        let ids = try await store.journalPlanned(plan.actions, commit: "c1", at: old)
+        for id in ids {
+            try await store.journalStarted(id, at: old)
+            try await store.journalFinished(id, at: old)
+        }
+        // One fresh entry, still planned: never pruned.
+        let fresh = try await store.journalPlanned(Array(plan.actions.prefix(1)), commit: "c2", at: Date())
+        let (status, stdout, stderr) = try runProcess(
+            ValidateCommandTests.binary, ["store", "prune", "--retention", "1h", "--keep", "2", "--state", state])
+        #expect(status == 0, "\(stderr)")
+        let left = try await store.journal(node: nil)
+        let perNode = Dictionary(grouping: left, by: \.action.node).mapValues(\.count)
+        #expect(perNode.values.allSatisfy { $0 == 2 }, "\(perNode)")
+        #expect(left.contains { $0.id == fresh[0] })
+        #expect(stdout.contains("pruned \(plan.actions.count + 1 - left.count) journal entries"), "\(stdout)")
+    }
+}
