@@ -215,13 +215,14 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["Drivers"],
+            dependencies: ["LabSupport", "Drivers"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ReconcilerTests",
             dependencies: [
+                "LabSupport",
                 "Reconciler",
                 "ReconcilerTesting",
                 "Drivers",
@@ -234,6 +235,7 @@ let package = Package(
         .testTarget(
             name: "PackagesTests",
             dependencies: [
+                "LabSupport",
                 "Reconciler",
                 "Drivers",
                 "DriversTesting",
@@ -247,6 +249,7 @@ let package = Package(
         .testTarget(
             name: "PowerTests",
             dependencies: [
+                "LabSupport",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -258,6 +261,7 @@ let package = Package(
         .testTarget(
             name: "TorrentTests",
             dependencies: [
+                "LabSupport",
                 "Torrent",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -307,6 +311,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
+                "LabSupport",
                 "Console",
                 "Reconciler",
                 "ReconcilerMetrics",
