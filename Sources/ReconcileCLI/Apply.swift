@@ -134,13 +134,7 @@ extension Apply {
     {
         let logger = Logger(label: "rackswarm.reconcile")
         let site = first.desired.site
-        let key: SiteKey
-        do {
-            key = try SiteKey(contentsOfFile: site.agent.keyFile)
-        } catch {
-            Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
-            throw ExitCode.failure
-        }
+        let key = try Convergence.siteKey(site)
         let store = try SQLiteStateStore(path: state)
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()

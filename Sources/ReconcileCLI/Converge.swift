@@ -77,13 +77,7 @@ struct Convergence {
                 "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
         }
-        let key: SiteKey
-        do {
-            key = try SiteKey(contentsOfFile: site.agent.keyFile)
-        } catch {
-            Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
-            throw ExitCode.failure
-        }
+        let key = try Self.siteKey(site)
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
@@ -174,6 +168,16 @@ extension Convergence {
             images: images,
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
             siteChanged: siteChanged)
+    }
+
+    /// The site's agent key; an unreadable one is an error on standard error and exit 1.
+    static func siteKey(_ site: Site) throws -> SiteKey {
+        do {
+            return try SiteKey(contentsOfFile: site.agent.keyFile)
+        } catch {
+            Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
+            throw ExitCode.failure
+        }
     }
 
     /// Writes a refused site's diagnostics to standard error before the pass's error goes on.
