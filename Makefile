@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build release demo demo-down test bench clean
+.PHONY: setup build release demo demo-down test bench fuzz clean
 
 setup:
 	bash scripts/setup.sh
@@ -26,6 +26,11 @@ test: setup
 
 bench: release
 	bash benchmarks/run.sh
+
+# libFuzzer on every parser, FUZZ_SECONDS each (see README, Fuzzing).
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build

@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -44,6 +45,7 @@ let package = Package(
             name: "Reconciler",
             dependencies: [
                 "CYAML",
+                "RackswarmCore",
                 "Drivers",
                 "ReconcilerMetrics",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -71,8 +73,12 @@ let package = Package(
             name: "BootServer",
             dependencies: [
                 "Drivers",
+                "RackswarmCore",
                 "Torrent",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -135,6 +141,7 @@ let package = Package(
         .executableTarget(
             name: "ReconcileCLI",
             dependencies: [
+                "RackswarmCore",
                 "Reconciler",
                 "Drivers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,6 +170,7 @@ let package = Package(
         .executableTarget(
             name: "AgentCLI",
             dependencies: [
+                "RackswarmCore",
                 "Drivers",
                 "Installer",
                 "Torrent",
@@ -200,9 +208,11 @@ let package = Package(
         .testTarget(
             name: "ReconcilerTests",
             dependencies: [
+                "RackswarmCore",
                 "Reconciler",
                 "Drivers",
                 "DriversTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Fixtures"],

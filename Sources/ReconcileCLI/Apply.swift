@@ -3,6 +3,7 @@ import Console
 import Drivers
 import Foundation
 import Logging
+import RackswarmCore
 import Reconciler
 import ServiceLifecycle
 import UnixSignals
@@ -37,8 +38,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
 
-    @Option(help: "Keep converging: a pass now, then one every DURATION (e.g. 30s, 5m) until SIGTERM/SIGINT.")
-    var every: String?
+    @Option(help: "Keep converging: a pass now, then one every DURATION (e.g. 30s, 5m) until SIGTERM/SIGINT.",
+            transform: Quantity.durationFlag())
+    var every: Duration?
 
     @Flag(help: "Keep converging at the site's interval (spec.interval).")
     var loop = false
@@ -52,8 +54,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Attempts per action before a node counts as failed, the first included.")
     var attempts: Int = 5
 
-    @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.")
-    var backoff: String = "2s"
+    @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.",
+            transform: Quantity.durationFlag(in: .milliseconds(1) ... .seconds(60)))
+    var backoff: Duration = .seconds(2)
 
     @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
     var tokenFile: String?
@@ -68,26 +71,21 @@ struct Apply: AsyncParsableCommand {
     var heartbeatListen: String?
 
     func validate() throws {
-        if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
-            throw ValidationError("--every takes a duration like 30s, 5m or 1h")
-        }
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
-        guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
+        guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
+        guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
         if let heartbeatListen, AgentAddress(parsing: heartbeatListen) == nil {
             throw ValidationError("--heartbeat-listen wants HOST:PORT")
-        }
-        guard Duration(parsing: backoff).map({ $0 > .zero }) == true else {
-            throw ValidationError("--backoff takes a duration like 2s")
         }
     }
 
     func run() async throws {
         // One load at start-up: it refuses a broken site and gives the loop its interval; passes load again.
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
-        let interval = every.flatMap { Duration(parsing: $0) } ?? (loop ? desired.site.interval : nil)
+        let interval = every ?? (loop ? desired.site.interval : nil)
         if !dryRun && scope == .all {
-            let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
+            let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
             let tokens = try OperatorTokens.load(tokenFile)
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,

@@ -254,7 +254,7 @@ struct Passes: Sendable {
         }
         let target = PowerTarget(
             name: node.name, url: node.bmc.endpoint.value.description, username: node.bmc.username ?? "admin",
-            secret: secret, insecure: node.bmc.insecureSkipVerify, timeout: 1.0, retries: 3)
+            secret: secret, insecure: node.bmc.insecureSkipVerify, timeout: .seconds(1), retries: 3)
         return try PowerDriverRegistry.standard.driver(for: target.configuration(), resources: resources,
                                                        logger: logger)
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RackswarmCore
 import Torrent
 
 /// `reconcile image`: operations on OS images.
@@ -20,8 +21,9 @@ struct Image: AsyncParsableCommand {
         @Option(help: "Where to write the .torrent.")
         var output: String
 
-        @Option(help: "Piece size, a power of two ≥ 16 KiB (e.g. 4M); default chosen from the image size.")
-        var pieceSize: String?
+        @Option(help: "Piece size, a power of two from 16KiB to 64MiB (e.g. 4M); default chosen from the image size.",
+                transform: Quantity.bytesFlag(in: Quantity.pieceSizes))
+        var pieceSize: Int64?
 
         @Option(help: "Tracker announce URL.")
         var tracker: String?
@@ -30,10 +32,8 @@ struct Image: AsyncParsableCommand {
         var webSeed: [String] = []
 
         func validate() throws {
-            if let pieceSize {
-                guard let size = CommandLineValues.size(pieceSize), size >= 16 << 10, size.nonzeroBitCount == 1 else {
-                    throw ValidationError("--piece-size must be a power of two ≥ 16 KiB, got '\(pieceSize)'")
-                }
+            if let pieceSize, pieceSize.nonzeroBitCount != 1 {
+                throw ValidationError("--piece-size must be a power of two from 16KiB to 64MiB, got \(pieceSize)")
             }
         }
 
@@ -41,7 +41,7 @@ struct Image: AsyncParsableCommand {
             let logger = Logger(label: "rackswarm.image.publish")
             let started = ContinuousClock.now
             let metainfo = try MetainfoBuilder.create(
-                path: image, pieceLength: pieceSize.flatMap(CommandLineValues.size), announce: tracker,
+                path: image, pieceLength: pieceSize.map { Int($0) }, announce: tracker,
                 webSeeds: webSeed, logger: logger
             )
             let bytes = metainfo.encoded(creationDate: Int64(Date().timeIntervalSince1970))

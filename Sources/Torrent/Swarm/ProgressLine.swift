@@ -46,34 +46,8 @@ public enum ProgressLine {
     }
 }
 
-/// Parses the sizes and durations operators type on the command line.
+/// Parses the addresses operators type on the command line (sizes and durations: RackswarmCore's `Quantity`).
 public enum CommandLineValues {
-    /// `4194304`, `4M`, `4MiB`, `512K`, `1G`.
-    public static func size(_ text: String) -> Int? {
-        let lowered = text.lowercased()
-        let digits = lowered.prefix { $0.isNumber }
-        guard let number = Int(digits) else { return nil }
-        switch lowered.dropFirst(digits.count) {
-        case "", "b": return number
-        case "k", "kb", "kib": return number << 10
-        case "m", "mb", "mib": return number << 20
-        case "g", "gb", "gib": return number << 30
-        default: return nil
-        }
-    }
-
-    /// `90`, `90s`, `5m`, `1h` in seconds.
-    public static func duration(_ text: String) -> Int? {
-        let digits = text.prefix { $0.isNumber }
-        guard let number = Int(digits) else { return nil }
-        switch text.dropFirst(digits.count) {
-        case "", "s": return number
-        case "m": return number * 60
-        case "h": return number * 3600
-        default: return nil
-        }
-    }
-
     /// `HOST:PORT` (IPv6 as `[::1]:PORT`).
     public static func hostPort(_ text: String) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),

@@ -1,0 +1,30 @@
+// libFuzzer entry point for the site loader: YAML bytes → documents → decoded model → cross-file checks →
+// rendered diagnostics. Built by scripts/fuzz.sh (which drops the `import Drivers`/`RackswarmCore` lines of the
+// loader's files and compiles them, with SecretReference.swift, as one module).
+// Property: any bytes give a desired state or located diagnostics, never a trap; a state only without errors.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzYAML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let (documents, yamlDiagnostics) = YAMLParser(file: "fuzz.yaml").parse(bytes)
+    var decoder = DocumentDecoder(file: "fuzz.yaml")
+    var decoded: [DecodedDocument] = []
+    for document in documents {
+        guard let root = document.root, !root.isNull else { continue }
+        if let value = decoder.decode(root) { decoded.append(value) }
+    }
+    var diagnostics = yamlDiagnostics + decoder.diagnostics
+    let earlierErrors = diagnostics.contains { $0.severity == .error }
+    let (state, more) = CrossReferenceValidator.validate([decoded], root: "/fuzz", fileCount: 1,
+                                                         earlierErrors: earlierErrors)
+    diagnostics += more
+    let hasErrors = diagnostics.contains { $0.severity == .error }
+    precondition(!(hasErrors && state != nil && earlierErrors), "a state came out of a file with errors")
+    for diagnostic in diagnostics {
+        precondition(diagnostic.location.line >= 0 && diagnostic.location.column >= 0, "a negative location")
+    }
+    let rendered = DiagnosticRenderer(sources: ["fuzz.yaml": String(decoding: bytes, as: UTF8.self)])
+        .render(diagnostics)
+    precondition(diagnostics.isEmpty || !rendered.isEmpty)
+    return 0
+}
