@@ -3,7 +3,7 @@ import Foundation
 import LabSupport
 import Testing
 
-/// The real `reconcile boot http`, at a 1,024-descriptor limit, against 1,100 half-sent requests on raw sockets:
+/// The real `reconcile boot serve`, at a 1,024-descriptor limit, against 1,100 half-sent requests on raw sockets:
 /// a node on another loopback address still gets its boot file, and the half requests are closed.
 struct ListenerLimitsTests {
     /// A TCP socket to 127.0.0.1:`port` from `source`, with send/receive timeouts; nil when it cannot connect.
@@ -70,7 +70,7 @@ struct ListenerLimitsTests {
             """.utf8))
         let port = try freePort()
         let server = try LabProcess(
-            "/bin/sh", ["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", reconcile, "boot", "http", "--path",
+            "/bin/sh", ["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", reconcile, "boot", "serve", "--repo",
                         directory.path + "/site", "--listen", "127.0.0.1", "--port", "\(port)", "--no-tracker"],
             outputFile: directory.path + "/server.log")
         defer {
@@ -80,11 +80,11 @@ struct ListenerLimitsTests {
         var attackers: [Int32] = []
         defer { for fd in attackers { close(fd) } }
         let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline, !((try? directory.read("server.log")) ?? "").contains("serving") {
+        while ContinuousClock.now < deadline, !((try? directory.read("server.log")) ?? "").contains("listening on") {
             try await Task.sleep(for: .milliseconds(50))
         }
         let log = (try? directory.read("server.log")) ?? ""
-        #expect(log.contains("serving"), "\(log)")
+        #expect(log.contains("listening on"), "\(log)")
 
         // 1,100 half-sent requests from one address (refused or not, each costs the attacker one socket).
         for _ in 0..<1100 {
