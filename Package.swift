@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "rackswarm",
-    platforms: [.macOS(.v14)],
+    // Linux only (namespaces, dnsmasq, dnf, /proc): no Apple platform is claimed.
     products: [
         .executable(name: "reconcile", targets: ["ReconcileCLI"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
@@ -40,23 +40,54 @@ let package = Package(
         // Vocabulary shared by every layer (no dependencies): error intents, sizes and durations.
         .target(name: "RackswarmCore", swiftSettings: swiftSettings),
 
-        // Layers.
+        // Layers. The reconciler is four targets so that the compiler keeps the layering: the model and the pure
+        // planner know no I/O; loading adds libyaml; the store adds SQLite; execution and the loop add the drivers.
+        // All four live under Sources/Reconciler, one folder per concern.
+        .target(
+            name: "ReconcilerModel",
+            dependencies: ["RackswarmCore"],
+            path: "Sources/Reconciler",
+            sources: ["Model", "Planning", "Diagnostics"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ReconcilerLoading",
+            dependencies: ["RackswarmCore", "ReconcilerModel", "CYAML"],
+            path: "Sources/Reconciler",
+            sources: ["Loading"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ReconcilerStore",
+            dependencies: [
+                "RackswarmCore",
+                "ReconcilerModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/Reconciler",
+            sources: ["Store"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reconciler",
             dependencies: [
-                "CYAML",
                 "RackswarmCore",
+                "ReconcilerModel",
+                "ReconcilerLoading",
+                "ReconcilerStore",
                 "Drivers",
                 "ReconcilerMetrics",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            path: "Sources/Reconciler",
+            sources: ["Execution", "Loop", "Exports.swift"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Drivers",
             dependencies: [
+                "RackswarmCore",
                 "COpenSSL",
                 "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),
@@ -95,7 +126,6 @@ let package = Package(
             dependencies: [
                 "Reconciler",
                 "Drivers",
-                "BootServer",
                 "ReconcilerMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -108,7 +138,7 @@ let package = Package(
         .target(
             name: "Installer",
             dependencies: [
-                "COpenSSL",
+                "RackswarmCore",
                 "Drivers",
                 "Torrent",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -121,6 +151,11 @@ let package = Package(
         .target(
             name: "DriversTesting",
             dependencies: ["Drivers"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ReconcilerTesting",
+            dependencies: ["Reconciler"],
             swiftSettings: swiftSettings
         ),
 
@@ -153,19 +188,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings,
-            // Release `reconcile` links the Swift runtime and Foundation statically (what `--static-swift-stdlib`
-            // does, spelled out because it is per target): start-up drops from ~14 ms to ~10 ms, which counts for
-            // an operator command such as `reconcile power` (see benchmarks/bench-power.sh).
-            linkerSettings: [
-                .unsafeFlags(
-                    ["-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationNetworking",
-                     "-lCoreFoundation", "-l_CFURLSessionInterface", "-lFoundationEssentials",
-                     "-lFoundationInternationalization", "-l_FoundationICU", "-l_FoundationCShims",
-                     "-l_FoundationCollections", "-lswift_RegexParser", "-lswift_StringProcessing",
-                     "-lswiftSynchronization", "-lswift_Concurrency", "-lswiftDispatch", "-Xlinker", "--end-group"],
-                    .when(configuration: .release))
-            ]
+            swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "AgentCLI",
@@ -177,8 +200,6 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -201,7 +222,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["Drivers"],
+            dependencies: ["LabSupport", "Drivers"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
@@ -209,7 +230,9 @@ let package = Package(
             name: "ReconcilerTests",
             dependencies: [
                 "RackswarmCore",
+                "LabSupport",
                 "Reconciler",
+                "ReconcilerTesting",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -221,6 +244,7 @@ let package = Package(
         .testTarget(
             name: "PackagesTests",
             dependencies: [
+                "LabSupport",
                 "Reconciler",
                 "Drivers",
                 "DriversTesting",
@@ -234,6 +258,7 @@ let package = Package(
         .testTarget(
             name: "PowerTests",
             dependencies: [
+                "LabSupport",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -245,6 +270,7 @@ let package = Package(
         .testTarget(
             name: "TorrentTests",
             dependencies: [
+                "LabSupport",
                 "Torrent",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -294,6 +320,7 @@ let package = Package(
         .testTarget(
             name: "ConsoleTests",
             dependencies: [
+                "LabSupport",
                 "Console",
                 "Reconciler",
                 "ReconcilerMetrics",

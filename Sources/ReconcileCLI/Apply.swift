@@ -35,6 +35,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Output format.")
     var output: Output = .text
 
+    @Flag(help: "With --dry-run text output, print each node's boot entry instead of groups of like entries.")
+    var showBootEntries = false
+
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
 
@@ -72,6 +75,9 @@ struct Apply: AsyncParsableCommand {
 
     func validate() throws {
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
+        if showBootEntries && (!dryRun || output == .json) {
+            throw ValidationError("--show-boot-entries is for --dry-run text output (JSON has every action)")
+        }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
         guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
@@ -95,12 +101,8 @@ struct Apply: AsyncParsableCommand {
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
-        if let interval {
-            try await runLoop(interval: interval)
-            return
-        }
         if !dryRun {
-            try await Self.convergeServices(desired, commit: checkout.commit, state: state)
+            try await convergeServices(first: (checkout, desired), every: interval)
             return
         }
         var observedState = ObservedState()
@@ -118,66 +120,64 @@ struct Apply: AsyncParsableCommand {
         }
         let plan = Planner.plan(desired: desired, observed: observedState, policy: .init(scope: scope))
         let renderer = PlanRenderer(colour: output == .text && Terminal.standardOutput.isTerminal)
+        var out = BufferedStandardOutput()
         switch output {
         case .text:
-            print(renderer.text(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
-            print(BootEntryPreview.text(plan: plan, desired: desired), terminator: "")
-        case .json: print(try renderer.json(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
+            renderer.text(plan, site: desired.site.name, commit: checkout.commit, to: &out)
+            BootEntryPreview.text(plan: plan, desired: desired, everyEntry: showBootEntries, to: &out)
+        case .json: renderer.json(plan, site: desired.site.name, commit: checkout.commit, to: &out)
         }
-        if !plan.isEmpty { throw ExitCode(2) }
+        out.flush()
+        Terminal.finish(plan.isEmpty ? 0 : 2)
     }
 }
 
 extension Apply {
-    /// `--every` / `--loop`: the convergence loop as a service; SIGTERM or SIGINT end it after the pass in flight.
-    func runLoop(interval: Duration) async throws {
+    /// `--scope services`: the convergence pass with the services policy — every present node's agent is asked,
+    /// and services are installed, repaired and uninstalled as planned; no BMC, boot entry or image is touched.
+    /// Once, or every `interval` until SIGTERM/SIGINT (the pass in flight finishes).
+    func convergeServices(first: (checkout: SiteSource.Checkout, desired: DesiredState), every interval: Duration?)
+        async throws
+    {
         let logger = Logger(label: "rackswarm.reconcile")
-        let siteSource = source.source
-        let state = state
-        // Every pass loads the repo again.
-        let loop = ReconcileLoop(interval: interval, logger: logger) {
-            let checkout = try siteSource.checkout()
-            let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
-            guard let desired = result.state else {
-                Terminal.standardError.write(result.renderDiagnostics())
-                throw ExitCode.failure
-            }
-            try await Self.convergeServices(desired, commit: checkout.commit, state: state)
-        }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-    }
-
-    /// `--scope services`: observe every node's agent, then install, repair and uninstall services as planned.
-    static func convergeServices(_ desired: DesiredState, commit: String?, state: String) async throws {
-        let logger = Logger(label: "rackswarm.reconcile")
+        let site = first.desired.site
         let key: SiteKey
         do {
-            key = try SiteKey(contentsOfFile: desired.site.agent.keyFile)
+            key = try SiteKey(contentsOfFile: site.agent.keyFile)
         } catch {
-            Terminal.standardError.write("error: site key \(desired.site.agent.keyFile): \(error.description)\n")
+            Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
             throw ExitCode.failure
         }
         let store = try SQLiteStateStore(path: state)
-        let port = desired.site.agent.port
-        let timeout = desired.site.timeouts.services
-        let reconciler = ServiceReconciler(desired: desired, store: store, agents: { node in
-            ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: port), key: key,
-                               timeout: timeout, logger: logger)
-        }, logger: logger)
-        let result = try await reconciler.converge(commit: commit)
-        let renderer = PlanRenderer(colour: false)
-        print(renderer.text(result.plan, site: desired.site.name, commit: commit), terminator: "")
-        for (node, error) in result.unreachable.sorted(by: { $0.key < $1.key }) {
-            print("unreachable: \(node): \(error)")
+        // A services pass touches no BMC; the resources are there because the pass's seams are the same.
+        let resources = PowerDriverResources()
+        let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
+                                  server: BootServerAddress(site.network), logger: logger)
+        let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
+        let pass = ConvergencePass(
+            seams: Convergence.seams(source: source.source, store: store, bootDriver: boot, resources: resources,
+                                     key: key, dnsmasqHosts: nil, dnsmasqPidFile: nil, heartbeats: nil,
+                                     logger: logger),
+            policy: .init(scope: .services, executor: policy), say: { Terminal.standardOutput.write($0) },
+            logger: logger)
+        let failed: Bool
+        do {
+            if let interval {
+                let loop = ReconcileLoop(interval: interval, logger: logger) {
+                    _ = try await Convergence.reported { try await pass.run() }
+                }
+                let group = ServiceGroup(configuration: .init(
+                    services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                try await group.run()
+                failed = false
+            } else {
+                failed = try await pass.run(first.desired, checkout: first.checkout).failed
+            }
+        } catch {
+            await resources.shutdown()
+            throw error
         }
-        for (node, error) in result.failed.sorted(by: { $0.key < $1.key }) {
-            print("failed: \(node): \(error)")
-        }
-        print("Done: \(result.actionsDone) of \(result.plan.actions.count) actions, "
-              + "\(result.failed.count) node\(result.failed.count == 1 ? "" : "s") failed, "
-              + "\(result.unreachable.count) unreachable.")
-        if !result.failed.isEmpty || !result.unreachable.isEmpty { throw ExitCode.failure }
+        await resources.shutdown()
+        if failed { throw ExitCode.failure }
     }
 }

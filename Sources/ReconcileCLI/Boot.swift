@@ -13,24 +13,9 @@ struct Boot: AsyncParsableCommand {
         abstract: "Write PXE/GRUB/iPXE entries and DHCP reservations, or serve the boot HTTP endpoint.",
         subcommands: [Sync.self, DnsmasqConfig.self, Serve.self])
 
-    /// Loads the site, printing diagnostics; nil on errors.
+    /// Loads the site; on a git error or an invalid site prints what is wrong and exits 1, writing nothing.
     static func load(_ source: SourceOptions) throws -> DesiredState {
-        let checkout: SiteSource.Checkout
-        do {
-            checkout = try source.source.checkout()
-        } catch {
-            Terminal.standardError.write("error: \(error)\n")
-            throw ExitCode.failure
-        }
-        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
-        if !result.diagnostics.isEmpty {
-            Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
-        }
-        guard let desired = result.state else {
-            Terminal.standardError.write("error: the site has errors; nothing was written.\n")
-            throw ExitCode.failure
-        }
-        return desired
+        try source.loadSite(refusal: "nothing was written").desired
     }
 
     struct Sync: AsyncParsableCommand {
@@ -47,8 +32,7 @@ struct Boot: AsyncParsableCommand {
         @Option(help: "State database (observed status).")
         var state: String = ".rackswarm/state.db"
 
-        @Option(help: "dnsmasq hosts file (dhcp-hostsfile). Default: TFTP root's parent /dnsmasq-hosts.")
-        var dnsmasqHosts: String?
+        @OptionGroup var dnsmasqHosts: DnsmasqHostsOption
 
         @Option(help: "dnsmasq's pid file; without it the hosts file is written and dnsmasq is not signalled.")
         var dnsmasqPidFile: String?
@@ -61,7 +45,7 @@ struct Boot: AsyncParsableCommand {
             let site = desired.site
             let driver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
                                         server: BootServerAddress(site.network), logger: logger)
-            let settings = DnsmasqSettings(site: site, hostsFile: dnsmasqHosts ?? Boot.defaultHostsFile(site))
+            let settings = DnsmasqSettings(site: site, hostsFile: dnsmasqHosts.file(for: site))
             var failed = false
             do {
                 try await driver.writeSiteFiles()
@@ -93,12 +77,11 @@ struct Boot: AsyncParsableCommand {
 
         @OptionGroup var source: SourceOptions
 
-        @Option(help: "dnsmasq hosts file (dhcp-hostsfile). Default: TFTP root's parent /dnsmasq-hosts.")
-        var dnsmasqHosts: String?
+        @OptionGroup var dnsmasqHosts: DnsmasqHostsOption
 
         func run() async throws {
             let desired = try Boot.load(source)
-            let hosts = dnsmasqHosts ?? Boot.defaultHostsFile(desired.site)
+            let hosts = dnsmasqHosts.file(for: desired.site)
             print(DnsmasqConfiguration.main(DnsmasqSettings(site: desired.site, hostsFile: hosts)), terminator: "")
         }
     }
@@ -194,4 +177,14 @@ struct Boot: AsyncParsableCommand {
         let parent = parts.joined(separator: "/")
         return (parent.isEmpty ? "" : parent) + "/dnsmasq-hosts"
     }
+}
+
+/// `--dnsmasq-hosts`: the dnsmasq hosts file (dhcp-hostsfile) of the boot commands.
+struct DnsmasqHostsOption: ParsableArguments {
+    @Option(name: .customLong("dnsmasq-hosts"),
+            help: "dnsmasq hosts file (dhcp-hostsfile). Default: TFTP root's parent /dnsmasq-hosts.")
+    var path: String?
+
+    /// The file given, or the site's default.
+    func file(for site: Site) -> String { path ?? Boot.defaultHostsFile(site) }
 }

@@ -8,8 +8,7 @@ import Testing
 /// The model maps onto the driver's plain entries, and the planner's boot actions run through a driver:
 /// a refused node fails alone, the others go on.
 struct BootExecutionTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: packageRoot)
 
     static func datacenter() throws -> DesiredState {
         let result = SiteLoader.load(path: root.appendingPathComponent("examples/datacenter").path)
@@ -92,7 +91,7 @@ struct BootExecutionTests {
 
     @Test func dryRunShowsTheEntryEachNodeWouldGet() async throws {
         let binary = Self.root.appendingPathComponent(".build/debug/reconcile").path
-        let result = await runTool(binary, ["apply", "--dry-run", "--repo",
+        let result = await runTool(binary, ["apply", "--dry-run", "--show-boot-entries", "--repo",
                                             Self.root.appendingPathComponent("examples/datacenter").path])
         #expect(result.status == 2, "\(result.output)")
         let desired = try Self.datacenter()

@@ -7,8 +7,7 @@ import Testing
 /// are written; a node that leaves the repo is pruned; an operator's file is never touched.
 struct BootSyncCommandTests {
     @Test func syncWritesEntriesReportsMissingKernelsAndPrunes() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
+        let root = URL(fileURLWithPath: packageRoot)
         let binary = root.appendingPathComponent(".build/debug/reconcile").path
         let directory = try TemporaryDirectory()
         let site = directory.path + "/site"

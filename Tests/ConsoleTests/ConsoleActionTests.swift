@@ -3,6 +3,7 @@ import Console
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import LabSupport
 import Reconciler
 import Testing
 
@@ -16,9 +17,9 @@ struct ConsoleActionTests {
         """
 
     static func tokens() throws -> OperatorTokens {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)")
+        let temporary = try TemporaryDirectory("rackswarm-tokens")
+        let url = URL(fileURLWithPath: temporary.path + "/tokens")
         try tokenFile.write(to: url, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: url) }
         return try OperatorTokens(contentsOfFile: url.path)
     }
 
@@ -127,8 +128,8 @@ struct ConsoleActionTests {
     }
 
     @Test func tokenFileErrorsNameTheFileAndLine() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tokens-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: url) }
+        let temporary = try TemporaryDirectory("rackswarm-tokens")
+        let url = URL(fileURLWithPath: temporary.path + "/tokens")
         for (text, expected) in [
             ("# nothing\n\n", "\(url.path): error: the token file holds no token"),
             ("alice:short\n", "\(url.path):1: error: a token must be at least 16 characters"),

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
@@ -8,15 +9,6 @@ import Testing
 /// screenshot.
 @Suite(.serialized)
 struct ConsoleBrowserTests {
-    /// The directory holding the built products (next to the test bundle).
-    static var productsDirectory: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        var url = URL(fileURLWithPath: exe)
-        while url.path != "/" && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
-        return url.path == "/" ? URL(fileURLWithPath: exe).deletingLastPathComponent().path
-            : url.deletingLastPathComponent().path
-    }
-
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
         FileManager.default.isExecutableFile(atPath: $0)
     }
@@ -118,7 +110,7 @@ struct ConsoleBrowserTests {
     {
         let out = site.root.appendingPathComponent("console.out").path
         let pidFile = site.root.appendingPathComponent("console.pid").path
-        let binary = Self.productsDirectory + "/reconcile"
+        let binary = productsDirectory + "/reconcile"
         let arguments = ["console", "--repo", site.repo, "--cache", site.cache, "--state", site.statePath,
                          "--listen", "127.0.0.1:0"] + extra
         let command = "echo $$ > \"\(pidFile)\"; exec \"$0\" \"$@\" > \"\(out)\" 2>&1"

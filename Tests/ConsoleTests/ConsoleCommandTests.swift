@@ -1,12 +1,13 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// `reconcile console` refuses to start on bad input, saying where the problem is.
 struct ConsoleCommandTests {
     @Test func badTokenFileOrListenAddressStopsItBeforeServing() async throws {
         let site = try ConsoleTestSite()
-        let binary = ConsoleBrowserTests.productsDirectory + "/reconcile"
+        let binary = productsDirectory + "/reconcile"
         let common = ["console", "--repo", site.repo, "--cache", site.cache, "--state", site.statePath]
         let missing = site.root.appendingPathComponent("no-such-tokens").path
         let noFile = await ProcessCommandRunner().run(

@@ -1,13 +1,13 @@
 import Console
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
 /// Paths of the repo, found from this source file.
 enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: packageRoot)
     static let examples = root.appendingPathComponent("examples/datacenter")
 }
 
@@ -17,6 +17,7 @@ let hostile = "<script>alert(1)</script>"
 /// A site made by the test: the example data center plus a third rack, with hostile text in a node label, a
 /// service description, the commit message and an agent's error. Committed to a git repo; removed on deinit.
 final class ConsoleTestSite: @unchecked Sendable {
+    private let temporary: TemporaryDirectory
     let root: URL
     var repo: String { root.appendingPathComponent("repo").path }
     var cache: String { root.appendingPathComponent("cache").path }
@@ -34,10 +35,9 @@ final class ConsoleTestSite: @unchecked Sendable {
     static let imageSize: Int64 = 64 << 20
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-console-\(UUID().uuidString)")
-        let manager = FileManager.default
-        try manager.createDirectory(at: root, withIntermediateDirectories: true)
-        try manager.copyItem(at: Repo.examples, to: root.appendingPathComponent("repo"))
+        temporary = try TemporaryDirectory("rackswarm-console")
+        root = URL(fileURLWithPath: temporary.path)
+        try FileManager.default.copyItem(at: Repo.examples, to: root.appendingPathComponent("repo"))
         try edit("racks/r1.yaml", replacing: "  labels: {role: web}\nspec:\n  rack: r1\n  mac: \"52:54:00:77:01:01\"",
                  with: "  labels: {role: web, note: \"\(hostile)\"}\nspec:\n  rack: r1\n  mac: \"52:54:00:77:01:01\"")
         try edit("services/vod.yaml", replacing: "description: Video on demand",
@@ -48,10 +48,6 @@ final class ConsoleTestSite: @unchecked Sendable {
         try git("add", "-A")
         try git("commit", "-q", "-m", "Add rack r3 \(hostile)")
         commit = try git("rev-parse", "HEAD")
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: root)
     }
 
     /// Loads the committed site from the repo, as `reconcile` does.
@@ -130,24 +126,7 @@ final class ConsoleTestSite: @unchecked Sendable {
 
     @discardableResult
     func git(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = ["-C", repo] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["GIT_AUTHOR_NAME"] = "Ada Operator"
-        environment["GIT_AUTHOR_EMAIL"] = "ada@example.com"
-        environment["GIT_COMMITTER_NAME"] = "Ada Operator"
-        environment["GIT_COMMITTER_EMAIL"] = "ada@example.com"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ConsoleTestError("git \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
-        }
-        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try LabSupport.git(in: repo, author: "Ada Operator", email: "ada@example.com", arguments)
     }
 
     private func edit(_ file: String, replacing old: String, with new: String) throws {

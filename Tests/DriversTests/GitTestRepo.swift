@@ -1,19 +1,17 @@
 import Foundation
+import LabSupport
 
 /// A real git repository made with the git CLI in a temporary directory, removed on deinit.
 final class GitTestRepo {
+    private let temporary: TemporaryDirectory
     let root: URL
     var path: String { root.appendingPathComponent("origin").path }
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-git-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(atPath: root.appendingPathComponent("origin").path,
-                                                withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory("rackswarm-git")
+        root = URL(fileURLWithPath: temporary.path)
+        _ = try temporary.subdirectory("origin")
         try git("init", "-q", "-b", "main")
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: root)
     }
 
     var cacheRoot: String { root.appendingPathComponent("cache").path }
@@ -33,25 +31,6 @@ final class GitTestRepo {
 
     @discardableResult
     func git(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = ["-C", path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["GIT_AUTHOR_NAME"] = "Test Operator"
-        environment["GIT_AUTHOR_EMAIL"] = "ops@example.net"
-        environment["GIT_COMMITTER_NAME"] = "Test Operator"
-        environment["GIT_COMMITTER_EMAIL"] = "ops@example.net"
-        environment["GIT_CONFIG_GLOBAL"] = "/dev/null"
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "git \(arguments) failed"])
-        }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try LabSupport.git(in: path, arguments)
     }
 }

@@ -12,6 +12,17 @@ import Torrent
 /// the phases arrive in order, the disk equals the image, the post actions ran in order with the documented
 /// environment and working directory.
 struct InstallFlowTests {
+    /// Runs the installer to its end: nil when it succeeds, else its `InstallError`.
+    static func installError(_ configuration: InstallConfiguration, _ client: HTTPClient) async -> InstallError? {
+        do {
+            try await NodeInstaller(configuration: configuration, client: client, logger: Logger(label: "test.install"))
+                .run()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     @Test func installsTheImageAndReportsEveryPhaseInOrder() async throws {
         let bench = try InstallBench()
         let root = try bench.directory.subdirectory("root")
@@ -75,13 +86,7 @@ struct InstallFlowTests {
                     arguments: bench.arguments(port: port), disk: bench.directory.path + "/disk", root: root,
                     listenHost: "127.0.0.1", listenPort: 0, reportInterval: .milliseconds(200),
                     giveUpAfter: .seconds(30))
-                do {
-                    try await NodeInstaller(configuration: configuration, client: client,
-                                            logger: Logger(label: "test.install")).run()
-                    return nil as InstallError?
-                } catch {
-                    return error as? InstallError
-                }
+                return await Self.installError(configuration, client)
             }
         }
         let failure = try #require(error)
@@ -115,19 +120,7 @@ struct InstallFlowTests {
     @Test func anUnreachableServerEndsWithAClearErrorAfterTheBound() async throws {
         let directory = try TemporaryDirectory()
         // A port nobody listens on: bind one, note it, close it.
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        close(socket)
+        let port = try freePort()
         let arguments = InstallArguments(node: "n1", imageReference: "x@1", sha256: String(repeating: "0", count: 64),
                                          server: BootServerAddress(host: "127.0.0.1", httpPort: port))
         let error = try await withHTTPClient { client in
@@ -135,16 +128,10 @@ struct InstallFlowTests {
                 arguments: arguments, disk: directory.path + "/disk", root: directory.path, listenHost: "127.0.0.1",
                 listenPort: 0, giveUpAfter: .seconds(2),
                 backoff: RetryPolicy(base: .milliseconds(100), cap: .milliseconds(400)))
-            do {
-                try await NodeInstaller(configuration: configuration, client: client,
-                                        logger: Logger(label: "test.install")).run()
-                return nil as InstallError?
-            } catch {
-                return error as? InstallError
-            }
+            return await Self.installError(configuration, client)
         }
         let failure = try #require(error)
-        #expect(failure.code == .serverUnreachable && failure.disposition == .transient)
+        #expect(failure.code == .serverUnreachable && failure.intent == .transient)
         #expect(failure.message.contains("cannot get install instructions: GET http://127.0.0.1:\(port)/report/n1"),
                 "\(failure.message)")
         #expect(failure.message.contains("gave up after"), "\(failure.message)")

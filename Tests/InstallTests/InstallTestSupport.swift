@@ -180,15 +180,6 @@ func withBootServer<T: Sendable>(_ server: BootHTTPServer, _ body: @Sendable (In
     }
 }
 
-/// The directory holding the built products (next to the test bundle).
-var productsDirectory: String {
-    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-    var url = URL(fileURLWithPath: exe)
-    while url.path != "/" && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
-    return url.path == "/" ? URL(fileURLWithPath: exe).deletingLastPathComponent().path
-        : url.deletingLastPathComponent().path
-}
-
 /// One HTTP client per test, shut down at the end.
 func withHTTPClient<T: Sendable>(_ body: (HTTPClient) async throws -> T) async throws -> T {
     let client = NodeInstaller.makeHTTPClient()

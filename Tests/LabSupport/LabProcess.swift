@@ -1,21 +1,5 @@
 import Foundation
 
-/// The package's root directory, found from this file's path.
-public let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
-
-/// The directory holding the built `reconcile` and `provision-agent` executables, if they are built.
-public var builtBinaries: String? {
-    let candidates = [
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
-        packageRoot + "/.build/debug",
-    ]
-    return candidates.first {
-        FileManager.default.isExecutableFile(atPath: "\($0)/provision-agent")
-            && FileManager.default.isExecutableFile(atPath: "\($0)/reconcile")
-    }
-}
-
 /// A program started in the background with posix_spawn: stdin from /dev/null, stdout and stderr into one
 /// file, a clean signal mask (a test runner may block or ignore signals the child must see), and extra
 /// environment. `wait` polls `waitpid` — no thread blocks on it.
@@ -131,63 +115,4 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
 public struct LabError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// A free port: bind port 0 with the given socket type, read the port, close.
-public func freePort(udp: Bool = false) throws -> Int {
-    let descriptor = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw LabError("socket: errno \(errno)") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw LabError("bind: errno \(errno)") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// True when /proc/net/udp lists a socket bound to 127.0.0.1:port (read to EOF: /proc files report size 0).
-public func udpPortIsBound(_ port: Int) -> Bool {
-    guard let handle = FileHandle(forReadingAtPath: "/proc/net/udp") else { return false }
-    defer { try? handle.close() }
-    let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-    return table.contains(String(format: "0100007F:%04X", port))
-}
-
-/// A directory under /tmp removed when the test ends.
-public final class TemporaryDirectory: Sendable {
-    public let path: String
-
-    public init(_ prefix: String = "rackswarm-test") throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-
-    public func subdirectory(_ name: String) throws -> String {
-        let full = path + "/" + name
-        try FileManager.default.createDirectory(atPath: full, withIntermediateDirectories: true)
-        return full
-    }
-
-    public func write(_ relative: String, _ data: Data) throws {
-        let url = URL(fileURLWithPath: path + "/" + relative)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url)
-    }
-
-    public func read(_ relative: String) throws -> String {
-        try String(contentsOfFile: path + "/" + relative, encoding: .utf8)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
 }

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
@@ -14,60 +15,20 @@ struct VirtualDataCenterConvergenceTests {
     static let imageSize = 64 << 20
 
     static func writeSite(_ lab: Lab, sha256: String, version: String, web: [String]) throws {
-        var rack = """
-            apiVersion: rackswarm.io/v1
-            kind: Rack
-            metadata: {name: r1}
-            spec:
-              firstWave: 1
-              bmc: {username: admin, password: {file: \(lab.base)/bmc.password}}
-
-            """
-        for index in 1...3 {
-            rack += """
-                ---
-                apiVersion: rackswarm.io/v1
-                kind: Node
-                metadata: {name: n\(index)}
-                spec: {rack: r1, mac: "52:54:00:98:00:0\(index)", ip: 10.77.0.1\(index),
-                       bmc: {url: "ipmi://127.0.0.1:930\(index)"}, bootLoader: ipxe, image: os,
-                       services: [\(web.contains("n\(index)") ? "web" : "")]}
-
-                """
-        }
-        let files: [String: String] = [
-            "site.yaml": """
-                apiVersion: rackswarm.io/v1
-                kind: Site
-                metadata: {name: vdc}
-                spec:
-                  network: {pxeSubnet: 10.77.0.0/24, serverAddress: 10.77.0.1, httpPort: 8080, dhcp: managed}
-                  boot: {tftpRoot: \(lab.base)/tftp, httpRoot: \(lab.httpRoot), afterInstall: localBoot}
-                  rollout: {firstWave: 1, maxUnavailable: 2, concurrency: 4, failureBudget: 1, canary: false}
-                  timeouts: {power: 1m, install: 4m, services: 3m}
-                  agent: {port: 7700, keyFile: \(lab.base)/site.key}
-                  interval: 1m
-
-                """,
-            "racks/r1.yaml": rack,
+        let nodes = (1...3).map { (bootLoader: "ipxe", services: web.contains("n\($0)") ? "web" : "") }
+        try VirtualDataCenterTests.writeFiles(lab, [
+            "site.yaml": VirtualDataCenterTests.siteYAML(lab, name: "vdc", concurrency: 4,
+                                                         timeouts: "power: 1m, install: 4m, services: 3m", prune: nil),
+            "racks/r1.yaml": VirtualDataCenterTests.rackYAML(lab, firstWave: true, nodes: nodes, image: "os",
+                                                             macPrefix: "98", bmcBase: 9300),
             "services/web.yaml": VirtualDataCenterTests.webService,
             "images/os.yaml": VirtualDataCenterTests.image(name: "os", version: version, sha256: sha256,
                                                            pieceSize: "256KiB"),
-        ]
-        for (path, text) in files {
-            let url = URL(fileURLWithPath: lab.site + "/" + path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
-                                                    withIntermediateDirectories: true)
-            try text.write(to: url, atomically: true, encoding: .utf8)
-        }
+        ])
     }
 
     static func git(_ lab: Lab, _ arguments: [String]) async throws {
-        let result = await VirtualDataCenterTests.run("/usr/bin/env", [
-            "GIT_AUTHOR_NAME=lab", "GIT_AUTHOR_EMAIL=lab@rackswarm.invalid", "GIT_COMMITTER_NAME=lab",
-            "GIT_COMMITTER_EMAIL=lab@rackswarm.invalid", "GIT_CONFIG_GLOBAL=/dev/null", "git", "-C", lab.base,
-        ] + arguments)
-        try #require(result.succeeded, "git \(arguments): \(result.output)")
+        try LabSupport.git(in: lab.base, author: "lab", email: "lab@rackswarm.invalid", arguments)
     }
 
     @Test func applyConvergesTheLabAndFollowsASecondCommit() async throws {

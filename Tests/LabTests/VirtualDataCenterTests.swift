@@ -44,51 +44,70 @@ struct VirtualDataCenterTests {
         try #require(result.succeeded, "\(result.output)")
     }
 
-    static func writeSite(_ lab: Lab, sha256: String) throws {
-        let files: [String: String] = [
-            "site.yaml": """
-                apiVersion: rackswarm.io/v1
-                kind: Site
-                metadata: {name: labtest}
-                spec:
-                  network: {pxeSubnet: 10.77.0.0/24, serverAddress: 10.77.0.1, httpPort: 8080, dhcp: managed}
-                  boot: {tftpRoot: \(lab.base)/tftp, httpRoot: \(lab.httpRoot), afterInstall: localBoot}
-                  rollout: {firstWave: 1, maxUnavailable: 2, concurrency: 2, failureBudget: 1, canary: false}
-                  timeouts: {power: 1m, install: 5m, services: 5m}
-                  agent: {port: 7700, keyFile: \(lab.base)/site.key}
-                  prune: false
-                  interval: 1m
+    /// The lab's site.yaml: PXE on 10.77.0.0/24 served from 10.77.0.1, local boot after install.
+    static func siteYAML(_ lab: Lab, name: String, concurrency: Int, timeouts: String, prune: Bool?) -> String {
+        """
+        apiVersion: rackswarm.io/v1
+        kind: Site
+        metadata: {name: \(name)}
+        spec:
+          network: {pxeSubnet: 10.77.0.0/24, serverAddress: 10.77.0.1, httpPort: 8080, dhcp: managed}
+          boot: {tftpRoot: \(lab.base)/tftp, httpRoot: \(lab.httpRoot), afterInstall: localBoot}
+          rollout: {firstWave: 1, maxUnavailable: 2, concurrency: \(concurrency), failureBudget: 1, canary: false}
+          timeouts: {\(timeouts)}
+          agent: {port: 7700, keyFile: \(lab.base)/site.key}
+        \(prune.map { "  prune: \($0)\n" } ?? "")  interval: 1m
 
-                """,
-            "racks/r1.yaml": """
-                apiVersion: rackswarm.io/v1
-                kind: Rack
-                metadata: {name: r1}
-                spec:
-                  bmc: {username: admin, password: {file: \(lab.base)/bmc.password}}
+        """
+    }
+
+    /// Rack r1 (BMC password from LAB/bmc.password) and its nodes n1…: node i has MAC 52:54:00:PREFIX:00:0i, IP
+    /// 10.77.0.1i and an ipmi_sim BMC on 127.0.0.1:BMCBASE+i.
+    static func rackYAML(_ lab: Lab, firstWave: Bool, nodes: [(bootLoader: String, services: String)], image: String,
+                         macPrefix: String, bmcBase: Int) -> String {
+        var rack = """
+            apiVersion: rackswarm.io/v1
+            kind: Rack
+            metadata: {name: r1}
+            spec:
+            \(firstWave ? "  firstWave: 1\n" : "")  bmc: {username: admin, password: {file: \(lab.base)/bmc.password}}
+
+            """
+        for (offset, node) in nodes.enumerated() {
+            let index = offset + 1
+            rack += """
                 ---
                 apiVersion: rackswarm.io/v1
                 kind: Node
-                metadata: {name: n1}
-                spec: {rack: r1, mac: "52:54:00:99:00:01", ip: 10.77.0.11, bmc: {url: "ipmi://127.0.0.1:9201"},
-                       bootLoader: ipxe, image: tiny, services: []}
-                ---
-                apiVersion: rackswarm.io/v1
-                kind: Node
-                metadata: {name: n2}
-                spec: {rack: r1, mac: "52:54:00:99:00:02", ip: 10.77.0.12, bmc: {url: "ipmi://127.0.0.1:9202"},
-                       bootLoader: pxelinux, image: tiny, services: []}
+                metadata: {name: n\(index)}
+                spec: {rack: r1, mac: "52:54:00:\(macPrefix):00:0\(index)", ip: 10.77.0.1\(index),
+                       bmc: {url: "ipmi://127.0.0.1:\(bmcBase + index)"}, bootLoader: \(node.bootLoader),
+                       image: \(image), services: [\(node.services)]}
 
-                """,
-            "services/web.yaml": webService,
-            "images/tiny.yaml": image(name: "tiny", version: "1", sha256: sha256, pieceSize: "64KiB"),
-        ]
+                """
+        }
+        return rack
+    }
+
+    /// Writes the site's files (path relative to LAB/site → text).
+    static func writeFiles(_ lab: Lab, _ files: [String: String]) throws {
         for (path, text) in files {
             let url = URL(fileURLWithPath: lab.site + "/" + path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
                                                     withIntermediateDirectories: true)
             try text.write(to: url, atomically: true, encoding: .utf8)
         }
+    }
+
+    static func writeSite(_ lab: Lab, sha256: String) throws {
+        try writeFiles(lab, [
+            "site.yaml": siteYAML(lab, name: "labtest", concurrency: 2, timeouts: "power: 1m, install: 5m, services: 5m",
+                                  prune: false),
+            "racks/r1.yaml": rackYAML(lab, firstWave: false, nodes: [("ipxe", ""), ("pxelinux", "")], image: "tiny",
+                                      macPrefix: "99", bmcBase: 9200),
+            "services/web.yaml": webService,
+            "images/tiny.yaml": image(name: "tiny", version: "1", sha256: sha256, pieceSize: "64KiB"),
+        ])
     }
 
     /// The WEB service of the lab's RPM repository (under the reconciler's HTTP root).

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Logging
 import Testing
 
@@ -7,15 +8,6 @@ import Testing
 /// driven by `reconcile service … --agent`, sending heartbeats to a receiver.
 @Suite(.serialized)
 struct AgentBinaryTests {
-    /// The directory holding the built products (next to the test bundle).
-    static var productsDirectory: String {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        var url = URL(fileURLWithPath: exe)
-        while url.path != "/" && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
-        return url.path == "/" ? URL(fileURLWithPath: exe).deletingLastPathComponent().path
-            : url.deletingLastPathComponent().path
-    }
-
     @Test func locatesYumWhenThereIsNoDnf() throws {
         let node = try LabNode("yumonly")
         defer { node.cleanUp() }
@@ -29,7 +21,7 @@ struct AgentBinaryTests {
 
     @Test func reconcileServiceDrivesTheAgentBinaryThroughYum() async throws {
         let repository = try await PackageLab.repository()
-        let products = Self.productsDirectory
+        let products = productsDirectory
         let agentBinary = "\(products)/provision-agent"
         let reconcileBinary = "\(products)/reconcile"
         try #require(FileManager.default.isExecutableFile(atPath: agentBinary), "build provision-agent first")
@@ -119,16 +111,13 @@ struct AgentBinaryTests {
     }
 
     @Test func reconcileServiceResolvesNodeAndServiceFromTheSite() async throws {
-        let reconcileBinary = "\(Self.productsDirectory)/reconcile"
+        let reconcileBinary = "\(productsDirectory)/reconcile"
         try #require(FileManager.default.isExecutableFile(atPath: reconcileBinary), "build reconcile first")
         let site = PackageLab.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples/datacenter").path
-        let node = try LabNode("r1n1")
-        let agent = try await RunningAgent.start(node.agent())
-        defer {
-            agent.stop()
-            node.cleanUp()
-        }
+        let served = try await ServedNode.start("r1n1")
+        defer { served.stop() }
+        let (node, agent) = (served.node, served.agent)
         let keyFile = "\(node.directory)/site.key"
         try "package-lab-site-key-0123456789\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
         let status = await PackageLab.shell(reconcileBinary, [

@@ -113,13 +113,9 @@ struct AgentDNFFailureTests {
     /// dnf SIGKILLed while rpm runs a package's %post scriptlet: the answer quotes the signal, status agrees
     /// with an independent `rpm -qa`, the database passes `dnf check`, and the retry converges.
     @Test func dnfKilledInTheMiddleOfItsTransaction() async throws {
-        let repository = try await PackageLab.repository()
-        let node = try LabNode("midcrash")
-        let agent = try await RunningAgent.start(node.agent())
-        defer {
-            agent.stop()
-            node.cleanUp()
-        }
+        let served = try await ServedNode.start("midcrash")
+        defer { served.stop() }
+        let (node, agent, repository) = (served.node, served.agent, served.repository)
         let slow = Self.service([
             SoftwareEntry(name: "cd#1", rpm: "std_cd-1.0-1.noarch.rpm", order: 1),
             SoftwareEntry(name: "slow#1", rpm: "std_slowpost-1.0-1.noarch.rpm", order: 2),

@@ -68,14 +68,9 @@ struct AgentDNFInstallTests {
     }
 
     @Test func statusSeesDriftAndInstallRepairsIt() async throws {
-        let repository = try await PackageLab.repository()
-        let node = try LabNode("node21")
-        let agent = try await RunningAgent.start(node.agent())
-        defer {
-            agent.stop()
-            node.cleanUp()
-        }
-        let vod = PackageLab.vod(repository: repository)
+        let served = try await ServedNode.start("node21")
+        defer { served.stop() }
+        let (node, agent, vod) = (served.node, served.agent, served.vod)
         #expect(try await agent.client().install(vod, on: node.name).code == .ok)
 
         // The process dies.

@@ -37,14 +37,9 @@ struct AgentWireSecurityTests {
     }
 
     @Test func forgedUnsignedReplayedAndGarbledRunNothing() async throws {
-        let repository = try await PackageLab.repository()
-        let node = try LabNode("node30")
-        let agent = try await RunningAgent.start(node.agent())
-        defer {
-            agent.stop()
-            node.cleanUp()
-        }
-        let vod = PackageLab.vod(repository: repository)
+        let served = try await ServedNode.start("node30")
+        defer { served.stop() }
+        let (node, agent, vod) = (served.node, served.agent, served.vod)
 
         // A client with the wrong site key: refused, classified stalled.
         let forged = ServiceAgentClient(
@@ -55,7 +50,7 @@ struct AgentWireSecurityTests {
             Issue.record("a forged request was accepted")
         } catch {
             #expect(error.code == .unauthorized)
-            #expect(error.disposition == .stalled)
+            #expect(error.intent == .stalled)
         }
 
         // The paper's unsigned request, and a garbled one on the same connection.
@@ -107,14 +102,9 @@ struct AgentWireSecurityTests {
     }
 
     @Test func reconcilerHangingUpMidInstallDoesNotStopTheAgent() async throws {
-        let repository = try await PackageLab.repository()
-        let node = try LabNode("node31")
-        let agent = try await RunningAgent.start(node.agent())
-        defer {
-            agent.stop()
-            node.cleanUp()
-        }
-        let vod = PackageLab.vod(repository: repository)
+        let served = try await ServedNode.start("node31")
+        defer { served.stop() }
+        let (node, agent, vod) = (served.node, served.agent, served.vod)
         let signed = MessageAuthenticator(key: PackageLab.key).sign(
             ServiceMessage.request(.install, node: node.name, service: "VOD", payload: [vod.jsonText()]),
             timestamp: Int64(Date().timeIntervalSince1970))

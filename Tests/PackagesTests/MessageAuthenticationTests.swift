@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 struct MessageAuthenticationTests {
@@ -49,8 +50,8 @@ struct MessageAuthenticationTests {
     }
 
     @Test func replayGuardRemembersAcrossRestarts() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rs-nonces-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: file) }
+        let temporary = try TemporaryDirectory("rs-nonces")
+        let file = temporary.path + "/nonces"
         var first = ReplayGuard(window: .seconds(300), file: file, now: 10_000)
         #expect(first.admit(timestamp: 10_000, nonce: "n1", now: 10_000) == nil)
         var second = ReplayGuard(window: .seconds(300), file: file, now: 10_010)
@@ -59,8 +60,8 @@ struct MessageAuthenticationTests {
     }
 
     @Test func keyFileIsReadAndNeverPrinted() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("rs-key-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: file) }
+        let temporary = try TemporaryDirectory("rs-key")
+        let file = temporary.path + "/site.key"
         try "short\n".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(throws: ServiceAgentError.self) { try SiteKey(contentsOfFile: file) }
         let secret = SiteKey.generateHex()
@@ -71,7 +72,7 @@ struct MessageAuthenticationTests {
             _ = try SiteKey(contentsOfFile: file + ".missing")
         } catch {
             #expect(error.code == .badKey)
-            #expect(error.disposition == .stalled)
+            #expect(error.intent == .stalled)
         }
     }
 }

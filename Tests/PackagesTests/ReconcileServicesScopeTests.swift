@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// `reconcile --scope services` as an operator runs it: the built binary, a site repo, and a real
@@ -55,7 +56,7 @@ struct ReconcileServicesScopeTests {
     }
 
     static func startAgent(_ node: LabNode, port: Int, keyFile: String) throws -> pid_t {
-        try AgentBinaryTests.spawnDaemon("\(AgentBinaryTests.productsDirectory)/provision-agent", [
+        try AgentBinaryTests.spawnDaemon("\(productsDirectory)/provision-agent", [
             "serve", "--listen", "127.0.0.11:\(port)", "--node", node.name, "--key-file", keyFile,
             "--state-dir", node.state, "--install-root", node.root, "--releasever", "1", "--no-gpg-check",
             "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
@@ -64,7 +65,7 @@ struct ReconcileServicesScopeTests {
 
     @Test func convergesServicesThroughTheAgentBinary() async throws {
         let repository = try await PackageLab.repository()
-        let products = AgentBinaryTests.productsDirectory
+        let products = productsDirectory
         let node = try LabNode("scope1")
         var agentPID: pid_t = 0
         defer {
@@ -104,7 +105,7 @@ struct ReconcileServicesScopeTests {
     /// and exits 0 on SIGTERM.
     @Test func loopPicksUpChangesAndStopsCleanlyOnSIGTERM() async throws {
         let repository = try await PackageLab.repository()
-        let products = AgentBinaryTests.productsDirectory
+        let products = productsDirectory
         let node = try LabNode("scope2")
         var agentPID: pid_t = 0
         let loop = Process()
@@ -155,17 +156,6 @@ struct ReconcileServicesScopeTests {
     static func reconcile(_ products: String, _ arguments: [String]) async throws
         -> (status: Int32, stdout: String, stderr: String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        try runProcess("\(products)/reconcile", arguments)
     }
 }

@@ -1,4 +1,5 @@
 import Drivers
+import LabSupport
 import Testing
 
 /// Drip-fed, split, concatenated, garbage and over-long input to the incremental parser.
@@ -141,18 +142,5 @@ struct ServiceMessageParserStreamTests {
                 #expect(ServiceMessageParser.parse(bytes).map { _ in true } != .success(true))
             }
         }
-    }
-}
-
-/// A small deterministic generator so fuzz failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

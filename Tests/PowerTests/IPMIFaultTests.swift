@@ -1,3 +1,4 @@
+import LabSupport
 import Logging
 import Testing
 
@@ -16,6 +17,29 @@ struct IPMIFaultTests {
             transport: transport, logger: Logger(label: "test.ipmi"))
     }
 
+    /// Runs `body` with a simulator behind a fault-injecting relay (`policy` decides each datagram's fate) and a
+    /// client of the relay; the client's transport and the relay are shut down and the simulator stopped afterwards,
+    /// also when `body` throws.
+    static func withFaultyLink(timeout: Duration, retries: Int, _ policy: @escaping UDPFaultProxy.Policy,
+        body: (IPMISimulator, UDPFaultProxy, IPMIClient) async throws -> Void) async throws
+    {
+        let sim = try await IPMISimulator.start()
+        defer { sim.stop() }
+        let proxy = try await UDPFaultProxy(bmcPort: sim.port, policy: policy)
+        let transport = IPMITransport()
+        do {
+            let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: timeout, retries: retries,
+                                         transport: transport)
+            try await body(sim, proxy, client)
+        } catch {
+            await transport.shutdown()
+            await proxy.stop()
+            throw error
+        }
+        await transport.shutdown()
+        await proxy.stop()
+    }
+
     @Test func wrongPasswordIsAStalledAuthenticationFailureThatNeverShowsThePassword() async throws {
         let sim = try await IPMISimulator.start()
         defer { sim.stop() }
@@ -26,7 +50,7 @@ struct IPMIFaultTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: PowerError.self) { try await client.powerState() }
         #expect(error?.code == .authenticationFailed)
-        #expect(error?.disposition == .stalled)
+        #expect(error?.intent == .stalled)
         #expect(!(error?.description.contains("s3cret-wrong") ?? true))
         #expect(started.duration(to: .now) < .seconds(20), "fails on RAKP 2 at once, without retries")
         await transport.shutdown()
@@ -34,13 +58,13 @@ struct IPMIFaultTests {
 
     @Test func aPortNobodyListensOnTimesOutAsUnreachable() async throws {
         let transport = IPMITransport()
-        let port = try freeUDPPort()
+        let port = try freePort(udp: true)
         let client = try Self.client(
             url: "ipmi://127.0.0.1:\(port)", timeout: .milliseconds(100), retries: 2, transport: transport)
         let started = ContinuousClock.now
         let error = await #expect(throws: PowerError.self) { try await client.powerState() }
         #expect(error?.code == .unreachable)
-        #expect(error?.disposition == .transient)
+        #expect(error?.intent == .transient)
         let elapsed = started.duration(to: .now)
         // Three tries of 100 ms, then give up. The upper bound is loose: with the whole suite running on 2 cores,
         // resuming this test can wait seconds for a free thread.
@@ -50,51 +74,33 @@ struct IPMIFaultTests {
 
     @Test(arguments: [true, false])
     func lostDatagramsAreRetransmitted(towardBMC: Bool) async throws {
-        let sim = try await IPMISimulator.start()
-        defer { sim.stop() }
         // Drop the first copy of every third datagram in one direction.
-        let proxy = try await UDPFaultProxy(bmcPort: sim.port) { toBMC, index in
+        try await Self.withFaultyLink(timeout: .milliseconds(400), retries: 6) { toBMC, index in
             toBMC == towardBMC && index % 3 == 1 ? .drop : .pass
+        } body: { sim, proxy, client in
+            try await client.setPower(.on)
+            #expect(sim.hookPower == "1")
+            #expect(try await client.powerState() == .on)
+            #expect(proxy.faults.dropped >= 2)
         }
-        let transport = IPMITransport()
-        let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: .milliseconds(400),
-            retries: 6, transport: transport)
-        try await client.setPower(.on)
-        #expect(sim.hookPower == "1")
-        #expect(try await client.powerState() == .on)
-        #expect(proxy.faults.dropped >= 2)
-        await transport.shutdown()
-        await proxy.stop()
     }
 
     @Test func garbledResponsesAreDroppedAndTheRequestRetried() async throws {
-        let sim = try await IPMISimulator.start()
-        defer { sim.stop() }
         // Garble the BMC's answers 4 and 5: the Get Chassis Status response, then the answer to its retransmit.
-        let proxy = try await UDPFaultProxy(bmcPort: sim.port) { toBMC, index in
+        try await Self.withFaultyLink(timeout: .milliseconds(400), retries: 6) { toBMC, index in
             !toBMC && (index == 4 || index == 5) ? .garble : .pass
+        } body: { _, proxy, client async throws in
+            #expect(try await client.powerState() == .off)
+            #expect(proxy.faults.garbled == 2)
         }
-        let transport = IPMITransport()
-        let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: .milliseconds(400),
-            retries: 6, transport: transport)
-        #expect(try await client.powerState() == .off)
-        #expect(proxy.faults.garbled == 2)
-        await transport.shutdown()
-        await proxy.stop()
     }
 
     @Test func aBMCThatOnlyGarblesIsAProtocolViolationNotATimeout() async throws {
-        let sim = try await IPMISimulator.start()
-        defer { sim.stop() }
-        let proxy = try await UDPFaultProxy(bmcPort: sim.port) { toBMC, index in
+        try await Self.withFaultyLink(timeout: .milliseconds(100), retries: 2) { toBMC, index in
             !toBMC && index >= 4 ? .garble : .pass
+        } body: { _, _, client async throws in
+            let error = await #expect(throws: PowerError.self) { try await client.powerState() }
+            #expect(error?.code == .protocolViolation)
         }
-        let transport = IPMITransport()
-        let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: .milliseconds(100),
-            retries: 2, transport: transport)
-        let error = await #expect(throws: PowerError.self) { try await client.powerState() }
-        #expect(error?.code == .protocolViolation)
-        await transport.shutdown()
-        await proxy.stop()
     }
 }

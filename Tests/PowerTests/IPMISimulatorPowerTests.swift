@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Logging
 import Testing
 
@@ -13,50 +14,56 @@ struct IPMISimulatorPowerTests {
             transport: transport, logger: Logger(label: "test.ipmi"))
     }
 
-    @Test func readsPowerStateAndPowersOnAndOffThroughTheChassisHook() async throws {
+    /// Runs `body` with a new simulator and a client of it; the client's transport is shut down and the simulator
+    /// stopped afterwards, also when `body` throws.
+    static func withClient(_ body: (IPMISimulator, IPMIClient) async throws -> Void) async throws {
         let sim = try await IPMISimulator.start()
         defer { sim.stop() }
         let transport = IPMITransport()
-        let client = try Self.client(sim, transport: transport)
-        #expect(try await client.powerState() == .off)
-        try await client.setPower(.on)
-        #expect(sim.hookPower == "1")
-        #expect(try await client.powerState() == .on)
-        try await client.setPower(.off)
-        #expect(sim.hookPower == "0")
-        #expect(try await client.powerState() == .off)
-        try await client.setPower(.cycle)
-        try await client.setPower(.reset)
-        #expect(sim.hookLog.contains("power 1"))
-        #expect(sim.hookLog.contains("power 0"))
+        do {
+            try await body(sim, try client(sim, transport: transport))
+        } catch {
+            await transport.shutdown()
+            throw error
+        }
         await transport.shutdown()
+    }
+
+    @Test func readsPowerStateAndPowersOnAndOffThroughTheChassisHook() async throws {
+        try await Self.withClient { sim, client in
+            #expect(try await client.powerState() == .off)
+            try await client.setPower(.on)
+            #expect(sim.hookPower == "1")
+            #expect(try await client.powerState() == .on)
+            try await client.setPower(.off)
+            #expect(sim.hookPower == "0")
+            #expect(try await client.powerState() == .off)
+            try await client.setPower(.cycle)
+            try await client.setPower(.reset)
+            #expect(sim.hookLog.contains("power 1"))
+            #expect(sim.hookLog.contains("power 0"))
+        }
     }
 
     @Test func setsNextBootToPXEAndIpmitoolReadsItBack() async throws {
-        let sim = try await IPMISimulator.start()
-        defer { sim.stop() }
-        let transport = IPMITransport()
-        let client = try Self.client(sim, transport: transport)
-        try await client.setBootDevice(.pxe, persistence: .once)
-        #expect(sim.hookLog.contains("boot pxe"))
-        #expect(try await client.bootFlags().device == .pxe)
-        let readBack = try ipmitool(sim, ["chassis", "bootparam", "get", "5"])
-        #expect(readBack.contains("Force PXE"))
-        try await client.setBootDevice(.disk, persistence: .once)
-        #expect(sim.hookLog.last?.hasPrefix("boot ") == true && sim.hookLog.last != "boot pxe")
-        await transport.shutdown()
+        try await Self.withClient { sim, client in
+            try await client.setBootDevice(.pxe, persistence: .once)
+            #expect(sim.hookLog.contains("boot pxe"))
+            #expect(try await client.bootFlags().device == .pxe)
+            let readBack = try ipmitool(sim, ["chassis", "bootparam", "get", "5"])
+            #expect(readBack.contains("Force PXE"))
+            try await client.setBootDevice(.disk, persistence: .once)
+            #expect(sim.hookLog.last?.hasPrefix("boot ") == true && sim.hookLog.last != "boot pxe")
+        }
     }
 
     @Test func agreesWithIpmitoolOnTheSameSimulator() async throws {
-        let sim = try await IPMISimulator.start()
-        defer { sim.stop() }
-        let transport = IPMITransport()
-        let client = try Self.client(sim, transport: transport)
-        try await client.setPower(.on)
-        #expect(try ipmitool(sim, ["chassis", "power", "status"]).contains("Chassis Power is on"))
-        _ = try ipmitool(sim, ["chassis", "power", "off"])
-        #expect(try await client.powerState() == .off)
-        await transport.shutdown()
+        try await Self.withClient { sim, client in
+            try await client.setPower(.on)
+            #expect(try ipmitool(sim, ["chassis", "power", "status"]).contains("Chassis Power is on"))
+            _ = try ipmitool(sim, ["chassis", "power", "off"])
+            #expect(try await client.powerState() == .off)
+        }
     }
 
     /// Asked for "the highest privilege" (0, FreeIPMI's default), ipmi_sim answers maximum privilege level 0, which
@@ -97,30 +104,19 @@ struct IPMISimulatorPowerTests {
     }
 
     @Test func concurrentCallsToOneBMCAreSerialized() async throws {
-        let sim = try await IPMISimulator.start()
-        defer { sim.stop() }
-        let transport = IPMITransport()
-        let client = try Self.client(sim, transport: transport)
-        let states = await boundedConcurrentMap(Array(0..<6), limit: 6) { _ in
-            try? await client.powerState()
+        try await Self.withClient { _, client in
+            let states = await boundedConcurrentMap(Array(0..<6), limit: 6) { _ in
+                try? await client.powerState()
+            }
+            #expect(states == Array(repeating: .off, count: 6))
         }
-        #expect(states == Array(repeating: .off, count: 6))
-        await transport.shutdown()
     }
 }
 
 /// Runs `ipmitool -I lanplus -C 3` against a simulator and returns its standard output.
 func ipmitool(_ sim: IPMISimulator, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/ipmitool")
-    process.arguments = [
+    let connection = [
         "-I", "lanplus", "-H", "127.0.0.1", "-p", "\(sim.port)", "-U", sim.username, "-P", sim.password, "-C", "3",
-    ] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    ]
+    return try runProcess("/usr/bin/ipmitool", connection + arguments).stdout
 }

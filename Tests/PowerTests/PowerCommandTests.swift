@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 /// `reconcile power --bmc ...` end to end: the built binary against real ipmi_sim BMCs.
@@ -12,22 +13,8 @@ struct PowerCommandTests {
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws
         -> (status: Int32, out: String, err: String)
     {
-        let process = Process()
-        process.executableURL = reconcile
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: outData, as: UTF8.self),
-            String(decoding: errData, as: UTF8.self)
-        )
+        let result = try runProcess(reconcile.path, arguments, environment: environment)
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test func powersOnTwoBMCsAndReportsStatusAsJSON() async throws {

@@ -1,3 +1,4 @@
+import LabSupport
 import Logging
 import Testing
 
@@ -28,94 +29,99 @@ struct RedfishSushyTests {
         return false
     }
 
-    @Test func powersOnAndOffAndReadsPowerState() async throws {
-        let sushy = try await SushyEmulator.start()
+    /// Runs `body` with a new emulator (`start`'s options) and the HTTP resources of its clients, which are shut
+    /// down and the emulator stopped afterwards, also when `body` throws.
+    static func withSushy(tls: Bool = false, twoSystems: Bool = false,
+        _ body: (SushyEmulator, PowerDriverResources) async throws -> Void) async throws
+    {
+        let sushy = try await SushyEmulator.start(tls: tls, twoSystems: twoSystems)
         defer { sushy.stop() }
         let resources = PowerDriverResources()
-        let client = try Self.client(sushy.url(), resources: resources)
-        #expect(try await client.powerState() == .off)
-        try await client.setPower(.on)
-        #expect(try await Self.waitFor(.on, client))
-        try await client.setPower(.off)
-        #expect(try await Self.waitFor(.off, client))
+        do {
+            try await body(sushy, resources)
+        } catch {
+            await resources.shutdown()
+            throw error
+        }
         await resources.shutdown()
+    }
+
+    @Test func powersOnAndOffAndReadsPowerState() async throws {
+        try await Self.withSushy { sushy, resources in
+            let client = try Self.client(sushy.url(), resources: resources)
+            #expect(try await client.powerState() == .off)
+            try await client.setPower(.on)
+            #expect(try await Self.waitFor(.on, client))
+            try await client.setPower(.off)
+            #expect(try await Self.waitFor(.off, client))
+        }
     }
 
     @Test func setsABootOverrideToPXE() async throws {
-        let sushy = try await SushyEmulator.start()
-        defer { sushy.stop() }
-        let resources = PowerDriverResources()
-        let client = try Self.client(sushy.url(system: SushyEmulator.systemA), resources: resources)
-        try await client.setBootDevice(.pxe, persistence: .once)
-        let boot = try await client.bootOverride()
-        #expect(boot.target == "Pxe")
-        // sushy reads `Once` back as `Continuous`; either means the override is enabled.
-        #expect(boot.enabled == "Once" || boot.enabled == "Continuous")
-        try await client.setBootDevice(.disk, persistence: .persistent)
-        #expect(try await client.bootOverride().target == "Hdd")
-        await resources.shutdown()
+        try await Self.withSushy { sushy, resources in
+            let client = try Self.client(sushy.url(system: SushyEmulator.systemA), resources: resources)
+            try await client.setBootDevice(.pxe, persistence: .once)
+            let boot = try await client.bootOverride()
+            #expect(boot.target == "Pxe")
+            // sushy reads `Once` back as `Continuous`; either means the override is enabled.
+            #expect(boot.enabled == "Once" || boot.enabled == "Continuous")
+            try await client.setBootDevice(.disk, persistence: .persistent)
+            #expect(try await client.bootOverride().target == "Hdd")
+        }
     }
 
     @Test func aCycleUsesForceRestartWhereThereIsNoPowerCycle() async throws {
-        let sushy = try await SushyEmulator.start()
-        defer { sushy.stop() }
-        let resources = PowerDriverResources()
-        let client = try Self.client(sushy.url(), resources: resources)
-        try await client.setPower(.cycle)  // sushy allows no PowerCycle: this must pick ForceRestart, not get a 501
-        try await client.setPower(.softOff)
-        await resources.shutdown()
+        try await Self.withSushy { sushy, resources in
+            let client = try Self.client(sushy.url(), resources: resources)
+            try await client.setPower(.cycle)  // sushy allows no PowerCycle: this must pick ForceRestart, not get a 501
+            try await client.setPower(.softOff)
+        }
     }
 
     @Test func aWrongPasswordIsAStalledAuthenticationFailureThatNeverShowsThePassword() async throws {
-        let sushy = try await SushyEmulator.start()
-        defer { sushy.stop() }
-        let resources = PowerDriverResources()
-        let client = try Self.client(sushy.url(), password: "s3cret-wrong", resources: resources)
-        let error = await #expect(throws: PowerError.self) { try await client.powerState() }
-        #expect(error?.code == .authenticationFailed)
-        #expect(error?.disposition == .stalled)
-        #expect(!(error?.description.contains("s3cret-wrong") ?? true))
-        await resources.shutdown()
+        try await Self.withSushy { sushy, resources in
+            let client = try Self.client(sushy.url(), password: "s3cret-wrong", resources: resources)
+            let error = await #expect(throws: PowerError.self) { try await client.powerState() }
+            #expect(error?.code == .authenticationFailed)
+            #expect(error?.intent == .stalled)
+            #expect(!(error?.description.contains("s3cret-wrong") ?? true))
+        }
     }
 
     @Test func twoSystemsWithoutOneNamedInTheURLIsAnInvalidAddress() async throws {
-        let sushy = try await SushyEmulator.start(twoSystems: true)
-        defer { sushy.stop() }
-        let resources = PowerDriverResources()
-        let error = await #expect(throws: PowerError.self) {
-            try await Self.client(sushy.url(), resources: resources).powerState()
+        try await Self.withSushy(twoSystems: true) { sushy, resources in
+            let error = await #expect(throws: PowerError.self) {
+                try await Self.client(sushy.url(), resources: resources).powerState()
+            }
+            #expect(error?.code == .invalidAddress)
+            let named = try Self.client(sushy.url(system: SushyEmulator.systemB), resources: resources)
+            #expect(try await named.powerState() == .off)
         }
-        #expect(error?.code == .invalidAddress)
-        let named = try Self.client(sushy.url(system: SushyEmulator.systemB), resources: resources)
-        #expect(try await named.powerState() == .off)
-        await resources.shutdown()
     }
 
     /// TLS verification is on by default: a self-signed BMC is refused unless the node opts out.
     @Test func selfSignedCertificatesNeedAnExplicitOptOut() async throws {
-        let sushy = try await SushyEmulator.start(tls: true)
-        defer { sushy.stop() }
-        let resources = PowerDriverResources()
-        let error = await #expect(throws: PowerError.self) {
-            try await Self.client(sushy.url(), timeout: .seconds(2), resources: resources).powerState()
+        try await Self.withSushy(tls: true) { sushy, resources in
+            let error = await #expect(throws: PowerError.self) {
+                try await Self.client(sushy.url(), timeout: .seconds(2), resources: resources).powerState()
+            }
+            #expect(error?.code == .unreachable)
+            #expect(error?.intent == .stalled, "an untrusted certificate needs a human, not retries")
+            let insecure = try Self.client(sushy.url(), insecure: true, resources: resources)
+            #expect(try await insecure.powerState() == .off)
         }
-        #expect(error?.code == .unreachable)
-        #expect(error?.disposition == .stalled, "an untrusted certificate needs a human, not retries")
-        let insecure = try Self.client(sushy.url(), insecure: true, resources: resources)
-        #expect(try await insecure.powerState() == .off)
-        await resources.shutdown()
     }
 
     @Test func nothingListeningIsUnreachableAndTransient() async throws {
         let resources = PowerDriverResources()
-        let port = try freeTCPPort()
+        let port = try freePort()
         let error = await #expect(throws: PowerError.self) {
             // AsyncHTTPClient keeps retrying a refused connect until the request deadline.
             try await Self.client("redfish+http://127.0.0.1:\(port)", timeout: .seconds(1), resources: resources)
                 .powerState()
         }
         #expect(error?.code == .unreachable)
-        #expect(error?.disposition == .transient)
+        #expect(error?.intent == .transient)
         await resources.shutdown()
     }
 }

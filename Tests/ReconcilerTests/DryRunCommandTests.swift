@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
@@ -17,8 +18,8 @@ struct DryRunCommandTests {
         let (_, json, _) = try runProcess(ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--output", "json"])
         #expect(json.contains("\"kind\" : \"installImage\""))
         // Observed: every node ready with the desired image and services.
-        let observed = FileManager.default.temporaryDirectory.appendingPathComponent("observed-\(UUID()).json")
-        defer { try? FileManager.default.removeItem(at: observed) }
+        let temporary = try TemporaryDirectory("rackswarm-observed")
+        let observed = URL(fileURLWithPath: temporary.path + "/observed.json")
         var nodes: [String: Any] = [:]
         for (name, services) in [("r1n1", ["web"]), ("r1n2", ["web"]), ("r1n3", ["vod"]), ("r1n4", ["vod"]),
                                  ("r2n1", ["vod"]), ("r2n2", ["vod"]), ("r2n3", []), ("r2n4", [])] {
@@ -43,12 +44,14 @@ struct DryRunCommandTests {
 /// `reconcile --dry-run` against real git repos: the plan names the commit it came from.
 struct DryRunGitTests {
     final class SiteRepo {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("rackswarm-siterepo-\(UUID().uuidString)")
+        private let temporary: TemporaryDirectory
+        var root: URL { URL(fileURLWithPath: temporary.path) }
         var repo: String { root.appendingPathComponent("repo").path }
         var cache: String { root.appendingPathComponent("cache").path }
         var state: String { root.appendingPathComponent("state.db").path }
 
         init() throws {
+            temporary = try TemporaryDirectory("rackswarm-siterepo")
             try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: Repo.examples.appendingPathComponent("datacenter").path,
                                              toPath: repo + "/site")
@@ -57,16 +60,9 @@ struct DryRunGitTests {
             try git("commit", "-q", "-m", "Add dc1")
         }
 
-        deinit { try? FileManager.default.removeItem(at: root) }
-
         @discardableResult
         func git(_ arguments: String...) throws -> String {
-            let environment = ["GIT_AUTHOR_NAME": "Ops", "GIT_AUTHOR_EMAIL": "ops@example.net", "GIT_COMMITTER_NAME": "Ops",
-                               "GIT_COMMITTER_EMAIL": "ops@example.net", "GIT_CONFIG_GLOBAL": "/dev/null",
-                               "PATH": "/usr/bin:/bin"]
-            let result = try runProcess("/usr/bin/git", ["-C", repo] + arguments, environment: environment)
-            try #require(result.status == 0, "git \(arguments): \(result.stderr)")
-            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            try LabSupport.git(in: repo, author: "Ops", arguments)
         }
 
         func dryRun(_ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {

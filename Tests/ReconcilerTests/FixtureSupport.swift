@@ -1,10 +1,10 @@
 import Foundation
+import LabSupport
 import Reconciler
 
 /// Paths of the repo and its test fixtures, found from this source file.
 enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: packageRoot)
     static let fixtures = root.appendingPathComponent("Tests/ReconcilerTests/Fixtures")
     static let loaderFixtures = fixtures.appendingPathComponent("loader")
     static let examples = root.appendingPathComponent("examples")
@@ -34,18 +34,14 @@ enum Repo {
 
 /// A temporary site: the shared base fixture with one fixture's files laid over it. Removed on deinit.
 final class FixtureSite {
+    private let temporary: TemporaryDirectory
     let directory: URL
 
     init(fixture: URL) throws {
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("rackswarm-fixture-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        temporary = try TemporaryDirectory("rackswarm-fixture")
+        directory = URL(fileURLWithPath: temporary.path)
         try Self.copyContents(of: Repo.loaderFixtures.appendingPathComponent("base"), into: directory)
         try Self.copyContents(of: fixture, into: directory)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: directory)
     }
 
     func load() -> LoadResult { SiteLoader.load(path: directory.path) }
@@ -68,22 +64,3 @@ final class FixtureSite {
     }
 }
 
-/// Runs a program and returns its exit status and standard output.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil)
-    throws -> (status: Int32, stdout: String, stderr: String)
-{
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes before waiting so a large output cannot block the child.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}

@@ -1,12 +1,13 @@
 import Drivers
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
 /// Store v4: rack suspensions, pass requests, the operator audit and install samples, in both stores.
 struct OperatorActionStoreTests {
     @Test func suspendResumeAndPassRequestsAreAuditedWithTheActor() async throws {
-        let directory = StateStoreTests.TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try StateStoreTests.stores(directory) {
             let t0 = Date(timeIntervalSince1970: 1_000)
             try await store.suspendRack("r1", actor: "alice", remote: "10.0.0.5", at: t0)
@@ -40,7 +41,7 @@ struct OperatorActionStoreTests {
     }
 
     @Test func installSamplesKeepTheHistoryForADay() async throws {
-        let directory = StateStoreTests.TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         for store in try StateStoreTests.stores(directory) {
             let t0 = Date(timeIntervalSince1970: 100_000)
             for (offset, percent) in [(0.0, 10.0), (60, 50), (120, 100)] {
@@ -61,7 +62,7 @@ struct OperatorActionStoreTests {
     }
 
     @Test func reopeningKeepsSuspensions() async throws {
-        let directory = StateStoreTests.TempDirectory()
+        let directory = try TemporaryDirectory("rackswarm-store")
         let store = try SQLiteStateStore(path: directory.database)
         try await store.suspendRack("r1", actor: "alice", remote: nil, at: Date())
         // Reopening runs the migrator again: nothing is lost, nothing runs twice.

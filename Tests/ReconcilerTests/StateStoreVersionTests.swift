@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import GRDB
 import Reconciler
 import Testing
@@ -7,8 +8,7 @@ import Testing
 struct StateStoreVersionTests {
     /// A 0-byte state file stays 0 bytes through `reconcile --dry-run` and `reconcile status`.
     @Test func dryRunLeavesAnEmptyStateFileUntouched() throws {
-        let directory = StateStoreTests.TempDirectory()
-        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory("rackswarm-store")
         #expect(FileManager.default.createFile(atPath: directory.database, contents: Data()))
         let site = Repo.examples.appendingPathComponent("datacenter").path
         let (status, stdout, stderr) = try runProcess(
@@ -19,14 +19,13 @@ struct StateStoreVersionTests {
         #expect(statusStatus == 0, "\(statusErr)")
         let size = try FileManager.default.attributesOfItem(atPath: directory.database)[.size] as? NSNumber
         #expect(size?.intValue == 0)
-        let siblings = try FileManager.default.contentsOfDirectory(atPath: directory.url.path)
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         #expect(siblings == ["state.db"])
     }
 
     /// An older, partly migrated store is neither migrated nor used by a dry run.
     @Test func dryRunRefusesAnOlderStoreWithoutMigratingIt() throws {
-        let directory = StateStoreTests.TempDirectory()
-        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory("rackswarm-store")
         _ = try SQLiteStateStore(path: directory.database)
         let queue = try DatabaseQueue(path: directory.database)
         try queue.write { db in
@@ -40,8 +39,7 @@ struct StateStoreVersionTests {
 
     /// A store with a migration this build does not know is refused by every open, naming both versions.
     @Test func newerStoreIsRefusedWithBothVersions() throws {
-        let directory = StateStoreTests.TempDirectory()
-        try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory("rackswarm-store")
         _ = try SQLiteStateStore(path: directory.database)
         let queue = try DatabaseQueue(path: directory.database)
         try queue.write { db in

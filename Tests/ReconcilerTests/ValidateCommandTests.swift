@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 /// Runs the built `reconcile` binary, as an operator would.

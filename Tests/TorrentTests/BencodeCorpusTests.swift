@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 @testable import Torrent
@@ -6,8 +7,7 @@ import Testing
 /// Replays the libFuzzer corpus (Fuzz/corpus/bencode, grown by scripts/fuzz.sh) on every test run.
 struct BencodeCorpusTests {
     static var corpus: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/bencode").path
+        packageRoot + "/Fuzz/corpus/bencode"
     }
 
     @Test func everyCorpusInputDecodesCanonicallyOrThrows() throws {

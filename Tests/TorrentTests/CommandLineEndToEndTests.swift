@@ -1,4 +1,5 @@
 import Foundation
+import var LabSupport.builtBinaries
 import Testing
 
 @testable import Torrent
@@ -6,18 +7,8 @@ import Testing
 /// The built `reconcile image publish`, `reconcile seed` and `provision-agent fetch` commands, end to end.
 @Suite(.serialized)
 struct CommandLineEndToEndTests {
-    /// The directory holding the built executables.
-    static var binaries: String? {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent(".build/debug").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: "\($0)/provision-agent") }
-    }
-
     @Test func publishSeedAndFetchWithTrackerAndWithPeer() async throws {
-        let bin = try #require(Self.binaries, "build the executables first (swift build --build-tests)")
+        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
         let directory = try TemporaryDirectory()
         let image = directory.file("os.img")
         try writeRandomFile(image, size: 5_242_885, seed: 31)
@@ -82,7 +73,7 @@ struct CommandLineEndToEndTests {
     }
 
     @Test func fetchRejectsBadArguments() throws {
-        let bin = try #require(Self.binaries)
+        let bin = try #require(builtBinaries)
         let result = try runCommand(
             "\(bin)/provision-agent", ["fetch", "x.torrent", "--output", "y", "--peer", "nope"])
         #expect(result.status != 0)

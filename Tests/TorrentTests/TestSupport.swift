@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 @testable import Torrent
@@ -37,36 +38,11 @@ func filesEqual(_ lhs: String, _ rhs: String) -> Bool {
     return left == right
 }
 
-/// A small deterministic generator for test data.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// Starts `executable` with its output going to `outputFile`; returns the pid.
-///
-/// posix_spawn and waitpid directly: Foundation's Process can hang in `waitUntilExit` when tests start and reap
-/// many processes in parallel, and a blocked waiter starves Swift's two-thread cooperative pool on this machine.
+/// Starts `executable` (LabSupport's `LabProcess`: posix_spawn, reaped by polling `waitpid`, never a blocked
+/// thread) with its output going to a new `outputFile`; returns the pid.
 func spawn(_ executable: String, _ arguments: [String], outputFile: String) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { for pointer in argv { free(pointer) } }
-    var pid: pid_t = 0
-    let status = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-    guard status == 0 else { throw TorrentError(code: .stopped, detail: "spawn \(executable): \(status)") }
-    return pid
+    try? FileManager.default.removeItem(atPath: outputFile)
+    return try LabProcess(executable, arguments, outputFile: outputFile).pid
 }
 
 /// Reaps `pid` if it has exited: its exit status (128 + signal when killed), or nil while it runs.
@@ -130,22 +106,9 @@ func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: 
     return (status ?? -1, output)
 }
 
-/// Picks a free TCP port on 127.0.0.1 by binding port 0.
+/// A free TCP port on 127.0.0.1 (0 when none can be had, which the test then fails on).
 func freePort() -> Int {
-    let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(sock) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, length) }
-    }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
+    (try? LabSupport.freePort()) ?? 0
 }
 
 /// Whether the external peers (libtorrent, aria2, mktorrent) are installed.

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import RackswarmCore
+import ReconcilerModel
 
 /// What loading a site directory produced: the desired state when it is valid, and every diagnostic found.
 public struct LoadResult: Sendable {

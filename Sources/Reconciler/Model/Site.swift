@@ -1,4 +1,3 @@
-import Drivers
 
 /// The whole desired state of a data center: one `Site` document plus racks, nodes, images and services.
 public struct DesiredState: Sendable {
@@ -125,11 +124,17 @@ public struct StepTimeouts: Sendable, Hashable {
     public var power: Duration
     public var install: Duration
     public var services: Duration
+    /// The time one BMC request may take before it is sent again, and how many times it is.
+    public var bmcRequest: Duration
+    public var bmcRetries: Int
 
-    public init(power: Duration, install: Duration, services: Duration) {
+    public init(power: Duration, install: Duration, services: Duration, bmcRequest: Duration = .seconds(1),
+                bmcRetries: Int = 3) {
         self.power = power
         self.install = install
         self.services = services
+        self.bmcRequest = bmcRequest
+        self.bmcRetries = bmcRetries
     }
 
     public static let defaults = StepTimeouts(power: .seconds(120), install: .seconds(1800), services: .seconds(600))

@@ -209,3 +209,29 @@ struct RunningAgent {
 
     func stop() { task.cancel() }
 }
+
+/// A lab node with its agent served and the lab repository, for the length of a test: `stop()` stops the agent
+/// and removes the node.
+struct ServedNode {
+    let node: LabNode
+    let agent: RunningAgent
+    let repository: String
+    /// The VOD service from the lab repository.
+    var vod: ServiceDefinition { PackageLab.vod(repository: repository) }
+
+    static func start(_ name: String) async throws -> ServedNode {
+        let repository = try await PackageLab.repository()
+        let node = try LabNode(name)
+        do {
+            return ServedNode(node: node, agent: try await RunningAgent.start(node.agent()), repository: repository)
+        } catch {
+            node.cleanUp()
+            throw error
+        }
+    }
+
+    func stop() {
+        agent.stop()
+        node.cleanUp()
+    }
+}

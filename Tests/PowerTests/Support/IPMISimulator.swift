@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 
 /// A real `ipmi_sim` BMC (openipmi) on 127.0.0.1 in its own temp directory, with a chassis hook that records
 /// every power and boot change to a file the test can read. Stopped and removed by `stop()` (call it in `defer`).
@@ -10,8 +11,7 @@ final class IPMISimulator: @unchecked Sendable {
     private let pid: pid_t
 
     /// The lab script that writes the simulator's config and hook and starts it (shared with `make demo`).
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("scripts/lab/ipmi-bmc.sh")
+    static let script = URL(fileURLWithPath: packageRoot + "/scripts/lab/ipmi-bmc.sh")
 
     /// Starts one simulated BMC (user `admin`) and waits (without blocking a thread) until its UDP port is bound.
     static func start(password: String = "pass") async throws -> IPMISimulator {
@@ -28,7 +28,7 @@ final class IPMISimulator: @unchecked Sendable {
     }
 
     private init(password: String) throws {
-        self.port = try freeUDPPort()
+        self.port = try freePort(udp: true)
         self.password = password
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rackswarm-ipmisim-\(getpid())-\(UUID().uuidString.prefix(8))")
@@ -75,34 +75,4 @@ final class IPMISimulator: @unchecked Sendable {
 struct SimulatorError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
-}
-
-/// A UDP port on 127.0.0.1 that nothing is bound to right now.
-func freeUDPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    guard fd >= 0 else { throw SimulatorError(message: "socket failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-            bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-        }
-    }
-    guard bound else { throw SimulatorError(message: "bind failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// True when /proc/net/udp lists a socket bound to 127.0.0.1:port.
-///
-/// Read to EOF with a file handle: /proc files report size 0, and a size-based read stops at the first page.
-func udpPortIsBound(_ port: Int) -> Bool {
-    guard let handle = FileHandle(forReadingAtPath: "/proc/net/udp") else { return false }
-    defer { try? handle.close() }
-    let table = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-    let needle = String(format: "0100007F:%04X", port)
-    return table.contains(needle)
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 
 /// A real Redfish BMC: `sushy-emulator` (PyPI sushy-tools) with its fake driver on 127.0.0.1, basic auth from a
 /// bcrypt htpasswd, optionally HTTPS with a fresh self-signed certificate. Stop it with `stop()` in `defer`.
@@ -14,9 +15,7 @@ final class SushyEmulator: @unchecked Sendable {
     /// The venv's Python: RACKSWARM_PYTHON (set by the Makefile), else `.venv/bin/python` in the package.
     static var python: String {
         if let path = ProcessInfo.processInfo.environment["RACKSWARM_PYTHON"], !path.isEmpty { return path }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".venv/bin/python").path
+        return packageRoot + "/.venv/bin/python"
     }
 
     /// Starts the emulator with one system (or two) and waits until it answers TCP connections.
@@ -38,7 +37,7 @@ final class SushyEmulator: @unchecked Sendable {
     }
 
     private init(password: String, tls: Bool, twoSystems: Bool) throws {
-        port = try freeTCPPort()
+        port = try freePort()
         self.tls = tls
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rackswarm-sushy-\(getpid())-\(UUID().uuidString.prefix(8))")
@@ -112,48 +111,6 @@ final class SushyEmulator: @unchecked Sendable {
 
 /// Runs a helper command to completion; throws if it fails.
 func run(_ executable: String, _ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw SimulatorError(message: "\(executable) exited with \(process.terminationStatus)")
-    }
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-func freeTCPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw SimulatorError(message: "socket failed") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-            bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-        }
-    }
-    guard bound else { throw SimulatorError(message: "bind failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// True when something accepts TCP connections on 127.0.0.1:port.
-func tcpPortAccepts(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    return withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-            connect(fd, raw, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-        }
-    }
+    let status = try runProcess(executable, arguments).status
+    guard status == 0 else { throw SimulatorError(message: "\(executable) exited with \(status)") }
 }

@@ -1,0 +1,232 @@
+import Drivers
+import Foundation
+import Logging
+
+/// One pass of convergence: observe → plan → execute → record. Everything it touches comes in through `Seams`, so
+/// a test runs every branch with fakes; `reconcile apply` wires the real drivers.
+///
+/// - Observe: the DHCP reservations follow the repo (managed DHCP), the images present nodes run are prepared
+///   (a refused image stalls its nodes), the agents of installed nodes say what they run — a fresh heartbeat
+///   stands in for asking — and a node whose agent does not answer keeps its status, its service steps waiting for
+///   a later pass.
+/// - Plan: the pure planner, with the racks an operator suspended left alone.
+/// - Execute: the one `Executor` over `DriverActionPerformer`.
+/// - Record: a pass that left no node stalled or failed records its commit as applied.
+///
+/// The services scope (`reconcile --scope services`) is a policy of the same pass: it asks every present node's
+/// agent, plans only service changes for the nodes that answered, and touches no DHCP, image or BMC.
+public struct ConvergencePass: Sendable {
+    /// The world a pass reads and changes.
+    public struct Seams: Sendable {
+        /// Fetches the site: a checkout of the repo at its ref.
+        public var checkout: @Sendable () throws -> SiteSource.Checkout
+        public var store: any StateStore
+        /// Makes the power-driver factory for a site (its BMC timeouts and retries).
+        public var power: @Sendable (Site) -> DriverActionPerformer.PowerFactory
+        public var boot: any BootDriver
+        /// The DHCP server's reservations for a managed-DHCP site.
+        public var reservations: @Sendable (Site) -> any DHCPReservationDriver
+        /// Makes the agent-client factory for a site (its agent port and timeout).
+        public var agents: @Sendable (Site) -> ServiceReconciler.AgentFactory
+        /// Gets the images present nodes run ready to serve (seeding); answers the refused ones by `name@version`,
+        /// with why.
+        public var images: @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String]
+        /// Recent heartbeats by node: the inventory each sent and when, in seconds since 1970.
+        public var heartbeats: @Sendable () async -> [String: (inventory: NodeInventory, at: Int64)]
+        public var now: @Sendable () -> Date
+        /// Told each pass's site before anything is done (the install desk, the console and the tracker follow it).
+        public var siteChanged: @Sendable (SiteSource.Checkout, DesiredState) async -> Void
+
+        public init(
+            checkout: @escaping @Sendable () throws -> SiteSource.Checkout, store: any StateStore,
+            power: @escaping @Sendable (Site) -> DriverActionPerformer.PowerFactory, boot: any BootDriver,
+            reservations: @escaping @Sendable (Site) -> any DHCPReservationDriver,
+            agents: @escaping @Sendable (Site) -> ServiceReconciler.AgentFactory,
+            images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
+            heartbeats: @escaping @Sendable () async -> [String: (inventory: NodeInventory, at: Int64)] = { [:] },
+            now: @escaping @Sendable () -> Date = { Date() },
+            siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in }
+        ) {
+            self.checkout = checkout
+            self.store = store
+            self.power = power
+            self.boot = boot
+            self.reservations = reservations
+            self.agents = agents
+            self.images = images
+            self.heartbeats = heartbeats
+            self.now = now
+            self.siteChanged = siteChanged
+        }
+    }
+
+    /// What a pass may do and how hard it tries.
+    public struct Policy: Sendable {
+        /// `all` converges everything; `services` only services, on nodes whose agent answers.
+        public var scope: Planner.Policy.Scope
+        public var executor: Executor.Policy
+        /// How old a heartbeat may be and still stand in for asking the node's agent.
+        public var heartbeatFreshness: Duration
+
+        public init(scope: Planner.Policy.Scope = .all, executor: Executor.Policy = .init(),
+                    heartbeatFreshness: Duration = .seconds(120)) {
+            self.scope = scope
+            self.executor = executor
+            self.heartbeatFreshness = heartbeatFreshness
+        }
+    }
+
+    /// What one pass did.
+    public struct Outcome: Sendable {
+        public var plan: Plan
+        public var report: Executor.Report
+        /// Nodes whose agent could not be asked, with why.
+        public var unreachable: [String: String]
+        public var scope: Planner.Policy.Scope
+
+        /// True when a node stalled or failed — or, for a services pass, could not be asked.
+        public var failed: Bool {
+            !report.failed.isEmpty || !report.stalled.isEmpty || (scope == .services && !unreachable.isEmpty)
+        }
+    }
+
+    /// The site at a checkout has errors: nothing was applied.
+    public struct InvalidSite: Error, CustomStringConvertible {
+        /// The loader's diagnostics, rendered compiler-style.
+        public var diagnostics: String
+        public var commit: String?
+
+        public var description: String {
+            "the site at \(commit.map { String($0.prefix(12)) } ?? "the checkout") has errors; nothing was applied"
+        }
+    }
+
+    public let seams: Seams
+    public let policy: Policy
+    /// Where the plan and the pass's summary lines go (standard output for the CLI).
+    public let say: @Sendable (String) -> Void
+    public let logger: Logger
+
+    public init(seams: Seams, policy: Policy, say: @escaping @Sendable (String) -> Void, logger: Logger) {
+        self.seams = seams
+        self.policy = policy
+        self.say = say
+        self.logger = logger
+    }
+
+    /// Fetches and loads the site, then runs the pass on it; throws `InvalidSite` for a site with errors.
+    public func run() async throws -> Outcome {
+        let checkout = try seams.checkout()
+        let result = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+        guard let desired = result.state else {
+            throw InvalidSite(diagnostics: result.renderDiagnostics(), commit: checkout.commit)
+        }
+        return try await run(desired, checkout: checkout)
+    }
+
+    /// A pass an operator asked for (console or API) before this one started is answered by it.
+    public func runAnsweringRequests() async throws -> Outcome {
+        try await seams.store.clearPassRequest(through: seams.now())
+        return try await run()
+    }
+
+    /// True when an operator asked for a pass that has not run yet.
+    public func passRequested() async -> Bool { (try? await seams.store.passRequest()) != nil }
+
+    /// Runs the pass on a loaded site.
+    public func run(_ desired: DesiredState, checkout: SiteSource.Checkout) async throws -> Outcome {
+        let everything = policy.scope == .all
+        await seams.siteChanged(checkout, desired)
+        let refused = everything ? await seams.images(desired, checkout) : [:]
+        if everything { await applyReservations(desired) }
+        let unreachable = try await observeAgents(desired)
+        let plan = try await makePlan(desired, unreachable: unreachable)
+        say(PlanRenderer(colour: false).text(plan, site: desired.site.name, commit: checkout.commit))
+        var executorPolicy = policy.executor
+        executorPolicy.scope = policy.scope
+        let performer = DriverActionPerformer(
+            desired: desired, store: seams.store, boot: BootActionExecutor(driver: seams.boot, desired: desired),
+            power: seams.power(desired.site), agents: seams.agents(desired.site), refusedImages: refused,
+            logger: logger)
+        let executor = Executor(desired: desired, store: seams.store, performer: performer, policy: executorPolicy,
+                                logger: logger, now: seams.now)
+        let report = try await executor.execute(plan, commit: checkout.commit)
+        let outcome = Outcome(plan: plan, report: report, unreachable: unreachable, scope: policy.scope)
+        summarize(outcome)
+        if everything && !outcome.failed, let commit = checkout.commit {
+            try await seams.store.setLastAppliedCommit(commit, at: seams.now())
+        }
+        return outcome
+    }
+
+    /// DHCP reservations follow the repo; a failed reload is logged, and the next pass writes them again.
+    private func applyReservations(_ desired: DesiredState) async {
+        guard desired.site.network.dhcp == .managed else { return }
+        do {
+            try await seams.reservations(desired.site)
+                .apply(desired.nodes.filter { $0.state == .present }.map(DHCPReservation.init))
+        } catch {
+            logger.error("DHCP reservations not applied", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Asks the agents what they run; returns the nodes that could not be asked, with why. A full pass asks only
+    /// installed nodes, and not those whose heartbeat came recently and after the last change recorded for them
+    /// (an earlier beat may predate their last install); a services pass asks every present node.
+    private func observeAgents(_ desired: DesiredState) async throws -> [String: String] {
+        let store = seams.store
+        let services = ServiceReconciler(desired: desired, store: store, agents: seams.agents(desired.site),
+                                         logger: logger, now: seams.now)
+        guard policy.scope == .all else { return try await services.observe() }
+        let installed = Set(try await store.observedState().nodes.filter { $0.value.phase == .ready }.keys)
+        var recent: [String: NodeInventory] = [:]
+        let freshness = Int64(policy.heartbeatFreshness.components.seconds)
+        let oldest = Int64(seams.now().timeIntervalSince1970) - freshness
+        for (name, beat) in await seams.heartbeats() where beat.at >= oldest {
+            guard let seen = try await store.nodeRecord(name)?.lastSeen, Double(beat.at) > seen.timeIntervalSince1970
+            else { continue }
+            recent[name] = beat.inventory
+        }
+        if !recent.isEmpty { say("observed \(recent.count) node\(recent.count == 1 ? "" : "s") from heartbeats\n") }
+        return try await services.observe(only: installed, heartbeats: recent)
+    }
+
+    /// Plans against what the store observed. Nodes nobody could ask get no service steps (a services pass plans
+    /// nothing for them); racks an operator suspended get nothing.
+    private func makePlan(_ desired: DesiredState, unreachable: [String: String]) async throws -> Plan {
+        var observed = try await seams.store.observedState()
+        guard policy.scope == .all else {
+            observed.nodes = observed.nodes.filter { unreachable[$0.key] == nil }
+            return Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
+        }
+        let suspended = try await seams.store.suspendedRacks()
+        if !suspended.isEmpty { say("suspended by an operator: " + suspended.sorted().joined(separator: ", ") + "\n") }
+        var plan = Planner.plan(desired: desired, observed: observed, policy: .init(suspendedRacks: suspended))
+        let serviceKinds: Set<PlannedAction.Kind> = [.installService, .uninstallService, .verifyServices]
+        plan.actions.removeAll { unreachable[$0.node] != nil && serviceKinds.contains($0.kind) }
+        return plan
+    }
+
+    /// The pass's closing lines: who stalled, failed or could not be asked, and the count.
+    private func summarize(_ outcome: Outcome) {
+        let report = outcome.report
+        func lines(_ label: String, _ byNode: [String: String]) {
+            for (node, why) in byNode.sorted(by: { $0.key < $1.key }) { say("\(label): \(node): \(why)\n") }
+        }
+        let total = outcome.plan.actions.count
+        guard outcome.scope == .all else {
+            let failed = report.failed.merging(report.stalled) { first, _ in first }
+            lines("unreachable", outcome.unreachable)
+            lines("failed", failed)
+            say("Done: \(report.actionsDone) of \(total) actions, \(failed.count) node\(failed.count == 1 ? "" : "s") "
+                + "failed, \(outcome.unreachable.count) unreachable.\n")
+            return
+        }
+        lines("stalled", report.stalled)
+        lines("failed", report.failed)
+        lines("unreachable", outcome.unreachable)
+        let converged = "\(report.completed.count) node\(report.completed.count == 1 ? "" : "s") converged"
+        say("Done: \(report.actionsDone) of \(total) actions; \(converged), \(report.stalled.count) stalled, "
+            + "\(report.failed.count) failed" + (report.halted ? "; halted: the failure budget is spent" : "") + ".\n")
+    }
+}
