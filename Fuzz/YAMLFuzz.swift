@@ -1,6 +1,5 @@
 // libFuzzer entry point for the site loader: YAML bytes → documents → decoded model → cross-file checks →
-// rendered diagnostics. Built by scripts/fuzz.sh (which drops the `import Drivers`/`RackswarmCore` lines of the
-// loader's files and compiles them, with SecretReference.swift, as one module).
+// rendered diagnostics. Built by scripts/fuzz.sh, which compiles the loader's and the model's files as one module.
 // Property: any bytes give a desired state or located diagnostics, never a trap; a state only without errors.
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -25,36 +25,39 @@ max_len[announce]=512
 sources[metainfo]="${bencode[*]} Sources/Torrent/Metainfo/Metainfo.swift Sources/Torrent/Metainfo/SHA1.swift
     Sources/Torrent/Version.swift Fuzz/MetainfoFuzz.swift"
 max_len[metainfo]=1024
-sources[service-frame]="Sources/Drivers/Packages/ServiceMessage.swift Sources/Drivers/Packages/ServiceMessage+Encoding.swift
-    Sources/Drivers/Packages/ServiceMessageError.swift Sources/Drivers/Packages/ServiceMessageParser.swift
+sources[service-frame]="Sources/Drivers/Packages/ServiceMessage.swift
+    Sources/Drivers/Packages/ServiceMessage+Encoding.swift Sources/Drivers/Packages/ServiceMessageError.swift Sources/Drivers/Packages/ServiceMessageParser.swift
     Fuzz/ServiceFrameFuzz.swift"
 max_len[service-frame]=1024
 sources[ipmi]="Sources/Drivers/Power/IPMI/RMCPPacket.swift Sources/Drivers/Power/IPMI/IPMIMessage.swift
     Sources/Drivers/Power/IPMI/IPMICodecError.swift Sources/Drivers/Power/IPMI/RMCPPlusHandshake.swift
-    Sources/Drivers/Power/PowerCapabilities.swift Sources/Drivers/Power/PowerError.swift Fuzz/IPMIFuzz.swift"
+    Sources/Drivers/Power/PowerCapabilities.swift Sources/Drivers/Power/PowerError.swift Sources/RackswarmCore/*.swift
+    Fuzz/IPMIFuzz.swift"
 max_len[ipmi]=256
 sources[install-report]="Sources/BootServer/ReportBody.swift Sources/Drivers/Boot/InstallReport.swift
     Fuzz/InstallReportFuzz.swift"
 max_len[install-report]=512
 
-# The loader's files import Drivers and RackswarmCore; the harness compiles them as one module, so those imports go.
-rm -rf "$out/yaml-src" && mkdir -p "$out/yaml-src"
-for file in Sources/Reconciler/Loading/YAML/*.swift Sources/Reconciler/Loading/{DocumentDecoder,FieldDecoder}.swift \
-    Sources/Reconciler/Loading/{MappingReader,ScalarResolution,Suggestions,CrossReferenceValidator}.swift \
-    Sources/Reconciler/Model/*.swift Sources/Reconciler/Diagnostics/*.swift Sources/RackswarmCore/*.swift \
-    Sources/Drivers/Credentials/SecretReference.swift; do
-    sed -E '/^import (Drivers|RackswarmCore)$/d' "$file" >"$out/yaml-src/$(basename "$file")"
-done
-sources[yaml]="$out/yaml-src/*.swift Fuzz/YAMLFuzz.swift"
+sources[yaml]="Sources/Reconciler/Loading/YAML/*.swift Sources/Reconciler/Loading/DocumentDecoder.swift
+    Sources/Reconciler/Loading/FieldDecoder.swift Sources/Reconciler/Loading/MappingReader.swift
+    Sources/Reconciler/Loading/ScalarResolution.swift Sources/Reconciler/Loading/Suggestions.swift
+    Sources/Reconciler/Loading/CrossReferenceValidator.swift Sources/Reconciler/Model/*.swift
+    Sources/Reconciler/Diagnostics/*.swift Sources/RackswarmCore/*.swift Fuzz/YAMLFuzz.swift"
 max_len[yaml]=2048
 
 names=(yaml bencode range announce metainfo service-frame ipmi install-report)
 [ ${#only[@]} -gt 0 ] && names=("${only[@]}")
 printf '%-15s %10s %8s %8s %7s\n' harness exec/s coverage features corpus
 for name in "${names[@]}"; do
+    # Each harness compiles its parser's files as one module, so imports of our own modules are dropped.
+    rm -rf "$out/$name-src" && mkdir -p "$out/$name-src"
     # shellcheck disable=SC2086
+    for file in ${sources[$name]}; do
+        sed -E '/^(@_exported )?import (Drivers|RackswarmCore|ReconcilerModel|Torrent|BootServer)$/d' "$file" \
+            >"$out/$name-src/$(basename "$file")"
+    done
     swiftc -sanitize=fuzzer,address -parse-as-library -O -I Sources/COpenSSL -lcrypto -I Sources/CYAML -lyaml \
-        ${sources[$name]} -o "$out/$name" >"$out/$name.build.log" 2>&1 || {
+        "$out/$name-src"/*.swift -o "$out/$name" >"$out/$name.build.log" 2>&1 || {
         grep -A5 'error:' "$out/$name.build.log" >&2
         exit 1
     }

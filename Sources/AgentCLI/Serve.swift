@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "RPM database path, written as %_dbpath into an .rpmmacros the agent gives dnf and rpm.")
     var rpmDbpath: String?
 
-    @Option(help: "How long a process must stay alive after its start script before install answers ok (e.g. 1, 500ms).",
+    @Option(help: "How long a process must stay alive after its start script before install answers ok (e.g. 500ms).",
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var settle: Duration = .seconds(1)
 

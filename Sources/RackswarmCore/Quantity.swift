@@ -2,8 +2,8 @@
 /// meaning per unit, checked arithmetic, and a range whose bounds the error names.
 ///
 /// Sizes: a whole number of bytes, optionally with a unit. Binary units are `K`, `M`, `G`, `T` and their
-/// spelled-out forms `KiB`, `MiB`, `GiB`, `TiB` (2¹⁰, 2²⁰, 2³⁰, 2⁴⁰); decimal units are `kB`/`KB`, `MB`, `GB`, `TB`
-/// (10³, 10⁶, 10⁹, 10¹²); `B` is one byte. So `4M` = `4MiB` = 4194304 and `4MB` = 4000000 (dd's convention).
+/// spelled-out forms `KiB`, `MiB`, `GiB`, `TiB` (2¹⁰, 2²⁰, 2³⁰, 2⁴⁰); decimal units are `kB`/`KB`, `MB`, `GB`,
+/// `TB` (10³, 10⁶, 10⁹, 10¹²); `B` is one byte. So `4M` = `4MiB` = 4194304 and `4MB` = 4000000 (dd's convention).
 ///
 /// Durations: a number of seconds (with at most three decimals: `90`, `0.5`), or one or more whole number-unit
 /// pairs with units `ms`, `s`, `m`, `h`, `d` (`250ms`, `90s`, `5m`, `1h30m`, `2d`).
@@ -99,7 +99,8 @@ public enum Quantity {
     public static func describe(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
         if attoseconds != 0 { return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms" }
-        for (unit, factor) in [("d", Int64(86400)), ("h", 3600), ("m", 60)] where seconds != 0 && seconds % factor == 0 {
+        for (unit, factor) in [("d", Int64(86400)), ("h", 3600), ("m", 60)]
+        where seconds != 0 && seconds % factor == 0 {
             return "\(seconds / factor)\(unit)"
         }
         return "\(seconds)s"
