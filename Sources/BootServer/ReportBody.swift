@@ -1,8 +1,5 @@
 import Foundation
-// The fuzz harness (scripts/fuzz.sh) compiles this file together with InstallReport.swift as one module.
-#if canImport(Drivers)
-    import Drivers
-#endif
+import RackswarmCore
 
 /// Decodes and checks a `POST /report/{node}` body, saying exactly what is wrong with a bad one.
 enum ReportBody {
