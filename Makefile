@@ -6,7 +6,7 @@ BUILD_FLAGS ?=
 RELEASE_FLAGS ?= --static-swift-stdlib
 export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build release package demo demo-down test bench clean
+.PHONY: setup build release package demo demo-down test bench fuzz clean
 
 setup:
 	bash scripts/setup.sh
@@ -34,6 +34,11 @@ test: setup
 
 bench: release
 	bash benchmarks/run.sh
+
+# libFuzzer on every parser, FUZZ_SECONDS each (see README, Fuzzing).
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build

@@ -28,11 +28,13 @@ struct Fetch: AsyncParsableCommand {
     @Option(help: "This node's rack, sent to the tracker.")
     var rack: String?
 
-    @Option(help: "Keep seeding this long after completion (e.g. 30s, 5m).")
-    var seedFor: String = "0"
+    @Option(help: "Keep seeding this long after completion (e.g. 30s, 5m).",
+            transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
+    var seedFor: Duration = .zero
 
-    @Option(help: "Upload cap (e.g. 50M per second).")
-    var uploadLimit: String?
+    @Option(help: "Upload cap in bytes per second (e.g. 50M = 50 MiB/s, 50MB = 50 MB/s).",
+            transform: Quantity.bytesFlag(in: Quantity.rates))
+    var uploadLimit: Int64?
 
     @Flag(help: "Log debug detail.")
     var verbose = false
@@ -41,10 +43,6 @@ struct Fetch: AsyncParsableCommand {
         guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
         for peer in peers where CommandLineValues.hostPort(peer) == nil {
             throw ValidationError("--peer wants HOST:PORT, got '\(peer)'")
-        }
-        guard CommandLineValues.duration(seedFor) != nil else { throw ValidationError("bad --seed-for '\(seedFor)'") }
-        if let uploadLimit, CommandLineValues.size(uploadLimit) == nil {
-            throw ValidationError("bad --upload-limit '\(uploadLimit)'")
         }
     }
 
@@ -59,7 +57,7 @@ struct Fetch: AsyncParsableCommand {
             trackerURL: tracker == "none" ? "" : tracker,
             rack: rack,
             peers: peers,
-            uploadLimit: uploadLimit.flatMap(CommandLineValues.size)
+            uploadLimit: uploadLimit.map { Int($0) }
         )
         let client = try await TorrentClient.start(
             metainfo: metainfo, path: output, configuration: configuration, logger: logger
@@ -88,10 +86,9 @@ struct Fetch: AsyncParsableCommand {
         await firstPiece.value
         StandardOutput.line("verified \(metainfo.pieceCount) pieces in \(Self.seconds(since: started)) s")
         StandardOutput.line("swarm \(try await client.progress().statistics.summary)")
-        let seedSeconds = CommandLineValues.duration(seedFor) ?? 0
-        if seedSeconds > 0 {
-            logger.info("seeding after completion", metadata: ["seed.seconds": "\(seedSeconds)"])
-            try await Task.sleep(for: .seconds(seedSeconds))
+        if seedFor > .zero {
+            logger.info("seeding after completion", metadata: ["seed.seconds": "\(seedFor.components.seconds)"])
+            try await Task.sleep(for: seedFor)
         }
         let final = try await client.progress()
         await client.stop()

@@ -33,27 +33,25 @@ struct Install: AsyncParsableCommand {
     @Option(help: "Accept peers on HOST:PORT.")
     var listen: String = "0.0.0.0:6881"
 
-    @Option(help: "Keep seeding this long after the image is written (e.g. 30s, 5m).")
-    var seedFor: String = "0"
+    @Option(help: "Keep seeding this long after the image is written (e.g. 30s, 5m).",
+            transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
+    var seedFor: Duration = .zero
 
-    @Option(help: "Seconds between downloading reports.")
-    var reportInterval: Double = 2
+    @Option(help: "Time between downloading reports (seconds, or e.g. 500ms, 2s).", transform: Quantity.durationFlag())
+    var reportInterval: Duration = .seconds(2)
 
-    @Option(help: "Seconds to keep retrying while the report server is unreachable.")
-    var giveUpAfter: Double = 120
+    @Option(help: "How long to keep retrying while the report server is unreachable (e.g. 120, 2m).",
+            transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
+    var giveUpAfter: Duration = .seconds(120)
 
-    @Option(help: "Seconds one post action may run.")
-    var actionTimeout: Double = 600
+    @Option(help: "How long one post action may run (e.g. 600, 10m).", transform: Quantity.durationFlag())
+    var actionTimeout: Duration = .seconds(600)
 
     @Flag(help: "Log debug detail.")
     var verbose = false
 
     func validate() throws {
         guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
-        guard CommandLineValues.duration(seedFor) != nil else { throw ValidationError("bad --seed-for '\(seedFor)'") }
-        guard reportInterval > 0, giveUpAfter >= 0, actionTimeout > 0 else {
-            throw ValidationError("--report-interval and --action-timeout must be positive")
-        }
     }
 
     func run() async throws {
@@ -81,8 +79,7 @@ struct Install: AsyncParsableCommand {
         let address = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
         let configuration = InstallConfiguration(
             arguments: arguments, disk: disk, root: root, listenHost: address.host, listenPort: address.port,
-            seedFor: .seconds(CommandLineValues.duration(seedFor) ?? 0), reportInterval: .seconds(reportInterval),
-            giveUpAfter: .seconds(giveUpAfter), actionTimeout: .seconds(actionTimeout))
+            seedFor: seedFor, reportInterval: reportInterval, giveUpAfter: giveUpAfter, actionTimeout: actionTimeout)
         let client = NodeInstaller.makeHTTPClient()
         let outcome: Result<InstallInstructions, InstallError>
         do {

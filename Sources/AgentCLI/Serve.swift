@@ -40,20 +40,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "RPM database path, written as %_dbpath into an .rpmmacros the agent gives dnf and rpm.")
     var rpmDbpath: String?
 
-    @Option(help: "Seconds a process must stay alive after its start script before install answers ok.")
-    var settle: Double = 1
+    @Option(help: "How long a process must stay alive after its start script before install answers ok (e.g. 500ms).",
+            transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
+    var settle: Duration = .seconds(1)
 
-    @Option(help: "Seconds a process has to appear after its start script ran.")
-    var processTimeout: Double = 10
+    @Option(help: "How long a process has to appear after its start script ran (e.g. 10, 10s).",
+            transform: Quantity.durationFlag())
+    var processTimeout: Duration = .seconds(10)
 
-    @Option(help: "Seconds a start or stop script may run.")
-    var scriptTimeout: Double = 60
+    @Option(help: "How long a start or stop script may run (e.g. 60, 1m).", transform: Quantity.durationFlag())
+    var scriptTimeout: Duration = .seconds(60)
 
     @Option(help: "Reconciler address (HOST:PORT) to send heartbeats with the node's inventory to.")
     var reportTo: String?
 
-    @Option(help: "Seconds between heartbeats.")
-    var heartbeatInterval: Double = 30
+    @Option(help: "Time between heartbeats (e.g. 30, 30s).", transform: Quantity.durationFlag())
+    var heartbeatInterval: Duration = .seconds(30)
 
     @Option(help: "Write the bound port to this file once listening (for scripts using port 0).")
     var portFile: String?
@@ -71,9 +73,6 @@ struct Serve: AsyncParsableCommand {
         guard AgentAddress(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT") }
         if let reportTo, AgentAddress(parsing: reportTo) == nil {
             throw ValidationError("--report-to must be HOST:PORT")
-        }
-        guard settle >= 0, processTimeout > 0, scriptTimeout > 0, heartbeatInterval > 0 else {
-            throw ValidationError("durations must be positive")
         }
         guard (seedTorrent == nil) == (seedData == nil) else {
             throw ValidationError("--seed-torrent and --seed-data go together")
@@ -108,15 +107,14 @@ struct Serve: AsyncParsableCommand {
         let agent = ProvisioningAgent(
             configuration: .init(
                 node: node, installRoot: installRoot, stateDirectory: stateDir,
-                scriptTimeout: .seconds(scriptTimeout), processStartTimeout: .seconds(processTimeout),
-                settleTime: .seconds(settle)),
+                scriptTimeout: scriptTimeout, processStartTimeout: processTimeout, settleTime: settle),
             key: key, installer: installer, processes: LinuxProcessTable(installRoot: installRoot), logger: logger)
         let server = ServiceAgentServer(address: address, agent: agent, logger: logger)
         let portFile = portFile
         let heartbeat = reportTo.flatMap(AgentAddress.init(parsing:)).map {
             Heartbeat(
                 agent: agent, client: ServiceAgentClient(address: $0, key: key, timeout: .seconds(30), logger: logger),
-                node: node, interval: .seconds(heartbeatInterval), logger: logger)
+                node: node, interval: heartbeatInterval, logger: logger)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

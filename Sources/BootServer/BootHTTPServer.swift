@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import RackswarmCore
 import Torrent
 
 /// The request context of the boot server: Hummingbird's basics plus the client's address (for the tracker).
@@ -44,6 +45,8 @@ public struct BootHTTPServer: Sendable {
 
     /// The largest report body accepted (a report is a few hundred bytes).
     public static let maxReportBytes = 64 << 10
+    /// Timeouts and the per-address connection limit of the listener.
+    public var limits = ListenerLimits()
     /// Further routes mounted on the same server (the console, metrics).
     public var extraRoutes: [@Sendable (Router<BootRequestContext>) -> Void] = []
 
@@ -110,7 +113,7 @@ public struct BootHTTPServer: Sendable {
                     return Self.text(.contentTooLarge, "report body over \(Self.maxReportBytes) bytes\n")
                 }
                 let report: InstallReport
-                switch ReportBody.decode(body) {
+                switch ReportBody.decode(Array(body.readableBytesView)) {
                 case .failure(let problem): return Self.text(.badRequest, "not an install report: \(problem)\n")
                 case .success(let decoded): report = decoded
                 }
@@ -151,50 +154,10 @@ public struct BootHTTPServer: Sendable {
     {
         Application(
             router: router(),
+            server: limits.server(),
             configuration: .init(address: .hostname(host, port: port), serverName: "rackswarm-boot"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
-    }
-}
-
-/// Decodes and checks a `POST /report/{node}` body, saying exactly what is wrong with a bad one.
-enum ReportBody {
-    /// Why a body is not a report, for the 400 answer.
-    struct Problem: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    private static func fail(_ problem: String) -> Result<InstallReport, Problem> {
-        .failure(Problem(description: problem))
-    }
-
-    static func decode(_ body: ByteBuffer) -> Result<InstallReport, Problem> {
-        let report: InstallReport
-        do {
-            report = try JSONDecoder().decode(InstallReport.self, from: Data(body.readableBytesView))
-        } catch let error as DecodingError {
-            switch error {
-            case .keyNotFound(let key, _): return fail("missing field '\(key.stringValue)'")
-            case .typeMismatch(_, let context), .valueNotFound(_, let context):
-                let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-                return fail("field '\(field)': \(context.debugDescription)")
-            case .dataCorrupted(let context):
-                let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-                return fail(field.isEmpty ? "not JSON" : "field '\(field)': \(context.debugDescription)")
-            @unknown default:
-                return fail("\(error)")
-            }
-        } catch {
-            return fail("\(error)")
-        }
-        guard (0...100).contains(report.percent) else { return fail("percent \(report.percent) is not 0…100") }
-        guard report.downloaded >= 0, report.uploaded >= 0, report.fromSeed >= 0 else {
-            return fail("byte counters must not be negative")
-        }
-        if report.phase == .failed, (report.error ?? "").isEmpty {
-            return fail("a failed report needs an error")
-        }
-        return .success(report)
     }
 }
 
@@ -205,9 +168,10 @@ struct BootFiles: Sendable {
 
     func serve(_ rawPath: String, request: Request, context: BootRequestContext) async throws -> Response {
         guard let relative = Self.safeRelativePath(rawPath) else { return Response(status: .notFound) }
-        let path = root + "/" + relative
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-            (attributes[.type] as? FileAttributeType) == .typeRegular,
+        // The repo rule (`ConfinedPath`) on the resolved path: a symlinked directory or file that leads out of the
+        // root is refused like a missing file, and so is anything but a regular file.
+        guard let path = try? ConfinedPath.resolveJoined(root + "/" + relative, shown: relative, inside: root),
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path),
             let size = (attributes[.size] as? NSNumber)?.intValue
         else { return Response(status: .notFound) }
         var headers: HTTPFields = [.acceptRanges: "bytes", .contentType: Self.mediaType(relative)]

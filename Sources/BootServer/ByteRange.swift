@@ -27,14 +27,15 @@ public enum ByteRange: Sendable, Hashable {
             guard count > 0, size > 0 else { return .unsatisfiable }
             return .partial(max(0, size - count)...(size - 1))
         case (false, _):
-            guard let start = Int(first) else { return .unsatisfiable }
+            // A start past the file is unsatisfiable whatever the end says (`bytes=34-999…9` on 9 bytes trapped).
+            guard let start = Int(first), start < size else { return .unsatisfiable }
             var end = size - 1
             if !last.isEmpty {
+                // An end too big for an Int means "to the end of the file".
                 guard let requested = Int(last) else { return .partial(start...end) }
                 guard requested >= start else { return .full }
                 end = min(requested, size - 1)
             }
-            guard start < size else { return .unsatisfiable }
             return .partial(start...end)
         }
     }

@@ -110,6 +110,11 @@ public actor ImageSeeder {
         } catch {
             throw SeedError("file \(image.shownPath) is missing or unreadable")
         }
+        // The loader refuses devices and FIFOs; checked again here, and the hash reads exactly the size seen, so a
+        // file swapped for /dev/zero since cannot keep the pass reading forever.
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw SeedError("file \(image.shownPath) is not a regular file")
+        }
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let modified = attributes[.modificationDate] as? Date ?? .distantPast
         let sha256: String
@@ -117,7 +122,7 @@ public actor ImageSeeder {
             sha256 = known.sha256
         } else {
             do {
-                sha256 = try FileDigest.sha256(path: image.path)
+                sha256 = try FileDigest.sha256(path: image.path, length: size)
             } catch {
                 throw SeedError("cannot read \(image.shownPath): \(error.description)")
             }

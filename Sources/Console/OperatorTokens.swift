@@ -3,7 +3,9 @@ import Foundation
 /// The tokens that may run console actions, read from a token file.
 ///
 /// One token per line: `NAME:TOKEN` names the operator the audit records, a bare `TOKEN` is recorded as
-/// `operator`. Blank lines and lines starting with `#` are skipped. Tokens are compared in constant time.
+/// `operator`. A token never contains `:` (the separator), so a line with two is an error, and so is a line whose
+/// part before `:` is not a name: a bare token with a colon is refused, never silently cut into NAME:TOKEN.
+/// Blank lines and lines starting with `#` are skipped. Tokens are compared in constant time.
 public struct OperatorTokens: Sendable {
     struct Entry: Sendable {
         var actor: String
@@ -30,13 +32,19 @@ public struct OperatorTokens: Sendable {
             if line.isEmpty || line.hasPrefix("#") { continue }
             var actor = "operator"
             var token = line
+            guard line.firstIndex(of: ":") == line.lastIndex(of: ":") else {
+                throw OperatorTokensError("\(file):\(index + 1): error: more than one ':'; a token may not "
+                    + "contain ':' (write NAME:TOKEN, or a bare TOKEN without ':')")
+            }
             if let colon = line.firstIndex(of: ":") {
                 actor = line[..<colon].trimmingCharacters(in: .whitespaces)
                 token = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             }
-            guard !actor.isEmpty, actor.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else {
+            guard !actor.isEmpty, actor.count <= 64,
+                  actor.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.@".contains($0)) })
+            else {
                 throw OperatorTokensError("\(file):\(index + 1): error: the operator name before ':' must be "
-                    + "letters, digits, '-', '_', '.' or '@'")
+                    + "1 to 64 letters, digits, '-', '_', '.' or '@' (a bare token may not contain ':')")
             }
             guard token.count >= 16, !token.contains(where: \.isWhitespace) else {
                 throw OperatorTokensError("\(file):\(index + 1): error: a token must be at least 16 characters "

@@ -4,6 +4,7 @@ import Console
 import Drivers
 import Foundation
 import Logging
+import RackswarmCore
 import Reconciler
 import ServiceLifecycle
 import UnixSignals
@@ -38,8 +39,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
 
-    @Option(help: "Keep converging: a pass now, then one every DURATION (e.g. 30s, 5m) until SIGTERM/SIGINT.")
-    var every: String?
+    @Option(help: "Keep converging: a pass now, then one every DURATION (e.g. 30s, 5m) until SIGTERM/SIGINT.",
+            transform: Quantity.durationFlag())
+    var every: Duration?
 
     @Flag(help: "Keep converging at the site's interval (spec.interval).")
     var loop = false
@@ -53,8 +55,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Attempts per action before a node counts as failed, the first included.")
     var attempts: Int = Settings.integer("attempts", 5)
 
-    @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.")
-    var backoff: String = "2s"
+    @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.",
+            transform: Quantity.durationFlag(in: .milliseconds(1) ... .seconds(60)))
+    var backoff: Duration = .seconds(2)
 
     @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
     var tokenFile: String?
@@ -74,32 +77,27 @@ struct Apply: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if let every, Duration(parsing: every).map({ $0 > .zero }) != true {
-            throw ValidationError("--every takes a duration like 30s, 5m or 1h")
-        }
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
         if let retention = retention ?? Settings.value("retention"),
-            Duration(parsing: retention).map({ $0 > .zero }) != true {
+            durationSetting(retention).map({ $0 > .zero }) != true {
             throw ValidationError("--retention takes a duration like 30d or 12h")
         }
         if showBootEntries && (!dryRun || output.output == .json) {
             throw ValidationError("--show-boot-entries is for --dry-run text output (JSON has every action)")
         }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
-        guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
+        guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
+        guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
         if let heartbeatListen = heartbeatListen ?? Settings.value("heartbeat-listen"),
             AgentAddress(parsing: heartbeatListen) == nil {
             throw ValidationError("--heartbeat-listen wants HOST:PORT")
-        }
-        guard Duration(parsing: backoff).map({ $0 > .zero }) == true else {
-            throw ValidationError("--backoff takes a duration like 2s")
         }
     }
 
     func run() async throws {
         // One load at start-up: it refuses a broken site and gives the loop its interval; passes load again.
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
-        let interval = every.flatMap { Duration(parsing: $0) } ?? (loop ? desired.site.interval : nil)
+        let interval = every ?? (loop ? desired.site.interval : nil)
         if dryRun {
             try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
                                         output: output, showBootEntries: showBootEntries)
@@ -107,7 +105,7 @@ struct Apply: AsyncParsableCommand {
         }
         if interval == nil { try await confirm(desired) }
         if scope == .all {
-            let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
+            let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
             let tokens = try OperatorTokens.load(tokenFile ?? Settings.value("token-file"))
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
@@ -117,7 +115,7 @@ struct Apply: AsyncParsableCommand {
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),
                                           retention: (retention ?? Settings.value("retention"))
-                                              .flatMap { Duration(parsing: $0) })
+                                              .flatMap(durationSetting))
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
@@ -140,7 +138,7 @@ extension Apply {
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
                                   server: BootServerAddress(site.network), logger: logger)
-        let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: Duration(parsing: backoff) ?? .seconds(2))
+        let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
         let pass = ConvergencePass(
             seams: Convergence.seams(source: source.source, store: store, bootDriver: boot, resources: resources,
                                      key: key, dnsmasqHosts: nil, dnsmasqPidFile: nil, heartbeats: nil,
@@ -167,4 +165,9 @@ extension Apply {
         await resources.shutdown()
         if failed { throw ExitCode.failure }
     }
+}
+
+/// A duration from a flag or the settings file, in the one syntax every time flag takes (`90s`, `5m`, `30d`).
+func durationSetting(_ text: String) -> Duration? {
+    try? Quantity.duration(text, in: Quantity.durations)
 }

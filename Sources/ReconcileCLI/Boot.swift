@@ -106,6 +106,10 @@ struct Boot: AsyncParsableCommand {
             discussion: "Records reports only; `reconcile apply` records them in the state database instead."))
         var reports: String?
 
+        func validate() throws {
+            if let port, !(1...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535") }
+        }
+
         func run() async throws {
             let desired = try Boot.load(source)
             let logger = Logger(label: "rackswarm.boot-http")

@@ -30,12 +30,12 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: "File of operator tokens that may run actions; without it the console is read-only.")
     var tokenFile: String?
 
-    @Option(help: "Load the repo again at most this often (seconds).")
-    var refresh: Int = 10
+    @Option(help: "Load the repo again at most this often (e.g. 10, 1m; 0 loads it for every page).",
+            transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
+    var refresh: Duration = .seconds(10)
 
     func validate() throws {
         guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
-        guard refresh >= 0 else { throw ValidationError("--refresh wants seconds, 0 or more") }
     }
 
     func run() async throws {
@@ -45,13 +45,14 @@ struct ConsoleCommand: AsyncParsableCommand {
         let (checkout, desired) = try source.loadSite(refusal: "the console was not started")
         let store = try SQLiteStateStore(path: state)
         let repoSource = RepoConsoleSource(
-            source: source.source, store: store, refresh: .seconds(refresh),
+            source: source.source, store: store, refresh: refresh,
             first: RepoConsoleSource.site(checkout: checkout, desired: desired), logger: logger)
         let console = Console(source: repoSource, tokens: tokens, metrics: .shared, logger: logger)
         let (host, port) = CommandLineValues.hostPort(listen) ?? ("127.0.0.1", 8088)
         let mode = tokens == nil ? "read-only" : "actions need a token"
         let app = Application(
             router: console.router(context: BootRequestContext.self),
+            server: ListenerLimits().server(),
             configuration: .init(address: .hostname(host, port: port), serverName: "rackswarm-console"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

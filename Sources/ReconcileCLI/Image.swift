@@ -21,8 +21,9 @@ struct Image: AsyncParsableCommand {
         @Option(help: "Where to write the .torrent.")
         var output: String
 
-        @Option(help: "Piece size, a power of two ≥ 16 KiB (e.g. 4M); default chosen from the image size.")
-        var pieceSize: String?
+        @Option(help: "Piece size, a power of two from 16KiB to 64MiB (e.g. 4M); default chosen from the image size.",
+                transform: Quantity.bytesFlag(in: Quantity.pieceSizes))
+        var pieceSize: Int64?
 
         @Option(help: "Tracker announce URL.")
         var tracker: String?
@@ -32,12 +33,9 @@ struct Image: AsyncParsableCommand {
 
         func validate() throws {
             if let pieceSize {
-                guard let size = CommandLineValues.size(pieceSize) else {
-                    throw ValidationError("--piece-size wants a size such as 4M, got '\(pieceSize)'")
-                }
                 // The limits `fetch` checks: a torrent it would refuse is never written.
                 do {
-                    try MetainfoBuilder.checkPieceLength(size)
+                    try MetainfoBuilder.checkPieceLength(Int(pieceSize))
                 } catch {
                     throw ValidationError("--piece-size \(pieceSize): \(error)")
                 }
@@ -48,7 +46,7 @@ struct Image: AsyncParsableCommand {
             let logger = Logger(label: "rackswarm.image.publish")
             let started = ContinuousClock.now
             let metainfo = try MetainfoBuilder.create(
-                path: image, pieceLength: pieceSize.flatMap(CommandLineValues.size), announce: tracker,
+                path: image, pieceLength: pieceSize.map { Int($0) }, announce: tracker,
                 webSeeds: webSeed, logger: logger
             )
             let bytes = metainfo.encoded(creationDate: Int64(Date().timeIntervalSince1970))

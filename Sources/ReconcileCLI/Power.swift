@@ -2,6 +2,7 @@ import ArgumentParser
 import Drivers
 import Foundation
 import Logging
+import RackswarmCore
 import Reconciler
 
 /// `reconcile power`: read or change the power and next boot device of nodes through their BMCs.
@@ -34,13 +35,14 @@ struct Power: AsyncParsableCommand {
     @Flag(help: "Make a boot device override persistent instead of next-boot only.")
     var persistent = false
 
-    @Option(help: "Seconds to wait for one BMC answer before a retransmit.")
-    var timeout: Double = 1.0
+    @Option(help: "How long to wait for one BMC answer before a retransmit (e.g. 1, 500ms).",
+            transform: Quantity.durationFlag())
+    var timeout: Duration = .seconds(1)
 
-    @Option(help: "Retransmits/retries after a timeout or transient failure.")
+    @Option(help: "Retransmits/retries after a timeout or transient failure (0 to 100).")
     var retries = 3
 
-    @Option(help: "How many BMCs to talk to at once.")
+    @Option(help: "How many BMCs to talk to at once (1 to 65536).")
     var concurrency = 256
 
     @Option(help: "Output format: table or json.")
@@ -70,8 +72,8 @@ struct Power: AsyncParsableCommand {
                 throw ValidationError("--credentials must be env:NAME or file:PATH")
             }
         }
-        guard timeout > 0, retries >= 0, concurrency > 0 else {
-            throw ValidationError("--timeout and --concurrency must be positive, --retries not negative")
+        guard (0...100).contains(retries), (1...65536).contains(concurrency) else {
+            throw ValidationError("--retries must be between 0 and 100, --concurrency between 1 and 65536")
         }
     }
 
@@ -179,7 +181,7 @@ struct PowerTarget: Sendable {
     let username: String
     let secret: SecretReference
     let insecure: Bool
-    let timeout: Double
+    let timeout: Duration
     let retries: Int
 
     /// The URL as shown in output: never credentials.
@@ -195,7 +197,7 @@ struct PowerTarget: Sendable {
         }
         return BMCConfiguration(
             address: address, username: username, password: password, insecureSkipVerify: insecure,
-            timeout: .milliseconds(Int(timeout * 1000)), retries: retries)
+            timeout: timeout, retries: retries)
     }
 }
 

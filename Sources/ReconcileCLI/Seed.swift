@@ -27,8 +27,9 @@ struct Seed: AsyncParsableCommand {
     @Option(help: "Address peers should use to reach this seed (HOST:PORT), always included in tracker answers.")
     var advertise: String?
 
-    @Option(help: "Upload cap (e.g. 50M per second).")
-    var uploadLimit: String?
+    @Option(help: "Upload cap in bytes per second (e.g. 50M = 50 MiB/s, 50MB = 50 MB/s).",
+            transform: Quantity.bytesFlag(in: Quantity.rates))
+    var uploadLimit: Int64?
 
     @Flag(
         inversion: .prefixedNo,
@@ -44,9 +45,6 @@ struct Seed: AsyncParsableCommand {
             throw ValidationError("--tracker-listen wants HOST:PORT")
         }
         for entry in rack where !entry.contains("=") { throw ValidationError("--rack wants IP=RACK, got '\(entry)'") }
-        if let uploadLimit, CommandLineValues.size(uploadLimit) == nil {
-            throw ValidationError("bad --upload-limit '\(uploadLimit)'")
-        }
     }
 
     func run() async throws {
@@ -81,7 +79,7 @@ struct Seed: AsyncParsableCommand {
             metainfo: metainfo, path: data, seedOnly: true,
             configuration: TorrentConfiguration(
                 listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
-                uploadLimit: uploadLimit.flatMap(CommandLineValues.size), superSeed: superSeed
+                uploadLimit: uploadLimit.map { Int($0) }, superSeed: superSeed
             ),
             logger: logger
         )

@@ -2,6 +2,7 @@ import ArgumentParser
 import Drivers
 import Foundation
 import Logging
+import RackswarmCore
 import Reconciler
 
 /// `reconcile service NODE {install|uninstall|status|restart} SERVICE`: one ad-hoc request to a node's agent.
@@ -43,8 +44,8 @@ struct Service: AsyncParsableCommand {
     @Option(help: "File holding the per-site key the agents share (default: the site's agent.keyFile).")
     var keyFile: String?
 
-    @Option(help: "Seconds to wait for the answer.")
-    var timeout: Double = 900
+    @Option(help: "How long to wait for the answer (e.g. 900, 15m).", transform: Quantity.durationFlag())
+    var timeout: Duration = .seconds(900)
 
     @Flag(help: "Print the answer's report as JSON.")
     var json = false
@@ -53,7 +54,6 @@ struct Service: AsyncParsableCommand {
         if let agent, AgentAddress(parsing: agent) == nil { throw ValidationError("--agent must be HOST:PORT") }
         guard agent != nil || site != nil else { throw ValidationError("give --site DIR or --agent HOST:PORT") }
         guard keyFile != nil || site != nil else { throw ValidationError("give --key-file, or --site to use its key") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
     }
 
     func run() async throws {
@@ -90,7 +90,7 @@ struct Service: AsyncParsableCommand {
         guard let keyPath = keyFile ?? siteKeyFile else { throw ValidationError("no site key file") }
         let key = try SiteKey(contentsOfFile: keyPath)
         let client = ServiceAgentClient(
-            address: address, key: key, timeout: .seconds(timeout), logger: Logger(label: "reconcile.service"))
+            address: address, key: key, timeout: timeout, logger: Logger(label: "reconcile.service"))
         do {
             let answer = try await client.request(
                 ServiceCommand(rawValue: action.rawValue), node: node, service: service, definition: serviceDefinition)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandLineSupport
 import Foundation
+import RackswarmCore
 import Reconciler
 
 /// `reconcile status [NODE]`: every node of the site by rack, or one node in depth, as the state store last saw it.
@@ -23,13 +24,13 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Redraw the table every --interval (in place on a terminal) until interrupted.")
     var watch = false
 
-    @Option(help: "Seconds between redraws with --watch.")
-    var interval: Double = 2
+    @Option(help: "Time between redraws with --watch (e.g. 2, 500ms).", transform: Quantity.durationFlag())
+    var interval: Duration = .seconds(2)
 
     func validate() throws {
         if watch && node != nil { throw ValidationError("--watch redraws every node; drop NODE") }
         if watch && output.output == .json { throw ValidationError("--watch draws the table; drop --output json") }
-        guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        guard interval > .zero else { throw ValidationError("--interval must be positive") }
     }
 
     struct Row: Codable {
@@ -61,7 +62,7 @@ struct Status: AsyncParsableCommand {
             // Home and clear below on a terminal; a separator line otherwise (a log keeps every frame).
             print(inPlace ? "\u{1B}[H\u{1B}[J" : "----", terminator: inPlace ? "" : "\n")
             try await show(checkout: checkout, desired: desired)
-            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            try await Task.sleep(for: interval)
         }
     }
 

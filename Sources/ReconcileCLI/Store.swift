@@ -52,7 +52,7 @@ struct Store: AsyncParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
-            guard Duration(parsing: retention).map({ $0 > .zero }) == true else {
+            guard durationSetting(retention).map({ $0 > .zero }) == true else {
                 throw ValidationError("--retention takes a duration like 30d or 12h")
             }
             guard keep >= 0 else { throw ValidationError("--keep must be 0 or more") }
@@ -60,7 +60,7 @@ struct Store: AsyncParsableCommand {
 
         func run() async throws {
             guard let store = try SQLiteStateStore.openExisting(path: state),
-                let retention = Duration(parsing: retention)
+                let retention = durationSetting(retention)
             else {
                 Terminal.standardError.write("error: no state database at \(state)\n")
                 throw ExitCode.failure

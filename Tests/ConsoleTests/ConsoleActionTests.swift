@@ -134,6 +134,10 @@ struct ConsoleActionTests {
             ("# nothing\n\n", "\(url.path): error: the token file holds no token"),
             ("alice:short\n", "\(url.path):1: error: a token must be at least 16 characters"),
             ("ok:0123456789abcdef\nbad name:0123456789abcdef\n", "\(url.path):2: error: the operator name"),
+            // Bare tokens with a colon are refused, never cut in two.
+            ("0123456789:abcdef:0123456789\n", "\(url.path):1: error: more than one ':'"),
+            ("0123456789abcdef0123+/=x:yz0123456789abcdef\n", "\(url.path):1: error: the operator name"),
+            ("\(String(repeating: "a", count: 65)):0123456789abcdef\n", "\(url.path):1: error: the operator name"),
         ] {
             try text.write(to: url, atomically: true, encoding: .utf8)
             #expect(throws: OperatorTokensError.self) { try OperatorTokens(contentsOfFile: url.path) }

@@ -26,15 +26,4 @@ struct NetworkTypesTests {
         #expect(net.netmask.description == "255.255.255.0")
         #expect(IPv4Network("10.77.0.1/24") == nil)
     }
-
-    @Test(arguments: [("90s", 90), ("5m", 300), ("1h30m", 5400), ("45", 45)])
-    func durations(text: String, seconds: Int64) {
-        #expect(Duration(parsing: text)?.wholeSeconds == seconds)
-    }
-
-    @Test func byteSizes() {
-        #expect(parseByteSize("4MiB") == 4 << 20)
-        #expect(parseByteSize("16KiB") == 16384)
-        #expect(parseByteSize("lots") == nil)
-    }
 }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import Torrent
 
-/// Replays the libFuzzer corpus (Fuzz/corpus/bencode, grown by scripts/fuzz-bencode.sh) on every test run.
+/// Replays the libFuzzer corpus (Fuzz/corpus/bencode, grown by scripts/fuzz.sh) on every test run.
 struct BencodeCorpusTests {
     static var corpus: String {
         packageRoot + "/Fuzz/corpus/bencode"

@@ -80,7 +80,8 @@ public struct ReplayGuard: Sendable {
         guard let file, let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ")
-            guard parts.count == 2, let stamp = Int64(parts[0]), abs(now - stamp) <= self.window else { continue }
+            guard parts.count == 2, let stamp = Int64(parts[0]), Self.isFresh(stamp, now: now, window: self.window)
+            else { continue }
             seen[String(parts[1])] = stamp
         }
         rewrite()
@@ -88,10 +89,13 @@ public struct ReplayGuard: Sendable {
 
     /// Accepts a fresh nonce (and records it) or says why not.
     public mutating func admit(timestamp: Int64, nonce: String, now: Int64) -> MessageAuthenticator.Failure? {
-        guard abs(now - timestamp) <= window else { return .stale }
+        guard Self.isFresh(timestamp, now: now, window: window) else { return .stale }
         guard seen[nonce] == nil else { return .replayed }
         seen[nonce] = timestamp
-        if seen.count > 4096 { seen = seen.filter { abs(now - $0.value) <= window } ; rewrite() }
+        if seen.count > 4096 {
+            seen = seen.filter { Self.isFresh($0.value, now: now, window: window) }
+            rewrite()
+        }
         if let file, let handle = FileHandle(forWritingAtPath: file) ?? createFile(file) {
             handle.seekToEndOfFile()
             handle.write(Data("\(timestamp) \(nonce)\n".utf8))
@@ -99,6 +103,13 @@ public struct ReplayGuard: Sendable {
             try? handle.close()
         }
         return nil
+    }
+
+    /// Whether `stamp` lies within `window` seconds of `now`. Any Int64 may come off the wire (Int64.min
+    /// included), so the difference is computed with overflow checked: an overflow is as stale as it gets.
+    static func isFresh(_ stamp: Int64, now: Int64, window: Int64) -> Bool {
+        let (difference, overflow) = now.subtractingReportingOverflow(stamp)
+        return !overflow && difference.magnitude <= window.magnitude
     }
 
     private func createFile(_ path: String) -> FileHandle? {

@@ -110,12 +110,13 @@ public struct DNFInstaller: PackageInstaller {
     }
 
     public func install(spec: String, repositories: [RepositoryEntry]) async throws(PackageInstallError) {
-        try await transaction(verb: "install", ["install", spec], package: spec, repositories: repositories)
+        // `--` ends dnf's options: a spec from a definition is only ever a package, even one starting with '-'.
+        try await transaction(verb: "install", ["install", "--", spec], package: spec, repositories: repositories)
     }
 
     public func remove(name: String) async throws(PackageInstallError) {
         try await transaction(
-            verb: "remove", ["--setopt=clean_requirements_on_remove=False", "remove", name], package: name,
+            verb: "remove", ["--setopt=clean_requirements_on_remove=False", "remove", "--", name], package: name,
             repositories: [])
     }
 

@@ -306,13 +306,23 @@ public actor ProvisioningAgent {
     private func runScript(_ script: String, _ verb: String) async -> CommandResult {
         var environment: [String: String] = [:]
         if let root = configuration.installRoot { environment["RACKSWARM_ROOT"] = root }
-        return await runner.run(hostPath(script), [verb], environment: environment,
-                                timeout: configuration.scriptTimeout)
+        guard let path = Self.hostPath(script, installRoot: configuration.installRoot) else {
+            return CommandResult(status: 126, output: "script path '\(script)' is not absolute or has a '..' "
+                + "component: it could leave the install root")
+        }
+        return await runner.run(path, [verb], environment: environment, timeout: configuration.scriptTimeout)
     }
 
-    private func hostPath(_ path: String) -> String {
-        guard let root = configuration.installRoot else { return path }
-        return (root.hasSuffix("/") ? String(root.dropLast()) : root) + path
+    /// Where a script named in a definition lives on this host: under the install root when there is one. The
+    /// path comes from the network, so it must be absolute and free of `..` (nil otherwise): `/../x` cannot
+    /// escape the root.
+    public static func hostPath(_ path: String, installRoot: String?) -> String? {
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard path.hasPrefix("/"), !components.isEmpty, !components.contains(".."), !path.utf8.contains(0) else {
+            return nil
+        }
+        guard let root = installRoot else { return path }
+        return (root.hasSuffix("/") ? String(root.dropLast()) : root) + "/" + components.joined(separator: "/")
     }
 
     // MARK: - Reports

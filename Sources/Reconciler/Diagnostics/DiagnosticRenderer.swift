@@ -14,32 +14,51 @@ public struct DiagnosticRenderer: Sendable {
     }
 
     public func render(_ diagnostic: Diagnostic) -> String {
-        var out = "\(diagnostic.location): \(paint(diagnostic.severity)): \(diagnostic.message)\n"
+        var out = "\(diagnostic.location): \(paint(diagnostic.severity)): \(Self.clip(diagnostic.message))\n"
         out += excerpt(at: diagnostic.location)
         if let hint = diagnostic.hint {
-            out += "\(diagnostic.location): \(paint(.note)): \(hint)\n"
+            out += "\(diagnostic.location): \(paint(.note)): \(Self.clip(hint))\n"
         }
         for related in diagnostic.related {
-            out += "\(related.location): \(paint(.note)): \(related.message)\n"
+            out += "\(related.location): \(paint(.note)): \(Self.clip(related.message))\n"
             out += excerpt(at: related.location)
         }
         return out
     }
 
+    /// Characters of a source line shown either side of the column; a longer line is cut with `…` so a hostile
+    /// 50 MB line costs one screen line, and the caret still points at the same character.
+    public static let excerptRadius = 60
+    /// The longest message printed whole (a message quoting a huge value is cut the same way).
+    public static let maximumMessageLength = 1000
+
     private func excerpt(at location: SourceLocation) -> String {
         guard let lines = sources[location.file], location.line >= 1, location.line <= lines.count else { return "" }
-        var line = String(lines[location.line - 1])
+        var line = lines[location.line - 1]
         if line.hasSuffix("\r") { line.removeLast() }
+        let column = max(1, location.column)
+        let radius = Self.excerptRadius
+        // Walk at most to the end of the window: never the whole of a huge line.
+        let windowStart = max(0, column - 1 - radius)
+        let start = line.index(line.startIndex, offsetBy: windowStart, limitedBy: line.endIndex) ?? line.endIndex
+        let end = line.index(start, offsetBy: 2 * radius, limitedBy: line.endIndex) ?? line.endIndex
+        let leading = start > line.startIndex ? "…" : ""
+        let trailing = end < line.endIndex ? "…" : ""
+        let shown = line[start..<end]
         // Keep tabs so the caret lines up under the same characters.
-        var pad = ""
-        for (index, character) in line.enumerated() where index < location.column - 1 {
+        var pad = leading.isEmpty ? "" : " "
+        for (index, character) in shown.enumerated() where index < column - 1 - windowStart {
             pad.append(character == "\t" ? "\t" : " ")
         }
-        if pad.count < location.column - 1 {
-            pad += String(repeating: " ", count: location.column - 1 - pad.count)
-        }
+        let wanted = column - 1 - windowStart + leading.count
+        if pad.count < wanted { pad += String(repeating: " ", count: wanted - pad.count) }
         let caret = colour ? "\u{1B}[1;32m^\u{1B}[0m" : "^"
-        return "\(line)\n\(pad)\(caret)\n"
+        return "\(leading)\(shown)\(trailing)\n\(pad)\(caret)\n"
+    }
+
+    private static func clip(_ message: String) -> String {
+        guard message.utf8.count > maximumMessageLength else { return message }
+        return String(message.prefix(maximumMessageLength)) + "… (\(message.utf8.count) bytes)"
     }
 
     private func paint(_ severity: Diagnostic.Severity) -> String {

@@ -1,3 +1,4 @@
+import RackswarmCore
 import ReconcilerModel
 
 /// The kinds of document a site directory holds.
@@ -240,7 +241,15 @@ struct DocumentDecoder {
         var source: Image.Source?
         switch (spec.value("file"), spec.value("url")) {
         case (let file?, nil):
-            source = fields.string(file, "file").map { .file($0) }
+            if let text = fields.string(file, "file") {
+                do throws(ConfinedPath.Refusal) {
+                    try ConfinedPath.checkWritten(text)
+                    source = .file(text)
+                } catch {
+                    fields.error(file, "image file \(error.message)",
+                                 hint: "commit the image under the site directory and name it relative to it")
+                }
+            }
         case (nil, let url?):
             if let text = fields.string(url, "url") {
                 if text.hasPrefix("http://") || text.hasPrefix("https://") || text.hasPrefix("file://") {
@@ -275,15 +284,13 @@ struct DocumentDecoder {
             }
         }
         var pieceSize: Int?
-        if let sizeNode = spec.value("pieceSize") {
-            let text: String? = if case .scalar(let raw, .plain) = sizeNode.content, Int(raw) != nil { raw }
-                else { fields.string(sizeNode, "pieceSize") }
-            if let text {
-                if let size = parseByteSize(text), size >= 16384, size <= 1 << 26, size & (size - 1) == 0 {
-                    pieceSize = size
-                } else {
-                    fields.error(sizeNode, "pieceSize must be a power of two between 16KiB and 64MiB, found '\(text)'")
-                }
+        if let sizeNode = spec.value("pieceSize"),
+           let size = fields.byteSize(sizeNode, "pieceSize", in: Quantity.pieceSizes) {
+            if size.nonzeroBitCount == 1 {
+                pieceSize = Int(size)
+            } else {
+                fields.error(sizeNode, "pieceSize must be a power of two between 16KiB and 64MiB, "
+                    + "found '\(Quantity.describe(bytes: size))'")
             }
         }
         let post = spec.value("postInstall").map { list in
@@ -321,12 +328,21 @@ struct DocumentDecoder {
                             fields.error(rpmNode, "rpm '\(text)' must be a package file or name, without spaces or '/'")
                             return nil
                         }
+                        guard !text.hasPrefix("-") else {
+                            fields.error(rpmNode, "rpm '\(text)' starts with '-': dnf would read it as an option")
+                            return nil
+                        }
                         return text
                     }
                     let order = fields.require(reader, "order").flatMap { fields.int($0, "order", range: 1...Int.max) }
                     let script = fields.optionalString(reader.value("script"), "script")
-                    if let script, !script.hasPrefix("/"), let node = reader.value("script") {
-                        fields.error(node, "start script '\(script)' must be an absolute path")
+                    if let script, let node = reader.value("script") {
+                        if !script.hasPrefix("/") {
+                            fields.error(node, "start script '\(script)' must be an absolute path")
+                        } else if script.split(separator: "/").contains("..") {
+                            fields.error(node, "start script '\(script)' has a '..' component: it could leave the "
+                                + "node's install root")
+                        }
                     }
                     let process = fields.optionalString(reader.value("process"), "process")
                     if let n, let rpm, let order {

@@ -110,17 +110,38 @@ struct FieldDecoder {
         return nil
     }
 
-    /// `90s`, `5m`, `1h30m`, or an integer number of seconds.
+    /// `90s`, `5m`, `1h30m`, or an integer number of seconds, within `Quantity.durations` (see `Quantity`).
     mutating func duration(_ node: YAMLNode, _ what: String) -> Duration? {
-        if case .scalar(let text, .plain) = node.content, let seconds = Int(text), seconds >= 1 {
-            return .seconds(seconds)
+        let text: String
+        if case .scalar(let raw, .plain) = node.content, !raw.isEmpty, raw.allSatisfy(\.isNumber) {
+            text = raw
+        } else {
+            guard let quoted = string(node, what) else { return nil }
+            text = quoted
         }
-        guard let text = string(node, what) else { return nil }
-        guard let duration = Duration(parsing: text), duration > .zero else {
-            error(node, "malformed duration '\(text)' for \(what)", hint: "write it like 30s, 5m or 1h30m")
+        do {
+            return try Quantity.duration(text, in: Quantity.durations)
+        } catch {
+            self.error(node, "\(error.message) for \(what)", hint: error.hint)
             return nil
         }
-        return duration
+    }
+
+    /// A size such as `4MiB`, `500MB` or `65536` (see `Quantity`), within `range`.
+    mutating func byteSize(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int64>) -> Int64? {
+        let text: String
+        if case .scalar(let raw, .plain) = node.content, !raw.isEmpty, raw.allSatisfy(\.isNumber) {
+            text = raw
+        } else {
+            guard let quoted = string(node, what) else { return nil }
+            text = quoted
+        }
+        do {
+            return try Quantity.bytes(text, in: range)
+        } catch {
+            self.error(node, "\(error.message) for \(what)", hint: error.hint)
+            return nil
+        }
     }
 
     mutating func stringList(_ node: YAMLNode, _ what: String) -> [Located<String>]? {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import RackswarmCore
 import ReconcilerModel
 
 /// What loading a site directory produced: the desired state when it is valid, and every diagnostic found.
@@ -14,14 +15,15 @@ public struct LoadResult: Sendable {
 
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 
-    /// Renders the diagnostics with source excerpts, reading only the files they name.
+    /// Renders the diagnostics with source excerpts, reading only the files they name, and only under the
+    /// same rule as loading (inside the root, regular, bounded): a refused file is never quoted.
     public func renderDiagnostics(colour: Bool = false) -> String {
         var sources: [String: String] = [:]
         for diagnostic in diagnostics {
             for file in [diagnostic.location.file] + diagnostic.related.map(\.location.file)
             where sources[file] == nil {
-                let path = file.hasPrefix("/") ? file : root + "/" + file
-                sources[file] = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+                let bytes = try? SiteLoader.readConfined(file, root: root)
+                sources[file] = bytes.map { String(decoding: $0, as: UTF8.self) } ?? ""
             }
         }
         return DiagnosticRenderer(sources: sources, colour: colour).render(diagnostics)
@@ -51,7 +53,43 @@ public enum SiteLoader {
                 root = basePath
             }
         }
-        return load(files: files, root: root, parallel: parallel)
+        var result = load(files: files, root: root, parallel: parallel)
+        if let state = result.state {
+            let siteDirectory = isDirectory.boolValue ? url.path : url.deletingLastPathComponent().path
+            let refusals = imageFileRefusals(state, siteDirectory: siteDirectory, root: root)
+            if !refusals.isEmpty {
+                result.diagnostics = (result.diagnostics + refusals).sorted { $0.location < $1.location }
+                result.state = nil
+            }
+        }
+        return result
+    }
+
+    /// The largest YAML file read (a site's biggest is well under 1 MiB).
+    public static let maximumFileSize = 16 << 20
+
+    /// Reads a site file under the repo rule (`ConfinedPath`): inside `root` after resolving symlinks, a regular
+    /// file, at most `maximumFileSize` bytes.
+    static func readConfined(_ file: String, root: String) throws(ConfinedPath.Refusal) -> [UInt8] {
+        let resolved = file.hasPrefix("/")
+            ? try ConfinedPath.resolveJoined(file, shown: file, inside: root)
+            : try ConfinedPath.resolve(file, from: root, inside: root)
+        return try ConfinedPath.contents(resolved, shown: file, limit: maximumFileSize)
+    }
+
+    /// Image `file:` paths that exist but resolve outside the repo or are not regular files. Written `..` and
+    /// absolute paths were refused while decoding; a file not there yet is the seeder's to report.
+    static func imageFileRefusals(_ state: DesiredState, siteDirectory: String, root: String) -> [Diagnostic] {
+        state.images.compactMap { image in
+            guard case .file(let path) = image.source else { return nil }
+            do throws(ConfinedPath.Refusal) {
+                _ = try ConfinedPath.resolve(path, from: siteDirectory, inside: root)
+                return nil
+            } catch {
+                if error.isMissing { return nil }
+                return .error(at: image.location, "image '\(image.reference)' file: \(error.message)")
+            }
+        }
     }
 
     /// Loads the given files, paths relative to `root`.
@@ -101,12 +139,14 @@ public enum SiteLoader {
     }
 
     static func loadFile(_ file: String, root: String) -> FileResult {
-        let path = file.hasPrefix("/") ? file : root + "/" + file
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: [UInt8]
+        do throws(ConfinedPath.Refusal) {
+            data = try readConfined(file, root: root)
+        } catch {
             return FileResult(diagnostics: [.error(at: SourceLocation(file: file, line: 0, column: 0),
-                                                   "cannot read file")])
+                                                   "cannot read file: \(error.message)")])
         }
-        let (yamlDocuments, yamlDiagnostics) = YAMLParser(file: file).parse([UInt8](data))
+        let (yamlDocuments, yamlDiagnostics) = YAMLParser(file: file).parse(data)
         var result = FileResult(diagnostics: yamlDiagnostics)
         var decoder = DocumentDecoder(file: file)
         for document in yamlDocuments {

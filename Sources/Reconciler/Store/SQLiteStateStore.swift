@@ -8,7 +8,8 @@ import ReconcilerModel
 public final class SQLiteStateStore: StateStore {
     let database: DatabaseQueue
 
-    /// Opens (creating if needed) the store at `path` and runs its migrations.
+    /// Opens (creating if needed) the store at `path` and runs its migrations. A store written by a newer
+    /// rackswarm (migrations this one does not know) is refused with both schema versions named.
     public init(path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -21,13 +22,15 @@ public final class SQLiteStateStore: StateStore {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         database = try DatabaseQueue(path: path, configuration: configuration)
+        try database.read { db in try Self.checkVersion(db, path: path) }
         try Self.migrator.migrate(database)
     }
 
-    /// Opens an existing store read-only (for `--dry-run`, which must not write). Nil when there is no file.
-    public static func openExisting(path: String) throws -> SQLiteStateStore? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try SQLiteStateStore(path: path)
+    init(readOnly path: String) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(5)
+        database = try DatabaseQueue(path: path, configuration: configuration)
     }
 
     // MARK: Node status

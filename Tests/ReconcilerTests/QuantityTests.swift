@@ -1,0 +1,69 @@
+import RackswarmCore
+import Testing
+
+/// The one size and duration grammar: units, limits named in errors, and no trap at the extremes.
+struct QuantityTests {
+    @Test(arguments: [
+        ("4194304", Int64(4 << 20)), ("4M", 4 << 20), ("4MiB", 4 << 20), ("4MB", 4_000_000), ("16KiB", 16384),
+        ("16K", 16384), ("16kB", 16000), ("1G", 1 << 30), ("2GB", 2_000_000_000), ("1TiB", 1 << 40), ("7B", 7),
+    ])
+    func sizes(text: String, bytes: Int64) throws {
+        #expect(try Quantity.bytes(text, in: 0...Int64.max) == bytes)
+    }
+
+    @Test(arguments: [
+        ("90", Duration.seconds(90)), ("90s", .seconds(90)), ("5m", .seconds(300)), ("1h30m", .seconds(5400)),
+        ("250ms", .milliseconds(250)), ("2d", .seconds(172_800)), ("0.5", .milliseconds(500)),
+        ("1.25", .milliseconds(1250)), ("366d", .seconds(366 * 86400)),
+    ])
+    func durations(text: String, duration: Duration) throws {
+        #expect(try Quantity.duration(text, in: Quantity.durations) == duration)
+    }
+
+    /// The extremes of 64 bits, and sums past them, are range errors that name the limits, never a trap.
+    @Test(arguments: [
+        "106751991167301d", "9223372036854775807", "9223372036854775808", "99999999999999999999999999s",
+        "9223372036854775807d", "9223372036854775807ms1d", "367d", "0", "0ms", "0.0",
+    ])
+    func durationExtremes(text: String) {
+        #expect(throws: QuantityError.self) { try Quantity.duration(text, in: Quantity.durations) }
+        do {
+            _ = try Quantity.duration(text, in: Quantity.durations)
+        } catch {
+            #expect(error.message.contains("between 1ms and 366d"), "\(error.message)")
+        }
+    }
+
+    @Test(arguments: [
+        "9223372036854775807K", "9223372036854775808", "8388608TiB", "4G", "99999999999999999999999MiB",
+    ])
+    func sizeExtremes(text: String) {
+        do {
+            _ = try Quantity.bytes(text, in: Quantity.pieceSizes)
+            Issue.record("accepted '\(text)'")
+        } catch {
+            #expect(error.message.contains("between 16KiB and 64MiB"), "\(error.message)")
+        }
+    }
+
+    @Test(arguments: ["", "M", "4X", "-4M", "4 M", "1.5M", "4m", "٣M", "4MiBB"])
+    func malformedSizes(text: String) {
+        #expect(throws: QuantityError.self) { try Quantity.bytes(text, in: 0...Int64.max) }
+    }
+
+    @Test(arguments: ["", "s", "1h30", "-5s", "5 m", "1.5h", "0.1234", "٣s", "1w", "5S"])
+    func malformedDurations(text: String) {
+        #expect(throws: QuantityError.self) { try Quantity.duration(text, in: .zero ... .seconds(1 << 40)) }
+    }
+
+    /// A hostile value cannot flood the error message.
+    @Test func longValueIsClipped() {
+        let text = String(repeating: "9", count: 100_000) + "d"
+        do {
+            _ = try Quantity.duration(text, in: Quantity.durations)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.message.count < 200)
+        }
+    }
+}

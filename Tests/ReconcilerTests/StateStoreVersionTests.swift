@@ -1,0 +1,67 @@
+import Foundation
+import LabSupport
+import GRDB
+import Reconciler
+import Testing
+
+/// The state store's schema versions: a dry run never writes, and a newer store is refused with both versions.
+struct StateStoreVersionTests {
+    /// A 0-byte state file stays 0 bytes through `reconcile --dry-run` and `reconcile status`.
+    @Test func dryRunLeavesAnEmptyStateFileUntouched() throws {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        #expect(FileManager.default.createFile(atPath: directory.database, contents: Data()))
+        let site = Repo.examples.appendingPathComponent("datacenter").path
+        let (status, stdout, stderr) = try runProcess(
+            ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--state", directory.database])
+        #expect(status == 2, "\(stdout)\(stderr)")
+        let (statusStatus, _, statusErr) = try runProcess(
+            ValidateCommandTests.binary, ["status", "--repo", site, "--state", directory.database])
+        #expect(statusStatus == 0, "\(statusErr)")
+        let size = try FileManager.default.attributesOfItem(atPath: directory.database)[.size] as? NSNumber
+        #expect(size?.intValue == 0)
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(siblings == ["state.db"])
+    }
+
+    /// An older, partly migrated store is neither migrated nor used by a dry run.
+    @Test func dryRunRefusesAnOlderStoreWithoutMigratingIt() throws {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        _ = try SQLiteStateStore(path: directory.database)
+        let queue = try DatabaseQueue(path: directory.database)
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v5:%'")
+        }
+        try queue.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: directory.database))
+        #expect(throws: StateStoreVersionError.self) { try SQLiteStateStore.openExisting(path: directory.database) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory.database)) == before)
+    }
+
+    /// A store with a migration this build does not know is refused by every open, naming both versions.
+    @Test func newerStoreIsRefusedWithBothVersions() throws {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        _ = try SQLiteStateStore(path: directory.database)
+        let queue = try DatabaseQueue(path: directory.database)
+        try queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+        }
+        try queue.close()
+        let current = SQLiteStateStore.schemaVersion
+        let expected = "has schema version \(current + 1), this reconcile uses version \(current)"
+        for open in [{ _ = try SQLiteStateStore(path: directory.database) },
+                     { _ = try SQLiteStateStore.openExisting(path: directory.database) }] {
+            do {
+                try open()
+                Issue.record("a newer store was opened")
+            } catch let error as StateStoreVersionError {
+                #expect(error.description.contains(expected), "\(error)")
+                #expect(error.description.contains("v99: from the future"))
+            }
+        }
+        let site = Repo.examples.appendingPathComponent("datacenter").path
+        let (status, _, stderr) = try runProcess(
+            ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--state", directory.database])
+        #expect(status == 1)
+        #expect(stderr.contains(expected), "\(stderr)")
+    }
+}
