@@ -3,7 +3,7 @@ SWIFT ?= swift
 BUILD_FLAGS ?=
 export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build release demo demo-down test bench clean
+.PHONY: setup build release demo demo-down test bench clean installer agent-static image
 
 setup:
 	bash scripts/setup.sh
@@ -26,6 +26,19 @@ test: setup
 
 bench: release
 	bash benchmarks/run.sh
+
+# provision-agent as the install environment and the installed OS run it: release, Swift runtime linked in.
+AGENT_STATIC := .build/release/provision-agent
+agent-static: setup
+	$(SWIFT) build -c release --product provision-agent --static-swift-stdlib $(BUILD_FLAGS)
+
+# The install environment (docs/install-environment.md): build/installer/{vmlinuz,initramfs.img,SHA256SUMS}.
+installer: agent-static
+	bash scripts/installer/build.sh build/installer $(AGENT_STATIC)
+
+# The example site's OS image (docs/os-image.md): build/image/debian-12.img, a raw whole-disk image. Needs root.
+image: installer
+	bash scripts/image/build.sh build/image/debian-12.img $(AGENT_STATIC) build/installer
 
 clean:
 	rm -rf .build
