@@ -44,6 +44,9 @@ struct Install: AsyncParsableCommand {
     @Option(help: "Seconds one post action may run.")
     var actionTimeout: Double = 600
 
+    @Flag(help: "Mount the image's root partition (its rootPartition) on --root for the post actions.")
+    var mountRoot = false
+
     @Flag(help: "Log debug detail.")
     var verbose = false
 
@@ -81,7 +84,7 @@ struct Install: AsyncParsableCommand {
         let configuration = InstallConfiguration(
             arguments: arguments, disk: disk, root: root, listenHost: address.host, listenPort: address.port,
             seedFor: .seconds(CommandLineValues.duration(seedFor) ?? 0), reportInterval: .seconds(reportInterval),
-            giveUpAfter: .seconds(giveUpAfter), actionTimeout: .seconds(actionTimeout))
+            giveUpAfter: .seconds(giveUpAfter), actionTimeout: .seconds(actionTimeout), mountRootPartition: mountRoot)
         let client = NodeInstaller.makeHTTPClient()
         let outcome: Result<InstallInstructions, InstallError>
         do {

@@ -26,13 +26,17 @@ public struct InstallConfiguration: Sendable {
     public var backoff: RetryPolicy
     /// Longest run of one post action.
     public var actionTimeout: Duration
+    /// Mount the image's declared root partition on `root` for the post actions (the install environment on a
+    /// real disk); off, the post actions run in `root` as it is.
+    public var mountRootPartition: Bool
 
     public init(arguments: InstallArguments, disk: String, root: String, listenHost: String = "0.0.0.0",
                 listenPort: Int = 6881, seedFor: Duration = .zero, reportInterval: Duration = .seconds(2),
                 seedHosts: [String]? = nil, giveUpAfter: Duration = .seconds(120),
                 backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200), cap: .seconds(5)),
-                actionTimeout: Duration = .seconds(600))
+                actionTimeout: Duration = .seconds(600), mountRootPartition: Bool = false)
     {
+        self.mountRootPartition = mountRootPartition
         self.arguments = arguments
         self.disk = disk
         self.root = root
@@ -106,15 +110,7 @@ public struct NodeInstaller: Sendable {
                 try await verify(instructions, length: length)
                 await tracker.update(try? await client.progress())
                 await report(tracker.report(.written))
-                let actions = PostActions(node: arguments.node, root: configuration.root, disk: configuration.disk,
-                                          image: instructions.image, timeout: configuration.actionTimeout,
-                                          commands: commands)
-                let logger = logger
-                try await actions.run(instructions.postInstall) { action, result in
-                    logger.info("post action finished", metadata: [
-                        "action.name": "\(action.name)", "action.result": "\(result.summary)",
-                        "action.output": "\(PostActions.lastLines(result.output, count: 10))"])
-                }
+                try await postInstall(instructions)
                 await tracker.update(try? await client.progress())
                 await report(tracker.report(.postInstalled))
                 if ContinuousClock.now < seedingEnds {
@@ -142,6 +138,39 @@ public struct NodeInstaller: Sendable {
         }
         logger.info("install complete", metadata: ["image": "\(instructions.image)"])
         return instructions
+    }
+
+    /// The post actions, in the written image's root partition when the image declares one and the install
+    /// environment mounts it (`mountRootPartition`): mount, agent settings, the image's actions, sync, unmount.
+    /// Whatever fails, a mounted root is unmounted before the error goes on.
+    func postInstall(_ instructions: InstallInstructions) async throws(InstallError) {
+        let node = configuration.arguments.node
+        var mounted: InstalledRoot?
+        if configuration.mountRootPartition, let partition = instructions.rootPartition {
+            let root = InstalledRoot(disk: configuration.disk, partition: partition, mountPoint: configuration.root,
+                                     commands: commands)
+            let device = try await root.mount()
+            logger.info("root partition mounted", metadata: ["device": "\(device)", "root": "\(configuration.root)"])
+            mounted = root
+        }
+        do throws(InstallError) {
+            if let agent = instructions.agent {
+                try InstalledRoot.writeAgentSettings(agent, node: node, root: configuration.root)
+            }
+            let actions = PostActions(node: node, root: configuration.root, disk: configuration.disk,
+                                      image: instructions.image, timeout: configuration.actionTimeout,
+                                      commands: commands)
+            let logger = logger
+            try await actions.run(instructions.postInstall) { action, result in
+                logger.info("post action finished", metadata: [
+                    "action.name": "\(action.name)", "action.result": "\(result.summary)",
+                    "action.output": "\(PostActions.lastLines(result.output, count: 10))"])
+            }
+        } catch {
+            try? await mounted?.unmount()
+            throw error
+        }
+        try await mounted?.unmount()
     }
 
     /// The instructions must be this node's and name the image the kernel arguments carry.

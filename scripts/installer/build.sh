@@ -4,12 +4,13 @@
 # provision-agent with the shared libraries ldd names, our init) and SHA256SUMS.
 # Reproducible: the same packages and agent binary give the same bytes (sorted newc cpio, every mtime
 # SOURCE_DATE_EPOCH, which defaults to the kernel package's own timestamp; zstd single-threaded at a fixed level).
-# Usage: build.sh OUT AGENT_BINARY     Environment: KERNEL_PACKAGE (default: what linux-image-amd64 depends on).
+# Usage: build.sh OUT AGENT_BINARY     Environment: KERNEL_PACKAGE (default: what linux-image-amd64 depends on),
+#   DEBS_DIR (where the .debs are kept, default OUT/debs).
 set -euo pipefail
 out=$(realpath -m "$1")
 agent=$(realpath "$2")
 here=$(cd "$(dirname "$0")" && pwd)
-debs="$out/debs"
+debs=$(realpath -m "${DEBS_DIR:-$out/debs}")
 work="$out/work"
 mkdir -p "$debs"
 

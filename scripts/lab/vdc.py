@@ -42,6 +42,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from netlab import HostLock, LabError, kill_group, kill_namespace, namespace_pids, namespaces, sh  # noqa: E402
+import vm  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 LOCK_PATH = "/run/lock/rackswarm-vdc.lock"
@@ -159,8 +160,21 @@ def build(lab, site, inventory, state, args):
     state["keyFile"] = key_file
 
     disk_size = size_bytes(args.disk_size)
+    vms = vm_nodes(inventory, args)
     for index, node in enumerate(inventory["nodes"], start=1):
         name = node["name"]
+        if name in vms:
+            directory = os.path.join(lab, "nodes", name)
+            shutil.rmtree(directory, ignore_errors=True)
+            os.makedirs(directory, exist_ok=True)
+            open(os.path.join(directory, "console.log"), "a").close()
+            machine = vm.add_vm_node(state, lab, index, name, node, size_bytes(args.vm_disk_size))
+            machine.update({"accel": args.accel, "memory": args.vm_memory})
+            state["nodes"][name] = {"namespace": None, "core": core, "rack": node["rack"], "mac": node["mac"],
+                                    "ip": node["ip"], "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"],
+                                    "emulated": False, "vm": machine}
+            save_state(lab, state)
+            continue
         ns = f"{state['prefix']}n{index}"
         add_namespace(state, lab, ns)
         port = f"v{index}"
@@ -208,8 +222,38 @@ def build(lab, site, inventory, state, args):
     save_state(lab, state)
 
     start_dnsmasq(lab, site, network, state)
+    if vms:
+        install_pxelinux(network["tftpRoot"], state)
     build_repository(lab, network, state)
     save_state(lab, state)
+
+
+def vm_nodes(inventory, args):
+    """The nodes that become qemu VMs: --vm NAME…, then the first --vms N IPMI nodes. VMs need an IPMI BMC (its
+    chassis hook drives qemu); Redfish nodes stay namespaces (sushy-emulator's VM driver needs libvirtd)."""
+    names = list(args.vm or [])
+    ipmi = [node["name"] for node in inventory["nodes"] if node["bmc"]["scheme"] == "ipmi"]
+    for name in names:
+        if name not in ipmi:
+            raise LabError(f"--vm {name}: not an IPMI node of the site (VM nodes are driven by ipmi_sim)")
+    for name in ipmi:
+        if len(names) >= args.vms + len(args.vm or []):
+            break
+        if name not in names:
+            names.append(name)
+    return set(names)
+
+
+def install_pxelinux(tftp_root, state):
+    """pxelinux.0 and its ldlinux.c32 in the TFTP root, for the VMs whose entries chain pxelinux (Debian's
+    pxelinux and syslinux-common packages); an existing file is left alone."""
+    for source in ("/usr/lib/PXELINUX/pxelinux.0", "/usr/lib/syslinux/modules/bios/ldlinux.c32"):
+        target = os.path.join(tftp_root, os.path.basename(source))
+        if not os.path.exists(target):
+            if not os.path.exists(source):
+                raise LabError(f"{source} is missing (apt-get install pxelinux syslinux-common)")
+            shutil.copyfile(source, target)
+            state["links"].append(target)
 
 
 def start_ipmi_bmc(lab, state, name, bmc):
@@ -406,6 +450,17 @@ def power(args):
         raise LabError(f"no node {args.node} in lab {lab}")
     node = state["nodes"][args.node]
     directory = os.path.join(lab, "nodes", args.node)
+    if node.get("vm"):
+        record_bmc_power(node, args.action != "off")
+        if args.action == "on":
+            vm.power_on(lab, args.node, node, directory)
+        elif args.action == "off":
+            vm.power_off(node, directory)
+        elif args.action == "reset":
+            vm.reset(lab, args.node, node, directory)
+        else:
+            print("on" if vm.is_on(directory) else "off")
+        return
     if args.action in ("off", "reset"):
         power_off(node, directory)
     if args.action in ("on", "reset"):
@@ -476,9 +531,11 @@ def node_status(lab, name, node):
                     phase = "off"
     except FileNotFoundError:
         pass
-    disk = os.path.join(directory, "disk")
+    if node.get("vm"):
+        phase = vm_phase(directory)
+    disk = node["vm"]["disk"] if node.get("vm") else os.path.join(directory, "disk")
     written = os.stat(disk).st_blocks * 512 if os.path.exists(disk) else 0
-    power_state = "on" if firmware_pid(directory) else "off"
+    power_state = "on" if (vm.is_on(directory) if node.get("vm") else firmware_pid(directory)) else "off"
     bmc_power = None
     if node.get("bmcDir"):
         try:
@@ -487,6 +544,24 @@ def node_status(lab, name, node):
             pass
     return {"node": name, "rack": node["rack"], "ip": node["ip"], "power": power_state, "bmcPower": bmc_power,
             "phase": phase, "diskBytesWritten": written, "bmc": node["bmc"], "bmcEmulated": node["emulated"]}
+
+
+def vm_phase(directory):
+    """A VM's phase from its serial console: the install environment's and the installed system's own lines."""
+    phase = "off"
+    markers = [("power: on", "power-on"), ("iPXE", "pxe"), ("rackswarm-installer: kernel", "install-kernel"),
+               ("rackswarm-installer: address", "dhcp-bound"), ("rackswarm-installer: installing", "installing"),
+               ("rackswarm-installer: installed", "rebooting"), ("INSTALL FAILED", "halted"),
+               ("SYSLINUX", "local-boot"), ("rackswarm: booted from disk", "running"), ("power: off", "off")]
+    try:
+        with open(os.path.join(directory, "console.log"), errors="replace") as log:
+            for line in log:
+                for marker, name in markers:
+                    if marker in line:
+                        phase = name
+    except FileNotFoundError:
+        pass
+    return phase
 
 
 def status(args):
@@ -568,6 +643,12 @@ def main():
                    "new LABDIR/site.key when that does not exist)")
     p.add_argument("--seed-for", help="nodes keep seeding this long after writing their image (e.g. 30s)")
     p.add_argument("--report-to", help="HOST:PORT the nodes' agents send heartbeats to")
+    p.add_argument("--vm", action="append", metavar="NODE", help="make this IPMI node a qemu VM (repeatable)")
+    p.add_argument("--vms", type=int, default=0, help="make the first N IPMI nodes qemu VMs")
+    p.add_argument("--vm-disk-size", default="2G", help="each VM's blank virtio disk")
+    p.add_argument("--vm-memory", type=int, default=1024, help="MiB of memory per VM")
+    p.add_argument("--accel", default="tcg", choices=["tcg", "kvm"],
+                   help="qemu accelerator (KVM guests hang on the development machines: TCG by default)")
     p.add_argument("--python",
                    default=os.environ.get("RACKSWARM_PYTHON") or os.path.join(REPO_ROOT, ".venv/bin/python"),
                    help="the venv Python with sushy-tools and bcrypt (Redfish BMCs)")
