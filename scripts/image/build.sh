@@ -27,7 +27,11 @@ rm -rf "$work"
 mkdir -p "$work"
 root="$work/root"
 # The root file system, cached by package list: debootstrap is the slow part.
-packages=systemd,systemd-sysv,udev,kmod,iproute2,rpm,dnf,procps,busybox-static
+# The agent's shared libraries (ldd) come from the packages that own them on this (Debian 12) build host.
+agent_packages=$(ldd "$agent" | awk '/=> \// { print $3 }' | while read -r library; do
+    dpkg -S "*/${library##*/}" 2> /dev/null | grep -v -e '-dev' -e '-dbg' | head -1 | cut -d: -f1
+done | sort -u | paste -sd, -)
+packages=systemd,systemd-sysv,udev,kmod,iproute2,rpm,dnf,procps,busybox-static${agent_packages:+,$agent_packages}
 cache="$(dirname "$image")/debootstrap-$(echo "$suite $packages" | md5sum | cut -c1-12).tar"
 if [ ! -s "$cache" ]; then
     debootstrap --variant=minbase --include="$packages" "$suite" "$work/bootstrap" "$mirror" > "$work/debootstrap.log"
@@ -39,7 +43,7 @@ tar -C "$root" -xf "$cache"
 
 # What a small server image does not need.
 rm -rf "$root"/usr/share/{doc,man,info,locale,lintian,linda} "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* \
-    "$root"/usr/lib/udev/hwdb.d "$root"/usr/include
+    "$root"/usr/lib/udev/hwdb.d "$root"/usr/include "$root"/usr/share/i18n "$root"/usr/lib/x86_64-linux-gnu/gconv
 find "$root" -name __pycache__ -prune -exec rm -rf {} +
 
 # The kernel's modules (the same set as the installer's, plus what a booted system asks for) and depmod.
@@ -63,9 +67,14 @@ copy_modules() {
 }
 copy_modules "$root"
 
-# provision-agent and the unit that serves at boot (its settings come from the post-install actions).
+# provision-agent and the unit that serves at boot (its settings come from the post-install actions); it must find
+# every library it needs in the image.
 install -D -m 0755 "$agent" "$root/usr/local/bin/provision-agent"
 objcopy --strip-all "$root/usr/local/bin/provision-agent"
+if missing=$(chroot "$root" ldd /usr/local/bin/provision-agent | grep 'not found'); then
+    echo "image/build.sh: the agent lacks libraries in the image: $missing" >&2
+    exit 1
+fi
 install -D -m 0644 "$here/provision-agent.service" "$root/etc/systemd/system/provision-agent.service"
 install -D -m 0644 "$here/rackswarm-console.service" "$root/etc/systemd/system/rackswarm-console.service"
 install -D -m 0755 "$here/console-banner" "$root/usr/local/sbin/rackswarm-console-banner"
@@ -99,9 +108,10 @@ install -m 0755 "$here/boot-init" "$initrd/init"
 epoch=$(stat -c %Y "$vmlinuz")
 python3 "$here/../installer/newc.py" "$initrd" "$epoch" | zstd -q -T1 -12 -c > "$work/initrd.img"
 
-# Partition 2: the root file system, sized to its content plus room for services and logs.
+# Partition 2: the root file system, sized to its content plus room for services and logs (every byte of the
+# image crosses the network and is hashed: keep the slack small).
 used_mib=$(( $(du -sm "$root" | cut -f1) ))
-root_mib=$(( used_mib + used_mib / 4 + 96 ))
+root_mib=$(( used_mib + used_mib / 10 + 48 ))
 boot_mib=32
 rm -f "$work/root.ext4"
 mkfs.ext4 -q -L rackswarm-root -O ^64bit,^metadata_csum -E root_owner=0:0 -d "$root" "$work/root.ext4" "${root_mib}M"
