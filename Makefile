@@ -20,7 +20,8 @@ demo: build
 demo-down:
 	bash scripts/demo.sh down
 
-test: setup
+# The lab's VM tests boot the installer and the image: build them first (cached after the first run).
+test: setup installer image
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 

@@ -174,7 +174,8 @@ struct VMConvergenceTests {
             #expect(text.contains("rackswarm: image: os@1"), "\(node)")
         }
         // iPXE echoes its entry's line (n1); pxelinux passes its own BOOT_IMAGE= argument (n2).
-        #expect(console("n1").contains("installs os@1"), "iPXE's echo: \(console("n1").prefix(3000))")
+        #expect(console("n1").contains("rackswarm: node n1 (52:54:00:97:00:01) installs os@1"),
+                "iPXE's echo: \(console("n1").prefix(3000))")
         #expect(console("n2").contains("command line: BOOT_IMAGE=installer/vmlinuz"),
                 "n2 booted its install kernel through pxelinux: \(console("n2").prefix(3000))")
 

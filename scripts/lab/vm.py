@@ -79,7 +79,7 @@ def start(lab, name, node, directory, boot):
                   f"{'network' if once else 'disk'})\n")
     args = ["ip", "netns", "exec", node["core"], QEMU, "-name", f"{name},debug-threads=off",
             "-accel", vm.get("accel", "tcg"), "-cpu", "max", "-m", str(vm.get("memory", 1024)), "-smp", "1",
-            "-vga", "none", "-display", "none", "-nodefaults", "-no-user-config",
+            "-machine", "graphics=off", "-vga", "none", "-display", "none", "-nodefaults", "-no-user-config",
             "-chardev", f"file,id=console,path={console},append=on", "-serial", "chardev:console",
             "-qmp", f"unix:{qmp},server=on,wait=off",
             "-drive", f"file={vm['disk']},format=raw,if=virtio,cache=unsafe,discard=unmap",
