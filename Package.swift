@@ -39,22 +39,54 @@ let package = Package(
         // Vocabulary shared by every layer (no dependencies): error intents, sizes and durations.
         .target(name: "RackswarmCore", swiftSettings: swiftSettings),
 
-        // Layers.
+        // Layers. The reconciler is four targets so that the compiler keeps the layering: the model and the pure
+        // planner know no I/O; loading adds libyaml; the store adds SQLite; execution and the loop add the drivers.
+        // All four live under Sources/Reconciler, one folder per concern.
+        .target(
+            name: "ReconcilerModel",
+            dependencies: ["RackswarmCore"],
+            path: "Sources/Reconciler",
+            sources: ["Model", "Planning", "Diagnostics"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ReconcilerLoading",
+            dependencies: ["RackswarmCore", "ReconcilerModel", "CYAML"],
+            path: "Sources/Reconciler",
+            sources: ["Loading"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ReconcilerStore",
+            dependencies: [
+                "RackswarmCore",
+                "ReconcilerModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/Reconciler",
+            sources: ["Store"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reconciler",
             dependencies: [
-                "CYAML",
+                "RackswarmCore",
+                "ReconcilerModel",
+                "ReconcilerLoading",
+                "ReconcilerStore",
                 "Drivers",
                 "ReconcilerMetrics",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            path: "Sources/Reconciler",
+            sources: ["Execution", "Loop", "Exports.swift"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Drivers",
             dependencies: [
+                "RackswarmCore",
                 "COpenSSL",
                 "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),

@@ -9,7 +9,7 @@ Runs one image to the first n nodes with each method, for each n, and writes one
   udpcast     udp-sender / udp-receiver multicast (if installed).
 Every copy is compared byte for byte with the source after every run. The lab is always torn down: processes are
 killed by PID (their process groups), namespaces deleted by name, and a lock keeps two labs from touching each
-other's names. Namespace names are rsb<PID>s (seed), rsb<PID>n<i> (nodes), rsb<PID>b (the bridge).
+other's names (scripts/lab/netlab.py, shared with the virtual data center). Namespace names are rsb<PID>s (seed), rsb<PID>n<i> (nodes), rsb<PID>b (the bridge).
 
 Usage: lab.py --bin DIR --work DIR --out FILE.json [--nodes 1,2,4] [--methods waves,flat,...] [options]
 Needs root, iproute2 (ip, tc), curl; /usr/bin/python3 with libtorrent for the libtorrent method.
@@ -21,12 +21,10 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
 
-LOCK_PATH = "/run/lock/rackswarm-distlab.lock"
 SUBNET = "10.231.0"
 BT_PORT = 6881
 TRACKER_PORT = 6969
@@ -35,8 +33,7 @@ HTTP_PORT = 8080
 LT_PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts", "lab"))
-from netlab import HostLock, LabError, kill_namespace, sh  # noqa: E402
-
+from netlab import HostLock, LabError, Network, remove_orphans, sh, stop  # noqa: E402
 
 
 def cpu_times():
@@ -59,10 +56,7 @@ class Proc:
         self.lines = []
         self.exit_time = None
         self.started = time.monotonic()
-        self.popen = subprocess.Popen(["ip", "netns", "exec", ns] + args, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
-                                      start_new_session=True)
-        lab.pids.append(self.popen.pid)
+        self.popen = lab.net.spawn(args, namespace=ns, pipe=True)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -113,19 +107,7 @@ class Proc:
         return self.exit_time
 
     def stop(self):
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(3)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.popen.wait(3)
+        stop(self.popen)
         self.thread.join(2)
 
 
@@ -142,9 +124,8 @@ class Lab:
         self.prefix = f"rsb{os.getpid()}"
         self.bridge_ns = self.prefix + "b"
         self.seed_ns = self.prefix + "s"
-        self.pids = []
+        self.net = Network(self.prefix)
         self.procs = []
-        self.created = []
         self.lock_timeout = lock_timeout
         self.lock = None
 
@@ -156,9 +137,10 @@ class Lab:
         return f"{SUBNET}.{i + 1}"
 
     def __enter__(self):
-        self.lock = HostLock(LOCK_PATH, self.lock_timeout).__enter__()
+        # The lock is held for the whole run: no other lab changes namespaces or loads the host meanwhile.
+        self.lock = HostLock(timeout=self.lock_timeout).__enter__()
         try:
-            self._remove_stale()
+            remove_orphans("rsb")
             self._build()
         except BaseException:
             self.teardown()
@@ -169,55 +151,46 @@ class Lab:
         self.teardown()
         return False
 
-    def _remove_stale(self):
-        """Deletes namespaces of labs whose process is gone (a SIGKILLed run), holding the lock."""
-        for line in sh("ip", "netns", "list", capture=True).splitlines():
-            match = re.match(r"^rsb(\d+)(b|s|n\d+)(\s|$)", line)
-            if match and not os.path.exists(f"/proc/{match.group(1)}"):
-                kill_namespace(line.split()[0])
+    @property
+    def created(self):
+        """The lab's namespaces, oldest first."""
+        return self.net.record["namespaces"]
 
-    def _add_ns(self, name):
-        sh("ip", "netns", "add", name)
-        self.created.append(name)
-        sh("ip", "-n", name, "link", "set", "lo", "up")
+    @property
+    def pids(self):
+        """Every process the lab started."""
+        return self.net.record["pids"]
 
     def _build(self):
         os.makedirs(self.work, exist_ok=True)
-        self._add_ns(self.bridge_ns)
-        sh("ip", "-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", self.bridge_ns, "link", "set", "br0", "up")
+        net = self.net
+        net.add_namespace(self.bridge_ns)
+        net.add_bridge(self.bridge_ns, "br0")
         # With an uplink cap, each rack gets its own bridge joined to br0 (the core) by a veth capped both ways;
         # the seed stays on the core, so everything it sends crosses an uplink too.
         rack_bridge = {}
         if self.uplink_mbit:
             for k, rack in enumerate(racks_of(self.nodes, self.rack_size)):
                 bridge, up, down = f"r{k}", f"u{k}", f"d{k}"
-                sh("ip", "-n", self.bridge_ns, "link", "add", bridge, "type", "bridge")
-                sh("ip", "-n", self.bridge_ns, "link", "set", bridge, "up")
-                sh("ip", "-n", self.bridge_ns, "link", "add", up, "type", "veth", "peer", "name", down)
-                sh("ip", "-n", self.bridge_ns, "link", "set", up, "master", "br0", "up")
+                net.add_bridge(self.bridge_ns, bridge)
+                net.add_veth(self.bridge_ns, up, peer=down, bridge="br0")
                 sh("ip", "-n", self.bridge_ns, "link", "set", down, "master", bridge, "up")
                 for dev in (up, down):
-                    sh("ip", "netns", "exec", self.bridge_ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
-                       "rate", f"{self.uplink_mbit}mbit", "burst", "640kbit", "latency", "50ms")
+                    net.shape(self.bridge_ns, dev, self.uplink_mbit)
                 for i in rack:
                     rack_bridge[i] = bridge
         for i in range(self.nodes + 1):
             ns = self.seed_ns if i == 0 else self.node_ns(i)
             rate = self.seed_mbit if i == 0 else self.node_mbit
-            self._add_ns(ns)
+            net.add_namespace(ns)
             port = f"p{i}"
-            sh("ip", "-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            sh("ip", "-n", self.bridge_ns, "link", "set", port, "master", rack_bridge.get(i, "br0"), "up")
-            sh("ip", "-n", ns, "addr", "add", f"{self.ip(i)}/24", "brd", "+", "dev", "eth0")
-            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            net.add_veth(self.bridge_ns, port, ns, "eth0", bridge=rack_bridge.get(i, "br0"),
+                         address=f"{self.ip(i)}/24")
             # Multicast (udpcast) leaves by eth0.
             sh("ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0", check=False)
-            # Upload cap at the node's end, download cap at the bridge port (tbf shapes egress only).
-            # A large burst keeps tbf from splitting every veth packet in software (see PEERS.md).
+            # Upload cap at the node's end, download cap at the bridge port (see PEERS.md on tbf's burst).
             for where, dev in ((ns, "eth0"), (self.bridge_ns, port)):
-                sh("ip", "netns", "exec", where, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
-                   f"{rate}mbit", "burst", "640kbit", "latency", "50ms")
+                net.shape(where, dev, rate)
 
     def start(self, ns, args, log, marker=None, early=None):
         proc = Proc(self, ns, args, log, marker, early)
@@ -245,14 +218,7 @@ class Lab:
 
     def teardown(self):
         self.stop_all()
-        for pid in self.pids:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        for name in reversed(self.created):
-            sh("ip", "netns", "delete", name, check=False)
-        self.created = []
+        self.net.teardown()
         if self.lock:
             self.lock.__exit__(None, None, None)
             self.lock = None

@@ -30,9 +30,7 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import ssl
-import subprocess
 import sys
 import time
 import urllib.error
@@ -41,11 +39,11 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from netlab import HostLock, LabError, kill_group, kill_namespace, namespace_pids, namespaces, sh  # noqa: E402
+from netlab import (HostLock, LabError, Network, kill_group, kill_namespace_processes, process_mentions,  # noqa: E402
+                    sh, spawn)
 import vm  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
-LOCK_PATH = "/run/lock/rackswarm-vdc.lock"
 STATE = "lab.json"
 DEFAULT_BMC_PASSWORD = "lab-pass"
 BT_PORT = 6881
@@ -97,17 +95,6 @@ def wait_udp_port(ns, host, port, timeout=10):
     raise LabError(f"nothing listens on udp {host}:{port} in {ns} after {timeout} s")
 
 
-def spawn_detached(args, log_path=None):
-    """Starts `args` in a new session (its own process group), stdin from /dev/null, every other descriptor closed."""
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    try:
-        return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
-    finally:
-        if log_path:
-            log.close()
-
-
 # MARK: up
 
 
@@ -120,36 +107,87 @@ def up(args):
         if not os.access(binary, os.X_OK):
             raise LabError(f"{binary} is not an executable (build it first: swift build)")
     os.makedirs(lab, exist_ok=True)
-    with HostLock(LOCK_PATH):
+    with HostLock():
         teardown(lab)
         inventory = json.loads(sh(reconcile, "dev", "lab-inventory", site, capture=True))
         prefix = prefix_for(lab)
         state = {"prefix": prefix, "site": site, "lab": lab, "reconcile": reconcile, "agent": agent,
                  "core": prefix + "c", "namespaces": [], "pids": [], "nodes": {}, "links": []}
         save_state(lab, state)
+        net = Network(prefix, record=state, on_change=lambda: save_state(lab, state), owner=lab)
         try:
-            build(lab, site, inventory, state, args)
+            build(lab, site, inventory, state, net, args)
         except BaseException:
-            teardown(lab)
+            teardown(lab, net)
             raise
     print(f"lab up: {len(state['nodes'])} nodes, core namespace {state['core']} "
           f"({inventory['network']['serverAddress']}); logs in {lab}/nodes/NODE/console.log")
 
 
-def add_namespace(state, lab, name):
-    sh("ip", "netns", "add", name)
-    state["namespaces"].append(name)
-    save_state(lab, state)
-    sh("ip", "-n", name, "link", "set", "lo", "up")
+class NamespaceNode:
+    """A node that is a network namespace on the lab bridge, its eth0 a veth into br0 with the node's MAC. Power on
+    runs scripts/lab/node-firmware.sh there (PXE, install, then a local boot into the agent); power off kills every
+    process in the namespace. Another kind of node (a VM, say) is a class with the same methods, an entry in
+    NODE_KINDS, and a choice in `kind_for`."""
+
+    def create(self, net, state, index, node, directory, env):
+        """Makes the node's namespace and link; returns what `state["nodes"][NAME]` records about it."""
+        namespace = net.add_namespace(f"{state['prefix']}n{index}")
+        net.add_veth(state["core"], f"v{index}", namespace, "eth0", bridge="br0", mac=node["mac"])
+        with open(os.path.join(directory, "node.env"), "w") as file:
+            for key, value in env.items():
+                file.write(f"{key}='{value}'\n")
+        return {"namespace": namespace}
+
+    def running_pid(self, lab, name, node):
+        """The pid of the node's firmware (or what it exec'd into after a local boot: the agent, whose root is in
+        the node's directory), or None when the node is off."""
+        directory = os.path.join(lab, "nodes", name)
+        try:
+            with open(os.path.join(directory, "firmware.pid")) as file:
+                pid = int(file.read().strip())
+        except (OSError, ValueError):
+            return None
+        ours = process_mentions(pid, "node-firmware.sh", lab) or process_mentions(pid, directory + "/")
+        return pid if ours else None
+
+    def power_on(self, lab, name, node):
+        spawn(["bash", os.path.join(HERE, "node-firmware.sh"), lab, name], namespace=node["namespace"])
+        # The firmware writes its pid first thing: wait for it, so a second request cannot start a second firmware.
+        deadline = time.monotonic() + 5
+        while self.running_pid(lab, name, node) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def power_off(self, lab, name, node):
+        pid = self.running_pid(lab, name, node)
+        if pid:
+            kill_group(pid)
+        # Everything the node started (its agent, the services' daemons) lives in its namespace.
+        kill_namespace_processes(node["namespace"])
+        sh("ip", "-n", node["namespace"], "addr", "flush", "dev", "eth0", check=False)
+        try:
+            os.unlink(os.path.join(lab, "nodes", name, "firmware.pid"))
+        except FileNotFoundError:
+            pass
 
 
-def build(lab, site, inventory, state, args):
+NODE_KINDS = {"namespace": NamespaceNode(), "vm": vm.VMNode()}
+
+
+def kind_for(node):
+    """The kind of machine that plays a node of the inventory."""
+    return "namespace"
+
+
+def node_kind(node):
+    """The kind object of a node recorded in the lab's state."""
+    return NODE_KINDS[node.get("kind", "namespace")]
+
+
+def build(lab, site, inventory, state, net, args):
     network = inventory["network"]
-    core = state["core"]
-    add_namespace(state, lab, core)
-    sh("ip", "-n", core, "link", "add", "br0", "type", "bridge")
-    sh("ip", "-n", core, "addr", "add", f"{network['serverAddress']}/{network['prefixLength']}", "dev", "br0")
-    sh("ip", "-n", core, "link", "set", "br0", "up")
+    core = net.add_namespace(state["core"])
+    net.add_bridge(core, "br0", f"{network['serverAddress']}/{network['prefixLength']}")
 
     key_file = args.key_file or network["agentKeyFile"]
     if not os.path.exists(key_file):
@@ -160,28 +198,10 @@ def build(lab, site, inventory, state, args):
     state["keyFile"] = key_file
 
     disk_size = size_bytes(args.disk_size)
-    vms = vm_nodes(inventory, args)
+    vms = vm.vm_nodes(inventory, args.vm, args.vms)
+    NODE_KINDS["vm"] = vm.VMNode(size_bytes(args.vm_disk_size), args.vm_memory, args.accel)
     for index, node in enumerate(inventory["nodes"], start=1):
         name = node["name"]
-        if name in vms:
-            directory = os.path.join(lab, "nodes", name)
-            shutil.rmtree(directory, ignore_errors=True)
-            os.makedirs(directory, exist_ok=True)
-            open(os.path.join(directory, "console.log"), "a").close()
-            machine = vm.add_vm_node(state, lab, index, name, node, size_bytes(args.vm_disk_size))
-            machine.update({"accel": args.accel, "memory": args.vm_memory})
-            state["nodes"][name] = {"namespace": None, "core": core, "rack": node["rack"], "mac": node["mac"],
-                                    "ip": node["ip"], "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"],
-                                    "emulated": False, "vm": machine}
-            save_state(lab, state)
-            continue
-        ns = f"{state['prefix']}n{index}"
-        add_namespace(state, lab, ns)
-        port = f"v{index}"
-        sh("ip", "-n", core, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
-        sh("ip", "-n", ns, "link", "set", "eth0", "address", node["mac"])
-        sh("ip", "-n", ns, "link", "set", "eth0", "up")
-        sh("ip", "-n", core, "link", "set", port, "master", "br0", "up")
         directory = os.path.join(lab, "nodes", name)
         # A new lab starts from blank machines: an empty disk and root, a new console log.
         shutil.rmtree(directory, ignore_errors=True)
@@ -198,69 +218,39 @@ def build(lab, site, inventory, state, args):
             env["SEED_FOR"] = args.seed_for
         if args.report_to:
             env["REPORT_TO"] = args.report_to
-        with open(os.path.join(directory, "node.env"), "w") as file:
-            for key, value in env.items():
-                file.write(f"{key}='{value}'\n")
-        state["nodes"][name] = {"namespace": ns, "rack": node["rack"], "mac": node["mac"], "ip": node["ip"],
-                                "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"], "emulated": False}
+        kind = "vm" if name in vms else kind_for(node)
+        made = NODE_KINDS[kind].create(net, state, index, node, directory, env)
+        state["nodes"][name] = {"kind": kind, "rack": node["rack"], "mac": node["mac"], "ip": node["ip"],
+                                "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"], "emulated": False, **made}
         save_state(lab, state)
 
     redfish = {}
     for name, node in zip(state["nodes"], inventory["nodes"]):
         bmc = node["bmc"]
         if bmc["scheme"] == "ipmi":
-            start_ipmi_bmc(lab, state, name, bmc)
+            start_ipmi_bmc(lab, state, net, name, bmc)
         else:
             redfish.setdefault((bmc["scheme"], bmc["host"], bmc["port"]), []).append((name, node))
     save_state(lab, state)
     for (scheme, host, port), members in sorted(redfish.items()):
-        start_redfish_bmc(lab, state, scheme, host, port, members, args.python)
+        start_redfish_bmc(lab, state, net, scheme, host, port, members, args.python)
     if redfish:
-        watcher = spawn_detached(["ip", "netns", "exec", core, sys.executable, os.path.abspath(__file__),
-                                  "redfish-watch", lab], os.path.join(lab, "redfish-watch.log"))
-        state["pids"].append(watcher.pid)
+        net.spawn([sys.executable, os.path.abspath(__file__), "redfish-watch", lab],
+                  os.path.join(lab, "redfish-watch.log"), namespace=core)
     save_state(lab, state)
 
-    start_dnsmasq(lab, site, network, state)
+    start_dnsmasq(lab, site, network, state, net)
     if vms:
-        install_pxelinux(network["tftpRoot"], state)
-    build_repository(lab, network, state)
+        vm.install_pxelinux(network["tftpRoot"], net)
+    build_repository(network, state, net)
     save_state(lab, state)
 
 
-def vm_nodes(inventory, args):
-    """The nodes that become qemu VMs: --vm NAME…, then the first --vms N IPMI nodes. VMs need an IPMI BMC (its
-    chassis hook drives qemu); Redfish nodes stay namespaces (sushy-emulator's VM driver needs libvirtd)."""
-    names = list(args.vm or [])
-    ipmi = [node["name"] for node in inventory["nodes"] if node["bmc"]["scheme"] == "ipmi"]
-    for name in names:
-        if name not in ipmi:
-            raise LabError(f"--vm {name}: not an IPMI node of the site (VM nodes are driven by ipmi_sim)")
-    for name in ipmi:
-        if len(names) >= args.vms + len(args.vm or []):
-            break
-        if name not in names:
-            names.append(name)
-    return set(names)
-
-
-def install_pxelinux(tftp_root, state):
-    """pxelinux.0 and its ldlinux.c32 in the TFTP root, for the VMs whose entries chain pxelinux (Debian's
-    pxelinux and syslinux-common packages); an existing file is left alone."""
-    for source in ("/usr/lib/PXELINUX/pxelinux.0", "/usr/lib/syslinux/modules/bios/ldlinux.c32"):
-        target = os.path.join(tftp_root, os.path.basename(source))
-        if not os.path.exists(target):
-            if not os.path.exists(source):
-                raise LabError(f"{source} is missing (apt-get install pxelinux syslinux-common)")
-            shutil.copyfile(source, target)
-            state["links"].append(target)
-
-
-def start_ipmi_bmc(lab, state, name, bmc):
+def start_ipmi_bmc(lab, state, net, name, bmc):
     core = state["core"]
     host, port = bmc["host"], bmc["port"]
     if not host.startswith("127."):
-        sh("ip", "-n", core, "addr", "add", f"{host}/32", "dev", "lo", check=False)
+        net.add_address(core, f"{host}/32")
     directory = os.path.join(lab, "bmc", name)
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
@@ -276,19 +266,18 @@ def start_ipmi_bmc(lab, state, name, bmc):
               f"'{DEFAULT_BMC_PASSWORD}'", file=sys.stderr)
     out = sh("ip", "netns", "exec", core, "bash", os.path.join(HERE, "ipmi-bmc.sh"), directory, str(port), password,
              capture=True)
-    pid = int(out.strip().splitlines()[-1])
-    state["pids"].append(pid)
+    net.record_pid(int(out.strip().splitlines()[-1]))
     wait_udp_port(core, host, port)
     state["nodes"][name]["emulated"] = True
     state["nodes"][name]["bmcDir"] = directory
 
 
-def start_redfish_bmc(lab, state, scheme, host, port, members, python):
+def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
     """One sushy-emulator (fake driver) for every Redfish/iLO node behind host:port, HTTPS with a self-signed
     certificate unless the scheme is redfish+http. `redfish-watch` turns its power states into firmware runs."""
     core = state["core"]
     if not host.startswith("127."):
-        sh("ip", "-n", core, "addr", "add", f"{host}/32", "dev", "lo", check=False)
+        net.add_address(core, f"{host}/32")
     directory = os.path.join(lab, "redfish", f"{host}-{port}")
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
@@ -321,9 +310,8 @@ def start_redfish_bmc(lab, state, scheme, host, port, members, python):
         file.write("\n".join(config) + "\n")
     emulator = os.path.join(os.path.dirname(python), "sushy-emulator")
     # The fake driver keeps its systems in a database under TMPDIR: one directory per emulator.
-    proc = spawn_detached(["ip", "netns", "exec", core, "env", f"TMPDIR={directory}", emulator, "--config", conf],
-                          os.path.join(directory, "sushy.log"))
-    state["pids"].append(proc.pid)
+    proc = net.spawn(["env", f"TMPDIR={directory}", emulator, "--config", conf], os.path.join(directory, "sushy.log"),
+                     namespace=core)
     base = f"{'https' if tls else 'http'}://{host}:{port}"
     state.setdefault("redfish", []).append({"base": base, "username": bmc.get("username") or "admin",
                                             "password": password, "nodes": [name for name, _ in members]})
@@ -361,18 +349,17 @@ def redfish_watch(args):
                 except (OSError, ValueError, urllib.error.URLError) as error:
                     print(f"{name}: {error}", flush=True)
                     continue
-                directory = os.path.join(lab, "nodes", name)
-                running = firmware_pid(directory) is not None
+                running = node_kind(node).running_pid(lab, name, node) is not None
                 if wanted and not running:
                     print(f"{name}: PowerState On: starting its firmware", flush=True)
-                    power_on(lab, name, node, directory)
+                    power_on(lab, name, node)
                 elif running and not wanted:
                     print(f"{name}: PowerState Off: stopping it", flush=True)
-                    power_off(node, directory)
+                    power_off(lab, name, node)
         time.sleep(0.5)
 
 
-def start_dnsmasq(lab, site, network, state):
+def start_dnsmasq(lab, site, network, state, net):
     core = state["core"]
     for directory in (network["tftpRoot"], network["httpRoot"]):
         os.makedirs(directory, exist_ok=True)
@@ -387,12 +374,10 @@ def start_dnsmasq(lab, site, network, state):
     pid_file = os.path.join(lab, "dnsmasq.pid")
     # In the foreground dnsmasq writes no pid file: the lab writes it (`reconcile boot sync --dnsmasq-pid-file`
     # signals that pid after rewriting the hosts file). `ip netns exec` execs dnsmasq, so the pid is dnsmasq's.
-    proc = spawn_detached(["ip", "netns", "exec", core, "dnsmasq", "--no-daemon", "-C", conf, "--port=0",
-                           "--interface=br0", "--bind-interfaces",
-                           f"--dhcp-leasefile={os.path.join(lab, 'dnsmasq.leases')}", "--user=root", "--log-dhcp",
-                           f"--log-facility={os.path.join(lab, 'dnsmasq.log')}"],
-                          os.path.join(lab, "dnsmasq.out"))
-    state["pids"].append(proc.pid)
+    proc = net.spawn(["dnsmasq", "--no-daemon", "-C", conf, "--port=0", "--interface=br0", "--bind-interfaces",
+                      f"--dhcp-leasefile={os.path.join(lab, 'dnsmasq.leases')}", "--user=root", "--log-dhcp",
+                      f"--log-facility={os.path.join(lab, 'dnsmasq.log')}"],
+                     os.path.join(lab, "dnsmasq.out"), namespace=core)
     state["dnsmasqPidFile"] = pid_file
     state["dnsmasqHosts"] = hosts
     with open(pid_file, "w") as file:
@@ -406,41 +391,15 @@ def start_dnsmasq(lab, site, network, state):
         time.sleep(0.05)
 
 
-def build_repository(lab, network, state):
-    out = os.path.join(lab, "rpms")
+def build_repository(network, state, net):
+    out = os.path.join(state["lab"], "rpms")
     sh("bash", os.path.join(HERE, "make-service-repo.sh"), out)
     repo = os.path.join(out, "repo")
     state["repository"] = repo
-    link = os.path.join(network["httpRoot"], "repo")
-    if not os.path.lexists(link):
-        os.symlink(repo, link)
-        state["links"].append(link)
+    net.add_symlink(repo, os.path.join(network["httpRoot"], "repo"))
 
 
 # MARK: power
-
-
-def cmdline_mentions(pid, *words):
-    """Whether process `pid` is alive and its command line contains every word (a recorded pid may have been
-    reused by an unrelated process since)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as file:
-            text = file.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    return all(word in text for word in words)
-
-
-def firmware_pid(directory):
-    try:
-        with open(os.path.join(directory, "firmware.pid")) as file:
-            pid = int(file.read().strip())
-    except (OSError, ValueError):
-        return None
-    lab = os.path.dirname(os.path.dirname(directory))
-    # The firmware itself, or what it exec'd into after a local boot (the agent, whose root is in `directory`).
-    ours = cmdline_mentions(pid, "node-firmware.sh", lab) or cmdline_mentions(pid, directory + "/")
-    return pid if ours else None
 
 
 def power(args):
@@ -449,24 +408,16 @@ def power(args):
     if not state or args.node not in state["nodes"]:
         raise LabError(f"no node {args.node} in lab {lab}")
     node = state["nodes"][args.node]
-    directory = os.path.join(lab, "nodes", args.node)
-    if node.get("vm"):
-        record_bmc_power(node, args.action != "off")
-        if args.action == "on":
-            vm.power_on(lab, args.node, node, directory)
-        elif args.action == "off":
-            vm.power_off(node, directory)
-        elif args.action == "reset":
-            vm.reset(lab, args.node, node, directory)
-        else:
-            print("on" if vm.is_on(directory) else "off")
+    if args.action == "reset" and hasattr(node_kind(node), "reset"):
+        record_bmc_power(node, True)
+        node_kind(node).reset(lab, args.node, node)
         return
     if args.action in ("off", "reset"):
-        power_off(node, directory)
+        power_off(lab, args.node, node)
     if args.action in ("on", "reset"):
-        power_on(lab, args.node, node, directory)
+        power_on(lab, args.node, node)
     if args.action == "status":
-        print("on" if firmware_pid(directory) else "off")
+        print("on" if node_kind(node).running_pid(lab, args.node, node) else "off")
 
 
 def record_bmc_power(node, on):
@@ -476,44 +427,24 @@ def record_bmc_power(node, on):
             file.write("1\n" if on else "0\n")
 
 
-def power_on(lab, name, node, directory):
+def console_note(lab, name, text):
+    with open(os.path.join(lab, "nodes", name, "console.log"), "a") as log:
+        log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} {text}\n")
+
+
+def power_on(lab, name, node):
     record_bmc_power(node, True)
-    if firmware_pid(directory) is not None:
+    kind = node_kind(node)
+    if kind.running_pid(lab, name, node) is not None:
         return
-    with open(os.path.join(directory, "console.log"), "a") as log:
-        log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} power: on\n")
-    spawn_detached(["ip", "netns", "exec", node["namespace"], "bash", os.path.join(HERE, "node-firmware.sh"), lab,
-                    name])
-    # The firmware writes its pid first thing: wait for it, so a second request cannot start a second firmware.
-    deadline = time.monotonic() + 5
-    while firmware_pid(directory) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
+    console_note(lab, name, "power: on")
+    kind.power_on(lab, name, node)
 
 
-def power_off(node, directory):
+def power_off(lab, name, node):
     record_bmc_power(node, False)
-    pid = firmware_pid(directory)
-    if pid:
-        kill_group(pid)
-    # Everything the node started (its agent, the services' daemons) lives in its namespace.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        pids = namespace_pids(node["namespace"])
-        if not pids:
-            break
-        for other in pids:
-            try:
-                os.kill(other, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    sh("ip", "-n", node["namespace"], "addr", "flush", "dev", "eth0", check=False)
-    try:
-        os.unlink(os.path.join(directory, "firmware.pid"))
-    except FileNotFoundError:
-        pass
-    with open(os.path.join(directory, "console.log"), "a") as log:
-        log.write(f"{time.strftime('%H:%M:%S', time.gmtime())} power: off\n")
+    node_kind(node).power_off(lab, name, node)
+    console_note(lab, name, "power: off")
 
 
 # MARK: status, exec, down
@@ -531,11 +462,11 @@ def node_status(lab, name, node):
                     phase = "off"
     except FileNotFoundError:
         pass
-    if node.get("vm"):
-        phase = vm_phase(directory)
-    disk = node["vm"]["disk"] if node.get("vm") else os.path.join(directory, "disk")
+    if hasattr(node_kind(node), "phase"):
+        phase = node_kind(node).phase(lab, name, node)
+    disk = os.path.join(directory, "disk")
     written = os.stat(disk).st_blocks * 512 if os.path.exists(disk) else 0
-    power_state = "on" if (vm.is_on(directory) if node.get("vm") else firmware_pid(directory)) else "off"
+    power_state = "on" if node_kind(node).running_pid(lab, name, node) else "off"
     bmc_power = None
     if node.get("bmcDir"):
         try:
@@ -544,24 +475,6 @@ def node_status(lab, name, node):
             pass
     return {"node": name, "rack": node["rack"], "ip": node["ip"], "power": power_state, "bmcPower": bmc_power,
             "phase": phase, "diskBytesWritten": written, "bmc": node["bmc"], "bmcEmulated": node["emulated"]}
-
-
-def vm_phase(directory):
-    """A VM's phase from its serial console: the install environment's and the installed system's own lines."""
-    phase = "off"
-    markers = [("power: on", "power-on"), ("iPXE", "pxe"), ("rackswarm-installer: kernel", "install-kernel"),
-               ("rackswarm-installer: address", "dhcp-bound"), ("rackswarm-installer: installing", "installing"),
-               ("rackswarm-installer: installed", "rebooting"), ("INSTALL FAILED", "halted"),
-               ("SYSLINUX", "local-boot"), ("rackswarm: booted from disk", "running"), ("power: off", "off")]
-    try:
-        with open(os.path.join(directory, "console.log"), errors="replace") as log:
-            for line in log:
-                for marker, name in markers:
-                    if marker in line:
-                        phase = name
-    except FileNotFoundError:
-        pass
-    return phase
 
 
 def status(args):
@@ -592,28 +505,15 @@ def exec_core(args):
     os.execvp("ip", ["ip", "netns", "exec", state["core"]] + command)
 
 
-def teardown(lab):
+def teardown(lab, net=None):
     """Kills every process of the lab and deletes its namespaces and links; safe to run any number of times."""
     state = load_state(lab)
-    prefix = prefix_for(lab)
-    if state:
-        # Every daemon of the lab runs in its core namespace (killed below); these are the ones `up` recorded, in
-        # case one escaped it. A pid counts only while its command line still names this lab.
-        for pid in state.get("pids", []):
-            if cmdline_mentions(pid, lab):
-                kill_group(pid)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        for link in state.get("links", []):
-            if os.path.islink(link):
-                os.unlink(link)
-    # Node namespaces first (their firmware), then the core; also any namespace of this lab's prefix that a run
-    # killed before it could record it.
-    names = [name for name in namespaces() if name.startswith(prefix)]
-    for name in sorted(names, key=lambda name: name.endswith("c")):
-        kill_namespace(name)
+    # A pid `up` recorded counts only while its command line still names this lab; every daemon of the lab runs in
+    # its core namespace anyway, which goes last, after the nodes' (and any of this lab's prefix a run killed
+    # before it could record it).
+    net = net or Network(prefix_for(lab), record=state or {}, owner=lab)
+    net.on_change = lambda: None
+    net.teardown()
     if state:
         for name in state.get("nodes", {}):
             try:
@@ -625,7 +525,7 @@ def teardown(lab):
 
 def down(args):
     lab = os.path.abspath(args.lab)
-    with HostLock(LOCK_PATH):
+    with HostLock():
         teardown(lab)
     print(f"lab down: {lab}")
 
@@ -639,16 +539,16 @@ def main():
     p.add_argument("--reconciler-bin")
     p.add_argument("--agent-bin")
     p.add_argument("--disk-size", default="1G", help="each node's sparse disk")
-    p.add_argument("--key-file", help="site key for the nodes' agents (default: the site's agent.keyFile, or a "
-                   "new LABDIR/site.key when that does not exist)")
-    p.add_argument("--seed-for", help="nodes keep seeding this long after writing their image (e.g. 30s)")
-    p.add_argument("--report-to", help="HOST:PORT the nodes' agents send heartbeats to")
     p.add_argument("--vm", action="append", metavar="NODE", help="make this IPMI node a qemu VM (repeatable)")
     p.add_argument("--vms", type=int, default=0, help="make the first N IPMI nodes qemu VMs")
     p.add_argument("--vm-disk-size", default="2G", help="each VM's blank virtio disk")
     p.add_argument("--vm-memory", type=int, default=1024, help="MiB of memory per VM")
     p.add_argument("--accel", default="tcg", choices=["tcg", "kvm"],
                    help="qemu accelerator (KVM guests hang on the development machines: TCG by default)")
+    p.add_argument("--key-file", help="site key for the nodes' agents (default: the site's agent.keyFile, or a "
+                   "new LABDIR/site.key when that does not exist)")
+    p.add_argument("--seed-for", help="nodes keep seeding this long after writing their image (e.g. 30s)")
+    p.add_argument("--report-to", help="HOST:PORT the nodes' agents send heartbeats to")
     p.add_argument("--python",
                    default=os.environ.get("RACKSWARM_PYTHON") or os.path.join(REPO_ROOT, ".venv/bin/python"),
                    help="the venv Python with sushy-tools and bcrypt (Redfish BMCs)")

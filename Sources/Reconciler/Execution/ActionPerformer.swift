@@ -1,12 +1,4 @@
-/// What a failed step means for what happens next (flux's `serror` intents).
-public enum ErrorIntent: Sendable, Hashable {
-    /// A human must act (bad credentials, a missing image): the node stops here and waits; others go on.
-    case stalled
-    /// Try again after the given time (a busy BMC).
-    case waiting(retryAfter: Duration)
-    /// Try again with exponential backoff and jitter (an unreachable BMC, a timeout).
-    case transient
-}
+import RackswarmCore
 
 /// A step failed, with its intent.
 public struct ActionFailure: Error, Sendable, Hashable, CustomStringConvertible {

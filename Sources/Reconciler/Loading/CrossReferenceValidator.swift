@@ -1,6 +1,6 @@
 import Dispatch
-import Drivers
 import Foundation
+import ReconcilerModel
 
 /// Checks what no single document can: references between kinds and uniqueness across files.
 enum CrossReferenceValidator {

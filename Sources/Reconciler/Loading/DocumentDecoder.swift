@@ -1,4 +1,4 @@
-import Drivers
+import ReconcilerModel
 
 /// The kinds of document a site directory holds.
 public enum Kind: String, Sendable, CaseIterable, Codable {

@@ -1,5 +1,6 @@
-import Drivers
 import Foundation
+import RackswarmCore
+import ReconcilerModel
 
 /// Typed reads of YAML nodes for one file; every failure becomes a located diagnostic and a nil result.
 struct FieldDecoder {

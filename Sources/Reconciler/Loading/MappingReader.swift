@@ -1,3 +1,5 @@
+import ReconcilerModel
+
 /// Reads the fields of one YAML mapping. Mappings in a site are small, so lookups scan the pairs linearly,
 /// which beats hashing at this size; the pairs are the tree's own array, not a copy.
 struct MappingReader {

@@ -1,3 +1,5 @@
+import ReconcilerModel
+
 /// What a plain YAML 1.1 scalar resolves to when no type is expected (the rules PyYAML and most YAML 1.1 tools
 /// use). The loader refuses a plain scalar that resolves to a number, boolean or date where a string belongs, so it
 /// accepts exactly what a JSON Schema validator fed by a YAML 1.1 parser accepts.

@@ -1,4 +1,5 @@
 import Foundation
+import ReconcilerModel
 
 /// Writes synthetic sites of any size, for benchmarks and property tests.
 public struct SiteGenerator: Sendable {

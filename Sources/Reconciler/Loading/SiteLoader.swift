@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import ReconcilerModel
 
 /// What loading a site directory produced: the desired state when it is valid, and every diagnostic found.
 public struct LoadResult: Sendable {

@@ -1,3 +1,5 @@
+import ReconcilerModel
+
 /// Finds the closest candidate to a misspelt word, for "did you mean …?" hints.
 enum Suggestions {
     static func closest(to word: String, in candidates: some Sequence<String>) -> String? {

@@ -1,4 +1,4 @@
-import Drivers
+import RackswarmCore
 
 /// One physical machine: where it sits, how to reach its BMC, what it should run.
 public struct Node: Sendable, Hashable {

@@ -1,4 +1,4 @@
-import Drivers
+import RackswarmCore
 
 /// A rack: a group of nodes that share a switch, installed in waves.
 public struct Rack: Sendable, Hashable {

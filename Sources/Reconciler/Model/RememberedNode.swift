@@ -1,4 +1,4 @@
-import Drivers
+import RackswarmCore
 
 /// What the reconciler keeps of a node it provisioned, so that it can still reach the node's BMC and boot entry
 /// after the node has left the repo (a decommission with `prune: true`). Never holds a secret: only the

@@ -1,4 +1,3 @@
-import Drivers
 
 /// The whole desired state of a data center: one `Site` document plus racks, nodes, images and services.
 public struct DesiredState: Sendable {

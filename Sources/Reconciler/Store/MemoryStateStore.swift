@@ -1,5 +1,6 @@
-import Drivers
 import Foundation
+import RackswarmCore
+import ReconcilerModel
 
 /// An in-memory state store for unit tests of the planner and executor. Same rules as the SQLite store.
 public actor MemoryStateStore: StateStore {

@@ -1,5 +1,6 @@
-import Drivers
 import Foundation
+import RackswarmCore
+import ReconcilerModel
 
 /// What a node is doing now, as an operator reads it: derived from its stored status, its journal and its latest
 /// install report. `reconcile status` and the web console show this; the planner never reads it.

@@ -1,4 +1,5 @@
 import Foundation
+import ReconcilerModel
 
 /// An action an operator asked for through the console (or any authenticated client), as the store audits it.
 public struct OperatorAction: Sendable, Hashable, Codable {

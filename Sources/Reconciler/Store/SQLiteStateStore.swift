@@ -1,6 +1,7 @@
-import Drivers
 import Foundation
 import GRDB
+import RackswarmCore
+import ReconcilerModel
 
 /// The embedded state store: one SQLite file in WAL mode, written in transactions so that a process killed at
 /// any moment leaves either the old row or the new one, never half of one.

@@ -1,5 +1,6 @@
-import Drivers
 import Foundation
+import RackswarmCore
+import ReconcilerModel
 
 /// Where rackswarm keeps what it observed and what it did. The planner never sees this; the loop reads the
 /// observed state from it and journals every action through it.

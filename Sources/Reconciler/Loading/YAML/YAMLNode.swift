@@ -1,3 +1,5 @@
+import ReconcilerModel
+
 /// A YAML value with the line and column it started at; the loader's own small tree over libyaml events.
 public struct YAMLNode: Sendable {
     public enum ScalarStyle: UInt8, Sendable {

@@ -1,4 +1,5 @@
 import CYAML
+import ReconcilerModel
 
 extension YAMLParser {
     /// Runs libyaml's event parser over `bytes` and only counts events: the raw speed the loader is measured

@@ -1,4 +1,5 @@
 import CYAML
+import ReconcilerModel
 
 /// Parses YAML bytes into `YAMLDocument`s with libyaml's event API.
 ///

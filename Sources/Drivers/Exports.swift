@@ -1,0 +1,2 @@
+// The drivers' public types speak RackswarmCore's vocabulary (secret references, install reports, error intents).
+@_exported import RackswarmCore
