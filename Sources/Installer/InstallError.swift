@@ -16,6 +16,8 @@ public struct InstallError: Error, Sendable, Equatable, CustomStringConvertible 
         case sha256Mismatch = "sha256 mismatch"
         /// A post-install action exited non-zero.
         case postAction = "post action failed"
+        /// The target block device is smaller than the image: nothing was written.
+        case diskTooSmall = "disk too small"
     }
 
     public var code: Code

@@ -31,6 +31,17 @@ public struct InstalledRoot: Sendable {
         disk.last?.isNumber == true ? "\(disk)p\(number)" : "\(disk)\(number)"
     }
 
+    /// A block device's size in bytes; nil for anything else (a regular file grows as it is written).
+    public static func blockDeviceSize(_ path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFBLK else { return nil }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        let end = lseek(descriptor, 0, SEEK_END)
+        return end >= 0 ? Int64(end) : nil
+    }
+
     /// Mounts the root partition on `mountPoint`; returns its device.
     @discardableResult
     public func mount() async throws(InstallError) -> String {

@@ -201,6 +201,10 @@ public struct NodeInstaller: Sendable {
         } catch {
             throw InstallError(.torrent, "\(arguments.torrentURL) is not a torrent: \(error)")
         }
+        if let capacity = InstalledRoot.blockDeviceSize(configuration.disk), capacity < metainfo.length {
+            throw InstallError(.diskTooSmall, "disk \(configuration.disk) holds \(capacity) bytes but image "
+                               + "\(instructions.image) has \(metainfo.length): nothing was written")
+        }
         let torrentConfiguration = TorrentConfiguration(
             listenHost: configuration.listenHost, listenPort: configuration.listenPort,
             trackerURL: arguments.trackerURL, rack: instructions.rack, seedHosts: Set(configuration.seedHosts))
