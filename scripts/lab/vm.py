@@ -1,7 +1,7 @@
 """VM nodes for the virtual data center (scripts/lab/vdc.py): a qemu machine per node instead of a namespace and a
 firmware script, booting exactly as a physical server does (docs/virtual-datacenter.md, "VM nodes").
 
-Each VM has a blank virtio disk (LABDIR/nodes/NODE/disk.raw), a virtio NIC with the node's MAC on a tap device that
+Each VM has a blank virtio disk (LABDIR/nodes/NODE/disk), a virtio NIC with the node's MAC on a tap device that
 is a port of the core namespace's bridge, Debian's iPXE ROM as its PXE firmware, and its serial console appended to
 LABDIR/nodes/NODE/console.log. qemu runs in the core namespace (the tap lives there) with a QMP socket; the node's
 BMC drives it through `vdc.py power` (VMNode is vdc.py's "vm" node kind): on starts qemu, off is QMP `quit` (a hard power-off), reset is QMP
