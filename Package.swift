@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "rackswarm",
-    platforms: [.macOS(.v14)],
+    // Linux only (namespaces, dnsmasq, dnf, /proc): no Apple platform is claimed.
     products: [
         .executable(name: "reconcile", targets: ["ReconcileCLI"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
@@ -121,7 +121,6 @@ let package = Package(
             dependencies: [
                 "Reconciler",
                 "Drivers",
-                "BootServer",
                 "ReconcilerMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -134,7 +133,7 @@ let package = Package(
         .target(
             name: "Installer",
             dependencies: [
-                "COpenSSL",
+                "RackswarmCore",
                 "Drivers",
                 "Torrent",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -147,6 +146,11 @@ let package = Package(
         .target(
             name: "DriversTesting",
             dependencies: ["Drivers"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ReconcilerTesting",
+            dependencies: ["Reconciler"],
             swiftSettings: swiftSettings
         ),
 
@@ -178,19 +182,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings,
-            // Release `reconcile` links the Swift runtime and Foundation statically (what `--static-swift-stdlib`
-            // does, spelled out because it is per target): start-up drops from ~14 ms to ~10 ms, which counts for
-            // an operator command such as `reconcile power` (see benchmarks/bench-power.sh).
-            linkerSettings: [
-                .unsafeFlags(
-                    ["-static-stdlib", "-Xlinker", "--start-group", "-lFoundation", "-lFoundationNetworking",
-                     "-lCoreFoundation", "-l_CFURLSessionInterface", "-lFoundationEssentials",
-                     "-lFoundationInternationalization", "-l_FoundationICU", "-l_FoundationCShims",
-                     "-l_FoundationCollections", "-lswift_RegexParser", "-lswift_StringProcessing",
-                     "-lswiftSynchronization", "-lswift_Concurrency", "-lswiftDispatch", "-Xlinker", "--end-group"],
-                    .when(configuration: .release))
-            ]
+            swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "AgentCLI",
@@ -201,8 +193,6 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -233,6 +223,7 @@ let package = Package(
             name: "ReconcilerTests",
             dependencies: [
                 "Reconciler",
+                "ReconcilerTesting",
                 "Drivers",
                 "DriversTesting",
                 .product(name: "Logging", package: "swift-log"),

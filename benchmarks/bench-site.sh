@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# Loader and planner benchmarks on generated sites of 1k, 10k and 100k nodes, each measured in one run:
+# Loader, planner and whole-command benchmarks on generated sites of 1k, 10k and 100k nodes, each in one run:
 # - load: full load (parse + decode + cross-reference checks) as a throughput ratio to a raw libyaml event
 #   parse of the same bytes. Goal: >= 0.5.
-# - plan: a first-install plan and a no-op plan against the load alone, and the whole `reconcile --dry-run`
-#   command. Goals: planning never costs more than loading; a 100k-node dry run under 2 s.
-# Writes benchmarks/results/{load,plan}.json and {load,plan}.png.
+# - plan: a first-install plan and a no-op plan against the load alone (in-process). Goal: planning never costs
+#   more than loading.
+# - commands: the commands as an operator runs them, from process start to exit with standard output written to a
+#   file (benchmarks/time_command.py: wall time, peak RSS from wait4): `reconcile validate`, `reconcile --dry-run`
+#   in text and JSON, `reconcile status` against a full store (`reconcile dev fill-store`: the whole first install
+#   journaled, every node ready with an install report), and the console's site page and /api/v1/site (time to
+#   the last byte, server already up). Budgets at 100k nodes (issue 22): dry runs 2 s and 400 MB, validate 1.5 s,
+#   status 1 s, console 0.5 s; at 1k and 10k the same budgets scaled by nodes / 100k, but never below what
+#   starting a process costs (50 ms, 40 MB) or a request on loopback (10 ms). A figure over its budget prints
+#   OVER BUDGET.
+# Writes benchmarks/results/{load,plan}.json and {load,plan}.png. RACKSWARM_BENCH_SIZES picks the sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=.build/release/reconcile
-py=.venv/bin/python
+bin=$PWD/.build/release/reconcile
+py=$PWD/.venv/bin/python
+timer="$py benchmarks/time_command.py"
 work=$(mktemp -d /tmp/rackswarm-bench-site.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 loads=()
@@ -16,18 +25,26 @@ plans=()
 for n in ${RACKSWARM_BENCH_SIZES:-1000 10000 100000}; do
     site="$work/site-$n"
     "$bin" dev generate-site --nodes "$n" --output "$site" > /dev/null
+    "$bin" dev fill-store --state "$work/full-$n.db" "$site" > /dev/null
     compact='import json,sys; print(json.dumps(json.load(sys.stdin)))'
     load=$("$bin" dev bench-load "$site" --repeats 3 | "$py" -c "$compact")
     plan=$("$bin" dev bench-plan "$site" --repeats 3 | "$py" -c "$compact")
-    # The whole command as an operator runs it, output included (exit 2: changes pending).
-    start=$(date +%s.%N)
-    "$bin" --dry-run --repo "$site" --state "$work/none.db" > /dev/null || [ $? -eq 2 ]
-    end=$(date +%s.%N)
-    plan=$(echo "$plan" | "$py" -c 'import json,sys; r=json.load(sys.stdin); r["dry_run_command_seconds"]=float(sys.argv[2])-float(sys.argv[1]); print(json.dumps(r))' "$start" "$end")
+    repeats=$([ "$n" -ge 100000 ] && echo 2 || echo 3)
+    out="$work/out"
+    validate=$($timer run --repeats "$repeats" --out "$out" -- "$bin" validate "$site")
+    text=$($timer run --repeats "$repeats" --ok 2 --out "$out" -- "$bin" --dry-run --repo "$site" --state "$work/none.db")
+    json=$($timer run --repeats "$repeats" --ok 2 --out "$out" -- \
+        "$bin" --dry-run --repo "$site" --state "$work/none.db" --output json)
+    status=$($timer run --repeats "$repeats" --out "$out" -- \
+        "$bin" status --repo "$site" --state "$work/full-$n.db")
+    console=$($timer console --repeats "$repeats" --paths /,/api/v1/site -- \
+        "$bin" console --repo "$site" --state "$work/full-$n.db" --listen 127.0.0.1:0 --refresh 3600)
+    plan=$("$py" benchmarks/site_budgets.py "$n" "$plan" "$validate" "$text" "$json" "$status" "$console")
     loads+=("$load")
     plans+=("$plan")
-    echo "$n nodes: load $(echo "$load" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("ratio %.2f (one core %.2f)" % (r["throughput_ratio"], r["throughput_ratio_one_core"]))'); plan $(echo "$plan" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("full/load %.2f, no-op/load %.2f, dry run %.2f s (command %.2f s)" % (r["full_plan_to_load_ratio"], r["noop_plan_to_load_ratio"], r["dry_run_seconds"], r["dry_run_command_seconds"]))')"
-    rm -rf "$site"
+    echo "$n nodes: load $(echo "$load" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("ratio %.2f (one core %.2f)" % (r["throughput_ratio"], r["throughput_ratio_one_core"]))'); plan $(echo "$plan" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("full/load %.2f, no-op/load %.2f, load + plan %.2f s" % (r["full_plan_to_load_ratio"], r["noop_plan_to_load_ratio"], r["dry_run_seconds"]))')"
+    echo "$plan" | "$py" benchmarks/site_budgets.py --report
+    rm -rf "$site" "$work"/full-"$n".db*
 done
 printf '%s\n' "${loads[@]}" | "$py" -c 'import json,sys; json.dump([json.loads(l) for l in sys.stdin if l.strip()], open("benchmarks/results/load.json","w"), indent=2)'
 printf '%s\n' "${plans[@]}" | "$py" -c 'import json,sys; json.dump([json.loads(l) for l in sys.stdin if l.strip()], open("benchmarks/results/plan.json","w"), indent=2)'

@@ -34,15 +34,42 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(os.path.join(results, "load.png"), dpi=100)
 
-fig, ax = figure("Planning vs loading (same run)", "nodes in site", "seconds (best of 3)")
+fig, (ax, cmd, mem) = plt.subplots(1, 3, figsize=(16, 4.5))
 nodes = [r["nodes"] for r in plan]
-ax.set_yscale("log")
+for axis in (ax, cmd, mem):
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("nodes in site")
+ax.set_title("In process: planning vs loading (best of 3)")
+ax.set_ylabel("seconds")
 ax.plot(nodes, [r["load_seconds"] for r in plan], "o-", label="load")
 ax.plot(nodes, [r["full_plan_seconds"] for r in plan], "s-", label="plan, first install")
 ax.plot(nodes, [r["noop_plan_seconds"] for r in plan], "^-", label="plan, no changes")
-ax.plot(nodes, [r["dry_run_seconds"] for r in plan], "k--", label="dry run (load + plan)")
-ax.plot(nodes, [r["dry_run_command_seconds"] for r in plan], "k:", label="reconcile --dry-run command")
-ax.axhline(2.0, color="red", linestyle=":", label="goal at 100k: 2 s")
+ax.plot(nodes, [r["dry_run_seconds"] for r in plan], "k--", label="load + plan")
 ax.legend(fontsize=8)
+
+# Whole commands as an operator runs them, each with its budget (scaled below 100k) as a line of its colour.
+with_commands = [r for r in plan if "commands" in r]
+cmd.set_title("Whole commands (process start to exit) vs budget")
+cmd.set_ylabel("seconds (dotted: budget)")
+mem.set_title("Dry runs: peak resident memory vs budget")
+mem.set_ylabel("MB (dotted: budget)")
+if with_commands:
+    sizes = [r["nodes"] for r in with_commands]
+    names = list(with_commands[0]["commands"].keys())
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, name in enumerate(names):
+        colour = colours[index % len(colours)]
+        entries = [r["commands"][name] for r in with_commands]
+        cmd.plot(sizes, [e["seconds"] for e in entries], "o-", color=colour, label=name)
+        cmd.plot(sizes, [e["budget_seconds"] for e in entries], ":", color=colour)
+        if "budget_peak_rss_mb" in entries[0]:
+            mem.plot(sizes, [e["peak_rss_mb"] for e in entries], "o-", color=colour, label=name)
+            mem.plot(sizes, [e["budget_peak_rss_mb"] for e in entries], ":", color=colour)
+        for size, entry in zip(sizes, entries):
+            if entry["over_budget"]:
+                cmd.annotate("over", (size, entry["seconds"]), fontsize=7, color=colour)
+    cmd.legend(fontsize=7)
+    mem.legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(os.path.join(results, "plan.png"), dpi=100)

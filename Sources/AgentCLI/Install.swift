@@ -100,7 +100,7 @@ struct Install: AsyncParsableCommand {
         case .failure(let error):
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             // 75 (EX_TEMPFAIL) when booting the install again may work, 1 when a human must act.
-            throw ExitCode(error.disposition == .transient ? 75 : 1)
+            throw ExitCode(error.intent == .transient ? 75 : 1)
         }
     }
 }

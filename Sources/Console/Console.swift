@@ -52,7 +52,7 @@ public struct Console: Sendable {
         }
         router.get(path("/nodes/{node}")) { request, context in
             let name = context.parameters.get("node") ?? ""
-            return try await page(request, title: "Node \(name)", tab: nil) { snapshot in
+            return try await page(request, title: "Node \(name)", tab: nil, journalOf: name) { snapshot in
                 guard let node = snapshot.desired.node(named: name) else { throw NotFound(what: "node", name: name) }
                 return NodeView(snapshot, node: node, observedPower: await source.powerState(node: name)).html(layout)
             }
@@ -90,7 +90,7 @@ public struct Console: Sendable {
         }
         router.get(path("/api/v1/nodes/{node}")) { _, context in
             let name = context.parameters.get("node") ?? ""
-            return try await api { snapshot in
+            return try await api(journalOf: name) { snapshot in
                 guard let node = snapshot.desired.node(named: name) else { throw NotFound(what: "node", name: name) }
                 return NodeView(snapshot, node: node, observedPower: await source.powerState(node: name))
             }
@@ -153,14 +153,14 @@ public struct Console: Sendable {
             try await source.store.installSamples(since: snapshot.now.addingTimeInterval(-installSampleRetention))
         }
 
-        @Sendable func page(_ request: Request, title: String, tab: Layout.Tab?,
+        @Sendable func page(_ request: Request, title: String, tab: Layout.Tab?, journalOf node: String? = nil,
                             _ body: @Sendable (ConsoleSnapshot) async throws -> HTML) async throws -> Response {
             let fragment = request.uri.queryParameters.get("fragment") == "main"
             var siteName = "?"
             let main: HTML
             let status: HTTPResponse.Status
             do {
-                let snapshot = try await ConsoleSnapshot.read(from: source, now: now())
+                let snapshot = try await ConsoleSnapshot.read(from: source, now: now(), fullJournalOf: node)
                 siteName = snapshot.desired.site.name
                 main = try await body(snapshot)
                 status = .ok
@@ -178,11 +178,12 @@ public struct Console: Sendable {
                             body: .init(byteBuffer: ByteBuffer(string: html.rendered)))
         }
 
-        @Sendable func api(_ body: @Sendable (ConsoleSnapshot) async throws -> some Encodable & Sendable) async throws
+        @Sendable func api(journalOf node: String? = nil,
+                           _ body: @Sendable (ConsoleSnapshot) async throws -> some Encodable & Sendable) async throws
             -> Response
         {
             do {
-                let snapshot = try await ConsoleSnapshot.read(from: source, now: now())
+                let snapshot = try await ConsoleSnapshot.read(from: source, now: now(), fullJournalOf: node)
                 return try Self.json(.ok, try await body(snapshot))
             } catch let error as NotFound {
                 return try Self.json(.notFound, Message(message: error.message))

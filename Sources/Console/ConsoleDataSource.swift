@@ -67,14 +67,16 @@ struct ConsoleSnapshot: Sendable {
 
     var desired: DesiredState { site.desired }
 
-    static func read(from source: any ConsoleDataSource, now: Date = Date()) async throws -> ConsoleSnapshot {
+    /// Reads the site and the store: every node's record and latest journal entries (what its activity needs),
+    /// and the whole journal of `fullJournalOf`, the node a page shows.
+    static func read(from source: any ConsoleDataSource, now: Date = Date(), fullJournalOf node: String? = nil)
+        async throws -> ConsoleSnapshot
+    {
         let site = try await source.site()
         let store = source.store
-        var records: [String: NodeRecord] = [:]
-        for name in try await store.observedState().nodes.keys {
-            if let record = try await store.nodeRecord(name) { records[name] = record }
-        }
-        let journal = Dictionary(grouping: try await store.journal(node: nil), by: \.action.node)
+        let records = try await store.nodeRecords()
+        var journal = try await store.latestJournalEntries()
+        if let node { journal[node] = try await store.journal(node: node) }
         return ConsoleSnapshot(
             site: site, records: records, journal: journal, installs: try await store.installProgress(),
             suspensions: try await store.rackSuspensions(), passRequest: try await store.passRequest(), now: now)
@@ -86,14 +88,20 @@ struct ConsoleSnapshot: Sendable {
 
     /// Desired nodes sorted by rack then name.
     var sortedNodes: [Node] {
-        desired.nodes.sorted { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }
+        let nodes = desired.nodes
+        return nodes.indices.sorted { a, b in
+            let left = nodes[a]
+            let right = nodes[b]
+            return left.rack.value != right.rack.value ? left.rack.value < right.rack.value : left.name < right.name
+        }.map { nodes[$0] }
     }
 
-    /// The racks in the order the site lists them, plus any rack a node names that has no document.
+    /// The racks in the order the site lists them, plus any rack a node names that has no document (in the
+    /// order of `sortedNodes`, that is by name).
     var rackNames: [String] {
-        var names = desired.racks.map(\.name)
-        for node in sortedNodes where !names.contains(node.rack.value) { names.append(node.rack.value) }
-        return names
+        let names = desired.racks.map(\.name)
+        let undocumented = Set(desired.nodes.map(\.rack.value)).subtracting(names)
+        return names + undocumented.sorted()
     }
 
     func isSuspended(_ rack: String) -> Bool { suspensions.contains { $0.rack == rack } }

@@ -1,6 +1,8 @@
+import RackswarmCore
+
 /// Why an install stopped, with the intent the reconciler's error handling reads: `stalled` needs a human (a bad
 /// image, a failing post action), `transient` may work on the next attempt (the server was unreachable).
-public struct InstallError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct InstallError: IntentfulError, Sendable, Equatable {
     public enum Code: String, Sendable {
         /// A `rackswarm.*` kernel argument is missing or malformed.
         case missingArgument = "missing kernel argument"
@@ -23,20 +25,14 @@ public struct InstallError: Error, Sendable, Equatable, CustomStringConvertible 
     public var code: Code
     /// One line for the operator; also what the `failed` report's `error` says.
     public var message: String
-    public var disposition: Disposition
+    /// `stalled`: a human must act (wrong image, broken post action), the same install would fail the same way;
+    /// `transient`: booting the install again later may work (the server was down).
+    public var intent: ErrorIntent
 
-    /// What a caller should do after this error (flux `serror`).
-    public enum Disposition: String, Sendable, Equatable {
-        /// A human must act (wrong image, broken post action); the same install would fail the same way.
-        case stalled
-        /// Booting the install again later may work (the server was down).
-        case transient
-    }
-
-    public init(_ code: Code, _ message: String, disposition: Disposition = .stalled) {
+    public init(_ code: Code, _ message: String, intent: ErrorIntent = .stalled) {
         self.code = code
         self.message = message
-        self.disposition = disposition
+        self.intent = intent
     }
 
     public var description: String { message }

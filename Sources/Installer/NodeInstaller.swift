@@ -3,6 +3,7 @@ import Drivers
 import Foundation
 import Logging
 import NIOCore
+import RackswarmCore
 import Torrent
 
 /// What `provision-agent install` needs beyond the kernel arguments.
@@ -96,9 +97,9 @@ public struct NodeInstaller: Sendable {
         do {
             instructions = try await channel.instructions()
         } catch {
-            let disposition: InstallError.Disposition = (error.status ?? 500) >= 500 ? .transient : .stalled
+            let intent: RackswarmCore.ErrorIntent = (error.status ?? 500) >= 500 ? .transient : .stalled
             throw InstallError(error.status == nil ? .serverUnreachable : .badInstructions,
-                               "cannot get install instructions: \(error.detail)", disposition: disposition)
+                               "cannot get install instructions: \(error.detail)", intent: intent)
         }
         let tracker = ProgressTracker(image: instructions.image)
         do throws(InstallError) {
@@ -134,7 +135,7 @@ public struct NodeInstaller: Sendable {
             try await channel.post(await tracker.report(.rebooting))
         } catch {
             throw InstallError(.serverUnreachable, "the rebooting report was not acknowledged: \(error.detail)",
-                               disposition: .transient)
+                               intent: .transient)
         }
         logger.info("install complete", metadata: ["image": "\(instructions.image)"])
         return instructions
@@ -197,7 +198,7 @@ public struct NodeInstaller: Sendable {
             metainfo = try Metainfo(bytes: try await channel.fetch(arguments.torrentURL, limit: 16 << 20))
         } catch let error as ReportChannel.Failure {
             throw InstallError(.torrent, "cannot fetch \(arguments.torrentURL): \(error.detail)",
-                               disposition: error.status == nil ? .transient : .stalled)
+                               intent: error.status == nil ? .transient : .stalled)
         } catch {
             throw InstallError(.torrent, "\(arguments.torrentURL) is not a torrent: \(error)")
         }
@@ -242,7 +243,7 @@ public struct NodeInstaller: Sendable {
         }
         if case .failure(let error) = outcome {
             await client.stop()
-            throw InstallError(.download, "download to \(configuration.disk) failed: \(error)", disposition: .transient)
+            throw InstallError(.download, "download to \(configuration.disk) failed: \(error)", intent: .transient)
         }
         await tracker.update(try? await client.progress())
         await report(tracker.report(.downloading))

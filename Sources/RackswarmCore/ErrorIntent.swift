@@ -8,3 +8,9 @@ public enum ErrorIntent: Sendable, Hashable {
     /// Try again with exponential backoff and jitter (an unreachable BMC, a timeout, an I/O hiccup).
     case transient
 }
+
+/// An error that says what it means for what happens next. Every layer's error type conforms (power, boot, agent,
+/// install, the executor's own), so the executor reads one `intent` and never a type-specific classification.
+public protocol IntentfulError: Error, CustomStringConvertible {
+    var intent: ErrorIntent { get }
+}

@@ -34,6 +34,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Output format.")
     var output: Output = .text
 
+    @Flag(help: "With --dry-run text output, print each node's boot entry instead of groups of like entries.")
+    var showBootEntries = false
+
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
 
@@ -72,6 +75,9 @@ struct Apply: AsyncParsableCommand {
             throw ValidationError("--every takes a duration like 30s, 5m or 1h")
         }
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
+        if showBootEntries && (!dryRun || output == .json) {
+            throw ValidationError("--show-boot-entries is for --dry-run text output (JSON has every action)")
+        }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard attempts > 0 else { throw ValidationError("--attempts must be at least 1") }
         if let heartbeatListen, AgentAddress(parsing: heartbeatListen) == nil {
@@ -120,13 +126,15 @@ struct Apply: AsyncParsableCommand {
         }
         let plan = Planner.plan(desired: desired, observed: observedState, policy: .init(scope: scope))
         let renderer = PlanRenderer(colour: output == .text && Terminal.standardOutput.isTerminal)
+        var out = BufferedStandardOutput()
         switch output {
         case .text:
-            print(renderer.text(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
-            print(BootEntryPreview.text(plan: plan, desired: desired), terminator: "")
-        case .json: print(try renderer.json(plan, site: desired.site.name, commit: checkout.commit), terminator: "")
+            renderer.text(plan, site: desired.site.name, commit: checkout.commit, to: &out)
+            BootEntryPreview.text(plan: plan, desired: desired, everyEntry: showBootEntries, to: &out)
+        case .json: renderer.json(plan, site: desired.site.name, commit: checkout.commit, to: &out)
         }
-        if !plan.isEmpty { throw ExitCode(2) }
+        out.flush()
+        Terminal.finish(plan.isEmpty ? 0 : 2)
     }
 }
 

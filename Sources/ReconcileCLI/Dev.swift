@@ -8,7 +8,8 @@ struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Developer tools: synthetic sites and loader benchmarks.",
         shouldDisplay: false,
-        subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self, LabInventory.self]
+        subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self, LabInventory.self,
+                      FillStore.self]
     )
 }
 

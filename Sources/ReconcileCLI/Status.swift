@@ -49,7 +49,7 @@ struct Status: AsyncParsableCommand {
         let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
         guard watch else {
             try await show(checkout: checkout, desired: desired)
-            return
+            Terminal.finish(0)
         }
         let inPlace = Terminal.standardOutput.isTerminal
         while true {
@@ -63,10 +63,13 @@ struct Status: AsyncParsableCommand {
     func show(checkout: SiteSource.Checkout, desired: DesiredState) async throws {
         let store = try SQLiteStateStore.openExisting(path: state)
         var rows: [Row] = []
+        rows.reserveCapacity(desired.nodes.count)
+        // Three reads for the whole site: records, each node's latest journal entries, install reports.
+        let records = try await store?.nodeRecords() ?? [:]
         let installs = try await store?.installProgress() ?? [:]
-        let journal = Dictionary(grouping: try await store?.journal(node: nil) ?? [], by: \.action.node)
+        let journal = try await store?.latestJournalEntries() ?? [:]
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
-            let record = try await store?.nodeRecord(node.name)
+            let record = records[node.name]
             let activity = NodeActivity(node: node.name, record: record, journal: journal[node.name] ?? [],
                                         install: installs[node.name])
             let wanted = desired.image(named: node.image.value)?.reference ?? node.image.value
@@ -97,29 +100,40 @@ struct Status: AsyncParsableCommand {
 
     /// One line of left-aligned cells; the last cell is not padded.
     static func line(_ cells: [String]) -> String {
-        "  " + cells.enumerated().map { index, cell in
-            index < widths.count ? cell.padding(toLength: max(widths[index], cell.count), withPad: " ", startingAt: 0)
-                : cell
-        }.joined(separator: " ")
+        var text = " "
+        for (index, cell) in cells.enumerated() {
+            text += " "
+            text += cell
+            guard index < widths.count, index < cells.count - 1 else { continue }
+            // Cells are ASCII but for odd names and errors: count bytes unless a byte says otherwise.
+            let length = cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
+            if length < widths[index] { text += String(repeating: " ", count: widths[index] - length) }
+        }
+        return text
     }
 
     static func table(_ rows: [Row], site: String, commit: String?) -> String {
         var out = "site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n"
-        let byRack = Dictionary(grouping: rows, by: \.rack)
+        out.reserveCapacity(rows.count * 80)
+        var byRack: [String: [Int]] = [:]
+        for index in rows.indices { byRack[rows[index].rack, default: []].append(index) }
         for rack in byRack.keys.sorted() {
             out += "\nrack \(rack)\n" + line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"]) + "\n"
-            for row in byRack[rack] ?? [] {
+            for row in (byRack[rack] ?? []).lazy.map({ rows[$0] }) {
                 let image = row.image.map { $0 == row.wantedImage ? $0 : "\($0) -> \(row.wantedImage)" }
                     ?? "- -> \(row.wantedImage)"
                 let services = row.services.map { row.drifted.contains($0) ? "\($0)(drift)" : $0 }
                     .joined(separator: ",")
                 let phase = row.percent.map { "\(row.phase) \(Int($0))%" } ?? row.phase
-                var text = line([row.node, phase, image, services.isEmpty ? "-" : services, row.lastError ?? ""])
-                while text.hasSuffix(" ") { text.removeLast() }
+                var cells = [row.node, phase, image, services.isEmpty ? "-" : services, row.lastError ?? ""]
+                while cells.last?.isEmpty == true { cells.removeLast() }
+                var text = line(cells)
+                while text.utf8.last == UInt8(ascii: " ") { text.removeLast() }
                 out += text + "\n"
             }
         }
-        let phases = Dictionary(grouping: rows, by: \.phase).mapValues(\.count)
+        var phases: [String: Int] = [:]
+        for row in rows { phases[row.phase, default: 0] += 1 }
         out += "\n" + phases.keys.sorted().map { "\(phases[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
         return out
     }

@@ -21,6 +21,7 @@ struct Validate: AsyncParsableCommand {
             throw ExitCode.failure
         }
         print(Summary(state: state, files: result.files.count).line(path: path))
+        Terminal.finish(0)
     }
 }
 

@@ -102,6 +102,24 @@ struct BootEntryRendererTests {
         #expect(error.description.contains("r1n1") && error.description.contains("inst.ks=a b"))
     }
 
+    /// The check reads bytes, and scalars only for non-ASCII words: Unicode whitespace and line breaks are still
+    /// refused, other non-ASCII text is written.
+    @Test(arguments: ["a\u{A0}b", "a\u{2028}b", "a\u{85}b", "a\u{3000}b", "a\tb", "a\r\nb", "it's", "say\"x\"", ""])
+    func unwritableArgumentsAreRefused(argument: String) throws {
+        let entry = Fixtures.install("r1n1", mac: "52:54:00:aa:00:01", ip: "10.77.0.11", loader: .ipxe,
+                                     extra: [argument])
+        let error = try #require(throws: BootError.self) { try BootEntryRenderer.check(entry) }
+        #expect(error.code == .invalidArgument && error.path == argument)
+    }
+
+    @Test(arguments: ["café=crème", "label=ラベル", "x=1"])
+    func otherArgumentsAreWritten(argument: String) throws {
+        let entry = Fixtures.install("r1n1", mac: "52:54:00:AA:00:01", ip: "10.77.0.11", loader: .ipxe,
+                                     extra: [argument])
+        #expect(throws: Never.self) { try BootEntryRenderer.check(entry) }
+        #expect(entry.mac == "52:54:00:aa:00:01")
+    }
+
     /// GRUB's word splitting for the subset the renderer writes: bare words and single-quoted runs.
     func grubWords(_ line: String) -> [String] {
         var words: [String] = []

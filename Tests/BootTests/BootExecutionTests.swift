@@ -92,7 +92,7 @@ struct BootExecutionTests {
 
     @Test func dryRunShowsTheEntryEachNodeWouldGet() async throws {
         let binary = Self.root.appendingPathComponent(".build/debug/reconcile").path
-        let result = await runTool(binary, ["apply", "--dry-run", "--repo",
+        let result = await runTool(binary, ["apply", "--dry-run", "--show-boot-entries", "--repo",
                                             Self.root.appendingPathComponent("examples/datacenter").path])
         #expect(result.status == 2, "\(result.output)")
         let desired = try Self.datacenter()

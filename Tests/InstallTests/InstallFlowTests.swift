@@ -144,7 +144,7 @@ struct InstallFlowTests {
             }
         }
         let failure = try #require(error)
-        #expect(failure.code == .serverUnreachable && failure.disposition == .transient)
+        #expect(failure.code == .serverUnreachable && failure.intent == .transient)
         #expect(failure.message.contains("cannot get install instructions: GET http://127.0.0.1:\(port)/report/n1"),
                 "\(failure.message)")
         #expect(failure.message.contains("gave up after"), "\(failure.message)")

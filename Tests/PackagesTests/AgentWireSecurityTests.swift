@@ -55,7 +55,7 @@ struct AgentWireSecurityTests {
             Issue.record("a forged request was accepted")
         } catch {
             #expect(error.code == .unauthorized)
-            #expect(error.disposition == .stalled)
+            #expect(error.intent == .stalled)
         }
 
         // The paper's unsigned request, and a garbled one on the same connection.

@@ -71,7 +71,7 @@ struct MessageAuthenticationTests {
             _ = try SiteKey(contentsOfFile: file + ".missing")
         } catch {
             #expect(error.code == .badKey)
-            #expect(error.disposition == .stalled)
+            #expect(error.intent == .stalled)
         }
     }
 }

@@ -26,7 +26,7 @@ struct BMCAddressTests {
     func rejectsMalformedURLs(text: String) {
         let error = #expect(throws: PowerError.self) { try BMCAddress(parsing: text) }
         #expect(error?.code == .invalidAddress)
-        #expect(error?.disposition == .stalled)
+        #expect(error?.intent == .stalled)
     }
 
     @Test func refusesCredentialsInTheURLWithoutEchoingThem() {

@@ -26,7 +26,7 @@ struct IPMIFaultTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: PowerError.self) { try await client.powerState() }
         #expect(error?.code == .authenticationFailed)
-        #expect(error?.disposition == .stalled)
+        #expect(error?.intent == .stalled)
         #expect(!(error?.description.contains("s3cret-wrong") ?? true))
         #expect(started.duration(to: .now) < .seconds(20), "fails on RAKP 2 at once, without retries")
         await transport.shutdown()
@@ -40,7 +40,7 @@ struct IPMIFaultTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: PowerError.self) { try await client.powerState() }
         #expect(error?.code == .unreachable)
-        #expect(error?.disposition == .transient)
+        #expect(error?.intent == .transient)
         let elapsed = started.duration(to: .now)
         // Three tries of 100 ms, then give up. The upper bound is loose: with the whole suite running on 2 cores,
         // resuming this test can wait seconds for a free thread.

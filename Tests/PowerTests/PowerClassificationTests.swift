@@ -16,11 +16,11 @@ struct PowerClassificationTests {
         #expect(IPMIClient.classify(completionCode: 0) == nil)
     }
 
-    @Test func dispositionsFollowTheCode() {
-        #expect(PowerError(.authenticationFailed, bmc: "b", "").disposition == .stalled)
-        #expect(PowerError(.unreachable, bmc: "b", "").disposition == .transient)
-        #expect(PowerError(.busy, bmc: "b", "").disposition == .waiting(retryAfter: .seconds(5)))
-        #expect(PowerError(.busy, bmc: "b", "", disposition: .waiting(retryAfter: .seconds(30))).disposition
+    @Test func intentsFollowTheCode() {
+        #expect(PowerError(.authenticationFailed, bmc: "b", "").intent == .stalled)
+        #expect(PowerError(.unreachable, bmc: "b", "").intent == .transient)
+        #expect(PowerError(.busy, bmc: "b", "").intent == .waiting(retryAfter: .seconds(5)))
+        #expect(PowerError(.busy, bmc: "b", "", intent: .waiting(retryAfter: .seconds(30))).intent
             == .waiting(retryAfter: .seconds(30)))
     }
 

@@ -29,7 +29,7 @@ struct PowerDriverRegistryTests {
                 for: try Self.configuration("ipmi2://10.0.0.5"), resources: resources, logger: Logger(label: "test"))
         }
         #expect(error?.code == .unknownScheme)
-        #expect(error?.disposition == .stalled)
+        #expect(error?.intent == .stalled)
         #expect(error?.detail.contains("'ipmi2'") == true)
         #expect(error?.detail.contains("redfish+https") == true)
         #expect(!PowerDriverRegistry.standard.supports(scheme: "ipmi2"))

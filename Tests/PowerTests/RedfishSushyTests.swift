@@ -73,7 +73,7 @@ struct RedfishSushyTests {
         let client = try Self.client(sushy.url(), password: "s3cret-wrong", resources: resources)
         let error = await #expect(throws: PowerError.self) { try await client.powerState() }
         #expect(error?.code == .authenticationFailed)
-        #expect(error?.disposition == .stalled)
+        #expect(error?.intent == .stalled)
         #expect(!(error?.description.contains("s3cret-wrong") ?? true))
         await resources.shutdown()
     }
@@ -100,7 +100,7 @@ struct RedfishSushyTests {
             try await Self.client(sushy.url(), timeout: .seconds(2), resources: resources).powerState()
         }
         #expect(error?.code == .unreachable)
-        #expect(error?.disposition == .stalled, "an untrusted certificate needs a human, not retries")
+        #expect(error?.intent == .stalled, "an untrusted certificate needs a human, not retries")
         let insecure = try Self.client(sushy.url(), insecure: true, resources: resources)
         #expect(try await insecure.powerState() == .off)
         await resources.shutdown()
@@ -115,7 +115,7 @@ struct RedfishSushyTests {
                 .powerState()
         }
         #expect(error?.code == .unreachable)
-        #expect(error?.disposition == .transient)
+        #expect(error?.intent == .transient)
         await resources.shutdown()
     }
 }

@@ -3,6 +3,7 @@ import DriversTesting
 import Foundation
 import Logging
 import Reconciler
+import ReconcilerTesting
 import Testing
 
 /// The performer that routes actions to the drivers: power through the BMC driver, the install watched through
@@ -36,12 +37,24 @@ struct DriverActionPerformerTests {
             PlannedAction(node: node.name, rack: node.rack.value, wave: 0, kind: kind, destructive: false, detail: "")
         }
 
-        /// Journals and performs `kind` as the executor would (the install wait reads the power cycle's time).
-        func run(_ kind: PlannedAction.Kind) async throws {
+        /// Journals and performs `kind` as the executor would (the install wait reads the power cycle's time),
+        /// looking again while the performer requeues.
+        func run(_ kind: PlannedAction.Kind, attempt: Int = 1) async throws {
             let id = try await store.journalPlanned([action(kind)], commit: "c1", at: Date())[0]
             try await store.journalStarted(id, at: Date())
-            try await performer.perform(action(kind), on: node, image: image)
+            try await perform(kind, attempt: attempt)
             try await store.journalFinished(id, at: Date())
+        }
+
+        /// Performs `kind` until it is done, as the executor's requeue loop does.
+        func perform(_ kind: PlannedAction.Kind, attempt: Int = 1) async throws {
+            var step = StepAttempt(number: attempt)
+            while case .requeue(let after) = try await performer.perform(action(kind), on: node, image: image,
+                                                                        attempt: step) {
+                #expect(after == .milliseconds(10))
+                step.requeues += 1
+                try await Task.sleep(for: after)
+            }
         }
     }
 
@@ -58,9 +71,9 @@ struct DriverActionPerformerTests {
     @Test func badCredentialsStallTheNode() async throws {
         let rig = try Rig()
         await rig.power.failNext(PowerError(.authenticationFailed, bmc: "ipmi://127.0.0.1:9101", "RAKP 2 refused"))
-        let error = await #expect(throws: ActionFailure.self) { try await rig.run(.setBootPXE) }
+        let error = await #expect(throws: PowerError.self) { try await rig.run(.setBootPXE) }
         #expect(error?.intent == .stalled)
-        #expect(error?.message.contains("RAKP 2 refused") == true)
+        #expect(error?.description.contains("RAKP 2 refused") == true)
     }
 
     @Test func aRefusedImageStallsBeforeAnythingIsTouched() async throws {
@@ -95,14 +108,12 @@ struct DriverActionPerformerTests {
         try await rig.store.recordInstall(
             InstallReport(phase: .failed, image: rig.image.reference, error: "post action hostname exited 1"),
             for: "r1n1", at: Date())
-        let error = await #expect(throws: ActionFailure.self) {
-            try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image)
-        }
+        let error = await #expect(throws: ActionFailure.self) { try await rig.perform(.installImage) }
         #expect(error?.intent == .transient)
         #expect(error?.message.contains("post action hostname exited 1") == true)
         let before = await rig.power.calls.count
         // The retry: PXE next and a new power cycle, then it waits for fresh reports.
-        let retry = Task { try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image) }
+        let retry = Task { try await rig.perform(.installImage, attempt: 2) }
         try await Task.sleep(for: .milliseconds(100))
         #expect(Array(await rig.power.calls.dropFirst(before))
                 == [.setBootDevice(.pxe, .once), .powerState, .setPower(.cycle)])
@@ -110,6 +121,31 @@ struct DriverActionPerformerTests {
         try await rig.store.recordInstall(InstallReport(phase: .rebooting, image: rig.image.reference), for: "r1n1",
                                           at: Date())
         try await retry.value
+    }
+
+    @Test func aRunningInstallIsRequeuedNotWaitedOnInsideThePerformer() async throws {
+        let rig = try Rig()
+        try await rig.run(.powerCycle)
+        let first = try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image)
+        #expect(first == .requeue(after: .milliseconds(10)), "no report yet: look again later")
+        try await rig.store.recordInstall(InstallReport(phase: .downloading, image: rig.image.reference, percent: 40),
+                                          for: "r1n1", at: Date())
+        let again = try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image,
+                                                    attempt: StepAttempt(number: 1, requeues: 1))
+        #expect(again == .requeue(after: .milliseconds(10)))
+        try await rig.store.recordInstall(InstallReport(phase: .rebooting, image: rig.image.reference), for: "r1n1",
+                                          at: Date())
+        let last = try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image,
+                                                   attempt: StepAttempt(number: 1, requeues: 2))
+        #expect(last == .done)
+        #expect(await rig.power.calls == [.powerState, .setPower(.on)], "the first attempt never power-cycles again")
+    }
+
+    @Test func aWrongSiteKeyStallsTheLocalBootCheck() async throws {
+        let rig = try Rig()
+        await rig.agent.fail(node: "r1n1", with: ServiceAgentError(.unauthorized, "wrong site key"))
+        let error = await #expect(throws: ServiceAgentError.self) { try await rig.perform(.bootLocal) }
+        #expect(error?.intent == .stalled)
     }
 
     @Test func rebootingFlipsTheEntryBeforeTheReportIsRecorded() async throws {

@@ -1,42 +1,9 @@
+import Drivers
 import Foundation
 import Logging
 import Reconciler
+import ReconcilerTesting
 import Testing
-
-/// A performer that records every call and fails on cue.
-actor FakePerformer: ActionPerformer {
-    struct Call: Sendable, Hashable {
-        var node: String
-        var kind: PlannedAction.Kind
-    }
-
-    private(set) var calls: [Call] = []
-    /// Failures to throw, in order, for a node and action kind; then success.
-    private var scripted: [Call: [ActionFailure]] = [:]
-    private var hanging: Set<Call> = []
-
-    func fail(_ node: String, _ kind: PlannedAction.Kind, with failures: [ActionFailure]) {
-        scripted[Call(node: node, kind: kind)] = failures
-    }
-
-    func hang(_ node: String, _ kind: PlannedAction.Kind) {
-        hanging.insert(Call(node: node, kind: kind))
-    }
-
-    nonisolated func perform(_ action: PlannedAction, on node: Node, image: Image?) async throws {
-        let call = Call(node: node.name, kind: action.kind)
-        if let failure = await record(call) { throw failure }
-        if await hanging.contains(call) { try await Task.sleep(for: .seconds(3600)) }
-    }
-
-    private func record(_ call: Call) -> ActionFailure? {
-        calls.append(call)
-        guard var failures = scripted[call], !failures.isEmpty else { return nil }
-        let first = failures.removeFirst()
-        scripted[call] = failures
-        return first
-    }
-}
 
 /// Records backoff sleeps instead of sleeping.
 final class SleepLog: @unchecked Sendable {
@@ -107,6 +74,33 @@ struct ExecutorTests {
         #expect(Set(log.all) == [.milliseconds(1500), .seconds(3), .seconds(7)])
         let executor = executor(desired, store, performer, policy: .init(baseBackoff: .seconds(2), maxBackoff: .seconds(10)))
         #expect(executor.backoff(beforeRetry: 10) == .milliseconds(7500), "capped at 10 s before jitter")
+    }
+
+    @Test func aRequeuedStepIsLookedAtAgainWithoutSpendingAnAttempt() async throws {
+        let desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        await performer.requeue("r1n1", .installImage, times: 3, after: .seconds(4))
+        let report = try await executor(desired, store, performer, policy: .init(maxAttempts: 1))
+            .execute(Planner.plan(desired: desired, observed: ObservedState()), commit: "c1")
+        #expect(report.completed.count == 8, "three requeues fit in one attempt")
+        let installs = await zip(performer.calls, performer.attempts).filter { $0.0 == .init(node: "r1n1", kind: .installImage) }
+        #expect(installs.map(\.1) == (0...3).map { StepAttempt(number: 1, requeues: $0) })
+        #expect(log.all == [.seconds(4), .seconds(4), .seconds(4)], "the executor waited, as the step asked")
+    }
+
+    @Test func anErrorKeepsItsOwnIntentThroughTheExecutor() async throws {
+        let desired = try PlannerTests.example()
+        let store = MemoryStateStore()
+        let performer = FakePerformer()
+        await performer.fail("r1n1", .installService, with: [ServiceAgentError(.unauthorized, "wrong site key")])
+        await performer.fail("r2n1", .setBootPXE, with: [PowerError(.busy, bmc: "ipmi://b", "busy")])
+        let report = try await executor(desired, store, performer)
+            .execute(Planner.plan(desired: desired, observed: ObservedState()), commit: "c1")
+        #expect(report.stalled["r1n1"]?.contains("unauthorized") == true)
+        #expect(await performer.calls.filter { $0 == .init(node: "r1n1", kind: .installService) }.count == 1)
+        #expect(log.all == [.seconds(5)], "a busy BMC waits the time it names, then goes on")
+        #expect(report.completed.contains("r2n1"))
     }
 
     @Test func stalledNodeWaitsForAHumanAndOthersGoOn() async throws {

@@ -3,6 +3,7 @@ import DriversTesting
 import Foundation
 import Logging
 import Reconciler
+import ReconcilerTesting
 import Testing
 
 /// The services pass over fake agents: install, converge to a fixpoint, failures, unreachable nodes, removal.
@@ -55,7 +56,7 @@ struct ServiceReconcilerTests {
         let failing = InstallFails(node: "r2n1", inner: agent)
         let reconciler = ServiceReconciler(desired: desired, store: store, agents: { _ in failing },
                                            logger: Logger(label: "test"))
-        let pass = try await reconciler.converge(commit: "c1")
+        let pass = try await reconciler.converge(commit: "c1", policy: .init(maxAttempts: 2), sleep: { _ in })
         #expect(pass.unreachable.keys.sorted() == ["r1n1"])
         #expect(pass.failed.keys.sorted() == ["r2n1"])
         #expect(pass.failed["r2n1"]?.contains("rpm-failed") == true)
@@ -66,6 +67,46 @@ struct ServiceReconcilerTests {
         #expect(await store.nodeRecord("r2n1")?.lastError?.contains("rpm-failed") == true)
         #expect(await store.nodeRecord("r1n1")?.lastError?.contains("unreachable") == true)
         #expect(await store.journal(node: "r1n1").isEmpty, "nothing is planned for a node nobody could ask")
+    }
+}
+
+extension ServiceReconcilerTests {
+    /// The defect this guards: an agent that refuses our signature (a wrong site key) was retried as transient
+    /// with backoff. Its error keeps its intent through the one executor: the node stalls after one attempt.
+    @Test func aWrongSiteKeyStallsTheNodeAfterOneAttempt() async throws {
+        let desired = try Self.desired()
+        let store = MemoryStateStore()
+        let agent = FakeServiceAgent()
+        let refusing = RefusesInstalls(node: "r2n1", inner: agent)
+        let reconciler = ServiceReconciler(desired: desired, store: store, agents: { _ in refusing },
+                                           logger: Logger(label: "test"))
+        let pass = try await reconciler.converge(commit: "c1", sleep: { _ in Issue.record("slept before a retry") })
+        #expect(pass.failed["r2n1"]?.contains("unauthorized") == true)
+        #expect(await refusing.installs.count == 1, "one attempt, no retries")
+        #expect(await agent.installed["r2n2"] == ["vod"], "the other nodes converged")
+        #expect(await store.nodeRecord("r2n1")?.status.phase == .ready, "a services pass never fails the image")
+    }
+}
+
+/// Forwards to the fake fleet, except that installs on one node are refused as a wrong key would be.
+actor RefusesInstalls: ServiceAgentDriver {
+    let node: String
+    let inner: FakeServiceAgent
+    private(set) var installs: [String] = []
+
+    init(node: String, inner: FakeServiceAgent) {
+        self.node = node
+        self.inner = inner
+    }
+
+    func request(_ command: ServiceCommand, node: String, service: String, definition: ServiceDefinition?)
+        async throws(ServiceAgentError) -> ServiceAnswer
+    {
+        guard command == .install, node == self.node else {
+            return try await inner.request(command, node: node, service: service, definition: definition)
+        }
+        installs.append(service)
+        throw ServiceAgentError(.unauthorized, "127.0.0.1:7000 refused the request (wrong site key or clock skew?)")
     }
 }
 

@@ -1,7 +1,9 @@
 import Drivers
 import Foundation
 import Reconciler
+import ReconcilerTesting
 import Testing
+@testable import ReconcilerStore
 
 /// The SQLite state store (and its in-memory twin): status, commit, journal, and crash safety.
 struct StateStoreTests {
@@ -148,5 +150,80 @@ struct StateStoreTests {
         // One kill per round can interrupt at most one action between start and finish.
         #expect(try await store.unfinishedActions().count <= 3)
         #expect(journal.filter { $0.state == .planned }.count <= 3)
+    }
+}
+
+/// The whole-site reads of status views give what the per-node reads and the whole journal give.
+struct StateStoreSiteReadTests {
+    @Test func siteReadsAgreeWithPerNodeReads() async throws {
+        let directory = StateStoreTests.TempDirectory()
+        for store in try StateStoreTests.stores(directory) {
+            let actions = (1...3).flatMap { index in
+                [PlannedAction.Kind.writeBootEntry, .powerCycle, .installImage].map { kind in
+                    PlannedAction(node: "n\(index)", rack: "r1", wave: 1, kind: kind, destructive: false, detail: "")
+                }
+            }
+            let ids = try await store.journalPlanned(actions, commit: "c1", at: Date(timeIntervalSince1970: 1))
+            // n1: everything finished; n2: its image install running, a later entry still planned; n3: planned.
+            for id in ids.prefix(3) {
+                try await store.journalStarted(id, at: Date(timeIntervalSince1970: 2))
+                try await store.journalFinished(id, at: Date(timeIntervalSince1970: 3))
+            }
+            try await store.journalStarted(ids[3], at: Date(timeIntervalSince1970: 4))
+            try await store.journalFailed(ids[4], error: "no BMC", at: Date(timeIntervalSince1970: 5))
+            try await store.journalStarted(ids[5], at: Date(timeIntervalSince1970: 6))
+            try await store.journalFinished(ids[5], at: Date(timeIntervalSince1970: 7))
+            let reimage = PlannedAction(node: "n2", rack: "r1", wave: 2, kind: .bootLocal, destructive: false,
+                                        detail: "")
+            _ = try await store.journalPlanned([reimage], commit: "c2", at: Date(timeIntervalSince1970: 8))
+            try await store.record(NodeStatus(phase: .ready, image: "os@1", services: ["web", "vod"], rack: "r1"),
+                                   lastError: nil, for: "n1", at: Date(timeIntervalSince1970: 9))
+            try await store.record(NodeStatus(phase: .provisioning, services: ["a \"quoted\" name"], rack: "r1"),
+                                   lastError: "slow", for: "n2", at: Date(timeIntervalSince1970: 9))
+
+            let latest = try await store.latestJournalEntries()
+            let whole = try await store.journal(node: nil)
+            for node in ["n1", "n2", "n3"] {
+                let journal = whole.filter { $0.action.node == node }
+                #expect(latest[node] == JournalEntry.latest(of: journal), "\(node)")
+                let record = try await store.nodeRecord(node)
+                #expect(NodeActivity(node: node, record: record, journal: latest[node] ?? [], install: nil)
+                        == NodeActivity(node: node, record: record, journal: journal, install: nil), "\(node)")
+            }
+            #expect(latest["n2"]?.map(\.state) == [.started, .planned])
+            #expect(latest["n3"]?.count == 1)
+            let records = try await store.nodeRecords()
+            #expect(records.count == 2)
+            #expect(records["n1"] == (try await store.nodeRecord("n1")))
+            #expect(records["n2"]?.status.services == ["a \"quoted\" name"])
+        }
+    }
+
+    @Test func installReportsReadBackAsWritten() async throws {
+        let directory = StateStoreTests.TempDirectory()
+        let store = try SQLiteStateStore(path: directory.database)
+        var written: [InstallReport] = []
+        for index in 0..<50 {
+            let report = InstallReport(phase: InstallReport.Phase.allCases[index % 6], image: "os@1",
+                                       percent: Double(index) / 3, downloaded: Int64(index) << 33,
+                                       uploaded: Int64(index), fromSeed: -1,
+                                       uploadStartedAtPercent: index % 4 == 0 ? 12.5 : nil,
+                                       error: index == 7 ? "disk \"full\" ✗" : index == 8 ? "no network" : nil)
+            written.append(report)
+            try await store.recordInstall(report, for: "n\(index)", at: Date(timeIntervalSince1970: Double(index)))
+        }
+        // Plain reports take the decoder-free path; one with an escape in its error takes JSONDecoder's.
+        for report in written {
+            let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+            #expect(FlatReportReader.report(json) == (report.error?.contains("\"") == true ? nil : report), "\(json)")
+        }
+        #expect(FlatReportReader.report(#"{"phase":"booted","image":"a","percent":0,"downloaded":0,"uploaded":0,"#
+                                        + #""fromSeed":0,"extra":1}"#) == nil)
+        let all = try await store.installProgress()
+        #expect(all.count == 50)
+        for index in 0..<50 {
+            #expect(all["n\(index)"]?.report == written[index])
+            #expect(all["n\(index)"] == (try await store.installProgress(of: "n\(index)")))
+        }
     }
 }

@@ -41,8 +41,21 @@ extension BootEntry {
     public static func collisions(_ entries: [BootEntry]) -> [String: BootError] {
         var errors: [String: BootError] = [:]
         func check(_ key: (BootEntry) -> String, _ code: BootError.Code, _ what: String) {
-            let groups = Dictionary(grouping: entries) { key($0) }
-            for (value, group) in groups where Set(group.map(\.node)).count > 1 {
+            // One pass finds the values seen twice; only their entries are grouped (no copy of every entry).
+            var first: [String: Int] = [:]
+            first.reserveCapacity(entries.count)
+            var repeated: [String: [Int]] = [:]
+            for index in entries.indices {
+                let value = key(entries[index])
+                if let earlier = first[value] {
+                    repeated[value, default: [earlier]].append(index)
+                } else {
+                    first[value] = index
+                }
+            }
+            for (value, indices) in repeated {
+                let group = indices.map { entries[$0] }
+                guard Set(group.map(\.node)).count > 1 else { continue }
                 let names = group.map(\.node).sorted()
                 for entry in group where errors[entry.node] == nil {
                     let others = names.filter { $0 != entry.node }.map { "'\($0)'" }.joined(separator: ", ")

@@ -101,6 +101,15 @@ public struct InstallArguments: Sendable, Hashable, Codable {
             reportURL: "\(server.httpBase)/report/\(node)")
     }
 
+    /// The same arguments for another node of the same image and server: only the node and its report URL differ,
+    /// so a site's entries share one computed template per image.
+    public func forNode(_ node: String, server: BootServerAddress) -> InstallArguments {
+        var arguments = self
+        arguments.node = node
+        arguments.reportURL = "\(server.httpBase)/report/\(node)"
+        return arguments
+    }
+
     /// `rackswarm.node=… rackswarm.torrent=… rackswarm.tracker=… rackswarm.sha256=… rackswarm.report=…`.
     public var rendered: [String] {
         [
@@ -129,39 +138,71 @@ public enum PXEName {
     /// `01-aa-bb-cc-dd-ee-ff` from `aa:bb:cc:dd:ee:ff`, `aa-bb-…`, `01-aa-bb-…`, `aabbccddeeff` (any case), with an
     /// optional `.ipxe` suffix; nil for anything else.
     public static func from(_ text: String) -> String? {
-        guard let bytes = hexBytes(text) else { return nil }
-        return "01-" + bytes.joined(separator: "-")
+        joined(text, prefix: "01-", separator: UInt8(ascii: "-"))
     }
 
     /// `aa:bb:cc:dd:ee:ff` from any spelling `from(_:)` accepts.
     public static func colonForm(_ text: String) -> String? {
-        hexBytes(text)?.joined(separator: ":")
+        if isColonForm(text) { return text }
+        return joined(text, prefix: "", separator: UInt8(ascii: ":"))
     }
 
-    private static func hexBytes(_ text: String) -> [String]? {
-        var text = text.lowercased()
-        if text.hasSuffix(".ipxe") { text.removeLast(5) }
-        var digits = text.filter { $0 != ":" && $0 != "-" }
-        let separators = text.count - digits.count
-        if digits.count == 14 && text.hasPrefix("01") && (separators == 0 || separators == 6) {
+    /// True for the form `colonForm` gives (`52:54:00:aa:00:01`, lower case): checked in place, nothing copied.
+    static func isColonForm(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        return utf8.count == 17 && utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.indices.allSatisfy { index in
+                let byte = bytes[index]
+                if index % 3 == 2 { return byte == UInt8(ascii: ":") }
+                return (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102)
+            }
+        } == true
+    }
+
+    private static func joined(_ text: String, prefix: String, separator: UInt8) -> String? {
+        guard let digits = hexDigits(text) else { return nil }
+        var bytes = Array(prefix.utf8)
+        bytes.reserveCapacity(bytes.count + 17)
+        for pair in 0..<6 {
+            if pair > 0 { bytes.append(separator) }
+            bytes.append(digits[2 * pair])
+            bytes.append(digits[2 * pair + 1])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The twelve lower-case hex digits of a MAC spelling, byte by byte; nil when it is not one. Separators must
+    /// sit between the pairs, so `a:abb:…` is refused.
+    private static func hexDigits(_ text: String) -> [UInt8]? {
+        let colon = UInt8(ascii: ":")
+        let dash = UInt8(ascii: "-")
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(22)
+        for byte in text.utf8 {
+            guard byte < 0x80 else { return nil }  // no MAC spelling holds a non-ASCII character
+            bytes.append(byte >= 65 && byte <= 90 ? byte | 0x20 : byte)
+        }
+        if bytes.count >= 5 && bytes.suffix(5).elementsEqual(".ipxe".utf8) { bytes.removeLast(5) }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(14)
+        var separators = 0
+        for byte in bytes {
+            if byte == colon || byte == dash { separators += 1 } else { digits.append(byte) }
+        }
+        if digits.count == 14 && bytes.starts(with: "01".utf8) && (separators == 0 || separators == 6) {
             digits.removeFirst(2)
         }
-        guard digits.count == 12, separators == 0 || separators == 5 || separators == 6,
-            digits.allSatisfy({ $0.isHexDigit && $0.isASCII })
+        let isHex = { (byte: UInt8) in (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) }
+        guard digits.count == 12, separators == 0 || separators == 5 || separators == 6, digits.allSatisfy(isHex)
         else { return nil }
-        var groups: [String] = []
-        var index = digits.startIndex
-        for _ in 0..<6 {
-            let next = digits.index(index, offsetBy: 2)
-            groups.append(String(digits[index..<next]))
-            index = next
-        }
         if separators > 0 {
-            // Separators must sit between the groups: rebuild and compare, so `a:abb:…` is refused.
-            let rebuilt = (separators == 6 ? ["01"] : []) + groups
-            let normal = text.replacingOccurrences(of: ":", with: "-")
-            guard normal == rebuilt.joined(separator: "-") else { return nil }
+            var rebuilt: [UInt8] = separators == 6 ? Array("01-".utf8) : []
+            for pair in 0..<6 {
+                if pair > 0 { rebuilt.append(dash) }
+                rebuilt += digits[(2 * pair)..<(2 * pair + 2)]
+            }
+            guard bytes.map({ $0 == colon ? dash : $0 }) == rebuilt else { return nil }
         }
-        return groups
+        return digits
     }
 }

@@ -53,14 +53,24 @@ public struct BootEntryRenderer: Sendable {
     /// Every file the entry needs, for its loader.
     public func files(for entry: BootEntry) throws(BootError) -> [File] {
         try Self.check(entry)
-        let chain = File(root: .tftp, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxeChain(entry))
-        switch entry.loader {
-        case .pxelinux:
-            return [File(root: .tftp, path: "pxelinux.cfg/\(entry.pxeName)", contents: pxelinux(entry)), chain]
-        case .grub:
-            return [File(root: .tftp, path: "grub/grub.cfg-\(entry.pxeName)", contents: grub(entry)), chain]
-        case .ipxe:
-            return [chain, File(root: .http, path: "ipxe/\(entry.pxeName).ipxe", contents: ipxe(entry))]
+        let contents = switch entry.loader {
+        case .pxelinux: [pxelinux(entry), ipxeChain(entry)]
+        case .grub: [grub(entry), ipxeChain(entry)]
+        case .ipxe: [ipxeChain(entry), ipxe(entry)]
+        }
+        return zip(Self.locations(loader: entry.loader, pxeName: entry.pxeName), contents).map { place, text in
+            File(root: place.root, path: place.path, contents: text)
+        }
+    }
+
+    /// Where a loader's entry files go (root, relative path), in the order `files(for:)` gives them, for the
+    /// per-MAC name `pxeName` (`01-52-54-00-aa-00-01`): no file is rendered.
+    public static func locations(loader: BootEntry.Loader, pxeName: String) -> [(root: File.Root, path: String)] {
+        let chain = (root: File.Root.tftp, path: "ipxe/\(pxeName).ipxe")
+        switch loader {
+        case .pxelinux: return [(.tftp, "pxelinux.cfg/\(pxeName)"), chain]
+        case .grub: return [(.tftp, "grub/grub.cfg-\(pxeName)"), chain]
+        case .ipxe: return [chain, (.http, "ipxe/\(pxeName).ipxe")]
         }
     }
 
@@ -163,21 +173,48 @@ public struct BootEntryRenderer: Sendable {
     }
 
     /// Refuses entries that cannot be written faithfully: every loader splits the command line on whitespace.
-    static func check(_ entry: BootEntry) throws(BootError) {
-        guard PXEName.from(entry.mac) != nil else {
+    /// Byte-level: an all-ASCII word (the usual case) is checked byte by byte; only a word with other bytes is
+    /// looked at scalar by scalar, for Unicode whitespace.
+    public static func check(_ entry: BootEntry) throws(BootError) {
+        guard PXEName.colonForm(entry.mac) != nil else {
             throw BootError(.invalidAddress, node: entry.node, path: entry.mac,
                             "MAC address '\(entry.mac)' is not valid")
         }
-        guard entry.node.allSatisfy({ !$0.isWhitespace && !$0.isNewline && $0 != "'" && $0 != "\"" }) else {
+        guard isWritableWord(entry.node) else {
             throw BootError(.invalidArgument, node: entry.node, path: "", "node name cannot go into a boot entry")
         }
         guard case .install(let install) = entry.mode else { return }
-        let unwritable: (Character) -> Bool = { $0.isWhitespace || $0.isNewline || $0 == "'" || $0 == "\"" }
         for argument in install.arguments + [install.kernel, install.initrd]
-        where argument.isEmpty || argument.contains(where: unwritable) {
+        where argument.isEmpty || !isWritableWord(argument) {
             throw BootError(.invalidArgument, node: entry.node, path: argument,
                             "kernel argument or path '\(argument)' has whitespace or quotes, or is empty")
         }
+    }
+
+    /// True when `word` has no whitespace, line break or quote (`'`, `"`); an empty word passes. Bytes first;
+    /// the scalars only of a word with non-ASCII bytes, for Unicode whitespace (U+00A0, U+2028, …).
+    static func isWritableWord(_ word: String) -> Bool {
+        switch word.utf8.withContiguousStorageIfAvailable(scan) ?? scan(word.utf8) {
+        case .refused: return false
+        case .ascii: return true
+        case .unicode: return !word.unicodeScalars.contains { $0.properties.isWhitespace }
+        }
+    }
+
+    private enum Scan {
+        case ascii, unicode, refused
+    }
+
+    private static func scan<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Scan {
+        var result = Scan.ascii
+        for byte in bytes {
+            switch byte {
+            case 0x09...0x0D, 0x20, 0x22, 0x27: return .refused
+            case 0x80...: result = .unicode
+            default: continue
+            }
+        }
+        return result
     }
 
     static func trimmed(_ path: String) -> String {

@@ -1,5 +1,5 @@
 /// A boot entry could not be written, checked or reloaded. Names the node and the file; `code` says who must act.
-public struct BootError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct BootError: IntentfulError, Sendable, Hashable {
     public enum Code: String, Sendable, Hashable {
         /// Two nodes claim one MAC address. Stalled: fix the repo.
         case macCollision
@@ -35,6 +35,9 @@ public struct BootError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Whether retrying without a human can help.
     public var isTransient: Bool { code == .dhcpReload }
+
+    /// Stalled (fix the repo or the boot roots), except a failed DHCP reload, which the next try may get through.
+    public var intent: ErrorIntent { isTransient ? .transient : .stalled }
 
     public var description: String {
         let subject = node.isEmpty ? "" : "node '\(node)': "

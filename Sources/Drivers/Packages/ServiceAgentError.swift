@@ -1,7 +1,7 @@
 /// A service-agent call failed; says what happened and what the caller should do about it.
 ///
 /// Names the agent by `host:port` and never the site key.
-public struct ServiceAgentError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ServiceAgentError: IntentfulError, Sendable, Equatable {
     /// What went wrong.
     public enum Code: String, Sendable, Codable, CaseIterable {
         /// The agent could not be reached, or the connection broke before an answer.
@@ -20,28 +20,19 @@ public struct ServiceAgentError: Error, Sendable, Equatable, CustomStringConvert
         case invalidAddress
     }
 
-    /// What a caller should do after this error (flux `serror`).
-    public enum Disposition: Sendable, Equatable {
-        /// A human must act (fix the key, the address, the clock); retrying will not help.
-        case stalled
-        /// Try again after the given delay.
-        case waiting(retryAfter: Duration)
-        /// Retry with exponential backoff and jitter.
-        case transient
-    }
-
     public let code: Code
     public let detail: String
-    public let disposition: Disposition
+    /// What to do next: `stalled` when a human must fix the key, the address or the clock.
+    public let intent: ErrorIntent
 
-    public init(_ code: Code, _ detail: String, disposition: Disposition? = nil) {
+    public init(_ code: Code, _ detail: String, intent: ErrorIntent? = nil) {
         self.code = code
         self.detail = detail
-        self.disposition = disposition ?? Self.defaultDisposition(code)
+        self.intent = intent ?? Self.defaultIntent(code)
     }
 
-    /// The disposition of a code.
-    public static func defaultDisposition(_ code: Code) -> Disposition {
+    /// The intent of a code.
+    public static func defaultIntent(_ code: Code) -> ErrorIntent {
         switch code {
         case .unauthorized, .badKey, .invalidAddress: .stalled
         case .busy: .waiting(retryAfter: .seconds(5))

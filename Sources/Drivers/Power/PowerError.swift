@@ -1,7 +1,7 @@
 /// A power driver call failed; says what happened and what the caller should do about it.
 ///
 /// The description names the BMC (scheme, host and port only) and never a password.
-public struct PowerError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct PowerError: IntentfulError, Sendable, Equatable {
     /// What went wrong.
     public enum Code: String, Sendable, Codable, CaseIterable {
         /// The BMC refused the user name or password.
@@ -24,33 +24,24 @@ public struct PowerError: Error, Sendable, Equatable, CustomStringConvertible {
         case insufficientPrivilege
     }
 
-    /// What a caller should do after this error (flux `serror`).
-    public enum Disposition: Sendable, Equatable {
-        /// A human must act (fix credentials, the URL, the BMC); retrying will not help.
-        case stalled
-        /// Try again after the given delay.
-        case waiting(retryAfter: Duration)
-        /// Retry with exponential backoff and jitter.
-        case transient
-    }
-
     public let code: Code
     /// The BMC as `scheme://host:port`; never credentials.
     public let bmc: String
     /// A human-readable detail; never a secret.
     public let detail: String
-    /// What to do next; derived from the code unless the BMC said more (e.g. Retry-After).
-    public let disposition: Disposition
+    /// What to do next; derived from the code unless the BMC said more (e.g. Retry-After). `stalled`: fix the
+    /// credentials, the URL or the BMC, retrying will not help.
+    public let intent: ErrorIntent
 
-    public init(_ code: Code, bmc: String, _ detail: String, disposition: Disposition? = nil) {
+    public init(_ code: Code, bmc: String, _ detail: String, intent: ErrorIntent? = nil) {
         self.code = code
         self.bmc = bmc
         self.detail = detail
-        self.disposition = disposition ?? Self.defaultDisposition(code)
+        self.intent = intent ?? Self.defaultIntent(code)
     }
 
-    /// The disposition of a code when the BMC gave no hint.
-    public static func defaultDisposition(_ code: Code) -> Disposition {
+    /// The intent of a code when the BMC gave no hint.
+    public static func defaultIntent(_ code: Code) -> ErrorIntent {
         switch code {
         case .authenticationFailed, .unsupported, .invalidAddress, .unknownScheme, .insufficientPrivilege: .stalled
         case .busy: .waiting(retryAfter: .seconds(5))

@@ -28,7 +28,7 @@ public struct RetryPolicy: Sendable, Equatable {
                 return try await body()
             } catch {
                 attempt += 1
-                guard error.disposition == .transient, attempt <= retries, !Task.isCancelled else { throw error }
+                guard error.intent == .transient, attempt <= retries, !Task.isCancelled else { throw error }
                 try? await Task.sleep(for: delay(beforeRetry: attempt))
             }
         }

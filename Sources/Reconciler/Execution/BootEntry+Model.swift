@@ -1,3 +1,4 @@
+import Dispatch
 import Drivers
 import Foundation
 
@@ -23,8 +24,13 @@ extension BootEntry {
     /// image's own.
     public init(installing node: Node, image: Image, site: Site) {
         let server = BootServerAddress(site.network)
-        let arguments = InstallArguments(node: node.name, imageReference: image.reference,
-                                         sha256: image.sha256.value.lowercased(), server: server)
+        self.init(installing: node, image: image,
+                  arguments: InstallArguments(node: node.name, imageReference: image.reference,
+                                              sha256: image.sha256.value.lowercased(), server: server))
+    }
+
+    /// The install entry with `node`'s own `arguments` (`InstallArguments.forNode` of the image's template).
+    init(installing node: Node, image: Image, arguments: InstallArguments) {
         self.init(
             node: node.name, mac: node.mac.value.description, ip: node.ip.value.description,
             loader: Loader(node.bootLoader),
@@ -64,21 +70,56 @@ public struct BootEntries: Sendable {
 
     /// Install entries for every present node with a known image; colliding nodes are refused, the rest go on.
     public init(desired: DesiredState) {
-        var candidates: [BootEntry] = []
-        for node in desired.nodes where node.state == .present {
-            guard let image = desired.image(named: node.image.value) else { continue }
-            candidates.append(BootEntry(installing: node, image: image, site: desired.site))
+        let server = BootServerAddress(desired.site.network)
+        // The arguments every node of an image shares are computed once per image.
+        var templates: [String: (image: Image, arguments: InstallArguments)] = [:]
+        for image in desired.images where templates[image.name] == nil {
+            templates[image.name] = (image, InstallArguments(node: "", imageReference: image.reference,
+                                                             sha256: image.sha256.value.lowercased(), server: server))
         }
-        refused = BootEntry.collisions(candidates)
-        let renderer = BootEntryRenderer(server: BootServerAddress(desired.site.network))
-        entries = [:]
-        for entry in candidates where refused[entry.node] == nil {
-            do {
-                _ = try renderer.files(for: entry)
-                entries[entry.node] = entry
+        // Each node's entry is built and checked on every core (a site of 100,000 nodes has as many); the
+        // collisions between them are found after.
+        let present = desired.nodes.filter { $0.state == .present && templates[$0.image.value] != nil }
+        let shared = templates
+        let prepared = Self.concurrentMap(present) { node -> (entry: BootEntry, error: BootError?) in
+            guard let template = shared[node.image.value] else { preconditionFailure("filtered above") }
+            let entry = BootEntry(installing: node, image: template.image,
+                                  arguments: template.arguments.forNode(node.name, server: server))
+            do throws(BootError) {
+                try BootEntryRenderer.check(entry)
+                return (entry, nil)
             } catch {
-                refused[entry.node] = error
+                return (entry, error)
             }
+        }
+        refused = BootEntry.collisions(prepared.map { $0.entry })
+        entries = [:]
+        entries.reserveCapacity(prepared.count)
+        for (entry, error) in prepared where refused[entry.node] == nil {
+            if let error {
+                refused[entry.node] = error
+            } else {
+                entries[entry.node] = entry
+            }
+        }
+    }
+
+    /// `transform` of every item, in order, computed in chunks on all cores.
+    private static func concurrentMap<Item: Sendable, Result: Sendable>(
+        _ items: [Item], _ transform: @escaping @Sendable (Item) -> Result
+    ) -> [Result] {
+        let chunk = 2048
+        let chunks = (items.count + chunk - 1) / chunk
+        return [Result](unsafeUninitializedCapacity: items.count) { buffer, initialized in
+            // Each position is written by one iteration only.
+            guard let start = buffer.baseAddress else { return }
+            nonisolated(unsafe) let base = start
+            DispatchQueue.concurrentPerform(iterations: chunks) { index in
+                for position in (index * chunk)..<min(items.count, (index + 1) * chunk) {
+                    (base + position).initialize(to: transform(items[position]))
+                }
+            }
+            initialized = items.count
         }
     }
 }
@@ -121,47 +162,22 @@ public struct BootActionExecutor: Sendable {
 }
 
 extension BootActionExecutor: ActionPerformer {
-    /// The executor's entry point: boot actions go to the driver; a `BootError` becomes an `ActionFailure` with its
-    /// intent (collisions, missing files, unwritable roots are stalled; a failed DHCP reload is transient). Any
-    /// other kind of action is not this performer's and stalls, naming the kind.
-    public func perform(_ action: PlannedAction, on node: Node, image: Image?) async throws {
+    /// The executor's entry point: boot actions go to the driver, and a `BootError` carries its intent (collisions,
+    /// missing files, unwritable roots are stalled; a failed DHCP reload is transient). Any other kind of action
+    /// is not this performer's and stalls, naming the kind.
+    public func perform(_ action: PlannedAction, on node: Node, image: Image?, attempt: StepAttempt) async throws
+        -> StepResult
+    {
         let handled: Bool
         do {
             handled = try await perform(action)
         } catch let error as BootError {
-            throw ActionFailure(error.description, intent: error.isTransient ? .transient : .stalled)
+            throw ActionFailure(error.description, intent: error.intent)
         }
-        if !handled {
+        guard handled else {
             throw ActionFailure("boot: \(action.kind.rawValue) is not a boot action", intent: .stalled)
         }
-    }
-}
-
-/// `--dry-run`'s view of boot entries: the file each node gets and the command line its kernel starts with.
-public enum BootEntryPreview {
-    public static func text(plan: Plan, desired: DesiredState) -> String {
-        let nodes = plan.actions.filter { $0.kind == .writeBootEntry }.map(\.node)
-        guard !nodes.isEmpty else { return "" }
-        let prepared = BootEntries(desired: desired)
-        let renderer = BootEntryRenderer(server: BootServerAddress(desired.site.network))
-        var out = "\nBoot entries:\n"
-        for name in nodes {
-            if let error = prepared.refused[name] {
-                out += "  \(name): refused: \(error)\n"
-                continue
-            }
-            guard let entry = prepared.entries[name], let files = try? renderer.files(for: entry) else { continue }
-            let root = { (file: BootEntryRenderer.File) in
-                file.root == .tftp ? desired.site.boot.tftpRoot : desired.site.boot.httpRoot
-            }
-            out += "  \(name) (\(entry.loader.rawValue), \(entry.mac) -> \(entry.ip)): "
-                + files.map { "\(root($0))/\($0.path)" }.joined(separator: ", ") + "\n"
-            if case .install(let install) = entry.mode {
-                out += "      kernel \(install.kernel) initrd \(install.initrd)\n"
-                out += "      args \(install.arguments.joined(separator: " "))\n"
-            }
-        }
-        return out
+        return .done
     }
 }
 

@@ -7,9 +7,10 @@ import Logging
 /// node's agent.
 ///
 /// The install itself runs on the node (`provision-agent install`, started by the boot entry); this performer
-/// waits for its reports in the state store. A wait that timed out is retried with a fresh network boot (PXE
-/// next, power cycle); an install that is still reporting is never power-cycled (after a restart, the executor
-/// resumes the wait).
+/// looks at its reports in the state store and answers `requeue(after:)` while it runs, so the executor, not the
+/// performer, does the waiting (within the site's install timeout). A later attempt (after a failure or a
+/// timeout) starts with a fresh network boot (PXE next, power cycle); the first attempt never power-cycles, so an
+/// install found running after a restart is waited on, not restarted.
 public struct DriverActionPerformer: ActionPerformer {
     /// Makes the power driver for a node's BMC, or throws a `PowerError` (unknown scheme, unreadable password).
     public typealias PowerFactory = @Sendable (Node) throws -> any PowerDriver
@@ -23,9 +24,9 @@ public struct DriverActionPerformer: ActionPerformer {
     /// of such an image stall at their first step, before anything on them is touched.
     public let refusedImages: [String: String]
     public let logger: Logger
-    /// How often the install reports and the agent are polled.
+    /// How often the install reports and the agent are looked at while a step is under way.
     public var pollInterval: Duration = .seconds(1)
-    private let retries = InstallRetries()
+    private let waits = InstallWaits()
     private let services: ServiceReconciler
 
     public init(desired: DesiredState, store: any StateStore, boot: BootActionExecutor, power: @escaping PowerFactory,
@@ -41,125 +42,111 @@ public struct DriverActionPerformer: ActionPerformer {
         self.services = ServiceReconciler(desired: desired, store: store, agents: agents, logger: logger)
     }
 
-    public func perform(_ action: PlannedAction, on node: Node, image: Image?) async throws {
+    public func perform(_ action: PlannedAction, on node: Node, image: Image?, attempt: StepAttempt) async throws
+        -> StepResult
+    {
         switch action.kind {
         case .writeBootEntry:
             if let image, let why = refusedImages[image.reference] {
                 throw ActionFailure("image \(image.reference): \(why)", intent: .stalled)
             }
-            try await boot.perform(action, on: node, image: image)
+            return try await boot.perform(action, on: node, image: image, attempt: attempt)
         case .removeBootEntry:
-            try await boot.perform(action, on: node, image: image)
+            return try await boot.perform(action, on: node, image: image, attempt: attempt)
         case .setBootPXE:
-            try await powerCall(node) { try await $0.setBootDevice(.pxe, persistence: .once) }
+            try await power(node).setBootDevice(.pxe, persistence: .once)
         case .powerCycle:
             try await networkBoot(node)
         case .powerOff:
-            try await powerCall(node) { try await $0.setPower(.off) }
+            try await power(node).setPower(.off)
         case .installImage:
             guard let image else { throw ActionFailure("node has no image in the repo", intent: .stalled) }
-            // Reports count from the node's last power cycle on, so an old install's reports never do.
-            let cycles = try await store.journal(node: node.name).filter { $0.action.kind == .powerCycle }
-            var since = cycles.last?.startedAt ?? .distantPast
-            if await retries.begin(node.name) {
-                // The last wait for this node gave up: the install is dead. Boot it into the installer again.
-                logger.info("install stopped or failed; network-booting the node again", metadata: [
-                    "node.name": "\(node.name)",
-                ])
-                since = Date()
-                try await powerCall(node) { try await $0.setBootDevice(.pxe, persistence: .once) }
-                try await networkBoot(node)
-            }
-            try await waitForInstall(of: image, on: node, since: since)
-            await retries.succeeded(node.name)
+            return try await checkInstall(of: image, on: node, attempt: attempt)
         case .bootLocal:
-            try await boot.perform(action, on: node, image: image)
-            try await waitForAgent(node)
+            if attempt.isFresh { _ = try await boot.perform(action, on: node, image: image, attempt: attempt) }
+            return try await checkAgent(node)
         case .installService, .uninstallService, .verifyServices:
-            if let failure = await services.perform(action, on: node, agent: agents(node)) {
-                throw ActionFailure(failure, intent: .transient)
-            }
+            try await services.perform(action, on: node, agent: agents(node))
         }
+        return .done
     }
 
     /// Powers the node on, or cycles it if it is on, so that it network-boots.
     private func networkBoot(_ node: Node) async throws {
-        try await powerCall(node) { driver in
-            switch try await driver.powerState() {
-            case .off: try await driver.setPower(.on)
-            case .on, .transitioning: try await driver.setPower(.cycle)
-            }
+        let driver = try power(node)
+        switch try await driver.powerState() {
+        case .off: try await driver.setPower(.on)
+        case .on, .transitioning: try await driver.setPower(.cycle)
         }
     }
 
-    private func powerCall(_ node: Node, _ body: (any PowerDriver) async throws -> Void) async throws {
+    /// Looks at the node's install: done once its install environment reports `rebooting` for `image` in a report
+    /// not older than the wait's start; requeued while it runs. A fresh attempt after the first boots the node into
+    /// the installer again (the last one stopped or failed).
+    private func checkInstall(of image: Image, on node: Node, attempt: StepAttempt) async throws -> StepResult {
+        var since: Date
+        if attempt.isFresh {
+            // Reports count from the node's last power cycle on, so an old install's reports never do.
+            let cycles = try await store.journal(node: node.name).filter { $0.action.kind == .powerCycle }
+            since = cycles.last?.startedAt ?? .distantPast
+            if attempt.number > 1 {
+                logger.info("install stopped or failed; network-booting the node again", metadata: [
+                    "node.name": "\(node.name)",
+                ])
+                since = Date()
+                try await power(node).setBootDevice(.pxe, persistence: .once)
+                try await networkBoot(node)
+            }
+            await waits.begin(node.name, since: since)
+        } else {
+            since = await waits.since(node.name) ?? .distantPast
+        }
+        guard let progress = try await store.installProgress(of: node.name), progress.updatedAt >= since,
+            progress.report.image == image.reference
+        else { return .requeue(after: pollInterval) }
+        let report = progress.report
+        if await waits.note(report.phase, for: node.name) {
+            logger.info("install", metadata: [
+                "node.name": "\(node.name)", "phase": "\(report.phase.rawValue)", "percent": "\(Int(report.percent))",
+            ])
+        }
+        switch report.phase {
+        case .rebooting: return .done
+        case .failed: throw ActionFailure("install environment: \(report.error ?? "failed")", intent: .transient)
+        case .booted, .downloading, .written, .postInstalled: return .requeue(after: pollInterval)
+        }
+    }
+
+    /// Done once the node's agent answers (the installed system is up); requeued while it does not. An agent that
+    /// refuses us (a wrong site key) stalls the node: waiting will not fix it.
+    private func checkAgent(_ node: Node) async throws -> StepResult {
         do {
-            let driver = try power(node)
-            try await body(driver)
-        } catch let error as PowerError {
-            throw ActionFailure(error.description, intent: ErrorIntent(error.disposition))
-        }
-    }
-
-    /// Waits until the node's install environment reports `rebooting` for `image` in a report not older than
-    /// `since`.
-    private func waitForInstall(of image: Image, on node: Node, since: Date) async throws {
-        var lastPhase: InstallReport.Phase?
-        while true {
-            if let progress = try await store.installProgress(of: node.name), progress.updatedAt >= since,
-                progress.report.image == image.reference
-            {
-                let report = progress.report
-                if report.phase != lastPhase {
-                    logger.info("install", metadata: [
-                        "node.name": "\(node.name)", "phase": "\(report.phase.rawValue)",
-                        "percent": "\(Int(report.percent))",
-                    ])
-                    lastPhase = report.phase
-                }
-                switch report.phase {
-                case .rebooting: return
-                case .failed:
-                    throw ActionFailure("install environment: \(report.error ?? "failed")", intent: .transient)
-                case .booted, .downloading, .written, .postInstalled: break
-                }
-            }
-            try await Task.sleep(for: pollInterval)
-        }
-    }
-
-    /// Waits until the node's agent answers (the installed system is up).
-    private func waitForAgent(_ node: Node) async throws {
-        let agent = agents(node)
-        while true {
-            do {
-                _ = try await agent.inventory(of: node.name)
-                return
-            } catch {
-                logger.debug("agent not up yet", metadata: ["node.name": "\(node.name)", "error": "\(error)"])
-            }
-            try await Task.sleep(for: pollInterval)
+            _ = try await agents(node).inventory(of: node.name)
+            return .done
+        } catch where error.intent == .stalled {
+            throw error
+        } catch {
+            logger.debug("agent not up yet", metadata: ["node.name": "\(node.name)", "error": "\(error)"])
+            return .requeue(after: pollInterval)
         }
     }
 }
 
-extension ErrorIntent {
-    init(_ disposition: PowerError.Disposition) {
-        switch disposition {
-        case .stalled: self = .stalled
-        case .waiting(let retryAfter): self = .waiting(retryAfter: retryAfter)
-        case .transient: self = .transient
-        }
+/// Where each node's install wait started, and the last phase logged, across the requeues of one attempt.
+private actor InstallWaits {
+    private var started: [String: Date] = [:]
+    private var phases: [String: InstallReport.Phase] = [:]
+
+    func begin(_ node: String, since: Date) {
+        started[node] = since
+        phases[node] = nil
     }
-}
 
-/// Which nodes' install waits began and did not succeed: the next wait of such a node starts with a new
-/// network boot.
-private actor InstallRetries {
-    private var waiting: Set<String> = []
+    func since(_ node: String) -> Date? { started[node] }
 
-    /// Notes a wait; true if the previous wait of this node did not succeed.
-    func begin(_ node: String) -> Bool { !waiting.insert(node).inserted }
-
-    func succeeded(_ node: String) { waiting.remove(node) }
+    /// Notes the phase seen; true if it changed (worth a log line).
+    func note(_ phase: InstallReport.Phase, for node: String) -> Bool {
+        defer { phases[node] = phase }
+        return phases[node] != phase
+    }
 }

@@ -20,11 +20,15 @@ public struct Executor: Sendable {
         public var maxAttempts: Int
         public var baseBackoff: Duration
         public var maxBackoff: Duration
+        /// What the run may change. A services-only run never marks a node failed: its installed image stands.
+        public var scope: Planner.Policy.Scope
 
-        public init(maxAttempts: Int = 5, baseBackoff: Duration = .seconds(2), maxBackoff: Duration = .seconds(60)) {
+        public init(maxAttempts: Int = 5, baseBackoff: Duration = .seconds(2), maxBackoff: Duration = .seconds(60),
+                    scope: Planner.Policy.Scope = .all) {
             self.maxAttempts = maxAttempts
             self.baseBackoff = baseBackoff
             self.maxBackoff = maxBackoff
+            self.scope = scope
         }
     }
 
@@ -174,7 +178,7 @@ public struct Executor: Sendable {
                            reason: "not run: \(action.kind.rawValue) failed before it")
             var status = try await store.nodeRecord(node.name)?.status ?? NodeStatus(phase: .unknown)
             status.rack = node.rack.value
-            if failure.intent != .stalled { status.phase = .failed }
+            if failure.intent != .stalled && policy.scope == .all { status.phase = .failed }
             try await store.record(status, lastError: failure.message, for: node.name, at: now())
             logger.info("node stopped", metadata: [
                 "node.name": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "error": "\(failure.message)",
@@ -186,19 +190,26 @@ public struct Executor: Sendable {
         return NodeResult(node: node.name, outcome: .completed, done: done)
     }
 
-    /// Performs one action with its timeout and retries; nil when it succeeded.
+    /// Performs one action with its timeout and retries; nil when it succeeded. A performer that requeues is asked
+    /// again after the time it names, within the same attempt and the step's timeout.
     private func attempt(_ action: PlannedAction, on node: Node, image: Image?) async -> ActionFailure? {
         var last = ActionFailure("not attempted", intent: .transient)
         for attempt in 1...max(1, policy.maxAttempts) {
             do {
                 try await withTimeout(timeout(for: action.kind)) {
-                    try await performer.perform(action, on: node, image: image)
+                    var step = StepAttempt(number: attempt)
+                    while case .requeue(let after) = try await performer.perform(
+                        action, on: node, image: image, attempt: step)
+                    {
+                        step.requeues += 1
+                        try await sleep(after)
+                    }
                 }
                 return nil
-            } catch let failure as ActionFailure {
-                last = failure
             } catch is CancellationError {
                 return ActionFailure("cancelled", intent: .transient)
+            } catch let error as any IntentfulError {
+                last = ActionFailure(error.description, intent: error.intent)
             } catch {
                 last = ActionFailure(String(describing: error), intent: .transient)
             }

@@ -2,9 +2,10 @@ import Drivers
 import Foundation
 import Logging
 
-/// Converges the services of installed nodes through their agents, the paper's dynamic SW provisioning:
-/// observe each node's services (drift included), plan the service changes, send each action as a service
-/// request, and journal every step.
+/// The services side of the paper's dynamic SW provisioning: observes each installed node's services through its
+/// agent (drift included) and sends service steps as service requests. The steps run through the one `Executor`
+/// (its retries, failure budget and journal), as `DriverActionPerformer` service actions; `converge` is the
+/// services-only pass (`reconcile --scope services`).
 ///
 /// It never powers, boots or images a node: nodes whose agent does not answer are reported and left alone.
 public struct ServiceReconciler: Sendable {
@@ -31,43 +32,29 @@ public struct ServiceReconciler: Sendable {
         public var plan: Plan
         /// Nodes whose agent could not be asked, with why.
         public var unreachable: [String: String]
-        /// Nodes whose actions failed, with the first error.
+        /// Nodes whose actions failed or stalled, with the last error.
         public var failed: [String: String]
         public var actionsDone: Int
     }
 
-    /// Observes, plans with the services scope, executes and journals. `commit` is recorded with each action.
-    public func converge(commit: String?) async throws -> PassResult {
+    /// Observes, plans with the services scope, and executes through the `Executor` (retries by intent, the
+    /// failure budget, the journal). `commit` is recorded with each action.
+    public func converge(commit: String?, policy: Executor.Policy = .init(),
+                         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) })
+        async throws -> PassResult
+    {
         let unreachable = try await observe()
         // Plan only for nodes observed in this pass: a node nobody could ask is left alone.
         var observed = try await store.observedState()
         observed.nodes = observed.nodes.filter { unreachable[$0.key] == nil }
         let plan = Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
-        let ids = try await store.journalPlanned(plan.actions, commit: commit, at: now())
-        var byNode: [String: [(PlannedAction, Int64)]] = [:]
-        var order: [String] = []
-        for (action, id) in zip(plan.actions, ids) {
-            if byNode[action.node] == nil { order.append(action.node) }
-            byNode[action.node, default: []].append((action, id))
-        }
-        var failed: [String: String] = [:]
-        var done = 0
-        let cap = max(1, desired.site.rollout.concurrency)
-        try await withThrowingTaskGroup(of: (String, Int, String?).self) { group in
-            var pending = order[...]
-            func startNext() {
-                guard let name = pending.popFirst(), let node = desired.node(named: name) else { return }
-                let steps = byNode[name] ?? []
-                group.addTask { try await run(steps, on: node) }
-            }
-            for _ in 0..<cap { startNext() }
-            while let (name, count, error) = try await group.next() {
-                done += count
-                if let error { failed[name] = error }
-                startNext()
-            }
-        }
-        return PassResult(plan: plan, unreachable: unreachable, failed: failed, actionsDone: done)
+        var policy = policy
+        policy.scope = .services
+        let executor = Executor(desired: desired, store: store, performer: ServicePerformer(services: self),
+                                policy: policy, logger: logger, sleep: sleep, now: now)
+        let report = try await executor.execute(plan, commit: commit)
+        let failed = report.failed.merging(report.stalled) { first, _ in first }
+        return PassResult(plan: plan, unreachable: unreachable, failed: failed, actionsDone: report.actionsDone)
     }
 
     /// Asks every present node's agent (or only those named) what it runs and records it; a node's recent
@@ -133,67 +120,46 @@ public struct ServiceReconciler: Sendable {
         return nil
     }
 
-    /// Runs one node's actions in order; stops at the first failure and journals the rest as not run.
-    private func run(_ steps: [(PlannedAction, Int64)], on node: Node) async throws -> (String, Int, String?) {
-        let agent = agents(node)
-        var done = 0
-        for (index, (action, id)) in steps.enumerated() {
-            try await store.journalStarted(id, at: now())
-            let failure = await perform(action, on: node, agent: agent)
-            if let failure {
-                try await store.journalFailed(id, error: failure, at: now())
-                for (skipped, skippedID) in steps.dropFirst(index + 1) {
-                    try await store.journalFailed(
-                        skippedID, error: "not run: \(action.kind.rawValue) failed before \(skipped.kind.rawValue)",
-                        at: now())
-                }
-                var status = try await store.nodeRecord(node.name)?.status
-                    ?? NodeStatus(phase: .ready, rack: node.rack.value)
-                status.rack = node.rack.value
-                try await store.record(status, lastError: failure, for: node.name, at: now())
-                logger.info("service action failed", metadata: [
-                    "node.name": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "error": "\(failure)",
-                ])
-                return (node.name, done, failure)
-            }
-            try await store.journalFinished(id, at: now())
-            done += 1
+    /// Sends one action as a service request. An agent error keeps its intent (a wrong site key stalls); an answer
+    /// other than `ok` is transient (the next attempt may get a package the mirror lacked).
+    func perform(_ action: PlannedAction, on node: Node, agent: any ServiceAgentDriver) async throws {
+        func check(_ answer: ServiceAnswer, _ what: String) throws {
+            guard answer.code != .ok else { return }
+            throw ActionFailure("\(what): \(answer.code.rawValue): \(answer.detail)", intent: .transient)
         }
-        var status = try await store.nodeRecord(node.name)?.status ?? NodeStatus(phase: .ready, rack: node.rack.value)
-        status.services = node.serviceNames.sorted()
-        status.drifted = []
-        try await store.record(status, lastError: nil, for: node.name, at: now())
-        return (node.name, done, nil)
+        switch action.kind {
+        case .installService:
+            guard let name = action.service, let service = desired.service(named: name) else {
+                throw ActionFailure("no service named \(action.service ?? "-") in the site", intent: .stalled)
+            }
+            try check(try await agent.install(ServiceDefinition(service), on: node.name), "install \(name)")
+        case .uninstallService:
+            guard let name = action.service else {
+                throw ActionFailure("uninstall without a service name", intent: .stalled)
+            }
+            // A service removed from the repo is uninstalled by name: the agent kept its definition.
+            let definition = desired.service(named: name).map(ServiceDefinition.init)
+            try check(try await agent.request(.uninstall, node: node.name, service: name, definition: definition),
+                      "uninstall \(name)")
+        case .verifyServices:
+            for name in node.serviceNames {
+                guard let service = desired.service(named: name) else { continue }
+                try check(try await agent.status(ServiceDefinition(service), on: node.name), "verify \(name)")
+            }
+        default:
+            throw ActionFailure("\(action.kind.rawValue) is not a service action", intent: .stalled)
+        }
     }
+}
 
-    /// Sends one action as a service request; returns nil on success, else what went wrong.
-    func perform(_ action: PlannedAction, on node: Node, agent: any ServiceAgentDriver) async -> String? {
-        do {
-            switch action.kind {
-            case .installService:
-                guard let name = action.service, let service = desired.service(named: name) else {
-                    return "no service named \(action.service ?? "-") in the site"
-                }
-                let answer = try await agent.install(ServiceDefinition(service), on: node.name)
-                return answer.code == .ok ? nil : "install \(name): \(answer.code.rawValue): \(answer.detail)"
-            case .uninstallService:
-                guard let name = action.service else { return "uninstall without a service name" }
-                // A service removed from the repo is uninstalled by name: the agent kept its definition.
-                let definition = desired.service(named: name).map(ServiceDefinition.init)
-                let answer = try await agent.request(.uninstall, node: node.name, service: name, definition: definition)
-                return answer.code == .ok ? nil : "uninstall \(name): \(answer.code.rawValue): \(answer.detail)"
-            case .verifyServices:
-                for name in node.serviceNames {
-                    guard let service = desired.service(named: name) else { continue }
-                    let answer = try await agent.status(ServiceDefinition(service), on: node.name)
-                    if answer.code != .ok { return "verify \(name): \(answer.code.rawValue): \(answer.detail)" }
-                }
-                return nil
-            default:
-                return "\(action.kind.rawValue) is not a service action"
-            }
-        } catch {
-            return error.description
-        }
+/// The services pass's performer: service steps to the node's agent, nothing else.
+struct ServicePerformer: ActionPerformer {
+    let services: ServiceReconciler
+
+    func perform(_ action: PlannedAction, on node: Node, image: Image?, attempt: StepAttempt) async throws
+        -> StepResult
+    {
+        try await services.perform(action, on: node, agent: services.agents(node))
+        return .done
     }
 }

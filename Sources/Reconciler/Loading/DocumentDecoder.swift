@@ -280,20 +280,11 @@ struct DocumentDecoder {
                 }
             }
         }
-        var post: [PostInstallAction] = []
-        if let postNode = spec.value("postInstall") {
-            if case .sequence(let items) = postNode.content {
-                for item in items {
-                    guard let reader = fields.mapping(item, "a postInstall action", known: ["name", "run"]),
-                          let n = fields.require(reader, "name").flatMap({ fields.string($0, "postInstall name") }),
-                          let r = fields.require(reader, "run").flatMap({ fields.string($0, "postInstall run") })
-                    else { continue }
-                    post.append(PostInstallAction(name: n, run: r))
-                }
-            } else {
-                fields.error(postNode, "expected a list for postInstall, found \(postNode.shapeName)")
-            }
-        }
+        let post = spec.value("postInstall").map { list in
+            fields.pairList(list, "postInstall", item: "a postInstall action",
+                            ("name", { $0.string($1, "postInstall name") }),
+                            ("run", { $0.string($1, "postInstall run") }), make: PostInstallAction.init)
+        } ?? []
         var rootPartition: String?
         if let partitionNode = spec.value("rootPartition") {
             let text: String? = if case .scalar(let raw, .plain) = partitionNode.content, Int(raw) != nil { raw }
@@ -324,20 +315,10 @@ struct DocumentDecoder {
         guard let spec = fields.mapping(node, "\(context) spec", known: ["description", "repositories", "software"])
         else { return nil }
         let description = fields.optionalString(spec.value("description"), "description")
-        var repositories: [PackageRepository] = []
-        if let reposNode = spec.value("repositories") {
-            if case .sequence(let items) = reposNode.content {
-                for item in items {
-                    guard let reader = fields.mapping(item, "a repository", known: ["name", "baseurl"]),
-                          let n = fields.require(reader, "name").flatMap({ fields.name($0, "repository name") }),
-                          let u = fields.require(reader, "baseurl").flatMap({ fields.string($0, "baseurl") })
-                    else { continue }
-                    repositories.append(PackageRepository(name: n, baseURL: u))
-                }
-            } else {
-                fields.error(reposNode, "expected a list for repositories, found \(reposNode.shapeName)")
-            }
-        }
+        let repositories = spec.value("repositories").map { list in
+            fields.pairList(list, "repositories", item: "a repository", ("name", { $0.name($1, "repository name") }),
+                            ("baseurl", { $0.string($1, "baseurl") }), make: PackageRepository.init)
+        } ?? []
         var software: [Software] = []
         if let listNode = fields.require(spec, "software") {
             if case .sequence(let items) = listNode.content, !items.isEmpty {

@@ -166,22 +166,46 @@ struct FieldDecoder {
     }
 
     mutating func ipv4(_ node: YAMLNode, _ what: String) -> IPv4Address? {
-        guard let text = string(node, what) else { return nil }
-        guard let address = IPv4Address(text) else {
-            error(node, "malformed IPv4 address '\(text)' for \(what)", hint: "write four octets like 10.77.0.11")
-            return nil
-        }
-        return address
+        parsed(node, what, IPv4Address.init, malformed: "malformed IPv4 address",
+               hint: "write four octets like 10.77.0.11")
     }
 
     mutating func network(_ node: YAMLNode, _ what: String) -> IPv4Network? {
+        parsed(node, what, IPv4Network.init, malformed: "malformed subnet",
+               hint: "write it in CIDR form with host bits zero, like 10.77.0.0/24")
+    }
+
+    /// A string read by `parse`; one that does not parse is reported as `malformed 'text' for what`.
+    private mutating func parsed<Value>(
+        _ node: YAMLNode, _ what: String, _ parse: (String) -> Value?, malformed: String, hint: String
+    ) -> Value? {
         guard let text = string(node, what) else { return nil }
-        guard let network = IPv4Network(text) else {
-            error(node, "malformed subnet '\(text)' for \(what)",
-                  hint: "write it in CIDR form with host bits zero, like 10.77.0.0/24")
+        guard let value = parse(text) else {
+            error(node, "\(malformed) '\(text)' for \(what)", hint: hint)
             return nil
         }
-        return network
+        return value
+    }
+
+    /// A list whose items are mappings of exactly two required fields (`postInstall`'s name and run, a
+    /// repository's name and baseurl), each read by its function and the pair made into an item by `make`. An
+    /// item's second field is not read when its first fails, so one mistake gives one diagnostic.
+    mutating func pairList<First, Second, Item>(
+        _ node: YAMLNode, _ what: String, item context: String,
+        _ first: (key: String, read: (inout FieldDecoder, YAMLNode) -> First?),
+        _ second: (key: String, read: (inout FieldDecoder, YAMLNode) -> Second?), make: (First, Second) -> Item
+    ) -> [Item] {
+        guard case .sequence(let items) = node.content else {
+            error(node, "expected a list for \(what), found \(node.shapeName)")
+            return []
+        }
+        return items.compactMap { item in
+            guard let reader = mapping(item, context, known: [first.key, second.key]),
+                  let a = require(reader, first.key).flatMap({ first.read(&self, $0) }),
+                  let b = require(reader, second.key).flatMap({ second.read(&self, $0) })
+            else { return nil }
+            return make(a, b)
+        }
     }
 
     /// A name as used in `metadata.name` and references: lower-case letters, digits, `-`, `.`, `_`.

@@ -26,21 +26,22 @@ public struct MACAddress: Sendable, Hashable, Codable, Comparable, CustomStringC
     public var bytes: [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: value >> (40 - 8 * UInt64($0))) } }
 
     /// Lower-case, colon-separated: `52:54:00:aa:00:01`.
-    public var description: String { formatted(separator: ":") }
+    public var description: String { formatted(separator: UInt8(ascii: ":")) }
 
     /// The PXE file-name form: `01-52-54-00-aa-00-01` (ARP type 1 = Ethernet).
-    public var pxeName: String { "01-" + formatted(separator: "-") }
+    public var pxeName: String { "01-" + formatted(separator: UInt8(ascii: "-")) }
 
-    private func formatted(separator: Character) -> String {
-        let digits: [Character] = Array("0123456789abcdef")
-        var text = ""
+    private func formatted(separator: UInt8) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        var text: [UInt8] = []
         text.reserveCapacity(17)
-        for (index, byte) in bytes.enumerated() {
+        for index in 0..<6 {
+            let byte = Int(truncatingIfNeeded: value >> (40 - 8 * UInt64(index))) & 0xFF
             if index > 0 { text.append(separator) }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
+            text.append(digits.utf8Start[byte >> 4])
+            text.append(digits.utf8Start[byte & 0xF])
         }
-        return text
+        return String(decoding: text, as: UTF8.self)
     }
 
     private static func nibble(_ byte: UInt8) -> UInt8? {

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Prints a plan for people (grouped by rack, then wave, like `terraform plan`) or as stable JSON.
 public struct PlanRenderer: Sendable {
     public var colour: Bool
@@ -9,9 +7,18 @@ public struct PlanRenderer: Sendable {
     }
 
     public func text(_ plan: Plan, site: String, commit: String?) -> String {
-        var out = "rackswarm plan for site '\(site)'" + (commit.map { " at commit \($0)" } ?? "") + "\n"
+        var out = ""
+        out.reserveCapacity(plan.actions.count * 110)
+        text(plan, site: site, commit: commit, to: &out)
+        return out
+    }
+
+    /// The text plan written line by line to `out` (standard output, say): no whole copy in memory.
+    public func text<Output: TextOutputStream>(_ plan: Plan, site: String, commit: String?, to out: inout Output) {
+        out.write("rackswarm plan for site '\(site)'" + (commit.map { " at commit \($0)" } ?? "") + "\n")
         if plan.isEmpty && plan.orphaned.isEmpty {
-            return out + "\nNo changes. The site matches the desired state.\n"
+            out.write("\nNo changes. The site matches the desired state.\n")
+            return
         }
         // One pass over positions sorted by rack, then wave, then plan order: a node's actions stay together.
         let actions = plan.actions
@@ -22,7 +29,6 @@ public struct PlanRenderer: Sendable {
             if a.wave != b.wave { return a.wave < b.wave }
             return $0 < $1
         }
-        out.reserveCapacity(actions.count * 110)
         var rack: String?
         var wave = 0
         var node: String?
@@ -31,12 +37,12 @@ public struct PlanRenderer: Sendable {
             if action.rack != rack {
                 rack = action.rack
                 wave = 0
-                out += "\n" + bold("rack \(action.rack)") + "\n"
+                out.write("\n" + bold("rack \(action.rack)") + "\n")
             }
             if action.wave != wave {
                 wave = action.wave
                 node = nil
-                out += "  wave \(action.wave)\n"
+                out.write("  wave \(action.wave)\n")
             }
             if action.node != node {
                 node = action.node
@@ -47,39 +53,28 @@ public struct PlanRenderer: Sendable {
                 case .services: paint("~", 33)
                 default: paint("+", 32)
                 }
-                out += "    \(marker) \(action.node): \(change?.rawValue ?? "change")\n"
+                out.write("    \(marker) \(action.node): \(change?.rawValue ?? "change")\n")
             }
-            let flag = action.destructive ? paint("!", 31) : " "
-            let name = Self.paddedKinds[action.kind] ?? action.kind.rawValue
-            out += "        \(flag) \(name) \(action.detail)"
-                + (action.destructive ? paint(" (destructive)", 31) : "") + "\n"
+            // Written piece by piece: one line per action, 700,000 lines at 100,000 nodes.
+            out.write("        ")
+            out.write(action.destructive ? paint("!", 31) : " ")
+            out.write(" ")
+            out.write(Self.paddedKinds[action.kind] ?? action.kind.rawValue)
+            out.write(" ")
+            out.write(action.detail)
+            if action.destructive { out.write(paint(" (destructive)", 31)) }
+            out.write("\n")
         }
         if !plan.orphaned.isEmpty {
-            out += "\nOrphaned (not in the repo or absent; pruning is off, so kept): "
-                + plan.orphaned.joined(separator: ", ") + "\n"
+            out.write("\nOrphaned (not in the repo or absent; pruning is off, so kept): "
+                + plan.orphaned.joined(separator: ", ") + "\n")
         }
         let s = plan.summary
-        out += "\n" + bold("Plan: \(s.provision) to provision, \(s.reimage) to reimage (destructive), "
+        out.write("\n" + bold("Plan: \(s.provision) to provision, \(s.reimage) to reimage (destructive), "
             + "\(s.serviceChanges) service change\(s.serviceChanges == 1 ? "" : "s"), "
-            + "\(s.decommission) to decommission.") + "\n"
-        out += "\(s.actions) actions in \(s.waves) wave\(s.waves == 1 ? "" : "s"), \(s.destructiveActions) destructive.\n"
-        return out
-    }
-
-    /// `{"commit", "site", "actions": [{"node","rack","wave","kind","destructive","detail"}], "summary", "orphaned"}`.
-    public func json(_ plan: Plan, site: String, commit: String?) throws -> String {
-        struct Document: Encodable {
-            var commit: String?
-            var site: String
-            var actions: [PlannedAction]
-            var orphaned: [String]
-            var summary: Plan.Summary
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let document = Document(commit: commit, site: site, actions: plan.actions, orphaned: plan.orphaned,
-                                summary: plan.summary)
-        return String(decoding: try encoder.encode(document), as: UTF8.self) + "\n"
+            + "\(s.decommission) to decommission.") + "\n")
+        out.write("\(s.actions) actions in \(s.waves) wave\(s.waves == 1 ? "" : "s"), "
+            + "\(s.destructiveActions) destructive.\n")
     }
 
     /// Action kinds padded to one column width, computed once.

@@ -6,7 +6,7 @@ import ReconcilerModel
 /// The embedded state store: one SQLite file in WAL mode, written in transactions so that a process killed at
 /// any moment leaves either the old row or the new one, never half of one.
 public final class SQLiteStateStore: StateStore {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// Opens (creating if needed) the store at `path` and runs its migrations.
     public init(path: String) throws {
@@ -30,94 +30,12 @@ public final class SQLiteStateStore: StateStore {
         return try SQLiteStateStore(path: path)
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: node status, meta, journal") { db in
-            try db.create(table: "node_status") { t in
-                t.primaryKey("name", .text)
-                t.column("rack", .text)
-                t.column("phase", .text).notNull()
-                t.column("image", .text)
-                t.column("services", .text).notNull()
-                t.column("drifted", .text).notNull()
-                t.column("last_error", .text)
-                t.column("last_seen", .double).notNull()
-            }
-            try db.create(table: "meta") { t in
-                t.primaryKey("key", .text)
-                t.column("value", .text).notNull()
-                t.column("updated_at", .double).notNull()
-            }
-            try db.create(table: "journal") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("commit_sha", .text)
-                t.column("node", .text).notNull().indexed()
-                t.column("rack", .text).notNull()
-                t.column("wave", .integer).notNull()
-                t.column("kind", .text).notNull()
-                t.column("destructive", .boolean).notNull()
-                t.column("detail", .text).notNull()
-                t.column("state", .text).notNull().indexed()
-                t.column("error", .text)
-                t.column("planned_at", .double).notNull()
-                t.column("started_at", .double)
-                t.column("finished_at", .double)
-            }
-        }
-        migrator.registerMigration("v2: journal service") { db in
-            try db.alter(table: "journal") { t in t.add(column: "service", .text) }
-        }
-        migrator.registerMigration("v3: install progress") { db in
-            try db.create(table: "install_progress") { t in
-                t.primaryKey("node", .text)
-                t.column("report", .text).notNull()
-                t.column("updated_at", .double).notNull()
-            }
-        }
-        migrator.registerMigration("v4: operator actions, rack suspensions, pass requests, install samples") { db in
-            try db.create(table: "operator_action") { t in
-                t.autoIncrementedPrimaryKey("id")
-                t.column("actor", .text).notNull()
-                t.column("kind", .text).notNull()
-                t.column("target", .text)
-                t.column("remote", .text)
-                t.column("at", .double).notNull()
-            }
-            try db.create(table: "rack_suspension") { t in
-                t.primaryKey("rack", .text)
-                t.column("actor", .text).notNull()
-                t.column("since", .double).notNull()
-            }
-            try db.create(table: "pass_request") { t in
-                t.primaryKey("id", .integer).check { $0 == 1 }
-                t.column("actor", .text).notNull()
-                t.column("at", .double).notNull()
-            }
-            try db.create(table: "install_sample") { t in
-                t.column("node", .text).notNull()
-                t.column("image", .text).notNull()
-                t.column("at", .double).notNull().indexed()
-                t.column("downloaded", .integer).notNull()
-                t.column("uploaded", .integer).notNull()
-                t.column("from_seed", .integer).notNull()
-            }
-        }
-        migrator.registerMigration("v5: remembered nodes") { db in
-            try db.create(table: "remembered_node") { t in
-                t.primaryKey("name", .text)
-                t.column("spec", .text).notNull()
-                t.column("updated_at", .double).notNull()
-            }
-        }
-        return migrator
-    }
-
     // MARK: Node status
 
     public func observedState() async throws -> ObservedState {
         try await database.read { db in
             var state = ObservedState()
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM node_status") {
+            for row in try Row.fetchAll(db, sql: "SELECT \(Self.nodeColumns) FROM node_status") {
                 let record = try Self.nodeRecord(row)
                 state.nodes[record.name] = record.status
             }
@@ -127,7 +45,7 @@ public final class SQLiteStateStore: StateStore {
 
     public func nodeRecord(_ node: String) async throws -> NodeRecord? {
         try await database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM node_status WHERE name = ?", arguments: [node])
+            try Row.fetchOne(db, sql: "SELECT \(Self.nodeColumns) FROM node_status WHERE name = ?", arguments: [node])
                 .map(Self.nodeRecord)
         }
     }
@@ -218,16 +136,18 @@ public final class SQLiteStateStore: StateStore {
 
     public func unfinishedActions() async throws -> [JournalEntry] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE state = 'started' ORDER BY id").map(Self.journalEntry)
+            try Row.fetchAll(db, sql: "SELECT \(Self.journalColumns) FROM journal WHERE state = 'started' ORDER BY id")
+                .map(Self.journalEntry)
         }
     }
 
     public func journal(node: String?) async throws -> [JournalEntry] {
         try await database.read { db in
             let rows = if let node {
-                try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE node = ? ORDER BY id", arguments: [node])
+                try Row.fetchAll(db, sql: "SELECT \(Self.journalColumns) FROM journal WHERE node = ? ORDER BY id",
+                             arguments: [node])
             } else {
-                try Row.fetchAll(db, sql: "SELECT * FROM journal ORDER BY id")
+                try Row.fetchAll(db, sql: "SELECT \(Self.journalColumns) FROM journal ORDER BY id")
             }
             return try rows.map(Self.journalEntry)
         }
@@ -350,8 +270,9 @@ public final class SQLiteStateStore: StateStore {
     public func installProgress() async throws -> [String: InstallProgress] {
         try await database.read { db in
             var progress: [String: InstallProgress] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT * FROM install_progress") {
-                progress[row["node"]] = try Self.installProgress(row)
+            let rows = try Row.fetchCursor(db, sql: "SELECT node, report, updated_at FROM install_progress")
+            while let row = try rows.next() {
+                progress[row[0]] = try Self.installProgress(row)
             }
             return progress
         }
@@ -359,16 +280,18 @@ public final class SQLiteStateStore: StateStore {
 
     public func installProgress(of node: String) async throws -> InstallProgress? {
         try await database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM install_progress WHERE node = ?", arguments: [node])
-                .map(Self.installProgress)
+            try Row.fetchOne(db, sql: "SELECT node, report, updated_at FROM install_progress WHERE node = ?",
+                             arguments: [node]).map(Self.installProgress)
         }
     }
 
+    /// A row of `node, report, updated_at`.
     private static func installProgress(_ row: Row) throws -> InstallProgress {
-        let text: String = row["report"]
-        let updated: Double = row["updated_at"]
-        guard let report = try? JSONDecoder().decode(InstallReport.self, from: Data(text.utf8)) else {
-            throw StateStoreError(.unreadable, "install report of \(row["node"] as String? ?? "?")")
+        let text: String = row[1]
+        let updated: Double = row[2]
+        guard let report = FlatReportReader.report(text)
+                ?? (try? JSONDecoder().decode(InstallReport.self, from: Data(text.utf8))) else {
+            throw StateStoreError(.unreadable, "install report of \(row[0] as String? ?? "?")")
         }
         return InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated))
     }
@@ -404,43 +327,5 @@ public final class SQLiteStateStore: StateStore {
     /// SQLite's own consistency check; "ok" when the file is sound.
     public func integrityCheck() async throws -> String {
         try await database.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
-    }
-
-    // MARK: Rows
-
-    private static func encodeList(_ list: [String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(list), as: UTF8.self)
-    }
-
-    private static func decodeList(_ text: String) throws -> [String] {
-        try JSONDecoder().decode([String].self, from: Data(text.utf8))
-    }
-
-    private static func nodeRecord(_ row: Row) throws -> NodeRecord {
-        let phaseText: String = row["phase"]
-        guard let phase = NodeStatus.Phase(rawValue: phaseText) else {
-            throw StateStoreError(.unreadable, "unknown phase '\(phaseText)'")
-        }
-        let status = NodeStatus(phase: phase, image: row["image"], services: try decodeList(row["services"]),
-                                drifted: try decodeList(row["drifted"]), rack: row["rack"])
-        let seen: Double = row["last_seen"]
-        return NodeRecord(name: row["name"], status: status, lastError: row["last_error"],
-                          lastSeen: Date(timeIntervalSince1970: seen))
-    }
-
-    private static func journalEntry(_ row: Row) throws -> JournalEntry {
-        let kindText: String = row["kind"]
-        let stateText: String = row["state"]
-        guard let kind = PlannedAction.Kind(rawValue: kindText), let state = JournalEntry.State(rawValue: stateText)
-        else { throw StateStoreError(.unreadable, "journal row with kind '\(kindText)' state '\(stateText)'") }
-        let action = PlannedAction(node: row["node"], rack: row["rack"], wave: row["wave"], kind: kind,
-                                   destructive: row["destructive"], detail: row["detail"], service: row["service"])
-        let planned: Double = row["planned_at"]
-        let started: Double? = row["started_at"]
-        let finished: Double? = row["finished_at"]
-        return JournalEntry(id: row["id"], commit: row["commit_sha"], action: action, state: state, error: row["error"],
-                            plannedAt: Date(timeIntervalSince1970: planned),
-                            startedAt: started.map(Date.init(timeIntervalSince1970:)),
-                            finishedAt: finished.map(Date.init(timeIntervalSince1970:)))
     }
 }

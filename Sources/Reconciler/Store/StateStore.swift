@@ -12,6 +12,8 @@ public protocol StateStore: Sendable {
     /// Records a node's status (and its last error, nil to clear) in one transaction.
     func record(_ status: NodeStatus, lastError: String?, for node: String, at time: Date) async throws
     func nodeRecord(_ node: String) async throws -> NodeRecord?
+    /// Every stored node record, by node name: one read for a view of the whole site.
+    func nodeRecords() async throws -> [String: NodeRecord]
 
     func lastAppliedCommit() async throws -> String?
     func setLastAppliedCommit(_ commit: String, at time: Date) async throws
@@ -25,6 +27,9 @@ public protocol StateStore: Sendable {
     func unfinishedActions() async throws -> [JournalEntry]
     /// The journal, oldest first, optionally for one node.
     func journal(node: String?) async throws -> [JournalEntry]
+    /// Per node, the entries `NodeActivity` reads: its latest started entry and its latest entry, oldest first.
+    /// A status view of the whole site reads this, not the whole journal.
+    func latestJournalEntries() async throws -> [String: [JournalEntry]]
 
     /// Keeps the latest install report of a node (it replaces the one before) and appends its byte counters to
     /// the install samples (kept for `installSampleRetention`).
@@ -60,6 +65,32 @@ public protocol StateStore: Sendable {
     func rememberedNodes() async throws -> [String: RememberedNode]
 }
 
+extension StateStore {
+    /// One `nodeRecord` per observed node; stores that can read them in one go do.
+    public func nodeRecords() async throws -> [String: NodeRecord] {
+        var records: [String: NodeRecord] = [:]
+        for name in try await observedState().nodes.keys {
+            if let record = try await nodeRecord(name) { records[name] = record }
+        }
+        return records
+    }
+
+    /// From the whole journal; stores that can pick the entries out directly do.
+    public func latestJournalEntries() async throws -> [String: [JournalEntry]] {
+        Dictionary(grouping: try await journal(node: nil), by: \.action.node).mapValues(JournalEntry.latest(of:))
+    }
+}
+
+extension JournalEntry {
+    /// Of one node's journal (oldest first), what `NodeActivity` reads: the latest started entry and the latest
+    /// entry, oldest first (one entry when they are the same).
+    public static func latest(of journal: [JournalEntry]) -> [JournalEntry] {
+        guard let last = journal.last else { return [] }
+        guard let started = journal.last(where: { $0.state == .started }), started.id != last.id else { return [last] }
+        return [started, last]
+    }
+}
+
 /// A node's latest install report and when it arrived.
 public struct InstallProgress: Sendable, Hashable, Codable {
     public var report: InstallReport
@@ -77,6 +108,13 @@ public struct NodeRecord: Sendable, Hashable, Codable {
     public var status: NodeStatus
     public var lastError: String?
     public var lastSeen: Date
+
+    public init(name: String, status: NodeStatus, lastError: String?, lastSeen: Date) {
+        self.name = name
+        self.status = status
+        self.lastError = lastError
+        self.lastSeen = lastSeen
+    }
 }
 
 /// One action in the journal.
@@ -96,6 +134,18 @@ public struct JournalEntry: Sendable, Hashable, Codable {
     public var plannedAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
+
+    public init(id: Int64, commit: String?, action: PlannedAction, state: State, error: String?, plannedAt: Date,
+                startedAt: Date?, finishedAt: Date?) {
+        self.id = id
+        self.commit = commit
+        self.action = action
+        self.state = state
+        self.error = error
+        self.plannedAt = plannedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
 }
 
 /// A store error with intent.

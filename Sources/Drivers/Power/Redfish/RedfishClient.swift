@@ -182,7 +182,7 @@ public struct RedfishClient: PowerDriver {
             throw PowerError(
                 .unreachable, bmc: "\(address)",
                 "\(method) \(path): TLS handshake failed (\(error)); trust the BMC's CA, or set insecureSkipVerify "
-                    + "for a self-signed BMC", disposition: .stalled)
+                    + "for a self-signed BMC", intent: .stalled)
         } catch {
             throw self.error(.unreachable, "\(method) \(path): \(Self.describeTransportError(error))")
         }
@@ -201,8 +201,8 @@ public struct RedfishClient: PowerDriver {
         case 405, 501: throw error(.unsupported, detail)
         case 429, 503:
             let seconds = response.headers.first(name: "Retry-After").flatMap { Int($0) } ?? 5
-            throw PowerError(.busy, bmc: "\(address)", detail, disposition: .waiting(retryAfter: .seconds(seconds)))
-        case 400..<500: throw PowerError(.bmcError, bmc: "\(address)", detail, disposition: .stalled)
+            throw PowerError(.busy, bmc: "\(address)", detail, intent: .waiting(retryAfter: .seconds(seconds)))
+        case 400..<500: throw PowerError(.bmcError, bmc: "\(address)", detail, intent: .stalled)
         default: throw error(.bmcError, detail)
         }
     }

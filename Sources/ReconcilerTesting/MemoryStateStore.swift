@@ -1,6 +1,7 @@
 import Foundation
 import RackswarmCore
 import ReconcilerModel
+import ReconcilerStore
 
 /// An in-memory state store for unit tests of the planner and executor. Same rules as the SQLite store.
 public actor MemoryStateStore: StateStore {

@@ -1,0 +1,120 @@
+import Drivers
+
+/// `--dry-run`'s view of boot entries: the files each node gets and the command line its kernel starts with.
+///
+/// Entries are prepared and checked once (`BootEntries`); nothing is rendered, since paths follow from the MAC.
+/// By default nodes whose entries differ only in node name, MAC and IP share one group, printed once with
+/// `{node}` and `{mac}` in place of those: a 100,000-node site prints a handful of lines, not 400,000. With
+/// `everyEntry`, each node's entry is printed on its own.
+public enum BootEntryPreview {
+    /// Refused nodes listed by name in the grouped view; the rest are counted.
+    static let refusalsShown = 20
+
+    /// The boot section of a text dry run, written to `out`; nothing when the plan writes no boot entry.
+    public static func text<Output: TextOutputStream>(
+        plan: Plan, desired: DesiredState, everyEntry: Bool = false, to out: inout Output
+    ) {
+        let nodes = plan.actions.lazy.filter { $0.kind == .writeBootEntry }.map(\.node)
+        guard !nodes.isEmpty else { return }
+        let prepared = BootEntries(desired: desired)
+        let boot = desired.site.boot
+        let root = { (place: (root: BootEntryRenderer.File.Root, path: String)) in
+            (place.root == .tftp ? boot.tftpRoot : boot.httpRoot) + "/" + place.path
+        }
+        if everyEntry {
+            out.write("\nBoot entries:\n")
+            for name in nodes {
+                if let error = prepared.refused[name] {
+                    out.write("  \(name): refused: \(error)\n")
+                    continue
+                }
+                guard let entry = prepared.entries[name] else { continue }
+                let files = BootEntryRenderer.locations(loader: entry.loader, pxeName: entry.pxeName).map(root)
+                out.write("  \(name) (\(entry.loader.rawValue), \(entry.mac) -> \(entry.ip)): "
+                    + files.joined(separator: ", ") + "\n")
+                if case .install(let install) = entry.mode { writeKernel(install, to: &out) }
+            }
+            return
+        }
+        var groups: [Group] = []
+        var groupOf: [Group.Key: Int] = [:]
+        var refused: [String] = []
+        for name in nodes {
+            if let error = prepared.refused[name] {
+                refused.append("\(name): refused: \(error)")
+                continue
+            }
+            guard let entry = prepared.entries[name], case .install(let install) = entry.mode else { continue }
+            let key = Group.Key(entry: entry, install: install)
+            if let index = groupOf[key] {
+                groups[index].nodes.append(name)
+            } else {
+                groupOf[key] = groups.count
+                groups.append(Group(key: key, nodes: [name]))
+            }
+        }
+        let entryCount = groups.reduce(0) { $0 + $1.nodes.count }
+        out.write("\nBoot entries: \(count(entryCount, "node")) in \(count(groups.count, "group")) of like entries"
+            + (refused.isEmpty ? "" : ", \(refused.count) refused") + " (--show-boot-entries lists each node)\n")
+        for group in groups {
+            out.write("  \(count(group.nodes.count, "node")), \(group.key.loader.rawValue): "
+                + sample(group.nodes) + "\n")
+            let files = BootEntryRenderer.locations(loader: group.key.loader, pxeName: "01-{mac}").map(root)
+            out.write("      files " + files.joined(separator: ", ") + "\n")
+            writeKernel(group.key.install, to: &out)
+        }
+        for line in refused.prefix(refusalsShown) { out.write("  \(line)\n") }
+        if refused.count > refusalsShown {
+            out.write("  … and \(refused.count - refusalsShown) more refused (--show-boot-entries lists them)\n")
+        }
+    }
+
+    /// The boot section as one string.
+    public static func text(plan: Plan, desired: DesiredState, everyEntry: Bool = false) -> String {
+        var out = ""
+        text(plan: plan, desired: desired, everyEntry: everyEntry, to: &out)
+        return out
+    }
+
+    private static func writeKernel<Output: TextOutputStream>(_ install: InstallKernel, to out: inout Output) {
+        out.write("      kernel \(install.kernel) initrd \(install.initrd)\n")
+        out.write("      args \(install.arguments.joined(separator: " "))\n")
+    }
+
+    private static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
+    /// The first few names and the last: `r1n1, r1n2, r1n3, r1n4, … r9n4`.
+    private static func sample(_ names: [String]) -> String {
+        guard names.count > 5 else { return names.joined(separator: ", ") }
+        return names.prefix(4).joined(separator: ", ") + ", … " + (names.last ?? "")
+    }
+
+    /// Nodes whose entries are alike: the same loader and kernel, and the same command line once the node's own
+    /// arguments (`rackswarm.node=`, the report URL) are written with `{node}`.
+    struct Group {
+        struct Key: Hashable {
+            var loader: BootEntry.Loader
+            var install: InstallKernel
+
+            init(entry: BootEntry, install: InstallKernel) {
+                loader = entry.loader
+                var template = install
+                let report = "/report/" + entry.node
+                template.arguments = install.arguments.map { argument in
+                    if argument.hasPrefix("rackswarm.node="), argument.utf8.count == entry.node.utf8.count + 15,
+                       argument.hasSuffix(entry.node) {
+                        return "rackswarm.node={node}"
+                    }
+                    if argument.hasPrefix("rackswarm.report="), argument.hasSuffix(report) {
+                        return String(argument.dropLast(entry.node.count)) + "{node}"
+                    }
+                    return argument
+                }
+                self.install = template
+            }
+        }
+
+        var key: Key
+        var nodes: [String]
+    }
+}

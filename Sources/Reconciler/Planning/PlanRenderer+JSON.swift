@@ -1,0 +1,92 @@
+extension PlanRenderer {
+    /// `{"actions": [{"destructive","detail","kind","node","rack","service","wave"}], "commit", "orphaned", "site",
+    /// "summary"}`, written piece by piece to `output`: a plan of any size costs one action's text at a time.
+    ///
+    /// The bytes are those `JSONEncoder` writes with `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes` (the
+    /// golden files hold them): two-space indent, `"key" : value`, keys sorted, absent optionals left out.
+    public func json<Output: TextOutputStream>(_ plan: Plan, site: String, commit: String?, to output: inout Output) {
+        output.write("{\n  \"actions\" : [")
+        for (index, action) in plan.actions.enumerated() {
+            output.write(index == 0 ? "\n    {\n" : ",\n    {\n")
+            output.write(action.destructive ? "      \"destructive\" : true,\n" : "      \"destructive\" : false,\n")
+            output.write("      \"detail\" : ")
+            Self.writeJSONString(action.detail, to: &output)
+            output.write(",\n      \"kind\" : \"")
+            output.write(action.kind.rawValue)
+            output.write("\",\n      \"node\" : ")
+            Self.writeJSONString(action.node, to: &output)
+            output.write(",\n      \"rack\" : ")
+            Self.writeJSONString(action.rack, to: &output)
+            if let service = action.service {
+                output.write(",\n      \"service\" : ")
+                Self.writeJSONString(service, to: &output)
+            }
+            output.write(",\n      \"wave\" : ")
+            output.write(String(action.wave))
+            output.write("\n    }")
+        }
+        output.write(plan.actions.isEmpty ? "\n\n  ],\n" : "\n  ],\n")
+        if let commit {
+            output.write("  \"commit\" : ")
+            Self.writeJSONString(commit, to: &output)
+            output.write(",\n")
+        }
+        output.write("  \"orphaned\" : [")
+        for (index, node) in plan.orphaned.enumerated() {
+            output.write(index == 0 ? "\n    " : ",\n    ")
+            Self.writeJSONString(node, to: &output)
+        }
+        output.write(plan.orphaned.isEmpty ? "\n\n  ],\n  \"site\" : " : "\n  ],\n  \"site\" : ")
+        Self.writeJSONString(site, to: &output)
+        let s = plan.summary
+        output.write("""
+            ,
+              "summary" : {
+                "actions" : \(s.actions),
+                "decommission" : \(s.decommission),
+                "destructiveActions" : \(s.destructiveActions),
+                "orphaned" : \(s.orphaned),
+                "provision" : \(s.provision),
+                "reimage" : \(s.reimage),
+                "serviceChanges" : \(s.serviceChanges),
+                "waves" : \(s.waves)
+              }
+            }
+
+            """)
+    }
+
+    /// The whole JSON document as one string (small plans and tests; the command streams).
+    public func json(_ plan: Plan, site: String, commit: String?) -> String {
+        var text = ""
+        json(plan, site: site, commit: commit, to: &text)
+        return text
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped, `/` and non-ASCII kept.
+    static func writeJSONString<Output: TextOutputStream>(_ text: String, to output: inout Output) {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else {
+            output.write("\"")
+            output.write(text)
+            output.write("\"")
+            return
+        }
+        var escaped = "\""
+        for scalar in text.unicodeScalars {
+            if let short = shortEscapes[scalar] {
+                escaped += short
+            } else if scalar.value < 0x20 {
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        output.write(escaped + "\"")
+    }
+
+    /// The two-character escapes JSON has; other control characters are written `\u00XX`.
+    private static let shortEscapes: [Unicode.Scalar: String] = [
+        "\"": "\\\"", "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\u{08}": "\\b", "\u{0C}": "\\f",
+    ]
+}

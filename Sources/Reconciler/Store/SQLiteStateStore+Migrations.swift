@@ -1,0 +1,86 @@
+import GRDB
+
+/// The store's schema, one migration per version; a store opened by a newer rackswarm is migrated on open.
+extension SQLiteStateStore {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: node status, meta, journal") { db in
+            try db.create(table: "node_status") { t in
+                t.primaryKey("name", .text)
+                t.column("rack", .text)
+                t.column("phase", .text).notNull()
+                t.column("image", .text)
+                t.column("services", .text).notNull()
+                t.column("drifted", .text).notNull()
+                t.column("last_error", .text)
+                t.column("last_seen", .double).notNull()
+            }
+            try db.create(table: "meta") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+            try db.create(table: "journal") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("commit_sha", .text)
+                t.column("node", .text).notNull().indexed()
+                t.column("rack", .text).notNull()
+                t.column("wave", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("destructive", .boolean).notNull()
+                t.column("detail", .text).notNull()
+                t.column("state", .text).notNull().indexed()
+                t.column("error", .text)
+                t.column("planned_at", .double).notNull()
+                t.column("started_at", .double)
+                t.column("finished_at", .double)
+            }
+        }
+        migrator.registerMigration("v2: journal service") { db in
+            try db.alter(table: "journal") { t in t.add(column: "service", .text) }
+        }
+        migrator.registerMigration("v3: install progress") { db in
+            try db.create(table: "install_progress") { t in
+                t.primaryKey("node", .text)
+                t.column("report", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+        }
+        migrator.registerMigration("v4: operator actions, rack suspensions, pass requests, install samples") { db in
+            try db.create(table: "operator_action") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("actor", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("target", .text)
+                t.column("remote", .text)
+                t.column("at", .double).notNull()
+            }
+            try db.create(table: "rack_suspension") { t in
+                t.primaryKey("rack", .text)
+                t.column("actor", .text).notNull()
+                t.column("since", .double).notNull()
+            }
+            try db.create(table: "pass_request") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("actor", .text).notNull()
+                t.column("at", .double).notNull()
+            }
+            try db.create(table: "install_sample") { t in
+                t.column("node", .text).notNull()
+                t.column("image", .text).notNull()
+                t.column("at", .double).notNull().indexed()
+                t.column("downloaded", .integer).notNull()
+                t.column("uploaded", .integer).notNull()
+                t.column("from_seed", .integer).notNull()
+            }
+        }
+        migrator.registerMigration("v5: remembered nodes") { db in
+            try db.create(table: "remembered_node") { t in
+                t.primaryKey("name", .text)
+                t.column("spec", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+        }
+        return migrator
+    }
+}

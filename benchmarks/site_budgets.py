@@ -1,0 +1,81 @@
+"""The whole-command budgets of issue 22, and the record bench-site.sh keeps of each size.
+
+    site_budgets.py NODES PLAN VALIDATE TEXT JSON STATUS CONSOLE
+        Merges the in-process plan figures (PLAN, JSON) with the command timings (time_command.py's JSON) into one
+        record with each command's budget at NODES, and prints it as one JSON line.
+    site_budgets.py --report < RECORD
+        Prints one line per command: the figure, its budget, and OVER BUDGET when it is over.
+
+Budgets at 100,000 nodes: dry runs (text and JSON) 2 s and 400 MB peak RSS, validate 1.5 s, status with a full
+store 1 s, the console's site page and /api/v1/site 0.5 s. Smaller sites get the same budgets scaled by
+NODES / 100,000, never below a floor: 50 ms and 40 MB for a process (start-up alone costs that), 10 ms for a
+request to a server already up.
+"""
+import json
+import sys
+
+FULL = 100_000
+PROCESS_FLOOR_SECONDS = 0.05
+PROCESS_FLOOR_MB = 40
+REQUEST_FLOOR_SECONDS = 0.01
+BUDGETS = {  # command: (seconds at 100k, peak MB at 100k or None)
+    "validate": (1.5, None),
+    "dry_run_text": (2.0, 400),
+    "dry_run_json": (2.0, 400),
+    "status_full_store": (1.0, None),
+    "console_site_page": (0.5, None),
+    "console_api_site": (0.5, None),
+}
+
+
+def budget(name, nodes):
+    seconds, megabytes = BUDGETS[name]
+    floor = REQUEST_FLOOR_SECONDS if name.startswith("console") else PROCESS_FLOOR_SECONDS
+    scaled_seconds = max(floor, seconds * nodes / FULL)
+    scaled_mb = None if megabytes is None else max(PROCESS_FLOOR_MB, megabytes * nodes / FULL)
+    return scaled_seconds, scaled_mb
+
+
+def merge(nodes, plan, validate, text, json_run, status, console):
+    record = json.loads(plan)
+    pages = json.loads(console)["pages"]
+    runs = {
+        "validate": json.loads(validate),
+        "dry_run_text": json.loads(text),
+        "dry_run_json": json.loads(json_run),
+        "status_full_store": json.loads(status),
+        "console_site_page": pages["/"],
+        "console_api_site": pages["/api/v1/site"],
+    }
+    commands = {}
+    for name, run in runs.items():
+        seconds, megabytes = budget(name, nodes)
+        entry = {"seconds": run["seconds"], "budget_seconds": seconds}
+        if "peak_rss_mb" in run:
+            entry["peak_rss_mb"] = run["peak_rss_mb"]
+        if megabytes is not None:
+            entry["budget_peak_rss_mb"] = megabytes
+        entry["over_budget"] = run["seconds"] > seconds or (
+            megabytes is not None and run.get("peak_rss_mb", 0) > megabytes)
+        commands[name] = entry
+    record["commands"] = commands
+    # Kept under its old name for earlier results: the text dry run as a command.
+    record["dry_run_command_seconds"] = commands["dry_run_text"]["seconds"]
+    return record
+
+
+def report(record):
+    for name, entry in record["commands"].items():
+        line = f"  {record['nodes']} nodes {name}: {entry['seconds']:.3f} s (budget {entry['budget_seconds']:.3f} s)"
+        if "budget_peak_rss_mb" in entry:
+            line += f", {entry['peak_rss_mb']:.0f} MB (budget {entry['budget_peak_rss_mb']:.0f} MB)"
+        if entry["over_budget"]:
+            line += "  OVER BUDGET"
+        print(line)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--report":
+        report(json.load(sys.stdin))
+    else:
+        print(json.dumps(merge(int(sys.argv[1]), *sys.argv[2:8])))
