@@ -99,7 +99,9 @@ initrd="$work/initrd"
 mkdir -p "$initrd"/{bin,sbin,proc,sys,dev,newroot} "$work/busybox"
 dpkg-deb -x "$busybox_deb" "$work/busybox"
 install -m 0755 "$work/busybox/bin/busybox" "$initrd/bin/busybox"
-for applet in sh mount umount modprobe switch_root findfs sleep echo cat mkdir; do ln -s busybox "$initrd/bin/$applet"; done
+for applet in sh mount umount modprobe switch_root findfs sleep echo cat mkdir; do
+    ln -s busybox "$initrd/bin/$applet"
+done
 # The kernel asks /sbin/modprobe for what a module needs at run time (ext4's crc32c).
 ln -s ../bin/busybox "$initrd/sbin/modprobe"
 modules=(virtio_pci virtio_blk virtio_scsi ahci nvme sd_mod ext4 crc32c_generic)

@@ -4,10 +4,10 @@ firmware script, booting exactly as a physical server does (docs/virtual-datacen
 Each VM has a blank virtio disk (LABDIR/nodes/NODE/disk), a virtio NIC with the node's MAC on a tap device that
 is a port of the core namespace's bridge, Debian's iPXE ROM as its PXE firmware, and its serial console appended to
 LABDIR/nodes/NODE/console.log. qemu runs in the core namespace (the tap lives there) with a QMP socket; the node's
-BMC drives it through `vdc.py power` (VMNode is vdc.py's "vm" node kind): on starts qemu, off is QMP `quit` (a hard power-off), reset is QMP
-`system_reset`, or a fresh start when the next boot device changed. The next boot device the BMC recorded
-(`chassis bootdev pxe` → bmc/NODE/boot) is honoured once, as a BMC's boot flags are: `-boot once=n,order=c`; every
-later reset (the installer's `reboot -f`) boots from the disk first, then the network.
+BMC drives it through `vdc.py power` (VMNode is vdc.py's "vm" node kind): on starts qemu, off is QMP `quit` (a
+hard power-off), reset is QMP `system_reset`, or a fresh start when the BMC asked for a network boot. The next boot
+device the BMC recorded (`chassis bootdev pxe` → bmc/NODE/boot) is honoured once, as a BMC's boot flags are:
+`-boot once=n,order=cn`; every later reset (the installer's `reboot -f`) boots from the disk first, then the network.
 TCG by default: /dev/kvm opens on the development machines but KVM guests hang there; `--accel kvm` where it works.
 """
 import json
