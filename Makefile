@@ -6,7 +6,7 @@ BUILD_FLAGS ?=
 RELEASE_FLAGS ?= --static-swift-stdlib
 export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build release package demo demo-down test bench fuzz clean
+.PHONY: setup build release package demo demo-down test bench fuzz clean installer agent-static image
 
 setup:
 	bash scripts/setup.sh
@@ -27,7 +27,8 @@ demo: build
 demo-down:
 	bash scripts/demo.sh down
 
-test: setup
+# The lab's VM tests boot the installer and the image: build them first (cached after the first run).
+test: setup installer image
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) build --product generate-manual $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
@@ -39,6 +40,19 @@ bench: release
 FUZZ_SECONDS ?= 60
 fuzz:
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# provision-agent as the install environment and the installed OS run it: release, Swift runtime linked in.
+AGENT_STATIC := .build/release/provision-agent
+agent-static: setup
+	$(SWIFT) build -c release --product provision-agent --static-swift-stdlib $(BUILD_FLAGS)
+
+# The install environment (docs/install-environment.md): build/installer/{vmlinuz,initramfs.img,SHA256SUMS}.
+installer: agent-static
+	bash scripts/installer/build.sh build/installer $(AGENT_STATIC)
+
+# The example site's OS image (docs/os-image.md): build/image/debian-12.img, a raw whole-disk image. Needs root.
+image: installer
+	bash scripts/image/build.sh build/image/debian-12.img $(AGENT_STATIC) build/installer
 
 clean:
 	rm -rf .build

@@ -47,6 +47,9 @@ struct Install: AsyncParsableCommand {
     @Option(help: "How long one post action may run (e.g. 600, 10m).", transform: Quantity.durationFlag())
     var actionTimeout: Duration = .seconds(600)
 
+    @Flag(help: "Mount the image's root partition (its rootPartition) on --root for the post actions.")
+    var mountRoot = false
+
     @Flag(help: "Log debug detail.")
     var verbose = false
 
@@ -79,7 +82,8 @@ struct Install: AsyncParsableCommand {
         let address = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
         let configuration = InstallConfiguration(
             arguments: arguments, disk: disk, root: root, listenHost: address.host, listenPort: address.port,
-            seedFor: seedFor, reportInterval: reportInterval, giveUpAfter: giveUpAfter, actionTimeout: actionTimeout)
+            seedFor: seedFor, reportInterval: reportInterval, giveUpAfter: giveUpAfter, actionTimeout: actionTimeout,
+            mountRootPartition: mountRoot)
         let client = NodeInstaller.makeHTTPClient()
         let outcome: Result<InstallInstructions, InstallError>
         do {

@@ -18,6 +18,8 @@ public struct InstallError: IntentfulError, Sendable, Equatable {
         case sha256Mismatch = "sha256 mismatch"
         /// A post-install action exited non-zero.
         case postAction = "post action failed"
+        /// The target block device is smaller than the image: nothing was written.
+        case diskTooSmall = "disk too small"
     }
 
     public var code: Code

@@ -27,13 +27,17 @@ public struct InstallConfiguration: Sendable {
     public var backoff: RetryPolicy
     /// Longest run of one post action.
     public var actionTimeout: Duration
+    /// Mount the image's declared root partition on `root` for the post actions (the install environment on a
+    /// real disk); off, the post actions run in `root` as it is.
+    public var mountRootPartition: Bool
 
     public init(arguments: InstallArguments, disk: String, root: String, listenHost: String = "0.0.0.0",
                 listenPort: Int = 6881, seedFor: Duration = .zero, reportInterval: Duration = .seconds(2),
                 seedHosts: [String]? = nil, giveUpAfter: Duration = .seconds(120),
                 backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200), cap: .seconds(5)),
-                actionTimeout: Duration = .seconds(600))
+                actionTimeout: Duration = .seconds(600), mountRootPartition: Bool = false)
     {
+        self.mountRootPartition = mountRootPartition
         self.arguments = arguments
         self.disk = disk
         self.root = root
@@ -107,15 +111,7 @@ public struct NodeInstaller: Sendable {
                 try await verify(instructions, length: length)
                 await tracker.update(try? await client.progress())
                 await report(tracker.report(.written))
-                let actions = PostActions(node: arguments.node, root: configuration.root, disk: configuration.disk,
-                                          image: instructions.image, timeout: configuration.actionTimeout,
-                                          commands: commands)
-                let logger = logger
-                try await actions.run(instructions.postInstall) { action, result in
-                    logger.info("post action finished", metadata: [
-                        "action.name": "\(action.name)", "action.result": "\(result.summary)",
-                        "action.output": "\(PostActions.lastLines(result.output, count: 10))"])
-                }
+                try await postInstall(instructions)
                 await tracker.update(try? await client.progress())
                 await report(tracker.report(.postInstalled))
                 if ContinuousClock.now < seedingEnds {
@@ -145,6 +141,39 @@ public struct NodeInstaller: Sendable {
         return instructions
     }
 
+    /// The post actions, in the written image's root partition when the image declares one and the install
+    /// environment mounts it (`mountRootPartition`): mount, agent settings, the image's actions, sync, unmount.
+    /// Whatever fails, a mounted root is unmounted before the error goes on.
+    func postInstall(_ instructions: InstallInstructions) async throws(InstallError) {
+        let node = configuration.arguments.node
+        var mounted: InstalledRoot?
+        if configuration.mountRootPartition, let partition = instructions.rootPartition {
+            let root = InstalledRoot(disk: configuration.disk, partition: partition, mountPoint: configuration.root,
+                                     commands: commands)
+            let device = try await root.mount()
+            logger.info("root partition mounted", metadata: ["device": "\(device)", "root": "\(configuration.root)"])
+            mounted = root
+        }
+        do throws(InstallError) {
+            if let agent = instructions.agent {
+                try InstalledRoot.writeAgentSettings(agent, node: node, root: configuration.root)
+            }
+            let actions = PostActions(node: node, root: configuration.root, disk: configuration.disk,
+                                      image: instructions.image, timeout: configuration.actionTimeout,
+                                      commands: commands)
+            let logger = logger
+            try await actions.run(instructions.postInstall) { action, result in
+                logger.info("post action finished", metadata: [
+                    "action.name": "\(action.name)", "action.result": "\(result.summary)",
+                    "action.output": "\(PostActions.lastLines(result.output, count: 10))"])
+            }
+        } catch {
+            try? await mounted?.unmount()
+            throw error
+        }
+        try await mounted?.unmount()
+    }
+
     /// The instructions must be this node's and name the image the kernel arguments carry.
     func check(_ instructions: InstallInstructions) throws(InstallError) {
         let arguments = configuration.arguments
@@ -172,6 +201,10 @@ public struct NodeInstaller: Sendable {
                                intent: error.status == nil ? .transient : .stalled)
         } catch {
             throw InstallError(.torrent, "\(arguments.torrentURL) is not a torrent: \(error)")
+        }
+        if let capacity = InstalledRoot.blockDeviceSize(configuration.disk), capacity < metainfo.length {
+            throw InstallError(.diskTooSmall, "disk \(configuration.disk) holds \(capacity) bytes but image "
+                               + "\(instructions.image) has \(metainfo.length): nothing was written")
         }
         let torrentConfiguration = TorrentConfiguration(
             listenHost: configuration.listenHost, listenPort: configuration.listenPort,

@@ -66,18 +66,39 @@ public struct InstallInstructions: Sendable, Hashable, Codable {
         }
     }
 
+    /// What the installed system's `provision-agent serve` needs: the port it listens on and the site key that
+    /// signs the reconciler's requests. The install environment writes them into the installed root.
+    public struct Agent: Sendable, Hashable, Codable {
+        public var port: Int
+        /// The site key file's text (at least 16 bytes).
+        public var key: String
+
+        public init(port: Int, key: String) {
+            self.port = port
+            self.key = key
+        }
+    }
+
     public var node: String
     public var rack: String
     /// `name@version`.
     public var image: String
     public var sha256: String
     public var postInstall: [PostAction]
+    /// The written image's root file system, mounted for the post actions: `LABEL=…`, `UUID=…` or a partition
+    /// number. Nil: the post actions run in the install environment's own `--root` directory.
+    public var rootPartition: String?
+    /// Nil when the reconciler has no readable site key.
+    public var agent: Agent?
 
-    public init(node: String, rack: String, image: String, sha256: String, postInstall: [PostAction]) {
+    public init(node: String, rack: String, image: String, sha256: String, postInstall: [PostAction],
+                rootPartition: String? = nil, agent: Agent? = nil) {
         self.node = node
         self.rack = rack
         self.image = image
         self.sha256 = sha256
         self.postInstall = postInstall
+        self.rootPartition = rootPartition
+        self.agent = agent
     }
 }

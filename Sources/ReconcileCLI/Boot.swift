@@ -123,7 +123,7 @@ struct Boot: AsyncParsableCommand {
                 var known: [String: InstallInstructions] = [:]
                 for node in desired.nodes where node.state == .present {
                     if let image = desired.image(named: node.image.value) {
-                        known[node.name] = InstallInstructions(node: node, image: image)
+                        known[node.name] = InstallInstructions(node: node, image: image, agent: desired.site.agent)
                     }
                 }
                 server.instructions = { [known] node in known[node] }

@@ -41,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from netlab import (HostLock, LabError, Network, kill_group, kill_namespace_processes, process_mentions,  # noqa: E402
                     sh, spawn)
+import vm  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 STATE = "lab.json"
@@ -170,7 +171,7 @@ class NamespaceNode:
             pass
 
 
-NODE_KINDS = {"namespace": NamespaceNode()}
+NODE_KINDS = {"namespace": NamespaceNode(), "vm": vm.VMNode()}
 
 
 def kind_for(node):
@@ -197,6 +198,8 @@ def build(lab, site, inventory, state, net, args):
     state["keyFile"] = key_file
 
     disk_size = size_bytes(args.disk_size)
+    vms = vm.vm_nodes(inventory, args.vm, args.vms)
+    NODE_KINDS["vm"] = vm.VMNode(size_bytes(args.vm_disk_size), args.vm_memory, args.accel)
     for index, node in enumerate(inventory["nodes"], start=1):
         name = node["name"]
         directory = os.path.join(lab, "nodes", name)
@@ -215,7 +218,7 @@ def build(lab, site, inventory, state, net, args):
             env["SEED_FOR"] = args.seed_for
         if args.report_to:
             env["REPORT_TO"] = args.report_to
-        kind = kind_for(node)
+        kind = "vm" if name in vms else kind_for(node)
         made = NODE_KINDS[kind].create(net, state, index, node, directory, env)
         state["nodes"][name] = {"kind": kind, "rack": node["rack"], "mac": node["mac"], "ip": node["ip"],
                                 "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"], "emulated": False, **made}
@@ -237,6 +240,8 @@ def build(lab, site, inventory, state, net, args):
     save_state(lab, state)
 
     start_dnsmasq(lab, site, network, state, net)
+    if vms:
+        vm.install_pxelinux(network["tftpRoot"], net)
     build_repository(network, state, net)
     save_state(lab, state)
 
@@ -403,6 +408,10 @@ def power(args):
     if not state or args.node not in state["nodes"]:
         raise LabError(f"no node {args.node} in lab {lab}")
     node = state["nodes"][args.node]
+    if args.action == "reset" and hasattr(node_kind(node), "reset"):
+        record_bmc_power(node, True)
+        node_kind(node).reset(lab, args.node, node)
+        return
     if args.action in ("off", "reset"):
         power_off(lab, args.node, node)
     if args.action in ("on", "reset"):
@@ -453,6 +462,8 @@ def node_status(lab, name, node):
                     phase = "off"
     except FileNotFoundError:
         pass
+    if hasattr(node_kind(node), "phase"):
+        phase = node_kind(node).phase(lab, name, node)
     disk = os.path.join(directory, "disk")
     written = os.stat(disk).st_blocks * 512 if os.path.exists(disk) else 0
     power_state = "on" if node_kind(node).running_pid(lab, name, node) else "off"
@@ -528,6 +539,12 @@ def main():
     p.add_argument("--reconciler-bin")
     p.add_argument("--agent-bin")
     p.add_argument("--disk-size", default="1G", help="each node's sparse disk")
+    p.add_argument("--vm", action="append", metavar="NODE", help="make this IPMI node a qemu VM (repeatable)")
+    p.add_argument("--vms", type=int, default=0, help="make the first N IPMI nodes qemu VMs")
+    p.add_argument("--vm-disk-size", default="2G", help="each VM's blank virtio disk")
+    p.add_argument("--vm-memory", type=int, default=1024, help="MiB of memory per VM")
+    p.add_argument("--accel", default="tcg", choices=["tcg", "kvm"],
+                   help="qemu accelerator (KVM guests hang on the development machines: TCG by default)")
     p.add_argument("--key-file", help="site key for the nodes' agents (default: the site's agent.keyFile, or a "
                    "new LABDIR/site.key when that does not exist)")
     p.add_argument("--seed-for", help="nodes keep seeding this long after writing their image (e.g. 30s)")

@@ -96,6 +96,7 @@ public struct BootEntryRenderer: Sendable {
                   KERNEL \(install.kernel)
                   INITRD \(install.initrd)
                   APPEND \(install.arguments.joined(separator: " "))
+                  IPAPPEND 2
 
                 """
         case .localBoot:
@@ -128,15 +129,20 @@ public struct BootEntryRenderer: Sendable {
         return text
     }
 
+    /// The kernel argument naming the interface iPXE booted from, as pxelinux's `IPAPPEND 2` writes it
+    /// (`BOOTIF=01-aa-bb-cc-dd-ee-ff`): the install environment brings up that interface.
+    public static let ipxeBootInterface = "BOOTIF=01-${netX/mac:hexhyp}"
+
     /// The per-MAC iPXE script served over HTTP. It echoes a marker line first, and falls back to the firmware's
     /// next boot device (`exit 1`) if any step fails.
     public func ipxe(_ entry: BootEntry) -> String {
         var text = "#!ipxe\n\(Self.marker)\n"
         switch entry.mode {
         case .install(let install):
+            let arguments = (install.arguments + [Self.ipxeBootInterface]).joined(separator: " ")
             text += """
                 echo rackswarm: node \(entry.node) (\(entry.mac)) installs \(install.imageReference)
-                kernel \(server.fileURL(install.kernel)) \(install.arguments.joined(separator: " ")) || goto failed
+                kernel \(server.fileURL(install.kernel)) \(arguments) || goto failed
                 initrd \(server.fileURL(install.initrd)) || goto failed
                 boot || goto failed
                 :failed

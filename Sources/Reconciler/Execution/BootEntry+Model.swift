@@ -1,5 +1,6 @@
 import Dispatch
 import Drivers
+import Foundation
 
 extension BootServerAddress {
     /// The reconciler's HTTP server as nodes see it: `serverAddress:httpPort` of the provisioning network.
@@ -181,10 +182,18 @@ extension BootActionExecutor: ActionPerformer {
 }
 
 extension InstallInstructions {
-    /// What `GET rackswarm.report` answers for `node` installing `image`.
-    public init(node: Node, image: Image) {
+    /// What `GET rackswarm.report` answers for `node` installing `image`; with `agent`, the installed system's
+    /// agent settings (the site key is read from `agent.keyFile` each time; an unreadable key leaves them out).
+    public init(node: Node, image: Image, agent: AgentSettings? = nil) {
+        var settings: Agent?
+        if let agent, let data = FileManager.default.contents(atPath: agent.keyFile),
+            let key = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), key.utf8.count >= 16
+        {
+            settings = Agent(port: agent.port, key: key)
+        }
         self.init(
             node: node.name, rack: node.rack.value, image: image.reference, sha256: image.sha256.value.lowercased(),
-            postInstall: image.postInstall.map { PostAction(name: $0.name, run: $0.run) })
+            postInstall: image.postInstall.map { PostAction(name: $0.name, run: $0.run) },
+            rootPartition: image.rootPartition, agent: settings)
     }
 }

@@ -39,9 +39,7 @@ public actor InstallDesk {
         guard let node = desired.node(named: name), let image = desired.image(named: node.image.value) else {
             return nil
         }
-        return InstallInstructions(
-            node: node.name, rack: node.rack.value, image: image.reference, sha256: image.sha256.value.lowercased(),
-            postInstall: image.postInstall.map { .init(name: $0.name, run: $0.run) })
+        return InstallInstructions(node: node, image: image, agent: desired.site.agent)
     }
 
     public func receive(_ report: InstallReport, from name: String) async throws {

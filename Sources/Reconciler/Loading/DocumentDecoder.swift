@@ -235,7 +235,8 @@ struct DocumentDecoder {
     {
         guard let spec = fields.mapping(
             node, "\(context) spec",
-            known: ["version", "file", "url", "sha256", "kernel", "initrd", "kernelArgs", "pieceSize", "postInstall"])
+            known: ["version", "file", "url", "sha256", "kernel", "initrd", "kernelArgs", "pieceSize", "postInstall",
+                    "rootPartition"])
         else { return nil }
         let version = fields.require(spec, "version").flatMap { fields.string($0, "version") }
         var source: Image.Source?
@@ -298,9 +299,26 @@ struct DocumentDecoder {
                             ("name", { $0.string($1, "postInstall name") }),
                             ("run", { $0.string($1, "postInstall run") }), make: PostInstallAction.init)
         } ?? []
+        var rootPartition: String?
+        if let partitionNode = spec.value("rootPartition") {
+            let text: String? = if case .scalar(let raw, .plain) = partitionNode.content, Int(raw) != nil { raw }
+                else { fields.string(partitionNode, "rootPartition") }
+            if let text {
+                let valid = (Int(text).map { $0 >= 1 && $0 <= 128 } ?? false)
+                    || ((text.hasPrefix("LABEL=") || text.hasPrefix("UUID=")) && !text.contains(" ")
+                        && !text.hasSuffix("="))
+                if valid {
+                    rootPartition = text
+                } else {
+                    fields.error(partitionNode,
+                                 "rootPartition must be LABEL=name, UUID=uuid or a partition number, found '\(text)'")
+                }
+            }
+        }
         guard let version, let source, let sha, let kernel, let initrd else { return nil }
         return Image(name: name, location: location, version: version, source: source, sha256: sha, kernel: kernel,
-                     initrd: initrd, kernelArgs: kernelArgs, pieceSize: pieceSize, postInstall: post)
+                     initrd: initrd, kernelArgs: kernelArgs, pieceSize: pieceSize, postInstall: post,
+                     rootPartition: rootPartition)
     }
 
     // MARK: Service

@@ -18,12 +18,17 @@ public struct Image: Sendable, Hashable {
     /// BitTorrent piece size in bytes; nil lets the engine choose from the image size.
     public var pieceSize: Int?
     public var postInstall: [PostInstallAction]
+    /// The image's root file system, which the install environment mounts for the post actions: `LABEL=…`,
+    /// `UUID=…` or a partition number (docs/install-environment.md). Nil: the image has no partition table to look
+    /// into, and the post actions run in the install environment's root directory.
+    public var rootPartition: String?
 
     public init(
         name: String, location: SourceLocation, version: String, source: Source, sha256: Located<String>,
         kernel: Located<String>, initrd: Located<String>, kernelArgs: [String], pieceSize: Int?,
-        postInstall: [PostInstallAction]
+        postInstall: [PostInstallAction], rootPartition: String? = nil
     ) {
+        self.rootPartition = rootPartition
         self.name = name
         self.location = location
         self.version = version

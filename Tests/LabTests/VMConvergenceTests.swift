@@ -1,0 +1,200 @@
+import Drivers
+import Foundation
+import LabSupport
+import Reconciler
+import Testing
+
+/// Real machines, end to end: two qemu VMs (TCG) with blank virtio disks, each behind an ipmi_sim BMC whose chassis
+/// hook drives qemu over QMP, converge to `ready` under `reconcile apply`. n1 PXE-boots through iPXE, n2 through
+/// pxelinux (chained from the NIC's iPXE ROM); both boot `make installer`'s kernel and initramfs, whose init DHCPs
+/// and runs `provision-agent install`: `make image`'s Debian 12 disk image by BitTorrent onto /dev/vda, SHA-256,
+/// the root partition mounted for the post actions (hostname, network, the agent's key and unit), a real reboot
+/// from the disk (syslinux → the installed kernel → systemd), `provision-agent serve` started by its unit, and WEB
+/// installed by dnf inside the installed OS. The serial consoles prove each VM booted its own disk: the installed
+/// system prints its os-release and hostname. A second commit gives n1 a new image version, and n1 alone is
+/// reimaged. Needs root, `make installer image` and the lab's packages; without them it fails, it does not skip.
+@Suite(.serialized)
+struct VMConvergenceTests {
+    typealias Lab = VirtualDataCenterTests.Lab
+    static let installer = packageRoot + "/build/installer"
+    static let osImage = packageRoot + "/build/image/debian-12.img"
+
+    static func image(name: String, version: String, sha256: String) -> String {
+        """
+        apiVersion: rackswarm.io/v1
+        kind: Image
+        metadata: {name: \(name)}
+        spec:
+          version: "\(version)"
+          file: \(osImage)
+          sha256: "\(sha256)"
+          kernel: installer/vmlinuz
+          initrd: installer/initramfs.img
+          kernelArgs: [console=ttyS0]
+          rootPartition: LABEL=rackswarm-root
+          pieceSize: 4MiB
+          postInstall:
+            - name: hostname
+              run: echo "$RACKSWARM_NODE" > etc/hostname
+            - name: network
+              run: >-
+                printf '[Match]\\nName=eth0\\n\\n[Network]\\nDHCP=ipv4\\n' > etc/systemd/network/10-rackswarm.network
+            - name: image
+              run: echo "\(name)@\(version)" > etc/rackswarm/image
+
+        """
+    }
+
+    static func writeSite(_ lab: Lab, sha256: String, n1Image: String) throws {
+        var rack = """
+            apiVersion: rackswarm.io/v1
+            kind: Rack
+            metadata: {name: r1}
+            spec:
+              firstWave: 2
+              bmc: {username: admin, password: {file: \(lab.base)/bmc.password}}
+
+            """
+        for (index, loader) in [(1, "ipxe"), (2, "pxelinux")] {
+            rack += """
+                ---
+                apiVersion: rackswarm.io/v1
+                kind: Node
+                metadata: {name: n\(index)}
+                spec: {rack: r1, mac: "52:54:00:97:00:0\(index)", ip: 10.77.0.1\(index),
+                       bmc: {url: "ipmi://127.0.0.1:940\(index)"}, bootLoader: \(loader),
+                       image: \(index == 1 ? n1Image : "os"), services: [web]}
+
+                """
+        }
+        let files: [String: String] = [
+            "site.yaml": """
+                apiVersion: rackswarm.io/v1
+                kind: Site
+                metadata: {name: vms}
+                spec:
+                  network: {pxeSubnet: 10.77.0.0/24, serverAddress: 10.77.0.1, httpPort: 8080, dhcp: managed}
+                  boot: {tftpRoot: \(lab.base)/tftp, httpRoot: \(lab.httpRoot), afterInstall: localBoot}
+                  rollout: {firstWave: 2, maxUnavailable: 2, concurrency: 2, failureBudget: 1, canary: false}
+                  timeouts: {power: 2m, install: 8m, services: 4m}
+                  agent: {port: 7700, keyFile: \(lab.base)/site.key}
+                  interval: 1m
+
+                """,
+            "racks/r1.yaml": rack,
+            "services/web.yaml": VirtualDataCenterTests.webService,
+            "images/os.yaml": image(name: "os", version: "1", sha256: sha256),
+            "images/os-next.yaml": image(name: "os-next", version: "2", sha256: sha256),
+        ]
+        for (path, text) in files {
+            let url = URL(fileURLWithPath: lab.site + "/" + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                    withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// The installer's files where both loaders fetch them: under the HTTP root (iPXE) and the TFTP root (pxelinux).
+    static func publishInstaller(_ lab: Lab) throws {
+        for root in [lab.httpRoot, lab.base + "/tftp"] {
+            try FileManager.default.createDirectory(atPath: root + "/installer", withIntermediateDirectories: true)
+            for file in ["vmlinuz", "initramfs.img"] {
+                try? FileManager.default.removeItem(atPath: root + "/installer/" + file)
+                try FileManager.default.copyItem(atPath: installer + "/" + file, toPath: root + "/installer/" + file)
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(15)))
+    func twoVMsInstallTheImageFromBlankDisksAndRunWEB() async throws {
+        try #require(getuid() == 0, "the virtual data center needs root (network namespaces, tap devices)")
+        let reconcile = VirtualDataCenterTests.binaries + "/reconcile"
+        try #require(FileManager.default.isExecutableFile(atPath: reconcile), "build reconcile first")
+        for file in [Self.installer + "/vmlinuz", Self.installer + "/initramfs.img", Self.osImage] {
+            try #require(FileManager.default.fileExists(atPath: file), "\(file) is missing: make installer image")
+        }
+        let base = try await VirtualDataCenterTests.labDirectory("rs-vms")
+        let lab = Lab(base: base)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var tornDown = false
+        defer { if !tornDown { VirtualDataCenterTests.downSynchronously(lab.lab) } }
+
+        let sha = try FileDigest.sha256(path: Self.osImage)
+        try Self.writeSite(lab, sha256: sha, n1Image: "os")
+        try Self.publishInstaller(lab)
+        try "lab-bmc-secret\n".write(toFile: base + "/bmc.password", atomically: true, encoding: .utf8)
+        try (SiteKey.generateHex() + "\n").write(toFile: base + "/site.key", atomically: true, encoding: .utf8)
+        try "lab/\nhttp/\ntftp/\ncache/\nstate.db*\n*.log\nbmc.password\nsite.key\n"
+            .write(toFile: base + "/.gitignore", atomically: true, encoding: .utf8)
+        try await VirtualDataCenterConvergenceTests.git(lab, ["init", "-q", "-b", "main"])
+        try await VirtualDataCenterConvergenceTests.git(lab, ["add", "-A"])
+        try await VirtualDataCenterConvergenceTests.git(lab, ["commit", "-q", "-m", "two VMs"])
+
+        let up = await VirtualDataCenterTests.run("/usr/bin/python3", [
+            VirtualDataCenterTests.vdc, "up", "--site", lab.site, "--lab", lab.lab, "--vms", "2",
+        ])
+        try #require(up.succeeded, "vdc.py up: \(up.output)")
+
+        func apply() async -> CommandResult {
+            await VirtualDataCenterTests.run("/usr/bin/python3", [
+                VirtualDataCenterTests.vdc, "exec", lab.lab, "--", reconcile, "apply", "--repo", "file://" + base,
+                "--path", "site", "--cache", base + "/cache", "--state", base + "/state.db",
+                "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid", "--backoff", "2s",
+            ], timeout: .seconds(720))
+        }
+        func console(_ node: String) -> String {
+            (try? String(contentsOfFile: "\(lab.lab)/nodes/\(node)/console.log", encoding: .isoLatin1)) ?? ""
+        }
+        func consoles() -> String {
+            ["n1", "n2"].map { "== \($0) (last 3000 characters)\n" + String(console($0).suffix(3000)) }
+                .joined(separator: "\n")
+        }
+        func expectReady(_ images: [String: String]) async throws {
+            let store = try SQLiteStateStore(path: base + "/state.db")
+            for (node, image) in images.sorted(by: { $0.key < $1.key }) {
+                let record = try await store.nodeRecord(node)
+                #expect(record?.status.phase == .ready && record?.status.image == image,
+                        "\(node): \(String(describing: record))")
+                #expect(record?.status.services == ["web"], "\(node): WEB installed by dnf in the installed OS")
+            }
+        }
+
+        let first = await apply()
+        #expect(first.succeeded, "\(first.output)\n\(consoles())")
+        #expect(first.output.contains("2 nodes converged, 0 stalled, 0 failed"), "\(first.output)")
+        try await expectReady(["n1": "os@1", "n2": "os@1"])
+        for node in ["n1", "n2"] {
+            let text = console(node)
+            // The install environment ran, then the installed system booted from the VM's own disk.
+            #expect(text.contains("rackswarm-installer: installed: rebooting from /dev/vda"), "\(node)")
+            #expect(text.contains("rackswarm: booted from disk: kernel 6.1"), "\(node)")
+            #expect(text.contains("root /dev/vda2"), "\(node): root on its own disk")
+            #expect(text.contains("rackswarm: hostname \(node)"), "\(node): the hostname post action")
+            #expect(text.contains("rackswarm: os-release: PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\""))
+            #expect(text.contains("rackswarm: image: os@1"), "\(node)")
+        }
+        // iPXE echoes its entry's line (n1); pxelinux passes its own BOOT_IMAGE= argument (n2).
+        #expect(console("n1").contains("rackswarm: node n1 (52:54:00:97:00:01) installs os@1"),
+                "iPXE's echo: \(console("n1").prefix(3000))")
+        #expect(console("n2").contains("command line: BOOT_IMAGE=installer/vmlinuz"),
+                "n2 booted its install kernel through pxelinux: \(console("n2").prefix(3000))")
+
+        // A new image version for n1: it alone is reimaged (PXE again, install over its disk, boot, WEB).
+        try Self.writeSite(lab, sha256: sha, n1Image: "os-next")
+        try await VirtualDataCenterConvergenceTests.git(lab, ["commit", "-q", "-am", "n1 runs os-next"])
+        let n2Boots = console("n2").components(separatedBy: "rackswarm: booted from disk").count
+        let second = await apply()
+        #expect(second.succeeded, "\(second.output)\n\(consoles())")
+        #expect(second.output.contains("1 to reimage"), "\(second.output)")
+        try await expectReady(["n1": "os-next@2", "n2": "os@1"])
+        #expect(console("n1").contains("rackswarm: image: os-next@2"), "n1 booted its new image")
+        #expect(console("n2").components(separatedBy: "rackswarm: booted from disk").count == n2Boots,
+                "n2 was left alone")
+
+        let down = await VirtualDataCenterTests.run("/usr/bin/python3", [VirtualDataCenterTests.vdc, "down", lab.lab])
+        tornDown = true
+        #expect(down.succeeded, "\(down.output)")
+        #expect(await VirtualDataCenterTests.run("/usr/bin/pgrep", ["-f", lab.lab + "/nodes/"]).output.isEmpty,
+                "no qemu left")
+    }
+}
