@@ -59,12 +59,14 @@ struct Store: AsyncParsableCommand {
         }
 
         func run() async throws {
-            guard let store = try SQLiteStateStore.openExisting(path: state),
+            // openExisting checks the file and its schema version, read-only; pruning then writes.
+            guard try SQLiteStateStore.openExisting(path: state) != nil,
                 let retention = durationSetting(retention)
             else {
                 Terminal.standardError.write("error: no state database at \(state)\n")
                 throw ExitCode.failure
             }
+            let store = try SQLiteStateStore(path: state)
             let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
             let pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
             print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(self.retention)")

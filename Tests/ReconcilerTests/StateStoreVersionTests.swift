@@ -12,7 +12,7 @@ struct StateStoreVersionTests {
         #expect(FileManager.default.createFile(atPath: directory.database, contents: Data()))
         let site = Repo.examples.appendingPathComponent("datacenter").path
         let (status, stdout, stderr) = try runProcess(
-            ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--state", directory.database])
+            ValidateCommandTests.binary, ["plan", "--repo", site, "--state", directory.database])
         #expect(status == 2, "\(stdout)\(stderr)")
         let (statusStatus, _, statusErr) = try runProcess(
             ValidateCommandTests.binary, ["status", "--repo", site, "--state", directory.database])
@@ -60,7 +60,7 @@ struct StateStoreVersionTests {
         }
         let site = Repo.examples.appendingPathComponent("datacenter").path
         let (status, _, stderr) = try runProcess(
-            ValidateCommandTests.binary, ["--dry-run", "--repo", site, "--state", directory.database])
+            ValidateCommandTests.binary, ["plan", "--repo", site, "--state", directory.database])
         #expect(status == 1)
         #expect(stderr.contains(expected), "\(stderr)")
     }

@@ -15,7 +15,7 @@ namespace change):
     dnsmasq (DHCP + TFTP) from `reconcile boot dnsmasq-config`;
   - one namespace per node `rv<hash>n<i>`, its eth0 a veth into br0 with the node's MAC;
   - LABDIR/nodes/NODE/{disk (sparse), root/, console.log, node.env};
-  - the services' RPMs (scripts/lab/make-service-repo.sh) in LABDIR/rpms/repo, linked as HTTPROOT/repo when the
+  - the services' RPMs (scripts/lab/make-service-repo.sh) in LABDIR/rpms/repo, copied to HTTPROOT/repo when the
     site's HTTP root has no `repo` of its own.
 A BMC's chassis hook powers its node: on starts scripts/lab/node-firmware.sh in the node's namespace (own process
 group, descriptors closed); off kills every process in that namespace; reset does both. Redfish and iLO nodes get
@@ -396,7 +396,10 @@ def build_repository(network, state, net):
     sh("bash", os.path.join(HERE, "make-service-repo.sh"), out)
     repo = os.path.join(out, "repo")
     state["repository"] = repo
-    net.add_symlink(repo, os.path.join(network["httpRoot"], "repo"))
+    # A copy, not a link: the boot server serves nothing that resolves outside its HTTP root.
+    served = os.path.join(network["httpRoot"], "repo")
+    if not os.path.lexists(served):
+        shutil.copytree(repo, served)
 
 
 # MARK: power
