@@ -129,6 +129,9 @@ final class LoopbackLab: @unchecked Sendable {
                 power: 30s
                 install: \(installTimeout)
                 services: 1m
+                # ipmi_sim answers in milliseconds; a 1 s request timeout on a loaded 2-core machine resends
+                # "power on", which the BMC runs again: the kill -9 test counts power-ons.
+                bmcRequest: 5s
               agent:
                 port: \(agentPort)
                 keyFile: \(root)/site.key
