@@ -54,7 +54,8 @@ enum LibtorrentPeer {
 }
 
 /// Waits until `log` contains `marker` or the timeout passes.
-func waitForOutput(_ child: ChildProcess, _ marker: String, timeout: Double = 20) async -> Bool {
+/// The deadline is generous: when the whole suite starts at once on 2 cores a test may wait tens of seconds to run.
+func waitForOutput(_ child: ChildProcess, _ marker: String, timeout: Double = 60) async -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if child.log.contains(marker) { return true }
