@@ -41,7 +41,7 @@ test: setup installer image
 	$(SWIFT) build --product generate-manual $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build --filter '$(TIMED_SUITES)' $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build --skip '$(TIMED_SUITES)|$(LAB_SUITES)|$(VM_SUITES)' $(BUILD_FLAGS)
-	$(SWIFT) test --skip-build --filter '$(LAB_SUITES)' $(BUILD_FLAGS)
+	$(SWIFT) test --skip-build --filter '$(LAB_SUITES)' --skip '$(VM_SUITES)' $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build --filter '$(VM_SUITES)' $(BUILD_FLAGS)
 
 bench: release
