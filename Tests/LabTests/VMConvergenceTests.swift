@@ -145,7 +145,8 @@ struct VMConvergenceTests {
 
         func apply() async -> CommandResult {
             await VirtualDataCenterTests.run("/usr/bin/python3", [
-                VirtualDataCenterTests.vdc, "exec", lab.lab, "--", reconcile, "apply", "--yes", "--repo", "file://" + base,
+                VirtualDataCenterTests.vdc, "exec", lab.lab, "--", reconcile, "apply", "--yes",
+                "--repo", "file://" + base,
                 "--path", "site", "--cache", base + "/cache", "--state", base + "/state.db",
                 "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid", "--backoff", "2s",
             ], timeout: .seconds(720))
