@@ -50,14 +50,14 @@ struct NodeView: Sendable, Codable {
         labels = node.labels
         let endpoint = node.bmc.endpoint.value
         bmc = BMCView(scheme: endpoint.scheme.rawValue, host: endpoint.host)
-        let journal = snapshot.journal[node.name] ?? []
+        let journal = snapshot.nodes[node.name]?.journal ?? []
         self.journal = journal
         power = observedPower ?? Self.powerFromJournal(journal)
         wantedImage = snapshot.wantedImage(node)
-        let record = snapshot.records[node.name]
+        let record = snapshot.record(node.name)
         installedImage = record?.status.image
         activity = snapshot.activity(node.name)
-        install = snapshot.installs[node.name]
+        install = snapshot.install(node.name)
         let installed = Set(record?.status.services ?? [])
         let drifted = Set(record?.status.drifted ?? [])
         services = node.serviceNames.map { name in

@@ -289,7 +289,7 @@ public final class SQLiteStateStore: StateStore {
     }
 
     /// A row of `node, report, updated_at`.
-    private static func installProgress(_ row: Row) throws -> InstallProgress {
+    static func installProgress(_ row: Row) throws -> InstallProgress {
         let text: String = row[1]
         let updated: Double = row[2]
         guard let report = FlatReportReader.report(text)
