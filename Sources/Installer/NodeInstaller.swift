@@ -73,7 +73,7 @@ public struct NodeInstaller: Sendable {
         self.configuration = configuration
         self.channel = ReportChannel(
             reportURL: configuration.arguments.reportURL, client: client, backoff: configuration.backoff,
-            giveUpAfter: configuration.giveUpAfter, logger: logger)
+            giveUpAfter: configuration.giveUpAfter, token: configuration.arguments.token, logger: logger)
         self.commands = commands
         var logger = logger
         logger[metadataKey: "node.name"] = "\(configuration.arguments.node)"

@@ -135,7 +135,8 @@ extension Apply {
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                  server: BootServerAddress(site.network), logger: logger)
+                                  server: BootServerAddress(site.network), tokens: InstallTokenMinter(siteKey: key),
+                                  logger: logger)
         let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
         let pass = ConvergencePass(
             seams: Convergence.seams(source: source.source, store: store, bootDriver: boot, resources: resources,

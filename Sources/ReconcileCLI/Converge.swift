@@ -39,8 +39,10 @@ struct Convergence {
         let (checkout, desired) = first
         let site = desired.site
         let store = try SQLiteStateStore(path: statePath)
+        let key = try Self.siteKey(site)
         let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                        server: BootServerAddress(site.network), logger: logger)
+                                        server: BootServerAddress(site.network),
+                                        tokens: InstallTokenMinter(siteKey: key), logger: logger)
         try await bootDriver.writeSiteFiles()
         let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
         let server = "\(site.network.serverAddress):\(site.network.httpPort)"
@@ -62,6 +64,14 @@ struct Convergence {
                     throw BootHTTPServer.ReportRejection.unknownNode
                 }
             })
+        // Instructions and reports need the node's one-time install token (refusals are logged and counted).
+        http.authorize = { node, token, client in
+            switch await desk.authorize(node: node, token: token, client: client) {
+            case .granted: .granted
+            case .missingToken: .missingToken
+            case .refused(let why): .refused(why)
+            }
+        }
         let resources = PowerDriverResources()
         // The web console and /metrics on the same server, following the site of the latest pass.
         let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired))
@@ -77,7 +87,6 @@ struct Convergence {
                 "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
         }
-        let key = try Self.siteKey(site)
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
@@ -162,7 +171,8 @@ extension Convergence {
             agents: { site in
                 { node in
                     ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: site.agent.port),
-                                       key: key, timeout: site.timeouts.services, logger: logger)
+                                       key: key.agentKey(forNode: node.name), timeout: site.timeouts.services,
+                                       logger: logger)
                 }
             },
             images: images,
