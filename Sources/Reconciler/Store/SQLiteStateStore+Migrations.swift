@@ -81,6 +81,13 @@ extension SQLiteStateStore {
                 t.column("updated_at", .double).notNull()
             }
         }
+        migrator.registerMigration("v6: hardware inventory") { db in
+            try db.create(table: "hardware_inventory") { t in
+                t.primaryKey("node", .text)
+                t.column("inventory", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+        }
         return migrator
     }
 }
