@@ -85,17 +85,16 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
 
-    @Option(help: "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).")
-    var retention: String?
+    @Option(help: "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).",
+            transform: Quantity.durationFlag())
+    var retention: Duration?
 
     @OptionGroup var logging: LoggingOptions
 
-    func validate() throws {
+    mutating func validate() throws {
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
-        if let retention = retention ?? Settings.value("retention"),
-            durationSetting(retention).map({ $0 > .zero }) != true {
-            throw ValidationError("--retention takes a duration like 30d or 12h")
-        }
+        // The settings file's retention, read now so that a malformed one is reported before anything starts.
+        retention = retention ?? Settings.duration("retention")
         if showBootEntries && (!dryRun || output.output == .json) {
             throw ValidationError("--show-boot-entries is for --dry-run text output (JSON has every action)")
         }
@@ -137,8 +136,7 @@ struct Apply: AsyncParsableCommand {
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),
-                                          retention: (retention ?? Settings.value("retention"))
-                                              .flatMap(durationSetting),
+                                          retention: retention,
                                           consoleListen: (consoleListen ?? Settings.value("console-listen"))
                                               .flatMap(CommandLineValues.hostPort),
                                           consoleTLS: consoleTLSCert.flatMap { cert in
@@ -194,9 +192,4 @@ extension Apply {
         await resources.shutdown()
         if failed { throw ExitCode.failure }
     }
-}
-
-/// A duration from a flag or the settings file, in the one syntax every time flag takes (`90s`, `5m`, `30d`).
-func durationSetting(_ text: String) -> Duration? {
-    try? Quantity.duration(text, in: Quantity.durations)
 }

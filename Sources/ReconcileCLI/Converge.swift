@@ -215,9 +215,20 @@ extension Convergence {
     static func wantedImages(_ desired: DesiredState, siteDirectory: String, repoRoot: String)
         -> [ImageSeeder.Wanted]
     {
+        let httpRoot = desired.site.boot.httpRoot
         let used = Set(desired.nodes.filter { $0.state == .present }.map(\.image.value))
         return desired.images.filter { used.contains($0.name) }.compactMap { image in
-            guard case .file(let path) = image.source else { return nil }
+            let path: String
+            switch image.source {
+            case .file(let file):
+                path = file
+            case .url(let url):
+                // Downloaded once under the HTTP root, named by what it must hash to.
+                return ImageSeeder.Wanted(
+                    reference: image.reference, path: "\(httpRoot)/images/.downloads/\(image.sha256.value)",
+                    sha256: image.sha256.value, pieceSize: image.pieceSize, shownPath: url,
+                    shownExpectation: "\(image.sha256.location)", url: url)
+            }
             let absolute = path.hasPrefix("/") ? path : siteDirectory + "/" + path
             let root = repoRoot.hasSuffix("/") ? repoRoot : repoRoot + "/"
             let shown = absolute.hasPrefix(root) ? String(absolute.dropFirst(root.count)) : absolute
