@@ -23,7 +23,7 @@ sources[announce]="${bencode[*]} Sources/Torrent/Tracker/Announce.swift Sources/
     Fuzz/AnnounceDrive.swift Fuzz/AnnounceFuzz.swift"
 max_len[announce]=512
 sources[metainfo]="${bencode[*]} Sources/Torrent/Metainfo/Metainfo.swift Sources/Torrent/Metainfo/SHA1.swift
-    Sources/Torrent/Version.swift Fuzz/MetainfoDrive.swift Fuzz/MetainfoFuzz.swift"
+    Sources/Torrent/Version.swift Sources/RackswarmCore/Quantity.swift Fuzz/MetainfoDrive.swift Fuzz/MetainfoFuzz.swift"
 max_len[metainfo]=1024
 sources[service-frame]="Sources/Drivers/Packages/ServiceMessage.swift
     Sources/Drivers/Packages/ServiceMessage+Encoding.swift Sources/Drivers/Packages/ServiceMessageError.swift Sources/Drivers/Packages/ServiceMessageParser.swift
