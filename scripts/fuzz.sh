@@ -34,7 +34,7 @@ sources[ipmi]="Sources/Drivers/Power/IPMI/RMCPPacket.swift Sources/Drivers/Power
     Sources/Drivers/Power/PowerCapabilities.swift Sources/Drivers/Power/PowerError.swift Sources/RackswarmCore/*.swift
     Fuzz/IPMIDrive.swift Fuzz/IPMIFuzz.swift"
 max_len[ipmi]=256
-sources[install-report]="Sources/BootServer/ReportBody.swift Sources/RackswarmCore/InstallReport.swift
+sources[install-report]="Sources/BootServer/ReportBody.swift Sources/RackswarmCore/*.swift
     Fuzz/InstallReportDrive.swift Fuzz/InstallReportFuzz.swift"
 max_len[install-report]=512
 
