@@ -286,12 +286,12 @@ struct FieldDecoder {
         do {
             url = try BMCURL(parsing: text)
         } catch let failure {
-            switch failure.problem {
+            switch failure {
             case .credentials:
                 error(node, "the BMC URL carries credentials; secrets never go in git",
                       hint: "drop 'user:password@' and set bmc.username and bmc.password: {env: …}")
             case .invalidPort: error(node, "malformed port in BMC URL '\(text)'")
-            case .invalidHost: error(node, "malformed host in BMC URL '\(text)': \(failure.message)")
+            case .invalidHost(let why): error(node, "malformed host in BMC URL '\(text)': \(why)")
             case .noScheme, .invalidScheme:
                 error(node, "malformed BMC URL '\(text)'", hint: "write it like ipmi://10.0.0.5 or ilo://bmc-r1-n1")
             }
