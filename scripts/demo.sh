@@ -153,7 +153,9 @@ set -e
 
 echo
 echo "== 3. The virtual data center: a namespace, a BMC, DHCP/TFTP and a disk per node"
-vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701 --vms "$vms"
+vm_nodes=()
+for n in $(seq 1 "$vms"); do vm_nodes+=(--vm "r1n$n"); done
+vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701 "${vm_nodes[@]}"
 
 echo
 echo "== 4. reconcile apply --every 10s, until every node is ready"
