@@ -39,11 +39,14 @@ struct NodeView: Sendable, Codable {
     var installedImage: String?
     var activity: NodeActivity
     var install: InstallProgress?
+    /// What the install environment found on the node, as it last reported.
+    var hardware: HardwareRecord?
     var services: [ServiceRow]
     var journal: [JournalEntry]
     var suspendedRack: Bool
 
-    init(_ snapshot: ConsoleSnapshot, node: Node, observedPower: String?) {
+    init(_ snapshot: ConsoleSnapshot, node: Node, observedPower: String?, hardware: HardwareRecord? = nil) {
+        self.hardware = hardware
         self.node = node.name
         rack = node.rack.value
         location = "\(node.location.file):\(node.location.line)"
@@ -109,6 +112,10 @@ struct NodeView: Sendable, Codable {
                      + "\(Units.bytes(progress.report.uploaded)) up, at \(Units.time(progress.updatedAt))"
                      + (progress.report.error.map { "; error: \($0)" } ?? ""))
             } ?? text("none")),
+            ("hardware", hardware.map { record in
+                .group(record.inventory.lines.map { el("div", [], text($0)) }
+                       + [el("div", [("class", "muted")], text("reported \(Units.time(record.updatedAt))"))])
+            } ?? text("not reported yet")),
             ("last error", activity.lastError.map { el("span", [("class", "error")], text($0)) } ?? text("—")),
         ]
         let factRows = facts.map { name, value in el("tr", [], el("th", [], text(name)), el("td", [], value)) }

@@ -47,6 +47,32 @@ struct StateStoreTests {
         }
     }
 
+    /// The inventory arrives with `booted` and outlives the reports that replace it; the stored report stays flat.
+    @Test func hardwareInventoryIsKeptApartFromTheInstallReport() async throws {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        let inventory = HardwareInventory(
+            cpus: 2, cpuModel: "QEMU", memoryBytes: 1 << 30,
+            disks: [.init(name: "vda", bytes: 2 << 30, serial: "r1n1-disk")],
+            nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up")])
+        for store in try Self.stores(directory) {
+            #expect(try await store.hardware(of: "n1") == nil)
+            try await store.recordInstall(InstallReport(phase: .booted, image: "os@1", hardware: inventory),
+                                          for: "n1", at: Date(timeIntervalSince1970: 10))
+            try await store.recordInstall(InstallReport(phase: .downloading, image: "os@1", percent: 5),
+                                          for: "n1", at: Date(timeIntervalSince1970: 12))
+            #expect(try await store.hardware(of: "n1")
+                    == HardwareRecord(inventory: inventory, updatedAt: Date(timeIntervalSince1970: 10)))
+            #expect(try await store.installProgress(of: "n1")?.report.phase == .downloading)
+            var smaller = inventory
+            smaller.disks[0].bytes = 1 << 30
+            try await store.recordInstall(InstallReport(phase: .booted, image: "os@2", hardware: smaller),
+                                          for: "n1", at: Date(timeIntervalSince1970: 20))
+            #expect(try await store.hardware(of: "n1")?.inventory == smaller, "a new report replaces the old one")
+            #expect(try await store.installProgress(of: "n1")?.report.hardware == nil)
+            #expect(try await store.hardware(of: "n2") == nil)
+        }
+    }
+
     @Test func activityFollowsTheJournalAndTheInstallReport() async throws {
         let store: any StateStore = MemoryStateStore()
         func action(_ kind: PlannedAction.Kind) -> PlannedAction {

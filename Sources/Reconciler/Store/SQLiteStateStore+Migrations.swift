@@ -84,6 +84,13 @@ extension SQLiteStateStore {
         migrator.registerMigration("v6: latest journal entries per node") { db in
             try createLatestJournalTable(db)
         }
+        migrator.registerMigration("v7: hardware inventory") { db in
+            try db.create(table: "hardware_inventory") { t in
+                t.primaryKey("node", .text)
+                t.column("inventory", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+        }
         return migrator
     }
 

@@ -44,6 +44,9 @@ public protocol StateStore: Sendable {
     func installProgress() async throws -> [String: InstallProgress]
     /// The latest install report of one node, nil before its first.
     func installProgress(of node: String) async throws -> InstallProgress?
+    /// The hardware inventory the node's install environment last reported (with its `booted` report), nil before
+    /// the first. `recordInstall` keeps it apart from the install report, which it replaces at every phase.
+    func hardware(of node: String) async throws -> HardwareRecord?
     /// Install samples at or after `since`, oldest first.
     func installSamples(since: Date) async throws -> [InstallSample]
 
@@ -133,6 +136,17 @@ public struct InstallProgress: Sendable, Hashable, Codable {
 
     public init(report: InstallReport, updatedAt: Date) {
         self.report = report
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A node's latest hardware inventory and when it arrived.
+public struct HardwareRecord: Sendable, Hashable, Codable {
+    public var inventory: HardwareInventory
+    public var updatedAt: Date
+
+    public init(inventory: HardwareInventory, updatedAt: Date) {
+        self.inventory = inventory
         self.updatedAt = updatedAt
     }
 }
