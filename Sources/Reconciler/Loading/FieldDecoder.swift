@@ -5,14 +5,17 @@ import ReconcilerModel
 /// Typed reads of YAML nodes for one file; every failure becomes a located diagnostic and a nil result.
 struct FieldDecoder {
     let file: String
+    /// `file` interned once: every location of the file shares it.
+    let fileID: SourceFiles.ID
     var diagnostics: [Diagnostic] = []
 
     init(file: String) {
         self.file = file
+        fileID = SourceFiles.intern(file)
     }
 
     func location(_ node: YAMLNode) -> SourceLocation {
-        SourceLocation(file: file, line: Int(node.line), column: Int(node.column))
+        SourceLocation(fileID: fileID, line: node.line, column: node.column)
     }
 
     mutating func error(_ node: YAMLNode, _ message: String, hint: String? = nil) {
