@@ -146,12 +146,14 @@ extension Convergence {
         source: SiteSource, store: any StateStore, bootDriver: any BootDriver, resources: PowerDriverResources,
         key: SiteKey, dnsmasqHosts: String?, dnsmasqPidFile: String?, heartbeats: HeartbeatReceiver?, logger: Logger,
         siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
+        blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
         images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] }
     ) -> ConvergencePass.Seams {
         ConvergencePass.Seams(
             checkout: { try source.checkout() }, store: store,
             power: { site in
-                PowerDriverRegistry.standard.factory(timeouts: site.timeouts, resources: resources, logger: logger)
+                PowerDriverRegistry.standard.factory(timeouts: site.timeouts, cipherSuites: site.ipmiCipherSuites,
+                                                     resources: resources, logger: logger)
             },
             boot: bootDriver,
             reservations: { site in
@@ -167,7 +169,8 @@ extension Convergence {
             },
             images: images,
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
-            siteChanged: siteChanged)
+            siteChanged: siteChanged,
+            gate: CommitGate(siteAt: { source.site(atCommit: $0) }), blocked: blocked)
     }
 
     /// The site's agent key; an unreadable one is an error on standard error and exit 1.
