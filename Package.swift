@@ -54,6 +54,7 @@ let package = Package(
             name: "CommandLineSupport",
             dependencies: [
                 "CBuildInfo",
+                "RackswarmCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

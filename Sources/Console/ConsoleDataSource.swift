@@ -23,8 +23,11 @@ public struct ConsoleSite: Sendable {
     public var commit: CommitInfo?
     /// The site's directory, to size image files named by a relative path; nil when unknown.
     public var directory: String?
+    /// Why the newest commit drives nothing (`commit 1a2b3c4 is not signed by a trusted key`); nil when it may.
+    public var blocked: String?
 
-    public init(desired: DesiredState, commit: CommitInfo?, directory: String?) {
+    public init(desired: DesiredState, commit: CommitInfo?, directory: String?, blocked: String? = nil) {
+        self.blocked = blocked
         self.desired = desired
         self.commit = commit
         self.directory = directory
@@ -46,10 +49,15 @@ public protocol ConsoleDataSource: Sendable {
 
 extension ConsoleDataSource {
     /// The planner over the store's observed state, as `reconcile --dry-run` would plan, leaving out the racks
-    /// an operator suspended.
+    /// an operator suspended, with the actions a closed maintenance window holds marked, and why nothing runs when
+    /// the newest commit is refused.
     public func pendingPlan(for site: ConsoleSite) async throws -> Plan {
-        Planner.plan(desired: site.desired, observed: try await store.observedState(),
-                     policy: .init(suspendedRacks: try await store.suspendedRacks()))
+        let now = Date()
+        var plan = MaintenanceGate(site.desired, at: now).marking(
+            Planner.plan(desired: site.desired, observed: try await store.observedState(),
+                         policy: .init(suspendedRacks: try await store.suspendedRacks())), at: now)
+        plan.blocked = site.blocked
+        return plan
     }
 
     public func powerState(node: String) async -> String? { nil }
@@ -58,9 +66,8 @@ extension ConsoleDataSource {
 /// Everything one page needs, read once per request so a page is consistent with itself.
 struct ConsoleSnapshot: Sendable {
     var site: ConsoleSite
-    var records: [String: NodeRecord]
-    var journal: [String: [JournalEntry]]
-    var installs: [String: InstallProgress]
+    /// Per node: its record, latest journal entries (the whole journal of `fullJournalOf`) and install report.
+    var nodes: [String: NodeOverview]
     var suspensions: [RackSuspension]
     var passRequest: PassRequest?
     var now: Date
@@ -74,17 +81,26 @@ struct ConsoleSnapshot: Sendable {
     {
         let site = try await source.site()
         let store = source.store
-        let records = try await store.nodeRecords()
-        var journal = try await store.latestJournalEntries()
-        if let node { journal[node] = try await store.journal(node: node) }
+        var nodes = try await store.nodeOverviews()
+        if let node { nodes[node, default: NodeOverview()].journal = try await store.journal(node: node) }
         return ConsoleSnapshot(
-            site: site, records: records, journal: journal, installs: try await store.installProgress(),
-            suspensions: try await store.rackSuspensions(), passRequest: try await store.passRequest(), now: now)
+            site: site, nodes: nodes, suspensions: try await store.rackSuspensions(),
+            passRequest: try await store.passRequest(), now: now)
     }
 
     func activity(_ node: String) -> NodeActivity {
-        NodeActivity(node: node, record: records[node], journal: journal[node] ?? [], install: installs[node])
+        NodeActivity(node: node, overview: nodes[node])
     }
+
+    func record(_ node: String) -> NodeRecord? { nodes[node]?.record }
+
+    func install(_ node: String) -> InstallProgress? { nodes[node]?.install }
+
+    /// Every stored node record.
+    var records: [NodeRecord] { nodes.values.compactMap(\.record) }
+
+    /// Every node's latest install report, by node.
+    var installs: [String: InstallProgress] { nodes.compactMapValues(\.install) }
 
     /// Desired nodes sorted by rack then name.
     var sortedNodes: [Node] {

@@ -39,8 +39,10 @@ struct Convergence {
         let (checkout, desired) = first
         let site = desired.site
         let store = try SQLiteStateStore(path: statePath)
+        let key = try Self.siteKey(site)
         let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                        server: BootServerAddress(site.network), logger: logger)
+                                        server: BootServerAddress(site.network),
+                                        tokens: InstallTokenMinter(siteKey: key), logger: logger)
         try await bootDriver.writeSiteFiles()
         let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
         let server = "\(site.network.serverAddress):\(site.network.httpPort)"
@@ -62,6 +64,14 @@ struct Convergence {
                     throw BootHTTPServer.ReportRejection.unknownNode
                 }
             })
+        // Instructions and reports need the node's one-time install token (refusals are logged and counted).
+        http.authorize = { node, token, client in
+            switch await desk.authorize(node: node, token: token, client: client) {
+            case .granted: .granted
+            case .missingToken: .missingToken
+            case .refused(let why): .refused(why)
+            }
+        }
         let resources = PowerDriverResources()
         // The web console and /metrics on the same server, following the site of the latest pass.
         let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired))
@@ -77,7 +87,6 @@ struct Convergence {
                 "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
         }
-        let key = try Self.siteKey(site)
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
@@ -99,7 +108,8 @@ struct Convergence {
                                   // The tracker serves the images being seeded, and nothing else.
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
-                              }),
+                              },
+                              blocked: { _, why in await current.block(why) }),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service
         if let interval {
@@ -146,8 +156,8 @@ extension Convergence {
         source: SiteSource, store: any StateStore, bootDriver: any BootDriver, resources: PowerDriverResources,
         key: SiteKey, dnsmasqHosts: String?, dnsmasqPidFile: String?, heartbeats: HeartbeatReceiver?, logger: Logger,
         siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
-        blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
-        images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] }
+        images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
+        blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in }
     ) -> ConvergencePass.Seams {
         ConvergencePass.Seams(
             checkout: { try source.checkout() }, store: store,
@@ -164,7 +174,8 @@ extension Convergence {
             agents: { site in
                 { node in
                     ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: site.agent.port),
-                                       key: key, timeout: site.timeouts.services, logger: logger)
+                                       key: key.agentKey(forNode: node.name), timeout: site.timeouts.services,
+                                       logger: logger)
                 }
             },
             images: images,
@@ -206,9 +217,20 @@ extension Convergence {
     static func wantedImages(_ desired: DesiredState, siteDirectory: String, repoRoot: String)
         -> [ImageSeeder.Wanted]
     {
+        let httpRoot = desired.site.boot.httpRoot
         let used = Set(desired.nodes.filter { $0.state == .present }.map(\.image.value))
         return desired.images.filter { used.contains($0.name) }.compactMap { image in
-            guard case .file(let path) = image.source else { return nil }
+            let path: String
+            switch image.source {
+            case .file(let file):
+                path = file
+            case .url(let url):
+                // Downloaded once under the HTTP root, named by what it must hash to.
+                return ImageSeeder.Wanted(
+                    reference: image.reference, path: "\(httpRoot)/images/.downloads/\(image.sha256.value)",
+                    sha256: image.sha256.value, pieceSize: image.pieceSize, shownPath: url,
+                    shownExpectation: "\(image.sha256.location)", url: url)
+            }
             let absolute = path.hasPrefix("/") ? path : siteDirectory + "/" + path
             let root = repoRoot.hasSuffix("/") ? repoRoot : repoRoot + "/"
             let shown = absolute.hasPrefix(root) ? String(absolute.dropFirst(root.count)) : absolute
@@ -253,6 +275,9 @@ actor CurrentSite {
     init(_ site: ConsoleSite) { self.site = site }
 
     func update(_ site: ConsoleSite) { self.site = site }
+
+    /// Why the newest commit drives nothing (nil: it may); the console shows it over the last trusted site.
+    func block(_ why: String?) { site.blocked = why }
 }
 
 /// `reconcile apply` without `--every`: one pass, then the server stops. A SIGTERM during the pass lets it

@@ -70,14 +70,12 @@ struct Status: AsyncParsableCommand {
         let store = try SQLiteStateStore.openExisting(path: state)
         var rows: [Row] = []
         rows.reserveCapacity(desired.nodes.count)
-        // Three reads for the whole site: records, each node's latest journal entries, install reports.
-        let records = try await store?.nodeRecords() ?? [:]
-        let installs = try await store?.installProgress() ?? [:]
-        let journal = try await store?.latestJournalEntries() ?? [:]
+        // One read for the whole site: per node its record, latest journal entries and install report.
+        let overviews = try await store?.nodeOverviews() ?? [:]
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
-            let record = records[node.name]
-            let activity = NodeActivity(node: node.name, record: record, journal: journal[node.name] ?? [],
-                                        install: installs[node.name])
+            let overview = overviews[node.name]
+            let record = overview?.record
+            let activity = NodeActivity(node: node.name, overview: overview)
             let wanted = desired.image(named: node.image.value)?.reference ?? node.image.value
             rows.append(Row(
                 node: node.name, rack: node.rack.value, phase: activity.phase.rawValue,
@@ -85,6 +83,15 @@ struct Status: AsyncParsableCommand {
                 drifted: record?.status.drifted ?? [], lastError: activity.lastError, lastSeen: record?.lastSeen,
                 percent: activity.phase == .downloading ? activity.percent : nil))
         }
+        // Why the commit drives nothing, judged as a pass would (the last applied commit's verify policy).
+        let site = source.source
+        let blocked = await CommitGate(siteAt: { site.site(atCommit: $0) })
+            .refusal(checkout, site: desired.site, lastApplied: try await store?.lastAppliedCommit())
+        let now = Date()
+        let windows = desired.site.windows
+        let window: String? = windows.windows.isEmpty ? nil : windows.openUntil(now).map {
+            "open until " + MaintenanceGate.format($0)
+        } ?? windows.nextOpening(after: now).map { "closed; next opens " + MaintenanceGate.format($0) }
         switch output.output {
         case .json:
             let encoder = JSONEncoder()
@@ -93,12 +100,18 @@ struct Status: AsyncParsableCommand {
             struct Document: Encodable {
                 var site: String
                 var commit: String?
+                var blocked: String?
+                var maintenanceWindow: String?
                 var nodes: [Row]
             }
-            let document = Document(site: desired.site.name, commit: checkout.commit, nodes: rows)
+            let document = Document(site: desired.site.name, commit: checkout.commit, blocked: blocked,
+                                    maintenanceWindow: window, nodes: rows)
             try output.emit(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n")
         case .text:
-            try output.emit(Self.table(rows, site: desired.site.name, commit: checkout.commit) + "\n")
+            var text = Self.table(rows, site: desired.site.name, commit: checkout.commit) + "\n"
+            if let window { text += "maintenance window: \(window)\n" }
+            if let blocked { text += "Nothing runs: \(blocked).\n" }
+            try output.emit(text)
         }
     }
 

@@ -82,13 +82,15 @@ extension DocumentDecoder {
 
     private mutating func decodeWindow(_ item: YAMLNode) -> MaintenanceWindow? {
         guard let reader = fields.mapping(item, "a maintenance window",
-                                          known: ["days", "start", "end", "cron", "duration", "timeZone"]),
-              let zoneNode = fields.require(reader, "timeZone"),
-              let zoneName = fields.string(zoneNode, "timeZone")
+                                          known: ["days", "start", "end", "cron", "duration", "timeZone"])
         else { return nil }
-        guard let zone = TimeZone(identifier: zoneName) else {
-            fields.error(zoneNode, "unknown time zone '\(zoneName)'", hint: "use an IANA name: UTC, Europe/Berlin")
-            return nil
+        // Every field is checked before giving up, so one run shows every mistake.
+        var zone: TimeZone?
+        if let zoneNode = fields.require(reader, "timeZone"), let name = fields.string(zoneNode, "timeZone") {
+            zone = TimeZone(identifier: name)
+            if zone == nil {
+                fields.error(zoneNode, "unknown time zone '\(name)'", hint: "use an IANA name: UTC, Europe/Berlin")
+            }
         }
         let location = fields.location(item)
         if let cronNode = reader.value("cron") {
@@ -97,38 +99,41 @@ extension DocumentDecoder {
                              + "not both")
                 return nil
             }
-            guard let text = fields.string(cronNode, "cron"),
-                  let duration = fields.require(reader, "duration").flatMap({ fields.duration($0, "duration") })
-            else { return nil }
-            let minutes = Int(duration.components.seconds / 60)
-            guard minutes >= 1, minutes <= 7 * 1440 else {
-                fields.error(reader.value("duration") ?? item, "a window's duration must be between 1m and 7 days")
-                return nil
+            var minutes: Int?
+            if let node = fields.require(reader, "duration"), let duration = fields.duration(node, "duration") {
+                minutes = Int(duration.components.seconds / 60)
+                if let value = minutes, value < 1 || value > 7 * 1440 {
+                    fields.error(node, "a window's duration must be between 1m and 7 days")
+                    minutes = nil
+                }
             }
-            do throws(CronError) {
-                return MaintenanceWindow(schedule: .cron(try CronExpression(parsing: text), minutes: minutes),
-                                         timeZone: zone, location: location)
-            } catch {
-                fields.error(cronNode, "invalid cron expression '\(text)': \(error.description)")
-                return nil
+            var expression: CronExpression?
+            if let text = fields.string(cronNode, "cron") {
+                do throws(CronError) {
+                    expression = try CronExpression(parsing: text)
+                } catch {
+                    fields.error(cronNode, "invalid cron expression '\(text)': \(error.description)")
+                }
             }
+            guard let zone, let minutes, let expression else { return nil }
+            return MaintenanceWindow(schedule: .cron(expression, minutes: minutes), timeZone: zone, location: location)
         }
-        guard let daysNode = fields.require(reader, "days"), let names = fields.stringList(daysNode, "days"),
-              let start = fields.require(reader, "start").flatMap({ clock($0, "start") }),
-              let end = fields.require(reader, "end").flatMap({ clock($0, "end") })
-        else { return nil }
         var days: Set<Int> = []
-        for name in names {
-            guard let day = Self.dayNames.firstIndex(of: String(name.value.lowercased().prefix(3))),
-                  name.value.count >= 3
-            else {
-                fields.diagnostics.append(.error(at: name.location, "unknown day '\(name.value)'; expected one of "
-                    + Self.dayNames.joined(separator: ", ")))
-                continue
+        if let daysNode = fields.require(reader, "days"), let names = fields.stringList(daysNode, "days") {
+            for name in names {
+                guard name.value.count >= 3,
+                      let day = Self.dayNames.firstIndex(of: String(name.value.lowercased().prefix(3)))
+                else {
+                    fields.diagnostics.append(.error(at: name.location, "unknown day '\(name.value)'; expected one of "
+                        + Self.dayNames.joined(separator: ", ")))
+                    continue
+                }
+                days.insert(day)
             }
-            days.insert(day)
         }
-        guard !days.isEmpty else { return nil }
+        let start = fields.require(reader, "start").flatMap { clock($0, "start") }
+        let end = fields.require(reader, "end").flatMap { clock($0, "end") }
+        guard let zone, let start, let end, !days.isEmpty else { return nil }
         return MaintenanceWindow(schedule: .weekly(days: days, start: start, end: end), timeZone: zone,
                                  location: location)
     }

@@ -94,7 +94,8 @@ public struct ConvergencePass: Sendable {
         /// Why nothing ran: the commit is not signed by a trusted key; nil when it may drive actions.
         public var blocked: String? = nil
 
-        /// True when the commit was refused, or a node stalled or failed — or, for a services pass, could not be asked.
+        /// True when the commit was refused, or a node stalled or failed — or, for a services pass, could not be
+        /// asked.
         public var failed: Bool {
             blocked != nil || !report.failed.isEmpty || !report.stalled.isEmpty
                 || (scope == .services && !unreachable.isEmpty)
