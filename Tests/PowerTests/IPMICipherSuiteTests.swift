@@ -15,7 +15,7 @@ struct IPMICipherSuiteTests {
                        transport: IPMITransport) throws -> IPMIClient {
         IPMIClient(
             configuration: BMCConfiguration(address: try BMCAddress(parsing: url), username: "admin",
-                                            password: password, timeout: .milliseconds(500), retries: 2,
+                                            password: password, timeout: .seconds(2), retries: 3,
                                             cipherSuites: suites),
             transport: transport, logger: Logger(label: "test.ipmi"))
     }

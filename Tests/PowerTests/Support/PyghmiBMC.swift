@@ -57,9 +57,9 @@ final class PyghmiBMC: @unchecked Sendable {
 
     /// `ipmitool -I lanplus -C SUITE` against this BMC: the reference client.
     func ipmitool(suite: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let result = try runProcess("/usr/bin/timeout", ["5", "ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p",
+        let result = try runProcess("/usr/bin/timeout", ["30", "ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p",
                                                          "\(port)", "-U", username, "-P", password, "-C", "\(suite)",
-                                                         "-R", "1", "-N", "1"] + arguments)
+                                                         "-R", "3", "-N", "2"] + arguments)
         return (result.status, result.stdout + result.stderr)
     }
 }
