@@ -310,6 +310,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Support/pyghmi_bmc.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -121,8 +121,10 @@ struct Apply: AsyncParsableCommand {
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
         let interval = every ?? (loop ? desired.site.interval : nil)
         if dryRun {
+            let site = source.source
             try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
-                                        output: output, showBootEntries: showBootEntries)
+                                        output: output, showBootEntries: showBootEntries,
+                                        gate: CommitGate(siteAt: { site.site(atCommit: $0) }))
             return
         }
         if interval == nil { try await confirm(desired) }

@@ -111,7 +111,8 @@ struct Convergence {
                                   // The tracker serves the images being seeded, and nothing else.
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
-                              }),
+                              },
+                              blocked: { _, why in await current.block(why) }),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service
         if let interval {
@@ -157,12 +158,14 @@ extension Convergence {
         source: SiteSource, store: any StateStore, bootDriver: any BootDriver, resources: PowerDriverResources,
         key: SiteKey, dnsmasqHosts: String?, dnsmasqPidFile: String?, heartbeats: HeartbeatReceiver?, logger: Logger,
         siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
-        images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] }
+        images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
+        blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in }
     ) -> ConvergencePass.Seams {
         ConvergencePass.Seams(
             checkout: { try source.checkout() }, store: store,
             power: { site in
-                PowerDriverRegistry.standard.factory(timeouts: site.timeouts, resources: resources, logger: logger)
+                PowerDriverRegistry.standard.factory(timeouts: site.timeouts, cipherSuites: site.ipmiCipherSuites,
+                                                     resources: resources, logger: logger)
             },
             boot: bootDriver,
             reservations: { site in
@@ -179,7 +182,8 @@ extension Convergence {
             },
             images: images,
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
-            siteChanged: siteChanged)
+            siteChanged: siteChanged,
+            gate: CommitGate(siteAt: { source.site(atCommit: $0) }), blocked: blocked)
     }
 
     /// The site's agent key; an unreadable one is an error on standard error and exit 1.
@@ -273,6 +277,9 @@ actor CurrentSite {
     init(_ site: ConsoleSite) { self.site = site }
 
     func update(_ site: ConsoleSite) { self.site = site }
+
+    /// Why the newest commit drives nothing (nil: it may); the console shows it over the last trusted site.
+    func block(_ why: String?) { site.blocked = why }
 }
 
 /// `reconcile apply` without `--every`: one pass, then the server stops. A SIGTERM during the pass lets it
