@@ -55,6 +55,7 @@ let package = Package(
             name: "CommandLineSupport",
             dependencies: [
                 "CBuildInfo",
+                "RackswarmCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

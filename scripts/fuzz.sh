@@ -27,12 +27,12 @@ sources[metainfo]="${bencode[*]} Sources/Torrent/Metainfo/Metainfo.swift Sources
 max_len[metainfo]=1024
 sources[service-frame]="Sources/Drivers/Packages/ServiceMessage.swift
     Sources/Drivers/Packages/ServiceMessage+Encoding.swift Sources/Drivers/Packages/ServiceMessageError.swift Sources/Drivers/Packages/ServiceMessageParser.swift
-    Fuzz/ServiceFrameFuzz.swift"
+    Fuzz/ServiceFrameDrive.swift Fuzz/ServiceFrameFuzz.swift"
 max_len[service-frame]=1024
 sources[ipmi]="Sources/Drivers/Power/IPMI/RMCPPacket.swift Sources/Drivers/Power/IPMI/IPMIMessage.swift
     Sources/Drivers/Power/IPMI/IPMICodecError.swift Sources/Drivers/Power/IPMI/RMCPPlusHandshake.swift
     Sources/Drivers/Power/PowerCapabilities.swift Sources/Drivers/Power/PowerError.swift Sources/RackswarmCore/*.swift
-    Fuzz/IPMIFuzz.swift"
+    Fuzz/IPMIDrive.swift Fuzz/IPMIFuzz.swift"
 max_len[ipmi]=256
 sources[install-report]="Sources/BootServer/ReportBody.swift Sources/RackswarmCore/InstallReport.swift
     Fuzz/InstallReportFuzz.swift"
@@ -53,7 +53,8 @@ for name in "${names[@]}"; do
     rm -rf "$out/$name-src" && mkdir -p "$out/$name-src"
     # shellcheck disable=SC2086
     for file in ${sources[$name]}; do
-        sed -E '/^(@_exported )?import (Drivers|RackswarmCore|ReconcilerModel|Torrent|BootServer)$/d' "$file" \
+        sed -E '/^(@_exported |@testable )?import (Drivers|RackswarmCore|ReconcilerModel|Torrent|BootServer)$/d' \
+            "$file" \
             >"$out/$name-src/$(basename "$file")"
     done
     swiftc -sanitize=fuzzer,address -parse-as-library -O -I Sources/COpenSSL -lcrypto -I Sources/CYAML -lyaml \

@@ -40,8 +40,8 @@ struct Fetch: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
-        for peer in peers where CommandLineValues.hostPort(peer) == nil {
+        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        for peer in peers where HostPort(parsing: peer) == nil {
             throw ValidationError("--peer wants HOST:PORT, got '\(peer)'")
         }
     }
@@ -50,7 +50,7 @@ struct Fetch: AsyncParsableCommand {
         var logger = Logger(label: "rackswarm.agent.fetch")
         logger.logLevel = verbose ? .debug : .info
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
-        let listenAddress = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
+        let listenAddress = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
         let configuration = TorrentConfiguration(
             listenHost: listenAddress.host,
             listenPort: listenAddress.port,

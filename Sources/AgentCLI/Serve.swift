@@ -77,7 +77,7 @@ struct Serve: AsyncParsableCommand {
         guard (seedTorrent == nil) == (seedData == nil) else {
             throw ValidationError("--seed-torrent and --seed-data go together")
         }
-        guard CommandLineValues.hostPort(seedListen) != nil else {
+        guard HostPort(parsing: seedListen) != nil else {
             throw ValidationError("--seed-listen wants HOST:PORT")
         }
     }
@@ -124,10 +124,11 @@ struct Serve: AsyncParsableCommand {
             }
             if let heartbeat { group.addTask { await heartbeat.run() } }
             if let seedTorrent, let seedData {
-                let (host, port) = CommandLineValues.hostPort(seedListen) ?? ("0.0.0.0", 6881)
+                let seedAddress = HostPort(parsing: seedListen) ?? HostPort(host: "0.0.0.0", port: 6881)
                 let seedLogger = logger
                 group.addTask {
-                    await Self.seed(seedTorrent, data: seedData, listen: (host, port), logger: seedLogger)
+                    await Self.seed(seedTorrent, data: seedData, listen: (seedAddress.host, seedAddress.port),
+                                    logger: seedLogger)
                 }
             }
             try await group.next()

@@ -81,17 +81,16 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
 
-    @Option(help: "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).")
-    var retention: String?
+    @Option(help: "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).",
+            transform: Quantity.durationFlag())
+    var retention: Duration?
 
     @OptionGroup var logging: LoggingOptions
 
-    func validate() throws {
+    mutating func validate() throws {
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
-        if let retention = retention ?? Settings.value("retention"),
-            durationSetting(retention).map({ $0 > .zero }) != true {
-            throw ValidationError("--retention takes a duration like 30d or 12h")
-        }
+        // The settings file's retention, read now so that a malformed one is reported before anything starts.
+        retention = retention ?? Settings.duration("retention")
         if showBootEntries && (!dryRun || output.output == .json) {
             throw ValidationError("--show-boot-entries is for --dry-run text output (JSON has every action)")
         }
@@ -124,9 +123,7 @@ struct Apply: AsyncParsableCommand {
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),
-                                          retention: (retention ?? Settings.value("retention"))
-                                              .flatMap(durationSetting),
-                                          shard: shardId, leaseTTL: leaseTtl)
+                                          retention: retention, shard: shardId, leaseTTL: leaseTtl)
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
@@ -149,7 +146,8 @@ extension Apply {
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                  server: BootServerAddress(site.network), logger: logger)
+                                  server: BootServerAddress(site.network), tokens: InstallTokenMinter(siteKey: key),
+                                  logger: logger)
         let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
         let pass = ConvergencePass(
             seams: Convergence.seams(source: source.source, store: store, bootDriver: boot, resources: resources,
@@ -177,9 +175,4 @@ extension Apply {
         await resources.shutdown()
         if failed { throw ExitCode.failure }
     }
-}
-
-/// A duration from a flag or the settings file, in the one syntax every time flag takes (`90s`, `5m`, `30d`).
-func durationSetting(_ text: String) -> Duration? {
-    try? Quantity.duration(text, in: Quantity.durations)
 }

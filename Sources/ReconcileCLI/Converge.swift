@@ -50,8 +50,10 @@ struct Convergence {
         }
         var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
         if let keeper { holdRacks = { racks in try await keeper.hold(racks) } }
+        let key = try Self.siteKey(site)
         let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                        server: BootServerAddress(site.network), logger: logger)
+                                        server: BootServerAddress(site.network),
+                                        tokens: InstallTokenMinter(siteKey: key), logger: logger)
         try await bootDriver.writeSiteFiles()
         let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
         let server = "\(site.network.serverAddress):\(site.network.httpPort)"
@@ -73,6 +75,14 @@ struct Convergence {
                     throw BootHTTPServer.ReportRejection.unknownNode
                 }
             })
+        // Instructions and reports need the node's one-time install token (refusals are logged and counted).
+        http.authorize = { node, token, client in
+            switch await desk.authorize(node: node, token: token, client: client) {
+            case .granted: .granted
+            case .missingToken: .missingToken
+            case .refused(let why): .refused(why)
+            }
+        }
         let resources = PowerDriverResources()
         // The web console and /metrics on the same server, following the site of the latest pass.
         let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired))
@@ -88,7 +98,6 @@ struct Convergence {
                 "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
         }
-        let key = try Self.siteKey(site)
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
@@ -177,7 +186,8 @@ extension Convergence {
             agents: { site in
                 { node in
                     ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: site.agent.port),
-                                       key: key, timeout: site.timeouts.services, logger: logger)
+                                       key: key.agentKey(forNode: node.name), timeout: site.timeouts.services,
+                                       logger: logger)
                 }
             },
             images: images,
@@ -218,9 +228,20 @@ extension Convergence {
     static func wantedImages(_ desired: DesiredState, siteDirectory: String, repoRoot: String)
         -> [ImageSeeder.Wanted]
     {
+        let httpRoot = desired.site.boot.httpRoot
         let used = Set(desired.nodes.filter { $0.state == .present }.map(\.image.value))
         return desired.images.filter { used.contains($0.name) }.compactMap { image in
-            guard case .file(let path) = image.source else { return nil }
+            let path: String
+            switch image.source {
+            case .file(let file):
+                path = file
+            case .url(let url):
+                // Downloaded once under the HTTP root, named by what it must hash to.
+                return ImageSeeder.Wanted(
+                    reference: image.reference, path: "\(httpRoot)/images/.downloads/\(image.sha256.value)",
+                    sha256: image.sha256.value, pieceSize: image.pieceSize, shownPath: url,
+                    shownExpectation: "\(image.sha256.location)", url: url)
+            }
             let absolute = path.hasPrefix("/") ? path : siteDirectory + "/" + path
             let root = repoRoot.hasSuffix("/") ? repoRoot : repoRoot + "/"
             let shown = absolute.hasPrefix(root) ? String(absolute.dropFirst(root.count)) : absolute

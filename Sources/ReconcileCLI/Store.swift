@@ -41,8 +41,9 @@ struct Store: AsyncParsableCommand {
         @Option(help: "State database.")
         var state: String = Settings.value("state", ".rackswarm/state.db")
 
-        @Option(help: "Keep entries younger than this (e.g. 30d, 12h).")
-        var retention: String = "30d"
+        @Option(help: "Keep entries younger than this (e.g. 30d, 12h; default 30d).",
+                transform: Quantity.durationFlag())
+        var retention: Duration = .seconds(30 * 86400)
 
         /// Journal entries each node keeps whatever their age (its recent history for `status NODE`).
         static let keptPerNode = 50
@@ -53,24 +54,20 @@ struct Store: AsyncParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
-            guard durationSetting(retention).map({ $0 > .zero }) == true else {
-                throw ValidationError("--retention takes a duration like 30d or 12h")
-            }
             guard keep >= 0 else { throw ValidationError("--keep must be 0 or more") }
         }
 
         func run() async throws {
             // openExisting checks the file and its schema version, read-only; pruning then writes.
-            guard try SQLiteStateStore.openExisting(path: state) != nil,
-                let retention = durationSetting(retention)
-            else {
+            guard try SQLiteStateStore.openExisting(path: state) != nil else {
                 Terminal.standardError.write("error: no state database at \(state)\n")
                 throw ExitCode.failure
             }
             let store = try SQLiteStateStore(path: state)
             let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
             let pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
-            print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(self.retention)")
+            let age = Quantity.describe(retention)
+            print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(age)")
         }
     }
 

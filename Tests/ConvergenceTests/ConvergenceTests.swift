@@ -46,11 +46,7 @@ struct ConvergenceTests {
             #expect(FileManager.default.fileExists(atPath: node.directory + "/root/etc/init.d/httpd") == !wanted.isEmpty)
         }
         for node in lab.nodes {
-            // Known issue, under investigation: with the lab suites running side by side on 2 cores a node is
-            // sometimes powered on twice (alone it is once). Recorded as a known issue so it stays visible.
-            withKnownIssue("a second power-on under load", isIntermittent: true) {
-                #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1, "one power-on per node")
-            }
+            #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1, "one power-on per node")
         }
         // The installed first wave seeds its rack: r1n1's agent seeds the image from its disk.
         #expect(lab.console(lab.nodes[0]).contains("seeding the installed image"), "\(lab.diagnostics())")
@@ -219,11 +215,8 @@ struct ConvergenceTests {
                 #expect(finished == 1, "\(node.name) \(kind.rawValue) finished \(finished) times")
             }
             // The install in flight at the kill was waited on, not restarted by another power cycle.
-            // Known issue, under investigation (see the first test): sometimes twice under load.
-            withKnownIssue("a second power-on under load", isIntermittent: true) {
-                #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1,
-                        "\(node.name) powered on again")
-            }
+            #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1,
+                    "\(node.name) powered on again")
         }
     }
 }

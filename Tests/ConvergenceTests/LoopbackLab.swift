@@ -31,17 +31,26 @@ final class LoopbackLab: @unchecked Sendable {
     var installTimeout: String
     /// Services per node name (the lab builds their RPMs into the reconciler's HTTP root at /repo/).
     var services: [String: [String]] = [:]
+    /// With it, each node's install holds in its post actions until `release(_:)`: a real install under way.
+    let holdInstalls: Bool
     private var bmcPIDs: [Int32] = []
 
     var repo: String { root + "/repo" }
     var siteDirectory: String { repo + "/site" }
     var statePath: String { root + "/state.db" }
     var httpRoot: String { root + "/http" }
+    /// Where the console, its JSON API and `/metrics` answer.
+    var consoleBase: String { "http://127.0.0.1:\(httpPort)" }
 
     init(nodes count: Int = 3, installTimeout: String = "90s", wrongPassword: Set<String> = [],
-         services: [String: [String]] = [:]) async throws {
+         services: [String: [String]] = [:], holdInstalls: Bool = false) async throws {
         self.services = services
-        guard let binaries = builtBinaries else { throw LabError("build reconcile and provision-agent first") }
+        self.holdInstalls = holdInstalls
+        // RACKSWARM_LAB_BINARIES runs the lab against other builds (an older one, to show what changed).
+        let override = ProcessInfo.processInfo.environment["RACKSWARM_LAB_BINARIES"]
+        guard let binaries = override ?? builtBinaries else {
+            throw LabError("build reconcile and provision-agent first")
+        }
         self.binaries = binaries
         self.installTimeout = installTimeout
         root = NSTemporaryDirectory() + "rs-loopback-\(getpid())-\(UUID().uuidString.prefix(8))"
@@ -155,7 +164,13 @@ final class LoopbackLab: @unchecked Sendable {
                 - name: hostname
                   run: mkdir -p "$RACKSWARM_ROOT/etc" && echo "$RACKSWARM_NODE" > "$RACKSWARM_ROOT/etc/hostname"
 
-            """
+            """ + (holdInstalls ? """
+                - name: hold
+                  run: |
+                    n=0
+                    until [ -e "\(root)/release/$RACKSWARM_NODE" ] || [ $n -gt 1200 ]; do sleep 0.1; n=$((n+1)); done
+
+            """ : "")
         var rack = """
             apiVersion: rackswarm.io/v1
             kind: Rack
@@ -243,6 +258,12 @@ final class LoopbackLab: @unchecked Sendable {
         let process = try startApply(log: log)
         let status = await process.wait(timeout: timeout)
         return (status, process.output)
+    }
+
+    /// Lets `node`'s held install go on (see `holdInstalls`).
+    func release(_ node: LabNode) throws {
+        try FileManager.default.createDirectory(atPath: root + "/release", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/release/" + node.name, contents: Data())
     }
 
     func disk(_ node: LabNode) -> Data? { FileManager.default.contents(atPath: node.directory + "/disk") }

@@ -44,6 +44,10 @@ extension PostgresStateStore {
                 expires_at double precision NOT NULL);
             ALTER TABLE journal ADD COLUMN lease_token bigint, ADD COLUMN shard text;
             """),
+        ("v3: hardware inventory (SQLite v7)", """
+            CREATE TABLE hardware_inventory (
+                node text PRIMARY KEY, inventory text NOT NULL, updated_at double precision NOT NULL);
+            """),
     ]
 
     /// The schema version this build writes.

@@ -193,9 +193,19 @@ public final class PostgresStateStore: StateStore {
     // MARK: Install progress
 
     public func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws {
-        let text = try StoredText.encodeReport(report)
+        // The inventory goes to its own table, as in SQLite: the stored report stays flat.
+        let inventory = try report.hardware.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        var flat = report
+        flat.hardware = nil
+        let text = try StoredText.encodeReport(flat)
         let seconds = time.timeIntervalSince1970
         try await transaction { connection in
+            if let inventory {
+                try await connection.query("""
+                    INSERT INTO hardware_inventory (node, inventory, updated_at) VALUES (\(node), \(inventory), \(seconds))
+                    ON CONFLICT (node) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at
+                    """, logger: logger)
+            }
             try await connection.query("""
                 INSERT INTO install_progress (node, report, updated_at) VALUES (\(node), \(text), \(seconds))
                 ON CONFLICT (node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at
@@ -230,6 +240,16 @@ public final class PostgresStateStore: StateStore {
             throw StateStoreError(.unreadable, "install report of \(node)")
         }
         return (node, InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated)))
+    }
+
+    public func hardware(of node: String) async throws -> HardwareRecord? {
+        guard let row = try await rows("SELECT inventory, updated_at FROM hardware_inventory WHERE node = \(node)")
+            .first else { return nil }
+        let (text, updated) = try row.decode((String, Double).self)
+        guard let inventory = try? JSONDecoder().decode(HardwareInventory.self, from: Data(text.utf8)) else {
+            throw StateStoreError(.unreadable, "hardware inventory of \(node)")
+        }
+        return HardwareRecord(inventory: inventory, updatedAt: Date(timeIntervalSince1970: updated))
     }
 
     public func installSamples(since: Date) async throws -> [InstallSample] {
