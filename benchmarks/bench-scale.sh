@@ -14,6 +14,7 @@ bin=${RACKSWARM_RECONCILE:-$PWD/.build/release/reconcile}
 py=$PWD/.venv/bin/python
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d /tmp/rackswarm-bench-scale.XXXXXX)
+chmod 711 "$work"
 pgdir="$work/pg"
 mkdir -p "$pgdir"
 as_postgres=()
