@@ -118,6 +118,7 @@ let package = Package(
                 "ReconcilerLoading",
                 "ReconcilerStore",
                 "Drivers",
+                "GitDriver",
                 "ReconcilerMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -126,12 +127,19 @@ let package = Package(
             sources: ["Execution", "Loop", "Exports.swift"],
             swiftSettings: swiftSettings
         ),
+        // The site repository's git client, apart from the other drivers so that only the reconciler links libgit2
+        // (provision-agent does not).
+        .target(
+            name: "GitDriver",
+            dependencies: ["RackswarmCore", "CLibGit2"],
+            path: "Sources/Drivers/Git",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Drivers",
             dependencies: [
                 "RackswarmCore",
                 "COpenSSL",
-                "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -140,6 +148,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            exclude: ["Git"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -150,6 +159,8 @@ let package = Package(
                 "Torrent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
@@ -275,7 +286,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["LabSupport", "Drivers"],
+            dependencies: ["LabSupport", "Drivers", "GitDriver"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),

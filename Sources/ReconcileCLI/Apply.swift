@@ -1,4 +1,5 @@
 import ArgumentParser
+import BootServer
 import CommandLineSupport
 import Console
 import Drivers
@@ -72,6 +73,19 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
     var tokenFile: String?
 
+    @Option(help: """
+        Serve the console, its JSON API and /metrics on HOST:PORT, a listener of their own (the PXE-facing one \
+        serves boot files, the tracker and install reports only). Without it they are not served.
+        """)
+    var consoleListen: String?
+
+    @Option(name: .customLong("console-tls-cert"),
+            help: "PEM certificate chain: --console-listen speaks HTTPS only (with --console-tls-key).")
+    var consoleTLSCert: String?
+
+    @Option(name: .customLong("console-tls-key"), help: "PEM private key of --console-tls-cert.")
+    var consoleTLSKey: String?
+
     @Option(help: "dnsmasq hosts file for dhcp: managed (default: the TFTP root's parent /dnsmasq-hosts).")
     var dnsmasqHosts: String?
 
@@ -97,6 +111,15 @@ struct Apply: AsyncParsableCommand {
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
         guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
+        if let listen = consoleListen ?? Settings.value("console-listen"), CommandLineValues.hostPort(listen) == nil {
+            throw ValidationError("--console-listen wants HOST:PORT")
+        }
+        if (consoleTLSCert == nil) != (consoleTLSKey == nil) {
+            throw ValidationError("--console-tls-cert and --console-tls-key go together")
+        }
+        if consoleTLSCert != nil && (consoleListen ?? Settings.value("console-listen")) == nil {
+            throw ValidationError("--console-tls-cert is for --console-listen")
+        }
         if let heartbeatListen = heartbeatListen ?? Settings.value("heartbeat-listen"),
             AgentAddress(parsing: heartbeatListen) == nil {
             throw ValidationError("--heartbeat-listen wants HOST:PORT")
@@ -123,7 +146,13 @@ struct Apply: AsyncParsableCommand {
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),
-                                          retention: retention, shard: shardId, leaseTTL: leaseTtl)
+                                          retention: retention,
+                                          consoleListen: (consoleListen ?? Settings.value("console-listen"))
+                                              .flatMap(CommandLineValues.hostPort),
+                                          consoleTLS: consoleTLSCert.flatMap { cert in
+                                              consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
+                                          },
+                                          shard: shardId, leaseTTL: leaseTtl)
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }

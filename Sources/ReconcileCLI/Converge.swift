@@ -32,6 +32,10 @@ struct Convergence {
     var logger: Logger
     /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
     var retention: Duration? = nil
+    /// Where the console, its JSON API and `/metrics` listen, apart from the PXE-facing server; nil: not served.
+    var consoleListen: (host: String, port: Int)? = nil
+    /// The management listener's certificate and key: HTTPS only.
+    var consoleTLS: ManagementListener.TLSFiles? = nil
     /// This reconciler's name among several sharing a PostgreSQL store, and how long its rack leases last.
     var shard: String = StateLocation.defaultShard
     var leaseTTL: Duration = .seconds(30)
@@ -84,30 +88,30 @@ struct Convergence {
             }
         }
         let resources = PowerDriverResources()
-        // The web console and /metrics on the same server, following the site of the latest pass.
-        let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired))
-        let console = Console(
-            source: ClosureConsoleSource(
-                store: store, site: { await current.site },
-                power: { name in await Self.powerState(of: name, in: current, resources: resources, logger: logger) }),
-            tokens: tokens, prefix: "/console", metrics: .shared, logger: logger)
-        http.extraRoutes.append { console.addRoutes(to: $0) }
         let app = http.application(host: listenHost, port: site.network.httpPort) { port in
-            logger.info("serving boot files, tracker, install reports, the console and metrics", metadata: [
+            logger.info("serving boot files, tracker and install reports", metadata: [
                 "listen": "\(listenHost):\(port)", "nodes.see": "\(server)",
-                "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
+        var siteWatchers: [SiteWatcher] = []
+        if let management = try managementListener(store: store, desired: desired, checkout: checkout,
+                                                   resources: resources) {
+            services.append(.init(service: management.app))
+            siteWatchers.append(management.follow)
         }
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
+        let watchers = siteWatchers
         let pass = ConvergencePass(
             seams: Self.seams(source: source, store: store, bootDriver: bootDriver, resources: resources, key: key,
                               dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
-                                  await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
+                                  for follow in watchers { await follow(checkout, desired) }
                                   tracker.updateRacks(Self.racksByHost(desired))
                               },
                               images: { desired, checkout in
@@ -136,8 +140,6 @@ struct Convergence {
         } else {
             loop = OnePass { try await pass.run(desired, checkout: checkout) }
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
-        if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
         if let heartbeatListen, let heartbeats {
             let server = ServiceAgentServer(address: heartbeatListen, logger: logger) { await heartbeats.answer($0) }
             services.append(.init(service: HeartbeatListener(server: server, logger: logger)))
