@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C system libraries.
@@ -90,6 +91,23 @@ let package = Package(
             ],
             path: "Sources/Reconciler",
             sources: ["Store"],
+            swiftSettings: swiftSettings
+        ),
+        // The shared PostgreSQL store (several reconcilers, racks by lease): its own target, so that only what
+        // selects it (the CLI, the store tests) links postgres-nio; the agent and the pure layers never do.
+        .target(
+            name: "ReconcilerPostgres",
+            dependencies: [
+                "RackswarmCore",
+                "ReconcilerModel",
+                "ReconcilerStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/Reconciler",
+            sources: ["Postgres"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -215,6 +233,7 @@ let package = Package(
             dependencies: [
                 "RackswarmCore",
                 "Reconciler",
+                "ReconcilerPostgres",
                 "Drivers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -277,6 +296,7 @@ let package = Package(
                 "RackswarmCore",
                 "LabSupport",
                 "Reconciler",
+                "ReconcilerPostgres",
                 "ReconcilerTesting",
                 "Drivers",
                 "DriversTesting",

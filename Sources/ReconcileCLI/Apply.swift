@@ -26,8 +26,18 @@ struct Apply: AsyncParsableCommand {
 
     @OptionGroup var source: SourceOptions
 
-    @Option(help: "State database (observed status and journal).")
+    @Option(help: """
+        State database: a SQLite file, or postgres://USER@HOST:PORT/DB?password=env:NAME (or file:PATH) shared by \
+        several reconcilers, each acting on the racks it holds by lease.
+        """)
     var state: String = Settings.value("state", ".rackswarm/state.db")
+
+    @Option(help: "This reconciler's name among those sharing a PostgreSQL state (default: the host name).")
+    var shardId: String = Settings.value("shard-id", StateLocation.defaultShard)
+
+    @Option(help: "How long a rack lease lasts without renewal (PostgreSQL state); renewed every third of it.",
+            transform: Quantity.durationFlag(in: .seconds(2) ... .seconds(3600)))
+    var leaseTtl: Duration = .seconds(30)
 
     @Option(help: "Plan against this observed state (JSON) instead of the state database: a what-if preview.")
     var observed: String?
@@ -143,7 +153,8 @@ struct Apply: AsyncParsableCommand {
                                               .flatMap { HostPort(parsing: $0) },
                                           consoleTLS: consoleTLSCert.flatMap { cert in
                                               consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
-                                          })
+                                          },
+                                          shard: shardId, leaseTTL: leaseTtl)
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
@@ -161,7 +172,8 @@ extension Apply {
         let logger = Logger(label: "rackswarm.reconcile")
         let site = first.desired.site
         let key = try Convergence.siteKey(site)
-        let store = try SQLiteStateStore(path: state)
+        // Services passes hold no rack leases: on a shared store, run them from one reconciler.
+        let store = try await StateLocation.open(state)
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
