@@ -94,6 +94,8 @@ public enum SwarmSimulation {
         public var drops: [String: Int]
         /// The longest a started, unfinished peer went without receiving a block (a stall).
         public var longestIdle: Double
+        /// When the seed sent its last byte.
+        public var seedLastByte: Double
         public var events: Int
         public var steps: Int
 
@@ -102,7 +104,8 @@ public enum SwarmSimulation {
             case boundSurvivors = "bound_survivors_s", seedEgressOverF = "seed_egress_over_F"
             case uplinkBytesOverF = "uplink_bytes_over_F", duplicateBlocks = "duplicate_blocks"
             case refetchedVerifiedBlocks = "refetched_verified_blocks", nodeTimes = "node_times_s"
-            case survivors, finished, killed, returned, drops, longestIdle = "longest_idle_s", events, steps
+            case survivors, finished, killed, returned, drops, longestIdle = "longest_idle_s"
+            case seedLastByte = "seed_last_byte_s", events, steps
         }
     }
 

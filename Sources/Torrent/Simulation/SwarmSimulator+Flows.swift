@@ -23,6 +23,7 @@ extension SwarmSimulator {
             ends.append((node, peer))
         }
         let rates = FairShare.rates(paths, capacities: network.capacities)
+        if debugTrace, Int(now * 1000) % 250 == 0 { trace(ends.map { $0.0.index }, rates, flows: ends.count) }
         for (position, (node, peer)) in ends.enumerated() {
             let rate = rates[position]
             guard rate > 0 else { continue }
@@ -45,7 +46,10 @@ extension SwarmSimulator {
     private func deliver(_ request: BlockRequest, from node: SimulatedNode, to peer: SimulatedPeer, at time: Double) {
         let bytes = Int64(request.length)
         node.sent(request, to: peer)
-        if node.index == 0 { seedEgress += bytes }
+        if node.index == 0 {
+            seedEgress += bytes
+            seedLastByte = time
+        }
         if network.crossesCore(node.index, peer.remote) {
             if let rack = network.rack(of: node.index) { uplinkBytes[rack] += bytes }
             if let rack = network.rack(of: peer.remote) { uplinkBytes[rack] += bytes }
@@ -53,6 +57,19 @@ extension SwarmSimulator {
         queue.push(
             at: time + network.latency(node.index, peer.remote),
             .message(node: peer.remote, generation: generations[peer.remote], key: peer.remoteKey, .block(request)))
+    }
+
+    /// With SWARM_SIM_TRACE set: the seed's flows, rate and offers out, and all flows, every 250 ms (stderr).
+    private func trace(_ uploaders: [Int], _ rates: [Double], flows: Int) {
+        var seedFlows = 0
+        var seedRate = 0.0
+        for (position, uploader) in uploaders.enumerated() where uploader == 0 {
+            seedFlows += 1
+            seedRate += rates[position]
+        }
+        let offers = nodes[0]?.offers?.holders.values.reduce(0) { $0 + $1.offered.count } ?? 0
+        let line = "t \(Int(now * 1000)) ms: seed flows \(seedFlows) at \(Int(seedRate)) B/s, offers \(offers); flows \(flows)\n"
+        fputs(line, stderr)
     }
 
     // MARK: Churn
@@ -115,7 +132,8 @@ extension SwarmSimulator {
             boundSurvivors: configuration.boundP2P(peers: survivors), seedEgressOverF: Double(seedEgress) / file,
             uplinkBytesOverF: uplinkBytes.map { Double($0) / file }, duplicateBlocks: duplicates,
             refetchedVerifiedBlocks: refetchedBlocks, nodeTimes: times, survivors: survivors, finished: done.count,
-            killed: killed, returned: returned, drops: drops, longestIdle: longestIdle, events: eventCount,
+            killed: killed, returned: returned, drops: drops, longestIdle: longestIdle, seedLastByte: seedLastByte,
+            events: eventCount,
             steps: steps)
     }
 }

@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The simulator's world: the virtual clock, the event queue, the nodes, the tracker and the flows of block data.
 ///
@@ -42,6 +45,8 @@ final class SwarmSimulator {
     var killed = 0
     var returned = 0
     var seedEgress: Int64 = 0
+    var seedLastByte = 0.0
+    let debugTrace = getenv("SWARM_SIM_TRACE") != nil
     var uplinkBytes: [Int64]
     var drops: [String: Int] = [:]
     var duplicateBlocks = 0
