@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Block data as flows, churn, and the run's result.
 extension SwarmSimulator {
     /// Keeps the flows that can still send: uploader alive, connection open and unchoked, requests queued.
@@ -69,7 +73,8 @@ extension SwarmSimulator {
         }
         let offers = nodes[0]?.offers?.holders.values.reduce(0) { $0 + $1.offered.count } ?? 0
         let line = "t \(Int(now * 1000)) ms: seed flows \(seedFlows) at \(Int(seedRate)) B/s, offers \(offers); flows \(flows)\n"
-        fputs(line, stderr)
+        var bytes = Array(line.utf8)
+        _ = write(2, &bytes, bytes.count)
     }
 
     // MARK: Churn
