@@ -101,7 +101,7 @@ struct Apply: AsyncParsableCommand {
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
         guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
-        if let listen = consoleListen ?? Settings.value("console-listen"), CommandLineValues.hostPort(listen) == nil {
+        if let listen = consoleListen ?? Settings.value("console-listen"), HostPort(parsing: listen) == nil {
             throw ValidationError("--console-listen wants HOST:PORT")
         }
         if (consoleTLSCert == nil) != (consoleTLSKey == nil) {
@@ -138,7 +138,7 @@ struct Apply: AsyncParsableCommand {
                                           logger: Logger(label: "rackswarm.reconcile"),
                                           retention: retention,
                                           consoleListen: (consoleListen ?? Settings.value("console-listen"))
-                                              .flatMap(CommandLineValues.hostPort),
+                                              .flatMap(HostPort.init(parsing:)),
                                           consoleTLS: consoleTLSCert.flatMap { cert in
                                               consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
                                           })

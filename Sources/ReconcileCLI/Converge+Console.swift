@@ -4,6 +4,7 @@ import Console
 import Drivers
 import Foundation
 import Logging
+import RackswarmCore
 import Reconciler
 import ServiceLifecycle
 
@@ -18,7 +19,7 @@ extension Convergence {
                             resources: PowerDriverResources) throws -> (app: any ServiceLifecycle.Service, follow: SiteWatcher)?
     {
         let logger = self.logger
-        guard let (host, port) = consoleListen else {
+        guard let (host, port) = consoleListen.map({ ($0.host, $0.port) }) else {
             logger.info("the console, its JSON API and /metrics are not served: no --console-listen")
             return nil
         }

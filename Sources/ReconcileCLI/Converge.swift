@@ -32,7 +32,7 @@ struct Convergence {
     /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
     var retention: Duration? = nil
     /// Where the console, its JSON API and `/metrics` listen, apart from the PXE-facing server; nil: not served.
-    var consoleListen: (host: String, port: Int)? = nil
+    var consoleListen: HostPort? = nil
     /// The management listener's certificate and key: HTTPS only.
     var consoleTLS: ManagementListener.TLSFiles? = nil
 
