@@ -100,6 +100,7 @@ let package = Package(
                 "ReconcilerLoading",
                 "ReconcilerStore",
                 "Drivers",
+                "GitDriver",
                 "ReconcilerMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,12 +109,19 @@ let package = Package(
             sources: ["Execution", "Loop", "Exports.swift"],
             swiftSettings: swiftSettings
         ),
+        // The site repository's git client, apart from the other drivers so that only the reconciler links libgit2
+        // (provision-agent does not).
+        .target(
+            name: "GitDriver",
+            dependencies: ["RackswarmCore", "CLibGit2"],
+            path: "Sources/Drivers/Git",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Drivers",
             dependencies: [
                 "RackswarmCore",
                 "COpenSSL",
-                "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -122,6 +130,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            exclude: ["Git"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -258,7 +267,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["LabSupport", "Drivers"],
+            dependencies: ["LabSupport", "Drivers", "GitDriver"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),

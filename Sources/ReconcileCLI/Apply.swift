@@ -138,7 +138,7 @@ struct Apply: AsyncParsableCommand {
                                           logger: Logger(label: "rackswarm.reconcile"),
                                           retention: retention,
                                           consoleListen: (consoleListen ?? Settings.value("console-listen"))
-                                              .flatMap(HostPort.init(parsing:)),
+                                              .flatMap { HostPort(parsing: $0) },
                                           consoleTLS: consoleTLSCert.flatMap { cert in
                                               consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
                                           })

@@ -4,7 +4,6 @@ import Console
 import Drivers
 import Foundation
 import Logging
-import RackswarmCore
 import Reconciler
 import ServiceLifecycle
 
@@ -19,7 +18,7 @@ extension Convergence {
                             resources: PowerDriverResources) throws -> (app: any ServiceLifecycle.Service, follow: SiteWatcher)?
     {
         let logger = self.logger
-        guard let (host, port) = consoleListen.map({ ($0.host, $0.port) }) else {
+        guard let host = consoleListen?.host, let port = consoleListen?.port else {
             logger.info("the console, its JSON API and /metrics are not served: no --console-listen")
             return nil
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 @testable import Drivers
@@ -8,13 +9,10 @@ import Testing
 /// IPMICodecError, never a trap.
 struct IPMICorpusTests {
     @Test func corpusReplays() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/ipmi")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        #expect(files.count >= 10)
+        let inputs = try fuzzCorpus("ipmi").map(\.bytes)
+        #expect(inputs.count >= 10)
         var decoded = 0
-        for file in files {
-            let bytes = Array(try Data(contentsOf: directory.appendingPathComponent(file)))
+        for bytes in inputs {
             if driveIPMI(bytes) { decoded += 1 }
         }
         #expect(decoded >= 1)
