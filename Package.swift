@@ -131,7 +131,8 @@ let package = Package(
         // (provision-agent does not).
         .target(
             name: "GitDriver",
-            dependencies: ["RackswarmCore", "CLibGit2"],
+            // Drivers for the command runner the commit verifier runs ssh-keygen and gpgv through.
+            dependencies: ["RackswarmCore", "CLibGit2", "Drivers"],
             path: "Sources/Drivers/Git",
             swiftSettings: swiftSettings
         ),

@@ -96,15 +96,18 @@ struct Convergence {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
         var siteWatchers: [SiteWatcher] = []
+        var blockWatchers: [@Sendable (String?) async -> Void] = []
         if let management = try managementListener(store: store, desired: desired, checkout: checkout,
                                                    resources: resources) {
             services.append(.init(service: management.app))
             siteWatchers.append(management.follow)
+            blockWatchers.append(management.block)
         }
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
         let watchers = siteWatchers
+        let blockers = blockWatchers
         let pass = ConvergencePass(
             seams: Self.seams(source: source, store: store, bootDriver: bootDriver, resources: resources, key: key,
                               dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
@@ -124,7 +127,7 @@ struct Convergence {
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
                               },
-                              blocked: { _, why in await current.block(why) },
+                              blocked: { _, why in for block in blockers { await block(why) } },
                               holdRacks: holdRacks),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service

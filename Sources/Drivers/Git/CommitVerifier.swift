@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 
 /// A commit's signature and the exact bytes it signs, as libgit2 extracts them (`git_commit_extract_signature`).
