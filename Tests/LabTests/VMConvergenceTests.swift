@@ -77,7 +77,7 @@ struct VMConvergenceTests {
                   network: {pxeSubnet: 10.77.0.0/24, serverAddress: 10.77.0.1, httpPort: 8080, dhcp: managed}
                   boot: {tftpRoot: \(lab.base)/tftp, httpRoot: \(lab.httpRoot), afterInstall: localBoot}
                   rollout: {firstWave: 2, maxUnavailable: 2, concurrency: 2, failureBudget: 1, canary: false}
-                  timeouts: {power: 2m, install: 8m, services: 4m}
+                  timeouts: {power: 4m, install: 8m, services: 4m}
                   agent: {port: 7700, keyFile: \(lab.base)/site.key}
                   interval: 1m
 
