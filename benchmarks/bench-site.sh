@@ -49,14 +49,14 @@ for n in ${RACKSWARM_BENCH_SIZES:-1000 10000 100000}; do
         plain="$work/reconcile-nodebug"
         [ -x "$plain" ] || objcopy --strip-debug "$bin" "$plain"
         count="$timer instructions"
-        counts=$("$py" -c 'import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], map(json.loads, sys.argv[2::2])))))' \
+        counts=$("$py" benchmarks/site_budgets.py --counts \
             validate "$($count -- "$plain" validate "$site")" \
             dry_run_text "$($count --ok 2 -- "$plain" plan --repo "$site" --state "$work/none.db")" \
             dry_run_json "$($count --ok 2 -- "$plain" plan --repo "$site" --state "$work/none.db" --output json)" \
             status_full_store "$($count -- "$plain" status --repo "$site" --state "$work/full-$n.db")" \
             console "$($count --paths /,/api/v1/site -- \
                 "$plain" console --repo "$site" --state "$work/full-$n.db" --listen 127.0.0.1:0 --refresh 3600)")
-        plan=$(echo "$plan" | "$py" -c 'import json,sys; r=json.load(sys.stdin); c=json.loads(sys.argv[1]); p=c.pop("console")["pages"]; c["console_site_page"]=p["/"]; c["console_api_site"]=p["/api/v1/site"]; r["instructions"]={k: v["instructions"] for k, v in c.items()}; print(json.dumps(r))' "$counts")
+        plan=$(echo "$plan" | "$py" benchmarks/site_budgets.py --with-instructions "$counts")
     fi
     loads+=("$load")
     plans+=("$plan")

@@ -4,7 +4,13 @@
         Merges the in-process plan figures (PLAN, JSON) with the command timings (time_command.py's JSON) into one
         record with each command's budget at NODES, and prints it as one JSON line.
     site_budgets.py --report < RECORD
-        Prints one line per command: the figure, its budget, and OVER BUDGET when it is over.
+        Prints one line per command: the figure, its budget, and OVER BUDGET when it is over (and its instruction
+        count when the record has one).
+    site_budgets.py --counts NAME JSON [NAME JSON ...]
+        Gathers `time_command.py instructions` outputs into one JSON object of command name to instructions; a
+        console's output (per path) becomes console_site_page and console_api_site.
+    site_budgets.py --with-instructions COUNTS < RECORD
+        Prints RECORD with COUNTS (from --counts) under "instructions".
 
 Budgets at 100,000 nodes: dry runs (text and JSON) 2 s and 400 MB peak RSS, validate 1.5 s, status with a full
 store 1 s, the console's site page and /api/v1/site 0.5 s. Smaller sites get the same budgets scaled by
@@ -76,8 +82,26 @@ def report(record):
         print(line)
 
 
+def counts(pairs):
+    result = {}
+    for name, text in zip(pairs[0::2], pairs[1::2]):
+        figure = json.loads(text)
+        if "pages" in figure:
+            result["console_site_page"] = figure["pages"]["/"]["instructions"]
+            result["console_api_site"] = figure["pages"]["/api/v1/site"]["instructions"]
+        else:
+            result[name] = figure["instructions"]
+    return result
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--report":
         report(json.load(sys.stdin))
+    elif sys.argv[1] == "--counts":
+        print(json.dumps(counts(sys.argv[2:])))
+    elif sys.argv[1] == "--with-instructions":
+        record = json.load(sys.stdin)
+        record["instructions"] = json.loads(sys.argv[2])
+        print(json.dumps(record))
     else:
         print(json.dumps(merge(int(sys.argv[1]), *sys.argv[2:8])))
