@@ -330,6 +330,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Support/pyghmi_bmc.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -153,7 +153,9 @@ set -e
 
 echo
 echo "== 3. The virtual data center: a namespace, a BMC, DHCP/TFTP and a disk per node"
-vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701 --vms "$vms"
+vm_nodes=()
+for n in $(seq 1 "$vms"); do vm_nodes+=(--vm "r1n$n"); done
+vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701 "${vm_nodes[@]}"
 
 echo
 echo "== 4. reconcile apply --every 10s, until every node is ready"
@@ -162,7 +164,7 @@ started=$(date +%s)
 # terminal signals stay ours.
 setsid "$python" "$root/scripts/lab/vdc.py" exec "$work/lab" -- "$bin" apply "${source_options[@]}" \
     --state "$work/state.db" --every 10s --dnsmasq-pid-file "$work/lab/dnsmasq.pid" --backoff 1s \
-    --heartbeat-listen 10.77.0.1:7701 \
+    --heartbeat-listen 10.77.0.1:7701 --console-listen 10.77.0.1:8090 \
     > "$work/reconcile.log" 2>&1 < /dev/null &
 echo $! > "$work/reconcile.pid"
 cat > "$work/progress.py" <<'PY'
@@ -236,10 +238,10 @@ echo "(exit status 1: no plan was made; the running loop logs the same diagnosti
 echo
 echo "== 7. Where to look"
 echo "metrics (from the reconciler's server, in the lab's core namespace):"
-vdc exec "$work/lab" -- curl -s http://10.77.0.1:8080/metrics | grep -E '^rackswarm_(nodes|actions_total|seed|peer)' \
+vdc exec "$work/lab" -- curl -s http://10.77.0.1:8090/metrics | grep -E '^rackswarm_(nodes|actions_total|seed|peer)' \
     | head -20
 cat <<EOF
-console:          $python scripts/lab/vdc.py exec $work/lab -- curl http://10.77.0.1:8080/console
+console:          $python scripts/lab/vdc.py exec $work/lab -- curl http://10.77.0.1:8090/console
 reconciler log:   $work/reconcile.log
 node consoles:    $work/lab/nodes/NODE/console.log  (VM nodes: SeaBIOS, iPXE, the installer, Debian)
 state database:   $work/state.db  (reconcile status --repo file://$work/repo --path site --state $work/state.db)

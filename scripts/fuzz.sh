@@ -23,7 +23,7 @@ sources[announce]="${bencode[*]} Sources/Torrent/Tracker/Announce.swift Sources/
     Fuzz/AnnounceDrive.swift Fuzz/AnnounceFuzz.swift"
 max_len[announce]=512
 sources[metainfo]="${bencode[*]} Sources/Torrent/Metainfo/Metainfo.swift Sources/Torrent/Metainfo/SHA1.swift
-    Sources/Torrent/Version.swift Fuzz/MetainfoDrive.swift Fuzz/MetainfoFuzz.swift"
+    Sources/Torrent/Version.swift Sources/RackswarmCore/Quantity.swift Fuzz/MetainfoDrive.swift Fuzz/MetainfoFuzz.swift"
 max_len[metainfo]=1024
 sources[service-frame]="Sources/Drivers/Packages/ServiceMessage.swift
     Sources/Drivers/Packages/ServiceMessage+Encoding.swift Sources/Drivers/Packages/ServiceMessageError.swift Sources/Drivers/Packages/ServiceMessageParser.swift
@@ -34,7 +34,7 @@ sources[ipmi]="Sources/Drivers/Power/IPMI/RMCPPacket.swift Sources/Drivers/Power
     Sources/Drivers/Power/PowerCapabilities.swift Sources/Drivers/Power/PowerError.swift Sources/RackswarmCore/*.swift
     Fuzz/IPMIDrive.swift Fuzz/IPMIFuzz.swift"
 max_len[ipmi]=256
-sources[install-report]="Sources/BootServer/ReportBody.swift Sources/RackswarmCore/InstallReport.swift
+sources[install-report]="Sources/BootServer/ReportBody.swift Sources/RackswarmCore/*.swift
     Fuzz/InstallReportDrive.swift Fuzz/InstallReportFuzz.swift"
 max_len[install-report]=512
 

@@ -23,8 +23,11 @@ public struct ConsoleSite: Sendable {
     public var commit: CommitInfo?
     /// The site's directory, to size image files named by a relative path; nil when unknown.
     public var directory: String?
+    /// Why the newest commit drives nothing (`commit 1a2b3c4 is not signed by a trusted key`); nil when it may.
+    public var blocked: String?
 
-    public init(desired: DesiredState, commit: CommitInfo?, directory: String?) {
+    public init(desired: DesiredState, commit: CommitInfo?, directory: String?, blocked: String? = nil) {
+        self.blocked = blocked
         self.desired = desired
         self.commit = commit
         self.directory = directory
@@ -46,10 +49,15 @@ public protocol ConsoleDataSource: Sendable {
 
 extension ConsoleDataSource {
     /// The planner over the store's observed state, as `reconcile --dry-run` would plan, leaving out the racks
-    /// an operator suspended.
+    /// an operator suspended, with the actions a closed maintenance window holds marked, and why nothing runs when
+    /// the newest commit is refused.
     public func pendingPlan(for site: ConsoleSite) async throws -> Plan {
-        Planner.plan(desired: site.desired, observed: try await store.observedState(),
-                     policy: .init(suspendedRacks: try await store.suspendedRacks()))
+        let now = Date()
+        var plan = MaintenanceGate(site.desired, at: now).marking(
+            Planner.plan(desired: site.desired, observed: try await store.observedState(),
+                         policy: .init(suspendedRacks: try await store.suspendedRacks())), at: now)
+        plan.blocked = site.blocked
+        return plan
     }
 
     public func powerState(node: String) async -> String? { nil }

@@ -18,8 +18,11 @@ struct PlanView: Sendable, Codable {
     var summary: Plan.Summary
     var racks: [RackGroup]
     var orphaned: [String]
+    /// Why nothing of the plan runs (an untrusted commit); nil when it may.
+    var blocked: String?
 
     init(_ snapshot: ConsoleSnapshot, plan: Plan) {
+        blocked = plan.blocked
         commit = snapshot.site.commit
         summary = plan.summary
         orphaned = plan.orphaned
@@ -42,6 +45,9 @@ struct PlanView: Sendable, Codable {
             el("h1", [], text("Pending plan")),
             el("p", [], text(commit.map { "For commit \($0.sha.prefix(12)). " } ?? ""), text(counts)),
         ]
+        if let blocked {
+            body.append(el("p", [("class", "destructive"), ("id", "blocked")], text("Nothing will run: \(blocked).")))
+        }
         if racks.isEmpty { body.append(el("p", [("class", "ok")], text("In sync: nothing to do."))) }
         for rack in racks {
             body.append(el("h2", [("data-rack", rack.rack)], text("rack " + rack.rack),
@@ -52,7 +58,7 @@ struct PlanView: Sendable, Codable {
                     Layout.row([el("a", [("href", layout.nodeLink(action.node))], text(action.node)),
                                 el("span", [("class", action.destructive ? "destructive" : nil)],
                                    text(action.kind.rawValue + (action.destructive ? " ⚠ destructive" : ""))),
-                                text(action.detail)],
+                                text(action.detail + (action.held.map { " — \($0)" } ?? ""))],
                                attributes: [("data-destructive", action.destructive ? "true" : "false")])
                 }))
             }

@@ -33,8 +33,22 @@ struct SiteView: Sendable, Codable {
     var counts: [String: Int]
     var convergence: Convergence
     var passRequest: PassRequest?
+    /// Why the newest commit drives nothing; nil when it may.
+    var blocked: String?
+    /// The site's maintenance windows now: `open until …`, `next opens …`, or nil when none is set.
+    var window: String?
 
     init(_ snapshot: ConsoleSnapshot, samples: [InstallSample]) {
+        blocked = snapshot.site.blocked
+        let windows = snapshot.desired.site.windows
+        if !windows.windows.isEmpty {
+            if let until = windows.openUntil(snapshot.now) {
+                window = "open now, until " + MaintenanceGate.format(until)
+            } else {
+                window = windows.nextOpening(after: snapshot.now)
+                    .map { "closed; next opens " + MaintenanceGate.format($0) } ?? "closed; none opens within a year"
+            }
+        }
         site = snapshot.desired.site.name
         commit = snapshot.site.commit
         let byRack = Dictionary(grouping: snapshot.sortedNodes, by: \.rack.value)
@@ -71,6 +85,14 @@ struct SiteView: Sendable, Codable {
         } else {
             summary.append(el("div", [], el("span", [("class", "label")], text("commit")),
                               text("not a git repo")))
+        }
+        if let blocked {
+            summary.append(el("div", [("id", "blocked"), ("class", "destructive")],
+                              el("span", [("class", "label")], text("nothing runs")), text(blocked)))
+        }
+        if let window {
+            summary.append(el("div", [("id", "window")],
+                              el("span", [("class", "label")], text("maintenance window")), text(window)))
         }
         summary.append(el("div", [("id", "eta")], el("span", [("class", "label")], text("ETA to convergence")),
                           text(etaText), el("span", [("class", "label"), ("title", convergence.method)],

@@ -111,7 +111,7 @@ struct Apply: AsyncParsableCommand {
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
         guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
-        if let listen = consoleListen ?? Settings.value("console-listen"), CommandLineValues.hostPort(listen) == nil {
+        if let listen = consoleListen ?? Settings.value("console-listen"), HostPort(parsing: listen) == nil {
             throw ValidationError("--console-listen wants HOST:PORT")
         }
         if (consoleTLSCert == nil) != (consoleTLSKey == nil) {
@@ -131,8 +131,10 @@ struct Apply: AsyncParsableCommand {
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
         let interval = every ?? (loop ? desired.site.interval : nil)
         if dryRun {
+            let site = source.source
             try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
-                                        output: output, showBootEntries: showBootEntries)
+                                        output: output, showBootEntries: showBootEntries,
+                                        gate: CommitGate(siteAt: { site.site(atCommit: $0) }))
             return
         }
         if interval == nil { try await confirm(desired) }
@@ -148,7 +150,7 @@ struct Apply: AsyncParsableCommand {
                                           logger: Logger(label: "rackswarm.reconcile"),
                                           retention: retention,
                                           consoleListen: (consoleListen ?? Settings.value("console-listen"))
-                                              .flatMap(CommandLineValues.hostPort),
+                                              .flatMap { HostPort(parsing: $0) },
                                           consoleTLS: consoleTLSCert.flatMap { cert in
                                               consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
                                           },

@@ -18,7 +18,7 @@ extension Convergence {
                             resources: PowerDriverResources) throws -> (app: any ServiceLifecycle.Service, follow: SiteWatcher)?
     {
         let logger = self.logger
-        guard let (host, port) = consoleListen else {
+        guard let host = consoleListen?.host, let port = consoleListen?.port else {
             logger.info("the console, its JSON API and /metrics are not served: no --console-listen")
             return nil
         }

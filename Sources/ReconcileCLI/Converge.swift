@@ -33,7 +33,7 @@ struct Convergence {
     /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
     var retention: Duration? = nil
     /// Where the console, its JSON API and `/metrics` listen, apart from the PXE-facing server; nil: not served.
-    var consoleListen: (host: String, port: Int)? = nil
+    var consoleListen: HostPort? = nil
     /// The management listener's certificate and key: HTTPS only.
     var consoleTLS: ManagementListener.TLSFiles? = nil
     /// This reconciler's name among several sharing a PostgreSQL store, and how long its rack leases last.
@@ -124,6 +124,7 @@ struct Convergence {
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
                               },
+                              blocked: { _, why in await current.block(why) },
                               holdRacks: holdRacks),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service
@@ -172,12 +173,14 @@ extension Convergence {
         key: SiteKey, dnsmasqHosts: String?, dnsmasqPidFile: String?, heartbeats: HeartbeatReceiver?, logger: Logger,
         siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
         images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
+        blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
         holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)? = nil
     ) -> ConvergencePass.Seams {
         ConvergencePass.Seams(
             checkout: { try source.checkout() }, store: store,
             power: { site in
-                PowerDriverRegistry.standard.factory(timeouts: site.timeouts, resources: resources, logger: logger)
+                PowerDriverRegistry.standard.factory(timeouts: site.timeouts, cipherSuites: site.ipmiCipherSuites,
+                                                     resources: resources, logger: logger)
             },
             boot: bootDriver,
             reservations: { site in
@@ -194,7 +197,8 @@ extension Convergence {
             },
             images: images,
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
-            siteChanged: siteChanged, holdRacks: holdRacks)
+            siteChanged: siteChanged,
+            gate: CommitGate(siteAt: { source.site(atCommit: $0) }), blocked: blocked, holdRacks: holdRacks)
     }
 
     /// The site's agent key; an unreadable one is an error on standard error and exit 1.
@@ -288,6 +292,9 @@ actor CurrentSite {
     init(_ site: ConsoleSite) { self.site = site }
 
     func update(_ site: ConsoleSite) { self.site = site }
+
+    /// Why the newest commit drives nothing (nil: it may); the console shows it over the last trusted site.
+    func block(_ why: String?) { site.blocked = why }
 }
 
 /// `reconcile apply` without `--every`: one pass, then the server stops. A SIGTERM during the pass lets it

@@ -36,15 +36,23 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (checkout, desired) = try source.loadSite(refusal: "no plan was made and nothing was applied")
+        let site = source.source
         try await Self.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
-                             output: output, showBootEntries: showBootEntries)
+                             output: output, showBootEntries: showBootEntries,
+                             gate: CommitGate(siteAt: { site.site(atCommit: $0) }))
     }
 
     /// Plans and prints the plan (straight to standard output through one buffer, or whole into `--out-file`);
-    /// exits 2 when it holds changes, 0 when in sync.
+    /// exits 2 when it holds changes, 0 when in sync. Actions a maintenance window holds now are marked
+    /// `held until …`, and a commit the site's `verify` refuses is named with why nothing would run.
     static func print(_ desired: DesiredState, checkout: SiteSource.Checkout, state: String, observed: String?,
-                      scope: Planner.Policy.Scope, output: OutputOptions, showBootEntries: Bool) async throws {
-        let plan = try await Self.plan(desired, state: state, observed: observed, scope: scope)
+                      scope: Planner.Policy.Scope, output: OutputOptions, showBootEntries: Bool,
+                      gate: CommitGate = CommitGate()) async throws {
+        let now = Date()
+        var plan = MaintenanceGate(desired, at: now)
+            .marking(try await Self.plan(desired, state: state, observed: observed, scope: scope), at: now)
+        let lastApplied = try await SQLiteStateStore.openExisting(path: state)?.lastAppliedCommit()
+        plan.blocked = await gate.refusal(checkout, site: desired.site, lastApplied: lastApplied)
         let renderer = PlanRenderer(colour: output.toTerminal)
         func render<Out: TextOutputStream>(to out: inout Out) {
             switch output.output {

@@ -42,6 +42,10 @@ struct Power: AsyncParsableCommand {
     @Option(help: "Retransmits/retries after a timeout or transient failure (0 to 100).")
     var retries = 3
 
+    @Option(name: .customLong("ipmi-cipher-suites"),
+            help: "IPMI cipher suites allowed for --bmc, strongest first (17,3); 17 alone forbids suite 3.")
+    var cipherSuites = "17,3"
+
     @Option(help: "How many BMCs to talk to at once (1 to 65536).")
     var concurrency = 256
 
@@ -110,16 +114,28 @@ struct Power: AsyncParsableCommand {
         if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 
+    /// Cipher suite numbers as the driver's suites; an unknown number is a usage error.
+    private func suites(_ numbers: [Int]) throws -> [IPMICipherSuite] {
+        let suites = numbers.compactMap(IPMICipherSuite.init(rawValue:))
+        guard suites.count == numbers.count, !suites.isEmpty else {
+            throw ValidationError("--ipmi-cipher-suites takes 17 and/or 3, as '17,3' or '17'")
+        }
+        return suites
+    }
+
     /// The BMCs to talk to, with where their passwords are.
     private func resolveTargets() throws -> [PowerTarget] {
         if !bmcs.isEmpty {
             guard let reference = credentials.flatMap(SecretReference.init(parsing:)) else {
                 throw ValidationError("--credentials must be env:NAME or file:PATH")
             }
+            let allowed = try suites(cipherSuites.split(separator: ",").map {
+                Int($0.trimmingCharacters(in: .whitespaces)) ?? -1
+            })
             return bmcs.map { url in
                 PowerTarget(
                     name: url, url: url, username: username, secret: reference, insecure: insecure,
-                    timeout: timeout, retries: retries)
+                    timeout: timeout, retries: retries, cipherSuites: allowed)
             }
         }
         let (_, desired) = try source.loadSite(refusal: "no BMC was contacted")
@@ -137,7 +153,7 @@ struct Power: AsyncParsableCommand {
             targets.append(PowerTarget(
                 name: name, url: node.bmc.endpoint.value.description, username: node.bmc.username ?? username,
                 secret: password, insecure: node.bmc.insecureSkipVerify || insecure, timeout: timeout,
-                retries: retries))
+                retries: retries, cipherSuites: try suites(desired.site.ipmiCipherSuites)))
         }
         guard problems.isEmpty else {
             Terminal.standardError.write(problems.map { "error: \($0)\n" }.joined())
@@ -183,6 +199,7 @@ struct PowerTarget: Sendable {
     let insecure: Bool
     let timeout: Duration
     let retries: Int
+    var cipherSuites: [IPMICipherSuite] = IPMICipherSuite.strongestFirst
 
     /// The URL as shown in output: never credentials.
     var shown: String { (try? BMCAddress(parsing: url).description) ?? name }
@@ -197,7 +214,7 @@ struct PowerTarget: Sendable {
         }
         return BMCConfiguration(
             address: address, username: username, password: password, insecureSkipVerify: insecure,
-            timeout: timeout, retries: retries)
+            timeout: timeout, retries: retries, cipherSuites: cipherSuites)
     }
 }
 

@@ -92,6 +92,15 @@ struct Status: AsyncParsableCommand {
                 drifted: record?.status.drifted ?? [], lastError: activity.lastError, lastSeen: record?.lastSeen,
                 percent: activity.phase == .downloading ? activity.percent : nil))
         }
+        // Why the commit drives nothing, judged as a pass would (the last applied commit's verify policy).
+        let site = source.source
+        let blocked = await CommitGate(siteAt: { site.site(atCommit: $0) })
+            .refusal(checkout, site: desired.site, lastApplied: try await store?.lastAppliedCommit())
+        let now = Date()
+        let windows = desired.site.windows
+        let window: String? = windows.windows.isEmpty ? nil : windows.openUntil(now).map {
+            "open until " + MaintenanceGate.format($0)
+        } ?? windows.nextOpening(after: now).map { "closed; next opens " + MaintenanceGate.format($0) }
         switch output.output {
         case .json:
             let encoder = JSONEncoder()
@@ -100,16 +109,22 @@ struct Status: AsyncParsableCommand {
             struct Document: Encodable {
                 var site: String
                 var commit: String?
+                var blocked: String?
+                var maintenanceWindow: String?
                 var nodes: [Row]
                 /// Rack to the reconciler holding it, on a shared store.
                 var holders: [String: String]?
             }
-            let document = Document(site: desired.site.name, commit: checkout.commit, nodes: rows,
-                                    holders: store is PostgresStateStore ? holders : nil)
+            let holders = store is PostgresStateStore ? holders : nil
+            let document = Document(site: desired.site.name, commit: checkout.commit, blocked: blocked,
+                                    maintenanceWindow: window, nodes: rows, holders: holders)
             try output.emit(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n")
         case .text:
-            try output.emit(Self.table(rows, site: desired.site.name, commit: checkout.commit,
-                                       holders: store is PostgresStateStore ? holders : nil) + "\n")
+            var text = Self.table(rows, site: desired.site.name, commit: checkout.commit,
+                                  holders: store is PostgresStateStore ? holders : nil) + "\n"
+            if let window { text += "maintenance window: \(window)\n" }
+            if let blocked { text += "Nothing runs: \(blocked).\n" }
+            try output.emit(text)
         }
     }
 

@@ -10,23 +10,13 @@ import Testing
 /// (Fuzz/RangeDrive.swift, Fuzz/InstallReportDrive.swift).
 struct BootParserCorpusTests {
     @Test func rangeHeaders() throws {
-        let inputs = try fuzzCorpus("range")
-        #expect(inputs.count >= 10)
-        for (file, bytes) in inputs {
-            let problem = driveRange(bytes)
-            #expect(problem == nil, "\(file): \(problem ?? "")")
-        }
+        let replay = try replayCorpus("range") { (false, driveRange($0)) }
+        #expect(replay.inputs >= 10 && replay.problems.isEmpty, "\(replay.problems)")
     }
 
     @Test func installReports() throws {
-        let inputs = try fuzzCorpus("install-report")
-        #expect(inputs.count >= 3)
-        var accepted = 0
-        for (file, bytes) in inputs {
-            let verdict = driveInstallReport(bytes)
-            #expect(verdict.problem == nil, "\(file): \(verdict.problem ?? "")")
-            if verdict.accepted { accepted += 1 }
-        }
-        #expect(accepted >= 2)
+        let replay = try replayCorpus("install-report", driveInstallReport)
+        #expect(replay.inputs >= 3 && replay.problems.isEmpty, "\(replay.problems)")
+        #expect(replay.accepted >= 2)
     }
 }

@@ -8,11 +8,7 @@ import Testing
 /// it gives the same events, and parsed messages re-encode.
 struct ServiceFrameCorpusTests {
     @Test func corpusReplays() throws {
-        let inputs = try fuzzCorpus("service-frame")
-        #expect(inputs.count >= 10)
-        for (file, bytes) in inputs {
-            let problem = driveServiceFrame(bytes)
-            #expect(problem == nil, "\(file): \(problem ?? "")")
-        }
+        let replay = try replayCorpus("service-frame") { (false, driveServiceFrame($0)) }
+        #expect(replay.inputs >= 10 && replay.problems.isEmpty, "\(replay.problems)")
     }
 }

@@ -8,14 +8,8 @@ import Testing
 /// harness's own drive (Fuzz/BencodeDrive.swift).
 struct BencodeCorpusTests {
     @Test func everyCorpusInputDecodesCanonicallyOrThrows() throws {
-        let inputs = try fuzzCorpus("bencode")
-        #expect(inputs.count >= 5)
-        var accepted = 0
-        for (file, bytes) in inputs {
-            let verdict = driveBencode(bytes)
-            #expect(verdict.problem == nil, "\(file): \(verdict.problem ?? "")")
-            if verdict.accepted { accepted += 1 }
-        }
-        #expect(accepted >= 5)
+        let replay = try replayCorpus("bencode", driveBencode)
+        #expect(replay.inputs >= 5 && replay.problems.isEmpty, "\(replay.problems)")
+        #expect(replay.accepted >= 5)
     }
 }

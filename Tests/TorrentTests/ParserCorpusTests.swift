@@ -9,23 +9,13 @@ import Testing
 /// still hold.
 struct ParserCorpusTests {
     @Test func announceQueries() throws {
-        let inputs = try fuzzCorpus("announce")
-        #expect(inputs.count >= 10)
-        var accepted = 0
-        for (file, bytes) in inputs {
-            let verdict = driveAnnounce(bytes)
-            #expect(verdict.problem == nil, "\(file): \(verdict.problem ?? "")")
-            if verdict.accepted { accepted += 1 }
-        }
-        #expect(accepted >= 1)
+        let replay = try replayCorpus("announce", driveAnnounce)
+        #expect(replay.inputs >= 10 && replay.problems.isEmpty, "\(replay.problems)")
+        #expect(replay.accepted >= 1)
     }
 
     @Test func metainfo() throws {
-        let inputs = try fuzzCorpus("metainfo")
-        #expect(inputs.count >= 10)
-        for (file, bytes) in inputs {
-            let problem = driveMetainfo(bytes).problem
-            #expect(problem == nil, "\(file): \(problem ?? "")")
-        }
+        let replay = try replayCorpus("metainfo", driveMetainfo)
+        #expect(replay.inputs >= 10 && replay.problems.isEmpty, "\(replay.problems)")
     }
 }

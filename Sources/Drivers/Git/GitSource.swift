@@ -18,6 +18,8 @@ public struct GitCheckout: Sendable, Hashable {
     public var ref: String
     public var summary: String
     public var author: String
+    /// The commit's signature and signed bytes; nil for an unsigned commit.
+    public var signature: CommitSignature?
 }
 
 /// The site repo, cloned once into a cache directory and fetched on later runs.
@@ -79,7 +81,47 @@ public final class GitSource {
         if let signature = git_commit_author(commitPointer) {
             author = String(cString: signature.pointee.name) + " <" + String(cString: signature.pointee.email) + ">"
         }
-        return GitCheckout(directory: cacheDirectory, commit: sha, ref: ref, summary: summary, author: author)
+        return GitCheckout(directory: cacheDirectory, commit: sha, ref: ref, summary: summary, author: author,
+                           signature: Self.signature(of: oid, in: repository))
+    }
+
+    /// The signature libgit2 finds in a commit's `gpgsig` header (OpenPGP and SSH alike), with the bytes it signs.
+    static func signature(of oid: UnsafePointer<git_oid>?, in repository: OpaquePointer) -> CommitSignature? {
+        guard let oid else { return nil }
+        var signature = git_buf()
+        var signed = git_buf()
+        defer {
+            git_buf_dispose(&signature)
+            git_buf_dispose(&signed)
+        }
+        var id = oid.pointee
+        guard git_commit_extract_signature(&signature, &signed, repository, &id, nil) == 0,
+              let signaturePointer = signature.ptr, let signedPointer = signed.ptr
+        else { return nil }
+        let text = { (pointer: UnsafeMutablePointer<CChar>, size: Int) in
+            String(decoding: UnsafeRawBufferPointer(start: pointer, count: size), as: UTF8.self)
+        }
+        return CommitSignature(signature: text(signaturePointer, signature.size),
+                               signedData: text(signedPointer, signed.size))
+    }
+
+    /// Writes the files of `commit` into `directory` (outside the cache's work tree); used to read the site as an
+    /// earlier commit had it.
+    public func materialize(commit: String, into directory: String) throws(GitError) {
+        var repository: OpaquePointer?
+        try check(git_repository_open(&repository, cacheDirectory), "open \(cacheDirectory)")
+        defer { git_repository_free(repository) }
+        var object: OpaquePointer?
+        try check(git_revparse_single(&object, repository, commit), "find commit \(commit)")
+        defer { git_object_free(object) }
+        var options = git_checkout_options()
+        git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION))
+        options.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue
+        let result = directory.withCString { path in
+            options.target_directory = path
+            return git_checkout_tree(repository, object, &options)
+        }
+        try check(result, "checkout \(commit) into \(directory)")
     }
 
     private func openOrClone() throws(GitError) -> OpaquePointer {

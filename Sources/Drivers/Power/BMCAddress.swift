@@ -23,7 +23,7 @@ public struct BMCAddress: Sendable, Hashable, CustomStringConvertible {
             let url = try BMCURL(parsing: text)
             self.init(scheme: url.scheme, host: url.host, port: url.port, path: url.path)
         } catch {
-            throw PowerError(.invalidAddress, bmc: BMCURL.redacted(text), error.message)
+            throw PowerError(.invalidAddress, bmc: BMCURL.redacted(text), error.description)
         }
     }
 
@@ -46,11 +46,15 @@ public struct BMCConfiguration: Sendable {
     public var timeout: Duration
     /// How many times an exchange is retried after a timeout or a transient failure.
     public var retries: Int
+    /// The IPMI cipher suites a session may use, tried in this order (a site that forbids suite 3 gives `[17]`).
+    public var cipherSuites: [IPMICipherSuite]
 
     public init(
         address: BMCAddress, username: String, password: String, insecureSkipVerify: Bool = false,
-        timeout: Duration = .seconds(1), retries: Int = 3
+        timeout: Duration = .seconds(1), retries: Int = 3,
+        cipherSuites: [IPMICipherSuite] = IPMICipherSuite.strongestFirst
     ) {
+        self.cipherSuites = cipherSuites
         self.address = address
         self.username = username
         self.password = password

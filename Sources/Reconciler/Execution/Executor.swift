@@ -11,6 +11,9 @@ import ReconcilerMetrics
 /// - Failure budget: once more nodes have failed or stalled than the site allows, the rollout halts — nodes in
 ///   flight finish, and no node that has not started yet is touched.
 /// - Timeouts: every step has one (power steps, the image install, service steps), from the site.
+/// - Maintenance windows: actions the plan marks held are not run; before each node starts, and before each
+///   retry, the windows are asked again, so a window that closes mid-wave lets nodes in flight finish and starts
+///   nothing new (held nodes are listed in the report).
 /// - Resume: an action already finished for the same node and commit (by an earlier, interrupted run) is not
 ///   done again, so a destructive step never repeats; an install found started-but-unfinished is resumed
 ///   (waited on), not restarted with another power cycle.
@@ -45,6 +48,8 @@ public struct Executor: Sendable {
         public var failed: [String: String] = [:]
         /// Nodes never started because the failure budget halted the rollout.
         public var skipped: [String] = []
+        /// Nodes a closed maintenance window held, with until when.
+        public var held: [String: String] = [:]
         /// Nodes left alone because this reconciler lost its lease on their rack mid-run, with why: the rack's new
         /// holder resumes them from the journal.
         public var lost: [String: String] = [:]
@@ -60,13 +65,16 @@ public struct Executor: Sendable {
     let sleep: @Sendable (Duration) async throws -> Void
     let random: @Sendable () -> Double
     let now: @Sendable () -> Date
+    /// The maintenance windows, as of the pass's start; nil holds nothing.
+    let windows: MaintenanceGate?
 
     public init(
         desired: DesiredState, store: any StateStore, performer: any ActionPerformer, policy: Policy = Policy(),
         logger: Logger, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, windows: MaintenanceGate? = nil
     ) {
+        self.windows = windows
         self.desired = desired
         self.store = store
         self.performer = performer
@@ -99,7 +107,9 @@ public struct Executor: Sendable {
                                               at: now())
             }
         }
-        let todo = plan.actions.filter { !finished.contains(ActionKey($0)) }
+        var report = Report()
+        for action in plan.actions { if let why = action.held { report.held[action.node] = why } }
+        let todo = plan.actions.filter { $0.held == nil && !finished.contains(ActionKey($0)) }
         let ids = try await store.journalPlanned(todo, commit: commit, at: now())
         var steps: [String: [(PlannedAction, Int64)]] = [:]
         var waves: [Int: [String]] = [:]
@@ -110,7 +120,6 @@ public struct Executor: Sendable {
         let remembered = try await store.rememberedNodes()
         let budget = desired.site.rollout.failureBudget
         let cap = max(1, desired.site.rollout.concurrency)
-        var report = Report()
         for wave in waves.keys.sorted() {
             // Nodes that left the repo are reached through what the store kept; one never provisioned here waits
             // for a human. The others start in plan order, under the concurrency cap (`ExecutorSlots`).
@@ -136,6 +145,10 @@ public struct Executor: Sendable {
                         guard await slots.start(name) else {
                             return NodeResult(node: name, outcome: .skipped, done: 0, holdsSlot: false)
                         }
+                        // The window may have closed since the plan was made: a node not yet started waits for it.
+                        if let windows, let why = nodeSteps.lazy.compactMap({ windows.hold($0.0, at: now()) }).first {
+                            return NodeResult(node: name, outcome: .held(why), done: 0)
+                        }
                         return try await run(nodeSteps, on: node, slots: slots)
                     }
                 }
@@ -153,6 +166,9 @@ public struct Executor: Sendable {
                             try await skip(steps[result.node] ?? [],
                                            reason: "halted: the failure budget (\(budget)) is spent")
                             report.skipped.append(result.node)
+                        case .held(let why):
+                            try await skip(steps[result.node] ?? [], reason: why)
+                            report.held[result.node] = why
                         }
                         if report.stalled.count + report.failed.count > budget && !report.halted {
                             report.halted = true
@@ -181,6 +197,8 @@ public struct Executor: Sendable {
         case failed(String)
         /// Never started: the rollout halted first.
         case skipped
+        /// Never started: a maintenance window closed first.
+        case held(String)
     }
 
     struct NodeResult: Sendable {
@@ -281,6 +299,10 @@ public struct Executor: Sendable {
             case .transient: delay = backoff(beforeRetry: attempt)
             }
             guard attempt < policy.maxAttempts else { break }
+            if let windows, let why = windows.hold(action, at: now().addingTimeInterval(Double(delay.wholeSeconds))) {
+                return ActionFailure("\(last.message); not retried: \(why), the maintenance window closes first",
+                                     intent: last.intent)
+            }
             logger.notice("retrying", metadata: [
                 "node": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "attempt": "\(attempt)",
                 "error": "\(last.message)",

@@ -78,7 +78,8 @@ struct DocumentDecoder {
         -> Site?
     {
         guard let spec = fields.mapping(
-            node, "\(context) spec", known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval"])
+            node, "\(context) spec",
+            known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval", "verify", "ipmi"])
         else { return nil }
         var network: ProvisioningNetwork?
         if let netNode = fields.require(spec, "network"),
@@ -111,9 +112,11 @@ struct DocumentDecoder {
             }
         }
         var rollout = RolloutPolicy.defaults
+        var windows = MaintenanceWindows.none
         if let rolloutNode = spec.value("rollout"),
-           let reader = fields.mapping(rolloutNode, "rollout",
-                                       known: ["firstWave", "maxUnavailable", "concurrency", "failureBudget", "canary"]) {
+           let reader = fields.mapping(rolloutNode, "rollout", known: [
+               "firstWave", "maxUnavailable", "concurrency", "failureBudget", "canary", "windows", "windowScope"]) {
+            windows = decodeWindows(reader) ?? .none
             if let v = reader.value("firstWave"), let n = fields.int(v, "rollout.firstWave", range: 1...Int.max) {
                 rollout.firstWave = n
             }
@@ -160,9 +163,12 @@ struct DocumentDecoder {
         }
         let prune = spec.value("prune").map { fields.bool($0, "prune") } ?? false
         let interval = spec.value("interval").map { fields.duration($0, "interval") } ?? .seconds(300)
-        guard let network, let prune, let interval else { return nil }
+        let verify = spec.value("verify").flatMap { decodeVerify($0) }
+        let suites = spec.value("ipmi").map { decodeIPMI($0) } ?? [17, 3]
+        guard let network, let prune, let interval, let suites else { return nil }
         return Site(name: name, location: location, network: network, boot: boot, rollout: rollout,
-                    timeouts: timeouts, agent: agent, prune: prune, interval: interval)
+                    timeouts: timeouts, agent: agent, prune: prune, interval: interval, verify: verify,
+                    windows: windows, ipmiCipherSuites: suites)
     }
 
     // MARK: Rack
@@ -170,10 +176,13 @@ struct DocumentDecoder {
     private mutating func decodeRack(
         _ node: YAMLNode, name: String, labels: [String: String], location: SourceLocation, context: String
     ) -> Rack? {
-        guard let spec = fields.mapping(node, "\(context) spec", known: ["firstWave", "maxUnavailable", "bmc"]) else {
-            return nil
-        }
+        guard let spec = fields.mapping(
+            node, "\(context) spec", known: ["firstWave", "maxUnavailable", "bmc", "rollout"]) else { return nil }
         var rack = Rack(name: name, location: location, labels: labels)
+        if let rollout = spec.value("rollout"),
+           let reader = fields.mapping(rollout, "\(context) rollout", known: ["windows", "windowScope"]) {
+            rack.windows = decodeWindows(reader)
+        }
         if let v = spec.value("firstWave") { rack.firstWave = fields.int(v, "firstWave", range: 1...Int.max) }
         if let v = spec.value("maxUnavailable") {
             rack.maxUnavailable = fields.int(v, "maxUnavailable", range: 1...Int.max)

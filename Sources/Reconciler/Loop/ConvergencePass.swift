@@ -36,6 +36,10 @@ public struct ConvergencePass: Sendable {
         public var now: @Sendable () -> Date
         /// Told each pass's site before anything is done (the install desk, the console and the tracker follow it).
         public var siteChanged: @Sendable (SiteSource.Checkout, DesiredState) async -> Void
+        /// Judges whether the commit may drive actions (the site's `verify`).
+        public var gate: CommitGate
+        /// Told, every pass, why its commit may not drive actions (nil when it may): the console shows it.
+        public var blocked: @Sendable (SiteSource.Checkout, String?) async -> Void
         /// When several reconcilers share the store: given every rack of the site, takes this reconciler's share of
         /// the leases and answers the racks it may act on in this pass. Nil: one reconciler acts on every rack.
         public var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
@@ -49,8 +53,12 @@ public struct ConvergencePass: Sendable {
             heartbeats: @escaping @Sendable () async -> [String: (inventory: NodeInventory, at: Int64)] = { [:] },
             now: @escaping @Sendable () -> Date = { Date() },
             siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
+            gate: CommitGate = CommitGate(),
+            blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
             holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)? = nil
         ) {
+            self.gate = gate
+            self.blocked = blocked
             self.checkout = checkout
             self.store = store
             self.power = power
@@ -88,10 +96,14 @@ public struct ConvergencePass: Sendable {
         /// Nodes whose agent could not be asked, with why.
         public var unreachable: [String: String]
         public var scope: Planner.Policy.Scope
+        /// Why nothing ran: the commit is not signed by a trusted key; nil when it may drive actions.
+        public var blocked: String? = nil
 
-        /// True when a node stalled or failed — or, for a services pass, could not be asked.
+        /// True when the commit was refused, or a node stalled or failed — or, for a services pass, could not be
+        /// asked.
         public var failed: Bool {
-            !report.failed.isEmpty || !report.stalled.isEmpty || (scope == .services && !unreachable.isEmpty)
+            blocked != nil || !report.failed.isEmpty || !report.stalled.isEmpty
+                || (scope == .services && !unreachable.isEmpty)
         }
     }
 
@@ -139,14 +151,36 @@ public struct ConvergencePass: Sendable {
     public func passRequested() async -> Bool { (try? await seams.store.passRequest()) != nil }
 
     /// Runs the pass on a loaded site.
+    ///
+    /// A commit the site's `verify` refuses is planned and shown, and nothing else happens: no boot file, DHCP
+    /// reservation, agent or BMC is touched, and the plan says why. Maintenance windows hold the nodes whose actions
+    /// may not start now; the executor checks them again before each node, so a window that closes mid-wave lets
+    /// the nodes in flight finish and starts no other.
     public func run(_ desired: DesiredState, checkout: SiteSource.Checkout) async throws -> Outcome {
         let everything = policy.scope == .all
+        let lastApplied = try await seams.store.lastAppliedCommit()
+        let blocked = await seams.gate.refusal(checkout, site: desired.site, lastApplied: lastApplied)
+        await seams.blocked(checkout, blocked)
+        if let blocked {
+            logger.warning("commit refused; nothing runs", metadata: [
+                "commit": "\(checkout.commit ?? "-")", "error.code": "untrustedCommit", "error": "\(blocked)",
+            ])
+            var plan = Planner.plan(desired: desired, observed: try await seams.store.observedState(),
+                                    policy: .init(scope: policy.scope))
+            plan.blocked = blocked
+            say(PlanRenderer(colour: false).text(plan, site: desired.site.name, commit: checkout.commit))
+            let outcome = Outcome(plan: plan, report: .init(), unreachable: [:], scope: policy.scope, blocked: blocked)
+            say("Nothing ran: \(blocked).\n")
+            return outcome
+        }
         await seams.siteChanged(checkout, desired)
         let refused = everything ? await seams.images(desired, checkout) : [:]
         if everything { await applyReservations(desired) }
         let unreachable = try await observeAgents(desired)
+        let now = seams.now()
+        let windows = MaintenanceGate(desired, at: now)
         let held = try await holdRacks(desired)
-        let plan = try await makePlan(desired, unreachable: unreachable, held: held)
+        let plan = windows.marking(try await makePlan(desired, unreachable: unreachable, held: held), at: now)
         say(PlanRenderer(colour: false).text(plan, site: desired.site.name, commit: checkout.commit))
         var executorPolicy = policy.executor
         executorPolicy.scope = policy.scope
@@ -156,7 +190,7 @@ public struct ConvergencePass: Sendable {
             power: seams.power(desired.site), agents: seams.agents(desired.site), refusedImages: refused,
             logger: logger)
         let executor = Executor(desired: desired, store: seams.store, performer: performer, policy: executorPolicy,
-                                logger: logger, now: seams.now)
+                                logger: logger, now: seams.now, windows: windows)
         let report = try await executor.execute(plan, commit: checkout.commit)
         let outcome = Outcome(plan: plan, report: report, unreachable: unreachable, scope: policy.scope)
         summarize(outcome)
@@ -249,6 +283,7 @@ public struct ConvergencePass: Sendable {
                 + "failed, \(outcome.unreachable.count) unreachable.\n")
             return
         }
+        lines("held", report.held)
         lines("stalled", report.stalled)
         lines("failed", report.failed)
         lines("unreachable", outcome.unreachable)

@@ -31,8 +31,12 @@ public struct SiteSource: Sendable {
         public var commit: String?
         public var summary: String?
         public var author: String?
+        /// The commit's signature, as libgit2 extracts it; nil when unsigned or not from git.
+        public var signature: CommitSignature?
 
-        public init(directory: String, root: String, commit: String?, summary: String? = nil, author: String? = nil) {
+        public init(directory: String, root: String, commit: String?, summary: String? = nil, author: String? = nil,
+                    signature: CommitSignature? = nil) {
+            self.signature = signature
             self.directory = directory
             self.root = root
             self.commit = commit
@@ -60,7 +64,26 @@ public struct SiteSource: Sendable {
         let checkout = try GitSource(url: url, cacheRoot: cacheRoot, credentials: credentials).sync(ref: ref)
         return Checkout(directory: join(checkout.directory, path), root: checkout.directory, commit: checkout.commit,
                         summary: checkout.summary,
-                        author: checkout.author)
+                        author: checkout.author, signature: checkout.signature)
+    }
+
+    /// The site as an earlier commit of the repo had it (the last applied one, for `CommitGate`); nil when it is not
+    /// a git repo, the commit is not in the cache, or its site does not load.
+    public func site(atCommit commit: String) -> Site? {
+        guard isGit else { return nil }
+        var url = repo
+        if !url.contains("://") { url = URL(fileURLWithPath: repo).standardizedFileURL.path }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "rackswarm-site-\(commit.prefix(12))-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try GitSource(url: url, cacheRoot: cacheRoot, credentials: credentials)
+                .materialize(commit: commit, into: directory)
+        } catch {
+            return nil
+        }
+        return SiteLoader.load(path: join(directory, path), relativeTo: directory).state?.site
     }
 
     private func join(_ base: String, _ sub: String?) -> String {

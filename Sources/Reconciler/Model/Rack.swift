@@ -11,6 +11,8 @@ public struct Rack: Sendable, Hashable {
     /// BMC credentials the rack's nodes use unless they name their own.
     public var bmcUsername: String?
     public var bmcPassword: SecretReference?
+    /// Maintenance windows for this rack's nodes, in place of the site's; nil keeps the site's.
+    public var windows: MaintenanceWindows?
 
     public init(
         name: String, location: SourceLocation, labels: [String: String] = [:], firstWave: Int? = nil,

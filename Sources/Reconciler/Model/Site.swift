@@ -65,12 +65,22 @@ public struct Site: Sendable, Hashable {
     public var prune: Bool
     /// How often `reconcile` converges when it runs on a timer.
     public var interval: Duration
+    /// The keys whose signed commits may drive actions; nil lets any commit do so.
+    public var verify: CommitVerification?
+    /// When actions may run; a rack's own windows replace these for its nodes.
+    public var windows: MaintenanceWindows
+    /// The IPMI cipher suites sessions may use, strongest first; `[17]` forbids the weak suite 3.
+    public var ipmiCipherSuites: [Int]
 
     public init(
         name: String, location: SourceLocation, network: ProvisioningNetwork, boot: BootSettings,
         rollout: RolloutPolicy, timeouts: StepTimeouts, agent: AgentSettings = .defaults, prune: Bool,
-        interval: Duration
+        interval: Duration, verify: CommitVerification? = nil, windows: MaintenanceWindows = .none,
+        ipmiCipherSuites: [Int] = [17, 3]
     ) {
+        self.verify = verify
+        self.windows = windows
+        self.ipmiCipherSuites = ipmiCipherSuites
         self.name = name
         self.location = location
         self.network = network

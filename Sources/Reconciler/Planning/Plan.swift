@@ -23,9 +23,12 @@ public struct PlannedAction: Sendable, Hashable, Codable {
     public var detail: String
     /// The service an `installService` / `uninstallService` action is about.
     public var service: String?
+    /// Why the action does not run now (a closed maintenance window: `held until 2026-12-08T02:00Z`); nil runs.
+    public var held: String?
 
     public init(node: String, rack: String, wave: Int, kind: Kind, destructive: Bool, detail: String,
-                service: String? = nil) {
+                service: String? = nil, held: String? = nil) {
+        self.held = held
         self.node = node
         self.rack = rack
         self.wave = wave
@@ -51,6 +54,8 @@ public struct Plan: Sendable, Hashable, Codable {
     public var changes: [String: NodeChange]
     /// Nodes that left the repo (or are `absent`) but are kept because pruning is off.
     public var orphaned: [String]
+    /// Why nothing of this plan runs (`commit 1a2b3c4 is not signed by a trusted key`); nil when it may.
+    public var blocked: String?
 
     public init(actions: [PlannedAction] = [], changes: [String: NodeChange] = [:], orphaned: [String] = []) {
         self.actions = actions
@@ -69,6 +74,8 @@ public struct Plan: Sendable, Hashable, Codable {
         public var orphaned = 0
         public var waves = 0
         public var actions = 0
+        /// Actions a closed maintenance window holds; nil (left out of JSON) when none is.
+        public var held: Int?
     }
 
     public var summary: Summary {
@@ -85,6 +92,8 @@ public struct Plan: Sendable, Hashable, Codable {
         summary.orphaned = orphaned.count
         summary.waves = actions.map(\.wave).max() ?? 0
         summary.actions = actions.count
+        let held = actions.count { $0.held != nil }
+        summary.held = held > 0 ? held : nil
         return summary
     }
 }

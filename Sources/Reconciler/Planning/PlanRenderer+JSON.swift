@@ -1,6 +1,7 @@
 extension PlanRenderer {
-    /// `{"actions": [{"destructive","detail","kind","node","rack","service","wave"}], "commit", "orphaned", "site",
-    /// "summary"}`, written piece by piece to `output`: a plan of any size costs one action's text at a time.
+    /// `{"actions": [{"destructive","detail","held","kind","node","rack","service","wave"}], "blocked", "commit",
+    /// "orphaned", "site", "summary"}`, written piece by piece to `output`: a plan of any size costs one action's
+    /// text at a time.
     ///
     /// The bytes are those `JSONEncoder` writes with `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes` (the
     /// golden files hold them): two-space indent, `"key" : value`, keys sorted, absent optionals left out.
@@ -11,6 +12,10 @@ extension PlanRenderer {
             output.write(action.destructive ? "      \"destructive\" : true,\n" : "      \"destructive\" : false,\n")
             output.write("      \"detail\" : ")
             Self.writeJSONString(action.detail, to: &output)
+            if let held = action.held {
+                output.write(",\n      \"held\" : ")
+                Self.writeJSONString(held, to: &output)
+            }
             output.write(",\n      \"kind\" : \"")
             output.write(action.kind.rawValue)
             output.write("\",\n      \"node\" : ")
@@ -26,6 +31,11 @@ extension PlanRenderer {
             output.write("\n    }")
         }
         output.write(plan.actions.isEmpty ? "\n\n  ],\n" : "\n  ],\n")
+        if let blocked = plan.blocked {
+            output.write("  \"blocked\" : ")
+            Self.writeJSONString(blocked, to: &output)
+            output.write(",\n")
+        }
         if let commit {
             output.write("  \"commit\" : ")
             Self.writeJSONString(commit, to: &output)
@@ -44,7 +54,7 @@ extension PlanRenderer {
               "summary" : {
                 "actions" : \(s.actions),
                 "decommission" : \(s.decommission),
-                "destructiveActions" : \(s.destructiveActions),
+                "destructiveActions" : \(s.destructiveActions),\(s.held.map { "\n    \"held\" : \($0)," } ?? "")
                 "orphaned" : \(s.orphaned),
                 "provision" : \(s.provision),
                 "reimage" : \(s.reimage),

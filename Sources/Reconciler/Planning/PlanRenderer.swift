@@ -16,6 +16,7 @@ public struct PlanRenderer: Sendable {
     /// The text plan written line by line to `out` (standard output, say): no whole copy in memory.
     public func text<Output: TextOutputStream>(_ plan: Plan, site: String, commit: String?, to out: inout Output) {
         out.write("rackswarm plan for site '\(site)'" + (commit.map { " at commit \($0)" } ?? "") + "\n")
+        if let blocked = plan.blocked { out.write(paint("Nothing will run: \(blocked).", 31) + "\n") }
         if plan.isEmpty && plan.orphaned.isEmpty {
             out.write("\nNo changes. The site matches the desired state.\n")
             return
@@ -63,6 +64,7 @@ public struct PlanRenderer: Sendable {
             out.write(" ")
             out.write(action.detail)
             if action.destructive { out.write(paint(" (destructive)", 31)) }
+            if let held = action.held { out.write(paint(" [\(held)]", 33)) }
             out.write("\n")
         }
         if !plan.orphaned.isEmpty {
@@ -74,7 +76,9 @@ public struct PlanRenderer: Sendable {
             + "\(s.serviceChanges) service change\(s.serviceChanges == 1 ? "" : "s"), "
             + "\(s.decommission) to decommission.") + "\n")
         out.write("\(s.actions) actions in \(s.waves) wave\(s.waves == 1 ? "" : "s"), "
-            + "\(s.destructiveActions) destructive.\n")
+            + "\(s.destructiveActions) destructive"
+            + (s.held.map { ", \($0) held by a maintenance window" } ?? "") + ".\n")
+        if let blocked = plan.blocked { out.write(paint("Nothing will run: \(blocked).", 31) + "\n") }
     }
 
     /// Action kinds padded to one column width, computed once.

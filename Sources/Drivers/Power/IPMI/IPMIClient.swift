@@ -1,11 +1,12 @@
 import Logging
 import NIOCore
 
-/// A native IPMI v2.0 (RMCP+, lanplus) power driver for `ipmi://host[:port]`, cipher suite 3.
+/// A native IPMI v2.0 (RMCP+, lanplus) power driver for `ipmi://host[:port]`, cipher suites 17 and 3.
 ///
 /// Each call opens a session (Get Channel Authentication Capabilities, Open Session, RAKP 1–4, Set Session
 /// Privilege Level), sends its command, and closes the session. Many clients share one `IPMITransport`, so a
-/// process drives thousands of BMCs from one UDP socket.
+/// process drives thousands of BMCs from one UDP socket. The strongest allowed cipher suite the BMC accepts is
+/// used (17, then 3); the transport remembers it per BMC, so only the first session pays for a refused suite.
 public struct IPMIClient: PowerDriver {
     public let configuration: BMCConfiguration
     private let transport: IPMITransport
@@ -100,12 +101,14 @@ public struct IPMIClient: PowerDriver {
         let config = configuration
         let logger = logger
         let openSessionPrivilege = openSessionPrivilege
+        let transport = transport
+        let bmc = "\(config.address)"
         return try await transport.withRoute(to: socketAddress) {
             route throws(PowerError) -> (IPMIResponse, [String]) in
             var session = SessionDriver(
                 machine: IPMISessionMachine(
                     username: config.username, password: config.password, openSessionPrivilege: openSessionPrivilege,
-                    raisePrivilege: `operator`),
+                    raisePrivilege: `operator`, suites: transport.suites(for: bmc, allowed: config.cipherSuites)),
                 route: route,
                 configuration: config, logger: logger)
             let start = session.machine.start()
@@ -115,6 +118,7 @@ public struct IPMIClient: PowerDriver {
             for quirk in session.machine.quirks {
                 logger.debug("tolerated BMC quirk", metadata: ["ipmi.quirk": "\(quirk)"])
             }
+            transport.remember(session.machine.suite, for: bmc)
             let request = session.machine.request(netFn: netFn, command: command, data: data)
             guard case .response(let response) = try await session.drive(request) else {
                 throw session.error(.protocolViolation, "no response")

@@ -56,3 +56,9 @@ extension Collection where Element == UInt8, Index == Int {
         return UInt16(self[base]) | UInt16(self[base + 1]) << 8
     }
 }
+
+/// `0xC1`-style hex for a byte.
+func hexByte(_ byte: UInt8) -> String {
+    let digits = String(byte, radix: 16, uppercase: true)
+    return "0x" + (digits.count == 1 ? "0" + digits : digits)
+}

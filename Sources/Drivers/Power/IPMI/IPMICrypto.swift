@@ -1,7 +1,16 @@
 import COpenSSL
 
-/// The cipher suite 3 primitives (HMAC-SHA1, AES-CBC-128, random bytes) over the system OpenSSL.
+/// The cipher suite 3 and 17 primitives (HMAC-SHA1, HMAC-SHA256, AES-CBC-128, random bytes) over the system OpenSSL.
 enum IPMICrypto {
+    /// The hash under an HMAC.
+    enum Digest: Sendable, Equatable {
+        case sha1
+        case sha256
+
+        /// Output length in bytes.
+        var size: Int { self == .sha1 ? 20 : 32 }
+    }
+
     /// A cryptographic call into OpenSSL failed (out of memory, bad key length); never carries key material.
     struct Failure: Error, Sendable, Equatable {
         let operation: String
@@ -9,13 +18,19 @@ enum IPMICrypto {
 
     /// HMAC-SHA1 of `data` under `key` (20 bytes).
     static func hmacSHA1(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        hmac(.sha1, key: key, data)
+    }
+
+    /// The HMAC of `data` under `key` with `digest` (20 or 32 bytes).
+    static func hmac(_ digest: Digest, key: [UInt8], _ data: [UInt8]) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         key.withUnsafeBufferPointer { keyBytes in
             data.withUnsafeBufferPointer { dataBytes in
                 output.withUnsafeMutableBufferPointer { out in
                     _ = HMAC(
-                        EVP_sha1(), keyBytes.baseAddress, Int32(keyBytes.count), dataBytes.baseAddress,
+                        digest == .sha1 ? EVP_sha1() : EVP_sha256(), keyBytes.baseAddress, Int32(keyBytes.count),
+                        dataBytes.baseAddress,
                         dataBytes.count, out.baseAddress, &length)
                 }
             }

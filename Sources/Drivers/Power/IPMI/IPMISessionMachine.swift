@@ -6,6 +6,9 @@
 /// with Open Session (their answers may come in either order; a BMC without IPMI v2.0 still fails the session),
 /// and Set Session Privilege Level is only sent when the command needs more than the User level a session starts at.
 /// Randomness (session ID, RAKP random, AES IVs) comes from an injected source so tests can replay a session.
+///
+/// Cipher suites are tried in the order given (strongest first): a BMC that refuses one in its Open Session
+/// Response (invalid algorithm, no matching suite) is asked again with the next, in a new session.
 struct IPMISessionMachine: Sendable {
     /// Where the session is.
     enum State: Sendable, Equatable {
@@ -60,6 +63,11 @@ struct IPMISessionMachine: Sendable {
     /// The maximum privilege asked for in Open Session (0 asks for the highest the BMC allows).
     private let openSessionPrivilege: UInt8
     private let random: RandomSource
+    /// The suites this session may use, in the order they are tried.
+    private let suites: [IPMICipherSuite]
+    private var suiteIndex = 0
+    /// The suite of the current (or established) session.
+    var suite: IPMICipherSuite { suites[min(suiteIndex, suites.count - 1)] }
     /// RAKP 3 was sent more than once: its RAKP 4 was lost, and the BMC may refuse the repeat.
     private var rakp3Repeated = false
     /// Handshakes started over after a lost RAKP 4.
@@ -83,9 +91,10 @@ struct IPMISessionMachine: Sendable {
     private static let tag: UInt8 = 0x00
 
     init(username: String, password: String, privilege: UInt8 = IPMICommand.administrator,
-        openSessionPrivilege: UInt8? = nil, raisePrivilege: Bool = true,
+        openSessionPrivilege: UInt8? = nil, raisePrivilege: Bool = true, suites: [IPMICipherSuite] = [.suite3],
         random: @escaping RandomSource = { count in try IPMICrypto.randomBytes(count) })
     {
+        self.suites = suites.isEmpty ? [.suite3] : suites
         self.raisePrivilege = raisePrivilege
         self.username = Array(username.utf8.prefix(16))
         self.userKey = Array(password.utf8.prefix(20))
@@ -159,7 +168,7 @@ struct IPMISessionMachine: Sendable {
     mutating func receive(_ datagram: [UInt8]) -> Action {
         let packet: RMCPPacket
         do {
-            packet = try RMCPDecoder.decodeDatagram(datagram)
+            packet = try RMCPDecoder.decodeDatagram(datagram, authCodeSize: suite.integrityCheckSize)
         } catch {
             return reject("undecodable datagram: \(error)")
         }
@@ -201,7 +210,7 @@ struct IPMISessionMachine: Sendable {
         state = .awaitingOpenSession
         rakp3Repeated = false
         let open = RMCPPlusHandshake.OpenSessionRequest(
-            tag: Self.tag, privilege: openSessionPrivilege, consoleSessionID: consoleSessionID)
+            tag: Self.tag, privilege: openSessionPrivilege, consoleSessionID: consoleSessionID, suite: suite)
         let datagram = RMCPPlusPacket.encodePlain(payloadType: .openSessionRequest, payload: open.encoded())
         return remember(pendingCapabilities.map { [$0, datagram] } ?? [datagram])
     }
@@ -210,12 +219,30 @@ struct IPMISessionMachine: Sendable {
         guard let response = try? RMCPPlusHandshake.OpenSessionResponse.decode(payload) else {
             return reject("truncated Open Session Response")
         }
-        guard response.status == 0 else { return failStatus("Open Session", response.status) }
+        guard response.status == 0 else {
+            guard [0x04, 0x05, 0x10, 0x11].contains(response.status) else {
+                return failStatus("Open Session", response.status)
+            }
+            // The BMC does not take this suite: ask for the next one in a new session.
+            guard suiteIndex + 1 < suites.count else {
+                let allowed = suites.map { String($0.rawValue) }.joined(separator: ", ")
+                return fail(.unsupported, "Open Session: the BMC accepts none of the allowed cipher suites "
+                    + "(\(allowed)): \(RMCPPlusHandshake.statusName(response.status))")
+            }
+            quirks.append("\(suite) refused (\(RMCPPlusHandshake.statusName(response.status))); tried the next")
+            suiteIndex += 1
+            do {
+                consoleSessionID = try random(4).readLE32(at: 0) | 0x0100_0000
+            } catch {
+                return fail(.bmcError, "no random bytes")
+            }
+            return openSession()
+        }
         guard response.consoleSessionID == consoleSessionID else { return reject("Open Session for another session") }
-        guard response.authAlgorithm == RMCPPlusHandshake.authRAKPHMACSHA1,
-            response.integrityAlgorithm == RMCPPlusHandshake.integrityHMACSHA196,
-            response.confidentialityAlgorithm == RMCPPlusHandshake.confidentialityAESCBC128
-        else { return fail(.unsupported, "the BMC chose other algorithms than cipher suite 3") }
+        let algorithms = suite.algorithms
+        guard response.authAlgorithm == algorithms.authentication, response.integrityAlgorithm == algorithms.integrity,
+            response.confidentialityAlgorithm == algorithms.confidentiality
+        else { return fail(.unsupported, "the BMC chose other algorithms than \(suite)") }
         if response.maximumPrivilege == 0 {
             // ipmi_sim answers 0 (reserved); FreeIPMI needs -W opensesspriv for it. Keep the requested level:
             // RAKP 2 and Set Session Privilege Level still enforce what the user may do.
@@ -231,31 +258,34 @@ struct IPMISessionMachine: Sendable {
     }
 
     private mutating func receiveRAKP2(_ payload: [UInt8]) -> Action {
-        guard let rakp2 = try? RMCPPlusHandshake.RAKP2.decode(payload) else { return reject("truncated RAKP 2") }
+        guard let rakp2 = try? RMCPPlusHandshake.RAKP2.decode(payload, suite: suite) else {
+            return reject("truncated RAKP 2")
+        }
         guard rakp2.status == 0 else { return failStatus("RAKP 2", rakp2.status) }
         guard rakp2.consoleSessionID == consoleSessionID else { return reject("RAKP 2 for another session") }
         let expected = RMCPPlusSessionKeys.rakp2AuthCode(
             userKey: userKey, consoleSessionID: consoleSessionID, bmcSessionID: bmcSessionID,
             consoleRandom: consoleRandom, bmcRandom: rakp2.bmcRandom, bmcGUID: rakp2.bmcGUID, role: role,
-            username: username)
+            username: username, suite: suite)
         guard constantTimeEqual(expected, rakp2.authCode) else {
             return fail(.authenticationFailed, "the BMC rejected the user name or password (RAKP 2 mismatch)")
         }
         bmcRandom = rakp2.bmcRandom
         bmcGUID = rakp2.bmcGUID
         keys = RMCPPlusSessionKeys(
-            userKey: userKey, consoleRandom: consoleRandom, bmcRandom: bmcRandom, role: role, username: username)
+            userKey: userKey, consoleRandom: consoleRandom, bmcRandom: bmcRandom, role: role, username: username,
+            suite: suite)
         state = .awaitingRAKP4
         let rakp3 = RMCPPlusHandshake.RAKP3(
             tag: Self.tag, status: 0, bmcSessionID: bmcSessionID,
             authCode: RMCPPlusSessionKeys.rakp3AuthCode(
                 userKey: userKey, bmcRandom: bmcRandom, consoleSessionID: consoleSessionID, role: role,
-                username: username))
+                username: username, suite: suite))
         return remember([RMCPPlusPacket.encodePlain(payloadType: .rakp3, payload: rakp3.encoded())])
     }
 
     private mutating func receiveRAKP4(_ payload: [UInt8]) -> Action {
-        guard let rakp4 = try? RMCPPlusHandshake.RAKP4.decode(payload), let keys else {
+        guard let rakp4 = try? RMCPPlusHandshake.RAKP4.decode(payload, suite: suite), let keys else {
             return reject("truncated RAKP 4")
         }
         guard rakp4.status == 0 else {
@@ -365,10 +395,4 @@ struct IPMISessionMachine: Sendable {
             }
         return fail(code, "\(step): \(RMCPPlusHandshake.statusName(status))")
     }
-}
-
-/// `0xC1`-style hex for a byte.
-func hexByte(_ byte: UInt8) -> String {
-    let digits = String(byte, radix: 16, uppercase: true)
-    return "0x" + (digits.count == 1 ? "0" + digits : digits)
 }

@@ -13,6 +13,8 @@ public final class IPMITransport: Sendable {
     public let executor: any TaskExecutor
     private let channels = NIOLockedValueBox<[Family: EventLoopFuture<any Channel>]>([:])
     private let router = IPMIRouter()
+    /// The cipher suite each BMC last accepted, so later sessions ask for it first and skip a refused round trip.
+    private let negotiated = NIOLockedValueBox<[String: IPMICipherSuite]>([:])
 
     private enum Family: Hashable { case inet, inet6 }
 
@@ -29,6 +31,17 @@ public final class IPMITransport: Sendable {
             return Array(channels.values)
         }
         for future in futures { try? await future.get().close() }
+    }
+
+    /// The allowed suites in the order a session to `bmc` should try them: the one it accepted last, then the rest.
+    func suites(for bmc: String, allowed: [IPMICipherSuite]) -> [IPMICipherSuite] {
+        guard let known = negotiated.withLockedValue({ $0[bmc] }), allowed.contains(known) else { return allowed }
+        return [known] + allowed.filter { $0 != known }
+    }
+
+    /// Remembers the suite a BMC accepted.
+    func remember(_ suite: IPMICipherSuite, for bmc: String) {
+        negotiated.withLockedValue { $0[bmc] = suite }
     }
 
     /// Takes the route for one BMC address for the duration of `body`.

@@ -51,14 +51,14 @@ struct RMCPPlusPacket: Sendable, Equatable {
     var sessionID: UInt32
     var sequence: UInt32
     var payload: [UInt8]
-    /// The 12-byte HMAC-SHA1-96 AuthCode when `authenticated`, else empty.
+    /// The AuthCode when `authenticated` (12 bytes of HMAC-SHA1-96, or 16 of HMAC-SHA256-128), else empty.
     var authCode: [UInt8]
     /// The bytes the AuthCode covers: from the auth type byte through the next-header byte.
     var integrityData: [UInt8]
 
     /// Bytes from the auth type through the payload length field.
     static let sessionHeaderSize = 12
-    /// Size of the HMAC-SHA1-96 AuthCode.
+    /// Size of the HMAC-SHA1-96 AuthCode (cipher suite 3); suite 17's HMAC-SHA256-128 has 16 bytes.
     static let authCodeSize = 12
 
     /// The number of 0xFF integrity pad bytes for a payload of this length (makes the covered range a DWORD multiple).
@@ -101,8 +101,12 @@ struct RMCPDecoder: Sendable {
 
     private(set) var state: State = .awaitingHeader
     private(set) var buffer: [UInt8] = []
+    /// The AuthCode length of authenticated packets: the session's integrity algorithm decides it.
+    let authCodeSize: Int
 
-    init() {}
+    init(authCodeSize: Int = RMCPPlusPacket.authCodeSize) {
+        self.authCodeSize = authCodeSize
+    }
 
     /// Appends received bytes.
     mutating func feed(_ bytes: some Sequence<UInt8>) {
@@ -118,7 +122,7 @@ struct RMCPDecoder: Sendable {
     /// Decodes the next whole packet, if one is buffered.
     mutating func next() throws(IPMICodecError) -> Result {
         if case .awaitingHeader = state {
-            guard let length = try Self.frameLength(buffer) else { return .needMoreData }
+            guard let length = try Self.frameLength(buffer, authCodeSize: authCodeSize) else { return .needMoreData }
             state = .awaitingBody(length: length)
         }
         guard case .awaitingBody(let length) = state, buffer.count >= length else { return .needMoreData }
@@ -130,7 +134,9 @@ struct RMCPDecoder: Sendable {
     }
 
     /// The whole packet's length once the header is buffered; nil when more bytes are needed.
-    static func frameLength(_ bytes: [UInt8]) throws(IPMICodecError) -> Int? {
+    static func frameLength(_ bytes: [UInt8], authCodeSize: Int = RMCPPlusPacket.authCodeSize)
+        throws(IPMICodecError) -> Int?
+    {
         if bytes.count >= 1, bytes[0] != 0x06 { throw IPMICodecError(.notIPMI, "RMCP version \(bytes[0])") }
         if bytes.count >= 4, bytes[3] & 0x1F != 0x07 { throw IPMICodecError(.notIPMI, "RMCP class \(bytes[3])") }
         guard bytes.count >= 5 else { return nil }
@@ -143,7 +149,7 @@ struct RMCPDecoder: Sendable {
             let length = Int(bytes.readLE16(at: 14))
             var total = 16 + length
             if payloadType & 0x40 != 0 {
-                total += RMCPPlusPacket.integrityPadSize(payloadLength: length) + 2 + RMCPPlusPacket.authCodeSize
+                total += RMCPPlusPacket.integrityPadSize(payloadLength: length) + 2 + authCodeSize
             }
             return total
         case 0x00, 0x01, 0x02, 0x04, 0x05:
@@ -188,8 +194,10 @@ struct RMCPDecoder: Sendable {
     }
 
     /// Decodes one whole datagram; trailing bytes beyond the packet (a legacy pad byte) are ignored.
-    static func decodeDatagram(_ bytes: [UInt8]) throws(IPMICodecError) -> RMCPPacket {
-        var decoder = RMCPDecoder()
+    static func decodeDatagram(_ bytes: [UInt8], authCodeSize: Int = RMCPPlusPacket.authCodeSize)
+        throws(IPMICodecError) -> RMCPPacket
+    {
+        var decoder = RMCPDecoder(authCodeSize: authCodeSize)
         decoder.feed(bytes)
         guard case .message(let packet) = try decoder.next() else { throw IPMICodecError(.truncated, "datagram") }
         return packet

@@ -1,22 +1,19 @@
-/// The RMCP+ session establishment messages (IPMI v2.0 section 13.17–13.23), cipher suite 3 only.
+/// The RMCP+ session establishment messages (IPMI v2.0 section 13.17–13.23), cipher suites 3 and 17.
 enum RMCPPlusHandshake {
-    /// Algorithm numbers of cipher suite 3.
-    static let authRAKPHMACSHA1: UInt8 = 0x01
-    static let integrityHMACSHA196: UInt8 = 0x01
-    static let confidentialityAESCBC128: UInt8 = 0x01
-
-    /// Open Session Request: asks for a session with cipher suite 3 at the given maximum privilege.
+    /// Open Session Request: asks for a session with one cipher suite at the given maximum privilege.
     struct OpenSessionRequest: Sendable, Equatable {
         var tag: UInt8
         var privilege: UInt8
         var consoleSessionID: UInt32
+        var suite: IPMICipherSuite = .suite3
 
         func encoded() -> [UInt8] {
             var bytes: [UInt8] = [tag, privilege, 0, 0]
             bytes.appendLE32(consoleSessionID)
-            bytes.append(contentsOf: [0x00, 0, 0, 0x08, authRAKPHMACSHA1, 0, 0, 0])
-            bytes.append(contentsOf: [0x01, 0, 0, 0x08, integrityHMACSHA196, 0, 0, 0])
-            bytes.append(contentsOf: [0x02, 0, 0, 0x08, confidentialityAESCBC128, 0, 0, 0])
+            let algorithms = suite.algorithms
+            bytes.append(contentsOf: [0x00, 0, 0, 0x08, algorithms.authentication, 0, 0, 0])
+            bytes.append(contentsOf: [0x01, 0, 0, 0x08, algorithms.integrity, 0, 0, 0])
+            bytes.append(contentsOf: [0x02, 0, 0, 0x08, algorithms.confidentiality, 0, 0, 0])
             return bytes
         }
     }
@@ -78,16 +75,17 @@ enum RMCPPlusHandshake {
         var bmcGUID: [UInt8]
         var authCode: [UInt8]
 
-        static func decode(_ bytes: [UInt8]) throws(IPMICodecError) -> RAKP2 {
+        static func decode(_ bytes: [UInt8], suite: IPMICipherSuite = .suite3) throws(IPMICodecError) -> RAKP2 {
             guard bytes.count >= 2 else { throw IPMICodecError(.truncated, "RAKP 2") }
             if bytes[1] != 0 {
                 return RAKP2(tag: bytes[0], status: bytes[1], consoleSessionID: 0, bmcRandom: [], bmcGUID: [],
                     authCode: [])
             }
-            guard bytes.count >= 60 else { throw IPMICodecError(.truncated, "RAKP 2") }
+            let end = 40 + suite.rakpAuthCodeSize
+            guard bytes.count >= end else { throw IPMICodecError(.truncated, "RAKP 2") }
             return RAKP2(
                 tag: bytes[0], status: 0, consoleSessionID: bytes.readLE32(at: 4), bmcRandom: Array(bytes[8..<24]),
-                bmcGUID: Array(bytes[24..<40]), authCode: Array(bytes[40..<60]))
+                bmcGUID: Array(bytes[24..<40]), authCode: Array(bytes[40..<end]))
         }
     }
 
@@ -113,15 +111,16 @@ enum RMCPPlusHandshake {
         var consoleSessionID: UInt32
         var integrityCheck: [UInt8]
 
-        static func decode(_ bytes: [UInt8]) throws(IPMICodecError) -> RAKP4 {
+        static func decode(_ bytes: [UInt8], suite: IPMICipherSuite = .suite3) throws(IPMICodecError) -> RAKP4 {
             guard bytes.count >= 2 else { throw IPMICodecError(.truncated, "RAKP 4") }
             if bytes[1] != 0 {
                 return RAKP4(tag: bytes[0], status: bytes[1], consoleSessionID: 0, integrityCheck: [])
             }
-            guard bytes.count >= 20 else { throw IPMICodecError(.truncated, "RAKP 4") }
+            let end = 8 + suite.integrityCheckSize
+            guard bytes.count >= end else { throw IPMICodecError(.truncated, "RAKP 4") }
             return RAKP4(
                 tag: bytes[0], status: 0, consoleSessionID: bytes.readLE32(at: 4),
-                integrityCheck: Array(bytes[8..<20]))
+                integrityCheck: Array(bytes[8..<end]))
         }
     }
 
@@ -130,7 +129,7 @@ enum RMCPPlusHandshake {
         switch status {
         case 0x01: "insufficient resources to create a session"
         case 0x02: "invalid session ID"
-        case 0x04, 0x05, 0x10, 0x11: "cipher suite 3 not accepted"
+        case 0x04, 0x05, 0x10, 0x11: "cipher suite not accepted"
         case 0x09, 0x0A: "role or privilege level refused"
         case 0x0B: "insufficient resources for the requested role"
         case 0x0C: "invalid user name length"

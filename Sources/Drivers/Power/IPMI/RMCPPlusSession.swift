@@ -1,5 +1,9 @@
-/// The keys of an established cipher suite 3 session (IPMI v2.0 section 13.31–13.32).
+/// The keys of an established cipher suite 3 or 17 session (IPMI v2.0 section 13.31–13.32).
+///
+/// Suite 17 swaps HMAC-SHA1 for HMAC-SHA256 everywhere: SIK, K1 and K2 are 32 bytes (K1 and K2 still from the
+/// 20-byte constants), RAKP 4 and every packet carry the first 16 bytes of the HMAC instead of 12.
 struct RMCPPlusSessionKeys: Sendable, Equatable {
+    let suite: IPMICipherSuite
     /// Session Integrity Key.
     let sik: [UInt8]
     /// K1: the HMAC-SHA1-96 integrity key.
@@ -8,41 +12,45 @@ struct RMCPPlusSessionKeys: Sendable, Equatable {
     let k2: [UInt8]
 
     /// Derives SIK, K1 and K2 from the RAKP exchange (no BMC key K_G is set, so K_G is the user key).
-    init(userKey: [UInt8], consoleRandom: [UInt8], bmcRandom: [UInt8], role: UInt8, username: [UInt8]) {
-        let sik = IPMICrypto.hmacSHA1(
-            key: userKey, consoleRandom + bmcRandom + [role, UInt8(username.count)] + username)
+    init(userKey: [UInt8], consoleRandom: [UInt8], bmcRandom: [UInt8], role: UInt8, username: [UInt8],
+         suite: IPMICipherSuite = .suite3)
+    {
+        self.suite = suite
+        let sik = IPMICrypto.hmac(
+            suite.digest, key: userKey, consoleRandom + bmcRandom + [role, UInt8(username.count)] + username)
         self.sik = sik
-        self.k1 = IPMICrypto.hmacSHA1(key: sik, [UInt8](repeating: 0x01, count: 20))
-        self.k2 = IPMICrypto.hmacSHA1(key: sik, [UInt8](repeating: 0x02, count: 20))
+        self.k1 = IPMICrypto.hmac(suite.digest, key: sik, [UInt8](repeating: 0x01, count: 20))
+        self.k2 = IPMICrypto.hmac(suite.digest, key: sik, [UInt8](repeating: 0x02, count: 20))
     }
 
     /// The AuthCode RAKP 2 must carry: HMAC_Kuid(SIDm, SIDc, Rm, Rc, GUIDc, ROLEm, ULENGTHm, UNAMEm).
     static func rakp2AuthCode(userKey: [UInt8], consoleSessionID: UInt32, bmcSessionID: UInt32,
-        consoleRandom: [UInt8], bmcRandom: [UInt8], bmcGUID: [UInt8], role: UInt8, username: [UInt8]) -> [UInt8]
+        consoleRandom: [UInt8], bmcRandom: [UInt8], bmcGUID: [UInt8], role: UInt8, username: [UInt8],
+        suite: IPMICipherSuite = .suite3) -> [UInt8]
     {
         var data: [UInt8] = []
         data.appendLE32(consoleSessionID)
         data.appendLE32(bmcSessionID)
         data += consoleRandom + bmcRandom + bmcGUID + [role, UInt8(username.count)] + username
-        return IPMICrypto.hmacSHA1(key: userKey, data)
+        return IPMICrypto.hmac(suite.digest, key: userKey, data)
     }
 
     /// The AuthCode RAKP 3 carries: HMAC_Kuid(Rc, SIDm, ROLEm, ULENGTHm, UNAMEm).
     static func rakp3AuthCode(userKey: [UInt8], bmcRandom: [UInt8], consoleSessionID: UInt32, role: UInt8,
-        username: [UInt8]) -> [UInt8]
+        username: [UInt8], suite: IPMICipherSuite = .suite3) -> [UInt8]
     {
         var data = bmcRandom
         data.appendLE32(consoleSessionID)
         data += [role, UInt8(username.count)] + username
-        return IPMICrypto.hmacSHA1(key: userKey, data)
+        return IPMICrypto.hmac(suite.digest, key: userKey, data)
     }
 
-    /// The integrity check value RAKP 4 must carry: HMAC_SIK(Rm, SIDc, GUIDc), first 12 bytes.
+    /// The integrity check value RAKP 4 must carry: HMAC_SIK(Rm, SIDc, GUIDc), first 12 (suite 3) or 16 bytes.
     func rakp4IntegrityCheck(consoleRandom: [UInt8], bmcSessionID: UInt32, bmcGUID: [UInt8]) -> [UInt8] {
         var data = consoleRandom
         data.appendLE32(bmcSessionID)
         data += bmcGUID
-        return Array(IPMICrypto.hmacSHA1(key: sik, data).prefix(12))
+        return Array(IPMICrypto.hmac(suite.digest, key: sik, data).prefix(suite.integrityCheckSize))
     }
 
     /// Encrypts and signs a payload into a whole RMCP+ datagram.
@@ -64,7 +72,7 @@ struct RMCPPlusSessionKeys: Sendable, Equatable {
         let pad = RMCPPlusPacket.integrityPadSize(payloadLength: body.count)
         bytes += [UInt8](repeating: 0xFF, count: pad)
         bytes += [UInt8(pad), 0x07]
-        bytes += IPMICrypto.hmacSHA1(key: k1, Array(bytes[4...])).prefix(RMCPPlusPacket.authCodeSize)
+        bytes += IPMICrypto.hmac(suite.digest, key: k1, Array(bytes[4...])).prefix(suite.integrityCheckSize)
         return bytes
     }
 
@@ -73,7 +81,7 @@ struct RMCPPlusSessionKeys: Sendable, Equatable {
         guard packet.authenticated, packet.encrypted else {
             throw IPMICodecError(.unsupportedFormat, "session packet is not authenticated and encrypted")
         }
-        let expected = IPMICrypto.hmacSHA1(key: k1, packet.integrityData).prefix(RMCPPlusPacket.authCodeSize)
+        let expected = IPMICrypto.hmac(suite.digest, key: k1, packet.integrityData).prefix(suite.integrityCheckSize)
         guard constantTimeEqual(Array(expected), packet.authCode) else { throw IPMICodecError(.integrityMismatch) }
         let body = packet.payload
         guard body.count >= 32, body.count % 16 == 0 else {

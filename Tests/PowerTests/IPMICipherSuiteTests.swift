@@ -1,0 +1,100 @@
+import Foundation
+import LabSupport
+import Logging
+import Testing
+
+@testable import Drivers
+
+/// Cipher suite 17 (RAKP-HMAC-SHA256, HMAC-SHA256-128, AES-CBC-128), negotiated strongest first.
+///
+/// Peers: ipmi_sim speaks suite 3 only (it answers suite 17 with "invalid authentication algorithm"); the suite 17
+/// peer is pyghmi's BMC server (`Support/pyghmi_bmc.py`), and ipmitool `-C 17` checks it first, so the client is
+/// tested against a BMC a reference client agrees with.
+struct IPMICipherSuiteTests {
+    static func client(_ url: String, password: String = "pass", suites: [IPMICipherSuite],
+                       transport: IPMITransport) throws -> IPMIClient {
+        IPMIClient(
+            configuration: BMCConfiguration(address: try BMCAddress(parsing: url), username: "admin",
+                                            password: password, timeout: .seconds(2), retries: 3,
+                                            cipherSuites: suites),
+            transport: transport, logger: Logger(label: "test.ipmi"))
+    }
+
+    @Test func suite17AgainstABMCThatRefusesSuite3() async throws {
+        let bmc = try await PyghmiBMC.start(suites: "17")
+        defer { bmc.stop() }
+        // The reference client: suite 17 works, suite 3 is refused (a hardened BMC).
+        let reference = try bmc.ipmitool(suite: 17, ["chassis", "power", "status"])
+        #expect(reference.status == 0 && reference.output.contains("Chassis Power is off"), "\(reference.output)")
+        let weak = try bmc.ipmitool(suite: 3, ["chassis", "power", "status"])
+        #expect(weak.status != 0, "\(weak.output)")
+
+        let transport = IPMITransport()
+        let client = try Self.client(bmc.url, suites: IPMICipherSuite.strongestFirst, transport: transport)
+        #expect(try await client.powerState() == .off)
+        try await client.setPower(.on)
+        try await client.setBootDevice(.pxe, persistence: .once)
+        #expect(try await client.powerState() == .on)
+        #expect(transport.suites(for: "\(client.configuration.address)", allowed: IPMICipherSuite.strongestFirst)
+            .first == .suite17)
+        await transport.shutdown()
+        #expect(bmc.log.contains("power on"))
+        #expect(bmc.log.contains("boot network"))
+        // What our client set, ipmitool reads back over suite 17.
+        let after = try bmc.ipmitool(suite: 17, ["chassis", "power", "status"])
+        #expect(after.output.contains("Chassis Power is on"), "\(after.output)")
+    }
+
+    @Test func aWrongPasswordFailsAuthenticationOverSuite17() async throws {
+        let bmc = try await PyghmiBMC.start(suites: "17")
+        defer { bmc.stop() }
+        let transport = IPMITransport()
+        let client = try Self.client(bmc.url, password: "wrong", suites: [.suite17], transport: transport)
+        await #expect(throws: PowerError.self) { try await client.powerState() }
+        await transport.shutdown()
+    }
+
+    @Test func prefersSuite17WhenTheBMCOffersBoth() async throws {
+        let bmc = try await PyghmiBMC.start(suites: "17,3")
+        defer { bmc.stop() }
+        let transport = IPMITransport()
+        let client = try Self.client(bmc.url, suites: IPMICipherSuite.strongestFirst, transport: transport)
+        #expect(try await client.powerState() == .off)
+        #expect(transport.suites(for: "\(client.configuration.address)", allowed: IPMICipherSuite.strongestFirst)
+            .first == .suite17)
+        // Suite 3 alone still works against the same BMC.
+        let legacy = try Self.client(bmc.url, suites: [.suite3], transport: transport)
+        #expect(try await legacy.powerState() == .off)
+        await transport.shutdown()
+    }
+
+    @Test func fallsBackToSuite3OnIPMISimAndRemembersIt() async throws {
+        let sim = try await IPMISimulator.start()
+        defer { sim.stop() }
+        let transport = IPMITransport()
+        let client = try Self.client(sim.url, password: sim.password, suites: IPMICipherSuite.strongestFirst,
+                                     transport: transport)
+        try await client.setPower(.on)
+        #expect(sim.hookPower == "1")
+        let bmc = "\(client.configuration.address)"
+        #expect(transport.suites(for: bmc, allowed: IPMICipherSuite.strongestFirst) == [.suite3, .suite17])
+        #expect(try await client.powerState() == .on)
+        await transport.shutdown()
+    }
+
+    @Test func aSiteThatForbidsSuite3RefusesASuite3OnlyBMC() async throws {
+        let sim = try await IPMISimulator.start()
+        defer { sim.stop() }
+        let transport = IPMITransport()
+        let client = try Self.client(sim.url, password: sim.password, suites: [.suite17], transport: transport)
+        do {
+            try await client.setPower(.on)
+            Issue.record("a suite-3-only BMC was driven although suite 3 is forbidden")
+        } catch {
+            #expect(error.code == .unsupported)
+            #expect(error.description.contains("none of the allowed cipher suites (17)"), "\(error)")
+        }
+        #expect(sim.hookPower != "1")
+        await transport.shutdown()
+    }
+}

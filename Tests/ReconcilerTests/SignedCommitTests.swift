@@ -1,0 +1,185 @@
+import Drivers
+import DriversTesting
+import Foundation
+import LabSupport
+import Reconciler
+import ReconcilerTesting
+import Testing
+
+/// Signed-commit gating with real signatures: `git commit -S` with an SSH key and with a GPG key, checked by
+/// `ssh-keygen -Y verify` and `gpgv` on what libgit2 extracts; an unsigned, an untrusted and a tampered commit are
+/// planned and shown, and nothing runs.
+struct SignedCommitTests {
+    /// A site repo (the example data center) with its own keys and a clone cache.
+    final class SignedRepo: Sendable {
+        let temp: TemporaryDirectory
+        let repo: String
+        let gnupg: String
+
+        init() throws {
+            temp = try TemporaryDirectory("rackswarm-signed")
+            repo = try temp.subdirectory("repo")
+            gnupg = try temp.subdirectory("gnupg")
+            chmod(gnupg, 0o700)
+            _ = try runProcess("/bin/cp", ["-r", Repo.examples.appendingPathComponent("datacenter").path + "/.", repo])
+            try git(in: repo, ["init", "-q", "-b", "main"])
+        }
+
+        /// Makes an SSH key pair; returns the public key line.
+        func sshKey(_ name: String) throws -> String {
+            let key = temp.path + "/" + name
+            let made = try runProcess("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key])
+            #expect(made.status == 0, "\(made.stderr)")
+            return try String(contentsOfFile: key + ".pub", encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
+
+        /// Makes a GPG key in this repo's own GNUPGHOME; returns its armoured public key.
+        func gpgKey(_ email: String) throws -> String {
+            let environment = ["GNUPGHOME": gnupg]
+            let made = try runProcess("/usr/bin/gpg", ["--batch", "--passphrase", "", "--quick-gen-key", email,
+                                                       "ed25519", "sign", "never"], environment: environment)
+            #expect(made.status == 0, "\(made.stderr)")
+            return try runProcess("/usr/bin/gpg", ["--armor", "--export", email], environment: environment).stdout
+        }
+
+        /// Appends `text` to the site file and commits it, signed as given.
+        @discardableResult
+        func commit(_ text: String, ssh key: String? = nil, gpg email: String? = nil) throws -> String {
+            let site = repo + "/site.yaml"
+            let before = try String(contentsOfFile: site, encoding: .utf8)
+            try (before + text).write(toFile: site, atomically: true, encoding: .utf8)
+            try git(in: repo, ["add", "-A"])
+            var arguments = ["-C", repo]
+            if let key { arguments += ["-c", "gpg.format=ssh", "-c", "user.signingkey=\(temp.path)/\(key)"] }
+            if let email { arguments += ["-c", "user.signingkey=\(email)"] }
+            arguments += ["commit", "-q", "-m", "change"] + (key != nil || email != nil ? ["-S"] : [])
+            let result = try runProcess("/usr/bin/git", arguments, environment: [
+                "GIT_AUTHOR_NAME": "Ops", "GIT_AUTHOR_EMAIL": "ops@example.net", "GIT_COMMITTER_NAME": "Ops",
+                "GIT_COMMITTER_EMAIL": "ops@example.net", "GIT_CONFIG_GLOBAL": "/dev/null", "GNUPGHOME": gnupg,
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            return try git(in: repo, ["rev-parse", "HEAD"])
+        }
+
+        /// The `verify` block naming `keys` inline.
+        static func verify(_ provider: String, _ keys: [String]) -> String {
+            let items = keys.map { key -> String in
+                if provider == "ssh" { return "      - \"\(key)\"\n" }
+                return "      - |\n" + key.split(separator: "\n").map { "        \($0)\n" }.joined()
+            }
+            return "  verify:\n    provider: \(provider)\n    keys:\n" + items.joined()
+        }
+
+        var source: SiteSource { SiteSource(repo: repo, ref: "main", cacheRoot: temp.path + "/cache") }
+
+        /// Checks out HEAD through libgit2 and loads its site.
+        func checkout() throws -> (SiteSource.Checkout, DesiredState) {
+            let checkout = try source.checkout()
+            let loaded = SiteLoader.load(path: checkout.directory, relativeTo: checkout.root)
+            return (checkout, try #require(loaded.state, "\(loaded.renderDiagnostics())"))
+        }
+    }
+
+    /// Runs a pass of the fake world on the repo's HEAD; returns the outcome and whether any BMC was called.
+    static func pass(_ repo: SignedRepo, lastApplied: String? = nil) async throws
+        -> (ConvergencePass.Outcome, bmcCalled: Bool, output: String)
+    {
+        let (checkout, loaded) = try repo.checkout()
+        let world = try ConvergencePassTests.World { $0.site.verify = loaded.site.verify }
+        if let lastApplied { try await world.store.setLastAppliedCommit(lastApplied, at: world.now) }
+        var pass = world.pass()
+        let source = repo.source
+        pass = ConvergencePass(seams: {
+            var seams = pass.seams
+            seams.gate = CommitGate(siteAt: { source.site(atCommit: $0) })
+            return seams
+        }(), policy: pass.policy, say: pass.say, logger: pass.logger)
+        let outcome = try await pass.run(world.desired, checkout: checkout)
+        var called = false
+        for driver in world.powers.values where await !driver.calls.isEmpty { called = true }
+        return (outcome, called, world.output.text)
+    }
+
+    @Test func anSSHSignedCommitDrivesActionsAndAnUnsignedOneIsOnlyShown() async throws {
+        let repo = try SignedRepo()
+        let alice = try repo.sshKey("alice")
+        let signed = try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        let (trusted, called, _) = try await Self.pass(repo)
+        #expect(trusted.blocked == nil)
+        #expect(called, "a trusted commit drives the BMCs")
+
+        let unsigned = try repo.commit("# reimage everything\n")
+        let (refused, touched, output) = try await Self.pass(repo, lastApplied: signed)
+        let why = "commit \(unsigned.prefix(7)) is not signed by a trusted key"
+        #expect(refused.blocked?.hasPrefix(why) == true, "\(refused.blocked ?? "nil")")
+        #expect(!touched, "an unsigned commit touched a BMC")
+        #expect(refused.report.actionsDone == 0 && refused.failed)
+        #expect(!refused.plan.actions.isEmpty, "the refused commit is still planned and shown")
+        #expect(output.contains("Nothing will run: \(why)"))
+    }
+
+    @Test func aCommitSignedByAnUntrustedSSHKeyIsRefused() async throws {
+        let repo = try SignedRepo()
+        let alice = try repo.sshKey("alice")
+        _ = try repo.sshKey("mallory")
+        try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "mallory")
+        let (outcome, called, _) = try await Self.pass(repo)
+        #expect(outcome.blocked?.contains("is not signed by a trusted key") == true)
+        #expect(!called)
+    }
+
+    @Test func aGPGSignedCommitIsTrustedAndOneByAnotherGPGKeyIsNot() async throws {
+        let repo = try SignedRepo()
+        let alice = try repo.gpgKey("alice@example.net")
+        _ = try repo.gpgKey("mallory@example.net")
+        try repo.commit(SignedRepo.verify("gpg", [alice]), gpg: "alice@example.net")
+        let (trusted, called, _) = try await Self.pass(repo)
+        #expect(trusted.blocked == nil, "\(trusted.blocked ?? "")")
+        #expect(called)
+
+        try repo.commit("# by mallory\n", gpg: "mallory@example.net")
+        let (refused, touched, _) = try await Self.pass(repo)
+        #expect(refused.blocked?.contains("is not signed by a trusted key") == true, "\(refused.blocked ?? "nil")")
+        #expect(!touched)
+    }
+
+    @Test func aTamperedSignedCommitIsRefused() async throws {
+        let repo = try SignedRepo()
+        let alice = try repo.sshKey("alice")
+        try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        // Same tree, same signature header, another message: the signature no longer covers the commit.
+        let object = try git(in: repo.repo, ["cat-file", "commit", "HEAD"]) + "\n"
+        let forged = object.replacingOccurrences(of: "\nchange\n", with: "\nchange (harmless, honest)\n")
+        #expect(forged != object)
+        let file = repo.temp.path + "/forged"
+        try forged.write(toFile: file, atomically: true, encoding: .utf8)
+        let id = try git(in: repo.repo, ["hash-object", "-t", "commit", "-w", file])
+        try git(in: repo.repo, ["update-ref", "refs/heads/main", id])
+        let (checkout, _) = try repo.checkout()
+        #expect(checkout.commit == id && checkout.signature != nil)
+        let (outcome, called, _) = try await Self.pass(repo)
+        #expect(outcome.blocked?.hasPrefix("commit \(id.prefix(7)) is not signed by a trusted key") == true,
+                "\(outcome.blocked ?? "nil")")
+        #expect(!called)
+    }
+
+    @Test func anUnsignedCommitCannotRemoveVerifyOnceASignedOneWasApplied() async throws {
+        let repo = try SignedRepo()
+        let alice = try repo.sshKey("alice")
+        let signed = try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        // Drop verify again, unsigned: the last applied commit's policy still judges it.
+        let site = repo.repo + "/site.yaml"
+        let text = try String(contentsOfFile: site, encoding: .utf8)
+        try text.replacingOccurrences(of: SignedRepo.verify("ssh", [alice]), with: "")
+            .write(toFile: site, atomically: true, encoding: .utf8)
+        try repo.commit("")
+        let (checkout, loaded) = try repo.checkout()
+        #expect(loaded.site.verify == nil)
+        let source = repo.source
+        let gate = CommitGate(siteAt: { source.site(atCommit: $0) })
+        let why = await gate.refusal(checkout, site: loaded.site, lastApplied: signed)
+        #expect(why?.contains("is not signed by a trusted key") == true, "\(why ?? "nil")")
+        // With no applied commit yet, the commit's own (absent) policy applies.
+        #expect(await gate.refusal(checkout, site: loaded.site, lastApplied: nil) == nil)
+    }
+}
