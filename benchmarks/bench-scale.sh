@@ -14,6 +14,9 @@ bin=${RACKSWARM_RECONCILE:-$PWD/.build/release/reconcile}
 py=$PWD/.venv/bin/python
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d /tmp/rackswarm-bench-scale.XXXXXX)
+server=
+trap '[ -n "$server" ] && { kill -INT "$server" 2>/dev/null; wait "$server" 2>/dev/null; }; rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM
 chmod 711 "$work"
 pgdir="$work/pg"
 mkdir -p "$pgdir"
@@ -28,7 +31,6 @@ port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); pri
 "${as_postgres[@]}" "$pgbin/postgres" -D "$pgdir/data" -p "$port" -k "$pgdir" -c listen_addresses=127.0.0.1 \
     > "$work/server.log" 2>&1 &
 server=$!
-trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.2; done
 export PGPASSWORD
 PGPASSWORD=$(cat "$pgdir/password")
