@@ -18,7 +18,8 @@ extension Dev {
         @Option(help: "Peers (the seed is extra).") var peers: Int = 16
         @Option(help: "Racks; peers fill them in order.") var racks: Int = 1
         @Option(help: "Image size.", transform: Quantity.bytesFlag(in: 1...(1 << 40))) var file: Int64 = 32 << 20
-        @Option(help: "Piece size.", transform: Quantity.bytesFlag(in: Quantity.pieceSizes)) var piece: Int64 = 256 << 10
+        @Option(help: "Piece size.", transform: Quantity.bytesFlag(in: Quantity.pieceSizes))
+        var piece: Int64 = 256 << 10
         @Option(help: "Request size (16K as on the wire; larger is coarser and faster to simulate).",
                 transform: Quantity.bytesFlag(in: (16 << 10)...(64 << 20)))
         var request: Int64 = 16 << 10
@@ -75,7 +76,8 @@ extension Dev {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
             let report = Report(
-                result: result, wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
+                result: result,
+                wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
                 maxRSSMiB: Double(usage.ru_maxrss) / 1024)
             switch output.output {
             case .json:
@@ -86,7 +88,8 @@ extension Dev {
                 let bound = result.boundP2P
                 try output.emit(
                     String(
-                        format: "makespan %.2f s (%.3f× T_p2p %.2f s), p50 %.2f s (%.3f×), p99 %.2f s; seed egress %.3f F; "
+                        format: "makespan %.2f s (%.3f× T_p2p %.2f s), p50 %.2f s (%.3f×), p99 %.2f s; "
+                            + "seed egress %.3f F; "
                             + "%d/%d done; duplicate blocks %d; %.1f s wall, %.0f MiB\n",
                         result.makespan, result.makespan / bound, bound, result.p50, result.p50 / bound, result.p99,
                         result.seedEgressOverF, result.finished, result.survivors, result.duplicateBlocks,

@@ -48,7 +48,8 @@ final class SimulatedNode {
         if configuration.superSeed, have.isComplete {
             offers = SuperSeedOffers(
                 pieceCount: have.count, perPeer: configuration.superSeedOffers,
-                inFlight: configuration.superSeedInFlight, timeout: .seconds(Int64(configuration.superSeedOfferTimeout)))
+                inFlight: configuration.superSeedInFlight,
+                timeout: .seconds(Int64(configuration.superSeedOfferTimeout)))
         }
         let idle = Int64(max(1, configuration.idleTimeout))
         timeouts.idle = .seconds(idle)

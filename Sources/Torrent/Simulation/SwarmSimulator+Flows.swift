@@ -72,7 +72,8 @@ extension SwarmSimulator {
             seedRate += rates[position]
         }
         let offers = nodes[0]?.offers?.holders.values.reduce(0) { $0 + $1.offered.count } ?? 0
-        let line = "t \(Int(now * 1000)) ms: seed flows \(seedFlows) at \(Int(seedRate)) B/s, offers \(offers); flows \(flows)\n"
+        let line = "t \(Int(now * 1000)) ms: seed flows \(seedFlows) at \(Int(seedRate)) B/s, offers \(offers); "
+            + "flows \(flows)\n"
         var bytes = Array(line.utf8)
         _ = write(2, &bytes, bytes.count)
     }

@@ -59,7 +59,8 @@ final class SwarmSimulator {
     init(configuration: SwarmSimulation.Configuration) {
         self.configuration = configuration
         network = SimulatedNetwork(configuration: configuration)
-        pieceCount = Int((configuration.fileBytes + Int64(configuration.pieceBytes) - 1) / Int64(configuration.pieceBytes))
+        let pieceBytes = Int64(configuration.pieceBytes)
+        pieceCount = Int((configuration.fileBytes + pieceBytes - 1) / pieceBytes)
         let count = configuration.peers + 1
         nodes = Array(repeating: nil, count: count)
         generations = Array(repeating: 0, count: count)
