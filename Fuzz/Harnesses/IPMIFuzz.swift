@@ -2,13 +2,21 @@
 // Property: any datagram, stream of frames, RMCP+ handshake message or IPMI response gives a value or a thrown
 // IPMICodecError, never a trap; the stream decoder never consumes a partial frame.
 
+@testable import Drivers
+
+/// libFuzzer's entry point (its `main` comes with `--sanitize fuzzer`): one input, checked by `drive`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIPMI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    drive(Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+
+func drive(_ bytes: [UInt8]) {
     _ = try? RMCPDecoder.decodeDatagram(bytes)
     var decoder = RMCPDecoder()
     // Drip-feed in three pieces, taking every whole frame out as it completes.
-    for chunk in [bytes[..<(size / 3)], bytes[(size / 3)..<(2 * size / 3)], bytes[(2 * size / 3)...]] {
+    let third = bytes.count / 3
+    for chunk in [bytes[..<third], bytes[third..<(2 * third)], bytes[(2 * third)...]] {
         decoder.feed(chunk)
         while let result = try? decoder.next(), case .message = result {}
     }
@@ -17,5 +25,4 @@ public func fuzzIPMI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? RMCPPlusHandshake.RAKP4.decode(bytes)
     _ = try? IPMIResponse.decode(bytes)
     _ = IPMICommand.decodeBootFlags(bytes)
-    return 0
 }

@@ -1,10 +1,18 @@
 // libFuzzer entry point for the site loader: YAML bytes → documents → decoded model → cross-file checks →
-// rendered diagnostics. Built by scripts/fuzz.sh, which compiles the loader's and the model's files as one module.
+// rendered diagnostics. Built by scripts/fuzz.sh.
 // Property: any bytes give a desired state or located diagnostics (with lines and columns), never a trap.
 
+@testable import ReconcilerLoading
+@testable import ReconcilerModel
+
+/// libFuzzer's entry point (its `main` comes with `--sanitize fuzzer`): one input, checked by `drive`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzYAML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    drive(Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+
+func drive(_ bytes: [UInt8]) {
     let (documents, yamlDiagnostics) = YAMLParser(file: "fuzz.yaml").parse(bytes)
     var decoder = DocumentDecoder(file: "fuzz.yaml")
     var decoded: [DecodedDocument] = []
@@ -24,5 +32,4 @@ public func fuzzYAML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let rendered = DiagnosticRenderer(sources: ["fuzz.yaml": String(decoding: bytes, as: UTF8.self)])
         .render(diagnostics)
     precondition(diagnostics.isEmpty || !rendered.isEmpty)
-    return 0
 }

@@ -2,9 +2,16 @@
 // Property: any bytes, fed whole and then in two pieces, give the same messages or errors, never a trap, and a
 // parsed message encodes back to a frame that parses to itself.
 
+@testable import Drivers
+
+/// libFuzzer's entry point (its `main` comes with `--sanitize fuzzer`): one input, checked by `drive`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzServiceFrame(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    drive(Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+
+func drive(_ bytes: [UInt8]) {
     func drain(_ chunks: [ArraySlice<UInt8>]) -> [String] {
         var parser = ServiceMessageParser()
         var seen: [String] = []
@@ -27,8 +34,7 @@ public func fuzzServiceFrame(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
         return seen
     }
     let whole = drain([bytes[...]])
-    let cut = size / 2
+    let cut = bytes.count / 2
     let split = drain([bytes[..<cut], bytes[cut...]])
     precondition(whole == split, "the parser's answer depends on how the bytes arrive")
-    return 0
 }
