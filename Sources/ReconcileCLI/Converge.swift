@@ -29,7 +29,9 @@ struct Convergence {
     /// Where agents' heartbeats (`provision-agent serve --report-to`) arrive; nil: every pass asks the agents.
     var heartbeatListen: AgentAddress?
     var logger: Logger
-    /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
+    /// Journal retention from the command line (`--retention`, the environment, the settings file): after each
+    /// looped pass, ended entries older than this go (each node keeps its newest). Nil: the site's
+    /// `store.retention`, as of the latest commit; neither keeps the whole journal.
     var retention: Duration? = nil
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
@@ -64,7 +66,8 @@ struct Convergence {
             })
         let resources = PowerDriverResources()
         // The web console and /metrics on the same server, following the site of the latest pass.
-        let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired))
+        let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired),
+                                  retention: desired.site.store.retention)
         let console = Console(
             source: ClosureConsoleSource(
                 store: store, site: { await current.site },
@@ -87,7 +90,8 @@ struct Convergence {
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
-                                  await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
+                                  await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired),
+                                                       retention: desired.site.store.retention)
                                   tracker.updateRacks(Self.racksByHost(desired))
                               },
                               images: { desired, checkout in
@@ -106,7 +110,8 @@ struct Convergence {
             loop = ReconcileLoop(interval: interval, logger: logger, passRequested: { await pass.passRequested() },
                                  pass: {
                                      _ = try await Self.reported { try await pass.runAnsweringRequests() }
-                                     if let retention {
+                                     let siteRetention = await current.retention
+                                     if let retention = retention ?? siteRetention {
                                          let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
                                          try await store.pruneJournal(before: cutoff,
                                                                       keepingNewestPerNode: Store.Prune.keptPerNode)
@@ -246,10 +251,18 @@ struct HeartbeatListener: ServiceLifecycle.Service {
 /// The site of the latest pass, for the console.
 actor CurrentSite {
     private(set) var site: ConsoleSite
+    /// The site's `store.retention`.
+    private(set) var retention: Duration?
 
-    init(_ site: ConsoleSite) { self.site = site }
+    init(_ site: ConsoleSite, retention: Duration?) {
+        self.site = site
+        self.retention = retention
+    }
 
-    func update(_ site: ConsoleSite) { self.site = site }
+    func update(_ site: ConsoleSite, retention: Duration?) {
+        self.site = site
+        self.retention = retention
+    }
 }
 
 /// `reconcile apply` without `--every`: one pass, then the server stops. A SIGTERM during the pass lets it

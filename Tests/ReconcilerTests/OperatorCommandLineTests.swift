@@ -162,4 +162,47 @@ struct OperatorCommandLineTests {
         #expect(left.contains { $0.id == fresh[0] })
         #expect(stdout.contains("pruned \(plan.actions.count + 1 - left.count) journal entries"), "\(stdout)")
     }
+
+    @Test func pruneReadsTheSitesStoreRetention() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The example site, with `store: {retention: 1h}` in its spec.
+        let copy = directory + "/site"
+        try FileManager.default.copyItem(atPath: site, toPath: copy)
+        let siteFile = copy + "/site.yaml"
+        let text = try String(contentsOfFile: siteFile, encoding: .utf8)
+        try text.replacingOccurrences(of: "  interval: 5m", with: "  interval: 5m\n  store:\n    retention: 1h")
+            .write(toFile: siteFile, atomically: true, encoding: .utf8)
+        let loaded = try #require(SiteLoader.load(path: copy).state)
+        #expect(loaded.site.store.retention == .seconds(3600))
+
+        let state = directory + "/state.db"
+        let store = try SQLiteStateStore(path: state)
+        let plan = Planner.plan(desired: loaded, observed: ObservedState())
+        let old = Date(timeIntervalSinceNow: -7200)
+        for id in try await store.journalPlanned(plan.actions, commit: "c1", at: old) {
+            try await store.journalStarted(id, at: old)
+            try await store.journalFinished(id, at: old)
+        }
+        // Without the site field, and without --retention: refused, nothing pruned.
+        let refused = try runProcess(ValidateCommandTests.binary, ["store", "prune", "--repo", site, "--state", state])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("no retention"), "\(refused.stderr)")
+        #expect(try await store.journal(node: nil).count == plan.actions.count)
+        // With it: the site's hour applies.
+        let pruned = try runProcess(ValidateCommandTests.binary,
+                                    ["store", "prune", "--repo", copy, "--keep", "0", "--state", state])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(pruned.stdout.contains("older than 1h"), "\(pruned.stdout)")
+        #expect(try await store.journal(node: nil).isEmpty)
+
+        // A malformed retention is a located error.
+        try text.replacingOccurrences(of: "  interval: 5m",
+                                      with: "  interval: 5m\n  store:\n    retention: 106751991167301d")
+            .write(toFile: siteFile, atomically: true, encoding: .utf8)
+        let bad = SiteLoader.load(path: copy)
+        #expect(bad.state == nil)
+        #expect(bad.diagnostics.contains { $0.message.contains("store.retention") && $0.location.line == 34 },
+                "\(bad.diagnostics)")
+    }
 }

@@ -78,7 +78,7 @@ struct DocumentDecoder {
         -> Site?
     {
         guard let spec = fields.mapping(
-            node, "\(context) spec", known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval"])
+            node, "\(context) spec", known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval", "store"])
         else { return nil }
         var network: ProvisioningNetwork?
         if let netNode = fields.require(spec, "network"),
@@ -158,11 +158,16 @@ struct DocumentDecoder {
                 }
             }
         }
+        var store = StoreSettings.defaults
+        if let storeNode = spec.value("store"), let reader = fields.mapping(storeNode, "store", known: ["retention"]),
+            let v = reader.value("retention") {
+            store.retention = fields.duration(v, "store.retention")
+        }
         let prune = spec.value("prune").map { fields.bool($0, "prune") } ?? false
         let interval = spec.value("interval").map { fields.duration($0, "interval") } ?? .seconds(300)
         guard let network, let prune, let interval else { return nil }
         return Site(name: name, location: location, network: network, boot: boot, rollout: rollout,
-                    timeouts: timeouts, agent: agent, prune: prune, interval: interval)
+                    timeouts: timeouts, agent: agent, prune: prune, interval: interval, store: store)
     }
 
     // MARK: Rack

@@ -34,11 +34,13 @@ public struct Site: Sendable, Hashable {
     public var prune: Bool
     /// How often `reconcile` converges when it runs on a timer.
     public var interval: Duration
+    /// The state database's housekeeping.
+    public var store: StoreSettings
 
     public init(
         name: String, location: SourceLocation, network: ProvisioningNetwork, boot: BootSettings,
         rollout: RolloutPolicy, timeouts: StepTimeouts, agent: AgentSettings = .defaults, prune: Bool,
-        interval: Duration
+        interval: Duration, store: StoreSettings = .defaults
     ) {
         self.name = name
         self.location = location
@@ -49,7 +51,22 @@ public struct Site: Sendable, Hashable {
         self.agent = agent
         self.prune = prune
         self.interval = interval
+        self.store = store
     }
+}
+
+/// The state database's housekeeping (`spec.store`).
+public struct StoreSettings: Sendable, Hashable {
+    /// Ended journal entries older than this are pruned after each looped pass (each node keeps its newest ones
+    /// whatever their age); nil keeps the whole journal.
+    public var retention: Duration?
+
+    public init(retention: Duration?) {
+        self.retention = retention
+    }
+
+    /// No pruning.
+    public static let defaults = StoreSettings(retention: nil)
 }
 
 /// The network nodes PXE-boot on, and where the reconciler's boot, tracker and HTTP server listens.
