@@ -205,4 +205,33 @@ struct OperatorCommandLineTests {
         #expect(bad.diagnostics.contains { $0.message.contains("store.retention") && $0.location.line == 34 },
                 "\(bad.diagnostics)")
     }
+
+    /// Every command of both executables takes the one shared logging group (`--log-level`, `--log-format`):
+    /// argument-parser's own dump of the command tree is walked, so a new command without it fails here.
+    @Test(arguments: ["reconcile", "provision-agent"])
+    func everyCommandTakesTheLoggingOptions(_ executable: String) throws {
+        let binary = URL(fileURLWithPath: ValidateCommandTests.binary).deletingLastPathComponent()
+            .appendingPathComponent(executable).path
+        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
+        #expect(status == 0, "\(stderr)")
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        var leaves: [String: Set<String>] = [:]
+        func walk(_ command: [String: Any], _ path: String) {
+            let name = command["commandName"] as? String ?? "?"
+            let subcommands = command["subcommands"] as? [[String: Any]] ?? []
+            let here = path.isEmpty ? name : path + " " + name
+            if subcommands.isEmpty {
+                let arguments = command["arguments"] as? [[String: Any]] ?? []
+                leaves[here] = Set(arguments.compactMap { ($0["names"] as? [[String: Any]]) }.joined()
+                    .compactMap { $0["name"] as? String })
+            }
+            // `help` is argument-parser's own; it runs nothing.
+            for sub in subcommands where sub["commandName"] as? String != "help" { walk(sub, here) }
+        }
+        walk(try #require(root["command"] as? [String: Any]), "")
+        #expect(leaves.count >= (executable == "reconcile" ? 20 : 3), "\(leaves.keys.sorted())")
+        for (command, names) in leaves.sorted(by: { $0.key < $1.key }) {
+            #expect(names.isSuperset(of: ["log-level", "log-format"]), "\(command) lacks the logging options")
+        }
+    }
 }
