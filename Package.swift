@@ -54,6 +54,7 @@ let package = Package(
             name: "CommandLineSupport",
             dependencies: [
                 "CBuildInfo",
+                "RackswarmCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -99,6 +100,7 @@ let package = Package(
                 "ReconcilerLoading",
                 "ReconcilerStore",
                 "Drivers",
+                "GitDriver",
                 "ReconcilerMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,12 +109,19 @@ let package = Package(
             sources: ["Execution", "Loop", "Exports.swift"],
             swiftSettings: swiftSettings
         ),
+        // The site repository's git client, apart from the other drivers so that only the reconciler links libgit2
+        // (provision-agent does not).
+        .target(
+            name: "GitDriver",
+            dependencies: ["RackswarmCore", "CLibGit2"],
+            path: "Sources/Drivers/Git",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Drivers",
             dependencies: [
                 "RackswarmCore",
                 "COpenSSL",
-                "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -121,6 +130,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            exclude: ["Git"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -131,6 +141,8 @@ let package = Package(
                 "Torrent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
@@ -255,7 +267,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["LabSupport", "Drivers"],
+            dependencies: ["LabSupport", "Drivers", "GitDriver"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
@@ -373,7 +385,7 @@ let package = Package(
 // libFuzzer harnesses (scripts/fuzz.sh, `make fuzz`): executables over the package's own targets, declared only
 // when RACKSWARM_FUZZ is set and built with `--sanitize fuzzer --sanitize address` into .build-fuzz, so ordinary
 // builds and tests never compile them. Each is Fuzz/Harnesses/NAMEFuzz.swift, defining LLVMFuzzerTestOneInput
-// (libFuzzer brings `main`).
+// (libFuzzer brings `main`), with Fuzz/NAMEDrive.swift when the corpus replay test shares its drive.
 if Context.environment["RACKSWARM_FUZZ"] != nil {
     let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
         ("YAML", ["ReconcilerLoading", "ReconcilerModel"]),
@@ -391,8 +403,9 @@ if Context.environment["RACKSWARM_FUZZ"] != nil {
             .executableTarget(
                 name: "Fuzz\(harness.name)",
                 dependencies: harness.dependencies,
-                path: "Fuzz/Harnesses",
-                sources: ["\(harness.name)Fuzz.swift"],
+                path: "Fuzz",
+                sources: ["Harnesses/\(harness.name)Fuzz.swift"]
+                    + (harness.name == "YAML" ? [] : ["\(harness.name)Drive.swift"]),
                 swiftSettings: swiftSettings
             )
         )

@@ -46,8 +46,8 @@ struct Fetch: AsyncParsableCommand, DefaultLogLevel {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
-        for peer in peers where CommandLineValues.hostPort(peer) == nil {
+        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        for peer in peers where HostPort(parsing: peer) == nil {
             throw ValidationError("--peer wants HOST:PORT, got '\(peer)'")
         }
     }
@@ -55,7 +55,7 @@ struct Fetch: AsyncParsableCommand, DefaultLogLevel {
     func run() async throws {
         let logger = Logger(label: "rackswarm.agent.fetch")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
-        let listenAddress = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
+        let listenAddress = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
         let configuration = TorrentConfiguration(
             listenHost: listenAddress.host,
             listenPort: listenAddress.port,

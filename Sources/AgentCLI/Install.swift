@@ -60,7 +60,7 @@ struct Install: AsyncParsableCommand, DefaultLogLevel {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
     }
 
     func run() async throws {
@@ -83,7 +83,7 @@ struct Install: AsyncParsableCommand, DefaultLogLevel {
             FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
             throw ExitCode(2)
         }
-        let address = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
+        let address = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
         let configuration = InstallConfiguration(
             arguments: arguments, disk: disk, root: root, listenHost: address.host, listenPort: address.port,
             seedFor: seedFor, reportInterval: reportInterval, giveUpAfter: giveUpAfter, actionTimeout: actionTimeout,

@@ -78,7 +78,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        if let metricsListen, CommandLineValues.hostPort(metricsListen) == nil {
+        if let metricsListen, HostPort(parsing: metricsListen) == nil {
             throw ValidationError("--metrics-listen wants HOST:PORT")
         }
         guard AgentAddress(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT") }
@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
         guard (seedTorrent == nil) == (seedData == nil) else {
             throw ValidationError("--seed-torrent and --seed-data go together")
         }
-        guard CommandLineValues.hostPort(seedListen) != nil else {
+        guard HostPort(parsing: seedListen) != nil else {
             throw ValidationError("--seed-listen wants HOST:PORT")
         }
     }
@@ -138,17 +138,18 @@ struct Serve: AsyncParsableCommand {
                 }
             }
             if let heartbeat { group.addTask { await heartbeat.run() } }
-            if let metricsListen, let (host, port) = CommandLineValues.hostPort(metricsListen) {
-                let exporter = MetricsHTTPServer(host: host, port: port, logger: logger) {
+            if let metricsListen, let address = HostPort(parsing: metricsListen) {
+                let exporter = MetricsHTTPServer(host: address.host, port: address.port, logger: logger) {
                     await metrics.render(await agent.inventory())
                 }
                 group.addTask { try await exporter.run() }
             }
             if let seedTorrent, let seedData {
-                let (host, port) = CommandLineValues.hostPort(seedListen) ?? ("0.0.0.0", 6881)
+                let seedAddress = HostPort(parsing: seedListen) ?? HostPort(host: "0.0.0.0", port: 6881)
                 let seedLogger = logger
                 group.addTask {
-                    await Self.seed(seedTorrent, data: seedData, listen: (host, port), logger: seedLogger)
+                    await Self.seed(seedTorrent, data: seedData, listen: (seedAddress.host, seedAddress.port),
+                                    logger: seedLogger)
                 }
             }
             try await group.next()

@@ -43,6 +43,10 @@ public struct BootHTTPServer: Sendable {
     /// `ReportRejection.unknownNode` answers 404, any other error 500.
     public var onReport: (@Sendable (String, InstallReport) async throws -> Void)?
 
+    /// Checks the install token of every `GET|POST /report/{node}` before the closures see it: node, the bearer
+    /// token the request carried (nil: none), the client's address. Nil lets every request through.
+    public var authorize: (@Sendable (String, String?, String) async -> ReportAccess)?
+
     /// The largest report body accepted (a report is a few hundred bytes).
     public static let maxReportBytes = 64 << 10
     /// Timeouts and the per-address connection limit of the listener.
@@ -60,6 +64,40 @@ public struct BootHTTPServer: Sendable {
         self.observer = observer
         self.instructions = instructions
         self.onReport = onReport
+    }
+
+    /// What `authorize` decided about one request to `/report/{node}`.
+    public enum ReportAccess: Sendable, Hashable {
+        /// The request carried the node's live install token.
+        case granted
+        /// No token: 401.
+        case missingToken
+        /// A token that is not the node's live one (stale, another node's, made up): 403, saying why.
+        case refused(String)
+    }
+
+    /// The bearer token of an `Authorization: Bearer …` header; nil for none or another scheme.
+    static func bearerToken(_ request: Request) -> String? {
+        guard let value = request.headers[.authorization] else { return nil }
+        let parts = value.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+
+    /// The 401 or 403 answer for a request `authorize` did not grant; nil when it did (or there is no check).
+    func denial(_ request: Request, node: String, context: BootRequestContext) async -> Response? {
+        guard let authorize else { return nil }
+        switch await authorize(node, Self.bearerToken(request), context.remoteAddress?.ipAddress ?? "?") {
+        case .granted:
+            return nil
+        case .missingToken:
+            var response = Self.text(.unauthorized, "the install token of '\(node)' is required\n")
+            response.headers[.wwwAuthenticate] = "Bearer realm=\"rackswarm-install\""
+            return response
+        case .refused(let why):
+            return Self.text(.forbidden, "refused: \(why)\n")
+        }
     }
 
     /// What an `onReport` closure throws for a node the site does not know.
@@ -87,8 +125,9 @@ public struct BootHTTPServer: Sendable {
             }
         }
         if let instructions {
-            router.get("/report/{node}") { _, context in
+            router.get("/report/{node}") { request, context in
                 guard let node = context.parameters.get("node") else { return Response(status: .notFound) }
+                if let denied = await denial(request, node: node, context: context) { return denied }
                 do {
                     guard let answer = try await instructions(node) else {
                         return Self.text(.notFound, "unknown node '\(node)'\n")
@@ -106,6 +145,7 @@ public struct BootHTTPServer: Sendable {
         if let onReport {
             router.post("/report/{node}") { request, context in
                 guard let node = context.parameters.get("node") else { return Response(status: .notFound) }
+                if let denied = await denial(request, node: node, context: context) { return denied }
                 let body: ByteBuffer
                 do {
                     body = try await request.body.collect(upTo: Self.maxReportBytes)

@@ -35,9 +35,12 @@ public actor ImageSeeder {
         /// How errors name the file and the expected SHA-256 (`site/images/x.img`, `images/x.yaml:10:11`).
         public var shownPath: String
         public var shownExpectation: String
+        /// The image's `url:`: when `path` is missing, it is downloaded there first (`ImageDownload`).
+        public var url: String?
 
         public init(reference: String, path: String, sha256: String, pieceSize: Int?, shownPath: String? = nil,
-                    shownExpectation: String? = nil) {
+                    shownExpectation: String? = nil, url: String? = nil) {
+            self.url = url
             self.reference = reference
             self.path = path
             self.sha256 = sha256
@@ -57,6 +60,9 @@ public actor ImageSeeder {
     private let logger: Logger
     private var seeding: [String: Seeding] = [:]
     private var digests: [String: (size: Int64, modified: Date, sha256: String)] = [:]
+    /// Downloads whose bytes did not match, by destination: refused again without downloading again (the
+    /// destination's name holds the expected SHA-256, so a corrected `sha256:` downloads afresh).
+    private var badDownloads: [String: String] = [:]
     private var nextPort: Int
 
     public init(settings: Settings, logger: Logger) {
@@ -104,6 +110,9 @@ public actor ImageSeeder {
     }
 
     private func start(_ image: Wanted) async throws {
+        if let url = image.url, !FileManager.default.fileExists(atPath: image.path) {
+            try await download(url, for: image)
+        }
         let attributes: [FileAttributeKey: Any]
         do {
             attributes = try FileManager.default.attributesOfItem(atPath: image.path)
@@ -168,6 +177,31 @@ public actor ImageSeeder {
             "image": "\(image.reference)", "info_hash": "\(metainfo.infoHash.hex)",
             "port": "\(client.listenPort ?? 0)",
         ])
+    }
+}
+
+extension ImageSeeder {
+    /// Downloads an image's URL to its `path` (resuming an earlier part) and checks it against the repo's SHA-256.
+    private func download(_ url: String, for image: Wanted) async throws {
+        if let bad = badDownloads[image.path] { throw SeedError(bad) }
+        let directory = (image.path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let download = ImageDownload(url: url, destination: image.path, sha256: image.sha256)
+        do {
+            try await download.run(logger: logger)
+        } catch {
+            switch error.code {
+            case .sha256Mismatch:
+                let message = "image url \(url) has SHA-256 \(error.got ?? "?"), but \(image.shownExpectation) says "
+                    + "\(image.sha256.lowercased()); no node of this image is touched (the bytes are in "
+                    + "\(image.path).bad)"
+                badDownloads[image.path] = message
+                throw SeedError(message)
+            case .unreachable:
+                throw SeedError("image url: \(error.description) (retried next pass, resuming at byte "
+                                + "\(download.partialBytes))")
+            }
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RackswarmCore
 import Synchronization
 
 /// Defaults for command-line options from the environment and from `/etc/rackswarm/reconciler.yaml`.
@@ -49,6 +50,18 @@ public enum Settings {
             return fallback
         }
         return number
+    }
+
+    /// A duration setting in the one grammar of sizes and durations (`30d`, `12h`: `Quantity`); one that is malformed
+    /// or out of range is reported by `check()`, and nil used meanwhile. Nil when unset.
+    public static func duration(_ key: String, in range: ClosedRange<Duration> = Quantity.durations) -> Duration? {
+        guard let text = value(key) else { return nil }
+        do {
+            return try Quantity.duration(text, in: range)
+        } catch {
+            loaded.withLock { $0?.problems.append("error: setting '\(key)': \(error)") }
+            return nil
+        }
     }
 
     /// The problems found in the file and in the values read so far, as located error lines; empty when none.

@@ -54,7 +54,8 @@ public struct Console: Sendable {
             let name = context.parameters.get("node") ?? ""
             return try await page(request, title: "Node \(name)", tab: nil, journalOf: name) { snapshot in
                 guard let node = snapshot.desired.node(named: name) else { throw NotFound(what: "node", name: name) }
-                return NodeView(snapshot, node: node, observedPower: await source.powerState(node: name)).html(layout)
+                return NodeView(snapshot, node: node, observedPower: await source.powerState(node: name),
+                                hardware: try await source.store.hardware(of: name)).html(layout)
             }
         }
         router.get(path("/swarm")) { request, _ in
@@ -92,7 +93,8 @@ public struct Console: Sendable {
             let name = context.parameters.get("node") ?? ""
             return try await api(journalOf: name) { snapshot in
                 guard let node = snapshot.desired.node(named: name) else { throw NotFound(what: "node", name: name) }
-                return NodeView(snapshot, node: node, observedPower: await source.powerState(node: name))
+                return NodeView(snapshot, node: node, observedPower: await source.powerState(node: name),
+                                hardware: try await source.store.hardware(of: name))
             }
         }
         router.get(path("/api/v1/swarm")) { _, _ in

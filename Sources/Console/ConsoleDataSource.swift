@@ -58,9 +58,8 @@ extension ConsoleDataSource {
 /// Everything one page needs, read once per request so a page is consistent with itself.
 struct ConsoleSnapshot: Sendable {
     var site: ConsoleSite
-    var records: [String: NodeRecord]
-    var journal: [String: [JournalEntry]]
-    var installs: [String: InstallProgress]
+    /// Per node: its record, latest journal entries (the whole journal of `fullJournalOf`) and install report.
+    var nodes: [String: NodeOverview]
     var suspensions: [RackSuspension]
     var passRequest: PassRequest?
     var now: Date
@@ -74,17 +73,26 @@ struct ConsoleSnapshot: Sendable {
     {
         let site = try await source.site()
         let store = source.store
-        let records = try await store.nodeRecords()
-        var journal = try await store.latestJournalEntries()
-        if let node { journal[node] = try await store.journal(node: node) }
+        var nodes = try await store.nodeOverviews()
+        if let node { nodes[node, default: NodeOverview()].journal = try await store.journal(node: node) }
         return ConsoleSnapshot(
-            site: site, records: records, journal: journal, installs: try await store.installProgress(),
-            suspensions: try await store.rackSuspensions(), passRequest: try await store.passRequest(), now: now)
+            site: site, nodes: nodes, suspensions: try await store.rackSuspensions(),
+            passRequest: try await store.passRequest(), now: now)
     }
 
     func activity(_ node: String) -> NodeActivity {
-        NodeActivity(node: node, record: records[node], journal: journal[node] ?? [], install: installs[node])
+        NodeActivity(node: node, overview: nodes[node])
     }
+
+    func record(_ node: String) -> NodeRecord? { nodes[node]?.record }
+
+    func install(_ node: String) -> InstallProgress? { nodes[node]?.install }
+
+    /// Every stored node record.
+    var records: [NodeRecord] { nodes.values.compactMap(\.record) }
+
+    /// Every node's latest install report, by node.
+    var installs: [String: InstallProgress] { nodes.compactMapValues(\.install) }
 
     /// Desired nodes sorted by rack then name.
     var sortedNodes: [Node] {

@@ -39,25 +39,28 @@ struct NodeView: Sendable, Codable {
     var installedImage: String?
     var activity: NodeActivity
     var install: InstallProgress?
+    /// What the install environment found on the node, as it last reported.
+    var hardware: HardwareRecord?
     var services: [ServiceRow]
     var journal: [JournalEntry]
     var suspendedRack: Bool
 
-    init(_ snapshot: ConsoleSnapshot, node: Node, observedPower: String?) {
+    init(_ snapshot: ConsoleSnapshot, node: Node, observedPower: String?, hardware: HardwareRecord? = nil) {
+        self.hardware = hardware
         self.node = node.name
         rack = node.rack.value
         location = "\(node.location.file):\(node.location.line)"
         labels = node.labels
         let endpoint = node.bmc.endpoint.value
         bmc = BMCView(scheme: endpoint.scheme.rawValue, host: endpoint.host)
-        let journal = snapshot.journal[node.name] ?? []
+        let journal = snapshot.nodes[node.name]?.journal ?? []
         self.journal = journal
         power = observedPower ?? Self.powerFromJournal(journal)
         wantedImage = snapshot.wantedImage(node)
-        let record = snapshot.records[node.name]
+        let record = snapshot.record(node.name)
         installedImage = record?.status.image
         activity = snapshot.activity(node.name)
-        install = snapshot.installs[node.name]
+        install = snapshot.install(node.name)
         let installed = Set(record?.status.services ?? [])
         let drifted = Set(record?.status.drifted ?? [])
         services = node.serviceNames.map { name in
@@ -109,6 +112,10 @@ struct NodeView: Sendable, Codable {
                      + "\(Units.bytes(progress.report.uploaded)) up, at \(Units.time(progress.updatedAt))"
                      + (progress.report.error.map { "; error: \($0)" } ?? ""))
             } ?? text("none")),
+            ("hardware", hardware.map { record in
+                .group(record.inventory.lines.map { el("div", [], text($0)) }
+                       + [el("div", [("class", "muted")], text("reported \(Units.time(record.updatedAt))"))])
+            } ?? text("not reported yet")),
             ("last error", activity.lastError.map { el("span", [("class", "error")], text($0)) } ?? text("—")),
         ]
         let factRows = facts.map { name, value in el("tr", [], el("th", [], text(name)), el("td", [], value)) }

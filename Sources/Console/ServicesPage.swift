@@ -24,12 +24,13 @@ struct ServicesView: Sendable, Codable {
     var services: [ServiceView]
 
     init(_ snapshot: ConsoleSnapshot) {
+        let records = snapshot.records
         services = snapshot.desired.services.sorted { $0.name < $1.name }.map { service in
             let wanted = snapshot.sortedNodes.filter { $0.state == .present && $0.serviceNames.contains(service.name) }
                 .map(\.name)
-            let running = snapshot.records.values.filter { $0.status.services.contains(service.name) }.map(\.name)
+            let running = records.filter { $0.status.services.contains(service.name) }.map(\.name)
                 .sorted()
-            let drifted = snapshot.records.values.filter { $0.status.drifted.contains(service.name) }.map(\.name)
+            let drifted = records.filter { $0.status.drifted.contains(service.name) }.map(\.name)
                 .sorted()
             return ServiceView(
                 name: service.name, description: service.description,

@@ -37,7 +37,7 @@ struct SwarmStatistics: Sendable {
         var count = 0
         for node in snapshot.desired.nodes where node.state == .present {
             let wanted = snapshot.wantedImage(node)
-            let record = snapshot.records[node.name]
+            let record = snapshot.record(node.name)
             if record?.status.image == wanted, record?.status.phase == .ready { continue }
             count += 1
             guard let size = imageSizes[wanted] else {
@@ -45,7 +45,7 @@ struct SwarmStatistics: Sendable {
                 continue
             }
             var have: Int64 = 0
-            if let report = snapshot.installs[node.name]?.report, report.image == wanted {
+            if let report = snapshot.install(node.name)?.report, report.image == wanted {
                 have = report.phase == .downloading || report.phase == .booted ? report.downloaded : size
             }
             remaining += max(0, size - have)
@@ -56,7 +56,7 @@ struct SwarmStatistics: Sendable {
 
     static func imageSizes(snapshot: ConsoleSnapshot) -> [String: Int64] {
         var sizes: [String: Int64] = [:]
-        for progress in snapshot.installs.values where progress.report.percent > 0 {
+        for progress in snapshot.nodes.values.lazy.compactMap(\.install) where progress.report.percent > 0 {
             let implied = Int64((Double(progress.report.downloaded) * 100 / progress.report.percent).rounded())
             sizes[progress.report.image] = max(sizes[progress.report.image] ?? 0, implied)
         }

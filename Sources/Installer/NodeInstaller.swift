@@ -30,13 +30,17 @@ public struct InstallConfiguration: Sendable {
     /// Mount the image's declared root partition on `root` for the post actions (the install environment on a
     /// real disk); off, the post actions run in `root` as it is.
     public var mountRootPartition: Bool
+    /// Where the `booted` report's hardware inventory is read; nil sends none.
+    public var hardware: HardwareProbe?
 
     public init(arguments: InstallArguments, disk: String, root: String, listenHost: String = "0.0.0.0",
                 listenPort: Int = 6881, seedFor: Duration = .zero, reportInterval: Duration = .seconds(2),
                 seedHosts: [String]? = nil, giveUpAfter: Duration = .seconds(120),
                 backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200), cap: .seconds(5)),
-                actionTimeout: Duration = .seconds(600), mountRootPartition: Bool = false)
+                actionTimeout: Duration = .seconds(600), mountRootPartition: Bool = false,
+                hardware: HardwareProbe? = HardwareProbe())
     {
+        self.hardware = hardware
         self.mountRootPartition = mountRootPartition
         self.arguments = arguments
         self.disk = disk
@@ -73,7 +77,7 @@ public struct NodeInstaller: Sendable {
         self.configuration = configuration
         self.channel = ReportChannel(
             reportURL: configuration.arguments.reportURL, client: client, backoff: configuration.backoff,
-            giveUpAfter: configuration.giveUpAfter, logger: logger)
+            giveUpAfter: configuration.giveUpAfter, token: configuration.arguments.token, logger: logger)
         self.commands = commands
         var logger = logger
         logger[metadataKey: "node.name"] = "\(configuration.arguments.node)"
@@ -104,7 +108,9 @@ public struct NodeInstaller: Sendable {
         let tracker = ProgressTracker(image: instructions.image)
         do throws(InstallError) {
             try check(instructions)
-            await report(tracker.report(.booted))
+            var booted = await tracker.report(.booted)
+            booted.hardware = configuration.hardware?.inventory()
+            await report(booted)
             let (client, length) = try await download(instructions, tracker: tracker)
             let seedingEnds = ContinuousClock.now + configuration.seedFor
             do throws(InstallError) {

@@ -15,11 +15,14 @@ public struct ReportChannel: Sendable {
     public var giveUpAfter: Duration
     public var requestTimeout: Duration
     public var logger: Logger
+    /// The install's one-time token (`rackswarm.token=`): sent as `Authorization: Bearer …` to the report URL only.
+    public var token: String?
 
     public init(reportURL: String, client: HTTPClient, backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200),
                 cap: .seconds(5)), giveUpAfter: Duration = .seconds(120), requestTimeout: Duration = .seconds(10),
-                logger: Logger)
+                token: String? = nil, logger: Logger)
     {
+        self.token = token
         self.reportURL = reportURL
         self.client = client
         self.backoff = backoff
@@ -108,6 +111,7 @@ public struct ReportChannel: Sendable {
     private func once(method: HTTPMethod, url: String, body: ByteBuffer?, limit: Int) async -> Attempt {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        if let token, url == reportURL { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(body)

@@ -1,15 +1,3 @@
-/// Parses the addresses operators type on the command line (sizes and durations: `Quantity`).
-public enum CommandLineValues {
-    /// `HOST:PORT` (IPv6 as `[::1]:PORT`).
-    public static func hostPort(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        else { return nil }
-        let host = String(text[..<colon].filter { $0 != "[" && $0 != "]" })
-        return host.isEmpty ? nil : (host, port)
-    }
-}
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

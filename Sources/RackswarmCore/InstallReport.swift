@@ -37,9 +37,13 @@ public struct InstallReport: Sendable, Hashable, Codable {
     public var uploadStartedAtPercent: Double?
     /// Set for `failed`: what went wrong, one line.
     public var error: String?
+    /// What the install environment found on the node; sent with `booted`.
+    public var hardware: HardwareInventory?
 
     public init(phase: Phase, image: String, percent: Double = 0, downloaded: Int64 = 0, uploaded: Int64 = 0,
-                fromSeed: Int64 = 0, uploadStartedAtPercent: Double? = nil, error: String? = nil) {
+                fromSeed: Int64 = 0, uploadStartedAtPercent: Double? = nil, error: String? = nil,
+                hardware: HardwareInventory? = nil) {
+        self.hardware = hardware
         self.phase = phase
         self.image = image
         self.percent = percent

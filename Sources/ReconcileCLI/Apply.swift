@@ -1,4 +1,5 @@
 import ArgumentParser
+import BootServer
 import CommandLineSupport
 import Console
 import Drivers
@@ -62,6 +63,19 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
     var tokenFile: String?
 
+    @Option(help: """
+        Serve the console, its JSON API and /metrics on HOST:PORT, a listener of their own (the PXE-facing one \
+        serves boot files, the tracker and install reports only). Without it they are not served.
+        """)
+    var consoleListen: String?
+
+    @Option(name: .customLong("console-tls-cert"),
+            help: "PEM certificate chain: --console-listen speaks HTTPS only (with --console-tls-key).")
+    var consoleTLSCert: String?
+
+    @Option(name: .customLong("console-tls-key"), help: "PEM private key of --console-tls-cert.")
+    var consoleTLSKey: String?
+
     @Option(help: "dnsmasq hosts file for dhcp: managed (default: the TFTP root's parent /dnsmasq-hosts).")
     var dnsmasqHosts: String?
 
@@ -73,23 +87,31 @@ struct Apply: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).",
-        discussion: "Default: the site's store.retention; without either the journal is kept whole."))
-    var retention: String?
+        discussion: "Default: the site's store.retention; without either the journal is kept whole."),
+            transform: Quantity.durationFlag())
+    var retention: Duration?
 
     @OptionGroup var logging: LoggingOptions
 
-    func validate() throws {
+    mutating func validate() throws {
         if dryRun && (every != nil || loop) { throw ValidationError("--dry-run makes one plan; drop --every/--loop") }
-        if let retention = retention ?? Settings.value("retention"),
-            durationSetting(retention).map({ $0 > .zero }) != true {
-            throw ValidationError("--retention takes a duration like 30d or 12h")
-        }
+        // The settings file's retention, read now so that a malformed one is reported before anything starts.
+        retention = retention ?? Settings.duration("retention")
         if showBootEntries && (!dryRun || output.output == .json) {
             throw ValidationError("--show-boot-entries is for --dry-run text output (JSON has every action)")
         }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
         guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
+        if let listen = consoleListen ?? Settings.value("console-listen"), HostPort(parsing: listen) == nil {
+            throw ValidationError("--console-listen wants HOST:PORT")
+        }
+        if (consoleTLSCert == nil) != (consoleTLSKey == nil) {
+            throw ValidationError("--console-tls-cert and --console-tls-key go together")
+        }
+        if consoleTLSCert != nil && (consoleListen ?? Settings.value("console-listen")) == nil {
+            throw ValidationError("--console-tls-cert is for --console-listen")
+        }
         if let heartbeatListen = heartbeatListen ?? Settings.value("heartbeat-listen"),
             AgentAddress(parsing: heartbeatListen) == nil {
             throw ValidationError("--heartbeat-listen wants HOST:PORT")
@@ -116,8 +138,12 @@ struct Apply: AsyncParsableCommand {
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),
-                                          retention: (retention ?? Settings.value("retention"))
-                                              .flatMap(durationSetting))
+                                          retention: retention,
+                                          consoleListen: (consoleListen ?? Settings.value("console-listen"))
+                                              .flatMap { HostPort(parsing: $0) },
+                                          consoleTLS: consoleTLSCert.flatMap { cert in
+                                              consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
+                                          })
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
@@ -139,7 +165,8 @@ extension Apply {
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                  server: BootServerAddress(site.network), logger: logger)
+                                  server: BootServerAddress(site.network), tokens: InstallTokenMinter(siteKey: key),
+                                  logger: logger)
         let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
         let pass = ConvergencePass(
             seams: Convergence.seams(source: source.source, store: store, bootDriver: boot, resources: resources,
@@ -167,9 +194,4 @@ extension Apply {
         await resources.shutdown()
         if failed { throw ExitCode.failure }
     }
-}
-
-/// A duration from a flag or the settings file, in the one syntax every time flag takes (`90s`, `5m`, `30d`).
-func durationSetting(_ text: String) -> Duration? {
-    try? Quantity.duration(text, in: Quantity.durations)
 }

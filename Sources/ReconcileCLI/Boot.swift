@@ -49,8 +49,15 @@ struct Boot: AsyncParsableCommand {
             if let store = try SQLiteStateStore.openExisting(path: state) { observed = try await store.observedState() }
             let logger = Logger(label: "rackswarm.boot")
             let site = desired.site
+            // Install entries carry a one-time token made with the site key; without it, installs cannot report.
+            let key = try? SiteKey(contentsOfFile: site.agent.keyFile)
+            if key == nil {
+                Terminal.standardError.write("warning: site key \(site.agent.keyFile) unreadable: install entries "
+                                             + "get no token, and their installs cannot report\n")
+            }
             let driver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                        server: BootServerAddress(site.network), logger: logger)
+                                        server: BootServerAddress(site.network),
+                                        tokens: key.map(InstallTokenMinter.init(siteKey:)), logger: logger)
             let settings = DnsmasqSettings(site: site, hostsFile: dnsmasqHosts.file(for: site))
             var failed = false
             do {

@@ -38,7 +38,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
     }
 
     func run() async throws {
@@ -51,7 +51,8 @@ struct ConsoleCommand: AsyncParsableCommand {
             source: source.source, store: store, refresh: refresh,
             first: RepoConsoleSource.site(checkout: checkout, desired: desired), logger: logger)
         let console = Console(source: repoSource, tokens: tokens, metrics: .shared, logger: logger)
-        let (host, port) = CommandLineValues.hostPort(listen) ?? ("127.0.0.1", 8088)
+        let address = HostPort(parsing: listen) ?? HostPort(host: "127.0.0.1", port: 8088)
+        let (host, port) = (address.host, address.port)
         let mode = tokens == nil ? "read-only" : "actions need a token"
         let app = Application(
             router: console.router(context: BootRequestContext.self),

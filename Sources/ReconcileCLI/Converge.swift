@@ -33,6 +33,10 @@ struct Convergence {
     /// looped pass, ended entries older than this go (each node keeps its newest). Nil: the site's
     /// `store.retention`, as of the latest commit; neither keeps the whole journal.
     var retention: Duration? = nil
+    /// Where the console, its JSON API and `/metrics` listen, apart from the PXE-facing server; nil: not served.
+    var consoleListen: HostPort? = nil
+    /// The management listener's certificate and key: HTTPS only.
+    var consoleTLS: ManagementListener.TLSFiles? = nil
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
     /// exits 1.
@@ -41,10 +45,13 @@ struct Convergence {
         let (checkout, desired) = first
         let site = desired.site
         let store = try SQLiteStateStore(path: statePath)
+        let key = try Self.siteKey(site)
         let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                        server: BootServerAddress(site.network), logger: logger)
+                                        server: BootServerAddress(site.network),
+                                        tokens: InstallTokenMinter(siteKey: key), logger: logger)
         try await bootDriver.writeSiteFiles()
         let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
+        let siteRetention = LatestRetention(desired.site.store.retention)
         let server = "\(site.network.serverAddress):\(site.network.httpPort)"
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
             racksByHost: Self.racksByHost(desired),
@@ -64,34 +71,39 @@ struct Convergence {
                     throw BootHTTPServer.ReportRejection.unknownNode
                 }
             })
+        // Instructions and reports need the node's one-time install token (refusals are logged and counted).
+        http.authorize = { node, token, client in
+            switch await desk.authorize(node: node, token: token, client: client) {
+            case .granted: .granted
+            case .missingToken: .missingToken
+            case .refused(let why): .refused(why)
+            }
+        }
         let resources = PowerDriverResources()
-        // The web console and /metrics on the same server, following the site of the latest pass.
-        let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired),
-                                  retention: desired.site.store.retention)
-        let console = Console(
-            source: ClosureConsoleSource(
-                store: store, site: { await current.site },
-                power: { name in await Self.powerState(of: name, in: current, resources: resources, logger: logger) }),
-            tokens: tokens, prefix: "/console", metrics: .shared, logger: logger)
-        http.extraRoutes.append { console.addRoutes(to: $0) }
         let app = http.application(host: listenHost, port: site.network.httpPort) { port in
-            logger.info("serving boot files, tracker, install reports, the console and metrics", metadata: [
+            logger.info("serving boot files, tracker and install reports", metadata: [
                 "listen": "\(listenHost):\(port)", "nodes.see": "\(server)",
-                "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
         }
-        let key = try Self.siteKey(site)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        var siteWatchers: [SiteWatcher] = []
+        if let management = try managementListener(store: store, desired: desired, checkout: checkout,
+                                                   resources: resources) {
+            services.append(.init(service: management.app))
+            siteWatchers.append(management.follow)
+        }
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
+        let watchers = siteWatchers
         let pass = ConvergencePass(
             seams: Self.seams(source: source, store: store, bootDriver: bootDriver, resources: resources, key: key,
                               dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
-                                  await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired),
-                                                       retention: desired.site.store.retention)
+                                  await siteRetention.update(desired.site.store.retention)
+                                  for follow in watchers { await follow(checkout, desired) }
                                   tracker.updateRacks(Self.racksByHost(desired))
                               },
                               images: { desired, checkout in
@@ -110,8 +122,8 @@ struct Convergence {
             loop = ReconcileLoop(interval: interval, logger: logger, passRequested: { await pass.passRequested() },
                                  pass: {
                                      _ = try await Self.reported { try await pass.runAnsweringRequests() }
-                                     let siteRetention = await current.retention
-                                     if let retention = retention ?? siteRetention {
+                                     let fromSite = await siteRetention.value
+                                     if let retention = retention ?? fromSite {
                                          let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
                                          try await store.pruneJournal(before: cutoff,
                                                                       keepingNewestPerNode: Store.Prune.keptPerNode)
@@ -120,7 +132,6 @@ struct Convergence {
         } else {
             loop = OnePass { try await pass.run(desired, checkout: checkout) }
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if let heartbeatListen, let heartbeats {
             let server = ServiceAgentServer(address: heartbeatListen, logger: logger) { await heartbeats.answer($0) }
             services.append(.init(service: HeartbeatListener(server: server, logger: logger)))
@@ -167,7 +178,8 @@ extension Convergence {
             agents: { site in
                 { node in
                     ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: site.agent.port),
-                                       key: key, timeout: site.timeouts.services, logger: logger)
+                                       key: key.agentKey(forNode: node.name), timeout: site.timeouts.services,
+                                       logger: logger)
                 }
             },
             images: images,
@@ -208,9 +220,20 @@ extension Convergence {
     static func wantedImages(_ desired: DesiredState, siteDirectory: String, repoRoot: String)
         -> [ImageSeeder.Wanted]
     {
+        let httpRoot = desired.site.boot.httpRoot
         let used = Set(desired.nodes.filter { $0.state == .present }.map(\.image.value))
         return desired.images.filter { used.contains($0.name) }.compactMap { image in
-            guard case .file(let path) = image.source else { return nil }
+            let path: String
+            switch image.source {
+            case .file(let file):
+                path = file
+            case .url(let url):
+                // Downloaded once under the HTTP root, named by what it must hash to.
+                return ImageSeeder.Wanted(
+                    reference: image.reference, path: "\(httpRoot)/images/.downloads/\(image.sha256.value)",
+                    sha256: image.sha256.value, pieceSize: image.pieceSize, shownPath: url,
+                    shownExpectation: "\(image.sha256.location)", url: url)
+            }
             let absolute = path.hasPrefix("/") ? path : siteDirectory + "/" + path
             let root = repoRoot.hasSuffix("/") ? repoRoot : repoRoot + "/"
             let shown = absolute.hasPrefix(root) ? String(absolute.dropFirst(root.count)) : absolute
@@ -249,20 +272,21 @@ struct HeartbeatListener: ServiceLifecycle.Service {
 }
 
 /// The site of the latest pass, for the console.
+/// The latest commit's `store.retention`, for the loop's journal pruning.
+actor LatestRetention {
+    private(set) var value: Duration?
+
+    init(_ value: Duration?) { self.value = value }
+
+    func update(_ value: Duration?) { self.value = value }
+}
+
 actor CurrentSite {
     private(set) var site: ConsoleSite
-    /// The site's `store.retention`.
-    private(set) var retention: Duration?
 
-    init(_ site: ConsoleSite, retention: Duration?) {
-        self.site = site
-        self.retention = retention
-    }
+    init(_ site: ConsoleSite) { self.site = site }
 
-    func update(_ site: ConsoleSite, retention: Duration?) {
-        self.site = site
-        self.retention = retention
-    }
+    func update(_ site: ConsoleSite) { self.site = site }
 }
 
 /// `reconcile apply` without `--every`: one pass, then the server stops. A SIGTERM during the pass lets it

@@ -79,21 +79,28 @@ extension OperatorAPIOptions {
     }
 }
 
-/// `reconcile suspend RACK`: a running reconciler leaves the rack's nodes alone until it is resumed.
-struct Suspend: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Suspend a rack on a running reconciler: its passes leave the rack's nodes alone.")
-
+/// What `suspend` and `resume` take: the rack, and how to reach the reconciler and print its answer.
+struct RackRequestOptions: ParsableArguments {
     @Argument(help: "The rack.") var rack: String
     @OptionGroup var api: OperatorAPIOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
 
-    func run() async throws { try await api.post("/racks/\(Self.escaped(rack))/suspend", output: output) }
-
-    static func escaped(_ rack: String) -> String {
-        rack.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? rack
+    /// Posts `/racks/RACK/VERB` to the running reconciler.
+    func post(_ verb: String) async throws {
+        let escaped = rack.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? rack
+        try await api.post("/racks/\(escaped)/\(verb)", output: output)
     }
+}
+
+/// `reconcile suspend RACK`: a running reconciler leaves the rack's nodes alone until it is resumed.
+struct Suspend: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Suspend a rack on a running reconciler: its passes leave the rack's nodes alone.")
+
+    @OptionGroup var request: RackRequestOptions
+
+    func run() async throws { try await request.post("suspend") }
 }
 
 /// `reconcile resume RACK`: undoes `suspend`.
@@ -101,12 +108,9 @@ struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Resume a suspended rack on a running reconciler.")
 
-    @Argument(help: "The rack.") var rack: String
-    @OptionGroup var api: OperatorAPIOptions
-    @OptionGroup var output: OutputOptions
-    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var request: RackRequestOptions
 
-    func run() async throws { try await api.post("/racks/\(Suspend.escaped(rack))/resume", output: output) }
+    func run() async throws { try await request.post("resume") }
 }
 
 /// `reconcile pass`: asks a running reconciler for a pass now instead of at its next interval.

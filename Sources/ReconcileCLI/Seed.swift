@@ -46,8 +46,8 @@ struct Seed: AsyncParsableCommand, DefaultLogLevel {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard CommandLineValues.hostPort(listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
-        if let trackerListen, CommandLineValues.hostPort(trackerListen) == nil {
+        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
+        if let trackerListen, HostPort(parsing: trackerListen) == nil {
             throw ValidationError("--tracker-listen wants HOST:PORT")
         }
         for entry in rack where !entry.contains("=") { throw ValidationError("--rack wants IP=RACK, got '\(entry)'") }
@@ -56,16 +56,16 @@ struct Seed: AsyncParsableCommand, DefaultLogLevel {
     func run() async throws {
         let logger = Logger(label: "rackswarm.seed")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
-        let listenAddress = CommandLineValues.hostPort(listen) ?? ("0.0.0.0", 6881)
+        let listenAddress = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
         var runningTracker: TrackerHTTPServer.Running?
         var trackerURL: String?
-        if let trackerListen, let address = CommandLineValues.hostPort(trackerListen) {
+        if let trackerListen, let address = HostPort(parsing: trackerListen) {
             var racks: [String: String] = [:]
             for entry in rack {
                 let parts = entry.split(separator: "=", maxSplits: 1)
                 racks[String(parts[0])] = String(parts[1])
             }
-            let pinned = advertise.flatMap(CommandLineValues.hostPort).map { PeerAddress(host: $0.host, port: $0.port) }
+            let pinned = advertise.flatMap(HostPort.init(parsing:)).map { PeerAddress(host: $0.host, port: $0.port) }
             let service = TrackerService(
                 tracker: Tracker(
                     configuration: TrackerConfiguration(

@@ -42,7 +42,7 @@ struct Service: AsyncParsableCommand {
     @Option(help: "JSON service definition ({name, software: [{name, rpm, order, script, process}], repositories}).")
     var definition: String?
 
-    @Option(help: "File holding the per-site key the agents share (default: the site's agent.keyFile).")
+    @Option(help: "File holding the site key the agents' keys derive from (default: the site's agent.keyFile).")
     var keyFile: String?
 
     @Option(help: "How long to wait for the answer (e.g. 900, 15m).", transform: Quantity.durationFlag())
@@ -91,7 +91,8 @@ struct Service: AsyncParsableCommand {
             Terminal.standardError.write("note: no software list given; the agent uses the one it recorded\n")
         }
         guard let keyPath = keyFile ?? siteKeyFile else { throw ValidationError("no site key file") }
-        let key = try SiteKey(contentsOfFile: keyPath)
+        // Each node's agent holds its own key, derived from the site key and the node's name.
+        let key = try SiteKey(contentsOfFile: keyPath).agentKey(forNode: node)
         let client = ServiceAgentClient(
             address: address, key: key, timeout: timeout, logger: Logger(label: "reconcile.service"))
         do {

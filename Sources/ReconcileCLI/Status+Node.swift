@@ -30,6 +30,8 @@ struct NodeDescription: Codable {
     var lastError: String?
     var lastSeen: Date?
     var install: Install?
+    /// What the install environment found on the node, as it last reported.
+    var hardware: HardwareRecord?
     /// The node's newest journal entries, oldest first.
     var journal: [JournalEntry]
     /// How many entries the node's journal holds in all.
@@ -59,6 +61,13 @@ struct NodeDescription: Codable {
             out += row("  Updated", Self.time(install.updatedAt))
         } else {
             out += " none\n"
+        }
+        out += "Hardware:"
+        if let hardware {
+            out += "\n" + hardware.inventory.lines.map { "  " + $0 + "\n" }.joined()
+            out += row("  Reported", Self.time(hardware.updatedAt))
+        } else {
+            out += " not reported yet\n"
         }
         out += "Journal (newest \(journal.count) of \(journalTotal)):"
         guard !journal.isEmpty else { return out + " empty\n" }
@@ -106,6 +115,7 @@ extension Status {
             services: record?.status.services ?? [], wantedServices: node.serviceNames,
             drifted: record?.status.drifted ?? [], lastError: activity.lastError, lastSeen: record?.lastSeen,
             install: install.map { NodeDescription.Install(report: $0.report, updatedAt: $0.updatedAt) },
+            hardware: try await store?.hardware(of: name),
             journal: Array(journal.suffix(Self.journalTail)), journalTotal: journal.count)
         switch output.output {
         case .text: try output.emit(description.text)

@@ -70,14 +70,12 @@ struct Status: AsyncParsableCommand {
         let store = try SQLiteStateStore.openExisting(path: state)
         var rows: [Row] = []
         rows.reserveCapacity(desired.nodes.count)
-        // Three reads for the whole site: records, each node's latest journal entries, install reports.
-        let records = try await store?.nodeRecords() ?? [:]
-        let installs = try await store?.installProgress() ?? [:]
-        let journal = try await store?.latestJournalEntries() ?? [:]
+        // One read for the whole site: per node its record, latest journal entries and install report.
+        let overviews = try await store?.nodeOverviews() ?? [:]
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
-            let record = records[node.name]
-            let activity = NodeActivity(node: node.name, record: record, journal: journal[node.name] ?? [],
-                                        install: installs[node.name])
+            let overview = overviews[node.name]
+            let record = overview?.record
+            let activity = NodeActivity(node: node.name, overview: overview)
             let wanted = desired.image(named: node.image.value)?.reference ?? node.image.value
             rows.append(Row(
                 node: node.name, rack: node.rack.value, phase: activity.phase.rawValue,

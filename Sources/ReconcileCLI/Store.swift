@@ -1,7 +1,6 @@
 import ArgumentParser
 import CommandLineSupport
 import Foundation
-import RackswarmCore
 import Reconciler
 
 /// `reconcile store`: housekeeping of the state database.
@@ -45,8 +44,9 @@ struct Store: AsyncParsableCommand {
         @Option(help: "State database.")
         var state: String = Settings.value("state", ".rackswarm/state.db")
 
-        @Option(help: "Keep entries younger than this (e.g. 30d, 12h); default: the site's store.retention.")
-        var retention: String?
+        @Option(help: "Keep entries younger than this (e.g. 30d, 12h); default: the site's store.retention.",
+                transform: Quantity.durationFlag())
+        var retention: Duration?
 
         /// Journal entries each node keeps whatever their age (its recent history for `status NODE`).
         static let keptPerNode = 50
@@ -59,21 +59,16 @@ struct Store: AsyncParsableCommand {
 
         @OptionGroup var logging: LoggingOptions
 
-        func validate() throws {
-            if let retention = retention ?? Settings.value("retention"),
-                durationSetting(retention).map({ $0 > .zero }) != true {
-                throw ValidationError("--retention takes a duration like 30d or 12h")
-            }
+        mutating func validate() throws {
             guard keep >= 0 else { throw ValidationError("--keep must be 0 or more") }
+            // The settings file's retention, read now so that a malformed one is reported before anything starts.
+            retention = retention ?? Settings.duration("retention")
         }
 
         /// The flag's (or setting's) retention, else the site's; exits 1 when neither names one.
-        func resolvedRetention() throws -> (Duration, shown: String) {
-            if let text = retention ?? Settings.value("retention"), let duration = durationSetting(text) {
-                return (duration, text)
-            }
-            let site = try source.loadSite(refusal: "nothing was pruned").desired.site
-            guard let duration = site.store.retention else {
+        func resolvedRetention() throws -> Duration {
+            if let retention { return retention }
+            guard let duration = try source.loadSite(refusal: "nothing was pruned").desired.site.store.retention else {
                 Terminal.standardError.write("""
                     error: no retention: the site sets no store.retention and --retention was not given; \
                     nothing was pruned
@@ -81,12 +76,12 @@ struct Store: AsyncParsableCommand {
                     """)
                 throw ExitCode.failure
             }
-            return (duration, Quantity.describe(duration))
+            return duration
         }
 
         func run() async throws {
+            let retention = try resolvedRetention()
             // openExisting checks the file and its schema version, read-only; pruning then writes.
-            let (retention, shown) = try resolvedRetention()
             guard try SQLiteStateStore.openExisting(path: state) != nil else {
                 Terminal.standardError.write("error: no state database at \(state)\n")
                 throw ExitCode.failure
@@ -94,7 +89,8 @@ struct Store: AsyncParsableCommand {
             let store = try SQLiteStateStore(path: state)
             let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
             let pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
-            print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(shown)")
+            let age = Quantity.describe(retention)
+            print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(age)")
         }
     }
 }

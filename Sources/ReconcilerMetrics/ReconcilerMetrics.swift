@@ -15,11 +15,18 @@ public enum ReconcilerMetrics {
         public static let lastSuccessfulPass = "rackswarm_last_successful_pass_timestamp_seconds"
         public static let rolloutHalted = "rackswarm_rollout_halted"
         public static let seedImages = "rackswarm_seed_images"
+        public static let installRequestsRefused = "rackswarm_install_reports_refused_total"
     }
 
     /// One executed action ended: `kind` is the action kind (`powerCycle`, `installImage`, …).
     public static func actionFinished(kind: String, ok: Bool) {
         Counter(label: Name.actions, dimensions: [("kind", kind), ("result", ok ? "ok" : "failed")]).increment()
+    }
+
+    /// A request of an install environment (instructions or a report) was refused: `reason` is `missing` (no
+    /// token), `wrong_token`, `no_install` (the node has no install under way: a stale token) or `unreadable`.
+    public static func installRequestRefused(reason: String) {
+        Counter(label: Name.installRequestsRefused, dimensions: [("reason", reason)]).increment()
     }
 
     /// One reconcile pass (fetch, load, observe, plan, execute) took `seconds`.

@@ -9,6 +9,7 @@ public actor MemoryStateStore: StateStore {
     private var commit: String?
     private var entries: [JournalEntry] = []
     private var installs: [String: InstallProgress] = [:]
+    private var hardware: [String: HardwareRecord] = [:]
     private var remembered: [String: RememberedNode] = [:]
     private var samples: [InstallSample] = []
     private var suspensions: [String: RackSuspension] = [:]
@@ -62,6 +63,9 @@ public actor MemoryStateStore: StateStore {
     }
 
     public func recordInstall(_ report: InstallReport, for node: String, at time: Date) {
+        var report = report
+        if let inventory = report.hardware { hardware[node] = HardwareRecord(inventory: inventory, updatedAt: time) }
+        report.hardware = nil
         installs[node] = InstallProgress(report: report, updatedAt: time)
         samples.removeAll { $0.at < time.addingTimeInterval(-installSampleRetention) }
         samples.append(InstallSample(node: node, image: report.image, at: time, downloaded: report.downloaded,
@@ -71,6 +75,8 @@ public actor MemoryStateStore: StateStore {
     public func installProgress() -> [String: InstallProgress] { installs }
 
     public func installProgress(of node: String) -> InstallProgress? { installs[node] }
+
+    public func hardware(of node: String) -> HardwareRecord? { hardware[node] }
 
     public func remember(_ node: RememberedNode, at time: Date) { remembered[node.name] = node }
 

@@ -72,6 +72,10 @@ struct ConsolePageTests {
         #expect(ready.body.contains("class=\"ok\">alive<"))
         #expect(occurrences(of: "data-state=\"finished\"", in: ready.body) == 3)
         #expect(ready.body.contains("installImage ⚠"), "destructive steps are marked")
+        #expect(ready.body.contains("<th>hardware</th><td><div>16 CPUs (Xeon), 64.0 GiB memory</div>"
+                                    + "<div>disk nvme0n1 960.0 GiB PM983 serial S4EMNX0R</div>"
+                                    + "<div>nic eth0 52:54:00:77:01:01 up 25000 Mb/s mlx5_core</div>"), "\(ready.body)")
+        #expect(stalled.body.contains("<th>hardware</th><td>not reported yet</td>"))
 
         #expect(redfish.body.contains("redfish+https://10.99.0.31<"))
         for secret in ["/redfish/v1/Systems/1", "RACKSWARM_TEST_R3_SECRET", "admin"] {

@@ -107,6 +107,14 @@ final class ConsoleTestSite: @unchecked Sendable {
         try await store.record(NodeStatus(phase: .decommissioned, rack: "r3"), lastError: nil, for: "r3n2", at: earlier)
 
         // Install reports: r1n1 finished (and uploaded), r1n2 downloading with a history, r1n3 written.
+        // r1n1's install environment reported its hardware with `booted`.
+        try await store.recordInstall(
+            InstallReport(phase: .booted, image: image, hardware: HardwareInventory(
+                cpus: 16, cpuModel: "Xeon", memoryBytes: 64 << 30,
+                disks: [.init(name: "nvme0n1", bytes: 960 << 30, model: "PM983", serial: "S4EMNX0R")],
+                nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up", speedMbps: 25000,
+                             driver: "mlx5_core")])),
+            for: "r1n1", at: now.addingTimeInterval(-300))
         try await store.recordInstall(
             InstallReport(phase: .rebooting, image: image, percent: 100, downloaded: imageSize, uploaded: 48 << 20,
                           fromSeed: imageSize, uploadStartedAtPercent: 12.5),

@@ -46,11 +46,7 @@ struct ConvergenceTests {
             #expect(FileManager.default.fileExists(atPath: node.directory + "/root/etc/init.d/httpd") == !wanted.isEmpty)
         }
         for node in lab.nodes {
-            // Known issue, under investigation: with the lab suites running side by side on 2 cores a node is
-            // sometimes powered on twice (alone it is once). Recorded as a known issue so it stays visible.
-            withKnownIssue("a second power-on under load", isIntermittent: true) {
-                #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1, "one power-on per node")
-            }
+            #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1, "one power-on per node")
         }
         // The installed first wave seeds its rack: r1n1's agent seeds the image from its disk.
         #expect(lab.console(lab.nodes[0]).contains("seeding the installed image"), "\(lab.diagnostics())")
@@ -68,7 +64,7 @@ struct ConvergenceTests {
         }
 
         // A second commit (a new image version) under the timer-driven loop, with the console and /metrics on
-        // the reconciler's own server; an operator's pass request runs a pass long before the hour is up; then
+        // the reconciler's management listener; an operator's pass request runs a pass long before the hour is up; then
         // SIGTERM ends the loop cleanly.
         lab.imageVersion = "1.1"
         try lab.writeSite()
@@ -82,7 +78,7 @@ struct ConvergenceTests {
         }
         #expect(converged, "\(loop.output)\n\(lab.diagnostics())")
         #expect(loop.output.contains("Plan: 0 to provision, 3 to reimage"))
-        let base = "http://127.0.0.1:\(lab.httpPort)"
+        let base = lab.consoleBase
         let page = try await http("GET", base + "/console")
         #expect(page.status == 200 && page.body.contains("r1n3"), "\(page)")
         let metrics = try await http("GET", base + "/metrics")
@@ -219,11 +215,8 @@ struct ConvergenceTests {
                 #expect(finished == 1, "\(node.name) \(kind.rawValue) finished \(finished) times")
             }
             // The install in flight at the kill was waited on, not restarted by another power cycle.
-            // Known issue, under investigation (see the first test): sometimes twice under load.
-            withKnownIssue("a second power-on under load", isIntermittent: true) {
-                #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1,
-                        "\(node.name) powered on again")
-            }
+            #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1,
+                    "\(node.name) powered on again")
         }
     }
 }

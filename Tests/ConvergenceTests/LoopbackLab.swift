@@ -31,17 +31,30 @@ final class LoopbackLab: @unchecked Sendable {
     var installTimeout: String
     /// Services per node name (the lab builds their RPMs into the reconciler's HTTP root at /repo/).
     var services: [String: [String]] = [:]
+    /// With it, each node's install holds in its post actions until `release(_:)`: a real install under way.
+    let holdInstalls: Bool
     private var bmcPIDs: [Int32] = []
 
     var repo: String { root + "/repo" }
     var siteDirectory: String { repo + "/site" }
     var statePath: String { root + "/state.db" }
     var httpRoot: String { root + "/http" }
+    /// The console's own listener (`--console-listen`).
+    let consolePort: Int
+    /// With it, the console listener speaks HTTPS with this certificate and key (PEM files).
+    var consoleTLS: (certificate: String, key: String)?
+    /// Where the console, its JSON API and `/metrics` answer.
+    var consoleBase: String { "\(consoleTLS == nil ? "http" : "https")://127.0.0.1:\(consolePort)" }
 
     init(nodes count: Int = 3, installTimeout: String = "90s", wrongPassword: Set<String> = [],
-         services: [String: [String]] = [:]) async throws {
+         services: [String: [String]] = [:], holdInstalls: Bool = false) async throws {
         self.services = services
-        guard let binaries = builtBinaries else { throw LabError("build reconcile and provision-agent first") }
+        self.holdInstalls = holdInstalls
+        // RACKSWARM_LAB_BINARIES runs the lab against other builds (an older one, to show what changed).
+        let override = ProcessInfo.processInfo.environment["RACKSWARM_LAB_BINARIES"]
+        guard let binaries = override ?? builtBinaries else {
+            throw LabError("build reconcile and provision-agent first")
+        }
         self.binaries = binaries
         self.installTimeout = installTimeout
         root = NSTemporaryDirectory() + "rs-loopback-\(getpid())-\(UUID().uuidString.prefix(8))"
@@ -49,6 +62,7 @@ final class LoopbackLab: @unchecked Sendable {
         agentPort = try freePort()
         seedPort = try freePort()
         heartbeatPort = try freePort()
+        consolePort = try freePort()
         let octet = Int.random(in: 2...250)
         let labRoot = root
         nodes = try (1...count).map { index in
@@ -155,7 +169,13 @@ final class LoopbackLab: @unchecked Sendable {
                 - name: hostname
                   run: mkdir -p "$RACKSWARM_ROOT/etc" && echo "$RACKSWARM_NODE" > "$RACKSWARM_ROOT/etc/hostname"
 
-            """
+            """ + (holdInstalls ? """
+                - name: hold
+                  run: |
+                    n=0
+                    until [ -e "\(root)/release/$RACKSWARM_NODE" ] || [ $n -gt 1200 ]; do sleep 0.1; n=$((n+1)); done
+
+            """ : "")
         var rack = """
             apiVersion: rackswarm.io/v1
             kind: Rack
@@ -229,7 +249,9 @@ final class LoopbackLab: @unchecked Sendable {
     var applyArguments: [String] {
         ["apply", "--repo", "file://" + repo, "--path", "site", "--cache", root + "/cache", "--state", statePath,
          "--listen", "127.0.0.1", "--seed-port", "\(seedPort)", "--backoff", "1s", "--attempts", "3",
-         "--heartbeat-listen", "127.0.0.1:\(heartbeatPort)", "--yes"]
+         "--heartbeat-listen", "127.0.0.1:\(heartbeatPort)", "--yes",
+         "--console-listen", "127.0.0.1:\(consolePort)"]
+            + (consoleTLS.map { ["--console-tls-cert", $0.certificate, "--console-tls-key", $0.key] } ?? [])
     }
 
     /// Starts `reconcile apply` with extra arguments; its output goes to `log`.
@@ -243,6 +265,12 @@ final class LoopbackLab: @unchecked Sendable {
         let process = try startApply(log: log)
         let status = await process.wait(timeout: timeout)
         return (status, process.output)
+    }
+
+    /// Lets `node`'s held install go on (see `holdInstalls`).
+    func release(_ node: LabNode) throws {
+        try FileManager.default.createDirectory(atPath: root + "/release", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/release/" + node.name, contents: Data())
     }
 
     func disk(_ node: LabNode) -> Data? { FileManager.default.contents(atPath: node.directory + "/disk") }

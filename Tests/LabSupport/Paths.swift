@@ -22,3 +22,12 @@ public var builtBinaries: String? {
             && FileManager.default.isExecutableFile(atPath: "\($0)/reconcile")
     }
 }
+
+/// The inputs libFuzzer kept for one harness (`Fuzz/corpus/NAME`, grown by scripts/fuzz.sh), sorted by file name:
+/// what the corpus replay tests feed their parsers on every test run.
+public func fuzzCorpus(_ name: String) throws -> [(file: String, bytes: [UInt8])] {
+    let directory = packageRoot + "/Fuzz/corpus/" + name
+    return try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { file in
+        (file, Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))))
+    }
+}

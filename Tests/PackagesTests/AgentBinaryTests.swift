@@ -38,6 +38,9 @@ struct AgentBinaryTests {
         let keyFile = "\(node.directory)/site.key"
         try (SiteKey.generateHex() + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
         let key = try SiteKey(contentsOfFile: keyFile)
+        // The node's agent holds its own key, derived from the site key (as the install writes it).
+        let agentKeyFile = "\(node.directory)/agent.key"
+        try (key.agentKeyText(forNode: node.name) + "\n").write(toFile: agentKeyFile, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: "\(node.directory)/bin", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: "\(node.directory)/bin/yum", withDestinationPath: "/usr/bin/dnf-3")
         let definitionFile = "\(node.directory)/web.json"
@@ -57,7 +60,7 @@ struct AgentBinaryTests {
         let portFile = "\(node.directory)/port"
         let metricsPort = try freePort()
         agentPID = try Self.spawnDaemon(agentBinary, [
-            "serve", "--listen", "127.0.0.1:0", "--node", node.name, "--key-file", keyFile,
+            "serve", "--listen", "127.0.0.1:0", "--node", node.name, "--key-file", agentKeyFile,
             "--state-dir", node.state, "--install-root", node.root, "--package-manager", "\(node.directory)/bin/yum",
             "--releasever", "1", "--no-gpg-check", "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
             "--port-file", portFile, "--report-to", "127.0.0.1:\(heartbeatPort)", "--heartbeat-interval", "0.5",
@@ -135,11 +138,14 @@ struct AgentBinaryTests {
         try #require(FileManager.default.isExecutableFile(atPath: reconcileBinary), "build reconcile first")
         let site = PackageLab.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples/datacenter").path
-        let served = try await ServedNode.start("r1n1")
+        let siteKey = "package-lab-site-key-0123456789"
+        // The node's agent holds r1n1's own key; `reconcile service` derives it from the site key file.
+        let served = try await ServedNode.start(
+            "r1n1", key: try #require(SiteKey(bytes: Array(siteKey.utf8))).agentKey(forNode: "r1n1"))
         defer { served.stop() }
         let (node, agent) = (served.node, served.agent)
         let keyFile = "\(node.directory)/site.key"
-        try "package-lab-site-key-0123456789\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        try (siteKey + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
         let status = await PackageLab.shell(reconcileBinary, [
             "service", "r1n1", "status", "web", "--site", site, "--agent", "127.0.0.1:\(agent.port)",
             "--key-file", keyFile,

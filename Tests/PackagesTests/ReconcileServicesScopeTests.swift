@@ -55,9 +55,13 @@ struct ReconcileServicesScopeTests {
         return site
     }
 
+    /// Starts the node's agent with its own key, derived from the site key in `keyFile` (as an install writes it).
     static func startAgent(_ node: LabNode, port: Int, keyFile: String) throws -> pid_t {
-        try AgentBinaryTests.spawnDaemon("\(productsDirectory)/provision-agent", [
-            "serve", "--listen", "127.0.0.11:\(port)", "--node", node.name, "--key-file", keyFile,
+        let agentKeyFile = "\(node.directory)/agent.key"
+        try (SiteKey(contentsOfFile: keyFile).agentKeyText(forNode: node.name) + "\n")
+            .write(toFile: agentKeyFile, atomically: true, encoding: .utf8)
+        return try AgentBinaryTests.spawnDaemon("\(productsDirectory)/provision-agent", [
+            "serve", "--listen", "127.0.0.11:\(port)", "--node", node.name, "--key-file", agentKeyFile,
             "--state-dir", node.state, "--install-root", node.root, "--releasever", "1", "--no-gpg-check",
             "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
         ], log: "\(node.directory)/agent.log")

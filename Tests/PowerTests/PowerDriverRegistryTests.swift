@@ -11,8 +11,7 @@ struct PowerDriverRegistryTests {
 
     @Test(arguments: [
         ("ipmi://10.0.0.5", "IPMIClient"), ("redfish+https://10.0.0.5", "RedfishClient"),
-        ("redfish+http://10.0.0.5", "RedfishClient"), ("redfish://10.0.0.5", "RedfishClient"),
-        ("ilo://10.0.0.5", "RedfishClient"),
+        ("redfish+http://10.0.0.5", "RedfishClient"), ("ilo://10.0.0.5", "RedfishClient"),
     ])
     func picksTheDriverForEachScheme(url: String, driver: String) async throws {
         let resources = PowerDriverResources()
@@ -35,6 +34,11 @@ struct PowerDriverRegistryTests {
         #expect(!PowerDriverRegistry.standard.supports(scheme: "ipmi2"))
         #expect(PowerDriverRegistry.standard.supports(scheme: "ILO"))
         await resources.shutdown()
+    }
+
+    @Test func theStandardRegistryServesExactlyTheSchemesTheLoaderAccepts() {
+        #expect(PowerDriverRegistry.standard.schemes == BMCScheme.allCases.map(\.rawValue).sorted())
+        #expect(!PowerDriverRegistry.standard.supports(scheme: "redfish"), "no alias the site loader would refuse")
     }
 
     @Test func aRegisteredFactoryServesItsScheme() async throws {

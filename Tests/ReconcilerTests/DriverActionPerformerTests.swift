@@ -123,6 +123,22 @@ struct DriverActionPerformerTests {
         try await retry.value
     }
 
+    /// The install wait timed out (the executor retries), but the install's `rebooting` report came in before the
+    /// retry: the retry finds the install done and neither sets PXE nor power-cycles the node again.
+    @Test func aRetryAfterAnInstallFinishedAsItsWaitTimedOutBootsNothing() async throws {
+        let rig = try Rig(state: .on)
+        try await rig.run(.powerCycle)
+        let first = try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image)
+        #expect(first == .requeue(after: .milliseconds(10)))
+        try await rig.store.recordInstall(InstallReport(phase: .rebooting, image: rig.image.reference), for: "r1n1",
+                                          at: Date())
+        let before = await rig.power.calls.count
+        let retry = try await rig.performer.perform(rig.action(.installImage), on: rig.node, image: rig.image,
+                                                    attempt: StepAttempt(number: 2))
+        #expect(retry == .done)
+        #expect(Array(await rig.power.calls.dropFirst(before)).isEmpty, "no second power cycle")
+    }
+
     @Test func aRunningInstallIsRequeuedNotWaitedOnInsideThePerformer() async throws {
         let rig = try Rig()
         try await rig.run(.powerCycle)

@@ -89,6 +89,39 @@ struct ExecutorTests {
         #expect(log.all == [.seconds(4), .seconds(4), .seconds(4)], "the executor waited, as the step asked")
     }
 
+    @Test func aWaitingStepGivesItsSlotToOtherNodes() async throws {
+        var desired = try PlannerTests.example()
+        let plan = Planner.plan(desired: desired, observed: ObservedState())
+        let firstWave = plan.actions.filter { $0.wave == 1 }.map(\.node).reduce(into: [String]()) { names, name in
+            if !names.contains(name) { names.append(name) }
+        }
+        try #require(firstWave.count >= 2)
+        let (waiting, other) = (firstWave[0], firstWave[1])
+        // One slot for the whole wave: the other node can only go on if the waiting one lets its slot go.
+        desired.site.rollout.concurrency = 1
+        let performer = FakePerformer()
+        await performer.requeue(waiting, .installImage, times: 1, after: .seconds(60))
+        let otherDone = FakePerformer.Call(node: other, kind: .verifyServices)
+        let executor = Executor(
+            desired: desired, store: MemoryStateStore(), performer: performer, logger: Logger(label: "test.executor"),
+            sleep: { _ in
+                // The wait ends once the other node has finished all its steps (or, if it never may, after 5 s).
+                var tries = 0
+                while await !performer.calls.contains(otherDone), tries < 500 {
+                    tries += 1
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            })
+        let report = try await executor.execute(plan, commit: "c1")
+        #expect(report.completed.count == 8)
+        let calls = await performer.calls
+        let installs = calls.indices.filter { calls[$0] == .init(node: waiting, kind: .installImage) }
+        let otherSteps = calls.indices.filter { calls[$0].node == other }
+        try #require(installs.count == 2 && !otherSteps.isEmpty)
+        #expect(otherSteps.allSatisfy { $0 > installs[0] && $0 < installs[1] },
+                "every step of \(other) ran while \(waiting)'s install waited: \(calls)")
+    }
+
     @Test func anErrorKeepsItsOwnIntentThroughTheExecutor() async throws {
         let desired = try PlannerTests.example()
         let store = MemoryStateStore()

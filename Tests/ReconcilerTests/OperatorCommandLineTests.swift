@@ -77,11 +77,18 @@ struct OperatorCommandLineTests {
         try await store.journalFailed(ids[0], error: "BMC said no", at: Date())
         try await store.record(NodeStatus(phase: .failed, rack: node.rack.value), lastError: "BMC said no",
                                for: "r1n1", at: Date())
+        let inventory = HardwareInventory(
+            cpus: 4, memoryBytes: 8 << 30, disks: [.init(name: "sda", bytes: 480 << 30, model: "SSD", serial: "S1")],
+            nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up", speedMbps: 1000)])
+        try await store.recordInstall(InstallReport(phase: .booted, image: "centos-7@7.9.2009", hardware: inventory),
+                                      for: "r1n1", at: Date())
         let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
                                                       ["status", "r1n1", "--repo", site, "--state", state])
         #expect(status == 0, "\(stderr)")
         for line in ["Name:           r1n1", "Rack:           r1", "Phase:          failed",
-                     "Last error:     BMC said no", "Install report: none", "Journal (newest \(actions.count) of "
+                     "Last error:     BMC said no", "  Phase:        booted", "Hardware:\n  4 CPUs, 8.0 GiB memory\n"
+                        + "  disk sda 480.0 GiB SSD serial S1\n  nic eth0 52:54:00:77:01:01 up 1000 Mb/s\n",
+                     "Journal (newest \(actions.count) of "
                         + "\(actions.count)):"] {
             #expect(stdout.contains(line), "\(line) not in\n\(stdout)")
         }
@@ -90,6 +97,8 @@ struct OperatorCommandLineTests {
                                   ["status", "r1n1", "--repo", site, "--state", state, "-o", "json"])
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(document["lastError"] as? String == "BMC said no")
+        let hardware = try #require(document["hardware"] as? [String: Any])
+        #expect((hardware["inventory"] as? [String: Any])?["cpus"] as? Int == 4)
         #expect((document["journal"] as? [Any])?.count == actions.count)
         let unknown = try runProcess(ValidateCommandTests.binary, ["status", "r9n9", "--repo", site, "--state", state])
         #expect(unknown.status == 1 && unknown.stderr.contains("the site has no node 'r9n9'"))

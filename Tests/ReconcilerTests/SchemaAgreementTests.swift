@@ -1,3 +1,4 @@
+import Drivers
 import Foundation
 import LabSupport
 import Reconciler
@@ -45,5 +46,27 @@ struct SchemaAgreementTests {
             let loaded = item.site.load()
             #expect((loaded.state != nil) == item.loaderShouldAccept, "loader verdict on \(item.name)")
         }
+    }
+
+    /// The schema's BMC URL pattern accepts exactly the schemes the power-driver registry serves: every word the
+    /// pattern names, alone or joined with `+`, is tried as a scheme, with the registry's and some near misses.
+    @Test func theSchemasBMCSchemesAreTheRegistrys() throws {
+        let schema = Repo.root.appendingPathComponent("schema/rackswarm.schema.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: schema)) as? [String: Any]
+        let defs = try #require(json?["$defs"] as? [String: Any])
+        let pattern = try #require((defs["bmcURL"] as? [String: Any])?["pattern"] as? String)
+        let regex = try NSRegularExpression(pattern: pattern)
+        let words = try NSRegularExpression(pattern: "[a-z]+")
+            .matches(in: pattern, range: NSRange(pattern.startIndex..., in: pattern))
+            .compactMap { Range($0.range, in: pattern).map { String(pattern[$0]) } }
+        var candidates = Set(words + ["redfish", "http", "https", "ipmi2", "ilo4", "idrac", "redfishs"])
+        candidates.formUnion(words.flatMap { first in words.map { "\(first)+\($0)" } })
+        candidates.formUnion(PowerDriverRegistry.standard.schemes)
+        let accepted = candidates.filter { scheme in
+            let url = "\(scheme)://bmc-1.example.net"
+            return regex.firstMatch(in: url, range: NSRange(url.startIndex..., in: url)) != nil
+        }
+        #expect(accepted.sorted() == PowerDriverRegistry.standard.schemes)
+        #expect(accepted.sorted() == BMCScheme.allCases.map(\.rawValue).sorted(), "the site loader's schemes")
     }
 }

@@ -47,6 +47,32 @@ struct StateStoreTests {
         }
     }
 
+    /// The inventory arrives with `booted` and outlives the reports that replace it; the stored report stays flat.
+    @Test func hardwareInventoryIsKeptApartFromTheInstallReport() async throws {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        let inventory = HardwareInventory(
+            cpus: 2, cpuModel: "QEMU", memoryBytes: 1 << 30,
+            disks: [.init(name: "vda", bytes: 2 << 30, serial: "r1n1-disk")],
+            nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up")])
+        for store in try Self.stores(directory) {
+            #expect(try await store.hardware(of: "n1") == nil)
+            try await store.recordInstall(InstallReport(phase: .booted, image: "os@1", hardware: inventory),
+                                          for: "n1", at: Date(timeIntervalSince1970: 10))
+            try await store.recordInstall(InstallReport(phase: .downloading, image: "os@1", percent: 5),
+                                          for: "n1", at: Date(timeIntervalSince1970: 12))
+            #expect(try await store.hardware(of: "n1")
+                    == HardwareRecord(inventory: inventory, updatedAt: Date(timeIntervalSince1970: 10)))
+            #expect(try await store.installProgress(of: "n1")?.report.phase == .downloading)
+            var smaller = inventory
+            smaller.disks[0].bytes = 1 << 30
+            try await store.recordInstall(InstallReport(phase: .booted, image: "os@2", hardware: smaller),
+                                          for: "n1", at: Date(timeIntervalSince1970: 20))
+            #expect(try await store.hardware(of: "n1")?.inventory == smaller, "a new report replaces the old one")
+            #expect(try await store.installProgress(of: "n1")?.report.hardware == nil)
+            #expect(try await store.hardware(of: "n2") == nil)
+        }
+    }
+
     @Test func activityFollowsTheJournalAndTheInstallReport() async throws {
         let store: any StateStore = MemoryStateStore()
         func action(_ kind: PlannedAction.Kind) -> PlannedAction {
@@ -191,7 +217,59 @@ struct StateStoreSiteReadTests {
             #expect(records.count == 2)
             #expect(records["n1"] == (try await store.nodeRecord("n1")))
             #expect(records["n2"]?.status.services == ["a \"quoted\" name"])
+            let install = InstallReport(phase: .downloading, image: "os@1", percent: 40, downloaded: 4, uploaded: 0,
+                                        fromSeed: 4)
+            try await store.recordInstall(install, for: "n4", at: Date(timeIntervalSince1970: 10))
+            try await Self.expectOverviewsAgree(store, nodes: ["n1", "n2", "n3", "n4"])
+            #expect(try await store.nodeOverviews()["n4"]?.install?.report == install)
         }
+    }
+
+    /// `nodeOverviews` holds, per node, what the three whole-site reads hold.
+    static func expectOverviewsAgree(_ store: any StateStore, nodes: [String],
+                                     sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws {
+        let overviews = try await store.nodeOverviews()
+        let expected = NodeOverview.join(records: try await store.nodeRecords(),
+                                         journal: try await store.latestJournalEntries(),
+                                         installs: try await store.installProgress())
+        #expect(overviews == expected, sourceLocation: sourceLocation)
+        let whole = try await store.journal(node: nil)
+        for node in nodes {
+            let latest = JournalEntry.latest(of: whole.filter { $0.action.node == node })
+            #expect(overviews[node]?.journal ?? [] == latest, "\(node)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// The latest entries per node follow every journal write: a start, a finish, a second run, a prune.
+    @Test func latestEntriesFollowEveryJournalWrite() async throws {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        let store = try SQLiteStateStore(path: directory.database)
+        let nodes = ["a", "b"]
+        func plan(_ kind: PlannedAction.Kind, at time: Double) async throws -> [Int64] {
+            try await store.journalPlanned(nodes.map {
+                PlannedAction(node: $0, rack: "r1", wave: 1, kind: kind, destructive: false, detail: "")
+            }, commit: nil, at: Date(timeIntervalSince1970: time))
+        }
+        let first = try await plan(.powerCycle, at: 1)
+        try await Self.expectOverviewsAgree(store, nodes: nodes)
+        for id in first { try await store.journalStarted(id, at: Date(timeIntervalSince1970: 2)) }
+        let second = try await plan(.installImage, at: 3)
+        try await Self.expectOverviewsAgree(store, nodes: nodes)
+        #expect(try await store.nodeOverviews()["a"]?.journal.map(\.state) == [.started, .planned])
+        try await store.journalFinished(first[0], at: Date(timeIntervalSince1970: 4))
+        try await store.journalFailed(first[1], error: "no BMC", at: Date(timeIntervalSince1970: 4))
+        try await store.journalStarted(second[0], at: Date(timeIntervalSince1970: 5))
+        try await Self.expectOverviewsAgree(store, nodes: nodes)
+        try await store.journalFinished(second[0], at: Date(timeIntervalSince1970: 6))
+        try await store.journalFailed(second[1], error: "gone", at: Date(timeIntervalSince1970: 6))
+        try await Self.expectOverviewsAgree(store, nodes: nodes)
+        // Keeping nothing deletes every ended entry: the nodes leave the table with their journal.
+        #expect(try await store.pruneJournal(before: Date(timeIntervalSince1970: 100), keepingNewestPerNode: 0) == 4)
+        try await Self.expectOverviewsAgree(store, nodes: nodes)
+        #expect(try await store.nodeOverviews().isEmpty)
+        _ = try await plan(.bootLocal, at: 7)
+        try await Self.expectOverviewsAgree(store, nodes: nodes)
+        #expect(try await store.nodeOverviews()["b"]?.journal.map(\.action.kind) == [.bootLocal])
     }
 
     @Test func installReportsReadBackAsWritten() async throws {

@@ -6,6 +6,16 @@ import Testing
 
 /// The state store's schema versions: a dry run never writes, and a newer store is refused with both versions.
 struct StateStoreVersionTests {
+    /// A store made by this build whose migration table `sql` then changes: an older or a newer store.
+    static func store(changedBy sql: String) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        _ = try SQLiteStateStore(path: directory.database)
+        let queue = try DatabaseQueue(path: directory.database)
+        try queue.write { db in try db.execute(sql: sql) }
+        try queue.close()
+        return directory
+    }
+
     /// A 0-byte state file stays 0 bytes through `reconcile --dry-run` and `reconcile status`.
     @Test func dryRunLeavesAnEmptyStateFileUntouched() throws {
         let directory = try TemporaryDirectory("rackswarm-store")
@@ -25,27 +35,49 @@ struct StateStoreVersionTests {
 
     /// An older, partly migrated store is neither migrated nor used by a dry run.
     @Test func dryRunRefusesAnOlderStoreWithoutMigratingIt() throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        _ = try SQLiteStateStore(path: directory.database)
-        let queue = try DatabaseQueue(path: directory.database)
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v5:%'")
-        }
-        try queue.close()
+        let directory = try Self.store(changedBy: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v5:%'")
         let before = try Data(contentsOf: URL(fileURLWithPath: directory.database))
         #expect(throws: StateStoreVersionError.self) { try SQLiteStateStore.openExisting(path: directory.database) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory.database)) == before)
     }
 
-    /// A store with a migration this build does not know is refused by every open, naming both versions.
-    @Test func newerStoreIsRefusedWithBothVersions() throws {
+    /// A store from before the latest-entries table (schema 5) with a journal is migrated on open: the table is
+    /// filled from the journal it has and kept from then on.
+    @Test func storeWithAJournalMigratesToLatestEntries() async throws {
         let directory = try TemporaryDirectory("rackswarm-store")
-        _ = try SQLiteStateStore(path: directory.database)
+        let old = try SQLiteStateStore(path: directory.database)
+        let actions = ["n1", "n2"].flatMap { node in
+            [PlannedAction.Kind.powerCycle, .installImage].map {
+                PlannedAction(node: node, rack: "r1", wave: 1, kind: $0, destructive: false, detail: "")
+            }
+        }
+        let ids = try await old.journalPlanned(actions, commit: nil, at: Date(timeIntervalSince1970: 1))
+        try await old.journalStarted(ids[0], at: Date(timeIntervalSince1970: 2))
+        try await old.journalStarted(ids[2], at: Date(timeIntervalSince1970: 2))
+        try await old.journalFinished(ids[2], at: Date(timeIntervalSince1970: 3))
+        // Back to schema 5: no table, no triggers, no record of the migration.
         let queue = try DatabaseQueue(path: directory.database)
-        try queue.write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
+        try await queue.write { db in
+            try db.execute(sql: """
+                DROP TRIGGER journal_latest_insert; DROP TRIGGER journal_latest_state;
+                DROP TRIGGER journal_latest_delete; DROP TABLE journal_latest;
+                DELETE FROM grdb_migrations WHERE identifier LIKE 'v6:%'
+                """)
         }
         try queue.close()
+        #expect(throws: StateStoreVersionError.self) { try SQLiteStateStore.openExisting(path: directory.database) }
+        let store = try SQLiteStateStore(path: directory.database)
+        try await StateStoreSiteReadTests.expectOverviewsAgree(store, nodes: ["n1", "n2"])
+        #expect(try await store.nodeOverviews()["n1"]?.journal.map(\.id) == [ids[0], ids[1]])
+        try await store.journalFinished(ids[0], at: Date(timeIntervalSince1970: 4))
+        try await StateStoreSiteReadTests.expectOverviewsAgree(store, nodes: ["n1", "n2"])
+        #expect(try await store.nodeOverviews()["n1"]?.journal.map(\.id) == [ids[1]])
+    }
+
+    /// A store with a migration this build does not know is refused by every open, naming both versions.
+    @Test func newerStoreIsRefusedWithBothVersions() throws {
+        let directory = try Self.store(
+            changedBy: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
         let current = SQLiteStateStore.schemaVersion
         let expected = "has schema version \(current + 1), this reconcile uses version \(current)"
         for open in [{ _ = try SQLiteStateStore(path: directory.database) },

@@ -124,4 +124,47 @@ struct SuperSeedOffersTests {
         offers.leave(kept.peer)
         #expect(offers.holders[kept.peer] == nil)
     }
+
+    /// Two peers that cannot reach each other: once every piece sits on one of them, a strict super-seed has
+    /// nothing left to offer either, and both would wait forever. After `starveAfter` with no offer and no new
+    /// piece, a peer is offered what only the other holds; a peer still gaining pieces from others is not.
+    @Test func aPeerThatOthersDoNotServeIsOfferedTheirPiecesAfterAWait() throws {
+        var offers = SuperSeedOffers(
+            pieceCount: 4, perPeer: 1, inFlight: 4, timeout: .seconds(20), starveAfter: .seconds(5))
+        var random = SwarmRandom(seed: 3)
+        let (a, b) = (PeerKey(1), PeerKey(2))
+        offers.join(a)
+        offers.join(b)
+        var has = [a: Bitfield(count: 4), b: Bitfield(count: 4)]
+        var availability = [0, 0, 0, 0]
+        while true {
+            let made = offers.next(has: { has[$0]! }, availability: availability, now: Self.start, using: &random)
+            if made.isEmpty { break }
+            for offer in made {
+                has[offer.peer]!.insert(offer.piece)
+                availability[offer.piece] += 1
+                let ended = offers.peerHas(offer.peer, offer.piece)
+                #expect(ended)
+            }
+        }
+        #expect(has[a]!.setCount == 2 && has[b]!.setCount == 2)
+        // Every piece is on a connected peer: nothing to offer, now or before the wait is over.
+        let early = offers.next(
+            has: { has[$0]! }, availability: availability, now: Self.start + .seconds(4), using: &random)
+        #expect(early.isEmpty)
+        // Peer b gains a piece from a in the meantime: its wait starts again; a's does not.
+        _ = offers.peerHas(b, (0..<4).first { !has[b]!.contains($0) }!)
+        let late = offers.next(
+            has: { has[$0]! }, availability: availability, now: Self.start + .seconds(5), using: &random)
+        #expect(late.map(\.peer) == [a])
+        #expect(late.allSatisfy { !has[a]!.contains($0.piece) })
+        // Delivering an offer does not end a's starving (the seed served it, not the others): the next offer
+        // follows at once, not after another wait.
+        let first = try #require(late.first)
+        has[a]!.insert(first.piece)
+        _ = offers.peerHas(a, first.piece)
+        let next = offers.next(
+            has: { has[$0]! }, availability: availability, now: Self.start + .seconds(5), using: &random)
+        #expect(next.map(\.peer) == [a])
+    }
 }

@@ -99,4 +99,53 @@ struct SuperSeedTests {
         #expect(filesEqual(image.imagePath, target.file))
         #expect(sent.uploadedBytes == image.metainfo.length, "one peer: each block exactly once")
     }
+
+    /// Nodes on their own addresses that all listen on one port (as installed nodes do, and as the loopback lab's
+    /// nodes do on 127.x addresses) start downloading together from a super-seed. Each must dial, announce and
+    /// fetch from its listen address, or the tracker, which lists a peer at its announce's source address, lists
+    /// them all as one peer at 127.0.0.1: they never find each other and the seed holds back the pieces the other
+    /// one has. Both are listed at their own address, both finish, and the seed sends about one copy.
+    @Test func nodesOnOnePortAtTheirOwnAddressesFindEachOtherAndFinish() async throws {
+        let tracker = try await TestTracker.start(TrackerConfiguration(interval: 30))
+        let image = try TestImage(size: 4 << 20, pieceLength: 128 << 10, announce: tracker.url, seed: 134)
+        let seed = try await TorrentClient.start(
+            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
+            configuration: TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20, superSeed: true),
+            logger: testLogger("seed")
+        )
+        #expect(try await tracker.waitForSeeders(image.metainfo.infoHash, 1))
+        let port = freePort()
+        // Each announces once, at its start: the tracker keeps them listed (no expiry within three intervals).
+        let hosts = ["127.88.0.1", "127.88.0.2"]
+        var leechers: [TorrentClient] = []
+        var targets: [String] = []
+        for host in hosts {
+            let target = try image.leecherPath(host)
+            targets.append(target.file)
+            leechers.append(
+                try await TorrentClient.start(
+                    metainfo: image.metainfo, path: target.file,
+                    configuration: TorrentConfiguration(listenHost: host, listenPort: port), logger: testLogger(host)
+                )
+            )
+        }
+        let all = leechers
+        do {
+            try await withTimeout(60) { for leecher in all { try await leecher.waitUntilComplete() } }
+        } catch {
+            Issue.record("the two nodes did not complete: \(error)")
+        }
+        let query = AnnounceRequest(
+            infoHash: image.metainfo.infoHash.bytes, peerID: [UInt8](repeating: 0x41, count: 20), port: 9,
+            left: 1, numWant: 50)
+        let answer = try AnnounceResponse(
+            bencoded: tracker.service.handle(uri: "/announce?" + query.query, remoteHost: "127.99.0.1").body)
+        let sent = try await seed.progress()
+        for leecher in leechers { await leecher.stop() }
+        await seed.stop()
+        await tracker.stop()
+        for host in hosts { #expect(answer.peers.contains(PeerAddress(host: host, port: port)), "\(answer.peers)") }
+        for target in targets { #expect(filesEqual(image.imagePath, target)) }
+        #expect(sent.uploadedBytes < image.metainfo.length * 3 / 2, "seed sent \(sent.uploadedBytes) bytes")
+    }
 }

@@ -38,7 +38,7 @@ while :; do
             echo "firmware: install environment hangs"
             exec sleep 100000
         fi
-        echo "firmware: install kernel with: $arguments"
+        echo "firmware: install kernel with: $(echo "$arguments" | sed 's/rackswarm\.token=[^ ]*/rackswarm.token=(hidden)/')"
         if ! "$agent" install --kernel-args "$arguments" --disk "$dir/disk" --root "$dir/root" --listen "$ip:6881"
         then
             echo "firmware: install failed; staying in the install environment"
@@ -63,4 +63,7 @@ set -- --install-root "$dir/root" --releasever 1 --no-gpg-check --rpm-dbpath /va
 if [ -s "$dir/installed.torrent" ]; then
     set -- "$@" --seed-torrent "$dir/installed.torrent" --seed-data "$dir/disk" --seed-listen "$ip:6881"
 fi
+# The node's own agent key, as the install's post-install step wrote it into the root (SITE_KEY only for a node
+# that was never installed here: the reconciler then cannot talk to it).
+[ -s "$dir/root/etc/rackswarm/agent.key" ] && key=$dir/root/etc/rackswarm/agent.key
 exec "$agent" serve --listen "$ip:$port" --node "$node" --key-file "$key" --state-dir "$dir/agent" "$@"

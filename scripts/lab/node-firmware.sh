@@ -138,7 +138,10 @@ while :; do
     if [ "$entry_kind" = local ]; then
         say "phase=local-boot agent=$lease_ip:$AGENT_PORT root=$ROOT"
         mkdir -p "$ROOT/var/lib/provision-agent"
-        args=(serve --listen "$lease_ip:$AGENT_PORT" --node "$NODE" --key-file "$KEY_FILE"
+        # The node's own agent key, as the install wrote it (the site key only for a node never installed here).
+        key_file=$ROOT/etc/rackswarm/agent.key
+        [ -s "$key_file" ] || key_file=$KEY_FILE
+        args=(serve --listen "$lease_ip:$AGENT_PORT" --node "$NODE" --key-file "$key_file"
               --state-dir "$dir/agent-state" --install-root "$ROOT" --releasever 1 --no-gpg-check
               --rpm-dbpath /var/lib/rpm --package-manager "${PACKAGE_MANAGER:-dnf}")
         [ -n "${REPORT_TO:-}" ] && args+=(--report-to "$REPORT_TO")
@@ -151,7 +154,7 @@ while :; do
     fetch_boot_file "$kernel" "$work/kernel" || halt "cannot fetch the kernel $kernel"
     fetch_boot_file "$initrd" "$work/initrd" || halt "cannot fetch the initrd $initrd"
     echo "$kernel_args" > "$work/cmdline"
-    say "phase=installing cmdline=$kernel_args"
+    say "phase=installing cmdline=$(echo "$kernel_args" | sed 's/rackswarm\.token=[^ ]*/rackswarm.token=(hidden)/')"
     "$AGENT" install --cmdline "$work/cmdline" --disk "$DISK" --root "$ROOT" --listen "$lease_ip:$BT_PORT" \
         ${SEED_FOR:+--seed-for "$SEED_FOR"}
     status=$?

@@ -7,6 +7,9 @@ public protocol BootDriver: Sendable {
     func remove(node: String) async throws
     /// Removes the files of every node rackswarm wrote that is not in `keeping`; returns the nodes pruned.
     func prune(keeping nodes: Set<String>) async throws -> [String]
+    /// The one-time token of the node's install entry (see `InstallTokenMinter`); nil when the node has no install
+    /// entry, or the driver writes entries without tokens.
+    func installToken(node: String) async throws -> String?
 }
 
 /// Installs DHCP host reservations (MAC → IP, hostname, boot file) for the provisioning network.

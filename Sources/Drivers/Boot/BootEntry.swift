@@ -84,13 +84,17 @@ public struct InstallArguments: Sendable, Hashable, Codable {
     public var trackerURL: String
     public var sha256: String
     public var reportURL: String
+    /// The install's one-time token (`rackswarm.token=`), which the boot driver adds when it writes the entry.
+    public var token: String?
 
-    public init(node: String, torrentURL: String, trackerURL: String, sha256: String, reportURL: String) {
+    public init(node: String, torrentURL: String, trackerURL: String, sha256: String, reportURL: String,
+                token: String? = nil) {
         self.node = node
         self.torrentURL = torrentURL
         self.trackerURL = trackerURL
         self.sha256 = sha256
         self.reportURL = reportURL
+        self.token = token
     }
 
     /// The arguments as the server lays them out for one node and image.
@@ -110,12 +114,13 @@ public struct InstallArguments: Sendable, Hashable, Codable {
         return arguments
     }
 
-    /// `rackswarm.node=… rackswarm.torrent=… rackswarm.tracker=… rackswarm.sha256=… rackswarm.report=…`.
+    /// `rackswarm.node=… rackswarm.torrent=… rackswarm.tracker=… rackswarm.sha256=… rackswarm.report=…`, and
+    /// `rackswarm.token=…` when set.
     public var rendered: [String] {
         [
             "rackswarm.node=\(node)", "rackswarm.torrent=\(torrentURL)", "rackswarm.tracker=\(trackerURL)",
             "rackswarm.sha256=\(sha256)", "rackswarm.report=\(reportURL)",
-        ]
+        ] + (token.map { [InstallTokenMinter.argument($0)] } ?? [])
     }
 
     /// Reads the `rackswarm.*` arguments back from a kernel command line; nil when one is missing.
@@ -129,7 +134,8 @@ public struct InstallArguments: Sendable, Hashable, Codable {
         guard let node = values["node"], let torrent = values["torrent"], let tracker = values["tracker"],
             let sha256 = values["sha256"], let report = values["report"]
         else { return nil }
-        self.init(node: node, torrentURL: torrent, trackerURL: tracker, sha256: sha256, reportURL: report)
+        self.init(node: node, torrentURL: torrent, trackerURL: tracker, sha256: sha256, reportURL: report,
+                  token: values["token"].flatMap { $0.isEmpty ? nil : $0 })
     }
 }
 

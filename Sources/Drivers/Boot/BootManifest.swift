@@ -21,6 +21,20 @@ public struct BootManifest: Sendable, Hashable, Codable {
     public struct NodeFiles: Sendable, Hashable, Codable {
         public var mac: String
         public var files: [ManagedFile]
+        /// Set while the node's entry is an install entry: which install it is (not a secret).
+        public var install: InstallMark?
+    }
+
+    /// The install a node's install entry is for: the image and the nonce its one-time token is made from.
+    public struct InstallMark: Sendable, Hashable, Codable {
+        /// `name@version` of the image.
+        public var image: String
+        public var nonce: String
+
+        public init(image: String, nonce: String) {
+            self.image = image
+            self.nonce = nonce
+        }
     }
 
     public var version = 1

@@ -10,11 +10,14 @@ public actor FileBootDriver: BootDriver {
     public let httpRoot: String
     public let manifestPath: String
     public let renderer: BootEntryRenderer
+    /// Makes the one-time tokens of install entries; nil writes entries without tokens.
+    public let tokens: InstallTokenMinter?
     private let logger: Logger
 
     /// A driver for these roots; the manifest defaults to `tftpRoot/.rackswarm-manifest.json`.
     public init(tftpRoot: String, httpRoot: String, server: BootServerAddress, manifestPath: String? = nil,
-                logger: Logger) {
+                tokens: InstallTokenMinter? = nil, logger: Logger) {
+        self.tokens = tokens
         self.tftpRoot = tftpRoot
         self.httpRoot = httpRoot
         self.manifestPath = manifestPath ?? tftpRoot + "/.rackswarm-manifest.json"
@@ -34,6 +37,8 @@ public actor FileBootDriver: BootDriver {
 
     @discardableResult
     public func write(_ entry: BootEntry) throws -> [String] {
+        var manifest = try loadManifest(node: entry.node)
+        let (entry, mark) = withToken(entry, previous: manifest.nodes[entry.node]?.install)
         let files = try renderer.files(for: entry)
         if case .install(let install) = entry.mode {
             let root = kernelRoot(for: entry.loader)
@@ -47,7 +52,6 @@ public actor FileBootDriver: BootDriver {
                 }
             }
         }
-        var manifest = try loadManifest(node: entry.node)
         let managed = manifest.allFiles
         let wanted = files.map { BootManifest.ManagedFile(root: $0.root, path: $0.path) }
         for file in wanted {
@@ -62,7 +66,8 @@ public actor FileBootDriver: BootDriver {
         }
         // Record before writing, so a crash between the two leaves files the next run knows are its own.
         let previous = manifest.nodes[entry.node]?.files ?? []
-        manifest.nodes[entry.node] = .init(mac: entry.mac, files: Array(Set(previous + wanted)).sorted())
+        manifest.nodes[entry.node] = .init(mac: entry.mac, files: Array(Set(previous + wanted)).sorted(),
+                                           install: mark)
         try saveManifest(manifest, node: entry.node)
         for (file, rendered) in zip(wanted, files) {
             do {
@@ -74,13 +79,33 @@ public actor FileBootDriver: BootDriver {
         for stale in previous where !wanted.contains(stale) {
             try removeFile(stale, node: entry.node)
         }
-        manifest.nodes[entry.node] = .init(mac: entry.mac, files: wanted.sorted())
+        manifest.nodes[entry.node] = .init(mac: entry.mac, files: wanted.sorted(), install: mark)
         try saveManifest(manifest, node: entry.node)
         logger.info("wrote boot entry", metadata: [
             "node.name": "\(entry.node)", "boot.loader": "\(entry.loader.rawValue)",
             "boot.mode": "\(entry.mode == .localBoot ? "localBoot" : "install")",
         ])
         return wanted.map(absolutePath)
+    }
+
+    /// The entry with its install token appended, and the install it is for: the previous install's nonce when the
+    /// entry is for the same image (a rewrite of a running install keeps its token), a fresh one otherwise. A local
+    /// boot entry, or a driver without a minter, has neither.
+    private func withToken(_ entry: BootEntry, previous: BootManifest.InstallMark?)
+        -> (BootEntry, BootManifest.InstallMark?)
+    {
+        guard let tokens, case .install(var install) = entry.mode else { return (entry, nil) }
+        let mark = previous.flatMap { $0.image == install.imageReference ? $0 : nil }
+            ?? BootManifest.InstallMark(image: install.imageReference, nonce: InstallTokenMinter.freshNonce())
+        install.arguments.append(InstallTokenMinter.argument(tokens.token(node: entry.node, nonce: mark.nonce)))
+        var entry = entry
+        entry.mode = .install(install)
+        return (entry, mark)
+    }
+
+    public func installToken(node: String) throws -> String? {
+        guard let tokens, let mark = try loadManifest(node: node).nodes[node]?.install else { return nil }
+        return tokens.token(node: node, nonce: mark.nonce)
     }
 
     public func remove(node: String) throws {

@@ -40,9 +40,10 @@ public struct Heartbeat: Sendable {
     }
 }
 
-/// The reconciler's end of heartbeats: checks each signature and keeps the latest inventory of every node.
+/// The reconciler's end of heartbeats: checks each signature with the sending node's own agent key (derived from
+/// the site key and the node the message names) and keeps the latest inventory of every node.
 public actor HeartbeatReceiver {
-    private let authenticator: MessageAuthenticator
+    private let siteKey: SiteKey
     private var replay: ReplayGuard
     private let clock: @Sendable () -> Int64
     /// The last inventory each node sent, by node name.
@@ -51,13 +52,15 @@ public actor HeartbeatReceiver {
     public private(set) var receivedAt: [String: Int64] = [:]
 
     public init(key: SiteKey, clock: @escaping @Sendable () -> Int64) {
-        self.authenticator = MessageAuthenticator(key: key)
+        self.siteKey = key
         self.clock = clock
         self.replay = ReplayGuard(now: clock())
     }
 
     /// Answers one frame: `ok` for an authentic heartbeat, `unauthorized` or `garbled` otherwise.
     public func answer(_ event: Result<ServiceMessage, ServiceMessageError>) -> ServiceMessage {
+        let node = (try? event.get())?.node ?? "-"
+        let authenticator = MessageAuthenticator(key: siteKey.agentKey(forNode: node))
         guard case .success(let message) = event else {
             let unknown = ServiceMessage.request(.heartbeat, node: "-", service: "-")
             return authenticator.sign(unknown.response(.garbled), timestamp: clock())

@@ -36,15 +36,7 @@ public struct SiteKey: Sendable, CustomStringConvertible {
 
     /// HMAC-SHA256 of `message` under this key.
     func mac(_ message: [UInt8]) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = bytes.withUnsafeBufferPointer { key in
-            message.withUnsafeBufferPointer { data in
-                HMAC(EVP_sha256(), key.baseAddress, Int32(key.count), data.baseAddress, data.count, &out, &length)
-            }
-        }
-        guard ok != nil else { return [] }
-        return Array(out.prefix(Int(length)))
+        Self.hmac(key: bytes, message)
     }
 }
 

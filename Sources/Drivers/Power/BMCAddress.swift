@@ -17,64 +17,20 @@ public struct BMCAddress: Sendable, Hashable, CustomStringConvertible {
         self.path = path
     }
 
-    /// Parses `scheme://host[:port][/path]`; IPv6 hosts go in brackets.
+    /// Parses `scheme://host[:port][/path]` with the one BMC URL parser (`BMCURL`); IPv6 hosts go in brackets.
     public init(parsing text: String) throws(PowerError) {
-        let shown = Self.redacted(text)
-        guard let schemeEnd = text.range(of: "://") else {
-            throw PowerError(.invalidAddress, bmc: shown, "expected scheme://host[:port], e.g. ipmi://10.0.0.5")
+        do {
+            let url = try BMCURL(parsing: text)
+            self.init(scheme: url.scheme, host: url.host, port: url.port, path: url.path)
+        } catch {
+            throw PowerError(.invalidAddress, bmc: BMCURL.redacted(text), error.message)
         }
-        let scheme = String(text[..<schemeEnd.lowerBound])
-        let rest = text[schemeEnd.upperBound...]
-        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else {
-            throw PowerError(.invalidAddress, bmc: shown, "invalid URL scheme")
-        }
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        let path = String(rest[authorityEnd...])
-        if authority.contains("@") {
-            throw PowerError(
-                .invalidAddress, bmc: shown, "credentials do not belong in the BMC URL; use a secret reference")
-        }
-        var host: Substring
-        var portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else {
-                throw PowerError(.invalidAddress, bmc: shown, "unterminated IPv6 address")
-            }
-            host = authority[authority.index(after: authority.startIndex)..<close]
-            let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
-                throw PowerError(.invalidAddress, bmc: shown, "unexpected text after IPv6 address")
-            }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = authority[..<colon]
-            portText = authority[authority.index(after: colon)...]
-        } else {
-            host = authority
-        }
-        guard !host.isEmpty else { throw PowerError(.invalidAddress, bmc: shown, "missing host") }
-        var port: Int?
-        if let portText {
-            guard let value = Int(portText), (1...65535).contains(value) else {
-                throw PowerError(.invalidAddress, bmc: shown, "invalid port '\(portText)'")
-            }
-            port = value
-        }
-        self.init(scheme: scheme, host: String(host), port: port, path: path)
     }
 
     /// `scheme://host[:port]`, the form used in logs and errors.
     public var description: String {
         let shownHost = host.contains(":") ? "[\(host)]" : host
         return port.map { "\(scheme)://\(shownHost):\($0)" } ?? "\(scheme)://\(shownHost)"
-    }
-
-    /// Drops anything between `://` and `@` so a mistyped URL with a password never reaches a message.
-    static func redacted(_ text: String) -> String {
-        guard let start = text.range(of: "://"), let at = text[start.upperBound...].firstIndex(of: "@") else {
-            return text
-        }
-        return String(text[..<start.upperBound]) + "***" + String(text[at...])
     }
 }
 

@@ -4,8 +4,8 @@ import NIOPosix
 
 /// Picks a power driver by the BMC URL's scheme (metal3 `RegisterFactory`).
 ///
-/// The standard registry knows `ipmi`, `redfish+https`, `redfish+http`, `redfish` (HTTPS) and `ilo`. An unknown
-/// scheme is an `unknownScheme` error that the site loader turns into a located diagnostic.
+/// The standard registry has one driver for each `BMCScheme` (`ipmi`, `redfish+https`, `redfish+http`, `ilo`), the
+/// schemes the site loader and the schema accept. An unknown scheme is an `unknownScheme` error.
 public struct PowerDriverRegistry: Sendable {
     /// Makes a driver for one BMC from shared resources.
     public typealias Factory = @Sendable (BMCConfiguration, PowerDriverResources, Logger) -> any PowerDriver
@@ -14,20 +14,22 @@ public struct PowerDriverRegistry: Sendable {
 
     public init() {}
 
-    /// The registry with every driver of this package.
+    /// The registry with every driver of this package: one per `BMCScheme`.
     public static let standard: PowerDriverRegistry = {
         var registry = PowerDriverRegistry()
-        registry.register("ipmi") { configuration, resources, logger in
-            IPMIClient(configuration: configuration, transport: resources.ipmiTransport, logger: logger)
-        }
-        for scheme in ["redfish", "redfish+https", "redfish+http"] {
-            registry.register(scheme) { configuration, resources, logger in
-                RedfishClient(
-                    configuration: configuration, flavor: .generic, httpClient: resources.httpClient, logger: logger)
+        for scheme in BMCScheme.allCases {
+            registry.register(scheme.rawValue) { configuration, resources, logger in
+                switch scheme {
+                case .ipmi:
+                    IPMIClient(configuration: configuration, transport: resources.ipmiTransport, logger: logger)
+                case .redfishHTTPS, .redfishHTTP:
+                    RedfishClient(configuration: configuration, flavor: .generic, httpClient: resources.httpClient,
+                                  logger: logger)
+                case .ilo:
+                    RedfishClient(configuration: configuration, flavor: .ilo, httpClient: resources.httpClient,
+                                  logger: logger)
+                }
             }
-        }
-        registry.register("ilo") { configuration, resources, logger in
-            RedfishClient(configuration: configuration, flavor: .ilo, httpClient: resources.httpClient, logger: logger)
         }
         return registry
     }()

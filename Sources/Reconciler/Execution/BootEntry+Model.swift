@@ -183,13 +183,13 @@ extension BootActionExecutor: ActionPerformer {
 
 extension InstallInstructions {
     /// What `GET rackswarm.report` answers for `node` installing `image`; with `agent`, the installed system's
-    /// agent settings (the site key is read from `agent.keyFile` each time; an unreadable key leaves them out).
+    /// agent settings: the port and the node's own agent key, derived from the site key (read from
+    /// `agent.keyFile` each time) and the node's name. The site key never leaves the reconciler; an unreadable
+    /// one leaves the settings out.
     public init(node: Node, image: Image, agent: AgentSettings? = nil) {
         var settings: Agent?
-        if let agent, let data = FileManager.default.contents(atPath: agent.keyFile),
-            let key = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .newlines), key.utf8.count >= 16
-        {
-            settings = Agent(port: agent.port, key: key)
+        if let agent, let key = try? SiteKey(contentsOfFile: agent.keyFile) {
+            settings = Agent(port: agent.port, key: key.agentKeyText(forNode: node.name))
         }
         self.init(
             node: node.name, rack: node.rack.value, image: image.reference, sha256: image.sha256.value.lowercased(),

@@ -90,6 +90,14 @@ public struct DriverActionPerformer: ActionPerformer {
             let cycles = try await store.journal(node: node.name).filter { $0.action.kind == .powerCycle }
             since = cycles.last?.startedAt ?? .distantPast
             if attempt.number > 1 {
+                // The last attempt's install may have finished as its time ran out: it is not done again.
+                let previous = await waits.since(node.name) ?? since
+                if let progress = try await store.installProgress(of: node.name), progress.updatedAt >= previous,
+                    progress.report.image == image.reference, progress.report.phase == .rebooting
+                {
+                    logger.info("install finished as its wait timed out", metadata: ["node.name": "\(node.name)"])
+                    return .done
+                }
                 logger.info("install stopped or failed; network-booting the node again", metadata: [
                     "node.name": "\(node.name)",
                 ])

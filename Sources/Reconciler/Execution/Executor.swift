@@ -103,43 +103,58 @@ public struct Executor: Sendable {
         let cap = max(1, desired.site.rollout.concurrency)
         var report = Report()
         for wave in waves.keys.sorted() {
-            var pending = (waves[wave] ?? [])[...]
+            // Nodes that left the repo are reached through what the store kept; one never provisioned here waits
+            // for a human. The others start in plan order, under the concurrency cap (`ExecutorSlots`).
+            var starting: [(name: String, node: Node)] = []
+            for name in waves[wave] ?? [] {
+                if report.halted {
+                    try await skip(steps[name] ?? [], reason: "halted: the failure budget (\(budget)) is spent")
+                    report.skipped.append(name)
+                } else if let node = desired.node(named: name) ?? remembered[name]?.node {
+                    starting.append((name, node))
+                } else {
+                    let why = "node is not in the repo any more and was never provisioned by rackswarm; "
+                        + "its BMC is unknown, so power it off by hand"
+                    try await skip(steps[name] ?? [], reason: why)
+                    report.stalled[name] = why
+                }
+            }
+            let slots = ExecutorSlots(cap, order: starting.map(\.name))
             try await withThrowingTaskGroup(of: NodeResult.self) { group in
-                func startNext() async throws {
-                    while let name = pending.popFirst() {
-                        if report.halted {
-                            try await skip(steps[name] ?? [], reason: "halted: the failure budget (\(budget)) is spent")
-                            report.skipped.append(name)
-                            continue
+                for (name, node) in starting {
+                    let nodeSteps = steps[name] ?? []
+                    group.addTask {
+                        guard await slots.start(name) else {
+                            return NodeResult(node: name, outcome: .skipped, done: 0, holdsSlot: false)
                         }
-                        // A node that left the repo is reached through what the store kept of it.
-                        guard let node = desired.node(named: name) ?? remembered[name]?.node else {
-                            let why = "node is not in the repo any more and was never provisioned by rackswarm; "
-                                + "its BMC is unknown, so power it off by hand"
-                            try await skip(steps[name] ?? [], reason: why)
-                            report.stalled[name] = why
-                            continue
-                        }
-                        let nodeSteps = steps[name] ?? []
-                        group.addTask { try await run(nodeSteps, on: node) }
-                        return
+                        return try await run(nodeSteps, on: node, slots: slots)
                     }
                 }
-                for _ in 0..<cap { try await startNext() }
-                while let result = try await group.next() {
-                    report.actionsDone += result.done
-                    switch result.outcome {
-                    case .completed: report.completed.append(result.node)
-                    case .stalled(let why): report.stalled[result.node] = why
-                    case .failed(let why): report.failed[result.node] = why
+                do {
+                    while let result = try await group.next() {
+                        // The finished node's slot goes to the next one only once the budget has been looked at.
+                        defer { if result.holdsSlot { slots.release() } }
+                        report.actionsDone += result.done
+                        switch result.outcome {
+                        case .completed: report.completed.append(result.node)
+                        case .stalled(let why): report.stalled[result.node] = why
+                        case .failed(let why): report.failed[result.node] = why
+                        case .skipped:
+                            try await skip(steps[result.node] ?? [],
+                                           reason: "halted: the failure budget (\(budget)) is spent")
+                            report.skipped.append(result.node)
+                        }
+                        if report.stalled.count + report.failed.count > budget && !report.halted {
+                            report.halted = true
+                            slots.halt()
+                            logger.error("failure budget spent; halting the rollout", metadata: [
+                                "budget": "\(budget)", "error.code": "failureBudgetSpent",
+                            ])
+                        }
                     }
-                    if report.stalled.count + report.failed.count > budget && !report.halted {
-                        report.halted = true
-                        logger.error("failure budget spent; halting the rollout", metadata: [
-                            "budget": "\(budget)", "error.code": "failureBudgetSpent",
-                        ])
-                    }
-                    try await startNext()
+                } catch {
+                    slots.close()
+                    throw error
                 }
             }
         }
@@ -153,19 +168,25 @@ public struct Executor: Sendable {
         case completed
         case stalled(String)
         case failed(String)
+        /// Never started: the rollout halted first.
+        case skipped
     }
 
     struct NodeResult: Sendable {
         var node: String
         var outcome: Outcome
         var done: Int
+        /// True when the node ends holding a slot, which the wave's loop gives back.
+        var holdsSlot = true
     }
 
     private func skip(_ steps: [(PlannedAction, Int64)], reason: String) async throws {
         for (_, id) in steps { try await store.journalFailed(id, error: reason, at: now()) }
     }
 
-    private func run(_ steps: [(PlannedAction, Int64)], on node: Node) async throws -> NodeResult {
+    private func run(_ steps: [(PlannedAction, Int64)], on node: Node, slots: ExecutorSlots) async throws
+        -> NodeResult
+    {
         let image = desired.image(named: node.image.value)
         var done = 0
         for (index, (action, id)) in steps.enumerated() {
@@ -175,7 +196,7 @@ public struct Executor: Sendable {
                 "action.id": "\(id)",
             ]
             logger.info("action started", metadata: fields)
-            let failure = await attempt(action, on: node, image: image)
+            let failure = await attempt(action, on: node, image: image, slots: slots)
             ReconcilerMetrics.actionFinished(kind: action.kind.rawValue, ok: failure == nil)
             guard let failure else {
                 logger.info("action finished", metadata: fields.merging(["outcome": "done"]) { $1 })
@@ -202,8 +223,11 @@ public struct Executor: Sendable {
     }
 
     /// Performs one action with its timeout and retries; nil when it succeeded. A performer that requeues is asked
-    /// again after the time it names, within the same attempt and the step's timeout.
-    private func attempt(_ action: PlannedAction, on node: Node, image: Image?) async -> ActionFailure? {
+    /// again after the time it names, within the same attempt and the step's timeout. While it waits — for a look
+    /// again or for a retry — the node holds no slot, so other nodes' steps go on.
+    private func attempt(_ action: PlannedAction, on node: Node, image: Image?, slots: ExecutorSlots) async
+        -> ActionFailure?
+    {
         var last = ActionFailure("not attempted", intent: .transient)
         for attempt in 1...max(1, policy.maxAttempts) {
             do {
@@ -213,7 +237,7 @@ public struct Executor: Sendable {
                         action, on: node, image: image, attempt: step)
                     {
                         step.requeues += 1
-                        try await sleep(after)
+                        try await slots.released { try await sleep(after) }
                     }
                 }
                 return nil
@@ -235,7 +259,11 @@ public struct Executor: Sendable {
                 "node": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "attempt": "\(attempt)",
                 "error": "\(last.message)",
             ])
-            do { try await sleep(delay) } catch { return ActionFailure("cancelled", intent: .transient) }
+            do {
+                try await slots.released { try await sleep(delay) }
+            } catch {
+                return ActionFailure("cancelled", intent: .transient)
+            }
         }
         return ActionFailure("\(last.message) (gave up after \(policy.maxAttempts) attempts)", intent: last.intent)
     }

@@ -32,6 +32,44 @@ public actor InstallDesk {
         self.now = now
     }
 
+    /// What `authorize` decided about one request of a node's install environment.
+    public enum Access: Sendable, Hashable {
+        case granted
+        /// The request carried no token (HTTP 401).
+        case missingToken
+        /// The token is not the node's live install token (HTTP 403), with why.
+        case refused(String)
+    }
+
+    /// Checks the token a request for `name`'s instructions or reports carried against the one-time token of the
+    /// node's install entry (the boot driver's). Every refusal is logged at warning with the client's address
+    /// (never the token) and counted in `rackswarm_install_reports_refused_total{reason}`.
+    public func authorize(node name: String, token: String?, client: String) async -> Access {
+        let access: Access
+        let reason: String
+        if token == nil {
+            (access, reason) = (.missingToken, "missing")
+        } else {
+            do {
+                switch (try await boot.installToken(node: name), token) {
+                case (let expected?, let presented?) where InstallTokenMinter.matches(presented, expected):
+                    return .granted
+                case (nil, _):
+                    (access, reason) = (.refused("no install of '\(name)' is under way"), "no_install")
+                default:
+                    (access, reason) = (.refused("not the install token of '\(name)'"), "wrong_token")
+                }
+            } catch {
+                (access, reason) = (.refused("the install token of '\(name)' cannot be read"), "unreadable")
+            }
+        }
+        ReconcilerMetrics.installRequestRefused(reason: reason)
+        logger.warning("install request refused", metadata: [
+            "node.name": "\(name)", "client": "\(client)", "reason": "\(reason)",
+        ])
+        return access
+    }
+
     /// Follows a newly loaded site.
     public func update(_ desired: DesiredState) { self.desired = desired }
 

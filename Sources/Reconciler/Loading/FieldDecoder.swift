@@ -279,59 +279,41 @@ struct FieldDecoder {
         }
     }
 
-    /// A BMC URL whose scheme names the power driver.
+    /// A BMC URL whose scheme names the power driver, read with the one BMC URL parser (`BMCURL`).
     mutating func bmcEndpoint(_ node: YAMLNode) -> BMCEndpoint? {
         guard let text = string(node, "bmc.url") else { return nil }
-        let bytes = Array(text.utf8)
-        var schemeEnd: Int?
-        var index = 0
-        while index + 2 < bytes.count {
-            if bytes[index] == UInt8(ascii: ":") && bytes[index + 1] == UInt8(ascii: "/")
-                && bytes[index + 2] == UInt8(ascii: "/") {
-                schemeEnd = index
-                break
+        let url: BMCURL
+        do {
+            url = try BMCURL(parsing: text)
+        } catch let failure {
+            switch failure.problem {
+            case .credentials:
+                error(node, "the BMC URL carries credentials; secrets never go in git",
+                      hint: "drop 'user:password@' and set bmc.username and bmc.password: {env: …}")
+            case .invalidPort: error(node, "malformed port in BMC URL '\(text)'")
+            case .invalidHost: error(node, "malformed host in BMC URL '\(text)': \(failure.message)")
+            case .noScheme, .invalidScheme:
+                error(node, "malformed BMC URL '\(text)'", hint: "write it like ipmi://10.0.0.5 or ilo://bmc-r1-n1")
             }
-            index += 1
-        }
-        guard let schemeEnd else {
-            error(node, "malformed BMC URL '\(text)'", hint: "write it like ipmi://10.0.0.5 or ilo://bmc-r1-n1")
             return nil
         }
-        let schemeText = String(decoding: bytes[..<schemeEnd], as: UTF8.self).lowercased()
-        guard let scheme = BMCEndpoint.Scheme(rawValue: schemeText) else {
-            let names = BMCEndpoint.Scheme.allCases.map(\.rawValue)
-            error(node, "unknown BMC scheme '\(schemeText)'; expected one of \(names.joined(separator: ", "))",
-                  hint: Suggestions.didYouMean(schemeText, in: names))
+        guard let scheme = BMCScheme(rawValue: url.scheme) else {
+            let names = BMCScheme.allCases.map(\.rawValue)
+            error(node, "unknown BMC scheme '\(url.scheme)'; expected one of \(names.joined(separator: ", "))",
+                  hint: Suggestions.didYouMean(url.scheme, in: names))
             return nil
         }
-        let authorityStart = schemeEnd + 3
-        let slash = bytes[authorityStart...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.count
-        let authority = bytes[authorityStart..<slash]
-        var path = String(decoding: bytes[slash...], as: UTF8.self)
-        if authority.contains(UInt8(ascii: "@")) {
-            error(node, "the BMC URL carries credentials; secrets never go in git",
-                  hint: "drop 'user:password@' and set bmc.username and bmc.password: {env: …}")
+        guard Self.isValidHost(url.host) else {
+            error(node, "malformed host '\(url.host)' in BMC URL '\(text)'")
             return nil
         }
-        var host = String(decoding: authority, as: UTF8.self)
-        var port = scheme.defaultPort
-        if let colon = authority.lastIndex(of: UInt8(ascii: ":")) {
-            host = String(decoding: authority[..<colon], as: UTF8.self)
-            guard let value = Int(String(decoding: authority[(colon + 1)...], as: UTF8.self)),
-                  (1...65535).contains(value) else {
-                error(node, "malformed port in BMC URL '\(text)'")
-                return nil
-            }
-            port = value
-        }
-        guard Self.isValidHost(host) else {
-            error(node, "malformed host '\(host)' in BMC URL '\(text)'")
-            return nil
-        }
+        let port = url.port ?? scheme.defaultPort
+        var path = url.path
         switch scheme {
         case .ipmi:
             guard path.isEmpty || path == "/" else {
-                error(node, "an ipmi:// BMC URL takes no path", hint: "write ipmi://\(host)\(port == 623 ? "" : ":\(port)")")
+                error(node, "an ipmi:// BMC URL takes no path",
+                      hint: "write ipmi://\(url.host)\(port == scheme.defaultPort ? "" : ":\(port)")")
                 return nil
             }
             path = ""
@@ -342,7 +324,7 @@ struct FieldDecoder {
                 return nil
             }
         }
-        return BMCEndpoint(scheme: scheme, host: host, port: port, path: path)
+        return BMCEndpoint(scheme: scheme, host: url.host, port: port, path: path)
     }
 
     static func isValidHost(_ host: String) -> Bool {

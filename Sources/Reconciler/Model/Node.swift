@@ -67,21 +67,8 @@ public struct BMC: Sendable, Hashable {
 
 /// A BMC address: `ipmi://host[:port]`, `redfish+https://host/redfish/v1/Systems/1`, `ilo://host`.
 public struct BMCEndpoint: Sendable, Hashable, Codable, CustomStringConvertible {
-    public enum Scheme: String, Sendable, Hashable, Codable, CaseIterable {
-        case ipmi
-        case redfishHTTPS = "redfish+https"
-        case redfishHTTP = "redfish+http"
-        case ilo
-
-        /// The port used when the URL names none.
-        public var defaultPort: Int {
-            switch self {
-            case .ipmi: 623
-            case .redfishHTTPS, .ilo: 443
-            case .redfishHTTP: 80
-            }
-        }
-    }
+    /// The schemes with a power driver (RackswarmCore's `BMCScheme`).
+    public typealias Scheme = BMCScheme
 
     public var scheme: Scheme
     public var host: String

@@ -1,9 +1,12 @@
+import Foundation
 
 /// The whole desired state of a data center: one `Site` document plus racks, nodes, images and services.
 public struct DesiredState: Sendable {
     public var site: Site
     public var racks: [Rack]
-    public var nodes: [Node]
+    public var nodes: [Node] {
+        didSet { nodeIndex = NameIndex() }
+    }
     public var images: [Image]
     public var services: [Service]
 
@@ -15,10 +18,38 @@ public struct DesiredState: Sendable {
         self.services = services
     }
 
+    /// Positions of `nodes` by name, built on the first `node(named:)` and dropped whenever `nodes` changes.
+    private var nodeIndex = NameIndex()
+
     public func rack(named name: String) -> Rack? { racks.first { $0.name == name } }
     public func image(named name: String) -> Image? { images.first { $0.name == name } }
     public func service(named name: String) -> Service? { services.first { $0.name == name } }
-    public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
+    /// The node called `name` (the first, should a name repeat), by a hash lookup: `apply` asks once per action,
+    /// so a linear search made a pass over 100,000 nodes quadratic.
+    public func node(named name: String) -> Node? {
+        nodeIndex.position(of: name, in: nodes, name: \.name).map { nodes[$0] }
+    }
+}
+
+/// A lazily built name → position table shared by copies of one `DesiredState`; a copy whose list changes gets a
+/// fresh one. Built at most once however many threads ask.
+private final class NameIndex: @unchecked Sendable {
+    private let lock = NSLock()
+    private var positions: [String: Int]?
+
+    func position<Element>(of name: String, in elements: [Element], name key: (Element) -> String) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        if positions == nil {
+            var table: [String: Int] = [:]
+            table.reserveCapacity(elements.count)
+            for (position, element) in elements.enumerated() where table[key(element)] == nil {
+                table[key(element)] = position
+            }
+            positions = table
+        }
+        return positions?[name]
+    }
 }
 
 /// Site-wide settings: the provisioning network, boot file locations, rollout defaults, the loop interval.

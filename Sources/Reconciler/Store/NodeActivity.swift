@@ -47,6 +47,11 @@ public struct NodeActivity: Sendable, Hashable, Codable {
         self.since = since
     }
 
+    /// Derives a node's activity from what a status view read about it (`StateStore.nodeOverviews`).
+    public init(node: String, overview: NodeOverview?) {
+        self.init(node: node, record: overview?.record, journal: overview?.journal ?? [], install: overview?.install)
+    }
+
     /// Derives a node's activity. `journal` is the node's journal, oldest first.
     public init(node: String, record: NodeRecord?, journal: [JournalEntry], install: InstallProgress?) {
         self.node = node

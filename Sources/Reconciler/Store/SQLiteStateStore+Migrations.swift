@@ -81,6 +81,53 @@ extension SQLiteStateStore {
                 t.column("updated_at", .double).notNull()
             }
         }
+        migrator.registerMigration("v6: latest journal entries per node") { db in
+            try createLatestJournalTable(db)
+        }
+        migrator.registerMigration("v7: hardware inventory") { db in
+            try db.create(table: "hardware_inventory") { t in
+                t.primaryKey("node", .text)
+                t.column("inventory", .text).notNull()
+                t.column("updated_at", .double).notNull()
+            }
+        }
         return migrator
+    }
+
+    /// `journal_latest`: per node, its newest journal entry and its newest entry still `started` (what a status
+    /// view reads), kept by triggers on every insert, state change and delete of `journal`, so a view of the
+    /// whole site reads one row per node instead of grouping the whole journal. Filled from the journal an
+    /// existing store already has.
+    private static func createLatestJournalTable(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE journal_latest (
+                node TEXT PRIMARY KEY NOT NULL,
+                latest_id INTEGER NOT NULL,
+                started_id INTEGER
+            );
+            INSERT INTO journal_latest (node, latest_id, started_id)
+                SELECT node, max(id), max(CASE WHEN state = 'started' THEN id END) FROM journal GROUP BY node;
+            CREATE TRIGGER journal_latest_insert AFTER INSERT ON journal BEGIN
+                INSERT OR REPLACE INTO journal_latest (node, latest_id, started_id) VALUES (
+                    NEW.node, NEW.id,
+                    (SELECT max(id) FROM journal WHERE node = NEW.node AND state = 'started'));
+            END;
+            CREATE TRIGGER journal_latest_state AFTER UPDATE OF state ON journal
+            WHEN OLD.state = 'started' OR NEW.state = 'started' BEGIN
+                UPDATE journal_latest
+                SET started_id = (SELECT max(id) FROM journal WHERE node = NEW.node AND state = 'started')
+                WHERE node = NEW.node;
+            END;
+            CREATE TRIGGER journal_latest_delete AFTER DELETE ON journal
+            WHEN OLD.state = 'started'
+                OR OLD.id = (SELECT latest_id FROM journal_latest WHERE node = OLD.node) BEGIN
+                DELETE FROM journal_latest
+                WHERE node = OLD.node AND NOT EXISTS (SELECT 1 FROM journal WHERE node = OLD.node);
+                UPDATE journal_latest
+                SET latest_id = (SELECT max(id) FROM journal WHERE node = OLD.node),
+                    started_id = (SELECT max(id) FROM journal WHERE node = OLD.node AND state = 'started')
+                WHERE node = OLD.node;
+            END;
+            """)
     }
 }

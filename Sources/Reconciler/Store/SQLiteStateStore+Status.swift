@@ -18,23 +18,43 @@ extension SQLiteStateStore {
         }
     }
 
-    /// Per node, its latest started entry and its latest entry (what `NodeActivity` reads), oldest first: two
-    /// index lookups per node instead of every entry ever journaled.
+    /// Per node, its latest started entry and its latest entry (what `NodeActivity` reads), oldest first: one
+    /// row of `journal_latest` per node and the entries it points at, instead of every entry ever journaled.
     public func latestJournalEntries() async throws -> [String: [JournalEntry]] {
+        try await database.read { db in try Self.latestJournalEntries(db) }
+    }
+
+    public func nodeOverviews() async throws -> [String: NodeOverview] {
         try await database.read { db in
-            var entries: [String: [JournalEntry]] = [:]
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT \(Self.journalColumns) FROM journal WHERE id IN (
-                    SELECT max(id) FROM journal GROUP BY node
-                    UNION SELECT max(id) FROM journal WHERE state = 'started' GROUP BY node)
-                ORDER BY id
-                """)
-            while let row = try rows.next() {
-                let entry = try Self.journalEntry(row)
-                entries[entry.action.node, default: []].append(entry)
+            var overviews: [String: NodeOverview] = [:]
+            let records = try Row.fetchCursor(db, sql: "SELECT \(Self.nodeColumns) FROM node_status")
+            while let row = try records.next() {
+                let record = try Self.nodeRecord(row)
+                overviews[record.name] = NodeOverview(record: record)
             }
-            return entries
+            for (node, entries) in try Self.latestJournalEntries(db) {
+                overviews[node, default: NodeOverview()].journal = entries
+            }
+            let installs = try Row.fetchCursor(db, sql: "SELECT node, report, updated_at FROM install_progress")
+            while let row = try installs.next() {
+                overviews[row[0], default: NodeOverview()].install = try Self.installProgress(row)
+            }
+            return overviews
         }
+    }
+
+    private static func latestJournalEntries(_ db: Database) throws -> [String: [JournalEntry]] {
+        var entries: [String: [JournalEntry]] = [:]
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT \(journalColumns) FROM journal WHERE id IN (
+                SELECT latest_id FROM journal_latest UNION SELECT started_id FROM journal_latest)
+            ORDER BY id
+            """)
+        while let row = try rows.next() {
+            let entry = try journalEntry(row)
+            entries[entry.action.node, default: []].append(entry)
+        }
+        return entries
     }
 
     /// Stores what a converged site leaves behind in one transaction: `plan` journaled and finished, a status and

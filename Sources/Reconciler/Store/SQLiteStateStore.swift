@@ -159,8 +159,20 @@ public final class SQLiteStateStore: StateStore {
     // MARK: Install progress
 
     public func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws {
-        let text = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        // The inventory goes to its own table: the stored report stays flat (FlatReportReader's fast path).
+        let inventory = try report.hardware.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        var flat = report
+        flat.hardware = nil
+        let text = String(decoding: try JSONEncoder().encode(flat), as: UTF8.self)
         try await database.write { db in
+            if let inventory {
+                try db.execute(
+                    sql: """
+                        INSERT INTO hardware_inventory (node, inventory, updated_at) VALUES (?, ?, ?)
+                        ON CONFLICT(node) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at
+                        """,
+                    arguments: [node, inventory, time.timeIntervalSince1970])
+            }
             try db.execute(
                 sql: """
                     INSERT INTO install_progress (node, report, updated_at) VALUES (?, ?, ?)
@@ -176,6 +188,19 @@ public final class SQLiteStateStore: StateStore {
                             report.fromSeed])
             try db.execute(sql: "DELETE FROM install_sample WHERE at < ?",
                            arguments: [time.timeIntervalSince1970 - installSampleRetention])
+        }
+    }
+
+    public func hardware(of node: String) async throws -> HardwareRecord? {
+        try await database.read { db in
+            let sql = "SELECT inventory, updated_at FROM hardware_inventory WHERE node = ?"
+            guard let row = try Row.fetchOne(db, sql: sql, arguments: [node]) else { return nil }
+            let text: String = row[0]
+            let updated: Double = row[1]
+            guard let inventory = try? JSONDecoder().decode(HardwareInventory.self, from: Data(text.utf8)) else {
+                throw StateStoreError(.unreadable, "hardware inventory of \(node)")
+            }
+            return HardwareRecord(inventory: inventory, updatedAt: Date(timeIntervalSince1970: updated))
         }
     }
 
@@ -289,7 +314,7 @@ public final class SQLiteStateStore: StateStore {
     }
 
     /// A row of `node, report, updated_at`.
-    private static func installProgress(_ row: Row) throws -> InstallProgress {
+    static func installProgress(_ row: Row) throws -> InstallProgress {
         let text: String = row[1]
         let updated: Double = row[2]
         guard let report = FlatReportReader.report(text)

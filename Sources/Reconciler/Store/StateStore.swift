@@ -30,6 +30,12 @@ public protocol StateStore: Sendable {
     /// Per node, the entries `NodeActivity` reads: its latest started entry and its latest entry, oldest first.
     /// A status view of the whole site reads this, not the whole journal.
     func latestJournalEntries() async throws -> [String: [JournalEntry]]
+    /// Per node, everything a status view of the whole site reads about it (`NodeOverview`: its record, its
+    /// `latestJournalEntries`, its latest install report), read in one transaction so the view is consistent.
+    /// Every node with any of the three is present. A store keeps the latest entries per node as it journals
+    /// (SQLite: the `journal_latest` table its triggers maintain), so this costs one row per node and table
+    /// however long the journal; the default composes the three reads.
+    func nodeOverviews() async throws -> [String: NodeOverview]
 
     /// Keeps the latest install report of a node (it replaces the one before) and appends its byte counters to
     /// the install samples (kept for `installSampleRetention`).
@@ -38,6 +44,9 @@ public protocol StateStore: Sendable {
     func installProgress() async throws -> [String: InstallProgress]
     /// The latest install report of one node, nil before its first.
     func installProgress(of node: String) async throws -> InstallProgress?
+    /// The hardware inventory the node's install environment last reported (with its `booted` report), nil before
+    /// the first. `recordInstall` keeps it apart from the install report, which it replaces at every phase.
+    func hardware(of node: String) async throws -> HardwareRecord?
     /// Install samples at or after `since`, oldest first.
     func installSamples(since: Date) async throws -> [InstallSample]
 
@@ -75,6 +84,12 @@ extension StateStore {
         return records
     }
 
+    /// The three whole-site reads, joined by node; stores that can read them in one transaction do.
+    public func nodeOverviews() async throws -> [String: NodeOverview] {
+        NodeOverview.join(records: try await nodeRecords(), journal: try await latestJournalEntries(),
+                          installs: try await installProgress())
+    }
+
     /// From the whole journal; stores that can pick the entries out directly do.
     public func latestJournalEntries() async throws -> [String: [JournalEntry]] {
         Dictionary(grouping: try await journal(node: nil), by: \.action.node).mapValues(JournalEntry.latest(of:))
@@ -91,6 +106,29 @@ extension JournalEntry {
     }
 }
 
+/// What a status view of the whole site reads about one node (`StateStore.nodeOverviews`).
+public struct NodeOverview: Sendable, Hashable {
+    public var record: NodeRecord?
+    /// Its latest started entry and its latest entry, oldest first (one when they are the same, none before any).
+    public var journal: [JournalEntry]
+    public var install: InstallProgress?
+
+    public init(record: NodeRecord? = nil, journal: [JournalEntry] = [], install: InstallProgress? = nil) {
+        self.record = record
+        self.journal = journal
+        self.install = install
+    }
+
+    /// Joins the three whole-site reads by node name.
+    public static func join(records: [String: NodeRecord], journal: [String: [JournalEntry]],
+                            installs: [String: InstallProgress]) -> [String: NodeOverview] {
+        var overviews = records.mapValues { NodeOverview(record: $0) }
+        for (node, entries) in journal { overviews[node, default: NodeOverview()].journal = entries }
+        for (node, install) in installs { overviews[node, default: NodeOverview()].install = install }
+        return overviews
+    }
+}
+
 /// A node's latest install report and when it arrived.
 public struct InstallProgress: Sendable, Hashable, Codable {
     public var report: InstallReport
@@ -98,6 +136,17 @@ public struct InstallProgress: Sendable, Hashable, Codable {
 
     public init(report: InstallReport, updatedAt: Date) {
         self.report = report
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A node's latest hardware inventory and when it arrived.
+public struct HardwareRecord: Sendable, Hashable, Codable {
+    public var inventory: HardwareInventory
+    public var updatedAt: Date
+
+    public init(inventory: HardwareInventory, updatedAt: Date) {
+        self.inventory = inventory
         self.updatedAt = updatedAt
     }
 }

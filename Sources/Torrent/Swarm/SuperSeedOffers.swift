@@ -13,6 +13,11 @@ struct SuperSeedOffers {
         var offered: [Int: NIODeadline] = [:]
         /// Offered pieces this peer then had (from us or others).
         var delivered = 0
+        /// Since when it holds no offer, we had none to make it, and it gained no piece from other peers.
+        var waitingSince: NIODeadline?
+        /// It waited `starveAfter`: other peers do not serve it, so it is offered what they hold, until it gains a
+        /// piece from one of them.
+        var starving = false
     }
 
     private(set) var seeder: SuperSeeder
@@ -21,12 +26,16 @@ struct SuperSeedOffers {
     let inFlight: Int
     /// How long a peer may sit on an offer without asking for a block of it.
     let timeout: TimeAmount
+    /// How long a peer that lacks pieces may wait with no offer before it is offered pieces that other connected
+    /// peers hold: super-seeding counts on peers trading, and a peer they do not serve must still finish.
+    let starveAfter: TimeAmount
 
-    init(pieceCount: Int, perPeer: Int, inFlight: Int, timeout: TimeAmount) {
+    init(pieceCount: Int, perPeer: Int, inFlight: Int, timeout: TimeAmount, starveAfter: TimeAmount = .seconds(5)) {
         self.seeder = SuperSeeder(pieceCount: pieceCount)
         self.perPeer = perPeer
         self.inFlight = inFlight
         self.timeout = timeout
+        self.starveAfter = starveAfter
     }
 
     func offered(to peer: PeerKey) -> Set<Int> { holders[peer].map { Set($0.offered.keys) } ?? [] }
@@ -41,7 +50,12 @@ struct SuperSeedOffers {
 
     /// The peer now has `index` (a `have`); returns whether that ended an offer to it.
     mutating func peerHas(_ peer: PeerKey, _ index: Int) -> Bool {
-        guard holders[peer]?.offered.removeValue(forKey: index) != nil else { return false }
+        guard holders[peer]?.offered.removeValue(forKey: index) != nil else {
+            // A piece from another peer: it is being served, so it is not starving and its wait starts again.
+            holders[peer]?.waitingSince = nil
+            holders[peer]?.starving = false
+            return false
+        }
         seeder.delivered(index)
         holders[peer]?.delivered += 1
         return true
@@ -91,9 +105,15 @@ struct SuperSeedOffers {
                 })?.key
             else { break }
             let held = offered(to: peer)
+            if held.isEmpty, holders[peer]?.waitingSince.map({ now - $0 >= starveAfter }) == true {
+                holders[peer]?.starving = true
+            }
+            let starving = holders[peer]?.starving == true
             guard
-                let index = seeder.next(peerHas: has(peer), held: held, availability: availability, using: &generator)
+                let index = seeder.next(
+                    peerHas: has(peer), held: held, availability: availability, starving: starving, using: &generator)
             else {
+                if held.isEmpty, holders[peer]?.waitingSince == nil { holders[peer]?.waitingSince = now }
                 skipped.insert(peer)
                 continue
             }

@@ -18,19 +18,23 @@ struct SuperSeeder {
     /// The piece to offer a peer that has `peerHas` and holds the offers `held`, given how many connected peers have
     /// each piece (`availability`): a piece never delivered first, else one that no connected peer has any more;
     /// never one with an offer pending elsewhere. Ties go to the rarest, then at random. Nil: nothing to offer.
+    ///
+    /// `starving`: the peer got nothing from us for a while although it lacks pieces, so the peers that have them
+    /// are not serving it (unreachable, or choking it). Any piece it lacks may then go, the rarest first.
     mutating func next(
         peerHas: Bitfield,
         held: Set<Int>,
         availability: [Int],
+        starving: Bool = false,
         using generator: inout some RandomNumberGenerator
     ) -> Int? {
         var best: [Int] = []
         var bestKey = (Int.max, Int.max)
         for index in 0..<pending.count
         where pending[index] == 0 && !peerHas.contains(index) && !held.contains(index)
-            && (delivered[index] == 0 || availability[index] == 0)
+            && (starving || delivered[index] == 0 || availability[index] == 0)
         {
-            let key = (delivered[index], availability[index])
+            let key = starving ? (availability[index], delivered[index]) : (delivered[index], availability[index])
             if key < bestKey {
                 bestKey = key
                 best = [index]

@@ -149,7 +149,9 @@ extension TorrentSession {
                 requestBlocks(peer)
             }
         }
-        if offers?.expire(now: now) == true { offerPieces() }
+        // Every second, not only when an offer ends: a peer left waiting may now be owed pieces others hold.
+        _ = offers?.expire(now: now)
+        offerPieces()
         if ticks % configuration.chokeInterval == 0 {
             chokeRounds += 1
             chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
@@ -170,7 +172,7 @@ extension TorrentSession {
             let size = metainfo.size(ofPiece: fetch.piece)
             HTTPGet.fetch(
                 host: fetch.host, port: fetch.port, path: fetch.path,
-                range: offset...(offset + Int64(size) - 1), maxBytes: size, on: loop
+                range: offset...(offset + Int64(size) - 1), maxBytes: size, from: sourceAddress, on: loop
             ).whenComplete { [self] result in
                 guard !stopped else { return }
                 guard case .success(let body) = result, body.count == size else {
@@ -217,7 +219,7 @@ extension TorrentSession {
             numWant: 50,
             rack: configuration.rack
         )
-        TrackerClient.announce(url: url, request: request, on: loop).whenComplete { [self] result in
+        TrackerClient.announce(url: url, request: request, from: sourceAddress, on: loop).whenComplete { [self] result in
             let interval = try? result.get().interval
             let sendCompleted = announcer.finished(interval: interval, now: clock())
             guard !stopped else { return }

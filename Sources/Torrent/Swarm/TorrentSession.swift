@@ -186,6 +186,14 @@ final class TorrentSession: @unchecked Sendable {
 
     private(set) var listenPort: Int?
 
+    /// Where outgoing connections leave from: the listen address when it names one host. The tracker lists a peer
+    /// at its announce's source address, and peers and the boot server count connections per source, so a node
+    /// with several addresses must dial, announce and fetch from the one it listens on.
+    var sourceAddress: SocketAddress? {
+        guard let host = configuration.listenHost, host != "0.0.0.0", host != "::" else { return nil }
+        return try? SocketAddress(ipAddress: host, port: 0)
+    }
+
     /// Closes every connection and stops the timers.
     func stop() -> EventLoopFuture<Void> {
         loop.assertInEventLoop()
@@ -219,6 +227,7 @@ final class TorrentSession: @unchecked Sendable {
         dialing.insert(target)
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
+            .bound(to: sourceAddress)
             .channelOption(.writeBufferWaterMark, value: Self.writeWaterMark)
             .channelOption(.recvAllocator, value: Self.receiveAllocator)
             .channelOption(.socketOption(.so_sndbuf), value: sendBufferOption)

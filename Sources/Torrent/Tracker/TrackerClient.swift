@@ -3,10 +3,12 @@ import NIOPosix
 
 /// Announces to an HTTP tracker with a minimal HTTP/1.0 GET over SwiftNIO.
 enum TrackerClient {
-    /// Sends `request` to the tracker at `url` (`http://host:port/path`).
+    /// Sends `request` to the tracker at `url` (`http://host:port/path`), from `source` when given: the tracker
+    /// lists a peer at the address its announce came from.
     static func announce(
         url: String,
         request: AnnounceRequest,
+        from source: SocketAddress? = nil,
         on loop: any EventLoop
     ) -> EventLoopFuture<AnnounceResponse> {
         guard let target = HTTPURL(url) else {
@@ -14,7 +16,7 @@ enum TrackerClient {
         }
         let separator = target.path.contains("?") ? "&" : "?"
         let path = target.path + separator + request.query
-        return HTTPGet.fetch(host: target.host, port: target.port, path: path, on: loop).flatMapThrowing { body in
+        return HTTPGet.fetch(host: target.host, port: target.port, path: path, from: source, on: loop).flatMapThrowing { body in
             try AnnounceResponse(bencoded: body)
         }
     }
@@ -44,19 +46,22 @@ struct HTTPURL {
 
 /// A one-shot HTTP/1.0 GET that collects the body until the server closes.
 enum HTTPGet {
-    /// Fetches `path`; with `range`, asks for those bytes and accepts only `206 Partial Content`.
+    /// Fetches `path`; with `range`, asks for those bytes and accepts only `206 Partial Content`. With `source`,
+    /// the connection leaves from that local address.
     static func fetch(
         host: String,
         port: Int,
         path: String,
         range: ClosedRange<Int64>? = nil,
         maxBytes: Int = 4 << 20,
+        from source: SocketAddress? = nil,
         on loop: any EventLoop
     ) -> EventLoopFuture<[UInt8]> {
         let promise = loop.makePromise(of: [UInt8].self)
         let rangeHeader = range.map { "Range: bytes=\($0.lowerBound)-\($0.upperBound)\r\n" } ?? ""
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
+            .bound(to: source)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -116,5 +121,12 @@ enum HTTPGet {
             promise.fail(error)
             context.close(promise: nil)
         }
+    }
+}
+
+extension ClientBootstrap {
+    /// The bootstrap with its connections leaving from `source`, if one is given (port 0: any free port).
+    func bound(to source: SocketAddress?) -> ClientBootstrap {
+        source.map { bind(to: $0) } ?? self
     }
 }

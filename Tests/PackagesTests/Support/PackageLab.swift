@@ -101,11 +101,11 @@ final class LabNode: Sendable {
     }
 
     /// An in-process agent for this node.
-    func agent(packageManager: String = "dnf") -> ProvisioningAgent {
+    func agent(packageManager: String = "dnf", key: SiteKey = PackageLab.key) -> ProvisioningAgent {
         ProvisioningAgent(
             configuration: .init(node: name, installRoot: root, stateDirectory: state,
                                  processStartTimeout: .seconds(5), settleTime: .milliseconds(700)),
-            key: PackageLab.key, installer: installer(packageManager: packageManager),
+            key: key, installer: installer(packageManager: packageManager),
             processes: LinuxProcessTable(installRoot: root), logger: Logger(label: "lab.\(name)"))
     }
 
@@ -219,11 +219,12 @@ struct ServedNode {
     /// The VOD service from the lab repository.
     var vod: ServiceDefinition { PackageLab.vod(repository: repository) }
 
-    static func start(_ name: String) async throws -> ServedNode {
+    static func start(_ name: String, key: SiteKey = PackageLab.key) async throws -> ServedNode {
         let repository = try await PackageLab.repository()
         let node = try LabNode(name)
         do {
-            return ServedNode(node: node, agent: try await RunningAgent.start(node.agent()), repository: repository)
+            return ServedNode(node: node, agent: try await RunningAgent.start(node.agent(key: key)),
+                              repository: repository)
         } catch {
             node.cleanUp()
             throw error
