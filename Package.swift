@@ -403,3 +403,33 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer harnesses (scripts/fuzz.sh, `make fuzz`): executables over the package's own targets, declared only
+// when RACKSWARM_FUZZ is set and built with `--sanitize fuzzer --sanitize address` into .build-fuzz, so ordinary
+// builds and tests never compile them. Each is Fuzz/Harnesses/NAMEFuzz.swift, defining LLVMFuzzerTestOneInput
+// (libFuzzer brings `main`), with Fuzz/NAMEDrive.swift when the corpus replay test shares its drive.
+if Context.environment["RACKSWARM_FUZZ"] != nil {
+    let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
+        ("YAML", ["ReconcilerLoading", "ReconcilerModel"]),
+        ("Bencode", ["Torrent"]),
+        ("Range", ["BootServer"]),
+        ("Announce", ["Torrent"]),
+        ("Metainfo", ["Torrent"]),
+        ("PeerWire", ["Torrent", .product(name: "NIOCore", package: "swift-nio")]),
+        ("ServiceFrame", ["Drivers"]),
+        ("IPMI", ["Drivers"]),
+        ("InstallReport", ["BootServer", "RackswarmCore"]),
+    ]
+    for harness in harnesses {
+        package.targets.append(
+            .executableTarget(
+                name: "Fuzz\(harness.name)",
+                dependencies: harness.dependencies,
+                path: "Fuzz",
+                sources: ["Harnesses/\(harness.name)Fuzz.swift"]
+                    + (harness.name == "YAML" ? [] : ["\(harness.name)Drive.swift"]),
+                swiftSettings: swiftSettings
+            )
+        )
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Installer
 
@@ -17,6 +18,8 @@ struct Erase: ParsableCommand {
 
     @Option(help: "quick or full.")
     var mode: String
+
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard DiskEraser.Mode(rawValue: mode) != nil else { throw ValidationError("--mode wants quick or full") }

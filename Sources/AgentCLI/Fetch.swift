@@ -1,11 +1,12 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Logging
 import RackswarmCore
 import Torrent
 
 /// `provision-agent fetch`: downloads a torrent's image straight to a file or block device.
-struct Fetch: AsyncParsableCommand {
+struct Fetch: AsyncParsableCommand, DefaultLogLevel {
     static let configuration = CommandConfiguration(
         abstract: "Download an image over BitTorrent; exit 0 only when every piece is verified."
     )
@@ -39,6 +40,11 @@ struct Fetch: AsyncParsableCommand {
     @Flag(help: "Log debug detail.")
     var verbose = false
 
+    /// Debug with `--verbose`, else info.
+    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
+
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
         for peer in peers where HostPort(parsing: peer) == nil {
@@ -47,8 +53,7 @@ struct Fetch: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "rackswarm.agent.fetch")
-        logger.logLevel = verbose ? .debug : .info
+        let logger = Logger(label: "rackswarm.agent.fetch")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
         let listenAddress = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
         let configuration = TorrentConfiguration(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import AsyncHTTPClient
 import Drivers
 import Foundation
@@ -8,7 +9,7 @@ import RackswarmCore
 import Torrent
 
 /// `provision-agent install`: the install environment a node runs after PXE-booting its install kernel.
-struct Install: AsyncParsableCommand {
+struct Install: AsyncParsableCommand, DefaultLogLevel {
     static let configuration = CommandConfiguration(
         abstract: "Install the image the kernel arguments name onto the disk, reporting each phase.",
         discussion: """
@@ -53,14 +54,17 @@ struct Install: AsyncParsableCommand {
     @Flag(help: "Log debug detail.")
     var verbose = false
 
+    /// Debug with `--verbose`, else info.
+    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
+
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
-        var logger = Logger(label: "provision-agent.install")
-        logger.logLevel = verbose ? .debug : .info
+        let logger = Logger(label: "provision-agent.install")
         let arguments: InstallArguments
         do throws(InstallError) {
             let text: String

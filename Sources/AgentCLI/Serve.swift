@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Drivers
 import Foundation
 import Logging
@@ -69,7 +70,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Accept peers on HOST:PORT while seeding.")
     var seedListen: String = "0.0.0.0:6881"
 
+    @Option(help: ArgumentHelp(
+        "Serve Prometheus metrics at http://HOST:PORT/metrics: recorded services, their drift, answers.",
+        discussion: "Per service: RPMs missing and processes down since its install, read live at each scrape."))
+    var metricsListen: String?
+
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
+        if let metricsListen, HostPort(parsing: metricsListen) == nil {
+            throw ValidationError("--metrics-listen wants HOST:PORT")
+        }
         guard AgentAddress(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT") }
         if let reportTo, AgentAddress(parsing: reportTo) == nil {
             throw ValidationError("--report-to must be HOST:PORT")
@@ -83,7 +94,6 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "provision-agent")
         logger[metadataKey: "node.name"] = "\(node)"
         let key = try SiteKey(contentsOfFile: keyFile)
@@ -109,7 +119,12 @@ struct Serve: AsyncParsableCommand {
                 node: node, installRoot: installRoot, stateDirectory: stateDir,
                 scriptTimeout: scriptTimeout, processStartTimeout: processTimeout, settleTime: settle),
             key: key, installer: installer, processes: LinuxProcessTable(installRoot: installRoot), logger: logger)
-        let server = ServiceAgentServer(address: address, agent: agent, logger: logger)
+        let metrics = AgentMetrics(version: BuildInfo.version, commit: BuildInfo.commit)
+        let server = ServiceAgentServer(address: address, logger: logger) { request in
+            let answer = await agent.answer(request)
+            await metrics.count(answer)
+            return answer
+        }
         let portFile = portFile
         let heartbeat = reportTo.flatMap(AgentAddress.init(parsing:)).map {
             Heartbeat(
@@ -123,6 +138,12 @@ struct Serve: AsyncParsableCommand {
                 }
             }
             if let heartbeat { group.addTask { await heartbeat.run() } }
+            if let metricsListen, let address = HostPort(parsing: metricsListen) {
+                let exporter = MetricsHTTPServer(host: address.host, port: address.port, logger: logger) {
+                    await metrics.render(await agent.inventory())
+                }
+                group.addTask { try await exporter.run() }
+            }
             if let seedTorrent, let seedData {
                 let seedAddress = HostPort(parsing: seedListen) ?? HostPort(host: "0.0.0.0", port: 6881)
                 let seedLogger = logger

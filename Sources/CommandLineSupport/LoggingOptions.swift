@@ -31,14 +31,22 @@ public struct LoggingOptions: ParsableArguments {
     }
 }
 
+/// A command whose log level, when no flag, environment variable or setting names one, is not info: one with a
+/// `--verbose` flag (debug), or one whose standard error should stay quiet (warning).
+public protocol DefaultLogLevel {
+    /// The level used when none is set.
+    var defaultLogLevel: Logger.Level { get }
+}
+
 extension LoggingOptions {
-    /// Bootstraps logging from the parsed command's own `logging` options. A command without them sets up its
-    /// own logging in `run()` (swift-log allows one bootstrap per process), so it is left alone.
+    /// Bootstraps logging from the parsed command's `logging` options (every command of both executables has
+    /// them; a test walks the command tree to keep it so). A command group without them logs at the defaults.
     public static func bootstrap(for command: any ParsableCommand) {
         let options = Mirror(reflecting: command).children.lazy
             .compactMap { ($0.value as? OptionGroup<LoggingOptions>)?.wrappedValue }.first
-        guard let options else { return }
-        bootstrap(level: options.logLevel, format: options.logFormat, verbose: false)
+        let fallback = (command as? any DefaultLogLevel)?.defaultLogLevel ?? .info
+        let level = options?.logLevel ?? Settings.value("log-level").flatMap(Logger.Level.init(rawValue:)) ?? fallback
+        bootstrap(level: level, format: options?.logFormat, verbose: false)
     }
 }
 

@@ -95,7 +95,9 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
 
-    @Option(help: "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).",
+    @Option(help: ArgumentHelp(
+        "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).",
+        discussion: "Default: the site's store.retention; without either the journal is kept whole."),
             transform: Quantity.durationFlag())
     var retention: Duration?
 

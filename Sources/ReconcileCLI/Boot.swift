@@ -1,11 +1,15 @@
 import ArgumentParser
+import CommandLineSupport
 import BootServer
 import Drivers
 import Foundation
 import Hummingbird
 import Logging
+import RackswarmCore
 import Reconciler
+import ServiceLifecycle
 import Torrent
+import UnixSignals
 
 /// `reconcile boot …`: the network boot side on its own: entries, DHCP reservations, the HTTP endpoint.
 struct Boot: AsyncParsableCommand {
@@ -36,6 +40,8 @@ struct Boot: AsyncParsableCommand {
 
         @Option(help: "dnsmasq's pid file; without it the hosts file is written and dnsmasq is not signalled.")
         var dnsmasqPidFile: String?
+
+        @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             let desired = try Boot.load(source)
@@ -86,6 +92,8 @@ struct Boot: AsyncParsableCommand {
 
         @OptionGroup var dnsmasqHosts: DnsmasqHostsOption
 
+        @OptionGroup var logging: LoggingOptions
+
         func run() async throws {
             let desired = try Boot.load(source)
             let hosts = dnsmasqHosts.file(for: desired.site)
@@ -113,8 +121,18 @@ struct Boot: AsyncParsableCommand {
             discussion: "Records reports only; `reconcile apply` records them in the state database instead."))
         var reports: String?
 
+        @Option(help: "Rotate the --reports file when it would pass this size (e.g. 64MiB).",
+                transform: Quantity.bytesFlag(in: 4096 ... (1 << 40)))
+        var reportsMaxSize: Int64 = 64 << 20
+
+        @Option(help: "Rotated --reports files kept: FILE.1 (the newest) to FILE.N.")
+        var reportsKeep: Int = 5
+
+        @OptionGroup var logging: LoggingOptions
+
         func validate() throws {
             if let port, !(1...65535).contains(port) { throw ValidationError("--port must be between 1 and 65535") }
+            guard (0...1000).contains(reportsKeep) else { throw ValidationError("--reports-keep must be 0 to 1000") }
         }
 
         func run() async throws {
@@ -122,11 +140,13 @@ struct Boot: AsyncParsableCommand {
             let logger = Logger(label: "rackswarm.boot-http")
             var racks: [String: String] = [:]
             for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
-            let tracker = noTracker
-                ? nil : TrackerService(tracker: Tracker(configuration: TrackerConfiguration(racksByHost: racks)))
+            // Like the reconciler's, the tracker serves the site's images only: the torrents in the HTTP root.
+            let torrents = SiteTorrents(desired: desired)
+            let tracker = noTracker ? nil : TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
+                racksByHost: racks, allowedInfoHashes: torrents.infoHashes(logger: logger))))
             var server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger, tracker: tracker)
             if let reports {
-                let log = try ReportLog(path: reports)
+                let log = try ReportFile(path: reports, maxSize: reportsMaxSize, keep: reportsKeep)
                 var known: [String: InstallInstructions] = [:]
                 for node in desired.nodes where node.state == .present {
                     if let image = desired.image(named: node.image.value) {
@@ -139,42 +159,14 @@ struct Boot: AsyncParsableCommand {
                     try await log.append(node: node, report: report)
                 }
             }
-            let app = server.application(host: listen, port: port ?? desired.site.network.httpPort) { port in
+            let app = server.application(host: listen, port: port ?? desired.site.network.httpPort) { [listen] port in
                 print("serving \(desired.site.boot.httpRoot) on \(listen):\(port)")
             }
-            try await app.runService()
-        }
-    }
-
-    /// Appends each install report to a file as one JSON line: `{"node":…,"report":{…}}`.
-    actor ReportLog {
-        let handle: FileHandle
-
-        init(path: String) throws {
-            if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw ValidationError("cannot create --reports file \(path)")
-                }
-            }
-            guard let handle = FileHandle(forWritingAtPath: path) else {
-                throw ValidationError("cannot write --reports file \(path)")
-            }
-            handle.seekToEndOfFile()
-            self.handle = handle
-        }
-
-        struct Line: Encodable {
-            var node: String
-            var report: InstallReport
-        }
-
-        func append(node: String, report: InstallReport) throws {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            var data = try encoder.encode(Line(node: node, report: report))
-            data.append(0x0A)
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
+            guard let tracker else { return try await app.runService() }
+            let group = ServiceGroup(configuration: .init(
+                services: [.init(service: app), .init(service: torrents.follower(tracker, logger: logger))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
         }
     }
 

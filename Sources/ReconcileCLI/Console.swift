@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import BootServer
 import Console
 import Foundation
@@ -33,6 +34,8 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: "Load the repo again at most this often (e.g. 10, 1m; 0 loads it for every page).",
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var refresh: Duration = .seconds(10)
+
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }

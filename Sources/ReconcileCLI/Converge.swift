@@ -30,7 +30,9 @@ struct Convergence {
     /// Where agents' heartbeats (`provision-agent serve --report-to`) arrive; nil: every pass asks the agents.
     var heartbeatListen: AgentAddress?
     var logger: Logger
-    /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
+    /// Journal retention from the command line (`--retention`, the environment, the settings file): after each
+    /// looped pass, ended entries older than this go (each node keeps its newest). Nil: the site's
+    /// `store.retention`, as of the latest commit; neither keeps the whole journal.
     var retention: Duration? = nil
     /// Where the console, its JSON API and `/metrics` listen, apart from the PXE-facing server; nil: not served.
     var consoleListen: HostPort? = nil
@@ -60,6 +62,7 @@ struct Convergence {
                                         tokens: InstallTokenMinter(siteKey: key), logger: logger)
         try await bootDriver.writeSiteFiles()
         let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
+        let siteRetention = LatestRetention(desired.site.store.retention)
         let server = "\(site.network.serverAddress):\(site.network.httpPort)"
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
             racksByHost: Self.racksByHost(desired),
@@ -114,6 +117,7 @@ struct Convergence {
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
+                                  await siteRetention.update(desired.site.store.retention)
                                   for follow in watchers { await follow(checkout, desired) }
                                   tracker.updateRacks(Self.racksByHost(desired))
                               },
@@ -135,7 +139,8 @@ struct Convergence {
             loop = ReconcileLoop(interval: interval, logger: logger, passRequested: { await pass.passRequested() },
                                  pass: {
                                      _ = try await Self.reported { try await pass.runAnsweringRequests() }
-                                     if let retention, let store = store as? SQLiteStateStore {
+                                     let fromSite = await siteRetention.value
+                                     if let retention = retention ?? fromSite {
                                          let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
                                          try await store.pruneJournal(before: cutoff,
                                                                       keepingNewestPerNode: Store.Prune.keptPerNode)
@@ -289,6 +294,15 @@ struct HeartbeatListener: ServiceLifecycle.Service {
 }
 
 /// The site of the latest pass, for the console.
+/// The latest commit's `store.retention`, for the loop's journal pruning.
+actor LatestRetention {
+    private(set) var value: Duration?
+
+    init(_ value: Duration?) { self.value = value }
+
+    func update(_ value: Duration?) { self.value = value }
+}
+
 actor CurrentSite {
     private(set) var site: ConsoleSite
 

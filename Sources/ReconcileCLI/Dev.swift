@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Drivers
 import Foundation
 import Reconciler
@@ -62,6 +63,8 @@ extension Dev {
             var nodes: [Node]
         }
 
+        @OptionGroup var logging: LoggingOptions
+
         func run() async throws {
             let result = SiteLoader.load(path: path)
             if !result.diagnostics.isEmpty {
@@ -100,6 +103,8 @@ extension Dev {
         @Option(help: "Nodes per rack.") var nodesPerRack: Int = 40
         @Option(help: "Output directory.") var output: String
 
+        @OptionGroup var logging: LoggingOptions
+
         func validate() throws {
             guard nodes > 0, nodes <= 1_000_000 else { throw ValidationError("--nodes must be 1…1000000") }
         }
@@ -118,6 +123,8 @@ extension Dev {
 
         @Argument(help: "Site directory.") var path: String
         @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+
+        @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             let root = URL(fileURLWithPath: path).standardizedFileURL
@@ -190,6 +197,8 @@ extension Dev {
         @Argument(help: "Site directory.") var path: String
         @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
 
+        @OptionGroup var logging: LoggingOptions
+
         func run() async throws {
             var loaded: [DesiredState?] = []
             let load = try best(repeats) { loaded.append(SiteLoader.load(path: path).state) }
@@ -226,6 +235,8 @@ extension Dev {
 
         @Option(help: "State database path.") var state: String
         @Option(help: "Stop after this many actions.") var count: Int = 1_000_000
+
+        @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             let store = try SQLiteStateStore(path: state)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Drivers
 import Foundation
 import Reconciler
@@ -12,6 +13,8 @@ extension Dev {
 
         @Option(help: "State database to write (created).") var state: String
         @Argument(help: "Site directory.") var path: String
+
+        @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             guard let desired = SiteLoader.load(path: path).state else { throw ExitCode.failure }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Logging
 import RackswarmCore
@@ -30,6 +31,8 @@ struct Image: AsyncParsableCommand {
 
         @Option(help: "HTTP web seed URL (BEP 19); repeatable.")
         var webSeed: [String] = []
+
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             if let pieceSize {

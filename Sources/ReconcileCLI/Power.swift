@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Drivers
 import Foundation
 import Logging
@@ -6,7 +7,7 @@ import RackswarmCore
 import Reconciler
 
 /// `reconcile power`: read or change the power and next boot device of nodes through their BMCs.
-struct Power: AsyncParsableCommand {
+struct Power: AsyncParsableCommand, DefaultLogLevel {
     static let configuration = CommandConfiguration(
         abstract: "Read or change node power and next boot device through their BMCs (IPMI, Redfish, iLO).",
         discussion: """
@@ -55,11 +56,16 @@ struct Power: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Log protocol details to standard error.")
     var verbose = false
 
+    /// Debug with `--verbose`, else warning: standard error holds only what went wrong.
+    var defaultLogLevel: Logger.Level { verbose ? .debug : .warning }
+
     @Argument(help: "Node names (resolved from --path), then the ACTION.")
     var arguments: [String] = []
 
     var action: PowerCommandAction? { arguments.last.flatMap(PowerCommandAction.init(rawValue:)) }
     var nodes: [String] { Array(arguments.dropLast()) }
+
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         guard let last = arguments.last else { throw ValidationError("missing ACTION (status, on, off, ...)") }
@@ -82,11 +88,6 @@ struct Power: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .warning
-            return handler
-        }
         let logger = Logger(label: "reconcile.power")
         guard let action else { throw ExitCode.validationFailure }
         let targets = try resolveTargets()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Dispatch
 import Foundation
 import Logging
@@ -6,7 +7,7 @@ import RackswarmCore
 import Torrent
 
 /// `reconcile seed`: runs the tracker and the initial seed of an image in the foreground.
-struct Seed: AsyncParsableCommand {
+struct Seed: AsyncParsableCommand, DefaultLogLevel {
     static let configuration = CommandConfiguration(abstract: "Seed an image and run its tracker until interrupted.")
 
     @Argument(help: "The .torrent file.")
@@ -39,6 +40,11 @@ struct Seed: AsyncParsableCommand {
     @Flag(help: "Log debug detail.")
     var verbose = false
 
+    /// Debug with `--verbose`, else info.
+    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
+
+    @OptionGroup var logging: LoggingOptions
+
     func validate() throws {
         guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
         if let trackerListen, HostPort(parsing: trackerListen) == nil {
@@ -48,8 +54,7 @@ struct Seed: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "rackswarm.seed")
-        logger.logLevel = verbose ? .debug : .info
+        let logger = Logger(label: "rackswarm.seed")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
         let listenAddress = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
         var runningTracker: TrackerHTTPServer.Running?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Drivers
 import Foundation
 import Logging
@@ -49,6 +50,8 @@ struct Service: AsyncParsableCommand {
 
     @Flag(help: "Print the answer's report as JSON.")
     var json = false
+
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if let agent, AgentAddress(parsing: agent) == nil { throw ValidationError("--agent must be HOST:PORT") }

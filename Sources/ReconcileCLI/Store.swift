@@ -33,17 +33,21 @@ struct Store: AsyncParsableCommand {
         }
     }
 
-    /// `reconcile store prune --retention 30d`: the journal retention a looping reconciler applies each pass.
+    /// `reconcile store prune`: the journal retention a looping reconciler applies each pass, by hand.
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Delete ended journal entries older than --retention, keeping each node's newest ones.")
+            abstract: "Delete ended journal entries older than the retention, keeping each node's newest ones.",
+            discussion: """
+                The retention is --retention (or RACKSWARM_RETENTION, or retention: in reconciler.yaml), else the \
+                site's store.retention (read from --repo like every site command).
+                """)
 
         @Option(help: "State database.")
         var state: String = Settings.value("state", ".rackswarm/state.db")
 
-        @Option(help: "Keep entries younger than this (e.g. 30d, 12h; default 30d).",
+        @Option(help: "Keep entries younger than this (e.g. 30d, 12h); default: the site's store.retention.",
                 transform: Quantity.durationFlag())
-        var retention: Duration = .seconds(30 * 86400)
+        var retention: Duration?
 
         /// Journal entries each node keeps whatever their age (its recent history for `status NODE`).
         static let keptPerNode = 50
@@ -51,13 +55,33 @@ struct Store: AsyncParsableCommand {
         @Option(help: "Entries per node always kept, however old.")
         var keep: Int = keptPerNode
 
+        @OptionGroup(title: "Site (for its store.retention when --retention is not given)")
+        var source: SourceOptions
+
         @OptionGroup var logging: LoggingOptions
 
-        func validate() throws {
+        mutating func validate() throws {
             guard keep >= 0 else { throw ValidationError("--keep must be 0 or more") }
+            // The settings file's retention, read now so that a malformed one is reported before anything starts.
+            retention = retention ?? Settings.duration("retention")
+        }
+
+        /// The flag's (or setting's) retention, else the site's; exits 1 when neither names one.
+        func resolvedRetention() throws -> Duration {
+            if let retention { return retention }
+            guard let duration = try source.loadSite(refusal: "nothing was pruned").desired.site.store.retention else {
+                Terminal.standardError.write("""
+                    error: no retention: the site sets no store.retention and --retention was not given; \
+                    nothing was pruned
+
+                    """)
+                throw ExitCode.failure
+            }
+            return duration
         }
 
         func run() async throws {
+            let retention = try resolvedRetention()
             // openExisting checks the file and its schema version, read-only; pruning then writes.
             guard try SQLiteStateStore.openExisting(path: state) != nil else {
                 Terminal.standardError.write("error: no state database at \(state)\n")

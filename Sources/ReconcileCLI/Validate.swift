@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import Reconciler
 
@@ -9,6 +10,8 @@ struct Validate: AsyncParsableCommand {
 
     @Argument(help: "Directory (or file) holding the site's YAML.")
     var path: String
+
+    @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let result = SiteLoader.load(path: path)

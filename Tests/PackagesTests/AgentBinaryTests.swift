@@ -56,13 +56,15 @@ struct AgentBinaryTests {
         var portIterator = ports.makeAsyncIterator()
         let heartbeatPort = try #require(await portIterator.next())
 
-        // The agent, as a node would run it.
+        // The agent, as a node would run it, with its metrics endpoint.
         let portFile = "\(node.directory)/port"
+        let metricsPort = try freePort()
         agentPID = try Self.spawnDaemon(agentBinary, [
             "serve", "--listen", "127.0.0.1:0", "--node", node.name, "--key-file", agentKeyFile,
             "--state-dir", node.state, "--install-root", node.root, "--package-manager", "\(node.directory)/bin/yum",
             "--releasever", "1", "--no-gpg-check", "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
             "--port-file", portFile, "--report-to", "127.0.0.1:\(heartbeatPort)", "--heartbeat-interval", "0.5",
+            "--metrics-listen", "127.0.0.1:\(metricsPort)",
         ], log: "\(node.directory)/agent.log")
         var port: Int?
         let deadline = ContinuousClock.now + .seconds(20)
@@ -95,6 +97,24 @@ struct AgentBinaryTests {
         }
         #expect(inventory?.services.map(\.service) == ["WEB"])
         #expect(inventory?.packages == ["httpd-2.2.9-1.noarch"])
+
+        // The agent's own /metrics: valid exposition text (promtool), the service recorded and not drifted.
+        let metricsURL = "http://127.0.0.1:\(metricsPort)/metrics"
+        let checked = await PackageLab.shell("/bin/sh", ["-c", "curl -sSf \(metricsURL) | promtool check metrics"])
+        #expect(checked.succeeded, "\(checked.output)")
+        var metrics = await PackageLab.shell("/usr/bin/curl", ["-sSf", metricsURL]).output
+        #expect(metrics.contains("rackswarm_agent_services 1\n"), "\(metrics)")
+        #expect(metrics.contains("rackswarm_agent_service_drifted{service=\"WEB\"} 0\n"))
+        #expect(metrics.contains("rackswarm_agent_requests_total{command=\"install\",code=\"ok\"} 1\n"))
+        #expect(metrics.contains("rackswarm_agent_build_info{version=\""))
+        // httpd dies behind the agent's back: the next scrape shows the drift.
+        for pid in node.processes() where pid != agentPID { kill(pid, SIGKILL) }
+        try await Task.sleep(for: .milliseconds(300))
+        metrics = await PackageLab.shell("/usr/bin/curl", ["-sSf", metricsURL]).output
+        #expect(metrics.contains("rackswarm_agent_service_processes_down{service=\"WEB\"} 1\n"), "\(metrics)")
+        #expect(metrics.contains("rackswarm_agent_service_drifted{service=\"WEB\"} 1\n"))
+        let restarted = await PackageLab.shell(reconcileBinary, ["service", node.name, "restart", "WEB"] + common)
+        #expect(restarted.succeeded, "\(restarted.output)")
 
         // A reconciler with another key is refused; the node is untouched.
         let otherKey = "\(node.directory)/other.key"

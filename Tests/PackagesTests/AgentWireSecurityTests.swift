@@ -53,6 +53,19 @@ struct AgentWireSecurityTests {
             #expect(error.intent == .stalled)
         }
 
+        // The right key on a clock two hours off: refused as stale, and the client says so (the refusal carries
+        // the request's nonce, so it is the client's own answer, not a protocol violation).
+        let skewed = ServiceAgentClient(
+            address: agent.address, key: PackageLab.key, logger: Logger(label: "test"),
+            clock: { Int64(Date().timeIntervalSince1970) - 7200 })
+        do {
+            _ = try await skewed.install(vod, on: node.name)
+            Issue.record("a request from a skewed clock was accepted")
+        } catch {
+            #expect(error.code == .unauthorized)
+            #expect(error.detail.contains("timestamp outside the allowed window"), "\(error.detail)")
+        }
+
         // The paper's unsigned request, and a garbled one on the same connection.
         let unsigned = ServiceMessage.request(.install, node: node.name, service: "VOD", payload: [vod.jsonText()])
         let answers = try await Self.raw(

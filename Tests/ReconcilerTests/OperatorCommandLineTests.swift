@@ -171,4 +171,76 @@ struct OperatorCommandLineTests {
         #expect(left.contains { $0.id == fresh[0] })
         #expect(stdout.contains("pruned \(plan.actions.count + 1 - left.count) journal entries"), "\(stdout)")
     }
+
+    @Test func pruneReadsTheSitesStoreRetention() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The example site, with `store: {retention: 1h}` in its spec.
+        let copy = directory + "/site"
+        try FileManager.default.copyItem(atPath: site, toPath: copy)
+        let siteFile = copy + "/site.yaml"
+        let text = try String(contentsOfFile: siteFile, encoding: .utf8)
+        try text.replacingOccurrences(of: "  interval: 5m", with: "  interval: 5m\n  store:\n    retention: 1h")
+            .write(toFile: siteFile, atomically: true, encoding: .utf8)
+        let loaded = try #require(SiteLoader.load(path: copy).state)
+        #expect(loaded.site.store.retention == .seconds(3600))
+
+        let state = directory + "/state.db"
+        let store = try SQLiteStateStore(path: state)
+        let plan = Planner.plan(desired: loaded, observed: ObservedState())
+        let old = Date(timeIntervalSinceNow: -7200)
+        for id in try await store.journalPlanned(plan.actions, commit: "c1", at: old) {
+            try await store.journalStarted(id, at: old)
+            try await store.journalFinished(id, at: old)
+        }
+        // Without the site field, and without --retention: refused, nothing pruned.
+        let refused = try runProcess(ValidateCommandTests.binary, ["store", "prune", "--repo", site, "--state", state])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("no retention"), "\(refused.stderr)")
+        #expect(try await store.journal(node: nil).count == plan.actions.count)
+        // With it: the site's hour applies.
+        let pruned = try runProcess(ValidateCommandTests.binary,
+                                    ["store", "prune", "--repo", copy, "--keep", "0", "--state", state])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(pruned.stdout.contains("older than 1h"), "\(pruned.stdout)")
+        #expect(try await store.journal(node: nil).isEmpty)
+
+        // A malformed retention is a located error.
+        try text.replacingOccurrences(of: "  interval: 5m",
+                                      with: "  interval: 5m\n  store:\n    retention: 106751991167301d")
+            .write(toFile: siteFile, atomically: true, encoding: .utf8)
+        let bad = SiteLoader.load(path: copy)
+        #expect(bad.state == nil)
+        #expect(bad.diagnostics.contains { $0.message.contains("store.retention") && $0.location.line == 34 },
+                "\(bad.diagnostics)")
+    }
+
+    /// Every command of both executables takes the one shared logging group (`--log-level`, `--log-format`):
+    /// argument-parser's own dump of the command tree is walked, so a new command without it fails here.
+    @Test(arguments: ["reconcile", "provision-agent"])
+    func everyCommandTakesTheLoggingOptions(_ executable: String) throws {
+        let binary = URL(fileURLWithPath: ValidateCommandTests.binary).deletingLastPathComponent()
+            .appendingPathComponent(executable).path
+        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
+        #expect(status == 0, "\(stderr)")
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        var leaves: [String: Set<String>] = [:]
+        func walk(_ command: [String: Any], _ path: String) {
+            let name = command["commandName"] as? String ?? "?"
+            let subcommands = command["subcommands"] as? [[String: Any]] ?? []
+            let here = path.isEmpty ? name : path + " " + name
+            if subcommands.isEmpty {
+                let arguments = command["arguments"] as? [[String: Any]] ?? []
+                leaves[here] = Set(arguments.compactMap { ($0["names"] as? [[String: Any]]) }.joined()
+                    .compactMap { $0["name"] as? String })
+            }
+            // `help` is argument-parser's own; it runs nothing.
+            for sub in subcommands where sub["commandName"] as? String != "help" { walk(sub, here) }
+        }
+        walk(try #require(root["command"] as? [String: Any]), "")
+        #expect(leaves.count >= (executable == "reconcile" ? 20 : 3), "\(leaves.keys.sorted())")
+        for (command, names) in leaves.sorted(by: { $0.key < $1.key }) {
+            #expect(names.isSuperset(of: ["log-level", "log-format"]), "\(command) lacks the logging options")
+        }
+    }
 }

@@ -102,20 +102,25 @@ public actor ProvisioningAgent {
             verified = value
         }
         if let failure = replay.admit(timestamp: verified.timestamp, nonce: verified.nonce, now: clock()) {
-            return refuse(verified.message, failure)
+            // The signature checked: echo its nonce, so the client reports this reason (a skewed clock, a replay)
+            // rather than an answer that is not its own.
+            return refuse(verified.message, failure, nonce: verified.nonce)
         }
         let request = verified.message
         let response = await dispatch(request)
         return sign(response, nonce: verified.nonce)
     }
 
-    private func refuse(_ message: ServiceMessage, _ failure: MessageAuthenticator.Failure) -> ServiceMessage {
+    /// A signed `unauthorized` answer naming `failure`, carrying the request's nonce when it has a well-formed one.
+    private func refuse(
+        _ message: ServiceMessage, _ failure: MessageAuthenticator.Failure, nonce known: String? = nil
+    ) -> ServiceMessage {
         logger.warning(
             "unauthorized request",
             metadata: ["request.command": "\(message.command)", "request.reason": "\(failure.rawValue)"])
         var content = message
-        var nonce: String?
-        if let last = content.payload.last, last.hasPrefix(MessageAuthenticator.fieldPrefix) {
+        var nonce = known
+        if known == nil, let last = content.payload.last, last.hasPrefix(MessageAuthenticator.fieldPrefix) {
             content.payload.removeLast()
             let parts = last.split(separator: ":", omittingEmptySubsequences: false)
             if parts.count == 4, parts[2].utf8.count == 32, unhex(parts[2]) != nil { nonce = String(parts[2]) }

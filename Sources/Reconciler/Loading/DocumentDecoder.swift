@@ -79,7 +79,7 @@ struct DocumentDecoder {
     {
         guard let spec = fields.mapping(
             node, "\(context) spec",
-            known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval", "verify", "ipmi"])
+            known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval", "verify", "ipmi", "store"])
         else { return nil }
         var network: ProvisioningNetwork?
         if let netNode = fields.require(spec, "network"),
@@ -161,6 +161,11 @@ struct DocumentDecoder {
                 }
             }
         }
+        var store = StoreSettings.defaults
+        if let storeNode = spec.value("store"), let reader = fields.mapping(storeNode, "store", known: ["retention"]),
+            let v = reader.value("retention") {
+            store.retention = fields.duration(v, "store.retention")
+        }
         let prune = spec.value("prune").map { fields.bool($0, "prune") } ?? false
         let interval = spec.value("interval").map { fields.duration($0, "interval") } ?? .seconds(300)
         let verify = spec.value("verify").flatMap { decodeVerify($0) }
@@ -168,7 +173,7 @@ struct DocumentDecoder {
         guard let network, let prune, let interval, let suites else { return nil }
         return Site(name: name, location: location, network: network, boot: boot, rollout: rollout,
                     timeouts: timeouts, agent: agent, prune: prune, interval: interval, verify: verify,
-                    windows: windows, ipmiCipherSuites: suites)
+                    windows: windows, ipmiCipherSuites: suites, store: store)
     }
 
     // MARK: Rack

@@ -71,12 +71,14 @@ public struct Site: Sendable, Hashable {
     public var windows: MaintenanceWindows
     /// The IPMI cipher suites sessions may use, strongest first; `[17]` forbids the weak suite 3.
     public var ipmiCipherSuites: [Int]
+    /// The state database's housekeeping.
+    public var store: StoreSettings
 
     public init(
         name: String, location: SourceLocation, network: ProvisioningNetwork, boot: BootSettings,
         rollout: RolloutPolicy, timeouts: StepTimeouts, agent: AgentSettings = .defaults, prune: Bool,
         interval: Duration, verify: CommitVerification? = nil, windows: MaintenanceWindows = .none,
-        ipmiCipherSuites: [Int] = [17, 3]
+        ipmiCipherSuites: [Int] = [17, 3], store: StoreSettings = .defaults
     ) {
         self.verify = verify
         self.windows = windows
@@ -90,7 +92,22 @@ public struct Site: Sendable, Hashable {
         self.agent = agent
         self.prune = prune
         self.interval = interval
+        self.store = store
     }
+}
+
+/// The state database's housekeeping (`spec.store`).
+public struct StoreSettings: Sendable, Hashable {
+    /// Ended journal entries older than this are pruned after each looped pass (each node keeps its newest ones
+    /// whatever their age); nil keeps the whole journal.
+    public var retention: Duration?
+
+    public init(retention: Duration?) {
+        self.retention = retention
+    }
+
+    /// No pruning.
+    public static let defaults = StoreSettings(retention: nil)
 }
 
 /// The network nodes PXE-boot on, and where the reconciler's boot, tracker and HTTP server listens.

@@ -1,0 +1,12 @@
+// libFuzzer entry point for the bencode decoder; built by scripts/fuzz.sh with BencodeDrive.swift.
+// Property: the decoder is strict (canonical integers, sorted unique keys), so any input it accepts must
+// encode back to exactly the same bytes; anything else must be a thrown BencodeError, never a crash.
+
+@testable import Torrent
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzBencode(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let problem = driveBencode(Array(UnsafeBufferPointer(start: data, count: size))).problem
+    precondition(problem == nil, problem ?? "")
+    return 0
+}

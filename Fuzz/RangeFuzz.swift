@@ -1,9 +1,0 @@
-// libFuzzer entry point for the `Range` header parser; built by scripts/fuzz.sh with RangeDrive.swift.
-// Property: any header and any file size gives a range inside the file (or full/unsatisfiable), never a trap.
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzRange(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let problem = driveRange(Array(UnsafeBufferPointer(start: data, count: size)))
-    precondition(problem == nil, problem ?? "")
-    return 0
-}
