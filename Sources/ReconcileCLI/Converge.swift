@@ -140,7 +140,8 @@ struct Convergence {
                                  pass: {
                                      _ = try await Self.reported { try await pass.runAnsweringRequests() }
                                      let fromSite = await siteRetention.value
-                                     if let retention = retention ?? fromSite {
+                                     // Pruning is the SQLite store's; a shared PostgreSQL store keeps its journal.
+                                     if let retention = retention ?? fromSite, let store = store as? SQLiteStateStore {
                                          let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
                                          try await store.pruneJournal(before: cutoff,
                                                                       keepingNewestPerNode: Store.Prune.keptPerNode)
