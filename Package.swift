@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C system libraries.
@@ -92,6 +93,23 @@ let package = Package(
             sources: ["Store"],
             swiftSettings: swiftSettings
         ),
+        // The shared PostgreSQL store (several reconcilers, racks by lease): its own target, so that only what
+        // selects it (the CLI, the store tests) links postgres-nio; the agent and the pure layers never do.
+        .target(
+            name: "ReconcilerPostgres",
+            dependencies: [
+                "RackswarmCore",
+                "ReconcilerModel",
+                "ReconcilerStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/Reconciler",
+            sources: ["Postgres"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reconciler",
             dependencies: [
@@ -100,6 +118,7 @@ let package = Package(
                 "ReconcilerLoading",
                 "ReconcilerStore",
                 "Drivers",
+                "GitDriver",
                 "ReconcilerMetrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -108,12 +127,19 @@ let package = Package(
             sources: ["Execution", "Loop", "Exports.swift"],
             swiftSettings: swiftSettings
         ),
+        // The site repository's git client, apart from the other drivers so that only the reconciler links libgit2
+        // (provision-agent does not).
+        .target(
+            name: "GitDriver",
+            dependencies: ["RackswarmCore", "CLibGit2"],
+            path: "Sources/Drivers/Git",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Drivers",
             dependencies: [
                 "RackswarmCore",
                 "COpenSSL",
-                "CLibGit2",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -122,6 +148,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            exclude: ["Git"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -132,6 +159,8 @@ let package = Package(
                 "Torrent",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
@@ -204,6 +233,7 @@ let package = Package(
             dependencies: [
                 "RackswarmCore",
                 "Reconciler",
+                "ReconcilerPostgres",
                 "Drivers",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -256,7 +286,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DriversTests",
-            dependencies: ["LabSupport", "Drivers"],
+            dependencies: ["LabSupport", "Drivers", "GitDriver"],
             exclude: ["Support/git_http_server.py"],
             swiftSettings: swiftSettings
         ),
@@ -266,6 +296,7 @@ let package = Package(
                 "RackswarmCore",
                 "LabSupport",
                 "Reconciler",
+                "ReconcilerPostgres",
                 "ReconcilerTesting",
                 "Drivers",
                 "DriversTesting",

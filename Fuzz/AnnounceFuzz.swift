@@ -1,16 +1,12 @@
-// libFuzzer entry point for the tracker's announce query and its bencoded answer; built by scripts/fuzz.sh.
+// libFuzzer entry point for the tracker's announce query and its bencoded answer; built by scripts/fuzz.sh with
+// AnnounceDrive.swift.
 // Property: any query gives a request or nil, never a trap, with its numbers in range; any answer body gives a
 // response or a thrown error.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzAnnounce(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    let text = String(decoding: bytes, as: UTF8.self)
-    if let request = AnnounceRequest(query: text) {
-        precondition((0...65535).contains(request.port), "port \(request.port) out of range")
-        _ = request.query
-    }
-    _ = try? AnnounceResponse(bencoded: bytes)
+    let problem = driveAnnounce(Array(UnsafeBufferPointer(start: data, count: size))).problem
+    precondition(problem == nil, problem ?? "")
     return 0
 }
 

@@ -12,6 +12,10 @@
 #   status 1 s, console 0.5 s; at 1k and 10k the same budgets scaled by nodes / 100k, but never below what
 #   starting a process costs (50 ms, 40 MB) or a request on loopback (10 ms). A figure over its budget prints
 #   OVER BUDGET.
+# - instructions: at the sizes in RACKSWARM_BENCH_CALLGRIND_SIZES (default 10000; empty for none) and when valgrind
+#   is installed, the instructions each command executes under callgrind (the console: its two requests only), kept
+#   in the record as "instructions". On a machine shared with other builds wall times move by 2x between runs;
+#   instruction counts move by well under 1%, so before/after comparisons use them.
 # Writes benchmarks/results/{load,plan}.json and {load,plan}.png. RACKSWARM_BENCH_SIZES picks the sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +44,20 @@ for n in ${RACKSWARM_BENCH_SIZES:-1000 10000 100000}; do
     console=$($timer console --repeats "$repeats" --paths /,/api/v1/site -- \
         "$bin" console --repo "$site" --state "$work/full-$n.db" --listen 127.0.0.1:0 --refresh 3600)
     plan=$("$py" benchmarks/site_budgets.py "$n" "$plan" "$validate" "$text" "$json" "$status" "$console")
+    if command -v valgrind > /dev/null && [[ " ${RACKSWARM_BENCH_CALLGRIND_SIZES-10000} " == *" $n "* ]]; then
+        # valgrind cannot read the DWARF of the static release binary; symbols are enough for counting.
+        plain="$work/reconcile-nodebug"
+        [ -x "$plain" ] || objcopy --strip-debug "$bin" "$plain"
+        count="$timer instructions"
+        counts=$("$py" -c 'import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], map(json.loads, sys.argv[2::2])))))' \
+            validate "$($count -- "$plain" validate "$site")" \
+            dry_run_text "$($count --ok 2 -- "$plain" plan --repo "$site" --state "$work/none.db")" \
+            dry_run_json "$($count --ok 2 -- "$plain" plan --repo "$site" --state "$work/none.db" --output json)" \
+            status_full_store "$($count -- "$plain" status --repo "$site" --state "$work/full-$n.db")" \
+            console "$($count --paths /,/api/v1/site -- \
+                "$plain" console --repo "$site" --state "$work/full-$n.db" --listen 127.0.0.1:0 --refresh 3600)")
+        plan=$(echo "$plan" | "$py" -c 'import json,sys; r=json.load(sys.stdin); c=json.loads(sys.argv[1]); p=c.pop("console")["pages"]; c["console_site_page"]=p["/"]; c["console_api_site"]=p["/api/v1/site"]; r["instructions"]={k: v["instructions"] for k, v in c.items()}; print(json.dumps(r))' "$counts")
+    fi
     loads+=("$load")
     plans+=("$plan")
     echo "$n nodes: load $(echo "$load" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("ratio %.2f (one core %.2f)" % (r["throughput_ratio"], r["throughput_ratio_one_core"]))'); plan $(echo "$plan" | "$py" -c 'import json,sys; r=json.load(sys.stdin); print("full/load %.2f, no-op/load %.2f, load + plan %.2f s" % (r["full_plan_to_load_ratio"], r["noop_plan_to_load_ratio"], r["dry_run_seconds"]))')"

@@ -71,6 +71,8 @@ def report(record):
             line += f", {entry['peak_rss_mb']:.0f} MB (budget {entry['budget_peak_rss_mb']:.0f} MB)"
         if entry["over_budget"]:
             line += "  OVER BUDGET"
+        if name in record.get("instructions", {}):
+            line += f", {record['instructions'][name] / 1e9:.3f} G instructions"
         print(line)
 
 

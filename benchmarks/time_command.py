@@ -9,6 +9,13 @@
         Starts COMMAND (a `reconcile console --listen 127.0.0.1:0 …`), reads the URL it prints, asks for each path
         N times and prints JSON: per path the best time from request to the last byte, and the body's size; then
         the server's peak resident set. The server is stopped (SIGTERM, then SIGKILL) whatever happens.
+
+    time_command.py instructions --ok 0,2 [--paths /,/api/v1/site] -- COMMAND...
+        Counts the instructions COMMAND executes under valgrind's callgrind (the stable figure on a shared, noisy
+        machine, where wall times move by 2x between runs) and prints JSON {"instructions": N}. With --paths,
+        COMMAND is a console: only the requests are counted (instrumentation is switched on around each, the server
+        already up), and the JSON holds per path {"instructions": N}. COMMAND's binary must carry no DWARF that
+        valgrind cannot read (bench-site.sh passes a copy with the debug sections stripped).
 """
 import argparse
 import json
@@ -78,20 +85,79 @@ def console(args):
             server.wait()
 
 
+def collected(log):
+    """The instruction count callgrind printed at exit ("Collected : N")."""
+    match = re.search(r"Collected : (\d+)", log)
+    if match is None:
+        sys.exit("callgrind printed no count:\n" + log[-2000:])
+    return int(match.group(1))
+
+
+def start_console(command):
+    """Starts a console server; answers the process and the URL it printed."""
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        if not line:
+            break
+        match = re.search(r"(http://[0-9.]+:[0-9]+)/", line)
+        if match:
+            return server, match.group(1)
+    server.kill()
+    server.wait()
+    sys.exit("the console did not print its URL")
+
+
+def instructions(args):
+    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    if not args.paths:
+        with subprocess.Popen(valgrind + args.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True) as process:
+            log = process.stderr.read()
+        if str(process.returncode) not in args.ok.split(","):
+            sys.exit(f"exit status {process.returncode}: {log[-2000:]}")
+        print(json.dumps({"instructions": collected(log)}))
+        return
+    pages = {}
+    for path in args.paths.split(","):
+        log_file = f"/tmp/rackswarm-callgrind-{os.getpid()}.log"
+        server, url = start_console(valgrind + ["--instr-atstart=no", f"--log-file={log_file}"] + args.command)
+        try:
+            urllib.request.urlopen(url + path, timeout=600).read()  # warm: the first request pays one-time costs
+            subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
+            urllib.request.urlopen(url + path, timeout=600).read()
+            subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True, capture_output=True)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        with open(log_file) as log:
+            pages[path] = {"instructions": collected(log.read())}
+        os.unlink(log_file)
+    print(json.dumps({"pages": pages}))
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="mode", required=True)
-    for mode in ("run", "console"):
+    for mode in ("run", "console", "instructions"):
         p = sub.add_parser(mode)
         p.add_argument("--repeats", type=int, default=3)
         p.add_argument("command", nargs="+")
         if mode == "run":
             p.add_argument("--ok", default="0")
             p.add_argument("--out", required=True)
-        else:
+        elif mode == "console":
             p.add_argument("--paths", default="/")
+        else:
+            p.add_argument("--ok", default="0")
+            p.add_argument("--paths", default="")
     args = parser.parse_args()
-    (run if args.mode == "run" else console)(args)
+    {"run": run, "console": console, "instructions": instructions}[args.mode](args)
 
 
 if __name__ == "__main__":

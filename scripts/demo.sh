@@ -7,8 +7,13 @@
 # commit (WEB on two more nodes, a new image for rack r2) is previewed and converged, and a broken commit is
 # refused with located diagnostics.
 #
-# Variables: DEMO_NODES_PER_RACK (default 4; more nodes are added to both racks), DEMO_IMAGE_MIB (default 64),
-# DEMO_KEEP=1 (leave the lab running; `make demo-down` removes it). Run as root (network namespaces).
+# The first DEMO_VMS nodes of rack r1 (default 1) are real machines: qemu VMs (TCG) with blank disks, driven by
+# their IPMI BMC, that PXE-boot `make installer`'s install environment and install `make image`'s Debian 12 disk
+# image (built first when missing), which the site names by `url:` so the reconciler's seed downloads it once.
+#
+# Variables: DEMO_VMS (default 1; 0 keeps every node a namespace), DEMO_NODES_PER_RACK (default 4; more nodes are
+# added to both racks), DEMO_IMAGE_MIB (default 64, the namespace nodes' image), DEMO_KEEP=1 (leave the lab
+# running; `make demo-down` removes it). Run as root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -16,6 +21,8 @@ bin=$root/.build/debug/reconcile
 work=${DEMO_DIR:-/tmp/rackswarm-demo}
 per_rack=${DEMO_NODES_PER_RACK:-4}
 image_mib=${DEMO_IMAGE_MIB:-64}
+vms=${DEMO_VMS:-1}
+os_image=$root/build/image/debian-12.img
 python=/usr/bin/python3
 vdc() { "$python" "$root/scripts/lab/vdc.py" "$@"; }
 export GIT_AUTHOR_NAME="rackswarm demo" GIT_AUTHOR_EMAIL="demo@rackswarm.invalid"
@@ -46,6 +53,10 @@ finish() {
 }
 trap finish EXIT
 mkdir -p "$work/repo" "$work/http/boot" "$work/tftp/boot"
+if [ "$vms" -gt 0 ] && { [ ! -s "$os_image" ] || [ ! -s build/installer/initramfs.img ]; }; then
+    echo "== 0. The install environment and the OS image for the VM nodes (make installer image; minutes, once)"
+    make installer image
+fi
 
 site=$work/repo/site
 reconcile_in_lab() { vdc exec "$work/lab" -- "$bin" "$@"; }
@@ -58,7 +69,8 @@ head -c $((image_mib << 20)) /dev/urandom > "$site/images/centos-7.img"
 sha=$(sha256sum "$site/images/centos-7.img" | cut -c1-64)
 sed -i "s|^  sha256: .*|  sha256: \"$sha\"|" "$site/images/centos-7.yaml"
 sed -i "s|/srv/rackswarm/tftp|$work/tftp|; s|/srv/rackswarm/http|$work/http|; s|/etc/rackswarm/site.key|$work/site.key|; \
-s|^  interval: .*|  interval: 10s|; s|^    install: .*|    install: 3m|" "$site/site.yaml"
+s|^  interval: .*|  interval: 10s|; s|^    install: .*|    install: $([ "$vms" -gt 0 ] && echo 10m || echo 3m)|" \
+    "$site/site.yaml"
 sed -i "s|/etc/rackswarm/bmc-r2.password|$work/bmc-r2.password|" "$site/racks/r2.yaml"
 "$python" - "$site" "$per_rack" <<'PY'
 import re, sys
@@ -76,6 +88,48 @@ for rack in ("r1", "r2"):
         documents.append(node)
     open(path, "w").write("\n---\n".join(documents))
 PY
+if [ "$vms" -gt 0 ]; then
+    # The VM nodes' image: make image's Debian 12 disk, by URL (downloaded once into the seed, then spread by
+    # BitTorrent), installed by make installer's kernel and initramfs, which both loaders fetch.
+    for boot in "$work/http" "$work/tftp"; do
+        mkdir -p "$boot/installer"
+        cp build/installer/vmlinuz build/installer/initramfs.img "$boot/installer/"
+    done
+    "$python" - "$site" "$vms" "$os_image" "$(sha256sum "$os_image" | cut -c1-64)" <<'PY'
+import sys
+site, vms, image, sha = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+network = r"printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' > etc/systemd/network/10-rackswarm.network"
+open(f"{site}/images/debian-12.yaml", "w").write(f'''# The VM nodes' OS: make image's raw disk image (docs/os-image.md), fetched from its URL by the reconciler.
+apiVersion: rackswarm.io/v1
+kind: Image
+metadata:
+  name: debian-12
+spec:
+  version: "12"
+  url: file://{image}
+  sha256: "{sha}"
+  kernel: installer/vmlinuz
+  initrd: installer/initramfs.img
+  kernelArgs: [console=ttyS0]
+  rootPartition: LABEL=rackswarm-root
+  pieceSize: 4MiB
+  postInstall:
+    - name: hostname
+      run: echo "$RACKSWARM_NODE" > etc/hostname
+    - name: network
+      run: {network}
+    - name: image
+      run: echo "debian-12@12" > etc/rackswarm/image
+''')
+path = f"{site}/racks/r1.yaml"
+documents = open(path).read().split("\n---\n")
+for i, doc in enumerate(documents):
+    for n in range(1, vms + 1):
+        if f"name: r1n{n}\n" in doc:
+            documents[i] = doc.replace("image: centos-7", "image: debian-12")
+open(path, "w").write("\n---\n".join(documents))
+PY
+fi
 printf 'demo-r2-secret\n' > "$work/bmc-r2.password"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/site.key"
 echo >> "$work/site.key"
@@ -99,7 +153,9 @@ set -e
 
 echo
 echo "== 3. The virtual data center: a namespace, a BMC, DHCP/TFTP and a disk per node"
-vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701
+vm_nodes=()
+for n in $(seq 1 "$vms"); do vm_nodes+=(--vm "r1n$n"); done
+vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701 "${vm_nodes[@]}"
 
 echo
 echo "== 4. reconcile apply --every 10s, until every node is ready"
@@ -108,7 +164,7 @@ started=$(date +%s)
 # terminal signals stay ours.
 setsid "$python" "$root/scripts/lab/vdc.py" exec "$work/lab" -- "$bin" apply "${source_options[@]}" \
     --state "$work/state.db" --every 10s --dnsmasq-pid-file "$work/lab/dnsmasq.pid" --backoff 1s \
-    --heartbeat-listen 10.77.0.1:7701 \
+    --heartbeat-listen 10.77.0.1:7701 --console-listen 10.77.0.1:8090 \
     > "$work/reconcile.log" 2>&1 < /dev/null &
 echo $! > "$work/reconcile.pid"
 cat > "$work/progress.py" <<'PY'
@@ -182,12 +238,12 @@ echo "(exit status 1: no plan was made; the running loop logs the same diagnosti
 echo
 echo "== 7. Where to look"
 echo "metrics (from the reconciler's server, in the lab's core namespace):"
-vdc exec "$work/lab" -- curl -s http://10.77.0.1:8080/metrics | grep -E '^rackswarm_(nodes|actions_total|seed|peer)' \
+vdc exec "$work/lab" -- curl -s http://10.77.0.1:8090/metrics | grep -E '^rackswarm_(nodes|actions_total|seed|peer)' \
     | head -20
 cat <<EOF
-console:          $python scripts/lab/vdc.py exec $work/lab -- curl http://10.77.0.1:8080/console
+console:          $python scripts/lab/vdc.py exec $work/lab -- curl http://10.77.0.1:8090/console
 reconciler log:   $work/reconcile.log
-node consoles:    $work/lab/nodes/NODE/console.log
+node consoles:    $work/lab/nodes/NODE/console.log  (VM nodes: SeaBIOS, iPXE, the installer, Debian)
 state database:   $work/state.db  (reconcile status --repo file://$work/repo --path site --state $work/state.db)
 EOF
 if [ "${DEMO_KEEP:-0}" = 1 ]; then

@@ -15,15 +15,15 @@ mkdir -p "$out"
 bencode=(Sources/Torrent/Bencode/BencodeDecoder.swift Sources/Torrent/Bencode/BencodeEncoder.swift
          Sources/Torrent/Bencode/BencodeValue.swift)
 declare -A sources max_len
-sources[bencode]="${bencode[*]} Fuzz/BencodeFuzz.swift"
+sources[bencode]="${bencode[*]} Fuzz/BencodeDrive.swift Fuzz/BencodeFuzz.swift"
 max_len[bencode]=512
-sources[range]="Sources/BootServer/ByteRange.swift Fuzz/RangeFuzz.swift"
+sources[range]="Sources/BootServer/ByteRange.swift Fuzz/RangeDrive.swift Fuzz/RangeFuzz.swift"
 max_len[range]=128
 sources[announce]="${bencode[*]} Sources/Torrent/Tracker/Announce.swift Sources/Torrent/Version.swift
-    Fuzz/AnnounceFuzz.swift"
+    Fuzz/AnnounceDrive.swift Fuzz/AnnounceFuzz.swift"
 max_len[announce]=512
 sources[metainfo]="${bencode[*]} Sources/Torrent/Metainfo/Metainfo.swift Sources/Torrent/Metainfo/SHA1.swift
-    Sources/Torrent/Version.swift Fuzz/MetainfoFuzz.swift"
+    Sources/Torrent/Version.swift Sources/RackswarmCore/Quantity.swift Fuzz/MetainfoDrive.swift Fuzz/MetainfoFuzz.swift"
 max_len[metainfo]=1024
 sources[service-frame]="Sources/Drivers/Packages/ServiceMessage.swift
     Sources/Drivers/Packages/ServiceMessage+Encoding.swift Sources/Drivers/Packages/ServiceMessageError.swift Sources/Drivers/Packages/ServiceMessageParser.swift
@@ -34,8 +34,8 @@ sources[ipmi]="Sources/Drivers/Power/IPMI/RMCPPacket.swift Sources/Drivers/Power
     Sources/Drivers/Power/PowerCapabilities.swift Sources/Drivers/Power/PowerError.swift Sources/RackswarmCore/*.swift
     Fuzz/IPMIDrive.swift Fuzz/IPMIFuzz.swift"
 max_len[ipmi]=256
-sources[install-report]="Sources/BootServer/ReportBody.swift Sources/RackswarmCore/InstallReport.swift
-    Fuzz/InstallReportFuzz.swift"
+sources[install-report]="Sources/BootServer/ReportBody.swift Sources/RackswarmCore/*.swift
+    Fuzz/InstallReportDrive.swift Fuzz/InstallReportFuzz.swift"
 max_len[install-report]=512
 
 sources[yaml]="Sources/Reconciler/Loading/YAML/*.swift Sources/Reconciler/Loading/DocumentDecoder.swift

@@ -10,7 +10,7 @@ struct ProvisionAgent: AsyncParsableCommand {
         abstract: "The node agent: installs the image from the install environment, answers the reconciler's service "
             + "requests and reports the node's inventory.",
         version: "provision-agent " + BuildInfo.versionLine,
-        subcommands: [Serve.self, Fetch.self, Install.self]
+        subcommands: [Serve.self, Fetch.self, Install.self, Erase.self]
     )
 }
 

@@ -29,59 +29,62 @@ public struct BMCURL: Sendable, Hashable {
     /// The rest after the host: empty, or starting with `/` (or `?`, `#`).
     public var path: String
 
-    /// Why a text is not a BMC URL.
-    public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
-        public enum Problem: Sendable, Hashable {
-            case noScheme
-            case invalidScheme
-            case credentials
-            case invalidHost
-            case invalidPort
+    /// Why a text is not a BMC URL; its description never repeats credentials.
+    public enum ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+        case noScheme
+        case invalidScheme
+        case credentials
+        /// A missing or malformed host, with what is wrong with it.
+        case invalidHost(String)
+        /// A port that is not a number from 1 to 65535, as written.
+        case invalidPort(String)
+
+        public var description: String {
+            switch self {
+            case .noScheme: "expected scheme://host[:port], e.g. ipmi://10.0.0.5"
+            case .invalidScheme: "invalid URL scheme"
+            case .credentials: "credentials do not belong in the BMC URL; use a secret reference"
+            case .invalidHost(let why): why
+            case .invalidPort(let text): "invalid port '\(text)'"
+            }
         }
-
-        public var problem: Problem
-        /// What is wrong, never with credentials in it.
-        public var message: String
-
-        public var description: String { message }
     }
 
     public init(parsing text: String) throws(ParseError) {
         guard let schemeEnd = text.range(of: "://") else {
-            throw ParseError(problem: .noScheme, message: "expected scheme://host[:port], e.g. ipmi://10.0.0.5")
+            throw .noScheme
         }
         let scheme = text[..<schemeEnd.lowerBound]
         guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else {
-            throw ParseError(problem: .invalidScheme, message: "invalid URL scheme")
+            throw .invalidScheme
         }
         let rest = text[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
         let authority = rest[..<authorityEnd]
         if authority.contains("@") {
-            throw ParseError(problem: .credentials,
-                             message: "credentials do not belong in the BMC URL; use a secret reference")
+            throw .credentials
         }
         var host = authority
         var portText: Substring?
         if authority.hasPrefix("[") {
             guard let close = authority.firstIndex(of: "]") else {
-                throw ParseError(problem: .invalidHost, message: "unterminated IPv6 address")
+                throw .invalidHost("unterminated IPv6 address")
             }
             host = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
             if after.hasPrefix(":") {
                 portText = after.dropFirst()
             } else if !after.isEmpty {
-                throw ParseError(problem: .invalidHost, message: "unexpected text after IPv6 address")
+                throw .invalidHost("unexpected text after IPv6 address")
             }
         } else if let colon = authority.lastIndex(of: ":") {
             host = authority[..<colon]
             portText = authority[authority.index(after: colon)...]
         }
-        guard !host.isEmpty else { throw ParseError(problem: .invalidHost, message: "missing host") }
+        guard !host.isEmpty else { throw .invalidHost("missing host") }
         if let portText {
             guard let value = Int(portText), (1...65535).contains(value) else {
-                throw ParseError(problem: .invalidPort, message: "invalid port '\(portText)'")
+                throw .invalidPort(String(portText))
             }
             port = value
         }

@@ -95,6 +95,29 @@ public enum Quantity {
         return "\(bytes)B"
     }
 
+    /// A size rounded for people in binary units, one decimal (`117.7 MiB`, `512 B`): progress lines and limits.
+    public static func rounded(bytes count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : "\(decimal(value, digits: 1)) \(units[unit])"
+    }
+
+    /// `value` with exactly `digits` decimals (`3.140`), without Foundation's locale-dependent formatting.
+    public static func decimal(_ value: Double, digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = Int((value * scale).rounded())
+        let whole = scaled / Int(scale)
+        let fraction = abs(scaled % Int(scale))
+        let fractionText = String(fraction)
+        return "\(whole).\(String(repeating: "0", count: max(0, digits - fractionText.count)))\(fractionText)"
+    }
+
     /// The text for a duration in the largest unit that divides it (`366d`, `90s`, `250ms`).
     public static func describe(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components

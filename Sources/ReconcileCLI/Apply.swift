@@ -1,4 +1,5 @@
 import ArgumentParser
+import BootServer
 import CommandLineSupport
 import Console
 import Drivers
@@ -25,8 +26,18 @@ struct Apply: AsyncParsableCommand {
 
     @OptionGroup var source: SourceOptions
 
-    @Option(help: "State database (observed status and journal).")
+    @Option(help: """
+        State database: a SQLite file, or postgres://USER@HOST:PORT/DB?password=env:NAME (or file:PATH) shared by \
+        several reconcilers, each acting on the racks it holds by lease.
+        """)
     var state: String = Settings.value("state", ".rackswarm/state.db")
+
+    @Option(help: "This reconciler's name among those sharing a PostgreSQL state (default: the host name).")
+    var shardId: String = Settings.value("shard-id", StateLocation.defaultShard)
+
+    @Option(help: "How long a rack lease lasts without renewal (PostgreSQL state); renewed every third of it.",
+            transform: Quantity.durationFlag(in: .seconds(2) ... .seconds(3600)))
+    var leaseTtl: Duration = .seconds(30)
 
     @Option(help: "Plan against this observed state (JSON) instead of the state database: a what-if preview.")
     var observed: String?
@@ -62,6 +73,19 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
     var tokenFile: String?
 
+    @Option(help: """
+        Serve the console, its JSON API and /metrics on HOST:PORT, a listener of their own (the PXE-facing one \
+        serves boot files, the tracker and install reports only). Without it they are not served.
+        """)
+    var consoleListen: String?
+
+    @Option(name: .customLong("console-tls-cert"),
+            help: "PEM certificate chain: --console-listen speaks HTTPS only (with --console-tls-key).")
+    var consoleTLSCert: String?
+
+    @Option(name: .customLong("console-tls-key"), help: "PEM private key of --console-tls-cert.")
+    var consoleTLSKey: String?
+
     @Option(help: "dnsmasq hosts file for dhcp: managed (default: the TFTP root's parent /dnsmasq-hosts).")
     var dnsmasqHosts: String?
 
@@ -87,6 +111,15 @@ struct Apply: AsyncParsableCommand {
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
         guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
+        if let listen = consoleListen ?? Settings.value("console-listen"), HostPort(parsing: listen) == nil {
+            throw ValidationError("--console-listen wants HOST:PORT")
+        }
+        if (consoleTLSCert == nil) != (consoleTLSKey == nil) {
+            throw ValidationError("--console-tls-cert and --console-tls-key go together")
+        }
+        if consoleTLSCert != nil && (consoleListen ?? Settings.value("console-listen")) == nil {
+            throw ValidationError("--console-tls-cert is for --console-listen")
+        }
         if let heartbeatListen = heartbeatListen ?? Settings.value("heartbeat-listen"),
             AgentAddress(parsing: heartbeatListen) == nil {
             throw ValidationError("--heartbeat-listen wants HOST:PORT")
@@ -115,7 +148,13 @@ struct Apply: AsyncParsableCommand {
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),
-                                          retention: retention)
+                                          retention: retention,
+                                          consoleListen: (consoleListen ?? Settings.value("console-listen"))
+                                              .flatMap { HostPort(parsing: $0) },
+                                          consoleTLS: consoleTLSCert.flatMap { cert in
+                                              consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
+                                          },
+                                          shard: shardId, leaseTTL: leaseTtl)
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }
@@ -133,7 +172,8 @@ extension Apply {
         let logger = Logger(label: "rackswarm.reconcile")
         let site = first.desired.site
         let key = try Convergence.siteKey(site)
-        let store = try SQLiteStateStore(path: state)
+        // Services passes hold no rack leases: on a shared store, run them from one reconciler.
+        let store = try await StateLocation.open(state)
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,

@@ -40,7 +40,7 @@ struct Boot: AsyncParsableCommand {
         func run() async throws {
             let desired = try Boot.load(source)
             var observed = ObservedState()
-            if let store = try SQLiteStateStore.openExisting(path: state) { observed = try await store.observedState() }
+            if let store = try await StateLocation.openExisting(state) { observed = try await store.observedState() }
             let logger = Logger(label: "rackswarm.boot")
             let site = desired.site
             // Install entries carry a one-time token made with the site key; without it, installs cannot report.

@@ -43,7 +43,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         let tokens = try OperatorTokens.load(tokenFile)
         // The first load checks the site, so a broken repo fails now rather than on the first page.
         let (checkout, desired) = try source.loadSite(refusal: "the console was not started")
-        let store = try SQLiteStateStore(path: state)
+        let store = try await StateLocation.open(state)
         let repoSource = RepoConsoleSource(
             source: source.source, store: store, refresh: refresh,
             first: RepoConsoleSource.site(checkout: checkout, desired: desired), logger: logger)

@@ -6,6 +6,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Reconciler
+import ReconcilerPostgres
 import ReconcilerMetrics
 import ServiceLifecycle
 import Torrent
@@ -31,6 +32,13 @@ struct Convergence {
     var logger: Logger
     /// Journal retention: after each looped pass, ended entries older than this go (each node keeps its newest).
     var retention: Duration? = nil
+    /// Where the console, its JSON API and `/metrics` listen, apart from the PXE-facing server; nil: not served.
+    var consoleListen: HostPort? = nil
+    /// The management listener's certificate and key: HTTPS only.
+    var consoleTLS: ManagementListener.TLSFiles? = nil
+    /// This reconciler's name among several sharing a PostgreSQL store, and how long its rack leases last.
+    var shard: String = StateLocation.defaultShard
+    var leaseTTL: Duration = .seconds(30)
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
     /// exits 1.
@@ -38,7 +46,14 @@ struct Convergence {
     func run(first: (checkout: SiteSource.Checkout, desired: DesiredState), every interval: Duration?) async throws {
         let (checkout, desired) = first
         let site = desired.site
-        let store = try SQLiteStateStore(path: statePath)
+        let store = try await StateLocation.open(statePath, shard: shard)
+        // Several reconcilers on one PostgreSQL: this one acts on the racks it holds by lease.
+        let keeper = (store as? PostgresStateStore).map {
+            RackLeaseKeeper(store: $0, ttl: leaseTTL,
+                            address: "\(site.network.serverAddress):\(site.network.httpPort)", logger: logger)
+        }
+        var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
+        if let keeper { holdRacks = { racks in try await keeper.hold(racks) } }
         let key = try Self.siteKey(site)
         let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
                                         server: BootServerAddress(site.network),
@@ -73,30 +88,30 @@ struct Convergence {
             }
         }
         let resources = PowerDriverResources()
-        // The web console and /metrics on the same server, following the site of the latest pass.
-        let current = CurrentSite(RepoConsoleSource.site(checkout: checkout, desired: desired))
-        let console = Console(
-            source: ClosureConsoleSource(
-                store: store, site: { await current.site },
-                power: { name in await Self.powerState(of: name, in: current, resources: resources, logger: logger) }),
-            tokens: tokens, prefix: "/console", metrics: .shared, logger: logger)
-        http.extraRoutes.append { console.addRoutes(to: $0) }
         let app = http.application(host: listenHost, port: site.network.httpPort) { port in
-            logger.info("serving boot files, tracker, install reports, the console and metrics", metadata: [
+            logger.info("serving boot files, tracker and install reports", metadata: [
                 "listen": "\(listenHost):\(port)", "nodes.see": "\(server)",
-                "console": "http://\(server)/console", "metrics": "http://\(server)/metrics",
             ])
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
+        if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
+        var siteWatchers: [SiteWatcher] = []
+        if let management = try managementListener(store: store, desired: desired, checkout: checkout,
+                                                   resources: resources) {
+            services.append(.init(service: management.app))
+            siteWatchers.append(management.follow)
         }
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
+        let watchers = siteWatchers
         let pass = ConvergencePass(
             seams: Self.seams(source: source, store: store, bootDriver: bootDriver, resources: resources, key: key,
                               dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
-                                  await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
+                                  for follow in watchers { await follow(checkout, desired) }
                                   tracker.updateRacks(Self.racksByHost(desired))
                               },
                               images: { desired, checkout in
@@ -109,14 +124,15 @@ struct Convergence {
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
                               },
-                              blocked: { _, why in await current.block(why) }),
+                              blocked: { _, why in await current.block(why) },
+                              holdRacks: holdRacks),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service
         if let interval {
             loop = ReconcileLoop(interval: interval, logger: logger, passRequested: { await pass.passRequested() },
                                  pass: {
                                      _ = try await Self.reported { try await pass.runAnsweringRequests() }
-                                     if let retention {
+                                     if let retention, let store = store as? SQLiteStateStore {
                                          let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
                                          try await store.pruneJournal(before: cutoff,
                                                                       keepingNewestPerNode: Store.Prune.keptPerNode)
@@ -125,7 +141,6 @@ struct Convergence {
         } else {
             loop = OnePass { try await pass.run(desired, checkout: checkout) }
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if let heartbeatListen, let heartbeats {
             let server = ServiceAgentServer(address: heartbeatListen, logger: logger) { await heartbeats.answer($0) }
             services.append(.init(service: HeartbeatListener(server: server, logger: logger)))
@@ -144,6 +159,7 @@ struct Convergence {
         }
         await seeder.stop()
         await resources.shutdown()
+        (store as? PostgresStateStore)?.close()
         if let failure { throw failure }
         if let one = loop as? OnePass, await one.failed { throw ExitCode.failure }
     }
@@ -157,7 +173,8 @@ extension Convergence {
         key: SiteKey, dnsmasqHosts: String?, dnsmasqPidFile: String?, heartbeats: HeartbeatReceiver?, logger: Logger,
         siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
         images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
-        blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in }
+        blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
+        holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)? = nil
     ) -> ConvergencePass.Seams {
         ConvergencePass.Seams(
             checkout: { try source.checkout() }, store: store,
@@ -181,7 +198,7 @@ extension Convergence {
             images: images,
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
             siteChanged: siteChanged,
-            gate: CommitGate(siteAt: { source.site(atCommit: $0) }), blocked: blocked)
+            gate: CommitGate(siteAt: { source.site(atCommit: $0) }), blocked: blocked, holdRacks: holdRacks)
     }
 
     /// The site's agent key; an unreadable one is an error on standard error and exit 1.
@@ -292,5 +309,14 @@ actor OnePass: ServiceLifecycle.Service {
 
     func run() async throws {
         failed = try await pass().failed
+    }
+}
+
+/// Renews this reconciler's rack leases while it runs; on shutdown gives them back at once.
+struct LeaseRenewal: ServiceLifecycle.Service {
+    let keeper: RackLeaseKeeper
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await keeper.run() }
     }
 }

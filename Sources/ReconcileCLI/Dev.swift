@@ -9,7 +9,7 @@ struct Dev: AsyncParsableCommand {
         abstract: "Developer tools: synthetic sites and loader benchmarks.",
         shouldDisplay: false,
         subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self, LabInventory.self,
-                      FillStore.self]
+                      FillStore.self, BenchStore.self, SwarmSim.self]
     )
 }
 

@@ -89,7 +89,7 @@ struct PlanCommand: AsyncParsableCommand {
                 Terminal.standardError.write("error: cannot read observed state \(observed): \(error)\n")
                 throw ExitCode.failure
             }
-        } else if let store = try SQLiteStateStore.openExisting(path: state) {
+        } else if let store = try await StateLocation.openExisting(state) {
             observedState = try await store.observedState()
             suspended = try await store.suspendedRacks()
         }

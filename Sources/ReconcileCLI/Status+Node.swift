@@ -101,7 +101,7 @@ extension Status {
                 + (close.isEmpty ? "" : "; nodes include \(close.joined(separator: ", "))") + "\n")
             throw ExitCode.failure
         }
-        let store = try SQLiteStateStore.openExisting(path: state)
+        let store = try await StateLocation.openExisting(state)
         let record = try await store?.nodeRecord(name)
         let journal = try await store?.journal(node: name) ?? []
         let install = try await store?.installProgress(of: name)

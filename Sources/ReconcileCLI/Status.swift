@@ -3,6 +3,7 @@ import CommandLineSupport
 import Foundation
 import RackswarmCore
 import Reconciler
+import ReconcilerPostgres
 
 /// `reconcile status [NODE]`: every node of the site by rack, or one node in depth, as the state store last saw it.
 struct Status: AsyncParsableCommand {
@@ -67,11 +68,19 @@ struct Status: AsyncParsableCommand {
     }
 
     func show(checkout: SiteSource.Checkout, desired: DesiredState) async throws {
-        let store = try SQLiteStateStore.openExisting(path: state)
+        let store = try await StateLocation.openExisting(state)
         var rows: [Row] = []
         rows.reserveCapacity(desired.nodes.count)
         // One read for the whole site: per node its record, latest journal entries and install report.
         let overviews = try await store?.nodeOverviews() ?? [:]
+        // On a shared PostgreSQL store: which reconciler holds which rack (an expired lease holds nothing).
+        var holders: [String: String] = [:]
+        if let shared = store as? PostgresStateStore {
+            let now = try await shared.serverTime()
+            for lease in try await shared.rackLeases() where lease.expiresAt > now {
+                holders[lease.rack] = lease.holder
+            }
+        }
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
             let overview = overviews[node.name]
             let record = overview?.record
@@ -103,12 +112,16 @@ struct Status: AsyncParsableCommand {
                 var blocked: String?
                 var maintenanceWindow: String?
                 var nodes: [Row]
+                /// Rack to the reconciler holding it, on a shared store.
+                var holders: [String: String]?
             }
+            let holders = store is PostgresStateStore ? holders : nil
             let document = Document(site: desired.site.name, commit: checkout.commit, blocked: blocked,
-                                    maintenanceWindow: window, nodes: rows)
+                                    maintenanceWindow: window, nodes: rows, holders: holders)
             try output.emit(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n")
         case .text:
-            var text = Self.table(rows, site: desired.site.name, commit: checkout.commit) + "\n"
+            var text = Self.table(rows, site: desired.site.name, commit: checkout.commit,
+                                  holders: store is PostgresStateStore ? holders : nil) + "\n"
             if let window { text += "maintenance window: \(window)\n" }
             if let blocked { text += "Nothing runs: \(blocked).\n" }
             try output.emit(text)
@@ -131,13 +144,15 @@ struct Status: AsyncParsableCommand {
         return text
     }
 
-    static func table(_ rows: [Row], site: String, commit: String?) -> String {
+    /// The table by rack; with `holders` (a shared store), each rack says which reconciler holds it.
+    static func table(_ rows: [Row], site: String, commit: String?, holders: [String: String]? = nil) -> String {
         var out = "site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n"
         out.reserveCapacity(rows.count * 80)
         var byRack: [String: [Int]] = [:]
         for index in rows.indices { byRack[rows[index].rack, default: []].append(index) }
         for rack in byRack.keys.sorted() {
-            out += "\nrack \(rack)\n" + line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"]) + "\n"
+            let holder = holders.map { " (held by \($0[rack] ?? "nobody"))" } ?? ""
+            out += "\nrack \(rack)\(holder)\n" + line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"]) + "\n"
             for row in (byRack[rack] ?? []).lazy.map({ rows[$0] }) {
                 let image = row.image.map { $0 == row.wantedImage ? $0 : "\($0) -> \(row.wantedImage)" }
                     ?? "- -> \(row.wantedImage)"

@@ -2,12 +2,13 @@ import ArgumentParser
 import CommandLineSupport
 import Foundation
 import Reconciler
+import ReconcilerPostgres
 
 /// `reconcile store`: housekeeping of the state database.
 struct Store: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Back up or prune the state database.",
-        subcommands: [Backup.self, Prune.self])
+        abstract: "Back up, prune or migrate the state database.",
+        subcommands: [Backup.self, Prune.self, Migrate.self])
 
     /// `reconcile store backup FILE`: an online copy, taken while a reconciler runs.
     struct Backup: AsyncParsableCommand {
@@ -67,6 +68,44 @@ struct Store: AsyncParsableCommand {
             let pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
             let age = Quantity.describe(retention)
             print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(age)")
+        }
+    }
+
+    /// `reconcile store migrate --from state.db --to postgres://…`: one reconciler's SQLite state into a shared
+    /// PostgreSQL database, for the move to several reconcilers.
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a SQLite state database into an empty PostgreSQL one (all of it, or nothing).")
+
+        @Option(help: "The SQLite state database to copy (read only).")
+        var from: String
+
+        @Option(help: "postgres://USER@HOST:PORT/DB?password=env:NAME (or file:PATH); its database must be empty.")
+        var to: String
+
+        @OptionGroup var logging: LoggingOptions
+
+        func validate() throws {
+            guard PostgresLocation.isPostgres(to) else { throw ValidationError("--to takes a postgres:// URL") }
+            _ = try StateLocation.location(to)
+        }
+
+        func run() async throws {
+            guard let source = try SQLiteStateStore.openExisting(path: from) else {
+                Terminal.standardError.write("error: no state database at \(from)\n")
+                throw ExitCode.failure
+            }
+            let snapshot = try await StoreSnapshot.read(from: source)
+            let target = try await PostgresStateStore.connect(try StateLocation.location(to))
+            defer { target.close() }
+            do {
+                try await target.load(snapshot)
+            } catch let error as StateStoreError {
+                Terminal.standardError.write("error: \(error.description)\n")
+                throw ExitCode.failure
+            }
+            print("copied \(snapshot.nodes.count) nodes and \(snapshot.journal.count) journal entries from \(from) "
+                  + "to \(try StateLocation.location(to))")
         }
     }
 }

@@ -4,3 +4,5 @@
 @_exported import ReconcilerLoading
 @_exported import ReconcilerModel
 @_exported import ReconcilerStore
+// The site source speaks the git driver's vocabulary (credentials, checkouts).
+@_exported import GitDriver

@@ -64,7 +64,7 @@ struct ConvergenceTests {
         }
 
         // A second commit (a new image version) under the timer-driven loop, with the console and /metrics on
-        // the reconciler's own server; an operator's pass request runs a pass long before the hour is up; then
+        // the reconciler's management listener; an operator's pass request runs a pass long before the hour is up; then
         // SIGTERM ends the loop cleanly.
         lab.imageVersion = "1.1"
         try lab.writeSite()
@@ -78,7 +78,7 @@ struct ConvergenceTests {
         }
         #expect(converged, "\(loop.output)\n\(lab.diagnostics())")
         #expect(loop.output.contains("Plan: 0 to provision, 3 to reimage"))
-        let base = "http://127.0.0.1:\(lab.httpPort)"
+        let base = lab.consoleBase
         let page = try await http("GET", base + "/console")
         #expect(page.status == 200 && page.body.contains("r1n3"), "\(page)")
         let metrics = try await http("GET", base + "/metrics")

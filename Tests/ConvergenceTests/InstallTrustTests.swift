@@ -7,12 +7,18 @@ import Testing
 /// An attacker on the provisioning network against the built `reconcile apply`, while real installs run on the
 /// loopback lab (each held in its post actions until the test lets it go): reports and instruction requests with
 /// no token, a made-up token, a stale token and another node's token change nothing and answer 401/403, logged
-/// and counted in `/metrics`; the instructions carry the node's own agent key, never the site key; and no log or
-/// JSON output of the whole run holds the BMC password, a token or a key.
+/// and counted in `/metrics`; the instructions carry the node's own agent key, never the site key; the console,
+/// its API and `/metrics` answer on their own HTTPS listener only (curl checks the certificate path), never on
+/// the PXE-facing port or over plain HTTP; and no log or JSON output of the whole run holds the BMC password,
+/// an operator token, an install token or a key.
 struct InstallTrustTests {
     /// `curl` as the attacker runs it: the HTTP status and the body.
-    static func request(_ url: String, post body: String? = nil, token: String? = nil) async -> (Int, String) {
+    /// Status 0: no HTTP answer (refused, or a TLS handshake that failed).
+    static func request(_ url: String, post body: String? = nil, token: String? = nil, caFile: String? = nil)
+        async -> (Int, String)
+    {
         var arguments = ["-s", "--max-time", "10", "-w", "\n%{http_code}"]
+        if let caFile { arguments += ["--cacert", caFile] }
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
         if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
         let result = await runCommand("/usr/bin/curl", arguments + [url], timeout: 20)
@@ -57,7 +63,18 @@ struct InstallTrustTests {
         let lab = try await LoopbackLab(nodes: 3, holdInstalls: true)
         defer { lab.tearDown() }
         let (n1, n2, n3) = (lab.nodes[0], lab.nodes[1], lab.nodes[2])
-        let apply = try lab.startApply(["--log-level", "debug"], log: "apply.log")
+        // The console's certificate, for 127.0.0.1, and an operator token.
+        let (certificate, privateKey) = (lab.root + "/console.crt", lab.root + "/console.key")
+        let made = await runCommand("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-keyout", privateKey, "-out", certificate, "-subj", "/CN=rackswarm-console",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ])
+        try #require(made.status == 0, "\(made.output)")
+        lab.consoleTLS = (certificate, privateKey)
+        let operatorToken = "lab-operator-\(UUID().uuidString)"
+        try "ops:\(operatorToken)\n".write(toFile: lab.root + "/tokens", atomically: true, encoding: .utf8)
+        let apply = try lab.startApply(["--log-level", "debug", "--token-file", lab.root + "/tokens"], log: "apply.log")
         let base = "http://127.0.0.1:\(lab.httpPort)"
         let siteKey = try SiteKey(contentsOfFile: lab.root + "/site.key")
 
@@ -98,11 +115,30 @@ struct InstallTrustTests {
         #expect(status == 403, "r1n2's token on r1n3's instructions: \(status) \(body)")
         #expect(Self.entry(lab, n3).contains("\nkernel "), "r1n3's entry left install mode")
         #expect(try await Self.phase(n3, lab: lab) == .written, "a forged report was recorded")
-        let metrics = await Self.request(lab.consoleBase + "/metrics").1
+        let metrics = await Self.request(lab.consoleBase + "/metrics", caFile: certificate).1
         for (reason, count) in [("missing", 2), ("wrong_token", 3), ("no_install", 1)] {
             #expect(metrics.contains("rackswarm_install_reports_refused_total{reason=\"\(reason)\"} \(count)"),
                     "\(reason) × \(count) in:\n\(metrics.split(separator: "\n").filter { $0.contains("refused") })")
         }
+
+        // The console, its API and /metrics: HTTPS on their own listener, checked against the certificate.
+        #expect(lab.consoleBase.hasPrefix("https://"))
+        #expect(await Self.request(lab.consoleBase + "/console", caFile: certificate).0 == 200)
+        #expect(await Self.request(lab.consoleBase + "/console/api/v1/site").0 == 0, "an untrusted certificate")
+        let pass = lab.consoleBase + "/console/api/v1/pass"
+        #expect(await Self.request(pass, post: "", caFile: certificate).0 == 401)
+        (status, body) = await Self.request(pass, post: "", token: operatorToken, caFile: certificate)
+        #expect((200..<300).contains(status), "an operator's pass request over HTTPS: \(status) \(body)")
+        // Over plain HTTP the console listener answers nothing; the PXE-facing port has no console at all.
+        let plain = "http://127.0.0.1:\(lab.consolePort)"
+        #expect(await Self.request(plain + "/console/api/v1/pass", post: "", token: operatorToken).0 == 0)
+        #expect(await Self.request(plain + "/metrics").0 == 0)
+        for path in ["/console", "/console/api/v1/site", "/metrics"] {
+            #expect(await Self.request(base + path).0 == 404, "\(path) on the PXE-facing port")
+        }
+        #expect(await Self.request(base + "/console/api/v1/pass", post: "", token: operatorToken).0 == 404)
+        #expect(apply.output.contains("https://127.0.0.1:\(lab.consolePort)/console"), "\(apply.output)")
+
         try lab.release(n2)
         try lab.release(n3)
 
@@ -125,6 +161,7 @@ struct InstallTrustTests {
         }
         let keyBytes = try #require(FileManager.default.contents(atPath: lab.root + "/site.key"))
         var secrets = ["BMC password": LoopbackLab.password, "site key (hex)": Self.hex(Array(keyBytes)),
+                       "operator token": operatorToken,
                        "token r1n1": token1, "token r1n2": token2, "token r1n3": token3]
         for node in lab.nodes { secrets["agent key \(node.name)"] = siteKey.agentKeyText(forNode: node.name) }
         let leaks = { (text: String) in secrets.filter { text.contains($0.value) }.map(\.key).sorted() }

@@ -39,8 +39,12 @@ final class LoopbackLab: @unchecked Sendable {
     var siteDirectory: String { repo + "/site" }
     var statePath: String { root + "/state.db" }
     var httpRoot: String { root + "/http" }
+    /// The console's own listener (`--console-listen`).
+    let consolePort: Int
+    /// With it, the console listener speaks HTTPS with this certificate and key (PEM files).
+    var consoleTLS: (certificate: String, key: String)?
     /// Where the console, its JSON API and `/metrics` answer.
-    var consoleBase: String { "http://127.0.0.1:\(httpPort)" }
+    var consoleBase: String { "\(consoleTLS == nil ? "http" : "https")://127.0.0.1:\(consolePort)" }
 
     init(nodes count: Int = 3, installTimeout: String = "90s", wrongPassword: Set<String> = [],
          services: [String: [String]] = [:], holdInstalls: Bool = false) async throws {
@@ -58,6 +62,7 @@ final class LoopbackLab: @unchecked Sendable {
         agentPort = try freePort()
         seedPort = try freePort()
         heartbeatPort = try freePort()
+        consolePort = try freePort()
         let octet = Int.random(in: 2...250)
         let labRoot = root
         nodes = try (1...count).map { index in
@@ -244,7 +249,9 @@ final class LoopbackLab: @unchecked Sendable {
     var applyArguments: [String] {
         ["apply", "--repo", "file://" + repo, "--path", "site", "--cache", root + "/cache", "--state", statePath,
          "--listen", "127.0.0.1", "--seed-port", "\(seedPort)", "--backoff", "1s", "--attempts", "3",
-         "--heartbeat-listen", "127.0.0.1:\(heartbeatPort)", "--yes"]
+         "--heartbeat-listen", "127.0.0.1:\(heartbeatPort)", "--yes",
+         "--console-listen", "127.0.0.1:\(consolePort)"]
+            + (consoleTLS.map { ["--console-tls-cert", $0.certificate, "--console-tls-key", $0.key] } ?? [])
     }
 
     /// Starts `reconcile apply` with extra arguments; its output goes to `log`.

@@ -1,4 +1,5 @@
 import Drivers
+import GitDriver
 import Foundation
 import Testing
 

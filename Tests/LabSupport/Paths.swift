@@ -22,3 +22,37 @@ public var builtBinaries: String? {
             && FileManager.default.isExecutableFile(atPath: "\($0)/reconcile")
     }
 }
+
+/// The inputs libFuzzer kept for one harness (`Fuzz/corpus/NAME`, grown by scripts/fuzz.sh), sorted by file name:
+/// what the corpus replay tests feed their parsers on every test run.
+public func fuzzCorpus(_ name: String) throws -> [(file: String, bytes: [UInt8])] {
+    let directory = packageRoot + "/Fuzz/corpus/" + name
+    return try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { file in
+        (file, Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))))
+    }
+}
+
+/// What replaying one fuzz corpus through its harness's drive found.
+public struct CorpusReplay: Sendable {
+    /// How many inputs the corpus holds.
+    public var inputs = 0
+    /// How many of them the parser accepted.
+    public var accepted = 0
+    /// `FILE: problem` for every input whose drive found a property broken.
+    public var problems: [String] = []
+}
+
+/// Feeds every input of `Fuzz/corpus/NAME` to `drive` (the harness's own, from Fuzz/*Drive.swift), which says
+/// whether the parser accepted it and what property broke, if any.
+public func replayCorpus(_ name: String, _ drive: ([UInt8]) -> (accepted: Bool, problem: String?)) throws
+    -> CorpusReplay
+{
+    var replay = CorpusReplay()
+    for (file, bytes) in try fuzzCorpus(name) {
+        let verdict = drive(bytes)
+        replay.inputs += 1
+        if verdict.accepted { replay.accepted += 1 }
+        if let problem = verdict.problem { replay.problems.append("\(file): \(problem)") }
+    }
+    return replay
+}

@@ -19,14 +19,15 @@ struct VMConvergenceTests {
     static let installer = packageRoot + "/build/installer"
     static let osImage = packageRoot + "/build/image/debian-12.img"
 
-    static func image(name: String, version: String, sha256: String) -> String {
+    /// `source` is the image's `file:` or `url:` line.
+    static func image(name: String, version: String, sha256: String, source: String) -> String {
         """
         apiVersion: rackswarm.io/v1
         kind: Image
         metadata: {name: \(name)}
         spec:
           version: "\(version)"
-          file: images/debian-12.img
+          \(source)
           sha256: "\(sha256)"
           kernel: installer/vmlinuz
           initrd: installer/initramfs.img
@@ -83,8 +84,10 @@ struct VMConvergenceTests {
                 """,
             "racks/r1.yaml": rack,
             "services/web.yaml": VirtualDataCenterTests.webService,
-            "images/os.yaml": image(name: "os", version: "1", sha256: sha256),
-            "images/os-next.yaml": image(name: "os-next", version: "2", sha256: sha256),
+            // os comes from a URL (the seed downloads it once); os-next is a file in the repo.
+            "images/os.yaml": image(name: "os", version: "1", sha256: sha256, source: "url: file://\(osImage)"),
+            "images/os-next.yaml": image(name: "os-next", version: "2", sha256: sha256,
+                                         source: "file: images/debian-12.img"),
         ]
         for (path, text) in files {
             let url = URL(fileURLWithPath: lab.site + "/" + path)
@@ -182,6 +185,17 @@ struct VMConvergenceTests {
             #expect(text.contains("rackswarm: os-release: PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\""))
             #expect(text.contains("rackswarm: image: os@1"), "\(node)")
         }
+        // What each install environment found on its VM: one CPU, the blank 2 GiB virtio disk with the serial
+        // vm.py gives it, the NIC with the node's MAC and a link.
+        let store = try SQLiteStateStore(path: base + "/state.db")
+        for (index, node) in ["n1", "n2"].enumerated() {
+            let inventory = try #require(try await store.hardware(of: node)?.inventory, "\(node): no inventory")
+            #expect(inventory.cpus == 1 && inventory.memoryBytes > 512 << 20, "\(node): \(inventory)")
+            #expect(inventory.disks.contains(HardwareInventory.Disk(name: "vda", bytes: 2 << 30, serial: "rs-\(node)",
+                                                                    rotational: true)), "\(node): \(inventory.disks)")
+            #expect(inventory.nics.contains { $0.mac == "52:54:00:97:00:0\(index + 1)" && $0.link == "up" },
+                    "\(node): \(inventory.nics)")
+        }
         // iPXE echoes its entry's line (n1); pxelinux passes its own BOOT_IMAGE= argument (n2).
         #expect(console("n1").contains("rackswarm: node n1 (52:54:00:97:00:01) installs os@1"),
                 "iPXE's echo: \(console("n1").prefix(3000))")
@@ -199,6 +213,38 @@ struct VMConvergenceTests {
         #expect(console("n1").contains("rackswarm: image: os-next@2"), "n1 booted its new image")
         #expect(console("n2").components(separatedBy: "rackswarm: booted from disk").count == n2Boots,
                 "n2 was left alone")
+
+        // n2's disk erased by the install environment (rackswarm.erase=quick), booted from a pxelinux entry written
+        // here; it powers the VM off when done. wipefs and blkid then find nothing on the VM's disk file.
+        let disk = lab.lab + "/nodes/n2/disk"
+        #expect(await VirtualDataCenterTests.run("/usr/sbin/wipefs", [disk]).output.contains("dos"))
+        try """
+            PROMPT 0
+            TIMEOUT 0
+            DEFAULT erase
+            LABEL erase
+              KERNEL installer/vmlinuz
+              INITRD installer/initramfs.img
+              APPEND console=ttyS0 rackswarm.erase=quick
+              IPAPPEND 2
+
+            """.write(toFile: base + "/tftp/pxelinux.cfg/01-52-54-00-97-00-02", atomically: true, encoding: .utf8)
+        _ = await VirtualDataCenterTests.run("/usr/bin/python3", [VirtualDataCenterTests.vdc, "power", lab.lab, "n2",
+                                                                  "off"])
+        try "pxe\n".write(toFile: lab.lab + "/bmc/n2/boot", atomically: true, encoding: .utf8)
+        _ = await VirtualDataCenterTests.run("/usr/bin/python3", [VirtualDataCenterTests.vdc, "power", lab.lab, "n2",
+                                                                  "on"])
+        let erased = "rackswarm-installer: erased /dev/vda (quick): powering off"
+        for _ in 0..<240 where !console("n2").contains(erased) { try await Task.sleep(for: .seconds(1)) }
+        #expect(console("n2").contains("erased /dev/vda (quick): 2147483648 bytes, signatures zeroed at"),
+                "\(String(console("n2").suffix(3000)))")
+        #expect(console("n2").contains(erased))
+        try await Task.sleep(for: .seconds(3))
+        let left = await VirtualDataCenterTests.run("/usr/sbin/wipefs", ["--no-act", "--all", disk])
+        #expect(left.succeeded && left.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+                "wipefs still finds: \(left.output)")
+        let root = await VirtualDataCenterTests.run("/usr/sbin/blkid", ["-p", "-O", "\(33 << 20)", disk])
+        #expect(!root.output.contains("TYPE="), "the root file system's superblock is gone: \(root.output)")
 
         let down = await VirtualDataCenterTests.run("/usr/bin/python3", [VirtualDataCenterTests.vdc, "down", lab.lab])
         tornDown = true

@@ -233,6 +233,10 @@ struct VirtualDataCenterTests {
             try Data("initrd".utf8).write(to: URL(fileURLWithPath: root + "/boot/initrd.img"))
         }
         try "lab-bmc-secret\n".write(toFile: base + "/bmc.password", atomically: true, encoding: .utf8)
+        // The site key the site names: install entries carry tokens minted with it, and each node's own agent
+        // key, derived from it, comes with the install's instructions.
+        try "vdc-test-site-key-\(UUID().uuidString)\n".write(toFile: base + "/site.key", atomically: true,
+                                                             encoding: .utf8)
         let torrent = lab.httpRoot + "/torrents/tiny@1.torrent"
         let published = await Self.run(reconcile, ["image", "publish", image, "--output", torrent,
                                                    "--tracker", "http://10.77.0.1:8080/announce",
@@ -318,7 +322,7 @@ struct VirtualDataCenterTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         let web = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", reconcile, "service", "n1",
-            "install", "web", "--site", lab.site, "--key-file", lab.lab + "/site.key"], timeout: .seconds(120))
+            "install", "web", "--site", lab.site, "--key-file", lab.base + "/site.key"], timeout: .seconds(120))
         #expect(web.succeeded && web.output.contains("httpd-2.2.9-4.Gxdl.i386"),
                 "\(web.output)\n\((try? String(contentsOfFile: console, encoding: .utf8)) ?? "")")
         #expect(FileManager.default.fileExists(atPath: "\(lab.lab)/nodes/n1/root/usr/sbin/httpd"))

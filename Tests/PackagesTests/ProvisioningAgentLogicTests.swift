@@ -185,14 +185,17 @@ struct ServiceObservationTests {
     }
 }
 
-/// The reconciler's heartbeat end keeps only authentic, fresh inventories.
+/// The reconciler's heartbeat end keeps only authentic, fresh inventories, each signed with its node's own key.
 struct HeartbeatReceiverTests {
     @Test func keepsAuthenticInventoriesOnly() async {
         let key = ProvisioningAgentLogicTests.key
         let receiver = HeartbeatReceiver(key: key, clock: { 70_000 })
         let inventory = NodeInventory(node: "node17", services: [], packages: ["std_cd-1.0-1.noarch"], takenAt: 70_000)
         let beat = ServiceMessage.request(.heartbeat, node: "node17", service: "-", payload: [inventory.jsonText()])
-        let signed = MessageAuthenticator(key: key).sign(beat, timestamp: 70_000)
+        // The site key itself is not a node's key.
+        #expect(await receiver.answer(.success(MessageAuthenticator(key: key).sign(beat, timestamp: 70_000))).code
+                == .unauthorized)
+        let signed = MessageAuthenticator(key: key.agentKey(forNode: "node17")).sign(beat, timestamp: 70_000)
         #expect(await receiver.answer(.success(signed)).code == .ok)
         #expect(await receiver.inventories["node17"] == inventory)
         #expect(await receiver.answer(.success(signed)).code == .unauthorized)

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// Every input libFuzzer kept for the service frame parser (Fuzz/corpus/service-frame, grown by scripts/fuzz.sh),
@@ -7,14 +8,7 @@ import Testing
 /// it gives the same events, and parsed messages re-encode.
 struct ServiceFrameCorpusTests {
     @Test func corpusReplays() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/service-frame")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        #expect(files.count >= 10)
-        for file in files {
-            let bytes = Array(try Data(contentsOf: directory.appendingPathComponent(file)))
-            let problem = driveServiceFrame(bytes)
-            #expect(problem == nil, "\(file): \(problem ?? "")")
-        }
+        let replay = try replayCorpus("service-frame") { (false, driveServiceFrame($0)) }
+        #expect(replay.inputs >= 10 && replay.problems.isEmpty, "\(replay.problems)")
     }
 }

@@ -26,7 +26,7 @@ struct TimestampExtremesTests {
         try await body(port)
     }
 
-    static func client(port: Int, clock: @escaping @Sendable () -> Int64) -> ServiceAgentClient {
+    static func client(port: Int, key: SiteKey = key, clock: @escaping @Sendable () -> Int64) -> ServiceAgentClient {
         ServiceAgentClient(address: AgentAddress(host: "127.0.0.1", port: port), key: key, timeout: .seconds(10),
                            logger: Logger(label: "test.extremes"), clock: clock)
     }
@@ -37,14 +37,16 @@ struct TimestampExtremesTests {
         try await Self.serving({ await receiver.answer($0) }) { port in
             let inventory = NodeInventory(node: "n1", services: [], packages: [], takenAt: now)
             let beat = ServiceMessage.request(.heartbeat, node: "n1", service: "-", payload: [inventory.jsonText()])
+            // A node signs its heartbeats with its own key.
+            let nodeKey = Self.key.agentKey(forNode: "n1")
             for stamp in Self.extremes {
                 await #expect(throws: ServiceAgentError.self) {
-                    _ = try await Self.client(port: port, clock: { stamp }).send(beat)
+                    _ = try await Self.client(port: port, key: nodeKey, clock: { stamp }).send(beat)
                 }
             }
             #expect(await receiver.inventories.isEmpty)
             // Still up, and a fresh heartbeat is taken.
-            let answer = try await Self.client(port: port, clock: { now }).send(beat)
+            let answer = try await Self.client(port: port, key: nodeKey, clock: { now }).send(beat)
             #expect(answer.code == .ok)
             #expect(await receiver.inventories["n1"] != nil)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 @testable import Drivers
@@ -8,15 +9,8 @@ import Testing
 /// IPMICodecError, never a trap.
 struct IPMICorpusTests {
     @Test func corpusReplays() throws {
-        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus/ipmi")
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        #expect(files.count >= 10)
-        var decoded = 0
-        for file in files {
-            let bytes = Array(try Data(contentsOf: directory.appendingPathComponent(file)))
-            if driveIPMI(bytes) { decoded += 1 }
-        }
-        #expect(decoded >= 1)
+        let replay = try replayCorpus("ipmi") { (driveIPMI($0), nil) }
+        #expect(replay.inputs >= 10)
+        #expect(replay.accepted >= 1, "at least one input decodes as a datagram")
     }
 }

@@ -134,6 +134,24 @@ struct ConvergencePassTests {
         #expect(world.output.text.contains("suspended by an operator: r2"))
     }
 
+    /// Several reconcilers on one store: a pass asks for its share of every rack and plans only the racks it holds.
+    @Test func aPassActsOnlyOnTheRacksItHolds() async throws {
+        let world = try World()
+        let asked = Output()
+        let base = world.pass()
+        var seams = base.seams
+        seams.holdRacks = { racks in
+            asked.append(racks.sorted().joined(separator: ","))
+            return ["r2"]
+        }
+        let pass = ConvergencePass(seams: seams, policy: base.policy, say: base.say, logger: base.logger)
+        let outcome = try await pass.run(world.desired, checkout: World.checkout)
+        #expect(asked.text == "r1,r2")
+        #expect(!outcome.plan.actions.isEmpty && outcome.plan.actions.allSatisfy { $0.rack == "r2" })
+        #expect(world.output.text.contains("holding 1 of 2 racks: r2"))
+        #expect(await world.store.journal(node: nil).allSatisfy { $0.action.rack == "r2" })
+    }
+
     @Test func anOperatorsPassRequestIsAnsweredByTheNextPass() async throws {
         let world = try World()
         try await world.installAll(at: world.now)

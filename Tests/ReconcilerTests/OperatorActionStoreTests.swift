@@ -6,9 +6,8 @@ import Testing
 
 /// Store v4: rack suspensions, pass requests, the operator audit and install samples, in both stores.
 struct OperatorActionStoreTests {
-    @Test func suspendResumeAndPassRequestsAreAuditedWithTheActor() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        for store in try StateStoreTests.stores(directory) {
+    @Test(arguments: StoreKind.allCases) func suspendResumeAndPassRequestsAreAuditedWithTheActor(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
             let t0 = Date(timeIntervalSince1970: 1_000)
             try await store.suspendRack("r1", actor: "alice", remote: "10.0.0.5", at: t0)
             try await store.suspendRack("r1", actor: "bob", remote: nil, at: t0.addingTimeInterval(10))
@@ -40,9 +39,8 @@ struct OperatorActionStoreTests {
         }
     }
 
-    @Test func installSamplesKeepTheHistoryForADay() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        for store in try StateStoreTests.stores(directory) {
+    @Test(arguments: StoreKind.allCases) func installSamplesKeepTheHistoryForADay(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
             let t0 = Date(timeIntervalSince1970: 100_000)
             for (offset, percent) in [(0.0, 10.0), (60, 50), (120, 100)] {
                 try await store.recordInstall(

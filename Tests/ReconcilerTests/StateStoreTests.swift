@@ -6,15 +6,11 @@ import ReconcilerTesting
 import Testing
 @testable import ReconcilerStore
 
-/// The SQLite state store (and its in-memory twin): status, commit, journal, and crash safety.
+/// Every state store — SQLite, its in-memory twin, and PostgreSQL on a real server — behaves the same: status,
+/// commit, journal; and the SQLite file survives a killed writer.
 struct StateStoreTests {
-    static func stores(_ directory: TemporaryDirectory) throws -> [any StateStore] {
-        [try SQLiteStateStore(path: directory.database), MemoryStateStore()]
-    }
-
-    @Test func statusAndCommitRoundTrip() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        for store in try Self.stores(directory) {
+    @Test(arguments: StoreKind.allCases) func statusAndCommitRoundTrip(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
             let status = NodeStatus(phase: .ready, image: "os@1", services: ["vod", "web"], drifted: ["web"], rack: "r1")
             try await store.record(status, lastError: "mediaServer died", for: "n1", at: Date(timeIntervalSince1970: 100))
             #expect(try await store.observedState().nodes == ["n1": status])
@@ -27,9 +23,10 @@ struct StateStoreTests {
         }
     }
 
-    @Test func installProgressKeepsTheLatestReportPerNode() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        for store in try Self.stores(directory) {
+    @Test(arguments: StoreKind.allCases) func installProgressKeepsTheLatestReportPerNode(_ kind: StoreKind)
+        async throws
+    {
+        try await kind.withStore { store in
             #expect(try await store.installProgress().isEmpty)
             try await store.recordInstall(InstallReport(phase: .booted, image: "os@1"), for: "n1",
                                           at: Date(timeIntervalSince1970: 10))
@@ -48,13 +45,14 @@ struct StateStoreTests {
     }
 
     /// The inventory arrives with `booted` and outlives the reports that replace it; the stored report stays flat.
-    @Test func hardwareInventoryIsKeptApartFromTheInstallReport() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
+    @Test(arguments: StoreKind.allCases) func hardwareInventoryIsKeptApartFromTheInstallReport(_ kind: StoreKind)
+        async throws
+    {
         let inventory = HardwareInventory(
             cpus: 2, cpuModel: "QEMU", memoryBytes: 1 << 30,
             disks: [.init(name: "vda", bytes: 2 << 30, serial: "r1n1-disk")],
             nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up")])
-        for store in try Self.stores(directory) {
+        try await kind.withStore { store in
             #expect(try await store.hardware(of: "n1") == nil)
             try await store.recordInstall(InstallReport(phase: .booted, image: "os@1", hardware: inventory),
                                           for: "n1", at: Date(timeIntervalSince1970: 10))
@@ -73,39 +71,41 @@ struct StateStoreTests {
         }
     }
 
-    @Test func activityFollowsTheJournalAndTheInstallReport() async throws {
-        let store: any StateStore = MemoryStateStore()
-        func action(_ kind: PlannedAction.Kind) -> PlannedAction {
-            PlannedAction(node: "n1", rack: "r1", wave: 0, kind: kind, destructive: false, detail: "")
+    @Test(arguments: StoreKind.allCases) func activityFollowsTheJournalAndTheInstallReport(_ kind: StoreKind)
+        async throws
+    {
+        try await kind.withStore { store in
+            func action(_ kind: PlannedAction.Kind) -> PlannedAction {
+                PlannedAction(node: "n1", rack: "r1", wave: 0, kind: kind, destructive: false, detail: "")
+            }
+            func activity() async throws -> NodeActivity {
+                NodeActivity(node: "n1", record: try await store.nodeRecord("n1"), journal: try await store.journal(node: "n1"),
+                             install: try await store.installProgress()["n1"])
+            }
+            #expect(try await activity().phase == .unknown)
+            let ids = try await store.journalPlanned([action(.powerCycle), action(.installImage)], commit: "c1", at: Date())
+            #expect(try await activity().phase == .planned)
+            try await store.journalStarted(ids[0], at: Date())
+            #expect(try await activity().phase == .powering)
+            try await store.journalFinished(ids[0], at: Date())
+            try await store.journalStarted(ids[1], at: Date())
+            #expect(try await activity().phase == .pxe)
+            try await store.recordInstall(InstallReport(phase: .downloading, image: "os@1", percent: 30), for: "n1", at: Date())
+            #expect(try await activity().phase == .downloading)
+            #expect(try await activity().percent == 30)
+            try await store.recordInstall(InstallReport(phase: .written, image: "os@1", percent: 100), for: "n1", at: Date())
+            #expect(try await activity().phase == .installing)
+            try await store.journalFailed(ids[1], error: "timed out", at: Date())
+            try await store.record(NodeStatus(phase: .unknown), lastError: "install timed out", for: "n1", at: Date())
+            #expect(try await activity().phase == .stalled)
+            #expect(try await activity().lastError == "install timed out")
+            try await store.record(NodeStatus(phase: .failed), lastError: "gave up", for: "n1", at: Date())
+            #expect(try await activity().phase == .failed)
         }
-        func activity() async throws -> NodeActivity {
-            NodeActivity(node: "n1", record: try await store.nodeRecord("n1"), journal: try await store.journal(node: "n1"),
-                         install: try await store.installProgress()["n1"])
-        }
-        #expect(try await activity().phase == .unknown)
-        let ids = try await store.journalPlanned([action(.powerCycle), action(.installImage)], commit: "c1", at: Date())
-        #expect(try await activity().phase == .planned)
-        try await store.journalStarted(ids[0], at: Date())
-        #expect(try await activity().phase == .powering)
-        try await store.journalFinished(ids[0], at: Date())
-        try await store.journalStarted(ids[1], at: Date())
-        #expect(try await activity().phase == .pxe)
-        try await store.recordInstall(InstallReport(phase: .downloading, image: "os@1", percent: 30), for: "n1", at: Date())
-        #expect(try await activity().phase == .downloading)
-        #expect(try await activity().percent == 30)
-        try await store.recordInstall(InstallReport(phase: .written, image: "os@1", percent: 100), for: "n1", at: Date())
-        #expect(try await activity().phase == .installing)
-        try await store.journalFailed(ids[1], error: "timed out", at: Date())
-        try await store.record(NodeStatus(phase: .unknown), lastError: "install timed out", for: "n1", at: Date())
-        #expect(try await activity().phase == .stalled)
-        #expect(try await activity().lastError == "install timed out")
-        try await store.record(NodeStatus(phase: .failed), lastError: "gave up", for: "n1", at: Date())
-        #expect(try await activity().phase == .failed)
     }
 
-    @Test func journalTransitions() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        for store in try Self.stores(directory) {
+    @Test(arguments: StoreKind.allCases) func journalTransitions(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
             let actions = [
                 PlannedAction(node: "n1", rack: "r1", wave: 1, kind: .powerCycle, destructive: false, detail: "a"),
                 PlannedAction(node: "n2", rack: "r1", wave: 1, kind: .installImage, destructive: true, detail: "b"),
@@ -176,9 +176,8 @@ struct StateStoreTests {
 
 /// The whole-site reads of status views give what the per-node reads and the whole journal give.
 struct StateStoreSiteReadTests {
-    @Test func siteReadsAgreeWithPerNodeReads() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        for store in try StateStoreTests.stores(directory) {
+    @Test(arguments: StoreKind.allCases) func siteReadsAgreeWithPerNodeReads(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
             let actions = (1...3).flatMap { index in
                 [PlannedAction.Kind.writeBootEntry, .powerCycle, .installImage].map { kind in
                     PlannedAction(node: "n\(index)", rack: "r1", wave: 1, kind: kind, destructive: false, detail: "")
@@ -272,31 +271,31 @@ struct StateStoreSiteReadTests {
         #expect(try await store.nodeOverviews()["b"]?.journal.map(\.action.kind) == [.bootLocal])
     }
 
-    @Test func installReportsReadBackAsWritten() async throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        let store = try SQLiteStateStore(path: directory.database)
-        var written: [InstallReport] = []
-        for index in 0..<50 {
-            let report = InstallReport(phase: InstallReport.Phase.allCases[index % 6], image: "os@1",
-                                       percent: Double(index) / 3, downloaded: Int64(index) << 33,
-                                       uploaded: Int64(index), fromSeed: -1,
-                                       uploadStartedAtPercent: index % 4 == 0 ? 12.5 : nil,
-                                       error: index == 7 ? "disk \"full\" ✗" : index == 8 ? "no network" : nil)
-            written.append(report)
-            try await store.recordInstall(report, for: "n\(index)", at: Date(timeIntervalSince1970: Double(index)))
-        }
-        // Plain reports take the decoder-free path; one with an escape in its error takes JSONDecoder's.
-        for report in written {
-            let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
-            #expect(FlatReportReader.report(json) == (report.error?.contains("\"") == true ? nil : report), "\(json)")
-        }
-        #expect(FlatReportReader.report(#"{"phase":"booted","image":"a","percent":0,"downloaded":0,"uploaded":0,"#
-                                        + #""fromSeed":0,"extra":1}"#) == nil)
-        let all = try await store.installProgress()
-        #expect(all.count == 50)
-        for index in 0..<50 {
-            #expect(all["n\(index)"]?.report == written[index])
-            #expect(all["n\(index)"] == (try await store.installProgress(of: "n\(index)")))
+    @Test(arguments: StoreKind.allCases) func installReportsReadBackAsWritten(_ kind: StoreKind) async throws {
+        try await kind.withStore { store in
+            var written: [InstallReport] = []
+            for index in 0..<50 {
+                let report = InstallReport(phase: InstallReport.Phase.allCases[index % 6], image: "os@1",
+                                           percent: Double(index) / 3, downloaded: Int64(index) << 33,
+                                           uploaded: Int64(index), fromSeed: -1,
+                                           uploadStartedAtPercent: index % 4 == 0 ? 12.5 : nil,
+                                           error: index == 7 ? "disk \"full\" ✗" : index == 8 ? "no network" : nil)
+                written.append(report)
+                try await store.recordInstall(report, for: "n\(index)", at: Date(timeIntervalSince1970: Double(index)))
+            }
+            // Plain reports take the decoder-free path; one with an escape in its error takes JSONDecoder's.
+            for report in written {
+                let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+                #expect(FlatReportReader.report(json) == (report.error?.contains("\"") == true ? nil : report), "\(json)")
+            }
+            #expect(FlatReportReader.report(#"{"phase":"booted","image":"a","percent":0,"downloaded":0,"uploaded":0,"#
+                                            + #""fromSeed":0,"extra":1}"#) == nil)
+            let all = try await store.installProgress()
+            #expect(all.count == 50)
+            for index in 0..<50 {
+                #expect(all["n\(index)"]?.report == written[index])
+                #expect(all["n\(index)"] == (try await store.installProgress(of: "n\(index)")))
+            }
         }
     }
 }

@@ -6,6 +6,16 @@ import Testing
 
 /// The state store's schema versions: a dry run never writes, and a newer store is refused with both versions.
 struct StateStoreVersionTests {
+    /// A store made by this build whose migration table `sql` then changes: an older or a newer store.
+    static func store(changedBy sql: String) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory("rackswarm-store")
+        _ = try SQLiteStateStore(path: directory.database)
+        let queue = try DatabaseQueue(path: directory.database)
+        try queue.write { db in try db.execute(sql: sql) }
+        try queue.close()
+        return directory
+    }
+
     /// A 0-byte state file stays 0 bytes through `reconcile --dry-run` and `reconcile status`.
     @Test func dryRunLeavesAnEmptyStateFileUntouched() throws {
         let directory = try TemporaryDirectory("rackswarm-store")
@@ -25,13 +35,7 @@ struct StateStoreVersionTests {
 
     /// An older, partly migrated store is neither migrated nor used by a dry run.
     @Test func dryRunRefusesAnOlderStoreWithoutMigratingIt() throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        _ = try SQLiteStateStore(path: directory.database)
-        let queue = try DatabaseQueue(path: directory.database)
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v5:%'")
-        }
-        try queue.close()
+        let directory = try Self.store(changedBy: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v5:%'")
         let before = try Data(contentsOf: URL(fileURLWithPath: directory.database))
         #expect(throws: StateStoreVersionError.self) { try SQLiteStateStore.openExisting(path: directory.database) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory.database)) == before)
@@ -72,13 +76,8 @@ struct StateStoreVersionTests {
 
     /// A store with a migration this build does not know is refused by every open, naming both versions.
     @Test func newerStoreIsRefusedWithBothVersions() throws {
-        let directory = try TemporaryDirectory("rackswarm-store")
-        _ = try SQLiteStateStore(path: directory.database)
-        let queue = try DatabaseQueue(path: directory.database)
-        try queue.write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
-        }
-        try queue.close()
+        let directory = try Self.store(
+            changedBy: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
         let current = SQLiteStateStore.schemaVersion
         let expected = "has schema version \(current + 1), this reconcile uses version \(current)"
         for open in [{ _ = try SQLiteStateStore(path: directory.database) },

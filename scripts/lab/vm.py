@@ -128,7 +128,8 @@ class VMNode:
            "-smp", "1", "-machine", "graphics=off", "-vga", "none", "-display", "none", "-nodefaults",
            "-no-user-config", "-chardev", f"file,id=console,path={console},append=on", "-serial", "chardev:console",
            "-qmp", f"unix:{os.path.join(directory, 'qmp.sock')},server=on,wait=off",
-           "-drive", f"file={machine['disk']},format=raw,if=virtio,cache=unsafe,discard=unmap",
+           "-drive", f"file={machine['disk']},format=raw,if=none,id=disk,cache=unsafe,discard=unmap",
+           "-device", f"virtio-blk-pci,drive=disk,serial={disk_serial(name)}",
            "-netdev", f"tap,id=net0,ifname={machine['tap']},script=no,downscript=no",
            "-device", f"virtio-net-pci,netdev=net0,mac={node['mac']}",
            "-boot", f"{once}order=cn,reboot-timeout=5000", "-pidfile", pid_file, "-daemonize")
@@ -182,3 +183,9 @@ class VMNode:
         except FileNotFoundError:
             pass
         return phase
+
+
+def disk_serial(name):
+    """The VM disk's serial number, as the install environment's inventory reports it: `rs-NODE` (20 characters
+    at most, virtio-blk's limit)."""
+    return ("rs-" + name)[:20]

@@ -1,4 +1,5 @@
 import CLibGit2
+import RackswarmCore
 
 /// A git operation failed. The `code` says what an operator should do about it.
 public struct GitError: Error, Sendable, Equatable, CustomStringConvertible {

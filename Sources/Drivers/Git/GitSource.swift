@@ -1,4 +1,5 @@
 import CLibGit2
+import RackswarmCore
 import Foundation
 
 /// How to authenticate to a git remote. Secrets are references, read only when the remote asks.

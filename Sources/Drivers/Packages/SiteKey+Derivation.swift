@@ -9,14 +9,20 @@ import COpenSSL
 extension SiteKey {
     static let derivationSalt = Array("rackswarm-agent-key-v1".utf8)
 
-    /// HKDF-SHA256 of this key for `info`: extract with the fixed salt, then expand to `length` bytes (≤ 8160).
-    func derive(info: String, length: Int = 32) -> [UInt8] {
-        let pseudorandom = Self.hmac(key: Self.derivationSalt, bytes)
+    /// HKDF-SHA256 of this key for `info`, with the fixed salt: 32 bytes.
+    func derive(info: String) -> [UInt8] {
+        Self.hkdf(ikm: bytes, salt: Self.derivationSalt, info: Array(info.utf8), length: 32)
+    }
+
+    /// RFC 5869 HKDF with SHA-256: extract a pseudorandom key from `ikm` under `salt`, expand it with `info` to
+    /// `length` bytes (at most 255 blocks of 32).
+    static func hkdf(ikm: [UInt8], salt: [UInt8], info: [UInt8], length: Int) -> [UInt8] {
+        let pseudorandom = hmac(key: salt, ikm)
         var output: [UInt8] = []
         var block: [UInt8] = []
         var counter: UInt8 = 1
-        while output.count < length {
-            block = Self.hmac(key: pseudorandom, block + Array(info.utf8) + [counter])
+        while output.count < min(length, 255 * 32) {
+            block = hmac(key: pseudorandom, block + info + [counter])
             output += block
             counter &+= 1
         }

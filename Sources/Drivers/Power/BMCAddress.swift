@@ -23,7 +23,7 @@ public struct BMCAddress: Sendable, Hashable, CustomStringConvertible {
             let url = try BMCURL(parsing: text)
             self.init(scheme: url.scheme, host: url.host, port: url.port, path: url.path)
         } catch {
-            throw PowerError(.invalidAddress, bmc: BMCURL.redacted(text), error.message)
+            throw PowerError(.invalidAddress, bmc: BMCURL.redacted(text), error.description)
         }
     }
 

@@ -25,13 +25,17 @@ public struct Executor: Sendable {
         public var maxBackoff: Duration
         /// What the run may change. A services-only run never marks a node failed: its installed image stands.
         public var scope: Planner.Policy.Scope
+        /// The racks this reconciler holds when several share a store (nil: every rack). Resuming closes only
+        /// their interrupted entries: another reconciler's are its own to resume.
+        public var racks: Set<String>?
 
         public init(maxAttempts: Int = 5, baseBackoff: Duration = .seconds(2), maxBackoff: Duration = .seconds(60),
-                    scope: Planner.Policy.Scope = .all) {
+                    scope: Planner.Policy.Scope = .all, racks: Set<String>? = nil) {
             self.maxAttempts = maxAttempts
             self.baseBackoff = baseBackoff
             self.maxBackoff = maxBackoff
             self.scope = scope
+            self.racks = racks
         }
     }
 
@@ -46,6 +50,9 @@ public struct Executor: Sendable {
         public var skipped: [String] = []
         /// Nodes a closed maintenance window held, with until when.
         public var held: [String: String] = [:]
+        /// Nodes left alone because this reconciler lost its lease on their rack mid-run, with why: the rack's new
+        /// holder resumes them from the journal.
+        public var lost: [String: String] = [:]
         public var halted = false
         public var actionsDone = 0
     }
@@ -88,7 +95,9 @@ public struct Executor: Sendable {
     public func execute(_ plan: Plan, commit: String?) async throws -> Report {
         // Resume: if a run for this commit was interrupted (it left actions planned or started), what it
         // finished is not done again, and its unfinished entries are closed as interrupted.
-        let earlier = try await store.journal(node: nil).filter { $0.commit == commit }
+        let earlier = try await store.journal(node: nil).filter {
+            $0.commit == commit && (policy.racks?.contains($0.action.rack) ?? true)
+        }
         let interrupted = earlier.filter { $0.state == .started || $0.state == .planned }
         var finished: Set<ActionKey> = []
         if let runStart = interrupted.map(\.plannedAt).min() {
@@ -149,6 +158,7 @@ public struct Executor: Sendable {
                         defer { if result.holdsSlot { slots.release() } }
                         report.actionsDone += result.done
                         switch result.outcome {
+                        case .lost(let why): report.lost[result.node] = why
                         case .completed: report.completed.append(result.node)
                         case .stalled(let why): report.stalled[result.node] = why
                         case .failed(let why): report.failed[result.node] = why
@@ -181,6 +191,7 @@ public struct Executor: Sendable {
     }
 
     enum Outcome: Sendable {
+        case lost(String)
         case completed
         case stalled(String)
         case failed(String)
@@ -202,7 +213,22 @@ public struct Executor: Sendable {
         for (_, id) in steps { try await store.journalFailed(id, error: reason, at: now()) }
     }
 
+    /// Runs a node's steps; a journal write the store refuses because the rack's lease is gone ends the node's run
+    /// at once, with nothing more written: the rack's new holder finds the entries as they were.
     private func run(_ steps: [(PlannedAction, Int64)], on node: Node, slots: ExecutorSlots) async throws
+        -> NodeResult
+    {
+        do {
+            return try await runSteps(steps, on: node, slots: slots)
+        } catch let error as StateStoreError where error.code == .leaseLost {
+            logger.warning("rack lease lost; leaving the node to the rack's new holder", metadata: [
+                "node": "\(node.name)", "rack": "\(node.rack.value)", "error.code": "leaseLost",
+            ])
+            return NodeResult(node: node.name, outcome: .lost(error.message), done: 0)
+        }
+    }
+
+    private func runSteps(_ steps: [(PlannedAction, Int64)], on node: Node, slots: ExecutorSlots) async throws
         -> NodeResult
     {
         let image = desired.image(named: node.image.value)

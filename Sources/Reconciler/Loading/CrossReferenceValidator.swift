@@ -74,54 +74,25 @@ enum CrossReferenceValidator {
             }
         }
 
-        // Node references, credentials and addressing.
+        // Node references, credentials and addressing: independent per node, so checked in slices on every core
+        // (each slice writes only its own nodes); diagnostics come back in node order.
         let site = sites.first
-        for index in nodes.indices {
-            let node = nodes[index].summary
-            if let rack = rackIndex[node.rack.value] {
-                if nodes[index].bmc.username == nil { nodes[index].bmc.username = rack.bmcUsername }
-                if nodes[index].bmc.password == nil { nodes[index].bmc.password = rack.bmcPassword }
-            } else {
-                diagnostics.append(.error(at: node.rack.location,
-                                          "node '\(node.name)' names rack '\(node.rack.value)', which is not defined",
-                                          hint: hint(node.rack.value, rackIndex.keys, kind: "Rack")))
-            }
-            if imageIndex[node.image.value] == nil {
-                diagnostics.append(.error(at: node.image.location,
-                                          "node '\(node.name)' names image '\(node.image.value)', which is not defined",
-                                          hint: hint(node.image.value, imageIndex.keys, kind: "Image")))
-            }
-            var seenServices: Set<String> = []
-            for service in node.services {
-                if serviceIndex[service.value] == nil {
-                    diagnostics.append(.error(
-                        at: service.location,
-                        "node '\(node.name)' names service '\(service.value)', which is not defined",
-                        hint: hint(service.value, serviceIndex.keys, kind: "Service")))
+        let references = NodeReferences(racks: rackIndex, images: imageIndex, services: serviceIndex,
+                                        network: site?.network)
+        let slices = nodes.count < 2048 ? 1 : 4 * ProcessInfo.processInfo.activeProcessorCount
+        let found = DiagnosticSlots(count: slices)
+        let count = nodes.count
+        nodes.withUnsafeMutableBufferPointer { buffer in
+            let shared = SharedNodes(buffer: buffer)
+            DispatchQueue.concurrentPerform(iterations: slices) { slice in
+                var sliceDiagnostics: [Diagnostic] = []
+                for index in (count * slice / slices)..<(count * (slice + 1) / slices) {
+                    references.check(&shared.buffer[index], into: &sliceDiagnostics)
                 }
-                if !seenServices.insert(service.value).inserted {
-                    diagnostics.append(.error(at: service.location,
-                                              "service '\(service.value)' is listed twice on node '\(node.name)'"))
-                }
-            }
-            if rackIndex[node.rack.value] != nil
-                && (nodes[index].bmc.username == nil || nodes[index].bmc.password == nil) {
-                diagnostics.append(.error(
-                    at: node.bmc.location, "node '\(node.name)' has no BMC credentials",
-                    hint: "set bmc.username and bmc.password: {env: …} on the node or on rack '\(node.rack.value)'"))
-            }
-            if let network = site?.network {
-                if !network.pxeSubnet.contains(node.ip.value) {
-                    diagnostics.append(.error(
-                        at: node.ip.location,
-                        "node '\(node.name)' has ip \(node.ip.value), outside the PXE subnet \(network.pxeSubnet)"))
-                } else if node.ip.value == network.serverAddress {
-                    diagnostics.append(.error(
-                        at: node.ip.location,
-                        "node '\(node.name)' has ip \(node.ip.value), the provisioning server's own address"))
-                }
+                found.set(slice, sliceDiagnostics)
             }
         }
+        diagnostics += found.values.flatMap { $0 }
 
         if site == nil && fileCount > 0 && !earlierErrors {
             let first = firstDocument
@@ -171,7 +142,8 @@ enum CrossReferenceValidator {
         }
     }
 
-    private static func hint(_ name: String, _ candidates: Dictionary<String, some Any>.Keys, kind: String) -> String {
+    fileprivate static func hint(_ name: String, _ candidates: Dictionary<String, some Any>.Keys, kind: String)
+        -> String {
         Suggestions.didYouMean(name, in: candidates) ?? "define it with a document of 'kind: \(kind)'"
     }
 
@@ -197,6 +169,74 @@ enum CrossReferenceValidator {
             }
         }
         return index
+    }
+}
+
+/// The nodes being checked, shared by the slices of the reference check; each slice touches its own indices only.
+private struct SharedNodes: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Node>
+}
+
+/// What a node's references are checked against: the racks, images and services by name, the PXE network.
+private struct NodeReferences: Sendable {
+    let racks: [String: Rack]
+    let images: [String: Int]
+    let services: [String: Int]
+    let network: ProvisioningNetwork?
+
+    init(racks: [String: Rack], images: [String: Int], services: [String: Int], network: ProvisioningNetwork?) {
+        self.racks = racks
+        self.images = images
+        self.services = services
+        self.network = network
+    }
+
+    /// Checks one node's references, fills its BMC credentials from its rack, and reports what is wrong.
+    func check(_ full: inout Node, into diagnostics: inout [Diagnostic]) {
+        let node = full.summary
+        let rack = racks[node.rack.value]
+        if let rack {
+            if full.bmc.username == nil { full.bmc.username = rack.bmcUsername }
+            if full.bmc.password == nil { full.bmc.password = rack.bmcPassword }
+        } else {
+            diagnostics.append(.error(at: node.rack.location,
+                                      "node '\(node.name)' names rack '\(node.rack.value)', which is not defined",
+                                      hint: CrossReferenceValidator.hint(node.rack.value, racks.keys, kind: "Rack")))
+        }
+        if images[node.image.value] == nil {
+            diagnostics.append(.error(at: node.image.location,
+                                      "node '\(node.name)' names image '\(node.image.value)', which is not defined",
+                                      hint: CrossReferenceValidator.hint(node.image.value, images.keys, kind: "Image")))
+        }
+        for (position, service) in node.services.enumerated() {
+            if services[service.value] == nil {
+                diagnostics.append(.error(
+                    at: service.location,
+                    "node '\(node.name)' names service '\(service.value)', which is not defined",
+                    hint: CrossReferenceValidator.hint(service.value, services.keys, kind: "Service")))
+            }
+            // A node lists a few services: a repeat is found by looking back, without a set per node.
+            if node.services[..<position].contains(where: { $0.value == service.value }) {
+                diagnostics.append(.error(at: service.location,
+                                          "service '\(service.value)' is listed twice on node '\(node.name)'"))
+            }
+        }
+        if rack != nil && (full.bmc.username == nil || full.bmc.password == nil) {
+            diagnostics.append(.error(
+                at: node.bmc.location, "node '\(node.name)' has no BMC credentials",
+                hint: "set bmc.username and bmc.password: {env: …} on the node or on rack '\(node.rack.value)'"))
+        }
+        if let network {
+            if !network.pxeSubnet.contains(node.ip.value) {
+                diagnostics.append(.error(
+                    at: node.ip.location,
+                    "node '\(node.name)' has ip \(node.ip.value), outside the PXE subnet \(network.pxeSubnet)"))
+            } else if node.ip.value == network.serverAddress {
+                diagnostics.append(.error(
+                    at: node.ip.location,
+                    "node '\(node.name)' has ip \(node.ip.value), the provisioning server's own address"))
+            }
+        }
     }
 }
 

@@ -5,14 +5,17 @@ import ReconcilerModel
 /// Typed reads of YAML nodes for one file; every failure becomes a located diagnostic and a nil result.
 struct FieldDecoder {
     let file: String
+    /// `file` interned once: every location of the file shares it.
+    let fileID: SourceFiles.ID
     var diagnostics: [Diagnostic] = []
 
     init(file: String) {
         self.file = file
+        fileID = SourceFiles.intern(file)
     }
 
     func location(_ node: YAMLNode) -> SourceLocation {
-        SourceLocation(file: file, line: Int(node.line), column: Int(node.column))
+        SourceLocation(fileID: fileID, line: node.line, column: node.column)
     }
 
     mutating func error(_ node: YAMLNode, _ message: String, hint: String? = nil) {
@@ -286,12 +289,12 @@ struct FieldDecoder {
         do {
             url = try BMCURL(parsing: text)
         } catch let failure {
-            switch failure.problem {
+            switch failure {
             case .credentials:
                 error(node, "the BMC URL carries credentials; secrets never go in git",
                       hint: "drop 'user:password@' and set bmc.username and bmc.password: {env: …}")
             case .invalidPort: error(node, "malformed port in BMC URL '\(text)'")
-            case .invalidHost: error(node, "malformed host in BMC URL '\(text)': \(failure.message)")
+            case .invalidHost(let why): error(node, "malformed host in BMC URL '\(text)': \(why)")
             case .noScheme, .invalidScheme:
                 error(node, "malformed BMC URL '\(text)'", hint: "write it like ipmi://10.0.0.5 or ilo://bmc-r1-n1")
             }

@@ -23,6 +23,13 @@ enum PlainScalarType: Equatable {
             self = .string
             return
         }
+        // A letter start is a string unless the whole scalar is a boolean or null word: each is at most five
+        // letters (numbers, floats and dates start with a digit, a sign or a dot). `n12`, `on-call`: strings.
+        if let first = text.utf8.first, Self.isLetter(first),
+           text.utf8.count > 5 || !text.utf8.allSatisfy(Self.isLetter) {
+            self = .string
+            return
+        }
         let bytes = Array(text.utf8)
         if bytes.isEmpty || ["~", "null", "Null", "NULL"].contains(text) {
             self = .null
@@ -39,9 +46,10 @@ enum PlainScalarType: Equatable {
         }
     }
 
+    private static func isLetter(_ byte: UInt8) -> Bool { (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) }
+
     private static func isPlainStringStart(_ byte: UInt8) -> Bool {
-        let isLetter = (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
-        guard isLetter else { return byte == UInt8(ascii: "/") || byte == UInt8(ascii: "_") }
+        guard isLetter(byte) else { return byte == UInt8(ascii: "/") || byte == UInt8(ascii: "_") }
         switch byte | 0x20 {
         case UInt8(ascii: "y"), UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "o"): return false
         default: return true

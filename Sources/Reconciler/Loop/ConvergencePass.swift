@@ -40,6 +40,9 @@ public struct ConvergencePass: Sendable {
         public var gate: CommitGate
         /// Told, every pass, why its commit may not drive actions (nil when it may): the console shows it.
         public var blocked: @Sendable (SiteSource.Checkout, String?) async -> Void
+        /// When several reconcilers share the store: given every rack of the site, takes this reconciler's share of
+        /// the leases and answers the racks it may act on in this pass. Nil: one reconciler acts on every rack.
+        public var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
 
         public init(
             checkout: @escaping @Sendable () throws -> SiteSource.Checkout, store: any StateStore,
@@ -51,7 +54,8 @@ public struct ConvergencePass: Sendable {
             now: @escaping @Sendable () -> Date = { Date() },
             siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
             gate: CommitGate = CommitGate(),
-            blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in }
+            blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
+            holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)? = nil
         ) {
             self.gate = gate
             self.blocked = blocked
@@ -65,6 +69,7 @@ public struct ConvergencePass: Sendable {
             self.heartbeats = heartbeats
             self.now = now
             self.siteChanged = siteChanged
+            self.holdRacks = holdRacks
         }
     }
 
@@ -174,10 +179,12 @@ public struct ConvergencePass: Sendable {
         let unreachable = try await observeAgents(desired)
         let now = seams.now()
         let windows = MaintenanceGate(desired, at: now)
-        let plan = windows.marking(try await makePlan(desired, unreachable: unreachable), at: now)
+        let held = try await holdRacks(desired)
+        let plan = windows.marking(try await makePlan(desired, unreachable: unreachable, held: held), at: now)
         say(PlanRenderer(colour: false).text(plan, site: desired.site.name, commit: checkout.commit))
         var executorPolicy = policy.executor
         executorPolicy.scope = policy.scope
+        executorPolicy.racks = held
         let performer = DriverActionPerformer(
             desired: desired, store: seams.store, boot: BootActionExecutor(driver: seams.boot, desired: desired),
             power: seams.power(desired.site), agents: seams.agents(desired.site), refusedImages: refused,
@@ -225,9 +232,24 @@ public struct ConvergencePass: Sendable {
         return try await services.observe(only: installed, heartbeats: recent)
     }
 
+    /// The racks this reconciler may act on in this pass (nil: all): its share of the site's racks, those of
+    /// the repo and those nodes that left it are still recorded on.
+    private func holdRacks(_ desired: DesiredState) async throws -> Set<String>? {
+        guard let hold = seams.holdRacks else { return nil }
+        var racks = Set(desired.racks.map(\.name))
+        for status in try await seams.store.observedState().nodes.values {
+            if let rack = status.rack { racks.insert(rack) }
+        }
+        let held = try await hold(racks)
+        say("holding \(held.count) of \(racks.count) racks: " + held.sorted().joined(separator: ", ") + "\n")
+        return held
+    }
+
     /// Plans against what the store observed. Nodes nobody could ask get no service steps (a services pass plans
-    /// nothing for them); racks an operator suspended get nothing.
-    private func makePlan(_ desired: DesiredState, unreachable: [String: String]) async throws -> Plan {
+    /// nothing for them); racks an operator suspended get nothing, nor racks another reconciler holds.
+    private func makePlan(_ desired: DesiredState, unreachable: [String: String], held: Set<String>?) async throws
+        -> Plan
+    {
         var observed = try await seams.store.observedState()
         guard policy.scope == .all else {
             observed.nodes = observed.nodes.filter { unreachable[$0.key] == nil }
@@ -235,7 +257,12 @@ public struct ConvergencePass: Sendable {
         }
         let suspended = try await seams.store.suspendedRacks()
         if !suspended.isEmpty { say("suspended by an operator: " + suspended.sorted().joined(separator: ", ") + "\n") }
-        var plan = Planner.plan(desired: desired, observed: observed, policy: .init(suspendedRacks: suspended))
+        // Another reconciler's racks are left alone the way suspended ones are: no action is planned on them.
+        let others = held.map { held in
+            Set(desired.racks.map(\.name) + observed.nodes.values.compactMap(\.rack)).subtracting(held)
+        } ?? []
+        var plan = Planner.plan(desired: desired, observed: observed,
+                                policy: .init(suspendedRacks: suspended.union(others)))
         let serviceKinds: Set<PlannedAction.Kind> = [.installService, .uninstallService, .verifyServices]
         plan.actions.removeAll { unreachable[$0.node] != nil && serviceKinds.contains($0.kind) }
         return plan

@@ -1,4 +1,5 @@
 import Drivers
+import GitDriver
 import Foundation
 
 /// Where a site's YAML comes from: a git repo (cloned and fetched through libgit2) or a plain directory.

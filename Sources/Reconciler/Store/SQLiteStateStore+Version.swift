@@ -52,6 +52,13 @@ public struct StateStoreVersionError: Error, Sendable, CustomStringConvertible {
     public var expected: Int
     public var advice: String
 
+    public init(path: String, found: Int, expected: Int, advice: String) {
+        self.path = path
+        self.found = found
+        self.expected = expected
+        self.advice = advice
+    }
+
     public var description: String {
         "state store \(path) has schema version \(found), this reconcile uses version \(expected): \(advice)"
     }

@@ -204,6 +204,11 @@ public struct StateStoreError: Error, Sendable, Equatable, CustomStringConvertib
         /// A transition the journal does not allow (finishing an action that never started, say).
         case invalidTransition
         case unreadable
+        /// A shared store refused a journal write because this reconciler no longer holds the rack's lease (or holds
+        /// it under a newer fencing token than the action started with): another reconciler owns the rack now.
+        case leaseLost
+        /// The store's server cannot be reached.
+        case unavailable
     }
 
     public var code: Code

@@ -1,3 +1,5 @@
+import RackswarmCore
+
 /// A parsed single-file v1 torrent (BEP 3), with its info-hash taken over the info dictionary's raw bytes.
 public struct Metainfo: Sendable, Equatable {
     /// The primary tracker URL (`announce`).
@@ -47,7 +49,7 @@ public struct Metainfo: Sendable, Equatable {
 
         /// Names a limit in an error: `4 GiB exceeds the limit of 64 MiB (Metainfo.Limits.maxPieceLength)`.
         static func exceeded(_ value: Int64, _ limit: Int64, _ name: String, bytes: Bool = true) -> String {
-            let show = bytes ? ProgressLine.bytes : { "\($0)" }
+            let show = bytes ? Quantity.rounded(bytes:) : { "\($0)" }
             return "\(show(value)) exceeds the limit of \(show(limit)) (Metainfo.Limits.\(name))"
         }
     }

@@ -62,12 +62,9 @@ final class Peer {
 
     /// Recomputes the interest-based timers after any change of choke or interest state.
     func updateActivity(now: NIODeadline) {
-        let idle = !amInterested && !peerInterested
-        activity.idleSince = idle ? activity.idleSince ?? now : nil
-        let unused = !amChoking && peerInterested
-        activity.unchokedUnusedSince = unused ? activity.unchokedUnusedSince ?? now : nil
-        let starved = amInterested && peerChoking && !peerInterested
-        activity.starvedSince = starved ? activity.starvedSince ?? now : nil
+        activity.update(
+            amChoking: amChoking, amInterested: amInterested, peerChoking: peerChoking,
+            peerInterested: peerInterested, now: now)
     }
 
     func send(_ message: PeerMessage, flush: Bool = true) {

@@ -21,6 +21,18 @@ struct PeerTimeouts {
         var starvedSince: NIODeadline?
         /// Requests to it went unanswered past the request timeout.
         var requestsStalled: Bool
+
+        /// Recomputes the interest-based timers after any change of choke or interest state.
+        mutating func update(
+            amChoking: Bool, amInterested: Bool, peerChoking: Bool, peerInterested: Bool, now: NIODeadline
+        ) {
+            let idle = !amInterested && !peerInterested
+            idleSince = idle ? idleSince ?? now : nil
+            let unused = !amChoking && peerInterested
+            unchokedUnusedSince = unused ? unchokedUnusedSince ?? now : nil
+            let starved = amInterested && peerChoking && !peerInterested
+            starvedSince = starved ? starvedSince ?? now : nil
+        }
     }
 
     /// What to do about a peer.

@@ -40,10 +40,14 @@ struct PiecePicker {
     /// Requests handed out for blocks already requested from another peer.
     private(set) var endgameRequests = 0
 
-    init(pieceCount: Int, pieceLength: Int, totalLength: Int64) {
+    /// The size of one request: `blockSize` on the wire; a simulator may coarsen it to model fewer, larger requests.
+    let requestLength: Int
+
+    init(pieceCount: Int, pieceLength: Int, totalLength: Int64, requestLength: Int = Self.blockSize) {
         self.pieceCount = pieceCount
         self.pieceLength = pieceLength
         self.totalLength = totalLength
+        self.requestLength = requestLength
         self.availability = [Int](repeating: 0, count: pieceCount)
     }
 
@@ -51,11 +55,11 @@ struct PiecePicker {
         Int(min(Int64(pieceLength), totalLength - Int64(index) * Int64(pieceLength)))
     }
 
-    func blockCount(_ index: Int) -> Int { (pieceSize(index) + Self.blockSize - 1) / Self.blockSize }
+    func blockCount(_ index: Int) -> Int { (pieceSize(index) + requestLength - 1) / requestLength }
 
     func request(piece: Int, block: Int) -> BlockRequest {
-        let begin = block * Self.blockSize
-        let length = min(Self.blockSize, pieceSize(piece) - begin)
+        let begin = block * requestLength
+        let length = min(requestLength, pieceSize(piece) - begin)
         return BlockRequest(piece: UInt32(piece), begin: UInt32(begin), length: UInt32(length))
     }
 
@@ -133,13 +137,21 @@ struct PiecePicker {
         var best: [Int] = []
         var bestAvailability = Int.max
         let random = have.setCount < Self.randomFirstPieces
-        for index in 0..<pieceCount where bits.contains(index) && !have.contains(index) && partials[index] == nil {
-            let rank = random ? 0 : availability[index]
-            if rank < bestAvailability {
-                bestAvailability = rank
-                best = [index]
-            } else if rank == bestAvailability {
-                best.append(index)
+        // A byte at a time: pieces the peer has and we lack, skipping the (many) bytes with none.
+        for byte in 0..<min(bits.bytes.count, have.bytes.count) {
+            var wanted = bits.bytes[byte] & ~have.bytes[byte]
+            while wanted != 0 {
+                let bit = wanted.leadingZeroBitCount
+                wanted &= ~(0x80 >> UInt8(bit))
+                let index = byte << 3 | bit
+                guard index < pieceCount, partials[index] == nil else { continue }
+                let rank = random ? 0 : availability[index]
+                if rank < bestAvailability {
+                    bestAvailability = rank
+                    best = [index]
+                } else if rank == bestAvailability {
+                    best.append(index)
+                }
             }
         }
         best.shuffle(using: &generator)
@@ -193,7 +205,7 @@ struct PiecePicker {
     mutating func released(_ request: BlockRequest) {
         let index = Int(request.piece)
         guard var partial = partials[index] else { return }
-        let block = Int(request.begin) / Self.blockSize
+        let block = Int(request.begin) / requestLength
         guard block < partial.requests.count else { return }
         if partial.requests[block] > 0 { partial.requests[block] -= 1 }
         partials[index] = partial
@@ -203,7 +215,7 @@ struct PiecePicker {
     mutating func received(_ request: BlockRequest) -> (isNew: Bool, pieceComplete: Bool) {
         let index = Int(request.piece)
         guard var partial = partials[index], !partial.verifying else { return (false, false) }
-        let block = Int(request.begin) / Self.blockSize
+        let block = Int(request.begin) / requestLength
         guard block < partial.received.count, !partial.received[block] else { return (false, false) }
         partial.received[block] = true
         partial.receivedCount += 1

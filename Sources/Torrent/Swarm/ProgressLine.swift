@@ -1,3 +1,5 @@
+import RackswarmCore
+
 /// Renders progress for terminals (a bar redrawn in place) and for logs (plain lines).
 public enum ProgressLine {
     /// A one-line summary: percent, rates, peers and ETA.
@@ -23,25 +25,8 @@ public enum ProgressLine {
             + plain(progress)
     }
 
-    /// Human-readable bytes (binary units).
-    public static func bytes(_ count: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(count)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(count) B" : "\(format(value, digits: 1)) \(units[unit])"
-    }
+    /// Human-readable bytes (binary units): `Quantity.rounded(bytes:)`.
+    public static func bytes(_ count: Int64) -> String { Quantity.rounded(bytes: count) }
 
-    static func format(_ value: Double, digits: Int) -> String {
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let scaled = Int((value * scale).rounded())
-        let whole = scaled / Int(scale)
-        let fraction = abs(scaled % Int(scale))
-        let fractionText = String(fraction)
-        return "\(whole).\(String(repeating: "0", count: max(0, digits - fractionText.count)))\(fractionText)"
-    }
+    static func format(_ value: Double, digits: Int) -> String { Quantity.decimal(value, digits: digits) }
 }

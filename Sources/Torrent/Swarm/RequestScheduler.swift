@@ -46,7 +46,7 @@ struct RequestScheduler {
 
     /// How many requests to keep in flight to a peer that sends `rate` bytes per second.
     func queueDepth(forRate rate: Double) -> Int {
-        let depth = Int(rate * horizon / Double(PiecePicker.blockSize)) + minQueue
+        let depth = Int(rate * horizon / Double(picker.requestLength)) + minQueue
         return min(maxQueue, max(minQueue, depth))
     }
 

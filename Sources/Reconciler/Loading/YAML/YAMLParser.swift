@@ -41,8 +41,8 @@ public struct YAMLParser {
 
 /// Turns libyaml events into nodes. Internal to the parser.
 ///
-/// Finished child nodes wait on one flat `values` stack; a collection's end event slices its children off in
-/// one move, so no array is copied per child.
+/// Finished child nodes wait on one flat `values` stack; a collection's end event moves its children off it
+/// into the collection's array, so a child is neither copied nor destroyed on the way.
 private struct TreeBuilder {
     struct Frame {
         var start: YAMLNode
@@ -56,18 +56,20 @@ private struct TreeBuilder {
     var documents: [YAMLDocument] = []
     var diagnostics: [Diagnostic] = []
     var frames: [Frame] = []
-    var values: [YAMLNode] = []
+    let values = ChildStack()
     var anchors: [String: YAMLNode] = [:]
     var documentLine: Int32 = 1
     var documentRoot: YAMLNode?
 
+    let fileID: SourceFiles.ID
+
     init(file: String) {
         self.file = file
-        values.reserveCapacity(64)
+        fileID = SourceFiles.intern(file)
     }
 
     func location(_ line: Int32, _ column: Int32) -> SourceLocation {
-        SourceLocation(file: file, line: Int(line), column: Int(column))
+        SourceLocation(fileID: fileID, line: line, column: column)
     }
 
     mutating func syntaxError(_ parser: yaml_parser_t) {
@@ -111,20 +113,11 @@ private struct TreeBuilder {
         case YAML_MAPPING_END_EVENT, YAML_SEQUENCE_END_EVENT:
             guard let frame = frames.popLast() else { return }
             var node = frame.start
-            let children = values[frame.base...]
             if frame.isMapping {
-                var pairs: [YAMLPair] = []
-                pairs.reserveCapacity(children.count / 2)
-                var index = children.startIndex
-                while index + 1 < children.endIndex {
-                    pairs.append(YAMLPair(key: children[index], value: children[index + 1]))
-                    index += 2
-                }
-                node.content = .mapping(resolveMappingEntries(pairs))
+                node.content = .mapping(resolveMappingEntries(values.popPairs(from: frame.base)))
             } else {
-                node.content = .sequence(Array(children))
+                node.content = .sequence(values.popAll(from: frame.base))
             }
-            values.removeSubrange(frame.base...)
             if let anchor = frame.anchor { anchors[anchor] = node }
             add(node)
         case YAML_ALIAS_EVENT:
@@ -147,7 +140,7 @@ private struct TreeBuilder {
         }
     }
 
-    private mutating func add(_ node: YAMLNode) {
+    private mutating func add(_ node: consuming YAMLNode) {
         if frames.isEmpty {
             documentRoot = node
         } else {
@@ -223,6 +216,66 @@ private struct TreeBuilder {
             diagnostics.append(.error(at: location(value.line, value.column),
                                       "a merge key '<<' takes a mapping or a list of mappings"))
             return []
+        }
+    }
+}
+
+/// A stack of finished nodes whose tail a collection's end moves out in one go: the nodes are moved, not copied
+/// and then destroyed (which cost a retain and a release per string of every node).
+private final class ChildStack {
+    private var storage: UnsafeMutablePointer<YAMLNode>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init() {
+        capacity = 64
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    func append(_ node: consuming YAMLNode) {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<YAMLNode>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: storage, count: count)
+            storage.deallocate()
+            storage = grown
+            capacity *= 2
+        }
+        (storage + count).initialize(to: node)
+        count += 1
+    }
+
+    /// Moves the nodes from `base` to the top into an array, in order.
+    func popAll(from base: Int) -> [YAMLNode] {
+        let moved = count - base
+        guard moved > 0 else { return [] }
+        let source = storage + base
+        count = base
+        return [YAMLNode](unsafeUninitializedCapacity: moved) { buffer, initialized in
+            guard let target = buffer.baseAddress else { return }
+            target.moveInitialize(from: source, count: moved)
+            initialized = moved
+        }
+    }
+
+    /// Moves the nodes from `base` to the top into key-value pairs, in order; an odd last node is dropped.
+    func popPairs(from base: Int) -> [YAMLPair] {
+        let moved = count - base
+        guard moved > 0 else { return [] }
+        let source = storage + base
+        count = base
+        if moved % 2 == 1 { (source + moved - 1).deinitialize(count: 1) }
+        return [YAMLPair](unsafeUninitializedCapacity: moved / 2) { buffer, initialized in
+            guard let target = buffer.baseAddress else { return }
+            for pair in 0..<(moved / 2) {
+                (target + pair).initialize(to: YAMLPair(key: (source + 2 * pair).move(),
+                                                        value: (source + 2 * pair + 1).move()))
+            }
+            initialized = moved / 2
         }
     }
 }

@@ -1,0 +1,248 @@
+import NIOCore
+
+/// One simulated process (the seed or a peer): `TorrentSession`'s wiring of the engine's parts, with messages
+/// handed to the simulator instead of a channel and time from the simulator's virtual clock.
+///
+/// Each handler follows the session's (TorrentSession+Messages, +Upload) step for step; the decisions are the
+/// parts' own: `RequestScheduler`, `Choker`, `SuperSeedOffers`, `PeerTimeouts`, `DialBackoff`, `Announcer`.
+final class SimulatedNode {
+    unowned let world: SwarmSimulator
+    let index: Int
+    /// Which life of the node this is (a node killed and back is a new process).
+    let generation: Int
+    let configuration: TorrentConfiguration
+    var have: Bitfield
+    /// What the node had verified when this life started (resumed pieces).
+    let resumed: Bitfield
+    var scheduler: RequestScheduler
+    var choker: Choker
+    var offers: SuperSeedOffers?
+    var timeouts = PeerTimeouts()
+    var dialer = DialBackoff()
+    var announcer: Announcer
+    var random: SwarmRandom
+    var peers: [PeerKey: SimulatedPeer] = [:]
+    private var nextKey: UInt64 = 0
+    var dialing: Set<Int> = []
+    var ticks = 0
+    var chokeRounds = 0
+    var refetched = 0
+
+    init(world: SwarmSimulator, index: Int, generation: Int, have: Bitfield, configuration: TorrentConfiguration) {
+        self.world = world
+        self.index = index
+        self.generation = generation
+        self.configuration = configuration
+        self.have = have
+        resumed = have
+        random = SwarmRandom(seed: configuration.randomSeed ?? 0)
+        let file = world.configuration
+        let now = world.deadline
+        let picker = PiecePicker(
+            pieceCount: have.count, pieceLength: file.pieceBytes, totalLength: file.fileBytes,
+            requestLength: file.requestBytes)
+        scheduler = RequestScheduler(
+            picker: picker, minQueue: configuration.minRequestQueue, maxQueue: configuration.maxRequestQueue,
+            horizon: configuration.requestHorizon, startedAt: now)
+        choker = Choker(regularSlots: configuration.uploadSlots)
+        if configuration.superSeed, have.isComplete {
+            offers = SuperSeedOffers(
+                pieceCount: have.count, perPeer: configuration.superSeedOffers,
+                inFlight: configuration.superSeedInFlight, timeout: .seconds(Int64(configuration.superSeedOfferTimeout)))
+        }
+        let idle = Int64(max(1, configuration.idleTimeout))
+        timeouts.idle = .seconds(idle)
+        timeouts.starved = .seconds(idle * 2)
+        timeouts.silence = .seconds(idle * 3)
+        announcer = Announcer(complete: have.isComplete)
+    }
+
+    var now: NIODeadline { world.deadline }
+
+    // MARK: Connections
+
+    func addPeer(_ node: Int) {
+        guard node != index else { return }
+        let target = world.target(node)
+        dialer.add(target)
+        dial(node)
+    }
+
+    func dial(_ node: Int) {
+        guard !dialing.contains(node), peers.count + dialing.count < configuration.maxConnections,
+            !peers.values.contains(where: { $0.remote == node && ($0.outgoing || $0.handshakeReceived) })
+        else { return }
+        dialing.insert(node)
+        world.connect(from: self, to: node)
+    }
+
+    func dialFailed(_ node: Int) {
+        dialing.remove(node)
+        dialer.failed(world.target(node), now: now, using: &random)
+    }
+
+    /// Admits a connection (as `TorrentSession.connected` does), or refuses it (nil).
+    func connected(remote: Int, remoteKey: PeerKey, outgoing: Bool) -> SimulatedPeer? {
+        if outgoing { dialing.remove(remote) }
+        if peers.count >= configuration.maxConnections {
+            let activities = peers.values.filter(\.handshakeReceived).map { ($0.key, $0.activity) }
+            guard let idle = timeouts.evictionCandidate(activities, now: now), let victim = peers[idle] else {
+                if outgoing { dialer.failed(world.target(remote), now: now, using: &random) }
+                return nil
+            }
+            drop(victim, "idle, making room for a new peer")
+        }
+        nextKey += 1
+        let peer = SimulatedPeer(
+            key: PeerKey(nextKey), remote: remote, remoteKey: remoteKey, outgoing: outgoing, pieceCount: have.count,
+            now: now)
+        peers[peer.key] = peer
+        scheduler.join(peer.key, now: now)
+        if outgoing { world.send(.handshake, from: self, to: peer) }
+        return peer
+    }
+
+    func disconnected(_ peer: SimulatedPeer) {
+        guard peers.removeValue(forKey: peer.key) != nil else { return }
+        offers?.leave(peer.key)
+        scheduler.leave(peer.key, had: peer.has)
+        if peer.outgoing { dialer.failed(world.target(peer.remote), now: now, using: &random) }
+        for other in peers.values { requestBlocks(other) }
+        offerPieces()
+        fillUploadSlots()
+    }
+
+    func drop(_ peer: SimulatedPeer, _ reason: String) {
+        world.dropped(reason, by: self, peer: peer)
+        world.send(.closed, from: self, to: peer)
+        disconnected(peer)
+    }
+
+    // MARK: Messages in
+
+    func received(_ message: SimulatedMessage, from key: PeerKey) {
+        guard let peer = peers[key] else { return }
+        peer.activity.lastMessageAt = now
+        switch message {
+        case .handshake:
+            handshake(peer)
+        case .closed:
+            disconnected(peer)
+            return
+        case .choke:
+            peer.peerChoking = true
+            scheduler.release(peer.key)
+            peer.updateActivity(now: now)
+        case .unchoke:
+            peer.peerChoking = false
+            peer.updateActivity(now: now)
+        case .interested, .notInterested:
+            peer.peerInterested = { if case .interested = message { true } else { false } }()
+            peer.updateActivity(now: now)
+            fillUploadSlots()
+        case .have(let index):
+            if peer.has.insert(index) {
+                scheduler.peerHas(index)
+                if !have.contains(index) { peer.interesting += 1 }
+                updateInterest(peer)
+                if offers?.peerHas(peer.key, index) == true { offerPieces() }
+            }
+        case .bitfield(let bits):
+            setBitfield(peer, bits)
+        case .request(let request):
+            guard !peer.amChoking else { break }
+            peer.incoming.append(request)
+            if peer.activity.unchokedUnusedSince != nil { peer.activity.unchokedUnusedSince = now }
+            if peer.pendingIncoming == 1 { world.flowReady(self, peer) }
+        case .cancel(let request):
+            let start = peer.headSent > 0 ? peer.incomingHead + 1 : peer.incomingHead
+            if start < peer.incoming.count, let position = peer.incoming[start...].firstIndex(of: request) {
+                peer.incoming.remove(at: position)
+            }
+        case .block(let request):
+            receivedBlock(request, from: peer)
+        }
+        // The session's `readComplete`: keep the pipeline to this peer full.
+        if peers[key] != nil { requestBlocks(peer) }
+    }
+
+    private func handshake(_ peer: SimulatedPeer) {
+        if peers.values.contains(where: { $0 !== peer && $0.handshakeReceived && $0.remote == peer.remote }) {
+            return drop(peer, "duplicate connection")
+        }
+        peer.handshakeReceived = true
+        peer.activity.handshaken = true
+        if !peer.outgoing { world.send(.handshake, from: self, to: peer) }
+        if offers != nil {
+            offers?.join(peer.key)
+            setChoking(peer, false)
+            offerPieces()
+        } else if have.setCount > 0 {
+            world.send(.bitfield(have), from: self, to: peer)
+        }
+    }
+
+    private func setBitfield(_ peer: SimulatedPeer, _ bits: Bitfield) {
+        offers?.peerBitfield(peer.key, bits)
+        scheduler.peerBitfield(from: peer.has, to: bits)
+        peer.has = bits
+        var count = 0
+        for index in 0..<have.count where bits.contains(index) && !have.contains(index) { count += 1 }
+        peer.interesting = count
+        if bits.isComplete, have.isComplete {
+            if peer.outgoing { dialer.remove(world.target(peer.remote)) }
+            return drop(peer, "both seeds")
+        }
+        updateInterest(peer)
+        offerPieces()
+    }
+
+    func updateInterest(_ peer: SimulatedPeer) {
+        let interesting = peer.interesting > 0
+        guard interesting != peer.amInterested else { return }
+        peer.amInterested = interesting
+        world.send(interesting ? .interested : .notInterested, from: self, to: peer)
+        peer.updateActivity(now: now)
+    }
+
+    // MARK: Downloading
+
+    private func receivedBlock(_ request: BlockRequest, from peer: SimulatedPeer) {
+        peer.download.add(Int(request.length))
+        if peer.outgoing { dialer.succeeded(world.target(peer.remote)) }
+        guard case .accepted(let complete, let cancel) = scheduler.received(request, from: peer.key, now: now)
+        else { return }
+        let index = Int(request.piece)
+        if resumed.contains(index) { refetched += 1 }
+        for key in cancel {
+            if let other = peers[key] { world.send(.cancel(request), from: self, to: other) }
+        }
+        if complete { pieceChecked(index) }
+    }
+
+    private func pieceChecked(_ index: Int) {
+        scheduler.verified(index)
+        have.insert(index)
+        world.verified(self, piece: index)
+        for peer in peers.values where peer.handshakeReceived {
+            if peer.has.contains(index) {
+                peer.interesting -= 1
+                updateInterest(peer)
+            }
+            world.send(.have(index), from: self, to: peer)
+        }
+        guard have.isComplete else { return }
+        world.finished(self)
+        announce(.completed)
+        for peer in peers.values where peer.has.isComplete {
+            if peer.outgoing { dialer.remove(world.target(peer.remote)) }
+            drop(peer, "both seeds")
+        }
+    }
+
+    func requestBlocks(_ peer: SimulatedPeer) {
+        guard peers[peer.key] != nil, peer.handshakeReceived, !peer.peerChoking, peer.amInterested else { return }
+        let picks = scheduler.requests(for: peer.key, peerHas: peer.has, have: have, now: now, using: &random)
+        for request in picks { world.send(.request(request), from: self, to: peer) }
+    }
+}

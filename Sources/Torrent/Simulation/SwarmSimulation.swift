@@ -1,0 +1,127 @@
+/// A swarm run in virtual time: the engine's own parts over a simulated data-center network.
+///
+/// `run(_:)` builds the seed and the peers, each driving the same `RequestScheduler` (over the `PiecePicker`),
+/// `Choker`, `SuperSeedOffers`, `PeerTimeouts`, `DialBackoff` and `Announcer` that `TorrentSession` does, with a
+/// real `Tracker` answering their announces; messages take the network's latency and block data moves as flows
+/// with max-min fair rates (`FairShare`) over the links of `SimulatedNetwork`. See benchmarks/README.md.
+public enum SwarmSimulation {
+    /// What to simulate. Rates are nominal bytes per second; sizes bytes; times seconds.
+    public struct Configuration: Sendable {
+        public var peers: Int
+        public var racks: Int
+        public var fileBytes: Int64
+        public var pieceBytes: Int
+        /// The size of one request: 16 KiB as on the wire; larger coarsens the simulation (fewer events).
+        public var requestBytes: Int
+        public var nodeRate: Double
+        /// Each rack's uplink to the core, each way; nil: one switch, no uplinks.
+        public var uplinkRate: Double?
+        /// The core's capacity; nil: not a limit.
+        public var coreRate: Double?
+        public var seedRate: Double
+        public var hopLatency: Double
+        /// Rack waves: per rack, this many peers first and the rest at their first verified piece; nil: flat.
+        public var firstWave: Int?
+        /// The share of peers killed at random times mid-transfer.
+        public var churn: Double
+        /// The share of the killed peers that come back (resuming from their verified pieces).
+        public var churnReturn: Double
+        /// How long a killed peer stays away before coming back.
+        public var churnDelay: Double
+        public var seed: UInt64
+        /// The time step of the flow model.
+        public var step: Double
+        /// Payload share of a link's rate (TCP/IP and Ethernet headers: 1448 of 1514 bytes per frame).
+        public var goodput: Double
+        public var superSeed: Bool
+        /// Virtual time after which the run stops, finished or not.
+        public var timeLimit: Double
+
+        /// A configuration with the engine's and the lab's defaults.
+        public init(
+            peers: Int, racks: Int = 1, fileBytes: Int64, pieceBytes: Int, requestBytes: Int = 16 << 10,
+            nodeRate: Double, uplinkRate: Double? = nil, coreRate: Double? = nil, seedRate: Double,
+            hopLatency: Double = 0.000_05, firstWave: Int? = nil, churn: Double = 0, churnReturn: Double = 0.5,
+            churnDelay: Double = 5, seed: UInt64 = 1, step: Double = 0.001, goodput: Double = 1448.0 / 1514.0,
+            superSeed: Bool = true, timeLimit: Double = 3600
+        ) {
+            self.peers = peers
+            self.racks = racks
+            self.fileBytes = fileBytes
+            self.pieceBytes = pieceBytes
+            self.requestBytes = requestBytes
+            self.nodeRate = nodeRate
+            self.uplinkRate = uplinkRate
+            self.coreRate = coreRate
+            self.seedRate = seedRate
+            self.hopLatency = hopLatency
+            self.firstWave = firstWave
+            self.churn = churn
+            self.churnReturn = churnReturn
+            self.churnDelay = churnDelay
+            self.seed = seed
+            self.step = step
+            self.goodput = goodput
+            self.superSeed = superSeed
+            self.timeLimit = timeLimit
+        }
+    }
+
+    /// What a run measured; the JSON keys are `reconcile dev swarm-sim --output json`'s.
+    public struct Result: Sendable, Encodable {
+        /// The last surviving peer's finish (seconds from the start).
+        public var makespan: Double
+        public var p50: Double
+        public var p99: Double
+        /// T_p2p for the configuration (`Configuration.boundP2P`).
+        public var boundP2P: Double
+        /// T_p2p recomputed for the survivors (peers not killed for good).
+        public var boundSurvivors: Double
+        public var seedEgressOverF: Double
+        /// Bytes across each rack's uplink (both directions) over F; empty without uplinks.
+        public var uplinkBytesOverF: [Double]
+        /// Blocks received twice or after a cancel, summed over the peers.
+        public var duplicateBlocks: Int
+        /// Blocks a peer that came back received for pieces it had verified before it was killed.
+        public var refetchedVerifiedBlocks: Int
+        /// Each peer's finish (nil: killed for good, or not done by the time limit).
+        public var nodeTimes: [Double?]
+        public var survivors: Int
+        public var finished: Int
+        public var killed: Int
+        public var returned: Int
+        /// Peer connections dropped, by the reason the engine gave.
+        public var drops: [String: Int]
+        /// The longest a started, unfinished peer went without receiving a block (a stall).
+        public var longestIdle: Double
+        /// When the seed sent its last byte.
+        public var seedLastByte: Double
+        public var events: Int
+        public var steps: Int
+
+        enum CodingKeys: String, CodingKey {
+            case makespan = "makespan_s", p50 = "p50_s", p99 = "p99_s", boundP2P = "bound_p2p_s"
+            case boundSurvivors = "bound_survivors_s", seedEgressOverF = "seed_egress_over_F"
+            case uplinkBytesOverF = "uplink_bytes_over_F", duplicateBlocks = "duplicate_blocks"
+            case refetchedVerifiedBlocks = "refetched_verified_blocks", nodeTimes = "node_times_s"
+            case survivors, finished, killed, returned, drops, longestIdle = "longest_idle_s"
+            case seedLastByte = "seed_last_byte_s", events, steps
+        }
+    }
+
+    /// Runs the simulation to its end (every survivor done, or the time limit).
+    public static func run(_ configuration: Configuration) -> Result {
+        let simulator = SwarmSimulator(configuration: configuration)
+        return simulator.run()
+    }
+
+    /// The p-th percentile (0…1) of `values`, linearly interpolated; 0 when empty.
+    static func percentile(_ values: [Double], _ quantile: Double) -> Double {
+        let ordered = values.sorted()
+        guard !ordered.isEmpty else { return 0 }
+        let rank = Double(ordered.count - 1) * quantile
+        let low = Int(rank)
+        let high = min(low + 1, ordered.count - 1)
+        return ordered[low] + (ordered[high] - ordered[low]) * (rank - Double(low))
+    }
+}

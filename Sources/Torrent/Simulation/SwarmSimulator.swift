@@ -1,0 +1,350 @@
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The simulator's world: the virtual clock, the event queue, the nodes, the tracker and the flows of block data.
+///
+/// Time advances in steps of `configuration.step`. Each step first delivers the events due (messages after their
+/// latency, timers, dials, announces, kills), then gives every connection with requests queued at an unchoked
+/// uploader its max-min fair rate over its path and moves that many bytes; a block whose last byte left reaches
+/// the downloader one latency later. With no data moving, the clock jumps to the next event.
+final class SwarmSimulator {
+    let configuration: SwarmSimulation.Configuration
+    let network: SimulatedNetwork
+    private(set) var now = 0.0
+    var deadline: NIODeadline { .uptimeNanoseconds(Self.epoch + UInt64(max(0, now) * 1e9)) }
+    static let epoch: UInt64 = 1_000_000_000_000
+    let pieceCount: Int
+    var nodes: [SimulatedNode?]
+    var generations: [Int]
+    var tracker: Tracker
+    private var trackerRandom: SwarmRandom
+    var churnRandom: SwarmRandom
+    var queue = EventQueue()
+    var flows: [(node: Int, key: PeerKey)] = []
+    /// Messages sent this step, one batch per connection, in the order first sent.
+    struct Outgoing {
+        var node: Int
+        var generation: Int
+        var key: PeerKey
+        var at: Double
+        var messages: [SimulatedMessage]
+    }
+
+    var outbox: [Outgoing] = []
+    var outboxIndex: [Int64: Int] = [:]
+    var finishedAt: [Double?]
+    var firstPieceAt: [Double?]
+    var lastBlockAt: [Double]
+    var longestIdle = 0.0
+    var goneForGood: Set<Int> = []
+    /// What each killed node had verified, for its next life.
+    var savedHave: [Int: Bitfield] = [:]
+    var pendingReturns = 0
+    var killed = 0
+    var returned = 0
+    var seedEgress: Int64 = 0
+    var seedLastByte = 0.0
+    let debugTrace = getenv("SWARM_SIM_TRACE") != nil
+    var uplinkBytes: [Int64]
+    var drops: [String: Int] = [:]
+    var duplicateBlocks = 0
+    var refetched = 0
+    var eventCount = 0
+    var steps = 0
+    let infoHash = [UInt8](repeating: 0x5A, count: 20)
+    static let port = 6881
+
+    init(configuration: SwarmSimulation.Configuration) {
+        self.configuration = configuration
+        network = SimulatedNetwork(configuration: configuration)
+        pieceCount = Int((configuration.fileBytes + Int64(configuration.pieceBytes) - 1) / Int64(configuration.pieceBytes))
+        let count = configuration.peers + 1
+        nodes = Array(repeating: nil, count: count)
+        generations = Array(repeating: 0, count: count)
+        finishedAt = Array(repeating: nil, count: count)
+        firstPieceAt = Array(repeating: nil, count: count)
+        lastBlockAt = Array(repeating: 0, count: count)
+        uplinkBytes = Array(repeating: 0, count: configuration.uplinkRate == nil ? 0 : network.racks)
+        var racks: [String: String] = [:]
+        if configuration.firstWave != nil {
+            for node in 1..<count { racks[Self.host(node)] = network.rack(of: node).map { "r\($0)" } }
+        }
+        tracker = Tracker(
+            configuration: TrackerConfiguration(
+                racksByHost: racks, pinnedSeeds: [PeerAddress(host: Self.host(0), port: Self.port)],
+                maxEntriesPerHost: 1))
+        trackerRandom = SwarmRandom(seed: configuration.seed ^ 0x7472_6163_6b65_72)
+        churnRandom = SwarmRandom(seed: configuration.seed ^ 0x6368_7572_6e)
+    }
+
+    // MARK: Addresses
+
+    static func host(_ node: Int) -> String {
+        let value = node + 1
+        return "10.\(value >> 16 & 255).\(value >> 8 & 255).\(value & 255)"
+    }
+
+    func target(_ node: Int) -> String { "\(Self.host(node)):\(Self.port)" }
+
+    func node(forTarget target: String) -> Int? {
+        let parts = target.split(separator: ":")[0].split(separator: ".").compactMap { Int($0) }
+        guard parts.count == 4 else { return nil }
+        let node = (parts[1] << 16 | parts[2] << 8 | parts[3]) - 1
+        return node >= 0 && node < nodes.count ? node : nil
+    }
+
+    // MARK: What nodes ask of the world
+
+    /// Sends a message; those sent on one connection in one step travel as one event (they leave together).
+    func send(_ message: SimulatedMessage, from node: SimulatedNode, to peer: SimulatedPeer) {
+        let destination = peer.remote
+        let slot = Int64(destination) << 32 | Int64(peer.remoteKey.value)
+        if let position = outboxIndex[slot] {
+            outbox[position].messages.append(message)
+            return
+        }
+        outboxIndex[slot] = outbox.count
+        outbox.append(
+            Outgoing(
+                node: destination, generation: generations[destination], key: peer.remoteKey,
+                at: now + network.latency(node.index, destination), messages: [message]))
+    }
+
+    /// Puts the messages sent this step on their way.
+    func flushOutbox() {
+        for batch in outbox {
+            queue.push(at: batch.at, .messages(node: batch.node, generation: batch.generation, key: batch.key,
+                                               batch.messages))
+        }
+        outbox.removeAll(keepingCapacity: true)
+        outboxIndex.removeAll(keepingCapacity: true)
+    }
+
+    func connect(from node: SimulatedNode, to target: Int) {
+        queue.push(
+            at: now + 2 * network.latency(node.index, target),
+            .connect(from: node.index, generation: node.generation, to: target))
+    }
+
+    func flowReady(_ node: SimulatedNode, _ peer: SimulatedPeer) { flows.append((node.index, peer.key)) }
+
+    func announce(_ node: SimulatedNode, event: AnnounceRequest.Event?) {
+        queue.push(
+            at: now + 2 * network.latency(node.index, 0),
+            .announced(node: node.index, generation: node.generation, event: event))
+    }
+
+    func dropped(_ reason: String, by node: SimulatedNode, peer: SimulatedPeer) { drops[reason, default: 0] += 1 }
+
+    func verified(_ node: SimulatedNode, piece: Int) {
+        guard firstPieceAt[node.index] == nil else { return }
+        firstPieceAt[node.index] = now
+        startWaitingWave(of: node.index)
+    }
+
+    func finished(_ node: SimulatedNode) {
+        if finishedAt[node.index] == nil { finishedAt[node.index] = now }
+    }
+
+    func living(_ index: Int, _ generation: Int) -> SimulatedNode? {
+        guard let node = nodes[index], node.generation == generation else { return nil }
+        return node
+    }
+
+    // MARK: Running
+
+    func run() -> SwarmSimulation.Result {
+        start(0)
+        scheduleStarts()
+        scheduleChurn()
+        let step = configuration.step
+        while now < configuration.timeLimit, !done {
+            while let due = queue.peekTime, due <= now {
+                guard let entry = queue.pop() else { break }
+                let stepTime = now
+                now = max(now, entry.time)
+                handle(entry.event)
+                eventCount += 1
+                now = max(stepTime, now)
+            }
+            flushOutbox()
+            pruneFlows()
+            if flows.isEmpty, queue.peekTime == nil { break }
+            if flows.isEmpty, let next = queue.peekTime, next > now + step {
+                now = (next / step).rounded(.up) * step
+                continue
+            }
+            moveData(over: step)
+            now += step
+            steps += 1
+        }
+        return result()
+    }
+
+    private var done: Bool {
+        guard pendingReturns == 0 else { return false }
+        for index in 1..<nodes.count where finishedAt[index] == nil && !goneForGood.contains(index) { return false }
+        return true
+    }
+
+    func start(_ index: Int) {
+        generations[index] += 1
+        let generation = generations[index]
+        let have = savedHave[index] ?? Bitfield(count: pieceCount, allSet: index == 0)
+        let rack = configuration.firstWave != nil ? network.rack(of: index).map { "r\($0)" } : nil
+        let settings = TorrentConfiguration(
+            listenHost: nil, rack: rack, superSeed: index == 0 && configuration.superSeed,
+            randomSeed: configuration.seed &* 0x9E37_79B9 &+ UInt64(index) &* 7919 &+ UInt64(generation))
+        let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
+        nodes[index] = node
+        lastBlockAt[index] = now
+        queue.push(at: now + 1, .tick(node: index, generation: generation))
+        queue.push(at: now + 0.25, .redial(node: index, generation: generation))
+        node.announce(.started)
+    }
+
+    private func scheduleStarts() {
+        for index in 1..<nodes.count {
+            let position = (index - 1) % network.rackSize
+            if let wave = configuration.firstWave, position >= wave { continue }
+            queue.push(at: 0, .start(index))
+        }
+    }
+
+    /// Starts the rest of a rack once every first-wave node of it has a verified piece.
+    private func startWaitingWave(of index: Int) {
+        guard let wave = configuration.firstWave, let rack = network.rack(of: index) else { return }
+        let members = (rack * network.rackSize + 1)...min(nodes.count - 1, (rack + 1) * network.rackSize)
+        let first = members.prefix(wave)
+        guard first.allSatisfy({ firstPieceAt[$0] != nil || finishedAt[$0] != nil }) else { return }
+        for member in members.dropFirst(wave) where nodes[member] == nil && generations[member] == 0 {
+            queue.push(at: now, .start(member))
+        }
+    }
+
+    private func handle(_ event: SimulatorEvent) {
+        switch event {
+        case .message(let index, let generation, let key, let message):
+            guard let node = living(index, generation) else { return }
+            if case .block = message {
+                longestIdle = max(longestIdle, finishedAt[index] == nil ? now - lastBlockAt[index] : 0)
+                lastBlockAt[index] = now
+            }
+            node.received(message, from: key)
+        case .messages(let index, let generation, let key, let messages):
+            guard let node = living(index, generation) else { return }
+            for message in messages where node.peers[key] != nil { node.received(message, from: key) }
+        case .connect(let from, let generation, let to):
+            establish(from: from, generation: generation, to: to)
+        case .start(let index):
+            if generations[index] == 0 { start(index) }
+        case .tick(let index, let generation):
+            guard let node = living(index, generation) else { return }
+            node.tick()
+            queue.push(at: now + 1, .tick(node: index, generation: generation))
+        case .redial(let index, let generation):
+            guard let node = living(index, generation) else { return }
+            node.redial()
+            queue.push(at: now + 0.25, .redial(node: index, generation: generation))
+        case .announced(let index, let generation, let event):
+            guard let node = living(index, generation) else { return }
+            answerAnnounce(node, event: event)
+        case .kill(let index, let returns):
+            kill(index, returns: returns)
+        case .revive(let index):
+            pendingReturns -= 1
+            returned += 1
+            start(index)
+        }
+    }
+
+    private func establish(from index: Int, generation: Int, to target: Int) {
+        guard let dialer = living(index, generation) else { return }
+        guard let listener = nodes[target], listener.generation == generations[target],
+            let accepted = listener.connected(remote: index, remoteKey: PeerKey(0), outgoing: false)
+        else { return dialer.dialFailed(target) }
+        guard let outgoing = dialer.connected(remote: target, remoteKey: accepted.key, outgoing: true) else {
+            return listener.disconnected(accepted)
+        }
+        accepted.remoteKey = outgoing.key
+    }
+
+    private func answerAnnounce(_ node: SimulatedNode, event: AnnounceRequest.Event?) {
+        let index = node.index
+        let digits = String(index)
+        let peerID = Array(("-SIM000-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits).utf8)
+        let left = Int64(pieceCount - node.have.setCount) * Int64(configuration.pieceBytes)
+        let request = AnnounceRequest(
+            infoHash: infoHash, peerID: peerID, port: Self.port, left: max(0, left),
+            event: event, rack: node.configuration.rack)
+        let body = tracker.announce(request, remoteHost: Self.host(index), now: now, using: &trackerRandom)
+        guard let response = try? AnnounceResponse(bencoded: body) else { return node.announced(nil, interval: nil) }
+        let found = response.peers.compactMap { self.node(forTarget: "\($0.host):\($0.port)") }
+        node.announced(found, interval: response.interval)
+    }
+}
+
+/// What happens at a moment of virtual time.
+enum SimulatorEvent {
+    case message(node: Int, generation: Int, key: PeerKey, SimulatedMessage)
+    case messages(node: Int, generation: Int, key: PeerKey, [SimulatedMessage])
+    case connect(from: Int, generation: Int, to: Int)
+    case start(Int)
+    case tick(node: Int, generation: Int)
+    case redial(node: Int, generation: Int)
+    case announced(node: Int, generation: Int, event: AnnounceRequest.Event?)
+    case kill(Int, returns: Bool)
+    case revive(Int)
+}
+
+/// Events by time, then by the order they were scheduled in (so messages on one connection stay in order).
+struct EventQueue {
+    struct Entry {
+        var time: Double
+        var sequence: UInt64
+        var event: SimulatorEvent
+    }
+
+    private var heap: [Entry] = []
+    private var sequence: UInt64 = 0
+
+    var peekTime: Double? { heap.first?.time }
+    var count: Int { heap.count }
+
+    private static func before(_ left: Entry, _ right: Entry) -> Bool {
+        left.time < right.time || (left.time == right.time && left.sequence < right.sequence)
+    }
+
+    mutating func push(at time: Double, _ event: SimulatorEvent) {
+        sequence += 1
+        heap.append(Entry(time: time, sequence: sequence, event: event))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.before(heap[child], heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard let first = heap.first else { return nil }
+        let last = heap.removeLast()
+        guard !heap.isEmpty else { return first }
+        heap[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var best = parent
+            if left < heap.count, Self.before(heap[left], heap[best]) { best = left }
+            if right < heap.count, Self.before(heap[right], heap[best]) { best = right }
+            guard best != parent else { break }
+            heap.swapAt(parent, best)
+            parent = best
+        }
+        return first
+    }
+}

@@ -1,0 +1,114 @@
+import Testing
+
+@testable import Torrent
+
+/// The simulator's network model (fair shares, one flow's time) and whole runs of the engine's parts in it.
+struct SwarmSimulationTests {
+    @Test(arguments: [1, 2, 3, 7, 16])
+    func flowsOnOneLinkShareItEvenly(flows: Int) {
+        var paths = FlowPaths()
+        for _ in 0..<flows { paths.append([0]) }
+        let rates = FairShare.rates(paths, capacities: [1000])
+        #expect(rates.count == flows)
+        for rate in rates { #expect(abs(rate - 1000 / Double(flows)) < 1e-9) }
+    }
+
+    @Test func aFlowHeldBackElsewhereLeavesItsShareToTheOthers() {
+        // Flow 0 crosses a 3-unit link and a 10-unit link; flows 1 and 2 only the 10-unit one: max-min gives
+        // flow 0 its 3, and the other two split the remaining 7.
+        var paths = FlowPaths()
+        paths.append([0, 1])
+        paths.append([1])
+        paths.append([1])
+        let rates = FairShare.rates(paths, capacities: [3, 10])
+        #expect(abs(rates[0] - 3) < 1e-9)
+        #expect(abs(rates[1] - 3.5) < 1e-9)
+        #expect(abs(rates[2] - 3.5) < 1e-9)
+        // Nothing is left on the shared link, and no link carries more than its capacity.
+        #expect(abs(rates.reduce(0, +) - 10) < 1e-9)
+    }
+
+    @Test func uplinksAndTheCoreAreOnlyOnPathsBetweenRacks() {
+        let configuration = SwarmSimulation.Configuration(
+            peers: 8, racks: 2, fileBytes: 1 << 20, pieceBytes: 1 << 18, nodeRate: 100, uplinkRate: 150,
+            coreRate: 1000, seedRate: 100, hopLatency: 0.001)
+        let network = SimulatedNetwork(configuration: configuration)
+        #expect(network.rackSize == 4)
+        // Peers 1–4 are rack 0, 5–8 rack 1. Links: node i up 2i, down 2i + 1 (9 nodes: 0…17); rack r up 18 + 2r,
+        // down 19 + 2r; the core 22.
+        #expect(network.path(from: 1, to: 2) == [2, 5])
+        #expect(network.path(from: 1, to: 5) == [2, 18, 22, 21, 11])
+        #expect(network.path(from: 0, to: 5) == [0, 22, 21, 11])
+        #expect(network.path(from: 5, to: 0) == [10, 20, 22, 1])
+        #expect(network.latency(1, 2) == 0.002)
+        #expect(network.latency(1, 5) == 0.004)
+        #expect(network.latency(0, 5) == 0.003)
+    }
+
+    @Test func oneFlowTakesItsSizeOverItsRatePlusTheLatency() {
+        // One peer, one piece in one request: the time is the protocol's round trips (announce, connect,
+        // handshake, request: 8 one-way latencies) plus the size over the rate, plus the last byte's latency.
+        let latency = 0.02
+        let size = 1 << 20
+        let configuration = SwarmSimulation.Configuration(
+            peers: 1, fileBytes: Int64(size), pieceBytes: size, requestBytes: size, nodeRate: 1e6, seedRate: 1e6,
+            hopLatency: latency / 2)
+        let result = SwarmSimulation.run(configuration)
+        let transfer = Double(size) / (1e6 * configuration.goodput)
+        let expected = 8 * latency + transfer
+        #expect(result.finished == 1)
+        #expect(abs(result.makespan - expected) < 0.006, "makespan \(result.makespan), expected \(expected)")
+        #expect(abs(result.seedEgressOverF - 1) < 1e-9)
+    }
+
+    @Test func theBoundIsTheClassicOneWithoutUplinksAndGrowsWithATightUplink() {
+        var configuration = SwarmSimulation.Configuration(
+            peers: 16, racks: 4, fileBytes: 100, pieceBytes: 16 << 10, nodeRate: 10, seedRate: 10)
+        // max(F/u_s, F/d, N·F/(u_s + N·u)) = max(10, 10, 1600/170).
+        #expect(abs(configuration.boundP2P() - 10) < 1e-9)
+        configuration.uplinkRate = 5
+        // A rack needs F through its uplink: F/U = 20.
+        #expect(abs(configuration.boundP2P() - 20) < 1e-9)
+        configuration.uplinkRate = 1000
+        configuration.coreRate = 10
+        // Four racks each need a copy through the core: 4·F/C = 40.
+        #expect(abs(configuration.boundP2P() - 40) < 1e-9)
+    }
+
+    @Test func aSmallSwarmFinishesNearTheBoundWithTheSeedSendingEachPieceOnce() {
+        let configuration = SwarmSimulation.Configuration(
+            peers: 8, fileBytes: 4 << 20, pieceBytes: 256 << 10, nodeRate: 5e6, seedRate: 5e6, seed: 7)
+        let result = SwarmSimulation.run(configuration)
+        #expect(result.finished == 8)
+        #expect(result.makespan >= result.boundP2P)
+        #expect(result.makespan < 3 * result.boundP2P)
+        #expect(result.seedEgressOverF < 1.5)
+        #expect(result.nodeTimes.count == 8)
+        // The same seed replays the same run.
+        let again = SwarmSimulation.run(configuration)
+        #expect(again.nodeTimes == result.nodeTimes)
+    }
+
+    @Test func rackWavesKeepMostTrafficInsideTheRacks() {
+        let configuration = SwarmSimulation.Configuration(
+            peers: 16, racks: 4, fileBytes: 4 << 20, pieceBytes: 256 << 10, nodeRate: 5e6, uplinkRate: 10e6,
+            seedRate: 5e6, firstWave: 1, seed: 3)
+        let result = SwarmSimulation.run(configuration)
+        #expect(result.finished == 16)
+        #expect(result.uplinkBytesOverF.count == 4)
+        #expect(result.uplinkBytesOverF.allSatisfy { $0 >= 1 })
+    }
+
+    @Test func survivorsOfChurnFinishAndReturningPeersKeepTheirVerifiedPieces() {
+        let configuration = SwarmSimulation.Configuration(
+            peers: 20, fileBytes: 8 << 20, pieceBytes: 256 << 10, nodeRate: 5e6, seedRate: 5e6, churn: 0.2,
+            churnReturn: 0.5, churnDelay: 1, seed: 11)
+        let result = SwarmSimulation.run(configuration)
+        #expect(result.killed == 4)
+        #expect(result.returned == 2)
+        #expect(result.survivors == 18)
+        #expect(result.finished == 18)
+        #expect(result.refetchedVerifiedBlocks == 0)
+        #expect(result.nodeTimes.filter { $0 == nil }.count == 2)
+    }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Swarm simulator benchmark (issue 21): `reconcile dev swarm-sim` over the lab's setting at N = 16…1,024 (flat, rack
+# waves, 10% churn) and the paper's scenario (230 nodes, 1.5 GB, 1 GbE, racks of 20 behind 10 GbE uplinks), each
+# as makespan / T_p2p; with root, also the namespace lab at N = 4, 8, 16 (flat and waves) and the simulator with the
+# same file, pieces and rates beside it (the validation pairs). Writes benchmarks/results/swarm-sim.json and
+# swarm-sim.png, and the table in benchmarks/README.md.
+# Knobs: BENCH_SIM_LONG=1 adds 1,000 and 10,000 peers × 1.5 GB (the 10,000 run takes minutes and ~GBs of memory);
+# BENCH_SIM_LAB=0 skips the lab pairs. Binaries from .build/release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${BENCH_SIM_BIN:-$ROOT/.build/release}
+PY=${RACKSWARM_PYTHON:-$ROOT/.venv/bin/python}
+[ -x "$PY" ] || PY=/usr/bin/python3
+OUT=$ROOT/benchmarks/results
+mkdir -p "$OUT"
+args=(--reconcile "$BIN/reconcile" --out "$OUT/swarm-sim.json")
+[ "${BENCH_SIM_LONG:-0}" = 1 ] && args+=(--long)
+WORK=$(mktemp -d /dev/shm/rs-bench-sim.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+if [ "${BENCH_SIM_LAB:-1}" = 1 ] && [ "$(id -u)" = 0 ]; then
+    /usr/bin/python3 benchmarks/lab/lab.py --bin "$BIN" --work "$WORK" --out "$WORK/lab.json" --nodes 4,8,16 \
+        --methods flat,waves --size-mib 32 --node-mbit 40 --seed-mbit 40
+    args+=(--lab-json "$WORK/lab.json")
+fi
+# One hash seed, so that a configuration's --seed replays the same run in every process.
+SWIFT_DETERMINISTIC_HASHING=1 "$PY" benchmarks/sim/series.py "${args[@]}"
+"$PY" benchmarks/sim/report.py "$OUT/swarm-sim.json" "$OUT" benchmarks/README.md

@@ -1,0 +1,91 @@
+"""Runs `reconcile dev swarm-sim` over a series of configurations and the namespace lab beside it.
+
+Usage: series.py --reconcile BIN --out results/swarm-sim.json [--long] [--lab-json FILE]
+Each run is one process (its wall time and peak RSS are its own); the JSON holds every configuration with its
+result. --lab-json: a distribution-lab JSON (benchmarks/lab/lab.py) with flat and waves runs at N = 4, 8, 16,
+simulated with the same file, pieces and rates so that the two can be compared (the `validation` list).
+"""
+import argparse
+import json
+import subprocess
+import time
+
+LAB_RATE = "40Mbit"
+
+
+def simulate(reconcile, label, args):
+    command = [reconcile, "dev", "swarm-sim", "--output", "json"] + args
+    started = time.monotonic()
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result = json.loads(out)
+    print(f"{label}: makespan {result['makespan_s']:.2f} s = {result['makespan_s'] / result['bound_p2p_s']:.3f}x "
+          f"bound, p50 {result['p50_s'] / result['bound_p2p_s']:.3f}x, seed egress {result['seed_egress_over_F']:.2f} F, "
+          f"{result['finished']}/{result['survivors']} done, wall {time.monotonic() - started:.1f} s, "
+          f"{result['max_rss_mib']:.0f} MiB", flush=True)
+    return {"label": label, "args": args, "result": result}
+
+
+def series(long):
+    """(label, group, N, args) for every run: the lab's setting at growing N, the paper's scenario, churn."""
+    runs = []
+    lab = ["--file", "32M", "--piece", "256K", "--node-rate", LAB_RATE, "--seed-rate", LAB_RATE]
+    for n in (16, 64, 256, 1024):
+        racks = max(1, n // 4)
+        runs.append((f"lab-flat-{n}", "flat", n, lab + ["--peers", str(n), "--racks", str(racks)]))
+        runs.append((f"lab-waves-{n}", "waves", n, lab + ["--peers", str(n), "--racks", str(racks),
+                                                          "--first-wave", "1"]))
+        runs.append((f"lab-churn-{n}", "churn", n, lab + ["--peers", str(n), "--racks", str(racks),
+                                                          "--churn", "0.1"]))
+    # The paper's scenario: 230 nodes, 1.5 GB, 1 GbE, racks of 20 behind 10 GbE uplinks (1 MiB requests).
+    paper = ["--peers", "230", "--racks", "12", "--file", "1536M", "--piece", "1M", "--request", "1M",
+             "--node-rate", "1Gbit", "--seed-rate", "1Gbit", "--uplink", "10Gbit", "--step", "0.005"]
+    runs.append(("paper-flat-230", "paper", 230, paper))
+    runs.append(("paper-waves-230", "paper-waves", 230, paper + ["--first-wave", "1"]))
+    if long:
+        for n in (1000, 10000):
+            big = ["--peers", str(n), "--racks", str(n // 20), "--file", "1536M", "--piece", "1M", "--request",
+                   "1M", "--node-rate", "1Gbit", "--seed-rate", "1Gbit", "--uplink", "10Gbit", "--step", "0.01"]
+            runs.append((f"dc-flat-{n}", "dc", n, big))
+    return runs
+
+
+def validation(reconcile, lab_json):
+    lab = json.load(open(lab_json))
+    config = lab["config"]
+    pairs = []
+    for run in lab["runs"]:
+        if run["method"] not in ("flat", "waves"):
+            continue
+        n = run["nodes"]
+        args = ["--peers", str(n), "--file", str(config["file_bytes"]), "--piece", config["piece_size"],
+                "--node-rate", f"{config['node_mbit']}Mbit", "--seed-rate", f"{config['seed_mbit']}Mbit",
+                "--racks", str(max(1, -(-n // config["rack_size"])))]
+        if run["method"] == "waves":
+            args += ["--first-wave", str(config["first_wave"])]
+        sim = simulate(reconcile, f"validate-{run['method']}-{n}", args)["result"]
+        pairs.append({"method": run["method"], "nodes": n, "lab_makespan_s": run["makespan_s"],
+                      "lab_p50_s": run["p50_s"], "sim_makespan_s": sim["makespan_s"], "sim_p50_s": sim["p50_s"],
+                      "bound_p2p_s": sim["bound_p2p_s"], "lab_cpu_busy": run["cpu_busy_fraction"]})
+    return pairs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reconcile", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--long", action="store_true", help="add 1,000 and 10,000 peers × 1.5 GB")
+    parser.add_argument("--lab-json")
+    args = parser.parse_args()
+    document = {"runs": [], "validation": []}
+    for label, group, n, run_args in series(args.long):
+        record = simulate(args.reconcile, label, run_args)
+        record.update({"group": group, "peers": n})
+        document["runs"].append(record)
+    if args.lab_json:
+        document["validation"] = validation(args.reconcile, args.lab_json)
+    with open(args.out, "w") as out:
+        json.dump(document, out, indent=1)
+
+
+if __name__ == "__main__":
+    main()
