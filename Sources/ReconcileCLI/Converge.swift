@@ -124,7 +124,6 @@ struct Convergence {
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
                               },
-                              blocked: { _, why in await current.block(why) },
                               holdRacks: holdRacks),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service
