@@ -34,12 +34,45 @@ public struct CommitVerifier: Sendable {
 
     public let format: Format
     public let keys: [String]
-    let runner: any CommandRunning
 
-    public init(format: Format, keys: [String], runner: any CommandRunning = ProcessCommandRunner()) {
+    public init(format: Format, keys: [String]) {
         self.format = format
         self.keys = keys
-        self.runner = runner
+    }
+
+    /// What a verifier printed and how it exited.
+    struct Result {
+        var status: Int32
+        var output: String
+        var errorOutput: String
+        var succeeded: Bool { status == 0 }
+    }
+
+    /// Runs a short-lived verifier (`ssh-keygen`, `gpgv`) through `/bin/sh`, its output in files of `directory`.
+    private func run(_ arguments: [String], environment: [String: String] = [:], in directory: String) -> Result {
+        let out = (directory as NSString).appendingPathComponent("stdout")
+        let err = (directory as NSString).appendingPathComponent("stderr")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        guard FileManager.default.createFile(atPath: out, contents: nil),
+              FileManager.default.createFile(atPath: err, contents: nil),
+              let outHandle = FileHandle(forWritingAtPath: out), let errHandle = FileHandle(forWritingAtPath: err)
+        else { return Result(status: 127, output: "", errorOutput: "cannot create the verifier's output files") }
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            return Result(status: 127, output: "", errorOutput: "cannot run /bin/sh: \(error)")
+        }
+        process.waitUntilExit()
+        try? outHandle.close()
+        try? errHandle.close()
+        func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        return Result(status: process.terminationStatus, output: read(out), errorOutput: read(err))
     }
 
     /// The namespace git signs commits in with SSH keys.
@@ -77,10 +110,8 @@ public struct CommitVerifier: Sendable {
         guard FileManager.default.createFile(atPath: allowed, contents: Data(text.utf8)) else {
             return Verdict(trusted: false, detail: "cannot write the trusted keys")
         }
-        let result = await runner.run(
-            "/bin/sh", ["-c", "exec ssh-keygen -Y verify -f \"$1\" -I \"$2\" -n \"$3\" -s \"$4\" < \"$5\"", "sh",
-                        allowed, Self.principal, Self.namespace, signature, data],
-            environment: [:], timeout: .seconds(30))
+        let result = run(["-c", "exec ssh-keygen -Y verify -f \"$1\" -I \"$2\" -n \"$3\" -s \"$4\" < \"$5\"", "sh",
+                          allowed, Self.principal, Self.namespace, signature, data], in: directory)
         guard result.succeeded, result.output.contains("Good \"\(Self.namespace)\" signature") else {
             return Verdict(trusted: false, detail: Self.firstLine(result.errorOutput + result.output))
         }
@@ -101,10 +132,8 @@ public struct CommitVerifier: Sendable {
         guard FileManager.default.createFile(atPath: path, contents: keyring) else {
             return Verdict(trusted: false, detail: "cannot write the trusted keys")
         }
-        let result = await runner.run(
-            "/bin/sh", ["-c", "exec gpgv --homedir \"$1\" --keyring \"$2\" --status-fd 1 \"$3\" \"$4\"", "sh",
-                        directory, path, signature, data],
-            environment: ["LC_ALL": "C"], timeout: .seconds(30))
+        let result = run(["-c", "exec gpgv --homedir \"$1\" --keyring \"$2\" --status-fd 1 \"$3\" \"$4\"", "sh",
+                          directory, path, signature, data], environment: ["LC_ALL": "C"], in: directory)
         let valid = result.output.split(whereSeparator: \.isNewline).first { $0.hasPrefix("[GNUPG:] VALIDSIG ") }
         guard result.succeeded, let valid else {
             let reason = result.output.split(whereSeparator: \.isNewline).first {

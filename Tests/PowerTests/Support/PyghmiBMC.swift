@@ -1,7 +1,7 @@
 import Foundation
 import LabSupport
 
-/// A BMC that offers cipher suite 17: pyghmi's BMC server on 127.0.0.1 (`Support/pyghmi_bmc.py`), accepting only
+/// A BMC that offers cipher suite 17: pyghmi's BMC server on ::1 (`Support/pyghmi_bmc.py`), accepting only
 /// the suites given. It writes every chassis change to a file. Stop it with `stop()` in `defer`.
 final class PyghmiBMC: @unchecked Sendable {
     let port: Int
@@ -15,11 +15,11 @@ final class PyghmiBMC: @unchecked Sendable {
     static func start(suites: String) async throws -> PyghmiBMC {
         let bmc = try PyghmiBMC(suites: suites)
         let deadline = ContinuousClock.now.advanced(by: .seconds(20))
-        // "ready" is written once the socket is bound (on ::ffff:127.0.0.1, which an IPv4 probe does not see).
+        // "ready" is written once the socket is bound (on ::1, which an IPv4 probe does not see).
         while !bmc.log.contains("ready") {
             guard ContinuousClock.now < deadline, bmc.process.isRunning else {
                 bmc.stop()
-                throw SimulatorError(message: "pyghmi_bmc.py did not start on 127.0.0.1:\(bmc.port)")
+                throw SimulatorError(message: "pyghmi_bmc.py did not start on [::1]:\(bmc.port)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -35,8 +35,9 @@ final class PyghmiBMC: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: SushyEmulator.python)
         process.arguments = [Self.script, "\(port)", username, password, suites,
                              directory.appendingPathComponent("state").path]
+        FileManager.default.createFile(atPath: directory.appendingPathComponent("stderr").path, contents: nil)
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: directory.appendingPathComponent("stderr"))
         process.standardInput = FileHandle.nullDevice
         try process.run()
     }
@@ -47,7 +48,12 @@ final class PyghmiBMC: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    var url: String { "ipmi://127.0.0.1:\(port)" }
+    /// What the Python process wrote on standard error (tracebacks), for failure messages.
+    var errors: String {
+        (try? String(contentsOf: directory.appendingPathComponent("stderr"), encoding: .utf8)) ?? ""
+    }
+
+    var url: String { "ipmi://[::1]:\(port)" }
 
     /// Every chassis change the BMC was told, one per line (`power on`, `boot network`).
     var log: [String] {
@@ -57,7 +63,7 @@ final class PyghmiBMC: @unchecked Sendable {
 
     /// `ipmitool -I lanplus -C SUITE` against this BMC: the reference client.
     func ipmitool(suite: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let result = try runProcess("/usr/bin/timeout", ["30", "ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p",
+        let result = try runProcess("/usr/bin/timeout", ["30", "ipmitool", "-I", "lanplus", "-H", "::1", "-p",
                                                          "\(port)", "-U", username, "-P", password, "-C", "\(suite)",
                                                          "-R", "3", "-N", "2"] + arguments)
         return (result.status, result.stdout + result.stderr)

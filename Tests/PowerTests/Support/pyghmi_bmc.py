@@ -102,7 +102,7 @@ class RecordingBmc(bmc.Bmc):
     """Keeps power and boot device in memory and appends every change to the state file."""
 
     def __init__(self, authdata, port, state_file):
-        super().__init__(authdata, port=port, address='::ffff:127.0.0.1')
+        super().__init__(authdata, port=port, address='::1')
         self.power = 'off'
         self.bootdevice = 'default'
         self.state_file = state_file
