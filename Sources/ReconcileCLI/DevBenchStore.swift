@@ -1,3 +1,4 @@
+import CommandLineSupport
 import ArgumentParser
 import Foundation
 import Logging
@@ -17,6 +18,7 @@ extension Dev {
         @Option(help: "Reconcilers writing at once for the write-rate figure (PostgreSQL; 0 skips it).")
         var shards: Int = 0
         @Option(help: "Seconds the write-rate figure runs.") var seconds: Double = 5
+        @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             guard let desired = SiteLoader.load(path: path).state else { throw ExitCode.failure }

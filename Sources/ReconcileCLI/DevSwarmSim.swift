@@ -64,6 +64,8 @@ extension Dev {
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
         }
 
+        @OptionGroup var logging: LoggingOptions
+
         func run() async throws {
             let configuration = SwarmSimulation.Configuration(
                 peers: peers, racks: racks, fileBytes: file, pieceBytes: Int(piece), requestBytes: Int(request),
