@@ -48,6 +48,12 @@ for name in "${names[@]}"; do
     # Keep the committed corpus small: merge only inputs that add coverage.
     "$binary" -merge=1 "Fuzz/corpus/$name" "$out/$name-new" >>"$log" 2>&1
     rm -rf "$out/$name-new"
+    # A harness whose parser was not instrumented finds nothing and says so; that is a broken build, not a result.
+    if ! grep -q 'cov: [0-9]' "$log"; then
+        echo "$name: no coverage: its targets were built without -sanitize=fuzzer (a stale .build-fuzz?" \
+             "touch the parser's sources or remove .build-fuzz, and run again); see $log" >&2
+        exit 1
+    fi
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
