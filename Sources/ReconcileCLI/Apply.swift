@@ -16,7 +16,12 @@ extension Planner.Policy.Scope: ExpressibleByArgument {}
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.")
+        abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.",
+        discussion: """
+            A single pass exits 0 when nothing failed (nodes a maintenance window held are listed as "held: NODE: \
+            held until …" and are no failure), 1 when a node stalled or failed, and 3 when the commit is not \
+            signed by a trusted key (Site.spec.verify): nothing ran, and the reason is printed.
+            """)
 
     @Flag(help: "The same as `reconcile plan`: print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
     var dryRun = false
@@ -136,7 +141,7 @@ struct Apply: AsyncParsableCommand {
             let site = source.source
             try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
                                         output: output, showBootEntries: showBootEntries,
-                                        gate: CommitGate(siteAt: { site.site(atCommit: $0) }))
+                                        gate: CommitGate(siteAt: { site.site(atCommit: $0, siteFile: $1) }))
             return
         }
         if interval == nil { try await confirm(desired) }
@@ -188,7 +193,7 @@ extension Apply {
                                      logger: logger),
             policy: .init(scope: .services, executor: policy), say: { Terminal.standardOutput.write($0) },
             logger: logger)
-        let failed: Bool
+        var outcome: ConvergencePass.Outcome?
         do {
             if let interval {
                 let loop = ReconcileLoop(interval: interval, logger: logger) {
@@ -197,15 +202,15 @@ extension Apply {
                 let group = ServiceGroup(configuration: .init(
                     services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
-                failed = false
+                return await resources.shutdown()
             } else {
-                failed = try await pass.run(first.desired, checkout: first.checkout).failed
+                outcome = try await pass.run(first.desired, checkout: first.checkout)
             }
         } catch {
             await resources.shutdown()
             throw error
         }
         await resources.shutdown()
-        if failed { throw ExitCode.failure }
+        try Convergence.exit(outcome)
     }
 }
