@@ -330,7 +330,7 @@ public struct Executor: Sendable {
     private func timeout(for kind: PlannedAction.Kind) -> Duration {
         let timeouts = desired.site.timeouts
         switch kind {
-        case .installImage: return timeouts.install
+        case .installImage, .eraseDisks: return timeouts.install
         case .installService, .uninstallService, .verifyServices: return timeouts.services
         default: return timeouts.power
         }
