@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import RackswarmCore
 import Reconciler
+import ReconcilerPostgres
 import ServiceLifecycle
 import UnixSignals
 
@@ -179,8 +180,14 @@ extension Apply {
         let logger = Logger(label: "rackswarm.reconcile")
         let site = first.desired.site
         let key = try Convergence.siteKey(site)
-        // Services passes hold no rack leases: on a shared store, run them from one reconciler.
-        let store = try await StateLocation.open(state)
+        // On a shared store, services are fenced like every other step: this reconciler plans and journals only on
+        // the racks it holds by lease.
+        let store = try await StateLocation.open(state, shard: shardId, deadline: max(.seconds(2), leaseTtl / 2))
+        let keeper = (store as? PostgresStateStore).map {
+            RackLeaseKeeper(store: $0, ttl: leaseTtl, address: nil, logger: logger)
+        }
+        var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
+        if let keeper { holdRacks = { racks in try await keeper.hold(racks) } }
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
@@ -190,7 +197,7 @@ extension Apply {
         let pass = ConvergencePass(
             seams: Convergence.seams(source: source.source, store: store, bootDriver: boot, resources: resources,
                                      key: key, dnsmasqHosts: nil, dnsmasqPidFile: nil, heartbeats: nil,
-                                     logger: logger),
+                                     logger: logger, holdRacks: holdRacks),
             policy: .init(scope: .services, executor: policy), say: { Terminal.standardOutput.write($0) },
             logger: logger)
         var outcome: ConvergencePass.Outcome?
@@ -199,12 +206,15 @@ extension Apply {
                 let loop = ReconcileLoop(interval: interval, logger: logger) {
                     _ = try await Convergence.reported { try await pass.run() }
                 }
+                var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: loop)]
+                if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
                 let group = ServiceGroup(configuration: .init(
-                    services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
                 return await resources.shutdown()
             } else {
                 outcome = try await pass.run(first.desired, checkout: first.checkout)
+                try? await keeper?.store.leave()
             }
         } catch {
             await resources.shutdown()

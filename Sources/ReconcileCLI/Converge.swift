@@ -48,7 +48,8 @@ struct Convergence {
     func run(first: (checkout: SiteSource.Checkout, desired: DesiredState), every interval: Duration?) async throws {
         let (checkout, desired) = first
         let site = desired.site
-        let store = try await StateLocation.open(statePath, shard: shard)
+        // A hung database call fails within half a lease, so this reconciler stops acting before its leases lapse.
+        let store = try await StateLocation.open(statePath, shard: shard, deadline: max(.seconds(2), leaseTTL / 2))
         // Several reconcilers on one PostgreSQL: this one acts on the racks it holds by lease.
         let keeper = (store as? PostgresStateStore).map {
             RackLeaseKeeper(store: $0, ttl: leaseTTL,
@@ -142,11 +143,14 @@ struct Convergence {
                                  pass: {
                                      _ = try await Self.reported { try await pass.runAnsweringRequests() }
                                      let fromSite = await siteRetention.value
-                                     // Pruning is the SQLite store's; a shared PostgreSQL store keeps its journal.
-                                     if let retention = retention ?? fromSite, let store = store as? SQLiteStateStore {
+                                     if let retention = retention ?? fromSite {
                                          let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
-                                         try await store.pruneJournal(before: cutoff,
-                                                                      keepingNewestPerNode: Store.Prune.keptPerNode)
+                                         let kept = Store.Prune.keptPerNode
+                                         if let store = store as? SQLiteStateStore {
+                                             try await store.pruneJournal(before: cutoff, keepingNewestPerNode: kept)
+                                         } else if let store = store as? PostgresStateStore {
+                                             try await store.pruneJournal(before: cutoff, keepingNewestPerNode: kept)
+                                         }
                                      }
                                  })
         } else {

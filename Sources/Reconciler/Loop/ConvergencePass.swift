@@ -253,7 +253,10 @@ public struct ConvergencePass: Sendable {
         var observed = try await seams.store.observedState()
         guard policy.scope == .all else {
             observed.nodes = observed.nodes.filter { unreachable[$0.key] == nil }
-            return Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
+            var plan = Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
+            // Services on another reconciler's racks are its to install.
+            if let held { plan.actions.removeAll { !held.contains($0.rack) } }
+            return plan
         }
         let suspended = try await seams.store.suspendedRacks()
         if !suspended.isEmpty { say("suspended by an operator: " + suspended.sorted().joined(separator: ", ") + "\n") }
