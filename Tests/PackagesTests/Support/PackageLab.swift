@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Logging
 import NIOCore
 import Testing
@@ -42,7 +43,10 @@ enum PackageLab {
     static func shell(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async
         -> CommandResult
     {
-        await ProcessCommandRunner().run(executable, arguments, environment: environment, timeout: .seconds(120))
+        let result = await runCommand(executable, arguments, environment: environment, timeout: 120,
+                                      separateErrors: true)
+        return CommandResult(status: result.status, signaled: result.signaled, timedOut: result.timedOut,
+                             output: result.output, errorOutput: result.errorOutput)
     }
 }
 
