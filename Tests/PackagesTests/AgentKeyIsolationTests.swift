@@ -25,13 +25,8 @@ struct AgentKeyIsolationTests {
         let siteKey = try SiteKey(contentsOfFile: siteKeyFile)
 
         let receiver = HeartbeatReceiver(key: siteKey, clock: { Int64(Date().timeIntervalSince1970) })
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = ServiceAgentServer(
-            address: AgentAddress(host: "127.0.0.1", port: 0), logger: Logger(label: "test.heartbeats")
-        ) { await receiver.answer($0) }
-        receiverTask = Task { try await server.run { continuation.yield($0) } }
-        var portIterator = ports.makeAsyncIterator()
-        let heartbeatPort = try #require(await portIterator.next())
+        let heartbeatPort: Int
+        (receiverTask, heartbeatPort) = try await PackageLab.serveHeartbeats(to: receiver)
 
         var agentPorts: [Int] = []
         for node in nodes {
