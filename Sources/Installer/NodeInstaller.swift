@@ -96,7 +96,6 @@ public struct NodeInstaller: Sendable {
     /// Installs; returns the instructions it carried out.
     @discardableResult
     public func run() async throws(InstallError) -> InstallInstructions {
-        let arguments = configuration.arguments
         let instructions: InstallInstructions
         do {
             instructions = try await channel.instructions()

@@ -270,7 +270,7 @@ final class LoopbackLab: @unchecked Sendable {
     /// Lets `node`'s held install go on (see `holdInstalls`).
     func release(_ node: LabNode) throws {
         try FileManager.default.createDirectory(atPath: root + "/release", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/release/" + node.name, contents: Data())
+        _ = FileManager.default.createFile(atPath: root + "/release/" + node.name, contents: Data())
     }
 
     func disk(_ node: LabNode) -> Data? { FileManager.default.contents(atPath: node.directory + "/disk") }

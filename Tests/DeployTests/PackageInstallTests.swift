@@ -38,7 +38,7 @@ struct PackageInstallTests {
         for directory in ["/var/lib/dpkg/info", "/var/lib/dpkg/updates"] {
             try FileManager.default.createDirectory(atPath: target + directory, withIntermediateDirectories: true)
         }
-        FileManager.default.createFile(atPath: target + "/var/lib/dpkg/status", contents: nil)
+        _ = FileManager.default.createFile(atPath: target + "/var/lib/dpkg/status", contents: nil)
         for package in ["rackswarm", "rackswarm-agent"] {
             let deb = "\(built.out)/\(package)_\(built.version)_\(arch).deb"
             // The fresh root has no libc package: dependencies are checked by apt on a real machine, not here.
