@@ -132,6 +132,7 @@ public struct NodeInstaller: Sendable {
         } catch {
             var failed = await tracker.report(.failed)
             failed.error = error.message.split(whereSeparator: \.isNewline).joined(separator: " ")
+            if error.intent == .stalled { failed.stalled = true }
             logger.error("install failed", metadata: ["error": "\(error.message)"])
             try? await channel.post(failed)
             throw error

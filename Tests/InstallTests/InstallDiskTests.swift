@@ -35,6 +35,7 @@ struct InstallDiskTests {
         #expect(result.errorOutput.contains("error: \(expected)"), "\(result.errorOutput)")
         #expect(await recorder.phaseSteps == [.booted, .failed])
         #expect(await recorder.reports.last?.report.error == expected)
+        #expect(await recorder.reports.last?.report.stalled == true, "the node stalls: a retry would fail the same way")
         #expect(try Data(contentsOf: URL(fileURLWithPath: backing)) == original, "the disk is untouched")
     }
 }

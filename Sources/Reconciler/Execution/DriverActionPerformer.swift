@@ -145,7 +145,10 @@ public struct DriverActionPerformer: ActionPerformer {
         }
         switch report.phase {
         case .rebooting: return .done
-        case .failed: throw ActionFailure("install environment: \(report.error ?? "failed")", intent: .transient)
+        case .failed:
+            // A failure the install environment knows will repeat (a disk smaller than the image) needs a human.
+            throw ActionFailure("install environment: \(report.error ?? "failed")",
+                                intent: report.stalled == true ? .stalled : .transient)
         case .booted, .downloading, .written, .postInstalled: return .requeue(after: pollInterval)
         }
     }
