@@ -82,6 +82,7 @@ for name in "${names[@]}"; do
     if [ -n "$missing" ]; then
         echo "$name: objects without coverage counters were linked into ${product[$name]}:" >&2
         echo "$missing" | sed 's/^/  /' >&2
+        echo "(built into $build by hand with other flags? remove $stamp and run again)" >&2
         exit 1
     fi
 done
