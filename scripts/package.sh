@@ -17,11 +17,15 @@ swift=${SWIFT:-swift}
 compression=${COMPRESSION:-xz}
 export RACKSWARM_COMMIT=${RACKSWARM_COMMIT:-$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)}
 
+# A release package links the Swift runtime and Foundation statically (as `make release` does): the machine it is
+# installed on has Debian's libraries, not a Swift toolchain. A debug build (tests) needs the toolchain's runtime.
+flags=()
+[ "$configuration" = release ] && flags=(--static-swift-stdlib)
 if [ -z "${BIN:-}" ]; then
-    (cd "$root" && "$swift" build -c "$configuration" --product reconcile \
-        && "$swift" build -c "$configuration" --product provision-agent \
+    (cd "$root" && "$swift" build -c "$configuration" "${flags[@]}" --product reconcile \
+        && "$swift" build -c "$configuration" "${flags[@]}" --product provision-agent \
         && "$swift" build -c "$configuration" --product generate-manual)
-    BIN=$(cd "$root" && "$swift" build -c "$configuration" --show-bin-path)
+    BIN=$(cd "$root" && "$swift" build -c "$configuration" "${flags[@]}" --show-bin-path)
 fi
 for tool in reconcile provision-agent generate-manual; do
     [ -x "$BIN/$tool" ] || { echo "package: $BIN/$tool is not built (swift build --product $tool)" >&2; exit 1; }
@@ -75,7 +79,7 @@ install -Dm644 "$root/deploy/grafana/rackswarm.json" "$stage/usr/share/rackswarm
 install -Dm644 "$root/README.md" "$stage/usr/share/doc/rackswarm/README.md"
 manuals "$BIN/reconcile" "$stage"
 control "$stage" rackswarm "GitOps reconciler for bare-metal data centers (reconcile)" \
-    "libc6, libgit2-1.5, libyaml-0-2, libssl3, libsqlite3-0, git"
+    "libc6, libgcc-s1, libstdc++6, zlib1g, libgit2-1.5, libyaml-0-2, libssl3, libsqlite3-0, git"
 echo "/etc/rackswarm/reconciler.yaml" > "$stage/DEBIAN/conffiles"
 cat > "$stage/DEBIAN/postinst" <<'POSTINST'
 #!/bin/sh
@@ -97,7 +101,7 @@ install -Dm755 "$BIN/provision-agent" "$stage/usr/bin/provision-agent"
 install -Dm644 "$root/deploy/systemd/provision-agent.service" "$stage/lib/systemd/system/provision-agent.service"
 manuals "$BIN/provision-agent" "$stage"
 control "$stage" rackswarm-agent "rackswarm node agent (provision-agent): installs images and services" \
-    "libc6, libssl3"
+    "libc6, libgcc-s1, libstdc++6, zlib1g, libssl3"
 deb "$stage" "$out/rackswarm-agent_${version}_${arch}.deb"
 
 # The agent as an RPM, for RPM-based images (the same files).

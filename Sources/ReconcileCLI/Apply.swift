@@ -17,7 +17,12 @@ extension Planner.Policy.Scope: ExpressibleByArgument {}
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.")
+        abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.",
+        discussion: """
+            A single pass exits 0 when nothing failed (nodes a maintenance window held are listed as "held: NODE: \
+            held until …" and are no failure), 1 when a node stalled or failed, and 3 when the commit is not \
+            signed by a trusted key (Site.spec.verify): nothing ran, and the reason is printed.
+            """)
 
     @Flag(help: "The same as `reconcile plan`: print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
     var dryRun = false
@@ -137,7 +142,7 @@ struct Apply: AsyncParsableCommand {
             let site = source.source
             try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
                                         output: output, showBootEntries: showBootEntries,
-                                        gate: CommitGate(siteAt: { site.site(atCommit: $0) }))
+                                        gate: CommitGate(siteAt: { site.site(atCommit: $0, siteFile: $1) }))
             return
         }
         if interval == nil { try await confirm(desired) }
@@ -195,7 +200,7 @@ extension Apply {
                                      logger: logger, holdRacks: holdRacks),
             policy: .init(scope: .services, executor: policy), say: { Terminal.standardOutput.write($0) },
             logger: logger)
-        let failed: Bool
+        var outcome: ConvergencePass.Outcome?
         do {
             if let interval {
                 let loop = ReconcileLoop(interval: interval, logger: logger) {
@@ -206,9 +211,9 @@ extension Apply {
                 let group = ServiceGroup(configuration: .init(
                     services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
-                failed = false
+                return await resources.shutdown()
             } else {
-                failed = try await pass.run(first.desired, checkout: first.checkout).failed
+                outcome = try await pass.run(first.desired, checkout: first.checkout)
                 try? await keeper?.store.leave()
             }
         } catch {
@@ -216,6 +221,6 @@ extension Apply {
             throw error
         }
         await resources.shutdown()
-        if failed { throw ExitCode.failure }
+        try Convergence.exit(outcome)
     }
 }
