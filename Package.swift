@@ -299,7 +299,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConvergenceTests",
-            dependencies: ["Reconciler", "Drivers", "LabSupport"],
+            dependencies: ["Reconciler", "ReconcilerPostgres", "Drivers", "LabSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import BootServer
 import Console
 import Foundation
 import Hummingbird
@@ -49,6 +50,37 @@ struct ConsoleMetricsTests {
         #expect(delta("rackswarm_pass_duration_seconds_bucket{le=\"30.0\"}") == 0)
         #expect(delta("rackswarm_seed_bytes_total") == 1000)
         #expect(delta("rackswarm_peer_bytes_total") == 5000)
+    }
+
+    /// On a shared store, the site page and `/metrics` say which reconciler holds each rack; a rack that changed
+    /// hands loses its old series.
+    @Test func rackLeasesShowOnTheSitePageAndInMetrics() async throws {
+        actor Holders {
+            var value: [String: String] = ["r1": "reconciler-a"]
+            func set(_ value: [String: String]) { self.value = value }
+        }
+        let harness = try await ConsoleHarness.make()
+        let holders = Holders()
+        let loaded = harness.loaded
+        let now = harness.now
+        let console = Console(
+            source: ClosureConsoleSource(store: harness.store, site: { loaded }, holders: { await holders.value }),
+            tokens: nil, prefix: "", metrics: .shared, now: { now })
+        let app = Application(router: console.router(context: BootRequestContext.self))
+        try await app.test(.router) { client in
+            let page = try await client.fetch("/")
+            #expect(page.body.contains("held by reconciler reconciler-a"))
+            #expect(page.body.contains("held by no reconciler"), "the other racks")
+            let first = try await client.fetch("/metrics").body
+            #expect(Self.value(#"rackswarm_rack_lease{rack="r1",holder="reconciler-a"}"#, in: first) == 1, "\(first)")
+            await holders.set(["r1": "reconciler-b"])
+            let second = try await client.fetch("/metrics").body
+            #expect(Self.value(#"rackswarm_rack_lease{rack="r1",holder="reconciler-b"}"#, in: second) == 1)
+            #expect(!second.contains(#"holder="reconciler-a""#), "the old holder's series is gone")
+        }
+        // One reconciler on its own store: no lease series, no holder line.
+        let plain = try await harness.withClient { try await $0.fetch("/") }
+        #expect(!plain.body.contains("held by"))
     }
 
     @Test func withoutARegistryThereIsNoMetricsRoute() async throws {

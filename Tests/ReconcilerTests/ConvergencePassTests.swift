@@ -152,6 +152,19 @@ struct ConvergencePassTests {
         #expect(await world.store.journal(node: nil).allSatisfy { $0.action.rack == "r2" })
     }
 
+    /// `--scope services` on a shared store: services are installed only on the racks this reconciler holds.
+    @Test func aServicesPassActsOnlyOnTheRacksItHolds() async throws {
+        let world = try World()
+        let base = world.pass(scope: .services)
+        var seams = base.seams
+        seams.holdRacks = { _ in ["r1"] }
+        let pass = ConvergencePass(seams: seams, policy: base.policy, say: base.say, logger: base.logger)
+        let outcome = try await pass.run(world.desired, checkout: World.checkout)
+        #expect(!outcome.plan.actions.isEmpty && outcome.plan.actions.allSatisfy { $0.rack == "r1" })
+        #expect(await world.store.journal(node: nil).allSatisfy { $0.action.rack == "r1" })
+        #expect(await world.agent.installed.keys.allSatisfy { $0.hasPrefix("r1") }, "no service on r2")
+    }
+
     @Test func anOperatorsPassRequestIsAnsweredByTheNextPass() async throws {
         let world = try World()
         try await world.installAll(at: world.now)
