@@ -54,14 +54,14 @@ git -C "$repo" commit -q -m "unsigned, the Site document moved"
 none_moved=$(plan "$work/none.db" c3)
 whole_site=$(plan "$work/applied.db" c4)
 mkdir -p benchmarks/results
-"$py" - "$nodes" "$none" "$one_file" "$none_moved" "$whole_site" <<'EOF' | tee benchmarks/results/gate.json
+"$py" - "$nodes" "$none" "$one_file" "$none_moved" "$whole_site" "${bin#"$PWD"/}" <<'EOF' | tee benchmarks/results/gate.json
 import json, sys
 nodes = int(sys.argv[1])
 none, one, none_moved, whole = (json.loads(text) for text in sys.argv[2:6])
 one_extra = one["seconds"] - none["seconds"]
 whole_extra = whole["seconds"] - none_moved["seconds"]
 record = {
-    "nodes": nodes,
+    "nodes": nodes, "binary": sys.argv[6],
     "plan_without_applied_commit": none, "plan_one_file_read": one,
     "plan_without_applied_commit_site_moved": none_moved, "plan_whole_site_read": whole,
     "gate_seconds_one_file": round(one_extra, 3), "gate_seconds_whole_site": round(whole_extra, 3),
