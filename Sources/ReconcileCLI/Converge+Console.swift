@@ -40,7 +40,8 @@ extension Convergence {
         do {
             app = try listener.application { bound in
                 logger.info("serving the console, its JSON API and /metrics", metadata: [
-                    "console": "\(scheme)://\(host):\(bound)/console", "metrics": "\(scheme)://\(host):\(bound)/metrics",
+                    "console": "\(scheme)://\(host):\(bound)/console",
+                    "metrics": "\(scheme)://\(host):\(bound)/metrics",
                 ])
             }
         } catch {

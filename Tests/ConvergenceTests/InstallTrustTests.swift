@@ -8,10 +8,10 @@ import Testing
 /// loopback lab (each held in its post actions until the test lets it go): reports and instruction requests with
 /// no token, a made-up token, a spent token, another node's token, and a live token from another address than
 /// the node's change nothing and answer 401/403, logged and counted in `/metrics`; the exact repeat of a node's
-/// `rebooting` report with its spent token answers 204 and changes nothing; the instructions carry the node's own agent key, never the site key; the console,
-/// its API and `/metrics` answer on their own HTTPS listener only (curl checks the certificate path), never on
-/// the PXE-facing port or over plain HTTP; and no log or JSON output of the whole run holds the BMC password,
-/// an operator token, an install token or a key.
+/// `rebooting` report with its spent token answers 204 and changes nothing; the instructions carry the node's own
+/// agent key, never the site key; the console, its API and `/metrics` answer on their own HTTPS listener only (curl
+/// checks the certificate path), never on the PXE-facing port or over plain HTTP; and no log or JSON output of the
+/// whole run holds the BMC password, an operator token, an install token or a key.
 struct InstallTrustTests {
     /// `curl` as the attacker runs it: the HTTP status and the body.
     /// Status 0: no HTTP answer (refused, or a TLS handshake that failed).
