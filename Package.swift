@@ -406,8 +406,9 @@ let package = Package(
 )
 
 // libFuzzer harnesses (scripts/fuzz.sh, `make fuzz`): executables over the package's own targets, declared only
-// when RACKSWARM_FUZZ is set and built with `--sanitize fuzzer --sanitize address` into .build-fuzz, so ordinary
-// builds and tests never compile them. Each is Fuzz/Harnesses/NAMEFuzz.swift, defining LLVMFuzzerTestOneInput
+// when RACKSWARM_FUZZ is set and built by scripts/fuzz.sh into .build-fuzz with one `-sanitize=fuzzer,address` on
+// every Swift module (not `--sanitize fuzzer --sanitize address`: see the script), so ordinary builds and tests never
+// compile them. Each is Fuzz/Harnesses/NAMEFuzz.swift, defining LLVMFuzzerTestOneInput
 // (libFuzzer brings `main`), with Fuzz/NAMEDrive.swift when the corpus replay test shares its drive.
 if Context.environment["RACKSWARM_FUZZ"] != nil {
     let harnesses: [(name: String, dependencies: [Target.Dependency])] = [

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Fuzzes rackswarm's parsers with libFuzzer, SECONDS each (default 60; FUZZ_SECONDS or the first argument), and
 # grows each one's corpus in Fuzz/corpus/NAME with the inputs that add coverage. `scripts/fuzz.sh 600 yaml` runs
-# only the YAML loader, for ten minutes. A crash stops that harness: its input lands in .build-fuzz/runs/NAME-crash-*;
-# copy it into Fuzz/corpus/NAME (the corpus tests replay every file there) and fix the parser.
+# only the YAML loader, for ten minutes; `scripts/fuzz.sh 0` only builds and checks the harnesses. A crash stops
+# that harness: its input lands in .build-fuzz/runs/NAME-crash-*; copy it into Fuzz/corpus/NAME (the corpus tests
+# replay every file there) and fix the parser.
 # Each harness (Fuzz/Harnesses/NAMEFuzz.swift) is an executable of the package, declared only when RACKSWARM_FUZZ
-# is set, built by SwiftPM with `--sanitize fuzzer --sanitize address` into .build-fuzz: it calls the parser
-# through its target, as the program does (NIO's ByteBuffer and all). The first build compiles the dependencies
-# with the sanitizers (tens of minutes on two cores); later ones reuse .build-fuzz.
+# is set, built by SwiftPM into .build-fuzz with libFuzzer's coverage and ASan: it calls the parser through its
+# target, as the program does (NIO's ByteBuffer and all). The first build compiles the dependencies with the
+# sanitizers (20-30 min on two cores); later ones reuse .build-fuzz.
+#
+# Why the flags are spelled this way: `swift build --sanitize fuzzer --sanitize address` hands swiftc
+# `-sanitize=fuzzer -sanitize=address` in an order that changes from one run to the next (SwiftPM keeps them in a
+# Set), and the swift driver forwards only the LAST -sanitize= to the compiler. A module compiled in a run where
+# `address` came last has no coverage counters at all, so harnesses found nothing or saw only part of the parser.
+# SwiftPM gets one sanitizer (fuzzer: its link step then lets libFuzzer bring `main`), and every Swift compile and
+# link ends with the single combined -sanitize=fuzzer,address; C targets get ASan through -Xcc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-${FUZZ_SECONDS:-60}}
 shift || true
 only=("$@")
-out=.build-fuzz/runs
-mkdir -p "$out"
+build=.build-fuzz
+out=$build/runs
 
 declare -A product max_len
 product[yaml]=FuzzYAML;                  max_len[yaml]=2048
@@ -28,16 +36,64 @@ product[install-report]=FuzzInstallReport; max_len[install-report]=512
 
 names=(yaml bencode range announce metainfo peer-wire service-frame ipmi install-report)
 [ ${#only[@]} -gt 0 ] && names=("${only[@]}")
-printf '%-15s %10s %8s %8s %7s\n' harness exec/s coverage features corpus
 for name in "${names[@]}"; do
     [ -n "${product[$name]:-}" ] || { echo "no harness '$name' (one of: ${!product[*]})" >&2; exit 2; }
-    RACKSWARM_FUZZ=1 swift build --build-path .build-fuzz --sanitize fuzzer --sanitize address -Xswiftc -O \
-        --product "${product[$name]}" >"$out/$name.build.log" 2>&1 || {
-        grep -A5 'error:' "$out/$name.build.log" >&2
+done
+
+flags=(--build-path "$build" --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=address
+       -Xswiftc -O)
+
+# Objects built with other flags must never be linked into a harness: when the flags or the compiler change, the
+# build products go (the fetched dependencies stay), so the next build compiles everything with the same flags.
+stamp="$build/fuzz-flags"
+want="$(swiftc --version 2>&1 | head -1) | ${flags[*]}"
+if [ -d "$build" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "fuzz: $build was built with other flags or another compiler; removing its build products" >&2
+    find "$build" -mindepth 1 -maxdepth 1 \
+        ! -name checkouts ! -name repositories ! -name artifacts ! -name workspace-state.json -exec rm -rf {} +
+fi
+mkdir -p "$out"
+echo "$want" >"$stamp"
+
+# The objects of our own targets (Sources/*, the harness) linked into PRODUCT that hold code but no libFuzzer
+# counters; none, or the harness would fuzz blind.
+uninstrumented() {
+    local list="$build/debug/$1.product/Objects.LinkFileList" object module sections
+    while IFS= read -r object; do
+        object=${object#\'}
+        object=${object%\'}
+        module=$(basename "$(dirname "$object")" .build)
+        [[ -d "Sources/$module" || $module == Fuzz* ]] || continue
+        # Code (a non-empty .text section; Swift puts each function in its own) without __sancov_cntrs.
+        sections=$(objdump -h "$object")
+        grep -q '__sancov_cntrs' <<<"$sections" && continue
+        awk '$2 ~ /^\.text/ && $3 !~ /^0+$/ { found = 1 } END { exit !found }' <<<"$sections" && echo "$object"
+    done <"$list"
+    return 0
+}
+
+for name in "${names[@]}"; do
+    log="$out/$name.build.log"
+    RACKSWARM_FUZZ=1 swift build "${flags[@]}" --product "${product[$name]}" >"$log" 2>&1 || {
+        grep -A5 'error:' "$log" >&2 || tail -20 "$log" >&2
         exit 1
     }
-    binary=.build-fuzz/debug/${product[$name]}
-    mkdir -p "Fuzz/corpus/$name" "$out/$name-new"
+    missing=$(uninstrumented "${product[$name]}")
+    if [ -n "$missing" ]; then
+        echo "$name: objects without coverage counters were linked into ${product[$name]}:" >&2
+        echo "$missing" | sed 's/^/  /' >&2
+        exit 1
+    fi
+done
+[ "$seconds" -gt 0 ] || exit 0
+
+printf '%-15s %10s %8s %8s %15s\n' harness exec/s coverage features corpus
+for name in "${names[@]}"; do
+    binary=$build/debug/${product[$name]}
+    mkdir -p "Fuzz/corpus/$name"
+    rm -rf "$out/$name-new"
+    mkdir -p "$out/$name-new"
+    before=$(find "Fuzz/corpus/$name" -type f | wc -l)
     log="$out/$name.log"
     "$binary" -max_total_time="$seconds" -max_len="${max_len[$name]}" -artifact_prefix="$out/$name-" \
         -print_final_stats=1 "$out/$name-new" "Fuzz/corpus/$name" >"$log" 2>&1 || {
@@ -45,18 +101,17 @@ for name in "${names[@]}"; do
         tail -40 "$log" >&2
         exit 1
     }
-    # Keep the committed corpus small: merge only inputs that add coverage.
-    "$binary" -merge=1 "Fuzz/corpus/$name" "$out/$name-new" >>"$log" 2>&1
-    rm -rf "$out/$name-new"
     # A harness whose parser was not instrumented finds nothing and says so; that is a broken build, not a result.
-    if ! grep -q 'cov: [0-9]' "$log"; then
-        echo "$name: no coverage: its targets were built without -sanitize=fuzzer (a stale .build-fuzz?" \
-             "touch the parser's sources or remove .build-fuzz, and run again); see $log" >&2
+    if ! grep -q 'cov: [0-9]' "$log" || grep -q 'Is the code instrumented for coverage' "$log"; then
+        echo "$name: libFuzzer saw no coverage: the harness was built without -sanitize=fuzzer; see $log" >&2
         exit 1
     fi
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
-    printf '%-15s %10s %8s %8s %7s\n' "$name" "${speed:-?}" "${cov:-?}" "${ft:-?}" \
-        "$(find "Fuzz/corpus/$name" -type f | wc -l)"
+    # Keep the committed corpus small: merge in only the new inputs that add coverage.
+    "$binary" -merge=1 -max_len="${max_len[$name]}" "Fuzz/corpus/$name" "$out/$name-new" >"$out/$name.merge.log" 2>&1
+    rm -rf "$out/$name-new"
+    printf '%-15s %10s %8s %8s %15s\n' "$name" "${speed:-?}" "${cov:-?}" "${ft:-?}" \
+        "$before -> $(find "Fuzz/corpus/$name" -type f | wc -l)"
 done

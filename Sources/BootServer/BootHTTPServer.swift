@@ -44,8 +44,12 @@ public struct BootHTTPServer: Sendable {
     public var onReport: (@Sendable (String, InstallReport) async throws -> Void)?
 
     /// Checks the install token of every `GET|POST /report/{node}` before the closures see it: node, the bearer
-    /// token the request carried (nil: none), the client's address. Nil lets every request through.
-    public var authorize: (@Sendable (String, String?, String) async -> ReportAccess)?
+    /// token the request carried (nil: none), the client's address, and a `POST`'s report (nil for a `GET` or a
+    /// body that is no report). Nil lets every request through.
+    public var authorize: (@Sendable (String, String?, String, InstallReport?) async -> ReportAccess)?
+    /// May this client (its address) read the iPXE script of this MAC (`01-aa-bb-…`)? A refusal answers 404, like a
+    /// missing script. Nil: anyone may.
+    public var bootScriptReader: (@Sendable (String, String) async -> Bool)?
 
     /// The largest report body accepted (a report is a few hundred bytes).
     public static let maxReportBytes = 64 << 10
@@ -70,6 +74,8 @@ public struct BootHTTPServer: Sendable {
     public enum ReportAccess: Sendable, Hashable {
         /// The request carried the node's live install token.
         case granted
+        /// An exact repeat of a report already recorded with the now spent token: 204, nothing changes.
+        case alreadyRecorded
         /// No token: 401.
         case missingToken
         /// A token that is not the node's live one (stale, another node's, made up): 403, saying why.
@@ -85,12 +91,18 @@ public struct BootHTTPServer: Sendable {
         return token.isEmpty ? nil : token
     }
 
-    /// The 401 or 403 answer for a request `authorize` did not grant; nil when it did (or there is no check).
-    func denial(_ request: Request, node: String, context: BootRequestContext) async -> Response? {
+    /// The 401 or 403 answer for a request `authorize` did not grant (204 for a repeat of a recorded report); nil
+    /// when it did (or there is no check).
+    func denial(_ request: Request, node: String, report: InstallReport? = nil, context: BootRequestContext) async
+        -> Response?
+    {
         guard let authorize else { return nil }
-        switch await authorize(node, Self.bearerToken(request), context.remoteAddress?.ipAddress ?? "?") {
+        switch await authorize(node, Self.bearerToken(request), context.remoteAddress?.ipAddress ?? "?", report) {
         case .granted:
             return nil
+        case .alreadyRecorded:
+            logger.info("install report repeated", metadata: ["node.name": "\(node)"])
+            return Response(status: .noContent)
         case .missingToken:
             var response = Self.text(.unauthorized, "the install token of '\(node)' is required\n")
             response.headers[.wwwAuthenticate] = "Bearer realm=\"rackswarm-install\""
@@ -145,15 +157,19 @@ public struct BootHTTPServer: Sendable {
         if let onReport {
             router.post("/report/{node}") { request, context in
                 guard let node = context.parameters.get("node") else { return Response(status: .notFound) }
-                if let denied = await denial(request, node: node, context: context) { return denied }
+                // The body first (at most 64 KiB): a repeat of a recorded report is told apart by its content.
                 let body: ByteBuffer
                 do {
                     body = try await request.body.collect(upTo: Self.maxReportBytes)
                 } catch {
                     return Self.text(.contentTooLarge, "report body over \(Self.maxReportBytes) bytes\n")
                 }
+                let decoded = ReportBody.decode(Array(body.readableBytesView))
                 let report: InstallReport
-                switch ReportBody.decode(Array(body.readableBytesView)) {
+                if let denied = await denial(request, node: node, report: try? decoded.get(), context: context) {
+                    return denied
+                }
+                switch decoded {
                 case .failure(let problem): return Self.text(.badRequest, "not an install report: \(problem)\n")
                 case .success(let decoded): report = decoded
                 }
@@ -170,16 +186,28 @@ public struct BootHTTPServer: Sendable {
         }
         for method in [HTTPRequest.Method.get, .head] {
             router.on("/ipxe/{mac}", method: method) { request, context in
-                guard let name = context.parameters.get("mac"), let pxeName = PXEName.from(name) else {
-                    return Response(status: .notFound)
-                }
+                guard let name = context.parameters.get("mac"), let pxeName = PXEName.from(name),
+                    await mayRead(pxeName, context: context)
+                else { return Response(status: .notFound) }
                 return try await files.serve("ipxe/\(pxeName).ipxe", request: request, context: context)
             }
             router.on("**", method: method) { request, context in
-                try await files.serve(request.uri.path, request: request, context: context)
+                // The same scripts by their file path: the same check.
+                if let relative = BootFiles.safeRelativePath(request.uri.path), relative.hasPrefix("ipxe/"),
+                    !(await mayRead(PXEName.from(String(relative.dropFirst(5))) ?? "", context: context))
+                {
+                    return Response(status: .notFound)
+                }
+                return try await files.serve(request.uri.path, request: request, context: context)
             }
         }
         return router
+    }
+
+    /// Whether `bootScriptReader` lets this client read the script of `pxeName` (true when there is none).
+    func mayRead(_ pxeName: String, context: BootRequestContext) async -> Bool {
+        guard let bootScriptReader else { return true }
+        return await bootScriptReader(pxeName, context.remoteAddress?.ipAddress ?? "?")
     }
 
     static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import RackswarmCore
 import Reconciler
+import ReconcilerPostgres
 import ServiceLifecycle
 import UnixSignals
 
@@ -16,7 +17,12 @@ extension Planner.Policy.Scope: ExpressibleByArgument {}
 struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.")
+        abstract: "Converge the site to the repo. With --dry-run, print every physical action instead.",
+        discussion: """
+            A single pass exits 0 when nothing failed (nodes a maintenance window held are listed as "held: NODE: \
+            held until …" and are no failure), 1 when a node stalled or failed, and 3 when the commit is not \
+            signed by a trusted key (Site.spec.verify): nothing ran, and the reason is printed.
+            """)
 
     @Flag(help: "The same as `reconcile plan`: print the plan and exit: 0 in sync, 2 changes pending, 1 error.")
     var dryRun = false
@@ -136,7 +142,7 @@ struct Apply: AsyncParsableCommand {
             let site = source.source
             try await PlanCommand.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
                                         output: output, showBootEntries: showBootEntries,
-                                        gate: CommitGate(siteAt: { site.site(atCommit: $0) }))
+                                        gate: CommitGate(siteAt: { site.site(atCommit: $0, siteFile: $1) }))
             return
         }
         if interval == nil { try await confirm(desired) }
@@ -174,8 +180,14 @@ extension Apply {
         let logger = Logger(label: "rackswarm.reconcile")
         let site = first.desired.site
         let key = try Convergence.siteKey(site)
-        // Services passes hold no rack leases: on a shared store, run them from one reconciler.
-        let store = try await StateLocation.open(state)
+        // On a shared store, services are fenced like every other step: this reconciler plans and journals only on
+        // the racks it holds by lease.
+        let store = try await StateLocation.open(state, shard: shardId, deadline: max(.seconds(2), leaseTtl / 2))
+        let keeper = (store as? PostgresStateStore).map {
+            RackLeaseKeeper(store: $0, ttl: leaseTtl, address: nil, logger: logger)
+        }
+        var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
+        if let keeper { holdRacks = { racks in try await keeper.hold(racks) } }
         // A services pass touches no BMC; the resources are there because the pass's seams are the same.
         let resources = PowerDriverResources()
         let boot = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
@@ -185,27 +197,30 @@ extension Apply {
         let pass = ConvergencePass(
             seams: Convergence.seams(source: source.source, store: store, bootDriver: boot, resources: resources,
                                      key: key, dnsmasqHosts: nil, dnsmasqPidFile: nil, heartbeats: nil,
-                                     logger: logger),
+                                     logger: logger, holdRacks: holdRacks),
             policy: .init(scope: .services, executor: policy), say: { Terminal.standardOutput.write($0) },
             logger: logger)
-        let failed: Bool
+        var outcome: ConvergencePass.Outcome?
         do {
             if let interval {
                 let loop = ReconcileLoop(interval: interval, logger: logger) {
                     _ = try await Convergence.reported { try await pass.run() }
                 }
+                var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: loop)]
+                if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
                 let group = ServiceGroup(configuration: .init(
-                    services: [.init(service: loop)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                    services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
                 try await group.run()
-                failed = false
+                return await resources.shutdown()
             } else {
-                failed = try await pass.run(first.desired, checkout: first.checkout).failed
+                outcome = try await pass.run(first.desired, checkout: first.checkout)
+                try? await keeper?.store.leave()
             }
         } catch {
             await resources.shutdown()
             throw error
         }
         await resources.shutdown()
-        if failed { throw ExitCode.failure }
+        try Convergence.exit(outcome)
     }
 }

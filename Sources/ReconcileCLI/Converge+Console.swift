@@ -8,15 +8,13 @@ import Reconciler
 import ServiceLifecycle
 
 extension Convergence {
-    /// Follows each newly loaded site.
-    typealias SiteWatcher = @Sendable (SiteSource.Checkout, DesiredState) async -> Void
-
     /// The console, its JSON API and `/metrics` on their own listener (`--console-listen`, HTTPS with
-    /// `--console-tls-cert`/`--console-tls-key`), following the site of the latest pass and told why a commit
-    /// may drive nothing (`block`); nil without a listen address. A certificate or key that cannot be read stops the command with the file named.
+    /// `--console-tls-cert`/`--console-tls-key`), and the `PassFollower` that keeps it on the site of the latest
+    /// pass and tells it why a commit may drive nothing; nil without a listen address. A certificate or key that
+    /// cannot be read stops the command with the file named.
     func managementListener(store: any StateStore, desired: DesiredState, checkout: SiteSource.Checkout,
                             resources: PowerDriverResources) throws
-        -> (app: any ServiceLifecycle.Service, follow: SiteWatcher, block: @Sendable (String?) async -> Void)?
+        -> (app: any ServiceLifecycle.Service, follower: any PassFollower)?
     {
         let logger = self.logger
         guard let host = consoleListen?.host, let port = consoleListen?.port else {
@@ -47,8 +45,6 @@ extension Convergence {
             Terminal.standardError.write("error: --console-listen: \(error)\n")
             throw ExitCode.failure
         }
-        return (app, { checkout, desired in
-            await current.update(RepoConsoleSource.site(checkout: checkout, desired: desired))
-        }, { why in await current.block(why) })
+        return (app, current)
     }
 }

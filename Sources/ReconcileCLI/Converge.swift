@@ -43,12 +43,13 @@ struct Convergence {
     var leaseTTL: Duration = .seconds(30)
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
-    /// exits 1.
+    /// exits 1, one whose commit is refused for its signature 3 (`exit(_:)`).
     /// `first` is the site as loaded at start-up: the first pass uses it.
     func run(first: (checkout: SiteSource.Checkout, desired: DesiredState), every interval: Duration?) async throws {
         let (checkout, desired) = first
         let site = desired.site
-        let store = try await StateLocation.open(statePath, shard: shard)
+        // A hung database call fails within half a lease, so this reconciler stops acting before its leases lapse.
+        let store = try await StateLocation.open(statePath, shard: shard, deadline: max(.seconds(2), leaseTTL / 2))
         // Several reconcilers on one PostgreSQL: this one acts on the racks it holds by lease.
         let keeper = (store as? PostgresStateStore).map {
             RackLeaseKeeper(store: $0, ttl: leaseTTL,
@@ -83,13 +84,16 @@ struct Convergence {
                 }
             })
         // Instructions and reports need the node's one-time install token (refusals are logged and counted).
-        http.authorize = { node, token, client in
-            switch await desk.authorize(node: node, token: token, client: client) {
+        http.authorize = { node, token, client, report in
+            switch await desk.authorize(node: node, token: token, client: client, report: report) {
             case .granted: .granted
+            case .alreadyRecorded: .alreadyRecorded
             case .missingToken: .missingToken
             case .refused(let why): .refused(why)
             }
         }
+        // With `dhcp: managed`, a node's iPXE script (and its token) only to the address reserved for its MAC.
+        http.bootScriptReader = { mac, client in await desk.mayReadBootScript(mac: mac, client: client) }
         let resources = PowerDriverResources()
         let app = http.application(host: listenHost, port: site.network.httpPort) { port in
             logger.info("serving boot files, tracker and install reports", metadata: [
@@ -98,19 +102,16 @@ struct Convergence {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
         if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
-        var siteWatchers: [SiteWatcher] = []
-        var blockWatchers: [@Sendable (String?) async -> Void] = []
+        var followers: [any PassFollower] = []
         if let management = try managementListener(store: store, desired: desired, checkout: checkout,
                                                    resources: resources) {
             services.append(.init(service: management.app))
-            siteWatchers.append(management.follow)
-            blockWatchers.append(management.block)
+            followers.append(management.follower)
         }
         let heartbeats = heartbeatListen.map { _ in
             HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
         }
-        let watchers = siteWatchers
-        let blockers = blockWatchers
+        let passFollowers = followers
         let pass = ConvergencePass(
             seams: Self.seams(source: source, store: store, bootDriver: bootDriver, resources: resources, key: key,
                               dnsmasqHosts: dnsmasqHosts, dnsmasqPidFile: dnsmasqPidFile,
@@ -118,7 +119,7 @@ struct Convergence {
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
                                   await siteRetention.update(desired.site.store.retention)
-                                  for follow in watchers { await follow(checkout, desired) }
+                                  for follower in passFollowers { await follower.siteLoaded(checkout, desired) }
                                   tracker.updateRacks(Self.racksByHost(desired))
                               },
                               images: { desired, checkout in
@@ -131,7 +132,9 @@ struct Convergence {
                                   tracker.allow(await seeder.infoHashes())
                                   return refused
                               },
-                              blocked: { _, why in for block in blockers { await block(why) } },
+                              blocked: { _, why in
+                                  for follower in passFollowers { await follower.commitRefused(why) }
+                              },
                               holdRacks: holdRacks),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service
@@ -140,11 +143,14 @@ struct Convergence {
                                  pass: {
                                      _ = try await Self.reported { try await pass.runAnsweringRequests() }
                                      let fromSite = await siteRetention.value
-                                     // Pruning is the SQLite store's; a shared PostgreSQL store keeps its journal.
-                                     if let retention = retention ?? fromSite, let store = store as? SQLiteStateStore {
+                                     if let retention = retention ?? fromSite {
                                          let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
-                                         try await store.pruneJournal(before: cutoff,
-                                                                      keepingNewestPerNode: Store.Prune.keptPerNode)
+                                         let kept = Store.Prune.keptPerNode
+                                         if let store = store as? SQLiteStateStore {
+                                             try await store.pruneJournal(before: cutoff, keepingNewestPerNode: kept)
+                                         } else if let store = store as? PostgresStateStore {
+                                             try await store.pruneJournal(before: cutoff, keepingNewestPerNode: kept)
+                                         }
                                      }
                                  })
         } else {
@@ -170,7 +176,18 @@ struct Convergence {
         await resources.shutdown()
         (store as? PostgresStateStore)?.close()
         if let failure { throw failure }
-        if let one = loop as? OnePass, await one.failed { throw ExitCode.failure }
+        if let one = loop as? OnePass { try await Self.exit(one.outcome) }
+    }
+
+    /// The exit code of refusing a commit for its signature (`Site.spec.verify`): nothing ran, nothing failed.
+    static let refusedCommit = ExitCode(3)
+
+    /// How a single pass ends the process: 1 when a node stalled or failed (or the pass never ended), 3 when the
+    /// commit was refused, 0 otherwise — held nodes included, whose "held until" lines the pass printed.
+    static func exit(_ outcome: ConvergencePass.Outcome?) throws {
+        guard let outcome else { throw ExitCode.failure }
+        if outcome.failed { throw ExitCode.failure }
+        if outcome.blocked != nil { throw refusedCommit }
     }
 }
 
@@ -207,7 +224,8 @@ extension Convergence {
             images: images,
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
             siteChanged: siteChanged,
-            gate: CommitGate(siteAt: { source.site(atCommit: $0) }), blocked: blocked, holdRacks: holdRacks)
+            gate: CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) }), blocked: blocked,
+            holdRacks: holdRacks)
     }
 
     /// The site's agent key; an unreadable one is an error on standard error and exit 1.
@@ -294,7 +312,6 @@ struct HeartbeatListener: ServiceLifecycle.Service {
     }
 }
 
-/// The site of the latest pass, for the console.
 /// The latest commit's `store.retention`, for the loop's journal pruning.
 actor LatestRetention {
     private(set) var value: Duration?
@@ -304,29 +321,46 @@ actor LatestRetention {
     func update(_ value: Duration?) { self.value = value }
 }
 
-actor CurrentSite {
+/// What follows a converging reconciler's passes: each newly loaded site, and whether its commit may drive actions.
+protocol PassFollower: Sendable {
+    /// A pass loaded a new site.
+    func siteLoaded(_ checkout: SiteSource.Checkout, _ desired: DesiredState) async
+    /// Why the pass's commit drives nothing (not signed by a trusted key); nil: it may.
+    func commitRefused(_ why: String?) async
+}
+
+/// The site of the latest pass, for the console.
+actor CurrentSite: PassFollower {
     private(set) var site: ConsoleSite
 
     init(_ site: ConsoleSite) { self.site = site }
 
     func update(_ site: ConsoleSite) { self.site = site }
 
-    /// Why the newest commit drives nothing (nil: it may); the console shows it over the last trusted site.
-    func block(_ why: String?) { site.blocked = why }
+    func siteLoaded(_ checkout: SiteSource.Checkout, _ desired: DesiredState) {
+        // The refusal belongs to the commit, which `commitRefused` tells right after.
+        let blocked = site.blocked
+        site = RepoConsoleSource.site(checkout: checkout, desired: desired)
+        site.blocked = blocked
+    }
+
+    /// The console shows the refusal over the last loaded site.
+    func commitRefused(_ why: String?) { site.blocked = why }
 }
 
 /// `reconcile apply` without `--every`: one pass, then the server stops. A SIGTERM during the pass lets it
 /// finish (every step is journaled) before the process exits.
 actor OnePass: ServiceLifecycle.Service {
     let pass: @Sendable () async throws -> ConvergencePass.Outcome
-    private(set) var failed = true
+    /// What the pass did; nil until it ended.
+    private(set) var outcome: ConvergencePass.Outcome?
 
     init(_ pass: @escaping @Sendable () async throws -> ConvergencePass.Outcome) {
         self.pass = pass
     }
 
     func run() async throws {
-        failed = try await pass().failed
+        outcome = try await pass()
     }
 }
 

@@ -22,7 +22,7 @@ extension Dev {
 
         func run() async throws {
             guard let desired = SiteLoader.load(path: path).state else { throw ExitCode.failure }
-            let store = try await StateLocation.open(state)
+            let store = try await StateLocation.open(state, deadline: .seconds(3600))
             let clock = ContinuousClock()
             var start = clock.now
             let plan = Planner.plan(desired: desired, observed: ObservedState())
@@ -70,7 +70,8 @@ extension Dev {
             let racks = Set(desired.racks.map(\.name))
             var keepers: [RackLeaseKeeper] = []
             for index in 0..<shards {
-                let store = try await PostgresStateStore.connect(shared.location, shard: "bench-\(index)")
+                let store = try await PostgresStateStore.connect(shared.location, shard: "bench-\(index)",
+                                                                 deadline: .seconds(3600))
                 keepers.append(RackLeaseKeeper(store: store, ttl: .seconds(60), address: nil,
                                                logger: Logger(label: "bench")))
             }

@@ -39,7 +39,7 @@ struct PlanCommand: AsyncParsableCommand {
         let site = source.source
         try await Self.print(desired, checkout: checkout, state: state, observed: observed, scope: scope,
                              output: output, showBootEntries: showBootEntries,
-                             gate: CommitGate(siteAt: { site.site(atCommit: $0) }))
+                             gate: CommitGate(siteAt: { site.site(atCommit: $0, siteFile: $1) }))
     }
 
     /// Plans and prints the plan (straight to standard output through one buffer, or whole into `--out-file`);

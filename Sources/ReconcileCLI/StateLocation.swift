@@ -8,10 +8,14 @@ import ReconcilerPostgres
 /// (`postgres://USER@HOST:PORT/DATABASE?password=env:NAME`), the password always by reference.
 enum StateLocation {
     /// Opens the store for a reconciler that writes: SQLite is created and migrated; PostgreSQL is connected and
-    /// migrated, and journal writes are fenced by `shard`'s rack leases when one is given.
-    static func open(_ state: String, shard: String? = nil) async throws -> any StateStore {
+    /// migrated, and journal writes are fenced by `shard`'s rack leases when one is given. `deadline` bounds each
+    /// PostgreSQL statement (a hung database makes the call fail, not wait); bulk work (benchmarks, copies) passes
+    /// a long one.
+    static func open(_ state: String, shard: String? = nil, deadline: Duration = .seconds(30)) async throws
+        -> any StateStore
+    {
         guard PostgresLocation.isPostgres(state) else { return try SQLiteStateStore(path: state) }
-        return try await PostgresStateStore.connect(try location(state), shard: shard,
+        return try await PostgresStateStore.connect(try location(state), shard: shard, deadline: deadline,
                                                     logger: Logger(label: "rackswarm.postgres"))
     }
 

@@ -94,7 +94,7 @@ struct Status: AsyncParsableCommand {
         }
         // Why the commit drives nothing, judged as a pass would (the last applied commit's verify policy).
         let site = source.source
-        let blocked = await CommitGate(siteAt: { site.site(atCommit: $0) })
+        let blocked = await CommitGate(siteAt: { site.site(atCommit: $0, siteFile: $1) })
             .refusal(checkout, site: desired.site, lastApplied: try await store?.lastAppliedCommit())
         let now = Date()
         let windows = desired.site.windows

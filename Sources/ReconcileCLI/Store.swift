@@ -82,14 +82,23 @@ struct Store: AsyncParsableCommand {
 
         func run() async throws {
             let retention = try resolvedRetention()
-            // openExisting checks the file and its schema version, read-only; pruning then writes.
-            guard try SQLiteStateStore.openExisting(path: state) != nil else {
-                Terminal.standardError.write("error: no state database at \(state)\n")
-                throw ExitCode.failure
-            }
-            let store = try SQLiteStateStore(path: state)
             let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
-            let pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
+            let pruned: Int
+            if PostgresLocation.isPostgres(state) {
+                // The shared journal: every reconciler's entries, pruned by the same rule.
+                let store = try await PostgresStateStore.connect(try StateLocation.location(state),
+                                                                 deadline: .seconds(3600))
+                defer { store.close() }
+                pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
+            } else {
+                // openExisting checks the file and its schema version, read-only; pruning then writes.
+                guard try SQLiteStateStore.openExisting(path: state) != nil else {
+                    Terminal.standardError.write("error: no state database at \(state)\n")
+                    throw ExitCode.failure
+                }
+                pruned = try await SQLiteStateStore(path: state).pruneJournal(before: cutoff,
+                                                                               keepingNewestPerNode: keep)
+            }
             let age = Quantity.describe(retention)
             print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(age)")
         }
@@ -120,7 +129,7 @@ struct Store: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             let snapshot = try await StoreSnapshot.read(from: source)
-            let target = try await PostgresStateStore.connect(try StateLocation.location(to))
+            let target = try await PostgresStateStore.connect(try StateLocation.location(to), deadline: .seconds(3600))
             defer { target.close() }
             do {
                 try await target.load(snapshot)

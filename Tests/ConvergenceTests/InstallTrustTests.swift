@@ -6,18 +6,20 @@ import Testing
 
 /// An attacker on the provisioning network against the built `reconcile apply`, while real installs run on the
 /// loopback lab (each held in its post actions until the test lets it go): reports and instruction requests with
-/// no token, a made-up token, a stale token and another node's token change nothing and answer 401/403, logged
-/// and counted in `/metrics`; the instructions carry the node's own agent key, never the site key; the console,
+/// no token, a made-up token, a spent token, another node's token, and a live token from another address than
+/// the node's change nothing and answer 401/403, logged and counted in `/metrics`; the exact repeat of a node's
+/// `rebooting` report with its spent token answers 204 and changes nothing; the instructions carry the node's own agent key, never the site key; the console,
 /// its API and `/metrics` answer on their own HTTPS listener only (curl checks the certificate path), never on
 /// the PXE-facing port or over plain HTTP; and no log or JSON output of the whole run holds the BMC password,
 /// an operator token, an install token or a key.
 struct InstallTrustTests {
     /// `curl` as the attacker runs it: the HTTP status and the body.
     /// Status 0: no HTTP answer (refused, or a TLS handshake that failed).
-    static func request(_ url: String, post body: String? = nil, token: String? = nil, caFile: String? = nil)
-        async -> (Int, String)
+    static func request(_ url: String, post body: String? = nil, token: String? = nil, caFile: String? = nil,
+                        from address: String? = nil) async -> (Int, String)
     {
         var arguments = ["-s", "--max-time", "10", "-w", "\n%{http_code}"]
+        if let address { arguments += ["--interface", address] }
         if let caFile { arguments += ["--cacert", caFile] }
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
         if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
@@ -109,6 +111,21 @@ struct InstallTrustTests {
         #expect(Self.token(lab, n1) == nil, "r1n1 boots locally: \(Self.entry(lab, n1))")
         (status, body) = await Self.request(base + "/report/r1n1", post: Self.rebooting, token: token1)
         #expect(status == 403, "r1n1's token after its rebooting: \(status) \(body)")
+        // The installer's retry of its very `rebooting` report (its answer lost) succeeds and changes nothing;
+        // the spent token gets nothing else.
+        let spent = try await Self.recorded(n1, lab: lab)
+        #expect(spent.phase == .rebooting)
+        (status, body) = await Self.request(base + "/report/r1n1", post: try Self.json(spent), token: token1)
+        #expect(status == 204, "a repeat of r1n1's rebooting report: \(status) \(body)")
+        #expect(try await Self.recorded(n1, lab: lab) == spent)
+        #expect(Self.token(lab, n1) == nil, "r1n1 boots locally: \(Self.entry(lab, n1))")
+        (status, body) = await Self.request(base + "/report/r1n1", token: token1)
+        #expect(status == 403, "r1n1's instructions with its spent token: \(status) \(body)")
+        // A live token read off the network, used from another address than the node's: refused.
+        (status, body) = await Self.request(base + "/report/r1n2", post: Self.rebooting, token: token2,
+                                            from: "127.66.0.9")
+        #expect(status == 403, "r1n2's token from another address: \(status) \(body)")
+        #expect(Self.entry(lab, n2).contains("\nkernel "), "r1n2's entry left install mode")
         (status, body) = await Self.request(base + "/report/r1n3", post: Self.rebooting, token: token2)
         #expect(status == 403, "r1n2's token on r1n3's report: \(status) \(body)")
         (status, body) = await Self.request(base + "/report/r1n3", token: token2)
@@ -116,7 +133,7 @@ struct InstallTrustTests {
         #expect(Self.entry(lab, n3).contains("\nkernel "), "r1n3's entry left install mode")
         #expect(try await Self.phase(n3, lab: lab) == .written, "a forged report was recorded")
         let metrics = await Self.request(lab.consoleBase + "/metrics", caFile: certificate).1
-        for (reason, count) in [("missing", 2), ("wrong_token", 3), ("no_install", 1)] {
+        for (reason, count) in [("missing", 2), ("wrong_token", 3), ("spent", 2), ("wrong_address", 1)] {
             #expect(metrics.contains("rackswarm_install_reports_refused_total{reason=\"\(reason)\"} \(count)"),
                     "\(reason) × \(count) in:\n\(metrics.split(separator: "\n").filter { $0.contains("refused") })")
         }
@@ -145,7 +162,7 @@ struct InstallTrustTests {
         let status2 = await apply.wait(timeout: 300)
         #expect(status2 == 0, "\(apply.output)\n\(lab.diagnostics())")
         let refusals = apply.output.split(separator: "\n").filter { $0.contains("install request refused") }
-        #expect(refusals.count == 6, "\(refusals)")
+        #expect(refusals.count == 8, "\(refusals)")
 
         // Secrets stay secret: every log and JSON output of the run, searched for every secret it used.
         var outputs = ["apply log": apply.output]
@@ -171,6 +188,16 @@ struct InstallTrustTests {
             #expect(text.count > 0 || what.contains("BMC"), "\(what) is empty")
             #expect(leaks(text).isEmpty, "\(what) holds: \(leaks(text))")
         }
+    }
+
+    /// The node's last report as the reconciler recorded it.
+    static func recorded(_ node: LoopbackLab.LabNode, lab: LoopbackLab) async throws -> InstallReport {
+        let store = try #require(try SQLiteStateStore.openExisting(path: lab.statePath))
+        return try #require(try await store.installProgress(of: node.name)?.report)
+    }
+
+    static func json(_ report: InstallReport) throws -> String {
+        String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

@@ -169,9 +169,10 @@ struct MaintenanceWindowTests {
         #expect(journal.filter { $0.action.node != first }.allSatisfy { $0.state == .failed })
     }
 
-    @Test func aRetryDoesNotStartAfterTheWindowClosed() async throws {
+    @Test func aRetryDoesNotStartAfterTheWindowClosedAndTheHeldNodeSpendsNoBudget() async throws {
         var desired = try PlannerTests.example()
         desired.site.windows = MaintenanceWindows(windows: [try Self.weekly([2], 120, 150)])
+        desired.site.rollout.failureBudget = 0  // one failed node would halt the rollout
         let clock = TestClock(try d("2026-12-08T02:20:00Z"))
         let performer = ClockedPerformer(clock: clock, step: 240)
         await performer.failOnceAt("r1n1", .installImage)
@@ -184,7 +185,9 @@ struct MaintenanceWindowTests {
         let report = try await executor.execute(plan, commit: "c1")
         let installs = await performer.calls.filter { $0.kind == .installImage }
         #expect(installs.count == 1, "the failed install was retried after the window closed")
-        #expect(report.failed["r1n1"]?.contains("not retried: held until 2026-12-15T02:00Z") == true)
+        // Held, not failed: the budget is untouched, and the next pass inside a window tries again.
+        #expect(report.held["r1n1"]?.contains("not retried: held until 2026-12-15T02:00Z") == true, "\(report)")
+        #expect(report.failed.isEmpty && report.stalled.isEmpty && !report.halted, "\(report)")
     }
 
     @Test func aResumedJournalWaitsForTheWindow() async throws {
@@ -242,6 +245,9 @@ struct MaintenanceWindowTests {
         let outcome = try await pass.runAnsweringRequests()
         #expect(outcome.report.held.count == world.desired.nodes.count)
         #expect(outcome.report.held.values.allSatisfy { $0 == "held until 2027-01-19T02:00Z" })
+        // Held nodes are no failure: `reconcile apply` exits 0 and prints why.
+        #expect(!outcome.failed && outcome.blocked == nil)
+        #expect(world.output.text.contains(", \(world.desired.nodes.count) held."), "\(world.output.text)")
         for driver in world.powers.values { #expect(await driver.calls.isEmpty) }
         #expect(world.output.text.contains("[held until 2027-01-19T02:00Z]"))
     }

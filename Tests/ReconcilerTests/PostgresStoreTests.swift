@@ -98,6 +98,11 @@ struct StoreMigrateCommandTests {
         try await sqlite.journalFailed(ids[2], error: "no BMC", at: t0.addingTimeInterval(3))
         try await sqlite.recordInstall(InstallReport(phase: .downloading, image: "os@1", percent: 12.5,
                                                      downloaded: 1 << 34), for: "n2", at: t0)
+        let inventory = HardwareInventory(cpus: 4, cpuModel: "lab", memoryBytes: 8 << 30,
+                                          disks: [.init(name: "sda", bytes: 1 << 40, serial: "n1-disk")],
+                                          nics: [.init(name: "eth0", mac: "52:54:00:00:00:01", link: "up")])
+        try await sqlite.recordInstall(InstallReport(phase: .booted, image: "os@1", hardware: inventory), for: "n1",
+                                       at: t0)
         try await sqlite.suspendRack("r2", actor: "alice", remote: "192.0.2.7", at: t0)
         try await sqlite.requestPass(actor: "bob", remote: nil, at: t0.addingTimeInterval(5))
         try await sqlite.setLastAppliedCommit("c0", at: t0)
@@ -110,6 +115,7 @@ struct StoreMigrateCommandTests {
         #expect(migrated.stdout.contains("copied 2 nodes and 3 journal entries"))
         let postgres = try await PostgresStateStore.connect(try PostgresLocation(parsing: url))
         defer { postgres.close() }
+        #expect(original.hardware["n1"]?.inventory == inventory, "the inventory table is part of the copy")
         #expect(try await StoreSnapshot.read(from: postgres) == original)
         // New entries continue after the copied ids.
         #expect(try await postgres.journalPlanned([actions[0]], commit: "c2", at: Date()) == [ids[2] + 1])

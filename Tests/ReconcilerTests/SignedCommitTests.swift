@@ -91,7 +91,7 @@ struct SignedCommitTests {
         let source = repo.source
         pass = ConvergencePass(seams: {
             var seams = pass.seams
-            seams.gate = CommitGate(siteAt: { source.site(atCommit: $0) })
+            seams.gate = CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) })
             return seams
         }(), policy: pass.policy, say: pass.say, logger: pass.logger)
         let outcome = try await pass.run(world.desired, checkout: checkout)
@@ -113,7 +113,7 @@ struct SignedCommitTests {
         let why = "commit \(unsigned.prefix(7)) is not signed by a trusted key"
         #expect(refused.blocked?.hasPrefix(why) == true, "\(refused.blocked ?? "nil")")
         #expect(!touched, "an unsigned commit touched a BMC")
-        #expect(refused.report.actionsDone == 0 && refused.failed)
+        #expect(refused.report.actionsDone == 0 && !refused.failed, "a refused commit is no failure")
         #expect(!refused.plan.actions.isEmpty, "the refused commit is still planned and shown")
         #expect(output.contains("Nothing will run: \(why)"))
     }
@@ -176,10 +176,36 @@ struct SignedCommitTests {
         let (checkout, loaded) = try repo.checkout()
         #expect(loaded.site.verify == nil)
         let source = repo.source
-        let gate = CommitGate(siteAt: { source.site(atCommit: $0) })
+        let gate = CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) })
         let why = await gate.refusal(checkout, site: loaded.site, lastApplied: signed)
         #expect(why?.contains("is not signed by a trusted key") == true, "\(why ?? "nil")")
         // With no applied commit yet, the commit's own (absent) policy applies.
         #expect(await gate.refusal(checkout, site: loaded.site, lastApplied: nil) == nil)
+    }
+
+    /// The gate reads only the file the current Site document came from; an unsigned commit that moves the Site
+    /// document elsewhere (and drops verify) makes it read the applied commit's whole site, which still refuses it.
+    @Test func theAppliedPolicyIsReadFromOneFileAndFromTheWholeSiteWhenTheSiteMoved() async throws {
+        let repo = try SignedRepo()
+        let alice = try repo.sshKey("alice")
+        let signed = try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        let source = repo.source
+        _ = try repo.checkout()  // fetches the commits into the cache
+        #expect(source.site(atCommit: signed, siteFile: "site.yaml")?.verify?.provider == .ssh)
+        #expect(source.site(atCommit: signed, siteFile: "racks/r1.yaml")?.verify?.provider == .ssh,
+                "a file with no Site document falls back to the whole site")
+        #expect(source.site(atCommit: signed, siteFile: "no/such.yaml")?.verify?.provider == .ssh)
+
+        let text = try String(contentsOfFile: repo.repo + "/site.yaml", encoding: .utf8)
+            .replacingOccurrences(of: SignedRepo.verify("ssh", [alice]), with: "")
+        try FileManager.default.removeItem(atPath: repo.repo + "/site.yaml")
+        try text.write(toFile: repo.repo + "/moved-site.yaml", atomically: true, encoding: .utf8)
+        _ = try git(in: repo.repo, ["add", "-A"])
+        _ = try git(in: repo.repo, ["commit", "-q", "-m", "move the site, unsigned"])
+        let (checkout, loaded) = try repo.checkout()
+        #expect(loaded.site.verify == nil && loaded.site.location.file == "moved-site.yaml")
+        let gate = CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) })
+        let why = await gate.refusal(checkout, site: loaded.site, lastApplied: signed)
+        #expect(why?.contains("is not signed by a trusted key") == true, "\(why ?? "nil")")
     }
 }

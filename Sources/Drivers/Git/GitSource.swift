@@ -106,8 +106,8 @@ public final class GitSource {
     }
 
     /// Writes the files of `commit` into `directory` (outside the cache's work tree); used to read the site as an
-    /// earlier commit had it.
-    public func materialize(commit: String, into directory: String) throws(GitError) {
+    /// earlier commit had it. With `paths` (repo-relative, matched exactly), only those files.
+    public func materialize(commit: String, into directory: String, paths: [String] = []) throws(GitError) {
         var repository: OpaquePointer?
         try check(git_repository_open(&repository, cacheDirectory), "open \(cacheDirectory)")
         defer { git_repository_free(repository) }
@@ -117,9 +117,13 @@ public final class GitSource {
         var options = git_checkout_options()
         git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION))
         options.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue
+            | (paths.isEmpty ? 0 : GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH.rawValue)
         let result = directory.withCString { path in
             options.target_directory = path
-            return git_checkout_tree(repository, object, &options)
+            return withStringArray(paths) { pathspec in
+                options.paths = pathspec
+                return git_checkout_tree(repository, object, &options)
+            }
         }
         try check(result, "checkout \(commit) into \(directory)")
     }

@@ -4,10 +4,14 @@ import RackswarmCore
 public struct ActionFailure: IntentfulError, Sendable, Hashable {
     public var message: String
     public var intent: ErrorIntent
+    /// True when a retry was due but a maintenance window closed first: the node is held, not failed, and spends
+    /// none of the failure budget (the next pass inside a window tries again).
+    public var heldByWindow = false
 
-    public init(_ message: String, intent: ErrorIntent) {
+    public init(_ message: String, intent: ErrorIntent, heldByWindow: Bool = false) {
         self.message = message
         self.intent = intent
+        self.heldByWindow = heldByWindow
     }
 
     public var description: String { message }

@@ -38,6 +38,19 @@ extension BootEntry {
                                          initrd: image.initrd.value, arguments: image.kernelArgs + arguments.rendered)))
     }
 
+    /// The entry that boots a leaving `node` into the install environment to wipe its disk: `kernel` and `initrd`
+    /// with `arguments`, then `rackswarm.node=` and `rackswarm.erase=MODE` (the init erases instead of installing,
+    /// then powers the machine off).
+    public init(erasing node: Node, mode: DecommissionSettings.Erase, kernel: String, initrd: String,
+                arguments: [String]) {
+        self.init(
+            node: node.name, mac: node.mac.value.description, ip: node.ip.value.description,
+            loader: Loader(node.bootLoader),
+            mode: .install(InstallKernel(imageReference: "erase-\(mode.rawValue)", kernel: kernel, initrd: initrd,
+                                         arguments: arguments + ["rackswarm.node=\(node.name)",
+                                                                 "rackswarm.erase=\(mode.rawValue)"])))
+    }
+
     /// The entry that sends an installed `node` to its local disk.
     public init(localBoot node: Node) {
         self.init(node: node.name, mac: node.mac.value.description, ip: node.ip.value.description,
@@ -161,6 +174,23 @@ public struct BootActionExecutor: Sendable {
     }
 }
 
+extension BootActionExecutor {
+    /// Writes the entry that boots `node` into the install environment to erase its disk (the site's
+    /// `decommission`); with no install environment to name (no `decommission.kernel`, no image), the node stalls.
+    func writeEraseEntry(for node: Node) async throws {
+        let mode = desired.site.decommission.erase
+        guard mode != .none, let boot = desired.eraseKernel else {
+            throw BootError(.missingFile, node: node.name, path: "",
+                            "decommission.erase needs the install environment: name decommission.kernel and "
+                            + "initrd, or keep an Image in the repo")
+        }
+        let entry = BootEntry(erasing: node, mode: mode, kernel: boot.kernel, initrd: boot.initrd,
+                              arguments: boot.arguments)
+        try BootEntryRenderer.check(entry)
+        try await driver.write(entry)
+    }
+}
+
 extension BootActionExecutor: ActionPerformer {
     /// The executor's entry point: boot actions go to the driver, and a `BootError` carries its intent (collisions,
     /// missing files, unwritable roots are stalled; a failed DHCP reload is transient). Any other kind of action
@@ -170,6 +200,10 @@ extension BootActionExecutor: ActionPerformer {
     {
         let handled: Bool
         do {
+            if action.kind == .writeEraseEntry {
+                try await writeEraseEntry(for: node)
+                return .done
+            }
             handled = try await perform(action)
         } catch let error as BootError {
             throw ActionFailure(error.description, intent: error.intent)

@@ -51,8 +51,10 @@ public struct DriverActionPerformer: ActionPerformer {
                 throw ActionFailure("image \(image.reference): \(why)", intent: .stalled)
             }
             return try await boot.perform(action, on: node, image: image, attempt: attempt)
-        case .removeBootEntry:
+        case .removeBootEntry, .writeEraseEntry:
             return try await boot.perform(action, on: node, image: image, attempt: attempt)
+        case .eraseDisks:
+            return try await checkErase(on: node, attempt: attempt)
         case .setBootPXE:
             try await power(node).setBootDevice(.pxe, persistence: .once)
         case .powerCycle:
@@ -77,6 +79,29 @@ public struct DriverActionPerformer: ActionPerformer {
         switch try await driver.powerState() {
         case .off: try await driver.setPower(.on)
         case .on, .transitioning: try await driver.setPower(.cycle)
+        }
+    }
+
+    /// Looks at a leaving node's erase: done once the node is off (the install environment powers it off when its
+    /// disk is wiped; a failed erase keeps it on, with a shell on its console). A fresh attempt after the first
+    /// network-boots it into the erase entry again; the first never does, so an erase found running after a
+    /// restart is waited on.
+    private func checkErase(on node: Node, attempt: StepAttempt) async throws -> StepResult {
+        let driver = try power(node)
+        if attempt.isFresh && attempt.number > 1 {
+            logger.info("erase stopped or failed; network-booting the node again", metadata: [
+                "node.name": "\(node.name)",
+            ])
+            try await driver.setBootDevice(.pxe, persistence: .once)
+            try await networkBoot(node)
+            return .requeue(after: pollInterval)
+        }
+        switch try await driver.powerState() {
+        case .off:
+            logger.info("erased: the node powered itself off", metadata: ["node.name": "\(node.name)"])
+            return .done
+        case .on, .transitioning:
+            return .requeue(after: pollInterval)
         }
     }
 

@@ -176,6 +176,8 @@ public struct Executor: Sendable {
                         case .held(let why):
                             try await skip(steps[result.node] ?? [], reason: why)
                             report.held[result.node] = why
+                        case .heldMidway(let why):
+                            report.held[result.node] = why
                         }
                         if report.stalled.count + report.failed.count > budget && !report.halted {
                             report.halted = true
@@ -209,6 +211,8 @@ public struct Executor: Sendable {
         case skipped
         /// Never started: a maintenance window closed first.
         case held(String)
+        /// Started, and a step's retry fell after the window closed: its steps are journaled already.
+        case heldMidway(String)
     }
 
     struct NodeResult: Sendable {
@@ -263,6 +267,13 @@ public struct Executor: Sendable {
                            reason: "not run: \(action.kind.rawValue) failed before it")
             var status = try await store.nodeRecord(node.name)?.status ?? NodeStatus(phase: .unknown)
             status.rack = node.rack.value
+            if failure.heldByWindow {
+                // Not a failure: the window closed before the retry. The node's phase stays; the next pass retries.
+                try await store.record(status, lastError: failure.message, for: node.name, at: now())
+                logger.notice("action held", metadata: fields.merging(["outcome": "held",
+                                                                       "error": "\(failure.message)"]) { $1 })
+                return NodeResult(node: node.name, outcome: .heldMidway(failure.message), done: done)
+            }
             if failure.intent != .stalled && policy.scope == .all { status.phase = .failed }
             try await store.record(status, lastError: failure.message, for: node.name, at: now())
             logger.warning("action finished", metadata: fields.merging([
@@ -311,7 +322,7 @@ public struct Executor: Sendable {
             guard attempt < policy.maxAttempts else { break }
             if let windows, let why = windows.hold(action, at: now().addingTimeInterval(Double(delay.wholeSeconds))) {
                 return ActionFailure("\(last.message); not retried: \(why), the maintenance window closes first",
-                                     intent: last.intent)
+                                     intent: last.intent, heldByWindow: true)
             }
             logger.notice("retrying", metadata: [
                 "node": "\(node.name)", "action.kind": "\(action.kind.rawValue)", "attempt": "\(attempt)",
@@ -329,7 +340,7 @@ public struct Executor: Sendable {
     private func timeout(for kind: PlannedAction.Kind) -> Duration {
         let timeouts = desired.site.timeouts
         switch kind {
-        case .installImage: return timeouts.install
+        case .installImage, .eraseDisks: return timeouts.install
         case .installService, .uninstallService, .verifyServices: return timeouts.services
         default: return timeouts.power
         }

@@ -79,8 +79,8 @@ struct DocumentDecoder {
     {
         guard let spec = fields.mapping(
             node, "\(context) spec",
-            known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval", "verify", "ipmi", "store"])
-        else { return nil }
+            known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval", "verify", "ipmi", "store",
+                    "decommission"]) else { return nil }
         var network: ProvisioningNetwork?
         if let netNode = fields.require(spec, "network"),
            let net = fields.mapping(netNode, "network", known: ["pxeSubnet", "serverAddress", "httpPort", "dhcp"]) {
@@ -163,17 +163,16 @@ struct DocumentDecoder {
         }
         var store = StoreSettings.defaults
         if let storeNode = spec.value("store"), let reader = fields.mapping(storeNode, "store", known: ["retention"]),
-            let v = reader.value("retention") {
-            store.retention = fields.duration(v, "store.retention")
-        }
+            let v = reader.value("retention") { store.retention = fields.duration(v, "store.retention") }
         let prune = spec.value("prune").map { fields.bool($0, "prune") } ?? false
         let interval = spec.value("interval").map { fields.duration($0, "interval") } ?? .seconds(300)
         let verify = spec.value("verify").flatMap { decodeVerify($0) }
         let suites = spec.value("ipmi").map { decodeIPMI($0) } ?? [17, 3]
-        guard let network, let prune, let interval, let suites else { return nil }
+        let decommission = spec.value("decommission").map { decodeDecommission($0) } ?? .keepDisks
+        guard let network, let prune, let interval, let suites, let decommission else { return nil }
         return Site(name: name, location: location, network: network, boot: boot, rollout: rollout,
                     timeouts: timeouts, agent: agent, prune: prune, interval: interval, verify: verify,
-                    windows: windows, ipmiCipherSuites: suites, store: store)
+                    windows: windows, ipmiCipherSuites: suites, store: store, decommission: decommission)
     }
 
     // MARK: Rack

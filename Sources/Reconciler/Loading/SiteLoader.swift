@@ -107,6 +107,15 @@ public enum SiteLoader {
         return LoadResult(state: hasErrors ? nil : state, diagnostics: diagnostics, root: root, files: files)
     }
 
+    /// The `Site` document of one file (relative to `root`), decoded without the rest of the site: nil when the
+    /// file cannot be read, has errors, or holds no `Site`. What `CommitGate` needs of an earlier commit.
+    public static func siteDocument(file: String, root: String) -> Site? {
+        let result = loadFile(file, root: root)
+        guard !result.diagnostics.contains(where: { $0.severity == .error }) else { return nil }
+        for case .site(let site) in result.documents { return site }
+        return nil
+    }
+
     /// Every `*.yaml` / `*.yml` below `directory`, relative, sorted; folders starting with `.` are skipped.
     static func yamlFiles(under directory: URL) -> [String] {
         guard let enumerator = FileManager.default.enumerator(

@@ -7,10 +7,12 @@ import Foundation
 /// otherwise the commit's own (trust on first use). So an unsigned commit cannot remove `verify`, or swap in its
 /// own key, to let itself through: only a commit signed by a key trusted before can change the trusted keys.
 public struct CommitGate: Sendable {
-    /// Reads the site of an earlier commit (the last applied one); nil when it cannot be read.
-    public var siteAt: @Sendable (String) async -> Site?
+    /// Reads the site of an earlier commit (the last applied one); nil when it cannot be read. The second argument
+    /// is the repo-relative file the current `Site` document came from, where the earlier one most likely is too
+    /// (`SiteSource.site(atCommit:siteFile:)` then reads that file alone, not the whole site).
+    public var siteAt: @Sendable (_ commit: String, _ siteFile: String) async -> Site?
 
-    public init(siteAt: @escaping @Sendable (String) async -> Site? = { _ in nil }) {
+    public init(siteAt: @escaping @Sendable (_ commit: String, _ siteFile: String) async -> Site? = { _, _ in nil }) {
         self.siteAt = siteAt
     }
 
@@ -18,7 +20,9 @@ public struct CommitGate: Sendable {
     /// (`commit 1a2b3c4 is not signed by a trusted key (the commit is not signed)`).
     public func refusal(_ checkout: SiteSource.Checkout, site: Site, lastApplied: String?) async -> String? {
         var policy = site.verify
-        if let lastApplied, lastApplied != checkout.commit, let earlier = await siteAt(lastApplied)?.verify {
+        if let lastApplied, lastApplied != checkout.commit,
+            let earlier = await siteAt(lastApplied, site.location.file)?.verify
+        {
             policy = earlier
         }
         guard let policy else { return nil }

@@ -99,11 +99,11 @@ public struct ConvergencePass: Sendable {
         /// Why nothing ran: the commit is not signed by a trusted key; nil when it may drive actions.
         public var blocked: String? = nil
 
-        /// True when the commit was refused, or a node stalled or failed — or, for a services pass, could not be
-        /// asked.
+        /// True when a node stalled or failed — or, for a services pass, could not be asked. Neither a node a
+        /// maintenance window held nor a commit refused for its signature is a failure: nothing broke, the site's
+        /// policy said "not now" or "not this commit" (`blocked` tells the second apart).
         public var failed: Bool {
-            blocked != nil || !report.failed.isEmpty || !report.stalled.isEmpty
-                || (scope == .services && !unreachable.isEmpty)
+            !report.failed.isEmpty || !report.stalled.isEmpty || (scope == .services && !unreachable.isEmpty)
         }
     }
 
@@ -253,7 +253,10 @@ public struct ConvergencePass: Sendable {
         var observed = try await seams.store.observedState()
         guard policy.scope == .all else {
             observed.nodes = observed.nodes.filter { unreachable[$0.key] == nil }
-            return Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
+            var plan = Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
+            // Services on another reconciler's racks are its to install.
+            if let held { plan.actions.removeAll { !held.contains($0.rack) } }
+            return plan
         }
         let suspended = try await seams.store.suspendedRacks()
         if !suspended.isEmpty { say("suspended by an operator: " + suspended.sorted().joined(separator: ", ") + "\n") }
@@ -289,6 +292,7 @@ public struct ConvergencePass: Sendable {
         lines("unreachable", outcome.unreachable)
         let converged = "\(report.completed.count) node\(report.completed.count == 1 ? "" : "s") converged"
         say("Done: \(report.actionsDone) of \(total) actions; \(converged), \(report.stalled.count) stalled, "
-            + "\(report.failed.count) failed" + (report.halted ? "; halted: the failure budget is spent" : "") + ".\n")
+            + "\(report.failed.count) failed" + (report.held.isEmpty ? "" : ", \(report.held.count) held")
+            + (report.halted ? "; halted: the failure budget is spent" : "") + ".\n")
     }
 }

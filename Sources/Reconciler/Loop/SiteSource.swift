@@ -69,8 +69,18 @@ public struct SiteSource: Sendable {
 
     /// The site as an earlier commit of the repo had it (the last applied one, for `CommitGate`); nil when it is not
     /// a git repo, the commit is not in the cache, or its site does not load.
-    public func site(atCommit commit: String) -> Site? {
+    ///
+    /// With `siteFile` (the repo-relative file the current `Site` document came from), only that file of the commit
+    /// is written out and loaded — at 100,000 nodes the whole tree costs seconds — and the whole tree only when the
+    /// earlier commit kept its `Site` elsewhere.
+    public func site(atCommit commit: String, siteFile: String? = nil) -> Site? {
         guard isGit else { return nil }
+        if let siteFile, let site = site(atCommit: commit, only: siteFile) { return site }
+        return self.site(atCommit: commit, only: nil)
+    }
+
+    /// Writes out `commit` (only `file` with one) into a temporary directory and reads its site there.
+    private func site(atCommit commit: String, only file: String?) -> Site? {
         var url = repo
         if !url.contains("://") { url = URL(fileURLWithPath: repo).standardizedFileURL.path }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -79,10 +89,11 @@ public struct SiteSource: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try GitSource(url: url, cacheRoot: cacheRoot, credentials: credentials)
-                .materialize(commit: commit, into: directory)
+                .materialize(commit: commit, into: directory, paths: file.map { [$0] } ?? [])
         } catch {
             return nil
         }
+        if let file { return SiteLoader.siteDocument(file: file, root: directory) }
         return SiteLoader.load(path: join(directory, path), relativeTo: directory).state?.site
     }
 

@@ -73,13 +73,17 @@ public struct Site: Sendable, Hashable {
     public var ipmiCipherSuites: [Int]
     /// The state database's housekeeping.
     public var store: StoreSettings
+    /// Whether a pruned node's disks are wiped before it is powered off.
+    public var decommission: DecommissionSettings
 
     public init(
         name: String, location: SourceLocation, network: ProvisioningNetwork, boot: BootSettings,
         rollout: RolloutPolicy, timeouts: StepTimeouts, agent: AgentSettings = .defaults, prune: Bool,
         interval: Duration, verify: CommitVerification? = nil, windows: MaintenanceWindows = .none,
-        ipmiCipherSuites: [Int] = [17, 3], store: StoreSettings = .defaults
+        ipmiCipherSuites: [Int] = [17, 3], store: StoreSettings = .defaults,
+        decommission: DecommissionSettings = .keepDisks
     ) {
+        self.decommission = decommission
         self.verify = verify
         self.windows = windows
         self.ipmiCipherSuites = ipmiCipherSuites
@@ -93,6 +97,50 @@ public struct Site: Sendable, Hashable {
         self.prune = prune
         self.interval = interval
         self.store = store
+    }
+}
+
+/// What a decommission does to the node's disks (`spec.decommission`): with `erase` quick or full, a pruned node
+/// is network-booted into the install environment with `rackswarm.erase=MODE`, which wipes its disk and powers it
+/// off; only then is its boot entry removed.
+public struct DecommissionSettings: Sendable, Hashable {
+    public enum Erase: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Power off only; the disks keep their data.
+        case none
+        /// Signatures zeroed (partition tables, file-system superblocks), then the whole disk discarded.
+        case quick
+        /// Every byte overwritten with zeros.
+        case full
+    }
+
+    public var erase: Erase
+    /// The install environment that erases, relative to the boot roots; nil: the kernel, initrd and kernel
+    /// arguments of the site's first image by name.
+    public var kernel: String?
+    public var initrd: String?
+    public var kernelArgs: [String]
+
+    public init(erase: Erase, kernel: String? = nil, initrd: String? = nil, kernelArgs: [String] = []) {
+        self.erase = erase
+        self.kernel = kernel
+        self.initrd = initrd
+        self.kernelArgs = kernelArgs
+    }
+
+    /// No erase: the default.
+    public static let keepDisks = DecommissionSettings(erase: .none)
+}
+
+extension DesiredState {
+    /// The kernel, initrd and arguments that boot a leaving node into the install environment to erase it: the
+    /// site's `decommission.kernel`/`initrd`, else the first image's by name; nil when neither exists.
+    public var eraseKernel: (kernel: String, initrd: String, arguments: [String])? {
+        let settings = site.decommission
+        if let kernel = settings.kernel, let initrd = settings.initrd {
+            return (kernel, initrd, settings.kernelArgs)
+        }
+        guard let image = images.min(by: { $0.name < $1.name }) else { return nil }
+        return (image.kernel.value, image.initrd.value, image.kernelArgs)
     }
 }
 

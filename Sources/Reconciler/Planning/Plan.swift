@@ -11,6 +11,10 @@ public struct PlannedAction: Sendable, Hashable, Codable {
         case verifyServices
         case powerOff
         case removeBootEntry
+        /// A leaving node's entry that boots the install environment with `rackswarm.erase=MODE`.
+        case writeEraseEntry
+        /// Waits for the install environment to wipe the leaving node's disk and power it off.
+        case eraseDisks
     }
 
     public var node: String

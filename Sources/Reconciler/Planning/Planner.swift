@@ -139,13 +139,34 @@ public enum Planner {
             rest = rest.dropFirst(cap)
             nextWave += 1
         }
+        let erase = desired.site.decommission.erase
         for item in leaving {
+            if erase != .none {
+                actions += eraseActions(node: item.name, rack: item.rack, wave: nextWave, erase: erase)
+            }
             actions.append(PlannedAction(node: item.name, rack: item.rack, wave: nextWave, kind: .powerOff,
                                          destructive: true, detail: "power off through the BMC"))
             actions.append(PlannedAction(node: item.name, rack: item.rack, wave: nextWave, kind: .removeBootEntry,
                                          destructive: false, detail: "remove PXE entry and DHCP reservation"))
         }
         return Plan(actions: actions, changes: changes, orphaned: orphaned)
+    }
+
+    /// The steps that wipe a leaving node's disks before its power-off (`decommission.erase` quick or full).
+    static func eraseActions(node: String, rack: String, wave: Int, erase: DecommissionSettings.Erase)
+        -> [PlannedAction]
+    {
+        let how = erase == .full ? "overwrite every byte with zeros" : "zero the signatures, then discard"
+        return [
+            PlannedAction(node: node, rack: rack, wave: wave, kind: .writeEraseEntry, destructive: false,
+                          detail: "entry -> install environment with rackswarm.erase=\(erase.rawValue)"),
+            PlannedAction(node: node, rack: rack, wave: wave, kind: .setBootPXE, destructive: false,
+                          detail: "next boot PXE"),
+            PlannedAction(node: node, rack: rack, wave: wave, kind: .powerCycle, destructive: true,
+                          detail: "power cycle into the install environment (the node goes down)"),
+            PlannedAction(node: node, rack: rack, wave: wave, kind: .eraseDisks, destructive: true,
+                          detail: "\(erase.rawValue) erase of the node's disk (\(how)); wait for its power-off"),
+        ]
     }
 
     static func imagingActions(

@@ -9,12 +9,12 @@ extension PostgresStateStore {
     /// Writes `snapshot` into this (empty) database in one transaction: all of it or nothing. A database that
     /// holds anything already is refused. Identity counters continue after the copied ids.
     public func load(_ snapshot: StoreSnapshot) async throws {
-        try await transaction { connection in
-            try await connection.query("LOCK TABLE journal, node_status IN EXCLUSIVE MODE", logger: logger)
+        try await transaction { [self] connection in
+            try await connection.query("LOCK TABLE journal, node_status IN EXCLUSIVE MODE", logger: self.logger)
             let used = try await connection.query("""
                 SELECT (SELECT count(*) FROM journal) + (SELECT count(*) FROM node_status)
                     + (SELECT count(*) FROM operator_action) + (SELECT count(*) FROM meta)
-                """, logger: logger).collect().first?.decode(Int64.self) ?? 0
+                """, logger: self.logger).collect().first?.decode(Int64.self) ?? 0
             guard used == 0 else {
                 throw StateStoreError(.invalidTransition, "the PostgreSQL database is not empty; nothing was copied")
             }
@@ -29,8 +29,8 @@ extension PostgresStateStore {
         let nodes = statuses.sorted { $0.key < $1.key }.map {
             NodeRecord(name: $0.key, status: $0.value, lastError: nil, lastSeen: time)
         }
-        try await transaction { connection in
-            try await connection.query("DELETE FROM node_status WHERE name = ANY(\(nodes.map(\.name)))", logger: logger)
+        try await transaction { [self] connection in
+            try await connection.query("DELETE FROM node_status WHERE name = ANY(\(nodes.map(\.name)))", logger: self.logger)
             try await loadNodes(StoreSnapshot(nodes: nodes), connection)
         }
     }
@@ -46,26 +46,33 @@ extension PostgresStateStore {
                         \(try nodes.map { try StoredText.encodeList($0.status.drifted) }),
                         \(nodes.map { $0.lastError ?? "" }), \(nodes.map(\.lastSeen.timeIntervalSince1970)))
                  AS n(name, rack, phase, image, services, drifted, last_error, seen)
-            """, logger: logger)
+            """, logger: self.logger)
         let installs = snapshot.installs.sorted { $0.key < $1.key }
         try await connection.query("""
             INSERT INTO install_progress (node, report, updated_at)
             SELECT * FROM unnest(\(installs.map(\.key)),
                                  \(try installs.map { try StoredText.encodeReport($0.value.report) }),
                                  \(installs.map(\.value.updatedAt.timeIntervalSince1970)))
-            """, logger: logger)
+            """, logger: self.logger)
         let samples = snapshot.samples
         try await connection.query("""
             INSERT INTO install_sample (node, image, at, downloaded, uploaded, from_seed)
             SELECT * FROM unnest(\(samples.map(\.node)), \(samples.map(\.image)),
                                  \(samples.map(\.at.timeIntervalSince1970)), \(samples.map(\.downloaded)),
                                  \(samples.map(\.uploaded)), \(samples.map(\.fromSeed)))
-            """, logger: logger)
+            """, logger: self.logger)
+        for (node, record) in snapshot.hardware.sorted(by: { $0.key < $1.key }) {
+            let inventory = String(decoding: try JSONEncoder().encode(record.inventory), as: UTF8.self)
+            try await connection.query("""
+                INSERT INTO hardware_inventory (node, inventory, updated_at)
+                VALUES (\(node), \(inventory), \(record.updatedAt.timeIntervalSince1970))
+                """, logger: self.logger)
+        }
         for node in snapshot.remembered {
             let spec = String(decoding: try JSONEncoder().encode(node), as: UTF8.self)
             try await connection.query(
                 "INSERT INTO remembered_node (name, spec, updated_at) VALUES (\(node.name), \(spec), 0)",
-                logger: logger)
+                logger: self.logger)
         }
     }
 
@@ -90,40 +97,40 @@ extension PostgresStateStore {
                         \(journal.map { $0.finishedAt?.timeIntervalSince1970 ?? nan }))
                  AS j(id, commit_sha, node, rack, wave, kind, destructive, detail, service, state, error,
                       planned_at, started_at, finished_at)
-            """, logger: logger)
+            """, logger: self.logger)
         try await connection.query(
-            "SELECT setval(pg_get_serial_sequence('journal', 'id'), (SELECT max(id) FROM journal))", logger: logger)
+            "SELECT setval(pg_get_serial_sequence('journal', 'id'), (SELECT max(id) FROM journal))", logger: self.logger)
     }
 
     private func loadRest(_ snapshot: StoreSnapshot, _ connection: PostgresConnection) async throws {
         if let commit = snapshot.commit {
             try await connection.query(
                 "INSERT INTO meta (key, value, updated_at) VALUES ('last_applied_commit', \(commit), 0)",
-                logger: logger)
+                logger: self.logger)
         }
         for suspension in snapshot.suspensions {
             try await connection.query("""
                 INSERT INTO rack_suspension (rack, actor, since)
                 VALUES (\(suspension.rack), \(suspension.actor), \(suspension.since.timeIntervalSince1970))
-                """, logger: logger)
+                """, logger: self.logger)
         }
         for action in snapshot.audit {
             try await connection.query("""
                 INSERT INTO operator_action (id, actor, kind, target, remote, at) OVERRIDING SYSTEM VALUE
                 VALUES (\(action.id), \(action.actor), \(action.kind.rawValue), \(action.target), \(action.remote),
                         \(action.at.timeIntervalSince1970))
-                """, logger: logger)
+                """, logger: self.logger)
         }
         if !snapshot.audit.isEmpty {
             try await connection.query("""
                 SELECT setval(pg_get_serial_sequence('operator_action', 'id'), (SELECT max(id) FROM operator_action))
-                """, logger: logger)
+                """, logger: self.logger)
         }
         if let request = snapshot.passRequest {
             try await connection.query("""
                 INSERT INTO pass_request (id, actor, at)
                 VALUES (1, \(request.actor), \(request.at.timeIntervalSince1970))
-                """, logger: logger)
+                """, logger: self.logger)
         }
     }
 }

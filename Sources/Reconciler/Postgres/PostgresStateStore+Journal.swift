@@ -33,12 +33,12 @@ extension PostgresStateStore {
     public func journalPlanned(_ actions: [PlannedAction], commit: String?, at time: Date) async throws -> [Int64] {
         guard !actions.isEmpty else { return [] }
         let racks = Array(Set(actions.map(\.rack))).sorted()
-        let ids: [Int64] = try await transaction { connection in
+        let ids: [Int64] = try await transaction { [self] connection in
             if let shard {
                 let held = try await connection.query("""
                     SELECT rack FROM rack_lease WHERE rack = ANY(\(racks)) AND holder = \(shard)
                       AND expires_at > \(unescaped: Self.serverNow) FOR SHARE
-                    """, logger: logger).collect().map { try $0.decode(String.self) }
+                    """, logger: self.logger).collect().map { try $0.decode(String.self) }
                 let missing = Set(racks).subtracting(held)
                 guard missing.isEmpty else {
                     throw StateStoreError(.leaseLost, "\(shard) does not hold rack(s) "
@@ -56,7 +56,7 @@ extension PostgresStateStore {
                      WITH ORDINALITY AS a(node, rack, wave, kind, destructive, detail, service, position)
                 ORDER BY a.position
                 RETURNING id
-                """, logger: logger).collect()
+                """, logger: self.logger).collect()
             return try rows.map { try $0.decode(Int64.self) }
         }
         return ids.sorted()
@@ -163,5 +163,28 @@ extension PostgresStateStore {
             shards[id] = shard
         }
         return shards
+    }
+
+    /// Deletes journal entries planned before `cutoff` that have ended (finished or failed), keeping each node's
+    /// newest `keep` entries whatever their age; answers how many went. Install samples before `cutoff` go too.
+    /// The same rule as SQLite's; several reconcilers may prune at once (a deleted row is simply not deleted twice).
+    @discardableResult
+    public func pruneJournal(before cutoff: Date, keepingNewestPerNode keep: Int) async throws -> Int {
+        let seconds = cutoff.timeIntervalSince1970
+        let kept = max(0, keep)
+        return try await transaction { [self] connection in
+            let pruned = try await connection.query("""
+                DELETE FROM journal
+                WHERE planned_at < \(seconds) AND state IN ('finished', 'failed')
+                  AND id NOT IN (
+                    SELECT id FROM (
+                      SELECT id, row_number() OVER (PARTITION BY node ORDER BY id DESC) AS newest FROM journal
+                    ) AS ranked WHERE newest <= \(kept)
+                  )
+                RETURNING id
+                """, logger: self.logger).collect().count
+            try await connection.query("DELETE FROM install_sample WHERE at < \(seconds)", logger: self.logger)
+            return pruned
+        }
     }
 }

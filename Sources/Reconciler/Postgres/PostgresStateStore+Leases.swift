@@ -39,15 +39,15 @@ extension PostgresStateStore {
     public func heartbeat(address: String?, ttl: Duration) async throws -> [String] {
         let shard = try requireShard()
         let seconds = ttl.seconds
-        return try await transaction { connection in
+        return try await transaction { [self] connection in
             try await connection.query("""
                 INSERT INTO reconciler (shard, address, started_at, expires_at)
                 VALUES (\(shard), \(address), \(unescaped: Self.serverNow), \(unescaped: Self.serverNow) + \(seconds))
                 ON CONFLICT (shard) DO UPDATE SET address = excluded.address, expires_at = excluded.expires_at
-                """, logger: logger)
+                """, logger: self.logger)
             return try await connection.query("""
                 SELECT shard FROM reconciler WHERE expires_at > \(unescaped: Self.serverNow) ORDER BY shard
-                """, logger: logger).collect().map { try $0.decode(String.self) }
+                """, logger: self.logger).collect().map { try $0.decode(String.self) }
         }
     }
 
@@ -111,11 +111,11 @@ extension PostgresStateStore {
     /// Leaves: releases every lease and the membership, so the others rebalance at their next round.
     public func leave() async throws {
         let shard = try requireShard()
-        try await transaction { connection in
+        try await transaction { [self] connection in
             try await connection.query("""
                 UPDATE rack_lease SET holder = NULL, expires_at = \(unescaped: Self.serverNow) WHERE holder = \(shard)
-                """, logger: logger)
-            try await connection.query("DELETE FROM reconciler WHERE shard = \(shard)", logger: logger)
+                """, logger: self.logger)
+            try await connection.query("DELETE FROM reconciler WHERE shard = \(shard)", logger: self.logger)
         }
     }
 

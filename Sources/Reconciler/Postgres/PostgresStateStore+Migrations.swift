@@ -57,14 +57,14 @@ extension PostgresStateStore {
     /// with versions this build does not know.
     func migrate() async throws {
         let location = location
-        try await transaction { connection in
+        try await transaction { [self] connection in
             // A fixed key: every rackswarm migrating this database waits for the one migrating it now.
-            try await connection.query("SELECT pg_advisory_xact_lock(72616301)", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(72616301)", logger: self.logger)
             try await connection.query("""
                 CREATE TABLE IF NOT EXISTS rackswarm_migration (
                     version integer PRIMARY KEY, name text NOT NULL, applied_at double precision NOT NULL)
-                """, logger: logger)
-            let applied = try await connection.query("SELECT version FROM rackswarm_migration", logger: logger)
+                """, logger: self.logger)
+            let applied = try await connection.query("SELECT version FROM rackswarm_migration", logger: self.logger)
                 .collect().map { try $0.decode(Int.self) }
             let newest = applied.max() ?? 0
             guard newest <= Self.schemaVersion else {
@@ -75,12 +75,12 @@ extension PostgresStateStore {
             for (index, migration) in Self.migrations.enumerated() where index + 1 > newest {
                 // Several statements in one simple query: no parameters, so postgres-nio's text path is fine.
                 for statement in migration.sql.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
-                    try await connection.query(PostgresQuery(unsafeSQL: String(statement)), logger: logger)
+                    try await connection.query(PostgresQuery(unsafeSQL: String(statement)), logger: self.logger)
                 }
                 try await connection.query("""
                     INSERT INTO rackswarm_migration (version, name, applied_at)
                     VALUES (\(index + 1), \(migration.name), \(Date().timeIntervalSince1970))
-                    """, logger: logger)
+                    """, logger: self.logger)
             }
         }
     }

@@ -7,19 +7,19 @@ import ReconcilerStore
 /// Operator actions (rack suspensions, pass requests), each audited in the transaction that makes it.
 extension PostgresStateStore {
     public func suspendRack(_ rack: String, actor: String, remote: String?, at time: Date) async throws {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             try await connection.query("""
                 INSERT INTO rack_suspension (rack, actor, since)
                 VALUES (\(rack), \(actor), \(time.timeIntervalSince1970))
                 ON CONFLICT (rack) DO NOTHING
-                """, logger: logger)
+                """, logger: self.logger)
             try await audit(connection, .suspendRack, target: rack, actor: actor, remote: remote, at: time)
         }
     }
 
     public func resumeRack(_ rack: String, actor: String, remote: String?, at time: Date) async throws {
-        try await transaction { connection in
-            try await connection.query("DELETE FROM rack_suspension WHERE rack = \(rack)", logger: logger)
+        try await transaction { [self] connection in
+            try await connection.query("DELETE FROM rack_suspension WHERE rack = \(rack)", logger: self.logger)
             try await audit(connection, .resumeRack, target: rack, actor: actor, remote: remote, at: time)
         }
     }
@@ -36,11 +36,11 @@ extension PostgresStateStore {
     }
 
     public func requestPass(actor: String, remote: String?, at time: Date) async throws {
-        try await transaction { connection in
+        try await transaction { [self] connection in
             try await connection.query("""
                 INSERT INTO pass_request (id, actor, at) VALUES (1, \(actor), \(time.timeIntervalSince1970))
                 ON CONFLICT (id) DO UPDATE SET actor = excluded.actor, at = excluded.at
-                """, logger: logger)
+                """, logger: self.logger)
             try await audit(connection, .requestPass, target: nil, actor: actor, remote: remote, at: time)
         }
     }
@@ -73,6 +73,6 @@ extension PostgresStateStore {
         try await connection.query("""
             INSERT INTO operator_action (actor, kind, target, remote, at)
             VALUES (\(actor), \(kind.rawValue), \(target), \(remote), \(time.timeIntervalSince1970))
-            """, logger: logger)
+            """, logger: self.logger)
     }
 }

@@ -21,14 +21,18 @@ public final class PostgresStateStore: StateStore {
     /// audits (`reconcile status`, the console of a non-sharded run, `store migrate`).
     public let shard: String?
     public let location: PostgresLocation
+    /// How long one statement or transaction may take, on the server (`statement_timeout`) and here: past it, the
+    /// call throws `unavailable` rather than wait on a hung connection, and the reconciler stops acting.
+    public let deadline: Duration
     private let runner: Task<Void, Never>
 
     private init(client: PostgresClient, runner: Task<Void, Never>, location: PostgresLocation, shard: String?,
-                 logger: Logger) {
+                 deadline: Duration, logger: Logger) {
         self.client = client
         self.runner = runner
         self.location = location
         self.shard = shard
+        self.deadline = deadline
         self.logger = logger
     }
 
@@ -36,6 +40,7 @@ public final class PostgresStateStore: StateStore {
     /// (one reconciler at a time: the migration holds an advisory lock). A schema from a newer rackswarm is
     /// refused with both versions named.
     public static func connect(_ location: PostgresLocation, shard: String? = nil, maximumConnections: Int = 8,
+                               deadline: Duration = .seconds(30),
                                logger: Logger = Logger(label: "rackswarm.postgres")) async throws -> PostgresStateStore
     {
         let password = try location.password?.resolve()
@@ -50,11 +55,13 @@ public final class PostgresStateStore: StateStore {
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        let milliseconds = Int(deadline.seconds * 1000)
+        configuration.options.additionalStartupParameters = [("statement_timeout", "\(milliseconds)")]
         try await probe(location, password: password, logger: logger)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let runner = Task { await client.run() }
         let store = PostgresStateStore(client: client, runner: runner, location: location, shard: shard,
-                                       logger: logger)
+                                       deadline: deadline, logger: logger)
         do {
             try await store.migrate()
         } catch {
@@ -90,16 +97,53 @@ public final class PostgresStateStore: StateStore {
     deinit { runner.cancel() }
 
     /// Runs `body` in one transaction; a server error becomes a `StateStoreError` that says what the server said.
-    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await translatingErrors {
-            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+    func transaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result)
+        async throws -> Result
+    {
+        try await withDeadline {
+            try await self.translatingErrors {
+                try await self.client.withTransaction(logger: self.logger) { connection in try await body(connection) }
+            }
         }
     }
 
     /// Runs one statement and collects its rows.
     @discardableResult
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await translatingErrors { try await client.query(query, logger: logger).collect() }
+        try await withDeadline {
+            try await self.translatingErrors { try await self.client.query(query, logger: self.logger).collect() }
+        }
+    }
+
+    /// Runs `body`, but answers `unavailable` once `deadline` has passed without waiting for it: a connection that
+    /// hangs (a stalled proxy, a partition with no reset) ends the call rather than the pass waiting on it for ever.
+    /// The late body is cancelled; should its write land after all, the fencing token still refuses a stale one.
+    func withDeadline<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
+        let deadline = deadline
+        let outcome = DeadlineOutcome<Result>()
+        let work = Task {
+            do {
+                await outcome.settle(.success(try await body()))
+            } catch {
+                await outcome.settle(.failure(error))
+            }
+        }
+        let timer = Task {
+            try? await Task.sleep(for: deadline)
+            if !Task.isCancelled {
+                await outcome.settle(.failure(StateStoreError(
+                    .unavailable, "PostgreSQL did not answer within \(deadline.seconds) s")))
+            }
+        }
+        return try await withTaskCancellationHandler {
+            let result = await outcome.value
+            work.cancel()
+            timer.cancel()
+            return try result.get()
+        } onCancel: {
+            work.cancel()
+            timer.cancel()
+        }
     }
 
     func translatingErrors<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
@@ -199,24 +243,24 @@ public final class PostgresStateStore: StateStore {
         flat.hardware = nil
         let text = try StoredText.encodeReport(flat)
         let seconds = time.timeIntervalSince1970
-        try await transaction { connection in
+        try await transaction { [self] connection in
             if let inventory {
                 try await connection.query("""
                     INSERT INTO hardware_inventory (node, inventory, updated_at) VALUES (\(node), \(inventory), \(seconds))
                     ON CONFLICT (node) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at
-                    """, logger: logger)
+                    """, logger: self.logger)
             }
             try await connection.query("""
                 INSERT INTO install_progress (node, report, updated_at) VALUES (\(node), \(text), \(seconds))
                 ON CONFLICT (node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at
-                """, logger: logger)
+                """, logger: self.logger)
             try await connection.query("""
                 INSERT INTO install_sample (node, image, at, downloaded, uploaded, from_seed)
                 VALUES (\(node), \(report.image), \(seconds), \(report.downloaded), \(report.uploaded),
                         \(report.fromSeed))
-                """, logger: logger)
+                """, logger: self.logger)
             try await connection.query(
-                "DELETE FROM install_sample WHERE at < \(seconds - installSampleRetention)", logger: logger)
+                "DELETE FROM install_sample WHERE at < \(seconds - installSampleRetention)", logger: self.logger)
         }
     }
 
@@ -285,5 +329,27 @@ public final class PostgresStateStore: StateStore {
             nodes[node.name] = node
         }
         return nodes
+    }
+}
+
+/// The first of a call's result and its deadline, for whoever waits.
+actor DeadlineOutcome<Value: Sendable> {
+    private var result: Result<Value, any Error>?
+    private var waiters: [CheckedContinuation<Result<Value, any Error>, Never>] = []
+
+    /// Records `result` unless one came first, and wakes the waiter.
+    func settle(_ result: Result<Value, any Error>) {
+        guard self.result == nil else { return }
+        self.result = result
+        for waiter in waiters { waiter.resume(returning: result) }
+        waiters = []
+    }
+
+    /// The first result, once there is one.
+    var value: Result<Value, any Error> {
+        get async {
+            if let result { return result }
+            return await withCheckedContinuation { waiters.append($0) }
+        }
     }
 }

@@ -88,8 +88,8 @@ public struct NodeActivity: Sendable, Hashable, Codable {
 
     static func phase(running kind: PlannedAction.Kind, install: InstallReport?) -> Phase {
         switch kind {
-        case .writeBootEntry, .setBootPXE: return .pxe
-        case .powerCycle, .powerOff, .removeBootEntry: return .powering
+        case .writeBootEntry, .setBootPXE, .writeEraseEntry: return .pxe
+        case .powerCycle, .powerOff, .removeBootEntry, .eraseDisks: return .powering
         case .bootLocal: return .installing
         case .installService, .uninstallService, .verifyServices: return .services
         case .installImage:

@@ -14,11 +14,13 @@ public struct StoreSnapshot: Sendable, Equatable {
     public var audit: [OperatorAction]
     public var remembered: [RememberedNode]
     public var passRequest: PassRequest?
+    /// Each node's hardware inventory (from its install environment), by node.
+    public var hardware: [String: HardwareRecord]
 
     public init(nodes: [NodeRecord] = [], commit: String? = nil, journal: [JournalEntry] = [],
                 installs: [String: InstallProgress] = [:], samples: [InstallSample] = [],
                 suspensions: [RackSuspension] = [], audit: [OperatorAction] = [], remembered: [RememberedNode] = [],
-                passRequest: PassRequest? = nil) {
+                passRequest: PassRequest? = nil, hardware: [String: HardwareRecord] = [:]) {
         self.nodes = nodes
         self.commit = commit
         self.journal = journal
@@ -28,25 +30,33 @@ public struct StoreSnapshot: Sendable, Equatable {
         self.audit = audit
         self.remembered = remembered
         self.passRequest = passRequest
+        self.hardware = hardware
     }
 
     /// Reads every table of `store`, in a stable order (nodes and remembered nodes by name).
     public static func read(from store: any StateStore) async throws -> StoreSnapshot {
-        StoreSnapshot(
-            nodes: try await store.nodeRecords().values.sorted { $0.name < $1.name },
+        let nodes = try await store.nodeRecords().values.sorted { $0.name < $1.name }
+        let installs = try await store.installProgress()
+        // Inventories are kept per node: ask for every node the store knows of.
+        var hardware: [String: HardwareRecord] = [:]
+        for node in Set(nodes.map(\.name)).union(installs.keys) {
+            hardware[node] = try await store.hardware(of: node)
+        }
+        return StoreSnapshot(
+            nodes: nodes,
             commit: try await store.lastAppliedCommit(),
             journal: try await store.journal(node: nil),
-            installs: try await store.installProgress(),
+            installs: installs,
             samples: try await store.installSamples(since: .distantPast),
             suspensions: try await store.rackSuspensions(),
             audit: try await store.operatorActions(),
             remembered: try await store.rememberedNodes().values.sorted { $0.name < $1.name },
-            passRequest: try await store.passRequest())
+            passRequest: try await store.passRequest(), hardware: hardware)
     }
 
     /// True when there is nothing in it: a store a migration may fill.
     public var isEmpty: Bool {
         nodes.isEmpty && commit == nil && journal.isEmpty && installs.isEmpty && samples.isEmpty
-            && suspensions.isEmpty && audit.isEmpty && remembered.isEmpty && passRequest == nil
+            && suspensions.isEmpty && audit.isEmpty && remembered.isEmpty && passRequest == nil && hardware.isEmpty
     }
 }

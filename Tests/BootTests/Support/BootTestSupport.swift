@@ -17,15 +17,17 @@ actor RequestLog {
 
 /// Runs the boot HTTP server on 127.0.0.1 with a free port for the length of `body`.
 func withBootServer<T: Sendable>(
-    httpRoot: String, log: RequestLog? = nil, tracker: TrackerService? = nil, _ body: @Sendable (Int) async throws -> T
+    httpRoot: String, log: RequestLog? = nil, tracker: TrackerService? = nil,
+    configure: (inout BootHTTPServer) -> Void = { _ in }, _ body: @Sendable (Int) async throws -> T
 ) async throws -> T {
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     var observer: (@Sendable (BootHTTPServer.Served) async -> Void)?
     if let log {
         observer = { served in await log.record(served) }
     }
-    let server = BootHTTPServer(httpRoot: httpRoot, logger: Logger(label: "test.boot-http"), tracker: tracker,
+    var server = BootHTTPServer(httpRoot: httpRoot, logger: Logger(label: "test.boot-http"), tracker: tracker,
                                 observer: observer)
+    configure(&server)
     let app = server.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {

@@ -37,7 +37,8 @@ class Suite17Session(serversession.ServerSession):
         suite = next((number for number, algorithms in SUITES.items()
                       if algorithms == asked and number in ACCEPTED), None)
         if suite is None:
-            # 0x11: no matching cipher suite (IPMI v2.0 table 13-15).
+            # 0x11: no matching cipher suite (IPMI v2.0 table 13-15). The refused session ends here.
+            self.forget()
             return bytearray([clienttag, 0x11, 0, 0]) + self.clientsessionid
         self.suite = suite
         self.currhashlib = hashlib.sha256 if suite == 17 else hashlib.sha1
@@ -46,6 +47,27 @@ class Suite17Session(serversession.ServerSession):
         return (bytearray([clienttag, 0, self.privlevel, 0]) + self.clientsessionid + self.managedsessionid
                 + bytearray([0, 0, 0, 8, auth, 0, 0, 0, 1, 0, 0, 8, integrity, 0, 0, 0,
                              2, 0, 0, 8, confidentiality, 0, 0, 0]))
+
+    # pyghmi routes packets to a session by the client's address (IP and UDP port), not by session ID as a BMC does,
+    # and keeps a session routed there after it closed or was refused. Our client opens every session from one UDP
+    # port, so its next session's first packets reached the old session: pyghmi hands a sessionless packet on to the
+    # server, but an Open Session request queued behind it in the same read was dropped, and the client saw a BMC
+    # gone silent. An ended session leaves the address at once (`forget`), and an Open Session request that still
+    # reaches one starts a fresh session in its place, as a new session on a real BMC.
+
+    def forget(self):
+        handlers = serversession.ipmisession.Session.bmc_handlers
+        ports = handlers.get(self.sockaddr, {})
+        if ports.get(self.bmc.port) is self:
+            del ports[self.bmc.port]
+            if not ports:
+                del handlers[self.sockaddr]
+
+    def close_server_session(self):
+        self.forget()
+
+    def _got_rmcp_openrequest(self, data):
+        Suite17Session(self.authdata, self.bmc.kg, self.sockaddr, self.socket, data, self.uuid, self.bmc)
 
     def _got_rakp1(self, data):
         if not hasattr(self, 'suite'):
@@ -59,6 +81,7 @@ class Suite17Session(serversession.ServerSession):
         if password is None:
             self.send_payload(bytearray([clienttag, 0x0D, 0, 0]) + self.clientsessionid,
                               serversession.constants.payload_types['rakp2'], retry=False)
+            self.forget()
             return
         self.uuiddata = self.uuid.bytes
         self.Rc = os.urandom(16)
@@ -85,6 +108,7 @@ class Suite17Session(serversession.ServerSession):
         if expected != bytes(data[8:]) or data[1] != 0:
             self.send_payload(bytearray([data[0], 0x0F, 0, 0]) + self.clientsessionid,
                               serversession.constants.payload_types['rakp4'], retry=False)
+            self.forget()
             return
         self.localsid = struct.unpack('<I', self.managedsessionid)[0]
         self.ipmicallback = self.handle_client_request
