@@ -294,7 +294,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DeployTests",
-            dependencies: ["LabSupport"],
+            dependencies: ["LabSupport", "Reconciler"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -320,6 +320,7 @@ let package = Package(
                 "DriversTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

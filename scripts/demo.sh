@@ -17,7 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-bin=$root/.build/debug/reconcile
+# DEMO_RECONCILE: another reconcile binary (e.g. the one a package installed), default the debug build.
+bin=${DEMO_RECONCILE:-$root/.build/debug/reconcile}
 work=${DEMO_DIR:-/tmp/rackswarm-demo}
 per_rack=${DEMO_NODES_PER_RACK:-4}
 image_mib=${DEMO_IMAGE_MIB:-64}

@@ -17,6 +17,7 @@ public final class ConsoleMetrics: Sendable {
     public static let shared: ConsoleMetrics = {
         let metrics = ConsoleMetrics(registry: PrometheusCollectorRegistry())
         var factory = PrometheusMetricsFactory(registry: metrics.registry)
+        factory.nameAndLabelSanitizer = { name, labels in (ConsoleMetrics.prometheusName(name), labels) }
         factory.durationHistogramBuckets[ReconcilerMetrics.Name.passDuration] = [
             .seconds(1), .seconds(5), .seconds(15), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
             .seconds(600), .seconds(1800), .seconds(3600),
@@ -32,6 +33,18 @@ public final class ConsoleMetrics: Sendable {
         ]).set(to: 1)
         return metrics
     }()
+
+    /// Hummingbird's request metrics (boot server, console, API) under Prometheus's conventions: the unit and
+    /// `_total` in the name, under rackswarm's prefix. Any other dotted name gets underscores.
+    static func prometheusName(_ name: String) -> String {
+        switch name {
+        case "hb.requests": "rackswarm_http_requests_total"
+        case "hb.request.errors": "rackswarm_http_request_errors_total"
+        case "http.server.request.duration": "rackswarm_http_request_duration_seconds"
+        case "http.server.active_requests": "rackswarm_http_active_requests"
+        default: String(name.map { $0 == "." ? "_" : $0 })
+        }
+    }
 
     static var nodes: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "rackswarm", metricName: "nodes", unitName: "",

@@ -80,7 +80,7 @@ public struct NodeInstaller: Sendable {
             giveUpAfter: configuration.giveUpAfter, token: configuration.arguments.token, logger: logger)
         self.commands = commands
         var logger = logger
-        logger[metadataKey: "node.name"] = "\(configuration.arguments.node)"
+        logger[metadataKey: "node"] = "\(configuration.arguments.node)"
         self.logger = logger
     }
 

@@ -52,8 +52,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
     @Option(help: "How many BMCs to talk to at once (1 to 65536).")
     var concurrency = 256
 
-    @Option(help: "Output format: table or json.")
-    var output: PowerOutputFormat = .table
+    @OptionGroup var output: OutputOptions
 
     @Flag(name: .shortAndLong, help: "Log protocol details to standard error.")
     var verbose = false
@@ -113,7 +112,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
             return result
         }
         await resources.shutdown()
-        try print(output.render(results))
+        try output.emit(PowerOutputFormat(output.output).render(results) + "\n")
         if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 
@@ -238,10 +237,14 @@ struct PowerResult: Sendable, Codable {
     var seconds = 0.0
 }
 
-/// How `reconcile power` prints its results.
-enum PowerOutputFormat: String, ExpressibleByArgument, Sendable {
+/// How `reconcile power` prints its results: `-o text` is a table.
+enum PowerOutputFormat: String, Sendable {
     case table
     case json
+
+    init(_ format: OutputFormat) {
+        self = format == .json ? .json : .table
+    }
 
     func render(_ results: [PowerResult]) throws -> String {
         switch self {

@@ -232,7 +232,7 @@ struct VirtualDataCenterTests {
         try "vdc-test-site-key-\(UUID().uuidString)\n".write(toFile: base + "/site.key", atomically: true,
                                                              encoding: .utf8)
         let torrent = lab.httpRoot + "/torrents/tiny@1.torrent"
-        let published = await Self.run(reconcile, ["image", "publish", image, "--output", torrent,
+        let published = await Self.run(reconcile, ["image", "publish", image, "--out-file", torrent,
                                                    "--tracker", "http://10.77.0.1:8080/announce",
                                                    "--piece-size", "64KiB"])
         try #require(published.succeeded, "\(published.output)")
