@@ -50,47 +50,98 @@ public struct BMCURL: Sendable, Hashable {
         }
     }
 
+    /// Parses `text` with a scan of its UTF-8 bytes: the loader runs this once per node, so it stays free of
+    /// `Character` properties and Foundation's generic string search.
     public init(parsing text: String) throws(ParseError) {
-        guard let schemeEnd = text.range(of: "://") else {
+        let bytes = Array(text.utf8)
+        guard let schemeEnd = Self.firstSchemeSeparator(in: bytes) else {
             throw .noScheme
         }
-        let scheme = text[..<schemeEnd.lowerBound]
-        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else {
+        let scheme = bytes[..<schemeEnd]
+        guard !scheme.isEmpty, Self.isSchemeText(scheme) else {
             throw .invalidScheme
         }
-        let rest = text[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        if authority.contains("@") {
+        let restStart = schemeEnd + 3
+        let authorityEnd = bytes[restStart...].firstIndex(where: URLByte.endsAuthority) ?? bytes.endIndex
+        let authority = bytes[restStart..<authorityEnd]
+        if authority.contains(URLByte.at) {
             throw .credentials
         }
         var host = authority
-        var portText: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else {
+        var portText: ArraySlice<UInt8>?
+        if authority.first == URLByte.openBracket {
+            guard let close = authority.firstIndex(of: URLByte.closeBracket) else {
                 throw .invalidHost("unterminated IPv6 address")
             }
-            host = authority[authority.index(after: authority.startIndex)..<close]
-            let after = authority[authority.index(after: close)...]
-            if after.hasPrefix(":") {
+            host = authority[(authority.startIndex + 1)..<close]
+            let after = authority[(close + 1)...]
+            if after.first == URLByte.colon {
                 portText = after.dropFirst()
             } else if !after.isEmpty {
                 throw .invalidHost("unexpected text after IPv6 address")
             }
-        } else if let colon = authority.lastIndex(of: ":") {
-            host = authority[..<colon]
-            portText = authority[authority.index(after: colon)...]
+        } else if let lastColon = authority.lastIndex(of: URLByte.colon) {
+            host = authority[..<lastColon]
+            portText = authority[(lastColon + 1)...]
         }
         guard !host.isEmpty else { throw .invalidHost("missing host") }
         if let portText {
-            guard let value = Int(portText), (1...65535).contains(value) else {
-                throw .invalidPort(String(portText))
+            guard let value = Self.port(portText) else {
+                throw .invalidPort(String(decoding: portText, as: UTF8.self))
             }
             port = value
         }
-        self.scheme = scheme.lowercased()
-        self.host = String(host)
-        self.path = String(rest[authorityEnd...])
+        self.scheme = Self.lowercased(scheme)
+        self.host = String(decoding: host, as: UTF8.self)
+        self.path = String(decoding: bytes[authorityEnd...], as: UTF8.self)
+    }
+
+    /// The offset of the first `://`.
+    private static func firstSchemeSeparator(in bytes: [UInt8]) -> Int? {
+        var index = 0
+        while index + 2 < bytes.count {
+            if bytes[index] == URLByte.colon && bytes[index + 1] == URLByte.slash && bytes[index + 2] == URLByte.slash {
+                return index
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Letters, digits and `+-.`; text beyond ASCII is judged by its characters.
+    private static func isSchemeText(_ scheme: ArraySlice<UInt8>) -> Bool {
+        if scheme.allSatisfy({ $0 < 0x80 }) {
+            return scheme.allSatisfy { isASCIILetterOrDigit($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E }
+        }
+        return String(decoding: scheme, as: UTF8.self).allSatisfy { $0.isLetter || $0.isNumber || "+-.".contains($0) }
+    }
+
+    private static func isASCIILetterOrDigit(_ byte: UInt8) -> Bool {
+        (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x30 && byte <= 0x39)
+    }
+
+    private static func lowercased(_ scheme: ArraySlice<UInt8>) -> String {
+        guard scheme.allSatisfy({ $0 < 0x80 }) else { return String(decoding: scheme, as: UTF8.self).lowercased() }
+        return String(decoding: scheme.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }, as: UTF8.self)
+    }
+
+    /// A port from 1 to 65535, written as decimal digits after an optional sign (as `Int(_:)` reads it).
+    private static func port(_ text: ArraySlice<UInt8>) -> Int? {
+        var digits = text
+        var negative = false
+        if let sign = digits.first, sign == 0x2B || sign == 0x2D {
+            negative = sign == 0x2D
+            digits = digits.dropFirst()
+        }
+        guard !digits.isEmpty else { return nil }
+        var value = 0
+        for byte in digits {
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+            guard value <= 65535 else { return nil }
+        }
+        guard !negative, value >= 1 else { return nil }
+        return value
     }
 
     /// Drops anything between `://` and `@` so a mistyped URL with a password never reaches a message.
@@ -100,4 +151,18 @@ public struct BMCURL: Sendable, Hashable {
         }
         return String(text[..<start.upperBound]) + "***" + String(text[at...])
     }
+}
+
+/// The ASCII bytes the BMC URL parser splits on.
+private enum URLByte {
+    static let colon = UInt8(ascii: ":")
+    static let slash = UInt8(ascii: "/")
+    static let question = UInt8(ascii: "?")
+    static let hash = UInt8(ascii: "#")
+    static let at = UInt8(ascii: "@")
+    static let openBracket = UInt8(ascii: "[")
+    static let closeBracket = UInt8(ascii: "]")
+
+    /// `/`, `?` or `#`: the end of the authority.
+    static func endsAuthority(_ byte: UInt8) -> Bool { byte == slash || byte == question || byte == hash }
 }

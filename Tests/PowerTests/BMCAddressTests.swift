@@ -12,6 +12,7 @@ struct BMCAddressTests {
             "/redfish/v1/Systems/1"
         ),
         ("ilo://ilo-n12", "ilo", "ilo-n12", nil, ""),
+        ("Redfish+HTTP://r-1:8000?x#y", "redfish+http", "r-1", 8000, "?x#y"),
     ])
     func parsesSchemeHostPortAndPath(text: String, scheme: String, host: String, port: Int?, path: String) throws {
         let address = try BMCAddress(parsing: text)
@@ -22,7 +23,7 @@ struct BMCAddressTests {
     }
 
     @Test(arguments: ["10.0.0.5", "ipmi://", "ipmi://host:0", "ipmi://host:99999", "ipmi://host:abc", "://x",
-        "ipmi://[::1"])
+        "ipmi://[::1", "ipmi://[::1]x", "ipmi://:623", "ip mi://host", "ipmi://host:-1", "ipmi://host:"])
     func rejectsMalformedURLs(text: String) {
         let error = #expect(throws: PowerError.self) { try BMCAddress(parsing: text) }
         #expect(error?.code == .invalidAddress)
