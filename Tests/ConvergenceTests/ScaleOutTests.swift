@@ -70,7 +70,8 @@ struct ScaleOutTests {
         for node in lab.nodes {
             #expect(records[node.name]?.status.phase == .ready, "\(node.name): \(records[node.name]?.lastError ?? "")",
                     sourceLocation: sourceLocation)
-            #expect(lab.disk(node) == image, "\(node.name)'s disk differs from the image", sourceLocation: sourceLocation)
+            #expect(lab.disk(node) == image, "\(node.name)'s disk differs from the image",
+                    sourceLocation: sourceLocation)
             for kind in [PlannedAction.Kind.powerCycle, .installImage] {
                 let finished = (journal[node.name] ?? []).filter { $0.action.kind == kind && $0.state == .finished }
                 #expect(finished.count == 1, "\(node.name) \(kind.rawValue) finished \(finished.count) times",

@@ -30,7 +30,8 @@ extension PostgresStateStore {
             NodeRecord(name: $0.key, status: $0.value, lastError: nil, lastSeen: time)
         }
         try await transaction { [self] connection in
-            try await connection.query("DELETE FROM node_status WHERE name = ANY(\(nodes.map(\.name)))", logger: self.logger)
+            try await connection.query("DELETE FROM node_status WHERE name = ANY(\(nodes.map(\.name)))",
+                                       logger: self.logger)
             try await loadNodes(StoreSnapshot(nodes: nodes), connection)
         }
     }
@@ -99,7 +100,8 @@ extension PostgresStateStore {
                       planned_at, started_at, finished_at)
             """, logger: self.logger)
         try await connection.query(
-            "SELECT setval(pg_get_serial_sequence('journal', 'id'), (SELECT max(id) FROM journal))", logger: self.logger)
+            "SELECT setval(pg_get_serial_sequence('journal', 'id'), (SELECT max(id) FROM journal))",
+            logger: self.logger)
     }
 
     private func loadRest(_ snapshot: StoreSnapshot, _ connection: PostgresConnection) async throws {
