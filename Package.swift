@@ -11,6 +11,12 @@ let rackswarmVersion = "0.1.0"
 /// The commit a build is made from: `RACKSWARM_COMMIT` (set by `make package`), else the checkout's HEAD.
 let rackswarmCommit = Context.environment["RACKSWARM_COMMIT"] ?? Context.gitInformation?.currentCommit ?? "unknown"
 
+/// The folders of Sources/Reconciler, each in exactly one of the reconciler's targets: a target lists its own as
+/// `sources` and excludes the rest (else SwiftPM warns about every file of the others as unhandled).
+let reconcilerFolders = ["Model", "Planning", "Diagnostics", "Loading", "Store", "Postgres", "Execution", "Loop",
+                         "Exports.swift"]
+func otherReconcilerFolders(than own: [String]) -> [String] { reconcilerFolders.filter { !own.contains($0) } }
+
 let package = Package(
     name: "rackswarm",
     // Linux only (namespaces, dnsmasq, dnf, /proc): no Apple platform is claimed.
@@ -32,7 +38,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // One trait, named: with its two default traits, SwiftPM passes their -D flags in a random order each time it
+        // plans the build, and every such plan recompiled Hummingbird (~40 s). swift-configuration is not used.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
@@ -72,6 +80,7 @@ let package = Package(
             name: "ReconcilerModel",
             dependencies: ["RackswarmCore"],
             path: "Sources/Reconciler",
+            exclude: otherReconcilerFolders(than: ["Model", "Planning", "Diagnostics"]),
             sources: ["Model", "Planning", "Diagnostics"],
             swiftSettings: swiftSettings
         ),
@@ -79,6 +88,7 @@ let package = Package(
             name: "ReconcilerLoading",
             dependencies: ["RackswarmCore", "ReconcilerModel", "CYAML"],
             path: "Sources/Reconciler",
+            exclude: otherReconcilerFolders(than: ["Loading"]),
             sources: ["Loading"],
             swiftSettings: swiftSettings
         ),
@@ -90,6 +100,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Sources/Reconciler",
+            exclude: otherReconcilerFolders(than: ["Store"]),
             sources: ["Store"],
             swiftSettings: swiftSettings
         ),
@@ -104,9 +115,9 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/Reconciler",
+            exclude: otherReconcilerFolders(than: ["Postgres"]),
             sources: ["Postgres"],
             swiftSettings: swiftSettings
         ),
@@ -124,6 +135,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/Reconciler",
+            exclude: otherReconcilerFolders(than: ["Execution", "Loop", "Exports.swift"]),
             sources: ["Execution", "Loop", "Exports.swift"],
             swiftSettings: swiftSettings
         ),
@@ -276,13 +288,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "DeployTests",
+            name: "LabSupportTests",
             dependencies: ["LabSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DeployTests",
+            dependencies: ["LabSupport", "Reconciler"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ConvergenceTests",
-            dependencies: ["Reconciler", "Drivers", "LabSupport"],
+            dependencies: ["Reconciler", "ReconcilerPostgres", "Drivers", "LabSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -303,6 +320,7 @@ let package = Package(
                 "DriversTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -38,7 +38,7 @@ url() { echo "postgres://rackswarm@127.0.0.1:$port/$1?password=file:$pgdir/passw
 results=()
 for n in ${RACKSWARM_BENCH_SIZES:-10000 100000}; do
     site="$work/site-$n"
-    "$bin" dev generate-site --nodes "$n" --output "$site" > /dev/null
+    "$bin" dev generate-site --nodes "$n" --out-dir "$site" > /dev/null
     "$pgbin/psql" -X -q -h 127.0.0.1 -p "$port" -U rackswarm -d postgres -c "CREATE DATABASE bench_$n"
     sqlite=$("$bin" dev bench-store "$site" --state "$work/state-$n.db")
     postgres=$("$bin" dev bench-store "$site" --state "$(url "bench_$n")" --shards 3 --seconds 5)

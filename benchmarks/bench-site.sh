@@ -28,7 +28,7 @@ loads=()
 plans=()
 for n in ${RACKSWARM_BENCH_SIZES:-1000 10000 100000}; do
     site="$work/site-$n"
-    "$bin" dev generate-site --nodes "$n" --output "$site" > /dev/null
+    "$bin" dev generate-site --nodes "$n" --out-dir "$site" > /dev/null
     "$bin" dev fill-store --state "$work/full-$n.db" "$site" > /dev/null
     compact='import json,sys; print(json.dumps(json.load(sys.stdin)))'
     load=$("$bin" dev bench-load "$site" --repeats 3 | "$py" -c "$compact")

@@ -84,7 +84,7 @@ rm -f "$WORK/hash.img"
 
 echo "== transfer: ${XFER_MIB} MiB"
 head -c $((XFER_MIB << 20)) /dev/urandom > "$WORK/xfer.img"
-"$BIN/reconcile" image publish "$WORK/xfer.img" --output "$WORK/xfer.torrent" --piece-size 4M > /dev/null
+"$BIN/reconcile" image publish "$WORK/xfer.img" --out-file "$WORK/xfer.torrent" --piece-size 4M > /dev/null
 start_seed() { # kind port log
     if [ "$1" = ours ]; then
         "$BIN/reconcile" seed "$WORK/xfer.torrent" --data "$WORK/xfer.img" --listen "127.0.0.1:$2" > "$3" 2>&1 &
@@ -134,7 +134,7 @@ rm -f "$WORK/xfer.img"
 echo "== swarm: 1 seed (${SEED_RATE_MIB} MiB/s) + ${SWARM_N} leechers (${PEER_RATE_MIB} MiB/s up), ${SWARM_MIB} MiB"
 head -c $((SWARM_MIB << 20)) /dev/urandom > "$WORK/swarm.img"
 TP=$(port); SP=$(port)
-"$BIN/reconcile" image publish "$WORK/swarm.img" --output "$WORK/swarm.torrent" --piece-size 256K \
+"$BIN/reconcile" image publish "$WORK/swarm.img" --out-file "$WORK/swarm.torrent" --piece-size 256K \
     --tracker "http://127.0.0.1:$TP/announce" > /dev/null
 "$BIN/reconcile" seed "$WORK/swarm.torrent" --data "$WORK/swarm.img" --listen "127.0.0.1:$SP" \
     --tracker-listen "127.0.0.1:$TP" --upload-limit "${SEED_RATE_MIB}M" > "$WORK/swarm-seed.log" 2>&1 &
@@ -144,7 +144,7 @@ read -r busy0 total0 < <(cpu_busy)
 T0=$(now)
 LEECHERS=()
 for i in $(seq "$SWARM_N"); do
-    "$BIN/provision-agent" fetch "$WORK/swarm.torrent" --output "$WORK/swarm-$i.img" --listen 127.0.0.1:0 \
+    "$BIN/provision-agent" fetch "$WORK/swarm.torrent" --out-file "$WORK/swarm-$i.img" --listen 127.0.0.1:0 \
         --upload-limit "${PEER_RATE_MIB}M" --seed-for 600 > "$WORK/swarm-$i.log" 2>&1 &
     LEECHERS+=($!); PIDS+=($!)
 done

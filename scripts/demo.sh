@@ -17,7 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-bin=$root/.build/debug/reconcile
+# DEMO_RECONCILE: another reconcile binary (e.g. the one a package installed), default the debug build.
+bin=${DEMO_RECONCILE:-$root/.build/debug/reconcile}
 work=${DEMO_DIR:-/tmp/rackswarm-demo}
 per_rack=${DEMO_NODES_PER_RACK:-4}
 image_mib=${DEMO_IMAGE_MIB:-64}
@@ -98,29 +99,11 @@ if [ "$vms" -gt 0 ]; then
     "$python" - "$site" "$vms" "$os_image" "$(sha256sum "$os_image" | cut -c1-64)" <<'PY'
 import sys
 site, vms, image, sha = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-network = r"printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' > etc/systemd/network/10-rackswarm.network"
-open(f"{site}/images/debian-12.yaml", "w").write(f'''# The VM nodes' OS: make image's raw disk image (docs/os-image.md), fetched from its URL by the reconciler.
-apiVersion: rackswarm.io/v1
-kind: Image
-metadata:
-  name: debian-12
-spec:
-  version: "12"
-  url: file://{image}
-  sha256: "{sha}"
-  kernel: installer/vmlinuz
-  initrd: installer/initramfs.img
-  kernelArgs: [console=ttyS0]
-  rootPartition: LABEL=rackswarm-root
-  pieceSize: 4MiB
-  postInstall:
-    - name: hostname
-      run: echo "$RACKSWARM_NODE" > etc/hostname
-    - name: network
-      run: {network}
-    - name: image
-      run: echo "debian-12@12" > etc/rackswarm/image
-''')
+template = open("scripts/lab/vm-image.yaml").read()
+fields = {"name": "debian-12", "version": "12", "source": f"url: file://{image}", "sha256": sha}
+for key, value in fields.items():
+    template = template.replace("{{" + key + "}}", value)
+open(f"{site}/images/debian-12.yaml", "w").write(template)
 path = f"{site}/racks/r1.yaml"
 documents = open(path).read().split("\n---\n")
 for i, doc in enumerate(documents):

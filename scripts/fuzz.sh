@@ -82,12 +82,13 @@ for name in "${names[@]}"; do
     if [ -n "$missing" ]; then
         echo "$name: objects without coverage counters were linked into ${product[$name]}:" >&2
         echo "$missing" | sed 's/^/  /' >&2
+        echo "(built into $build by hand with other flags? remove $stamp and run again)" >&2
         exit 1
     fi
 done
 [ "$seconds" -gt 0 ] || exit 0
 
-printf '%-15s %10s %8s %8s %15s\n' harness exec/s coverage features corpus
+printf '%-15s %10s %12s %8s %8s %15s\n' harness exec/s exec/cpu-s coverage features corpus
 for name in "${names[@]}"; do
     binary=$build/debug/${product[$name]}
     mkdir -p "Fuzz/corpus/$name"
@@ -95,23 +96,30 @@ for name in "${names[@]}"; do
     mkdir -p "$out/$name-new"
     before=$(find "Fuzz/corpus/$name" -type f | wc -l)
     log="$out/$name.log"
-    "$binary" -max_total_time="$seconds" -max_len="${max_len[$name]}" -artifact_prefix="$out/$name-" \
-        -print_final_stats=1 "$out/$name-new" "Fuzz/corpus/$name" >"$log" 2>&1 || {
+    # The CPU time too: on a loaded machine executions per wall second say more about the load than the parser.
+    status=0
+    cpu=$( { TIMEFORMAT='%U %S'; time "$binary" -max_total_time="$seconds" -max_len="${max_len[$name]}" \
+        -artifact_prefix="$out/$name-" -print_final_stats=1 "$out/$name-new" "Fuzz/corpus/$name" >"$log" 2>&1; } \
+        2>&1 ) || status=$?
+    if [ "$status" -ne 0 ]; then
         echo "$name: crashed, see $log and $out/$name-crash-*" >&2
         tail -40 "$log" >&2
         exit 1
-    }
+    fi
     # A harness whose parser was not instrumented finds nothing and says so; that is a broken build, not a result.
     if ! grep -q 'cov: [0-9]' "$log" || grep -q 'Is the code instrumented for coverage' "$log"; then
         echo "$name: libFuzzer saw no coverage: the harness was built without -sanitize=fuzzer; see $log" >&2
         exit 1
     fi
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+    per_cpu=$(awk -v runs="${runs:-0}" -v cpu="$cpu" 'BEGIN { split(cpu, t, " "); s = t[1] + t[2]
+        printf "%d", s > 0 ? runs / s : 0 }')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     # Keep the committed corpus small: merge in only the new inputs that add coverage.
     "$binary" -merge=1 -max_len="${max_len[$name]}" "Fuzz/corpus/$name" "$out/$name-new" >"$out/$name.merge.log" 2>&1
     rm -rf "$out/$name-new"
-    printf '%-15s %10s %8s %8s %15s\n' "$name" "${speed:-?}" "${cov:-?}" "${ft:-?}" \
+    printf '%-15s %10s %12s %8s %8s %15s\n' "$name" "${speed:-?}" "$per_cpu" "${cov:-?}" "${ft:-?}" \
         "$before -> $(find "Fuzz/corpus/$name" -type f | wc -l)"
 done

@@ -14,7 +14,7 @@ struct Fetch: AsyncParsableCommand, DefaultLogLevel {
     @Argument(help: "The .torrent file.")
     var torrent: String
 
-    @Option(help: "Target file or block device (pieces are written at their offsets).")
+    @Option(name: .customLong("out-file"), help: "Target file or block device (pieces are written at their offsets).")
     var output: String
 
     @Option(help: "Accept peers on HOST:PORT.")

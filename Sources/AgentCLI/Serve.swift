@@ -95,7 +95,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var logger = Logger(label: "provision-agent")
-        logger[metadataKey: "node.name"] = "\(node)"
+        logger[metadataKey: "node"] = "\(node)"
         let key = try SiteKey(contentsOfFile: keyFile)
         guard let address = AgentAddress(parsing: listen) else { throw ValidationError("--listen must be HOST:PORT") }
         guard let manager = packageManager ?? DNFInstaller.locatePackageManager() else {

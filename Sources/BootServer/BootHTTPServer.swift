@@ -149,7 +149,7 @@ public struct BootHTTPServer: Sendable {
                     return Response(status: .ok, headers: [.contentType: "application/json"],
                                     body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer))))
                 } catch {
-                    logger.error("instructions failed", metadata: ["node.name": "\(node)", "error": "\(error)"])
+                    logger.error("instructions failed", metadata: ["node": "\(node)", "error": "\(error)"])
                     return Self.text(.internalServerError, "cannot answer instructions for '\(node)': \(error)\n")
                 }
             }
@@ -178,7 +178,7 @@ public struct BootHTTPServer: Sendable {
                 } catch ReportRejection.unknownNode {
                     return Self.text(.notFound, "unknown node '\(node)'\n")
                 } catch {
-                    logger.error("report not recorded", metadata: ["node.name": "\(node)", "error": "\(error)"])
+                    logger.error("report not recorded", metadata: ["node": "\(node)", "error": "\(error)"])
                     return Self.text(.internalServerError, "report not recorded: \(error)\n")
                 }
                 return Response(status: .noContent)

@@ -143,7 +143,12 @@ public struct Console: Sendable {
                 let snapshot = try await ConsoleSnapshot.read(from: source, now: now())
                 var phases: [NodeActivity.Phase: Int] = [:]
                 for node in snapshot.desired.nodes { phases[snapshot.activity(node.name).phase, default: 0] += 1 }
-                let body = metrics.scrape(phases: phases, suspendedRacks: snapshot.suspensions.count)
+                let body = metrics.scrape(phases: phases, suspendedRacks: snapshot.suspensions.count,
+                                          holders: snapshot.holders.map { holders in
+                                              Dictionary(uniqueKeysWithValues: snapshot.rackNames.map {
+                                                  ($0, holders[$0] ?? "")
+                                              })
+                                          })
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                                 body: .init(byteBuffer: ByteBuffer(string: body)))
             }

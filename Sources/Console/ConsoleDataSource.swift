@@ -45,6 +45,9 @@ public protocol ConsoleDataSource: Sendable {
     func pendingPlan(for site: ConsoleSite) async throws -> Plan
     /// A node's power state as last observed from its BMC (`on`, `off`), nil when unknown.
     func powerState(node: String) async -> String?
+    /// On a store several reconcilers share: which reconciler holds each rack now (a rack nobody holds is absent).
+    /// Nil when one reconciler holds the whole site.
+    func rackHolders() async throws -> [String: String]?
 }
 
 extension ConsoleDataSource {
@@ -61,6 +64,8 @@ extension ConsoleDataSource {
     }
 
     public func powerState(node: String) async -> String? { nil }
+
+    public func rackHolders() async throws -> [String: String]? { nil }
 }
 
 /// Everything one page needs, read once per request so a page is consistent with itself.
@@ -71,6 +76,8 @@ struct ConsoleSnapshot: Sendable {
     var suspensions: [RackSuspension]
     var passRequest: PassRequest?
     var now: Date
+    /// Which reconciler holds each rack, on a shared store; nil with one reconciler.
+    var holders: [String: String]? = nil
 
     var desired: DesiredState { site.desired }
 
@@ -85,7 +92,7 @@ struct ConsoleSnapshot: Sendable {
         if let node { nodes[node, default: NodeOverview()].journal = try await store.journal(node: node) }
         return ConsoleSnapshot(
             site: site, nodes: nodes, suspensions: try await store.rackSuspensions(),
-            passRequest: try await store.passRequest(), now: now)
+            passRequest: try await store.passRequest(), now: now, holders: try await source.rackHolders())
     }
 
     func activity(_ node: String) -> NodeActivity {
@@ -134,14 +141,20 @@ public struct ClosureConsoleSource: ConsoleDataSource {
     public let store: any StateStore
     private let currentSite: @Sendable () async throws -> ConsoleSite
     private let power: @Sendable (String) async -> String?
+    private let holders: @Sendable () async throws -> [String: String]?
 
-    /// `site` yields the desired state being converged now; `power` a node's last observed power state.
+    /// `site` yields the desired state being converged now; `power` a node's last observed power state;
+    /// `holders` which reconciler holds each rack (nil: one reconciler holds the site).
     public init(store: any StateStore, site: @escaping @Sendable () async throws -> ConsoleSite,
-                power: @escaping @Sendable (String) async -> String? = { _ in nil }) {
+                power: @escaping @Sendable (String) async -> String? = { _ in nil },
+                holders: @escaping @Sendable () async throws -> [String: String]? = { nil }) {
         self.store = store
         currentSite = site
         self.power = power
+        self.holders = holders
     }
+
+    public func rackHolders() async throws -> [String: String]? { try await holders() }
 
     public func site() async throws -> ConsoleSite { try await currentSite() }
 

@@ -2,6 +2,7 @@ import CBuildInfo
 import CoreMetrics
 import Prometheus
 import Reconciler
+import Synchronization
 import ReconcilerMetrics
 
 /// The Prometheus registry behind `/metrics`.
@@ -16,6 +17,7 @@ public final class ConsoleMetrics: Sendable {
     public static let shared: ConsoleMetrics = {
         let metrics = ConsoleMetrics(registry: PrometheusCollectorRegistry())
         var factory = PrometheusMetricsFactory(registry: metrics.registry)
+        factory.nameAndLabelSanitizer = { name, labels in (ConsoleMetrics.prometheusName(name), labels) }
         factory.durationHistogramBuckets[ReconcilerMetrics.Name.passDuration] = [
             .seconds(1), .seconds(5), .seconds(15), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
             .seconds(600), .seconds(1800), .seconds(3600),
@@ -31,6 +33,18 @@ public final class ConsoleMetrics: Sendable {
         ]).set(to: 1)
         return metrics
     }()
+
+    /// Hummingbird's request metrics (boot server, console, API) under Prometheus's conventions: the unit and
+    /// `_total` in the name, under rackswarm's prefix. Any other dotted name gets underscores.
+    static func prometheusName(_ name: String) -> String {
+        switch name {
+        case "hb.requests": "rackswarm_http_requests_total"
+        case "hb.request.errors": "rackswarm_http_request_errors_total"
+        case "http.server.request.duration": "rackswarm_http_request_duration_seconds"
+        case "http.server.active_requests": "rackswarm_http_active_requests"
+        default: String(name.map { $0 == "." ? "_" : $0 })
+        }
+    }
 
     static var nodes: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "rackswarm", metricName: "nodes", unitName: "",
@@ -48,12 +62,35 @@ public final class ConsoleMetrics: Sendable {
                              helpText: "Racks suspended by an operator")
     }
 
+    /// `rackswarm_rack_lease{rack,holder} 1`: which reconciler holds each rack (holder "" while nobody does).
+    static var rackLease: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "rackswarm", subsystem: "rack", metricName: "lease", unitName: "",
+                             helpText: "Which reconciler holds each rack's lease (shared PostgreSQL store)")
+    }
+
+    /// The rack-lease series of the last scrape, so that a rack that changed hands loses its old series.
+    private let leaseSeries = Mutex<[String: String]>([:])
+
     private init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
     }
 
-    /// Sets the per-phase node gauges and suspended-rack gauge, then renders the text exposition format.
-    func scrape(phases: [NodeActivity.Phase: Int], suspendedRacks: Int) -> String {
+    /// Sets the per-phase node gauges, the suspended-rack gauge and, on a shared store, one rack-lease series per
+    /// rack (`holders`: rack to holder), then renders the text exposition format.
+    func scrape(phases: [NodeActivity.Phase: Int], suspendedRacks: Int, holders: [String: String]? = nil) -> String {
+        if let holders {
+            leaseSeries.withLock { previous in
+                for (rack, holder) in previous where holders[rack] != holder {
+                    registry.unregisterGauge(registry.makeGauge(
+                        descriptor: Self.rackLease, labels: [("rack", rack), ("holder", holder)]))
+                }
+                for (rack, holder) in holders {
+                    registry.makeGauge(descriptor: Self.rackLease, labels: [("rack", rack), ("holder", holder)])
+                        .set(Double(1))
+                }
+                previous = holders
+            }
+        }
         for phase in NodeActivity.Phase.allCases {
             registry.makeGauge(descriptor: Self.nodes, labels: [("phase", phase.rawValue)])
                 .set(Double(phases[phase] ?? 0))

@@ -14,6 +14,8 @@ struct SiteView: Sendable, Codable {
     struct RackTile: Sendable, Codable {
         var name: String
         var suspension: RackSuspension?
+        /// The reconciler holding the rack's lease, on a shared store ("" while nobody holds it); nil otherwise.
+        var holder: String?
         var nodes: [Cell]
     }
 
@@ -55,6 +57,7 @@ struct SiteView: Sendable, Codable {
         racks = snapshot.rackNames.map { rack in
             RackTile(
                 name: rack, suspension: snapshot.suspensions.first { $0.rack == rack },
+                holder: snapshot.holders.map { $0[rack] ?? "" },
                 nodes: (byRack[rack] ?? []).map { node in
                     let activity = snapshot.activity(node.name)
                     return Cell(node: node.name, phase: activity.phase,
@@ -119,6 +122,10 @@ struct SiteView: Sendable, Codable {
                tile.suspension.map { suspension in
                    el("p", [("class", "badge")],
                       text("suspended by \(suspension.actor) since \(Units.time(suspension.since))"))
+               } ?? .empty,
+               tile.holder.map { holder in
+                   el("p", [("class", "holder")],
+                      text(holder.isEmpty ? "held by no reconciler" : "held by reconciler \(holder)"))
                } ?? .empty,
                el("div", [("class", "cells")], children: tile.nodes.map { cell in
                    el("a", [("class", "cell " + Layout.phaseClass(cell.phase)), ("data-node", cell.node),

@@ -80,7 +80,7 @@ public struct NodeInstaller: Sendable {
             giveUpAfter: configuration.giveUpAfter, token: configuration.arguments.token, logger: logger)
         self.commands = commands
         var logger = logger
-        logger[metadataKey: "node.name"] = "\(configuration.arguments.node)"
+        logger[metadataKey: "node"] = "\(configuration.arguments.node)"
         self.logger = logger
     }
 
@@ -96,7 +96,6 @@ public struct NodeInstaller: Sendable {
     /// Installs; returns the instructions it carried out.
     @discardableResult
     public func run() async throws(InstallError) -> InstallInstructions {
-        let arguments = configuration.arguments
         let instructions: InstallInstructions
         do {
             instructions = try await channel.instructions()
@@ -133,6 +132,7 @@ public struct NodeInstaller: Sendable {
         } catch {
             var failed = await tracker.report(.failed)
             failed.error = error.message.split(whereSeparator: \.isNewline).joined(separator: " ")
+            if error.intent == .stalled { failed.stalled = true }
             logger.error("install failed", metadata: ["error": "\(error.message)"])
             try? await channel.post(failed)
             throw error

@@ -39,6 +39,9 @@ public struct InstallReport: Sendable, Hashable, Codable {
     public var error: String?
     /// What the install environment found on the node; sent with `booted`.
     public var hardware: HardwareInventory?
+    /// Set for `failed` when the same install would fail the same way (a disk smaller than the image, a SHA-256
+    /// mismatch, a failing post action): the node stalls for a human instead of being booted again.
+    public var stalled: Bool?
 
     public init(phase: Phase, image: String, percent: Double = 0, downloaded: Int64 = 0, uploaded: Int64 = 0,
                 fromSeed: Int64 = 0, uploadStartedAtPercent: Double? = nil, error: String? = nil,

@@ -182,7 +182,7 @@ extension Apply {
         let key = try Convergence.siteKey(site)
         // On a shared store, services are fenced like every other step: this reconciler plans and journals only on
         // the racks it holds by lease.
-        let store = try await StateLocation.open(state, shard: shardId, deadline: max(.seconds(2), leaseTtl / 2))
+        let store = try await StateLocation.open(state, shard: shardId, deadline: max(.seconds(5), leaseTtl / 2))
         let keeper = (store as? PostgresStateStore).map {
             RackLeaseKeeper(store: $0, ttl: leaseTtl, address: nil, logger: logger)
         }

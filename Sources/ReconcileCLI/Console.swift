@@ -7,6 +7,7 @@ import Hummingbird
 import Logging
 import RackswarmCore
 import Reconciler
+import ReconcilerPostgres
 import Torrent
 
 /// `reconcile console`: the web console (and `/metrics`) for a repo and a state database, on its own server.
@@ -110,6 +111,11 @@ actor RepoConsoleSource: ConsoleDataSource {
                            metadata: ["error": "\(error)"])
         }
         return current
+    }
+
+    /// On a shared PostgreSQL store, which reconciler holds each rack.
+    func rackHolders() async throws -> [String: String]? {
+        try await (store as? PostgresStateStore)?.rackHolders()
     }
 }
 

@@ -5,6 +5,7 @@ import Drivers
 import Foundation
 import Logging
 import Reconciler
+import ReconcilerPostgres
 import ServiceLifecycle
 
 extension Convergence {
@@ -25,7 +26,8 @@ extension Convergence {
         let console = Console(
             source: ClosureConsoleSource(
                 store: store, site: { await current.site },
-                power: { name in await Self.powerState(of: name, in: current, resources: resources, logger: logger) }),
+                power: { name in await Self.powerState(of: name, in: current, resources: resources, logger: logger) },
+                holders: { try await (store as? PostgresStateStore)?.rackHolders() }),
             tokens: tokens, prefix: "/console", metrics: .shared, logger: logger)
         var listener = ManagementListener(host: host, port: port, tls: consoleTLS, logger: logger)
         listener.routes.append { console.addRoutes(to: $0) }

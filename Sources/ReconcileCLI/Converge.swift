@@ -49,7 +49,7 @@ struct Convergence {
         let (checkout, desired) = first
         let site = desired.site
         // A hung database call fails within half a lease, so this reconciler stops acting before its leases lapse.
-        let store = try await StateLocation.open(statePath, shard: shard, deadline: max(.seconds(2), leaseTTL / 2))
+        let store = try await StateLocation.open(statePath, shard: shard, deadline: max(.seconds(5), leaseTTL / 2))
         // Several reconcilers on one PostgreSQL: this one acts on the racks it holds by lease.
         let keeper = (store as? PostgresStateStore).map {
             RackLeaseKeeper(store: $0, ttl: leaseTTL,

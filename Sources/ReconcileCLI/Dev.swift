@@ -101,7 +101,7 @@ extension Dev {
 
         @Option(help: "Number of nodes.") var nodes: Int = 1000
         @Option(help: "Nodes per rack.") var nodesPerRack: Int = 40
-        @Option(help: "Output directory.") var output: String
+        @Option(name: .customLong("out-dir"), help: "The directory to write the site into.") var output: String
 
         @OptionGroup var logging: LoggingOptions
 

@@ -33,12 +33,19 @@ extension Dev {
         var firstWave: Int?
         @Option(help: "Share of peers killed at random times mid-transfer.") var churn: Double = 0
         @Option(help: "Share of the killed peers that come back.") var churnReturn: Double = 0.5
-        @Option(help: "Seconds a killed peer stays away before it comes back.") var churnDelay: Double = 5
+        @Option(help: "How long a killed peer stays away before it comes back (e.g. 5s).",
+                transform: Quantity.durationFlag())
+        var churnDelay: Duration = .seconds(5)
         @Option(help: "Random seed: the same seed replays the same run.") var seed: UInt64 = 1
         @Option(help: "Time step of the flow model, seconds.") var step: Double = 0.001
-        @Option(help: "Virtual seconds after which to stop.") var timeLimit: Double = 3600
+        @Option(help: "Virtual time after which to stop (e.g. 3600, 1h).", transform: Quantity.durationFlag())
+        var timeLimit: Duration = .seconds(3600)
         @Flag(inversion: .prefixedNo, help: "The seed super-seeds (as `reconcile seed` does).") var superSeed = true
         @OptionGroup var output: OutputOptions
+
+        static func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
 
         static func rate(_ text: String) throws -> Double {
             if text.hasSuffix("bit") {
@@ -70,8 +77,10 @@ extension Dev {
             let configuration = SwarmSimulation.Configuration(
                 peers: peers, racks: racks, fileBytes: file, pieceBytes: Int(piece), requestBytes: Int(request),
                 nodeRate: nodeRate, uplinkRate: uplink, coreRate: core, seedRate: seedRate, hopLatency: hopLatency,
-                firstWave: firstWave, churn: churn, churnReturn: churnReturn, churnDelay: churnDelay, seed: seed,
-                step: step, superSeed: superSeed, timeLimit: timeLimit)
+                firstWave: firstWave, churn: churn, churnReturn: churnReturn,
+                churnDelay: Self.seconds(churnDelay), seed: seed,
+                step: step, superSeed: superSeed,
+                timeLimit: Self.seconds(timeLimit))
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
             let wall = started.duration(to: .now)

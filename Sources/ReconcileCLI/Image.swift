@@ -19,7 +19,7 @@ struct Image: AsyncParsableCommand {
         @Argument(help: "The image file or block device.")
         var image: String
 
-        @Option(help: "Where to write the .torrent.")
+        @Option(name: .customLong("out-file"), help: "Where to write the .torrent.")
         var output: String
 
         @Option(help: "Piece size, a power of two from 16KiB to 64MiB (e.g. 4M); default chosen from the image size.",

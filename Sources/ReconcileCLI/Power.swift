@@ -36,12 +36,14 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
     @Flag(help: "Make a boot device override persistent instead of next-boot only.")
     var persistent = false
 
-    @Option(help: "How long to wait for one BMC answer before a retransmit (e.g. 1, 500ms).",
+    @Option(help: ArgumentHelp("How long to wait for one BMC answer before a retransmit (e.g. 1, 500ms); default: "
+                               + "the site's timeouts.bmcRequest for NODE names, 1s for --bmc."),
             transform: Quantity.durationFlag())
-    var timeout: Duration = .seconds(1)
+    var timeout: Duration?
 
-    @Option(help: "Retransmits/retries after a timeout or transient failure (0 to 100).")
-    var retries = 3
+    @Option(help: ArgumentHelp("Retransmits/retries after a timeout or transient failure (0 to 100); default: the "
+                               + "site's timeouts.bmcRetries for NODE names, 3 for --bmc."))
+    var retries: Int?
 
     @Option(name: .customLong("ipmi-cipher-suites"),
             help: "IPMI cipher suites allowed for --bmc, strongest first (17,3); 17 alone forbids suite 3.")
@@ -50,8 +52,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
     @Option(help: "How many BMCs to talk to at once (1 to 65536).")
     var concurrency = 256
 
-    @Option(help: "Output format: table or json.")
-    var output: PowerOutputFormat = .table
+    @OptionGroup var output: OutputOptions
 
     @Flag(name: .shortAndLong, help: "Log protocol details to standard error.")
     var verbose = false
@@ -82,7 +83,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
                 throw ValidationError("--credentials must be env:NAME or file:PATH")
             }
         }
-        guard (0...100).contains(retries), (1...65536).contains(concurrency) else {
+        guard (0...100).contains(retries ?? 0), (1...65536).contains(concurrency) else {
             throw ValidationError("--retries must be between 0 and 100, --concurrency between 1 and 65536")
         }
     }
@@ -111,7 +112,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
             return result
         }
         await resources.shutdown()
-        try print(output.render(results))
+        try output.emit(PowerOutputFormat(output.output).render(results) + "\n")
         if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 
@@ -133,10 +134,21 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
             let allowed = try suites(cipherSuites.split(separator: ",").map {
                 Int($0.trimmingCharacters(in: .whitespaces)) ?? -1
             })
+            let (username, insecure, timeout, retries) = (username, insecure, timeout ?? .seconds(1), retries ?? 3)
             return bmcs.map { url in
-                PowerTarget(
-                    name: url, url: url, username: username, secret: reference, insecure: insecure,
-                    timeout: timeout, retries: retries, cipherSuites: allowed)
+                PowerTarget(name: url, shown: (try? BMCAddress(parsing: url).description) ?? url) {
+                    () throws(PowerError) -> BMCConfiguration in
+                    let address = try BMCAddress(parsing: url)
+                    let password: String
+                    do throws(SecretError) {
+                        password = try reference.resolve()
+                    } catch {
+                        throw PowerError(.authenticationFailed, bmc: "\(address)", error.description)
+                    }
+                    return BMCConfiguration(
+                        address: address, username: username, password: password, insecureSkipVerify: insecure,
+                        timeout: timeout, retries: retries, cipherSuites: allowed)
+                }
             }
         }
         let (_, desired) = try source.loadSite(refusal: "no BMC was contacted")
@@ -147,14 +159,24 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
                 problems.append("no node named '\(name)' in the site")
                 continue
             }
-            guard let password = node.bmc.password else {
+            guard node.bmc.password != nil else {
                 problems.append("\(node.location): node '\(name)' has no BMC password reference (node or rack)")
                 continue
             }
-            targets.append(PowerTarget(
-                name: name, url: node.bmc.endpoint.value.description, username: node.bmc.username ?? username,
-                secret: password, insecure: node.bmc.insecureSkipVerify || insecure, timeout: timeout,
-                retries: retries, cipherSuites: try suites(desired.site.ipmiCipherSuites)))
+            // The typed BMC to the driver's configuration as a pass makes it (BMCConfiguration(node:)), with the
+            // site's timeouts and cipher suites; flags override the timeouts, add a user name and skip TLS checks.
+            var target = node
+            target.bmc.username = node.bmc.username ?? username
+            target.bmc.insecureSkipVerify = node.bmc.insecureSkipVerify || insecure
+            var timeouts = desired.site.timeouts
+            if let timeout { timeouts.bmcRequest = timeout }
+            if let retries { timeouts.bmcRetries = retries }
+            let cipherSuites = desired.site.ipmiCipherSuites
+            _ = try suites(cipherSuites)
+            targets.append(PowerTarget(name: name, shown: BMCAddress(node.bmc.endpoint.value).description) {
+                [target, timeouts] () throws(PowerError) -> BMCConfiguration in
+                try BMCConfiguration(node: target, timeouts: timeouts, cipherSuites: cipherSuites)
+            })
         }
         guard problems.isEmpty else {
             Terminal.standardError.write(problems.map { "error: \($0)\n" }.joined())
@@ -191,32 +213,12 @@ enum PowerCommandAction: String, CaseIterable, ExpressibleByArgument, Sendable {
     }
 }
 
-/// One BMC to act on: its URL and where its password is; the password is read only when the call starts.
+/// One BMC to act on, as shown in output (never credentials), and how to reach it: its driver configuration is
+/// made, and its password read, only when the call starts.
 struct PowerTarget: Sendable {
     let name: String
-    let url: String
-    let username: String
-    let secret: SecretReference
-    let insecure: Bool
-    let timeout: Duration
-    let retries: Int
-    var cipherSuites: [IPMICipherSuite] = IPMICipherSuite.strongestFirst
-
-    /// The URL as shown in output: never credentials.
-    var shown: String { (try? BMCAddress(parsing: url).description) ?? name }
-
-    func configuration() throws(PowerError) -> BMCConfiguration {
-        let address = try BMCAddress(parsing: url)
-        let password: String
-        do {
-            password = try secret.resolve()
-        } catch {
-            throw PowerError(.authenticationFailed, bmc: "\(address)", error.description)
-        }
-        return BMCConfiguration(
-            address: address, username: username, password: password, insecureSkipVerify: insecure,
-            timeout: timeout, retries: retries, cipherSuites: cipherSuites)
-    }
+    let shown: String
+    let configuration: @Sendable () throws(PowerError) -> BMCConfiguration
 }
 
 /// The outcome for one BMC, as printed.
@@ -235,10 +237,14 @@ struct PowerResult: Sendable, Codable {
     var seconds = 0.0
 }
 
-/// How `reconcile power` prints its results.
-enum PowerOutputFormat: String, ExpressibleByArgument, Sendable {
+/// How `reconcile power` prints its results: `-o text` is a table.
+enum PowerOutputFormat: String, Sendable {
     case table
     case json
+
+    init(_ format: OutputFormat) {
+        self = format == .json ? .json : .table
+    }
 
     func render(_ results: [PowerResult]) throws -> String {
         switch self {

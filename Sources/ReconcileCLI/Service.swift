@@ -48,8 +48,8 @@ struct Service: AsyncParsableCommand {
     @Option(help: "How long to wait for the answer (e.g. 900, 15m).", transform: Quantity.durationFlag())
     var timeout: Duration = .seconds(900)
 
-    @Flag(help: "Print the answer's report as JSON.")
-    var json = false
+    /// `-o json` prints the answer's report as JSON.
+    @OptionGroup var output: OutputOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -98,7 +98,7 @@ struct Service: AsyncParsableCommand {
         do {
             let answer = try await client.request(
                 ServiceCommand(rawValue: action.rawValue), node: node, service: service, definition: serviceDefinition)
-            print(Self.render(answer, json: json))
+            try output.emit(Self.render(answer, json: output.output == .json) + "\n")
             if answer.code != .ok { throw ExitCode.failure }
         } catch let error as ServiceAgentError {
             Terminal.standardError.write("\(node) \(action.rawValue) \(service): \(error)\n")

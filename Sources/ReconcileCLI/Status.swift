@@ -74,13 +74,7 @@ struct Status: AsyncParsableCommand {
         // One read for the whole site: per node its record, latest journal entries and install report.
         let overviews = try await store?.nodeOverviews() ?? [:]
         // On a shared PostgreSQL store: which reconciler holds which rack (an expired lease holds nothing).
-        var holders: [String: String] = [:]
-        if let shared = store as? PostgresStateStore {
-            let now = try await shared.serverTime()
-            for lease in try await shared.rackLeases() where lease.expiresAt > now {
-                holders[lease.rack] = lease.holder
-            }
-        }
+        let holders = try await (store as? PostgresStateStore)?.rackHolders() ?? [:]
         for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
             let overview = overviews[node.name]
             let record = overview?.record

@@ -86,6 +86,32 @@ struct BootHTTPServerTests {
         }
     }
 
+    /// Issue 18's symlinked directory under the HTTP root: the rule is checked on the resolved path, not only on the
+    /// last component, so a link that leaves the root is a 404 while one that stays inside still serves.
+    @Test func symlinksLeavingTheHTTPRootAreNotFollowed() async throws {
+        let directory = try TemporaryDirectory()
+        let httpRoot = try directory.subdirectory("http")
+        try directory.write("http/images/lab.img", Data("image bytes".utf8))
+        try directory.write("outside/secret.img", Data("outside the root".utf8))
+        let links = [("http/leak", directory.path + "/outside"), ("http/boot", "/etc"),
+                     ("http/images/passwd.img", "/etc/passwd"), ("http/alias", httpRoot + "/images")]
+        for (link, target) in links {
+            try FileManager.default.createSymbolicLink(atPath: directory.path + "/" + link,
+                                                       withDestinationPath: target)
+        }
+        try await withBootServer(httpRoot: httpRoot) { port in
+            let base = "http://127.0.0.1:\(port)"
+            for path in ["/leak/secret.img", "/boot/passwd", "/boot/hostname", "/images/passwd.img"] {
+                let fetched = try await Self.curl(base + path, in: directory)
+                #expect(fetched.status == 404, "\(path) answered \(fetched.status)")
+                let body = String(decoding: fetched.body, as: UTF8.self)
+                #expect(!body.contains("outside the root") && !body.contains("root:"), "\(path) leaked \(body)")
+            }
+            let inside = try await Self.curl(base + "/alias/lab.img", in: directory)
+            #expect(inside.status == 200 && inside.body == Array("image bytes".utf8))
+        }
+    }
+
     @Test func resumesADownloadWithRangesLikeAnInstaller() async throws {
         let directory = try TemporaryDirectory()
         let httpRoot = try directory.subdirectory("http")

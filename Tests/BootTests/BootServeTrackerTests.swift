@@ -41,7 +41,7 @@ struct BootServeTrackerTests {
         try FileManager.default.createDirectory(atPath: http + "/torrents", withIntermediateDirectories: true)
         let tracker = "http://127.0.0.1:\(port)/announce"
         let published = await runTool(reconcile, ["image", "publish", directory.path + "/site/images/tiny.img",
-                                                  "--output", torrent, "--tracker", tracker])
+                                                  "--out-file", torrent, "--tracker", tracker])
         try #require(published.succeeded, "\(published.output)")
         let infoHash = try Metainfo(bytes: Array(Data(contentsOf: URL(fileURLWithPath: torrent)))).infoHash.bytes
 
@@ -70,7 +70,7 @@ struct BootServeTrackerTests {
 
         // A torrent of the site's image replaced (a new piece size): the new info-hash is served after a reread.
         let republished = await runTool(reconcile, ["image", "publish", directory.path + "/site/images/tiny.img",
-                                                    "--output", torrent, "--piece-size", "64KiB", "--tracker", tracker])
+                                                    "--out-file", torrent, "--piece-size", "64KiB", "--tracker", tracker])
         try #require(republished.succeeded, "\(republished.output)")
         let newHash = try Metainfo(bytes: Array(Data(contentsOf: URL(fileURLWithPath: torrent)))).infoHash.bytes
         try #require(newHash != infoHash)

@@ -36,28 +36,28 @@ struct ConsoleBrowserTests {
             let common = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                           "--user-data-dir=\(profile)", "--window-size=1280,760", "--hide-scrollbars"]
             // 7 s of virtual time: the page's script polls once (at 5 s) and swaps in the fresh main section.
-            let dumped = await ProcessCommandRunner().run(
+            let dumped = await runCommand(
                 "/bin/sh", ["-c", "exec \"$0\" \"$@\" > \"\(dom)\"", chromium] + common
-                    + ["--virtual-time-budget=7000", "--dump-dom", url], environment: [:], timeout: .seconds(120))
+                    + ["--virtual-time-budget=7000", "--dump-dom", url], environment: [:], timeout: 120)
             #expect(dumped.succeeded, "chromium --dump-dom: \(dumped.summary)")
-            let shot = await ProcessCommandRunner().run(
-                chromium, common + ["--screenshot=\(screenshot)", url], environment: [:], timeout: .seconds(120))
+            let shot = await runCommand(
+                chromium, common + ["--screenshot=\(screenshot)", url], environment: [:], timeout: 120)
             #expect(shot.succeeded, "chromium --screenshot: \(shot.summary)")
             // The swarm page's chart and the node page, as the browser builds them.
             for (page, file) in [("swarm", swarmDOM), ("nodes/r1n1", nodeDOM)] {
-                let result = await ProcessCommandRunner().run(
+                let result = await runCommand(
                     "/bin/sh",
                     ["-c", "exec \"$0\" \"$@\" > \"\(file)\"", chromium] + common + ["--dump-dom", url + page],
-                    environment: [:], timeout: .seconds(120))
+                    environment: [:], timeout: 120)
                 #expect(result.succeeded, "chromium --dump-dom \(page): \(result.summary)")
             }
             if let directory = ProcessInfo.processInfo.environment["RACKSWARM_CONSOLE_SCREENSHOTS"] {
                 for page in ["swarm", "nodes/r1n1", "services", "plan"] {
                     let name = page.replacingOccurrences(of: "/", with: "-")
-                    _ = await ProcessCommandRunner().run(
+                    _ = await runCommand(
                         chromium, common.map { $0 == "--window-size=1280,760" ? "--window-size=1280,1100" : $0 }
                             + ["--screenshot=\(directory)/console-\(name).png", url + page],
-                        environment: [:], timeout: .seconds(120))
+                        environment: [:], timeout: 120)
                 }
             }
         }
@@ -84,9 +84,9 @@ struct ConsoleBrowserTests {
         #expect(png.starts(with: [0x89, 0x50, 0x4e, 0x47]))
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Support/png_colours.py").path
-        let counted = await ProcessCommandRunner().run(
+        let counted = await runCommand(
             "/usr/bin/python3", [script, screenshot] + Self.colours.values.sorted(), environment: [:],
-            timeout: .seconds(120))
+            timeout: 120)
         #expect(counted.succeeded, "\(counted.summary)")
         var pixels: [String: Int] = [:]
         for line in counted.output.split(separator: "\n") {
@@ -109,39 +109,21 @@ struct ConsoleBrowserTests {
         async throws
     {
         let out = site.root.appendingPathComponent("console.out").path
-        let pidFile = site.root.appendingPathComponent("console.pid").path
-        let binary = productsDirectory + "/reconcile"
         let arguments = ["console", "--repo", site.repo, "--cache", site.cache, "--state", site.statePath,
                          "--listen", "127.0.0.1:0"] + extra
-        let command = "echo $$ > \"\(pidFile)\"; exec \"$0\" \"$@\" > \"\(out)\" 2>&1"
-        let server = Task {
-            await ProcessCommandRunner().run("/bin/sh", ["-c", command, binary] + arguments, environment: [:],
-                                             timeout: .seconds(280))
-        }
-        var failure: (any Error)?
-        do {
-            try await body(try await Self.waitForURL(out: out, server: server))
-        } catch {
-            failure = error
-        }
-        for _ in 0..<50 where !FileManager.default.fileExists(atPath: pidFile) {
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        {
-            kill(pid, SIGKILL)
-        }
-        let ended = await server.value
-        #expect(ended.signaled || ended.status != 0 || failure != nil, "the console should run until killed")
-        if let failure { throw failure }
+        // A watched child (LabSupport): killed below, or by the runner's watchdog if this test never gets there.
+        let server = try LabProcess(productsDirectory + "/reconcile", arguments, outputFile: out)
+        defer { server.stop() }
+        try await body(try await Self.waitForURL(out: out, server: server))
+        #expect(server.isRunning, "the console should run until killed: \(server.output)")
     }
 
     /// The URL the console prints once it listens (a liveness bound of 60 s on a loaded machine).
-    static func waitForURL(out: String, server: Task<CommandResult, Never>) async throws -> String {
+    static func waitForURL(out: String, server: LabProcess) async throws -> String {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            guard server.isRunning else { throw ConsoleTestError("reconcile console exited:\n\(text)") }
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("console: http://") }),
                 let url = line.split(separator: " ").dropFirst().first
             {

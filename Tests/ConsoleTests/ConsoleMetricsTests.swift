@@ -1,7 +1,10 @@
+import BootServer
 import Console
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import LabSupport
+import Logging
 import Reconciler
 import ReconcilerMetrics
 import Testing
@@ -51,8 +54,99 @@ struct ConsoleMetricsTests {
         #expect(delta("rackswarm_peer_bytes_total") == 5000)
     }
 
+    /// On a shared store, the site page and `/metrics` say which reconciler holds each rack; a rack that changed
+    /// hands loses its old series.
+    @Test func rackLeasesShowOnTheSitePageAndInMetrics() async throws {
+        actor Holders {
+            var value: [String: String] = ["r1": "reconciler-a"]
+            func set(_ value: [String: String]) { self.value = value }
+        }
+        let harness = try await ConsoleHarness.make()
+        let holders = Holders()
+        let loaded = harness.loaded
+        let now = harness.now
+        let console = Console(
+            source: ClosureConsoleSource(store: harness.store, site: { loaded }, holders: { await holders.value }),
+            tokens: nil, prefix: "", metrics: .shared, now: { now })
+        let app = Application(router: console.router(context: BootRequestContext.self))
+        try await app.test(.router) { client in
+            let page = try await client.fetch("/")
+            #expect(page.body.contains("held by reconciler reconciler-a"))
+            #expect(page.body.contains("held by no reconciler"), "the other racks")
+            let first = try await client.fetch("/metrics").body
+            #expect(Self.value(#"rackswarm_rack_lease{rack="r1",holder="reconciler-a"}"#, in: first) == 1, "\(first)")
+            await holders.set(["r1": "reconciler-b"])
+            let second = try await client.fetch("/metrics").body
+            #expect(Self.value(#"rackswarm_rack_lease{rack="r1",holder="reconciler-b"}"#, in: second) == 1)
+            #expect(!second.contains(#"holder="reconciler-a""#), "the old holder's series is gone")
+        }
+        // One reconciler on its own store: no lease series, no holder line.
+        let plain = try await harness.withClient { try await $0.fetch("/") }
+        #expect(!plain.body.contains("held by"))
+    }
+
     @Test func withoutARegistryThereIsNoMetricsRoute() async throws {
         let harness = try await ConsoleHarness.make()
         #expect(try await harness.withClient { try await $0.fetch("/metrics") }.status == 404)
+    }
+
+    /// The identity of the build, the time of the last pass without a stalled or failed node, and the boot server's
+    /// requests and latencies per route, all on the console's `/metrics` with valid Prometheus names.
+    @Test func scrapeShowsTheBuildTheLastGoodPassAndTheBootServersRequests() async throws {
+        let harness = try await ConsoleHarness.make()
+        let metrics = ConsoleMetrics.shared
+        let httpRoot = harness.site.root.appendingPathComponent("http")
+        try FileManager.default.createDirectory(at: httpRoot.appendingPathComponent("boot"),
+                                                withIntermediateDirectories: true)
+        try Data("kernel".utf8).write(to: httpRoot.appendingPathComponent("boot/vmlinuz"))
+        let router = BootHTTPServer(httpRoot: httpRoot.path, logger: Logger(label: "test.boot")).router()
+        let loaded = harness.loaded
+        Console(source: ClosureConsoleSource(store: harness.store, site: { loaded }, power: { _ in "off" }),
+                prefix: "/console", metrics: metrics).addRoutes(to: router)
+        let (before, after) = try await Application(router: router).test(.router) { client in
+            let before = try await client.fetch("/metrics").body
+            #expect(try await client.fetch("/boot/vmlinuz").status == 200)
+            #expect(try await client.fetch("/boot/vmlinuz").status == 200)
+            #expect(try await client.fetch("/boot/missing").status == 404)
+            ReconcilerMetrics.executionEnded(succeeded: true, halted: false, at: 1_800_000_000)
+            // Every other series the dashboard and the alerts read, so that the check below finds them all.
+            ReconcilerMetrics.actionFinished(kind: "consoleTestDashboard", ok: true)
+            ReconcilerMetrics.passFinished(seconds: 1)
+            ReconcilerMetrics.seedImages(serving: 1, refused: 0)
+            return (before, try await client.fetch("/metrics").body)
+        }
+        let build = after.split(separator: "\n").first { $0.hasPrefix("rackswarm_build_info{version=\"") }
+        #expect(build?.contains(",commit=\"") == true, "\(after)")
+        #expect(build.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } == 1, "\(after)")
+        #expect(Self.value("rackswarm_last_successful_pass_timestamp_seconds", in: after) == 1_800_000_000)
+        #expect(Self.value("rackswarm_rollout_halted", in: after) == 0)
+        // Every sample name is one Prometheus accepts (a dotted swift-metrics label would break the scrape).
+        for line in after.split(separator: "\n") where !line.hasPrefix("#") {
+            let name = line.prefix { $0 != "{" && $0 != " " }
+            #expect(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }, "\(line)")
+        }
+        // Hummingbird's request counter and duration histogram for the boot files, per route and status.
+        func count(_ prefix: String, _ status: String, in text: String) -> Double {
+            text.split(separator: "\n")
+                .filter { $0.hasPrefix(prefix) && $0.contains("http_route=\"/**\"") && $0.contains(status) }
+                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        }
+        let requests = "rackswarm_http_requests_total{"
+        #expect(count(requests, "\"200\"", in: after) - count(requests, "\"200\"", in: before) == 2, "\(after)")
+        #expect(count(requests, "\"404\"", in: after) - count(requests, "\"404\"", in: before) == 1)
+        let latency = "rackswarm_http_request_duration_seconds_count{"
+        #expect(count(latency, "\"200\"", in: after) - count(latency, "\"200\"", in: before) == 2, "\(after)")
+
+        // Every series the shipped dashboard and alert rules name is one this endpoint serves.
+        for file in ["deploy/grafana/rackswarm.json", "deploy/prometheus/alerts.yaml"] {
+            let text = try String(contentsOfFile: packageRoot + "/" + file, encoding: .utf8)
+            let names = Set(text.matches(of: /rackswarm_[a-z_]+/).map { String($0.output) })
+                .filter { !$0.hasPrefix("rackswarm_agent_") && $0 != "rackswarm_authors" }
+            #expect(names.count >= 4, "\(file): \(names)")
+            for name in names.sorted() {
+                #expect(after.split(separator: "\n").contains { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") },
+                        "\(file) reads \(name), which /metrics does not serve")
+            }
+        }
     }
 }

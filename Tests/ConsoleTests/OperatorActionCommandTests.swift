@@ -13,9 +13,9 @@ struct OperatorActionCommandTests {
         try "alice:alice-operator-token-0001\n".write(toFile: tokens, atomically: true, encoding: .utf8)
         let binary = productsDirectory + "/reconcile"
         try await ConsoleBrowserTests().withConsoleServer(site: site, extra: ["--token-file", tokens]) { url in
-            func run(_ arguments: [String], token: String = "alice-operator-token-0001") async -> CommandResult {
-                await ProcessCommandRunner().run(binary, arguments + ["--server", url],
-                                                 environment: ["RACKSWARM_TOKEN": token], timeout: .seconds(60))
+            func run(_ arguments: [String], token: String = "alice-operator-token-0001") async -> LabCommandResult {
+                await runCommand(binary, arguments + ["--server", url],
+                                                 environment: ["RACKSWARM_TOKEN": token], timeout: 60)
             }
             let suspended = await run(["suspend", "r1"])
             #expect(suspended.status == 0 && suspended.output.contains("rack r1 suspended by alice"),

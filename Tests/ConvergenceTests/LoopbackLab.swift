@@ -16,6 +16,7 @@ final class LoopbackLab: @unchecked Sendable {
         var ip: String
         var bmcPort: Int
         var directory: String
+        var rack = "r1"
     }
 
     static let password = "lab-bmc-secret"
@@ -33,6 +34,10 @@ final class LoopbackLab: @unchecked Sendable {
     var services: [String: [String]] = [:]
     /// With it, each node's install holds in its post actions until `release(_:)`: a real install under way.
     let holdInstalls: Bool
+    /// The lab's second octet: its nodes are 127.X.0.11…, and addresses 127.X.9.N are free for reconcilers.
+    let octet: Int
+    /// The racks r1…rN; each holds `nodes` nodes.
+    let racks: [String]
     private var bmcPIDs: [Int32] = []
 
     var repo: String { root + "/repo" }
@@ -46,8 +51,10 @@ final class LoopbackLab: @unchecked Sendable {
     /// Where the console, its JSON API and `/metrics` answer.
     var consoleBase: String { "\(consoleTLS == nil ? "http" : "https")://127.0.0.1:\(consolePort)" }
 
-    init(nodes count: Int = 3, installTimeout: String = "90s", wrongPassword: Set<String> = [],
-         services: [String: [String]] = [:], holdInstalls: Bool = false) async throws {
+    init(nodes count: Int = 3, racks rackCount: Int = 1, installTimeout: String = "90s",
+         wrongPassword: Set<String> = [], services: [String: [String]] = [:], holdInstalls: Bool = false)
+        async throws
+    {
         self.services = services
         self.holdInstalls = holdInstalls
         // RACKSWARM_LAB_BINARIES runs the lab against other builds (an older one, to show what changed).
@@ -64,11 +71,15 @@ final class LoopbackLab: @unchecked Sendable {
         heartbeatPort = try freePort()
         consolePort = try freePort()
         let octet = Int.random(in: 2...250)
+        self.octet = octet
+        racks = (1...rackCount).map { "r\($0)" }
         let labRoot = root
-        nodes = try (1...count).map { index in
-            LabNode(name: "r1n\(index)", mac: String(format: "52:54:00:%02x:00:%02x", octet, index),
-                    ip: "127.\(octet).0.\(10 + index)", bmcPort: try freePort(udp: true),
-                    directory: labRoot + "/nodes/r1n\(index)")
+        nodes = try (0..<(count * rackCount)).map { position in
+            let (rack, index, address) = ("r\(position / count + 1)", position % count + 1, position + 11)
+            return LabNode(name: "\(rack)n\(index)",
+                           mac: String(format: "52:54:00:%02x:00:%02x", octet, address - 10),
+                           ip: "127.\(octet).0.\(address)", bmcPort: try freePort(udp: true),
+                           directory: labRoot + "/nodes/\(rack)n\(index)", rack: rack)
         }
         for directory in [repo, siteDirectory + "/racks", siteDirectory + "/images", httpRoot + "/boot"]
             + nodes.map(\.directory)
@@ -176,27 +187,30 @@ final class LoopbackLab: @unchecked Sendable {
                     until [ -e "\(root)/release/$RACKSWARM_NODE" ] || [ $n -gt 1200 ]; do sleep 0.1; n=$((n+1)); done
 
             """ : "")
-        var rack = """
-            apiVersion: rackswarm.io/v1
-            kind: Rack
-            metadata:
-              name: r1
-            spec:
-              firstWave: 1
-              bmc:
-                username: admin
-                password: {env: RACKSWARM_LAB_BMC_PASSWORD}
+        var rackFiles: [String: String] = [:]
+        for rack in racks {
+            rackFiles[rack] = """
+                apiVersion: rackswarm.io/v1
+                kind: Rack
+                metadata:
+                  name: \(rack)
+                spec:
+                  firstWave: 1
+                  bmc:
+                    username: admin
+                    password: {env: RACKSWARM_LAB_BMC_PASSWORD}
 
-            """
+                """
+        }
         for node in nodes {
-            rack += """
+            rackFiles[node.rack, default: ""] += """
                 ---
                 apiVersion: rackswarm.io/v1
                 kind: Node
                 metadata:
                   name: \(node.name)
                 spec:
-                  rack: r1
+                  rack: \(node.rack)
                   mac: "\(node.mac)"
                   ip: \(node.ip)
                   bmc: {url: "ipmi://127.0.0.1:\(node.bmcPort)"}
@@ -229,7 +243,9 @@ final class LoopbackLab: @unchecked Sendable {
         }
         try site.write(toFile: siteDirectory + "/site.yaml", atomically: true, encoding: .utf8)
         try image.write(toFile: siteDirectory + "/images/os.yaml", atomically: true, encoding: .utf8)
-        try rack.write(toFile: siteDirectory + "/racks/r1.yaml", atomically: true, encoding: .utf8)
+        for (rack, text) in rackFiles {
+            try text.write(toFile: siteDirectory + "/racks/\(rack).yaml", atomically: true, encoding: .utf8)
+        }
     }
 
     func git(_ arguments: [String]) async throws -> String {
@@ -270,7 +286,7 @@ final class LoopbackLab: @unchecked Sendable {
     /// Lets `node`'s held install go on (see `holdInstalls`).
     func release(_ node: LabNode) throws {
         try FileManager.default.createDirectory(atPath: root + "/release", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/release/" + node.name, contents: Data())
+        _ = FileManager.default.createFile(atPath: root + "/release/" + node.name, contents: Data())
     }
 
     func disk(_ node: LabNode) -> Data? { FileManager.default.contents(atPath: node.directory + "/disk") }

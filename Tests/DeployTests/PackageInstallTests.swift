@@ -3,7 +3,7 @@ import LabSupport
 import Testing
 
 /// `scripts/package.sh` (what `make package` runs) on the built binaries, then the packages installed as an operator
-/// would: the .debs with dpkg into a fresh root, the .rpm with dnf into an install root.
+/// would: the .debs with apt into a fresh Debian 12 root (debootstrap), the .rpm with dnf into an install root.
 @Suite(.serialized)
 struct PackageInstallTests {
     struct Built {
@@ -29,24 +29,58 @@ struct PackageInstallTests {
         return Built(root: root, out: out, version: version)
     }
 
-    @Test func theDebsAndTheRPMInstallIntoFreshRootsWithWorkingUnitsAndBinaries() async throws {
+    /// The Debian 12 root `make image` bootstrapped (debootstrap, cached as a tar under build/image; `make test`
+    /// builds the image before the tests): the newest one.
+    static func debootstrapRoot() throws -> String {
+        let directory = packageRoot + "/build/image"
+        let tars = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasPrefix("debootstrap-") && $0.hasSuffix(".tar") }
+            .map { directory + "/" + $0 }
+        let dated = tars.map { path in
+            (path, (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? nil)
+        }
+        let newest = dated.max { ($0.1 ?? .distantPast) < ($1.1 ?? .distantPast) }?.0
+        return try #require(newest, "no debootstrap root in \(directory): run make image (make test does)")
+    }
+
+    /// Runs `script` with /bin/sh inside `root`, in its own mount and PID namespaces with /proc mounted (Swift
+    /// reads its arguments from /proc/self/cmdline); the mount goes away with the namespace.
+    static func inRoot(_ root: String, _ script: String, timeout: Double = 60) async -> LabCommandResult {
+        await runCommand("/usr/bin/unshare", [
+            "--mount", "--pid", "--fork", "/usr/sbin/chroot", root, "/bin/sh", "-c",
+            "mount -t proc proc /proc && cd /tmp && \(script)",
+        ], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"],
+           timeout: timeout)
+    }
+
+    /// What an operator does: `apt install ./rackswarm_*.deb ./rackswarm-agent_*.deb` on a fresh Debian 12, which
+    /// resolves the packages' dependencies from the Debian mirror the root was bootstrapped from (no forcing).
+    @Test func theDebsInstallWithAptIntoAFreshDebianRootWithWorkingUnitsAndBinaries() async throws {
         let built = try await package()
         defer { try? FileManager.default.removeItem(atPath: built.root) }
         let arch = await runCommand("/usr/bin/dpkg", ["--print-architecture"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let target = built.root + "/target"
-        for directory in ["/var/lib/dpkg/info", "/var/lib/dpkg/updates"] {
-            try FileManager.default.createDirectory(atPath: target + directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let unpacked = await runCommand("/usr/bin/tar", ["-C", target, "-xf", try Self.debootstrapRoot()],
+                                        timeout: 300)
+        try #require(unpacked.status == 0, "\(unpacked.output)")
+        try FileManager.default.removeItem(atPath: target + "/etc/resolv.conf")
+        try FileManager.default.copyItem(atPath: "/etc/resolv.conf", toPath: target + "/etc/resolv.conf")
+        let debs = ["rackswarm", "rackswarm-agent"].map { "\($0)_\(built.version)_\(arch).deb" }
+        for deb in debs {
+            try FileManager.default.copyItem(atPath: built.out + "/" + deb, toPath: target + "/tmp/" + deb)
         }
-        FileManager.default.createFile(atPath: target + "/var/lib/dpkg/status", contents: nil)
-        for package in ["rackswarm", "rackswarm-agent"] {
-            let deb = "\(built.out)/\(package)_\(built.version)_\(arch).deb"
-            // The fresh root has no libc package: dependencies are checked by apt on a real machine, not here.
-            let installed = await runCommand("/usr/bin/dpkg", [
-                "--root=\(target)", "--force-depends", "--force-script-chrootless", "--log=/dev/null", "-i", deb,
-            ], timeout: 120)
-            #expect(installed.status == 0, "\(package): \(installed.output)")
-        }
+        let apt = "apt-get -q -o Acquire::Languages=none"
+        let installed = await Self.inRoot(target, """
+            \(apt) update && \(apt) install -y --no-install-recommends \(debs.map { "./" + $0 }.joined(separator: " "))
+            """, timeout: 600)
+        try #require(installed.status == 0, "apt install: \(installed.output)")
+        // apt fetched what the packages depend on (libgit2, git): the Depends lines name real Debian packages.
+        #expect(installed.output.contains("Setting up libgit2-1.5"), "\(installed.output)")
+        let states = await Self.inRoot(target, "dpkg-query -W -f='${Package} ${Status}\\n' rackswarm rackswarm-agent")
+        #expect(states.output.contains("rackswarm install ok installed\n"), "\(states.output)")
+        #expect(states.output.contains("rackswarm-agent install ok installed\n"), "\(states.output)")
         let files = [
             "/usr/bin/reconcile", "/usr/bin/provision-agent",
             "/lib/systemd/system/rackswarm-reconciler.service", "/lib/systemd/system/provision-agent.service",
@@ -60,31 +94,59 @@ struct PackageInstallTests {
         for file in files {
             #expect(FileManager.default.fileExists(atPath: target + file), "\(file) is not installed")
         }
-        let status = try String(contentsOfFile: target + "/var/lib/dpkg/status", encoding: .utf8)
-        #expect(status.contains("Package: rackswarm\nStatus: install ok installed"), "\(status)")
-        #expect(status.contains("Package: rackswarm-agent\nStatus: install ok installed"))
+        let conffiles = await Self.inRoot(target, "dpkg-query -W -f='${Conffiles}' rackswarm")
+        #expect(conffiles.output.contains("/etc/rackswarm/reconciler.yaml"), "\(conffiles.output)")
         // The completion scripts complete the subcommands; the man page documents the flags.
         let bash = try String(contentsOfFile: target + "/usr/share/bash-completion/completions/reconcile",
                               encoding: .utf8)
         #expect(bash.contains("plan") && bash.contains("suspend") && bash.contains("--log-format"))
         let man = await runCommand("/bin/sh", ["-c", "gzip -dc '\(target)/usr/share/man/man1/reconcile.apply.1.gz'"])
         #expect(man.output.contains(".It Fl y , -yes"), "\(man.output.prefix(400))")
-        // The installed binary runs and names its version.
-        let version = await runCommand(target + "/usr/bin/reconcile", ["--version"])
-        #expect(version.status == 0 && version.output.hasPrefix("reconcile \(built.version) (commit "),
-                "\(version.output)")
-        // systemd's own checker accepts both units; their ExecStart points into the installed tree so that
-        // the check also finds the installed binaries.
-        for unit in ["rackswarm-reconciler.service", "provision-agent.service"] {
-            let text = try String(contentsOfFile: target + "/lib/systemd/system/" + unit, encoding: .utf8)
-            let copy = built.root + "/" + unit
-            try text.replacingOccurrences(of: "=/usr/bin/", with: "=\(target)/usr/bin/")
-                .write(toFile: copy, atomically: true, encoding: .utf8)
-            let verified = await runCommand("/usr/bin/systemd-analyze", ["verify", "--man=no", copy], timeout: 60)
-            #expect(verified.status == 0, "\(unit): \(verified.output)")
-            #expect(!verified.output.contains(unit + ":"), "\(unit): \(verified.output)")
-        }
+        try await Self.provideSwiftRuntime(in: target)
+        // The installed binaries run from their installed path and name their version.
+        let versions = await Self.inRoot(target, "/usr/bin/reconcile --version && /usr/bin/provision-agent --version")
+        #expect(versions.status == 0, "\(versions.output)")
+        #expect(versions.output.contains("reconcile \(built.version) (commit "), "\(versions.output)")
+        #expect(versions.output.contains("provision-agent \(built.version) (commit "), "\(versions.output)")
+        // The settings file at its installed path is read without RACKSWARM_CONFIG; the environment beats it.
+        try "state: /from/etc.db\n".write(toFile: target + "/etc/rackswarm/reconciler.yaml", atomically: true,
+                                           encoding: .utf8)
+        let fromFile = await Self.inRoot(target, "/usr/bin/reconcile plan --help")
+        #expect(fromFile.output.contains("(default: /from/etc.db)"), "\(fromFile.output)")
+        let fromEnvironment = await Self.inRoot(target, "RACKSWARM_STATE=/from/env.db /usr/bin/reconcile plan --help")
+        #expect(fromEnvironment.output.contains("(default: /from/env.db)"), "\(fromEnvironment.output)")
+        // systemd's own checker, in the installed root: unit syntax, and that ExecStart's binary is there.
+        let units = ["rackswarm-reconciler.service", "provision-agent.service"].map { "/lib/systemd/system/" + $0 }
+        let verified = await runCommand("/usr/bin/systemd-analyze",
+                                        ["verify", "--man=no", "--root=\(target)"] + units, timeout: 60)
+        #expect(verified.status == 0, "\(verified.output)")
+        #expect(!verified.output.contains(".service"), "\(verified.output)")
         try await theAgentRPMListsItsFilesAndInstallsWithDnf(built)
+    }
+
+    /// A debug build (what the tests package) loads the Swift runtime from the toolchain, which a Debian root
+    /// does not have: copies exactly those libraries in, after checking that every other library the binaries
+    /// load came with the packages' dependencies. A release package (`make package`) links the runtime
+    /// statically and needs nothing copied.
+    static func provideSwiftRuntime(in target: String) async throws {
+        for binary in ["/usr/bin/reconcile", "/usr/bin/provision-agent"] {
+            let inside = await inRoot(target, "ldd \(binary)")
+            let host = await runCommand("/usr/bin/ldd", [target + binary])
+            let words: (Substring) -> [String] = { $0.split(whereSeparator: \.isWhitespace).map(String.init) }
+            for line in inside.output.split(separator: "\n") where line.contains("not found") {
+                let library = words(line).first ?? ""
+                let resolved = host.output.split(separator: "\n").map(words)
+                    .first { $0.first == library && $0.count > 2 }?[2]
+                let path = try #require(resolved, "\(binary): \(library) not found in the root nor on this host")
+                let isSwiftRuntime = ["libswift", "libFoundation", "lib_Foundation", "libdispatch", "libBlocksRuntime"]
+                    .contains { library.hasPrefix($0) }
+                #expect(isSwiftRuntime, "\(binary): \(library) is missing from the packages' dependencies")
+                guard isSwiftRuntime, !FileManager.default.fileExists(atPath: target + path) else { continue }
+                try FileManager.default.createDirectory(atPath: target + (path as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: path, toPath: target + path)
+            }
+        }
     }
 
     /// The agent's RPM (packaged with the debs above).

@@ -1,34 +1,35 @@
 import Drivers
 import GitDriver
 import Foundation
+import LabSupport
 import Testing
 
 /// Token credentials against a real smart-HTTP git server (git-http-backend behind basic auth).
 struct GitAuthenticationTests {
     final class AuthServer {
-        let process = Process()
+        let process: LabProcess
         let port: Int
 
+        /// Starts the server and waits (up to 30 s) for the port it prints first.
         init(projectRoot: String, user: String, token: String) throws {
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 .appendingPathComponent("Support/git_http_server.py").path
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [script, projectRoot, user, token]
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-            guard let port = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-                kill(process.processIdentifier, SIGKILL)
-                throw CocoaError(.fileReadCorruptFile)
+            let log = projectRoot + "-http.log"
+            process = try LabProcess("/usr/bin/python3", [script, projectRoot, user, token], outputFile: log)
+            var port: Int?
+            for _ in 0..<600 where port == nil && process.isRunning {
+                port = process.output.split(separator: "\n").compactMap { Int($0) }.first
+                if port == nil { usleep(50_000) }
+            }
+            guard let port else {
+                process.stop()
+                throw LabError("git_http_server.py printed no port: \(process.output)")
             }
             self.port = port
         }
 
         deinit {
-            // SIGKILL: a test runner may leave SIGTERM ignored, and children inherit that.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.stop()
         }
     }
 
@@ -78,12 +79,6 @@ struct GitAuthenticationTests {
     }
 
     private func runGit(_ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try runProcess("/usr/bin/git", arguments).status
     }
 }

@@ -20,7 +20,7 @@ struct InstallDiskTests {
         let attach = await runProgram("/usr/sbin/losetup", ["--find", "--show", backing])
         try #require(attach.succeeded, "losetup: \(attach.output) \(attach.errorOutput)")
         let device = attach.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = Process.launchedProcessAndWait("/usr/sbin/losetup", ["-d", device]) }
+        defer { _ = try? runProcess("/usr/sbin/losetup", ["-d", device]) }
 
         let recorder = ReportRecorder()
         let result = try await bench.run(instructions: bench.instructions(postInstall: []), recorder: recorder) {
@@ -35,18 +35,7 @@ struct InstallDiskTests {
         #expect(result.errorOutput.contains("error: \(expected)"), "\(result.errorOutput)")
         #expect(await recorder.phaseSteps == [.booted, .failed])
         #expect(await recorder.reports.last?.report.error == expected)
+        #expect(await recorder.reports.last?.report.stalled == true, "the node stalls: a retry would fail the same way")
         #expect(try Data(contentsOf: URL(fileURLWithPath: backing)) == original, "the disk is untouched")
-    }
-}
-
-extension Process {
-    /// Runs a program to its end, ignoring how it went (clean-up in a `defer`).
-    static func launchedProcessAndWait(_ path: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
     }
 }

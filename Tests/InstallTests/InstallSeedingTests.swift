@@ -36,7 +36,7 @@ struct InstallSeedingTests {
                 await seed.stop()
                 try await installer("n2", second, seedFor: .zero).run()
                 #expect(await recorder.steps(of: "n1").last == .postInstalled, "n1 is still seeding")
-                try await seeding.value
+                _ = try await seeding.value
             }
         }
         #expect(await recorder.steps(of: "n2") == [.booted, .downloading, .written, .postInstalled, .rebooting])

@@ -83,15 +83,7 @@ struct InstallBench {
 
     /// SHA-256 through sha256sum (coreutils): an implementation other than the one under test.
     static func sha256Hex(of path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(String(decoding: data, as: UTF8.self).prefix(64))
+        String(try runProcess("/usr/bin/sha256sum", [path]).stdout.prefix(64))
     }
 
     func instructions(node: String = Self.node, postInstall: [InstallInstructions.PostAction])
@@ -193,10 +185,12 @@ func withHTTPClient<T: Sendable>(_ body: (HTTPClient) async throws -> T) async t
     }
 }
 
-/// Runs a program with posix_spawn, waits on its own thread, and returns its exit status and combined output.
+/// Runs a program (a LabSupport child) and returns its exit status, combined output and stderr.
 func runProgram(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(120)) async
     -> CommandResult
 {
-    let result = await ProcessCommandRunner().run(executable, arguments, environment: [:], timeout: timeout)
-    return result
+    let result = await runCommand(executable, arguments, environment: [:], timeout: Double(timeout.components.seconds),
+                                  separateErrors: true)
+    return CommandResult(status: result.status, signaled: result.signaled, timedOut: result.timedOut,
+                         output: result.output, errorOutput: result.errorOutput)
 }

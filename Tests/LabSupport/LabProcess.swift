@@ -3,6 +3,9 @@ import Foundation
 /// A program started in the background with posix_spawn: stdin from /dev/null, stdout and stderr into one
 /// file, a clean signal mask (a test runner may block or ignore signals the child must see), and extra
 /// environment. `wait` polls `waitpid` — no thread blocks on it.
+///
+/// The child leads a process group of its own, which `ChildWatchdog` kills if the test runner dies first (a test
+/// that timed out, a runner killed by CI); a `LabProcess` released while its program still runs kills that group.
 public final class LabProcess: @unchecked Sendable {
     public let pid: pid_t
     public let outputFile: String
@@ -10,47 +13,59 @@ public final class LabProcess: @unchecked Sendable {
     private var exitStatus: Int32?
     private var stoppedAtTimeout = false
     private var endedBySignal = false
+    private var detached = false
 
+    /// Starts `executable`; its stderr goes to `errorFile` when one is given, else with stdout into `outputFile`.
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                outputFile: String) throws {
+                outputFile: String, errorFile: String? = nil) throws {
         self.outputFile = outputFile
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        var merged = ProcessInfo.processInfo.environment
-        for (key, value) in environment { merged[key] = value }
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for pointer in envp { free(pointer) } }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
-        guard spawned == 0 else {
-            throw LabError("cannot start \(executable): \(String(cString: strerror(spawned)))")
-        }
-        pid = child
+        pid = try spawnChild(executable, arguments, environment: environment, stdout: outputFile, stderr: errorFile)
     }
 
-    /// Sends a signal (SIGKILL by default).
+    deinit {
+        if exitStatus == nil && !detached { stop() }
+    }
+
+    /// Lets the program outlive this object (a server the whole test process shares); the runner's watchdog still
+    /// kills it when the runner ends.
+    public func detach() { lock.withLock { detached = true } }
+
+    /// Sends a signal (SIGKILL by default) to the program.
     public func signal(_ number: Int32 = SIGKILL) { kill(pid, number) }
+
+    /// Kills the program's whole process group (what it started too) and reaps it.
+    public func stop() {
+        if lock.withLock({ exitStatus }) != nil { return }
+        var raw: Int32 = 0
+        switch waitpid(pid, &raw, WNOHANG) {
+        case pid:
+            // Ended already: what it left running in its group goes too.
+            record(raw)
+            kill(-pid, SIGKILL)
+        case -1:
+            // Reaped by the test itself (a raw waitpid): the pid may be anyone's now, so nothing is signalled.
+            record(0)
+        default:
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+            while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+            record(raw)
+        }
+    }
 
     /// Whether `wait` had to stop the process at its timeout.
     public var timedOut: Bool { lock.withLock { stoppedAtTimeout } }
     /// Whether the process ended by a signal (a crash, or the timeout).
     public var signaled: Bool { lock.withLock { endedBySignal } }
+    /// The exit status (128 + signal when killed), once the process has ended and been reaped.
+    public var status: Int32? {
+        if let status = lock.withLock({ exitStatus }) { return status }
+        var raw: Int32 = 0
+        guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
+        return record(raw)
+    }
+    /// Whether the program still runs (it is reaped as soon as it is seen to have ended).
+    public var isRunning: Bool { status == nil }
 
     /// Waits for the exit. After `timeout` seconds the process gets SIGKILL — or, with a `grace`, SIGTERM first
     /// (a harness that tears its lab down on SIGTERM) and SIGKILL `grace` seconds later. Returns the exit status,
@@ -60,23 +75,13 @@ public final class LabProcess: @unchecked Sendable {
         let started = Date()
         var terminatedAt: Date?
         while true {
-            if let status = lock.withLock({ exitStatus }) { return status }
-            var raw: Int32 = 0
-            if waitpid(pid, &raw, WNOHANG) == pid {
-                let signal = raw & 0x7f
-                let status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
-                lock.withLock {
-                    exitStatus = status
-                    endedBySignal = signal != 0
-                }
-                return status
-            }
+            if let status { return status }
             if terminatedAt == nil, Date().timeIntervalSince(started) > timeout {
                 lock.withLock { stoppedAtTimeout = true }
                 terminatedAt = Date()
-                kill(pid, grace > 0 ? SIGTERM : SIGKILL)
+                if grace > 0 { kill(pid, SIGTERM) } else { killGroup() }
             }
-            if let terminatedAt, grace > 0, Date().timeIntervalSince(terminatedAt) > grace { kill(pid, SIGKILL) }
+            if let terminatedAt, grace > 0, Date().timeIntervalSince(terminatedAt) > grace { killGroup() }
             try? await Task.sleep(for: .milliseconds(50))
         }
     }
@@ -85,31 +90,70 @@ public final class LabProcess: @unchecked Sendable {
     public var output: String {
         String(decoding: FileManager.default.contents(atPath: outputFile) ?? Data(), as: UTF8.self)
     }
+
+    private func killGroup() {
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+    }
+
+    /// Stores how the process ended (from a raw `waitpid` status) and lets the watchdog forget it.
+    @discardableResult
+    private func record(_ raw: Int32) -> Int32 {
+        let signal = raw & 0x7f
+        let status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+        lock.withLock {
+            exitStatus = status
+            endedBySignal = signal != 0
+        }
+        ChildWatchdog.shared.forget(pid)
+        return status
+    }
 }
 
-/// How a command run by `runCommand` ended, with everything it printed (stdout and stderr, interleaved).
+/// How a command run by `runCommand` ended, with everything it printed (stdout and stderr, interleaved; or
+/// stdout then stderr when they were kept apart).
 public struct LabCommandResult: Sendable {
     public var status: Int32
     public var output: String
     public var timedOut: Bool
     public var signaled: Bool
+    /// stderr alone, when `runCommand` kept it apart (`separateErrors`); else empty.
+    public var errorOutput = ""
+
+    /// Exited 0, neither killed nor stopped at its timeout.
+    public var succeeded: Bool { status == 0 && !signaled && !timedOut }
+
+    /// One line saying how the command ended, then what it printed, for failure messages.
+    public var summary: String {
+        let ending = timedOut ? "timed out" : signaled ? "killed by signal \(status - 128)" : "exited \(status)"
+        return ending + ": " + output
+    }
 }
 
 /// Runs a program to its end (stopped after `timeout` s, see `LabProcess.wait`) and returns how it ended. A
-/// program that cannot be started ends with status 127 and says why.
+/// program that cannot be started ends with status 127 and says why. With `separateErrors`, stderr is kept apart
+/// in `errorOutput` (and follows stdout in `output`).
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                       timeout: Double = 60, grace: Double = 0) async -> LabCommandResult {
+                       timeout: Double = 60, grace: Double = 0, separateErrors: Bool = false) async
+    -> LabCommandResult
+{
     let file = NSTemporaryDirectory() + "rs-cmd-\(getpid())-\(UUID().uuidString.prefix(8)).log"
-    defer { try? FileManager.default.removeItem(atPath: file) }
+    let errorFile = separateErrors ? file + ".err" : nil
+    defer {
+        try? FileManager.default.removeItem(atPath: file)
+        if let errorFile { try? FileManager.default.removeItem(atPath: errorFile) }
+    }
     let process: LabProcess
     do {
-        process = try LabProcess(executable, arguments, environment: environment, outputFile: file)
+        process = try LabProcess(executable, arguments, environment: environment, outputFile: file,
+                                 errorFile: errorFile)
     } catch {
         return LabCommandResult(status: 127, output: "\(error)", timedOut: false, signaled: false)
     }
     let status = await process.wait(timeout: timeout, grace: grace)
-    return LabCommandResult(status: status, output: process.output, timedOut: process.timedOut,
-                            signaled: process.signaled)
+    let errors = errorFile.map { String(decoding: FileManager.default.contents(atPath: $0) ?? Data(), as: UTF8.self) }
+    return LabCommandResult(status: status, output: process.output + (errors ?? ""), timedOut: process.timedOut,
+                            signaled: process.signaled, errorOutput: errors ?? "")
 }
 
 public struct LabError: Error, CustomStringConvertible {

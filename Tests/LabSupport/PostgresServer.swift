@@ -103,7 +103,10 @@ public actor PostgresServer {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let ready = await runCommand("\(bin)/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)"], timeout: 10)
-            if ready.status == 0 { return endpoint }
+            if ready.status == 0 {
+                server.detach()
+                return endpoint
+            }
             try await Task.sleep(for: .milliseconds(200))
         }
         server.signal()
@@ -123,6 +126,8 @@ public actor PostgresServer {
             fi
             rm -rf '\(directory)'
             """
-        _ = try? LabProcess("/usr/bin/setsid", ["/bin/sh", "-c", script], outputFile: "/dev/null")
+        // setsid forks (its child leads a new session, outside the launcher's group) and returns at once; the
+        // launcher is detached so that nothing kills its group while the child is still in it.
+        (try? LabProcess("/usr/bin/setsid", ["/bin/sh", "-c", script], outputFile: "/dev/null"))?.detach()
     }
 }

@@ -1,24 +1,27 @@
 import Foundation
 
 /// Runs a short program (a built `reconcile`, git, ipmitool) to its end and returns its exit status and what it
-/// wrote on stdout and on stderr. `environment` adds to (or overrides) this process's environment. Both pipes are
-/// read before waiting, so a large output cannot block the child.
+/// wrote on stdout and on stderr. `environment` adds to (or overrides) this process's environment. The output goes
+/// to files (a large output cannot block the child); the child is a watched one (see `ChildWatchdog`).
 public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:])
     throws -> (status: Int32, stdout: String, stderr: String)
 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    let base = NSTemporaryDirectory() + "rs-run-\(getpid())-\(UUID().uuidString.prefix(8))"
+    defer {
+        try? FileManager.default.removeItem(atPath: base + ".out")
+        try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    let pid = try spawnChild(executable, arguments, environment: environment, stdout: base + ".out",
+                             stderr: base + ".err")
+    var raw: Int32 = 0
+    while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+    ChildWatchdog.shared.forget(pid)
+    let signal = raw & 0x7f
+    let status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+    func read(_ path: String) -> String {
+        String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
+    return (status, read(base + ".out"), read(base + ".err"))
 }
 
 /// Runs git in `directory` as a fixed author and committer, with no global configuration, and returns its stdout

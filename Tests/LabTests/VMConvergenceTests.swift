@@ -12,41 +12,30 @@ import Testing
 /// from the disk (syslinux → the installed kernel → systemd), `provision-agent serve` started by its unit, and WEB
 /// installed by dnf inside the installed OS. The serial consoles prove each VM booted its own disk: the installed
 /// system prints its os-release and hostname. A second commit gives n1 a new image version, and n1 alone is
-/// reimaged. Needs root, `make installer image` and the lab's packages; without them it fails, it does not skip.
+/// reimaged. Then n2 leaves the repo under `decommission.erase: quick` and n1 under `full`: each is booted into the
+/// install environment to wipe its disk, checked on the disk files. Needs root, `make installer image` and the
+/// lab's packages; without them it fails, it does not skip.
 @Suite(.serialized)
 struct VMConvergenceTests {
     typealias Lab = VirtualDataCenterTests.Lab
     static let installer = packageRoot + "/build/installer"
     static let osImage = packageRoot + "/build/image/debian-12.img"
 
-    /// `source` is the image's `file:` or `url:` line.
-    static func image(name: String, version: String, sha256: String, source: String) -> String {
-        """
-        apiVersion: rackswarm.io/v1
-        kind: Image
-        metadata: {name: \(name)}
-        spec:
-          version: "\(version)"
-          \(source)
-          sha256: "\(sha256)"
-          kernel: installer/vmlinuz
-          initrd: installer/initramfs.img
-          kernelArgs: [console=ttyS0]
-          rootPartition: LABEL=rackswarm-root
-          pieceSize: 4MiB
-          postInstall:
-            - name: hostname
-              run: echo "$RACKSWARM_NODE" > etc/hostname
-            - name: network
-              run: >-
-                printf '[Match]\\nName=eth0\\n\\n[Network]\\nDHCP=ipv4\\n' > etc/systemd/network/10-rackswarm.network
-            - name: image
-              run: echo "\(name)@\(version)" > etc/rackswarm/image
-
-        """
+    /// The VM image document from scripts/lab/vm-image.yaml (the demo's template too); `source` is the image's
+    /// `file:` or `url:` line.
+    static func image(name: String, version: String, sha256: String, source: String) throws -> String {
+        var text = try String(contentsOfFile: packageRoot + "/scripts/lab/vm-image.yaml", encoding: .utf8)
+        for (key, value) in [("name", name), ("version", version), ("source", source), ("sha256", sha256)] {
+            text = text.replacingOccurrences(of: "{{\(key)}}", with: value)
+        }
+        return text
     }
 
-    static func writeSite(_ lab: Lab, sha256: String, n1Image: String) throws {
+    /// The site with nodes `nodes` of n1 (iPXE) and n2 (pxelinux); with `erase`, pruning on and the site's
+    /// `decommission.erase`.
+    static func writeSite(_ lab: Lab, sha256: String, n1Image: String, nodes: [Int] = [1, 2], erase: String? = nil)
+        throws
+    {
         var rack = """
             apiVersion: rackswarm.io/v1
             kind: Rack
@@ -56,7 +45,7 @@ struct VMConvergenceTests {
               bmc: {username: admin, password: {file: \(lab.base)/bmc.password}}
 
             """
-        for (index, loader) in [(1, "ipxe"), (2, "pxelinux")] {
+        for (index, loader) in [(1, "ipxe"), (2, "pxelinux")] where nodes.contains(index) {
             rack += """
                 ---
                 apiVersion: rackswarm.io/v1
@@ -81,13 +70,13 @@ struct VMConvergenceTests {
                   agent: {port: 7700, keyFile: \(lab.base)/site.key}
                   interval: 1m
 
-                """,
+                """ + (erase.map { "  prune: true\n  decommission: {erase: \($0)}\n" } ?? ""),
             "racks/r1.yaml": rack,
             "services/web.yaml": VirtualDataCenterTests.webService,
             // os comes from a URL (the seed downloads it once); os-next is a file in the repo.
-            "images/os.yaml": image(name: "os", version: "1", sha256: sha256, source: "url: file://\(osImage)"),
-            "images/os-next.yaml": image(name: "os-next", version: "2", sha256: sha256,
-                                         source: "file: images/debian-12.img"),
+            "images/os.yaml": try image(name: "os", version: "1", sha256: sha256, source: "url: file://\(osImage)"),
+            "images/os-next.yaml": try image(name: "os-next", version: "2", sha256: sha256,
+                                             source: "file: images/debian-12.img"),
         ]
         for (path, text) in files {
             let url = URL(fileURLWithPath: lab.site + "/" + path)
@@ -214,37 +203,39 @@ struct VMConvergenceTests {
         #expect(console("n2").components(separatedBy: "rackswarm: booted from disk").count == n2Boots,
                 "n2 was left alone")
 
-        // n2's disk erased by the install environment (rackswarm.erase=quick), booted from a pxelinux entry written
-        // here; it powers the VM off when done. wipefs and blkid then find nothing on the VM's disk file.
-        let disk = lab.lab + "/nodes/n2/disk"
-        #expect(await VirtualDataCenterTests.run("/usr/sbin/wipefs", [disk]).output.contains("dos"))
-        try """
-            PROMPT 0
-            TIMEOUT 0
-            DEFAULT erase
-            LABEL erase
-              KERNEL installer/vmlinuz
-              INITRD installer/initramfs.img
-              APPEND console=ttyS0 rackswarm.erase=quick
-              IPAPPEND 2
-
-            """.write(toFile: base + "/tftp/pxelinux.cfg/01-52-54-00-97-00-02", atomically: true, encoding: .utf8)
-        _ = await VirtualDataCenterTests.run("/usr/bin/python3", [VirtualDataCenterTests.vdc, "power", lab.lab, "n2",
-                                                                  "off"])
-        try "pxe\n".write(toFile: lab.lab + "/bmc/n2/boot", atomically: true, encoding: .utf8)
-        _ = await VirtualDataCenterTests.run("/usr/bin/python3", [VirtualDataCenterTests.vdc, "power", lab.lab, "n2",
-                                                                  "on"])
-        let erased = "rackswarm-installer: erased /dev/vda (quick): powering off"
-        for _ in 0..<240 where !console("n2").contains(erased) { try await Task.sleep(for: .seconds(1)) }
+        // n2 leaves the repo under `decommission.erase: quick`: the reconciler boots it into the install
+        // environment with rackswarm.erase=quick (pxelinux), waits for its power-off, then removes its entry.
+        // wipefs and blkid then find nothing on the VM's disk file.
+        let disk2 = lab.lab + "/nodes/n2/disk"
+        #expect(await VirtualDataCenterTests.run("/usr/sbin/wipefs", [disk2]).output.contains("dos"))
+        try Self.writeSite(lab, sha256: sha, n1Image: "os-next", nodes: [1], erase: "quick")
+        try await VirtualDataCenterConvergenceTests.git(lab, ["commit", "-q", "-am", "n2 leaves, disk erased"])
+        let third = await apply()
+        #expect(third.succeeded, "\(third.output)\n\(consoles())")
         #expect(console("n2").contains("erased /dev/vda (quick): 2147483648 bytes, signatures zeroed at"),
                 "\(String(console("n2").suffix(3000)))")
-        #expect(console("n2").contains(erased))
-        try await Task.sleep(for: .seconds(3))
-        let left = await VirtualDataCenterTests.run("/usr/sbin/wipefs", ["--no-act", "--all", disk])
+        #expect(console("n2").contains("rackswarm-installer: erased /dev/vda (quick): powering off"))
+        let left = await VirtualDataCenterTests.run("/usr/sbin/wipefs", ["--no-act", "--all", disk2])
         #expect(left.succeeded && left.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
                 "wipefs still finds: \(left.output)")
-        let root = await VirtualDataCenterTests.run("/usr/sbin/blkid", ["-p", "-O", "\(33 << 20)", disk])
+        let root = await VirtualDataCenterTests.run("/usr/sbin/blkid", ["-p", "-O", "\(33 << 20)", disk2])
         #expect(!root.output.contains("TYPE="), "the root file system's superblock is gone: \(root.output)")
+        #expect(try await store.nodeRecord("n2")?.status.phase == .decommissioned)
+        #expect(!FileManager.default.fileExists(atPath: base + "/tftp/pxelinux.cfg/01-52-54-00-97-00-02"),
+                "n2's entry removed after the erase")
+        try await expectReady(["n1": "os-next@2"])
+
+        // n1 leaves under `erase: full` (iPXE): every byte of its 2 GiB disk is overwritten with zeros.
+        try Self.writeSite(lab, sha256: sha, n1Image: "os-next", nodes: [], erase: "full")
+        try await VirtualDataCenterConvergenceTests.git(lab, ["commit", "-q", "-am", "n1 leaves, disk overwritten"])
+        let fourth = await apply()
+        #expect(fourth.succeeded, "\(fourth.output)\n\(consoles())")
+        #expect(console("n1").contains("erased /dev/vda (full): 2147483648 of 2147483648 bytes overwritten"),
+                "\(String(console("n1").suffix(3000)))")
+        let zeros = await VirtualDataCenterTests.run("/usr/bin/cmp", ["-n", "\(2 << 30)", lab.lab + "/nodes/n1/disk",
+                                                                      "/dev/zero"])
+        #expect(zeros.succeeded, "n1's disk is not all zeros: \(zeros.output)")
+        #expect(try await store.nodeRecord("n1")?.status.phase == .decommissioned)
 
         let down = await VirtualDataCenterTests.run("/usr/bin/python3", [VirtualDataCenterTests.vdc, "down", lab.lab])
         tornDown = true

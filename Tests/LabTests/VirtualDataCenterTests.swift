@@ -33,7 +33,10 @@ struct VirtualDataCenterTests {
     static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(180)) async
         -> CommandResult
     {
-        await ProcessCommandRunner().run(executable, arguments, environment: [:], timeout: timeout)
+        let result = await runCommand(executable, arguments, environment: [:], timeout: Double(timeout.components.seconds),
+                                      separateErrors: true)
+        return CommandResult(status: result.status, signaled: result.signaled, timedOut: result.timedOut,
+                             output: result.output, errorOutput: result.errorOutput)
     }
 
     /// Runs `command` in the lab's core namespace in the background (`setsid -f`: its own session, not our child);
@@ -175,16 +178,7 @@ struct VirtualDataCenterTests {
 
     /// `vdc.py down LAB` from a `defer` (no await there), on a thread of its own.
     static func downSynchronously(_ lab: String) {
-        let semaphore = DispatchSemaphore(value: 0)
-        Thread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            process.arguments = [vdc, "down", lab]
-            try? process.run()
-            process.waitUntilExit()
-            semaphore.signal()
-        }.start()
-        semaphore.wait()
+        _ = try? runProcess("/usr/bin/python3", [vdc, "down", lab])
     }
 
     /// Whether `pid` is a live process: a zombie (dead, not yet reaped by whichever ancestor inherited it) is not.
@@ -238,7 +232,7 @@ struct VirtualDataCenterTests {
         try "vdc-test-site-key-\(UUID().uuidString)\n".write(toFile: base + "/site.key", atomically: true,
                                                              encoding: .utf8)
         let torrent = lab.httpRoot + "/torrents/tiny@1.torrent"
-        let published = await Self.run(reconcile, ["image", "publish", image, "--output", torrent,
+        let published = await Self.run(reconcile, ["image", "publish", image, "--out-file", torrent,
                                                    "--tracker", "http://10.77.0.1:8080/announce",
                                                    "--piece-size", "64KiB"])
         try #require(published.succeeded, "\(published.output)")

@@ -28,10 +28,10 @@ struct AgentBinaryTests {
         try #require(FileManager.default.isExecutableFile(atPath: reconcileBinary), "build reconcile first")
 
         let node = try LabNode("node40")
-        var agentPID: pid_t = 0
+        var agent: LabProcess?
         var receiverTask: Task<Void, any Error>?
         defer {
-            if agentPID > 0 { kill(agentPID, SIGKILL) }
+            agent?.stop()
             receiverTask?.cancel()
             node.cleanUp()
         }
@@ -48,18 +48,13 @@ struct AgentBinaryTests {
 
         // The reconciler's heartbeat receiver.
         let receiver = HeartbeatReceiver(key: key, clock: { Int64(Date().timeIntervalSince1970) })
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = ServiceAgentServer(
-            address: AgentAddress(host: "127.0.0.1", port: 0), logger: Logger(label: "test.heartbeats")
-        ) { await receiver.answer($0) }
-        receiverTask = Task { try await server.run { continuation.yield($0) } }
-        var portIterator = ports.makeAsyncIterator()
-        let heartbeatPort = try #require(await portIterator.next())
+        let heartbeatPort: Int
+        (receiverTask, heartbeatPort) = try await PackageLab.serveHeartbeats(to: receiver)
 
         // The agent, as a node would run it, with its metrics endpoint.
         let portFile = "\(node.directory)/port"
         let metricsPort = try freePort()
-        agentPID = try Self.spawnDaemon(agentBinary, [
+        agent = try Self.spawnDaemon(agentBinary, [
             "serve", "--listen", "127.0.0.1:0", "--node", node.name, "--key-file", agentKeyFile,
             "--state-dir", node.state, "--install-root", node.root, "--package-manager", "\(node.directory)/bin/yum",
             "--releasever", "1", "--no-gpg-check", "--rpm-dbpath", "/var/lib/rpm", "--settle", "0.5",
@@ -108,7 +103,7 @@ struct AgentBinaryTests {
         #expect(metrics.contains("rackswarm_agent_requests_total{command=\"install\",code=\"ok\"} 1\n"))
         #expect(metrics.contains("rackswarm_agent_build_info{version=\""))
         // httpd dies behind the agent's back: the next scrape shows the drift.
-        for pid in node.processes() where pid != agentPID { kill(pid, SIGKILL) }
+        for pid in node.processes() where pid != agent?.pid { kill(pid, SIGKILL) }
         try await Task.sleep(for: .milliseconds(300))
         metrics = await PackageLab.shell("/usr/bin/curl", ["-sSf", metricsURL]).output
         #expect(metrics.contains("rackswarm_agent_service_processes_down{service=\"WEB\"} 1\n"), "\(metrics)")
@@ -130,6 +125,7 @@ struct AgentBinaryTests {
         let uninstall = await PackageLab.shell(reconcileBinary, ["service", node.name, "uninstall", "WEB"] + common)
         #expect(uninstall.succeeded, "\(uninstall.output)")
         #expect(await node.installedPackages() == [])
+        let agentPID = agent?.pid
         #expect(node.processes().filter { $0 != agentPID }.isEmpty)
     }
 
@@ -161,16 +157,9 @@ struct AgentBinaryTests {
         #expect(unknown.output.contains("no node r9n9"))
     }
 
-    /// Starts a long-running program with its output in a file; returns its PID.
-    static func spawnDaemon(_ executable: String, _ arguments: [String], log: String) throws -> pid_t {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process.processIdentifier
+    /// Starts a long-running program with its output in a file (a LabSupport child: killed when released, or by
+    /// the runner's watchdog).
+    static func spawnDaemon(_ executable: String, _ arguments: [String], log: String) throws -> LabProcess {
+        try LabProcess(executable, arguments, outputFile: log)
     }
 }

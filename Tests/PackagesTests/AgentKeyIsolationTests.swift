@@ -13,10 +13,10 @@ struct AgentKeyIsolationTests {
         let agentBinary = "\(productsDirectory)/provision-agent"
         try #require(FileManager.default.isExecutableFile(atPath: agentBinary), "build provision-agent first")
         let nodes = [try LabNode("keya1"), try LabNode("keyb1")]
-        var pids: [pid_t] = []
+        var agents: [LabProcess] = []
         var receiverTask: Task<Void, any Error>?
         defer {
-            for pid in pids { kill(pid, SIGKILL) }
+            for agent in agents { agent.stop() }
             receiverTask?.cancel()
             for node in nodes { node.cleanUp() }
         }
@@ -25,13 +25,8 @@ struct AgentKeyIsolationTests {
         let siteKey = try SiteKey(contentsOfFile: siteKeyFile)
 
         let receiver = HeartbeatReceiver(key: siteKey, clock: { Int64(Date().timeIntervalSince1970) })
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = ServiceAgentServer(
-            address: AgentAddress(host: "127.0.0.1", port: 0), logger: Logger(label: "test.heartbeats")
-        ) { await receiver.answer($0) }
-        receiverTask = Task { try await server.run { continuation.yield($0) } }
-        var portIterator = ports.makeAsyncIterator()
-        let heartbeatPort = try #require(await portIterator.next())
+        let heartbeatPort: Int
+        (receiverTask, heartbeatPort) = try await PackageLab.serveHeartbeats(to: receiver)
 
         var agentPorts: [Int] = []
         for node in nodes {
@@ -39,7 +34,7 @@ struct AgentKeyIsolationTests {
             try (siteKey.agentKeyText(forNode: node.name) + "\n").write(toFile: keyFile, atomically: true,
                                                                        encoding: .utf8)
             let portFile = node.directory + "/port"
-            pids.append(try AgentBinaryTests.spawnDaemon(agentBinary, [
+            agents.append(try AgentBinaryTests.spawnDaemon(agentBinary, [
                 "serve", "--listen", "127.0.0.1:0", "--node", node.name, "--key-file", keyFile,
                 "--state-dir", node.state, "--install-root", node.root, "--releasever", "1", "--no-gpg-check",
                 "--rpm-dbpath", "/var/lib/rpm", "--port-file", portFile,

@@ -56,7 +56,7 @@ struct ReconcileServicesScopeTests {
     }
 
     /// Starts the node's agent with its own key, derived from the site key in `keyFile` (as an install writes it).
-    static func startAgent(_ node: LabNode, port: Int, keyFile: String) throws -> pid_t {
+    static func startAgent(_ node: LabNode, port: Int, keyFile: String) throws -> LabProcess {
         let agentKeyFile = "\(node.directory)/agent.key"
         try (SiteKey(contentsOfFile: keyFile).agentKeyText(forNode: node.name) + "\n")
             .write(toFile: agentKeyFile, atomically: true, encoding: .utf8)
@@ -71,9 +71,9 @@ struct ReconcileServicesScopeTests {
         let repository = try await PackageLab.repository()
         let products = productsDirectory
         let node = try LabNode("scope1")
-        var agentPID: pid_t = 0
+        var agent: LabProcess?
         defer {
-            if agentPID > 0 { kill(agentPID, SIGKILL) }
+            agent?.stop()
             node.cleanUp()
         }
         let keyFile = "\(node.directory)/site.key"
@@ -82,7 +82,7 @@ struct ReconcileServicesScopeTests {
         let site = try Self.writeSite(node: node, repository: repository, port: port, keyFile: keyFile,
                                       services: ["vod"])
 
-        agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
+        agent = try Self.startAgent(node, port: port, keyFile: keyFile)
         let state = "\(node.directory)/state.db"
         let arguments = ["apply", "--scope", "services", "--repo", site, "--state", state]
         var first = try await Self.reconcile(products, arguments)
@@ -111,11 +111,11 @@ struct ReconcileServicesScopeTests {
         let repository = try await PackageLab.repository()
         let products = productsDirectory
         let node = try LabNode("scope2")
-        var agentPID: pid_t = 0
-        let loop = Process()
+        var agent: LabProcess?
+        var running: LabProcess?
         defer {
-            if agentPID > 0 { kill(agentPID, SIGKILL) }
-            if loop.isRunning { kill(loop.processIdentifier, SIGKILL) }
+            agent?.stop()
+            running?.stop()
             node.cleanUp()
         }
         let keyFile = "\(node.directory)/site.key"
@@ -123,15 +123,11 @@ struct ReconcileServicesScopeTests {
         let port = 20000 + Int((getpid() + 7919) % 20000)
         let site = try Self.writeSite(node: node, repository: repository, port: port, keyFile: keyFile,
                                       services: ["vod"])
-        agentPID = try Self.startAgent(node, port: port, keyFile: keyFile)
-        loop.executableURL = URL(fileURLWithPath: "\(products)/reconcile")
-        loop.arguments = ["apply", "--scope", "services", "--every", "1s", "--repo", site, "--state", "\(node.directory)/state.db"]
+        agent = try Self.startAgent(node, port: port, keyFile: keyFile)
         let log = "\(node.directory)/loop.log"
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        loop.standardOutput = handle
-        loop.standardError = handle
-        try loop.run()
+        let loop = try LabProcess("\(products)/reconcile", ["apply", "--scope", "services", "--every", "1s", "--repo", site,
+                                                          "--state", "\(node.directory)/state.db"], outputFile: log)
+        running = loop
 
         func waitFor(_ what: String, _ condition: () async -> Bool) async throws {
             let deadline = ContinuousClock.now + .seconds(60)
@@ -149,12 +145,10 @@ struct ReconcileServicesScopeTests {
         try await waitFor("vod removed") {
             await node.installedPackages()?.contains { $0.hasPrefix("std_") } == false
         }
-        kill(loop.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(30)
-        while loop.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(!loop.isRunning, "the loop must stop on SIGTERM")
-        #expect(loop.terminationReason == .exit && loop.terminationStatus == 0,
-                "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        loop.signal(SIGTERM)
+        let status = await loop.wait(timeout: 30)
+        #expect(!loop.timedOut, "the loop must stop on SIGTERM")
+        #expect(status == 0 && !loop.signaled, "\(loop.output)")
     }
 
     static func reconcile(_ products: String, _ arguments: [String]) async throws

@@ -40,9 +40,9 @@ struct ConvergencePassTests {
         func installAll(at time: Date) async throws {
             for node in desired.nodes {
                 let image = desired.image(named: node.image.value)?.reference
-                try await store.record(NodeStatus(phase: .ready, image: image, services: [], rack: node.rack.value),
+                await store.record(NodeStatus(phase: .ready, image: image, services: [], rack: node.rack.value),
                                        lastError: nil, for: node.name, at: time)
-                try await store.remember(RememberedNode(node), at: time)
+                await store.remember(RememberedNode(node), at: time)
             }
         }
 
@@ -127,7 +127,7 @@ struct ConvergencePassTests {
 
     @Test func aSuspendedRackIsLeftAlone() async throws {
         let world = try World()
-        try await world.store.suspendRack("r2", actor: "ops", remote: nil, at: world.now)
+        await world.store.suspendRack("r2", actor: "ops", remote: nil, at: world.now)
         let outcome = try await world.pass().run(world.desired, checkout: World.checkout)
         #expect(!outcome.plan.actions.isEmpty)
         #expect(outcome.plan.actions.allSatisfy { $0.rack == "r1" })
@@ -152,12 +152,25 @@ struct ConvergencePassTests {
         #expect(await world.store.journal(node: nil).allSatisfy { $0.action.rack == "r2" })
     }
 
+    /// `--scope services` on a shared store: services are installed only on the racks this reconciler holds.
+    @Test func aServicesPassActsOnlyOnTheRacksItHolds() async throws {
+        let world = try World()
+        let base = world.pass(scope: .services)
+        var seams = base.seams
+        seams.holdRacks = { _ in ["r1"] }
+        let pass = ConvergencePass(seams: seams, policy: base.policy, say: base.say, logger: base.logger)
+        let outcome = try await pass.run(world.desired, checkout: World.checkout)
+        #expect(!outcome.plan.actions.isEmpty && outcome.plan.actions.allSatisfy { $0.rack == "r1" })
+        #expect(await world.store.journal(node: nil).allSatisfy { $0.action.rack == "r1" })
+        #expect(await world.agent.installed.keys.allSatisfy { $0.hasPrefix("r1") }, "no service on r2")
+    }
+
     @Test func anOperatorsPassRequestIsAnsweredByTheNextPass() async throws {
         let world = try World()
         try await world.installAll(at: world.now)
         let pass = world.pass()
         #expect(await !pass.passRequested())
-        try await world.store.requestPass(actor: "ops", remote: nil, at: world.now.addingTimeInterval(-1))
+        await world.store.requestPass(actor: "ops", remote: nil, at: world.now.addingTimeInterval(-1))
         #expect(await pass.passRequested())
         let outcome = try await pass.runAnsweringRequests()
         #expect(await !pass.passRequested())
@@ -173,11 +186,11 @@ struct ConvergencePassTests {
         }
         let everything = try PlannerTests.example()
         for node in everything.nodes {
-            try await world.store.record(
+            await world.store.record(
                 NodeStatus(phase: .ready, image: everything.image(named: node.image.value)?.reference,
                            services: node.serviceNames.sorted(), rack: node.rack.value),
                 lastError: nil, for: node.name, at: world.now)
-            try await world.store.remember(RememberedNode(node), at: world.now)
+            await world.store.remember(RememberedNode(node), at: world.now)
         }
         let pruned = FakePowerDriver(state: .on)
         let powers = world.powers.merging([gone: pruned]) { _, new in new }

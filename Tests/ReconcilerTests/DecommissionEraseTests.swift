@@ -96,7 +96,7 @@ struct DecommissionEraseTests {
                                         .removeBootEntry])
 
         // A first run stops (the reconciler dies) while the erase runs: its first three steps are done.
-        let ids = try await store.journalPlanned(erasing, commit: "c2", at: Date())
+        let ids = await store.journalPlanned(erasing, commit: "c2", at: Date())
         for (action, id) in zip(erasing, ids).prefix(3) {
             try await store.journalStarted(id, at: Date())
             _ = try await performer.perform(action, on: node.node, image: nil, attempt: .first)

@@ -1,6 +1,7 @@
 import Drivers
 import DriversTesting
 import Foundation
+import LabSupport
 import Logging
 import Reconciler
 import ReconcilerTesting
@@ -121,6 +122,25 @@ struct DriverActionPerformerTests {
         try await rig.store.recordInstall(InstallReport(phase: .rebooting, image: rig.image.reference), for: "r1n1",
                                           at: Date())
         try await retry.value
+    }
+
+    /// A failure the install environment marks as one that repeats (a disk smaller than the image: nothing was
+    /// written) stalls the node with its message, through the SQLite store's round trip of the report.
+    @Test func aDiskTooSmallForTheImageStallsTheNode() async throws {
+        let rig = try Rig(state: .on)
+        try await rig.run(.powerCycle)
+        let directory = try TemporaryDirectory("rackswarm-stall")
+        let sqlite = try SQLiteStateStore(path: directory.path + "/state.db")
+        var report = InstallReport(phase: .failed, image: rig.image.reference,
+                                   error: "disk /dev/vda holds 1073741824 bytes but image centos-7@7.9.2009 has "
+                                       + "2147483648: nothing was written")
+        report.stalled = true
+        try await sqlite.recordInstall(report, for: "r1n1", at: Date())
+        try await rig.store.recordInstall(try #require(try await sqlite.installProgress(of: "r1n1")).report,
+                                          for: "r1n1", at: Date())
+        let error = await #expect(throws: ActionFailure.self) { try await rig.perform(.installImage) }
+        #expect(error?.intent == .stalled)
+        #expect(error?.message.contains("holds 1073741824 bytes but image") == true)
     }
 
     /// The install wait timed out (the executor retries), but the install's `rebooting` report came in before the

@@ -196,7 +196,7 @@ struct MaintenanceWindowTests {
         let store = MemoryStateStore()
         let full = Planner.plan(desired: desired, observed: .init())
         // An earlier run of the same commit was killed while r1n1 power cycled.
-        let ids = try await store.journalPlanned(full.actions, commit: "c1", at: try d("2026-12-08T04:50:00Z"))
+        let ids = await store.journalPlanned(full.actions, commit: "c1", at: try d("2026-12-08T04:50:00Z"))
         try await store.journalStarted(ids[0], at: try d("2026-12-08T04:50:30Z"))
         try await store.journalFinished(ids[0], at: try d("2026-12-08T04:51:00Z"))
         try await store.journalStarted(ids[1], at: try d("2026-12-08T04:52:00Z"))
@@ -241,7 +241,7 @@ struct MaintenanceWindowTests {
         let checkout = SiteSource.Checkout(directory: temp.path, root: temp.path, commit: "c2")
         seams.checkout = { checkout }
         let pass = ConvergencePass(seams: seams, policy: base.policy, say: base.say, logger: base.logger)
-        try await world.store.requestPass(actor: "ops", remote: nil, at: world.now)
+        await world.store.requestPass(actor: "ops", remote: nil, at: world.now)
         let outcome = try await pass.runAnsweringRequests()
         #expect(outcome.report.held.count == world.desired.nodes.count)
         #expect(outcome.report.held.values.allSatisfy { $0 == "held until 2027-01-19T02:00Z" })

@@ -142,18 +142,16 @@ struct StateStoreTests {
     @Test func killedWriterLeavesNoHalfWrittenRow() async throws {
         let directory = try TemporaryDirectory("rackswarm-store")
         for round in 0..<3 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: ValidateCommandTests.binary)
-            process.arguments = ["dev", "journal-stress", "--state", directory.database]
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            // Wait until it is writing, then let it run a random while.
-            _ = out.fileHandleForReading.availableData
+            let process = try LabProcess(ValidateCommandTests.binary,
+                                         ["dev", "journal-stress", "--state", directory.database],
+                                         outputFile: directory.path + "/stress-\(round).log")
+            // Wait until it is writing (its first line), then let it run a random while.
+            for _ in 0..<600 where process.output.isEmpty && process.isRunning {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             try await Task.sleep(for: .milliseconds(50 + 70 * round))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal)
+            process.signal(SIGKILL)
+            #expect(await process.wait(timeout: 30) == 128 + SIGKILL, "\(process.output)")
         }
         let store = try SQLiteStateStore(path: directory.database)
         #expect(try await store.integrityCheck() == "ok")

@@ -18,7 +18,7 @@ struct CommandLineEndToEndTests {
         let publish = try runCommand(
             "\(bin)/reconcile",
             [
-                "image", "publish", image, "--output", torrent, "--piece-size", "256K",
+                "image", "publish", image, "--out-file", torrent, "--piece-size", "256K",
                 "--tracker", "http://127.0.0.1:\(trackerPort)/announce",
             ]
         )
@@ -40,7 +40,7 @@ struct CommandLineEndToEndTests {
         let viaTracker = directory.file("via-tracker.img")
         let fetch = try ChildProcess(
             "\(bin)/provision-agent",
-            ["fetch", torrent, "--output", viaTracker, "--listen", "127.0.0.1:0"],
+            ["fetch", torrent, "--out-file", viaTracker, "--listen", "127.0.0.1:0"],
             outputFile: directory.file("fetch1.log")
         )
         #expect(await fetch.wait(timeout: 60) == 0, "\(fetch.log)")
@@ -51,7 +51,7 @@ struct CommandLineEndToEndTests {
         let direct = try ChildProcess(
             "\(bin)/provision-agent",
             [
-                "fetch", torrent, "--output", viaPeer, "--listen", "127.0.0.1:0", "--tracker", "none",
+                "fetch", torrent, "--out-file", viaPeer, "--listen", "127.0.0.1:0", "--tracker", "none",
                 "--peer", "127.0.0.1:\(seedPort)",
             ],
             outputFile: directory.file("fetch2.log")
@@ -62,7 +62,7 @@ struct CommandLineEndToEndTests {
         // On a terminal (a pty from script(1)) the progress is a bar redrawn in place.
         let viaTTY = directory.file("via-tty.img")
         let command =
-            "\(bin)/provision-agent fetch \(torrent) --output \(viaTTY) --listen 127.0.0.1:0 "
+            "\(bin)/provision-agent fetch \(torrent) --out-file \(viaTTY) --listen 127.0.0.1:0 "
             + "--tracker none --peer 127.0.0.1:\(seedPort)"
         let tty = try runCommand("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
         #expect(tty.status == 0, "\(tty.output)")
@@ -75,7 +75,7 @@ struct CommandLineEndToEndTests {
     @Test func fetchRejectsBadArguments() throws {
         let bin = try #require(builtBinaries)
         let result = try runCommand(
-            "\(bin)/provision-agent", ["fetch", "x.torrent", "--output", "y", "--peer", "nope"])
+            "\(bin)/provision-agent", ["fetch", "x.torrent", "--out-file", "y", "--peer", "nope"])
         #expect(result.status != 0)
         #expect(result.output.contains("HOST:PORT"))
     }

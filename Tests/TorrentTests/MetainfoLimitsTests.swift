@@ -98,7 +98,7 @@ struct MetainfoLimitsTests {
             try runCommand(
                 "\(bin)/provision-agent",
                 [
-                    "fetch", torrent, "--output", directory.file("out.img"), "--listen", "127.0.0.1:0",
+                    "fetch", torrent, "--out-file", directory.file("out.img"), "--listen", "127.0.0.1:0",
                     "--tracker", "none",
                 ]
             ),
@@ -110,7 +110,7 @@ struct MetainfoLimitsTests {
         #expect(!FileManager.default.fileExists(atPath: directory.file("out.img")))
         let publish = try runCommand(
             "\(bin)/reconcile",
-            ["image", "publish", image, "--output", directory.file("big.torrent"), "--piece-size", "4G"]
+            ["image", "publish", image, "--out-file", directory.file("big.torrent"), "--piece-size", "4G"]
         )
         #expect(publish.status != 0 && publish.status < 128, "\(publish.output)")
         // Refused at the flag, with the range the torrent limits allow.

@@ -38,37 +38,20 @@ func filesEqual(_ lhs: String, _ rhs: String) -> Bool {
     return left == right
 }
 
-/// Starts `executable` (LabSupport's `LabProcess`: posix_spawn, reaped by polling `waitpid`, never a blocked
-/// thread) with its output going to a new `outputFile`; returns the pid.
-func spawn(_ executable: String, _ arguments: [String], outputFile: String) throws -> pid_t {
-    try? FileManager.default.removeItem(atPath: outputFile)
-    return try LabProcess(executable, arguments, outputFile: outputFile).pid
-}
-
-/// Reaps `pid` if it has exited: its exit status (128 + signal when killed), or nil while it runs.
-func reap(_ pid: pid_t) -> Int32? {
-    var status: Int32 = 0
-    let result = waitpid(pid, &status, WNOHANG)
-    guard result == pid else { return result < 0 ? -1 : nil }
-    let signal = status & 0x7f
-    return signal == 0 ? (status >> 8) & 0xff : 128 + signal
-}
-
-/// A child process killed (by its pid) when the value is released.
+/// A child process (LabSupport's `LabProcess`: its own process group, watched, killed when released) with its
+/// output in a new file; `wait` answers nil at its timeout instead of killing.
 final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
+    let process: LabProcess
     let output: String
-    private var exitStatus: Int32?
 
     init(_ executable: String, _ arguments: [String], outputFile: String) throws {
         output = outputFile
-        pid = try spawn(executable, arguments, outputFile: outputFile)
+        try? FileManager.default.removeItem(atPath: outputFile)
+        process = try LabProcess(executable, arguments, outputFile: outputFile)
     }
 
-    var isRunning: Bool {
-        if exitStatus == nil { exitStatus = reap(pid) }
-        return exitStatus == nil
-    }
+    var pid: pid_t { process.pid }
+    var isRunning: Bool { process.isRunning }
 
     /// Waits for exit up to `timeout` seconds; returns the exit status or nil on timeout.
     func wait(timeout: Double) async -> Int32? {
@@ -77,33 +60,16 @@ final class ChildProcess: @unchecked Sendable {
             if Date() > deadline { return nil }
             try? await Task.sleep(for: .milliseconds(50))
         }
-        return exitStatus
+        return process.status
     }
 
-    var log: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
-
-    deinit {
-        if isRunning {
-            kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-        }
-    }
+    var log: String { process.output }
 }
 
-/// Runs a command to completion (polling, so no thread blocks in Foundation) and returns status and output.
+/// Runs a command to completion (LabSupport's `runProcess`) and returns its status and output (stdout, stderr).
 func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let outputFile = FileManager.default.temporaryDirectory.path + "/rs-cmd-\(getpid())-\(UUID().uuidString.prefix(8))"
-    defer { try? FileManager.default.removeItem(atPath: outputFile) }
-    let pid = try spawn(executable, arguments, outputFile: outputFile)
-    var status: Int32?
-    while true {
-        status = reap(pid)
-        if status != nil { break }
-        usleep(5_000)
-    }
-    let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
-    return (status ?? -1, output)
+    let result = try runProcess(executable, arguments)
+    return (result.status, result.stdout + result.stderr)
 }
 
 /// A free TCP port on 127.0.0.1 (0 when none can be had, which the test then fails on).

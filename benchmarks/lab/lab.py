@@ -325,7 +325,7 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         ns = lab.node_ns(i)
         log = os.path.join(run_dir, f"node{i}.log")
         if method in ("waves", "flat"):
-            node_args = [os.path.join(args.bin, "provision-agent"), "fetch", torrent, "--output", outputs[i],
+            node_args = [os.path.join(args.bin, "provision-agent"), "fetch", torrent, "--out-file", outputs[i],
                          "--listen", f"{lab.ip(i)}:{BT_PORT}",
                          "--tracker", f"http://{seed_ip}:{TRACKER_PORT}/announce", "--seed-for", "3600"]
             if method == "waves":
@@ -475,9 +475,9 @@ def main():
     reconcile = os.path.join(args.bin, "reconcile")
     seed_ip = f"{SUBNET}.1"
     if {"waves", "flat", "libtorrent"} & set(methods):
-        sh(reconcile, "image", "publish", source, "--output", torrent, "--piece-size", args.piece_size,
+        sh(reconcile, "image", "publish", source, "--out-file", torrent, "--piece-size", args.piece_size,
            "--tracker", f"http://{seed_ip}:{TRACKER_PORT}/announce")
-        sh(reconcile, "image", "publish", source, "--output", lt_torrent, "--piece-size", args.piece_size,
+        sh(reconcile, "image", "publish", source, "--out-file", lt_torrent, "--piece-size", args.piece_size,
            "--tracker", f"http://{seed_ip}:{LT_TRACKER_PORT}/announce")
     size = os.path.getsize(source)
     u_s = args.seed_mbit * 1e6 / 8

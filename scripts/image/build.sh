@@ -94,6 +94,18 @@ mkdir -p "$root/etc/rpm"
 printf '%%_dbpath /var/lib/rpm\n' > "$root/etc/rpm/macros.rackswarm"
 mkdir -p "$root/var/lib/rpm"
 
+# Reproducible: the same debootstrap cache, kernel package and agent give the same bytes (docs/os-image.md). Every
+# time inside the image is SOURCE_DATE_EPOCH (default: the kernel's own mtime, from its package); what tells two
+# builds apart (the machine's identity, logs, caches, backup files) is removed.
+epoch=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$vmlinuz")}
+export SOURCE_DATE_EPOCH=$epoch E2FSPROGS_FAKE_TIME=$epoch
+: > "$root/etc/machine-id"
+sed -i "s|^\([^:]*:[^:]*:\)[0-9][0-9]*:|\1$((epoch / 86400)):|" "$root/etc/shadow"
+rm -f "$root/var/lib/dbus/machine-id" "$root/var/cache/ldconfig/aux-cache" "$root"/etc/*- "$root"/var/lib/dpkg/*-old \
+    "$root"/var/cache/debconf/*-old
+find "$root/var/log" -type f -delete
+find "$root" -newermt "@$epoch" -exec touch -h -d "@$epoch" {} +
+
 # The boot initrd: busybox, the disk modules, and an init that mounts LABEL=rackswarm-root and switches to it.
 initrd="$work/initrd"
 mkdir -p "$initrd"/{bin,sbin,proc,sys,dev,newroot} "$work/busybox"
@@ -107,7 +119,6 @@ ln -s ../bin/busybox "$initrd/sbin/modprobe"
 modules=(virtio_pci virtio_blk virtio_scsi ahci nvme sd_mod ext4 crc32c_generic)
 copy_modules "$initrd"
 install -m 0755 "$here/boot-init" "$initrd/init"
-epoch=$(stat -c %Y "$vmlinuz")
 python3 "$here/../installer/newc.py" "$initrd" "$epoch" | zstd -q -T1 -12 -c > "$work/initrd.img"
 
 # Partition 2: the root file system, sized to its content plus room for services and logs (every byte of the
@@ -116,10 +127,22 @@ used_mib=$(( $(du -sm "$root" | cut -f1) ))
 root_mib=$(( used_mib + used_mib / 10 + 48 ))
 boot_mib=32
 rm -f "$work/root.ext4"
-mkfs.ext4 -q -L rackswarm-root -O ^64bit,^metadata_csum -E root_owner=0:0 -d "$root" "$work/root.ext4" "${root_mib}M"
+# Fixed UUID and directory hash seed; mke2fs -d copies each file's atime and ctime from the build host (the ctime
+# cannot be set there), so debugfs sets both to the epoch afterwards.
+fs_uuid=5a1e0b7e-0000-4000-8000-72636b73776d
+mkfs.ext4 -q -L rackswarm-root -U "$fs_uuid" -O ^64bit,^metadata_csum -E root_owner=0:0,hash_seed="$fs_uuid" \
+    -d "$root" "$work/root.ext4" "${root_mib}M"
+(cd "$root" && find . -printf '%P\n') | awk -v t="$epoch" '{
+    path = "/" $0; printf "sif \"%s\" atime @%s\nsif \"%s\" atime_extra 0\n", path, t, path
+    printf "sif \"%s\" ctime @%s\nsif \"%s\" ctime_extra 0\n", path, t, path }' > "$work/times.debugfs"
+debugfs -w -f "$work/times.debugfs" "$work/root.ext4" > /dev/null 2> "$work/debugfs.log"
+if grep -v '^debugfs ' "$work/debugfs.log" | grep -q .; then
+    echo "image/build.sh: debugfs could not set every time: $(grep -v '^debugfs ' "$work/debugfs.log" | head -3)" >&2
+    exit 1
+fi
 
 # Partition 1: FAT with syslinux, the kernel and the initrd.
-mkfs.vfat -h 2048 -n RSBOOT -C "$work/boot.vfat" $((boot_mib * 1024)) > /dev/null
+mkfs.vfat -h 2048 -n RSBOOT -i 5a1e0b7e --invariant -C "$work/boot.vfat" $((boot_mib * 1024)) > /dev/null
 cat > "$work/syslinux.cfg" <<CFG
 DEFAULT linux
 PROMPT 0
@@ -129,9 +152,10 @@ LABEL linux
   INITRD /initrd.img
   APPEND root=LABEL=rackswarm-root console=tty0 console=ttyS0,115200 net.ifnames=0 quiet
 CFG
-mcopy -i "$work/boot.vfat" "$vmlinuz" ::/vmlinuz
-mcopy -i "$work/boot.vfat" "$work/initrd.img" ::/initrd.img
-mcopy -i "$work/boot.vfat" "$work/syslinux.cfg" ::/syslinux.cfg
+touch -d "@$epoch" "$work/initrd.img" "$work/syslinux.cfg"
+mcopy -m -i "$work/boot.vfat" "$vmlinuz" ::/vmlinuz
+mcopy -m -i "$work/boot.vfat" "$work/initrd.img" ::/initrd.img
+mcopy -m -i "$work/boot.vfat" "$work/syslinux.cfg" ::/syslinux.cfg
 syslinux --install "$work/boot.vfat"
 
 # The disk: 1 MiB for the MBR, then the two partitions.
@@ -140,6 +164,7 @@ rm -f "$image.new"
 truncate -s "${total_mib}M" "$image.new"
 sfdisk -q "$image.new" <<TABLE
 label: dos
+label-id: 0x5a1e0b7e
 start=1MiB, size=${boot_mib}MiB, type=c, bootable
 start=$((1 + boot_mib))MiB, size=${root_mib}MiB, type=83
 TABLE

@@ -82,7 +82,7 @@ public actor FileBootDriver: BootDriver {
         manifest.nodes[entry.node] = .init(mac: entry.mac, files: wanted.sorted(), install: mark)
         try saveManifest(manifest, node: entry.node)
         logger.info("wrote boot entry", metadata: [
-            "node.name": "\(entry.node)", "boot.loader": "\(entry.loader.rawValue)",
+            "node": "\(entry.node)", "boot.loader": "\(entry.loader.rawValue)",
             "boot.mode": "\(entry.mode == .localBoot ? "localBoot" : "install")",
         ])
         return wanted.map(absolutePath)
@@ -114,7 +114,7 @@ public actor FileBootDriver: BootDriver {
         for file in files { try removeFile(file, node: node) }
         manifest.nodes[node] = nil
         try saveManifest(manifest, node: node)
-        logger.info("removed boot entry", metadata: ["node.name": "\(node)"])
+        logger.info("removed boot entry", metadata: ["node": "\(node)"])
     }
 
     public func prune(keeping nodes: Set<String>) throws -> [String] {

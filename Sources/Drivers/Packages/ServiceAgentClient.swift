@@ -99,7 +99,7 @@ public struct ServiceAgentClient: ServiceAgentDriver {
         logger.info(
             "service request",
             metadata: ["agent.address": "\(address)", "request.command": "\(request.command)",
-                       "node.name": "\(request.node)", "service.name": "\(request.service)"])
+                       "node": "\(request.node)", "service.name": "\(request.service)"])
         let response = try await exchange(signed.encoded + [10])
         switch authenticator.verify(response) {
         case .success(let verified):

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -35,8 +36,14 @@ public struct ServiceAgentServer: Sendable {
     }
 
     /// Binds, reports the bound port through `onBound`, and serves until the task is cancelled.
+    ///
+    /// Cancellation never reaches the sequence of accepted connections: cancelling it would drop connections it
+    /// holds but has not handed out yet, and NIO traps on an async channel dropped unfinished. Cancelling closes
+    /// the listener and every open connection instead, so the accept loop drains, each connection ends, and `run`
+    /// returns.
     public func run(onBound: @Sendable (Int) -> Void = { _ in }) async throws {
         let idleTimeout = idleTimeout
+        let open = OpenConnections()
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: address.host, port: address.port) { channel in
@@ -44,18 +51,27 @@ public struct ServiceAgentServer: Sendable {
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: idleTimeout), CloseOnIdleHandler(),
                     ])
+                    open.admit(channel)
                     return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
         let port = server.channel.localAddress?.port ?? address.port
         logger.info("agent listening", metadata: ["agent.address": "\(address.host):\(port)"])
         onBound(port)
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { connections in
-                for try await connection in connections {
-                    group.addTask { await serve(connection) }
+        let accepting = Task {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        group.addTask { await serve(connection) }
+                    }
                 }
             }
+        }
+        try await withTaskCancellationHandler {
+            try await accepting.value
+        } onCancel: {
+            server.channel.close(promise: nil)
+            open.closeAll()
         }
     }
 
@@ -84,6 +100,34 @@ public struct ServiceAgentServer: Sendable {
         } catch {
             logger.info("connection ended", metadata: ["agent.peer": "\(peer)", "error.detail": "\(error)"])
         }
+    }
+}
+
+/// The connections a server has accepted and not yet closed, so that stopping the server can close them all.
+///
+/// A connection accepted after `closeAll` is closed at once.
+final class OpenConnections: Sendable {
+    private let state = NIOLockedValueBox((stopping: false, channels: [ObjectIdentifier: any Channel]()))
+
+    func admit(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        let admitted = state.withLockedValue { state -> Bool in
+            if state.stopping { return false }
+            state.channels[id] = channel
+            return true
+        }
+        guard admitted else { return channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { [state] _ in
+            state.withLockedValue { _ = $0.channels.removeValue(forKey: id) }
+        }
+    }
+
+    func closeAll() {
+        let channels = state.withLockedValue { state in
+            state.stopping = true
+            return Array(state.channels.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
     }
 }
 

@@ -80,7 +80,7 @@ public struct BootSynchronizer: Sendable {
             }
         }
         for (node, error) in result.failed.sorted(by: { $0.key < $1.key }) {
-            logger.error("boot entry refused", metadata: ["node.name": "\(node)", "error.detail": "\(error)"])
+            logger.error("boot entry refused", metadata: ["node": "\(node)", "error.detail": "\(error)"])
         }
         return result
     }

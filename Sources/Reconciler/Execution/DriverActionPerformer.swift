@@ -120,11 +120,11 @@ public struct DriverActionPerformer: ActionPerformer {
                 if let progress = try await store.installProgress(of: node.name), progress.updatedAt >= previous,
                     progress.report.image == image.reference, progress.report.phase == .rebooting
                 {
-                    logger.info("install finished as its wait timed out", metadata: ["node.name": "\(node.name)"])
+                    logger.info("install finished as its wait timed out", metadata: ["node": "\(node.name)"])
                     return .done
                 }
                 logger.info("install stopped or failed; network-booting the node again", metadata: [
-                    "node.name": "\(node.name)",
+                    "node": "\(node.name)",
                 ])
                 since = Date()
                 try await power(node).setBootDevice(.pxe, persistence: .once)
@@ -140,12 +140,15 @@ public struct DriverActionPerformer: ActionPerformer {
         let report = progress.report
         if await waits.note(report.phase, for: node.name) {
             logger.info("install", metadata: [
-                "node.name": "\(node.name)", "phase": "\(report.phase.rawValue)", "percent": "\(Int(report.percent))",
+                "node": "\(node.name)", "phase": "\(report.phase.rawValue)", "percent": "\(Int(report.percent))",
             ])
         }
         switch report.phase {
         case .rebooting: return .done
-        case .failed: throw ActionFailure("install environment: \(report.error ?? "failed")", intent: .transient)
+        case .failed:
+            // A failure the install environment knows will repeat (a disk smaller than the image) needs a human.
+            throw ActionFailure("install environment: \(report.error ?? "failed")",
+                                intent: report.stalled == true ? .stalled : .transient)
         case .booted, .downloading, .written, .postInstalled: return .requeue(after: pollInterval)
         }
     }
@@ -159,7 +162,7 @@ public struct DriverActionPerformer: ActionPerformer {
         } catch where error.intent == .stalled {
             throw error
         } catch {
-            logger.debug("agent not up yet", metadata: ["node.name": "\(node.name)", "error": "\(error)"])
+            logger.debug("agent not up yet", metadata: ["node": "\(node.name)", "error": "\(error)"])
             return .requeue(after: pollInterval)
         }
     }

@@ -2,6 +2,7 @@ import Drivers
 import Foundation
 import Logging
 import ReconcilerMetrics
+import ServiceLifecycle
 
 /// Carries out a plan: wave after wave, nodes of a wave side by side under the concurrency cap, each node's
 /// actions in order, every action journaled before it starts and after it ends.
@@ -48,7 +49,7 @@ public struct Executor: Sendable {
         public var failed: [String: String] = [:]
         /// Nodes never started because the failure budget halted the rollout.
         public var skipped: [String] = []
-        /// Nodes a closed maintenance window held, with until when.
+        /// Nodes a closed maintenance window held (with until when), or left for the next run by a stopping reconciler.
         public var held: [String: String] = [:]
         /// Nodes left alone because this reconciler lost its lease on their rack mid-run, with why: the rack's new
         /// holder resumes them from the journal.
@@ -145,6 +146,12 @@ public struct Executor: Sendable {
                         guard await slots.start(name) else {
                             return NodeResult(node: name, outcome: .skipped, done: 0, holdsSlot: false)
                         }
+                        // A reconciler told to stop (SIGTERM) starts no further node: the nodes in flight finish their
+                        // steps, the rest are planned again by the next run. This bounds a graceful stop by one
+                        // node's steps (the unit's TimeoutStopSec), not by the whole rollout.
+                        if Task.isShuttingDownGracefully {
+                            return NodeResult(node: name, outcome: .held(Self.stopping), done: 0)
+                        }
                         // The window may have closed since the plan was made: a node not yet started waits for it.
                         if let windows, let why = nodeSteps.lazy.compactMap({ windows.hold($0.0, at: now()) }).first {
                             return NodeResult(node: name, outcome: .held(why), done: 0)
@@ -191,6 +198,9 @@ public struct Executor: Sendable {
                                          halted: report.halted, at: now().timeIntervalSince1970)
         return report
     }
+
+    /// Why a node did not start: the process is shutting down gracefully.
+    public static let stopping = "the reconciler is stopping; the next run takes this node up"
 
     enum Outcome: Sendable {
         case lost(String)

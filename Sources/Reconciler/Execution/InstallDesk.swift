@@ -71,7 +71,7 @@ public actor InstallDesk {
         guard let reason else { return access }
         ReconcilerMetrics.installRequestRefused(reason: reason)
         logger.warning("install request refused", metadata: [
-            "node.name": "\(name)", "client": "\(client)", "reason": "\(reason)",
+            "node": "\(name)", "client": "\(client)", "reason": "\(reason)",
         ])
         return access
     }
@@ -170,7 +170,7 @@ public actor InstallDesk {
         count(report, from: node.name)
         if report.phase != .downloading {
             logger.info("install report", metadata: [
-                "node.name": "\(name)", "phase": "\(report.phase.rawValue)", "image": "\(report.image)",
+                "node": "\(name)", "phase": "\(report.phase.rawValue)", "image": "\(report.image)",
                 "error": "\(report.error ?? "")",
             ])
         }

@@ -107,7 +107,7 @@ public struct ServiceReconciler: Sendable {
             var status = previous?.status ?? NodeStatus(phase: .unknown, rack: node.rack.value)
             status.rack = node.rack.value
             try await store.record(status, lastError: "agent: \(error.description)", for: node.name, at: now())
-            logger.info("agent unreachable", metadata: ["node.name": "\(node.name)", "error": "\(error.description)"])
+            logger.info("agent unreachable", metadata: ["node": "\(node.name)", "error": "\(error.description)"])
             return error.description
         }
         let installed = reports.values.filter { !$0.isAbsent }

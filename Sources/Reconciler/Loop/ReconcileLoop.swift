@@ -53,7 +53,9 @@ public struct ReconcileLoop: ServiceLifecycle.Service {
                 "pass.number": "\(number)", "pass.seconds": "\((clock.now - start).wholeSeconds)",
             ])
         } catch {
-            logger.info("pass failed", metadata: ["pass.number": "\(number)", "error": "\(error)"])
+            logger.warning("pass failed", metadata: [
+                "pass.number": "\(number)", "error.code": "passFailed", "error": "\(error)",
+            ])
         }
         let elapsed = (clock.now - start).components
         ReconcilerMetrics.passFinished(seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)

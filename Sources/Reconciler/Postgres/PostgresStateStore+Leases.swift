@@ -127,6 +127,21 @@ extension PostgresStateStore {
         }
     }
 
+    /// Who holds each rack now, by the server's clock (an expired or released lease holds nothing): what
+    /// `status`, the console and `/metrics` of any reconciler show.
+    public func rackHolders() async throws -> [String: String] {
+        var holders: [String: String] = [:]
+        for row in try await rows("""
+            SELECT rack, holder FROM rack_lease
+            WHERE holder IS NOT NULL AND expires_at > \(unescaped: Self.serverNow)
+            """)
+        {
+            let (rack, holder) = try row.decode((String, String).self)
+            holders[rack] = holder
+        }
+        return holders
+    }
+
     /// The reconcilers alive now, with their addresses.
     public func members() async throws -> [ShardMember] {
         try await rows("""

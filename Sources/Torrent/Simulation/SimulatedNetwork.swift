@@ -64,6 +64,15 @@ struct SimulatedNetwork {
         paths.endFlow()
     }
 
+    /// How many different one-way latencies there are (`latencyClass`).
+    static let latencyClasses = 3
+
+    /// Which latency a path has: 0 within a switch, 1 between the seed and a rack, 2 between racks.
+    func latencyClass(_ source: Int, _ target: Int) -> Int {
+        guard crossesCore(source, target) else { return 0 }
+        return source == 0 || target == 0 ? 1 : 2
+    }
+
     /// One-way latency between two nodes.
     func latency(_ source: Int, _ target: Int) -> Double {
         guard crossesCore(source, target) else { return 2 * hopLatency }

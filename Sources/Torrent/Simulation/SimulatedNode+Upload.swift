@@ -1,6 +1,22 @@
 import NIOCore
 
-/// Choking, super-seed offers, the per-second tick and the tracker, as `TorrentSession+Upload` does them.
+/// The simulated node drives its peers with the session's own wiring (`SwarmDriver`).
+extension SimulatedNode: SwarmDriver {
+    var currentTime: NIODeadline { world.deadline }
+
+    func signal(_ signal: DriverSignal, to peer: SimulatedPeer) {
+        switch signal {
+        case .choke: world.send(.choke, from: self, to: peer)
+        case .unchoke: world.send(.unchoke, from: self, to: peer)
+        case .interested: world.send(.interested, from: self, to: peer)
+        case .notInterested: world.send(.notInterested, from: self, to: peer)
+        case .keepAlive: break
+        case .have(let piece): world.send(.have(piece), from: self, to: peer)
+        }
+    }
+}
+
+/// Blocks out, the per-second tick, redials and the tracker, as `TorrentSession+Upload` does them.
 extension SimulatedNode {
     /// A block went out to `peer` (the simulator's flow finished sending it).
     func sent(_ request: BlockRequest, to peer: SimulatedPeer) {
@@ -8,73 +24,9 @@ extension SimulatedNode {
         offers?.served(peer.key, piece: Int(request.piece), now: now)
     }
 
-    func candidate(_ peer: SimulatedPeer) -> Choker.Candidate {
-        let rate = have.isComplete ? peer.upload.rate : peer.download.rate
-        return Choker.Candidate(id: peer.key, interested: peer.peerInterested, choked: peer.amChoking, rate: rate)
-    }
-
-    func fillUploadSlots() {
-        let candidates = peers.values.filter(\.handshakeReceived).map(candidate)
-        for key in choker.fill(candidates) {
-            if let peer = peers[key] { setChoking(peer, false) }
-        }
-    }
-
-    func setChoking(_ peer: SimulatedPeer, _ choking: Bool) {
-        guard peer.amChoking != choking else { return }
-        peer.amChoking = choking
-        if choking { peer.clearIncoming() }
-        world.send(choking ? .choke : .unchoke, from: self, to: peer)
-        peer.updateActivity(now: now)
-    }
-
-    private func chokeRound(rotate: Bool) {
-        guard offers == nil else {
-            for peer in peers.values where peer.handshakeReceived { setChoking(peer, false) }
-            return
-        }
-        let candidates = peers.values.filter(\.handshakeReceived).map(candidate)
-        let unchoke = choker.round(candidates, rotateOptimistic: rotate, using: &random)
-        for peer in peers.values where peer.handshakeReceived { setChoking(peer, !unchoke.contains(peer.key)) }
-    }
-
-    func offerPieces() {
-        guard offers != nil else { return }
-        let made =
-            offers?.next(
-                has: { [peers] key in peers[key]?.has ?? Bitfield(count: 0) },
-                availability: scheduler.picker.availability, now: now, using: &random) ?? []
-        for offer in made {
-            if let peer = peers[offer.peer] { world.send(.have(offer.piece), from: self, to: peer) }
-        }
-    }
-
     /// The session's one-second tick.
     func tick() {
-        ticks += 1
-        for peer in Array(peers.values) where peers[peer.key] != nil {
-            peer.download.tick()
-            peer.upload.tick()
-            scheduler.adapt(peer.key, rate: peer.download.rate)
-            peer.activity.requestsStalled = scheduler.isStalled(peer.key, now: now, timeout: .seconds(30))
-            switch timeouts.verdict(peer.activity, now: now) {
-            case .drop(let reason):
-                drop(peer, reason)
-            case .choke:
-                setChoking(peer, true)
-                fillUploadSlots()
-            case .sendKeepAlive:
-                peer.activity.lastSentAt = now
-            case .keep:
-                requestBlocks(peer)
-            }
-        }
-        _ = offers?.expire(now: now)
-        offerPieces()
-        if ticks % configuration.chokeInterval == 0 {
-            chokeRounds += 1
-            chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
-        }
+        tickPeers()
         if announcer.isDue(now: now) { announce(nil) }
     }
 

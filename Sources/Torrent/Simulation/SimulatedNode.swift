@@ -95,8 +95,8 @@ final class SimulatedNode {
         }
         nextKey += 1
         let peer = SimulatedPeer(
-            key: PeerKey(nextKey), remote: remote, remoteKey: remoteKey, outgoing: outgoing, pieceCount: have.count,
-            now: now)
+            key: PeerKey(nextKey), remote: remote, remoteKey: remoteKey, outgoing: outgoing,
+            address: world.target(remote), pieceCount: have.count, now: now)
         peers[peer.key] = peer
         scheduler.join(peer.key, now: now)
         if outgoing { world.send(.handshake, from: self, to: peer) }
@@ -105,9 +105,10 @@ final class SimulatedNode {
 
     func disconnected(_ peer: SimulatedPeer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
+        peer.isOpen = false
         offers?.leave(peer.key)
         scheduler.leave(peer.key, had: peer.has)
-        if peer.outgoing { dialer.failed(world.target(peer.remote), now: now, using: &random) }
+        if peer.outgoing { dialer.failed(peer.address, now: now, using: &random) }
         for other in peers.values { requestBlocks(other) }
         offerPieces()
         fillUploadSlots()
@@ -121,8 +122,15 @@ final class SimulatedNode {
 
     // MARK: Messages in
 
+    /// A message arrived; then, as the session's `readComplete` does, keep the pipeline to this peer full.
     func received(_ message: SimulatedMessage, from key: PeerKey) {
         guard let peer = peers[key] else { return }
+        handle(message, from: peer)
+        if peer.isOpen { requestBlocks(peer) }
+    }
+
+    /// One message from `peer`, as the session's `channelRead` takes it.
+    func handle(_ message: SimulatedMessage, from peer: SimulatedPeer) {
         peer.activity.lastMessageAt = now
         switch message {
         case .handshake:
@@ -163,8 +171,6 @@ final class SimulatedNode {
         case .block(let request):
             receivedBlock(request, from: peer)
         }
-        // The session's `readComplete`: keep the pipeline to this peer full.
-        if peers[key] != nil { requestBlocks(peer) }
     }
 
     private func handshake(_ peer: SimulatedPeer) {
@@ -183,34 +189,11 @@ final class SimulatedNode {
         }
     }
 
-    private func setBitfield(_ peer: SimulatedPeer, _ bits: Bitfield) {
-        offers?.peerBitfield(peer.key, bits)
-        scheduler.peerBitfield(from: peer.has, to: bits)
-        peer.has = bits
-        var count = 0
-        for index in 0..<have.count where bits.contains(index) && !have.contains(index) { count += 1 }
-        peer.interesting = count
-        if bits.isComplete, have.isComplete {
-            if peer.outgoing { dialer.remove(world.target(peer.remote)) }
-            return drop(peer, "both seeds")
-        }
-        updateInterest(peer)
-        offerPieces()
-    }
-
-    func updateInterest(_ peer: SimulatedPeer) {
-        let interesting = peer.interesting > 0
-        guard interesting != peer.amInterested else { return }
-        peer.amInterested = interesting
-        world.send(interesting ? .interested : .notInterested, from: self, to: peer)
-        peer.updateActivity(now: now)
-    }
-
     // MARK: Downloading
 
     private func receivedBlock(_ request: BlockRequest, from peer: SimulatedPeer) {
         peer.download.add(Int(request.length))
-        if peer.outgoing { dialer.succeeded(world.target(peer.remote)) }
+        if peer.outgoing { dialer.succeeded(peer.address) }
         guard case .accepted(let complete, let cancel) = scheduler.received(request, from: peer.key, now: now)
         else { return }
         let index = Int(request.piece)
@@ -236,7 +219,7 @@ final class SimulatedNode {
         world.finished(self)
         announce(.completed)
         for peer in peers.values where peer.has.isComplete {
-            if peer.outgoing { dialer.remove(world.target(peer.remote)) }
+            if peer.outgoing { dialer.remove(peer.address) }
             drop(peer, "both seeds")
         }
     }

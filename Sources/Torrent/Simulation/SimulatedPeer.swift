@@ -14,41 +14,26 @@ enum SimulatedMessage {
 }
 
 /// One connection as a simulated node sees it: `Peer` without a channel.
-final class SimulatedPeer {
-    let key: PeerKey
+final class SimulatedPeer: PeerState {
     /// The node at the other end.
     let remote: Int
     /// The other end's key for this connection.
     var remoteKey: PeerKey
-    let outgoing: Bool
-    var handshakeReceived = false
-    var amChoking = true
-    var amInterested = false
-    var peerChoking = true
-    var peerInterested = false
-    var has: Bitfield
-    /// Pieces it has that we lack (decides our interest).
-    var interesting = 0
-    /// Requests it sent us, served in order; `headSent` bytes of the first are on their way.
-    var incoming: [BlockRequest] = []
-    var incomingHead = 0
+    /// False once the connection closed (either side), or the node died.
+    var isOpen = true
+    /// Whether the simulator lists it among the flows.
+    var inFlow = false
+    /// The last batch of messages that reached it (`SwarmSimulator.batchStamp`).
+    var batchStamp: UInt64 = 0
+    /// Bytes of the first request in `incoming` already on their way.
     var headSent = 0.0
-    var download = RateMeter()
-    var upload = RateMeter()
-    var activity: PeerTimeouts.Activity
 
-    init(key: PeerKey, remote: Int, remoteKey: PeerKey, outgoing: Bool, pieceCount: Int, now: NIODeadline) {
-        self.key = key
+    init(key: PeerKey, remote: Int, remoteKey: PeerKey, outgoing: Bool, address: String, pieceCount: Int,
+         now: NIODeadline) {
         self.remote = remote
         self.remoteKey = remoteKey
-        self.outgoing = outgoing
-        has = Bitfield(count: pieceCount)
-        activity = PeerTimeouts.Activity(
-            connectedAt: now, handshaken: false, lastMessageAt: now, lastSentAt: now, idleSince: now,
-            unchokedUnusedSince: nil, starvedSince: nil, requestsStalled: false)
+        super.init(key: key, outgoing: outgoing, address: address, pieceCount: pieceCount, now: now)
     }
-
-    var pendingIncoming: Int { incoming.count - incomingHead }
 
     var nextIncoming: BlockRequest? { incomingHead < incoming.count ? incoming[incomingHead] : nil }
 
@@ -61,15 +46,8 @@ final class SimulatedPeer {
         }
     }
 
-    func clearIncoming() {
-        incoming.removeAll()
-        incomingHead = 0
+    override func clearIncoming() {
+        super.clearIncoming()
         headSent = 0
-    }
-
-    func updateActivity(now: NIODeadline) {
-        activity.update(
-            amChoking: amChoking, amInterested: amInterested, peerChoking: peerChoking,
-            peerInterested: peerInterested, now: now)
     }
 }

@@ -6,30 +6,31 @@ import Glibc
 extension SwarmSimulator {
     /// Keeps the flows that can still send: uploader alive, connection open and unchoked, requests queued.
     func pruneFlows() {
-        var seen = Set<Int64>()
-        flows = flows.filter { flow in
-            guard let node = nodes[flow.node], let peer = node.peers[flow.key], !peer.amChoking,
-                peer.pendingIncoming > 0
-            else { return false }
-            return seen.insert(Int64(flow.node) << 32 | Int64(flow.key.value)).inserted
+        let before = flows.count
+        flows.removeAll { flow in
+            let keep = flow.peer.isOpen && !flow.peer.amChoking && flow.peer.pendingIncoming > 0
+            if !keep { flow.peer.inFlow = false }
+            return !keep
         }
+        if flows.count != before { flowsChanged = true }
     }
 
     /// Moves `interval` seconds of data along every flow at its fair rate; hands finished blocks to the network.
+    ///
+    /// Rates are recomputed only when the set of flows changed since the last step (max-min fair shares depend on
+    /// nothing else).
     func moveData(over interval: Double) {
         guard !flows.isEmpty else { return }
-        var paths = FlowPaths()
-        var ends: [(SimulatedNode, SimulatedPeer)] = []
-        ends.reserveCapacity(flows.count)
-        for flow in flows {
-            guard let node = nodes[flow.node], let peer = node.peers[flow.key] else { continue }
-            network.appendPath(from: node.index, to: peer.remote, to: &paths)
-            ends.append((node, peer))
+        if flowsChanged || flowRates.count != flows.count {
+            var paths = FlowPaths()
+            for flow in flows { network.appendPath(from: flow.node.index, to: flow.peer.remote, to: &paths) }
+            flowRates = FairShare.rates(paths, capacities: network.capacities)
+            flowsChanged = false
+            rateComputations += 1
+            if debugTrace { trace(flows.map { $0.node.index }, flowRates, flows: flows.count) }
         }
-        let rates = FairShare.rates(paths, capacities: network.capacities)
-        if debugTrace, Int(now * 1000) % 250 == 0 { trace(ends.map { $0.0.index }, rates, flows: ends.count) }
-        for (position, (node, peer)) in ends.enumerated() {
-            let rate = rates[position]
+        for (position, (node, peer)) in flows.enumerated() {
+            let rate = flowRates[position]
             guard rate > 0 else { continue }
             var budget = rate * interval
             var sentAt = now
@@ -104,6 +105,7 @@ extension SwarmSimulator {
         }
         killed += 1
         for peer in node.peers.values {
+            peer.isOpen = false
             queue.push(
                 at: now + network.latency(index, peer.remote),
                 .message(node: peer.remote, generation: generations[peer.remote], key: peer.remoteKey, .closed))

@@ -22,18 +22,26 @@ final class SwarmSimulator {
     private var trackerRandom: SwarmRandom
     var churnRandom: SwarmRandom
     var queue = EventQueue()
-    var flows: [(node: Int, key: PeerKey)] = []
-    /// Messages sent this step, one batch per connection, in the order first sent.
-    struct Outgoing {
-        var node: Int
-        var generation: Int
+    /// Connections whose uploader has requests queued and unchoked, with their rates while the set is unchanged.
+    var flows: [(node: SimulatedNode, peer: SimulatedPeer)] = []
+    var flowRates: [Double] = []
+    var flowsChanged = false
+    var rateComputations = 0
+    /// A message on its way to the connection `key` of node `node` (in the life `generation`).
+    struct Envelope {
+        var node: Int32
+        var generation: Int32
         var key: PeerKey
-        var at: Double
-        var messages: [SimulatedMessage]
+        var message: SimulatedMessage
     }
 
-    var outbox: [Outgoing] = []
-    var outboxIndex: [Int64: Int] = [:]
+    /// Messages sent this step, one batch per sender and latency class (`SimulatedNetwork.latencyClass`), so that
+    /// a node's `have` to its 80 peers is one event, and a connection's messages stay in order.
+    var outbox: [[Envelope]]
+    var outboxTimes: [Double]
+    var outboxUsed: [Int] = []
+    /// Marks the connections a batch touched (once each), to top up their requests after it as `readComplete` does.
+    var batchStamp: UInt64 = 0
     var finishedAt: [Double?]
     var firstPieceAt: [Double?]
     var lastBlockAt: [Double]
@@ -67,6 +75,8 @@ final class SwarmSimulator {
         finishedAt = Array(repeating: nil, count: count)
         firstPieceAt = Array(repeating: nil, count: count)
         lastBlockAt = Array(repeating: 0, count: count)
+        outbox = Array(repeating: [], count: count * SimulatedNetwork.latencyClasses)
+        outboxTimes = Array(repeating: 0, count: count * SimulatedNetwork.latencyClasses)
         uplinkBytes = Array(repeating: 0, count: configuration.uplinkRate == nil ? 0 : network.racks)
         var racks: [String: String] = [:]
         if configuration.firstWave != nil {
@@ -98,29 +108,26 @@ final class SwarmSimulator {
 
     // MARK: What nodes ask of the world
 
-    /// Sends a message; those sent on one connection in one step travel as one event (they leave together).
+    /// Sends a message; those a node sends in one step over paths of one latency travel as one event.
     func send(_ message: SimulatedMessage, from node: SimulatedNode, to peer: SimulatedPeer) {
         let destination = peer.remote
-        let slot = Int64(destination) << 32 | Int64(peer.remoteKey.value)
-        if let position = outboxIndex[slot] {
-            outbox[position].messages.append(message)
-            return
+        let slot = node.index * SimulatedNetwork.latencyClasses + network.latencyClass(node.index, destination)
+        if outbox[slot].isEmpty {
+            outboxUsed.append(slot)
+            outboxTimes[slot] = now + network.latency(node.index, destination)
         }
-        outboxIndex[slot] = outbox.count
-        outbox.append(
-            Outgoing(
-                node: destination, generation: generations[destination], key: peer.remoteKey,
-                at: now + network.latency(node.index, destination), messages: [message]))
+        outbox[slot].append(
+            Envelope(node: Int32(destination), generation: Int32(generations[destination]), key: peer.remoteKey,
+                     message: message))
     }
 
     /// Puts the messages sent this step on their way.
     func flushOutbox() {
-        for batch in outbox {
-            queue.push(at: batch.at, .messages(node: batch.node, generation: batch.generation, key: batch.key,
-                                               batch.messages))
+        for slot in outboxUsed {
+            queue.push(at: outboxTimes[slot], .batch(outbox[slot]))
+            outbox[slot] = []
         }
-        outbox.removeAll(keepingCapacity: true)
-        outboxIndex.removeAll(keepingCapacity: true)
+        outboxUsed.removeAll(keepingCapacity: true)
     }
 
     func connect(from node: SimulatedNode, to target: Int) {
@@ -129,7 +136,12 @@ final class SwarmSimulator {
             .connect(from: node.index, generation: node.generation, to: target))
     }
 
-    func flowReady(_ node: SimulatedNode, _ peer: SimulatedPeer) { flows.append((node.index, peer.key)) }
+    func flowReady(_ node: SimulatedNode, _ peer: SimulatedPeer) {
+        guard !peer.inFlow else { return }
+        peer.inFlow = true
+        flows.append((node, peer))
+        flowsChanged = true
+    }
 
     func announce(_ node: SimulatedNode, event: AnnounceRequest.Event?) {
         queue.push(
@@ -234,9 +246,8 @@ final class SwarmSimulator {
                 lastBlockAt[index] = now
             }
             node.received(message, from: key)
-        case .messages(let index, let generation, let key, let messages):
-            guard let node = living(index, generation) else { return }
-            for message in messages where node.peers[key] != nil { node.received(message, from: key) }
+        case .batch(let envelopes):
+            deliver(envelopes)
         case .connect(let from, let generation, let to):
             establish(from: from, generation: generation, to: to)
         case .start(let index):
@@ -259,6 +270,23 @@ final class SwarmSimulator {
             returned += 1
             start(index)
         }
+    }
+
+    /// Hands a batch to its connections, then lets each connection it touched ask for more blocks (once).
+    private func deliver(_ envelopes: [Envelope]) {
+        batchStamp &+= 1
+        var touched: [(SimulatedNode, SimulatedPeer)] = []
+        for envelope in envelopes {
+            guard let node = living(Int(envelope.node), Int(envelope.generation)),
+                let peer = node.peers[envelope.key]
+            else { continue }
+            node.handle(envelope.message, from: peer)
+            if peer.isOpen, peer.batchStamp != batchStamp {
+                peer.batchStamp = batchStamp
+                touched.append((node, peer))
+            }
+        }
+        for (node, peer) in touched where peer.isOpen { node.requestBlocks(peer) }
     }
 
     private func establish(from index: Int, generation: Int, to target: Int) {
@@ -290,7 +318,7 @@ final class SwarmSimulator {
 /// What happens at a moment of virtual time.
 enum SimulatorEvent {
     case message(node: Int, generation: Int, key: PeerKey, SimulatedMessage)
-    case messages(node: Int, generation: Int, key: PeerKey, [SimulatedMessage])
+    case batch([SwarmSimulator.Envelope])
     case connect(from: Int, generation: Int, to: Int)
     case start(Int)
     case tick(node: Int, generation: Int)

@@ -111,30 +111,6 @@ extension TorrentSession {
         return Int(request.begin) + Int(request.length) <= metainfo.size(ofPiece: index)
     }
 
-    private func setBitfield(_ peer: Peer, _ bits: Bitfield) {
-        offers?.peerBitfield(peer.key, bits)
-        scheduler.peerBitfield(from: peer.has, to: bits)
-        peer.has = bits
-        var count = 0
-        for index in 0..<metainfo.pieceCount where bits.contains(index) && !have.contains(index) { count += 1 }
-        peer.interesting = count
-        if bits.isComplete, have.isComplete {
-            if peer.outgoing { dialer.remove(peer.address) }
-            return drop(peer, "both seeds")
-        }
-        updateInterest(peer)
-        offerPieces()
-    }
-
-    func updateInterest(_ peer: Peer) {
-        let interesting = peer.interesting > 0
-        if interesting != peer.amInterested {
-            peer.amInterested = interesting
-            peer.send(interesting ? .interested : .notInterested)
-            peer.updateActivity(now: clock())
-        }
-    }
-
     // MARK: Downloading
 
     private func receivedBlock(_ request: BlockRequest, _ block: ByteBuffer, from peer: Peer) {

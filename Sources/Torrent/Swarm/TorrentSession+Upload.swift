@@ -1,7 +1,23 @@
 import Logging
 import NIOCore
 
-/// Blocks out, choking and super-seed offers, the timers, the web seed and the tracker.
+/// The session drives its peers with the wiring it shares with the simulator (`SwarmDriver`).
+extension TorrentSession: SwarmDriver {
+    var currentTime: NIODeadline { clock() }
+
+    func signal(_ signal: DriverSignal, to peer: Peer) {
+        switch signal {
+        case .choke: peer.send(.choke)
+        case .unchoke: peer.send(.unchoke)
+        case .interested: peer.send(.interested)
+        case .notInterested: peer.send(.notInterested)
+        case .keepAlive: peer.send(.keepAlive)
+        case .have(let piece): peer.send(.have(piece: UInt32(piece)))
+        }
+    }
+}
+
+/// Blocks out, the timers, the web seed and the tracker.
 extension TorrentSession {
     // MARK: Uploading
 
@@ -56,54 +72,6 @@ extension TorrentSession {
         }
     }
 
-    func candidate(_ peer: Peer) -> Choker.Candidate {
-        let rate = have.isComplete ? peer.upload.rate : peer.download.rate
-        return Choker.Candidate(id: peer.key, interested: peer.peerInterested, choked: peer.amChoking, rate: rate)
-    }
-
-    /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`).
-    func fillUploadSlots() {
-        let candidates = peers.values.filter(\.handshakeReceived).map(candidate)
-        for key in choker.fill(candidates) {
-            if let peer = peers[key] { setChoking(peer, false) }
-        }
-    }
-
-    func setChoking(_ peer: Peer, _ choking: Bool) {
-        guard peer.amChoking != choking else { return }
-        peer.amChoking = choking
-        if choking {
-            peer.incoming.removeAll()
-            peer.incomingHead = 0
-        }
-        peer.send(choking ? .choke : .unchoke)
-        peer.updateActivity(now: clock())
-    }
-
-    private func chokeRound(rotate: Bool) {
-        guard offers == nil else {
-            for peer in peers.values where peer.handshakeReceived { setChoking(peer, false) }
-            return
-        }
-        let candidates = peers.values.filter(\.handshakeReceived).map(candidate)
-        let unchoke = choker.round(candidates, rotateOptimistic: rotate, using: &random)
-        for peer in peers.values where peer.handshakeReceived {
-            setChoking(peer, !unchoke.contains(peer.key))
-        }
-    }
-
-    /// Super-seeding: sends the offers `SuperSeedOffers` makes. Called on every event that frees an offer, and
-    /// when a peer's copy goes away.
-    func offerPieces() {
-        guard offers != nil else { return }
-        let made =
-            offers?.next(
-                has: { [peers] key in peers[key]?.has ?? Bitfield(count: 0) },
-                availability: scheduler.picker.availability, now: clock(), using: &random
-            ) ?? []
-        for offer in made { peers[offer.peer]?.send(.have(piece: UInt32(offer.piece))) }
-    }
-
     // MARK: Timers
 
     func startTimers() {
@@ -126,37 +94,11 @@ extension TorrentSession {
 
     private func tick() {
         guard !stopped else { return }
-        ticks += 1
-        let now = clock()
         downloaded.tick()
         uploaded.tick()
-        for peer in Array(peers.values) {
-            peer.download.tick()
-            peer.upload.tick()
-            peer.chatter = 0
-            scheduler.adapt(peer.key, rate: peer.download.rate)
-            peer.activity.requestsStalled = scheduler.isStalled(peer.key, now: now, timeout: .seconds(30))
-            switch timeouts.verdict(peer.activity, now: now) {
-            case .drop(let reason):
-                drop(peer, reason)
-            case .choke:
-                setChoking(peer, true)
-                fillUploadSlots()
-            case .sendKeepAlive:
-                peer.send(.keepAlive)
-                peer.activity.lastSentAt = now
-            case .keep:
-                requestBlocks(peer)
-            }
-        }
-        // Every second, not only when an offer ends: a peer left waiting may now be owed pieces others hold.
-        _ = offers?.expire(now: now)
-        offerPieces()
-        if ticks % configuration.chokeInterval == 0 {
-            chokeRounds += 1
-            chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
-        }
-        if announcer.isDue(now: now) { announce(event: nil) }
+        for peer in peers.values { peer.chatter = 0 }
+        tickPeers()
+        if announcer.isDue(now: clock()) { announce(event: nil) }
         startWebFetches()
     }
 

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Logging
 import NIOCore
 import Testing
@@ -37,12 +38,31 @@ enum PackageLab {
         try await RepositoryBuilder.shared.path()
     }
 
+    /// Serves `receiver` as the reconciler's heartbeat listener on a free loopback port; returns the server's task
+    /// (cancel it when done) and the port.
+    static func serveHeartbeats(to receiver: HeartbeatReceiver) async throws -> (Task<Void, any Error>, Int) {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let server = ServiceAgentServer(
+            address: AgentAddress(host: "127.0.0.1", port: 0), logger: Logger(label: "test.heartbeats")
+        ) { await receiver.answer($0) }
+        let task = Task { try await server.run { continuation.yield($0) } }
+        var portIterator = ports.makeAsyncIterator()
+        guard let port = await portIterator.next() else {
+            task.cancel()
+            throw LabError("the heartbeat receiver did not start")
+        }
+        return (task, port)
+    }
+
     /// Runs a command to completion, returning its status and combined output.
     @discardableResult
     static func shell(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async
         -> CommandResult
     {
-        await ProcessCommandRunner().run(executable, arguments, environment: environment, timeout: .seconds(120))
+        let result = await runCommand(executable, arguments, environment: environment, timeout: 120,
+                                      separateErrors: true)
+        return CommandResult(status: result.status, signaled: result.signaled, timedOut: result.timedOut,
+                             output: result.output, errorOutput: result.errorOutput)
     }
 }
 

@@ -9,6 +9,7 @@ final class IPMISimulator: @unchecked Sendable {
     let username = "admin"
     let password: String
     private let pid: pid_t
+    private var group: pid_t = 0
 
     /// The lab script that writes the simulator's config and hook and starts it (shared with `make demo`).
     static let script = URL(fileURLWithPath: packageRoot + "/scripts/lab/ipmi-bmc.sh")
@@ -33,19 +34,14 @@ final class IPMISimulator: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rackswarm-ipmisim-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let launcher = Process()
-        launcher.executableURL = URL(fileURLWithPath: "/bin/bash")
-        launcher.arguments = [Self.script.path, directory.path, "\(port)", password]
-        let out = Pipe()
-        launcher.standardOutput = out
-        launcher.standardError = FileHandle.nullDevice
-        launcher.standardInput = FileHandle.nullDevice
-        try launcher.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        launcher.waitUntilExit()
-        guard launcher.terminationStatus == 0, let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        else { throw SimulatorError(message: "scripts/lab/ipmi-bmc.sh failed: \(text)") }
+        let launcher = try runProcess("/bin/bash", [Self.script.path, directory.path, "\(port)", password])
+        guard launcher.status == 0, let pid = pid_t(launcher.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw SimulatorError(message: "scripts/lab/ipmi-bmc.sh failed: \(launcher.stdout)\(launcher.stderr)") }
         self.pid = pid
+        // The simulator outlives its launcher, in the launcher's process group: the runner's watchdog kills that
+        // group if this test process dies before `stop()`.
+        group = getpgid(pid)
+        if group > 0 { ChildWatchdog.shared.watch(group) }
     }
 
     private var isRunning: Bool { kill(pid, 0) == 0 }
@@ -53,6 +49,7 @@ final class IPMISimulator: @unchecked Sendable {
     /// Kills the simulator by PID (it ignores SIGTERM) and removes its directory.
     func stop() {
         kill(pid, SIGKILL)
+        if group > 0 { ChildWatchdog.shared.forget(group) }
         try? FileManager.default.removeItem(at: directory)
     }
 

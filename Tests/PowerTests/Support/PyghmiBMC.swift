@@ -8,7 +8,7 @@ final class PyghmiBMC: @unchecked Sendable {
     let directory: URL
     let username = "admin"
     let password = "pass"
-    private let process: Process
+    private let process: LabProcess
 
     static let script = packageRoot + "/Tests/PowerTests/Support/pyghmi_bmc.py"
 
@@ -31,20 +31,13 @@ final class PyghmiBMC: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rackswarm-pyghmi-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: SushyEmulator.python)
-        process.arguments = [Self.script, "\(port)", username, password, suites,
-                             directory.appendingPathComponent("state").path]
-        FileManager.default.createFile(atPath: directory.appendingPathComponent("stderr").path, contents: nil)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: directory.appendingPathComponent("stderr"))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        process = try LabProcess(SushyEmulator.python, [Self.script, "\(port)", username, password, suites,
+                                                        directory.appendingPathComponent("state").path],
+                                 outputFile: "/dev/null", errorFile: directory.appendingPathComponent("stderr").path)
     }
 
     func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -7,7 +7,7 @@ final class SushyEmulator: @unchecked Sendable {
     let port: Int
     let directory: URL
     let tls: Bool
-    private let process: Process
+    private let process: LabProcess
 
     static let systemA = "27946b59-9e44-4fa7-8e91-f3527a1ef094"
     static let systemB = "38a57c6a-0f55-4b8a-9a2e-b6d3d5e0c1f2"
@@ -76,21 +76,11 @@ final class SushyEmulator: @unchecked Sendable {
         }
         let configFile = directory.appendingPathComponent("emulator.conf")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
-        process = Process()
         let bin = URL(fileURLWithPath: Self.python).deletingLastPathComponent()
-        process.executableURL = bin.appendingPathComponent("sushy-emulator")
-        process.arguments = ["--config", configFile.path]
         // The fake driver keeps its systems in a database under the temp dir: give each emulator its own.
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = directory.path
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        let log = directory.appendingPathComponent("sushy.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        process = try LabProcess(bin.appendingPathComponent("sushy-emulator").path, ["--config", configFile.path],
+                                 environment: ["TMPDIR": directory.path],
+                                 outputFile: directory.appendingPathComponent("sushy.log").path)
     }
 
     /// The BMC URL for a scheme, optionally naming a system.
@@ -101,10 +91,7 @@ final class SushyEmulator: @unchecked Sendable {
 
     /// Kills the emulator by PID and removes its directory.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -1,0 +1,186 @@
+import NIOCore
+
+/// One connection's protocol state: what the engine's wiring reads and sets, with or without a channel.
+///
+/// `Peer` (a connection on a channel) and `SimulatedPeer` (one in `reconcile dev swarm-sim`) both are one, so
+/// that `SwarmDriver`'s choking, interest and timeout logic is written once and the simulator cannot drift from
+/// the engine.
+class PeerState {
+    let key: PeerKey
+    let outgoing: Bool
+    /// `host:port` we dialled, or the remote address for incoming peers (what `DialBackoff` knows it by).
+    let address: String
+    var handshakeReceived = false
+
+    var amChoking = true
+    var amInterested = false
+    var peerChoking = true
+    var peerInterested = false
+
+    var has: Bitfield
+    /// Pieces it has that we lack (decides our interest).
+    var interesting = 0
+    /// Requests the peer sent us, served in order.
+    var incoming: [BlockRequest] = []
+    var incomingHead = 0
+
+    var download = RateMeter()
+    var upload = RateMeter()
+    /// What the timeout checks look at.
+    var activity: PeerTimeouts.Activity
+
+    init(key: PeerKey, outgoing: Bool, address: String, pieceCount: Int, now: NIODeadline) {
+        self.key = key
+        self.outgoing = outgoing
+        self.address = address
+        has = Bitfield(count: pieceCount)
+        activity = PeerTimeouts.Activity(
+            connectedAt: now, handshaken: false, lastMessageAt: now, lastSentAt: now, idleSince: now,
+            unchokedUnusedSince: nil, starvedSince: nil, requestsStalled: false)
+    }
+
+    var pendingIncoming: Int { incoming.count - incomingHead }
+
+    /// Forgets the requests it sent us (we choked it).
+    func clearIncoming() {
+        incoming.removeAll()
+        incomingHead = 0
+    }
+
+    /// Recomputes the interest-based timers after any change of choke or interest state.
+    func updateActivity(now: NIODeadline) {
+        activity.update(
+            amChoking: amChoking, amInterested: amInterested, peerChoking: peerChoking,
+            peerInterested: peerInterested, now: now)
+    }
+}
+
+/// A peer-wire message the shared wiring sends; each driver puts it on its own wire.
+enum DriverSignal {
+    case choke, unchoke, interested, notInterested, keepAlive
+    case have(Int)
+}
+
+/// The wiring between connections and the parts that decide, shared by `TorrentSession` and the simulator's
+/// `SimulatedNode`: choking and upload slots, super-seed offers, interest, a peer's bitfield, and the per-second
+/// checks. Each driver supplies its clock, its wire (`signal`), dropping a peer and asking it for blocks.
+protocol SwarmDriver: AnyObject {
+    associatedtype Connection: PeerState
+    var peers: [PeerKey: Connection] { get }
+    var have: Bitfield { get }
+    var configuration: TorrentConfiguration { get }
+    var scheduler: RequestScheduler { get set }
+    var choker: Choker { get set }
+    var offers: SuperSeedOffers? { get set }
+    var timeouts: PeerTimeouts { get }
+    var dialer: DialBackoff { get set }
+    var random: SwarmRandom { get set }
+    var chokeRounds: Int { get set }
+    var ticks: Int { get set }
+    /// The driver's clock (wall or virtual).
+    var currentTime: NIODeadline { get }
+    func signal(_ signal: DriverSignal, to peer: Connection)
+    func drop(_ peer: Connection, _ reason: String)
+    func requestBlocks(_ peer: Connection)
+}
+
+extension SwarmDriver {
+    func candidate(_ peer: Connection) -> Choker.Candidate {
+        let rate = have.isComplete ? peer.upload.rate : peer.download.rate
+        return Choker.Candidate(id: peer.key, interested: peer.peerInterested, choked: peer.amChoking, rate: rate)
+    }
+
+    /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`).
+    func fillUploadSlots() {
+        let candidates = peers.values.filter(\.handshakeReceived).map(candidate)
+        for key in choker.fill(candidates) {
+            if let peer = peers[key] { setChoking(peer, false) }
+        }
+    }
+
+    func setChoking(_ peer: Connection, _ choking: Bool) {
+        guard peer.amChoking != choking else { return }
+        peer.amChoking = choking
+        if choking { peer.clearIncoming() }
+        signal(choking ? .choke : .unchoke, to: peer)
+        peer.updateActivity(now: currentTime)
+    }
+
+    func chokeRound(rotate: Bool) {
+        guard offers == nil else {
+            for peer in peers.values where peer.handshakeReceived { setChoking(peer, false) }
+            return
+        }
+        let candidates = peers.values.filter(\.handshakeReceived).map(candidate)
+        let unchoke = choker.round(candidates, rotateOptimistic: rotate, using: &random)
+        for peer in peers.values where peer.handshakeReceived { setChoking(peer, !unchoke.contains(peer.key)) }
+    }
+
+    /// Super-seeding: sends the offers `SuperSeedOffers` makes. Called on every event that frees an offer, and
+    /// when a peer's copy goes away.
+    func offerPieces() {
+        guard offers != nil else { return }
+        let made =
+            offers?.next(
+                has: { [peers] key in peers[key]?.has ?? Bitfield(count: 0) },
+                availability: scheduler.picker.availability, now: currentTime, using: &random) ?? []
+        for offer in made {
+            if let peer = peers[offer.peer] { signal(.have(offer.piece), to: peer) }
+        }
+    }
+
+    func updateInterest(_ peer: Connection) {
+        let interesting = peer.interesting > 0
+        guard interesting != peer.amInterested else { return }
+        peer.amInterested = interesting
+        signal(interesting ? .interested : .notInterested, to: peer)
+        peer.updateActivity(now: currentTime)
+    }
+
+    /// The peer's bitfield: its pieces, our interest, and no connection between two seeds.
+    func setBitfield(_ peer: Connection, _ bits: Bitfield) {
+        offers?.peerBitfield(peer.key, bits)
+        scheduler.peerBitfield(from: peer.has, to: bits)
+        peer.has = bits
+        var count = 0
+        for index in 0..<have.count where bits.contains(index) && !have.contains(index) { count += 1 }
+        peer.interesting = count
+        if bits.isComplete, have.isComplete {
+            if peer.outgoing { dialer.remove(peer.address) }
+            return drop(peer, "both seeds")
+        }
+        updateInterest(peer)
+        offerPieces()
+    }
+
+    /// The per-second checks: rates, pipeline depth, timeouts, expired offers and, every `chokeInterval`, a round.
+    func tickPeers() {
+        ticks += 1
+        let now = currentTime
+        for peer in Array(peers.values) where peers[peer.key] != nil {
+            peer.download.tick()
+            peer.upload.tick()
+            scheduler.adapt(peer.key, rate: peer.download.rate)
+            peer.activity.requestsStalled = scheduler.isStalled(peer.key, now: now, timeout: .seconds(30))
+            switch timeouts.verdict(peer.activity, now: now) {
+            case .drop(let reason):
+                drop(peer, reason)
+            case .choke:
+                setChoking(peer, true)
+                fillUploadSlots()
+            case .sendKeepAlive:
+                signal(.keepAlive, to: peer)
+                peer.activity.lastSentAt = now
+            case .keep:
+                requestBlocks(peer)
+            }
+        }
+        // Every second, not only when an offer ends: a peer left waiting may now be owed pieces others hold.
+        _ = offers?.expire(now: now)
+        offerPieces()
+        if ticks % configuration.chokeInterval == 0 {
+            chokeRounds += 1
+            chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import LabSupport
+import Testing
+
+/// The children a test starts do not outlive it: a `LabProcess` released while its program runs kills its process
+/// group, and the runner's watchdog kills every group still named when the runner dies (a timed-out test, a runner
+/// killed by CI).
+struct ChildWatchdogTests {
+    /// Whether `pid` is a live process (a zombie is not).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+    }
+
+    /// Waits up to `seconds` for `pid` to be gone.
+    static func gone(_ pid: pid_t, within seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while isAlive(pid) && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return !isAlive(pid)
+    }
+
+    /// Starts `sh` that starts a `sleep` in the background and prints its pid; returns both.
+    static func shellWithGrandchild(_ directory: TemporaryDirectory, _ name: String) async throws
+        -> (LabProcess, pid_t)
+    {
+        let shell = try LabProcess("/bin/sh", ["-c", "sleep 300 & echo $!; wait"],
+                                   outputFile: directory.path + "/\(name).out")
+        var grandchild: pid_t?
+        for _ in 0..<400 where grandchild == nil {
+            grandchild = shell.output.split(separator: "\n").compactMap { pid_t($0) }.first
+            if grandchild == nil { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        return (shell, try #require(grandchild, "sh printed no pid: \(shell.output)"))
+    }
+
+    @Test(.timeLimit(.minutes(1))) func releasingAProcessKillsItsGroup() async throws {
+        let directory = try TemporaryDirectory("rackswarm-watchdog")
+        /// Starts the shell and lets go of it once its grandchild runs.
+        func startAndRelease() async throws -> pid_t {
+            let (shell, grandchild) = try await Self.shellWithGrandchild(directory, "released")
+            #expect(shell.isRunning && Self.isAlive(grandchild))
+            return grandchild
+        }
+        let grandchild = try await startAndRelease()
+        #expect(await Self.gone(grandchild, within: 10), "the background sleep outlived its released parent")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func theWatchdogKillsWatchedGroupsWhenTheRunnerDies() async throws {
+        let directory = try TemporaryDirectory("rackswarm-watchdog")
+        let watched = directory.path + "/children"
+        try FileManager.default.createDirectory(atPath: watched, withIntermediateDirectories: true)
+        // A stand-in for the test runner, and a child of it (a group with a grandchild) named in its directory.
+        let runner = try LabProcess("/bin/sleep", ["300"], outputFile: directory.path + "/runner.out")
+        let (child, grandchild) = try await Self.shellWithGrandchild(directory, "child")
+        _ = FileManager.default.createFile(atPath: "\(watched)/\(child.pid)", contents: nil)
+        let watchdog = try LabProcess("/bin/sh", ["-c", ChildWatchdog.script, "watchdog", "\(runner.pid)", watched],
+                                      outputFile: directory.path + "/watchdog.out")
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(child.isRunning, "the watchdog must leave children alone while the runner lives")
+        runner.stop()
+        #expect(await watchdog.wait(timeout: 20) == 0, "\(watchdog.output)")
+        #expect(await child.wait(timeout: 20) == 128 + SIGKILL)
+        #expect(await Self.gone(grandchild, within: 10))
+        #expect(!FileManager.default.fileExists(atPath: watched), "the watchdog removes its directory")
+    }
+}
