@@ -52,16 +52,28 @@ class Suite17Session(serversession.ServerSession):
     # and keeps a session routed there after it closed or was refused. Our client opens every session from one UDP
     # port, so its next session's first packets reached the old session: pyghmi hands a sessionless packet on to the
     # server, but an Open Session request queued behind it in the same read was dropped, and the client saw a BMC
-    # gone silent. An ended session leaves the address at once (`forget`), and an Open Session request that still
-    # reaches one starts a fresh session in its place, as a new session on a real BMC.
+    # gone silent. An ended session leaves the address at once (`forget`); a packet routed to it before that (the
+    # client's next session starts as soon as the close is answered) goes to the server as a packet of no session;
+    # and an Open Session request that still reaches a live one starts a fresh session in its place, as a new
+    # session on a real BMC.
+    forgotten = False
 
     def forget(self):
+        self.forgotten = True
         handlers = serversession.ipmisession.Session.bmc_handlers
         ports = handlers.get(self.sockaddr, {})
         if ports.get(self.bmc.port) is self:
             del ports[self.bmc.port]
             if not ports:
                 del handlers[self.sockaddr]
+
+    def sessionless_data(self, data, sockaddr):
+        return self.bmc.sessionless_data(data, sockaddr)
+
+    def _handle_ipmi_packet(self, data, sockaddr=None, qent=None):
+        if self.forgotten:
+            return self.bmc.sessionless_data(data, sockaddr)
+        return super()._handle_ipmi_packet(data, sockaddr=sockaddr, qent=qent)
 
     def close_server_session(self):
         self.forget()
