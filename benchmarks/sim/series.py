@@ -40,11 +40,12 @@ def series(long):
     # The paper's scenario: 230 nodes, 1.5 GB, 1 GbE, racks of 20 behind 10 GbE uplinks (1 MiB requests).
     paper = ["--peers", "230", "--racks", "12", "--file", "1536M", "--piece", "1M", "--request", "1M",
              "--node-rate", "1Gbit", "--seed-rate", "1Gbit", "--uplink", "10Gbit", "--step", "0.005"]
+    if not long:
+        return runs
     runs.append(("paper-flat-230", "paper", 230, paper))
-    if long:
-        runs.append(("paper-waves-230", "paper-waves", 230, paper + ["--first-wave", "1"]))
+    runs.append(("paper-waves-230", "paper-waves", 230, paper + ["--first-wave", "1"]))
     # Data-center scale: the paper's setting (racks of 20 behind 10 GbE) from one rack to 10,000 peers.
-    for n in (16, 64, 256, 1000, 10000) if long else (16, 64, 256):
+    for n in (16, 64, 256, 1000, 10000):
         big = ["--peers", str(n), "--racks", str(max(1, n // 20)), "--file", "1536M", "--piece", "1M",
                "--request", "1M", "--node-rate", "1Gbit", "--seed-rate", "1Gbit", "--uplink", "10Gbit",
                "--step", "0.01"]
