@@ -95,3 +95,35 @@ struct InstallTokenTests {
                 != InstallTokenMinter(siteKey: Self.siteKey).token(node: "r1n2", nonce: "00"))
     }
 }
+
+/// Reconcilers sharing one boot root (scale-out) each have their own driver; the manifest's read-modify-write must
+/// not drop the other's entries or install tokens (before the lock, a lost token made a live install's reports 403).
+struct SharedBootRootTests {
+    @Test(.timeLimit(.minutes(2)))
+    func twoDriversOnOneRootKeepEveryEntryAndToken() async throws {
+        let directory = try TemporaryDirectory()
+        let tokens = InstallTokenTests()
+        let drivers = [try tokens.driver(directory), try tokens.driver(directory)]
+        let count = 40
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, driver) in drivers.enumerated() {
+                group.addTask {
+                    for number in 0..<count {
+                        let octet = String(format: "%02x", number)
+                        try await driver.write(Fixtures.install(
+                            "r\(index)n\(number)", mac: "52:54:00:0\(index):00:\(octet)",
+                            ip: "10.77.\(index).\(number + 10)", loader: .ipxe))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let manifest = try await drivers[0].manifest()
+        #expect(manifest.nodes.count == 2 * count)
+        for index in drivers.indices {
+            for number in 0..<count {
+                #expect(try await drivers[1 - index].installToken(node: "r\(index)n\(number)") != nil)
+            }
+        }
+    }
+}

@@ -49,6 +49,35 @@ struct OperatorCommandLineTests {
         #expect(try String(contentsOfFile: file, encoding: .utf8) == plan.stdout)
     }
 
+    /// `--out-file` naming something that is not a regular file (here a FIFO; `/dev/null` in the field) is written
+    /// in place: replacing it by rename once turned the host's `/dev/null` into a plain file.
+    @Test func outFileWritesIntoAFIFOWithoutReplacingIt() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fifo = directory + "/plan.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let reader = Task.detached { () -> String in
+            let descriptor = open(fifo, O_RDONLY)
+            guard descriptor >= 0 else { return "open failed: \(errno)" }
+            defer { close(descriptor) }
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let count = read(descriptor, &chunk, chunk.count)
+                if count <= 0 { break }
+                bytes += chunk[0..<count]
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        let written = try runProcess(ValidateCommandTests.binary, [
+            "plan", "--repo", site, "--state", directory + "/state.db", "-o", "json", "--out-file", fifo,
+        ])
+        #expect(written.status == 2, "\(written.stderr)")
+        #expect(await reader.value.contains("\"installImage\""))
+        var status = stat()
+        #expect(stat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "the FIFO was replaced")
+    }
+
     @Test func applyWithoutATerminalRefusesADestructivePlanUnlessYes() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

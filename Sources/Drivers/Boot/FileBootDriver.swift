@@ -37,6 +37,10 @@ public actor FileBootDriver: BootDriver {
 
     @discardableResult
     public func write(_ entry: BootEntry) throws -> [String] {
+        try exclusively(node: entry.node) { try writeLocked(entry) }
+    }
+
+    private func writeLocked(_ entry: BootEntry) throws -> [String] {
         var manifest = try loadManifest(node: entry.node)
         let (entry, mark) = withToken(entry, previous: manifest.nodes[entry.node]?.install)
         let files = try renderer.files(for: entry)
@@ -109,6 +113,10 @@ public actor FileBootDriver: BootDriver {
     }
 
     public func remove(node: String) throws {
+        try exclusively(node: node) { try removeLocked(node: node) }
+    }
+
+    private func removeLocked(node: String) throws {
         var manifest = try loadManifest(node: node)
         guard let files = manifest.nodes[node]?.files else { return }
         for file in files { try removeFile(file, node: node) }
@@ -118,14 +126,20 @@ public actor FileBootDriver: BootDriver {
     }
 
     public func prune(keeping nodes: Set<String>) throws -> [String] {
-        let manifest = try loadManifest(node: "")
-        let leaving = manifest.nodes.keys.filter { !nodes.contains($0) }.sorted()
-        for node in leaving { try remove(node: node) }
-        return leaving
+        try exclusively(node: "") {
+            let manifest = try loadManifest(node: "")
+            let leaving = manifest.nodes.keys.filter { !nodes.contains($0) }.sorted()
+            for node in leaving { try removeLocked(node: node) }
+            return leaving
+        }
     }
 
     /// Writes the site-wide iPXE dispatcher (`rackswarm.ipxe` in the TFTP root) that DHCP hands iPXE clients.
     public func writeSiteFiles() throws {
+        try exclusively(node: "") { try writeSiteFilesLocked() }
+    }
+
+    private func writeSiteFilesLocked() throws {
         var manifest = try loadManifest(node: "")
         let rendered = renderer.ipxeDispatcher()
         let file = BootManifest.ManagedFile(root: rendered.root, path: rendered.path)
@@ -153,6 +167,26 @@ public actor FileBootDriver: BootDriver {
         } catch {
             throw BootError(.unwritable, node: node, path: error.path, error.reason)
         }
+    }
+
+    /// Runs `body` holding an exclusive `flock` next to the manifest. The actor orders one process's writes;
+    /// the lock orders several processes sharing one boot root (reconcilers on one PostgreSQL), whose
+    /// read-modify-write of the manifest would otherwise drop each other's entries and install tokens.
+    private func exclusively<T>(node: String, _ body: () throws -> T) throws -> T {
+        let lockPath = manifestPath + ".lock"
+        let directory = (manifestPath as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw BootError(.unwritable, node: node, path: lockPath, String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                throw BootError(.unwritable, node: node, path: lockPath, String(cString: strerror(errno)))
+            }
+        }
+        return try body()
     }
 
     private func loadManifest(node: String) throws(BootError) -> BootManifest {
