@@ -125,4 +125,30 @@ struct DecommissionEraseTests {
         #expect(await boot.entries["r1n2"] == nil, "entry removed")
         #expect(await store.nodeRecord("r1n2")?.status.phase == .decommissioned)
     }
+
+    /// A BMC's power cycle leaves the node off for a moment before the install environment boots: an "off" seen
+    /// before the node was seen on is not the erase's end (the VM lab's erase was marked done, and the node powered
+    /// off, before it ever booted), while the same "off" after it was seen on is.
+    @Test func anOffBeforeTheNodeCameOnIsNotTheEnd() async throws {
+        let (desired, _) = try Self.leaving(.quick)
+        let node = try #require(try PlannerTests.example().node(named: "r1n2"))
+        let power = FakePowerDriver(state: .off)
+        var performer = DriverActionPerformer(
+            desired: desired, store: MemoryStateStore(),
+            boot: BootActionExecutor(driver: FakeBootDriver(), desired: desired),
+            power: { _ in power }, agents: { _ in FakeServiceAgent() }, logger: Logger(label: "test.erase"))
+        performer.pollInterval = .milliseconds(20)
+        let erase = PlannedAction(node: "r1n2", rack: "r1", wave: 1, kind: .eraseDisks, destructive: true, detail: "")
+        func look(_ requeues: Int) async throws -> StepResult {
+            try await performer.perform(erase, on: node, image: nil, attempt: StepAttempt(number: 1, requeues: requeues))
+        }
+        #expect(try await look(0) == .requeue(after: .milliseconds(20)), "off during the cycle: not done")
+        #expect(try await look(1) == .requeue(after: .milliseconds(20)))
+        try await power.setPower(.on)
+        #expect(try await look(2) == .requeue(after: .milliseconds(20)), "erasing")
+        try await power.setPower(.off)
+        #expect(try await look(3) == .done, "seen on, now off: erased")
+        // The next erase of the same node starts from nothing.
+        #expect(try await look(0) == .requeue(after: .milliseconds(20)))
+    }
 }

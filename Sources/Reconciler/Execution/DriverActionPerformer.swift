@@ -82,25 +82,31 @@ public struct DriverActionPerformer: ActionPerformer {
         }
     }
 
-    /// Looks at a leaving node's erase: done once the node is off (the install environment powers it off when its
-    /// disk is wiped; a failed erase keeps it on, with a shell on its console). A fresh attempt after the first
-    /// network-boots it into the erase entry again; the first never does, so an erase found running after a
-    /// restart is waited on.
+    /// Looks at a leaving node's erase: done once the node, seen on since the erase began, is off again (the install
+    /// environment powers it off when its disk is wiped; a failed erase keeps it on, with a shell on its console).
+    /// An "off" before the node was seen on proves nothing: a BMC's power cycle leaves the node off for a moment,
+    /// and the erase has not run yet. A fresh attempt after the first network-boots it into the erase entry again;
+    /// the first never does, so an erase found running after a restart is waited on.
     private func checkErase(on node: Node, attempt: StepAttempt) async throws -> StepResult {
         let driver = try power(node)
-        if attempt.isFresh && attempt.number > 1 {
-            logger.info("erase stopped or failed; network-booting the node again", metadata: [
-                "node.name": "\(node.name)",
-            ])
-            try await driver.setBootDevice(.pxe, persistence: .once)
-            try await networkBoot(node)
-            return .requeue(after: pollInterval)
+        if attempt.isFresh {
+            await waits.begin(node.name, since: Date())
+            if attempt.number > 1 {
+                logger.info("erase stopped or failed; network-booting the node again", metadata: [
+                    "node": "\(node.name)",
+                ])
+                try await driver.setBootDevice(.pxe, persistence: .once)
+                try await networkBoot(node)
+                return .requeue(after: pollInterval)
+            }
         }
         switch try await driver.powerState() {
         case .off:
-            logger.info("erased: the node powered itself off", metadata: ["node.name": "\(node.name)"])
+            guard await waits.wasSeenOn(node.name) else { return .requeue(after: pollInterval) }
+            logger.info("erased: the node powered itself off", metadata: ["node": "\(node.name)"])
             return .done
         case .on, .transitioning:
+            await waits.noteOn(node.name)
             return .requeue(after: pollInterval)
         }
     }
@@ -168,15 +174,22 @@ public struct DriverActionPerformer: ActionPerformer {
     }
 }
 
-/// Where each node's install wait started, and the last phase logged, across the requeues of one attempt.
+/// Where each node's install or erase wait started, the last phase logged, and whether the node was seen powered
+/// on, across the requeues of one attempt.
 private actor InstallWaits {
     private var started: [String: Date] = [:]
     private var phases: [String: InstallReport.Phase] = [:]
+    private var seenOn: Set<String> = []
 
     func begin(_ node: String, since: Date) {
         started[node] = since
         phases[node] = nil
+        seenOn.remove(node)
     }
+
+    func noteOn(_ node: String) { seenOn.insert(node) }
+
+    func wasSeenOn(_ node: String) -> Bool { seenOn.contains(node) }
 
     func since(_ node: String) -> Date? { started[node] }
 
