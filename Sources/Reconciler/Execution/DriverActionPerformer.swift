@@ -90,7 +90,7 @@ public struct DriverActionPerformer: ActionPerformer {
         let driver = try power(node)
         if attempt.isFresh && attempt.number > 1 {
             logger.info("erase stopped or failed; network-booting the node again", metadata: [
-                "node.name": "\(node.name)",
+                "node": "\(node.name)",
             ])
             try await driver.setBootDevice(.pxe, persistence: .once)
             try await networkBoot(node)
@@ -98,7 +98,7 @@ public struct DriverActionPerformer: ActionPerformer {
         }
         switch try await driver.powerState() {
         case .off:
-            logger.info("erased: the node powered itself off", metadata: ["node.name": "\(node.name)"])
+            logger.info("erased: the node powered itself off", metadata: ["node": "\(node.name)"])
             return .done
         case .on, .transitioning:
             return .requeue(after: pollInterval)
