@@ -45,7 +45,12 @@ manuals() { # BINARY STAGE
         --authors "the rackswarm authors" --date "$(date -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}" +%Y-%m-%d)" \
         >/dev/null
     find "$work/man-$name" -name '*.1' -exec gzip -9n {} \;
-    cp "$work/man-$name"/*.1.gz "$2/usr/share/man/man1/"
+    # git's convention, which the units' Documentation= lines use: reconcile.apply.1 is `man reconcile-apply`.
+    local page
+    for page in "$work/man-$name"/*.1.gz; do
+        page=${page##*/}
+        cp "$work/man-$name/$page" "$2/usr/share/man/man1/$(echo "${page%.1.gz}" | tr . -).1.gz"
+    done
     mkdir -p "$2/usr/share/bash-completion/completions" "$2/usr/share/zsh/vendor-completions" \
         "$2/usr/share/fish/vendor_completions.d"
     "$1" --generate-completion-script bash > "$2/usr/share/bash-completion/completions/$name"

@@ -101,7 +101,7 @@ public struct BootHTTPServer: Sendable {
         case .granted:
             return nil
         case .alreadyRecorded:
-            logger.info("install report repeated", metadata: ["node.name": "\(node)"])
+            logger.info("install report repeated", metadata: ["node": "\(node)"])
             return Response(status: .noContent)
         case .missingToken:
             var response = Self.text(.unauthorized, "the install token of '\(node)' is required\n")

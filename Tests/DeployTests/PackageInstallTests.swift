@@ -86,8 +86,8 @@ struct PackageInstallTests {
             "/lib/systemd/system/rackswarm-reconciler.service", "/lib/systemd/system/provision-agent.service",
             "/etc/rackswarm/reconciler.yaml", "/usr/share/rackswarm/prometheus/alerts.yaml",
             "/usr/share/rackswarm/grafana/rackswarm.json",
-            "/usr/share/man/man1/reconcile.1.gz", "/usr/share/man/man1/reconcile.apply.1.gz",
-            "/usr/share/man/man1/reconcile.plan.1.gz", "/usr/share/man/man1/provision-agent.serve.1.gz",
+            "/usr/share/man/man1/reconcile.1.gz", "/usr/share/man/man1/reconcile-apply.1.gz",
+            "/usr/share/man/man1/reconcile-plan.1.gz", "/usr/share/man/man1/provision-agent-serve.1.gz",
             "/usr/share/bash-completion/completions/reconcile", "/usr/share/zsh/vendor-completions/_reconcile",
             "/usr/share/fish/vendor_completions.d/reconcile.fish",
         ]
@@ -100,7 +100,7 @@ struct PackageInstallTests {
         let bash = try String(contentsOfFile: target + "/usr/share/bash-completion/completions/reconcile",
                               encoding: .utf8)
         #expect(bash.contains("plan") && bash.contains("suspend") && bash.contains("--log-format"))
-        let man = await runCommand("/bin/sh", ["-c", "gzip -dc '\(target)/usr/share/man/man1/reconcile.apply.1.gz'"])
+        let man = await runCommand("/bin/sh", ["-c", "gzip -dc '\(target)/usr/share/man/man1/reconcile-apply.1.gz'"])
         #expect(man.output.contains(".It Fl y , -yes"), "\(man.output.prefix(400))")
         try await Self.provideSwiftRuntime(in: target)
         // The installed binaries run from their installed path and name their version.
@@ -115,6 +115,16 @@ struct PackageInstallTests {
         #expect(fromFile.output.contains("(default: /from/etc.db)"), "\(fromFile.output)")
         let fromEnvironment = await Self.inRoot(target, "RACKSWARM_STATE=/from/env.db /usr/bin/reconcile plan --help")
         #expect(fromEnvironment.output.contains("(default: /from/env.db)"), "\(fromEnvironment.output)")
+        // Every man page a unit's Documentation= names is installed (`man reconcile-apply`).
+        for unit in ["rackswarm-reconciler.service", "provision-agent.service"] {
+            let text = try String(contentsOfFile: target + "/lib/systemd/system/" + unit, encoding: .utf8)
+            let pages = text.matches(of: /man:([a-z.-]+)\(1\)/).map { String($0.output.1) }
+            #expect(!pages.isEmpty, "\(unit) names no man page")
+            for page in pages {
+                #expect(FileManager.default.fileExists(atPath: target + "/usr/share/man/man1/\(page).1.gz"),
+                        "\(unit): Documentation=man:\(page)(1) is not installed")
+            }
+        }
         // systemd's own checker, in the installed root: unit syntax, and that ExecStart's binary is there.
         let units = ["rackswarm-reconciler.service", "provision-agent.service"].map { "/lib/systemd/system/" + $0 }
         let verified = await runCommand("/usr/bin/systemd-analyze",

@@ -131,7 +131,7 @@ public actor InstallDesk {
         else { return true }
         ReconcilerMetrics.installRequestRefused(reason: "boot_script_address")
         logger.warning("boot script refused", metadata: [
-            "node.name": "\(name)", "client": "\(client)", "reason": "boot_script_address",
+            "node": "\(name)", "client": "\(client)", "reason": "boot_script_address",
         ])
         return false
     }
