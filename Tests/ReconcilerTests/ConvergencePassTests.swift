@@ -215,6 +215,36 @@ struct ConvergencePassTests {
         #expect(try await world.store.nodeRecord(gone)?.status.phase == .decommissioned)
     }
 
+    /// A node leaving under `decommission.erase` keeps its DHCP reservation until it is decommissioned: the install
+    /// environment that erases it needs an address (without it, the VM lab's node fell back to its disk). Without
+    /// an erase, the reservation goes with the repo at once.
+    @Test func aNodeLeftToEraseKeepsItsReservationUntilDecommissioned() async throws {
+        let gone = "r2n4"
+        for erase in [DecommissionSettings.Erase.quick, .none] {
+            let world = try World { desired in
+                desired.site.prune = true
+                desired.site.decommission = DecommissionSettings(erase: erase)
+                desired.nodes.removeAll { $0.name == gone }
+            }
+            let everything = try PlannerTests.example()
+            for node in everything.nodes {
+                await world.store.record(
+                    NodeStatus(phase: .ready, image: everything.image(named: node.image.value)?.reference,
+                               services: node.serviceNames.sorted(), rack: node.rack.value),
+                    lastError: nil, for: node.name, at: world.now)
+                await world.store.remember(RememberedNode(node), at: world.now)
+            }
+            _ = try await world.run()
+            let first = try #require(await world.dhcp.applied.first)
+            #expect(first.contains { $0.node == gone } == (erase != .none), "\(erase): \(first.map(\.node))")
+            #expect(first.count == world.desired.nodes.count + (erase != .none ? 1 : 0))
+            await world.store.record(NodeStatus(phase: .decommissioned, image: nil, rack: "r2"), lastError: nil,
+                                     for: gone, at: world.now)
+            _ = try await world.run()
+            #expect(await world.dhcp.applied.last?.contains { $0.node == gone } == false, "\(erase)")
+        }
+    }
+
     @Test func theServicesPolicyAsksEveryAgentAndTouchesNoBMCNorDHCP() async throws {
         let world = try World()
         await world.agent.fail(node: "r2n2", with: ServiceAgentError(.unreachable, "no route to host"))

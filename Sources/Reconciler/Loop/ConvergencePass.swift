@@ -201,11 +201,26 @@ public struct ConvergencePass: Sendable {
     }
 
     /// DHCP reservations follow the repo; a failed reload is logged, and the next pass writes them again.
+    ///
+    /// A node that left the repo keeps its reservation while a prune is to erase its disks: the install
+    /// environment it is booted into for the erase needs an address (without one, the node's firmware gives up on
+    /// PXE and boots its old system from disk). The reservation goes once the node is decommissioned.
     private func applyReservations(_ desired: DesiredState) async {
         guard desired.site.network.dhcp == .managed else { return }
         do {
-            try await seams.reservations(desired.site)
-                .apply(desired.nodes.filter { $0.state == .present }.map(DHCPReservation.init))
+            let present = desired.nodes.filter { $0.state == .present }
+            var reservations = present.map(DHCPReservation.init)
+            if desired.site.prune && desired.site.decommission.erase != .none {
+                let names = Set(present.map(\.name))
+                let taken = Set(reservations.map(\.mac) + reservations.map(\.ip))
+                let observed = try await seams.store.observedState().nodes
+                reservations += try await seams.store.rememberedNodes().values
+                    .filter { !names.contains($0.name) && observed[$0.name]?.phase != .decommissioned }
+                    .map { DHCPReservation($0.node) }
+                    .filter { !taken.contains($0.mac) && !taken.contains($0.ip) }
+                    .sorted { $0.node < $1.node }
+            }
+            try await seams.reservations(desired.site).apply(reservations)
         } catch {
             logger.error("DHCP reservations not applied", metadata: ["error": "\(error)"])
         }
