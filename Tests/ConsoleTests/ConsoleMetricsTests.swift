@@ -125,17 +125,18 @@ struct ConsoleMetricsTests {
             let name = line.prefix { $0 != "{" && $0 != " " }
             #expect(name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }, "\(line)")
         }
-        // Hummingbird's request counter and duration histogram for the boot files, per route and status.
+        // Hummingbird's request counter and duration histogram for the boot files, per route and status. The
+        // counters are process-wide and other suites serve boot files at the same time: at least our requests.
         func count(_ prefix: String, _ status: String, in text: String) -> Double {
             text.split(separator: "\n")
                 .filter { $0.hasPrefix(prefix) && $0.contains("http_route=\"/**\"") && $0.contains(status) }
                 .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
         }
         let requests = "rackswarm_http_requests_total{"
-        #expect(count(requests, "\"200\"", in: after) - count(requests, "\"200\"", in: before) == 2, "\(after)")
-        #expect(count(requests, "\"404\"", in: after) - count(requests, "\"404\"", in: before) == 1)
+        #expect(count(requests, "\"200\"", in: after) - count(requests, "\"200\"", in: before) >= 2, "\(after)")
+        #expect(count(requests, "\"404\"", in: after) - count(requests, "\"404\"", in: before) >= 1)
         let latency = "rackswarm_http_request_duration_seconds_count{"
-        #expect(count(latency, "\"200\"", in: after) - count(latency, "\"200\"", in: before) == 2, "\(after)")
+        #expect(count(latency, "\"200\"", in: after) - count(latency, "\"200\"", in: before) >= 2, "\(after)")
 
         // Every series the shipped dashboard and alert rules name is one this endpoint serves.
         for file in ["deploy/grafana/rackswarm.json", "deploy/prometheus/alerts.yaml"] {

@@ -3,7 +3,9 @@
 # Its chassis hook records power and boot device in DIR/power, DIR/boot and DIR/log; when DIR/on-power is an
 # executable, the hook also runs it with on, off or reset (the virtual data center starts and stops the node's
 # firmware there). With FIRMWARE (a shell command line), DIR/on-power is written to run it as the node's
-# firmware in a session of its own: power on starts it, power off kills the session, a reset does both.
+# firmware in a session of its own: power on starts it, power off kills the session, a reset does both. When
+# DIR/alive is an executable (the virtual data center writes one for VM nodes), `get power` reports off while it
+# fails, so a host that powered itself off reads as off.
 # Prints the ipmi_sim PID. Usage: ipmi-bmc.sh DIR PORT PASSWORD [FIRMWARE]
 set -euo pipefail
 dir=$1 port=$2 password=$3 firmware=${4:-}
@@ -38,7 +40,12 @@ op=$1; shift
 if [ "$op" = get ]; then
     for what in "$@"; do
         case "$what" in
-            power) echo "power:$(cat "$dir/power" 2>/dev/null || echo 0)" ;;
+            power)
+                # A host that powered itself off (a VM's poweroff) reads as off, as a real BMC reports it: DIR/alive,
+                # when present, says whether the host still runs.
+                state=$(cat "$dir/power" 2>/dev/null || echo 0)
+                if [ "$state" = 1 ] && [ -x "$dir/alive" ] && ! "$dir/alive"; then state=0; fi
+                echo "power:$state" ;;
             boot) echo "boot:$(cat "$dir/boot" 2>/dev/null || echo default)" ;;
         esac
     done

@@ -260,6 +260,15 @@ def start_ipmi_bmc(lab, state, net, name, bmc):
                    f"exec {sys.executable} {os.path.abspath(__file__)} power {lab} {name} \"$1\" "
                    ">/dev/null 2>&1 </dev/null\n")
     os.chmod(hook, 0o755)
+    if state["nodes"][name].get("kind") == "vm":
+        # The BMC reads a VM that powered itself off (an erase ends with poweroff) as off.
+        node_dir = os.path.join(lab, "nodes", name)
+        alive = os.path.join(directory, "alive")
+        with open(alive, "w") as file:
+            file.write("#!/bin/sh\n# Exit 0 while the node's qemu runs.\n"
+                       f"pid=$(cat {node_dir}/qemu.pid 2>/dev/null) || exit 1\n"
+                       f"tr '\\0' ' ' 2>/dev/null < /proc/$pid/cmdline | grep -qF {node_dir}/\n")
+        os.chmod(alive, 0o755)
     password, reference = resolve_password(bmc.get("password"))
     if reference is None:
         print(f"vdc: {name}: BMC password {bmc.get('password')} is not set here; the BMC uses "

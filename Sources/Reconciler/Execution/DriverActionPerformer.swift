@@ -59,6 +59,7 @@ public struct DriverActionPerformer: ActionPerformer {
             try await power(node).setBootDevice(.pxe, persistence: .once)
         case .powerCycle:
             try await networkBoot(node)
+            await waits.noteCycled(node.name)
         case .powerOff:
             try await power(node).setPower(.off)
         case .installImage:
@@ -82,11 +83,11 @@ public struct DriverActionPerformer: ActionPerformer {
         }
     }
 
-    /// Looks at a leaving node's erase: done once the node, seen on since the erase began, is off again (the install
-    /// environment powers it off when its disk is wiped; a failed erase keeps it on, with a shell on its console).
-    /// An "off" before the node was seen on proves nothing: a BMC's power cycle leaves the node off for a moment,
-    /// and the erase has not run yet. A fresh attempt after the first network-boots it into the erase entry again;
-    /// the first never does, so an erase found running after a restart is waited on.
+    /// Looks at a leaving node's erase: done once the node is off (the install environment powers it off when its
+    /// disk is wiped; a failed erase keeps it on, with a shell on its console). After a power cycle made by this
+    /// performer, "off" counts only once the node was seen on since: a BMC's power cycle leaves the node off for a
+    /// moment, before the erase has even started. A fresh attempt after the first network-boots it into the erase
+    /// entry again; the first never does, so an erase found running (or done) after a restart is waited on.
     private func checkErase(on node: Node, attempt: StepAttempt) async throws -> StepResult {
         let driver = try power(node)
         if attempt.isFresh {
@@ -97,12 +98,16 @@ public struct DriverActionPerformer: ActionPerformer {
                 ])
                 try await driver.setBootDevice(.pxe, persistence: .once)
                 try await networkBoot(node)
+                await waits.noteCycled(node.name)
                 return .requeue(after: pollInterval)
             }
         }
         switch try await driver.powerState() {
         case .off:
-            guard await waits.wasSeenOn(node.name) else { return .requeue(after: pollInterval) }
+            if await waits.wasCycled(node.name), await !waits.wasSeenOn(node.name) {
+                return .requeue(after: pollInterval)
+            }
+            await waits.forgetCycle(node.name)
             logger.info("erased: the node powered itself off", metadata: ["node": "\(node.name)"])
             return .done
         case .on, .transitioning:
@@ -174,12 +179,13 @@ public struct DriverActionPerformer: ActionPerformer {
     }
 }
 
-/// Where each node's install or erase wait started, the last phase logged, and whether the node was seen powered
-/// on, across the requeues of one attempt.
+/// Where each node's install or erase wait started, the last phase logged, whether this performer power-cycled
+/// the node, and whether it was seen powered on since, across the requeues of one attempt.
 private actor InstallWaits {
     private var started: [String: Date] = [:]
     private var phases: [String: InstallReport.Phase] = [:]
     private var seenOn: Set<String> = []
+    private var cycled: Set<String> = []
 
     func begin(_ node: String, since: Date) {
         started[node] = since
@@ -188,6 +194,13 @@ private actor InstallWaits {
     }
 
     func noteOn(_ node: String) { seenOn.insert(node) }
+
+    /// This performer power-cycled the node (into an install or an erase).
+    func noteCycled(_ node: String) { cycled.insert(node) }
+
+    func wasCycled(_ node: String) -> Bool { cycled.contains(node) }
+
+    func forgetCycle(_ node: String) { cycled.remove(node) }
 
     func wasSeenOn(_ node: String) -> Bool { seenOn.contains(node) }
 
