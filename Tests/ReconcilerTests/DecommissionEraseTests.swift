@@ -146,7 +146,8 @@ struct DecommissionEraseTests {
         let cycle = PlannedAction(node: "r1n2", rack: "r1", wave: 1, kind: .powerCycle, destructive: true, detail: "")
         let erase = PlannedAction(node: "r1n2", rack: "r1", wave: 1, kind: .eraseDisks, destructive: true, detail: "")
         func look(_ performer: DriverActionPerformer, _ requeues: Int) async throws -> StepResult {
-            try await performer.perform(erase, on: node, image: nil, attempt: StepAttempt(number: 1, requeues: requeues))
+            try await performer.perform(erase, on: node, image: nil,
+                                        attempt: StepAttempt(number: 1, requeues: requeues))
         }
         #expect(try await first.perform(cycle, on: node, image: nil, attempt: .first) == .done)
         try await power.setPower(.off)  // the cycle's moment off
