@@ -110,7 +110,12 @@ struct DecommissionEraseTests {
         let callsBefore = await power.calls.count
 
         // Restarted: the erase is waited on; the node powers itself off 300 ms later.
-        let executor = Executor(desired: desired, store: store, performer: performer,
+        // A new process: a performer of its own, which did not power-cycle the node.
+        var restarted = DriverActionPerformer(
+            desired: desired, store: store, boot: BootActionExecutor(driver: boot, desired: desired),
+            power: { _ in power }, agents: { _ in FakeServiceAgent() }, logger: Logger(label: "test.erase"))
+        restarted.pollInterval = .milliseconds(20)
+        let executor = Executor(desired: desired, store: store, performer: restarted,
                                 policy: Executor.Policy(maxAttempts: 2), logger: Logger(label: "test.erase"))
         let started = Date()
         async let report = executor.execute(plan, commit: "c2")

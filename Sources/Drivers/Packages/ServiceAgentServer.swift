@@ -116,7 +116,8 @@ final class OpenConnections: Sendable {
             state.channels[id] = channel
             return true
         }
-        guard admitted else { return channel.close(promise: nil) }
+        // Closed once the channel initializer has wrapped it, so that the close reaches its async handlers.
+        guard admitted else { return channel.eventLoop.execute { channel.close(promise: nil) } }
         channel.closeFuture.whenComplete { [state] _ in
             state.withLockedValue { _ = $0.channels.removeValue(forKey: id) }
         }
