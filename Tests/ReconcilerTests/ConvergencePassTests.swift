@@ -46,6 +46,19 @@ struct ConvergencePassTests {
             }
         }
 
+        /// Records every node of the example site as installed with its services, those this world's repo left
+        /// out included (an earlier commit had them): what a prune reaches them through.
+        func installEveryExampleNode() async throws {
+            let everything = try PlannerTests.example()
+            for node in everything.nodes {
+                await store.record(
+                    NodeStatus(phase: .ready, image: everything.image(named: node.image.value)?.reference,
+                               services: node.serviceNames.sorted(), rack: node.rack.value),
+                    lastError: nil, for: node.name, at: now)
+                await store.remember(RememberedNode(node), at: now)
+            }
+        }
+
         func pass(scope: Planner.Policy.Scope = .all) -> ConvergencePass {
             let powers = powers
             let agent = agent
@@ -184,14 +197,7 @@ struct ConvergencePassTests {
             desired.site.prune = true
             desired.nodes.removeAll { $0.name == gone }
         }
-        let everything = try PlannerTests.example()
-        for node in everything.nodes {
-            await world.store.record(
-                NodeStatus(phase: .ready, image: everything.image(named: node.image.value)?.reference,
-                           services: node.serviceNames.sorted(), rack: node.rack.value),
-                lastError: nil, for: node.name, at: world.now)
-            await world.store.remember(RememberedNode(node), at: world.now)
-        }
+        try await world.installEveryExampleNode()
         let pruned = FakePowerDriver(state: .on)
         let powers = world.powers.merging([gone: pruned]) { _, new in new }
         let seams = ConvergencePass.Seams(
@@ -226,14 +232,7 @@ struct ConvergencePassTests {
                 desired.site.decommission = DecommissionSettings(erase: erase)
                 desired.nodes.removeAll { $0.name == gone }
             }
-            let everything = try PlannerTests.example()
-            for node in everything.nodes {
-                await world.store.record(
-                    NodeStatus(phase: .ready, image: everything.image(named: node.image.value)?.reference,
-                               services: node.serviceNames.sorted(), rack: node.rack.value),
-                    lastError: nil, for: node.name, at: world.now)
-                await world.store.remember(RememberedNode(node), at: world.now)
-            }
+            try await world.installEveryExampleNode()
             _ = try await world.run()
             let first = try #require(await world.dhcp.applied.first)
             #expect(first.contains { $0.node == gone } == (erase != .none), "\(erase): \(first.map(\.node))")
