@@ -33,12 +33,13 @@ extension Dev {
         var firstWave: Int?
         @Option(help: "Share of peers killed at random times mid-transfer.") var churn: Double = 0
         @Option(help: "Share of the killed peers that come back.") var churnReturn: Double = 0.5
-        @Option(help: "How long a killed peer stays away before it comes back (e.g. 5s).",
+        @Option(help: .duration("How long a killed peer stays away before it comes back (e.g. 5s)."),
                 transform: Quantity.durationFlag())
         var churnDelay: Duration = .seconds(5)
         @Option(help: "Random seed: the same seed replays the same run.") var seed: UInt64 = 1
         @Option(help: "Time step of the flow model, seconds.") var step: Double = 0.001
-        @Option(help: "Virtual time after which to stop (e.g. 3600, 1h).", transform: Quantity.durationFlag())
+        @Option(help: .duration("Virtual time after which to stop (e.g. 3600, 1h)."),
+                transform: Quantity.durationFlag())
         var timeLimit: Duration = .seconds(3600)
         @Flag(inversion: .prefixedNo, help: "The seed super-seeds (as `reconcile seed` does).") var superSeed = true
         @OptionGroup var output: OutputOptions
