@@ -28,12 +28,12 @@ public struct Heartbeat: Sendable {
         }
     }
 
-    /// Sends one heartbeat.
+    /// Sends one heartbeat, signed with the agent's key of the moment (a `rekey` may have replaced it).
     public func beat() async {
         let inventory = await agent.inventory()
         let message = ServiceMessage.request(.heartbeat, node: node, service: "-", payload: [inventory.jsonText()])
         do {
-            _ = try await client.send(message)
+            _ = try await client.with(key: await agent.key).send(message)
         } catch {
             logger.info("heartbeat not delivered", metadata: ["error.detail": "\(error)"])
         }
