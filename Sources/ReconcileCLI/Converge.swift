@@ -118,6 +118,9 @@ struct Convergence {
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
+                                  // A site key rotation: rotated agents' heartbeats carry keys from the new key.
+                                  await heartbeats?.use(key: Self.currentKey(desired.site, startUp: key,
+                                                                             logger: logger))
                                   await siteRetention.update(desired.site.store.retention)
                                   for follower in passFollowers { await follower.siteLoaded(checkout, desired) }
                                   tracker.updateRacks(Self.racksByHost(desired))

@@ -118,6 +118,42 @@ struct KeyRotationPassTests {
         }
     }
 
+    /// The full pass (`reconcile apply` without a scope): installed nodes on the previous key are observed under it
+    /// and rekeyed through `DriverActionPerformer`, and the printed plan says so.
+    @Test(.timeLimit(.minutes(5)))
+    func aFullPassRekeysInstalledNodes() async throws {
+        let world = try ConvergencePassTests.World { desired in
+            desired.nodes = desired.nodes.filter { ["r1n1", "r1n2"].contains($0.name) }
+            for index in desired.nodes.indices { desired.nodes[index].services = [] }
+        }
+        try await world.installAll(at: world.now)
+        try await Self.serving(["r1n1": Self.oldSite, "r1n2": Self.oldSite]) { agents, ports in
+            let seams = ConvergencePass.Seams(
+                checkout: { ConvergencePassTests.World.checkout }, store: world.store,
+                power: { _ in { _ in FakePowerDriver() } }, boot: world.boot,
+                reservations: { [dhcp = world.dhcp] _ in dhcp },
+                agents: { _ in { Self.client(ports[$0.name] ?? 1, Self.newSite.agentKey(forNode: $0.name)) } },
+                rotation: { _ in
+                    { node in
+                        let old = Self.client(ports[node.name] ?? 1, Self.oldSite.agentKey(forNode: node.name))
+                        return AgentKeyRotation(client: old, next: Self.newSite.agentKey(forNode: node.name))
+                    }
+                },
+                now: { [now = world.now] in now })
+            let outcome = try await ConvergencePass(seams: seams, policy: .init(), say: { world.output.append($0) },
+                                                    logger: Logger(label: "test.rotation"))
+                .run(world.desired, checkout: ConvergencePassTests.World.checkout)
+            #expect(outcome.plan.actions.map(\.kind) == [.rekeyAgent, .rekeyAgent])
+            #expect(outcome.report.stalled.isEmpty && outcome.report.failed.isEmpty && outcome.unreachable.isEmpty)
+            #expect(world.output.text.contains("~ r1n1: rekey"), "\(world.output.text)")
+            #expect(world.output.text.contains("2 agent keys to rotate"))
+            for node in ["r1n1", "r1n2"] {
+                #expect(await agents[node]?.key.matches(Self.newSite.agentKey(forNode: node)) == true)
+                #expect(await world.store.nodeRecord(node)?.status.phase == .ready)
+            }
+        }
+    }
+
     /// A journaled `rekeyAgent` run again (its answer was lost, or the reconciler restarted) finds the agent on
     /// the new key and is done without sending another rekey.
     @Test(.timeLimit(.minutes(5)))

@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Reconciler
 import Testing
 
@@ -61,5 +62,42 @@ struct PlannerRekeyTests {
         #expect(json.contains("\"kind\" : \"rekeyAgent\""), "\(json)")
         let data = try #require(json.data(using: .utf8))
         #expect(try JSONSerialization.jsonObject(with: data) is [String: Any])
+    }
+}
+
+/// `agent.previousKeyFile` as the loader reads it: absolute, and not the same file as `agent.keyFile`.
+struct PreviousKeyFileLoadingTests {
+    static func load(agentLine replacement: String) throws -> (LoadResult, TemporaryDirectory) {
+        let directory = try TemporaryDirectory("rackswarm-rekey")
+        let example = Repo.examples.appendingPathComponent("datacenter").path
+        for file in try FileManager.default.subpathsOfDirectory(atPath: example) where file.hasSuffix(".yaml") {
+            var text = try String(contentsOfFile: example + "/" + file, encoding: .utf8)
+            if file == "site.yaml" {
+                text = text.replacingOccurrences(of: "    keyFile: /etc/rackswarm/site.key\n", with: replacement)
+            }
+            try directory.write(file, Data(text.utf8))
+        }
+        return (SiteLoader.load(path: directory.path), directory)
+    }
+
+    @Test func previousKeyFileLoadsAndBadOnesAreLocatedErrors() throws {
+        let (good, _) = try Self.load(agentLine: "    keyFile: /etc/rackswarm/site.key\n"
+                                          + "    previousKeyFile: /etc/rackswarm/site.key.old\n")
+        let site = try #require(good.state?.site, "\(good.renderDiagnostics())")
+        #expect(site.agent.previousKeyFile == "/etc/rackswarm/site.key.old")
+        let (plain, _) = try Self.load(agentLine: "    keyFile: /etc/rackswarm/site.key\n")
+        #expect(plain.state?.site.agent.previousKeyFile == nil)
+
+        let (relative, _) = try Self.load(agentLine: "    keyFile: /etc/rackswarm/site.key\n"
+                                              + "    previousKeyFile: site.key.old\n")
+        #expect(relative.state == nil)
+        #expect(relative.renderDiagnostics().contains(
+            "site.yaml:31:22: error: agent.previousKeyFile 'site.key.old' must be an absolute path"),
+                "\(relative.renderDiagnostics())")
+        let (same, _) = try Self.load(agentLine: "    keyFile: /etc/rackswarm/site.key\n"
+                                          + "    previousKeyFile: /etc/rackswarm/site.key\n")
+        #expect(same.state == nil)
+        #expect(same.renderDiagnostics().contains("agent.previousKeyFile names the same file as agent.keyFile"),
+                "\(same.renderDiagnostics())")
     }
 }
