@@ -147,7 +147,7 @@ struct AgentKeyRotationTests {
         let mode = try FileManager.default.attributesOfItem(atPath: keyFileA)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         // The agents' heartbeats now carry K2's node keys: the reconciler's listener takes them.
-        for _ in 0..<100 where await receiver.inventories.count < 2 { try await Task.sleep(for: .milliseconds(100)) }
+        for _ in 0..<300 where await receiver.inventories.count < 2 { try await Task.sleep(for: .milliseconds(100)) }
         #expect(await Set(receiver.inventories.keys) == ["rota1", "rotb1"])
 
         // After the rotation, a rekey signed with A's old key (the one a thief of K1 could compute) is refused.
