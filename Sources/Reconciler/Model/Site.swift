@@ -228,8 +228,11 @@ public struct StepTimeouts: Sendable, Hashable {
 /// How the reconciler reaches each node's `provision-agent`: the port on the node's IP and the site key file.
 public struct AgentSettings: Sendable, Hashable {
     public var port: Int
-    /// The per-site HMAC key, on the reconciler's host (and on every node).
+    /// The site key, on the reconciler's host only: each node's agent key derives from it (HKDF).
     public var keyFile: String
+    /// The site key `keyFile` replaced, during a rotation: a node whose agent refuses the current key's node key
+    /// but takes this one's is handed its new key (`rekeyAgent`). Nil: no rotation under way.
+    public var previousKeyFile: String?
 
     public static let defaults = AgentSettings(port: 7700, keyFile: "/etc/rackswarm/site.key")
 }
