@@ -64,10 +64,13 @@ uninstrumented() {
         object=${object%\'}
         module=$(basename "$(dirname "$object")" .build)
         [[ -d "Sources/$module" || $module == Fuzz* ]] || continue
-        # Code (a non-empty .text section; Swift puts each function in its own) without __sancov_cntrs.
+        # Code (a non-empty .text section; Swift puts each function in its own) without __sancov_cntrs. The module
+        # constructor ASan adds to every object (.text.asan.module_ctor) is not our code: a file with only
+        # declarations (a typealias, an @_exported import) has that and nothing to count.
         sections=$(objdump -h "$object")
         grep -q '__sancov_cntrs' <<<"$sections" && continue
-        awk '$2 ~ /^\.text/ && $3 !~ /^0+$/ { found = 1 } END { exit !found }' <<<"$sections" && echo "$object"
+        awk '$2 ~ /^\.text/ && $2 !~ /^\.text\.(asan|sancov)\./ && $3 !~ /^0+$/ { found = 1 } END { exit !found }' \
+            <<<"$sections" && echo "$object"
     done <"$list"
     return 0
 }
