@@ -117,7 +117,7 @@ for name in "${names[@]}"; do
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
     per_cpu=$(awk -v runs="${runs:-0}" -v cpu="$cpu" 'BEGIN { split(cpu, t, " "); s = t[1] + t[2]
-        printf "%d", s > 0 ? runs / s : 0 }')
+        printf "%d", (s > 0 ? runs / s : 0) }')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     # Keep the committed corpus small: merge in only the new inputs that add coverage.
