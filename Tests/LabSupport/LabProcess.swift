@@ -86,6 +86,20 @@ public final class LabProcess: @unchecked Sendable {
         }
     }
 
+    /// The JSON object in `path` once the program has written it whole (`-o json --out-file path` of a server,
+    /// say), or nil if the program ends or `timeout` seconds pass first.
+    public func waitForJSONObject(in path: String, timeout: Double = 60) async -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline, isRunning {
+            if let data = FileManager.default.contents(atPath: path),
+               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                return object
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
     /// What it printed so far; bytes that are not UTF-8 (a bencoded answer, say) become replacement characters.
     public var output: String {
         String(decoding: FileManager.default.contents(atPath: outputFile) ?? Data(), as: UTF8.self)
