@@ -75,6 +75,7 @@ Maintainer: rackswarm authors <rackswarm@localhost>
 Section: admin
 Priority: optional
 Depends: $4
+Installed-Size: $(du -sk --exclude=DEBIAN "$1" | cut -f1)
 Description: $3
  Built from commit $commit.
 CONTROL
