@@ -9,7 +9,8 @@ struct BootServeOutputTests {
     func jsonListeningLineNamesAURLThatServesTheRoot() async throws {
         let reconcile = try #require(builtBinaries.map { $0 + "/reconcile" }, "reconcile is not built")
         let directory = try TemporaryDirectory()
-        try ListenerLimitsTests.writeKernelSite(in: directory)
+        try directory.writeBootSite()
+        try directory.write("http/boot/vmlinuz", Data("kernel bytes".utf8))
         let port = try freePort()
         let status = directory.path + "/listening.json"
         let server = try LabProcess(reconcile, [
