@@ -58,6 +58,13 @@ manuals() { # BINARY STAGE
     "$1" --generate-completion-script fish > "$2/usr/share/fish/vendor_completions.d/$name.fish"
 }
 
+# A packaged binary goes without its DWARF, as Debian's dh_strip does (the symbol table stays, so a crash's
+# backtrace still names functions): the release reconcile falls from 210 MB to 128 MB, and xz's time with it.
+binary() { # SOURCE TARGET
+    install -Dm755 "$1" "$2"
+    strip --strip-debug "$2"
+}
+
 control() { # STAGE PACKAGE DESCRIPTION DEPENDS
     mkdir -p "$1/DEBIAN"
     cat > "$1/DEBIAN/control" <<CONTROL
@@ -68,6 +75,7 @@ Maintainer: rackswarm authors <rackswarm@localhost>
 Section: admin
 Priority: optional
 Depends: $4
+Installed-Size: $(du -sk --exclude=DEBIAN "$1" | cut -f1)
 Description: $3
  Built from commit $commit.
 CONTROL
@@ -75,7 +83,7 @@ CONTROL
 
 # rackswarm: the reconciler.
 stage=$work/rackswarm
-install -Dm755 "$BIN/reconcile" "$stage/usr/bin/reconcile"
+binary "$BIN/reconcile" "$stage/usr/bin/reconcile"
 install -Dm644 "$root/deploy/systemd/rackswarm-reconciler.service" \
     "$stage/lib/systemd/system/rackswarm-reconciler.service"
 install -Dm644 "$root/deploy/etc/reconciler.yaml" "$stage/etc/rackswarm/reconciler.yaml"
@@ -102,7 +110,7 @@ deb "$stage" "$out/rackswarm_${version}_${arch}.deb"
 
 # rackswarm-agent: the node agent, for Debian-based images.
 stage=$work/rackswarm-agent
-install -Dm755 "$BIN/provision-agent" "$stage/usr/bin/provision-agent"
+binary "$BIN/provision-agent" "$stage/usr/bin/provision-agent"
 install -Dm644 "$root/deploy/systemd/provision-agent.service" "$stage/lib/systemd/system/provision-agent.service"
 manuals "$BIN/provision-agent" "$stage"
 control "$stage" rackswarm-agent "rackswarm node agent (provision-agent): installs images and services" \

@@ -5,7 +5,7 @@ import Testing
 /// `reconcile boot serve -o json --out-file F`: once it listens, F holds one JSON object with the URL, and the URL
 /// serves the HTTP root.
 struct BootServeOutputTests {
-    @Test(.timeLimit(.minutes(2)))
+    @Test(.timeLimit(.minutes(3)))
     func jsonListeningLineNamesAURLThatServesTheRoot() async throws {
         let reconcile = try #require(builtBinaries.map { $0 + "/reconcile" }, "reconcile is not built")
         let directory = try TemporaryDirectory()
@@ -18,7 +18,7 @@ struct BootServeOutputTests {
             "--no-tracker", "--output", "json", "--out-file", status,
         ], outputFile: directory.path + "/server.log")
         defer { server.stop() }
-        let document = try await server.jsonFile(status)
+        let document = try await server.jsonFile(status, timeout: .seconds(120))
         let listening = try #require(document, "no listening line in --out-file: \(server.output)")
         #expect(listening["event"] as? String == "listening" && listening["port"] as? Int == port)
         let url = try #require(listening["url"] as? String)

@@ -39,7 +39,7 @@ struct ConsoleCommandTests {
              "--listen", "127.0.0.1:0", "-o", "json", "--out-file", status],
             outputFile: site.root.appendingPathComponent("console.out").path)
         defer { server.stop() }
-        let document = try await server.jsonFile(status)
+        let document = try await server.jsonFile(status, timeout: .seconds(120))
         let listening = try #require(document, "no listening line in --out-file: \(server.output)")
         #expect(listening["event"] as? String == "listening")
         #expect(listening["mode"] as? String == "read-only")

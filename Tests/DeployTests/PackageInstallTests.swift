@@ -83,6 +83,10 @@ struct PackageInstallTests {
         let debs = ["rackswarm", "rackswarm-agent"].map { "\($0)_\(built.version)_\(arch).deb" }
         for deb in debs {
             try FileManager.default.copyItem(atPath: built.out + "/" + deb, toPath: target + "/tmp/" + deb)
+            // apt shows the disk space a package takes from this field (KiB); without it, 0.
+            let size = await runCommand("/usr/bin/dpkg-deb", ["-f", built.out + "/" + deb, "Installed-Size"])
+            let kibibytes = Int(size.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(kibibytes > 1000, "\(deb): Installed-Size \(size.output)")
         }
         let apt = "apt-get -q -o Acquire::Languages=none"
         let installed = await Self.inRoot(target, """
