@@ -47,6 +47,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 STATE = "lab.json"
 DEFAULT_BMC_PASSWORD = "lab-pass"
 BT_PORT = 6881
+# Where `redfish-watch` hears the fake driver's notifications (a core-namespace loopback address no BMC uses).
+NOTIFY_HOST, NOTIFY_PORT = "127.0.0.254", 7999
 
 
 def size_bytes(text):
@@ -312,7 +314,7 @@ def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
     systems = []
     for name, node in members:
         system = libvirt_vm.system_uuid(name)
-        systems.append({"uuid": system, "name": name, "power_state": "Off", "external_notifier": False,
+        systems.append({"uuid": system, "name": name, "power_state": "Off", "external_notifier": not on_libvirt,
                         "nics": [{"mac": node["mac"], "ip": node["ip"]}]})
         state["nodes"][name].update({"emulated": True, "redfishSystem": system})
     tls = scheme != "redfish+http"
@@ -325,7 +327,8 @@ def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
                    f"SUSHY_EMULATOR_ALLOWED_INSTANCES = {[s[key] for s in systems for key in ('name', 'uuid')]!r}"]
         environment.append(f"PYTHONPATH={libvirt_vm.python_path(lab)}")
     else:
-        config += ["SUSHY_EMULATOR_FAKE_DRIVER = True", f"SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}"]
+        config += ["SUSHY_EMULATOR_FAKE_DRIVER = True", f"SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}",
+                   f"EXTERNAL_NOTIFICATION_URL = 'http://{NOTIFY_HOST}:{NOTIFY_PORT}/'"]
     if tls:
         cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
@@ -352,10 +355,45 @@ def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
         time.sleep(0.2)
 
 
+def restart_listener(lab):
+    """Hears the fake driver's change notifications (a PUT of the system's record on each change) and restarts a
+    node's firmware when a `ForceRestart`/`GracefulRestart` is pending: PowerState alone can miss one, since the
+    driver reads `Off` for well under a second before it is `On` again."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(204)
+            self.end_headers()
+            try:
+                system = json.loads(body)
+            except ValueError:
+                return
+            pending = system.get("pending_power") or {}
+            if "Restart" not in str(pending.get("power_state")):
+                return
+            state = load_state(lab) or {}
+            node = state.get("nodes", {}).get(system.get("name"))
+            if node and node.get("kind") == "namespace":
+                print(f"{system['name']}: {pending['power_state']}: restarting its firmware", flush=True)
+                threading.Thread(target=lambda: (power_off(lab, system["name"], node),
+                                                 power_on(lab, system["name"], node)), daemon=True).start()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((NOTIFY_HOST, NOTIFY_PORT), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
 def redfish_watch(args):
     """Runs in the core namespace: polls every emulated Redfish system's PowerState and starts or stops the
-    node's firmware to match (the fake driver applies changes 1–11 s after the request, like a real BMC)."""
+    node's firmware to match (the fake driver applies changes 1–11 s after the request, like a real BMC), and
+    restarts it on a restart the driver notifies (`restart_listener`)."""
     lab = os.path.abspath(args.lab)
+    restart_listener(lab)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
