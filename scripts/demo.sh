@@ -19,6 +19,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 # DEMO_RECONCILE: another reconcile binary (e.g. the one a package installed), default the debug build.
 bin=${DEMO_RECONCILE:-$root/.build/debug/reconcile}
+# DEMO_AGENT: the provision-agent the namespace nodes run, default the debug build.
+agent=${DEMO_AGENT:-$root/.build/debug/provision-agent}
 work=${DEMO_DIR:-/tmp/rackswarm-demo}
 per_rack=${DEMO_NODES_PER_RACK:-4}
 image_mib=${DEMO_IMAGE_MIB:-64}
@@ -138,7 +140,8 @@ echo
 echo "== 3. The virtual data center: a namespace, a BMC, DHCP/TFTP and a disk per node"
 vm_nodes=()
 for n in $(seq 1 "$vms"); do vm_nodes+=(--vm "r1n$n"); done
-vdc up --site "$site" --lab "$work/lab" --report-to 10.77.0.1:7701 "${vm_nodes[@]}"
+vdc up --site "$site" --lab "$work/lab" --reconciler-bin "$bin" --agent-bin "$agent" --report-to 10.77.0.1:7701 \
+    "${vm_nodes[@]}"
 
 echo
 echo "== 4. reconcile apply --every 10s, until every node is ready"

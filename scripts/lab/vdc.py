@@ -35,18 +35,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from netlab import (HostLock, LabError, Network, kill_group, kill_namespace_processes, process_mentions,  # noqa: E402
                     sh, spawn)
+import libvirt_vm  # noqa: E402
 import vm  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
 STATE = "lab.json"
 DEFAULT_BMC_PASSWORD = "lab-pass"
 BT_PORT = 6881
+# Where `redfish-watch` hears the fake driver's notifications (a core-namespace loopback address no BMC uses).
+NOTIFY_HOST, NOTIFY_PORT = "127.0.0.254", 7999
 
 
 def size_bytes(text):
@@ -171,7 +173,7 @@ class NamespaceNode:
             pass
 
 
-NODE_KINDS = {"namespace": NamespaceNode(), "vm": vm.VMNode()}
+NODE_KINDS = {"namespace": NamespaceNode(), "vm": vm.VMNode(), "libvirt": libvirt_vm.LibvirtVMNode()}
 
 
 def kind_for(node):
@@ -200,6 +202,10 @@ def build(lab, site, inventory, state, net, args):
     disk_size = size_bytes(args.disk_size)
     vms = vm.vm_nodes(inventory, args.vm, args.vms)
     NODE_KINDS["vm"] = vm.VMNode(size_bytes(args.vm_disk_size), args.vm_memory, args.accel)
+    NODE_KINDS["libvirt"] = libvirt_vm.LibvirtVMNode(size_bytes(args.vm_disk_size), args.vm_memory, args.accel)
+    if "libvirt" in vms.values():
+        libvirt_vm.start_daemon(lab, state, net)
+        save_state(lab, state)
     for index, node in enumerate(inventory["nodes"], start=1):
         name = node["name"]
         directory = os.path.join(lab, "nodes", name)
@@ -218,7 +224,7 @@ def build(lab, site, inventory, state, net, args):
             env["SEED_FOR"] = args.seed_for
         if args.report_to:
             env["REPORT_TO"] = args.report_to
-        kind = "vm" if name in vms else kind_for(node)
+        kind = vms.get(name) or kind_for(node)
         made = NODE_KINDS[kind].create(net, state, index, node, directory, env)
         state["nodes"][name] = {"kind": kind, "rack": node["rack"], "mac": node["mac"], "ip": node["ip"],
                                 "bmc": node["bmc"]["url"], "scheme": node["bmc"]["scheme"], "emulated": False, **made}
@@ -234,7 +240,7 @@ def build(lab, site, inventory, state, net, args):
     save_state(lab, state)
     for (scheme, host, port), members in sorted(redfish.items()):
         start_redfish_bmc(lab, state, net, scheme, host, port, members, args.python)
-    if redfish:
+    if any(state["nodes"][name]["kind"] == "namespace" for members in redfish.values() for name, _ in members):
         net.spawn([sys.executable, os.path.abspath(__file__), "redfish-watch", lab],
                   os.path.join(lab, "redfish-watch.log"), namespace=core)
     save_state(lab, state)
@@ -282,9 +288,15 @@ def start_ipmi_bmc(lab, state, net, name, bmc):
 
 
 def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
-    """One sushy-emulator (fake driver) for every Redfish/iLO node behind host:port, HTTPS with a self-signed
-    certificate unless the scheme is redfish+http. `redfish-watch` turns its power states into firmware runs."""
+    """One sushy-emulator for every Redfish/iLO node behind host:port, HTTPS with a self-signed certificate unless
+    the scheme is redfish+http: its fake driver (`redfish-watch` turns its power states into firmware runs), or its
+    libvirt driver on the lab's libvirtd when the nodes are VMs (all of them: one emulator has one driver)."""
     core = state["core"]
+    kinds = {state["nodes"][name]["kind"] for name, _ in members}
+    if len(kinds) > 1:
+        raise LabError(f"Redfish BMC {host}:{port} serves VM and namespace nodes "
+                       f"({', '.join(name for name, _ in members)}): make all of them VMs or none")
+    on_libvirt = kinds == {"libvirt"}
     if not host.startswith("127."):
         net.add_address(core, f"{host}/32")
     directory = os.path.join(lab, "redfish", f"{host}-{port}")
@@ -301,14 +313,22 @@ def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
        password)
     systems = []
     for name, node in members:
-        system = str(uuid.uuid5(uuid.NAMESPACE_URL, f"rackswarm-lab:{name}"))
-        systems.append({"uuid": system, "name": name, "power_state": "Off", "external_notifier": False,
+        system = libvirt_vm.system_uuid(name)
+        systems.append({"uuid": system, "name": name, "power_state": "Off", "external_notifier": not on_libvirt,
                         "nics": [{"mac": node["mac"], "ip": node["ip"]}]})
         state["nodes"][name].update({"emulated": True, "redfishSystem": system})
     tls = scheme != "redfish+http"
     config = [f"SUSHY_EMULATOR_LISTEN_IP = '{host}'", f"SUSHY_EMULATOR_LISTEN_PORT = {port}",
-              "SUSHY_EMULATOR_FAKE_DRIVER = True", f"SUSHY_EMULATOR_AUTH_FILE = '{htpasswd}'",
-              f"SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}"]
+              f"SUSHY_EMULATOR_AUTH_FILE = '{htpasswd}'"]
+    environment = [f"TMPDIR={directory}"]
+    if on_libvirt:
+        # Its systems are the lab daemon's domains, by name (the node's) and UUID (system_uuid).
+        config += [f"SUSHY_EMULATOR_LIBVIRT_URI = '{libvirt_vm.uri(lab)}'",
+                   f"SUSHY_EMULATOR_ALLOWED_INSTANCES = {[s[key] for s in systems for key in ('name', 'uuid')]!r}"]
+        environment.append(f"PYTHONPATH={libvirt_vm.python_path(lab)}")
+    else:
+        config += ["SUSHY_EMULATOR_FAKE_DRIVER = True", f"SUSHY_EMULATOR_FAKE_SYSTEMS = {systems!r}",
+                   f"EXTERNAL_NOTIFICATION_URL = 'http://{NOTIFY_HOST}:{NOTIFY_PORT}/'"]
     if tls:
         cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
         sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "30",
@@ -319,7 +339,7 @@ def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
         file.write("\n".join(config) + "\n")
     emulator = os.path.join(os.path.dirname(python), "sushy-emulator")
     # The fake driver keeps its systems in a database under TMPDIR: one directory per emulator.
-    proc = net.spawn(["env", f"TMPDIR={directory}", emulator, "--config", conf], os.path.join(directory, "sushy.log"),
+    proc = net.spawn(["env", *environment, emulator, "--config", conf], os.path.join(directory, "sushy.log"),
                      namespace=core)
     base = f"{'https' if tls else 'http'}://{host}:{port}"
     state.setdefault("redfish", []).append({"base": base, "username": bmc.get("username") or "admin",
@@ -335,10 +355,45 @@ def start_redfish_bmc(lab, state, net, scheme, host, port, members, python):
         time.sleep(0.2)
 
 
+def restart_listener(lab):
+    """Hears the fake driver's change notifications (a PUT of the system's record on each change) and restarts a
+    node's firmware when a `ForceRestart`/`GracefulRestart` is pending: PowerState alone can miss one, since the
+    driver reads `Off` for well under a second before it is `On` again."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(204)
+            self.end_headers()
+            try:
+                system = json.loads(body)
+            except ValueError:
+                return
+            pending = system.get("pending_power") or {}
+            if "Restart" not in str(pending.get("power_state")):
+                return
+            state = load_state(lab) or {}
+            node = state.get("nodes", {}).get(system.get("name"))
+            if node and node.get("kind") == "namespace":
+                print(f"{system['name']}: {pending['power_state']}: restarting its firmware", flush=True)
+                threading.Thread(target=lambda: (power_off(lab, system["name"], node),
+                                                 power_on(lab, system["name"], node)), daemon=True).start()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((NOTIFY_HOST, NOTIFY_PORT), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
 def redfish_watch(args):
     """Runs in the core namespace: polls every emulated Redfish system's PowerState and starts or stops the
-    node's firmware to match (the fake driver applies changes 1–11 s after the request, like a real BMC)."""
+    node's firmware to match (the fake driver applies changes 1–11 s after the request, like a real BMC), and
+    restarts it on a restart the driver notifies (`restart_listener`)."""
     lab = os.path.abspath(args.lab)
+    restart_listener(lab)
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -350,6 +405,8 @@ def redfish_watch(args):
             token = base64.b64encode(f"{bmc['username']}:{bmc['password']}".encode()).decode()
             for name in bmc["nodes"]:
                 node = state["nodes"][name]
+                if node["kind"] != "namespace":
+                    continue  # sushy's libvirt driver powers a VM itself
                 request = urllib.request.Request(f"{bmc['base']}/redfish/v1/Systems/{node['redfishSystem']}",
                                                  headers={"Authorization": f"Basic {token}"})
                 try:

@@ -22,15 +22,19 @@ QEMU = "qemu-system-x86_64"
 
 
 def vm_nodes(inventory, named, count):
-    """The nodes that become qemu VMs: those `named`, then the first `count` other IPMI nodes. A VM needs an IPMI
-    BMC (its chassis hook drives qemu); Redfish nodes stay namespaces (sushy-emulator drives VMs through libvirt)."""
+    """The nodes that become qemu VMs: those `named`, then the first `count` other IPMI nodes. An IPMI node's VM is
+    driven by its ipmi_sim's chassis hook ("vm" kind); a Redfish node's (`redfish+http`/`redfish+https`, named
+    only) by sushy-emulator's libvirt driver ("libvirt" kind, scripts/lab/libvirt_vm.py). iLO nodes stay
+    namespaces."""
     names = list(named or [])
-    ipmi = [node["name"] for node in inventory["nodes"] if node["bmc"]["scheme"] == "ipmi"]
+    schemes = {node["name"]: node["bmc"]["scheme"] for node in inventory["nodes"]}
     for name in names:
-        if name not in ipmi:
-            raise LabError(f"--vm {name}: not an IPMI node of the site (VM nodes are driven by ipmi_sim)")
+        if schemes.get(name) not in ("ipmi", "redfish+http", "redfish+https"):
+            raise LabError(f"--vm {name}: not an IPMI or Redfish node of the site "
+                           f"({schemes.get(name) or 'no such node'})")
+    ipmi = [name for name, scheme in schemes.items() if scheme == "ipmi"]
     extra = [name for name in ipmi if name not in names][:count]
-    return set(names + extra)
+    return {name: "vm" if schemes[name] == "ipmi" else "libvirt" for name in names + extra}
 
 
 def install_pxelinux(tftp_root, net):
