@@ -74,6 +74,8 @@ public final class IPMITransport: Sendable {
             let router = self.router
             let created = DatagramBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Room for a burst of answers from thousands of BMCs (the kernel caps it at net.core.rmem_max).
+                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
