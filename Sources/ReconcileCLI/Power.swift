@@ -59,7 +59,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
 
     @Option(help: ArgumentHelp("How many BMCs to talk to at once (1 to 65536); one silent for a whole --timeout "
                                + "stops counting, up to 32 times as many waiting."))
-    var concurrency = 256
+    var concurrency = 1024
 
     @OptionGroup var output: OutputOptions
 

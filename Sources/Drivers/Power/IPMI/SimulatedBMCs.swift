@@ -56,8 +56,8 @@ public final class SimulatedBMCs: Sendable {
         }
         // Every bind is under way at once: thousands of sockets bind in a fraction of the time one by one takes.
         let binding = zip(specs, states).map { spec, state in
+            // No SO_REUSEADDR: a second simulator on the same addresses fails to bind instead of sharing them.
             DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(SimulatedBMCHandler(state: state))
