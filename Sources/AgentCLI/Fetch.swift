@@ -29,7 +29,7 @@ struct Fetch: AsyncParsableCommand, DefaultLogLevel {
     @Option(help: "This node's rack, sent to the tracker.")
     var rack: String?
 
-    @Option(help: "Keep seeding this long after completion (e.g. 30s, 5m).",
+    @Option(help: .duration("Keep seeding this long after completion (e.g. 30s, 5m)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var seedFor: Duration = .zero
 

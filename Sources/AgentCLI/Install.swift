@@ -34,18 +34,19 @@ struct Install: AsyncParsableCommand, DefaultLogLevel {
     @Option(help: "Accept peers on HOST:PORT.")
     var listen: String = "0.0.0.0:6881"
 
-    @Option(help: "Keep seeding this long after the image is written (e.g. 30s, 5m).",
+    @Option(help: .duration("Keep seeding this long after the image is written (e.g. 30s, 5m)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var seedFor: Duration = .zero
 
-    @Option(help: "Time between downloading reports (seconds, or e.g. 500ms, 2s).", transform: Quantity.durationFlag())
+    @Option(help: .duration("Time between downloading reports (e.g. 2, 500ms, 2s)."),
+            transform: Quantity.durationFlag())
     var reportInterval: Duration = .seconds(2)
 
-    @Option(help: "How long to keep retrying while the report server is unreachable (e.g. 120, 2m).",
+    @Option(help: .duration("How long to keep retrying while the report server is unreachable (e.g. 120, 2m)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var giveUpAfter: Duration = .seconds(120)
 
-    @Option(help: "How long one post action may run (e.g. 600, 10m).", transform: Quantity.durationFlag())
+    @Option(help: .duration("How long one post action may run (e.g. 600, 10m)."), transform: Quantity.durationFlag())
     var actionTimeout: Duration = .seconds(600)
 
     @Flag(help: "Mount the image's root partition (its rootPartition) on --root for the post actions.")

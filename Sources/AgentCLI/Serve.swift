@@ -41,21 +41,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "RPM database path, written as %_dbpath into an .rpmmacros the agent gives dnf and rpm.")
     var rpmDbpath: String?
 
-    @Option(help: "How long a process must stay alive after its start script before install answers ok (e.g. 500ms).",
+    @Option(help: .duration("How long a process must live after its start script before install says ok (e.g. 500ms)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var settle: Duration = .seconds(1)
 
-    @Option(help: "How long a process has to appear after its start script ran (e.g. 10, 10s).",
+    @Option(help: .duration("How long a process has to appear after its start script ran (e.g. 10, 10s)."),
             transform: Quantity.durationFlag())
     var processTimeout: Duration = .seconds(10)
 
-    @Option(help: "How long a start or stop script may run (e.g. 60, 1m).", transform: Quantity.durationFlag())
+    @Option(help: .duration("How long a start or stop script may run (e.g. 60, 1m)."),
+            transform: Quantity.durationFlag())
     var scriptTimeout: Duration = .seconds(60)
 
     @Option(help: "Reconciler address (HOST:PORT) to send heartbeats with the node's inventory to.")
     var reportTo: String?
 
-    @Option(help: "Time between heartbeats (e.g. 30, 30s).", transform: Quantity.durationFlag())
+    @Option(help: .duration("Time between heartbeats (e.g. 30, 30s)."), transform: Quantity.durationFlag())
     var heartbeatInterval: Duration = .seconds(30)
 
     @Option(help: "Write the bound port to this file once listening (for scripts using port 0).")

@@ -115,16 +115,8 @@ struct SwarmStatistics: Sendable {
 
 /// Human spellings of bytes, rates and durations.
 enum Units {
-    static func bytes(_ value: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var amount = Double(value)
-        var unit = 0
-        while amount >= 1024, unit < units.count - 1 {
-            amount /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(value) B" : String(format: "%.1f %@", amount, units[unit])
-    }
+    /// Binary units with one decimal, as the command line prints them (`Quantity.rounded`).
+    static func bytes(_ value: Int64) -> String { Quantity.rounded(bytes: value) }
 
     static func rate(_ bytesPerSecond: Double) -> String { bytes(Int64(bytesPerSecond.rounded())) + "/s" }
 

@@ -31,11 +31,16 @@ struct CommandLineEndToEndTests {
             "\(bin)/reconcile",
             [
                 "seed", torrent, "--data", image, "--listen", "127.0.0.1:\(seedPort)",
-                "--tracker-listen", "127.0.0.1:\(trackerPort)",
+                "--tracker-listen", "127.0.0.1:\(trackerPort)", "-o", "json",
             ],
             outputFile: directory.file("seed.log")
         )
-        #expect(await waitForOutput(seed, "seeding"), "\(seed.log)")
+        #expect(await waitForOutput(seed, "\"event\":\"seeding\""), "\(seed.log)")
+        // `-o json`: the status line is one JSON object naming the torrent and the port.
+        let seeding = try #require(seed.log.split(separator: "\n").first { $0.hasPrefix("{") })
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(seeding.utf8)) as? [String: Any])
+        #expect(status["infoHash"] as? String == metainfo.infoHash.hex && status["port"] as? Int == seedPort)
+        #expect(status["tracker"] as? String == "http://127.0.0.1:\(trackerPort)/announce")
 
         let viaTracker = directory.file("via-tracker.img")
         let fetch = try ChildProcess(
@@ -68,6 +73,12 @@ struct CommandLineEndToEndTests {
         #expect(tty.status == 0, "\(tty.output)")
         #expect(tty.output.contains("\r[##############################] 100.0%"))
         #expect(filesEqual(image, viaTTY))
+        // Its progress lines are JSON too, counting the bytes it uploaded.
+        #expect(await waitForOutput(seed, "\"event\":\"progress\""), "\(seed.log)")
+        let uploaded = seed.log.split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["uploadedBytes"] as? Int
+        }
+        #expect(uploaded.max() ?? 0 > 0, "\(seed.log)")
         kill(seed.pid, SIGTERM)
         #expect(await seed.wait(timeout: 10) == 0, "seed stops cleanly on SIGTERM: \(seed.log)")
     }
