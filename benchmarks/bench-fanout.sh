@@ -30,7 +30,7 @@ for n in $SIZES; do
     "$RECONCILE" dev bmc-sim --count "$n" --first-address 127.77.0.1 --port 16623 --silent-percent 20 \
         --list "$work/bmcs-$n" > "$work/sim-$n.out" 2>&1 &
     sim=$!
-    until grep -q ready "$work/sim-$n.out"; do
+    until grep -qs ready "$work/sim-$n.out"; do
         kill -0 "$sim" 2>/dev/null || { echo "bench-fanout: bmc-sim failed: $(cat "$work/sim-$n.out")" >&2; exit 1; }
         sleep 0.1
     done
