@@ -57,7 +57,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
             help: "IPMI cipher suites allowed for --bmc, strongest first (17,3); 17 alone forbids suite 3.")
     var cipherSuites = "17,3"
 
-    @Option(help: ArgumentHelp("How many BMCs to talk to at once (1 to 65536); one silent for a quarter of "
+    @Option(help: ArgumentHelp("How many BMCs to talk to at once (1 to 65536); one silent for a whole "
                                + "--timeout stops counting, up to 32 times as many waiting."))
     var concurrency = 256
 

@@ -168,8 +168,6 @@ private struct SessionDriver {
     let route: IPMIRoute
     let configuration: BMCConfiguration
     let logger: Logger
-    /// Whether the BMC sent anything yet in this session.
-    var answered = false
 
     /// Performs actions until the machine reaches a terminal one (established, response, closed).
     mutating func drive(_ first: IPMISessionMachine.Action, retries: Int? = nil) async throws(PowerError)
@@ -198,18 +196,7 @@ private struct SessionDriver {
         -> IPMISessionMachine.Action
     {
         let deadline = ContinuousClock.now.advanced(by: configuration.timeout)
-        if !answered, let slot = FanOutSlot.current {
-            // A BMC that has not answered the session's first datagram within a quarter of the timeout is likely
-            // silent: in a fan-out it stops holding a slot then (its own timeout and retries are unchanged).
-            let early = ContinuousClock.now.advanced(by: configuration.timeout / 4)
-            if let datagram = await route.receive(until: early) {
-                route.putBack(datagram)
-            } else if !Task.isCancelled {
-                slot.stalled()
-            }
-        }
         while let datagram = await route.receive(until: deadline) {
-            answered = true
             let action = machine.receive(datagram)
             if case .ignore(let reason) = action {
                 logger.debug("ignored datagram", metadata: ["ipmi.reason": "\(reason)"])

@@ -103,11 +103,6 @@ struct IPMIRoute: Sendable {
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
     }
 
-    /// Queues a datagram taken with `receive` again, to be the next one read.
-    func putBack(_ bytes: [UInt8]) {
-        mailbox.putBack(bytes)
-    }
-
     /// The next datagram from the BMC, or nil if none came before the deadline.
     func receive(until deadline: ContinuousClock.Instant) async -> [UInt8]? {
         await mailbox.receive(until: deadline, on: channel.eventLoop)
@@ -195,11 +190,6 @@ final class IPMIMailbox: Sendable {
             return nil
         }
         waiter?.resume(returning: bytes)
-    }
-
-    /// Puts a datagram back at the head of the queue (it was read before its reader was ready for it).
-    func putBack(_ bytes: [UInt8]) {
-        state.withLockedValue { $0.queued.insert(bytes, at: 0) }
     }
 
     func receive(until deadline: ContinuousClock.Instant, on eventLoop: any EventLoop) async -> [UInt8]? {
