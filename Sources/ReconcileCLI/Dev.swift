@@ -10,7 +10,7 @@ struct Dev: AsyncParsableCommand {
         abstract: "Developer tools: synthetic sites and loader benchmarks.",
         shouldDisplay: false,
         subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self, LabInventory.self,
-                      FillStore.self, BenchStore.self, SwarmSim.self]
+                      FillStore.self, BenchStore.self, SwarmSim.self, BMCSim.self]
     )
 }
 
@@ -102,6 +102,8 @@ extension Dev {
         @Option(help: "Number of nodes.") var nodes: Int = 1000
         @Option(help: "Nodes per rack.") var nodesPerRack: Int = 40
         @Option(name: .customLong("out-dir"), help: "The directory to write the site into.") var output: String
+        @Option(help: "A file whose lines start with each node's BMC URL (e.g. dev bmc-sim --list).")
+        var bmcList: String?
 
         @OptionGroup var logging: LoggingOptions
 
@@ -110,7 +112,12 @@ extension Dev {
         }
 
         func run() async throws {
-            let generator = SiteGenerator(nodes: nodes, nodesPerRack: nodesPerRack)
+            let urls = try bmcList.map { path in
+                try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+                    .compactMap { $0.split(separator: " ").first.map(String.init) }
+            }
+            if let urls, urls.count < nodes { throw ValidationError("--bmc-list has \(urls.count) BMCs, not \(nodes)") }
+            let generator = SiteGenerator(nodes: nodes, nodesPerRack: nodesPerRack, bmcURLs: urls)
             try generator.write(to: output)
             print("wrote \(nodes) nodes in \(generator.rackCount) racks to \(output)")
         }

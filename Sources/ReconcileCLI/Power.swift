@@ -14,12 +14,20 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
             ACTION is one of: \(PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", ")).
             Nodes of the site: reconcile power --repo . --path examples/datacenter r1n1 r1n2 status
             One or more BMCs: reconcile power --bmc ipmi://10.0.0.5 --credentials env:BMC_PASS status
+            Every node of the site: reconcile power --repo . --path examples/datacenter --all status
             """
     )
 
     @Option(
         name: .customLong("bmc"), help: "A BMC URL (ipmi://, redfish+https://, redfish+http://, ilo://); repeatable.")
     var bmcs: [String] = []
+
+    @Option(help: ArgumentHelp("A file of BMC URLs, one a line (words after the URL are ignored), as --bmc each; "
+                               + "for thousands of BMCs."))
+    var bmcList: String?
+
+    @Flag(help: "Every present node of the site (instead of naming nodes).")
+    var all = false
 
     @Option(help: "BMC user name for --bmc.")
     var username = "admin"
@@ -49,7 +57,8 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
             help: "IPMI cipher suites allowed for --bmc, strongest first (17,3); 17 alone forbids suite 3.")
     var cipherSuites = "17,3"
 
-    @Option(help: "How many BMCs to talk to at once (1 to 65536).")
+    @Option(help: ArgumentHelp("How many BMCs to talk to at once (1 to 65536); one silent for a whole "
+                               + "--timeout stops counting, up to 32 times as many waiting."))
     var concurrency = 256
 
     @OptionGroup var output: OutputOptions
@@ -75,9 +84,12 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
                 "unknown action '\(last)'; expected one of "
                     + PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", "))
         }
-        if bmcs.isEmpty && nodes.isEmpty { throw ValidationError("name nodes or give --bmc URL") }
-        if !bmcs.isEmpty && !nodes.isEmpty { throw ValidationError("give either nodes or --bmc, not both") }
-        if !bmcs.isEmpty {
+        let byURL = !bmcs.isEmpty || bmcList != nil
+        let bySite = !nodes.isEmpty || all
+        if !byURL && !bySite { throw ValidationError("name nodes, or give --all, --bmc URL or --bmc-list FILE") }
+        if byURL && bySite { throw ValidationError("give either nodes (or --all) or --bmc/--bmc-list, not both") }
+        if all && !nodes.isEmpty { throw ValidationError("give either node names or --all, not both") }
+        if byURL {
             guard let credentials else { throw ValidationError("--bmc needs --credentials env:NAME or file:PATH") }
             guard SecretReference(parsing: credentials) != nil else {
                 throw ValidationError("--credentials must be env:NAME or file:PATH")
@@ -127,7 +139,19 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
 
     /// The BMCs to talk to, with where their passwords are.
     private func resolveTargets() throws -> [PowerTarget] {
-        if !bmcs.isEmpty {
+        if !bmcs.isEmpty || bmcList != nil {
+            var bmcs = bmcs
+            if let bmcList {
+                let text: String
+                do {
+                    text = try String(contentsOfFile: bmcList, encoding: .utf8)
+                } catch {
+                    throw ValidationError("--bmc-list \(bmcList): cannot read it (\(error.localizedDescription))")
+                }
+                bmcs += text.split(whereSeparator: \.isNewline).compactMap { line in
+                    line.split(whereSeparator: \.isWhitespace).first.map(String.init)
+                }.filter { !$0.hasPrefix("#") }
+            }
             guard let reference = credentials.flatMap(SecretReference.init(parsing:)) else {
                 throw ValidationError("--credentials must be env:NAME or file:PATH")
             }
@@ -154,8 +178,12 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
         let (_, desired) = try source.loadSite(refusal: "no BMC was contacted")
         var targets: [PowerTarget] = []
         var problems: [String] = []
-        for name in nodes {
-            guard let node = desired.nodes.first(where: { $0.name == name }) else {
+        let byName = Dictionary(desired.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let cipherSuites = desired.site.ipmiCipherSuites
+        _ = try suites(cipherSuites)
+        let names = all ? desired.nodes.filter { $0.state == .present }.map(\.name) : nodes
+        for name in names {
+            guard let node = byName[name] else {
                 problems.append("no node named '\(name)' in the site")
                 continue
             }
@@ -171,8 +199,6 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
             var timeouts = desired.site.timeouts
             if let timeout { timeouts.bmcRequest = timeout }
             if let retries { timeouts.bmcRetries = retries }
-            let cipherSuites = desired.site.ipmiCipherSuites
-            _ = try suites(cipherSuites)
             targets.append(PowerTarget(name: name, shown: BMCAddress(node.bmc.endpoint.value).description) {
                 [target, timeouts] () throws(PowerError) -> BMCConfiguration in
                 try BMCConfiguration(node: target, timeouts: timeouts, cipherSuites: cipherSuites)

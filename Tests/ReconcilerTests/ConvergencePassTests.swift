@@ -176,6 +176,24 @@ struct ConvergencePassTests {
         #expect(!outcome.plan.actions.isEmpty && outcome.plan.actions.allSatisfy { $0.rack == "r1" })
         #expect(await world.store.journal(node: nil).allSatisfy { $0.action.rack == "r1" })
         #expect(await world.agent.installed.keys.allSatisfy { $0.hasPrefix("r1") }, "no service on r2")
+        // Another reconciler's nodes are neither asked nor recorded (their status is its to write).
+        #expect(await world.agent.calls.allSatisfy { $0.node.hasPrefix("r1") }, "no agent on r2 asked")
+        for node in world.desired.nodes where node.rack.value == "r2" {
+            #expect(await world.store.nodeRecord(node.name) == nil, "\(node.name) recorded")
+        }
+    }
+
+    /// A full pass on a shared store asks the agents of installed nodes only on the racks it holds.
+    @Test func aFullPassAsksNoAgentOnAnotherReconcilersRacks() async throws {
+        let world = try World()
+        try await world.installAll(at: world.now)
+        let base = world.pass()
+        var seams = base.seams
+        seams.holdRacks = { _ in ["r2"] }
+        let pass = ConvergencePass(seams: seams, policy: base.policy, say: base.say, logger: base.logger)
+        _ = try await pass.run(world.desired, checkout: World.checkout)
+        let asked = await world.agent.calls.map(\.node)
+        #expect(!asked.isEmpty && asked.allSatisfy { $0.hasPrefix("r2") }, "\(asked)")
     }
 
     @Test func anOperatorsPassRequestIsAnsweredByTheNextPass() async throws {

@@ -1,6 +1,11 @@
+import NIOConcurrencyHelpers
+
 /// Runs `transform` over `items` with at most `limit` running at once; results keep the input order.
 ///
-/// One reconciler drives many BMCs at once; the cap keeps sockets, memory and the BMC network in check.
+/// One reconciler drives many BMCs at once; the cap keeps sockets, memory and the BMC network in check. A call
+/// whose peer has not answered within a whole timeout (the IPMI driver says so through `FanOutSlot.current`) stops
+/// counting against `limit`, so silent BMCs wait out their retries side by side instead of holding back the ones
+/// that answer; at most `limit × stalledFactor` calls are under way in all.
 /// With an `executor` (e.g. `PowerDriverResources.executor`), the work starts on it rather than hopping there.
 public func boundedConcurrentMap<Item: Sendable, Result: Sendable>(
     _ items: [Item], limit: Int, executor: (any TaskExecutor)? = nil,
@@ -8,22 +13,100 @@ public func boundedConcurrentMap<Item: Sendable, Result: Sendable>(
 ) async -> [Result] {
     guard !items.isEmpty else { return [] }
     let limit = max(1, limit)
-    return await withTaskGroup(of: (Int, Result).self) { group in
-        var results = [Result?](repeating: nil, count: items.count)
-        var next = 0
-        while next < min(limit, items.count) {
-            let index = next
-            group.addTask(executorPreference: executor) { (index, await transform(items[index])) }
-            next += 1
-        }
-        while let (index, result) = await group.next() {
-            results[index] = result
-            if next < items.count {
-                let index = next
-                group.addTask(executorPreference: executor) { (index, await transform(items[index])) }
-                next += 1
+    let gate = FanOutGate(active: limit, total: limit * FanOutSlot.stalledFactor)
+    let results = NIOLockedValueBox([Result?](repeating: nil, count: items.count))
+    // A discarding group frees each call's task as it ends: a long fan-out keeps no finished task alive.
+    await withDiscardingTaskGroup { group in
+        for index in items.indices {
+            await gate.enter()
+            let slot = FanOutSlot(gate: gate)
+            group.addTask(executorPreference: executor) {
+                let result = await FanOutSlot.$current.withValue(slot) { await transform(items[index]) }
+                slot.finish()
+                results.withLockedValue { $0[index] = result }
             }
         }
-        return results.compactMap { $0 }
+    }
+    return results.withLockedValue { $0.compactMap { $0 } }
+}
+
+/// The place one call of `boundedConcurrentMap` holds; a driver waiting on a peer that stays silent gives it up.
+public final class FanOutSlot: Sendable {
+    /// The slot of the call running in this task, if it runs under `boundedConcurrentMap`.
+    @TaskLocal public static var current: FanOutSlot?
+    /// How many times the limit may be under way in all, counting the calls that stalled.
+    public static let stalledFactor = 32
+
+    private let gate: FanOutGate
+    private let state = NIOLockedValueBox((stalled: false, finished: false))
+
+    init(gate: FanOutGate) {
+        self.gate = gate
+    }
+
+    /// The call waited a whole timeout without an answer: it stops counting against the limit (once).
+    public func stalled() {
+        let leave = state.withLockedValue { state -> Bool in
+            guard !state.stalled, !state.finished else { return false }
+            state.stalled = true
+            return true
+        }
+        if leave { gate.leave(active: true, total: false) }
+    }
+
+    func finish() {
+        let wasActive = state.withLockedValue { state -> Bool? in
+            guard !state.finished else { return nil }
+            state.finished = true
+            return !state.stalled
+        }
+        if let wasActive { gate.leave(active: wasActive, total: true) }
+    }
+}
+
+/// Counts the calls under way (`total`) and those not stalled (`active`); one feeder waits for room in both.
+final class FanOutGate: Sendable {
+    private struct State {
+        var active = 0
+        var total = 0
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let activeLimit: Int
+    private let totalLimit: Int
+    private let state = NIOLockedValueBox(State())
+
+    init(active: Int, total: Int) {
+        activeLimit = active
+        totalLimit = max(active, total)
+    }
+
+    /// Waits until one more call may start, and counts it.
+    func enter() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let admitted = state.withLockedValue { state -> Bool in
+                guard state.active < activeLimit, state.total < totalLimit else {
+                    state.waiter = continuation
+                    return false
+                }
+                state.active += 1
+                state.total += 1
+                return true
+            }
+            if admitted { continuation.resume() }
+        }
+    }
+
+    func leave(active: Bool, total: Bool) {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            if active { state.active -= 1 }
+            if total { state.total -= 1 }
+            guard let waiter = state.waiter, state.active < activeLimit, state.total < totalLimit else { return nil }
+            state.waiter = nil
+            state.active += 1
+            state.total += 1
+            return waiter
+        }
+        waiter?.resume()
     }
 }

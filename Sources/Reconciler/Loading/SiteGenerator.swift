@@ -6,11 +6,14 @@ public struct SiteGenerator: Sendable {
     public var nodes: Int
     public var nodesPerRack: Int
     public var firstWave: Int
+    /// Each node's BMC URL, in node order (e.g. simulated BMCs); nil: made-up IPMI and Redfish addresses.
+    public var bmcURLs: [String]?
 
-    public init(nodes: Int, nodesPerRack: Int = 40, firstWave: Int = 2) {
+    public init(nodes: Int, nodesPerRack: Int = 40, firstWave: Int = 2, bmcURLs: [String]? = nil) {
         self.nodes = nodes
         self.nodesPerRack = max(1, nodesPerRack)
         self.firstWave = firstWave
+        self.bmcURLs = bmcURLs
     }
 
     public var rackCount: Int { (nodes + nodesPerRack - 1) / nodesPerRack }
@@ -118,8 +121,9 @@ public struct SiteGenerator: Sendable {
             let ip = "10.\(128 + (host >> 16)).\((host >> 8) & 0xFF).\(host & 0xFF)"
             let mac = String(format: "52:54:%02x:%02x:%02x:%02x", (index >> 24) & 0xFF, (index >> 16) & 0xFF,
                              (index >> 8) & 0xFF, index & 0xFF)
-            let bmc = index % 2 == 0 ? "ipmi://10.200.\((index >> 8) & 0xFF).\(index & 0xFF):\(623 + (index >> 16))"
+            let madeUp = index % 2 == 0 ? "ipmi://10.200.\((index >> 8) & 0xFF).\(index & 0xFF):\(623 + (index >> 16))"
                 : "redfish+https://bmc-\(index).example.net/redfish/v1/Systems/1"
+            let bmc = bmcURLs.map { $0[index % $0.count] } ?? madeUp
             let service = index % 3 == 0 ? "web" : "vod"
             text += """
                 ---

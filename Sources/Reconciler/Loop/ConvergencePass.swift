@@ -180,11 +180,12 @@ public struct ConvergencePass: Sendable {
         await seams.siteChanged(checkout, desired)
         let refused = everything ? await seams.images(desired, checkout) : [:]
         if everything { await applyReservations(desired) }
-        let observation = try await observeAgents(desired)
+        // Racks are held before any agent is asked: another reconciler's nodes are its to ask and record.
+        let held = try await holdRacks(desired)
+        let observation = try await observeAgents(desired, held: held)
         let unreachable = observation.unreachable
         let now = seams.now()
         let windows = MaintenanceGate(desired, at: now)
-        let held = try await holdRacks(desired)
         let plan = windows.marking(try await makePlan(desired, observation: observation, held: held), at: now)
         say(PlanRenderer(colour: false).text(plan, site: desired.site.name, commit: checkout.commit))
         var executorPolicy = policy.executor
@@ -234,17 +235,22 @@ public struct ConvergencePass: Sendable {
     /// Asks the agents what they run; says which nodes could not be asked, with why, and which hold their key from
     /// the previous site key. A full pass asks only installed nodes, and not those whose heartbeat came recently
     /// and after the last change recorded for them (an earlier beat may predate their last install); a services
-    /// pass asks every present node.
-    private func observeAgents(_ desired: DesiredState) async throws -> ServiceReconciler.Observation {
+    /// pass asks every present node. With `held` racks (a shared store), only the nodes on them are asked, and only
+    /// their status is written.
+    private func observeAgents(_ desired: DesiredState, held: Set<String>?) async throws
+        -> ServiceReconciler.Observation
+    {
         let store = seams.store
         let services = ServiceReconciler(desired: desired, store: store, agents: seams.agents(desired.site),
                                          rotation: seams.rotation(desired.site), logger: logger, now: seams.now)
-        guard policy.scope == .all else { return try await services.observe() }
-        let installed = Set(try await store.observedState().nodes.filter { $0.value.phase == .ready }.keys)
+        let mine = held.map { racks in Set(desired.nodes.filter { racks.contains($0.rack.value) }.map(\.name)) }
+        guard policy.scope == .all else { return try await services.observe(only: mine) }
+        var installed = Set(try await store.observedState().nodes.filter { $0.value.phase == .ready }.keys)
+        if let mine { installed.formIntersection(mine) }
         var recent: [String: NodeInventory] = [:]
         let freshness = Int64(policy.heartbeatFreshness.components.seconds)
         let oldest = Int64(seams.now().timeIntervalSince1970) - freshness
-        for (name, beat) in await seams.heartbeats() where beat.at >= oldest {
+        for (name, beat) in await seams.heartbeats() where beat.at >= oldest && mine?.contains(name) ?? true {
             guard let seen = try await store.nodeRecord(name)?.lastSeen, Double(beat.at) > seen.timeIntervalSince1970
             else { continue }
             recent[name] = beat.inventory

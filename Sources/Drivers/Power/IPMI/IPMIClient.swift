@@ -206,6 +206,8 @@ private struct SessionDriver {
             return action
         }
         if Task.isCancelled { throw error(.unreachable, "cancelled") }
+        // A whole timeout without an answer: in a fan-out, let a BMC that answers take this call's place.
+        FanOutSlot.current?.stalled()
         attempts += 1
         guard attempts <= retries else {
             if machine.rejectedCount > 0 {

@@ -74,6 +74,8 @@ public final class IPMITransport: Sendable {
             let router = self.router
             let created = DatagramBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Room for a burst of answers from thousands of BMCs (the kernel caps it at net.core.rmem_max).
+                .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -166,6 +168,9 @@ final class IPMIMailbox: Sendable {
     private struct State {
         var queued: [[UInt8]] = []
         var waiter: (id: UInt64, continuation: CheckedContinuation<[UInt8]?, Never>)?
+        /// The waiter's deadline, cancelled when a datagram comes first (thousands of sessions would otherwise
+        /// leave thousands of spent timers on the event loop).
+        var timer: Scheduled<Void>?
         var nextID: UInt64 = 0
     }
 
@@ -177,6 +182,8 @@ final class IPMIMailbox: Sendable {
         let waiter = state.withLockedValue { state -> CheckedContinuation<[UInt8]?, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
+                state.timer?.cancel()
+                state.timer = nil
                 return waiter.continuation
             }
             if state.queued.count < Self.capacity { state.queued.append(bytes) }
@@ -205,7 +212,10 @@ final class IPMIMailbox: Sendable {
                 let remaining = ContinuousClock.now.duration(to: deadline)
                 let (seconds, attoseconds) = remaining.components
                 let nanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-                eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in expire(id) }
+                let timer = eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [self] in expire(id) }
+                state.withLockedValue { state in
+                    if state.waiter?.id == id { state.timer = timer } else { timer.cancel() }
+                }
             }
         } onCancel: {
             expire(id)
@@ -216,6 +226,7 @@ final class IPMIMailbox: Sendable {
         let waiter = state.withLockedValue { state -> CheckedContinuation<[UInt8]?, Never>? in
             guard let waiter = state.waiter, waiter.id == id else { return nil }
             state.waiter = nil
+            state.timer = nil
             return waiter.continuation
         }
         waiter?.resume(returning: nil)
