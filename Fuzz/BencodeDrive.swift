@@ -1,5 +1,5 @@
-// One drive of the bencode decoder, shared by the libFuzzer harness (scripts/fuzz.sh compiles it with the decoder's
-// files, dropping the import) and the corpus replay test (Tests/TorrentTests links it).
+// One drive of the bencode decoder, shared by the libFuzzer harness (Fuzz/Harnesses/BencodeFuzz.swift) and the corpus
+// replay test (Tests/TorrentTests links it).
 @testable import Torrent
 
 /// Decodes `bytes` strictly: accepted when it decodes, and then it must encode back to exactly the same bytes

@@ -1,5 +1,5 @@
-// One drive of the .torrent metainfo parser, shared by the libFuzzer harness (scripts/fuzz.sh compiles it with the
-// parser's files, dropping the import) and the corpus replay test (Tests/TorrentTests links it).
+// One drive of the .torrent metainfo parser, shared by the libFuzzer harness (Fuzz/Harnesses/MetainfoFuzz.swift) and
+// the corpus replay test (Tests/TorrentTests links it).
 @testable import Torrent
 
 /// Parses `bytes` as metainfo: accepted when it gives one, whose pieces must be consistent (each non-empty and at

@@ -1,5 +1,5 @@
-// One drive of the `Range` header parser, shared by the libFuzzer harness (scripts/fuzz.sh compiles it with the
-// parser's file, dropping the import) and the corpus replay test (Tests/BootTests links it).
+// One drive of the `Range` header parser, shared by the libFuzzer harness (Fuzz/Harnesses/RangeFuzz.swift) and the
+// corpus replay test (Tests/BootTests links it).
 @testable import BootServer
 
 /// Reads `bytes` as a file size (the first eight bytes, any Int, the extremes included) and a header (the rest),

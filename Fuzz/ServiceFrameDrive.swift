@@ -1,13 +1,14 @@
-// One drive of the service request frame parser, shared by the libFuzzer harness (scripts/fuzz.sh compiles it with
-// the parser's files, dropping the import) and the corpus replay test (Tests/PackagesTests links it).
+// One drive of the service request frame parser, shared by the libFuzzer harness
+// (Fuzz/Harnesses/ServiceFrameFuzz.swift) and the corpus replay test (Tests/PackagesTests links it).
 import Drivers
 
-/// Feeds `bytes` to the parser whole and then in two pieces; nil when both give the same messages or errors and every
-/// parsed message encodes back to a frame that parses to itself, else what went wrong.
+/// Feeds `bytes` to the parser whole and then in two pieces, with the default limits and with tight ones (64-byte
+/// frames, 8 fields, so short inputs reach the limit checks); nil when both give the same messages or errors and
+/// every parsed message encodes back to a frame that parses to itself, else what went wrong.
 func driveServiceFrame(_ bytes: [UInt8]) -> String? {
     var problem: String?
-    func drain(_ chunks: [ArraySlice<UInt8>]) -> [String] {
-        var parser = ServiceMessageParser()
+    func drain(_ chunks: [ArraySlice<UInt8>], tight: Bool) -> [String] {
+        var parser = tight ? ServiceMessageParser(maximumFrameLength: 64, maximumFieldCount: 8) : ServiceMessageParser()
         var seen: [String] = []
         for chunk in chunks {
             parser.append(chunk)
@@ -29,8 +30,9 @@ func driveServiceFrame(_ bytes: [UInt8]) -> String? {
         return seen
     }
     let cut = bytes.count / 2
-    if drain([bytes[...]]) != drain([bytes[..<cut], bytes[cut...]]) {
-        return "the parser's answer depends on how the bytes arrive"
+    for tight in [false, true]
+    where drain([bytes[...]], tight: tight) != drain([bytes[..<cut], bytes[cut...]], tight: tight) {
+        return "the parser's answer depends on how the bytes arrive\(tight ? " (tight limits)" : "")"
     }
     return problem
 }

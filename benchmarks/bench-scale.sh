@@ -41,7 +41,7 @@ for n in ${RACKSWARM_BENCH_SIZES:-10000 100000}; do
     "$bin" dev generate-site --nodes "$n" --out-dir "$site" > /dev/null
     "$pgbin/psql" -X -q -h 127.0.0.1 -p "$port" -U rackswarm -d postgres -c "CREATE DATABASE bench_$n"
     sqlite=$("$bin" dev bench-store "$site" --state "$work/state-$n.db")
-    postgres=$("$bin" dev bench-store "$site" --state "$(url "bench_$n")" --shards 3 --seconds 5)
+    postgres=$("$bin" dev bench-store "$site" --state "$(url "bench_$n")" --shards 3 --write-time 5s)
     result=$("$py" - "$sqlite" "$postgres" "$bin" <<'PY'
 import json, sys
 s, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])

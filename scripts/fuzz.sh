@@ -64,10 +64,13 @@ uninstrumented() {
         object=${object%\'}
         module=$(basename "$(dirname "$object")" .build)
         [[ -d "Sources/$module" || $module == Fuzz* ]] || continue
-        # Code (a non-empty .text section; Swift puts each function in its own) without __sancov_cntrs.
+        # Code (a non-empty .text section; Swift puts each function in its own) without __sancov_cntrs. The module
+        # constructor ASan adds to every object (.text.asan.module_ctor) is not our code: a file with only
+        # declarations (a typealias, an @_exported import) has that and nothing to count.
         sections=$(objdump -h "$object")
         grep -q '__sancov_cntrs' <<<"$sections" && continue
-        awk '$2 ~ /^\.text/ && $3 !~ /^0+$/ { found = 1 } END { exit !found }' <<<"$sections" && echo "$object"
+        awk '$2 ~ /^\.text/ && $2 !~ /^\.text\.(asan|sancov)\./ && $3 !~ /^0+$/ { found = 1 } END { exit !found }' \
+            <<<"$sections" && echo "$object"
     done <"$list"
     return 0
 }
@@ -114,7 +117,7 @@ for name in "${names[@]}"; do
     speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
     per_cpu=$(awk -v runs="${runs:-0}" -v cpu="$cpu" 'BEGIN { split(cpu, t, " "); s = t[1] + t[2]
-        printf "%d", s > 0 ? runs / s : 0 }')
+        printf "%d", (s > 0 ? runs / s : 0) }')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
     # Keep the committed corpus small: merge in only the new inputs that add coverage.

@@ -1,11 +1,14 @@
-// libFuzzer entry point for the RMCP/RMCP+ and IPMI decoders; built by scripts/fuzz.sh with IPMIDrive.swift.
-// Property: any datagram, stream of frames, RMCP+ handshake message or IPMI response gives a value or a thrown
-// IPMICodecError, never a trap; the stream decoder never consumes a partial frame.
+// libFuzzer entry point for the RMCP/RMCP+ and IPMI decoders and the IPMI session machine; built by scripts/fuzz.sh
+// with IPMIDrive.swift.
+// Property: any datagram, stream of frames, RMCP+ handshake message, IPMI response or encrypted session payload gives
+// a value or a thrown IPMICodecError, never a trap; the stream decoder never consumes a partial frame; a session
+// machine given any datagrams as a BMC's answers never traps; a sealed payload opens to itself.
 
 @testable import Drivers
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIPMI(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    driveIPMI(Array(UnsafeBufferPointer(start: data, count: size)))
+    let problem = driveIPMI(Array(UnsafeBufferPointer(start: data, count: size))).problem
+    precondition(problem == nil, problem ?? "")
     return 0
 }

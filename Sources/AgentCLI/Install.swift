@@ -9,7 +9,7 @@ import RackswarmCore
 import Torrent
 
 /// `provision-agent install`: the install environment a node runs after PXE-booting its install kernel.
-struct Install: AsyncParsableCommand, DefaultLogLevel {
+struct Install: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Install the image the kernel arguments name onto the disk, reporting each phase.",
         discussion: """
@@ -34,29 +34,25 @@ struct Install: AsyncParsableCommand, DefaultLogLevel {
     @Option(help: "Accept peers on HOST:PORT.")
     var listen: String = "0.0.0.0:6881"
 
-    @Option(help: "Keep seeding this long after the image is written (e.g. 30s, 5m).",
+    @Option(help: .duration("Keep seeding this long after the image is written (e.g. 30s, 5m)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var seedFor: Duration = .zero
 
-    @Option(help: "Time between downloading reports (seconds, or e.g. 500ms, 2s).", transform: Quantity.durationFlag())
+    @Option(help: .duration("Time between downloading reports (e.g. 2, 500ms, 2s)."),
+            transform: Quantity.durationFlag())
     var reportInterval: Duration = .seconds(2)
 
-    @Option(help: "How long to keep retrying while the report server is unreachable (e.g. 120, 2m).",
+    @Option(help: .duration("How long to keep retrying while the report server is unreachable (e.g. 120, 2m)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var giveUpAfter: Duration = .seconds(120)
 
-    @Option(help: "How long one post action may run (e.g. 600, 10m).", transform: Quantity.durationFlag())
+    @Option(help: .duration("How long one post action may run (e.g. 600, 10m)."), transform: Quantity.durationFlag())
     var actionTimeout: Duration = .seconds(600)
 
     @Flag(help: "Mount the image's root partition (its rootPartition) on --root for the post actions.")
     var mountRoot = false
 
-    @Flag(help: "Log debug detail.")
-    var verbose = false
-
-    /// Debug with `--verbose`, else info.
-    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
-
+    @OptionGroup var verbosity: VerboseOption
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {

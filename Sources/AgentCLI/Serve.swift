@@ -20,7 +20,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "This node's name (MESSAGE0 of the requests it accepts).")
     var node: String
 
-    @Option(help: "File holding the per-site key (at least 16 bytes).")
+    @Option(help: "File holding this node's agent key (at least 16 bytes); a signed rekey request replaces it.")
     var keyFile: String
 
     @Option(help: "Directory for recorded service definitions and seen nonces.")
@@ -41,21 +41,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "RPM database path, written as %_dbpath into an .rpmmacros the agent gives dnf and rpm.")
     var rpmDbpath: String?
 
-    @Option(help: "How long a process must stay alive after its start script before install answers ok (e.g. 500ms).",
+    @Option(help: .duration("How long a process must live after its start script before install says ok (e.g. 500ms)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var settle: Duration = .seconds(1)
 
-    @Option(help: "How long a process has to appear after its start script ran (e.g. 10, 10s).",
+    @Option(help: .duration("How long a process has to appear after its start script ran (e.g. 10, 10s)."),
             transform: Quantity.durationFlag())
     var processTimeout: Duration = .seconds(10)
 
-    @Option(help: "How long a start or stop script may run (e.g. 60, 1m).", transform: Quantity.durationFlag())
+    @Option(help: .duration("How long a start or stop script may run (e.g. 60, 1m)."),
+            transform: Quantity.durationFlag())
     var scriptTimeout: Duration = .seconds(60)
 
     @Option(help: "Reconciler address (HOST:PORT) to send heartbeats with the node's inventory to.")
     var reportTo: String?
 
-    @Option(help: "Time between heartbeats (e.g. 30, 30s).", transform: Quantity.durationFlag())
+    @Option(help: .duration("Time between heartbeats (e.g. 30, 30s)."), transform: Quantity.durationFlag())
     var heartbeatInterval: Duration = .seconds(30)
 
     @Option(help: "Write the bound port to this file once listening (for scripts using port 0).")
@@ -117,7 +118,8 @@ struct Serve: AsyncParsableCommand {
         let agent = ProvisioningAgent(
             configuration: .init(
                 node: node, installRoot: installRoot, stateDirectory: stateDir,
-                scriptTimeout: scriptTimeout, processStartTimeout: processTimeout, settleTime: settle),
+                scriptTimeout: scriptTimeout, processStartTimeout: processTimeout, settleTime: settle,
+                keyFile: keyFile),
             key: key, installer: installer, processes: LinuxProcessTable(installRoot: installRoot), logger: logger)
         let metrics = AgentMetrics(version: BuildInfo.version, commit: BuildInfo.commit)
         let server = ServiceAgentServer(address: address, logger: logger) { request in

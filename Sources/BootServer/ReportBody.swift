@@ -2,7 +2,14 @@ import Foundation
 import RackswarmCore
 
 /// Decodes and checks a `POST /report/{node}` body, saying exactly what is wrong with a bad one.
+///
+/// The numbers are range-checked here, where they come in, so what reads the store (the console's sums over nodes,
+/// its implied image sizes and ETA) never meets one that makes its arithmetic trap.
 enum ReportBody {
+    /// The most a byte counter (`downloaded`, `uploaded`, `fromSeed`) may say: 256 TiB, 64 times the largest image a
+    /// torrent may describe (`Metainfo.Limits.maxLength`). Summed over 32,768 nodes it still fits an Int64.
+    static let maxCounter: Int64 = 1 << 48
+
     /// Why a body is not a report, for the 400 answer.
     struct Problem: Error, CustomStringConvertible {
         var description: String
@@ -32,8 +39,15 @@ enum ReportBody {
             return fail("\(error)")
         }
         guard (0...100).contains(report.percent) else { return fail("percent \(report.percent) is not 0…100") }
+        if let started = report.uploadStartedAtPercent, !(0...100).contains(started) {
+            return fail("uploadStartedAtPercent \(started) is not 0…100")
+        }
         guard report.downloaded >= 0, report.uploaded >= 0, report.fromSeed >= 0 else {
             return fail("byte counters must not be negative")
+        }
+        for (field, value) in [("downloaded", report.downloaded), ("uploaded", report.uploaded),
+                               ("fromSeed", report.fromSeed)] where value > maxCounter {
+            return fail("field '\(field)': \(value) exceeds the limit of \(maxCounter) bytes (ReportBody.maxCounter)")
         }
         if report.phase == .failed, (report.error ?? "").isEmpty {
             return fail("a failed report needs an error")

@@ -54,11 +54,16 @@ struct SwarmStatistics: Sendable {
         remainingBytes = known ? remaining : nil
     }
 
+    /// The largest image size a report may imply: the largest image a torrent may describe (4 TiB).
+    static let maxImpliedSize: Int64 = 1 << 42
+
     static func imageSizes(snapshot: ConsoleSnapshot) -> [String: Int64] {
         var sizes: [String: Int64] = [:]
         for progress in snapshot.nodes.values.lazy.compactMap(\.install) where progress.report.percent > 0 {
-            let implied = Int64((Double(progress.report.downloaded) * 100 / progress.report.percent).rounded())
-            sizes[progress.report.image] = max(sizes[progress.report.image] ?? 0, implied)
+            // A tiny percent implies a size past any Int64: such a report says nothing about the size.
+            let implied = (Double(progress.report.downloaded) * 100 / progress.report.percent).rounded()
+            guard let size = Int64(exactly: implied), size <= maxImpliedSize else { continue }
+            sizes[progress.report.image] = max(sizes[progress.report.image] ?? 0, size)
         }
         for image in snapshot.desired.images where sizes[image.reference] == nil {
             guard case .file(let path) = image.source else { continue }
@@ -115,20 +120,13 @@ struct SwarmStatistics: Sendable {
 
 /// Human spellings of bytes, rates and durations.
 enum Units {
-    static func bytes(_ value: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var amount = Double(value)
-        var unit = 0
-        while amount >= 1024, unit < units.count - 1 {
-            amount /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(value) B" : String(format: "%.1f %@", amount, units[unit])
-    }
+    /// Binary units with one decimal, as the command line prints them (`Quantity.rounded`).
+    static func bytes(_ value: Int64) -> String { Quantity.rounded(bytes: value) }
 
     static func rate(_ bytesPerSecond: Double) -> String { bytes(Int64(bytesPerSecond.rounded())) + "/s" }
 
     static func duration(_ seconds: TimeInterval) -> String {
+        guard seconds.magnitude < 100 * 365 * 86_400 else { return "over 100 years" }
         let total = Int(seconds.rounded())
         if total < 60 { return "\(total)s" }
         if total < 3600 { return "\(total / 60)m \(total % 60)s" }

@@ -5,8 +5,9 @@
 /// spelled-out forms `KiB`, `MiB`, `GiB`, `TiB` (2¹⁰, 2²⁰, 2³⁰, 2⁴⁰); decimal units are `kB`/`KB`, `MB`, `GB`,
 /// `TB` (10³, 10⁶, 10⁹, 10¹²); `B` is one byte. So `4M` = `4MiB` = 4194304 and `4MB` = 4000000 (dd's convention).
 ///
-/// Durations: a number of seconds (with at most three decimals: `90`, `0.5`), or one or more whole number-unit
-/// pairs with units `ms`, `s`, `m`, `h`, `d` (`250ms`, `90s`, `5m`, `1h30m`, `2d`).
+/// Durations: a number of seconds (with at most six decimals: `90`, `0.5`, `0.00005`), or one or more whole
+/// number-unit pairs with units `us` (also `µs`, `μs`), `ms`, `s`, `m`, `h`, `d` (`50us`, `250ms`, `90s`, `5m`,
+/// `1h30m`, `2d`). The smallest unit is the microsecond; each caller's range says what it accepts.
 ///
 /// Nothing here traps: a number too big for 64 bits, or a sum past the caller's limit, is a `QuantityError`.
 public enum Quantity {
@@ -32,17 +33,17 @@ public enum Quantity {
 
     /// Reads a duration, which must lie in `range`.
     public static func duration(_ text: String, in range: ClosedRange<Duration>) throws(QuantityError) -> Duration {
-        // Milliseconds in an Int64 reach 292 million years: far past any limit, so the sum is checked against
+        // Microseconds in an Int64 reach 292 thousand years: far past any limit, so the sum is checked against
         // the overflow and then against the range.
-        var milliseconds: Int64 = 0
+        var microseconds: Int64 = 0
         var rest = Substring(text)
         guard !rest.isEmpty else { throw malformedDuration(text) }
         if let dot = rest.firstIndex(of: "."), rest[..<dot].allSatisfy(\.isASCIIDigit),
-           (1...3).contains(rest[rest.index(after: dot)...].count),
+           (1...6).contains(rest[rest.index(after: dot)...].count),
            rest[rest.index(after: dot)...].allSatisfy(\.isASCIIDigit) {
-            // Decimal seconds: `0.5` is `500ms`.
+            // Decimal seconds: `0.5` is `500000us`.
             let fraction = rest[rest.index(after: dot)...]
-            rest = rest[..<dot] + "s" + fraction + String(repeating: "0", count: 3 - fraction.count) + "ms"
+            rest = rest[..<dot] + "s" + fraction + String(repeating: "0", count: 6 - fraction.count) + "us"
         } else if rest.allSatisfy(\.isASCIIDigit) {
             rest += "s"
         }
@@ -57,10 +58,10 @@ public enum Quantity {
                 continue
             }
             let (product, overflow) = number.multipliedReportingOverflow(by: factor)
-            let (sum, overflowSum) = milliseconds.addingReportingOverflow(product)
-            if overflow || overflowSum { outOfRange = true } else { milliseconds = sum }
+            let (sum, overflowSum) = microseconds.addingReportingOverflow(product)
+            if overflow || overflowSum { outOfRange = true } else { microseconds = sum }
         }
-        let value = Duration.milliseconds(milliseconds)
+        let value = Duration.microseconds(microseconds)
         guard !outOfRange, range.contains(value) else {
             throw QuantityError("duration '\(clip(text))' is out of range: it must be between "
                 + "\(describe(range.lowerBound)) and \(describe(range.upperBound))")
@@ -118,10 +119,13 @@ public enum Quantity {
         return "\(whole).\(String(repeating: "0", count: max(0, digits - fractionText.count)))\(fractionText)"
     }
 
-    /// The text for a duration in the largest unit that divides it (`366d`, `90s`, `250ms`).
+    /// The text for a duration in the largest unit that divides it (`366d`, `90s`, `250ms`, `50us`); below a
+    /// microsecond is cut off, as the grammar cannot write it.
     public static func describe(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
-        if attoseconds != 0 { return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)ms" }
+        let micro = attoseconds / 1_000_000_000_000
+        if micro % 1000 != 0 { return "\(seconds * 1_000_000 + micro)us" }
+        if micro != 0 { return "\(seconds * 1000 + micro / 1000)ms" }
         for (unit, factor) in [("d", Int64(86400)), ("h", 3600), ("m", 60)]
         where seconds != 0 && seconds % factor == 0 {
             return "\(seconds / factor)\(unit)"
@@ -136,7 +140,11 @@ public enum Quantity {
         "kB": 1000, "KB": 1000, "MB": 1_000_000, "GB": 1_000_000_000, "TB": 1_000_000_000_000,
     ]
 
-    static let durationUnits: [String: Int64] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000]
+    /// Microseconds per unit; `µs` is the micro sign (U+00B5), `μs` the Greek mu (U+03BC): both are typed.
+    static let durationUnits: [String: Int64] = [
+        "us": 1, "\u{B5}s": 1, "\u{3BC}s": 1, "ms": 1000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000,
+        "d": 86_400_000_000,
+    ]
 
     static func malformedDuration(_ text: String) -> QuantityError {
         QuantityError("malformed duration '\(clip(text))'", hint: "write it like 30s, 5m or 1h30m")

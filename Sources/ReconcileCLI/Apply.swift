@@ -41,7 +41,7 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "This reconciler's name among those sharing a PostgreSQL state (default: the host name).")
     var shardId: String = Settings.value("shard-id", StateLocation.defaultShard)
 
-    @Option(help: "How long a rack lease lasts without renewal (PostgreSQL state); renewed every third of it.",
+    @Option(help: .duration("How long a rack lease lasts unrenewed (PostgreSQL state); renewed every third of it."),
             transform: Quantity.durationFlag(in: .seconds(2) ... .seconds(3600)))
     var leaseTtl: Duration = .seconds(30)
 
@@ -56,7 +56,7 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "What a pass may change: all, or services (only services on nodes whose agent answers).")
     var scope: Planner.Policy.Scope = .all
 
-    @Option(help: "Keep converging: a pass now, then one every DURATION (e.g. 30s, 5m) until SIGTERM/SIGINT.",
+    @Option(help: .duration("Keep converging: a pass now, then one every DURATION (e.g. 30s, 5m) until stopped."),
             transform: Quantity.durationFlag())
     var every: Duration?
 
@@ -72,7 +72,7 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Attempts per action before a node counts as failed, the first included.")
     var attempts: Int = Settings.integer("attempts", 5)
 
-    @Option(help: "First retry delay; it doubles per retry (with jitter), up to 60 s.",
+    @Option(help: .duration("First retry delay; it doubles per retry (with jitter), up to 60 s."),
             transform: Quantity.durationFlag(in: .milliseconds(1) ... .seconds(60)))
     var backoff: Duration = .seconds(2)
 
@@ -101,7 +101,7 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
 
-    @Option(help: ArgumentHelp(
+    @Option(help: .duration(
         "With --loop/--every: after each pass, prune ended journal entries older than this (e.g. 30d).",
         discussion: "Default: the site's store.retention; without either the journal is kept whole."),
             transform: Quantity.durationFlag())

@@ -41,6 +41,8 @@ struct Boot: AsyncParsableCommand {
         @Option(help: "dnsmasq's pid file; without it the hosts file is written and dnsmasq is not signalled.")
         var dnsmasqPidFile: String?
 
+        @OptionGroup var output: OutputOptions
+
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
@@ -59,28 +61,75 @@ struct Boot: AsyncParsableCommand {
                                         server: BootServerAddress(site.network),
                                         tokens: key.map(InstallTokenMinter.init(siteKey:)), logger: logger)
             let settings = DnsmasqSettings(site: site, hostsFile: dnsmasqHosts.file(for: site))
-            var failed = false
+            var siteFilesError: String?
             do {
                 try await driver.writeSiteFiles()
             } catch {
-                print("failed: site files: \(error)")
-                failed = true
+                siteFilesError = "\(error)"
             }
             let reservations: (any DHCPReservationDriver)? = site.network.dhcp == .managed
                 ? DnsmasqReservations(settings: settings, pidFile: dnsmasqPidFile, logger: logger) : nil
             let result = await BootSynchronizer(driver: driver, reservations: reservations, logger: logger)
                 .sync(desired: desired, observed: observed)
-            for (node, mode) in result.written.sorted(by: { $0.key < $1.key }) { print("wrote: \(node): \(mode)") }
-            for node in result.removed.sorted() { print("removed: \(node): installed, boots from disk") }
-            for node in result.pruned { print("pruned: \(node)") }
-            for (_, error) in result.failed.sorted(by: { $0.key < $1.key }) { print("failed: \(error)") }
-            if let count = result.reservations { print("dhcp: \(count) reservations in \(settings.hostsFile)") }
-            if let error = result.dhcpError { print("failed: \(error)") }
-            if site.network.dhcp == .external {
-                let granted = desired.nodes.filter { $0.state == .present && result.failed[$0.name] == nil }
-                print(ExternalDHCP.instructions(granted.map(DHCPReservation.init), settings: settings), terminator: "")
+            let granted = site.network.dhcp == .external
+                ? desired.nodes.filter { $0.state == .present && result.failed[$0.name] == nil }
+                    .map(DHCPReservation.init)
+                : nil
+            let report = SyncReport(result: result, siteFilesError: siteFilesError,
+                                    hostsFile: result.reservations == nil ? nil : settings.hostsFile,
+                                    externalReservations: granted)
+            switch output.output {
+            case .json: try output.emit(try OutputOptions.jsonDocument(report))
+            case .text: try output.emit(report.text(settings: settings))
             }
-            if failed || !result.failed.isEmpty || result.dhcpError != nil { throw ExitCode.failure }
+            if siteFilesError != nil || !result.failed.isEmpty || result.dhcpError != nil { throw ExitCode.failure }
+        }
+
+        /// What a sync did: `-o json` prints it as is, `-o text` one line per fact.
+        struct SyncReport: Encodable {
+            /// Node to the entry written: `install` or `localBoot`.
+            var written: [String: String]
+            var removed: [String]
+            var pruned: [String]
+            /// Node to why it got no entry.
+            var failed: [String: String]
+            var siteFilesError: String?
+            /// Reservations handed to dnsmasq (`dhcp: managed`), and its hosts file.
+            var reservations: Int?
+            var hostsFile: String?
+            var dhcpError: String?
+            /// With `dhcp: external`, the reservations to add to the site's DHCP server by hand.
+            var externalReservations: [DHCPReservation]?
+
+            init(result: BootSyncResult, siteFilesError: String?, hostsFile: String?,
+                 externalReservations: [DHCPReservation]?) {
+                written = result.written
+                removed = result.removed.sorted()
+                pruned = result.pruned
+                failed = result.failed.mapValues { "\($0)" }
+                self.siteFilesError = siteFilesError
+                reservations = result.reservations
+                self.hostsFile = hostsFile
+                dhcpError = result.dhcpError.map { "\($0)" }
+                self.externalReservations = externalReservations
+            }
+
+            func text(settings: DnsmasqSettings) -> String {
+                var lines = siteFilesError.map { ["failed: site files: \($0)"] } ?? []
+                lines += written.sorted { $0.key < $1.key }.map { "wrote: \($0.key): \($0.value)" }
+                lines += removed.map { "removed: \($0): installed, boots from disk" }
+                lines += pruned.map { "pruned: \($0)" }
+                lines += failed.sorted { $0.key < $1.key }.map { "failed: \($0.value)" }
+                if let reservations, let hostsFile {
+                    lines.append("dhcp: \(reservations) reservations in \(hostsFile)")
+                }
+                if let dhcpError { lines.append("failed: \(dhcpError)") }
+                var text = lines.map { $0 + "\n" }.joined()
+                if let externalReservations {
+                    text += ExternalDHCP.instructions(externalReservations, settings: settings)
+                }
+                return text
+            }
         }
     }
 
@@ -128,6 +177,9 @@ struct Boot: AsyncParsableCommand {
         @Option(help: "Rotated --reports files kept: FILE.1 (the newest) to FILE.N.")
         var reportsKeep: Int = 5
 
+        /// `-o json` prints the listening line as JSON (`event`, `url`, `port`); `--out-file` receives it.
+        @OptionGroup var output: OutputOptions
+
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
@@ -159,8 +211,15 @@ struct Boot: AsyncParsableCommand {
                     try await log.append(node: node, report: report)
                 }
             }
-            let app = server.application(host: listen, port: port ?? desired.site.network.httpPort) { [listen] port in
-                print("serving \(desired.site.boot.httpRoot) on \(listen):\(port)")
+            let root = desired.site.boot.httpRoot
+            let app = server.application(host: listen, port: port ?? desired.site.network.httpPort) {
+                [listen, output] port in
+                do {
+                    try output.line("serving \(root) on \(listen):\(port)",
+                                      ListeningStatus(url: "http://\(listen):\(port)/", port: port, mode: nil))
+                } catch {
+                    logger.error("cannot write the listening line", metadata: ["error": "\(error)"])
+                }
             }
             guard let tracker else { return try await app.runService() }
             let group = ServiceGroup(configuration: .init(

@@ -32,9 +32,12 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: "File of operator tokens that may run actions; without it the console is read-only.")
     var tokenFile: String?
 
-    @Option(help: "Load the repo again at most this often (e.g. 10, 1m; 0 loads it for every page).",
+    @Option(help: .duration("Load the repo again at most this often (e.g. 10, 1m; 0 loads it for every page)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var refresh: Duration = .seconds(10)
+
+    /// `-o json` prints the listening line as JSON (`event`, `url`, `port`, `mode`); `--out-file` receives it.
+    @OptionGroup var output: OutputOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -55,14 +58,19 @@ struct ConsoleCommand: AsyncParsableCommand {
         let address = HostPort(parsing: listen) ?? HostPort(host: "127.0.0.1", port: 8088)
         let (host, port) = (address.host, address.port)
         let mode = tokens == nil ? "read-only" : "actions need a token"
+        let output = output
         let app = Application(
             router: console.router(context: BootRequestContext.self),
             server: ListenerLimits().server(),
             configuration: .init(address: .hostname(host, port: port), serverName: "rackswarm-console"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
-                let line = "console: http://\(host):\(bound)/ (\(mode))\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
+                let url = "http://\(host):\(bound)/"
+                do {
+                    try output.line("console: \(url) (\(mode))", ListeningStatus(url: url, port: bound, mode: mode))
+                } catch {
+                    logger.error("cannot write the listening line", metadata: ["error": "\(error)"])
+                }
             },
             logger: logger)
         try await app.runService()

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Reconciler
 import ReconcilerPostgres
+import RackswarmCore
 
 extension Dev {
     /// Times what a pass asks of the state store, on a generated site: the first install's plan journaled, and a
@@ -17,7 +18,8 @@ extension Dev {
         @Option(help: "An empty state store: a SQLite path or postgres://… (see `apply --state`).") var state: String
         @Option(help: "Reconcilers writing at once for the write-rate figure (PostgreSQL; 0 skips it).")
         var shards: Int = 0
-        @Option(help: "Seconds the write-rate figure runs.") var seconds: Double = 5
+        @Option(help: .duration("How long the write-rate figure runs (e.g. 5s)."), transform: Quantity.durationFlag())
+        var writeTime: Duration = .seconds(5)
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
@@ -65,7 +67,7 @@ extension Dev {
         }
 
         /// `shards` reconcilers take their share of the racks by lease, then each journals actions on its racks
-        /// (planned, started, finished: three fenced writes) for `seconds`. Answers the transitions written.
+        /// (planned, started, finished: three fenced writes) for `writeTime`. Answers the transitions written.
         private func writeRate(_ shared: PostgresStateStore, desired: DesiredState) async throws -> (Int, Double) {
             let racks = Set(desired.racks.map(\.name))
             var keepers: [RackLeaseKeeper] = []
@@ -77,7 +79,7 @@ extension Dev {
             }
             for _ in 0..<2 { for keeper in keepers { _ = try await keeper.hold(racks) } }
             let nodesByRack = Dictionary(grouping: desired.nodes, by: \.rack.value)
-            let seconds = self.seconds
+            let seconds = writeTime.seconds
             let clock = ContinuousClock()
             let start = clock.now
             let total = try await withThrowingTaskGroup(of: Int.self) { group in

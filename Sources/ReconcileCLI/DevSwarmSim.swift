@@ -28,17 +28,22 @@ extension Dev {
         var uplink: Double?
         @Option(help: "The core's rate (none: not a limit).", transform: SwarmSim.rate) var core: Double?
         @Option(help: "The seed's link rate.", transform: SwarmSim.rate) var seedRate: Double = 5e6
-        @Option(help: "Latency per hop, seconds.") var hopLatency: Double = 0.000_05
+        @Option(help: .duration("Latency per hop, up to 1s (e.g. 50us, 0.00005)."),
+                transform: Quantity.durationFlag(in: .zero ... .seconds(1)))
+        var hopLatency: Duration = .microseconds(50)
         @Option(help: "Rack waves: this many peers per rack first, the rest at their first piece (default: flat).")
         var firstWave: Int?
         @Option(help: "Share of peers killed at random times mid-transfer.") var churn: Double = 0
         @Option(help: "Share of the killed peers that come back.") var churnReturn: Double = 0.5
-        @Option(help: "How long a killed peer stays away before it comes back (e.g. 5s).",
+        @Option(help: .duration("How long a killed peer stays away before it comes back (e.g. 5s)."),
                 transform: Quantity.durationFlag())
         var churnDelay: Duration = .seconds(5)
         @Option(help: "Random seed: the same seed replays the same run.") var seed: UInt64 = 1
-        @Option(help: "Time step of the flow model, seconds.") var step: Double = 0.001
-        @Option(help: "Virtual time after which to stop (e.g. 3600, 1h).", transform: Quantity.durationFlag())
+        @Option(help: .duration("Time step of the flow model, from 1us to 1s (e.g. 1ms, 0.001)."),
+                transform: Quantity.durationFlag(in: .microseconds(1) ... .seconds(1)))
+        var step: Duration = .milliseconds(1)
+        @Option(help: .duration("Virtual time after which to stop (e.g. 3600, 1h)."),
+                transform: Quantity.durationFlag())
         var timeLimit: Duration = .seconds(3600)
         @Flag(inversion: .prefixedNo, help: "The seed super-seeds (as `reconcile seed` does).") var superSeed = true
         @OptionGroup var output: OutputOptions
@@ -67,7 +72,6 @@ extension Dev {
             guard (0...1).contains(churn), (0...1).contains(churnReturn) else {
                 throw ValidationError("--churn and --churn-return are shares from 0 to 1")
             }
-            guard step > 0, step <= 1, hopLatency >= 0 else { throw ValidationError("--step must be in (0, 1] s") }
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
         }
 
@@ -76,10 +80,11 @@ extension Dev {
         func run() async throws {
             let configuration = SwarmSimulation.Configuration(
                 peers: peers, racks: racks, fileBytes: file, pieceBytes: Int(piece), requestBytes: Int(request),
-                nodeRate: nodeRate, uplinkRate: uplink, coreRate: core, seedRate: seedRate, hopLatency: hopLatency,
+                nodeRate: nodeRate, uplinkRate: uplink, coreRate: core, seedRate: seedRate,
+                hopLatency: Self.seconds(hopLatency),
                 firstWave: firstWave, churn: churn, churnReturn: churnReturn,
                 churnDelay: Self.seconds(churnDelay), seed: seed,
-                step: step, superSeed: superSeed,
+                step: Self.seconds(step), superSeed: superSeed,
                 timeLimit: Self.seconds(timeLimit))
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)

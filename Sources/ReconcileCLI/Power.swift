@@ -36,7 +36,7 @@ struct Power: AsyncParsableCommand, DefaultLogLevel {
     @Flag(help: "Make a boot device override persistent instead of next-boot only.")
     var persistent = false
 
-    @Option(help: ArgumentHelp("How long to wait for one BMC answer before a retransmit (e.g. 1, 500ms); default: "
+    @Option(help: .duration("How long to wait for one BMC answer before a retransmit (e.g. 1, 500ms); default: "
                                + "the site's timeouts.bmcRequest for NODE names, 1s for --bmc."),
             transform: Quantity.durationFlag())
     var timeout: Duration?

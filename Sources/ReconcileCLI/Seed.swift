@@ -7,7 +7,7 @@ import RackswarmCore
 import Torrent
 
 /// `reconcile seed`: runs the tracker and the initial seed of an image in the foreground.
-struct Seed: AsyncParsableCommand, DefaultLogLevel {
+struct Seed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Seed an image and run its tracker until interrupted.")
 
     @Argument(help: "The .torrent file.")
@@ -37,11 +37,11 @@ struct Seed: AsyncParsableCommand, DefaultLogLevel {
         help: "Offer each peer a few pieces at a time, so every piece leaves the seed once before any leaves it twice.")
     var superSeed = true
 
-    @Flag(help: "Log debug detail.")
-    var verbose = false
+    @OptionGroup var verbosity: VerboseOption
 
-    /// Debug with `--verbose`, else info.
-    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
+    /// `-o json` prints each status line as a JSON object (`event` `seeding`, then `progress`); `--out-file`
+    /// holds the latest.
+    @OptionGroup var output: OutputOptions
 
     @OptionGroup var logging: LoggingOptions
 
@@ -92,21 +92,38 @@ struct Seed: AsyncParsableCommand, DefaultLogLevel {
             await client.stop()
             throw ValidationError("\(data) does not match \(torrent): some pieces fail their hash")
         }
-        StandardOutput.line("seeding \(metainfo.name) (\(metainfo.infoHash.hex)) on port \(client.listenPort ?? 0)")
+        try output.line(
+            "seeding \(metainfo.name) (\(metainfo.infoHash.hex)) on port \(client.listenPort ?? 0)",
+            Status(event: "seeding", name: metainfo.name, infoHash: metainfo.infoHash.hex, port: client.listenPort,
+                   tracker: trackerURL))
         let interrupted = SignalWaiter()
         var last = try await client.progress()
         while !interrupted.fired {
             try await Task.sleep(for: .seconds(2))
             let progress = try await client.progress()
             if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
-                StandardOutput.line(
+                try output.line(
                     "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
-                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s \(progress.statistics.summary)")
+                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s \(progress.statistics.summary)",
+                    Status(event: "progress", peers: progress.peers, uploadedBytes: progress.uploadedBytes,
+                           uploadRate: Int64(progress.uploadRate)))
             }
             last = progress
         }
         await client.stop()
         await runningTracker?.stop()
+    }
+
+    /// A status line with `-o json`: `seeding` once the data checks out, then `progress` as uploads go.
+    struct Status: Encodable {
+        var event: String
+        var name: String?
+        var infoHash: String?
+        var port: Int?
+        var tracker: String?
+        var peers: Int?
+        var uploadedBytes: Int64?
+        var uploadRate: Int64?
     }
 }
 

@@ -45,7 +45,7 @@ struct Service: AsyncParsableCommand {
     @Option(help: "File holding the site key the agents' keys derive from (default: the site's agent.keyFile).")
     var keyFile: String?
 
-    @Option(help: "How long to wait for the answer (e.g. 900, 15m).", transform: Quantity.durationFlag())
+    @Option(help: .duration("How long to wait for the answer (e.g. 900, 15m)."), transform: Quantity.durationFlag())
     var timeout: Duration = .seconds(900)
 
     /// `-o json` prints the answer's report as JSON.

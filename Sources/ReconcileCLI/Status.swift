@@ -25,7 +25,7 @@ struct Status: AsyncParsableCommand {
     @Flag(help: "Redraw the table every --interval (in place on a terminal) until interrupted.")
     var watch = false
 
-    @Option(help: "Time between redraws with --watch (e.g. 2, 500ms).", transform: Quantity.durationFlag())
+    @Option(help: .duration("Time between redraws with --watch (e.g. 2, 500ms)."), transform: Quantity.durationFlag())
     var interval: Duration = .seconds(2)
 
     func validate() throws {

@@ -21,6 +21,8 @@ struct Store: AsyncParsableCommand {
         @Option(help: "State database.")
         var state: String = Settings.value("state", ".rackswarm/state.db")
 
+        @OptionGroup var output: OutputOptions
+
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
@@ -29,7 +31,7 @@ struct Store: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             try await store.backup(to: file)
-            print("backed up \(state) to \(file)")
+            try output.line("backed up \(state) to \(file)", ["state": state, "backup": file])
         }
     }
 
@@ -45,7 +47,7 @@ struct Store: AsyncParsableCommand {
         @Option(help: "State database.")
         var state: String = Settings.value("state", ".rackswarm/state.db")
 
-        @Option(help: "Keep entries younger than this (e.g. 30d, 12h); default: the site's store.retention.",
+        @Option(help: .duration("Keep entries younger than this (e.g. 30d, 12h); default: the site's store.retention."),
                 transform: Quantity.durationFlag())
         var retention: Duration?
 
@@ -57,6 +59,8 @@ struct Store: AsyncParsableCommand {
 
         @OptionGroup(title: "Site (for its store.retention when --retention is not given)")
         var source: SourceOptions
+
+        @OptionGroup var output: OutputOptions
 
         @OptionGroup var logging: LoggingOptions
 
@@ -100,8 +104,24 @@ struct Store: AsyncParsableCommand {
                                                                                keepingNewestPerNode: keep)
             }
             let age = Quantity.describe(retention)
-            print("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(age)")
+            try output.line("pruned \(pruned) journal entr\(pruned == 1 ? "y" : "ies") older than \(age)",
+                            Pruned(pruned: pruned, retention: age, keptPerNode: keep))
         }
+    }
+
+    /// What `store migrate -o json` prints.
+    struct Migrated: Encodable {
+        var nodes: Int
+        var journalEntries: Int
+        var from: String
+        var to: String
+    }
+
+    /// What `store prune -o json` prints.
+    struct Pruned: Encodable {
+        var pruned: Int
+        var retention: String
+        var keptPerNode: Int
     }
 
     /// `reconcile store migrate --from state.db --to postgres://…`: one reconciler's SQLite state into a shared
@@ -115,6 +135,8 @@ struct Store: AsyncParsableCommand {
 
         @Option(help: "postgres://USER@HOST:PORT/DB?password=env:NAME (or file:PATH); its database must be empty.")
         var to: String
+
+        @OptionGroup var output: OutputOptions
 
         @OptionGroup var logging: LoggingOptions
 
@@ -137,8 +159,11 @@ struct Store: AsyncParsableCommand {
                 Terminal.standardError.write("error: \(error.description)\n")
                 throw ExitCode.failure
             }
-            print("copied \(snapshot.nodes.count) nodes and \(snapshot.journal.count) journal entries from \(from) "
-                  + "to \(try StateLocation.location(to))")
+            let destination = "\(try StateLocation.location(to))"
+            try output.line("copied \(snapshot.nodes.count) nodes and \(snapshot.journal.count) journal entries "
+                            + "from \(from) to \(destination)",
+                            Migrated(nodes: snapshot.nodes.count, journalEntries: snapshot.journal.count, from: from,
+                                     to: destination))
         }
     }
 }

@@ -11,10 +11,18 @@ struct Validate: AsyncParsableCommand {
     @Argument(help: "Directory (or file) holding the site's YAML.")
     var path: String
 
+    /// `-o json` prints the verdict, the counts and every diagnostic as one document (also when invalid).
+    @OptionGroup var output: OutputOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let result = SiteLoader.load(path: path)
+        if output.output == .json {
+            try output.emit(try OutputOptions.jsonDocument(Report(path: path, result: result)))
+            if result.state == nil { throw ExitCode.failure }
+            Terminal.finish(0)
+        }
         if !result.diagnostics.isEmpty {
             Terminal.standardError.write(result.renderDiagnostics(colour: Terminal.standardError.isTerminal))
         }
@@ -23,8 +31,33 @@ struct Validate: AsyncParsableCommand {
             Terminal.standardError.write("\(errors) error\(errors == 1 ? "" : "s") in \(path); nothing was applied.\n")
             throw ExitCode.failure
         }
-        print(Summary(state: state, files: result.files.count).line(path: path))
+        try output.emit(Summary(state: state, files: result.files.count).line(path: path) + "\n")
         Terminal.finish(0)
+    }
+
+    /// What `-o json` prints: whether the site is valid, what it holds, and each located diagnostic.
+    struct Report: Encodable {
+        var path: String
+        var valid: Bool
+        var site: String?
+        var racks: Int?
+        var nodes: Int?
+        var images: Int?
+        var services: Int?
+        var files: Int
+        var diagnostics: [Diagnostic]
+
+        init(path: String, result: LoadResult) {
+            self.path = path
+            valid = result.state != nil
+            site = result.state?.site.name
+            racks = result.state?.racks.count
+            nodes = result.state?.nodes.count
+            images = result.state?.images.count
+            services = result.state?.services.count
+            files = result.files.count
+            diagnostics = result.diagnostics
+        }
     }
 }
 

@@ -13,18 +13,11 @@ struct BootServeTrackerTests {
         let reconcile = try #require(builtBinaries.map { $0 + "/reconcile" }, "reconcile is not built")
         let curl = try #require(tool("curl"), "curl is not installed (boot.apt)")
         let directory = try TemporaryDirectory()
-        let http = try directory.subdirectory("http")
         let port = try freePort()
         let image = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
         try directory.write("site/images/tiny.img", image)
         let sha = await runTool("/usr/bin/sha256sum", [directory.path + "/site/images/tiny.img"]).output.prefix(64)
-        try directory.write("site/site.yaml", Data("""
-            apiVersion: rackswarm.io/v1
-            kind: Site
-            metadata: {name: lab}
-            spec:
-              network: {pxeSubnet: 10.9.0.0/24, serverAddress: 10.9.0.1}
-              boot: {tftpRoot: \(try directory.subdirectory("tftp")), httpRoot: \(http)}
+        let http = try directory.writeBootSite("""
             ---
             apiVersion: rackswarm.io/v1
             kind: Image
@@ -36,7 +29,7 @@ struct BootServeTrackerTests {
               kernel: boot/vmlinuz
               initrd: boot/initrd.img
 
-            """.utf8))
+            """)
         let torrent = http + "/torrents/tiny@1.torrent"
         try FileManager.default.createDirectory(atPath: http + "/torrents", withIntermediateDirectories: true)
         let tracker = "http://127.0.0.1:\(port)/announce"

@@ -32,6 +32,19 @@ struct BootSyncCommandTests {
         #expect(first.output.contains("dhcp: 8 reservations in \(directory.path)/dnsmasq-hosts"))
         #expect(try directory.read("dnsmasq-hosts").contains("52:54:00:77:02:04,10.77.0.24,r2n4,infinite"))
 
+        // The same facts as JSON (`-o json`), into --out-file.
+        let report = directory.path + "/sync.json"
+        let json = await runTool(binary, arguments + ["-o", "json", "--out-file", report])
+        #expect(json.status == 1, "\(json.output)")
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
+        #expect((document["written"] as? [String: String])?["r1n1"] == "install", "\(document)")
+        let failed = try #require(document["failed"] as? [String: String])
+        #expect(Set(failed.keys).isSuperset(of: ["r2n3", "r2n4"]) && failed["r2n4"]?.contains("missingFile") == true)
+        #expect(document["reservations"] as? Int == 8)
+        #expect(document["hostsFile"] as? String == directory.path + "/dnsmasq-hosts")
+        #expect(!json.output.contains("wrote: "), "the text lines are not printed with -o json")
+
         try directory.write("tftp/boot/vmlinuz", Data("kernel".utf8))
         try directory.write("tftp/boot/initrd.img", Data("initrd".utf8))
         let second = await runTool(binary, arguments)

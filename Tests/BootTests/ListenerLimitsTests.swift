@@ -57,17 +57,8 @@ struct ListenerLimitsTests {
     func halfSentRequestsDoNotStarveARealClient() async throws {
         let reconcile = try #require(builtBinaries.map { $0 + "/reconcile" }, "reconcile is not built")
         let directory = try TemporaryDirectory()
-        let http = try directory.subdirectory("http")
+        try directory.writeBootSite()
         try directory.write("http/boot/vmlinuz", Data("kernel bytes".utf8))
-        try directory.write("site/site.yaml", Data("""
-            apiVersion: rackswarm.io/v1
-            kind: Site
-            metadata: {name: lab}
-            spec:
-              network: {pxeSubnet: 10.9.0.0/24, serverAddress: 10.9.0.1}
-              boot: {tftpRoot: \(try directory.subdirectory("tftp")), httpRoot: \(http)}
-
-            """.utf8))
         let port = try freePort()
         let server = try LabProcess(
             "/bin/sh", ["-c", "ulimit -n 1024 && exec \"$0\" \"$@\"", reconcile, "boot", "serve", "--repo",

@@ -15,8 +15,7 @@ struct ConsoleEscapingTests {
     ])
     func hostileTextRendersAsText(path: String, what: String) async throws {
         let harness = try await ConsoleHarness.make()
-        let page = try await harness.withClient { try await $0.fetch(path) }
-        #expect(page.status == 200)
+        let page = try await harness.page(path)
         #expect(!page.body.contains(hostile), "\(path): the \(what) reached the page unescaped")
         #expect(page.body.contains(Self.escaped), "\(path): the \(what) is not shown")
         // The only scripts are the console's own.

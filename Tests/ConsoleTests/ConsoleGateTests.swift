@@ -25,8 +25,7 @@ struct ConsoleGateTests {
 
     @Test func theSitePageShowsTheRefusalAndTheNextWindow() async throws {
         let harness = try await Self.harness()
-        let page = try await harness.withClient { try await $0.fetch("/") }
-        #expect(page.status == 200)
+        let page = try await harness.page("/")
         #expect(page.body.contains("id=\"blocked\""))
         #expect(page.body.contains("not signed by a trusted key"))
         #expect(page.body.contains("id=\"window\""))
@@ -36,8 +35,7 @@ struct ConsoleGateTests {
 
     @Test func thePlanPageSaysNothingWillRunAndMarksHeldActions() async throws {
         let harness = try await Self.harness()
-        let page = try await harness.withClient { try await $0.fetch("/plan") }
-        #expect(page.status == 200)
+        let page = try await harness.page("/plan")
         #expect(page.body.contains("Nothing will run: commit 1a2b3c4 is not signed by a trusted key"))
         #expect(page.body.contains("held until "))
     }

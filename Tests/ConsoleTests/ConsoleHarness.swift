@@ -3,6 +3,7 @@ import Console
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import Reconciler
 import Testing
 
@@ -41,6 +42,27 @@ struct ConsoleHarness: Sendable {
         let router = console(tokens: tokens, metrics: metrics).router(context: BootRequestContext.self)
         let app = Application(router: router)
         return try await app.test(.router, body)
+    }
+
+    /// A boot server's router with a kernel file at `/boot/vmlinuz`, and the console mounted under `/console`
+    /// answering "off" for every node's power.
+    func bootServerWithConsole(metrics: ConsoleMetrics) throws -> Router<BootRequestContext> {
+        let httpRoot = site.root.appendingPathComponent("http")
+        try FileManager.default.createDirectory(at: httpRoot.appendingPathComponent("boot"),
+                                                withIntermediateDirectories: true)
+        try Data("kernel".utf8).write(to: httpRoot.appendingPathComponent("boot/vmlinuz"))
+        let router = BootHTTPServer(httpRoot: httpRoot.path, logger: Logger(label: "test.boot")).router()
+        let loaded = loaded
+        let source = ClosureConsoleSource(store: store, site: { loaded }, power: { _ in "off" })
+        Console(source: source, prefix: "/console", metrics: metrics).addRoutes(to: router)
+        return router
+    }
+
+    /// GETs the page at `path` and expects it served.
+    func page(_ path: String) async throws -> Fetched {
+        let fetched = try await withClient { try await $0.fetch(path) }
+        #expect(fetched.status == 200, "\(path): \(fetched.status) \(fetched.body)")
+        return fetched
     }
 }
 

@@ -95,14 +95,7 @@ struct ConsoleMetricsTests {
     @Test func scrapeShowsTheBuildTheLastGoodPassAndTheBootServersRequests() async throws {
         let harness = try await ConsoleHarness.make()
         let metrics = ConsoleMetrics.shared
-        let httpRoot = harness.site.root.appendingPathComponent("http")
-        try FileManager.default.createDirectory(at: httpRoot.appendingPathComponent("boot"),
-                                                withIntermediateDirectories: true)
-        try Data("kernel".utf8).write(to: httpRoot.appendingPathComponent("boot/vmlinuz"))
-        let router = BootHTTPServer(httpRoot: httpRoot.path, logger: Logger(label: "test.boot")).router()
-        let loaded = harness.loaded
-        Console(source: ClosureConsoleSource(store: harness.store, site: { loaded }, power: { _ in "off" }),
-                prefix: "/console", metrics: metrics).addRoutes(to: router)
+        let router = try harness.bootServerWithConsole(metrics: metrics)
         let (before, after) = try await Application(router: router).test(.router) { client in
             let before = try await client.fetch("/metrics").body
             #expect(try await client.fetch("/boot/vmlinuz").status == 200)

@@ -11,8 +11,7 @@ import Testing
 struct ConsolePageTests {
     @Test func sitePageHasRackTilesPhaseCellsCommitCountsAndETA() async throws {
         let harness = try await ConsoleHarness.make()
-        let page = try await harness.withClient { try await $0.fetch("/") }
-        #expect(page.status == 200)
+        let page = try await harness.page("/")
         #expect(page.headers[.contentType] == "text/html; charset=utf-8")
         #expect(page.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
         for rack in ["r1", "r2", "r3"] { #expect(page.body.contains("class=\"rack\" data-rack=\"\(rack)\"")) }
@@ -92,8 +91,7 @@ struct ConsolePageTests {
 
     @Test func swarmPageShowsPiecesPerRackSeedVersusPeersRateChartAndUploadStart() async throws {
         let harness = try await ConsoleHarness.make()
-        let page = try await harness.withClient { try await $0.fetch("/swarm") }
-        #expect(page.status == 200)
+        let page = try await harness.page("/swarm")
         #expect(page.body.contains("data-image=\"centos-7@7.9.2009\""))
         // 4 MiB pieces, 16 per node: r1n1 and r1n3 whole, r1n2 has 42% = 6 whole pieces.
         #expect(page.body.contains("<td>38 / 48</td>"))
@@ -119,8 +117,7 @@ struct ConsolePageTests {
         let harness = try await ConsoleHarness.make()
         let drifting = NodeStatus(phase: .provisioning, services: ["vod"], drifted: ["vod"], rack: "r2")
         try await harness.store.record(drifting, lastError: nil, for: "r2n1", at: harness.now)
-        let page = try await harness.withClient { try await $0.fetch("/services") }
-        #expect(page.status == 200)
+        let page = try await harness.page("/services")
         #expect(page.body.contains("data-service=\"web\"") && page.body.contains("data-service=\"vod\""))
         // vod's software in install order: cd#1 (order 1) before cs#1 (order 2).
         let cd = try #require(page.body.range(of: "cd#1"))
@@ -140,8 +137,7 @@ struct ConsolePageTests {
 
     @Test func planPageGroupsThePendingPlanByRackAndWaveAndMarksDestructiveActions() async throws {
         let harness = try await ConsoleHarness.make()
-        let page = try await harness.withClient { try await $0.fetch("/plan") }
-        #expect(page.status == 200)
+        let page = try await harness.page("/plan")
         let plan = Planner.plan(desired: harness.loaded.desired, observed: try await harness.store.observedState())
         #expect(!plan.actions.isEmpty)
         #expect(occurrences(of: "data-destructive=\"true\"", in: page.body) == plan.actions.filter(\.destructive).count)
@@ -190,14 +186,7 @@ struct ConsolePageTests {
     /// The console beside the boot files on the boot server's router, under a prefix.
     @Test func mountsOnTheBootServerUnderAPrefix() async throws {
         let harness = try await ConsoleHarness.make()
-        let httpRoot = harness.site.root.appendingPathComponent("http")
-        try FileManager.default.createDirectory(at: httpRoot.appendingPathComponent("boot"),
-                                                withIntermediateDirectories: true)
-        try Data("kernel".utf8).write(to: httpRoot.appendingPathComponent("boot/vmlinuz"))
-        let router = BootHTTPServer(httpRoot: httpRoot.path, logger: Logger(label: "test.boot")).router()
-        let loaded = harness.loaded
-        let source = ClosureConsoleSource(store: harness.store, site: { loaded }, power: { _ in "off" })
-        Console(source: source, prefix: "/console", metrics: .shared).addRoutes(to: router)
+        let router = try harness.bootServerWithConsole(metrics: .shared)
         try await Application(router: router).test(.router) { client in
             let site = try await client.fetch("/console")
             #expect(site.status == 200 && site.body.contains("href=\"/console/nodes/r1n1\""))

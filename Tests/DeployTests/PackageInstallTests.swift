@@ -10,15 +10,27 @@ struct PackageInstallTests {
         var root: String
         var out: String
         var version: String
+        /// Packages given by `RACKSWARM_PACKAGES` (a release build) rather than made here from the debug build.
+        var given: Bool
     }
 
-    /// Packages the built binaries (no build here: `make test` builds them and generate-manual first).
+    /// Packages the built binaries (no build here: `make test` builds them and generate-manual first). With
+    /// `RACKSWARM_PACKAGES=DIR`, checks the packages already in DIR instead, such as a release `make package`'s
+    /// dist/ (which must then carry no Swift runtime dependency: see `provideSwiftRuntime`).
     func package() async throws -> Built {
+        let root = NSTemporaryDirectory() + "rs-package-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        if let given = ProcessInfo.processInfo.environment["RACKSWARM_PACKAGES"] {
+            let debs = try FileManager.default.contentsOfDirectory(atPath: given)
+                .filter { $0.hasPrefix("rackswarm_") && $0.hasSuffix(".deb") }
+            let deb = try #require(debs.sorted().last, "no rackswarm_*.deb in \(given)")
+            let version = await runCommand("/usr/bin/dpkg-deb", ["-f", given + "/" + deb, "Version"]).output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            return Built(root: root, out: given, version: version, given: true)
+        }
         let binaries = try #require(builtBinaries, "build reconcile and provision-agent first")
         try #require(FileManager.default.isExecutableFile(atPath: binaries + "/generate-manual"),
                      "build argument-parser's man page generator first: swift build --product generate-manual")
-        let root = NSTemporaryDirectory() + "rs-package-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let out = root + "/dist"
         let result = await runCommand("/bin/bash", [packageRoot + "/scripts/package.sh", out],
                                       environment: ["BIN": binaries, "TMPDIR": root, "COMPRESSION": "fast"],
@@ -26,7 +38,7 @@ struct PackageInstallTests {
         #expect(result.status == 0, "\(result.output)")
         let version = await runCommand(binaries + "/reconcile", ["--version"]).output
             .split(separator: " ").dropFirst().first.map(String.init) ?? "?"
-        return Built(root: root, out: out, version: version)
+        return Built(root: root, out: out, version: version, given: false)
     }
 
     /// The Debian 12 root `make image` bootstrapped (debootstrap, cached as a tar under build/image; `make test`
@@ -58,6 +70,7 @@ struct PackageInstallTests {
     @Test func theDebsInstallWithAptIntoAFreshDebianRootWithWorkingUnitsAndBinaries() async throws {
         let built = try await package()
         defer { try? FileManager.default.removeItem(atPath: built.root) }
+        if built.given { print("checking the packages in \(built.out), version \(built.version)") }
         let arch = await runCommand("/usr/bin/dpkg", ["--print-architecture"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let target = built.root + "/target"
@@ -102,7 +115,7 @@ struct PackageInstallTests {
         #expect(bash.contains("plan") && bash.contains("suspend") && bash.contains("--log-format"))
         let man = await runCommand("/bin/sh", ["-c", "gzip -dc '\(target)/usr/share/man/man1/reconcile-apply.1.gz'"])
         #expect(man.output.contains(".It Fl y , -yes"), "\(man.output.prefix(400))")
-        try await Self.provideSwiftRuntime(in: target)
+        try await Self.provideSwiftRuntime(in: target, allowed: !built.given)
         // The installed binaries run from their installed path and name their version.
         let versions = await Self.inRoot(target, "/usr/bin/reconcile --version && /usr/bin/provision-agent --version")
         #expect(versions.status == 0, "\(versions.output)")
@@ -137,10 +150,17 @@ struct PackageInstallTests {
     /// A debug build (what the tests package) loads the Swift runtime from the toolchain, which a Debian root
     /// does not have: copies exactly those libraries in, after checking that every other library the binaries
     /// load came with the packages' dependencies. A release package (`make package`) links the runtime
-    /// statically and needs nothing copied.
-    static func provideSwiftRuntime(in target: String) async throws {
+    /// statically: with `allowed` false, any library missing from the root, Swift's included, is a failure.
+    static func provideSwiftRuntime(in target: String, allowed: Bool) async throws {
         for binary in ["/usr/bin/reconcile", "/usr/bin/provision-agent"] {
             let inside = await inRoot(target, "ldd \(binary)")
+            if !allowed {
+                #expect(inside.status == 0, "ldd \(binary): \(inside.output)")
+                #expect(!inside.output.contains("not found") && !inside.output.contains("libswift")
+                        && !inside.output.contains("Foundation"),
+                        "\(binary) needs a library the packages do not bring:\n\(inside.output)")
+                continue
+            }
             let host = await runCommand("/usr/bin/ldd", [target + binary])
             let words: (Substring) -> [String] = { $0.split(whereSeparator: \.isWhitespace).map(String.init) }
             for line in inside.output.split(separator: "\n") where line.contains("not found") {

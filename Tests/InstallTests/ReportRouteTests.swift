@@ -93,6 +93,16 @@ struct ReportRouteTests {
          "not an install report: percent 140.0 is not 0…100\n"),
         (#"{"phase":"failed","image":"i","percent":0,"downloaded":0,"uploaded":0,"fromSeed":0}"#,
          "not an install report: a failed report needs an error\n"),
+        // Counters the console sums over nodes: one past the limit, and the extreme a node could send.
+        (#"{"phase":"booted","image":"i","percent":1,"downloaded":281474976710657,"uploaded":0,"fromSeed":0}"#,
+         "not an install report: field 'downloaded': 281474976710657 exceeds the limit of 281474976710656 bytes "
+            + "(ReportBody.maxCounter)\n"),
+        (#"{"phase":"booted","image":"i","percent":1,"downloaded":0,"uploaded":9223372036854775807,"fromSeed":0}"#,
+         "not an install report: field 'uploaded': 9223372036854775807 exceeds the limit of 281474976710656 bytes "
+            + "(ReportBody.maxCounter)\n"),
+        (#"{"phase":"booted","image":"i","percent":1,"downloaded":0,"uploaded":0,"fromSeed":0,"#
+            + #""uploadStartedAtPercent":250}"#,
+         "not an install report: uploadStartedAtPercent 250.0 is not 0…100\n"),
     ])
     func badBodiesAreRefusedWithTheirProblem(body: String, message: String) async throws {
         let log = Log()

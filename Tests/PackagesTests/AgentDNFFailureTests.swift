@@ -51,29 +51,23 @@ struct AgentDNFFailureTests {
         #expect(result.consistent)
     }
 
-    @Test func startScriptExitingOne() async throws {
+    /// A package that installs but whose service does not run (its start script exits 1; the process it starts
+    /// dies at once): the answer names the step's own text, the package stays, the database is consistent.
+    @Test(arguments: [
+        (SoftwareEntry(name: "fs#1", rpm: "std_failstart-1.0-1.noarch.rpm", order: 1, script: "/etc/init.d/failstart",
+                       process: "failstart"),
+         ResponseCode.scriptFailed, ["/etc/init.d/failstart start exited 1", "cannot bind port 554"]),
+        (SoftwareEntry(name: "flaky#1", rpm: "std_flaky-1.0-1.noarch.rpm", order: 1, script: "/etc/init.d/flaky",
+                       process: "mediaServer"),
+         .processNotRunning, ["mediaServer"]),
+    ])
+    func serviceThatDoesNotRun(entry: SoftwareEntry, code: ResponseCode, details: [String]) async throws {
         let repository = try await PackageLab.repository()
-        let result = try await Self.install(Self.service([
-            SoftwareEntry(name: "fs#1", rpm: "std_failstart-1.0-1.noarch.rpm", order: 1,
-                          script: "/etc/init.d/failstart", process: "failstart"),
-        ], repository: repository))
-        #expect(result.answer.code == .scriptFailed)
-        #expect(result.answer.detail.contains("/etc/init.d/failstart start exited 1"))
-        #expect(result.answer.detail.contains("cannot bind port 554"))
-        #expect(result.packages == ["std_failstart-1.0-1.noarch"])
-        #expect(result.consistent)
-    }
-
-    @Test func processDyingAfterStart() async throws {
-        let repository = try await PackageLab.repository()
-        let result = try await Self.install(Self.service([
-            SoftwareEntry(name: "flaky#1", rpm: "std_flaky-1.0-1.noarch.rpm", order: 1,
-                          script: "/etc/init.d/flaky", process: "mediaServer"),
-        ], repository: repository))
-        #expect(result.answer.code == .processNotRunning)
-        #expect(result.answer.detail.contains("mediaServer"))
-        #expect(result.answer.report?.software.first?.pids == [])
-        #expect(result.packages == ["std_flaky-1.0-1.noarch"])
+        let result = try await Self.install(Self.service([entry], repository: repository))
+        #expect(result.answer.code == code)
+        for detail in details { #expect(result.answer.detail.contains(detail), "\(result.answer.detail)") }
+        if code == .processNotRunning { #expect(result.answer.report?.software.first?.pids == []) }
+        #expect(result.packages == [String(entry.rpm.dropLast(".rpm".count))])
         #expect(result.consistent)
     }
 

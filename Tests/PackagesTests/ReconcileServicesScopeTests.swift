@@ -26,20 +26,7 @@ struct ReconcileServicesScopeTests {
             metadata: {name: r1}
             spec: {bmc: {username: admin, password: {env: BMC_PASSWORD}}}
             ---
-            apiVersion: rackswarm.io/v1
-            kind: Image
-            metadata: {name: os}
-            spec: {version: "1", file: os.img, sha256: "\(String(repeating: "b", count: 64))", kernel: k, initrd: i}
-            ---
-            apiVersion: rackswarm.io/v1
-            kind: Service
-            metadata: {name: vod}
-            spec:
-              repositories: [{name: lab, baseurl: "file://\(repository)"}]
-              software:
-                - {name: "cd#1", rpm: std_cd-1.0-1.noarch.rpm, order: 1}
-                - {name: "cs#1", rpm: std_cs-1.0-1.noarch.rpm, order: 2, script: /etc/init.d/cs, process: mediaServer}
-            ---
+            \(PackageLab.imageAndVODDocuments(repository: repository))---
             apiVersion: rackswarm.io/v1
             kind: Node
             metadata: {name: \(node.name)}

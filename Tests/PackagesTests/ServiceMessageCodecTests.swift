@@ -70,14 +70,8 @@ struct ServiceMessageCodecTests {
     }
 
     @Test func definitionTravelsAsJSONInMessage2() throws {
-        let vod = ServiceDefinition(
-            name: "VOD",
-            software: [
-                SoftwareEntry(name: "cs#1", rpm: "std_cs-1.0-1.i386.rpm", order: 2, script: "/etc/init.d/cs",
-                              process: "mediaServer"),
-                SoftwareEntry(name: "cd#1", rpm: "std_cd-1.0-1.i386.rpm", order: 1),
-            ],
-            repositories: [RepositoryEntry(name: "site", baseurl: "http://10.0.0.1/repo|x")])
+        // The paper's i386 RPMs, and a repository URL with the message's field separator in it.
+        let vod = PackageLab.vod(arch: "i386", RepositoryEntry(name: "site", baseurl: "http://10.0.0.1/repo|x"))
         let message = ServiceMessage.request(.install, node: "node17", service: "VOD", payload: [vod.jsonText()])
         let decoded = try ServiceMessageParser.parse(message.encoded).get()
         let definition = try #require(ServiceDefinition(jsonText: decoded.payload[0]))

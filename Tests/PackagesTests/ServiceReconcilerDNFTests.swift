@@ -24,20 +24,7 @@ struct ServiceReconcilerDNFTests {
             spec:
               bmc: {username: admin, password: {env: BMC_PASSWORD}}
             ---
-            apiVersion: rackswarm.io/v1
-            kind: Image
-            metadata: {name: os}
-            spec: {version: "1", file: os.img, sha256: "\(String(repeating: "a", count: 64))", kernel: k, initrd: i}
-            ---
-            apiVersion: rackswarm.io/v1
-            kind: Service
-            metadata: {name: vod}
-            spec:
-              repositories: [{name: lab, baseurl: "file://\(repository)"}]
-              software:
-                - {name: "cs#1", rpm: std_cs-1.0-1.noarch.rpm, order: 2, script: /etc/init.d/cs, process: mediaServer}
-                - {name: "cd#1", rpm: std_cd-1.0-1.noarch.rpm, order: 1}
-
+            \(PackageLab.imageAndVODDocuments(repository: repository))
             """
         for (index, (node, list)) in services.sorted(by: { $0.key < $1.key }).enumerated() {
             text += """

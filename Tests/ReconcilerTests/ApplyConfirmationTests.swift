@@ -95,14 +95,21 @@ struct ApplyConfirmationTests {
         return site
     }
 
-    @Test func answeringNoAppliesNothing() throws {
-        let directory = try TemporaryDirectory()
+    /// `reconcile apply` on a terminal against a copy of the example site, stopped at its question.
+    static func applyAsking(in directory: TemporaryDirectory, _ extra: [String] = []) throws
+        -> (session: TerminalSession, state: String) {
         let site = try Self.site(in: directory)
         let state = directory.path + "/state.db"
         let session = try TerminalSession(ValidateCommandTests.binary, [
             "apply", "--repo", site, "--state", state, "--listen", "127.0.0.1", "--log-format", "json",
-        ])
+        ] + extra)
         #expect(session.read(until: "Only 'yes' is accepted: "), "\(session.transcript)")
+        return (session, state)
+    }
+
+    @Test func answeringNoAppliesNothing() throws {
+        let directory = try TemporaryDirectory()
+        let (session, state) = try Self.applyAsking(in: directory)
         #expect(session.transcript.contains("destructive actions on 8 nodes"))
         session.type("n\n")
         #expect(session.read(until: "Apply cancelled; nothing was changed."), "\(session.transcript)")
@@ -113,13 +120,7 @@ struct ApplyConfirmationTests {
 
     @Test func answeringYesRunsThePass() throws {
         let directory = try TemporaryDirectory()
-        let site = try Self.site(in: directory)
-        let state = directory.path + "/state.db"
-        let session = try TerminalSession(ValidateCommandTests.binary, [
-            "apply", "--repo", site, "--state", state, "--listen", "127.0.0.1", "--log-format", "json",
-            "--seed-port", "\(try freePort())",
-        ])
-        #expect(session.read(until: "Only 'yes' is accepted: "), "\(session.transcript)")
+        let (session, state) = try Self.applyAsking(in: directory, ["--seed-port", "\(try freePort())"])
         session.type("yes\n")
         // The pass starts: the state database is made and the server comes up (the example's BMCs are not
         // reachable from here, so the pass is not waited for).

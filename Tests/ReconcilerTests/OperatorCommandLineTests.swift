@@ -14,6 +14,13 @@ struct OperatorCommandLineTests {
         return path
     }
 
+    /// A new state database in a temporary directory (removed with the directory), and the example site loaded.
+    func storeAndSite() throws -> (TemporaryDirectory, state: String, SQLiteStateStore, DesiredState) {
+        let scratch = try TemporaryDirectory("rs-operator-cli")
+        let state = scratch.path + "/state.db"
+        return (scratch, state, try SQLiteStateStore(path: state), try #require(SiteLoader.load(path: site).state))
+    }
+
     @Test func bareReconcilePrintsHelpAndAppliesNothing() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -93,11 +100,8 @@ struct OperatorCommandLineTests {
     }
 
     @Test func statusOfOneNodeShowsItInDepth() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let state = directory + "/state.db"
-        let store = try SQLiteStateStore(path: state)
-        let desired = try #require(SiteLoader.load(path: site).state)
+        let (scratch, state, store, desired) = try storeAndSite()
+        defer { withExtendedLifetime(scratch) {} }
         let node = try #require(desired.node(named: "r1n1"))
         let plan = Planner.plan(desired: desired, observed: ObservedState())
         let actions = plan.actions.filter { $0.node == "r1n1" }
@@ -177,11 +181,8 @@ struct OperatorCommandLineTests {
     }
 
     @Test func pruneKeepsEachNodesNewestEntriesAndDropsOldEndedOnes() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let state = directory + "/state.db"
-        let store = try SQLiteStateStore(path: state)
-        let desired = try #require(SiteLoader.load(path: site).state)
+        let (scratch, state, store, desired) = try storeAndSite()
+        defer { withExtendedLifetime(scratch) {} }
         let plan = Planner.plan(desired: desired, observed: ObservedState())
         let old = Date(timeIntervalSinceNow: -7200)
         let ids = try await store.journalPlanned(plan.actions, commit: "c1", at: old)
@@ -248,11 +249,7 @@ struct OperatorCommandLineTests {
     /// argument-parser's own dump of the command tree is walked, so a new command without it fails here.
     @Test(arguments: ["reconcile", "provision-agent"])
     func everyCommandTakesTheLoggingOptions(_ executable: String) throws {
-        let binary = URL(fileURLWithPath: ValidateCommandTests.binary).deletingLastPathComponent()
-            .appendingPathComponent(executable).path
-        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
-        #expect(status == 0, "\(stderr)")
-        let root = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        let root = try ValidateCommandTests.commandTree(of: executable)
         var leaves: [String: Set<String>] = [:]
         func walk(_ command: [String: Any], _ path: String) {
             let name = command["commandName"] as? String ?? "?"

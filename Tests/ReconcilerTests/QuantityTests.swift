@@ -51,9 +51,43 @@ struct QuantityTests {
         #expect(throws: QuantityError.self) { try Quantity.bytes(text, in: 0...Int64.max) }
     }
 
-    @Test(arguments: ["", "s", "1h30", "-5s", "5 m", "1.5h", "0.1234", "٣s", "1w", "5S"])
+    @Test(arguments: ["", "s", "1h30", "-5s", "5 m", "1.5h", "0.1234567", "٣s", "1w", "5S", "5u", "5Us", "5ns"])
     func malformedDurations(text: String) {
         #expect(throws: QuantityError.self) { try Quantity.duration(text, in: .zero ... .seconds(1 << 40)) }
+    }
+
+    /// The microsecond is the smallest unit: `us`, the micro sign and the Greek mu, and six decimals of a second.
+    @Test(arguments: [
+        ("50us", Duration.microseconds(50)), ("50\u{B5}s", .microseconds(50)), ("50\u{3BC}s", .microseconds(50)),
+        ("1ms500us", .microseconds(1500)), ("0.00005", .microseconds(50)), ("0.000001", .microseconds(1)),
+        ("0.1234", .microseconds(123_400)), ("1s1us", .microseconds(1_000_001)), ("1000000us", .seconds(1)),
+    ])
+    func microseconds(text: String, duration: Duration) throws {
+        #expect(try Quantity.duration(text, in: .zero ... .seconds(2)) == duration)
+    }
+
+    /// A range's bounds in microseconds are named in them; the site's range still starts at 1 ms.
+    @Test func microsecondLimits() throws {
+        #expect(try Quantity.duration("1000us", in: Quantity.durations) == .milliseconds(1))
+        for (text, range, limits) in [
+            ("999us", Quantity.durations, "between 1ms and 366d"),
+            ("0.0009", Quantity.durations, "between 1ms and 366d"),
+            ("0us", Duration.microseconds(1) ... .seconds(1), "between 1us and 1s"),
+            ("1000001us", .microseconds(1) ... .seconds(1), "between 1us and 1s"),
+            ("9223372036854775807us", .zero ... .seconds(1), "between 0s and 1s"),
+            ("9223372036854775807us1us", .zero ... .seconds(1), "between 0s and 1s"),
+            ("106752d", .zero ... .microseconds(2500), "between 0s and 2500us"),
+        ] {
+            do {
+                _ = try Quantity.duration(text, in: range)
+                Issue.record("accepted '\(text)'")
+            } catch {
+                #expect(error.message.contains(limits), "\(error.message)")
+            }
+        }
+        #expect(Quantity.describe(.microseconds(50)) == "50us")
+        #expect(Quantity.describe(.microseconds(1_000_050)) == "1000050us")
+        #expect(Quantity.describe(.microseconds(2000)) == "2ms")
     }
 
     /// A hostile value cannot flood the error message.

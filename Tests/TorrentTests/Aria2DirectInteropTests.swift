@@ -30,10 +30,7 @@ struct Aria2DirectInteropTests {
         let leecher = try Aria2Peer.leech(
             torrent: image.torrentPath, directory: target.directory, port: port, scratch: image.directory
         )
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""), logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
         // aria2 needs a moment to open its port; the seed keeps dialling with backoff.
         try await Task.sleep(for: .milliseconds(300))
         seed.addPeer("127.0.0.1:\(port)")

@@ -16,10 +16,7 @@ struct BlockDeviceTargetTests {
         let device = attach.output.trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? runCommand("/usr/sbin/losetup", ["-d", device]) }
 
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""), logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
         let peers = ["127.0.0.1:\(seed.listenPort ?? 0)"]
         let leecher = try await TorrentClient.start(
             metainfo: image.metainfo, path: device,

@@ -31,21 +31,28 @@ struct CommandLineEndToEndTests {
             "\(bin)/reconcile",
             [
                 "seed", torrent, "--data", image, "--listen", "127.0.0.1:\(seedPort)",
-                "--tracker-listen", "127.0.0.1:\(trackerPort)",
+                "--tracker-listen", "127.0.0.1:\(trackerPort)", "-o", "json",
             ],
             outputFile: directory.file("seed.log")
         )
-        #expect(await waitForOutput(seed, "seeding"), "\(seed.log)")
+        #expect(await waitForOutput(seed, "\"event\":\"seeding\""), "\(seed.log)")
+        // `-o json`: the status line is one JSON object naming the torrent and the port.
+        let seeding = try #require(seed.log.split(separator: "\n").first { $0.hasPrefix("{") })
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(seeding.utf8)) as? [String: Any])
+        #expect(status["infoHash"] as? String == metainfo.infoHash.hex && status["port"] as? Int == seedPort)
+        #expect(status["tracker"] as? String == "http://127.0.0.1:\(trackerPort)/announce")
 
         let viaTracker = directory.file("via-tracker.img")
         let fetch = try ChildProcess(
             "\(bin)/provision-agent",
-            ["fetch", torrent, "--out-file", viaTracker, "--listen", "127.0.0.1:0"],
+            ["fetch", torrent, "--out-file", viaTracker, "--listen", "127.0.0.1:0", "--verbose"],
             outputFile: directory.file("fetch1.log")
         )
         #expect(await fetch.wait(timeout: 60) == 0, "\(fetch.log)")
         #expect(filesEqual(image, viaTracker))
         #expect(fetch.log.contains("100.0%"))
+        // `--verbose` (the shared option group) lowers the log to debug: the tracker announces are logged.
+        #expect(fetch.log.contains(" debug rackswarm.agent.fetch: announced"), "\(fetch.log)")
 
         let viaPeer = directory.file("via-peer.img")
         let direct = try ChildProcess(
@@ -58,6 +65,7 @@ struct CommandLineEndToEndTests {
         )
         #expect(await direct.wait(timeout: 60) == 0, "\(direct.log)")
         #expect(filesEqual(image, viaPeer))
+        #expect(!direct.log.contains(" debug "), "without --verbose the log starts at info")
 
         // On a terminal (a pty from script(1)) the progress is a bar redrawn in place.
         let viaTTY = directory.file("via-tty.img")
@@ -68,6 +76,12 @@ struct CommandLineEndToEndTests {
         #expect(tty.status == 0, "\(tty.output)")
         #expect(tty.output.contains("\r[##############################] 100.0%"))
         #expect(filesEqual(image, viaTTY))
+        // Its progress lines are JSON too, counting the bytes it uploaded.
+        #expect(await waitForOutput(seed, "\"event\":\"progress\""), "\(seed.log)")
+        let uploaded = seed.log.split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["uploadedBytes"] as? Int
+        }
+        #expect(uploaded.max() ?? 0 > 0, "\(seed.log)")
         kill(seed.pid, SIGTERM)
         #expect(await seed.wait(timeout: 10) == 0, "seed stops cleanly on SIGTERM: \(seed.log)")
     }

@@ -82,10 +82,7 @@ struct HashFailureBanTests {
         stranger.handshake(infoHash: image.metainfo.infoHash.bytes)
         #expect(stranger.readUntil { if case .handshake = $0 { true } else { false } })
         // An honest seed then provides everything; the liar is never dialled again.
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""), logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
         leecher.addPeer("127.0.0.1:\(seed.listenPort ?? 0)")
         try await withTimeout(30) { try await leecher.waitUntilComplete() }
         progress = try await leecher.progress()

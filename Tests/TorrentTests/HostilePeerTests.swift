@@ -9,12 +9,8 @@ import Testing
 struct HostilePeerTests {
     static func seed(maxConnections: Int = 80) async throws -> (TestImage, TorrentClient, Int) {
         let image = try TestImage(size: 1_000_000, pieceLength: 64 << 10, seed: 41)
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(
-                listenHost: "127.0.0.1", trackerURL: "", maxConnections: maxConnections),
-            logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", maxConnections: maxConnections))
         return (image, seed, seed.listenPort ?? 0)
     }
 

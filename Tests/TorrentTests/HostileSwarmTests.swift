@@ -9,11 +9,7 @@ import Testing
 @Suite(.serialized)
 struct HostileSwarmTests {
     static func seed(_ image: TestImage) async throws -> (TorrentClient, Int) {
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""),
-            logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
         return (seed, try #require(seed.listenPort))
     }
 

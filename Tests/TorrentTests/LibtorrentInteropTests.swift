@@ -8,20 +8,11 @@ import Testing
 struct LibtorrentInteropTests {
     @Test func ourSeederToLibtorrentLeecher() async throws {
         let image = try TestImage(size: 6_000_123, pieceLength: 256 << 10, seed: 11)
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""), logger: testLogger("seed")
-        )
-        let port = try #require(seed.listenPort)
-        let target = try image.leecherPath("lt")
-        let leecher = try LibtorrentPeer.start(
-            mode: "leech", torrent: image.torrentPath, directory: target.directory, port: freePort(),
-            peer: "127.0.0.1:\(port)", timeout: 60, scratch: image.directory
-        )
-        let status = await leecher.wait(timeout: 90)
+        let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
+        let leecher = try await LibtorrentPeer.leech(image, from: seed)
         await seed.stop()
-        #expect(status == 0, "libtorrent leecher: \(leecher.log)")
-        #expect(filesEqual(image.imagePath, target.file))
+        #expect(leecher.status == 0, "libtorrent leecher: \(leecher.log)")
+        #expect(filesEqual(image.imagePath, leecher.file))
     }
 
     @Test func libtorrentSeederToOurLeecher() async throws {

@@ -51,6 +51,18 @@ enum LibtorrentPeer {
         )
         return process
     }
+
+    /// Runs a libtorrent leecher of `image` that dials `seed` directly (no tracker), for up to 90 s; returns its
+    /// exit status (nil when it ran out of time), its log and the file it wrote.
+    static func leech(_ image: TestImage, from seed: TorrentClient) async throws
+        -> (status: Int32?, log: String, file: String) {
+        let port = try #require(seed.listenPort)
+        let target = try image.leecherPath("lt")
+        let leecher = try start(mode: "leech", torrent: image.torrentPath, directory: target.directory,
+                                port: freePort(), peer: "127.0.0.1:\(port)", timeout: 60, scratch: image.directory)
+        let status = await leecher.wait(timeout: 90)
+        return (status, leecher.log, target.file)
+    }
 }
 
 /// Waits until `log` contains `marker` or the timeout passes.
@@ -128,4 +140,37 @@ func testLogger(_ label: String) -> Logger {
     var logger = Logger(label: label)
     logger.logLevel = ProcessInfo.processInfo.environment["RACKSWARM_TEST_LOG"] == nil ? .warning : .debug
     return logger
+}
+
+extension TestImage {
+    /// Starts our engine seeding this image; with a tracker, expects the tracker to list it as a seeder.
+    func startSeed(_ configuration: TorrentConfiguration, tracker: TestTracker? = nil) async throws -> TorrentClient {
+        let seed = try await TorrentClient.start(
+            metainfo: metainfo, path: imagePath, seedOnly: true, configuration: configuration,
+            logger: testLogger("seed"))
+        if let tracker { #expect(try await tracker.waitForSeeders(metainfo.infoHash, 1)) }
+        return seed
+    }
+
+    /// Starts one of our leechers into a fresh directory `name`; returns it and the file it writes.
+    func startLeecher(_ name: String, _ configuration: TorrentConfiguration) async throws
+        -> (client: TorrentClient, file: String) {
+        let target = try leecherPath(name)
+        let client = try await TorrentClient.start(
+            metainfo: metainfo, path: target.file, configuration: configuration, logger: testLogger(name))
+        return (client, target.file)
+    }
+
+    /// Starts one of our leechers per name (configured by its index), each into its own directory.
+    func startLeechers(_ names: [String], _ configuration: (Int) -> TorrentConfiguration) async throws
+        -> (clients: [TorrentClient], files: [String]) {
+        var clients: [TorrentClient] = []
+        var files: [String] = []
+        for (index, name) in names.enumerated() {
+            let leecher = try await startLeecher(name, configuration(index))
+            clients.append(leecher.client)
+            files.append(leecher.file)
+        }
+        return (clients, files)
+    }
 }

@@ -12,27 +12,12 @@ final class RawPeer: @unchecked Sendable {
     /// Connects to `127.0.0.1:port` from `source` (any 127.0.0.0/8 address: many "hosts" on one machine).
     init(port: Int, from source: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        local.sin_addr.s_addr = inet_addr(source)
-        let bound = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let bound = Self.call(bind, fd, host: source, port: 0)
         guard bound == 0 else {
             close(fd)
             throw TorrentError(code: .listen, detail: "bind \(source) errno \(errno)")
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
+        let result = Self.call(connect, fd, host: "127.0.0.1", port: port)
         guard result == 0 else {
             close(fd)
             throw TorrentError(code: .listen, detail: "connect errno \(errno)")
@@ -42,6 +27,20 @@ final class RawPeer: @unchecked Sendable {
     }
 
     deinit { close(fd) }
+
+    /// Calls `bind` or `connect` on `fd` with `host:port` as an IPv4 socket address.
+    private static func call(_ function: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32, _ fd: Int32,
+                             host: String, port: Int) -> Int32 {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr(host)
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                function(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
 
     /// Sends `bytes`; false once the other side has closed the connection.
     @discardableResult

@@ -16,62 +16,71 @@ struct RequestSchedulerTests {
         )
     }
 
+    /// A scheduler over `pieces` pieces with peer `a` joined at the start, a seeded random source, and the
+    /// bitfields of a peer that has every piece and of ours, which has none.
+    struct Fixture {
+        var scheduler: RequestScheduler
+        var random: SwarmRandom
+        let full: Bitfield
+        let none: Bitfield
+
+        init(pieces: Int, minQueue: Int = 4, seed: UInt64) {
+            scheduler = RequestSchedulerTests.scheduler(pieces: pieces, minQueue: minQueue)
+            random = SwarmRandom(seed: seed)
+            full = Bitfield(count: pieces, allSet: true)
+            none = Bitfield(count: pieces)
+            scheduler.join(a, now: start)
+        }
+
+        /// The requests the scheduler sends `peer`, which has every piece, at `now`.
+        mutating func requests(for peer: PeerKey, now: NIODeadline = start) -> [BlockRequest] {
+            scheduler.requests(for: peer, peerHas: full, have: none, now: now, using: &random)
+        }
+    }
+
     @Test func fillsThePipelineAndBooksEachArrivalOnce() {
-        var scheduler = Self.scheduler(pieces: 4)
-        var random = SwarmRandom(seed: 1)
-        let full = Bitfield(count: 4, allSet: true)
-        let none = Bitfield(count: 4)
-        scheduler.join(Self.a, now: Self.start)
-        scheduler.peerBitfield(from: none, to: full)
-        let sent = scheduler.requests(for: Self.a, peerHas: full, have: none, now: Self.start, using: &random)
+        var fixture = Fixture(pieces: 4, seed: 1)
+        fixture.scheduler.peerBitfield(from: fixture.none, to: fixture.full)
+        let sent = fixture.requests(for: Self.a)
         #expect(sent.count == 4)
-        #expect(scheduler.outstanding(Self.a) == Set(sent))
+        #expect(fixture.scheduler.outstanding(Self.a) == Set(sent))
         // A full pipeline is not topped up one block at a time.
-        let more = scheduler.requests(for: Self.a, peerHas: full, have: none, now: Self.start, using: &random)
-        #expect(more.isEmpty)
+        #expect(fixture.requests(for: Self.a).isEmpty)
         let later = Self.start + .milliseconds(250)
-        let arrival = scheduler.received(sent[0], from: Self.a, now: later)
+        let arrival = fixture.scheduler.received(sent[0], from: Self.a, now: later)
         #expect(arrival == .accepted(pieceComplete: false, cancel: []))
-        let again = scheduler.received(sent[0], from: Self.a, now: later)
+        let again = fixture.scheduler.received(sent[0], from: Self.a, now: later)
         #expect(again == .duplicate)
-        #expect(scheduler.statistics.duplicateBlocks == 1)
-        #expect(scheduler.statistics.answeredRequests == 1)
-        #expect(scheduler.statistics.requestSecondsMax == 0.25)
+        #expect(fixture.scheduler.statistics.duplicateBlocks == 1)
+        #expect(fixture.scheduler.statistics.answeredRequests == 1)
+        #expect(fixture.scheduler.statistics.requestSecondsMax == 0.25)
     }
 
     @Test func endgameCancelsTheLosersAndARejectFreesTheBlock() {
-        var scheduler = Self.scheduler(pieces: 1)
-        var random = SwarmRandom(seed: 2)
-        let full = Bitfield(count: 1, allSet: true)
-        let none = Bitfield(count: 1)
-        scheduler.join(Self.a, now: Self.start)
-        scheduler.join(Self.b, now: Self.start)
-        let first = scheduler.requests(for: Self.a, peerHas: full, have: none, now: Self.start, using: &random)
+        var fixture = Fixture(pieces: 1, seed: 2)
+        fixture.scheduler.join(Self.b, now: Self.start)
+        let first = fixture.requests(for: Self.a)
         let later = Self.start + .seconds(2)
-        let second = scheduler.requests(for: Self.b, peerHas: full, have: none, now: later, using: &random)
+        let second = fixture.requests(for: Self.b, now: later)
         #expect(Set(second) == Set(first), "endgame: every block asked of both")
-        #expect(scheduler.statistics.endgameAfter == 2)
-        let arrival = scheduler.received(first[0], from: Self.b, now: later)
+        #expect(fixture.scheduler.statistics.endgameAfter == 2)
+        let arrival = fixture.scheduler.received(first[0], from: Self.b, now: later)
         #expect(arrival == .accepted(pieceComplete: false, cancel: [Self.a]))
-        #expect(!scheduler.outstanding(Self.a).contains(first[0]))
-        scheduler.rejected(first[1], by: Self.a)
-        #expect(!scheduler.outstanding(Self.a).contains(first[1]))
+        #expect(!fixture.scheduler.outstanding(Self.a).contains(first[0]))
+        fixture.scheduler.rejected(first[1], by: Self.a)
+        #expect(!fixture.scheduler.outstanding(Self.a).contains(first[1]))
     }
 
     @Test func aPeerThatSitsOnRequestsIsStalledAndItsBlocksGoElsewhereWhenItLeaves() {
-        var scheduler = Self.scheduler(pieces: 1)
-        var random = SwarmRandom(seed: 3)
-        let full = Bitfield(count: 1, allSet: true)
-        let none = Bitfield(count: 1)
-        scheduler.join(Self.a, now: Self.start)
-        scheduler.peerBitfield(from: none, to: full)
-        _ = scheduler.requests(for: Self.a, peerHas: full, have: none, now: Self.start, using: &random)
-        #expect(!scheduler.isStalled(Self.a, now: Self.start + .seconds(30), timeout: .seconds(30)))
-        #expect(scheduler.isStalled(Self.a, now: Self.start + .seconds(31), timeout: .seconds(30)))
-        scheduler.leave(Self.a, had: full)
-        #expect(scheduler.picker.availability == [0])
-        scheduler.join(Self.b, now: Self.start)
-        let retaken = scheduler.requests(for: Self.b, peerHas: full, have: none, now: Self.start, using: &random)
+        var fixture = Fixture(pieces: 1, seed: 3)
+        fixture.scheduler.peerBitfield(from: fixture.none, to: fixture.full)
+        _ = fixture.requests(for: Self.a)
+        #expect(!fixture.scheduler.isStalled(Self.a, now: Self.start + .seconds(30), timeout: .seconds(30)))
+        #expect(fixture.scheduler.isStalled(Self.a, now: Self.start + .seconds(31), timeout: .seconds(30)))
+        fixture.scheduler.leave(Self.a, had: fixture.full)
+        #expect(fixture.scheduler.picker.availability == [0])
+        fixture.scheduler.join(Self.b, now: Self.start)
+        let retaken = fixture.requests(for: Self.b)
         #expect(retaken.count == 4, "the leaver's blocks are asked of the next peer")
     }
 
@@ -87,12 +96,8 @@ struct RequestSchedulerTests {
 
     @Test func theSameSeedPicksTheSamePieces() {
         func run(seed: UInt64) -> [BlockRequest] {
-            var scheduler = Self.scheduler(pieces: 64, minQueue: 8)
-            var random = SwarmRandom(seed: seed)
-            let full = Bitfield(count: 64, allSet: true)
-            scheduler.join(Self.a, now: Self.start)
-            return scheduler.requests(
-                for: Self.a, peerHas: full, have: Bitfield(count: 64), now: Self.start, using: &random)
+            var fixture = Fixture(pieces: 64, minQueue: 8, seed: seed)
+            return fixture.requests(for: Self.a)
         }
         #expect(run(seed: 9) == run(seed: 9))
         #expect((1...8).map { run(seed: $0).first?.piece }.contains { $0 != run(seed: 9).first?.piece })

@@ -14,10 +14,7 @@ struct ResumeAndEarlyUploadTests {
         var partial = original.prefix(10 * 262_144)
         partial[4 * 262_144 + 100] ^= 0xff
         try partial.write(to: URL(fileURLWithPath: target.file))
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""), logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
         let leecher = try await TorrentClient.start(
             metainfo: image.metainfo, path: target.file,
             configuration: TorrentConfiguration(listenHost: nil, trackerURL: ""),
@@ -40,27 +37,12 @@ struct ResumeAndEarlyUploadTests {
     @Test func leecherUploadsBeforeItCompletes() async throws {
         let image = try TestImage(size: 6 << 20, pieceLength: 256 << 10, seed: 62)
         // A slow seed (512 KiB/s) so the first leecher stays incomplete for about 12 s.
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", uploadLimit: 1 << 19),
-            logger: testLogger("seed")
-        )
-        let first = try image.leecherPath("first")
-        let relay = try await TorrentClient.start(
-            metainfo: image.metainfo, path: first.file,
-            configuration: TorrentConfiguration(
-                listenHost: "127.0.0.1", trackerURL: "", peers: ["127.0.0.1:\(seed.listenPort ?? 0)"]
-            ),
-            logger: testLogger("relay")
-        )
-        let second = try image.leecherPath("second")
-        let downstream = try await TorrentClient.start(
-            metainfo: image.metainfo, path: second.file,
-            configuration: TorrentConfiguration(
-                listenHost: nil, trackerURL: "", peers: ["127.0.0.1:\(relay.listenPort ?? 0)"]
-            ),
-            logger: testLogger("downstream")
-        )
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", uploadLimit: 1 << 19))
+        let (relay, _) = try await image.startLeecher("relay", TorrentConfiguration(
+            listenHost: "127.0.0.1", trackerURL: "", peers: ["127.0.0.1:\(seed.listenPort ?? 0)"]))
+        let (downstream, second) = try await image.startLeecher("downstream", TorrentConfiguration(
+            listenHost: nil, trackerURL: "", peers: ["127.0.0.1:\(relay.listenPort ?? 0)"]))
         // The relay must send piece data while it is still incomplete (the paper saw uploads start at 4%).
         let sawEarlyUpload = try await withTimeout(30) {
             while true {
@@ -75,6 +57,6 @@ struct ResumeAndEarlyUploadTests {
         await downstream.stop()
         await relay.stop()
         await seed.stop()
-        #expect(filesEqual(image.imagePath, second.file))
+        #expect(filesEqual(image.imagePath, second))
     }
 }

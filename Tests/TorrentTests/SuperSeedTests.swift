@@ -9,23 +9,10 @@ struct SuperSeedTests {
         let tracker = try await TestTracker.start(TrackerConfiguration(interval: 2))
         let image = try TestImage(size: 4 << 20, pieceLength: 128 << 10, announce: tracker.url, seed: 131)
         // The seed's upload is capped so that the leechers have to feed each other.
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20, superSeed: true),
-            logger: testLogger("seed")
-        )
-        #expect(try await tracker.waitForSeeders(image.metainfo.infoHash, 1))
-        var leechers: [TorrentClient] = []
-        var targets: [String] = []
-        for index in 0..<4 {
-            let target = try image.leecherPath("node\(index)")
-            targets.append(target.file)
-            leechers.append(
-                try await TorrentClient.start(
-                    metainfo: image.metainfo, path: target.file,
-                    configuration: TorrentConfiguration(listenHost: "127.0.0.1"), logger: testLogger("node\(index)")
-                )
-            )
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20, superSeed: true), tracker: tracker)
+        let (leechers, targets) = try await image.startLeechers((0..<4).map { "node\($0)" }) { _ in
+            TorrentConfiguration(listenHost: "127.0.0.1")
         }
         let all = leechers
         do {
@@ -52,12 +39,8 @@ struct SuperSeedTests {
 
     @Test func anOfferNobodyFetchesIsMadeAgainAfterTheTimeout() async throws {
         let image = try TestImage(size: 1 << 20, pieceLength: 64 << 10, seed: 133)
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(
-                listenHost: "127.0.0.1", trackerURL: "", superSeed: true, superSeedOfferTimeout: 1),
-            logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", superSeed: true, superSeedOfferTimeout: 1))
         let peer = try RawPeer(port: try #require(seed.listenPort))
         peer.handshake(infoHash: image.metainfo.infoHash.bytes)
         // A super-seed shows no bitfield: two offers (a `have` each), then nothing while they are pending.
@@ -81,22 +64,13 @@ struct SuperSeedTests {
 
     @Test(.enabled(if: Peers.hasLibtorrent)) func aLibtorrentLeecherFollowsTheOffers() async throws {
         let image = try TestImage(size: 3_000_017, pieceLength: 256 << 10, seed: 132)
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", superSeed: true),
-            logger: testLogger("seed")
-        )
-        let port = try #require(seed.listenPort)
-        let target = try image.leecherPath("lt")
-        let leecher = try LibtorrentPeer.start(
-            mode: "leech", torrent: image.torrentPath, directory: target.directory, port: freePort(),
-            peer: "127.0.0.1:\(port)", timeout: 60, scratch: image.directory
-        )
-        let status = await leecher.wait(timeout: 90)
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", superSeed: true))
+        let leecher = try await LibtorrentPeer.leech(image, from: seed)
         let sent = try await seed.progress()
         await seed.stop()
-        #expect(status == 0, "libtorrent leecher: \(leecher.log)")
-        #expect(filesEqual(image.imagePath, target.file))
+        #expect(leecher.status == 0, "libtorrent leecher: \(leecher.log)")
+        #expect(filesEqual(image.imagePath, leecher.file))
         #expect(sent.uploadedBytes == image.metainfo.length, "one peer: each block exactly once")
     }
 
@@ -108,26 +82,13 @@ struct SuperSeedTests {
     @Test func nodesOnOnePortAtTheirOwnAddressesFindEachOtherAndFinish() async throws {
         let tracker = try await TestTracker.start(TrackerConfiguration(interval: 30))
         let image = try TestImage(size: 4 << 20, pieceLength: 128 << 10, announce: tracker.url, seed: 134)
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20, superSeed: true),
-            logger: testLogger("seed")
-        )
-        #expect(try await tracker.waitForSeeders(image.metainfo.infoHash, 1))
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20, superSeed: true), tracker: tracker)
         let port = freePort()
         // Each announces once, at its start: the tracker keeps them listed (no expiry within three intervals).
         let hosts = ["127.88.0.1", "127.88.0.2"]
-        var leechers: [TorrentClient] = []
-        var targets: [String] = []
-        for host in hosts {
-            let target = try image.leecherPath(host)
-            targets.append(target.file)
-            leechers.append(
-                try await TorrentClient.start(
-                    metainfo: image.metainfo, path: target.file,
-                    configuration: TorrentConfiguration(listenHost: host, listenPort: port), logger: testLogger(host)
-                )
-            )
+        let (leechers, targets) = try await image.startLeechers(hosts) {
+            TorrentConfiguration(listenHost: hosts[$0], listenPort: port)
         }
         let all = leechers
         do {

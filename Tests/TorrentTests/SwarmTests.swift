@@ -8,24 +8,10 @@ struct SwarmTests {
     @Test func leechersShareWithEachOtherThroughTheTracker() async throws {
         let tracker = try await TestTracker.start(TrackerConfiguration(interval: 2, otherRackPeers: 1))
         let image = try TestImage(size: 4 << 20, pieceLength: 128 << 10, announce: tracker.url, seed: 101)
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20),
-            logger: testLogger("seed")
-        )
-        #expect(try await tracker.waitForSeeders(image.metainfo.infoHash, 1))
-        var leechers: [TorrentClient] = []
-        var targets: [String] = []
-        for index in 0..<4 {
-            let target = try image.leecherPath("node\(index)")
-            targets.append(target.file)
-            leechers.append(
-                try await TorrentClient.start(
-                    metainfo: image.metainfo, path: target.file,
-                    configuration: TorrentConfiguration(listenHost: "127.0.0.1", rack: index < 2 ? "r1" : "r2"),
-                    logger: testLogger("node\(index)")
-                )
-            )
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 2 << 20), tracker: tracker)
+        let (leechers, targets) = try await image.startLeechers((0..<4).map { "node\($0)" }) {
+            TorrentConfiguration(listenHost: "127.0.0.1", rack: $0 < 2 ? "r1" : "r2")
         }
         let all = leechers
         try await withTimeout(60) {

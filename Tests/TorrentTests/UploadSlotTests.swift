@@ -9,12 +9,8 @@ struct UploadSlotTests {
     @Test func aFreedSlotGoesToAWaitingPeerBeforeTheNextChokeRound() async throws {
         let image = try TestImage(size: 1 << 20, pieceLength: 64 << 10, seed: 141)
         // One regular slot plus the optimistic one; no choke round during the test.
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(
-                listenHost: "127.0.0.1", trackerURL: "", uploadSlots: 1, chokeInterval: 600),
-            logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(
+            TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", uploadSlots: 1, chokeInterval: 600))
         let port = try #require(seed.listenPort)
         var peers: [RawPeer] = []
         for index in 0..<3 {

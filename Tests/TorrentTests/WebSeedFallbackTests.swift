@@ -48,23 +48,23 @@ struct Nginx {
 
 @Suite(.enabled(if: Nginx.available))
 struct WebSeedFallbackTests {
+    /// One of our leechers with no peer and no tracker: only `folder` on the nginx web seed.
+    static func webLeecher(_ image: TestImage, nginx: Nginx, folder: String) async throws
+        -> (client: TorrentClient, file: String) {
+        let url = "http://127.0.0.1:\(nginx.port)/\(folder)/"
+        return try await image.startLeecher("web", TorrentConfiguration(listenHost: nil, trackerURL: "", webSeeds: [url]))
+    }
+
     @Test func piecesNoPeerHasComeFromTheWebSeed() async throws {
         let image = try TestImage(size: 3_000_017, pieceLength: 256 << 10, seed: 71)
         let nginx = try Nginx(root: image.directory.path, scratch: image.directory)
         #expect(await nginx.ready(), "nginx: \(nginx.process.log)")
-        let target = try image.leecherPath("web")
-        let leecher = try await TorrentClient.start(
-            metainfo: image.metainfo, path: target.file,
-            configuration: TorrentConfiguration(
-                listenHost: nil, trackerURL: "", webSeeds: ["http://127.0.0.1:\(nginx.port)/seed/"]
-            ),
-            logger: testLogger("web")
-        )
+        let (leecher, target) = try await Self.webLeecher(image, nginx: nginx, folder: "seed")
         try await withTimeout(30) { try await leecher.waitUntilComplete() }
         let progress = try await leecher.progress()
         await leecher.stop()
         #expect(progress.downloadedBytes == image.metainfo.length)
-        #expect(filesEqual(image.imagePath, target.file))
+        #expect(filesEqual(image.imagePath, target))
     }
 
     @Test func webSeedServingWrongBytesIsNotTrusted() async throws {
@@ -75,27 +75,17 @@ struct WebSeedFallbackTests {
         try writeRandomFile("\(wrong)/\(image.metainfo.name)", size: 1_000_000, seed: 999)
         let nginx = try Nginx(root: image.directory.path, scratch: image.directory)
         #expect(await nginx.ready())
-        let target = try image.leecherPath("web")
-        let leecher = try await TorrentClient.start(
-            metainfo: image.metainfo, path: target.file,
-            configuration: TorrentConfiguration(
-                listenHost: nil, trackerURL: "", webSeeds: ["http://127.0.0.1:\(nginx.port)/wrong/"]
-            ),
-            logger: testLogger("web")
-        )
+        let (leecher, target) = try await Self.webLeecher(image, nginx: nginx, folder: "wrong")
         try await Task.sleep(for: .seconds(3))
         let progress = try await leecher.progress()
         #expect(progress.verifiedPieces == 0)
         #expect(progress.hashFailures >= 1)
         // A real seed then completes the download.
-        let seed = try await TorrentClient.start(
-            metainfo: image.metainfo, path: image.imagePath, seedOnly: true,
-            configuration: TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""), logger: testLogger("seed")
-        )
+        let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
         leecher.addPeer("127.0.0.1:\(seed.listenPort ?? 0)")
         try await withTimeout(30) { try await leecher.waitUntilComplete() }
         await leecher.stop()
         await seed.stop()
-        #expect(filesEqual(image.imagePath, target.file))
+        #expect(filesEqual(image.imagePath, target))
     }
 }

@@ -115,23 +115,18 @@ struct FieldDecoder {
 
     /// `90s`, `5m`, `1h30m`, or an integer number of seconds, within `Quantity.durations` (see `Quantity`).
     mutating func duration(_ node: YAMLNode, _ what: String) -> Duration? {
-        let text: String
-        if case .scalar(let raw, .plain) = node.content, !raw.isEmpty, raw.allSatisfy(\.isNumber) {
-            text = raw
-        } else {
-            guard let quoted = string(node, what) else { return nil }
-            text = quoted
-        }
-        do {
-            return try Quantity.duration(text, in: Quantity.durations)
-        } catch {
-            self.error(node, "\(error.message) for \(what)", hint: error.hint)
-            return nil
-        }
+        quantity(node, what) { text throws(QuantityError) in try Quantity.duration(text, in: Quantity.durations) }
     }
 
     /// A size such as `4MiB`, `500MB` or `65536` (see `Quantity`), within `range`.
     mutating func byteSize(_ node: YAMLNode, _ what: String, in range: ClosedRange<Int64>) -> Int64? {
+        quantity(node, what) { text throws(QuantityError) in try Quantity.bytes(text, in: range) }
+    }
+
+    /// A quantity written as a plain whole number or as text, read by `parse`; its error is located at `node`.
+    private mutating func quantity<Value>(
+        _ node: YAMLNode, _ what: String, _ parse: (String) throws(QuantityError) -> Value
+    ) -> Value? {
         let text: String
         if case .scalar(let raw, .plain) = node.content, !raw.isEmpty, raw.allSatisfy(\.isNumber) {
             text = raw
@@ -140,7 +135,7 @@ struct FieldDecoder {
             text = quoted
         }
         do {
-            return try Quantity.bytes(text, in: range)
+            return try parse(text)
         } catch {
             self.error(node, "\(error.message) for \(what)", hint: error.hint)
             return nil

@@ -1,5 +1,5 @@
 /// An Ethernet MAC address, kept in the low 48 bits of an integer.
-public struct MACAddress: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+public struct MACAddress: Sendable, Hashable, CodableAsText, Comparable {
     public let value: UInt64
 
     public init(value: UInt64) {
@@ -54,23 +54,10 @@ public struct MACAddress: Sendable, Hashable, Codable, Comparable, CustomStringC
     }
 
     public static func < (lhs: MACAddress, rhs: MACAddress) -> Bool { lhs.value < rhs.value }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let mac = MACAddress(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad MAC"))
-        }
-        self = mac
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
 }
 
 /// An IPv4 address.
-public struct IPv4Address: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+public struct IPv4Address: Sendable, Hashable, CodableAsText, Comparable {
     public let value: UInt32
 
     public init(_ value: UInt32) {
@@ -108,13 +95,22 @@ public struct IPv4Address: Sendable, Hashable, Codable, Comparable, CustomString
     }
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }
+}
 
+/// A value that travels in JSON as the text people write (`52:54:00:00:00:01`, `10.0.0.1`).
+public protocol CodableAsText: Codable, CustomStringConvertible {
+    /// Parses the text form; nil when it is not valid.
+    init?(_ text: String)
+}
+
+extension CodableAsText {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
-        guard let address = IPv4Address(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad IPv4"))
+        guard let value = Self(text) else {
+            let context = DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "bad \(Self.self)")
+            throw DecodingError.dataCorrupted(context)
         }
-        self = address
+        self = value
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -12,19 +12,12 @@ extension PlanRenderer {
             output.write(action.destructive ? "      \"destructive\" : true,\n" : "      \"destructive\" : false,\n")
             output.write("      \"detail\" : ")
             Self.writeJSONString(action.detail, to: &output)
-            if let held = action.held {
-                output.write(",\n      \"held\" : ")
-                Self.writeJSONString(held, to: &output)
-            }
-            output.write(",\n      \"kind\" : \"")
-            output.write(action.kind.rawValue)
-            output.write("\",\n      \"node\" : ")
-            Self.writeJSONString(action.node, to: &output)
-            output.write(",\n      \"rack\" : ")
-            Self.writeJSONString(action.rack, to: &output)
-            if let service = action.service {
-                output.write(",\n      \"service\" : ")
-                Self.writeJSONString(service, to: &output)
+            // The text fields after `detail`, in key order; an absent one is left out.
+            let texts = [("held", action.held), ("kind", action.kind.rawValue), ("node", action.node),
+                         ("rack", action.rack), ("service", action.service)]
+            for case (let key, let text?) in texts {
+                output.write(",\n      \"\(key)\" : ")
+                Self.writeJSONString(text, to: &output)
             }
             output.write(",\n      \"wave\" : ")
             output.write(String(action.wave))
@@ -57,7 +50,7 @@ extension PlanRenderer {
                 "destructiveActions" : \(s.destructiveActions),\(s.held.map { "\n    \"held\" : \($0)," } ?? "")
                 "orphaned" : \(s.orphaned),
                 "provision" : \(s.provision),
-                "reimage" : \(s.reimage),
+                "reimage" : \(s.reimage),\(s.rekey.map { "\n    \"rekey\" : \($0)," } ?? "")
                 "serviceChanges" : \(s.serviceChanges),
                 "waves" : \(s.waves)
               }

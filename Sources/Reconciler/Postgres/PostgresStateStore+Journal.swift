@@ -62,19 +62,6 @@ extension PostgresStateStore {
         return ids.sorted()
     }
 
-    public func journalStarted(_ id: Int64, at time: Date) async throws {
-        try await transition(id, from: ["planned"], to: "started", column: "started_at", time: time, error: nil)
-    }
-
-    public func journalFinished(_ id: Int64, at time: Date) async throws {
-        try await transition(id, from: ["started"], to: "finished", column: "finished_at", time: time, error: nil)
-    }
-
-    public func journalFailed(_ id: Int64, error: String, at time: Date) async throws {
-        try await transition(id, from: ["planned", "started"], to: "failed", column: "finished_at", time: time,
-                             error: error)
-    }
-
     /// The server's clock in seconds: leases are measured on one clock, whoever's machine drifts.
     static let serverNow = "date_part('epoch', clock_timestamp())"
 
@@ -82,7 +69,7 @@ extension PostgresStateStore {
     /// held by this shard and unexpired (locked `FOR SHARE` until the write commits); an action that already
     /// started finishes only under the token it started with, and a start records the token. Failing needs the
     /// lease only: the holder that took a rack over closes the entries its previous holder left started.
-    private func transition(_ id: Int64, from: [String], to: String, column: String, time: Date, error: String?)
+    public func transition(_ id: Int64, from: [String], to: String, column: String, time: Date, error: String?)
         async throws
     {
         let seconds = time.timeIntervalSince1970

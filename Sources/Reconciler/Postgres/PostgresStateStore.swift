@@ -14,7 +14,7 @@ import ReconcilerStore
 /// SQLite, so a row reads back the same from either store. When the store was opened for a shard, every journal
 /// write also checks, in its own statement, that the shard still holds the rack's lease under the fencing token the
 /// action started with; a write that fails that check changes nothing and throws `leaseLost`.
-public final class PostgresStateStore: StateStore {
+public final class PostgresStateStore: JournalTransitions {
     let client: PostgresClient
     let logger: Logger
     /// The reconciler this store writes for, when it holds racks by lease; nil for a client that only reads or

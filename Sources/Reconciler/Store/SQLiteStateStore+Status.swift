@@ -7,15 +7,17 @@ import ReconcilerModel
 /// however long the journal, where a view used to ask once per node or read the whole journal.
 extension SQLiteStateStore {
     public func nodeRecords() async throws -> [String: NodeRecord] {
-        try await database.read { db in
-            var records: [String: NodeRecord] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.nodeColumns) FROM node_status")
-            while let row = try rows.next() {
-                let record = try Self.nodeRecord(row)
-                records[record.name] = record
-            }
-            return records
+        try await database.read { db in try Self.nodeRecords(db) }
+    }
+
+    private static func nodeRecords(_ db: Database) throws -> [String: NodeRecord] {
+        var records: [String: NodeRecord] = [:]
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(nodeColumns) FROM node_status")
+        while let row = try rows.next() {
+            let record = try nodeRecord(row)
+            records[record.name] = record
         }
+        return records
     }
 
     /// Per node, its latest started entry and its latest entry (what `NodeActivity` reads), oldest first: one
@@ -26,12 +28,7 @@ extension SQLiteStateStore {
 
     public func nodeOverviews() async throws -> [String: NodeOverview] {
         try await database.read { db in
-            var overviews: [String: NodeOverview] = [:]
-            let records = try Row.fetchCursor(db, sql: "SELECT \(Self.nodeColumns) FROM node_status")
-            while let row = try records.next() {
-                let record = try Self.nodeRecord(row)
-                overviews[record.name] = NodeOverview(record: record)
-            }
+            var overviews = try Self.nodeRecords(db).mapValues { NodeOverview(record: $0) }
             for (node, entries) in try Self.latestJournalEntries(db) {
                 overviews[node, default: NodeOverview()].journal = entries
             }

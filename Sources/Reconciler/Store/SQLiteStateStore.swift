@@ -5,7 +5,7 @@ import ReconcilerModel
 
 /// The embedded state store: one SQLite file in WAL mode, written in transactions so that a process killed at
 /// any moment leaves either the old row or the new one, never half of one.
-public final class SQLiteStateStore: StateStore {
+public final class SQLiteStateStore: JournalTransitions {
     let database: DatabaseQueue
 
     /// Opens (creating if needed) the store at `path` and runs its migrations. A store written by a newer
@@ -110,20 +110,7 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
-    public func journalStarted(_ id: Int64, at time: Date) async throws {
-        try await transition(id, from: ["planned"], to: "started", column: "started_at", time: time, error: nil)
-    }
-
-    public func journalFinished(_ id: Int64, at time: Date) async throws {
-        try await transition(id, from: ["started"], to: "finished", column: "finished_at", time: time, error: nil)
-    }
-
-    public func journalFailed(_ id: Int64, error: String, at time: Date) async throws {
-        try await transition(id, from: ["planned", "started"], to: "failed", column: "finished_at", time: time,
-                             error: error)
-    }
-
-    private func transition(_ id: Int64, from: [String], to: String, column: String, time: Date, error: String?)
+    public func transition(_ id: Int64, from: [String], to: String, column: String, time: Date, error: String?)
         async throws
     {
         try await database.write { db in

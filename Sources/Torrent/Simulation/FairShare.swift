@@ -53,7 +53,7 @@ enum FairShare {
         }
         var fixed = [Bool](repeating: false, count: flowCount)
         var version = [Int32](repeating: 0, count: capacities.count)
-        var heap = ShareHeap()
+        var heap = MinHeap<ShareEntry>()
         for link in 0..<capacities.count where unfixed[link] > 0 {
             heap.push(.init(share: remaining[link] / Double(unfixed[link]), link: Int32(link), version: 0))
         }
@@ -82,43 +82,11 @@ enum FairShare {
     }
 }
 
-/// A binary min-heap of link shares (stale entries are skipped by version when popped).
-struct ShareHeap {
-    struct Entry {
-        var share: Double
-        var link: Int32
-        var version: Int32
-    }
+/// A link's share in the fair-share solver's heap (stale entries are skipped by version when popped).
+struct ShareEntry: HeapOrdered {
+    var share: Double
+    var link: Int32
+    var version: Int32
 
-    private var items: [Entry] = []
-
-    mutating func push(_ entry: Entry) {
-        items.append(entry)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard items[child].share < items[parent].share else { break }
-            items.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> Entry? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        guard !items.isEmpty else { return first }
-        items[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < items.count, items[left].share < items[smallest].share { smallest = left }
-            if right < items.count, items[right].share < items[smallest].share { smallest = right }
-            guard smallest != parent else { break }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return first
-    }
+    static func before(_ left: ShareEntry, _ right: ShareEntry) -> Bool { left.share < right.share }
 }

@@ -331,50 +331,26 @@ enum SimulatorEvent {
 
 /// Events by time, then by the order they were scheduled in (so messages on one connection stay in order).
 struct EventQueue {
-    struct Entry {
+    struct Entry: HeapOrdered {
         var time: Double
         var sequence: UInt64
         var event: SimulatorEvent
+
+        static func before(_ left: Entry, _ right: Entry) -> Bool {
+            left.time < right.time || (left.time == right.time && left.sequence < right.sequence)
+        }
     }
 
-    private var heap: [Entry] = []
+    private var heap = MinHeap<Entry>()
     private var sequence: UInt64 = 0
 
     var peekTime: Double? { heap.first?.time }
     var count: Int { heap.count }
 
-    private static func before(_ left: Entry, _ right: Entry) -> Bool {
-        left.time < right.time || (left.time == right.time && left.sequence < right.sequence)
-    }
-
     mutating func push(at time: Double, _ event: SimulatorEvent) {
         sequence += 1
-        heap.append(Entry(time: time, sequence: sequence, event: event))
-        var child = heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.before(heap[child], heap[parent]) else { break }
-            heap.swapAt(child, parent)
-            child = parent
-        }
+        heap.push(Entry(time: time, sequence: sequence, event: event))
     }
 
-    mutating func pop() -> Entry? {
-        guard let first = heap.first else { return nil }
-        let last = heap.removeLast()
-        guard !heap.isEmpty else { return first }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var best = parent
-            if left < heap.count, Self.before(heap[left], heap[best]) { best = left }
-            if right < heap.count, Self.before(heap[right], heap[best]) { best = right }
-            guard best != parent else { break }
-            heap.swapAt(parent, best)
-            parent = best
-        }
-        return first
-    }
+    mutating func pop() -> Entry? { heap.pop() }
 }

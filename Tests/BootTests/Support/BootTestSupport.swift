@@ -85,3 +85,22 @@ func cleanConsole(_ text: String) -> String {
     }
     return out
 }
+
+extension TemporaryDirectory {
+    /// Writes `site/site.yaml` here: a lab site whose boot roots are this directory's `tftp` and `http`, followed by
+    /// `documents` (more YAML documents, each opening with `---`). Returns the HTTP root.
+    @discardableResult
+    func writeBootSite(_ documents: String = "") throws -> String {
+        let http = try subdirectory("http")
+        try write("site/site.yaml", Data("""
+            apiVersion: rackswarm.io/v1
+            kind: Site
+            metadata: {name: lab}
+            spec:
+              network: {pxeSubnet: 10.9.0.0/24, serverAddress: 10.9.0.1}
+              boot: {tftpRoot: \(try subdirectory("tftp")), httpRoot: \(http)}
+            \(documents)
+            """.utf8))
+        return http
+    }
+}

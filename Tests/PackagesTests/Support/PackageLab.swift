@@ -14,14 +14,39 @@ enum PackageLab {
 
     /// The VOD service of the paper's Figure 5 (std_cd then std_cs), with the lab repository.
     static func vod(repository: String) -> ServiceDefinition {
+        vod(arch: "noarch", RepositoryEntry(name: "lab", baseurl: "file://\(repository)"))
+    }
+
+    /// The VOD service with RPMs built for `arch`, from `repository`.
+    static func vod(arch: String, _ repository: RepositoryEntry) -> ServiceDefinition {
         ServiceDefinition(
             name: "VOD",
             software: [
-                SoftwareEntry(name: "cs#1", rpm: "std_cs-1.0-1.noarch.rpm", order: 2, script: "/etc/init.d/cs",
+                SoftwareEntry(name: "cs#1", rpm: "std_cs-1.0-1.\(arch).rpm", order: 2, script: "/etc/init.d/cs",
                               process: "mediaServer"),
-                SoftwareEntry(name: "cd#1", rpm: "std_cd-1.0-1.noarch.rpm", order: 1),
+                SoftwareEntry(name: "cd#1", rpm: "std_cd-1.0-1.\(arch).rpm", order: 1),
             ],
-            repositories: [RepositoryEntry(name: "lab", baseurl: "file://\(repository)")])
+            repositories: [repository])
+    }
+
+    /// The same VOD service as site YAML, after an image `os` for its nodes: the documents a test site shares.
+    static func imageAndVODDocuments(repository: String) -> String {
+        """
+        apiVersion: rackswarm.io/v1
+        kind: Image
+        metadata: {name: os}
+        spec: {version: "1", file: os.img, sha256: "\(String(repeating: "a", count: 64))", kernel: k, initrd: i}
+        ---
+        apiVersion: rackswarm.io/v1
+        kind: Service
+        metadata: {name: vod}
+        spec:
+          repositories: [{name: lab, baseurl: "file://\(repository)"}]
+          software:
+            - {name: "cs#1", rpm: std_cs-1.0-1.noarch.rpm, order: 2, script: /etc/init.d/cs, process: mediaServer}
+            - {name: "cd#1", rpm: std_cd-1.0-1.noarch.rpm, order: 1}
+
+        """
     }
 
     /// The WEB service: the httpd stand-in.

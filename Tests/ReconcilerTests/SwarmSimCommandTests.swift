@@ -1,0 +1,43 @@
+import Foundation
+import LabSupport
+import Testing
+
+/// `reconcile dev swarm-sim` reads its hop latency and time step with the one duration grammar, down to 1 µs.
+struct SwarmSimCommandTests {
+    func simulate(_ flags: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcess(ValidateCommandTests.binary,
+                       ["dev", "swarm-sim", "--peers", "4", "--file", "1M", "--piece", "256K", "-o", "json"] + flags)
+    }
+
+    /// The simulated result without what the run cost (wall time and memory differ between runs).
+    func result(_ json: String) throws -> [String: Double] {
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
+        return object.filter { $0.key != "wall_s" && $0.key != "max_rss_mib" }.compactMapValues { $0 as? Double }
+    }
+
+    @Test func unitsAndDecimalSecondsGiveTheSameRun() throws {
+        let units = try simulate(["--hop-latency", "50us", "--step", "1ms"])
+        let micro = try simulate(["--hop-latency", "50\u{B5}s", "--step", "1000us"])
+        let decimals = try simulate(["--hop-latency", "0.00005", "--step", "0.001"])
+        let slower = try simulate(["--hop-latency", "20ms", "--step", "1ms"])
+        #expect(units.status == 0 && micro.status == 0 && decimals.status == 0 && slower.status == 0,
+                "\(units.stderr)\(micro.stderr)\(decimals.stderr)\(slower.stderr)")
+        let makespan = try result(units.stdout)["makespan_s"]
+        #expect(makespan != nil && makespan ?? 0 > 0, "\(units.stdout)")
+        #expect(try result(units.stdout) == result(micro.stdout))
+        #expect(try result(units.stdout) == result(decimals.stdout))
+        // The latency is used: 20 ms per hop makes the run longer than 50 µs does.
+        #expect(try (result(slower.stdout)["makespan_s"] ?? 0) > (makespan ?? 0))
+    }
+
+    @Test(arguments: [
+        (["--step", "0"], "between 1us and 1s"), (["--step", "2s"], "between 1us and 1s"),
+        (["--step", "0.0000001"], "malformed duration"), (["--hop-latency", "1001ms"], "between 0s and 1s"),
+        (["--hop-latency", "5 us"], "malformed duration"),
+    ])
+    func outOfRangeOrMalformedIsRejected(flags: [String], message: String) throws {
+        let run = try simulate(flags)
+        #expect(run.status == 64, "\(run.stdout)")
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+    }
+}
