@@ -28,22 +28,32 @@ struct ChokerTests {
     }
 
     @Test func aFreedSlotIsFilledAtOnceInConnectionOrder() {
-        let choker = Choker(regularSlots: 2)
-        func candidate(_ key: UInt64, interested: Bool, choked: Bool) -> Choker.Candidate {
-            Choker.Candidate(id: PeerKey(key), interested: interested, choked: choked, rate: 0)
+        var choker = Choker(regularSlots: 2)
+        func note(_ key: UInt64, interested: Bool, choked: Bool, handshaken: Bool = true) {
+            choker.update(PeerKey(key), handshaken: handshaken, interested: interested, choked: choked)
         }
         // Two of three slots (two regular and the optimistic one) are taken: one more peer gets one.
-        let busy = [
-            candidate(1, interested: true, choked: false), candidate(2, interested: true, choked: false),
-            candidate(5, interested: true, choked: true), candidate(3, interested: true, choked: true),
-            candidate(4, interested: false, choked: true),
-        ]
-        #expect(choker.fill(busy) == [PeerKey(3)])
+        note(1, interested: true, choked: false)
+        note(2, interested: true, choked: false)
+        note(5, interested: true, choked: true)
+        note(3, interested: true, choked: true)
+        note(4, interested: false, choked: true)
+        note(7, interested: true, choked: true, handshaken: false)
+        #expect(choker.fill() == [PeerKey(3)])
         // All three taken: nobody waits its turn ahead of the next round.
-        let full = busy + [candidate(6, interested: true, choked: false)]
-        #expect(choker.fill(full).isEmpty)
-        // An unchoked peer that lost interest does not hold a slot.
-        let freed = [candidate(1, interested: false, choked: false)] + busy.dropFirst()
-        #expect(choker.fill(freed) == [PeerKey(3), PeerKey(5)])
+        note(6, interested: true, choked: false)
+        #expect(choker.fill().isEmpty)
+        // An unchoked peer that lost interest does not hold a slot, nor one that left.
+        note(1, interested: false, choked: false)
+        choker.forget(PeerKey(6))
+        #expect(choker.fill() == [PeerKey(3), PeerKey(5)])
+        // Unchoking them fills the slots again; a peer that left no longer waits.
+        note(3, interested: true, choked: false)
+        note(5, interested: true, choked: false)
+        #expect(choker.fill().isEmpty)
+        choker.forget(PeerKey(2))
+        #expect(choker.fill().isEmpty, "7 is not handshaken, 4 not interested")
+        note(7, interested: true, choked: true)
+        #expect(choker.fill() == [PeerKey(7)])
     }
 }

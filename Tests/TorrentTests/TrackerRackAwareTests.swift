@@ -82,6 +82,46 @@ struct TrackerRackAwareTests {
         #expect(answer.complete == 1)
     }
 
+    @Test func aLargeSwarmIsAnsweredByTheRulesAndTheSameSeedGivesTheSameAnswer() throws {
+        // 2,000 peers in 100 racks of 20 (every 7th a seed): answers are drawn from the indices, not by sorting
+        // the swarm, and must keep the rules: pinned seed, own rack with its seeds first, 3 others, seeds first.
+        let seed = PeerAddress(host: "10.9.9.9", port: 7000)
+        func build() throws -> Tracker {
+            var tracker = Tracker(configuration: TrackerConfiguration(maxPeers: 30, pinnedSeeds: [seed]))
+            for node in 1...2000 {
+                _ = try Self.announce(&tracker, node: node, left: node % 7 == 0 ? 0 : 100, rack: "r\(node / 20)")
+            }
+            return tracker
+        }
+        var tracker = try build()
+        var twin = try build()
+        let rackOf = { (peer: PeerAddress) in (peer.port - 6000) / 20 }
+        let isSeed = { (peer: PeerAddress) in (peer.port - 6000) % 7 == 0 }
+        let answer = try Self.announce(&tracker, node: 45, rack: "r2", numWant: 30)
+        #expect(try Self.announce(&twin, node: 45, rack: "r2", numWant: 30).peers == answer.peers)
+        #expect(answer.complete == 2000 / 7 && answer.incomplete == 2000 - 2000 / 7)
+        #expect(answer.peers.count == 30, "the seed, the 19 others of r2 (40…59 but 45), then other racks")
+        #expect(answer.peers.first == seed)
+        let own = Array(answer.peers.dropFirst().prefix(19))
+        #expect(Set(own.map(rackOf)) == [2] && !own.contains { $0.port == 6045 })
+        #expect(own.prefix(3).allSatisfy(isSeed) && !own.dropFirst(3).contains(where: isSeed), "42, 49, 56 first")
+        let others = answer.peers.suffix(10)
+        #expect(others.allSatisfy { rackOf($0) != 2 && isSeed($0) }, "282 other seeds come before any leech")
+        // Another peer's draw picks other peers from other racks.
+        let neighbour = try Self.announce(&tracker, node: 41, rack: "r2", numWant: 30)
+        #expect(Set(neighbour.peers.suffix(10)) != Set(others))
+        let done = try Self.announce(&tracker, node: 45, left: 0, rack: "r2", event: .completed, numWant: 30)
+        #expect(done.complete == 2000 / 7 + 1)
+        // Without a rack, everyone is "another rack": seeds first (286 + 1), all 29 wanted after the pinned seed.
+        let rackless = try Self.announce(&tracker, node: 3000, numWant: 30)
+        #expect(rackless.peers.count == 30 && rackless.peers.dropFirst().allSatisfy(isSeed))
+        // A stopped peer leaves the pools: r2 asked again lists 18 of its own.
+        _ = try Self.announce(&tracker, node: 46, rack: "r2", event: .stopped)
+        let fewer = try Self.announce(&tracker, node: 47, rack: "r2", numWant: 30)
+        #expect(fewer.peers.dropFirst().prefix(19).filter { rackOf($0) == 2 }.count == 18)
+        #expect(!fewer.peers.contains(PeerAddress(host: "10.0.0.46", port: 6046)))
+    }
+
     @Test func stoppedAndExpiredPeersLeave() throws {
         var tracker = Tracker(configuration: TrackerConfiguration(interval: 10))
         _ = try Self.announce(&tracker, node: 1, now: 0)

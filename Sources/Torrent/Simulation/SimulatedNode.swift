@@ -106,9 +106,7 @@ final class SimulatedNode {
     func disconnected(_ peer: SimulatedPeer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
         peer.isOpen = false
-        offers?.leave(peer.key)
-        scheduler.leave(peer.key, had: peer.has)
-        if peer.outgoing { dialer.failed(peer.address, now: now, using: &random) }
+        forget(peer)
         for other in peers.values { requestBlocks(other) }
         offerPieces()
         fillUploadSlots()
@@ -146,9 +144,7 @@ final class SimulatedNode {
             peer.peerChoking = false
             peer.updateActivity(now: now)
         case .interested, .notInterested:
-            peer.peerInterested = { if case .interested = message { true } else { false } }()
-            peer.updateActivity(now: now)
-            fillUploadSlots()
+            peerInterest(peer, { if case .interested = message { true } else { false } }())
         case .have(let index):
             if peer.has.insert(index) {
                 scheduler.peerHas(index)
@@ -177,8 +173,7 @@ final class SimulatedNode {
         if peers.values.contains(where: { $0 !== peer && $0.handshakeReceived && $0.remote == peer.remote }) {
             return drop(peer, "duplicate connection")
         }
-        peer.handshakeReceived = true
-        peer.activity.handshaken = true
+        handshaken(peer)
         if !peer.outgoing { world.send(.handshake, from: self, to: peer) }
         if offers != nil {
             offers?.join(peer.key)

@@ -118,6 +118,7 @@ extension SwarmSimulator {
             queue.push(at: now + configuration.churnDelay, .revive(index))
         } else {
             goneForGood.insert(index)
+            unfinished -= 1
         }
     }
 

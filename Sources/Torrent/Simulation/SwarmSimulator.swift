@@ -47,6 +47,8 @@ final class SwarmSimulator {
     var lastBlockAt: [Double]
     var longestIdle = 0.0
     var goneForGood: Set<Int> = []
+    /// Peers neither finished nor gone for good (the run ends at 0, with no return pending).
+    var unfinished: Int
     /// What each killed node had verified, for its next life.
     var savedHave: [Int: Bitfield] = [:]
     var pendingReturns = 0
@@ -70,6 +72,7 @@ final class SwarmSimulator {
         let pieceBytes = Int64(configuration.pieceBytes)
         pieceCount = Int((configuration.fileBytes + pieceBytes - 1) / pieceBytes)
         let count = configuration.peers + 1
+        unfinished = configuration.peers
         nodes = Array(repeating: nil, count: count)
         generations = Array(repeating: 0, count: count)
         finishedAt = Array(repeating: nil, count: count)
@@ -158,7 +161,9 @@ final class SwarmSimulator {
     }
 
     func finished(_ node: SimulatedNode) {
-        if finishedAt[node.index] == nil { finishedAt[node.index] = now }
+        guard finishedAt[node.index] == nil else { return }
+        finishedAt[node.index] = now
+        unfinished -= 1
     }
 
     func living(_ index: Int, _ generation: Int) -> SimulatedNode? {
@@ -196,11 +201,7 @@ final class SwarmSimulator {
         return result()
     }
 
-    private var done: Bool {
-        guard pendingReturns == 0 else { return false }
-        for index in 1..<nodes.count where finishedAt[index] == nil && !goneForGood.contains(index) { return false }
-        return true
-    }
+    private var done: Bool { pendingReturns == 0 && unfinished == 0 }
 
     func start(_ index: Int) {
         generations[index] += 1

@@ -38,12 +38,31 @@ struct Choker {
         return unchoked
     }
 
+    /// Handshaken interested peers we unchoke (they hold the slots `fill` keeps full).
+    private(set) var serving: Set<PeerKey> = []
+    /// Handshaken interested peers we choke (those `fill` may unchoke).
+    private(set) var waiting: Set<PeerKey> = []
+
+    /// Takes a peer's state after any change of handshake, interest or choking, so that `fill` costs nothing
+    /// while every slot is taken (it ran on every interest message, over every peer).
+    mutating func update(_ id: PeerKey, handshaken: Bool, interested: Bool, choked: Bool) {
+        let counted = handshaken && interested
+        if counted, !choked { serving.insert(id) } else { serving.remove(id) }
+        if counted, choked { waiting.insert(id) } else { waiting.remove(id) }
+    }
+
+    /// Forgets a peer that left.
+    mutating func forget(_ id: PeerKey) {
+        serving.remove(id)
+        waiting.remove(id)
+    }
+
     /// Peers to unchoke between rounds so that `regularSlots + 1` interested peers are unchoked: a slot freed by a
     /// peer that finished or left goes to a waiting peer at once, not at the next round (which left the last node of
     /// a 32-node lab run idle for 10 s). Waiting peers are taken in connection order.
-    func fill(_ candidates: [Candidate]) -> [PeerKey] {
-        let open = regularSlots + 1 - candidates.count { !$0.choked && $0.interested }
-        guard open > 0 else { return [] }
-        return Array(candidates.filter { $0.choked && $0.interested }.map(\.id).sorted().prefix(open))
+    func fill() -> [PeerKey] {
+        let open = regularSlots + 1 - serving.count
+        guard open > 0, !waiting.isEmpty else { return [] }
+        return Array(waiting.sorted().prefix(open))
     }
 }

@@ -92,16 +92,45 @@ extension SwarmDriver {
 
     /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`).
     func fillUploadSlots() {
-        let candidates = peers.values.filter(\.handshakeReceived).map(candidate)
-        for key in choker.fill(candidates) {
+        for key in choker.fill() {
             if let peer = peers[key] { setChoking(peer, false) }
         }
+    }
+
+    /// Tells the choker a peer's handshake, interest or choking changed.
+    func noteSlots(_ peer: Connection) {
+        choker.update(
+            peer.key, handshaken: peer.handshakeReceived, interested: peer.peerInterested, choked: peer.amChoking)
+    }
+
+    /// The peer's handshake arrived.
+    func handshaken(_ peer: Connection) {
+        peer.handshakeReceived = true
+        peer.activity.handshaken = true
+        noteSlots(peer)
+    }
+
+    /// The peer said `interested` or `not interested`.
+    func peerInterest(_ peer: Connection, _ interested: Bool) {
+        peer.peerInterested = interested
+        peer.updateActivity(now: currentTime)
+        noteSlots(peer)
+        fillUploadSlots()
+    }
+
+    /// What every part forgets of a peer whose connection closed (the driver has removed it from `peers`).
+    func forget(_ peer: Connection) {
+        offers?.leave(peer.key)
+        scheduler.leave(peer.key, had: peer.has)
+        choker.forget(peer.key)
+        if peer.outgoing { dialer.failed(peer.address, now: currentTime, using: &random) }
     }
 
     func setChoking(_ peer: Connection, _ choking: Bool) {
         guard peer.amChoking != choking else { return }
         peer.amChoking = choking
         if choking { peer.clearIncoming() }
+        noteSlots(peer)
         signal(choking ? .choke : .unchoke, to: peer)
         peer.updateActivity(now: currentTime)
     }

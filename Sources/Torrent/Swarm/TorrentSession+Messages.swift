@@ -29,8 +29,7 @@ extension TorrentSession {
             if peer.outgoing { targetIDs[peer.address] = handshake.peerID }
             return drop(peer, "duplicate connection")
         }
-        peer.handshakeReceived = true
-        peer.activity.handshaken = true
+        handshaken(peer)
         peer.remoteID = handshake.peerID
         if peer.outgoing { targetIDs[peer.address] = handshake.peerID }
         if !peer.outgoing { sendHandshake(peer) }
@@ -59,13 +58,9 @@ extension TorrentSession {
             peer.peerChoking = false
             peer.updateActivity(now: clock())
         case .interested:
-            peer.peerInterested = true
-            peer.updateActivity(now: clock())
-            fillUploadSlots()
+            peerInterest(peer, true)
         case .notInterested:
-            peer.peerInterested = false
-            peer.updateActivity(now: clock())
-            fillUploadSlots()
+            peerInterest(peer, false)
         case .have(let index):
             guard Int(index) < metainfo.pieceCount else { return drop(peer, "have past the end") }
             if peer.has.insert(Int(index)) {

@@ -290,9 +290,7 @@ final class TorrentSession: @unchecked Sendable {
 
     func disconnected(_ peer: Peer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
-        offers?.leave(peer.key)
-        scheduler.leave(peer.key, had: peer.has)
-        if peer.outgoing { dialer.failed(peer.address, now: clock(), using: &random) }
+        forget(peer)
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
         // Others may now get the released blocks, and the pieces offered to it or only it had.
         for other in peers.values { requestBlocks(other) }

@@ -41,25 +41,8 @@ public struct TrackerConfiguration: Sendable {
 ///
 /// Pure: the caller passes the clock and the client's address; a thin HTTP adapter serves it.
 public struct Tracker: Sendable {
-    /// One peer in a swarm.
-    struct Entry: Sendable {
-        var peerID: [UInt8]
-        var host: String
-        var port: Int
-        var left: Int64
-        var rack: String?
-        var lastSeen: Double
-    }
-
-    /// One torrent's swarm, by the address each peer listens on (`host:port`): a new peer id from the same
-    /// address replaces its entry rather than adding one.
-    struct Swarm: Sendable {
-        var peers: [String: Entry] = [:]
-        var completed = 0
-    }
-
     public var configuration: TrackerConfiguration
-    private var swarms: [[UInt8]: Swarm] = [:]
+    private var swarms: [[UInt8]: TrackerSwarm] = [:]
     /// When the last sweep of expired peers ran.
     private var sweptAt = -Double.infinity
 
@@ -111,34 +94,36 @@ public struct Tracker: Sendable {
         let host = remoteHost
         guard request.port > 0 else { return Self.failure("port 0 is not a port peers can connect to") }
         sweep(now: now)
-        var swarm = swarms[request.infoHash] ?? Swarm()
+        // Taken out while it changes, so that the dictionary does not keep a second reference (a copy per announce).
+        var swarm = swarms.removeValue(forKey: request.infoHash) ?? TrackerSwarm()
         let endpoint = "\(host):\(request.port)"
         let rack = request.rack ?? configuration.racksByHost[host]
         if request.event == .stopped {
-            swarm.peers[endpoint] = nil
+            swarm.remove(endpoint)
         } else {
-            if swarm.peers[endpoint] == nil,
-                swarm.peers.values.count(where: { $0.host == host }) >= configuration.maxEntriesPerHost
-            {
+            if swarm.peers[endpoint] == nil, swarm.entries(of: host) >= configuration.maxEntriesPerHost {
+                swarms[request.infoHash] = swarm.isEmpty && swarm.completed == 0 ? nil : swarm
                 return Self.failure("too many peers from \(host) (at most \(configuration.maxEntriesPerHost))")
             }
             if request.event == .completed, swarm.peers[endpoint]?.left ?? 1 > 0 { swarm.completed += 1 }
-            swarm.peers[endpoint] = Entry(
-                peerID: request.peerID, host: host, port: request.port, left: request.left, rack: rack, lastSeen: now
-            )
+            swarm.upsert(
+                endpoint,
+                TrackerSwarm.Entry(
+                    peerID: request.peerID, host: host, port: request.port, left: request.left, rack: rack,
+                    lastSeen: now))
         }
-        swarms[request.infoHash] = swarm.peers.isEmpty && swarm.completed == 0 ? nil : swarm
         let wanted = request.event == .stopped ? 0 : max(0, min(request.numWant, configuration.maxPeers))
         var chosen = choosePeers(swarm, for: endpoint, rack: rack, count: wanted, using: &generator)
         // A peer that announced from loopback is only reachable from the same host.
         if !Self.isLoopback(host) { chosen.removeAll { Self.isLoopback($0.host) } }
-        let seeders = swarm.peers.values.count { $0.left == 0 }
+        let seeders = swarm.seeders
         var answer: [String: BencodeValue] = [
             "interval": .integer(Int64(configuration.interval)),
             "min interval": .integer(Int64(max(1, configuration.interval / 2))),
             "complete": .integer(Int64(seeders)),
             "incomplete": .integer(Int64(swarm.peers.count - seeders)),
         ]
+        swarms[request.infoHash] = swarm.isEmpty && swarm.completed == 0 ? nil : swarm
         if request.compact {
             var compact: [UInt8] = []
             var compact6: [UInt8] = []
@@ -167,10 +152,10 @@ public struct Tracker: Sendable {
         guard now - sweptAt >= 1 else { return }
         sweptAt = now
         let expiry = now - Double(configuration.interval * 3)
-        for (hash, swarm) in swarms {
-            let live = swarm.peers.filter { $0.value.lastSeen >= expiry }
-            guard live.count != swarm.peers.count else { continue }
-            swarms[hash]?.peers = live
+        for hash in Array(swarms.keys) {
+            guard var swarm = swarms.removeValue(forKey: hash) else { continue }
+            _ = swarm.expire(before: expiry)
+            swarms[hash] = swarm
         }
     }
 
@@ -194,33 +179,50 @@ public struct Tracker: Sendable {
         var peerID: [UInt8]?
     }
 
-    /// Pinned seeds, then same-rack peers (seeders first), then a few from other racks, then any others.
+    /// Pinned seeds, then same-rack peers (seeders first), then a few from other racks, then any others; each
+    /// group in random order. Costs O(count): peers are drawn from the swarm's indices, never listed.
     func choosePeers(
-        _ swarm: Swarm,
+        _ swarm: TrackerSwarm,
         for requester: String,
         rack: String?,
         count: Int,
         using generator: inout some RandomNumberGenerator
     ) -> [Choice] {
         var chosen: [Choice] = []
-        var seen: Set<String> = []
+        var seen: Set<String> = [requester]
         func add(_ choice: Choice) {
             guard chosen.count < count, seen.insert("\(choice.host):\(choice.port)").inserted else { return }
             chosen.append(choice)
         }
-        seen.insert(requester)
-        for seed in configuration.pinnedSeeds { add(Choice(host: seed.host, port: seed.port, peerID: nil)) }
-        let others = swarm.peers.filter { $0.key != requester }.map(\.value).shuffled(using: &generator)
-            .sorted { ($0.left == 0 ? 0 : 1) < ($1.left == 0 ? 0 : 1) }
-        let sameRack = others.filter { rack != nil && $0.rack == rack }
-        let otherRacks = others.filter { rack == nil || $0.rack != rack }
-        let sameRackRoom = max(0, count - chosen.count - min(configuration.otherRackPeers, otherRacks.count))
-        for peer in sameRack.prefix(sameRackRoom) { add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID)) }
-        for peer in otherRacks.prefix(configuration.otherRackPeers) {
+        func add(_ endpoint: String) {
+            guard let peer = swarm.peers[endpoint] else { return }
             add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID))
         }
+        /// The next of `group` that is not the requester (who is in its own rack's pools).
+        func next(_ group: inout TrackerSwarm.SeedsFirst) -> String? {
+            while let endpoint = group.next(using: &generator) {
+                if endpoint != requester { return endpoint }
+            }
+            return nil
+        }
+        for seed in configuration.pinnedSeeds { add(Choice(host: seed.host, port: seed.port, peerID: nil)) }
+        guard count > chosen.count else { return chosen }
+        let listed = swarm.peers[requester] != nil
+        var sameRack = swarm.sameRack(rack)
+        var otherRacks = swarm.otherRacks(rack)
+        let otherCount = otherRacks.count - (listed && rack == nil ? 1 : 0)
+        let sameRackRoom = max(0, count - chosen.count - min(configuration.otherRackPeers, otherCount))
+        for _ in 0..<sameRackRoom {
+            guard let endpoint = next(&sameRack) else { break }
+            add(endpoint)
+        }
+        for _ in 0..<configuration.otherRackPeers {
+            guard let endpoint = next(&otherRacks) else { break }
+            add(endpoint)
+        }
         // Room left: more of the same rack first, then anyone.
-        for peer in sameRack + otherRacks { add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID)) }
+        while chosen.count < count, let endpoint = next(&sameRack) { add(endpoint) }
+        while chosen.count < count, let endpoint = next(&otherRacks) { add(endpoint) }
         return chosen
     }
 
@@ -229,7 +231,7 @@ public struct Tracker: Sendable {
         var files: [[UInt8]: BencodeValue] = [:]
         for hash in hashes.isEmpty ? Array(swarms.keys) : hashes {
             guard let swarm = swarms[hash] else { continue }
-            let seeders = swarm.peers.values.count { $0.left == 0 }
+            let seeders = swarm.seeders
             files[hash] = .dict([
                 "complete": .integer(Int64(seeders)),
                 "downloaded": .integer(Int64(swarm.completed)),
