@@ -6,7 +6,7 @@ import RackswarmCore
 import Torrent
 
 /// `provision-agent fetch`: downloads a torrent's image straight to a file or block device.
-struct Fetch: AsyncParsableCommand, DefaultLogLevel {
+struct Fetch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Download an image over BitTorrent; exit 0 only when every piece is verified."
     )
@@ -37,12 +37,7 @@ struct Fetch: AsyncParsableCommand, DefaultLogLevel {
             transform: Quantity.bytesFlag(in: Quantity.rates))
     var uploadLimit: Int64?
 
-    @Flag(help: "Log debug detail.")
-    var verbose = false
-
-    /// Debug with `--verbose`, else info.
-    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
-
+    @OptionGroup var verbosity: VerboseOption
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {

@@ -9,7 +9,7 @@ import RackswarmCore
 import Torrent
 
 /// `provision-agent install`: the install environment a node runs after PXE-booting its install kernel.
-struct Install: AsyncParsableCommand, DefaultLogLevel {
+struct Install: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Install the image the kernel arguments name onto the disk, reporting each phase.",
         discussion: """
@@ -52,12 +52,7 @@ struct Install: AsyncParsableCommand, DefaultLogLevel {
     @Flag(help: "Mount the image's root partition (its rootPartition) on --root for the post actions.")
     var mountRoot = false
 
-    @Flag(help: "Log debug detail.")
-    var verbose = false
-
-    /// Debug with `--verbose`, else info.
-    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
-
+    @OptionGroup var verbosity: VerboseOption
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {

@@ -20,7 +20,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "This node's name (MESSAGE0 of the requests it accepts).")
     var node: String
 
-    @Option(help: "File holding the per-site key (at least 16 bytes).")
+    @Option(help: "File holding this node's agent key (at least 16 bytes); a signed rekey request replaces it.")
     var keyFile: String
 
     @Option(help: "Directory for recorded service definitions and seen nonces.")
@@ -118,7 +118,8 @@ struct Serve: AsyncParsableCommand {
         let agent = ProvisioningAgent(
             configuration: .init(
                 node: node, installRoot: installRoot, stateDirectory: stateDir,
-                scriptTimeout: scriptTimeout, processStartTimeout: processTimeout, settleTime: settle),
+                scriptTimeout: scriptTimeout, processStartTimeout: processTimeout, settleTime: settle,
+                keyFile: keyFile),
             key: key, installer: installer, processes: LinuxProcessTable(installRoot: installRoot), logger: logger)
         let metrics = AgentMetrics(version: BuildInfo.version, commit: BuildInfo.commit)
         let server = ServiceAgentServer(address: address, logger: logger) { request in

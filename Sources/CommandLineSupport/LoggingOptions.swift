@@ -31,6 +31,15 @@ public struct LoggingOptions: ParsableArguments {
     }
 }
 
+/// `--verbose` for the long-running transfer commands: debug detail when no flag, environment variable or setting
+/// names a level.
+public struct VerboseOption: ParsableArguments {
+    @Flag(help: "Log debug detail.")
+    public var verbose = false
+
+    public init() {}
+}
+
 /// A command whose log level, when no flag, environment variable or setting names one, is not info: one with a
 /// `--verbose` flag (debug), or one whose standard error should stay quiet (warning).
 public protocol DefaultLogLevel {
@@ -42,9 +51,10 @@ extension LoggingOptions {
     /// Bootstraps logging from the parsed command's `logging` options (every command of both executables has
     /// them; a test walks the command tree to keep it so). A command group without them logs at the defaults.
     public static func bootstrap(for command: any ParsableCommand) {
-        let options = Mirror(reflecting: command).children.lazy
-            .compactMap { ($0.value as? OptionGroup<LoggingOptions>)?.wrappedValue }.first
-        let fallback = (command as? any DefaultLogLevel)?.defaultLogLevel ?? .info
+        let children = Mirror(reflecting: command).children
+        let options = children.lazy.compactMap { ($0.value as? OptionGroup<LoggingOptions>)?.wrappedValue }.first
+        let verbose = children.contains { ($0.value as? OptionGroup<VerboseOption>)?.wrappedValue.verbose == true }
+        let fallback: Logger.Level = verbose ? .debug : (command as? any DefaultLogLevel)?.defaultLogLevel ?? .info
         let level = options?.logLevel ?? Settings.value("log-level").flatMap(Logger.Level.init(rawValue:)) ?? fallback
         bootstrap(level: level, format: options?.logFormat, verbose: false)
     }

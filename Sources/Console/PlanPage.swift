@@ -41,6 +41,7 @@ struct PlanView: Sendable, Codable {
         let counts = "\(summary.actions) actions in \(summary.waves) waves: \(summary.provision) to provision, "
             + "\(summary.reimage) to reimage, \(summary.serviceChanges) service changes, "
             + "\(summary.decommission) to decommission; \(summary.destructiveActions) destructive"
+            + (summary.rekey.map { "; \($0) agent keys to rotate" } ?? "")
         var body: [HTML] = [
             el("h1", [], text("Pending plan")),
             el("p", [], text(commit.map { "For commit \($0.sha.prefix(12)). " } ?? ""), text(counts)),

@@ -118,6 +118,9 @@ struct Convergence {
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
+                                  // A site key rotation: rotated agents' heartbeats carry keys from the new key.
+                                  await heartbeats?.use(key: Self.currentKey(desired.site, startUp: key,
+                                                                             logger: logger))
                                   await siteRetention.update(desired.site.store.retention)
                                   for follower in passFollowers { await follower.siteLoaded(checkout, desired) }
                                   tracker.updateRacks(Self.racksByHost(desired))
@@ -215,27 +218,19 @@ extension Convergence {
                     pidFile: dnsmasqPidFile, logger: logger)
             },
             agents: { site in
-                { node in
+                let key = currentKey(site, startUp: key, logger: logger)
+                return { node in
                     ServiceAgentClient(address: AgentAddress(host: node.ip.value.description, port: site.agent.port),
                                        key: key.agentKey(forNode: node.name), timeout: site.timeouts.services,
                                        logger: logger)
                 }
             },
+            rotation: { site in rotation(site, startUp: key, logger: logger) },
             images: images,
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
             siteChanged: siteChanged,
             gate: CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) }), blocked: blocked,
             holdRacks: holdRacks)
-    }
-
-    /// The site's agent key; an unreadable one is an error on standard error and exit 1.
-    static func siteKey(_ site: Site) throws -> SiteKey {
-        do {
-            return try SiteKey(contentsOfFile: site.agent.keyFile)
-        } catch {
-            Terminal.standardError.write("error: site key \(site.agent.keyFile): \(error.description)\n")
-            throw ExitCode.failure
-        }
     }
 
     /// Writes a refused site's diagnostics to standard error before the pass's error goes on.

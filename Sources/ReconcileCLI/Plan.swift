@@ -81,6 +81,7 @@ struct PlanCommand: AsyncParsableCommand {
     {
         var observedState = ObservedState()
         var suspended: Set<String> = []
+        var rekey: Set<String> = []
         if let observed {
             do {
                 let data = try Data(contentsOf: URL(fileURLWithPath: observed))
@@ -92,8 +93,15 @@ struct PlanCommand: AsyncParsableCommand {
         } else if let store = try await StateLocation.openExisting(state) {
             observedState = try await store.observedState()
             suspended = try await store.suspendedRacks()
+            // A rotation under way: nodes the last pass found holding the previous site key's node key, not yet
+            // rekeyed. (A pass finds the others as it asks the agents, and rekeys them at once.)
+            if desired.site.agent.previousKeyFile != nil {
+                rekey = Set(try await store.nodeRecords().filter {
+                    $0.value.lastError == ServiceReconciler.holdsPreviousKey
+                }.keys)
+            }
         }
         return Planner.plan(desired: desired, observed: observedState,
-                            policy: .init(scope: scope, suspendedRacks: suspended))
+                            policy: .init(scope: scope, suspendedRacks: suspended, rekey: rekey))
     }
 }

@@ -7,7 +7,7 @@ import RackswarmCore
 import Torrent
 
 /// `reconcile seed`: runs the tracker and the initial seed of an image in the foreground.
-struct Seed: AsyncParsableCommand, DefaultLogLevel {
+struct Seed: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Seed an image and run its tracker until interrupted.")
 
     @Argument(help: "The .torrent file.")
@@ -37,11 +37,7 @@ struct Seed: AsyncParsableCommand, DefaultLogLevel {
         help: "Offer each peer a few pieces at a time, so every piece leaves the seed once before any leaves it twice.")
     var superSeed = true
 
-    @Flag(help: "Log debug detail.")
-    var verbose = false
-
-    /// Debug with `--verbose`, else info.
-    var defaultLogLevel: Logger.Level { verbose ? .debug : .info }
+    @OptionGroup var verbosity: VerboseOption
 
     /// `-o json` prints each status line as a JSON object (`event` `seeding`, then `progress`); `--out-file`
     /// holds the latest.

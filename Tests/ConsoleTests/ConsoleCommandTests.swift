@@ -39,13 +39,7 @@ struct ConsoleCommandTests {
              "--listen", "127.0.0.1:0", "-o", "json", "--out-file", status],
             outputFile: site.root.appendingPathComponent("console.out").path)
         defer { server.stop() }
-        let deadline = ContinuousClock.now + .seconds(60)
-        var document: [String: Any]?
-        while document == nil, ContinuousClock.now < deadline, server.isRunning {
-            document = (try? Data(contentsOf: URL(fileURLWithPath: status)))
-                .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-            if document == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let document = try await server.jsonFile(status)
         let listening = try #require(document, "no listening line in --out-file: \(server.output)")
         #expect(listening["event"] as? String == "listening")
         #expect(listening["mode"] as? String == "read-only")

@@ -160,3 +160,19 @@ public struct LabError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension LabProcess {
+    /// Waits up to `timeout` seconds, while the process runs, for `path` to hold one JSON object (a server's
+    /// `-o json --out-file` status line); nil when none came.
+    public func jsonFile(_ path: String, timeout: Duration = .seconds(60)) async throws -> [String: Any]? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, isRunning {
+            if let document = (try? Data(contentsOf: URL(fileURLWithPath: path)))
+                .flatMap({ try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }) {
+                return document
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+}

@@ -28,11 +28,7 @@ struct DurationFlagTests {
     }
 
     static func flags(of executable: String) throws -> [Flag] {
-        let binary = URL(fileURLWithPath: ValidateCommandTests.binary).deletingLastPathComponent()
-            .appendingPathComponent(executable).path
-        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
-        #expect(status == 0, "\(stderr)")
-        let root = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        let root = try ValidateCommandTests.commandTree(of: executable)
         var found: [Flag] = []
         func walk(_ command: [String: Any], _ path: [String]) {
             let here = path + [command["commandName"] as? String ?? "?"]

@@ -249,11 +249,7 @@ struct OperatorCommandLineTests {
     /// argument-parser's own dump of the command tree is walked, so a new command without it fails here.
     @Test(arguments: ["reconcile", "provision-agent"])
     func everyCommandTakesTheLoggingOptions(_ executable: String) throws {
-        let binary = URL(fileURLWithPath: ValidateCommandTests.binary).deletingLastPathComponent()
-            .appendingPathComponent(executable).path
-        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
-        #expect(status == 0, "\(stderr)")
-        let root = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        let root = try ValidateCommandTests.commandTree(of: executable)
         var leaves: [String: Set<String>] = [:]
         func walk(_ command: [String: Any], _ path: String) {
             let name = command["commandName"] as? String ?? "?"

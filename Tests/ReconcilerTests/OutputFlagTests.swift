@@ -27,11 +27,7 @@ struct OutputFlagTests {
 
     @Test(arguments: ["reconcile", "provision-agent"])
     func everyCommandThatPrintsAResultTakesDashO(_ executable: String) throws {
-        let binary = URL(fileURLWithPath: ValidateCommandTests.binary).deletingLastPathComponent()
-            .appendingPathComponent(executable).path
-        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
-        #expect(status == 0, "\(stderr)")
-        let root = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+        let root = try ValidateCommandTests.commandTree(of: executable)
         var leaves: [String] = []
         var withOutput: [String] = []
         func walk(_ command: [String: Any], _ path: String) {

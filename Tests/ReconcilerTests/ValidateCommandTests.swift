@@ -9,6 +9,15 @@ struct ValidateCommandTests {
         return ProcessInfo.processInfo.environment["RACKSWARM_RECONCILE"] ?? debug
     }
 
+    /// The command tree of one of the built executables (`reconcile`, `provision-agent`), as argument-parser dumps
+    /// it: the tests that hold every command to the shared flags walk it.
+    static func commandTree(of executable: String) throws -> [String: Any] {
+        let binary = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent(executable).path
+        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
+        #expect(status == 0, "\(stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+    }
+
     @Test func validExampleGivesSummaryAndExitZero() throws {
         let path = Repo.examples.appendingPathComponent("datacenter").path
         let (status, stdout, _) = try runProcess(Self.binary, ["validate", path])

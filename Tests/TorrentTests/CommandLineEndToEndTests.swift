@@ -45,12 +45,14 @@ struct CommandLineEndToEndTests {
         let viaTracker = directory.file("via-tracker.img")
         let fetch = try ChildProcess(
             "\(bin)/provision-agent",
-            ["fetch", torrent, "--out-file", viaTracker, "--listen", "127.0.0.1:0"],
+            ["fetch", torrent, "--out-file", viaTracker, "--listen", "127.0.0.1:0", "--verbose"],
             outputFile: directory.file("fetch1.log")
         )
         #expect(await fetch.wait(timeout: 60) == 0, "\(fetch.log)")
         #expect(filesEqual(image, viaTracker))
         #expect(fetch.log.contains("100.0%"))
+        // `--verbose` (the shared option group) lowers the log to debug: the tracker announces are logged.
+        #expect(fetch.log.contains(" debug rackswarm.agent.fetch: announced"), "\(fetch.log)")
 
         let viaPeer = directory.file("via-peer.img")
         let direct = try ChildProcess(
@@ -63,6 +65,7 @@ struct CommandLineEndToEndTests {
         )
         #expect(await direct.wait(timeout: 60) == 0, "\(direct.log)")
         #expect(filesEqual(image, viaPeer))
+        #expect(!direct.log.contains(" debug "), "without --verbose the log starts at info")
 
         // On a terminal (a pty from script(1)) the progress is a bar redrawn in place.
         let viaTTY = directory.file("via-tty.img")

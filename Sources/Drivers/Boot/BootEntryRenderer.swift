@@ -6,23 +6,16 @@ import Foundation
 /// which chains the node's per-MAC script, which loads the node's own loader.
 public struct BootLoaderFiles: Sendable, Hashable, Codable {
     /// iPXE for BIOS PXE ROMs.
-    public var biosIPXE: String
+    public var biosIPXE = "undionly.kpxe"
     /// iPXE for x86-64 UEFI firmware.
-    public var uefiIPXE: String
+    public var uefiIPXE = "ipxe.efi"
     /// The script iPXE clients get from DHCP: `rackswarm.ipxe`.
-    public var dispatcher: String
-    public var pxelinux: String
-    public var grub: String
+    public var dispatcher = "rackswarm.ipxe"
+    public var pxelinux = "pxelinux.0"
+    public var grub = "grub/grubnetx64.efi"
 
-    public init(biosIPXE: String = "undionly.kpxe", uefiIPXE: String = "ipxe.efi",
-                dispatcher: String = "rackswarm.ipxe", pxelinux: String = "pxelinux.0",
-                grub: String = "grub/grubnetx64.efi") {
-        self.biosIPXE = biosIPXE
-        self.uefiIPXE = uefiIPXE
-        self.dispatcher = dispatcher
-        self.pxelinux = pxelinux
-        self.grub = grub
-    }
+    /// The files as the iPXE and loader builds name them.
+    public static let standard = BootLoaderFiles()
 }
 
 /// Renders boot entries as the text each boot loader reads. Pure: no files, no clock.
@@ -30,7 +23,7 @@ public struct BootEntryRenderer: Sendable {
     public var server: BootServerAddress
     public var loaderFiles: BootLoaderFiles
 
-    public init(server: BootServerAddress, loaderFiles: BootLoaderFiles = BootLoaderFiles()) {
+    public init(server: BootServerAddress, loaderFiles: BootLoaderFiles = .standard) {
         self.server = server
         self.loaderFiles = loaderFiles
     }

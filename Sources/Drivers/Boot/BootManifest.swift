@@ -30,11 +30,6 @@ public struct BootManifest: Sendable, Hashable, Codable {
         /// `name@version` of the image.
         public var image: String
         public var nonce: String
-
-        public init(image: String, nonce: String) {
-            self.image = image
-            self.nonce = nonce
-        }
     }
 
     public var version = 1

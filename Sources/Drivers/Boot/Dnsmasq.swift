@@ -13,7 +13,7 @@ public struct DnsmasqSettings: Sendable, Hashable {
     public var bootFiles: BootLoaderFiles
 
     public init(serverAddress: String, network: String, netmask: String, tftpRoot: String, hostsFile: String,
-                bootFiles: BootLoaderFiles = BootLoaderFiles()) {
+                bootFiles: BootLoaderFiles = .standard) {
         self.serverAddress = serverAddress
         self.network = network
         self.netmask = netmask

@@ -7,11 +7,6 @@ public struct CommitSignature: Sendable, Hashable {
     public var signature: String
     /// The commit object without its signature header: what the signer signed.
     public var signedData: String
-
-    public init(signature: String, signedData: String) {
-        self.signature = signature
-        self.signedData = signedData
-    }
 }
 
 /// Checks a commit signature against trusted public keys with the system's own verifiers: `ssh-keygen -Y verify`

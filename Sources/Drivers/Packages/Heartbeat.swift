@@ -28,12 +28,12 @@ public struct Heartbeat: Sendable {
         }
     }
 
-    /// Sends one heartbeat.
+    /// Sends one heartbeat, signed with the agent's key of the moment (a `rekey` may have replaced it).
     public func beat() async {
         let inventory = await agent.inventory()
         let message = ServiceMessage.request(.heartbeat, node: node, service: "-", payload: [inventory.jsonText()])
         do {
-            _ = try await client.send(message)
+            _ = try await client.with(key: await agent.key).send(message)
         } catch {
             logger.info("heartbeat not delivered", metadata: ["error.detail": "\(error)"])
         }
@@ -43,7 +43,7 @@ public struct Heartbeat: Sendable {
 /// The reconciler's end of heartbeats: checks each signature with the sending node's own agent key (derived from
 /// the site key and the node the message names) and keeps the latest inventory of every node.
 public actor HeartbeatReceiver {
-    private let siteKey: SiteKey
+    private var siteKey: SiteKey
     private var replay: ReplayGuard
     private let clock: @Sendable () -> Int64
     /// The last inventory each node sent, by node name.
@@ -56,6 +56,9 @@ public actor HeartbeatReceiver {
         self.clock = clock
         self.replay = ReplayGuard(now: clock())
     }
+
+    /// Checks heartbeats under `key` from now on (the site key changed: a rotation).
+    public func use(key: SiteKey) { siteKey = key }
 
     /// Answers one frame: `ok` for an authentic heartbeat, `unauthorized` or `garbled` otherwise.
     public func answer(_ event: Result<ServiceMessage, ServiceMessageError>) -> ServiceMessage {

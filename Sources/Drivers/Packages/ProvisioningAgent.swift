@@ -27,13 +27,16 @@ public actor ProvisioningAgent {
         public var settleTime: Duration
         /// Accepted clock difference between the reconciler and the node.
         public var replayWindow: Duration
+        /// The file the agent's key came from; a `rekey` replaces it. Nil: a rotated key lives in memory only.
+        public var keyFile: String?
 
         public init(
             node: String, installRoot: String? = nil, stateDirectory: String? = nil,
             scriptTimeout: Duration = .seconds(60), processStartTimeout: Duration = .seconds(10),
-            settleTime: Duration = .seconds(1), replayWindow: Duration = .seconds(300)
+            settleTime: Duration = .seconds(1), replayWindow: Duration = .seconds(300), keyFile: String? = nil
         ) {
             self.node = node
+            self.keyFile = keyFile
             self.installRoot = installRoot
             self.stateDirectory = stateDirectory
             self.scriptTimeout = scriptTimeout
@@ -44,7 +47,8 @@ public actor ProvisioningAgent {
     }
 
     public let configuration: Configuration
-    let authenticator: MessageAuthenticator
+    /// Checks requests and signs answers under the agent's one key: the one it started with, until a `rekey`.
+    var authenticator: MessageAuthenticator
     let installer: any PackageInstaller
     let processes: any ProcessTable
     let runner: any CommandRunning
@@ -79,8 +83,10 @@ public actor ProvisioningAgent {
     // MARK: - Requests
 
     /// Answers one parsed frame (or parse error) with a signed response. Nothing runs unless the request is
-    /// authentic, fresh, for this node and of a known command.
+    /// authentic, fresh, for this node and of a known command. The answer is signed with the key that checked the
+    /// request, even when a `rekey` replaced it meanwhile.
     public func answer(_ event: Result<ServiceMessage, ServiceMessageError>) async -> ServiceMessage {
+        let authenticator = authenticator
         let message: ServiceMessage
         switch event {
         case .failure(let error):
@@ -107,8 +113,12 @@ public actor ProvisioningAgent {
             return refuse(verified.message, failure, nonce: verified.nonce)
         }
         let request = verified.message
-        let response = await dispatch(request)
-        return sign(response, nonce: verified.nonce)
+        let response = if request.command == .rekey && request.node == configuration.node {
+            rekey(request, nonce: verified.nonce)
+        } else {
+            await dispatch(request)
+        }
+        return authenticator.sign(response, timestamp: clock(), nonce: verified.nonce)
     }
 
     /// A signed `unauthorized` answer naming `failure`, carrying the request's nonce when it has a well-formed one.
@@ -316,18 +326,6 @@ public actor ProvisioningAgent {
                 + "component: it could leave the install root")
         }
         return await runner.run(path, [verb], environment: environment, timeout: configuration.scriptTimeout)
-    }
-
-    /// Where a script named in a definition lives on this host: under the install root when there is one. The
-    /// path comes from the network, so it must be absolute and free of `..` (nil otherwise): `/../x` cannot
-    /// escape the root.
-    public static func hostPath(_ path: String, installRoot: String?) -> String? {
-        let components = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard path.hasPrefix("/"), !components.isEmpty, !components.contains(".."), !path.utf8.contains(0) else {
-            return nil
-        }
-        guard let root = installRoot else { return path }
-        return (root.hasSuffix("/") ? String(root.dropLast()) : root) + "/" + components.joined(separator: "/")
     }
 
     // MARK: - Reports

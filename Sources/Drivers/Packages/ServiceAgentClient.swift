@@ -92,9 +92,32 @@ public struct ServiceAgentClient: ServiceAgentDriver {
         return try await send(request)
     }
 
+    /// The same client under another key (an agent's heartbeats after its key was rotated).
+    public func with(key: SiteKey) -> ServiceAgentClient {
+        ServiceAgentClient(address: address, key: key, timeout: timeout, logger: logger, clock: clock)
+    }
+
+    /// Hands the agent of `node` its next key, `next`, in a `rekey` signed with this client's key (the agent's
+    /// current one); the key travels wrapped under the current key (`RekeyWrapping`). Throws unless the agent
+    /// answers `ok`; an `ok` means the agent stored `next` and refuses this client's key from now on.
+    public func rekey(node: String, to next: SiteKey) async throws(ServiceAgentError) {
+        let nonce = MessageAuthenticator.freshNonce()
+        guard let wrapped = RekeyWrapping.wrap(next, under: authenticator.key, node: node, nonce: nonce) else {
+            throw ServiceAgentError(.badKey, "the next agent key of \(node) is not 64 hex digits")
+        }
+        let answer = try await send(.request(.rekey, node: node, service: "-", payload: [wrapped]), nonce: nonce)
+        guard answer.code == .ok else {
+            throw ServiceAgentError(.protocolViolation, "\(address) did not take the next key: "
+                                    + "\(answer.code.rawValue): \(answer.detail)", intent: .stalled)
+        }
+    }
+
     /// Signs and sends one request; returns the verified answer.
     public func send(_ request: ServiceMessage) async throws(ServiceAgentError) -> ServiceAnswer {
-        let nonce = MessageAuthenticator.freshNonce()
+        try await send(request, nonce: MessageAuthenticator.freshNonce())
+    }
+
+    private func send(_ request: ServiceMessage, nonce: String) async throws(ServiceAgentError) -> ServiceAnswer {
         let signed = authenticator.sign(request, timestamp: clock(), nonce: nonce)
         logger.info(
             "service request",

@@ -79,9 +79,14 @@ public struct ServiceCommand: RawRepresentable, Sendable, Hashable, CustomString
     public static let inventory = ServiceCommand(rawValue: "inventory")
     /// Sent by an agent to the reconciler: I am alive, here is my inventory.
     public static let heartbeat = ServiceCommand(rawValue: "heartbeat")
+    /// Site key rotation: signed with the node's current key, carries its next key (wrapped under the current
+    /// one); the agent stores it and accepts only the next key from then on.
+    public static let rekey = ServiceCommand(rawValue: "rekey")
 
     /// The commands this version of the protocol defines.
-    public static let known: [ServiceCommand] = [.install, .uninstall, .status, .restart, .inventory, .heartbeat]
+    public static let known: [ServiceCommand] = [
+        .install, .uninstall, .status, .restart, .inventory, .heartbeat, .rekey,
+    ]
 
     public var isKnown: Bool { Self.known.contains(self) }
     public var description: String { rawValue }

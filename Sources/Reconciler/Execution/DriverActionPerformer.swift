@@ -30,8 +30,9 @@ public struct DriverActionPerformer: ActionPerformer {
     private let services: ServiceReconciler
 
     public init(desired: DesiredState, store: any StateStore, boot: BootActionExecutor, power: @escaping PowerFactory,
-                agents: @escaping ServiceReconciler.AgentFactory, refusedImages: [String: String] = [:],
-                logger: Logger) {
+                agents: @escaping ServiceReconciler.AgentFactory,
+                rotation: @escaping ServiceReconciler.RotationFactory = { _ in nil },
+                refusedImages: [String: String] = [:], logger: Logger) {
         self.desired = desired
         self.store = store
         self.boot = boot
@@ -39,7 +40,8 @@ public struct DriverActionPerformer: ActionPerformer {
         self.agents = agents
         self.refusedImages = refusedImages
         self.logger = logger
-        self.services = ServiceReconciler(desired: desired, store: store, agents: agents, logger: logger)
+        self.services = ServiceReconciler(desired: desired, store: store, agents: agents, rotation: rotation,
+                                          logger: logger)
     }
 
     public func perform(_ action: PlannedAction, on node: Node, image: Image?, attempt: StepAttempt) async throws
@@ -68,7 +70,7 @@ public struct DriverActionPerformer: ActionPerformer {
         case .bootLocal:
             if attempt.isFresh { _ = try await boot.perform(action, on: node, image: image, attempt: attempt) }
             return try await checkAgent(node)
-        case .installService, .uninstallService, .verifyServices:
+        case .installService, .uninstallService, .verifyServices, .rekeyAgent:
             try await services.perform(action, on: node, agent: agents(node))
         }
         return .done

@@ -341,7 +341,7 @@ public struct Executor: Sendable {
         let timeouts = desired.site.timeouts
         switch kind {
         case .installImage, .eraseDisks: return timeouts.install
-        case .installService, .uninstallService, .verifyServices: return timeouts.services
+        case .installService, .uninstallService, .verifyServices, .rekeyAgent: return timeouts.services
         default: return timeouts.power
         }
     }

@@ -11,20 +11,36 @@ import Logging
 public struct ServiceReconciler: Sendable {
     /// Makes the agent client for one node (address from the node's IP and the site's agent port).
     public typealias AgentFactory = @Sendable (Node) -> any ServiceAgentDriver
+    /// Makes the rotation client for one node (its key from the previous site key, and from the current one);
+    /// nil when no previous site key is configured.
+    public typealias RotationFactory = @Sendable (Node) -> (any AgentKeyRotating)?
 
     public let desired: DesiredState
     public let store: any StateStore
     public let agents: AgentFactory
+    /// Site key rotation: how to reach an agent that still holds its key from the previous site key.
+    public let rotation: RotationFactory
     public let logger: Logger
     public let now: @Sendable () -> Date
 
-    public init(desired: DesiredState, store: any StateStore, agents: @escaping AgentFactory, logger: Logger,
+    public init(desired: DesiredState, store: any StateStore, agents: @escaping AgentFactory,
+                rotation: @escaping RotationFactory = { _ in nil }, logger: Logger,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.desired = desired
         self.store = store
         self.agents = agents
+        self.rotation = rotation
         self.logger = logger
         self.now = now
+    }
+
+    /// What asking the agents found, beyond the status each node's record now holds.
+    public struct Observation: Sendable, Hashable {
+        /// Nodes whose agent could not be asked, with why.
+        public var unreachable: [String: String] = [:]
+        /// Nodes whose agent refused the current site key's node key while a previous site key is configured:
+        /// each is to get a `rekeyAgent` (those that took the previous key's were observed under it).
+        public var rekey: Set<String> = []
     }
 
     /// What one pass did.
@@ -43,11 +59,13 @@ public struct ServiceReconciler: Sendable {
                          sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) })
         async throws -> PassResult
     {
-        let unreachable = try await observe()
-        // Plan only for nodes observed in this pass: a node nobody could ask is left alone.
+        let observation = try await observe()
+        let unreachable = observation.unreachable
+        // Plan only for nodes observed in this pass: a node nobody could ask is left alone (but for its rekey).
         var observed = try await store.observedState()
         observed.nodes = observed.nodes.filter { unreachable[$0.key] == nil }
-        let plan = Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
+        let plan = Planner.plan(desired: desired, observed: observed,
+                                policy: .init(scope: .services, rekey: observation.rekey))
         var policy = policy
         policy.scope = .services
         let executor = Executor(desired: desired, store: store, performer: ServicePerformer(services: self),
@@ -58,16 +76,16 @@ public struct ServiceReconciler: Sendable {
     }
 
     /// Asks every present node's agent (or only those named) what it runs and records it; a node's recent
-    /// heartbeat inventory stands in for asking it. Returns the nodes that could not be asked.
+    /// heartbeat inventory stands in for asking it. Says which nodes could not be asked and which need a rekey.
     public func observe(only names: Set<String>? = nil, heartbeats: [String: NodeInventory] = [:]) async throws
-        -> [String: String]
+        -> Observation
     {
         let cap = max(1, desired.site.rollout.concurrency)
-        var unreachable: [String: String] = [:]
+        var observation = Observation()
         let nodes = desired.nodes.filter { node in
             node.state == .present && names.map { $0.contains(node.name) } ?? true
         }
-        try await withThrowingTaskGroup(of: (String, String?).self) { group in
+        try await withThrowingTaskGroup(of: (String, NodeObservation).self) { group in
             var pending = nodes[...]
             func startNext() {
                 guard let node = pending.popFirst() else { return }
@@ -75,40 +93,47 @@ public struct ServiceReconciler: Sendable {
                 group.addTask { (node.name, try await observe(node, heartbeat: heartbeat)) }
             }
             for _ in 0..<cap { startNext() }
-            while let (name, error) = try await group.next() {
-                if let error { unreachable[name] = error }
+            while let (name, found) = try await group.next() {
+                if let error = found.error { observation.unreachable[name] = error }
+                if found.rekey { observation.rekey.insert(name) }
                 startNext()
             }
         }
-        return unreachable
+        return observation
     }
 
-    /// Observes one node; returns an error text when its agent could not be asked.
-    private func observe(_ node: Node, heartbeat: NodeInventory?) async throws -> String? {
-        let agent = agents(node)
-        var reports: [String: ServiceReport] = [:]
+    /// What observing one node found: an error text when its agent could not be asked, and whether it needs a
+    /// rekey.
+    struct NodeObservation: Sendable {
+        var error: String?
+        var rekey = false
+    }
+
+    /// Observes one node. An agent that refuses the current site key's node key is asked again under the previous
+    /// site key's (when one is configured): it is observed that way, and marked for a rekey either way.
+    private func observe(_ node: Node, heartbeat: NodeInventory?) async throws -> NodeObservation {
         // What to ask about: the services the repo wants here, and those last seen installed (they may have left
         // the repo and need uninstalling). The agent's inventory adds any others it knows.
         let previous = try await store.nodeRecord(node.name)
         var names = node.serviceNames
         for name in previous?.status.services ?? [] where !names.contains(name) { names.append(name) }
-        do {
-            let inventory = if let heartbeat { heartbeat } else { try await agent.inventory(of: node.name).inventory }
-            for report in inventory?.services ?? [] { reports[report.service] = report }
-            for name in names where reports[name] == nil {
-                let definition = desired.service(named: name).map(ServiceDefinition.init)
-                let answer = try await agent.request(.status, node: node.name, service: name, definition: definition)
-                guard let report = answer.report else {
-                    return "status of \(name): \(answer.code.rawValue): \(answer.detail)"
-                }
-                reports[name] = report
+        var rekey = false
+        var reports: [String: ServiceReport] = [:]
+        var failure = await ask(agents(node), node, names: names, heartbeat: heartbeat, into: &reports)
+        if let refusal = failure as? ServiceAgentError, refusal.code == .unauthorized, let rotation = rotation(node) {
+            rekey = true
+            failure = await ask(rotation.previous, node, names: names, heartbeat: nil, into: &reports)
+            if let second = failure as? ServiceAgentError {
+                failure = ServiceAgentError(second.code, Self.refusedBoth(refusal, second))
             }
-        } catch {
+        }
+        if let missing = failure as? MissingReport { return NodeObservation(error: missing.text, rekey: rekey) }
+        if let failure {
             var status = previous?.status ?? NodeStatus(phase: .unknown, rack: node.rack.value)
             status.rack = node.rack.value
-            try await store.record(status, lastError: "agent: \(error.description)", for: node.name, at: now())
-            logger.info("agent unreachable", metadata: ["node": "\(node.name)", "error": "\(error.description)"])
-            return error.description
+            try await store.record(status, lastError: "agent: \(failure)", for: node.name, at: now())
+            logger.info("agent unreachable", metadata: ["node": "\(node.name)", "error": "\(failure)"])
+            return NodeObservation(error: "\(failure)", rekey: rekey)
         }
         let installed = reports.values.filter { !$0.isAbsent }
         var status = previous?.status ?? NodeStatus(phase: .ready, rack: node.rack.value)
@@ -116,7 +141,44 @@ public struct ServiceReconciler: Sendable {
         status.rack = node.rack.value
         status.services = installed.map(\.service).sorted()
         status.drifted = installed.filter { !$0.isHealthy }.map(\.service).sorted()
-        try await store.record(status, lastError: previous?.lastError, for: node.name, at: now())
+        let lastError = rekey ? Self.holdsPreviousKey : previous?.lastError
+        try await store.record(status, lastError: lastError, for: node.name, at: now())
+        if rekey { logger.info("agent holds the previous site key's node key", metadata: ["node": "\(node.name)"]) }
+        return NodeObservation(error: nil, rekey: rekey)
+    }
+
+    /// The agent's answer lacked a report: not recorded as the node's error (the agent did answer).
+    private struct MissingReport: Error {
+        var text: String
+    }
+
+    /// Asks one agent for the node's inventory (or takes the heartbeat's) and the status of `names` it lacks, into
+    /// `reports`; returns what went wrong (a `ServiceAgentError` or a `MissingReport`), nil when nothing did.
+    private func ask(_ agent: any ServiceAgentDriver, _ node: Node, names: [String], heartbeat: NodeInventory?,
+                     into reports: inout [String: ServiceReport]) async -> (any Error)?
+    {
+        var inventory = heartbeat
+        if heartbeat == nil {
+            do {
+                inventory = try await agent.inventory(of: node.name).inventory
+            } catch {
+                return error
+            }
+        }
+        for report in inventory?.services ?? [] { reports[report.service] = report }
+        for name in names where reports[name] == nil {
+            let definition = desired.service(named: name).map(ServiceDefinition.init)
+            let answer: ServiceAnswer
+            do {
+                answer = try await agent.request(.status, node: node.name, service: name, definition: definition)
+            } catch {
+                return error
+            }
+            guard let report = answer.report else {
+                return MissingReport(text: "status of \(name): \(answer.code.rawValue): \(answer.detail)")
+            }
+            reports[name] = report
+        }
         return nil
     }
 
@@ -146,6 +208,8 @@ public struct ServiceReconciler: Sendable {
                 guard let service = desired.service(named: name) else { continue }
                 try check(try await agent.status(ServiceDefinition(service), on: node.name), "verify \(name)")
             }
+        case .rekeyAgent:
+            try await rekey(node, agent: agent)
         default:
             throw ActionFailure("\(action.kind.rawValue) is not a service action", intent: .stalled)
         }

@@ -2,8 +2,30 @@ import Foundation
 import ReconcilerModel
 
 /// The Site and Rack fields that say who may change the machines and when: `verify` (trusted commit signers),
-/// `rollout.windows` (maintenance windows) and `ipmi.cipherSuites`.
+/// `rollout.windows` (maintenance windows), `ipmi.cipherSuites` and the agent keys.
 extension DocumentDecoder {
+    /// `agent: {port: 7700, keyFile: /etc/rackswarm/site.key, previousKeyFile: /etc/rackswarm/site.key.old}`.
+    mutating func decodeAgent(_ node: YAMLNode) -> AgentSettings {
+        var agent = AgentSettings.defaults
+        guard let reader = fields.mapping(node, "agent", known: ["port", "keyFile", "previousKeyFile"]) else {
+            return agent
+        }
+        if let v = reader.value("port"), let n = fields.int(v, "agent.port", range: 1...65535) { agent.port = n }
+        for name in ["keyFile", "previousKeyFile"] {
+            guard let v = reader.value(name), let path = fields.string(v, "agent.\(name)") else { continue }
+            guard path.hasPrefix("/") else {
+                fields.error(v, "agent.\(name) '\(path)' must be an absolute path")
+                continue
+            }
+            if name == "keyFile" { agent.keyFile = path } else { agent.previousKeyFile = path }
+        }
+        if agent.previousKeyFile == agent.keyFile, let v = reader.value("previousKeyFile") {
+            fields.error(v, "agent.previousKeyFile names the same file as agent.keyFile",
+                         hint: "a rotation keeps the old site key in a file of its own until every node has the new")
+        }
+        return agent
+    }
+
     /// `verify: {provider: ssh|gpg, keys: ["ssh-ed25519 …", {file: /etc/rackswarm/keys/alice.pub}]}`.
     mutating func decodeVerify(_ node: YAMLNode) -> CommitVerification? {
         guard let reader = fields.mapping(node, "verify", known: ["provider", "keys"]),

@@ -149,18 +149,7 @@ struct DocumentDecoder {
                 timeouts.services = d
             }
         }
-        var agent = AgentSettings.defaults
-        if let agentNode = spec.value("agent"),
-           let reader = fields.mapping(agentNode, "agent", known: ["port", "keyFile"]) {
-            if let v = reader.value("port"), let n = fields.int(v, "agent.port", range: 1...65535) { agent.port = n }
-            if let v = reader.value("keyFile"), let path = fields.string(v, "agent.keyFile") {
-                if path.hasPrefix("/") {
-                    agent.keyFile = path
-                } else {
-                    fields.error(v, "agent.keyFile '\(path)' must be an absolute path")
-                }
-            }
-        }
+        let agent = spec.value("agent").map { decodeAgent($0) } ?? AgentSettings.defaults
         var store = StoreSettings.defaults
         if let storeNode = spec.value("store"), let reader = fields.mapping(storeNode, "store", known: ["retention"]),
             let v = reader.value("retention") { store.retention = fields.duration(v, "store.retention") }

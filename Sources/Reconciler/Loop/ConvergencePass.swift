@@ -28,6 +28,8 @@ public struct ConvergencePass: Sendable {
         public var reservations: @Sendable (Site) -> any DHCPReservationDriver
         /// Makes the agent-client factory for a site (its agent port and timeout).
         public var agents: @Sendable (Site) -> ServiceReconciler.AgentFactory
+        /// Makes the rotation-client factory for a site (its `agent.previousKeyFile`); nil clients without one.
+        public var rotation: @Sendable (Site) -> ServiceReconciler.RotationFactory
         /// Gets the images present nodes run ready to serve (seeding); answers the refused ones by `name@version`,
         /// with why.
         public var images: @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String]
@@ -49,6 +51,7 @@ public struct ConvergencePass: Sendable {
             power: @escaping @Sendable (Site) -> DriverActionPerformer.PowerFactory, boot: any BootDriver,
             reservations: @escaping @Sendable (Site) -> any DHCPReservationDriver,
             agents: @escaping @Sendable (Site) -> ServiceReconciler.AgentFactory,
+            rotation: @escaping @Sendable (Site) -> ServiceReconciler.RotationFactory = { _ in { _ in nil } },
             images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
             heartbeats: @escaping @Sendable () async -> [String: (inventory: NodeInventory, at: Int64)] = { [:] },
             now: @escaping @Sendable () -> Date = { Date() },
@@ -65,6 +68,7 @@ public struct ConvergencePass: Sendable {
             self.boot = boot
             self.reservations = reservations
             self.agents = agents
+            self.rotation = rotation
             self.images = images
             self.heartbeats = heartbeats
             self.now = now
@@ -178,18 +182,19 @@ public struct ConvergencePass: Sendable {
         if everything { await applyReservations(desired) }
         // Racks are held before any agent is asked: another reconciler's nodes are its to ask and record.
         let held = try await holdRacks(desired)
-        let unreachable = try await observeAgents(desired, held: held)
+        let observation = try await observeAgents(desired, held: held)
+        let unreachable = observation.unreachable
         let now = seams.now()
         let windows = MaintenanceGate(desired, at: now)
-        let plan = windows.marking(try await makePlan(desired, unreachable: unreachable, held: held), at: now)
+        let plan = windows.marking(try await makePlan(desired, observation: observation, held: held), at: now)
         say(PlanRenderer(colour: false).text(plan, site: desired.site.name, commit: checkout.commit))
         var executorPolicy = policy.executor
         executorPolicy.scope = policy.scope
         executorPolicy.racks = held
         let performer = DriverActionPerformer(
             desired: desired, store: seams.store, boot: BootActionExecutor(driver: seams.boot, desired: desired),
-            power: seams.power(desired.site), agents: seams.agents(desired.site), refusedImages: refused,
-            logger: logger)
+            power: seams.power(desired.site), agents: seams.agents(desired.site),
+            rotation: seams.rotation(desired.site), refusedImages: refused, logger: logger)
         let executor = Executor(desired: desired, store: seams.store, performer: performer, policy: executorPolicy,
                                 logger: logger, now: seams.now, windows: windows)
         let report = try await executor.execute(plan, commit: checkout.commit)
@@ -227,14 +232,17 @@ public struct ConvergencePass: Sendable {
         }
     }
 
-    /// Asks the agents what they run; returns the nodes that could not be asked, with why. A full pass asks only
-    /// installed nodes, and not those whose heartbeat came recently and after the last change recorded for them
-    /// (an earlier beat may predate their last install); a services pass asks every present node. With `held`
-    /// racks (a shared store), only the nodes on them are asked, and only their status is written.
-    private func observeAgents(_ desired: DesiredState, held: Set<String>?) async throws -> [String: String] {
+    /// Asks the agents what they run; says which nodes could not be asked, with why, and which hold their key from
+    /// the previous site key. A full pass asks only installed nodes, and not those whose heartbeat came recently
+    /// and after the last change recorded for them (an earlier beat may predate their last install); a services
+    /// pass asks every present node. With `held` racks (a shared store), only the nodes on them are asked, and
+    /// only their status is written.
+    private func observeAgents(_ desired: DesiredState, held: Set<String>?) async throws
+        -> ServiceReconciler.Observation
+    {
         let store = seams.store
         let services = ServiceReconciler(desired: desired, store: store, agents: seams.agents(desired.site),
-                                         logger: logger, now: seams.now)
+                                         rotation: seams.rotation(desired.site), logger: logger, now: seams.now)
         let mine = held.map { racks in Set(desired.nodes.filter { racks.contains($0.rack.value) }.map(\.name)) }
         guard policy.scope == .all else { return try await services.observe(only: mine) }
         var installed = Set(try await store.observedState().nodes.filter { $0.value.phase == .ready }.keys)
@@ -265,14 +273,17 @@ public struct ConvergencePass: Sendable {
     }
 
     /// Plans against what the store observed. Nodes nobody could ask get no service steps (a services pass plans
-    /// nothing for them); racks an operator suspended get nothing, nor racks another reconciler holds.
-    private func makePlan(_ desired: DesiredState, unreachable: [String: String], held: Set<String>?) async throws
-        -> Plan
+    /// nothing for them) but their rekey; racks an operator suspended get nothing, nor racks another reconciler
+    /// holds.
+    private func makePlan(_ desired: DesiredState, observation: ServiceReconciler.Observation, held: Set<String>?)
+        async throws -> Plan
     {
+        let unreachable = observation.unreachable
         var observed = try await seams.store.observedState()
         guard policy.scope == .all else {
             observed.nodes = observed.nodes.filter { unreachable[$0.key] == nil }
-            var plan = Planner.plan(desired: desired, observed: observed, policy: .init(scope: .services))
+            var plan = Planner.plan(desired: desired, observed: observed,
+                                    policy: .init(scope: .services, rekey: observation.rekey))
             // Services on another reconciler's racks are its to install.
             if let held { plan.actions.removeAll { !held.contains($0.rack) } }
             return plan
@@ -284,7 +295,7 @@ public struct ConvergencePass: Sendable {
             Set(desired.racks.map(\.name) + observed.nodes.values.compactMap(\.rack)).subtracting(held)
         } ?? []
         var plan = Planner.plan(desired: desired, observed: observed,
-                                policy: .init(suspendedRacks: suspended.union(others)))
+                                policy: .init(suspendedRacks: suspended.union(others), rekey: observation.rekey))
         let serviceKinds: Set<PlannedAction.Kind> = [.installService, .uninstallService, .verifyServices]
         plan.actions.removeAll { unreachable[$0.node] != nil && serviceKinds.contains($0.kind) }
         return plan

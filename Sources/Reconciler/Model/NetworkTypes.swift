@@ -107,7 +107,8 @@ extension CodableAsText {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = Self(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad \(Self.self)"))
+            let context = DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "bad \(Self.self)")
+            throw DecodingError.dataCorrupted(context)
         }
         self = value
     }

@@ -150,10 +150,6 @@ public struct StoreSettings: Sendable, Hashable {
     /// whatever their age); nil keeps the whole journal.
     public var retention: Duration?
 
-    public init(retention: Duration?) {
-        self.retention = retention
-    }
-
     /// No pruning.
     public static let defaults = StoreSettings(retention: nil)
 }
@@ -213,14 +209,6 @@ public struct RolloutPolicy: Sendable, Hashable, Codable {
     /// Put a single node alone in the very first wave.
     public var canary: Bool
 
-    public init(firstWave: Int, maxUnavailable: Int, concurrency: Int, failureBudget: Int, canary: Bool) {
-        self.firstWave = firstWave
-        self.maxUnavailable = maxUnavailable
-        self.concurrency = concurrency
-        self.failureBudget = failureBudget
-        self.canary = canary
-    }
-
     public static let defaults = RolloutPolicy(
         firstWave: 2, maxUnavailable: 4, concurrency: 32, failureBudget: 3, canary: false)
 }
@@ -231,17 +219,8 @@ public struct StepTimeouts: Sendable, Hashable {
     public var install: Duration
     public var services: Duration
     /// The time one BMC request may take before it is sent again, and how many times it is.
-    public var bmcRequest: Duration
-    public var bmcRetries: Int
-
-    public init(power: Duration, install: Duration, services: Duration, bmcRequest: Duration = .seconds(1),
-                bmcRetries: Int = 3) {
-        self.power = power
-        self.install = install
-        self.services = services
-        self.bmcRequest = bmcRequest
-        self.bmcRetries = bmcRetries
-    }
+    public var bmcRequest: Duration = .seconds(1)
+    public var bmcRetries = 3
 
     public static let defaults = StepTimeouts(power: .seconds(120), install: .seconds(1800), services: .seconds(600))
 }
@@ -249,13 +228,11 @@ public struct StepTimeouts: Sendable, Hashable {
 /// How the reconciler reaches each node's `provision-agent`: the port on the node's IP and the site key file.
 public struct AgentSettings: Sendable, Hashable {
     public var port: Int
-    /// The per-site HMAC key, on the reconciler's host (and on every node).
+    /// The site key, on the reconciler's host only: each node's agent key derives from it (HKDF).
     public var keyFile: String
-
-    public init(port: Int, keyFile: String) {
-        self.port = port
-        self.keyFile = keyFile
-    }
+    /// The site key `keyFile` replaced, during a rotation: a node whose agent refuses the current key's node key
+    /// but takes this one's is handed its new key (`rekeyAgent`). Nil: no rotation under way.
+    public var previousKeyFile: String?
 
     public static let defaults = AgentSettings(port: 7700, keyFile: "/etc/rackswarm/site.key")
 }

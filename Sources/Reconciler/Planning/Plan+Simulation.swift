@@ -12,6 +12,8 @@ extension ObservedState {
                                               services: node.serviceNames, drifted: [], rack: node.rack.value)
             case .decommission:
                 next.nodes[name]?.phase = .decommissioned
+            case .rekey:
+                continue  // The key is no part of the observed state.
             }
         }
         return next

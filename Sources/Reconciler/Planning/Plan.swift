@@ -15,6 +15,9 @@ public struct PlannedAction: Sendable, Hashable, Codable {
         case writeEraseEntry
         /// Waits for the install environment to wipe the leaving node's disk and power it off.
         case eraseDisks
+        /// Site key rotation: hands the node's agent its key from the current site key, in a request signed with
+        /// its key from the previous one (`agent.previousKeyFile`). Done once the agent takes the current key.
+        case rekeyAgent
     }
 
     public var node: String
@@ -49,6 +52,8 @@ public enum NodeChange: String, Sendable, Hashable, Codable {
     case reimage
     case services
     case decommission
+    /// Only the agent's key changes (site key rotation).
+    case rekey
 }
 
 /// The ordered actions that take the observed state to the desired state.
@@ -80,6 +85,8 @@ public struct Plan: Sendable, Hashable, Codable {
         public var actions = 0
         /// Actions a closed maintenance window holds; nil (left out of JSON) when none is.
         public var held: Int?
+        /// Agents handed their key from the new site key; nil (left out of JSON) when none is.
+        public var rekey: Int?
     }
 
     public var summary: Summary {
@@ -90,8 +97,11 @@ public struct Plan: Sendable, Hashable, Codable {
             case .reimage: summary.reimage += 1
             case .services: summary.serviceChanges += 1
             case .decommission: summary.decommission += 1
+            case .rekey: break
             }
         }
+        let rekeys = actions.count { $0.kind == .rekeyAgent }
+        summary.rekey = rekeys > 0 ? rekeys : nil
         summary.destructiveActions = actions.filter(\.destructive).count
         summary.orphaned = orphaned.count
         summary.waves = actions.map(\.wave).max() ?? 0

@@ -50,7 +50,7 @@ extension PlanRenderer {
                 "destructiveActions" : \(s.destructiveActions),\(s.held.map { "\n    \"held\" : \($0)," } ?? "")
                 "orphaned" : \(s.orphaned),
                 "provision" : \(s.provision),
-                "reimage" : \(s.reimage),
+                "reimage" : \(s.reimage),\(s.rekey.map { "\n    \"rekey\" : \($0)," } ?? "")
                 "serviceChanges" : \(s.serviceChanges),
                 "waves" : \(s.waves)
               }

@@ -51,7 +51,7 @@ public struct PlanRenderer: Sendable {
                 let marker = switch change {
                 case .reimage: paint("-/+", 31)
                 case .decommission: paint("-", 31)
-                case .services: paint("~", 33)
+                case .services, .rekey: paint("~", 33)
                 default: paint("+", 32)
                 }
                 out.write("    \(marker) \(action.node): \(change?.rawValue ?? "change")\n")
@@ -77,6 +77,7 @@ public struct PlanRenderer: Sendable {
             + "\(s.decommission) to decommission.") + "\n")
         out.write("\(s.actions) actions in \(s.waves) wave\(s.waves == 1 ? "" : "s"), "
             + "\(s.destructiveActions) destructive"
+            + (s.rekey.map { ", \($0) agent key\($0 == 1 ? "" : "s") to rotate" } ?? "")
             + (s.held.map { ", \($0) held by a maintenance window" } ?? "") + ".\n")
         if let blocked = plan.blocked { out.write(paint("Nothing will run: \(blocked).", 31) + "\n") }
     }

@@ -23,12 +23,18 @@ public enum Planner {
         /// Racks an operator suspended (`StateStore.suspendedRacks()`): their nodes get no action at all, not
         /// even a decommission, until the rack is resumed.
         public var suspendedRacks: Set<String>
+        /// Nodes whose agent refused the current site key's node key and holds (or may hold) the previous one's:
+        /// each gets a `rekeyAgent` before its other actions (none when it is to be imaged: a new install brings
+        /// the new key).
+        public var rekey: Set<String>
 
-        public init(canary: Bool? = nil, prune: Bool? = nil, scope: Scope = .all, suspendedRacks: Set<String> = []) {
+        public init(canary: Bool? = nil, prune: Bool? = nil, scope: Scope = .all, suspendedRacks: Set<String> = [],
+                    rekey: Set<String> = []) {
             self.canary = canary
             self.prune = prune
             self.scope = scope
             self.suspendedRacks = suspendedRacks
+            self.rekey = rekey
         }
     }
 
@@ -149,7 +155,27 @@ public enum Planner {
             actions.append(PlannedAction(node: item.name, rack: item.rack, wave: nextWave, kind: .removeBootEntry,
                                          destructive: false, detail: "remove PXE entry and DHCP reservation"))
         }
-        return Plan(actions: actions, changes: changes, orphaned: orphaned)
+        var plan = Plan(actions: actions, changes: changes, orphaned: orphaned)
+        if !policy.rekey.isEmpty { rekey(&plan, policy.rekey, desired: desired, policy: policy, wave: nextWave) }
+        return plan
+    }
+
+    /// Puts a `rekeyAgent` first among each named present node's actions; a node with none gets it alone, in
+    /// `wave`. Nodes on suspended racks and nodes to be provisioned or reimaged get none.
+    static func rekey(_ plan: inout Plan, _ names: Set<String>, desired: DesiredState, policy: Policy, wave: Int) {
+        for node in desired.nodes where names.contains(node.name) && node.state == .present {
+            let change = plan.changes[node.name]
+            guard !policy.suspendedRacks.contains(node.rack.value), change != .provision, change != .reimage,
+                change != .decommission
+            else { continue }
+            let first = plan.actions.firstIndex { $0.node == node.name }
+            let action = PlannedAction(
+                node: node.name, rack: node.rack.value, wave: first.map { plan.actions[$0].wave } ?? wave,
+                kind: .rekeyAgent, destructive: false,
+                detail: "hand the agent its key from the new site key, signed with its key from the previous one")
+            plan.actions.insert(action, at: first ?? plan.actions.endIndex)
+            if change == nil { plan.changes[node.name] = .rekey }
+        }
     }
 
     /// The steps that wipe a leaving node's disks before its power-off (`decommission.erase` quick or full).

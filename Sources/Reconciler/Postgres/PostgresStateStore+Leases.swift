@@ -11,13 +11,6 @@ public struct RackLease: Sendable, Hashable, Codable {
     /// Grows by one each time the rack changes hands: a write made under an older token is refused.
     public var token: Int64
     public var expiresAt: Date
-
-    public init(rack: String, holder: String?, token: Int64, expiresAt: Date) {
-        self.rack = rack
-        self.holder = holder
-        self.token = token
-        self.expiresAt = expiresAt
-    }
 }
 
 /// A reconciler that said it is alive, and where its boot server and console answer.
@@ -25,12 +18,6 @@ public struct ShardMember: Sendable, Hashable, Codable {
     public var shard: String
     public var address: String?
     public var expiresAt: Date
-
-    public init(shard: String, address: String?, expiresAt: Date) {
-        self.shard = shard
-        self.address = address
-        self.expiresAt = expiresAt
-    }
 }
 
 /// Rack leases and membership: a lease table with a TTL and a fencing token, timed by the server's clock.

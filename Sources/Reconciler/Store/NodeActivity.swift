@@ -91,7 +91,7 @@ public struct NodeActivity: Sendable, Hashable, Codable {
         case .writeBootEntry, .setBootPXE, .writeEraseEntry: return .pxe
         case .powerCycle, .powerOff, .removeBootEntry, .eraseDisks: return .powering
         case .bootLocal: return .installing
-        case .installService, .uninstallService, .verifyServices: return .services
+        case .installService, .uninstallService, .verifyServices, .rekeyAgent: return .services
         case .installImage:
             switch install?.phase {
             case nil, .booted?: return .pxe

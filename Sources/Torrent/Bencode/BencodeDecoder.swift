@@ -24,18 +24,14 @@ public struct BencodeError: Error, Sendable, Equatable, CustomStringConvertible 
 /// Limits that bound the work and memory of one decode, for input from untrusted peers.
 public struct BencodeLimits: Sendable {
     /// The deepest nesting of lists and dictionaries accepted.
-    public var maxDepth: Int
+    public var maxDepth = 64
     /// The longest byte string accepted.
-    public var maxStringLength: Int
+    public var maxStringLength = 64 << 20
     /// The largest number of elements accepted across the whole value.
-    public var maxElements: Int
+    public var maxElements = 1 << 20
 
-    /// Creates limits.
-    public init(maxDepth: Int = 64, maxStringLength: Int = 64 << 20, maxElements: Int = 1 << 20) {
-        self.maxDepth = maxDepth
-        self.maxStringLength = maxStringLength
-        self.maxElements = maxElements
-    }
+    /// The limits for a .torrent file or a tracker's answer.
+    public static let standard = BencodeLimits()
 }
 
 /// A strict bencode decoder: canonical integers, sorted unique keys, bounded depth and length.
@@ -48,13 +44,13 @@ public struct BencodeDecoder {
     public private(set) var topLevelSpans: [[UInt8]: Range<Int>] = [:]
 
     /// Decodes exactly one value that spans the whole input.
-    public static func decode(_ input: [UInt8], limits: BencodeLimits = BencodeLimits()) throws -> BencodeValue {
+    public static func decode(_ input: [UInt8], limits: BencodeLimits = .standard) throws -> BencodeValue {
         var decoder = BencodeDecoder(input: input, limits: limits)
         return try decoder.decodeAll()
     }
 
     /// Creates a decoder over `input`.
-    public init(input: [UInt8], limits: BencodeLimits = BencodeLimits()) {
+    public init(input: [UInt8], limits: BencodeLimits = .standard) {
         self.input = input
         self.limits = limits
     }

@@ -3,7 +3,7 @@ import NIOCore
 /// The 68-byte opening of every peer connection: protocol name, reserved bits, info-hash, peer id.
 public struct Handshake: Sendable, Equatable {
     /// The eight reserved bytes (extension bits).
-    public var reserved: [UInt8]
+    public var reserved = [UInt8](repeating: 0, count: 8)
     /// The torrent's info-hash.
     public var infoHash: [UInt8]
     /// The sender's 20-byte peer id.
@@ -15,13 +15,6 @@ public struct Handshake: Sendable, Equatable {
     public static let size = 68
     /// Reserved bit for the Fast extension (BEP 6): byte 7, bit 0x04.
     public static let fastExtensionBit: (byte: Int, mask: UInt8) = (7, 0x04)
-
-    /// Creates a handshake.
-    public init(reserved: [UInt8] = [UInt8](repeating: 0, count: 8), infoHash: [UInt8], peerID: [UInt8]) {
-        self.reserved = reserved
-        self.infoHash = infoHash
-        self.peerID = peerID
-    }
 
     /// Whether the sender supports the Fast extension.
     public var supportsFastExtension: Bool {
@@ -46,13 +39,6 @@ public struct BlockRequest: Sendable, Hashable {
     public var begin: UInt32
     /// The block length.
     public var length: UInt32
-
-    /// Creates a request.
-    public init(piece: UInt32, begin: UInt32, length: UInt32) {
-        self.piece = piece
-        self.begin = begin
-        self.length = length
-    }
 }
 
 /// One peer wire message (BEP 3, plus the Fast extension of BEP 6 and the extension protocol's envelope).

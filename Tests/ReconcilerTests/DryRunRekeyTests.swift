@@ -1,0 +1,38 @@
+import Foundation
+import LabSupport
+import Reconciler
+import Testing
+
+/// `reconcile plan` during a site key rotation: it asks no agent, so it shows the rekeys the last pass found due
+/// but did not make (the node's recorded error says so), and only while `agent.previousKeyFile` is set.
+extension DryRunGitTests {
+    @Test func theDryRunShowsARekeyTheLastPassLeftUndone() async throws {
+        let site = try SiteRepo()
+        let desired = try #require(SiteLoader.load(path: site.repo + "/site").state)
+        let store = try SQLiteStateStore(path: site.state)
+        for node in desired.nodes {
+            let status = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: node.serviceNames,
+                                    rack: node.rack.value)
+            let error = node.name == "r1n1" ? ServiceReconciler.holdsPreviousKey : nil
+            try await store.record(status, lastError: error, for: node.name, at: Date())
+        }
+        // No rotation configured: the recorded error alone plans nothing.
+        let before = try site.dryRun()
+        #expect(before.status == 0 && before.stdout.contains("No changes."), "\(before.stdout)\(before.stderr)")
+
+        let file = site.repo + "/site/site.yaml"
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        try text.replacingOccurrences(of: "    keyFile: /etc/rackswarm/site.key\n",
+                                      with: "    keyFile: /etc/rackswarm/site.key\n"
+                                          + "    previousKeyFile: /etc/rackswarm/site.key.old\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        try site.git("commit", "-q", "-am", "Rotate the site key")
+        let during = try site.dryRun()
+        #expect(during.status == 2, "\(during.stdout)\(during.stderr)")
+        #expect(during.stdout.contains("~ r1n1: rekey"), "\(during.stdout)")
+        #expect(during.stdout.contains("rekeyAgent"))
+        #expect(during.stdout.contains("1 agent key to rotate"))
+        let json = try site.dryRun(["--output", "json"])
+        #expect(json.stdout.contains("\"kind\" : \"rekeyAgent\"") && json.stdout.contains("\"rekey\" : 1,"))
+    }
+}
