@@ -18,6 +18,7 @@ struct OutputFlagTests {
         "reconcile dev bench-store": "developer tool for benchmarks/: prints JSON only",
         "reconcile dev journal-stress": "developer tool for the crash tests: journals in a loop until killed",
         "reconcile dev fill-store": "developer tool for benchmarks/: fills a state database",
+        "reconcile dev bmc-sim": "developer tool for benchmarks/: simulated BMCs answering until killed",
         "reconcile dev lab-inventory": "developer tool for the labs: prints an inventory as JSON",
         "reconcile dev bmc-sim": "developer tool for benchmarks/: simulated BMCs that serve until stopped",
         "provision-agent serve": "a daemon run by systemd: it speaks through its log (--log-format json)",
