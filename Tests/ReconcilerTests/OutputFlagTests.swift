@@ -20,7 +20,6 @@ struct OutputFlagTests {
         "reconcile dev fill-store": "developer tool for benchmarks/: fills a state database",
         "reconcile dev bmc-sim": "developer tool for benchmarks/: simulated BMCs answering until killed",
         "reconcile dev lab-inventory": "developer tool for the labs: prints an inventory as JSON",
-        "reconcile dev bmc-sim": "developer tool for benchmarks/: simulated BMCs that serve until stopped",
         "provision-agent serve": "a daemon run by systemd: it speaks through its log (--log-format json)",
         "provision-agent install": "run by the install environment: it reports to the boot server and logs",
         "provision-agent fetch": "its --out-file is the disk or file it downloads to; progress goes to the log",
