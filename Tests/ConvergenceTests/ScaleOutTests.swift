@@ -50,6 +50,14 @@ struct ScaleOutTests {
         return (url, try await PostgresStateStore.connect(location))
     }
 
+    /// Waits until s0, whose boot server every node talks to, answers on it. Another reconciler that power-cycles
+    /// a node before then sends it to a firmware that finds no boot entry and boots from disk; the install then
+    /// waits out its timeout and the retry powers the node on a second time (the intermittent double power-on of
+    /// session 5). Until each reconciler serves its own racks (issue 20, item 2), the nodes' boot server is up first.
+    static func nodesCanBoot(_ lab: LoopbackLab) async throws -> Bool {
+        try await eventually(60) { tcpPortAccepts(lab.httpPort) }
+    }
+
     /// Polls until `done` or `seconds` pass; answers whether it was done.
     static func eventually(_ seconds: Double, _ done: () async throws -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -88,9 +96,8 @@ struct ScaleOutTests {
     }
 
     /// The install step's timeout in these labs: longer than the tests hold installs (up to 180 s until every one
-    /// is in flight, then the takeover). With the default 90 s, an install held past it timed out and its retry
-    /// network-booted the node again: a second power-on per node while the journal showed one power cycle and one
-    /// install (the retry is an attempt of the same action), the intermittent failure of session 5.
+    /// is in flight, then the takeover). With the default 90 s, an install held past it would time out and its retry
+    /// network-boot the node again.
     static let installTimeout = "10m"
 
     static func logs(_ processes: [LabProcess]) -> String {
@@ -106,7 +113,9 @@ struct ScaleOutTests {
             reader.close()
             lab.tearDown()
         }
-        for index in 0..<3 { processes.append(try lab.startShard(index, state: url, log: "s\(index).log")) }
+        processes.append(try lab.startShard(0, state: url, log: "s0.log"))
+        #expect(try await Self.nodesCanBoot(lab), "\(Self.logs(processes))")
+        for index in 1..<3 { processes.append(try lab.startShard(index, state: url, log: "s\(index).log")) }
         // Every install is in flight (held in its post actions), each rack held by a different reconciler.
         let inFlight = try await Self.eventually(180) { lab.everyInstallInFlight }
         #expect(inFlight, "\(Self.logs(processes))\n\(lab.diagnostics())")
@@ -167,6 +176,7 @@ struct ScaleOutTests {
         }
         let proxied = url.replacingOccurrences(of: "127.0.0.1:\(endpoint.port)/", with: "127.0.0.1:\(proxy.port)/")
         processes.append(try lab.startShard(0, state: url, log: "s0.log"))
+        #expect(try await Self.nodesCanBoot(lab), "\(Self.logs(processes))")
         processes.append(try lab.startShard(1, state: proxied, log: "s1.log"))
         let inFlight = try await Self.eventually(180) { lab.everyInstallInFlight }
         #expect(inFlight, "\(Self.logs(processes))\n\(lab.diagnostics())")
