@@ -302,14 +302,17 @@ struct VirtualDataCenterTests {
         let flip = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", reconcile, "boot", "sync",
             "--repo", lab.site, "--state", base + "/state.db", "--dnsmasq-pid-file", lab.lab + "/dnsmasq.pid"])
         #expect(flip.output.contains("wrote: n1: localBoot"), "\(flip.output)")
+        let console = "\(lab.lab)/nodes/n1/console.log"
+        // Only what the console shows after the reset counts: an earlier boot may have started the agent already.
+        let beforeReset = ((try? String(contentsOfFile: console, encoding: .utf8)) ?? "").utf8.count
         let reset = await Self.run("/usr/bin/python3", [Self.vdc, "exec", lab.lab, "--", "ipmitool", "-I", "lanplus",
             "-H", "127.0.0.1", "-p", "9201", "-U", "admin", "-P", "lab-bmc-secret", "-C", "3", "chassis", "power",
             "reset"], timeout: .seconds(60))
         #expect(reset.succeeded, "\(reset.output)")
-        let console = "\(lab.lab)/nodes/n1/console.log"
         let agentUp = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < agentUp {
-            let text = (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
+            let whole = (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
+            let text = String(decoding: whole.utf8.dropFirst(beforeReset), as: UTF8.self)
             if let local = text.range(of: "phase=local-boot"), text[local.upperBound...].contains("agent listening") {
                 break
             }
