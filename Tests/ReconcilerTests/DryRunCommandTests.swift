@@ -50,6 +50,19 @@ struct DryRunGitTests {
         var cache: String { root.appendingPathComponent("cache").path }
         var state: String { root.appendingPathComponent("state.db").path }
 
+        /// Records every node of the committed site as ready on its image with its services, as a converged site
+        /// leaves the store; `errors` are recorded as those nodes' last errors.
+        func recordEveryNodeReady(errors: [String: String] = [:]) async throws -> SQLiteStateStore {
+            let desired = try #require(SiteLoader.load(path: repo + "/site").state)
+            let store = try SQLiteStateStore(path: state)
+            for node in desired.nodes {
+                let status = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: node.serviceNames,
+                                        rack: node.rack.value)
+                try await store.record(status, lastError: errors[node.name], for: node.name, at: Date())
+            }
+            return store
+        }
+
         init() throws {
             temporary = try TemporaryDirectory("rackswarm-siterepo")
             try FileManager.default.createDirectory(atPath: repo, withIntermediateDirectories: true)
@@ -113,13 +126,7 @@ extension DryRunGitTests {
     /// The dry run reads the observed state from the state database.
     @Test func observedStateComesFromTheStore() async throws {
         let site = try SiteRepo()
-        let desired = try #require(SiteLoader.load(path: site.repo + "/site").state)
-        let store = try SQLiteStateStore(path: site.state)
-        for node in desired.nodes {
-            let status = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: node.serviceNames,
-                                    rack: node.rack.value)
-            try await store.record(status, lastError: nil, for: node.name, at: Date())
-        }
+        let store = try await site.recordEveryNodeReady()
         let inSync = try site.dryRun()
         #expect(inSync.status == 0, "\(inSync.stdout)\(inSync.stderr)")
         #expect(inSync.stdout.contains("No changes."))

@@ -8,14 +8,7 @@ import Testing
 extension DryRunGitTests {
     @Test func theDryRunShowsARekeyTheLastPassLeftUndone() async throws {
         let site = try SiteRepo()
-        let desired = try #require(SiteLoader.load(path: site.repo + "/site").state)
-        let store = try SQLiteStateStore(path: site.state)
-        for node in desired.nodes {
-            let status = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: node.serviceNames,
-                                    rack: node.rack.value)
-            let error = node.name == "r1n1" ? ServiceReconciler.holdsPreviousKey : nil
-            try await store.record(status, lastError: error, for: node.name, at: Date())
-        }
+        _ = try await site.recordEveryNodeReady(errors: ["r1n1": ServiceReconciler.holdsPreviousKey])
         // No rotation configured: the recorded error alone plans nothing.
         let before = try site.dryRun()
         #expect(before.status == 0 && before.stdout.contains("No changes."), "\(before.stdout)\(before.stderr)")
