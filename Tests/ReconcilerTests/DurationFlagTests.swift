@@ -7,10 +7,6 @@ import Testing
 /// such flag, run with garbage, must fail with the duration grammar's own error and hint — so it parses through
 /// `Quantity.duration`, not `Double` or `Int` seconds.
 struct DurationFlagTests {
-    /// Time flags that take plain seconds, each with the reason. Kept explicit and small: the test fails when one
-    /// listed here takes a duration (or no longer exists).
-    static let plainSeconds: [String: String] = [:]
-
     /// A flag whose name or help says it takes a time.
     static func looksLikeTime(name: String, help: String) -> Bool {
         let names = ["timeout", "interval", "every", "ttl", "delay", "backoff", "retention", "refresh", "settle",
@@ -58,14 +54,10 @@ struct DurationFlagTests {
         // Not vacuous: the walk sees the time flags we know of (11 on reconcile, 7 on the agent at the time of
         // writing).
         #expect(durations.count >= (executable == "reconcile" ? 11 : 7), "\(durations.map(\.id))")
-        for flag in flags where Self.looksLikeTime(name: flag.name, help: flag.help) && flag.valueName != "duration" {
-            #expect(Self.plainSeconds[flag.id] != nil,
+        // No exceptions: every time flag takes the grammar (down to microseconds, so sub-millisecond ones too).
+        for flag in flags where Self.looksLikeTime(name: flag.name, help: flag.help) {
+            #expect(flag.valueName == "duration",
                     "\(flag.id) takes a time as <\(flag.valueName)>: use help: .duration(…) and Quantity's parser")
-        }
-        for (id, _) in Self.plainSeconds where id.hasPrefix(executable + " ") {
-            let flag = flags.first { $0.id == id }
-            #expect(flag != nil, "\(id) is listed as plain seconds but no longer exists: drop it")
-            #expect(flag?.valueName != "duration", "\(id) takes a duration now: drop it from the list")
         }
         for flag in durations {
             let (status, _, stderr) = try runProcess(binary, Array(flag.command.dropFirst()) + ["--" + flag.name,
