@@ -100,8 +100,8 @@ struct VMConvergenceTests {
         }
     }
 
-    /// With n2 on Redfish: 893 s at load 11–29 and 1197 s at 16–37 (other engineers' builds); two IPMI VMs took
-    /// 333 s on a quiet machine. Each `apply` has its own 12-minute bound; this limit only ends a hung run.
+    /// With n2 on Redfish: 511 s at load 1–13, 893 s at 11–29 and 1197 s at 14–40 (other engineers' builds). Each
+    /// `apply` has its own 12-minute bound; this limit only ends a hung run.
     @Test(.timeLimit(.minutes(30)))
     func twoVMsInstallTheImageFromBlankDisksAndRunWEB() async throws {
         try #require(getuid() == 0, "the virtual data center needs root (network namespaces, tap devices)")
