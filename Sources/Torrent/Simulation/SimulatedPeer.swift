@@ -15,8 +15,9 @@ enum SimulatedMessage {
 
 /// One connection as a simulated node sees it: `Peer` without a channel.
 final class SimulatedPeer: PeerState {
-    /// The node this connection belongs to.
-    unowned let owner: SimulatedNode
+    /// The node this connection belongs to: read only while `isOpen` (a dead node's connections are all closed),
+    /// so unchecked, as `SimulatedNode.world` is.
+    unowned(unsafe) let owner: SimulatedNode
     /// The node at the other end.
     let remote: Int
     /// The other end's object for this connection (messages go straight to it); nil once this end closed.
