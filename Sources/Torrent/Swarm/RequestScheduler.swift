@@ -30,6 +30,8 @@ struct RequestScheduler {
     private(set) var peers: [PeerKey: PeerRequests] = [:]
     /// Request-side counters (duplicates, cancels sent, endgame, round trips).
     private(set) var statistics = SwarmStatistics()
+    /// Pieces reset after a failed hash check (their blocks may then be outstanding at two peers).
+    private var hashFailures = 0
     let minQueue: Int
     let maxQueue: Int
     /// Seconds of a peer's rate kept requested on top of `minQueue`.
@@ -112,24 +114,25 @@ struct RequestScheduler {
         now: NIODeadline,
         using generator: inout some RandomNumberGenerator
     ) -> [BlockRequest] {
-        guard var state = peers[peer], !have.isComplete else { return [] }
-        let room = state.queueDepth - state.outstanding.count
-        guard room > 0, state.outstanding.count <= state.queueDepth / 2 || room >= 8 else { return [] }
+        // In place, through one index: a copy of the peer's books would copy its request set on every pick.
+        guard !have.isComplete, let slot = peers.index(forKey: peer) else { return [] }
+        let queued = peers.values[slot].outstanding.count
+        let room = peers.values[slot].queueDepth - queued
+        guard room > 0, queued <= peers.values[slot].queueDepth / 2 || room >= 8 else { return [] }
         let endgameBefore = picker.endgameRequests
         let picks = picker.pick(
-            peer: peer, peerHas: bits, have: have, limit: room, outstanding: state.outstanding, using: &generator
-        )
+            peer: peer, peerHas: bits, have: have, limit: room, outstanding: peers.values[slot].outstanding,
+            using: &generator)
         guard !picks.isEmpty else { return [] }
         if picker.endgameRequests > endgameBefore {
             statistics.endgameRequests = picker.endgameRequests
             if statistics.endgameAfter == nil { statistics.endgameAfter = Self.seconds(now - startedAt) }
         }
-        if state.outstanding.isEmpty { state.lastBlockAt = now }
+        if queued == 0 { peers.values[slot].lastBlockAt = now }
         for request in picks {
-            state.outstanding.insert(request)
-            state.sentAt[request] = now
+            peers.values[slot].outstanding.insert(request)
+            peers.values[slot].sentAt[request] = now
         }
-        peers[peer] = state
         return picks
     }
 
@@ -146,10 +149,15 @@ struct RequestScheduler {
         let (isNew, complete) = picker.received(request)
         guard isNew else { return duplicate(request) }
         var cancel: [PeerKey] = []
-        for (other, state) in peers where other != peer && state.outstanding.contains(request) {
-            peers[other]?.outstanding.remove(request)
-            peers[other]?.sentAt[request] = nil
-            cancel.append(other)
+        // Only endgame, or a piece reset after a failed hash, asks two peers for one block: otherwise no other peer
+        // can have this one outstanding, and skipping the scan keeps a block O(1), not O(peers) (80 set lookups per
+        // block at 10,000 nodes).
+        if picker.endgameRequests > 0 || hashFailures > 0 {
+            for (other, state) in peers where other != peer && state.outstanding.contains(request) {
+                peers[other]?.outstanding.remove(request)
+                peers[other]?.sentAt[request] = nil
+                cancel.append(other)
+            }
         }
         statistics.cancelsSent += cancel.count
         return .accepted(pieceComplete: complete, cancel: cancel.sorted())
@@ -167,7 +175,10 @@ struct RequestScheduler {
     mutating func verified(_ index: Int) { picker.verified(index) }
 
     /// The piece failed its hash check: fetch it again, from one peer if `solo`.
-    mutating func failed(_ index: Int, solo: Bool) { picker.failed(index, solo: solo) }
+    mutating func failed(_ index: Int, solo: Bool) {
+        hashFailures += 1
+        picker.failed(index, solo: solo)
+    }
 
     /// Pieces no connected peer has and nobody fetches, for the web seed.
     func orphans(have: Bitfield, limit: Int) -> [Int] { picker.orphans(have: have, limit: limit) }
