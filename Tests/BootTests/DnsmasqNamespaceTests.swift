@@ -147,6 +147,8 @@ struct NamespaceLab: Sendable {
     }
 
     /// Sets the client's MAC and runs udhcpc once; returns what its script saw on `bound` (empty: no lease).
+    /// Each try waits 3 s for an answer: with 1 s, a run on a loaded machine got no lease although dnsmasq logged
+    /// its DHCPACK (an answer that came after udhcpc gave up is the likely reason).
     func dhcp(udhcpc: String, mac: String, directory: TemporaryDirectory, tries: Int = 8, extra: [String] = [])
         async throws
         -> [String: String]
@@ -168,8 +170,8 @@ struct NamespaceLab: Sendable {
             """.utf8))
         chmod(script, 0o755)
         _ = await runTool("/usr/bin/env", ["RS_OUT=\(out)", ip, "netns", "exec", clientNamespace, udhcpc,
-                                           "-i", clientLink, "-n", "-q", "-f", "-t", String(tries), "-T", "1",
-                                           "-s", script] + extra, timeout: .seconds(20))
+                                           "-i", clientLink, "-n", "-q", "-f", "-t", String(tries), "-T", "3",
+                                           "-s", script] + extra, timeout: .seconds(60))
         var values: [String: String] = [:]
         for line in ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1)

@@ -2,13 +2,15 @@ import Drivers
 import Foundation
 import LabSupport
 import Reconciler
+import Synchronization
 
 /// A small data center on the loopback network, built from real parts: one rack of nodes, each behind its own
 /// `ipmi_sim` BMC whose power hook starts the node's firmware (scripts/lab/loopback-firmware.sh), which runs
 /// the real install environment (`provision-agent install`) and, once installed, the agent. The reconciler under
 /// test is the built `reconcile apply`, reading a git repo the lab commits to.
 ///
-/// Nodes get addresses 127.X.0.11… (X random per lab) so that labs of tests running side by side never meet.
+/// Nodes get addresses 127.X.0.11… (X held by one lab at a time, `octets`) so that labs of tests running side by
+/// side never meet.
 final class LoopbackLab: @unchecked Sendable {
     struct LabNode {
         var name: String
@@ -22,7 +24,7 @@ final class LoopbackLab: @unchecked Sendable {
     static let password = "lab-bmc-secret"
 
     let root: String
-    let nodes: [LabNode]
+    private(set) var nodes: [LabNode]
     let httpPort: Int
     let agentPort: Int
     let seedPort: Int
@@ -70,7 +72,7 @@ final class LoopbackLab: @unchecked Sendable {
         seedPort = try freePort()
         heartbeatPort = try freePort()
         consolePort = try freePort()
-        let octet = Int.random(in: 2...250)
+        let octet = try Self.octets.take()
         self.octet = octet
         racks = (1...rackCount).map { "r\($0)" }
         let labRoot = root
@@ -107,24 +109,59 @@ final class LoopbackLab: @unchecked Sendable {
             try FileManager.default.copyItem(atPath: root + "/rpms/repo", toPath: httpRoot + "/repo")
             try FileManager.default.createDirectory(atPath: siteDirectory + "/services", withIntermediateDirectories: true)
         }
-        try writeSite()
-        _ = try await git(["init", "-q", "-b", "main"])
-        try await commit("lab: one rack")
-        for node in nodes {
+        // The BMCs first: a port taken since `freePort` picked it gets another one, and the site names the last.
+        do {
+            for index in nodes.indices {
+                try await startBMC(index, password: wrongPassword.contains(nodes[index].name)
+                                   ? "not-the-password" : Self.password)
+            }
+            try writeSite()
+            _ = try await git(["init", "-q", "-b", "main"])
+            try await commit("lab: one rack")
+        } catch {
+            tearDown()
+            throw error
+        }
+    }
+
+    /// Starts node `index`'s `ipmi_sim` and waits until it serves its port. A simulator that exits (its port was
+    /// taken by another socket since `freePort` chose it) is started again on a new port, twice at most.
+    private func startBMC(_ index: Int, password: String) async throws {
+        for attempt in 1...3 {
+            let node = nodes[index]
             let firmware = [
                 packageRoot + "/scripts/lab/loopback-firmware.sh", node.name, node.mac, node.ip,
                 "127.0.0.1:\(httpPort)", node.directory, binaries + "/provision-agent", root + "/site.key",
                 "\(agentPort)", "127.0.0.1:\(heartbeatPort)",
             ].map { "'\($0)'" }.joined(separator: " ")
-            let password = wrongPassword.contains(node.name) ? "not-the-password" : Self.password
             let started = await runCommand(
                 "/bin/bash", [packageRoot + "/scripts/lab/ipmi-bmc.sh", node.directory + "/bmc", "\(node.bmcPort)",
                               password, firmware])
             guard started.status == 0, let pid = Int32(started.output.trimmingCharacters(in: .whitespacesAndNewlines))
             else { throw LabError("ipmi-bmc.sh failed: \(started.output)") }
             bmcPIDs.append(pid)
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline, Self.isRunning(pid) {
+                // Bound and still running a moment later: the port is the simulator's, not a socket that took it.
+                if udpPortIsBound(node.bmcPort) {
+                    try await Task.sleep(for: .milliseconds(200))
+                    if Self.isRunning(pid) { return }
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let log = (try? String(contentsOfFile: node.directory + "/bmc/sim.log", encoding: .utf8)) ?? ""
+            guard !Self.isRunning(pid), attempt < 3 else {
+                throw LabError("the BMC of \(node.name) did not serve port \(node.bmcPort): \(log)")
+            }
+            nodes[index].bmcPort = try freePort(udp: true)
         }
-        try await waitForBMCs()
+    }
+
+    /// True while `pid` runs (an exited process not yet reaped counts as gone).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? false)
     }
 
     /// Writes the site's YAML (the image version is the knob tests turn).
@@ -299,20 +336,20 @@ final class LoopbackLab: @unchecked Sendable {
     }
 
     /// The whole story of a failure: apply logs and every node's console.
-    func diagnostics() -> String {
-        nodes.map { "== \($0.name) console\n\(console($0))== \($0.name) bmc\n\(bmcLog($0))" }.joined()
+    /// Each node's console and BMC log; the last `tail` lines of each when given (CI shows a failure's first lines).
+    func diagnostics(tail: Int? = nil) -> String {
+        func cut(_ text: String) -> String {
+            guard let tail else { return text }
+            return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(tail).joined(separator: "\n")
+        }
+        return nodes.map { "== \($0.name) console\n\(cut(console($0)))== \($0.name) bmc\n\(cut(bmcLog($0)))" }
+            .joined()
     }
 
-    private func waitForBMCs() async throws {
-        for node in nodes {
-            var waited = 0
-            while !udpPortIsBound(node.bmcPort) {
-                guard waited < 200 else { throw LabError("the BMC of \(node.name) never bound port \(node.bmcPort)") }
-                try await Task.sleep(for: .milliseconds(50))
-                waited += 1
-            }
-        }
-    }
+    /// Second octets of the labs alive in this process: each lab's nodes (127.X.0.11…, port 6881 for every install)
+    /// and extra reconcilers (127.X.9.N) need an X no other running lab uses: with a random pick, two of the labs
+    /// the lab group runs at once drew the same X about once in 250 pairs, and their installs then shared addresses.
+    static let octets = OctetPool()
 
     /// Kills every BMC and every node's firmware session, and removes the lab's files.
     func tearDown() {
@@ -325,5 +362,26 @@ final class LoopbackLab: @unchecked Sendable {
             }
         }
         try? FileManager.default.removeItem(atPath: root)
+        Self.octets.give(octet)
+    }
+}
+
+/// Hands out second octets 2…250 that no live lab in this process holds, starting from a random one.
+final class OctetPool: Sendable {
+    private let held = Mutex<Set<Int>>([])
+
+    func take() throws -> Int {
+        let start = Int.random(in: 2...250)
+        return try held.withLock { held in
+            for offset in 0..<249 {
+                let octet = 2 + (start - 2 + offset) % 249
+                if held.insert(octet).inserted { return octet }
+            }
+            throw LabError("every loopback lab octet is taken")
+        }
+    }
+
+    func give(_ octet: Int) {
+        _ = held.withLock { $0.remove(octet) }
     }
 }

@@ -118,7 +118,7 @@ struct ScaleOutTests {
         for index in 1..<3 { processes.append(try lab.startShard(index, state: url, log: "s\(index).log")) }
         // Every install is in flight (held in its post actions), each rack held by a different reconciler.
         let inFlight = try await Self.eventually(180) { lab.everyInstallInFlight }
-        #expect(inFlight, "\(Self.logs(processes))\n\(lab.diagnostics())")
+        #expect(inFlight, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
         let leases = try await reader.rackLeases()
         #expect(Set(leases.compactMap(\.holder)) == ["s0", "s1", "s2"], "\(leases)")
         // Kill a reconciler other than the one the nodes talk to, holding a rack whose install is running.
@@ -142,7 +142,7 @@ struct ScaleOutTests {
         let converged = try await Self.eventually(240) {
             try await reader.nodeRecords().values.filter { $0.status.phase == .ready }.count == lab.nodes.count
         }
-        #expect(converged, "\(Self.logs(processes))\n\(lab.diagnostics())")
+        #expect(converged, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
         // Any reconciler's console and /metrics show the whole site and who holds which rack: s0's, which holds
         // one rack (or two), shows all three.
         let holders = try await reader.rackHolders()
@@ -179,7 +179,7 @@ struct ScaleOutTests {
         #expect(try await Self.nodesCanBoot(lab), "\(Self.logs(processes))")
         processes.append(try lab.startShard(1, state: proxied, log: "s1.log"))
         let inFlight = try await Self.eventually(180) { lab.everyInstallInFlight }
-        #expect(inFlight, "\(Self.logs(processes))\n\(lab.diagnostics())")
+        #expect(inFlight, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
         let cutRack = try #require(try await reader.rackLeases().first { $0.holder == "s1" }, "s1 holds a rack")
         proxy.cut()
         for node in lab.nodes { try lab.release(node) }
@@ -192,7 +192,7 @@ struct ScaleOutTests {
         let converged = try await Self.eventually(240) {
             try await reader.nodeRecords().values.filter { $0.status.phase == .ready }.count == lab.nodes.count
         }
-        #expect(converged, "\(Self.logs(processes))\n\(lab.diagnostics())")
+        #expect(converged, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
         // s1 is alive, knows it lost its racks, and acted on nothing more: each node was powered on once.
         #expect(kill(processes[1].pid, 0) == 0, "the cut-off reconciler keeps running")
         #expect(processes[1].output.contains("acting on none"), "\(Self.logs(processes))")

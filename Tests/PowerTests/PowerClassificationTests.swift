@@ -32,6 +32,16 @@ struct PowerClassificationTests {
         #expect(try RedfishClient.resetType(for: .cycle, allowed: sushy, flavor: .generic) == "ForceRestart")
         #expect(try RedfishClient.resetType(for: .cycle, allowed: nil, flavor: .generic) == "PowerCycle")
         #expect(try RedfishClient.resetType(for: .cycle, allowed: nil, flavor: .ilo) == "ForceRestart")
+        // A restart of a system that reads Off powers it on (sushy's libvirt driver ignores ForceRestart there).
+        for action in [PowerAction.cycle, .reset] {
+            #expect(try RedfishClient.resetType(for: action, powerState: "Off", allowed: sushy, flavor: .generic)
+                        == "On")
+            #expect(try RedfishClient.resetType(for: action, powerState: "Off", allowed: nil, flavor: .ilo) == "On")
+            #expect(try RedfishClient.resetType(for: action, powerState: "On", allowed: sushy, flavor: .generic)
+                        == "ForceRestart")
+        }
+        #expect(try RedfishClient.resetType(for: .off, powerState: "Off", allowed: sushy, flavor: .generic)
+                    == "ForceOff")
         let error = #expect(throws: PowerError.self) {
             try RedfishClient.resetType(for: .softOff, allowed: ["On", "ForceOff"], flavor: .generic)
         }

@@ -73,6 +73,9 @@ struct RedfishSushyTests {
     @Test func aCycleUsesForceRestartWhereThereIsNoPowerCycle() async throws {
         try await Self.withSushy { sushy, resources in
             let client = try Self.client(sushy.url(), resources: resources)
+            // A cycle of a system that reads Off is an On; of one that is on, a restart.
+            try await client.setPower(.on)
+            #expect(try await Self.waitFor(.on, client))
             try await client.setPower(.cycle)  // sushy allows no PowerCycle: this must pick ForceRestart, not get a 501
             try await client.setPower(.softOff)
         }

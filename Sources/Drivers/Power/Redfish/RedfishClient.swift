@@ -45,12 +45,30 @@ public struct RedfishClient: PowerDriver {
         }
     }
 
+    /// How long a `ComputerSystem.Reset` may take to be answered. A BMC may answer only once the change is made:
+    /// sushy-emulator's libvirt driver destroys and starts the domain before it answers `ForceRestart` (1–5 s for a
+    /// TCG guest on a loaded host), and real BMCs take seconds too. A read's timeout (`timeouts.bmcRequest`, 1 s)
+    /// would give up on a Reset still under way.
+    static let resetTimeout: Duration = .seconds(60)
+
+    /// Sends one `ComputerSystem.Reset` for `action`, chosen for the power state the BMC reports.
+    ///
+    /// A Reset is sent again only after an answer (an HTTP error: the BMC is done with it), never after a timeout
+    /// or a lost connection, when it may still be under way: a second Reset overlapping the first breaks both on
+    /// sushy's libvirt driver (its destroy kills the first one's new domain, "qemu unexpectedly closed the monitor",
+    /// or finds it already gone, "domain is not running": HTTP 500) and restarts a real server twice. Such a failure
+    /// is left to the executor, which looks at the power state again after a while. An answered failure (HTTP 5xx)
+    /// is retried, the system read again first.
     public func setPower(_ action: PowerAction) async throws(PowerError) {
-        let system = try await retry.run { () throws(PowerError) in try await fetchSystem() }
-        let resetType = try Self.resetType(for: action, allowed: system.allowedResetTypes, flavor: flavor)
-        let target = system.resetTarget ?? system.path + "/Actions/ComputerSystem.Reset"
         try await retry.run { () throws(PowerError) in
-            _ = try await send(.POST, path: target, body: ["ResetType": resetType])
+            // Read again before each try: a failed restart may have left the system off.
+            let system = try await fetchSystem()
+            let resetType = try Self.resetType(
+                for: action, powerState: system.powerState, allowed: system.allowedResetTypes, flavor: flavor)
+            let target = system.resetTarget ?? system.path + "/Actions/ComputerSystem.Reset"
+            _ = try await send(
+                .POST, path: target, body: ["ResetType": resetType],
+                timeout: max(configuration.timeout, Self.resetTimeout), unanswered: .waiting(retryAfter: .seconds(10)))
         }
     }
 
@@ -79,10 +97,16 @@ public struct RedfishClient: PowerDriver {
         return (system.bootTarget, system.bootEnabled)
     }
 
-    /// Picks the Redfish ResetType for an action among those the BMC allows (all, if it does not say).
-    static func resetType(for action: PowerAction, allowed: [String]?, flavor: Flavor) throws(PowerError) -> String {
+    /// Picks the Redfish ResetType for an action among those the BMC allows (all, if it does not say). A cycle or
+    /// reset of a system that reads `Off` powers it on: a restart of a stopped system is ignored by some BMCs
+    /// (sushy's libvirt driver answers 204 to `ForceRestart` on a shut-off domain and leaves it off) and refused by
+    /// others.
+    static func resetType(for action: PowerAction, powerState: String? = nil, allowed: [String]?, flavor: Flavor)
+        throws(PowerError) -> String
+    {
+        let restartsAStoppedSystem = powerState == "Off" && (action == .cycle || action == .reset)
         let preferences: [String] =
-            switch action {
+            switch restartsAStoppedSystem ? .on : action {
             case .on: ["On", "ForceOn"]
             case .off: ["ForceOff"]
             case .softOff: ["GracefulShutdown"]
@@ -144,10 +168,13 @@ public struct RedfishClient: PowerDriver {
         return System(path: path, json: json)
     }
 
-    /// Sends one request; returns the JSON body (nil when empty) or throws a classified error.
-    private func send(_ method: HTTPMethod, path: String, body: [String: Any]? = nil)
-        async throws(PowerError) -> [String: Any]?
-    {
+    /// Sends one request; returns the JSON body (nil when empty) or throws a classified error. `timeout` replaces
+    /// the site's request timeout; `unanswered` replaces the intent of a failure without an answer (a timeout, a
+    /// lost connection), for a request that must not be sent again at once.
+    private func send(
+        _ method: HTTPMethod, path: String, body: [String: Any]? = nil, timeout: Duration? = nil,
+        unanswered: ErrorIntent? = nil
+    ) async throws(PowerError) -> [String: Any]? {
         let address = configuration.address
         let httpScheme = address.scheme == "redfish+http" ? "http" : "https"
         let host = address.host.contains(":") ? "[\(address.host)]" : address.host
@@ -169,13 +196,13 @@ public struct RedfishClient: PowerDriver {
             tls.certificateVerification = .none
             request.tlsConfiguration = tls
         }
-        let timeout = TimeAmount.nanoseconds(
-            configuration.timeout.components.seconds * 1_000_000_000
-                + configuration.timeout.components.attoseconds / 1_000_000_000)
+        let limit = timeout ?? configuration.timeout
+        let deadline = TimeAmount.nanoseconds(
+            limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000)
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await httpClient.execute(request, timeout: timeout, logger: logger)
+            response = try await httpClient.execute(request, timeout: deadline, logger: logger)
             bytes = try await response.body.collect(upTo: 4 << 20)
         } catch let error as NIOSSLError {
             // An untrusted certificate will not fix itself: a human must install the CA or opt the node out.
@@ -184,7 +211,11 @@ public struct RedfishClient: PowerDriver {
                 "\(method) \(path): TLS handshake failed (\(error)); trust the BMC's CA, or set insecureSkipVerify "
                     + "for a self-signed BMC", intent: .stalled)
         } catch {
-            throw self.error(.unreachable, "\(method) \(path): \(Self.describeTransportError(error))")
+            let detail = "\(method) \(path): \(Self.describeTransportError(error))"
+            guard let unanswered else { throw self.error(.unreachable, detail) }
+            throw PowerError(
+                .unreachable, bmc: "\(address)",
+                detail + " (no answer: it may still be under way, so it is not sent again now)", intent: unanswered)
         }
         let data = Data(bytes.readableBytesView)
         let json = data.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
