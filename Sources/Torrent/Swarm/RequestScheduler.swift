@@ -16,6 +16,8 @@ struct RequestScheduler {
         var queueDepth: Int
         /// The last block from the peer, or when its pipeline last went from empty to busy.
         var lastBlockAt: NIODeadline
+        /// Seconds the last answered request took; nil until one is answered.
+        var lastRoundTrip: Double?
     }
 
     /// What a block that arrived turned out to be.
@@ -91,9 +93,12 @@ struct RequestScheduler {
         picker.peerAdded(new)
     }
 
-    /// Re-sizes the peer's pipeline for the rate it delivers at.
+    /// Re-sizes the peer's pipeline for the rate it delivers at; a depth that slow start earned stays while the
+    /// peer still answers within half the horizon (the rate of a young connection is not measured yet).
     mutating func adapt(_ peer: PeerKey, rate: Double) {
-        let depth = queueDepth(forRate: rate)
+        guard let state = peers[peer] else { return }
+        var depth = queueDepth(forRate: rate)
+        if let roundTrip = state.lastRoundTrip, roundTrip < horizon / 2 { depth = max(depth, state.queueDepth) }
         peers[peer]?.queueDepth = depth
     }
 
@@ -145,6 +150,7 @@ struct RequestScheduler {
             statistics.answeredRequests += 1
             statistics.requestSecondsTotal += seconds
             statistics.requestSecondsMax = max(statistics.requestSecondsMax, seconds)
+            slowStart(peer, roundTrip: seconds)
         }
         let (isNew, complete) = picker.received(request)
         guard isNew else { return duplicate(request) }
@@ -161,6 +167,16 @@ struct RequestScheduler {
         }
         statistics.cancelsSent += cancel.count
         return .accepted(pieceComplete: complete, cancel: cancel.sorted())
+    }
+
+    /// Slow start, as TCP grows its window: each request answered within half the horizon adds one to the peer's
+    /// depth, so a fast peer's pipeline doubles every round trip instead of waiting a second for a measured rate.
+    /// A peer whose answers queue behind its rate stops it: its round trip reaches half the horizon before its
+    /// depth passes what `queueDepth(forRate:)` would give it.
+    private mutating func slowStart(_ peer: PeerKey, roundTrip: Double) {
+        guard let depth = peers[peer]?.queueDepth else { return }
+        peers[peer]?.lastRoundTrip = roundTrip
+        if roundTrip < horizon / 2, depth < maxQueue { peers[peer]?.queueDepth = depth + 1 }
     }
 
     private mutating func duplicate(_ request: BlockRequest) -> Arrival {
