@@ -2,7 +2,7 @@
 # Swarm simulator benchmark (issue 21): `reconcile dev swarm-sim` over the lab's setting at N = 16 and 64 (flat, rack
 # waves, 10% churn), each as makespan / T_p2p. BENCH_SIM_LONG=1 (opt-in, not in the default `make bench`) adds
 # N = 256 and 1,024, the paper's scenario (230 nodes, 1.5 GB, 1 GbE, racks of 20 behind 10 GbE uplinks) and the
-# data-center series N = 16 ... 10,000 × 1.5 GB (10,000 does not yet run within minutes). With root, also the
+# data-center series N = 16 ... 10,000 × 1.5 GB (10,000 does not yet run within minutes: see the README). With root, also the
 # namespace lab at N = 4, 8, 16 (flat and waves) and the simulator with the same file, pieces and rates beside it
 # (the validation pairs). Writes benchmarks/results/swarm-sim.json and swarm-sim.png, and the README table.
 # Knobs: BENCH_SIM_LONG=1 (above); BENCH_SIM_LAB=0 skips the lab pairs. Binaries from .build/release.

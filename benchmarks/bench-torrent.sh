@@ -4,8 +4,13 @@
 #   transfer — a 1 GiB image over loopback, one seed to one leecher: ours→ours vs libtorrent→libtorrent,
 #              plus ours→libtorrent and libtorrent→ours;
 #   swarm    — 1 seed + 8 leechers on loopback, uploads capped by the engine's limiter, makespan vs the P2P
-#              lower bound max(F/u_s, N·F/(u_s + Σu_i)) (downloads uncapped, so F/d_min does not bind).
-# Writes benchmarks/results/torrent.json and torrent.png. Binaries come from .build/release.
+#              lower bound max(F/u_s, N·F/(u_s + Σu_i)) (downloads uncapped, so F/d_min does not bind);
+#   fastpeer — one fast peer (issue 21 §3): 256 MiB, 2 MiB pieces, `provision-agent fetch --peer` only, from a
+#              libtorrent seed (seed_mode) and from ours, against libtorrent→libtorrent measured first and last in
+#              each round; speed ratios and CPU-seconds per GiB delivered (seed and leecher) side by side.
+# Writes benchmarks/results/torrent.json and torrent.png (fastpeer: torrent-fastpeer.json and .png). Binaries come
+# from .build/release. BENCH_TORRENT_SECTIONS picks sections (default: all four; the JSON of the first three is
+# written only when all three ran).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,6 +35,8 @@ SWARM_N=${BENCH_SWARM_N:-8}
 SEED_RATE_MIB=${BENCH_SEED_RATE_MIB:-8}
 PEER_RATE_MIB=${BENCH_PEER_RATE_MIB:-4}
 CORES=$(nproc)
+SECTIONS=${BENCH_TORRENT_SECTIONS:-hashing transfer swarm fastpeer}
+want() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 now() { date +%s.%N; }
 port() { "$LT" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
@@ -66,6 +73,103 @@ while True:
     time.sleep(0.01)
 PYEOF
 
+# CPU seconds a process used so far (user + system), from /proc.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
+
+if want fastpeer; then
+    FAST_MIB=${BENCH_FAST_MIB:-256}
+    FAST_ROUNDS=${BENCH_FAST_ROUNDS:-3}
+    echo "== fast peer: ${FAST_MIB} MiB, 2 MiB pieces, ${FAST_ROUNDS} rounds"
+    head -c $((FAST_MIB << 20)) /dev/urandom > "$WORK/fast.img"
+    "$BIN/reconcile" image publish "$WORK/fast.img" --out-file "$WORK/fast.torrent" --piece-size 2M > /dev/null
+    fast_pair() { # seed leecher -> "wall leecher_cpu seed_cpu"
+        local p log dir t0 t1 c0 c1 pid
+        p=$(port); log="$WORK/fast-seed.log"; dir="$WORK/fast-leech"
+        if [ "$1" = ours ]; then
+            "$BIN/reconcile" seed "$WORK/fast.torrent" --data "$WORK/fast.img" --listen "127.0.0.1:$p" \
+                > "$log" 2>&1 &
+            pid=$!; PIDS+=("$pid"); wait_for "$log" seeding 60
+        else
+            "$LT" "$WORK/lt.py" seed "$WORK/fast.torrent" "$WORK" "$p" "" > "$log" 2>&1 &
+            pid=$!; PIDS+=("$pid"); wait_for "$log" READY 30
+        fi
+        c0=$(proc_cpu "$pid")
+        rm -rf "$dir"; mkdir -p "$dir"
+        t0=$(now)
+        if [ "$2" = ours ]; then
+            /usr/bin/time -f "%U %S" -o "$dir.cpu" "$BIN/provision-agent" fetch "$WORK/fast.torrent" \
+                --out-file "$dir/fast.img" --listen 127.0.0.1:0 --tracker none --peer "127.0.0.1:$p" \
+                > "$dir.log" 2>&1
+        else
+            /usr/bin/time -f "%U %S" -o "$dir.cpu" timeout 300 "$LT" "$WORK/lt.py" leech "$WORK/fast.torrent" \
+                "$dir" "$(port)" "127.0.0.1:$p" > "$dir.log" 2>&1
+        fi
+        t1=$(now)
+        c1=$(proc_cpu "$pid")
+        kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+        cmp -s "$WORK/fast.img" "$dir/fast.img" || { echo "fast peer: $1 -> $2 copy differs" >&2; exit 1; }
+        rm -rf "$dir"
+        awk -v w="$(awk "BEGIN{print $t1-$t0}")" -v s="$(awk "BEGIN{print $c1-$c0}")" '{print w, $1+$2, s}' \
+            "$dir.cpu"
+    }
+    : > "$WORK/fast.txt"
+    for round in $(seq "$FAST_ROUNDS"); do
+        for pair in lt:lt lt:ours ours:ours ours:lt lt:lt; do
+            read -r wall lcpu scpu < <(fast_pair "${pair%%:*}" "${pair##*:}")
+            echo "  round $round ${pair%%:*} -> ${pair##*:}: ${wall} s, leecher ${lcpu} CPU-s, seed ${scpu} CPU-s"
+            echo "$pair $round $wall $lcpu $scpu" >> "$WORK/fast.txt"
+        done
+    done
+    rm -f "$WORK/fast.img"
+    "$PY" - "$OUT" "$WORK/fast.txt" "$FAST_MIB" <<'PYEOF'
+import json, sys
+out, path, mib = sys.argv[1], sys.argv[2], int(sys.argv[3])
+gib = mib / 1024
+runs = [line.split() for line in open(path)]
+def best(pair):
+    rows = [r for r in runs if r[0] == pair]
+    wall, lcpu, scpu = min((float(r[2]), float(r[3]), float(r[4])) for r in rows)
+    return {"wall_s": wall, "mib_per_s": mib / wall, "leecher_cpu_s_per_gib": lcpu / gib,
+            "seed_cpu_s_per_gib": scpu / gib, "cpu_s_per_gib": (lcpu + scpu) / gib,
+            "all_wall_s": [float(r[2]) for r in rows]}
+pairs = {p.replace(":", "_to_"): best(p) for p in ("lt:lt", "lt:ours", "ours:ours", "ours:lt")}
+lt = pairs["lt_to_lt"]
+result = {
+    "bytes": mib << 20, "piece_bytes": 2 << 20, "rounds": len(runs) // 5, "order": "lt:lt lt:ours ours:ours ours:lt lt:lt",
+    "pairs": pairs,
+    "ratio_speed_from_lt_seed": lt["wall_s"] / pairs["lt_to_ours"]["wall_s"],
+    "ratio_speed_ours_to_ours": lt["wall_s"] / pairs["ours_to_ours"]["wall_s"],
+    "ratio_leecher_cpu_per_gib_ours_over_lt": pairs["lt_to_ours"]["leecher_cpu_s_per_gib"] / lt["leecher_cpu_s_per_gib"],
+    "ratio_seed_cpu_per_gib_ours_over_lt": pairs["ours_to_lt"]["seed_cpu_s_per_gib"] / lt["seed_cpu_s_per_gib"],
+    "ratio_cpu_per_gib_ours_to_ours_over_lt_to_lt": pairs["ours_to_ours"]["cpu_s_per_gib"] / lt["cpu_s_per_gib"],
+    "goals": "speed from a libtorrent seed >= 1.0x lt->lt, ours->ours >= 1.5x; CPU per GiB ours/lt <= 1.0",
+    "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
+}
+json.dump(result, open(f"{out}/torrent-fastpeer.json", "w"), indent=2)
+print(json.dumps({k: v for k, v in result.items() if k.startswith("ratio")}, indent=2))
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels = ["lt seed → ours\nspeed vs lt→lt", "ours → ours\nspeed vs lt→lt", "leecher CPU/GiB\nours / lt",
+              "seed CPU/GiB\nours / lt", "both CPU/GiB\nours→ours / lt→lt"]
+    keys = ["ratio_speed_from_lt_seed", "ratio_speed_ours_to_ours", "ratio_leecher_cpu_per_gib_ours_over_lt",
+            "ratio_seed_cpu_per_gib_ours_over_lt", "ratio_cpu_per_gib_ours_to_ours_over_lt_to_lt"]
+    values = [result[k] for k in keys]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.bar(labels, values, color=["#55a868", "#55a868", "#c44e52", "#c44e52", "#c44e52"])
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom")
+    ax.set_title("One fast peer over loopback, 256 MiB, 2 MiB pieces (speed: higher better; CPU: lower better)")
+    fig.tight_layout()
+    fig.savefig(f"{out}/torrent-fastpeer.png", dpi=120)
+except ImportError:
+    print("matplotlib missing: no PNG", file=sys.stderr)
+PYEOF
+fi
+want hashing && want transfer && want swarm || exit 0
+
 echo "== hashing: ${HASH_MIB} MiB"
 head -c $((HASH_MIB << 20)) /dev/urandom > "$WORK/hash.img"
 openssl_bps() {
@@ -75,7 +179,7 @@ OPENSSL_BEFORE=$(openssl_bps)
 BEST_WALL=999999; BEST_CPU=0
 for _ in 1 2 3; do
     /usr/bin/time -f "%e %U %S" -o "$WORK/time.txt" "$BIN/reconcile" image publish "$WORK/hash.img" \
-        --output "$WORK/hash.torrent" --piece-size 4M > /dev/null
+        --out-file "$WORK/hash.torrent" --piece-size 4M > /dev/null
     read -r wall user sys < "$WORK/time.txt"
     if awk "BEGIN{exit !($wall < $BEST_WALL)}"; then BEST_WALL=$wall; BEST_CPU=$(awk "BEGIN{print $user+$sys}"); fi
 done
@@ -100,7 +204,7 @@ leech() { # kind seedport dir -> prints "wall_seconds cpu_seconds" of the leeche
     t0=$(now)
     if [ "$1" = ours ]; then
         /usr/bin/time -f "%U %S" -o "$3.cpu" "$BIN/provision-agent" fetch "$WORK/xfer.torrent" \
-            --output "$3/xfer.img" --listen 127.0.0.1:0 --tracker none --peer "127.0.0.1:$2" > "$3.log" 2>&1
+            --out-file "$3/xfer.img" --listen 127.0.0.1:0 --tracker none --peer "127.0.0.1:$2" > "$3.log" 2>&1
     else
         /usr/bin/time -f "%U %S" -o "$3.cpu" timeout 300 "$LT" "$WORK/lt.py" leech "$WORK/xfer.torrent" "$3" \
             "$(port)" "127.0.0.1:$2" > "$3.log" 2>&1
@@ -110,8 +214,6 @@ leech() { # kind seedport dir -> prints "wall_seconds cpu_seconds" of the leeche
     rm -f "$3/xfer.img"
     awk -v w="$(awk "BEGIN{print $t1-$t0}")" '{print w, $1+$2}' "$3.cpu"
 }
-# CPU seconds a process used so far (user + system), from /proc.
-proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 declare -A XFER XCPU
 for pair in ours:ours lt:lt ours:lt lt:ours; do
     seed=${pair%%:*}; leecher=${pair##*:}

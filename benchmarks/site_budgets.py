@@ -2,7 +2,7 @@
 
     site_budgets.py NODES PLAN VALIDATE TEXT JSON STATUS CONSOLE
         Merges the in-process plan figures (PLAN, JSON) with the command timings (time_command.py's JSON) into one
-        record with each command's budget at NODES, and prints it as one JSON line.
+        record with each command's budget at NODES and the machine's load average, and prints it as one JSON line.
     site_budgets.py --report < RECORD
         Prints one line per command: the figure, its budget, and OVER BUDGET when it is over (and its instruction
         count when the record has one).
@@ -18,6 +18,7 @@ NODES / 100,000, never below a floor: 50 ms and 40 MB for a process (start-up al
 request to a server already up.
 """
 import json
+import os
 import sys
 
 FULL = 100_000
@@ -65,12 +66,16 @@ def merge(nodes, plan, validate, text, json_run, status, console):
             megabytes is not None and run.get("peak_rss_mb", 0) > megabytes)
         commands[name] = entry
     record["commands"] = commands
+    # On a shared machine wall times follow the load: each record says what it was when the commands had run.
+    record["load_average"] = [round(value, 2) for value in os.getloadavg()]
     # Kept under its old name for earlier results: the text dry run as a command.
     record["dry_run_command_seconds"] = commands["dry_run_text"]["seconds"]
     return record
 
 
 def report(record):
+    if "load_average" in record:
+        print(f"  {record['nodes']} nodes: load average {' '.join(map(str, record['load_average']))} (1, 5, 15 min)")
     for name, entry in record["commands"].items():
         line = f"  {record['nodes']} nodes {name}: {entry['seconds']:.3f} s (budget {entry['budget_seconds']:.3f} s)"
         if "budget_peak_rss_mb" in entry:

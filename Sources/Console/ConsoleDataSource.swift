@@ -112,11 +112,17 @@ struct ConsoleSnapshot: Sendable {
     /// Desired nodes sorted by rack then name.
     var sortedNodes: [Node] {
         let nodes = desired.nodes
+        return sortedNodeIndices.map { nodes[$0] }
+    }
+
+    /// The indices in `desired.nodes` of the nodes sorted by rack then name (no node copied).
+    var sortedNodeIndices: [Int] {
+        let nodes = desired.nodes
         return nodes.indices.sorted { a, b in
             let left = nodes[a]
             let right = nodes[b]
             return left.rack.value != right.rack.value ? left.rack.value < right.rack.value : left.name < right.name
-        }.map { nodes[$0] }
+        }
     }
 
     /// The racks in the order the site lists them, plus any rack a node names that has no document (in the

@@ -6,7 +6,7 @@
 public struct HTML: Sendable, CustomStringConvertible {
     public private(set) var rendered: String
 
-    private init(rendered: String) {
+    fileprivate init(rendered: String) {
         self.rendered = rendered
     }
 
@@ -26,31 +26,18 @@ public struct HTML: Sendable, CustomStringConvertible {
     {
         // Names are appended as their bytes and values escaped only when they need it: a site page of 100,000
         // nodes builds half a million elements.
-        let name = string(tag)
-        var out = "<"
-        out += name
-        for (attribute, value) in attributes {
-            guard let value else { continue }
-            out += " "
-            out += string(attribute)
-            out += "=\""
-            out += escape(value)
-            out += "\""
-        }
-        out += ">"
-        if isVoid(name) { return HTML(rendered: out) }
-        for child in children { out += child.rendered }
-        out += "</"
-        out += name
-        out += ">"
-        return HTML(rendered: out)
+        var buffer = HTMLBuffer()
+        guard buffer.open(tag, attributes) else { return buffer.html }
+        for child in children { buffer.append(child) }
+        buffer.close(tag)
+        return buffer.html
     }
 
-    private static func string(_ name: StaticString) -> String {
+    fileprivate static func string(_ name: StaticString) -> String {
         name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
     }
 
-    private static func isVoid(_ tag: String) -> Bool {
+    fileprivate static func isVoid(_ tag: String) -> Bool {
         switch tag {
         case "meta", "link", "br", "input", "img", "hr": true
         default: false
@@ -81,6 +68,53 @@ public struct HTML: Sendable, CustomStringConvertible {
         }
         return out
     }
+}
+
+/// Elements appended one after another to one string, as `HTML.element` writes them: for long runs of small
+/// elements (a site page of 100,000 nodes has as many cells), without a string per element and per child.
+/// Names are `StaticString`s and values escaped, as everywhere.
+struct HTMLBuffer {
+    private var out = ""
+
+    /// `<tag attributes>`; false for a void element, which has no children and no end tag.
+    @discardableResult
+    mutating func open(_ tag: StaticString, _ attributes: [(StaticString, String?)] = []) -> Bool {
+        // Names are appended as their bytes and values escaped only when they need it.
+        let name = HTML.string(tag)
+        out += "<"
+        out += name
+        for (attribute, value) in attributes {
+            guard let value else { continue }
+            out += " "
+            out += HTML.string(attribute)
+            out += "=\""
+            out += HTML.escape(value)
+            out += "\""
+        }
+        out += ">"
+        return !HTML.isVoid(name)
+    }
+
+    /// `</tag>`, after `open` answered true.
+    mutating func close(_ tag: StaticString) {
+        out += "</"
+        out += HTML.string(tag)
+        out += ">"
+    }
+
+    /// Text, escaped.
+    mutating func text(_ value: String) { out += HTML.escape(value) }
+
+    mutating func append(_ html: HTML) { out += html.rendered }
+
+    /// An element with only text inside.
+    mutating func element(_ tag: StaticString, _ attributes: [(StaticString, String?)] = [], text value: String) {
+        guard open(tag, attributes) else { return }
+        text(value)
+        close(tag)
+    }
+
+    var html: HTML { HTML(rendered: out) }
 }
 
 /// Short spellings for page code: `el("td", ["class": "x"], .text(name))`.

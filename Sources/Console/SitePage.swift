@@ -53,14 +53,18 @@ struct SiteView: Sendable, Codable {
         }
         site = snapshot.desired.site.name
         commit = snapshot.site.commit
-        let byRack = Dictionary(grouping: snapshot.sortedNodes, by: \.rack.value)
+        // By index: a node is a large value, and grouping copies of them cost more than the cells.
+        let nodes = snapshot.desired.nodes
+        var byRack: [String: [Int]] = [:]
+        for index in snapshot.sortedNodeIndices { byRack[nodes[index].rack.value, default: []].append(index) }
         racks = snapshot.rackNames.map { rack in
             RackTile(
                 name: rack, suspension: snapshot.suspensions.first { $0.rack == rack },
                 holder: snapshot.holders.map { $0[rack] ?? "" },
-                nodes: (byRack[rack] ?? []).map { node in
-                    let activity = snapshot.activity(node.name)
-                    return Cell(node: node.name, phase: activity.phase,
+                nodes: (byRack[rack] ?? []).map { index in
+                    let name = nodes[index].name
+                    let activity = snapshot.activity(name)
+                    return Cell(node: name, phase: activity.phase,
                                 percent: activity.phase == .downloading ? activity.percent : nil,
                                 lastError: activity.lastError)
                 })
@@ -127,15 +131,7 @@ struct SiteView: Sendable, Codable {
                    el("p", [("class", "holder")],
                       text(holder.isEmpty ? "held by no reconciler" : "held by reconciler \(holder)"))
                } ?? .empty,
-               el("div", [("class", "cells")], children: tile.nodes.map { cell in
-                   el("a", [("class", "cell " + Layout.phaseClass(cell.phase)), ("data-node", cell.node),
-                            ("data-phase", cell.phase.rawValue), ("href", layout.nodeLink(cell.node)),
-                            ("title", cell.lastError.map { "\(cell.node): \($0)" } ?? cell.node)],
-                      cell.percent.map { el("span", [("class", "bar"), ("style", "width: \(Int($0))%")]) } ?? .empty,
-                      el("span", [("class", "name")], text(cell.node)),
-                      el("span", [("class", "phase")],
-                         text(cell.percent.map { "\(Units.percent($0))" } ?? cell.phase.rawValue)))
-               }))
+               el("div", [("class", "cells")], Self.cells(tile.nodes, layout)))
         }
         return .group([
             el("h1", [], text("Site " + site)),
@@ -143,6 +139,24 @@ struct SiteView: Sendable, Codable {
             legend,
             el("div", [("class", "racks")], children: tiles),
         ])
+    }
+
+    /// A rack's cells, one link per node, written into one buffer.
+    static func cells(_ cells: [Cell], _ layout: Layout) -> HTML {
+        var out = HTMLBuffer()
+        for cell in cells {
+            out.open("a", [("class", "cell " + Layout.phaseClass(cell.phase)), ("data-node", cell.node),
+                           ("data-phase", cell.phase.rawValue), ("href", layout.nodeLink(cell.node)),
+                           ("title", cell.lastError.map { "\(cell.node): \($0)" } ?? cell.node)])
+            if let percent = cell.percent {
+                out.element("span", [("class", "bar"), ("style", "width: \(Int(percent))%")], text: "")
+            }
+            out.element("span", [("class", "name")], text: cell.node)
+            out.element("span", [("class", "phase")],
+                        text: cell.percent.map { "\(Units.percent($0))" } ?? cell.phase.rawValue)
+            out.close("a")
+        }
+        return out.html
     }
 
     var etaText: String {
@@ -161,7 +175,5 @@ struct SiteView: Sendable, Codable {
         return "\(nodes), \(Units.bytes(remaining)) left at \(Units.rate(rate))"
     }
 
-    static func pathSegment(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? value
-    }
+    static func pathSegment(_ value: String) -> String { Layout.pathSegment(value) }
 }

@@ -46,6 +46,7 @@ extension Dev {
                 transform: Quantity.durationFlag())
         var timeLimit: Duration = .seconds(3600)
         @Flag(inversion: .prefixedNo, help: "The seed super-seeds (as `reconcile seed` does).") var superSeed = true
+        @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @OptionGroup var output: OutputOptions
 
         static func seconds(_ duration: Duration) -> Double {
@@ -73,6 +74,9 @@ extension Dev {
                 throw ValidationError("--churn and --churn-return are shares from 0 to 1")
             }
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
+            if let superSeedInFlight, superSeedInFlight < 1 {
+                throw ValidationError("--super-seed-in-flight must be at least 1")
+            }
         }
 
         @OptionGroup var logging: LoggingOptions
@@ -84,7 +88,7 @@ extension Dev {
                 hopLatency: Self.seconds(hopLatency),
                 firstWave: firstWave, churn: churn, churnReturn: churnReturn,
                 churnDelay: Self.seconds(churnDelay), seed: seed,
-                step: Self.seconds(step), superSeed: superSeed,
+                step: Self.seconds(step), superSeed: superSeed, superSeedInFlight: superSeedInFlight,
                 timeLimit: Self.seconds(timeLimit))
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
@@ -94,7 +98,9 @@ extension Dev {
             let report = Report(
                 result: result,
                 wallSeconds: Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18,
-                maxRSSMiB: Double(usage.ru_maxrss) / 1024)
+                maxRSSMiB: Double(usage.ru_maxrss) / 1024,
+                cpuSeconds: Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                    + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6)
             switch output.output {
             case .json:
                 let encoder = JSONEncoder()
@@ -118,14 +124,19 @@ extension Dev {
             var result: SwarmSimulation.Result
             var wallSeconds: Double
             var maxRSSMiB: Double
+            /// User and system CPU time of the whole process (the wall time depends on the machine's load).
+            var cpuSeconds: Double
 
-            enum CodingKeys: String, CodingKey { case wallSeconds = "wall_s", maxRSSMiB = "max_rss_mib" }
+            enum CodingKeys: String, CodingKey {
+                case wallSeconds = "wall_s", maxRSSMiB = "max_rss_mib", cpuSeconds = "cpu_s"
+            }
 
             func encode(to encoder: any Encoder) throws {
                 try result.encode(to: encoder)
                 var container = encoder.container(keyedBy: CodingKeys.self)
                 try container.encode(wallSeconds, forKey: .wallSeconds)
                 try container.encode(maxRSSMiB, forKey: .maxRSSMiB)
+                try container.encode(cpuSeconds, forKey: .cpuSeconds)
             }
         }
     }

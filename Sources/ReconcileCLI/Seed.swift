@@ -28,6 +28,12 @@ struct Seed: AsyncParsableCommand {
     @Option(help: "Address peers should use to reach this seed (HOST:PORT), always included in tracker answers.")
     var advertise: String?
 
+    @Flag(help: """
+        Rack uplinks are oversubscribed: tell each racked node only of this seed and its own rack, so that every \
+        piece enters a rack about once, from this seed, and never crosses between racks (turns super-seeding off).
+        """)
+    var keepInRack = false
+
     @Option(help: "Upload cap in bytes per second (e.g. 50M = 50 MiB/s, 50MB = 50 MB/s).",
             transform: Quantity.bytesFlag(in: Quantity.rates))
     var uploadLimit: Int64?
@@ -71,7 +77,7 @@ struct Seed: AsyncParsableCommand {
                     configuration: TrackerConfiguration(
                         racksByHost: racks, pinnedSeeds: pinned.map { [$0] } ?? [],
                         // Standalone, the tracker serves the seed's own torrent and nothing else.
-                        allowedInfoHashes: [metainfo.infoHash.bytes]
+                        allowedInfoHashes: [metainfo.infoHash.bytes], keepInRack: keepInRack
                     )))
             let channel = try await TrackerHTTPServer.start(
                 service: service, host: address.host, port: address.port, logger: logger
@@ -84,7 +90,9 @@ struct Seed: AsyncParsableCommand {
             metainfo: metainfo, path: data, seedOnly: true,
             configuration: TorrentConfiguration(
                 listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
-                uploadLimit: uploadLimit.map { Int($0) }, superSeed: superSeed
+                // A super-seed offers a piece once in the whole swarm; kept in racks, each rack needs each piece
+                // once and its nodes ask for what their rack lacks.
+                uploadLimit: uploadLimit.map { Int($0) }, superSeed: superSeed && !keepInRack
             ),
             logger: logger
         )

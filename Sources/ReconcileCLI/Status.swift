@@ -49,33 +49,57 @@ struct Status: AsyncParsableCommand {
     }
 
     func run() async throws {
+        guard node == nil, !watch else {
+            let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
+            if let node { return try await describe(node, checkout: checkout, desired: desired) }
+            return try await redraw(checkout: checkout, desired: desired)
+        }
+        // The store is read while the site loads: at 100,000 nodes each takes a good part of a core. A site that
+        // fails to load still reports first (the read is awaited after it, and cancelled when it throws).
+        let state = state
+        async let read = Self.read(state)
         let (checkout, desired) = try source.loadSite(refusal: "no status can be shown")
-        if let node {
-            try await describe(node, checkout: checkout, desired: desired)
-            return
-        }
-        guard watch else {
-            try await show(checkout: checkout, desired: desired)
-            Terminal.finish(0)
-        }
+        try await show(checkout: checkout, desired: desired, read: try await read)
+        Terminal.finish(0)
+    }
+
+    /// What a table shows from the store: whether it exists, per node its overview, and who holds which rack.
+    struct StoreRead: Sendable {
+        var store: (any StateStore)?
+        var overviews: [String: NodeOverview]
+        var holders: [String: String]
+    }
+
+    /// One read for the whole site: per node its record, latest journal entries and install report; on a shared
+    /// PostgreSQL store also which reconciler holds which rack (an expired lease holds nothing).
+    static func read(_ state: String) async throws -> StoreRead {
+        let store = try await StateLocation.openExisting(state)
+        return StoreRead(store: store, overviews: try await store?.nodeOverviews() ?? [:],
+                         holders: try await (store as? PostgresStateStore)?.rackHolders() ?? [:])
+    }
+
+    /// Redraws the table every `interval` until interrupted (`--watch`).
+    func redraw(checkout: SiteSource.Checkout, desired: DesiredState) async throws {
         let inPlace = Terminal.standardOutput.isTerminal
         while true {
             // Home and clear below on a terminal; a separator line otherwise (a log keeps every frame).
             print(inPlace ? "\u{1B}[H\u{1B}[J" : "----", terminator: inPlace ? "" : "\n")
-            try await show(checkout: checkout, desired: desired)
+            try await show(checkout: checkout, desired: desired, read: try await Self.read(state))
             try await Task.sleep(for: interval)
         }
     }
 
-    func show(checkout: SiteSource.Checkout, desired: DesiredState) async throws {
-        let store = try await StateLocation.openExisting(state)
+    func show(checkout: SiteSource.Checkout, desired: DesiredState, read: StoreRead) async throws {
+        let (store, overviews, holders) = (read.store, read.overviews, read.holders)
         var rows: [Row] = []
         rows.reserveCapacity(desired.nodes.count)
-        // One read for the whole site: per node its record, latest journal entries and install report.
-        let overviews = try await store?.nodeOverviews() ?? [:]
-        // On a shared PostgreSQL store: which reconciler holds which rack (an expired lease holds nothing).
-        let holders = try await (store as? PostgresStateStore)?.rackHolders() ?? [:]
-        for node in desired.nodes.sorted(by: { ($0.rack.value, $0.name) < ($1.rack.value, $1.name) }) {
+        // Sorted by index: a node is a large value, and sorting them moved every one several times.
+        let nodes = desired.nodes
+        let order = nodes.indices.sorted { a, b in
+            let (left, right) = (nodes[a], nodes[b])
+            return left.rack.value != right.rack.value ? left.rack.value < right.rack.value : left.name < right.name
+        }
+        for node in order.lazy.map({ nodes[$0] }) {
             let overview = overviews[node.name]
             let record = overview?.record
             let activity = NodeActivity(node: node.name, overview: overview)

@@ -56,7 +56,7 @@ func spawnChild(_ executable: String, _ arguments: [String], environment: [Strin
 }
 
 /// posix_spawn with stdin from /dev/null, stdout into `stdout` (appended) and stderr into `stderr` (or with
-/// stdout), default signal dispositions and an empty mask, `environment` over this process's, and a new process
+/// stdout), no other descriptor, default signal dispositions and an empty mask, `environment` over this process's, and a new process
 /// group led by the child.
 func spawnProcess(_ executable: String, _ arguments: [String], environment: [String: String], stdout: String,
                   stderr: String?) throws -> pid_t {
@@ -69,6 +69,13 @@ func spawnProcess(_ executable: String, _ arguments: [String], environment: [Str
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_APPEND, 0o644)
     } else {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
+    // Nothing else of the test process: a runner of 100 suites holds hundreds of sockets and files, not all
+    // close-on-exec, and PostgreSQL refuses to start when those leave it too few descriptors of its own.
+    // (glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module does not declare.)
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
     }
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)

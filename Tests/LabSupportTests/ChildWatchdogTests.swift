@@ -66,3 +66,20 @@ struct ChildWatchdogTests {
         #expect(!FileManager.default.fileExists(atPath: watched), "the watchdog removes its directory")
     }
 }
+
+/// A child gets stdin, stdout and stderr, and none of the runner's other descriptors: PostgreSQL, started from a
+/// runner holding hundreds of them, refused to start ("insufficient file descriptors").
+struct ChildDescriptorTests {
+    @Test func aChildInheritsOnlyItsThreeStandardDescriptors() async throws {
+        let directory = try TemporaryDirectory("rackswarm-descriptors")
+        // Descriptors without close-on-exec, as a leaky library would hold them.
+        let leaked = (0..<20).map { _ in open(directory.path, O_RDONLY) }
+        defer { for descriptor in leaked { close(descriptor) } }
+        #expect(leaked.allSatisfy { $0 > 2 })
+        // The shell's own descriptors: 0, 1, 2 and the one `ls` opens to read the directory.
+        let listed = await runCommand("/bin/sh", ["-c", "ls /proc/$$/fd"])
+        let descriptors = Set(listed.output.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) })
+        #expect(descriptors.isSuperset(of: [0, 1, 2]), "\(listed.output)")
+        #expect(descriptors.isDisjoint(with: leaked), "inherited: \(descriptors.intersection(leaked).sorted())")
+    }
+}

@@ -114,6 +114,27 @@ struct BMCFanOutTests {
     }
 }
 
+extension BMCFanOutTests {
+    /// A call's patience (how long it may wait for an answer before giving up its place) is unknown before any
+    /// answer, a few answer times once peers answer quickly, and grows with the answer times when answers come
+    /// late (a process reading them behind its queue), so fewer calls start while the answers lag.
+    @Test func patienceFollowsTheAnswerTimes() async {
+        let seen = await boundedConcurrentMap(Array(0..<40), limit: 1) { index -> Duration? in
+            let slot = FanOutSlot.current
+            let patience = slot?.patience
+            slot?.answered(after: index < 20 ? .milliseconds(4) : .milliseconds(400))
+            return patience
+        }
+        #expect(seen[0] == nil, "no answer yet: a whole request timeout")
+        for patience in seen[2..<20] {
+            #expect(patience.map { $0 >= .milliseconds(10) && $0 < .milliseconds(40) } == true, "\(patience as Any)")
+        }
+        #expect(seen[39].map { $0 > .milliseconds(400) } == true, "\(seen[39] as Any)")
+        // Outside a fan-out there is no slot: the IPMI driver waits its whole timeout, as before.
+        #expect(FanOutSlot.current == nil)
+    }
+}
+
 /// A value behind a lock, for counters shared by concurrent calls.
 private final class Locked<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()

@@ -39,6 +39,20 @@ struct DryRunCommandTests {
         #expect(stdout.isEmpty)
         #expect(stderr.contains("bad.yaml:6:9: error: node 'n2' names rack 'r9', which is not defined"))
     }
+
+    /// `status` reads the store while the site loads: a site that fails to load still answers with its diagnostics
+    /// and exit 1, beside a state file that is not a database.
+    @Test func statusOnAnInvalidSiteReportsTheSite() throws {
+        let site = try FixtureSite(fixture: Repo.loaderFixtures.appendingPathComponent("bad/semantic/dangling-references"))
+        let directory = try TemporaryDirectory("rackswarm-store")
+        let state = directory.path + "/state.db"
+        try Data("not a database, longer than a header would be".utf8).write(to: URL(fileURLWithPath: state))
+        let (status, stdout, stderr) = try runProcess(
+            ValidateCommandTests.binary, ["status", "--repo", site.directory.path, "--state", state])
+        #expect(status == 1)
+        #expect(stdout.isEmpty)
+        #expect(stderr.contains("bad.yaml:6:9: error: node 'n2' names rack 'r9', which is not defined"), "\(stderr)")
+    }
 }
 
 /// `reconcile --dry-run` against real git repos: the plan names the commit it came from.

@@ -84,6 +84,31 @@ struct RequestSchedulerTests {
         #expect(retaken.count == 4, "the leaver's blocks are asked of the next peer")
     }
 
+    /// Slow start: a peer that answers within half the horizon gets one more request per answer, so its pipeline
+    /// doubles every round trip long before a rate is measured; one whose answers queue does not grow, and a
+    /// per-second `adapt` with a young connection's low rate does not take the earned depth away.
+    @Test func aFastPeersPipelineGrowsEveryRoundTripASlowOnesDoesNot() {
+        for (roundTrip, grows) in [(TimeAmount.milliseconds(1), true), (.milliseconds(200), false)] {
+            var fixture = Fixture(pieces: 64, seed: 9)
+            fixture.scheduler.peerBitfield(from: fixture.none, to: fixture.full)
+            var now = Self.start
+            var inFlight = fixture.requests(for: Self.a, now: now)
+            for _ in 0..<5 {
+                now = now + roundTrip
+                for request in inFlight { _ = fixture.scheduler.received(request, from: Self.a, now: now) }
+                inFlight = fixture.requests(for: Self.a, now: now)
+            }
+            let depth = fixture.scheduler.peers[Self.a]?.queueDepth ?? 0
+            if grows {
+                #expect(depth == 4 << 5, "4 doubled five times")
+                fixture.scheduler.adapt(Self.a, rate: 100_000)
+                #expect(fixture.scheduler.peers[Self.a]?.queueDepth == depth)
+            } else {
+                #expect(depth == 4)
+            }
+        }
+    }
+
     @Test func queueDepthIsAShortHorizonOfThePeersRate() {
         let scheduler = Self.scheduler(pieces: 1)
         #expect(scheduler.queueDepth(forRate: 0) == scheduler.minQueue)

@@ -307,6 +307,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         if method == "waves":
             for i in range(1, n + 1):
                 seed_args += ["--rack", f"{lab.ip(i)}={rack_name[i]}"]
+            if args.keep_in_rack:
+                seed_args += ["--keep-in-rack"]
         lab.start(lab.seed_ns, seed_args, os.path.join(run_dir, "seed.log"), "seeding").wait_marker(startup_timeout)
     elif method == "libtorrent":
         peers = [f"{lab.ip(i)}:{BT_PORT}" for i in range(0, n + 1)]
@@ -412,6 +414,9 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         "wave_start": args.wave_start if method == "waves" else None,
         "started_s": started,
         "uplink_bytes": sum(sum(v) - sum(first[3].get(k, (0, 0))) for k, v in last[3].items() if isinstance(k, str)),
+        # Per rack uplink (uK = rack K), both directions, in bytes and in copies of the file (wire bytes: headers too).
+        "uplink_over_F_by_rack": {k: round((sum(v) - sum(first[3].get(k, (0, 0)))) / size, 3)
+                                  for k, v in sorted(last[3].items(), key=lambda kv: str(kv[0])) if isinstance(k, str)},
     }
     if method in ("waves", "flat"):
         record["engine"] = engine
@@ -442,6 +447,9 @@ def main():
     parser.add_argument("--rack-size", type=int, default=4)
     parser.add_argument("--uplink-mbit", type=float, default=0,
                         help="cap each rack's uplink to the core (both ways); 0: one flat bridge, no cap")
+    parser.add_argument("--keep-in-rack", action=argparse.BooleanOptionalAction, default=None,
+                        help="waves: the seed's tracker keeps traffic in racks (reconcile seed --keep-in-rack); "
+                             "default: on with --uplink-mbit, off without")
     parser.add_argument("--first-wave", type=int, default=1)
     parser.add_argument("--wave-start", choices=("first-piece", "complete"), default="first-piece",
                         help="when the rest of a rack starts: at the first wave's first verified piece, or its end")
@@ -455,6 +463,8 @@ def main():
     for tool in ("ip", "tc", "curl"):
         if shutil.which(tool) is None:
             raise SystemExit(f"lab.py: {tool} not found")
+    if args.keep_in_rack is None:
+        args.keep_in_rack = args.uplink_mbit > 0
     sizes = [int(x) for x in args.nodes.split(",")]
     methods = args.methods.split(",")
     if args.timeline_for < 0:
@@ -486,6 +496,7 @@ def main():
         "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
                    "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
                    "wave_start": args.wave_start, "uplink_mbit": args.uplink_mbit,
+                   "keep_in_rack": args.keep_in_rack,
                    "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
         "bounds": {str(n): {"t_p2p_s": max(size / u_s, size / u_i, n * size / (u_s + n * u_i)),
                             "t_cs_s": max(n * size / u_s, size / u_i)} for n in sizes},

@@ -17,8 +17,15 @@ results_path, out_dir = sys.argv[1], sys.argv[2]
 readme = sys.argv[3] if len(sys.argv) > 3 else None
 data = json.load(open(results_path))
 
+
+
+def cpu(result):
+    """The run's CPU seconds ('–' in results written before they were recorded)."""
+    return "–" if result.get("cpu_s") is None else f"{result['cpu_s']:.1f} s"
+
+
 lines = ["| run | N | makespan / T_p2p | p50 / T_p2p | p99 / T_p2p | T_p2p | seed egress / F | max uplink / F "
-         "| duplicate blocks | done | wall | memory |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+         "| duplicate blocks | done | wall | CPU | memory |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 for run in data["runs"]:
     r = run["result"]
     b = r["bound_p2p_s"]
@@ -26,7 +33,8 @@ for run in data["runs"]:
     lines.append(f"| {run['label']} | {run['peers']} | {r['makespan_s'] / b:.3f} | {r['p50_s'] / b:.3f} | "
                  f"{r['p99_s'] / b:.3f} | {b:.2f} s | {r['seed_egress_over_F']:.2f} | "
                  f"{'–' if uplink is None else f'{uplink:.2f}'} | {r['duplicate_blocks']} | "
-                 f"{r['finished']}/{r['survivors']} | {r['wall_s']:.1f} s | {r['max_rss_mib']:.0f} MiB |")
+                 f"{r['finished']}/{r['survivors']} | {r['wall_s']:.1f} s | "
+                 f"{cpu(r)} | {r['max_rss_mib']:.0f} MiB |")
 table = "\n".join(lines)
 if data.get("validation"):
     rows = ["| method | N | lab makespan | sim makespan | sim / lab | lab p50 | sim p50 | sim / lab | lab CPU busy |",

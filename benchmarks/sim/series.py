@@ -22,6 +22,7 @@ def simulate(reconcile, label, args):
           f"bound, p50 {result['p50_s'] / result['bound_p2p_s']:.3f}x, "
           f"seed egress {result['seed_egress_over_F']:.2f} F, "
           f"{result['finished']}/{result['survivors']} done, wall {time.monotonic() - started:.1f} s, "
+          f"CPU {result.get('cpu_s', 0):.1f} s, "
           f"{result['max_rss_mib']:.0f} MiB", flush=True)
     return {"label": label, "args": args, "result": result}
 

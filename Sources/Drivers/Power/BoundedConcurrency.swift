@@ -3,9 +3,10 @@ import NIOConcurrencyHelpers
 /// Runs `transform` over `items` with at most `limit` running at once; results keep the input order.
 ///
 /// One reconciler drives many BMCs at once; the cap keeps sockets, memory and the BMC network in check. A call
-/// whose peer has not answered within a whole timeout (the IPMI driver says so through `FanOutSlot.current`) stops
-/// counting against `limit`, so silent BMCs wait out their retries side by side instead of holding back the ones
-/// that answer; at most `limit × stalledFactor` calls are under way in all.
+/// whose peer has not answered within its slot's `patience` (the IPMI driver says so through `FanOutSlot.current`)
+/// stops counting against `limit`, so silent BMCs wait out their retries side by side instead of holding back the
+/// ones that answer; at most `limit × stalledFactor` calls are under way in all. The patience follows how fast the
+/// peers answer (see `FanOutSlot.patience`): the start rate follows the answer rate.
 /// With an `executor` (e.g. `PowerDriverResources.executor`), the work starts on it rather than hopping there.
 public func boundedConcurrentMap<Item: Sendable, Result: Sendable>(
     _ items: [Item], limit: Int, executor: (any TaskExecutor)? = nil,
@@ -44,6 +45,20 @@ public final class FanOutSlot: Sendable {
         self.gate = gate
     }
 
+    /// How long a call may wait for an answer before it stops counting against the limit; nil before any answer.
+    ///
+    /// Three smoothed answer times, or the smoothed time plus four deviations if the answers vary more (the
+    /// retransmit timer of TCP, RFC 6298, made more patient), at least 10 ms. Once the process reads answers later
+    /// than the peers send them (its event loop or socket buffer queues them), every answer time grows with the
+    /// queue, so calls wait longer before they give up their place and fewer new ones start: a silent peer frees
+    /// its place in a few answer times on an idle machine, not in a whole request timeout.
+    public var patience: Duration? { gate.patience }
+
+    /// The peer answered one request `elapsed` after it was sent: one sample of the answer time.
+    public func answered(after elapsed: Duration) {
+        gate.sample(elapsed)
+    }
+
     /// The call waited a whole timeout without an answer: it stops counting against the limit (once).
     public func stalled() {
         let leave = state.withLockedValue { state -> Bool in
@@ -70,6 +85,9 @@ final class FanOutGate: Sendable {
         var active = 0
         var total = 0
         var waiter: CheckedContinuation<Void, Never>?
+        /// Smoothed answer time and its mean deviation, in seconds; nil before the first answer.
+        var smoothed: Double?
+        var deviation = 0.0
     }
 
     private let activeLimit: Int
@@ -79,6 +97,28 @@ final class FanOutGate: Sendable {
     init(active: Int, total: Int) {
         activeLimit = active
         totalLimit = max(active, total)
+    }
+
+    var patience: Duration? {
+        state.withLockedValue { state in
+            guard let smoothed = state.smoothed else { return nil }
+            return .seconds(max(3 * smoothed, smoothed + 4 * state.deviation, 0.010))
+        }
+    }
+
+    /// Folds one answer time into the smoothed time and deviation (gains 1/8 and 1/4, as RFC 6298).
+    func sample(_ elapsed: Duration) {
+        let (seconds, attoseconds) = elapsed.components
+        let value = Double(seconds) + Double(attoseconds) / 1e18
+        state.withLockedValue { state in
+            guard let smoothed = state.smoothed else {
+                state.smoothed = value
+                state.deviation = value / 2
+                return
+            }
+            state.deviation = 0.75 * state.deviation + 0.25 * abs(smoothed - value)
+            state.smoothed = 0.875 * smoothed + 0.125 * value
+        }
     }
 
     /// Waits until one more call may start, and counts it.

@@ -12,6 +12,8 @@ extension SQLiteStateStore {
 
     private static func nodeRecords(_ db: Database) throws -> [String: NodeRecord] {
         var records: [String: NodeRecord] = [:]
+        // Sized once: grown row by row, a dictionary of 100,000 records was rehashed seventeen times.
+        records.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node_status") ?? 0)
         let rows = try Row.fetchCursor(db, sql: "SELECT \(nodeColumns) FROM node_status")
         while let row = try rows.next() {
             let record = try nodeRecord(row)
@@ -42,6 +44,7 @@ extension SQLiteStateStore {
 
     private static func latestJournalEntries(_ db: Database) throws -> [String: [JournalEntry]] {
         var entries: [String: [JournalEntry]] = [:]
+        entries.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal_latest") ?? 0)
         let rows = try Row.fetchCursor(db, sql: """
             SELECT \(journalColumns) FROM journal WHERE id IN (
                 SELECT latest_id FROM journal_latest UNION SELECT started_id FROM journal_latest)

@@ -31,7 +31,8 @@ struct FlowPaths {
 /// Progressive filling: the link whose capacity, split evenly among its flows not yet fixed, is smallest fixes
 /// those flows at that share; their rate is taken off every other link they cross, and so on. No flow can then
 /// get more without taking from a flow that has less. One flow alone on a link gets the whole capacity; n flows
-/// with nothing else in their way get capacity / n each. O(links in all paths × log links).
+/// with nothing else in their way get capacity / n each. O(links in all paths + links × log links): a link's heap
+/// entry is refreshed lazily, when it comes to the top.
 enum FairShare {
     static func rates(_ paths: FlowPaths, capacities: [Double]) -> [Double] {
         let flowCount = paths.count
@@ -59,7 +60,13 @@ enum FairShare {
         }
         while let top = heap.pop() {
             let link = Int(top.link)
-            guard unfixed[link] > 0, top.version == version[link] else { continue }
+            guard unfixed[link] > 0 else { continue }
+            // Shares only grow as flows get fixed (a flow fixed elsewhere takes at most this link's share), so a
+            // stale entry is low: refresh it when it reaches the top instead of pushing every change.
+            guard top.version == version[link] else {
+                heap.push(.init(share: remaining[link] / Double(unfixed[link]), link: top.link, version: version[link]))
+                continue
+            }
             let share = max(0, top.share)
             for position in Int(rowStart[link])..<Int(rowStart[link + 1]) {
                 let flow = Int(byLink[position])
@@ -71,10 +78,6 @@ enum FairShare {
                     remaining[other] -= share
                     unfixed[other] -= 1
                     version[other] &+= 1
-                    if unfixed[other] > 0, other != link {
-                        heap.push(.init(share: remaining[other] / Double(unfixed[other]), link: crossed,
-                                        version: version[other]))
-                    }
                 }
             }
         }

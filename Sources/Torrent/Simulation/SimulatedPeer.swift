@@ -15,10 +15,13 @@ enum SimulatedMessage {
 
 /// One connection as a simulated node sees it: `Peer` without a channel.
 final class SimulatedPeer: PeerState {
+    /// The node this connection belongs to: read only while `isOpen` (a dead node's connections are all closed),
+    /// so unchecked, as `SimulatedNode.world` is.
+    unowned(unsafe) let owner: SimulatedNode
     /// The node at the other end.
     let remote: Int
-    /// The other end's key for this connection.
-    var remoteKey: PeerKey
+    /// The other end's object for this connection (messages go straight to it); nil once this end closed.
+    var counterpart: SimulatedPeer?
     /// False once the connection closed (either side), or the node died.
     var isOpen = true
     /// Whether the simulator lists it among the flows.
@@ -28,10 +31,11 @@ final class SimulatedPeer: PeerState {
     /// Bytes of the first request in `incoming` already on their way.
     var headSent = 0.0
 
-    init(key: PeerKey, remote: Int, remoteKey: PeerKey, outgoing: Bool, address: String, pieceCount: Int,
-         now: NIODeadline) {
+    init(owner: SimulatedNode, key: PeerKey, remote: Int, counterpart: SimulatedPeer?, outgoing: Bool,
+         address: String, pieceCount: Int, now: NIODeadline) {
+        self.owner = owner
         self.remote = remote
-        self.remoteKey = remoteKey
+        self.counterpart = counterpart
         super.init(key: key, outgoing: outgoing, address: address, pieceCount: pieceCount, now: now)
     }
 

@@ -34,6 +34,8 @@ public enum SwarmSimulation {
         /// Payload share of a link's rate (TCP/IP and Ethernet headers: 1448 of 1514 bytes per frame).
         public var goodput: Double
         public var superSeed: Bool
+        /// The seed's offers out at once when super-seeding (nil: the engine's default).
+        public var superSeedInFlight: Int?
         /// Virtual time after which the run stops, finished or not.
         public var timeLimit: Double
 
@@ -43,7 +45,7 @@ public enum SwarmSimulation {
             nodeRate: Double, uplinkRate: Double? = nil, coreRate: Double? = nil, seedRate: Double,
             hopLatency: Double = 0.000_05, firstWave: Int? = nil, churn: Double = 0, churnReturn: Double = 0.5,
             churnDelay: Double = 5, seed: UInt64 = 1, step: Double = 0.001, goodput: Double = 1448.0 / 1514.0,
-            superSeed: Bool = true, timeLimit: Double = 3600
+            superSeed: Bool = true, superSeedInFlight: Int? = nil, timeLimit: Double = 3600
         ) {
             self.peers = peers
             self.racks = racks
@@ -63,6 +65,7 @@ public enum SwarmSimulation {
             self.step = step
             self.goodput = goodput
             self.superSeed = superSeed
+            self.superSeedInFlight = superSeedInFlight
             self.timeLimit = timeLimit
         }
     }

@@ -59,9 +59,8 @@ extension SwarmSimulator {
             if let rack = network.rack(of: node.index) { uplinkBytes[rack] += bytes }
             if let rack = network.rack(of: peer.remote) { uplinkBytes[rack] += bytes }
         }
-        queue.push(
-            at: time + network.latency(node.index, peer.remote),
-            .message(node: peer.remote, generation: generations[peer.remote], key: peer.remoteKey, .block(request)))
+        guard let receiver = peer.counterpart else { return }
+        queue.push(at: time + network.latency(node.index, peer.remote), .message(receiver, .block(request)))
     }
 
     /// With SWARM_SIM_TRACE set: the seed's flows, rate and offers out, and all flows, every 250 ms (stderr).
@@ -106,9 +105,10 @@ extension SwarmSimulator {
         killed += 1
         for peer in node.peers.values {
             peer.isOpen = false
-            queue.push(
-                at: now + network.latency(index, peer.remote),
-                .message(node: peer.remote, generation: generations[peer.remote], key: peer.remoteKey, .closed))
+            if let receiver = peer.counterpart {
+                queue.push(at: now + network.latency(index, peer.remote), .message(receiver, .closed))
+            }
+            peer.counterpart = nil
         }
         duplicateBlocks += node.scheduler.statistics.duplicateBlocks
         refetched += node.refetched

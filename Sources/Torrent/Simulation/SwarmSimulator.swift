@@ -27,11 +27,9 @@ final class SwarmSimulator {
     var flowRates: [Double] = []
     var flowsChanged = false
     var rateComputations = 0
-    /// A message on its way to the connection `key` of node `node` (in the life `generation`).
+    /// A message on its way to the receiving end of a connection (dropped if that end has closed by then).
     struct Envelope {
-        var node: Int32
-        var generation: Int32
-        var key: PeerKey
+        var peer: SimulatedPeer
         var message: SimulatedMessage
     }
 
@@ -57,6 +55,8 @@ final class SwarmSimulator {
     var seedEgress: Int64 = 0
     var seedLastByte = 0.0
     let debugTrace = getenv("SWARM_SIM_TRACE") != nil
+    /// With SWARM_SIM_PROGRESS set: a line per virtual second on stderr (time, peers done, events).
+    let showProgress = getenv("SWARM_SIM_PROGRESS") != nil
     var uplinkBytes: [Int64]
     var drops: [String: Int] = [:]
     var duplicateBlocks = 0
@@ -113,15 +113,14 @@ final class SwarmSimulator {
 
     /// Sends a message; those a node sends in one step over paths of one latency travel as one event.
     func send(_ message: SimulatedMessage, from node: SimulatedNode, to peer: SimulatedPeer) {
+        guard let receiver = peer.counterpart else { return }
         let destination = peer.remote
         let slot = node.index * SimulatedNetwork.latencyClasses + network.latencyClass(node.index, destination)
         if outbox[slot].isEmpty {
             outboxUsed.append(slot)
             outboxTimes[slot] = now + network.latency(node.index, destination)
         }
-        outbox[slot].append(
-            Envelope(node: Int32(destination), generation: Int32(generations[destination]), key: peer.remoteKey,
-                     message: message))
+        outbox[slot].append(Envelope(peer: receiver, message: message))
     }
 
     /// Puts the messages sent this step on their way.
@@ -197,8 +196,16 @@ final class SwarmSimulator {
             moveData(over: step)
             now += step
             steps += 1
+            if showProgress, Int(now) != Int(now - step) { progress() }
         }
         return result()
+    }
+
+    private func progress() {
+        let line = "t \(Int(now)) s: \(configuration.peers - unfinished)/\(configuration.peers) done, "
+            + "\(eventCount) events, \(flows.count) flows\n"
+        var bytes = Array(line.utf8)
+        _ = write(2, &bytes, bytes.count)
     }
 
     private var done: Bool { pendingReturns == 0 && unfinished == 0 }
@@ -208,9 +215,10 @@ final class SwarmSimulator {
         let generation = generations[index]
         let have = savedHave[index] ?? Bitfield(count: pieceCount, allSet: index == 0)
         let rack = configuration.firstWave != nil ? network.rack(of: index).map { "r\($0)" } : nil
-        let settings = TorrentConfiguration(
+        var settings = TorrentConfiguration(
             listenHost: nil, rack: rack, superSeed: index == 0 && configuration.superSeed,
             randomSeed: configuration.seed &* 0x9E37_79B9 &+ UInt64(index) &* 7919 &+ UInt64(generation))
+        if let inFlight = configuration.superSeedInFlight { settings.superSeedInFlight = inFlight }
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node
         lastBlockAt[index] = now
@@ -240,13 +248,15 @@ final class SwarmSimulator {
 
     private func handle(_ event: SimulatorEvent) {
         switch event {
-        case .message(let index, let generation, let key, let message):
-            guard let node = living(index, generation) else { return }
+        case .message(let peer, let message):
+            guard peer.isOpen else { return }
+            let node = peer.owner
             if case .block = message {
+                let index = node.index
                 longestIdle = max(longestIdle, finishedAt[index] == nil ? now - lastBlockAt[index] : 0)
                 lastBlockAt[index] = now
             }
-            node.received(message, from: key)
+            node.received(message, from: peer)
         case .batch(let envelopes):
             deliver(envelopes)
         case .connect(let from, let generation, let to):
@@ -278,9 +288,9 @@ final class SwarmSimulator {
         batchStamp &+= 1
         var touched: [(SimulatedNode, SimulatedPeer)] = []
         for envelope in envelopes {
-            guard let node = living(Int(envelope.node), Int(envelope.generation)),
-                let peer = node.peers[envelope.key]
-            else { continue }
+            let peer = envelope.peer
+            guard peer.isOpen else { continue }
+            let node = peer.owner
             node.handle(envelope.message, from: peer)
             if peer.isOpen, peer.batchStamp != batchStamp {
                 peer.batchStamp = batchStamp
@@ -293,12 +303,12 @@ final class SwarmSimulator {
     private func establish(from index: Int, generation: Int, to target: Int) {
         guard let dialer = living(index, generation) else { return }
         guard let listener = nodes[target], listener.generation == generations[target],
-            let accepted = listener.connected(remote: index, remoteKey: PeerKey(0), outgoing: false)
+            let accepted = listener.connected(remote: index, counterpart: nil, outgoing: false)
         else { return dialer.dialFailed(target) }
-        guard let outgoing = dialer.connected(remote: target, remoteKey: accepted.key, outgoing: true) else {
+        guard let outgoing = dialer.connected(remote: target, counterpart: accepted, outgoing: true) else {
             return listener.disconnected(accepted)
         }
-        accepted.remoteKey = outgoing.key
+        accepted.counterpart = outgoing
     }
 
     private func answerAnnounce(_ node: SimulatedNode, event: AnnounceRequest.Event?) {
@@ -318,7 +328,7 @@ final class SwarmSimulator {
 
 /// What happens at a moment of virtual time.
 enum SimulatorEvent {
-    case message(node: Int, generation: Int, key: PeerKey, SimulatedMessage)
+    case message(SimulatedPeer, SimulatedMessage)
     case batch([SwarmSimulator.Envelope])
     case connect(from: Int, generation: Int, to: Int)
     case start(Int)

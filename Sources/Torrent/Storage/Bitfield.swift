@@ -47,4 +47,13 @@ public struct Bitfield: Sendable, Equatable {
         bytes[index >> 3] &= ~(0x80 >> UInt8(index & 7))
         setCount -= 1
     }
+
+    /// Removes every piece `other` holds (same count; a bitfield of another size changes nothing).
+    public mutating func subtract(_ other: Bitfield) {
+        guard other.count == count else { return }
+        for byte in bytes.indices where bytes[byte] & other.bytes[byte] != 0 {
+            setCount -= (bytes[byte] & other.bytes[byte]).nonzeroBitCount
+            bytes[byte] &= ~other.bytes[byte]
+        }
+    }
 }

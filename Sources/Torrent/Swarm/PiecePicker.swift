@@ -35,6 +35,9 @@ struct PiecePicker {
     private(set) var availability: [Int]
     /// Pieces being downloaded.
     private(set) var partials: [Int: Partial] = [:]
+    /// Whether each piece is in `partials`: the rarest-first scan asks this of every piece a peer offers, on every
+    /// pick, so an array read, not a hash lookup.
+    private var inProgress: [Bool]
     /// Pieces to fetch from a single peer next time (they failed with mixed sources).
     private(set) var soloPieces: Set<Int> = []
     /// Requests handed out for blocks already requested from another peer.
@@ -49,6 +52,7 @@ struct PiecePicker {
         self.totalLength = totalLength
         self.requestLength = requestLength
         self.availability = [Int](repeating: 0, count: pieceCount)
+        self.inProgress = [Bool](repeating: false, count: pieceCount)
     }
 
     func pieceSize(_ index: Int) -> Int {
@@ -114,6 +118,7 @@ struct PiecePicker {
                 var partial = Partial(blocks: blockCount(index))
                 if soloPieces.remove(index) != nil { partial.owner = peer }
                 partials[index] = partial
+                inProgress[index] = true
                 take(index, limit: limit, into: &picked, duplicates: false, outstanding: outstanding)
                 if picked.count >= limit { return picked }
             }
@@ -144,7 +149,7 @@ struct PiecePicker {
                 let bit = wanted.leadingZeroBitCount
                 wanted &= ~(0x80 >> UInt8(bit))
                 let index = byte << 3 | bit
-                guard index < pieceCount, partials[index] == nil else { continue }
+                guard index < pieceCount, !inProgress[index] else { continue }
                 let rank = random ? 0 : availability[index]
                 if rank < bestAvailability {
                     bestAvailability = rank
@@ -185,7 +190,7 @@ struct PiecePicker {
     /// Pieces no connected peer has and nobody is fetching: candidates for the HTTP web seed.
     func orphans(have: Bitfield, limit: Int) -> [Int] {
         var found: [Int] = []
-        for index in 0..<pieceCount where availability[index] == 0 && !have.contains(index) && partials[index] == nil {
+        for index in 0..<pieceCount where availability[index] == 0 && !have.contains(index) && !inProgress[index] {
             found.append(index)
             if found.count == limit { break }
         }
@@ -197,6 +202,7 @@ struct PiecePicker {
         var partial = Partial(blocks: blockCount(index))
         partial.verifying = true
         partials[index] = partial
+        inProgress[index] = true
     }
 
     // MARK: Events
@@ -229,11 +235,13 @@ struct PiecePicker {
     /// The piece passed its hash check (the caller records it in its have-set): its download state goes.
     mutating func verified(_ index: Int) {
         partials[index] = nil
+        inProgress[index] = false
     }
 
     /// The piece failed its hash check: every block must be fetched again (from one peer if `solo`).
     mutating func failed(_ index: Int, solo: Bool) {
         partials[index] = nil
+        inProgress[index] = false
         if solo { soloPieces.insert(index) }
     }
 

@@ -16,6 +16,8 @@ struct RequestScheduler {
         var queueDepth: Int
         /// The last block from the peer, or when its pipeline last went from empty to busy.
         var lastBlockAt: NIODeadline
+        /// Seconds the last answered request took; nil until one is answered.
+        var lastRoundTrip: Double?
     }
 
     /// What a block that arrived turned out to be.
@@ -30,6 +32,8 @@ struct RequestScheduler {
     private(set) var peers: [PeerKey: PeerRequests] = [:]
     /// Request-side counters (duplicates, cancels sent, endgame, round trips).
     private(set) var statistics = SwarmStatistics()
+    /// Pieces reset after a failed hash check (their blocks may then be outstanding at two peers).
+    private var hashFailures = 0
     let minQueue: Int
     let maxQueue: Int
     /// Seconds of a peer's rate kept requested on top of `minQueue`.
@@ -89,9 +93,12 @@ struct RequestScheduler {
         picker.peerAdded(new)
     }
 
-    /// Re-sizes the peer's pipeline for the rate it delivers at.
+    /// Re-sizes the peer's pipeline for the rate it delivers at; a depth that slow start earned stays while the
+    /// peer still answers within half the horizon (the rate of a young connection is not measured yet).
     mutating func adapt(_ peer: PeerKey, rate: Double) {
-        let depth = queueDepth(forRate: rate)
+        guard let state = peers[peer] else { return }
+        var depth = queueDepth(forRate: rate)
+        if let roundTrip = state.lastRoundTrip, roundTrip < horizon / 2 { depth = max(depth, state.queueDepth) }
         peers[peer]?.queueDepth = depth
     }
 
@@ -112,24 +119,25 @@ struct RequestScheduler {
         now: NIODeadline,
         using generator: inout some RandomNumberGenerator
     ) -> [BlockRequest] {
-        guard var state = peers[peer], !have.isComplete else { return [] }
-        let room = state.queueDepth - state.outstanding.count
-        guard room > 0, state.outstanding.count <= state.queueDepth / 2 || room >= 8 else { return [] }
+        // In place, through one index: a copy of the peer's books would copy its request set on every pick.
+        guard !have.isComplete, let slot = peers.index(forKey: peer) else { return [] }
+        let queued = peers.values[slot].outstanding.count
+        let room = peers.values[slot].queueDepth - queued
+        guard room > 0, queued <= peers.values[slot].queueDepth / 2 || room >= 8 else { return [] }
         let endgameBefore = picker.endgameRequests
         let picks = picker.pick(
-            peer: peer, peerHas: bits, have: have, limit: room, outstanding: state.outstanding, using: &generator
-        )
+            peer: peer, peerHas: bits, have: have, limit: room, outstanding: peers.values[slot].outstanding,
+            using: &generator)
         guard !picks.isEmpty else { return [] }
         if picker.endgameRequests > endgameBefore {
             statistics.endgameRequests = picker.endgameRequests
             if statistics.endgameAfter == nil { statistics.endgameAfter = Self.seconds(now - startedAt) }
         }
-        if state.outstanding.isEmpty { state.lastBlockAt = now }
+        if queued == 0 { peers.values[slot].lastBlockAt = now }
         for request in picks {
-            state.outstanding.insert(request)
-            state.sentAt[request] = now
+            peers.values[slot].outstanding.insert(request)
+            peers.values[slot].sentAt[request] = now
         }
-        peers[peer] = state
         return picks
     }
 
@@ -142,17 +150,33 @@ struct RequestScheduler {
             statistics.answeredRequests += 1
             statistics.requestSecondsTotal += seconds
             statistics.requestSecondsMax = max(statistics.requestSecondsMax, seconds)
+            slowStart(peer, roundTrip: seconds)
         }
         let (isNew, complete) = picker.received(request)
         guard isNew else { return duplicate(request) }
         var cancel: [PeerKey] = []
-        for (other, state) in peers where other != peer && state.outstanding.contains(request) {
-            peers[other]?.outstanding.remove(request)
-            peers[other]?.sentAt[request] = nil
-            cancel.append(other)
+        // Only endgame, or a piece reset after a failed hash, asks two peers for one block: otherwise no other peer
+        // can have this one outstanding, and skipping the scan keeps a block O(1), not O(peers) (80 set lookups per
+        // block at 10,000 nodes).
+        if picker.endgameRequests > 0 || hashFailures > 0 {
+            for (other, state) in peers where other != peer && state.outstanding.contains(request) {
+                peers[other]?.outstanding.remove(request)
+                peers[other]?.sentAt[request] = nil
+                cancel.append(other)
+            }
         }
         statistics.cancelsSent += cancel.count
         return .accepted(pieceComplete: complete, cancel: cancel.sorted())
+    }
+
+    /// Slow start, as TCP grows its window: each request answered within half the horizon adds one to the peer's
+    /// depth, so a fast peer's pipeline doubles every round trip instead of waiting a second for a measured rate.
+    /// A peer whose answers queue behind its rate stops it: its round trip reaches half the horizon before its
+    /// depth passes what `queueDepth(forRate:)` would give it.
+    private mutating func slowStart(_ peer: PeerKey, roundTrip: Double) {
+        guard let depth = peers[peer]?.queueDepth else { return }
+        peers[peer]?.lastRoundTrip = roundTrip
+        if roundTrip < horizon / 2, depth < maxQueue { peers[peer]?.queueDepth = depth + 1 }
     }
 
     private mutating func duplicate(_ request: BlockRequest) -> Arrival {
@@ -167,7 +191,10 @@ struct RequestScheduler {
     mutating func verified(_ index: Int) { picker.verified(index) }
 
     /// The piece failed its hash check: fetch it again, from one peer if `solo`.
-    mutating func failed(_ index: Int, solo: Bool) { picker.failed(index, solo: solo) }
+    mutating func failed(_ index: Int, solo: Bool) {
+        hashFailures += 1
+        picker.failed(index, solo: solo)
+    }
 
     /// Pieces no connected peer has and nobody fetches, for the web seed.
     func orphans(have: Bitfield, limit: Int) -> [Int] { picker.orphans(have: have, limit: limit) }

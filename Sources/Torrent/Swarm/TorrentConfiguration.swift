@@ -28,7 +28,9 @@ public struct TorrentConfiguration: Sendable {
     public var uploadSlots: Int
     /// Block requests kept in flight per peer: the adaptive queue grows between these bounds.
     public var minRequestQueue: Int
-    /// See `minRequestQueue`.
+    /// See `minRequestQueue`. 500 blocks (8 MiB, libtorrent's default cap too) keep several pieces in flight to a
+    /// fast peer on a LAN: a seed that reads or checks a piece before its first block (libtorrent's seed mode
+    /// hashes it) then still has the next pieces' requests in hand. Slow peers never get near it.
     public var maxRequestQueue: Int
     /// Seconds of a peer's measured rate kept requested on top of `minRequestQueue`: enough to cover the round trip
     /// and the sender's queue, short enough that what all peers have outstanding stays a small part of what is left
@@ -73,7 +75,7 @@ public struct TorrentConfiguration: Sendable {
         idleTimeout: Int = 30,
         uploadSlots: Int = 16,
         minRequestQueue: Int = 4,
-        maxRequestQueue: Int = 128,
+        maxRequestQueue: Int = 500,
         maxBadPieces: Int = 3,
         uploadLimit: Int? = nil,
         chokeInterval: Int = 10,
@@ -142,6 +144,8 @@ public struct TorrentProgress: Sendable, Equatable {
     /// Payload bytes received from `TorrentConfiguration.seedHosts` peers and from web seeds (both the
     /// reconciler), as opposed to other nodes.
     public var downloadedFromSeedHosts: Int64
+    /// Payload bytes received from each peer address (IP), connections closed or open; what crossed which link.
+    public var downloadedByHost: [String: Int64] = [:]
     /// Bytes verified when the first block went out to a peer; nil until one has.
     public var verifiedBytesAtFirstUpload: Int64?
     /// Where the bytes went: duplicates, cancels, endgame, request latency.

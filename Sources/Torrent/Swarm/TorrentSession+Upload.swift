@@ -169,6 +169,8 @@ extension TorrentSession {
             switch result {
             case .success(let response):
                 logger.debug("announced", metadata: ["tracker.peers": "\(response.peers.count)"])
+                keepInRack = response.keepInRack
+                rackHosts.formUnion(response.rackPeers.map(\.host))
                 for peer in response.peers where !have.isComplete { addPeer("\(peer.host):\(peer.port)") }
             case .failure(let error):
                 logger.info("announce failed", metadata: ["tracker.url": "\(url)", "error": "\(error)"])

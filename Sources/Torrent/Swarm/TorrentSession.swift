@@ -46,7 +46,13 @@ final class TorrentSession: @unchecked Sendable {
     var stopped = false
     var lastLimiterRound: NIODeadline
 
+    /// Hosts the tracker placed in our rack (its `rack peers`), and whether it asks to keep traffic in the rack.
+    var rackHosts: Set<String> = []
+    var keepInRack = false
+
     var downloaded = RateMeter()
+    /// Payload from each host over connections that closed (open ones count in their `Peer`).
+    var closedDownloadByHost: [String: Int64] = [:]
     var fromSeedHosts: Int64 = 0
     var verifiedBytesAtFirstUpload: Int64?
     var uploaded = RateMeter()
@@ -290,6 +296,7 @@ final class TorrentSession: @unchecked Sendable {
 
     func disconnected(_ peer: Peer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
+        closedDownloadByHost[peer.host, default: 0] += peer.download.total
         forget(peer)
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
         // Others may now get the released blocks, and the pieces offered to it or only it had.
@@ -315,7 +322,9 @@ final class TorrentSession: @unchecked Sendable {
         statistics.cancelsHonoured = uploadStatistics.cancelsHonoured
         statistics.uploadedBlocks = uploadStatistics.uploadedBlocks
         statistics.distinctUploadedBlocks = uploadStatistics.distinctUploadedBlocks
-        return TorrentProgress(
+        var byHost = closedDownloadByHost
+        for peer in peers.values where peer.download.total > 0 { byHost[peer.host, default: 0] += peer.download.total }
+        var progress = TorrentProgress(
             verifiedPieces: have.setCount,
             pieceCount: metainfo.pieceCount,
             verifiedBytes: verifiedBytes,
@@ -331,6 +340,8 @@ final class TorrentSession: @unchecked Sendable {
             verifiedBytesAtFirstUpload: verifiedBytesAtFirstUpload,
             statistics: statistics
         )
+        progress.downloadedByHost = byHost
+        return progress
     }
 }
 

@@ -95,12 +95,21 @@ public struct AnnounceResponse: Sendable, Equatable {
     public var complete: Int
     public var incomplete: Int
     public var peers: [PeerAddress]
+    /// Those of `peers` in the requester's rack (our tracker's `rack peers` key); empty from other trackers.
+    public var rackPeers: [PeerAddress]
+    /// Whether our tracker asks to keep traffic in the rack (`keep in rack`; see `TrackerConfiguration`).
+    public var keepInRack: Bool
 
-    public init(interval: Int, complete: Int = 0, incomplete: Int = 0, peers: [PeerAddress]) {
+    public init(
+        interval: Int, complete: Int = 0, incomplete: Int = 0, peers: [PeerAddress], rackPeers: [PeerAddress] = [],
+        keepInRack: Bool = false
+    ) {
         self.interval = interval
         self.complete = complete
         self.incomplete = incomplete
         self.peers = peers
+        self.rackPeers = rackPeers
+        self.keepInRack = keepInRack
     }
 
     /// Parses a bencoded response with compact (BEP 23) or dictionary peers.
@@ -112,12 +121,11 @@ public struct AnnounceResponse: Sendable, Equatable {
         self.interval = Int(root["interval"]?.integerValue ?? 1800)
         self.complete = Int(root["complete"]?.integerValue ?? 0)
         self.incomplete = Int(root["incomplete"]?.integerValue ?? 0)
+        self.rackPeers = Self.compactIPv4(root["rack peers"]?.bytesValue ?? [])
+        self.keepInRack = root["keep in rack"]?.integerValue == 1
         switch root["peers"] {
         case .bytes(let compact)?:
-            self.peers = stride(from: 0, to: compact.count - compact.count % 6, by: 6).map { start in
-                let host = compact[start..<(start + 4)].map(String.init).joined(separator: ".")
-                return PeerAddress(host: host, port: Int(compact[start + 4]) << 8 | Int(compact[start + 5]))
-            }
+            self.peers = Self.compactIPv4(compact)
         case .list(let entries)?:
             self.peers = entries.compactMap { entry in
                 guard let host = entry["ip"]?.stringValue, let port = entry["port"]?.integerValue else { return nil }
@@ -125,6 +133,16 @@ public struct AnnounceResponse: Sendable, Equatable {
             }
         default:
             self.peers = []
+        }
+    }
+}
+
+extension AnnounceResponse {
+    /// Peers from a BEP 23 compact IPv4 string (a trailing partial entry is ignored).
+    static func compactIPv4(_ compact: [UInt8]) -> [PeerAddress] {
+        stride(from: 0, to: compact.count - compact.count % 6, by: 6).map { start in
+            let host = compact[start..<(start + 4)].map(String.init).joined(separator: ".")
+            return PeerAddress(host: host, port: Int(compact[start + 4]) << 8 | Int(compact[start + 5]))
         }
     }
 }

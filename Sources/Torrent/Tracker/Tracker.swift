@@ -16,6 +16,11 @@ public struct TrackerConfiguration: Sendable {
     public var allowedInfoHashes: Set<[UInt8]>?
     /// Most entries one address may hold in one swarm (one per port).
     public var maxEntriesPerHost: Int
+    /// Rack uplinks are the scarce link (oversubscribed): a peer in a known rack is told only of the seeds on the
+    /// core (pinned, or in no rack) and of its own rack, and the answer carries `keep in rack`, so that each piece
+    /// crosses an uplink about once (into the rack, from the core) and never between racks. Off, other racks fill
+    /// the answer's room, which is faster when the seed's upload, not the uplinks, is the bottleneck.
+    public var keepInRack: Bool
 
     /// Creates a configuration.
     public init(
@@ -25,7 +30,8 @@ public struct TrackerConfiguration: Sendable {
         racksByHost: [String: String] = [:],
         pinnedSeeds: [PeerAddress] = [],
         allowedInfoHashes: Set<[UInt8]>? = nil,
-        maxEntriesPerHost: Int = 16
+        maxEntriesPerHost: Int = 16,
+        keepInRack: Bool = false
     ) {
         self.interval = interval
         self.maxPeers = maxPeers
@@ -34,6 +40,7 @@ public struct TrackerConfiguration: Sendable {
         self.pinnedSeeds = pinnedSeeds
         self.allowedInfoHashes = allowedInfoHashes
         self.maxEntriesPerHost = maxEntriesPerHost
+        self.keepInRack = keepInRack
     }
 }
 
@@ -125,15 +132,7 @@ public struct Tracker: Sendable {
         ]
         swarms[request.infoHash] = swarm.isEmpty && swarm.completed == 0 ? nil : swarm
         if request.compact {
-            var compact: [UInt8] = []
-            var compact6: [UInt8] = []
-            for peer in chosen {
-                if let ipv4 = Self.ipv4Bytes(peer.host) {
-                    compact += ipv4 + [UInt8(peer.port >> 8 & 0xff), UInt8(peer.port & 0xff)]
-                } else if let ipv6 = Self.ipv6Bytes(peer.host) {
-                    compact6 += ipv6 + [UInt8(peer.port >> 8 & 0xff), UInt8(peer.port & 0xff)]
-                }
-            }
+            let (compact, compact6) = Self.compact(chosen)
             answer["peers"] = .bytes(compact)
             if !compact6.isEmpty { answer["peers6"] = .bytes(compact6) }
         } else {
@@ -144,7 +143,29 @@ public struct Tracker: Sendable {
                     return .dict(entry)
                 })
         }
+        // Our extension for our own clients (others ignore unknown keys): which of the peers share the requester's
+        // rack, and whether to keep the traffic in it (see `TrackerConfiguration.keepInRack`).
+        if rack != nil {
+            let (rackPeers, rackPeers6) = Self.compact(chosen.filter(\.sameRack))
+            answer["rack peers"] = .bytes(rackPeers)
+            if !rackPeers6.isEmpty { answer["rack peers6"] = .bytes(rackPeers6) }
+            if configuration.keepInRack { answer["keep in rack"] = .integer(1) }
+        }
         return BencodeEncoder.encode(.dict(answer))
+    }
+
+    /// BEP 23 compact strings (IPv4, IPv6) of `peers`.
+    static func compact(_ peers: [Choice]) -> (ipv4: [UInt8], ipv6: [UInt8]) {
+        var compact: [UInt8] = []
+        var compact6: [UInt8] = []
+        for peer in peers {
+            if let ipv4 = ipv4Bytes(peer.host) {
+                compact += ipv4 + [UInt8(peer.port >> 8 & 0xff), UInt8(peer.port & 0xff)]
+            } else if let ipv6 = ipv6Bytes(peer.host) {
+                compact6 += ipv6 + [UInt8(peer.port >> 8 & 0xff), UInt8(peer.port & 0xff)]
+            }
+        }
+        return (compact, compact6)
     }
 
     /// Forgets peers that stopped announcing (three intervals without one) in every swarm, at most once a second.
@@ -177,10 +198,13 @@ public struct Tracker: Sendable {
         var host: String
         var port: Int
         var peerID: [UInt8]?
+        /// In the requester's (known) rack.
+        var sameRack = false
     }
 
     /// Pinned seeds, then same-rack peers (seeders first), then a few from other racks, then any others; each
-    /// group in random order. Costs O(count): peers are drawn from the swarm's indices, never listed.
+    /// group in random order; with `keepInRack`, a requester in a known rack gets the pinned seeds, the seeds in
+    /// no rack and its own rack only. Costs O(count): peers are drawn from the swarm's indices, never listed.
     func choosePeers(
         _ swarm: TrackerSwarm,
         for requester: String,
@@ -196,7 +220,8 @@ public struct Tracker: Sendable {
         }
         func add(_ endpoint: String) {
             guard let peer = swarm.peers[endpoint] else { return }
-            add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID))
+            let same = rack != nil && peer.rack == rack
+            add(Choice(host: peer.host, port: peer.port, peerID: peer.peerID, sameRack: same))
         }
         /// The next of `group` that is not the requester (who is in its own rack's pools).
         func next(_ group: inout TrackerSwarm.SeedsFirst) -> String? {
@@ -210,6 +235,13 @@ public struct Tracker: Sendable {
         let listed = swarm.peers[requester] != nil
         var sameRack = swarm.sameRack(rack)
         var otherRacks = swarm.otherRacks(rack)
+        if configuration.keepInRack, rack != nil {
+            // Seeds outside every rack sit on the core like the pinned ones: the way in for pieces.
+            var coreSeeds = swarm.draw(rack: nil, seed: true)
+            while chosen.count < count, let endpoint = coreSeeds.next(using: &generator) { add(endpoint) }
+            while chosen.count < count, let endpoint = next(&sameRack) { add(endpoint) }
+            return chosen
+        }
         let otherCount = otherRacks.count - (listed && rack == nil ? 1 : 0)
         let sameRackRoom = max(0, count - chosen.count - min(configuration.otherRackPeers, otherCount))
         for _ in 0..<sameRackRoom {

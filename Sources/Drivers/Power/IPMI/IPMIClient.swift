@@ -195,19 +195,31 @@ private struct SessionDriver {
     private mutating func awaitAnswer(attempts: inout Int, retries: Int) async throws(PowerError)
         -> IPMISessionMachine.Action
     {
-        let deadline = ContinuousClock.now.advanced(by: configuration.timeout)
-        while let datagram = await route.receive(until: deadline) {
+        let sent = ContinuousClock.now
+        let deadline = sent.advanced(by: configuration.timeout)
+        // In a fan-out, a BMC that has not answered within the slot's patience (a few of the answer times seen so
+        // far) lets another take its place while it keeps waiting for its answer until the deadline.
+        let slot = FanOutSlot.current
+        var patience = slot?.patience.map { sent.advanced(by: $0) }.flatMap { $0 < deadline ? $0 : nil }
+        while true {
+            guard let datagram = await route.receive(until: patience ?? deadline) else {
+                if Task.isCancelled { throw error(.unreachable, "cancelled") }
+                guard patience != nil else { break }
+                patience = nil
+                slot?.stalled()
+                continue
+            }
             let action = machine.receive(datagram)
             if case .ignore(let reason) = action {
                 logger.debug("ignored datagram", metadata: ["ipmi.reason": "\(reason)"])
                 continue
             }
             if case .wait = action { continue }
+            if attempts == 0 { slot?.answered(after: sent.duration(to: .now)) }
             return action
         }
-        if Task.isCancelled { throw error(.unreachable, "cancelled") }
         // A whole timeout without an answer: in a fan-out, let a BMC that answers take this call's place.
-        FanOutSlot.current?.stalled()
+        slot?.stalled()
         attempts += 1
         guard attempts <= retries else {
             if machine.rejectedCount > 0 {
