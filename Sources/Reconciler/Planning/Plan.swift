@@ -1,7 +1,4 @@
-import RackswarmCore
-
 /// One physical action the executor would take on one node.
-@PublicMemberwiseInit
 public struct PlannedAction: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case writeBootEntry
@@ -35,6 +32,18 @@ public struct PlannedAction: Sendable, Hashable, Codable {
     public var service: String?
     /// Why the action does not run now (a closed maintenance window: `held until 2026-12-08T02:00Z`); nil runs.
     public var held: String?
+
+    public init(node: String, rack: String, wave: Int, kind: Kind, destructive: Bool, detail: String,
+                service: String? = nil, held: String? = nil) {
+        self.held = held
+        self.node = node
+        self.rack = rack
+        self.wave = wave
+        self.kind = kind
+        self.destructive = destructive
+        self.detail = detail
+        self.service = service
+    }
 }
 
 /// Why a node is in the plan.
@@ -48,15 +57,20 @@ public enum NodeChange: String, Sendable, Hashable, Codable {
 }
 
 /// The ordered actions that take the observed state to the desired state.
-@PublicMemberwiseInit
 public struct Plan: Sendable, Hashable, Codable {
-    public var actions: [PlannedAction] = []
+    public var actions: [PlannedAction]
     /// Each planned node and why, in plan order.
-    public var changes: [String: NodeChange] = [:]
+    public var changes: [String: NodeChange]
     /// Nodes that left the repo (or are `absent`) but are kept because pruning is off.
-    public var orphaned: [String] = []
+    public var orphaned: [String]
     /// Why nothing of this plan runs (`commit 1a2b3c4 is not signed by a trusted key`); nil when it may.
     public var blocked: String?
+
+    public init(actions: [PlannedAction] = [], changes: [String: NodeChange] = [:], orphaned: [String] = []) {
+        self.actions = actions
+        self.changes = changes
+        self.orphaned = orphaned
+    }
 
     public var isEmpty: Bool { actions.isEmpty }
 

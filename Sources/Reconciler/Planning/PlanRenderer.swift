@@ -1,9 +1,10 @@
-import RackswarmCore
-
 /// Prints a plan for people (grouped by rack, then wave, like `terraform plan`) or as stable JSON.
-@PublicMemberwiseInit
 public struct PlanRenderer: Sendable {
-    public var colour: Bool = false
+    public var colour: Bool
+
+    public init(colour: Bool = false) {
+        self.colour = colour
+    }
 
     public func text(_ plan: Plan, site: String, commit: String?) -> String {
         var out = ""
