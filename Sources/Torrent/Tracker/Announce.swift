@@ -1,7 +1,4 @@
-import RackswarmCore
-
 /// An announce from a client to a tracker (BEP 3), plus our `rack` key.
-@PublicMemberwiseInit
 public struct AnnounceRequest: Sendable, Equatable {
     /// Why the client announces.
     public enum Event: String, Sendable {
@@ -11,17 +8,35 @@ public struct AnnounceRequest: Sendable, Equatable {
     public var infoHash: [UInt8]
     public var peerID: [UInt8]
     public var port: Int
-    public var uploaded: Int64 = 0
-    public var downloaded: Int64 = 0
+    public var uploaded: Int64
+    public var downloaded: Int64
     public var left: Int64
     public var event: Event?
-    public var numWant: Int = 50
+    public var numWant: Int
     /// The client's rack (our own clients send it; others don't).
     public var rack: String?
     /// The address the client claims (`ip=`), if any.
     public var ip: String?
     /// Whether the client asked for compact peers (BEP 23).
-    public var compact: Bool = true
+    public var compact: Bool
+
+    /// Creates a request.
+    public init(
+        infoHash: [UInt8], peerID: [UInt8], port: Int, uploaded: Int64 = 0, downloaded: Int64 = 0, left: Int64,
+        event: Event? = nil, numWant: Int = 50, rack: String? = nil, ip: String? = nil, compact: Bool = true
+    ) {
+        self.infoHash = infoHash
+        self.peerID = peerID
+        self.port = port
+        self.uploaded = uploaded
+        self.downloaded = downloaded
+        self.left = left
+        self.event = event
+        self.numWant = numWant
+        self.rack = rack
+        self.ip = ip
+        self.compact = compact
+    }
 
     /// The query string (without `?`).
     public var query: String {
@@ -64,10 +79,14 @@ public struct AnnounceRequest: Sendable, Equatable {
 }
 
 /// A peer address from a tracker.
-@PublicMemberwiseInit
 public struct PeerAddress: Sendable, Hashable {
     public var host: String
     public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
 }
 
 /// A tracker's answer to an announce.
