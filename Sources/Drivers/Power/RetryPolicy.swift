@@ -1,14 +1,17 @@
-import RackswarmCore
-
 /// Exponential backoff with full jitter and a cap (metal3 `calculateBackoff`), for transient failures.
-@PublicMemberwiseInit
 public struct RetryPolicy: Sendable, Equatable {
     /// Retries after the first attempt.
-    public var retries: Int = 3
+    public var retries: Int
     /// The delay before the first retry, before jitter.
-    public var base: Duration = .milliseconds(200)
+    public var base: Duration
     /// The longest delay between two attempts.
-    public var cap: Duration = .seconds(10)
+    public var cap: Duration
+
+    public init(retries: Int = 3, base: Duration = .milliseconds(200), cap: Duration = .seconds(10)) {
+        self.retries = retries
+        self.base = base
+        self.cap = cap
+    }
 
     /// The delay before retry number `attempt` (1-based): a random point in [0, min(cap, base·2^(attempt−1))].
     public func delay(beforeRetry attempt: Int, random: Double = Double.random(in: 0...1)) -> Duration {

@@ -1,7 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import RackswarmCore
 
 /// Many simulated IPMI v2.0 BMCs in one process, each on a UDP address of its own, for tests and benchmarks.
 ///
@@ -13,13 +12,18 @@ import RackswarmCore
 /// Not a product feature: `reconcile dev bmc-sim` and the tests start it.
 public final class SimulatedBMCs: Sendable {
     /// One BMC to simulate.
-    @PublicMemberwiseInit
     public struct Spec: Sendable {
         /// Where it listens (port 0: one the kernel picks).
         public var address: SocketAddress
         public var poweredOn: Bool
         /// Never answers.
         public var silent: Bool
+
+        public init(address: SocketAddress, poweredOn: Bool, silent: Bool) {
+            self.address = address
+            self.poweredOn = poweredOn
+            self.silent = silent
+        }
     }
 
     /// The bound address of each BMC, in the order of the specs.
