@@ -1,5 +1,4 @@
 // swift-tools-version: 6.1
-import CompilerPluginSupport
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -45,7 +44,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
-        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
     ],
     targets: [
         // C system libraries.
@@ -73,19 +71,7 @@ let package = Package(
         ),
 
         // Vocabulary shared by every layer (no dependencies): error intents, sizes and durations.
-        .target(name: "RackswarmCore", dependencies: ["RackswarmMacros"], swiftSettings: swiftSettings),
-        // The compiler plugin behind RackswarmCore's macros (`@PublicMemberwiseInit`): built for the build machine.
-        .macro(
-            name: "RackswarmMacros",
-            dependencies: [
-                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
-                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
-                .product(name: "SwiftSyntax", package: "swift-syntax"),
-                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
-                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
-            ],
-            swiftSettings: swiftSettings
-        ),
+        .target(name: "RackswarmCore", swiftSettings: swiftSettings),
 
         // Layers. The reconciler is four targets so that the compiler keeps the layering: the model and the pure
         // planner know no I/O; loading adds libyaml; the store adds SQLite; execution and the loop add the drivers.

@@ -22,7 +22,6 @@ public struct BootRequestContext: RequestContext, RemoteAddressRequestContext {
 /// (kernels, initrds, .torrent files, images) with byte ranges, when given one the BitTorrent tracker at
 /// `/announce` and `/scrape` (the `rackswarm.tracker=` kernel argument), and when given the closures the install
 /// environment's `/report/{node}` (`rackswarm.report=`, see `InstallReport`).
-@PublicMemberwiseInit
 public struct BootHTTPServer: Sendable {
     /// One request the server answered, for logs and tests.
     public struct Served: Sendable, Hashable {
@@ -55,9 +54,21 @@ public struct BootHTTPServer: Sendable {
     /// The largest report body accepted (a report is a few hundred bytes).
     public static let maxReportBytes = 64 << 10
     /// Timeouts and the per-address connection limit of the listener.
-    public var limits: ListenerLimits = ListenerLimits()
+    public var limits = ListenerLimits()
     /// Further routes mounted on the same server (the console, metrics).
     public var extraRoutes: [@Sendable (Router<BootRequestContext>) -> Void] = []
+
+    public init(httpRoot: String, logger: Logger, tracker: TrackerService? = nil,
+                observer: (@Sendable (Served) async -> Void)? = nil,
+                instructions: (@Sendable (String) async throws -> InstallInstructions?)? = nil,
+                onReport: (@Sendable (String, InstallReport) async throws -> Void)? = nil) {
+        self.httpRoot = httpRoot
+        self.logger = logger
+        self.tracker = tracker
+        self.observer = observer
+        self.instructions = instructions
+        self.onReport = onReport
+    }
 
     /// What `authorize` decided about one request to `/report/{node}`.
     public enum ReportAccess: Sendable, Hashable {

@@ -3,19 +3,25 @@ import HummingbirdCore
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTPTypes
-import RackswarmCore
 
 /// What one client may hold of an HTTP listener (the boot server, the console): every connection must finish its
 /// request head within `headerTimeout` and its request within `requestTimeout`, is closed after `idleTimeout`
 /// without a request, and one address holds at most `connectionsPerAddress` connections at a time (more are
 /// closed as soon as they are accepted). So a client sending 1,100 half requests cannot take the descriptors
 /// nodes need to fetch their boot files.
-@PublicMemberwiseInit
 public struct ListenerLimits: Sendable {
-    public var headerTimeout: Duration = .seconds(10)
-    public var requestTimeout: Duration = .seconds(60)
-    public var idleTimeout: Duration = .seconds(30)
-    public var connectionsPerAddress: Int = 64
+    public var headerTimeout: Duration
+    public var requestTimeout: Duration
+    public var idleTimeout: Duration
+    public var connectionsPerAddress: Int
+
+    public init(headerTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60),
+                idleTimeout: Duration = .seconds(30), connectionsPerAddress: Int = 64) {
+        self.headerTimeout = headerTimeout
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
+        self.connectionsPerAddress = connectionsPerAddress
+    }
 
     /// The HTTP/1 server with these limits, for `Application(router:server:…)`. Connections are counted per
     /// server built: build it once per listener.

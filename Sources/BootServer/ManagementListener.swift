@@ -4,18 +4,20 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import NIOSSL
-import RackswarmCore
 
 /// The management listener (`reconcile apply --console-listen`): the console, its JSON API and `/metrics`, apart
 /// from the boot server that faces the PXE network. With a certificate and key (PEM files) it speaks HTTPS only
 /// (NIOSSL), so operator tokens never cross plain HTTP; without them, plain HTTP.
-@PublicMemberwiseInit
 public struct ManagementListener: Sendable {
     /// The PEM files of the listener's certificate chain and private key.
-    @PublicMemberwiseInit
     public struct TLSFiles: Sendable, Hashable {
         public var certificate: String
         public var privateKey: String
+
+        public init(certificate: String, privateKey: String) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+        }
     }
 
     /// Why the listener cannot start: the file and what is wrong with it.
@@ -26,10 +28,17 @@ public struct ManagementListener: Sendable {
     public var host: String
     public var port: Int
     public var tls: TLSFiles?
-    public var limits: ListenerLimits = ListenerLimits()
+    public var limits = ListenerLimits()
     public var logger: Logger
     /// The routes served (the console's, `/metrics`).
     public var routes: [@Sendable (Router<BootRequestContext>) -> Void] = []
+
+    public init(host: String, port: Int, tls: TLSFiles? = nil, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.logger = logger
+    }
 
     /// `https` with TLS, else `http`.
     public var scheme: String { tls == nil ? "http" : "https" }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import RackswarmCore
 
 /// The output formats every command that prints a result offers.
 public enum OutputFormat: String, Sendable, CaseIterable, ExpressibleByArgument {
@@ -77,13 +76,18 @@ public struct OutputOptions: ParsableArguments, Sendable {
 }
 
 /// The status line of a server once it listens: `{"event":"listening","url":…,"port":…}` with `-o json`.
-@PublicMemberwiseInit
 public struct ListeningStatus: Encodable, Sendable {
-    public let event = "listening"
+    public var event = "listening"
     public var url: String
     public var port: Int
     /// What the server offers, in a word or two (the console's `read-only`, say).
     public var mode: String?
+
+    public init(url: String, port: Int, mode: String? = nil) {
+        self.url = url
+        self.port = port
+        self.mode = mode
+    }
 }
 
 extension ArgumentHelp {

@@ -1,18 +1,27 @@
 import Drivers
 import Foundation
-import RackswarmCore
 
 /// Runs an image's post-install actions in order, as `InstallInstructions.PostAction` documents: `/bin/sh -c RUN`,
 /// working directory the node's root, environment `RACKSWARM_NODE`, `RACKSWARM_ROOT`, `RACKSWARM_DISK`,
 /// `RACKSWARM_IMAGE`. The first action that fails ends the run.
-@PublicMemberwiseInit
 public struct PostActions: Sendable {
     public var node: String
     public var root: String
     public var disk: String
     public var image: String
-    public var timeout: Duration = .seconds(600)
-    public var commands: any CommandRunning = ProcessCommandRunner()
+    public var timeout: Duration
+    public var commands: any CommandRunning
+
+    public init(node: String, root: String, disk: String, image: String, timeout: Duration = .seconds(600),
+                commands: any CommandRunning = ProcessCommandRunner())
+    {
+        self.node = node
+        self.root = root
+        self.disk = disk
+        self.image = image
+        self.timeout = timeout
+        self.commands = commands
+    }
 
     public var environment: [String: String] {
         ["RACKSWARM_NODE": node, "RACKSWARM_ROOT": root, "RACKSWARM_DISK": disk, "RACKSWARM_IMAGE": image]

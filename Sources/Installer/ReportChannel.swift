@@ -4,21 +4,32 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
-import RackswarmCore
 
 /// The install environment's HTTP side of `rackswarm.report=`: `GET` the instructions, `POST` one report per phase,
 /// and fetch the .torrent. Each call retries with exponential backoff and jitter while the server is unreachable
 /// or answers 5xx, and gives up after `giveUpAfter`.
-@PublicMemberwiseInit
 public struct ReportChannel: Sendable {
     public var reportURL: String
     public var client: HTTPClient
-    public var backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200), cap: .seconds(5))
-    public var giveUpAfter: Duration = .seconds(120)
-    public var requestTimeout: Duration = .seconds(10)
+    public var backoff: RetryPolicy
+    public var giveUpAfter: Duration
+    public var requestTimeout: Duration
+    public var logger: Logger
     /// The install's one-time token (`rackswarm.token=`): sent as `Authorization: Bearer …` to the report URL only.
     public var token: String?
-    public var logger: Logger
+
+    public init(reportURL: String, client: HTTPClient, backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200),
+                cap: .seconds(5)), giveUpAfter: Duration = .seconds(120), requestTimeout: Duration = .seconds(10),
+                token: String? = nil, logger: Logger)
+    {
+        self.token = token
+        self.reportURL = reportURL
+        self.client = client
+        self.backoff = backoff
+        self.giveUpAfter = giveUpAfter
+        self.requestTimeout = requestTimeout
+        self.logger = logger
+    }
 
     /// How one attempt ended.
     enum Attempt: Sendable {

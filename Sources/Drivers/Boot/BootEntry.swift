@@ -1,5 +1,4 @@
 import Foundation
-import RackswarmCore
 
 /// What one node's network boot entry says, in plain values: the driver renders it for the node's boot loader.
 public struct BootEntry: Sendable, Hashable, Codable {
@@ -39,7 +38,6 @@ public struct BootEntry: Sendable, Hashable, Codable {
 }
 
 /// The install kernel an entry boots, with the arguments that tell the install environment what to do.
-@PublicMemberwiseInit
 public struct InstallKernel: Sendable, Hashable, Codable {
     /// `name@version` of the image, shown in menus and markers.
     public var imageReference: String
@@ -48,13 +46,24 @@ public struct InstallKernel: Sendable, Hashable, Codable {
     public var initrd: String
     /// The whole kernel command line, one argument per element.
     public var arguments: [String]
+
+    public init(imageReference: String, kernel: String, initrd: String, arguments: [String]) {
+        self.imageReference = imageReference
+        self.kernel = kernel
+        self.initrd = initrd
+        self.arguments = arguments
+    }
 }
 
 /// Where the reconciler's HTTP server is, as nodes on the provisioning network see it.
-@PublicMemberwiseInit
 public struct BootServerAddress: Sendable, Hashable, Codable {
     public var host: String
     public var httpPort: Int
+
+    public init(host: String, httpPort: Int) {
+        self.host = host
+        self.httpPort = httpPort
+    }
 
     /// `http://10.77.0.1:8080`, no trailing slash.
     public var httpBase: String { httpPort == 80 ? "http://\(host)" : "http://\(host):\(httpPort)" }

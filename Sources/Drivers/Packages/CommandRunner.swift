@@ -1,19 +1,26 @@
 import Foundation
-import RackswarmCore
 
 /// What a finished command did.
-@PublicMemberwiseInit
 public struct CommandResult: Sendable, Hashable {
     /// Exit status, or 128 + signal number when it was killed by a signal.
     public var status: Int32
     /// True when the command was killed by a signal (a crash, or our timeout).
-    public var signaled: Bool = false
+    public var signaled: Bool
     /// True when we killed it for running past its timeout.
-    public var timedOut: Bool = false
+    public var timedOut: Bool
     /// stdout then stderr, at most the last 8 KiB of each.
-    public var output: String = ""
+    public var output: String
     /// stderr alone, at most its last 8 KiB (for error messages that quote what the command complained about).
-    public var errorOutput: String = ""
+    public var errorOutput: String
+
+    public init(status: Int32, signaled: Bool = false, timedOut: Bool = false, output: String = "",
+                errorOutput: String = "") {
+        self.status = status
+        self.signaled = signaled
+        self.timedOut = timedOut
+        self.output = output
+        self.errorOutput = errorOutput
+    }
 
     public var succeeded: Bool { status == 0 && !signaled && !timedOut }
 

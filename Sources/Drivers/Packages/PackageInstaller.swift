@@ -1,12 +1,15 @@
 import Foundation
 import Logging
-import RackswarmCore
 
 /// An RPM failed to install or be removed; `detail` carries the package manager's own error text.
-@PublicMemberwiseInit
 public struct PackageInstallError: Error, Sendable, Hashable, CustomStringConvertible {
     public var package: String
     public var detail: String
+
+    public init(package: String, detail: String) {
+        self.package = package
+        self.detail = detail
+    }
 
     public var description: String { "\(package): \(detail)" }
 }
@@ -28,22 +31,34 @@ public protocol PackageInstaller: Sendable {
 /// yum or dnf plus rpm, optionally into an install root, as the agent runs them.
 public struct DNFInstaller: PackageInstaller {
     /// How the installer runs.
-    @PublicMemberwiseInit
     public struct Configuration: Sendable {
         /// `dnf` or `yum` (a path, or a name searched in PATH).
         public var packageManager: String
         /// `rpm` (a path, or a name searched in PATH).
-        public var rpm: String = "rpm"
+        public var rpm: String
         /// `--installroot` for dnf and `--root` for rpm; nil for the live system.
         public var installRoot: String?
         /// `--releasever`, needed when the install root has no release package.
         public var releaseVersion: String?
         /// Passes `--nogpgcheck` (unsigned test repositories).
-        public var skipGPGCheck: Bool = false
+        public var skipGPGCheck: Bool
         /// Extra environment for dnf and rpm (e.g. HOME holding an `.rpmmacros`).
-        public var environment: [String: String] = [:]
+        public var environment: [String: String]
         /// Longest one dnf transaction may take.
-        public var timeout: Duration = .seconds(600)
+        public var timeout: Duration
+
+        public init(
+            packageManager: String, rpm: String = "rpm", installRoot: String? = nil, releaseVersion: String? = nil,
+            skipGPGCheck: Bool = false, environment: [String: String] = [:], timeout: Duration = .seconds(600)
+        ) {
+            self.packageManager = packageManager
+            self.rpm = rpm
+            self.installRoot = installRoot
+            self.releaseVersion = releaseVersion
+            self.skipGPGCheck = skipGPGCheck
+            self.environment = environment
+            self.timeout = timeout
+        }
     }
 
     public let configuration: Configuration

@@ -1,11 +1,8 @@
-import RackswarmCore
-
 /// One service request or response in the paper's format (its Figure 4).
 ///
 /// On the wire: `||TYPE||CLASS||COMMAND||CODE||MESSAGE0||MESSAGE1||MESSAGE2||…||eom`, e.g.
 /// `||req||provisioning||install||null||node17||web||eom`. MESSAGE0 is the node, MESSAGE1 the service and
 /// MESSAGE2… free text (`payload`). The grammar and its escaping are in `docs/service-protocol.md`.
-@PublicMemberwiseInit
 public struct ServiceMessage: Sendable, Hashable {
     /// TYPE: a request from the reconciler or the agent's response.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -17,6 +14,8 @@ public struct ServiceMessage: Sendable, Hashable {
     public static let provisioningClass = "provisioning"
 
     public var kind: Kind
+    /// CLASS; always `provisioning` once parsed.
+    public var messageClass: String
     public var command: ServiceCommand
     /// CODE: `null` (nil) in a request, `ok` or an error code in a response.
     public var code: ResponseCode?
@@ -25,9 +24,20 @@ public struct ServiceMessage: Sendable, Hashable {
     /// MESSAGE1: the service name, e.g. `web`; `-` when a command is about no service (inventory).
     public var service: String
     /// MESSAGE2…: free text fields.
-    public var payload: [String] = []
-    /// CLASS; always `provisioning` once parsed.
-    public var messageClass: String = ServiceMessage.provisioningClass
+    public var payload: [String]
+
+    public init(
+        kind: Kind, command: ServiceCommand, code: ResponseCode? = nil, node: String, service: String,
+        payload: [String] = [], messageClass: String = ServiceMessage.provisioningClass
+    ) {
+        self.kind = kind
+        self.messageClass = messageClass
+        self.command = command
+        self.code = code
+        self.node = node
+        self.service = service
+        self.payload = payload
+    }
 
     /// A request: CODE is `null`.
     public static func request(

@@ -26,10 +26,14 @@ public enum StepResult: Sendable, Hashable {
 
 /// Which go at a step this is: the attempt (1 = the first; a retry after a failure or a timeout counts up) and how
 /// many times this attempt was requeued. A performer starts work when `requeues` is 0 and only looks at it after.
-@PublicMemberwiseInit
 public struct StepAttempt: Sendable, Hashable {
     public var number: Int
-    public var requeues: Int = 0
+    public var requeues: Int
+
+    public init(number: Int, requeues: Int = 0) {
+        self.number = number
+        self.requeues = requeues
+    }
 
     /// The first go at a step.
     public static let first = StepAttempt(number: 1)

@@ -1,18 +1,20 @@
 import Drivers
 import Foundation
-import RackswarmCore
 
 /// Decides whether a checkout's commit may drive actions under the site's `verify` policy.
 ///
 /// The policy that judges a commit is the one of the last commit the reconciler applied, when that commit had one;
 /// otherwise the commit's own (trust on first use). So an unsigned commit cannot remove `verify`, or swap in its
 /// own key, to let itself through: only a commit signed by a key trusted before can change the trusted keys.
-@PublicMemberwiseInit
 public struct CommitGate: Sendable {
     /// Reads the site of an earlier commit (the last applied one); nil when it cannot be read. The second argument
     /// is the repo-relative file the current `Site` document came from, where the earlier one most likely is too
     /// (`SiteSource.site(atCommit:siteFile:)` then reads that file alone, not the whole site).
-    public var siteAt: @Sendable (_ commit: String, _ siteFile: String) async -> Site? = { _, _ in nil }
+    public var siteAt: @Sendable (_ commit: String, _ siteFile: String) async -> Site?
+
+    public init(siteAt: @escaping @Sendable (_ commit: String, _ siteFile: String) async -> Site? = { _, _ in nil }) {
+        self.siteAt = siteAt
+    }
 
     /// Nil when the commit may drive actions; otherwise why not, for the plan, the status and the console
     /// (`commit 1a2b3c4 is not signed by a trusted key (the commit is not signed)`).

@@ -1,4 +1,3 @@
-import RackswarmCore
 import ReconcilerModel
 
 /// A YAML value with the line and column it started at; the loader's own small tree over libyaml events.
@@ -62,10 +61,14 @@ public struct YAMLNode: Sendable {
 }
 
 /// One `key: value` entry of a mapping.
-@PublicMemberwiseInit
 public struct YAMLPair: Sendable {
     public var key: YAMLNode
     public var value: YAMLNode
+
+    public init(key: YAMLNode, value: YAMLNode) {
+        self.key = key
+        self.value = value
+    }
 }
 
 /// One document of a YAML stream.
