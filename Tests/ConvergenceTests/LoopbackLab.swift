@@ -240,22 +240,9 @@ final class LoopbackLab: @unchecked Sendable {
                 """
         }
         for node in nodes {
-            rackFiles[node.rack, default: ""] += """
-                ---
-                apiVersion: rackswarm.io/v1
-                kind: Node
-                metadata:
-                  name: \(node.name)
-                spec:
-                  rack: \(node.rack)
-                  mac: "\(node.mac)"
-                  ip: \(node.ip)
-                  bmc: {url: "ipmi://127.0.0.1:\(node.bmcPort)"}
-                  bootLoader: ipxe
-                  image: os
-                  services: [\((services[node.name] ?? []).joined(separator: ", "))]
-
-                """
+            rackFiles[node.rack, default: ""] += SiteYAML.node(
+                node.name, rack: node.rack, mac: node.mac, ip: node.ip, bmc: "ipmi://127.0.0.1:\(node.bmcPort)",
+                bootLoader: "ipxe", services: services[node.name] ?? [])
         }
         if services.values.contains(where: { $0.contains("web") }) {
             let web = """

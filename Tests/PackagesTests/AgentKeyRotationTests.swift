@@ -12,41 +12,20 @@ struct AgentKeyRotationTests {
     static func writeSite(_ directory: String, port: Int, keyFile: String, previousKeyFile: String) throws -> String {
         let site = "\(directory)/site"
         try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
-        var text = """
-            apiVersion: rackswarm.io/v1
-            kind: Site
-            metadata: {name: rotation-lab}
-            spec:
-              network: {pxeSubnet: 127.0.0.0/8, serverAddress: 127.0.0.1}
-              agent: {port: \(port), keyFile: "\(keyFile)", previousKeyFile: "\(previousKeyFile)"}
-            ---
-            apiVersion: rackswarm.io/v1
-            kind: Rack
-            metadata: {name: r1}
-            spec: {bmc: {username: admin, password: {env: BMC_PASSWORD}}}
-            ---
+        let image = """
             apiVersion: rackswarm.io/v1
             kind: Image
             metadata: {name: os}
             spec: {version: "1", file: os.img, sha256: "\(String(repeating: "b", count: 64))", kernel: k, initrd: i}
 
             """
-        for (index, (node, ip)) in addresses.sorted(by: { $0.key < $1.key }).enumerated() {
-            text += """
-                ---
-                apiVersion: rackswarm.io/v1
-                kind: Node
-                metadata: {name: \(node)}
-                spec:
-                  rack: r1
-                  mac: "52:54:00:7f:01:0\(index)"
-                  ip: \(ip)
-                  bmc: {url: "ipmi://127.0.0.1:99\(index)1"}
-                  image: os
-                  services: []
-
-                """
+        let nodes = addresses.sorted(by: { $0.key < $1.key }).enumerated().map { index, entry in
+            LabSiteNode(name: entry.key, mac: "52:54:00:7f:01:0\(index)", ip: entry.value, bmcPort: 9901 + 10 * index)
         }
+        let text = LabSite.yaml(
+            name: "rotation-lab", subnet: "127.0.0.0/8", server: "127.0.0.1",
+            agent: "{port: \(port), keyFile: \"\(keyFile)\", previousKeyFile: \"\(previousKeyFile)\"}",
+            documents: image, nodes: nodes)
         try text.write(toFile: "\(site)/site.yaml", atomically: true, encoding: .utf8)
         return site
     }

@@ -12,6 +12,16 @@ struct AgentRekeyTests {
     static let newSite = SiteKey(bytes: Array("rekey-tests-new-site-key-0002".utf8))!
     static let now: Int64 = 50_000
 
+    /// n1's agent with its key (from `oldSite`) in `agent.key` under `directory`, and its keys from the old and the
+    /// new site key.
+    static func n1Agent(in directory: TemporaryDirectory) throws
+        -> (keyFile: String, agent: ProvisioningAgent, old: SiteKey, new: SiteKey)
+    {
+        let keyFile = directory.path + "/agent.key"
+        return (keyFile, try agent("n1", keyFile: keyFile), oldSite.agentKey(forNode: "n1"),
+                newSite.agentKey(forNode: "n1"))
+    }
+
     /// An agent for `node` holding its key from `oldSite`, with that key in `keyFile`.
     static func agent(_ node: String, keyFile: String?, write: Bool = true) throws -> ProvisioningAgent {
         if let keyFile, write {
@@ -62,10 +72,7 @@ struct AgentRekeyTests {
 
     @Test func rekeyReplacesTheKeyFileAndTheOldKeyIsRefused() async throws {
         let directory = try TemporaryDirectory("rs-rekey")
-        let keyFile = directory.path + "/agent.key"
-        let agent = try Self.agent("n1", keyFile: keyFile)
-        let old = Self.oldSite.agentKey(forNode: "n1")
-        let new = Self.newSite.agentKey(forNode: "n1")
+        let (keyFile, agent, old, new) = try Self.n1Agent(in: directory)
         #expect(await Self.inventoryCode(agent, node: "n1", key: new) == .unauthorized)
 
         let answer = await agent.answer(.success(try Self.rekey("n1", next: new, signer: old)))
@@ -87,10 +94,7 @@ struct AgentRekeyTests {
 
     @Test func forgedReplayedAndTamperedRekeysChangeNothing() async throws {
         let directory = try TemporaryDirectory("rs-rekey")
-        let keyFile = directory.path + "/agent.key"
-        let agent = try Self.agent("n1", keyFile: keyFile)
-        let old = Self.oldSite.agentKey(forNode: "n1")
-        let next = Self.newSite.agentKey(forNode: "n1")
+        let (keyFile, agent, old, next) = try Self.n1Agent(in: directory)
         let before = Self.fileText(keyFile)
 
         // Signed with another node's key (n2's, from the same site key), or with the new key, or the site key.

@@ -13,32 +13,12 @@ struct ReconcileServicesScopeTests {
     {
         let site = "\(node.directory)/site"
         try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
-        try """
-            apiVersion: rackswarm.io/v1
-            kind: Site
-            metadata: {name: loopback-lab}
-            spec:
-              network: {pxeSubnet: 127.0.0.0/8, serverAddress: 127.0.0.1}
-              agent: {port: \(port), keyFile: "\(keyFile)"}
-            ---
-            apiVersion: rackswarm.io/v1
-            kind: Rack
-            metadata: {name: r1}
-            spec: {bmc: {username: admin, password: {env: BMC_PASSWORD}}}
-            ---
-            \(PackageLab.imageAndVODDocuments(repository: repository))---
-            apiVersion: rackswarm.io/v1
-            kind: Node
-            metadata: {name: \(node.name)}
-            spec:
-              rack: r1
-              mac: "52:54:00:7f:00:0b"
-              ip: 127.0.0.11
-              bmc: {url: "ipmi://127.0.0.1:9911"}
-              image: os
-              services: [\(services.joined(separator: ", "))]
-
-            """.write(toFile: "\(site)/site.yaml", atomically: true, encoding: .utf8)
+        let only = LabSiteNode(name: node.name, mac: "52:54:00:7f:00:0b", ip: "127.0.0.11", bmcPort: 9911,
+                               services: services)
+        try LabSite.yaml(name: "loopback-lab", subnet: "127.0.0.0/8", server: "127.0.0.1",
+                         agent: "{port: \(port), keyFile: \"\(keyFile)\"}",
+                         documents: PackageLab.imageAndVODDocuments(repository: repository), nodes: [only])
+            .write(toFile: "\(site)/site.yaml", atomically: true, encoding: .utf8)
         return site
     }
 

@@ -11,37 +11,12 @@ struct ServiceReconcilerDNFTests {
     static func site(repository: String, services: [String: [String]]) throws -> (DesiredState, URL) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rs-svc-site-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var text = """
-            apiVersion: rackswarm.io/v1
-            kind: Site
-            metadata: {name: lab}
-            spec:
-              network: {pxeSubnet: 10.9.0.0/24, serverAddress: 10.9.0.1}
-            ---
-            apiVersion: rackswarm.io/v1
-            kind: Rack
-            metadata: {name: r1}
-            spec:
-              bmc: {username: admin, password: {env: BMC_PASSWORD}}
-            ---
-            \(PackageLab.imageAndVODDocuments(repository: repository))
-            """
-        for (index, (node, list)) in services.sorted(by: { $0.key < $1.key }).enumerated() {
-            text += """
-                ---
-                apiVersion: rackswarm.io/v1
-                kind: Node
-                metadata: {name: \(node)}
-                spec:
-                  rack: r1
-                  mac: "52:54:00:09:00:1\(index)"
-                  ip: 10.9.0.1\(index)
-                  bmc: {url: "ipmi://127.0.0.1:91\(index)0"}
-                  image: os
-                  services: [\(list.joined(separator: ", "))]
-
-                """
+        let nodes = services.sorted(by: { $0.key < $1.key }).enumerated().map { index, entry in
+            LabSiteNode(name: entry.key, mac: "52:54:00:09:00:1\(index)", ip: "10.9.0.1\(index)",
+                        bmcPort: 9100 + 10 * index, services: entry.value)
         }
+        let text = LabSite.yaml(name: "lab", subnet: "10.9.0.0/24", server: "10.9.0.1",
+                                documents: PackageLab.imageAndVODDocuments(repository: repository), nodes: nodes)
         try text.write(to: directory.appendingPathComponent("site.yaml"), atomically: true, encoding: .utf8)
         let result = SiteLoader.load(path: directory.path)
         return (try #require(result.state, "\(result.renderDiagnostics())"), directory)

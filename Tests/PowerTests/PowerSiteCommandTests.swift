@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 /// `reconcile power NODE… ACTION` resolves nodes and their BMC credentials from a site directory.
@@ -39,21 +40,8 @@ struct PowerSiteCommandTests {
 
             """
         for (index, node) in nodes.enumerated() {
-            yaml += """
-                ---
-                apiVersion: rackswarm.io/v1
-                kind: Node
-                metadata:
-                  name: \(node.name)
-                spec:
-                  rack: r1
-                  mac: "52:54:00:77:01:0\(index + 1)"
-                  ip: 10.77.0.1\(index + 1)
-                  bmc: {url: "\(node.sim.url)"}
-                  bootLoader: ipxe
-                  image: centos-7
-
-                """
+            yaml += SiteYAML.node(node.name, mac: "52:54:00:77:01:0\(index + 1)", ip: "10.77.0.1\(index + 1)",
+                                  bmc: node.sim.url, bootLoader: "ipxe", image: "centos-7", services: nil)
         }
         try yaml.write(to: site.appendingPathComponent("site.yaml"), atomically: true, encoding: .utf8)
         return site
