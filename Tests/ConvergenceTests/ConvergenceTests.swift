@@ -46,7 +46,8 @@ struct ConvergenceTests {
             #expect(FileManager.default.fileExists(atPath: node.directory + "/root/etc/init.d/httpd") == !wanted.isEmpty)
         }
         for node in lab.nodes {
-            #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1, "one power-on per node")
+            #expect(lab.bmcLog(node).components(separatedBy: "power 1").count - 1 == 1,
+                    "one power-on per node; \(node.name)'s BMC log:\n\(lab.bmcLog(node))\n\(first.output)")
         }
         // The installed first wave seeds its rack: r1n1's agent seeds the image from its disk.
         #expect(lab.console(lab.nodes[0]).contains("seeding the installed image"), "\(lab.diagnostics())")

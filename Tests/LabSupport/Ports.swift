@@ -1,7 +1,22 @@
 import Foundation
+import Synchronization
 
-/// A free port: bind port 0 with the given socket type, read the port, close.
+/// A free port: bind port 0 with the given socket type, read the port, close. Never the same port twice in one
+/// process (per type): the kernel may hand a closed port out again, and two servers that both set SO_REUSEADDR (as
+/// `ipmi_sim` does) then share one UDP port, so that one lab's reconciler powers another lab's node.
 public func freePort(udp: Bool = false) throws -> Int {
+    for _ in 0..<100 {
+        let port = try boundPort(udp: udp)
+        if handedOut.withLock({ $0.insert(udp ? -port : port).inserted }) { return port }
+    }
+    throw LabError("no port that this process has not handed out already")
+}
+
+/// Ports `freePort` returned in this process (UDP ones negated).
+private let handedOut = Mutex<Set<Int>>([])
+
+/// Binds port 0 on 127.0.0.1 with the given socket type and answers the port the kernel chose.
+private func boundPort(udp: Bool) throws -> Int {
     let descriptor = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw LabError("socket: errno \(errno)") }
     defer { close(descriptor) }
