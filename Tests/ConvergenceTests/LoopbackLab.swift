@@ -141,27 +141,20 @@ final class LoopbackLab: @unchecked Sendable {
             else { throw LabError("ipmi-bmc.sh failed: \(started.output)") }
             bmcPIDs.append(pid)
             let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline, Self.isRunning(pid) {
+            while Date() < deadline, processIsAlive(pid) {
                 // Bound and still running a moment later: the port is the simulator's, not a socket that took it.
                 if udpPortIsBound(node.bmcPort) {
                     try await Task.sleep(for: .milliseconds(200))
-                    if Self.isRunning(pid) { return }
+                    if processIsAlive(pid) { return }
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let log = (try? String(contentsOfFile: node.directory + "/bmc/sim.log", encoding: .utf8)) ?? ""
-            guard !Self.isRunning(pid), attempt < 3 else {
+            guard !processIsAlive(pid), attempt < 3 else {
                 throw LabError("the BMC of \(node.name) did not serve port \(node.bmcPort): \(log)")
             }
             nodes[index].bmcPort = try freePort(udp: true)
         }
-    }
-
-    /// True while `pid` runs (an exited process not yet reaped counts as gone).
-    static func isRunning(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0 else { return false }
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        return !(stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") ?? false)
     }
 
     /// Writes the site's YAML (the image version is the knob tests turn).

@@ -108,3 +108,11 @@ func spawnProcess(_ executable: String, _ arguments: [String], environment: [Str
     }
     return child
 }
+
+/// Whether `pid` is a live process: a zombie (dead, not yet reaped by whichever ancestor inherited it) is not.
+public func processIsAlive(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return false }
+    return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+}

@@ -6,19 +6,11 @@ import Testing
 /// group, and the runner's watchdog kills every group still named when the runner dies (a timed-out test, a runner
 /// killed by CI).
 struct ChildWatchdogTests {
-    /// Whether `pid` is a live process (a zombie is not).
-    static func isAlive(_ pid: pid_t) -> Bool {
-        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
-    }
-
     /// Waits up to `seconds` for `pid` to be gone.
     static func gone(_ pid: pid_t, within seconds: Double) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
-        while isAlive(pid) && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        return !isAlive(pid)
+        while processIsAlive(pid) && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return !processIsAlive(pid)
     }
 
     /// Starts `sh` that starts a `sleep` in the background and prints its pid; returns both.
@@ -40,7 +32,7 @@ struct ChildWatchdogTests {
         /// Starts the shell and lets go of it once its grandchild runs.
         func startAndRelease() async throws -> pid_t {
             let (shell, grandchild) = try await Self.shellWithGrandchild(directory, "released")
-            #expect(shell.isRunning && Self.isAlive(grandchild))
+            #expect(shell.isRunning && processIsAlive(grandchild))
             return grandchild
         }
         let grandchild = try await startAndRelease()

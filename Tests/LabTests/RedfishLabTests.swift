@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// The virtual data center's Redfish side: `vdc.py up` gives a `redfish+http://` node a sushy-emulator in the core
@@ -92,6 +93,6 @@ struct RedfishLabTests {
         tornDown = true
         #expect(down.succeeded, "\(down.output)")
         #expect(await VirtualDataCenterTests.namespaces().filter { $0.hasPrefix(prefix) }.isEmpty)
-        for pid in pids { #expect(!VirtualDataCenterTests.isRunning(pid), "process \(pid) outlived the lab") }
+        for pid in pids { #expect(!processIsAlive(pid_t(pid)), "process \(pid) outlived the lab") }
     }
 }

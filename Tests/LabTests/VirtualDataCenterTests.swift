@@ -181,14 +181,6 @@ struct VirtualDataCenterTests {
         _ = try? runProcess("/usr/bin/python3", [vdc, "down", lab])
     }
 
-    /// Whether `pid` is a live process: a zombie (dead, not yet reaped by whichever ancestor inherited it) is not.
-    static func isRunning(_ pid: Int) -> Bool {
-        guard kill(pid_t(pid), 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
-    }
-
     static func namespaces() async -> [String] {
         await run("/usr/bin/env", ["ip", "netns", "list"]).output.split(separator: "\n")
             .compactMap { $0.split(separator: " ").first.map(String.init) }
@@ -330,7 +322,7 @@ struct VirtualDataCenterTests {
         tornDown = true
         #expect(down.succeeded, "\(down.output)")
         #expect(await Self.namespaces().filter { $0.hasPrefix(prefix) }.isEmpty)
-        for pid in pids { #expect(!Self.isRunning(pid), "process \(pid) outlived the lab") }
+        for pid in pids { #expect(!processIsAlive(pid_t(pid)), "process \(pid) outlived the lab") }
         let again = await Self.run("/usr/bin/python3", [Self.vdc, "down", lab.lab])
         #expect(again.succeeded, "down is idempotent: \(again.output)")
     }
