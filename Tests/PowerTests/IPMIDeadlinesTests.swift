@@ -1,0 +1,48 @@
+import NIOPosix
+import Testing
+
+@testable import Drivers
+
+/// A mailbox's receive deadlines, fired by one event-loop timer per millisecond (`IPMIDeadlines`): never early, a
+/// datagram before the deadline wins, and a spent deadline firing later leaves the next receive alone.
+struct IPMIDeadlinesTests {
+    let deadlines = IPMIDeadlines(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
+
+    @Test func aReceiveWithoutADatagramEndsAtItsDeadlineNotBefore() async {
+        let mailbox = IPMIMailbox()
+        let started = ContinuousClock.now
+        let deadline = started.advanced(by: .milliseconds(80))
+        let got = await mailbox.receive(until: deadline, deadlines: deadlines)
+        #expect(got == nil)
+        #expect(ContinuousClock.now >= deadline, "ended \(started.duration(to: .now)) after the start, before 80 ms")
+    }
+
+    @Test func manyReceivesInOneMillisecondAllEnd() async {
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(50))
+        let ended = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<200 {
+                group.addTask { [deadlines] in
+                    await IPMIMailbox().receive(until: deadline, deadlines: deadlines) == nil
+                        && ContinuousClock.now >= deadline
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(ended == 200)
+    }
+
+    @Test func aDatagramBeforeTheDeadlineWinsAndItsSpentDeadlineLeavesTheNextReceiveAlone() async {
+        let mailbox = IPMIMailbox()
+        // Deadlines far from the sleeps below, so a loaded machine that oversleeps cannot fail the checks.
+        let first = ContinuousClock.now.advanced(by: .milliseconds(200))
+        async let answer = mailbox.receive(until: first, deadlines: deadlines)
+        try? await Task.sleep(for: .milliseconds(20))
+        mailbox.deliver([1, 2, 3])
+        #expect(await answer == [1, 2, 3])
+        // The first receive's deadline fires while this one waits: it must not end it.
+        async let next = mailbox.receive(until: .now.advanced(by: .seconds(60)), deadlines: deadlines)
+        try? await Task.sleep(until: first.advanced(by: .milliseconds(300)))
+        mailbox.deliver([4])
+        #expect(await next == [4], "the first receive's spent deadline ended the second one")
+    }
+}
