@@ -58,6 +58,8 @@ def merge(nodes, plan, validate, text, json_run, status, console):
     for name, run in runs.items():
         seconds, megabytes = budget(name, nodes)
         entry = {"seconds": run["seconds"], "budget_seconds": seconds}
+        if "cached_seconds" in run:
+            entry["cached_seconds"] = run["cached_seconds"]
         if "peak_rss_mb" in run:
             entry["peak_rss_mb"] = run["peak_rss_mb"]
         if megabytes is not None:
@@ -80,6 +82,8 @@ def report(record):
         line = f"  {record['nodes']} nodes {name}: {entry['seconds']:.3f} s (budget {entry['budget_seconds']:.3f} s)"
         if "budget_peak_rss_mb" in entry:
             line += f", {entry['peak_rss_mb']:.0f} MB (budget {entry['budget_peak_rss_mb']:.0f} MB)"
+        if "cached_seconds" in entry:
+            line += f" (store unchanged: {entry['cached_seconds']:.3f} s)"
         if entry["over_budget"]:
             line += "  OVER BUDGET"
         if name in record.get("instructions", {}):

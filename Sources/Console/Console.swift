@@ -20,6 +20,8 @@ public struct Console: Sendable {
     public var logger: Logger
     /// The clock actions are stamped with.
     public var now: @Sendable () -> Date
+    /// The store's node overviews, kept between requests while the store does not change.
+    let overviews = OverviewCache()
 
     public init(source: any ConsoleDataSource, tokens: OperatorTokens? = nil, prefix: String = "",
                 metrics: ConsoleMetrics? = nil, logger: Logger = Logger(label: "rackswarm.console"),
@@ -140,7 +142,7 @@ public struct Console: Sendable {
 
         if let metrics {
             router.get("/metrics") { _, _ in
-                let snapshot = try await ConsoleSnapshot.read(from: source, now: now())
+                let snapshot = try await ConsoleSnapshot.read(from: source, cache: overviews, now: now())
                 var phases: [NodeActivity.Phase: Int] = [:]
                 for node in snapshot.desired.nodes { phases[snapshot.activity(node.name).phase, default: 0] += 1 }
                 let body = metrics.scrape(phases: phases, suspendedRacks: snapshot.suspensions.count,
@@ -167,7 +169,8 @@ public struct Console: Sendable {
             let main: HTML
             let status: HTTPResponse.Status
             do {
-                let snapshot = try await ConsoleSnapshot.read(from: source, now: now(), fullJournalOf: node)
+                let snapshot = try await ConsoleSnapshot.read(from: source, cache: overviews, now: now(),
+                                                              fullJournalOf: node)
                 siteName = snapshot.desired.site.name
                 main = try await body(snapshot)
                 status = .ok
@@ -190,7 +193,8 @@ public struct Console: Sendable {
             -> Response
         {
             do {
-                let snapshot = try await ConsoleSnapshot.read(from: source, now: now(), fullJournalOf: node)
+                let snapshot = try await ConsoleSnapshot.read(from: source, cache: overviews, now: now(),
+                                                              fullJournalOf: node)
                 return try Self.json(.ok, try await body(snapshot))
             } catch let error as NotFound {
                 return try Self.json(.notFound, Message(message: error.message))

@@ -83,12 +83,13 @@ struct ConsoleSnapshot: Sendable {
 
     /// Reads the site and the store: every node's record and latest journal entries (what its activity needs),
     /// and the whole journal of `fullJournalOf`, the node a page shows.
-    static func read(from source: any ConsoleDataSource, now: Date = Date(), fullJournalOf node: String? = nil)
-        async throws -> ConsoleSnapshot
+    /// `cache` keeps the overviews between requests while the store does not change.
+    static func read(from source: any ConsoleDataSource, cache: OverviewCache? = nil, now: Date = Date(),
+                     fullJournalOf node: String? = nil) async throws -> ConsoleSnapshot
     {
         let site = try await source.site()
         let store = source.store
-        var nodes = try await store.nodeOverviews()
+        var nodes = if let cache { try await cache.overviews(of: store) } else { try await store.nodeOverviews() }
         if let node { nodes[node, default: NodeOverview()].journal = try await store.journal(node: node) }
         return ConsoleSnapshot(
             site: site, nodes: nodes, suspensions: try await store.rackSuspensions(),

@@ -33,16 +33,11 @@ public struct HTML: Sendable, CustomStringConvertible {
         return buffer.html
     }
 
-    fileprivate static func string(_ name: StaticString) -> String {
-        name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
+    fileprivate static func isVoid(_ tag: StaticString) -> Bool {
+        tag.withUTF8Buffer { name in voidTags.contains { $0.elementsEqual(name) } }
     }
 
-    fileprivate static func isVoid(_ tag: String) -> Bool {
-        switch tag {
-        case "meta", "link", "br", "input", "img", "hr": true
-        default: false
-        }
-    }
+    private static let voidTags: [[UInt8]] = ["meta", "link", "br", "input", "img", "hr"].map { Array($0.utf8) }
 
     /// A whole document: the doctype, then `html`.
     public static func document(_ html: HTML) -> HTML { HTML(rendered: "<!DOCTYPE html>\n" + html.rendered) }
@@ -70,42 +65,47 @@ public struct HTML: Sendable, CustomStringConvertible {
     }
 }
 
-/// Elements appended one after another to one string, as `HTML.element` writes them: for long runs of small
+/// Elements appended one after another to one buffer, as `HTML.element` writes them: for long runs of small
 /// elements (a site page of 100,000 nodes has as many cells), without a string per element and per child.
 /// Names are `StaticString`s and values escaped, as everywhere.
 struct HTMLBuffer {
-    private var out = ""
+    /// UTF-8 bytes: appending to a `String` piece by piece cost ~700 instructions a piece (capacity and ASCII
+    /// checks), most of a site page of 100,000 cells.
+    private var out: [UInt8] = []
+
+    init(capacity: Int = 0) {
+        out.reserveCapacity(capacity)
+    }
 
     /// `<tag attributes>`; false for a void element, which has no children and no end tag.
     @discardableResult
     mutating func open(_ tag: StaticString, _ attributes: [(StaticString, String?)] = []) -> Bool {
         // Names are appended as their bytes and values escaped only when they need it.
-        let name = HTML.string(tag)
-        out += "<"
-        out += name
+        out.append(UInt8(ascii: "<"))
+        write(tag)
         for (attribute, value) in attributes {
             guard let value else { continue }
-            out += " "
-            out += HTML.string(attribute)
-            out += "=\""
-            out += HTML.escape(value)
-            out += "\""
+            out.append(UInt8(ascii: " "))
+            write(attribute)
+            write("=\"")
+            writeEscaped(value)
+            out.append(UInt8(ascii: "\""))
         }
-        out += ">"
-        return !HTML.isVoid(name)
+        out.append(UInt8(ascii: ">"))
+        return !HTML.isVoid(tag)
     }
 
     /// `</tag>`, after `open` answered true.
     mutating func close(_ tag: StaticString) {
-        out += "</"
-        out += HTML.string(tag)
-        out += ">"
+        write("</")
+        write(tag)
+        out.append(UInt8(ascii: ">"))
     }
 
     /// Text, escaped.
-    mutating func text(_ value: String) { out += HTML.escape(value) }
+    mutating func text(_ value: String) { writeEscaped(value) }
 
-    mutating func append(_ html: HTML) { out += html.rendered }
+    mutating func append(_ html: HTML) { out.append(contentsOf: html.rendered.utf8) }
 
     /// An element with only text inside.
     mutating func element(_ tag: StaticString, _ attributes: [(StaticString, String?)] = [], text value: String) {
@@ -114,7 +114,35 @@ struct HTMLBuffer {
         close(tag)
     }
 
-    var html: HTML { HTML(rendered: out) }
+    var html: HTML { HTML(rendered: String(decoding: out, as: UTF8.self)) }
+
+    private mutating func write(_ name: StaticString) {
+        name.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// `HTML.escape(value)`, byte by byte: the five characters are ASCII, and UTF-8 never uses an ASCII byte
+    /// inside a longer sequence, so the bytes between them are copied as they are.
+    private mutating func writeEscaped(_ value: String) {
+        var value = value
+        value.withUTF8 { bytes in
+            var start = 0
+            for index in bytes.indices {
+                let entity: StaticString
+                switch bytes[index] {
+                case UInt8(ascii: "&"): entity = "&amp;"
+                case UInt8(ascii: "<"): entity = "&lt;"
+                case UInt8(ascii: ">"): entity = "&gt;"
+                case UInt8(ascii: "\""): entity = "&quot;"
+                case UInt8(ascii: "'"): entity = "&#39;"
+                default: continue
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                write(entity)
+                start = index + 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+        }
+    }
 }
 
 /// Short spellings for page code: `el("td", ["class": "x"], .text(name))`.

@@ -143,9 +143,9 @@ struct SiteView: Sendable, Codable {
 
     /// A rack's cells, one link per node, written into one buffer.
     static func cells(_ cells: [Cell], _ layout: Layout) -> HTML {
-        var out = HTMLBuffer()
+        var out = HTMLBuffer(capacity: cells.count * 256)
         for cell in cells {
-            out.open("a", [("class", "cell " + Layout.phaseClass(cell.phase)), ("data-node", cell.node),
+            out.open("a", [("class", cellClasses[cell.phase]), ("data-node", cell.node),
                            ("data-phase", cell.phase.rawValue), ("href", layout.nodeLink(cell.node)),
                            ("title", cell.lastError.map { "\(cell.node): \($0)" } ?? cell.node)])
             if let percent = cell.percent {
@@ -158,6 +158,10 @@ struct SiteView: Sendable, Codable {
         }
         return out.html
     }
+
+    /// A cell's class by phase, made once.
+    private static let cellClasses = Dictionary(
+        uniqueKeysWithValues: NodeActivity.Phase.allCases.map { ($0, "cell " + Layout.phaseClass($0)) })
 
     var etaText: String {
         if convergence.nodesToInstall == 0 { return "converged (every node has its image)" }

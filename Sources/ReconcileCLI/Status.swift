@@ -148,45 +148,69 @@ struct Status: AsyncParsableCommand {
 
     static let widths = [8, 15, 26, 20]
 
+    /// Spaces to pad a cell with, by count (up to the widest column).
+    private static let pads = (0...(widths.max() ?? 0)).map { String(repeating: " ", count: $0) }
+
     /// One line of left-aligned cells; the last cell is not padded.
     static func line(_ cells: [String]) -> String {
-        var text = " "
-        for (index, cell) in cells.enumerated() {
-            text += " "
-            text += cell
-            guard index < widths.count, index < cells.count - 1 else { continue }
-            // Cells are ASCII but for odd names and errors: count bytes unless a byte says otherwise.
-            let length = cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
-            if length < widths[index] { text += String(repeating: " ", count: widths[index] - length) }
-        }
+        var text = ""
+        appendLine(cells, to: &text)
         return text
     }
 
-    /// The table by rack; with `holders` (a shared store), each rack says which reconciler holds it.
+    /// Appends one line of left-aligned cells to `out`: the last cell is not padded, nor is the line ended.
+    static func appendLine(_ cells: [String], to out: inout String) {
+        out += " "
+        for (index, cell) in cells.enumerated() {
+            out += " "
+            out += cell
+            guard index < widths.count, index < cells.count - 1 else { continue }
+            // Cells are ASCII but for odd names and errors: count bytes unless a byte says otherwise.
+            let length = cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
+            if length < widths[index] { out += pads[widths[index] - length] }
+        }
+    }
+
+    /// The table by rack; with `holders` (a shared store), each rack says which reconciler holds it. Rows come
+    /// sorted by rack (then name), so a rack's rows follow one another. Written into one string: at 100,000
+    /// nodes a string per cell and per line was most of the table's cost.
     static func table(_ rows: [Row], site: String, commit: String?, holders: [String: String]? = nil) -> String {
         var out = "site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n"
         out.reserveCapacity(rows.count * 80)
+        let header = line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"])
         var byRack: [String: [Int]] = [:]
         for index in rows.indices { byRack[rows[index].rack, default: []].append(index) }
+        var phases: [String: Int] = [:]
         for rack in byRack.keys.sorted() {
             let holder = holders.map { " (held by \($0[rack] ?? "nobody"))" } ?? ""
-            out += "\nrack \(rack)\(holder)\n" + line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"]) + "\n"
-            for row in (byRack[rack] ?? []).lazy.map({ rows[$0] }) {
-                let image = row.image.map { $0 == row.wantedImage ? $0 : "\($0) -> \(row.wantedImage)" }
-                    ?? "- -> \(row.wantedImage)"
-                let services = row.services.map { row.drifted.contains($0) ? "\($0)(drift)" : $0 }
-                    .joined(separator: ",")
-                let phase = row.percent.map { "\(row.phase) \(Int($0))%" } ?? row.phase
-                var cells = [row.node, phase, image, services.isEmpty ? "-" : services, row.lastError ?? ""]
-                while cells.last?.isEmpty == true { cells.removeLast() }
-                var text = line(cells)
-                while text.utf8.last == UInt8(ascii: " ") { text.removeLast() }
-                out += text + "\n"
+            out += "\nrack \(rack)\(holder)\n" + header + "\n"
+            for index in byRack[rack] ?? [] {
+                appendRow(rows[index], to: &out)
+                phases[rows[index].phase, default: 0] += 1
             }
         }
-        var phases: [String: Int] = [:]
-        for row in rows { phases[row.phase, default: 0] += 1 }
         out += "\n" + phases.keys.sorted().map { "\(phases[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
         return out
+    }
+
+    /// One node's line: node, phase (with the download's percent), image (`have -> wanted` when they differ),
+    /// services (drifted ones marked), last error; empty trailing cells and trailing spaces left out.
+    private static func appendRow(_ row: Row, to out: inout String) {
+        var image = row.image ?? "-"
+        if row.image != row.wantedImage { image += " -> " + row.wantedImage }
+        var services = ""
+        for (index, service) in row.services.enumerated() {
+            if index > 0 { services += "," }
+            services += service
+            if row.drifted.contains(service) { services += "(drift)" }
+        }
+        var phase = row.phase
+        if let percent = row.percent { phase += " \(Int(percent))%" }
+        let error = row.lastError ?? ""
+        var cells = [row.node, phase, image, services.isEmpty ? "-" : services]
+        if !error.isEmpty { cells.append(error) }
+        appendLine(cells, to: &out)
+        while out.utf8.last == UInt8(ascii: " ") { out.removeLast() }
+        out += "\n"
     }
 }

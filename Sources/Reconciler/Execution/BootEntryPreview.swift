@@ -14,7 +14,10 @@ public enum BootEntryPreview {
     public static func text<Output: TextOutputStream>(
         plan: Plan, desired: DesiredState, everyEntry: Bool = false, to out: inout Output
     ) {
-        let nodes = plan.actions.lazy.filter { $0.kind == .writeBootEntry }.map(\.node)
+        // By position: a lazy filter copied each of the plan's actions to look at its kind.
+        let actions = plan.actions
+        var nodes: [String] = []
+        for index in actions.indices where actions[index].kind == .writeBootEntry { nodes.append(actions[index].node) }
         guard !nodes.isEmpty else { return }
         let prepared = BootEntries(desired: desired)
         let boot = desired.site.boot
@@ -39,6 +42,9 @@ public enum BootEntryPreview {
         var groups: [Group] = []
         var groupOf: [Group.Key: Int] = [:]
         var refused: [String] = []
+        // The group of the node before: a node is most often in it, and comparing two keys costs less than
+        // hashing one (a key holds the whole command line).
+        var last: Int?
         for name in nodes {
             if let error = prepared.refused[name] {
                 refused.append("\(name): refused: \(error)")
@@ -46,10 +52,14 @@ public enum BootEntryPreview {
             }
             guard let entry = prepared.entries[name], case .install(let install) = entry.mode else { continue }
             let key = Group.Key(entry: entry, install: install)
-            if let index = groupOf[key] {
+            if let index = last, groups[index].key == key {
                 groups[index].nodes.append(name)
+            } else if let index = groupOf[key] {
+                groups[index].nodes.append(name)
+                last = index
             } else {
                 groupOf[key] = groups.count
+                last = groups.count
                 groups.append(Group(key: key, nodes: [name]))
             }
         }

@@ -14,12 +14,13 @@ extension SQLiteStateStore {
         var records: [String: NodeRecord] = [:]
         // Sized once: grown row by row, a dictionary of 100,000 records was rehashed seventeen times.
         records.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node_status") ?? 0)
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(nodeColumns) FROM node_status")
-        while let row = try rows.next() {
-            let record = try nodeRecord(row)
-            records[record.name] = record
-        }
+        try forEachNodeRecord(db) { records[$0.name] = $0 }
         return records
+    }
+
+    private static func forEachNodeRecord(_ db: Database, _ body: (NodeRecord) -> Void) throws {
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(nodeColumns) FROM node_status")
+        while let row = try rows.next() { body(try nodeRecord(row)) }
     }
 
     /// Per node, its latest started entry and its latest entry (what `NodeActivity` reads), oldest first: one
@@ -28,11 +29,17 @@ extension SQLiteStateStore {
         try await database.read { db in try Self.latestJournalEntries(db) }
     }
 
+    /// Straight into one dictionary, sized once: reading the three into dictionaries of their own and joining
+    /// them hashed every node name three more times.
     public func nodeOverviews() async throws -> [String: NodeOverview] {
         try await database.read { db in
-            var overviews = try Self.nodeRecords(db).mapValues { NodeOverview(record: $0) }
-            for (node, entries) in try Self.latestJournalEntries(db) {
-                overviews[node, default: NodeOverview()].journal = entries
+            var overviews: [String: NodeOverview] = [:]
+            overviews.reserveCapacity(try Int.fetchOne(db, sql: """
+                SELECT max((SELECT COUNT(*) FROM node_status), (SELECT COUNT(*) FROM journal_latest))
+                """) ?? 0)
+            try Self.forEachNodeRecord(db) { overviews[$0.name] = NodeOverview(record: $0) }
+            try Self.forEachLatestJournalEntry(db) {
+                overviews[$0.action.node, default: NodeOverview()].journal.append($0)
             }
             let installs = try Row.fetchCursor(db, sql: "SELECT node, report, updated_at FROM install_progress")
             while let row = try installs.next() {
@@ -42,19 +49,33 @@ extension SQLiteStateStore {
         }
     }
 
+    /// `PRAGMA data_version` moves when another connection (another process: `reconcile apply` beside
+    /// `reconcile console`) commits; the connection's total changes move with its own writes, which the pragma
+    /// does not count.
+    public func changeToken() async throws -> StoreChangeToken? {
+        try await database.read { db in
+            StoreChangeToken(others: try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0,
+                             own: Int64(db.totalChangesCount))
+        }
+    }
+
     private static func latestJournalEntries(_ db: Database) throws -> [String: [JournalEntry]] {
         var entries: [String: [JournalEntry]] = [:]
         entries.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal_latest") ?? 0)
-        let rows = try Row.fetchCursor(db, sql: """
-            SELECT \(journalColumns) FROM journal WHERE id IN (
-                SELECT latest_id FROM journal_latest UNION SELECT started_id FROM journal_latest)
-            ORDER BY id
-            """)
-        while let row = try rows.next() {
-            let entry = try journalEntry(row)
-            entries[entry.action.node, default: []].append(entry)
-        }
+        try forEachLatestJournalEntry(db) { entries[$0.action.node, default: []].append($0) }
         return entries
+    }
+
+    /// Each node's latest started entry (when not its latest entry, it is older), then every node's latest
+    /// entry: appended in this order, a node's entries come oldest first. Two joins on the primary key; one
+    /// `IN (… UNION …) ORDER BY id` built a temporary B-tree of every id first.
+    private static func forEachLatestJournalEntry(_ db: Database, _ body: (JournalEntry) -> Void) throws {
+        let columns = journalColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", ")
+        for pointer in ["l.started_id WHERE l.started_id != l.latest_id", "l.latest_id"] {
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT \(columns) FROM journal_latest l JOIN journal j ON j.id = \(pointer)")
+            while let row = try rows.next() { body(try journalEntry(row)) }
+        }
     }
 
     /// Stores what a converged site leaves behind in one transaction: `plan` journaled and finished, a status and

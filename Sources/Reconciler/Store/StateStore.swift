@@ -36,6 +36,11 @@ public protocol StateStore: Sendable {
     /// (SQLite: the `journal_latest` table its triggers maintain), so this costs one row per node and table
     /// however long the journal; the default composes the three reads.
     func nodeOverviews() async throws -> [String: NodeOverview]
+    /// A value that changes whenever a write to the store may have changed what it holds, by this process or any
+    /// other; nil when the store cannot tell. A view may keep what it read while the token stays the same (the
+    /// console keeps `nodeOverviews` between requests). Read it before what it guards: a write in between then
+    /// makes the next token differ, never the other way round.
+    func changeToken() async throws -> StoreChangeToken?
 
     /// Keeps the latest install report of a node (it replaces the one before) and appends its byte counters to
     /// the install samples (kept for `installSampleRetention`).
@@ -75,6 +80,9 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
+    /// A store that cannot tell when it changed: every view reads afresh.
+    public func changeToken() async throws -> StoreChangeToken? { nil }
+
     /// One `nodeRecord` per observed node; stores that can read them in one go do.
     public func nodeRecords() async throws -> [String: NodeRecord] {
         var records: [String: NodeRecord] = [:]
@@ -103,6 +111,19 @@ extension JournalEntry {
         guard let last = journal.last else { return [] }
         guard let started = journal.last(where: { $0.state == .started }), started.id != last.id else { return [last] }
         return [started, last]
+    }
+}
+
+/// `StateStore.changeToken`: equal tokens from one store mean nothing was written in between.
+public struct StoreChangeToken: Sendable, Hashable {
+    /// Commits by other connections, as the store's own connection counts them (SQLite: `PRAGMA data_version`).
+    public var others: Int64
+    /// Rows this connection changed since it opened (SQLite: `sqlite3_total_changes`).
+    public var own: Int64
+
+    public init(others: Int64, own: Int64) {
+        self.others = others
+        self.own = own
     }
 }
 
