@@ -79,3 +79,17 @@ public struct InstallInstructions: Sendable, Hashable, Codable {
     /// Nil when the reconciler has no readable site key.
     public var agent: Agent?
 }
+
+/// What the reconciler decided about one request of a node's install environment (its instructions or a report),
+/// by the node's one-time install token: the install desk decides, the boot server answers with the HTTP status.
+public enum InstallAccess: Sendable, Hashable {
+    /// The request carried the node's live install token, from the address it is bound to.
+    case granted
+    /// The request repeats, with the now spent token and from the same address, the `rebooting` report that spent it
+    /// (its answer was lost): answer success and change nothing (HTTP 204).
+    case alreadyRecorded
+    /// The request carried no token (HTTP 401).
+    case missingToken
+    /// The token is not the node's live install token, or it came from another address (HTTP 403), with why.
+    case refused(String)
+}

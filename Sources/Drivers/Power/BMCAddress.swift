@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MemberwiseInit
 
 /// Where a BMC is and how to talk to it: the parts of a `scheme://host[:port][/path]` URL a driver needs.
@@ -54,4 +55,11 @@ public struct BMCConfiguration: Sendable {
 
 extension BMCConfiguration: CustomStringConvertible {
     public var description: String { "\(address) user=\(username) password=<redacted>" }
+
+    /// `logger` with this BMC as `bmc.address` (scheme, host and port; never the credentials), for a driver's lines.
+    public func labelling(_ logger: Logger) -> Logger {
+        var logger = logger
+        logger[metadataKey: "bmc.address"] = "\(address)"
+        return logger
+    }
 }
