@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import CompilerPluginSupport
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -44,6 +45,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // For the one macro, @PublicMemberwiseInit: built for the host, as a compiler plugin.
+        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.0"),
     ],
     targets: [
         // C system libraries.
@@ -70,15 +73,30 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Vocabulary shared by every layer (no dependencies): error intents, sizes and durations.
-        .target(name: "RackswarmCore", swiftSettings: swiftSettings),
+        // Vocabulary shared by every layer: error intents, sizes and durations.
+        .target(name: "RackswarmCore", dependencies: ["MemberwiseInit"], swiftSettings: swiftSettings),
+
+        // @PublicMemberwiseInit, the public memberwise initialiser a public struct needs in another module: the
+        // macro (a compiler plugin, built for the host with swift-syntax) and the library that declares it.
+        .macro(
+            name: "MemberwiseInitMacro",
+            dependencies: [
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+                .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "MemberwiseInit", dependencies: ["MemberwiseInitMacro"], swiftSettings: swiftSettings),
 
         // Layers. The reconciler is four targets so that the compiler keeps the layering: the model and the pure
         // planner know no I/O; loading adds libyaml; the store adds SQLite; execution and the loop add the drivers.
         // All four live under Sources/Reconciler, one folder per concern.
         .target(
             name: "ReconcilerModel",
-            dependencies: ["RackswarmCore"],
+            dependencies: ["MemberwiseInit", "RackswarmCore"],
             path: "Sources/Reconciler",
             exclude: otherReconcilerFolders(than: ["Model", "Planning", "Diagnostics"]),
             sources: ["Model", "Planning", "Diagnostics"],
@@ -86,7 +104,7 @@ let package = Package(
         ),
         .target(
             name: "ReconcilerLoading",
-            dependencies: ["RackswarmCore", "ReconcilerModel", "CYAML"],
+            dependencies: ["MemberwiseInit", "RackswarmCore", "ReconcilerModel", "CYAML"],
             path: "Sources/Reconciler",
             exclude: otherReconcilerFolders(than: ["Loading"]),
             sources: ["Loading"],
@@ -95,6 +113,7 @@ let package = Package(
         .target(
             name: "ReconcilerStore",
             dependencies: [
+                "MemberwiseInit",
                 "RackswarmCore",
                 "ReconcilerModel",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -109,6 +128,7 @@ let package = Package(
         .target(
             name: "ReconcilerPostgres",
             dependencies: [
+                "MemberwiseInit",
                 "RackswarmCore",
                 "ReconcilerModel",
                 "ReconcilerStore",
@@ -124,6 +144,7 @@ let package = Package(
         .target(
             name: "Reconciler",
             dependencies: [
+                "MemberwiseInit",
                 "RackswarmCore",
                 "ReconcilerModel",
                 "ReconcilerLoading",
@@ -144,13 +165,14 @@ let package = Package(
         .target(
             name: "GitDriver",
             // Drivers for the command runner the commit verifier runs ssh-keygen and gpgv through.
-            dependencies: ["RackswarmCore", "CLibGit2", "Drivers"],
+            dependencies: ["MemberwiseInit", "RackswarmCore", "CLibGit2", "Drivers"],
             path: "Sources/Drivers/Git",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Drivers",
             dependencies: [
+                "MemberwiseInit",
                 "RackswarmCore",
                 "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
@@ -167,6 +189,7 @@ let package = Package(
         .target(
             name: "BootServer",
             dependencies: [
+                "MemberwiseInit",
                 "Drivers",
                 "RackswarmCore",
                 "Torrent",
@@ -190,6 +213,7 @@ let package = Package(
         .target(
             name: "Console",
             dependencies: [
+                "MemberwiseInit",
                 "CBuildInfo",
                 "Reconciler",
                 "Drivers",
@@ -205,6 +229,7 @@ let package = Package(
         .target(
             name: "Installer",
             dependencies: [
+                "MemberwiseInit",
                 "RackswarmCore",
                 "Drivers",
                 "Torrent",
@@ -222,13 +247,14 @@ let package = Package(
         ),
         .target(
             name: "ReconcilerTesting",
-            dependencies: ["Reconciler"],
+            dependencies: ["MemberwiseInit", "Reconciler"],
             swiftSettings: swiftSettings
         ),
 
         .target(
             name: "Torrent",
             dependencies: [
+                "MemberwiseInit",
                 "RackswarmCore",
                 "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
@@ -277,6 +303,16 @@ let package = Package(
         ),
 
         // Tests.
+        .testTarget(
+            name: "MemberwiseInitTests",
+            dependencies: [
+                "MemberwiseInit",
+                "MemberwiseInitMacro",
+                .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DistributionLabTests",
             dependencies: ["LabSupport"],
@@ -423,11 +459,16 @@ let package = Package(
 )
 
 // libFuzzer harnesses (scripts/fuzz.sh, `make fuzz`): executables over the package's own targets, declared only
-// when RACKSWARM_FUZZ is set and built by scripts/fuzz.sh into .build-fuzz with one `-sanitize=fuzzer,address` on
-// every Swift module (not `--sanitize fuzzer --sanitize address`: see the script), so ordinary builds and tests never
-// compile them. Each is Fuzz/Harnesses/NAMEFuzz.swift, defining LLVMFuzzerTestOneInput
-// (libFuzzer brings `main`), with Fuzz/NAMEDrive.swift when the corpus replay test shares its drive.
+// when RACKSWARM_FUZZ is set and built by scripts/fuzz.sh into .build-fuzz with the sanitizer flags in
+// Fuzz/toolset.json (which reach the target build only, not the macro built for the host), so ordinary builds and
+// tests never compile them. Each is Fuzz/Harnesses/NAMEFuzz.swift, defining LLVMFuzzerTestOneInput and a `main` that
+// runs libFuzzer's driver (FuzzDriver; CLibFuzzer declares both), with Fuzz/NAMEDrive.swift when the corpus replay
+// test shares its drive.
 if Context.environment["RACKSWARM_FUZZ"] != nil {
+    package.targets += [
+        .systemLibrary(name: "CLibFuzzer", path: "Fuzz/CLibFuzzer"),
+        .target(name: "FuzzDriver", dependencies: ["CLibFuzzer"], path: "Fuzz/Driver", swiftSettings: swiftSettings),
+    ]
     let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
         ("YAML", ["ReconcilerLoading", "ReconcilerModel"]),
         ("Bencode", ["Torrent"]),
@@ -443,7 +484,7 @@ if Context.environment["RACKSWARM_FUZZ"] != nil {
         package.targets.append(
             .executableTarget(
                 name: "Fuzz\(harness.name)",
-                dependencies: harness.dependencies,
+                dependencies: harness.dependencies + ["FuzzDriver"],
                 path: "Fuzz",
                 sources: ["Harnesses/\(harness.name)Fuzz.swift"]
                     + (harness.name == "YAML" ? [] : ["\(harness.name)Drive.swift"]),

@@ -9,12 +9,16 @@
 # target, as the program does (NIO's ByteBuffer and all). The first build compiles the dependencies with the
 # sanitizers (20-30 min on two cores); later ones reuse .build-fuzz.
 #
-# Why the flags are spelled this way: `swift build --sanitize fuzzer --sanitize address` hands swiftc
-# `-sanitize=fuzzer -sanitize=address` in an order that changes from one run to the next (SwiftPM keeps them in a
-# Set), and the swift driver forwards only the LAST -sanitize= to the compiler. A module compiled in a run where
-# `address` came last has no coverage counters at all, so harnesses found nothing or saw only part of the parser.
-# SwiftPM gets one sanitizer (fuzzer: its link step then lets libFuzzer bring `main`), and every Swift compile and
-# link ends with the single combined -sanitize=fuzzer,address; C targets get ASan through -Xcc.
+# Why the flags come from a toolset (Fuzz/toolset.json) and not from `--sanitize` or -Xswiftc: SwiftPM applies those to
+# everything it builds, the build-time tools included, and @PublicMemberwiseInit's macro is such a tool: linked with
+# -sanitize=fuzzer it got libFuzzer's `main` beside its own ("multiple definition of main") and could not have run as
+# the compiler's plugin anyway. A toolset is for the target build only: the package's modules and the harnesses get
+# libFuzzer's coverage and ASan, the macro and swift-syntax are built for the host as in any build. Its one
+# -sanitize=fuzzer,address also keeps the two sanitizers together: `--sanitize fuzzer --sanitize address` hands swiftc
+# two -sanitize= flags in an order that changes from run to run, and the driver keeps only the last, so a module
+# compiled where `address` came last had no coverage counters. Without `--sanitize fuzzer`, SwiftPM links a harness as
+# any executable (`--defsym main=<module>_main`), so each harness brings its own `main` (Fuzz/FuzzerMain.swift), which
+# runs libFuzzer's driver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-${FUZZ_SECONDS:-60}}
@@ -40,13 +44,13 @@ for name in "${names[@]}"; do
     [ -n "${product[$name]:-}" ] || { echo "no harness '$name' (one of: ${!product[*]})" >&2; exit 2; }
 done
 
-flags=(--build-path "$build" --sanitize fuzzer -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=address
-       -Xswiftc -O)
+toolset="$PWD/Fuzz/toolset.json"
+flags=(--build-path "$build" --toolset "$toolset")
 
 # Objects built with other flags must never be linked into a harness: when the flags or the compiler change, the
 # build products go (the fetched dependencies stay), so the next build compiles everything with the same flags.
 stamp="$build/fuzz-flags"
-want="$(swiftc --version 2>&1 | head -1) | ${flags[*]}"
+want="$(swiftc --version 2>&1 | head -1) | ${flags[*]} | $(tr -s ' \n' ' ' <"$toolset")"
 if [ -d "$build" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "fuzz: $build was built with other flags or another compiler; removing its build products" >&2
     find "$build" -mindepth 1 -maxdepth 1 \

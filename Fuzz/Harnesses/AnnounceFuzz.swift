@@ -4,7 +4,14 @@
 // response or a thrown error; each line sent to one tracker gets a bencoded answer that never hands a peer its own
 // address (see driveTracker).
 
+import FuzzDriver
 @testable import Torrent
+
+/// libFuzzer's driver, on this harness's LLVMFuzzerTestOneInput.
+@main
+enum AnnounceHarness {
+    static func main() { runLibFuzzer() }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzAnnounce(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -2,8 +2,15 @@
 // InstallReportDrive.swift.
 // Property: any body gives a checked report or a problem to answer 400 with, never a trap.
 
+import FuzzDriver
 @testable import BootServer
 @testable import RackswarmCore
+
+/// libFuzzer's driver, on this harness's LLVMFuzzerTestOneInput.
+@main
+enum InstallReportHarness {
+    static func main() { runLibFuzzer() }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzInstallReport(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

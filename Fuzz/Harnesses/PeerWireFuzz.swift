@@ -4,9 +4,16 @@
 // few bytes at a time; a partial frame or a rejected one is never consumed; every parsed frame encodes back to
 // exactly the bytes it was parsed from.
 
+import FuzzDriver
 import NIOCore
 
 @testable import Torrent
+
+/// libFuzzer's driver, on this harness's LLVMFuzzerTestOneInput.
+@main
+enum PeerWireHarness {
+    static func main() { runLibFuzzer() }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPeerWire(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

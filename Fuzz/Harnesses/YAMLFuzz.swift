@@ -2,10 +2,17 @@
 // rendered diagnostics. Built by scripts/fuzz.sh.
 // Property: any bytes give a desired state or located diagnostics (with lines and columns), never a trap.
 
+import FuzzDriver
 @testable import ReconcilerLoading
 @testable import ReconcilerModel
 
-/// libFuzzer's entry point (its `main` comes with `--sanitize fuzzer`): one input, checked by `drive`.
+/// libFuzzer's driver, on this harness's LLVMFuzzerTestOneInput.
+@main
+enum YAMLHarness {
+    static func main() { runLibFuzzer() }
+}
+
+/// libFuzzer's entry point (`main` hands it to libFuzzer's driver): one input, checked by `drive`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzYAML(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     drive(Array(UnsafeBufferPointer(start: data, count: size)))

@@ -46,7 +46,7 @@ public struct BootHTTPServer: Sendable {
     /// Checks the install token of every `GET|POST /report/{node}` before the closures see it: node, the bearer
     /// token the request carried (nil: none), the client's address, and a `POST`'s report (nil for a `GET` or a
     /// body that is no report). Nil lets every request through.
-    public var authorize: (@Sendable (String, String?, String, InstallReport?) async -> ReportAccess)?
+    public var authorize: (@Sendable (String, String?, String, InstallReport?) async -> InstallAccess)?
     /// May this client (its address) read the iPXE script of this MAC (`01-aa-bb-…`)? A refusal answers 404, like a
     /// missing script. Nil: anyone may.
     public var bootScriptReader: (@Sendable (String, String) async -> Bool)?
@@ -68,18 +68,6 @@ public struct BootHTTPServer: Sendable {
         self.observer = observer
         self.instructions = instructions
         self.onReport = onReport
-    }
-
-    /// What `authorize` decided about one request to `/report/{node}`.
-    public enum ReportAccess: Sendable, Hashable {
-        /// The request carried the node's live install token.
-        case granted
-        /// An exact repeat of a report already recorded with the now spent token: 204, nothing changes.
-        case alreadyRecorded
-        /// No token: 401.
-        case missingToken
-        /// A token that is not the node's live one (stale, another node's, made up): 403, saying why.
-        case refused(String)
     }
 
     /// The bearer token of an `Authorization: Bearer …` header; nil for none or another scheme.

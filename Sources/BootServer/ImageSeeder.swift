@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Logging
+import MemberwiseInit
 import Torrent
 
 /// The reconciler's initial seed: for every image a present node runs, checks the file against the repo's
@@ -10,20 +11,14 @@ import Torrent
 /// An image that cannot be served (missing file, wrong SHA-256, unreadable) is refused with a reason; the
 /// executor stalls its nodes before touching any of them.
 public actor ImageSeeder {
+    @PublicMemberwiseInit
     public struct Settings: Sendable {
         public var httpRoot: String
         /// `http://SERVER:PORT/announce`.
         public var trackerURL: String
         /// Where the seed accepts peers.
-        public var listenHost: String
-        public var listenPort: Int
-
-        public init(httpRoot: String, trackerURL: String, listenHost: String = "0.0.0.0", listenPort: Int = 6881) {
-            self.httpRoot = httpRoot
-            self.trackerURL = trackerURL
-            self.listenHost = listenHost
-            self.listenPort = listenPort
-        }
+        public var listenHost: String = "0.0.0.0"
+        public var listenPort: Int = 6881
     }
 
     /// An image the caller wants seeded: its reference, file, expected SHA-256 and piece size.

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import MemberwiseInit
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTPTypes
@@ -9,19 +10,12 @@ import NIOHTTPTypes
 /// without a request, and one address holds at most `connectionsPerAddress` connections at a time (more are
 /// closed as soon as they are accepted). So a client sending 1,100 half requests cannot take the descriptors
 /// nodes need to fetch their boot files.
+@PublicMemberwiseInit
 public struct ListenerLimits: Sendable {
-    public var headerTimeout: Duration
-    public var requestTimeout: Duration
-    public var idleTimeout: Duration
-    public var connectionsPerAddress: Int
-
-    public init(headerTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60),
-                idleTimeout: Duration = .seconds(30), connectionsPerAddress: Int = 64) {
-        self.headerTimeout = headerTimeout
-        self.requestTimeout = requestTimeout
-        self.idleTimeout = idleTimeout
-        self.connectionsPerAddress = connectionsPerAddress
-    }
+    public var headerTimeout: Duration = .seconds(10)
+    public var requestTimeout: Duration = .seconds(60)
+    public var idleTimeout: Duration = .seconds(30)
+    public var connectionsPerAddress: Int = 64
 
     /// The HTTP/1 server with these limits, for `Application(router:server:…)`. Connections are counted per
     /// server built: build it once per listener.

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import MemberwiseInit
 import NIOSSL
 
 /// The management listener (`reconcile apply --console-listen`): the console, its JSON API and `/metrics`, apart
@@ -10,14 +11,10 @@ import NIOSSL
 /// (NIOSSL), so operator tokens never cross plain HTTP; without them, plain HTTP.
 public struct ManagementListener: Sendable {
     /// The PEM files of the listener's certificate chain and private key.
+    @PublicMemberwiseInit
     public struct TLSFiles: Sendable, Hashable {
         public var certificate: String
         public var privateKey: String
-
-        public init(certificate: String, privateKey: String) {
-            self.certificate = certificate
-            self.privateKey = privateKey
-        }
     }
 
     /// Why the listener cannot start: the file and what is wrong with it.

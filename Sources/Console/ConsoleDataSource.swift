@@ -1,22 +1,19 @@
-import Foundation
 import Drivers
+import Foundation
+import MemberwiseInit
 import Reconciler
 
 /// The commit being converged.
+@PublicMemberwiseInit
 public struct CommitInfo: Sendable, Hashable, Codable {
     public var sha: String
     public var author: String?
     /// The commit's summary line.
     public var message: String?
-
-    public init(sha: String, author: String?, message: String?) {
-        self.sha = sha
-        self.author = author
-        self.message = message
-    }
 }
 
 /// The desired state the console shows, and where it came from.
+@PublicMemberwiseInit
 public struct ConsoleSite: Sendable {
     public var desired: DesiredState
     /// Nil for a site read from a plain directory.
@@ -25,13 +22,6 @@ public struct ConsoleSite: Sendable {
     public var directory: String?
     /// Why the newest commit drives nothing (`commit 1a2b3c4 is not signed by a trusted key`); nil when it may.
     public var blocked: String?
-
-    public init(desired: DesiredState, commit: CommitInfo?, directory: String?, blocked: String? = nil) {
-        self.blocked = blocked
-        self.desired = desired
-        self.commit = commit
-        self.directory = directory
-    }
 }
 
 /// What the console reads. `reconcile console` implements it over a repo and a state database; `reconcile apply`

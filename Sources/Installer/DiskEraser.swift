@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 
 /// Wipes a disk before a node leaves the site (`provision-agent erase`), as `wipefs` + `blkdiscard` or an
 /// overwrite would, with nothing but the kernel's own interfaces (the install environment has busybox only):
@@ -7,6 +8,7 @@ import Foundation
 ///   then discards the whole disk (`BLKDISCARD` on a block device, a punched hole in a file). A disk that cannot
 ///   discard still ends with its signatures gone; the outcome says so.
 /// - `full`: writes zeros over every byte, then syncs.
+@PublicMemberwiseInit
 public struct DiskEraser: Sendable {
     public enum Mode: String, Sendable, CaseIterable {
         case quick
@@ -28,10 +30,6 @@ public struct DiskEraser: Sendable {
     }
 
     public var disk: String
-
-    public init(disk: String) {
-        self.disk = disk
-    }
 
     /// Erases; `progress` gets the bytes done so far and the total while a full erase runs.
     public func erase(_ mode: Mode, progress: (Int64, Int64) -> Void = { _, _ in }) throws(Failure) -> Outcome {

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import MemberwiseInit
 
 /// The installed system as the post actions see it: the written image's root partition mounted on the install
 /// environment's `--root`, plus the agent settings the installer writes there itself.
@@ -8,22 +9,14 @@ import Foundation
 /// declares (`LABEL=…`, `UUID=…` or a number) and mounts it; `unmount()` syncs and unmounts, so the reboot that
 /// follows finds a clean file system. Every step runs a command through `commands` (busybox or util-linux):
 /// `blockdev`, `findfs`, `mount`, `umount`, `sync`.
+@PublicMemberwiseInit
 public struct InstalledRoot: Sendable {
     public var disk: String
     public var partition: String
     public var mountPoint: String
     public var commands: any CommandRunning
     /// How long a `LABEL=`/`UUID=` partition may take to appear after the partition table was re-read.
-    public var settle: Duration
-
-    public init(disk: String, partition: String, mountPoint: String, commands: any CommandRunning,
-                settle: Duration = .seconds(10)) {
-        self.disk = disk
-        self.partition = partition
-        self.mountPoint = mountPoint
-        self.commands = commands
-        self.settle = settle
-    }
+    public var settle: Duration = .seconds(10)
 
     /// The device of partition `number` on `disk`: `/dev/vda` 2 → `/dev/vda2`; a name ending in a digit takes a
     /// `p` (`/dev/nvme0n1` → `/dev/nvme0n1p2`, `/dev/loop0` → `/dev/loop0p2`).

@@ -1,8 +1,11 @@
 import Foundation
+import MemberwiseInit
 
 /// What the install environment found on a node: CPUs, memory, disks and NICs, as Linux's `/proc` and `/sys` show
 /// them. Sent with the `booted` install report; the reconciler keeps the latest per node.
+@PublicMemberwiseInit
 public struct HardwareInventory: Sendable, Hashable, Codable {
+    @PublicMemberwiseInit
     public struct Disk: Sendable, Hashable, Codable {
         /// The kernel's name: `vda`, `sda`, `nvme0n1`.
         public var name: String
@@ -11,17 +14,9 @@ public struct HardwareInventory: Sendable, Hashable, Codable {
         public var serial: String?
         /// Spinning (`true`), solid state (`false`), or unknown.
         public var rotational: Bool?
-
-        public init(name: String, bytes: Int64, model: String? = nil, serial: String? = nil,
-                    rotational: Bool? = nil) {
-            self.name = name
-            self.bytes = bytes
-            self.model = model
-            self.serial = serial
-            self.rotational = rotational
-        }
     }
 
+    @PublicMemberwiseInit
     public struct NIC: Sendable, Hashable, Codable {
         /// The kernel's name: `eth0`, `enp1s0`.
         public var name: String
@@ -33,14 +28,6 @@ public struct HardwareInventory: Sendable, Hashable, Codable {
         public var speedMbps: Int?
         /// The kernel driver bound to the device (`virtio_net`, `igb`), nil for a virtual interface.
         public var driver: String?
-
-        public init(name: String, mac: String, link: String, speedMbps: Int? = nil, driver: String? = nil) {
-            self.name = name
-            self.mac = mac
-            self.link = link
-            self.speedMbps = speedMbps
-            self.driver = driver
-        }
     }
 
     /// Logical CPUs (`processor` entries of /proc/cpuinfo).
@@ -50,14 +37,6 @@ public struct HardwareInventory: Sendable, Hashable, Codable {
     public var memoryBytes: Int64
     public var disks: [Disk]
     public var nics: [NIC]
-
-    public init(cpus: Int, cpuModel: String? = nil, memoryBytes: Int64, disks: [Disk], nics: [NIC]) {
-        self.cpus = cpus
-        self.cpuModel = cpuModel
-        self.memoryBytes = memoryBytes
-        self.disks = disks
-        self.nics = nics
-    }
 
     /// One line per part, for `reconcile status NODE` and the console: `2 CPUs (QEMU Virtual CPU), 1.0 GiB`,
     /// `disk vda 2.0 GiB QEMU HARDDISK serial r1n1-disk`, `nic eth0 52:54:00:77:01:01 up 1000 Mb/s virtio_net`.

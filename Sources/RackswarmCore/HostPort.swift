@@ -1,13 +1,11 @@
+import MemberwiseInit
+
 /// A `HOST:PORT` address (`[v6]:PORT` for IPv6 literals): where an agent, a seeder or a tracker listens. The one
 /// parser of such text, for the command lines and the drivers alike.
+@PublicMemberwiseInit
 public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
 
     /// Parses `HOST:PORT` or `[HOST]:PORT`; nil when the port is missing or out of range.
     public init?(parsing text: String) {

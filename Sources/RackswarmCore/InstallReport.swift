@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 
 /// The install environment's side of `rackswarm.report=http://SERVER:PORT/report/NODE`:
 /// - `GET` answers `InstallInstructions` (JSON): what to install and which post actions to run;
@@ -6,6 +7,7 @@ import Foundation
 ///
 /// The server answers a POST only after it has recorded the report. On `rebooting` it first switches the node's
 /// boot entry to the site's `afterInstall` mode, so the reboot that follows cannot start the install again.
+@PublicMemberwiseInit
 public struct InstallReport: Sendable, Hashable, Codable {
     public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
         /// The install environment is up and has read its kernel arguments.
@@ -26,13 +28,13 @@ public struct InstallReport: Sendable, Hashable, Codable {
     /// `name@version` of the image being installed.
     public var image: String
     /// Downloaded share of the image, 0…100.
-    public var percent: Double
+    public var percent: Double = 0
     /// Bytes of the image downloaded and verified so far.
-    public var downloaded: Int64
+    public var downloaded: Int64 = 0
     /// Bytes this node has uploaded to other peers.
-    public var uploaded: Int64
+    public var uploaded: Int64 = 0
     /// Bytes received from the reconciler's seed (as opposed to other nodes).
-    public var fromSeed: Int64
+    public var fromSeed: Int64 = 0
     /// The percent downloaded at which this node first uploaded a piece; nil until it has.
     public var uploadStartedAtPercent: Double?
     /// Set for `failed`: what went wrong, one line.
@@ -42,48 +44,27 @@ public struct InstallReport: Sendable, Hashable, Codable {
     /// Set for `failed` when the same install would fail the same way (a disk smaller than the image, a SHA-256
     /// mismatch, a failing post action): the node stalls for a human instead of being booted again.
     public var stalled: Bool?
-
-    public init(phase: Phase, image: String, percent: Double = 0, downloaded: Int64 = 0, uploaded: Int64 = 0,
-                fromSeed: Int64 = 0, uploadStartedAtPercent: Double? = nil, error: String? = nil,
-                hardware: HardwareInventory? = nil) {
-        self.hardware = hardware
-        self.phase = phase
-        self.image = image
-        self.percent = percent
-        self.downloaded = downloaded
-        self.uploaded = uploaded
-        self.fromSeed = fromSeed
-        self.uploadStartedAtPercent = uploadStartedAtPercent
-        self.error = error
-    }
 }
 
 /// What `GET rackswarm.report` answers: the node's install, as the reconciler's desired state has it.
+@PublicMemberwiseInit
 public struct InstallInstructions: Sendable, Hashable, Codable {
+    @PublicMemberwiseInit
     public struct PostAction: Sendable, Hashable, Codable {
         public var name: String
         /// Run with `/bin/sh -c`, working directory the node's root, environment `RACKSWARM_NODE`,
         /// `RACKSWARM_ROOT`, `RACKSWARM_DISK` and `RACKSWARM_IMAGE`. It addresses the installed system through
         /// `$RACKSWARM_ROOT`.
         public var run: String
-
-        public init(name: String, run: String) {
-            self.name = name
-            self.run = run
-        }
     }
 
     /// What the installed system's `provision-agent serve` needs: the port it listens on and the site key that
     /// signs the reconciler's requests. The install environment writes them into the installed root.
+    @PublicMemberwiseInit
     public struct Agent: Sendable, Hashable, Codable {
         public var port: Int
         /// The site key file's text (at least 16 bytes).
         public var key: String
-
-        public init(port: Int, key: String) {
-            self.port = port
-            self.key = key
-        }
     }
 
     public var node: String
@@ -97,15 +78,18 @@ public struct InstallInstructions: Sendable, Hashable, Codable {
     public var rootPartition: String?
     /// Nil when the reconciler has no readable site key.
     public var agent: Agent?
+}
 
-    public init(node: String, rack: String, image: String, sha256: String, postInstall: [PostAction],
-                rootPartition: String? = nil, agent: Agent? = nil) {
-        self.node = node
-        self.rack = rack
-        self.image = image
-        self.sha256 = sha256
-        self.postInstall = postInstall
-        self.rootPartition = rootPartition
-        self.agent = agent
-    }
+/// What the reconciler decided about one request of a node's install environment (its instructions or a report),
+/// by the node's one-time install token: the install desk decides, the boot server answers with the HTTP status.
+public enum InstallAccess: Sendable, Hashable {
+    /// The request carried the node's live install token, from the address it is bound to.
+    case granted
+    /// The request repeats, with the now spent token and from the same address, the `rebooting` report that spent it
+    /// (its answer was lost): answer success and change nothing (HTTP 204).
+    case alreadyRecorded
+    /// The request carried no token (HTTP 401).
+    case missingToken
+    /// The token is not the node's live install token, or it came from another address (HTTP 403), with why.
+    case refused(String)
 }

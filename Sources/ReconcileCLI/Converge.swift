@@ -85,12 +85,7 @@ struct Convergence {
             })
         // Instructions and reports need the node's one-time install token (refusals are logged and counted).
         http.authorize = { node, token, client, report in
-            switch await desk.authorize(node: node, token: token, client: client, report: report) {
-            case .granted: .granted
-            case .alreadyRecorded: .alreadyRecorded
-            case .missingToken: .missingToken
-            case .refused(let why): .refused(why)
-            }
+            await desk.authorize(node: node, token: token, client: client, report: report)
         }
         // With `dhcp: managed`, a node's iPXE script (and its token) only to the address reserved for its MAC.
         http.bootScriptReader = { mac, client in await desk.mayReadBootScript(mac: mac, client: client) }

@@ -6,11 +6,6 @@ import Reconciler
 
 /// `reconcile status NODE`: one node in depth, as `kubectl describe` shows one object.
 struct NodeDescription: Codable {
-    struct Install: Codable {
-        var report: InstallReport
-        var updatedAt: Date
-    }
-
     var site: String
     var commit: String?
     var node: String
@@ -29,7 +24,7 @@ struct NodeDescription: Codable {
     var drifted: [String]
     var lastError: String?
     var lastSeen: Date?
-    var install: Install?
+    var install: InstallProgress?
     /// What the install environment found on the node, as it last reported.
     var hardware: HardwareRecord?
     /// The node's newest journal entries, oldest first.
@@ -114,7 +109,7 @@ extension Status {
             wantedImage: desired.image(named: node.image.value)?.reference ?? node.image.value,
             services: record?.status.services ?? [], wantedServices: node.serviceNames,
             drifted: record?.status.drifted ?? [], lastError: activity.lastError, lastSeen: record?.lastSeen,
-            install: install.map { NodeDescription.Install(report: $0.report, updatedAt: $0.updatedAt) },
+            install: install,
             hardware: try await store?.hardware(of: name),
             journal: Array(journal.suffix(Self.journalTail)), journalTotal: journal.count)
         switch output.output {

@@ -1,17 +1,14 @@
+import MemberwiseInit
 import Reconciler
 
 /// A performer that records every call and fails, requeues or hangs on cue: the executor's tests drive it instead of
 /// real drivers.
 public actor FakePerformer: ActionPerformer {
     /// One call the fake got.
+    @PublicMemberwiseInit
     public struct Call: Sendable, Hashable {
         public var node: String
         public var kind: PlannedAction.Kind
-
-        public init(node: String, kind: PlannedAction.Kind) {
-            self.node = node
-            self.kind = kind
-        }
     }
 
     /// Every call, in order (requeued looks included).

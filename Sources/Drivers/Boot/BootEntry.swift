@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 
 /// What one node's network boot entry says, in plain values: the driver renders it for the node's boot loader.
 public struct BootEntry: Sendable, Hashable, Codable {
@@ -38,6 +39,7 @@ public struct BootEntry: Sendable, Hashable, Codable {
 }
 
 /// The install kernel an entry boots, with the arguments that tell the install environment what to do.
+@PublicMemberwiseInit
 public struct InstallKernel: Sendable, Hashable, Codable {
     /// `name@version` of the image, shown in menus and markers.
     public var imageReference: String
@@ -46,24 +48,13 @@ public struct InstallKernel: Sendable, Hashable, Codable {
     public var initrd: String
     /// The whole kernel command line, one argument per element.
     public var arguments: [String]
-
-    public init(imageReference: String, kernel: String, initrd: String, arguments: [String]) {
-        self.imageReference = imageReference
-        self.kernel = kernel
-        self.initrd = initrd
-        self.arguments = arguments
-    }
 }
 
 /// Where the reconciler's HTTP server is, as nodes on the provisioning network see it.
+@PublicMemberwiseInit
 public struct BootServerAddress: Sendable, Hashable, Codable {
     public var host: String
     public var httpPort: Int
-
-    public init(host: String, httpPort: Int) {
-        self.host = host
-        self.httpPort = httpPort
-    }
 
     /// `http://10.77.0.1:8080`, no trailing slash.
     public var httpBase: String { httpPort == 80 ? "http://\(host)" : "http://\(host):\(httpPort)" }
@@ -78,6 +69,7 @@ public struct BootServerAddress: Sendable, Hashable, Codable {
 }
 
 /// The `rackswarm.*` kernel arguments every install entry carries (documented in docs/network-boot.md).
+@PublicMemberwiseInit
 public struct InstallArguments: Sendable, Hashable, Codable {
     public var node: String
     public var torrentURL: String
@@ -86,16 +78,6 @@ public struct InstallArguments: Sendable, Hashable, Codable {
     public var reportURL: String
     /// The install's one-time token (`rackswarm.token=`), which the boot driver adds when it writes the entry.
     public var token: String?
-
-    public init(node: String, torrentURL: String, trackerURL: String, sha256: String, reportURL: String,
-                token: String? = nil) {
-        self.node = node
-        self.torrentURL = torrentURL
-        self.trackerURL = trackerURL
-        self.sha256 = sha256
-        self.reportURL = reportURL
-        self.token = token
-    }
 
     /// The arguments as the server lays them out for one node and image.
     public init(node: String, imageReference: String, sha256: String, server: BootServerAddress) {

@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 
 /// The boot programs in the TFTP root, by role (relative paths).
 ///
@@ -19,14 +20,10 @@ public struct BootLoaderFiles: Sendable, Hashable, Codable {
 }
 
 /// Renders boot entries as the text each boot loader reads. Pure: no files, no clock.
+@PublicMemberwiseInit
 public struct BootEntryRenderer: Sendable {
     public var server: BootServerAddress
-    public var loaderFiles: BootLoaderFiles
-
-    public init(server: BootServerAddress, loaderFiles: BootLoaderFiles = .standard) {
-        self.server = server
-        self.loaderFiles = loaderFiles
-    }
+    public var loaderFiles: BootLoaderFiles = .standard
 
     /// The first line of every file rackswarm writes, after a loader's own magic line.
     public static let marker = "# Managed by rackswarm; do not edit: rewritten and removed by reconcile."

@@ -1,16 +1,13 @@
 import Foundation
+import MemberwiseInit
 
 /// The record of every file rackswarm wrote into the boot roots, so it prunes its own files and nothing else.
 public struct BootManifest: Sendable, Hashable, Codable {
     /// A file under one of the roots.
+    @PublicMemberwiseInit
     public struct ManagedFile: Sendable, Hashable, Codable, Comparable {
         public var root: BootEntryRenderer.File.Root
         public var path: String
-
-        public init(root: BootEntryRenderer.File.Root, path: String) {
-            self.root = root
-            self.path = path
-        }
 
         public static func < (lhs: ManagedFile, rhs: ManagedFile) -> Bool {
             (lhs.root.rawValue, lhs.path) < (rhs.root.rawValue, rhs.path)

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import MemberwiseInit
 
 /// The dnsmasq side of the provisioning network: a static main file, and a hosts file reloaded on SIGHUP.
+@PublicMemberwiseInit
 public struct DnsmasqSettings: Sendable, Hashable {
     public var serverAddress: String
     /// The provisioning subnet's network address and mask: `10.77.0.0`, `255.255.255.0`.
@@ -10,17 +12,7 @@ public struct DnsmasqSettings: Sendable, Hashable {
     public var tftpRoot: String
     /// The hosts file dnsmasq rereads on SIGHUP (`dhcp-hostsfile`).
     public var hostsFile: String
-    public var bootFiles: BootLoaderFiles
-
-    public init(serverAddress: String, network: String, netmask: String, tftpRoot: String, hostsFile: String,
-                bootFiles: BootLoaderFiles = .standard) {
-        self.serverAddress = serverAddress
-        self.network = network
-        self.netmask = netmask
-        self.tftpRoot = tftpRoot
-        self.hostsFile = hostsFile
-        self.bootFiles = bootFiles
-    }
+    public var bootFiles: BootLoaderFiles = .standard
 }
 
 /// Renders dnsmasq's files. Pure.

@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import MemberwiseInit
 
 /// A commit's signature and the exact bytes it signs, as libgit2 extracts them (`git_commit_extract_signature`).
 public struct CommitSignature: Sendable, Hashable {
@@ -14,6 +15,7 @@ public struct CommitSignature: Sendable, Hashable {
 ///
 /// Keys are given as text: OpenSSH public key lines, or OpenPGP public keys (ASCII-armoured or binary). Every
 /// check runs in a fresh temporary directory holding only those keys, so no keyring of the host is trusted.
+@PublicMemberwiseInit
 public struct CommitVerifier: Sendable {
     public enum Format: String, Sendable, Hashable {
         case ssh
@@ -29,11 +31,6 @@ public struct CommitVerifier: Sendable {
 
     public let format: Format
     public let keys: [String]
-
-    public init(format: Format, keys: [String]) {
-        self.format = format
-        self.keys = keys
-    }
 
     /// What a verifier printed and how it exited.
     struct Result {

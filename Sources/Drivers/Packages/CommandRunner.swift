@@ -1,26 +1,19 @@
 import Foundation
+import MemberwiseInit
 
 /// What a finished command did.
+@PublicMemberwiseInit
 public struct CommandResult: Sendable, Hashable {
     /// Exit status, or 128 + signal number when it was killed by a signal.
     public var status: Int32
     /// True when the command was killed by a signal (a crash, or our timeout).
-    public var signaled: Bool
+    public var signaled: Bool = false
     /// True when we killed it for running past its timeout.
-    public var timedOut: Bool
+    public var timedOut: Bool = false
     /// stdout then stderr, at most the last 8 KiB of each.
-    public var output: String
+    public var output: String = ""
     /// stderr alone, at most its last 8 KiB (for error messages that quote what the command complained about).
-    public var errorOutput: String
-
-    public init(status: Int32, signaled: Bool = false, timedOut: Bool = false, output: String = "",
-                errorOutput: String = "") {
-        self.status = status
-        self.signaled = signaled
-        self.timedOut = timedOut
-        self.output = output
-        self.errorOutput = errorOutput
-    }
+    public var errorOutput: String = ""
 
     public var succeeded: Bool { status == 0 && !signaled && !timedOut }
 
@@ -44,8 +37,8 @@ public protocol CommandRunning: Sendable {
 ///
 /// Not Foundation's `Process`: on Linux it learns that a child ended from a socket the child inherits, so a
 /// daemon that a start script leaves running keeps it waiting forever. Here only the direct child counts.
+@PublicMemberwiseInit
 public struct ProcessCommandRunner: CommandRunning {
-    public init() {}
 
     public func run(
         _ executable: String, _ arguments: [String], environment: [String: String], timeout: Duration

@@ -1,24 +1,16 @@
 import Logging
+import MemberwiseInit
 
 /// Sends the node's inventory to the reconciler every `interval`, as signed `heartbeat` requests.
 ///
 /// A reconciler that is down or refuses a heartbeat only costs a log line; the next beat tries again.
+@PublicMemberwiseInit
 public struct Heartbeat: Sendable {
     let agent: ProvisioningAgent
     let client: ServiceAgentClient
     let node: String
     let interval: Duration
     let logger: Logger
-
-    public init(
-        agent: ProvisioningAgent, client: ServiceAgentClient, node: String, interval: Duration, logger: Logger
-    ) {
-        self.agent = agent
-        self.client = client
-        self.node = node
-        self.interval = interval
-        self.logger = logger
-    }
 
     /// Beats until the task is cancelled.
     public func run() async {

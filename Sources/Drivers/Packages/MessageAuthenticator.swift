@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 
 /// Signs and checks service messages with HMAC-SHA256 over the message, a timestamp and a nonce.
 ///
@@ -6,15 +7,12 @@ import Foundation
 /// 64 hex digits). The MAC covers `rackswarm-service-v1`, the timestamp, the nonce and the canonical encoding
 /// of the message without that field, each followed by LF. A response carries its request's nonce, so a client
 /// can tell its own answer from a replayed one.
+@PublicMemberwiseInit
 public struct MessageAuthenticator: Sendable {
     /// Prefix of the signature field.
     public static let fieldPrefix = "hmac-sha256:"
 
     public let key: SiteKey
-
-    public init(key: SiteKey) {
-        self.key = key
-    }
 
     /// The message with a signature field appended. A fresh random nonce is used unless one is given.
     public func sign(_ message: ServiceMessage, timestamp: Int64, nonce: String? = nil) -> ServiceMessage {

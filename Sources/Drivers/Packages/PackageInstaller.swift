@@ -1,15 +1,12 @@
 import Foundation
 import Logging
+import MemberwiseInit
 
 /// An RPM failed to install or be removed; `detail` carries the package manager's own error text.
+@PublicMemberwiseInit
 public struct PackageInstallError: Error, Sendable, Hashable, CustomStringConvertible {
     public var package: String
     public var detail: String
-
-    public init(package: String, detail: String) {
-        self.package = package
-        self.detail = detail
-    }
 
     public var description: String { "\(package): \(detail)" }
 }
@@ -31,34 +28,22 @@ public protocol PackageInstaller: Sendable {
 /// yum or dnf plus rpm, optionally into an install root, as the agent runs them.
 public struct DNFInstaller: PackageInstaller {
     /// How the installer runs.
+    @PublicMemberwiseInit
     public struct Configuration: Sendable {
         /// `dnf` or `yum` (a path, or a name searched in PATH).
         public var packageManager: String
         /// `rpm` (a path, or a name searched in PATH).
-        public var rpm: String
+        public var rpm: String = "rpm"
         /// `--installroot` for dnf and `--root` for rpm; nil for the live system.
         public var installRoot: String?
         /// `--releasever`, needed when the install root has no release package.
         public var releaseVersion: String?
         /// Passes `--nogpgcheck` (unsigned test repositories).
-        public var skipGPGCheck: Bool
+        public var skipGPGCheck: Bool = false
         /// Extra environment for dnf and rpm (e.g. HOME holding an `.rpmmacros`).
-        public var environment: [String: String]
+        public var environment: [String: String] = [:]
         /// Longest one dnf transaction may take.
-        public var timeout: Duration
-
-        public init(
-            packageManager: String, rpm: String = "rpm", installRoot: String? = nil, releaseVersion: String? = nil,
-            skipGPGCheck: Bool = false, environment: [String: String] = [:], timeout: Duration = .seconds(600)
-        ) {
-            self.packageManager = packageManager
-            self.rpm = rpm
-            self.installRoot = installRoot
-            self.releaseVersion = releaseVersion
-            self.skipGPGCheck = skipGPGCheck
-            self.environment = environment
-            self.timeout = timeout
-        }
+        public var timeout: Duration = .seconds(600)
     }
 
     public let configuration: Configuration

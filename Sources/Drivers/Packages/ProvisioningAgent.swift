@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MemberwiseInit
 
 /// The node side of the service protocol: checks each request's signature, then installs, removes, restarts or
 /// reports services on its node.
@@ -12,6 +13,7 @@ import Logging
 /// so the RPM database stays consistent, the answer's report lists what is installed, and a retry skips them.
 public actor ProvisioningAgent {
     /// How the agent behaves.
+    @PublicMemberwiseInit
     public struct Configuration: Sendable {
         /// This node's name; requests for another node get `wrong-node`.
         public var node: String
@@ -20,30 +22,15 @@ public actor ProvisioningAgent {
         /// Where recorded service definitions and seen nonces are kept; nil keeps them in memory only.
         public var stateDirectory: String?
         /// Longest a start or stop script may run.
-        public var scriptTimeout: Duration
+        public var scriptTimeout: Duration = .seconds(60)
         /// How long a process has to appear after its start script ran.
-        public var processStartTimeout: Duration
+        public var processStartTimeout: Duration = .seconds(10)
         /// How long a process must stay alive after it appeared before `ok`.
-        public var settleTime: Duration
+        public var settleTime: Duration = .seconds(1)
         /// Accepted clock difference between the reconciler and the node.
-        public var replayWindow: Duration
+        public var replayWindow: Duration = .seconds(300)
         /// The file the agent's key came from; a `rekey` replaces it. Nil: a rotated key lives in memory only.
         public var keyFile: String?
-
-        public init(
-            node: String, installRoot: String? = nil, stateDirectory: String? = nil,
-            scriptTimeout: Duration = .seconds(60), processStartTimeout: Duration = .seconds(10),
-            settleTime: Duration = .seconds(1), replayWindow: Duration = .seconds(300), keyFile: String? = nil
-        ) {
-            self.node = node
-            self.keyFile = keyFile
-            self.installRoot = installRoot
-            self.stateDirectory = stateDirectory
-            self.scriptTimeout = scriptTimeout
-            self.processStartTimeout = processStartTimeout
-            self.settleTime = settleTime
-            self.replayWindow = replayWindow
-        }
     }
 
     public let configuration: Configuration

@@ -1,6 +1,8 @@
 import Foundation
+import MemberwiseInit
 
 /// One row of the paper's software DB (its Figure 5): an RPM with its install order, start script and process.
+@PublicMemberwiseInit
 public struct SoftwareEntry: Sendable, Hashable, Codable {
     /// The software name, e.g. `cs#1`.
     public var name: String
@@ -12,14 +14,6 @@ public struct SoftwareEntry: Sendable, Hashable, Codable {
     public var script: String?
     /// The process that must be alive after the script ran, e.g. `mediaServer`; nil when there is none.
     public var process: String?
-
-    public init(name: String, rpm: String, order: Int, script: String? = nil, process: String? = nil) {
-        self.name = name
-        self.rpm = rpm
-        self.order = order
-        self.script = script
-        self.process = process
-    }
 
     /// The package spec dnf and rpm take: the file name without `.rpm` (`std_cs-1.0-1.i386`).
     public var packageSpec: String {
@@ -35,32 +29,23 @@ public struct SoftwareEntry: Sendable, Hashable, Codable {
 }
 
 /// A yum/dnf repository holding a service's RPMs.
+@PublicMemberwiseInit
 public struct RepositoryEntry: Sendable, Hashable, Codable {
     /// Repository id, e.g. `site`; letters, digits, `-`, `_` and `.`.
     public var name: String
     /// Base URL, e.g. `http://10.0.0.1/repo` or `file:///srv/repo`.
     public var baseurl: String
-
-    public init(name: String, baseurl: String) {
-        self.name = name
-        self.baseurl = baseurl
-    }
 }
 
 /// A service as the agent needs it: its software list and where the RPMs come from.
 ///
 /// The reconciler sends it with each `install`, `uninstall`, `status` or `restart` request, as compact JSON in
 /// MESSAGE2 (see `docs/service-protocol.md`); the agent records the last one it installed.
+@PublicMemberwiseInit
 public struct ServiceDefinition: Sendable, Hashable, Codable {
     public var name: String
     public var software: [SoftwareEntry]
-    public var repositories: [RepositoryEntry]
-
-    public init(name: String, software: [SoftwareEntry], repositories: [RepositoryEntry] = []) {
-        self.name = name
-        self.software = software
-        self.repositories = repositories
-    }
+    public var repositories: [RepositoryEntry] = []
 
     /// Software in install order (stable for equal orders).
     public var installOrder: [SoftwareEntry] {
@@ -86,6 +71,7 @@ public struct ServiceDefinition: Sendable, Hashable, Codable {
 }
 
 /// What the agent found for one software entry.
+@PublicMemberwiseInit
 public struct SoftwareState: Sendable, Hashable, Codable {
     public var name: String
     public var rpm: String
@@ -95,28 +81,16 @@ public struct SoftwareState: Sendable, Hashable, Codable {
     /// PIDs of the live processes with that name; empty when none (or no process is named).
     public var pids: [Int32]
 
-    public init(name: String, rpm: String, installed: String?, process: String?, pids: [Int32]) {
-        self.name = name
-        self.rpm = rpm
-        self.installed = installed
-        self.process = process
-        self.pids = pids
-    }
-
     /// True when the RPM is installed and its process (if any) is alive.
     public var isHealthy: Bool { installed != nil && (process == nil || !pids.isEmpty) }
 }
 
 /// A service's observed state on a node: the `status` answer, carried as JSON in a response's MESSAGE3.
+@PublicMemberwiseInit
 public struct ServiceReport: Sendable, Hashable, Codable {
     public var service: String
     /// One entry per software, in install order.
     public var software: [SoftwareState]
-
-    public init(service: String, software: [SoftwareState]) {
-        self.service = service
-        self.software = software
-    }
 
     /// Every RPM installed and every process alive.
     public var isHealthy: Bool { software.allSatisfy(\.isHealthy) }
@@ -141,6 +115,7 @@ public struct ServiceReport: Sendable, Hashable, Codable {
 }
 
 /// Everything an agent knows about its node: the `inventory` and `heartbeat` payload.
+@PublicMemberwiseInit
 public struct NodeInventory: Sendable, Hashable, Codable {
     public var node: String
     /// Reports of every service the agent has a definition for.
@@ -149,13 +124,6 @@ public struct NodeInventory: Sendable, Hashable, Codable {
     public var packages: [String]
     /// Seconds since the epoch when the inventory was taken.
     public var takenAt: Int64
-
-    public init(node: String, services: [ServiceReport], packages: [String], takenAt: Int64) {
-        self.node = node
-        self.services = services
-        self.packages = packages
-        self.takenAt = takenAt
-    }
 
     public func jsonText() -> String { ServiceReport.encode(self) }
 

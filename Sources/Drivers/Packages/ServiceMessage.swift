@@ -1,3 +1,5 @@
+import MemberwiseInit
+
 /// One service request or response in the paper's format (its Figure 4).
 ///
 /// On the wire: `||TYPE||CLASS||COMMAND||CODE||MESSAGE0||MESSAGE1||MESSAGE2||…||eom`, e.g.
@@ -63,9 +65,9 @@ public struct ServiceMessage: Sendable, Hashable {
 ///
 /// A struct rather than an enum so that a well-formed request with a command this agent does not know still
 /// parses and gets the answer `unknown-command` instead of a garbled-message error.
+@PublicMemberwiseInit
 public struct ServiceCommand: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public let rawValue: String
-    public init(rawValue: String) { self.rawValue = rawValue }
 
     /// Install the service's RPMs in order, run their start scripts, check their processes.
     public static let install = ServiceCommand(rawValue: "install")

@@ -1,3 +1,5 @@
+import MemberwiseInit
+
 /// The next agent key as a `rekey` request carries it: never in the clear on the wire.
 ///
 /// The next key is the 64 hex characters a node's `agent.key` holds. It travels XORed with a pad of 64 bytes,
@@ -52,15 +54,10 @@ public protocol AgentKeyRotating: Sendable {
 }
 
 /// `AgentKeyRotating` over the service protocol: a client under the previous node key, and the next node key.
+@PublicMemberwiseInit
 public struct AgentKeyRotation: AgentKeyRotating {
     let client: ServiceAgentClient
     let next: SiteKey
-
-    /// `client` signs with the node's previous key; `next` is its key from the current site key.
-    public init(client: ServiceAgentClient, next: SiteKey) {
-        self.client = client
-        self.next = next
-    }
 
     public var previous: any ServiceAgentDriver { client }
 

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import MemberwiseInit
 
 /// Where a BMC is and how to talk to it: the parts of a `scheme://host[:port][/path]` URL a driver needs.
 ///
@@ -35,35 +37,29 @@ public struct BMCAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Everything a driver needs to reach one BMC: address, user, secret and call policy.
+@PublicMemberwiseInit
 public struct BMCConfiguration: Sendable {
     public var address: BMCAddress
     public var username: String
     /// The password; never printed (see `description`).
     public var password: String
     /// Skips TLS certificate verification (self-signed BMCs); off unless a node opts out explicitly.
-    public var insecureSkipVerify: Bool
+    public var insecureSkipVerify: Bool = false
     /// The time allowed for one request/response exchange before a retransmit or retry.
-    public var timeout: Duration
+    public var timeout: Duration = .seconds(1)
     /// How many times an exchange is retried after a timeout or a transient failure.
-    public var retries: Int
+    public var retries: Int = 3
     /// The IPMI cipher suites a session may use, tried in this order (a site that forbids suite 3 gives `[17]`).
-    public var cipherSuites: [IPMICipherSuite]
-
-    public init(
-        address: BMCAddress, username: String, password: String, insecureSkipVerify: Bool = false,
-        timeout: Duration = .seconds(1), retries: Int = 3,
-        cipherSuites: [IPMICipherSuite] = IPMICipherSuite.strongestFirst
-    ) {
-        self.cipherSuites = cipherSuites
-        self.address = address
-        self.username = username
-        self.password = password
-        self.insecureSkipVerify = insecureSkipVerify
-        self.timeout = timeout
-        self.retries = retries
-    }
+    public var cipherSuites: [IPMICipherSuite] = IPMICipherSuite.strongestFirst
 }
 
 extension BMCConfiguration: CustomStringConvertible {
     public var description: String { "\(address) user=\(username) password=<redacted>" }
+
+    /// `logger` with this BMC as `bmc.address` (scheme, host and port; never the credentials), for a driver's lines.
+    public func labelling(_ logger: Logger) -> Logger {
+        var logger = logger
+        logger[metadataKey: "bmc.address"] = "\(address)"
+        return logger
+    }
 }

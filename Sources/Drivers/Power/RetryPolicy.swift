@@ -1,17 +1,14 @@
+import MemberwiseInit
+
 /// Exponential backoff with full jitter and a cap (metal3 `calculateBackoff`), for transient failures.
+@PublicMemberwiseInit
 public struct RetryPolicy: Sendable, Equatable {
     /// Retries after the first attempt.
-    public var retries: Int
+    public var retries: Int = 3
     /// The delay before the first retry, before jitter.
-    public var base: Duration
+    public var base: Duration = .milliseconds(200)
     /// The longest delay between two attempts.
-    public var cap: Duration
-
-    public init(retries: Int = 3, base: Duration = .milliseconds(200), cap: Duration = .seconds(10)) {
-        self.retries = retries
-        self.base = base
-        self.cap = cap
-    }
+    public var cap: Duration = .seconds(10)
 
     /// The delay before retry number `attempt` (1-based): a random point in [0, min(cap, base·2^(attempt−1))].
     public func delay(beforeRetry attempt: Int, random: Double = Double.random(in: 0...1)) -> Duration {

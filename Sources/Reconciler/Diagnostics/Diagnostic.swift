@@ -1,3 +1,5 @@
+import MemberwiseInit
+
 /// One problem found in the site's YAML, located like a compiler error.
 public struct Diagnostic: Sendable, Hashable, Codable {
     public enum Severity: String, Sendable, Codable {
@@ -14,14 +16,10 @@ public struct Diagnostic: Sendable, Hashable, Codable {
     /// Related places (the first definition of a duplicate, say), printed as notes.
     public var related: [Related]
 
+    @PublicMemberwiseInit
     public struct Related: Sendable, Hashable, Codable {
         public var location: SourceLocation
         public var message: String
-
-        public init(location: SourceLocation, message: String) {
-            self.location = location
-            self.message = message
-        }
     }
 
     public init(

@@ -1,3 +1,4 @@
+import MemberwiseInit
 import RackswarmCore
 
 /// A step failed, with its intent.
@@ -26,14 +27,10 @@ public enum StepResult: Sendable, Hashable {
 
 /// Which go at a step this is: the attempt (1 = the first; a retry after a failure or a timeout counts up) and how
 /// many times this attempt was requeued. A performer starts work when `requeues` is 0 and only looks at it after.
+@PublicMemberwiseInit
 public struct StepAttempt: Sendable, Hashable {
     public var number: Int
-    public var requeues: Int
-
-    public init(number: Int, requeues: Int = 0) {
-        self.number = number
-        self.requeues = requeues
-    }
+    public var requeues: Int = 0
 
     /// The first go at a step.
     public static let first = StepAttempt(number: 1)

@@ -1,5 +1,6 @@
 import Drivers
 import Logging
+import MemberwiseInit
 
 /// What one boot sync did.
 public struct BootSyncResult: Sendable {
@@ -21,17 +22,12 @@ public struct BootSyncResult: Sendable {
 
 /// Makes the boot roots (and DHCP) match the repo: an install entry for every present node not yet running its
 /// image, the after-install entry for those that are, nothing for the rest. One node's error never stops another.
+@PublicMemberwiseInit
 public struct BootSynchronizer: Sendable {
     public var driver: any BootDriver
     /// dnsmasq (managed DHCP), or nil for an external DHCP server.
     public var reservations: (any DHCPReservationDriver)?
     public var logger: Logger
-
-    public init(driver: any BootDriver, reservations: (any DHCPReservationDriver)?, logger: Logger) {
-        self.driver = driver
-        self.reservations = reservations
-        self.logger = logger
-    }
 
     public func sync(desired: DesiredState, observed: ObservedState) async -> BootSyncResult {
         var result = BootSyncResult()

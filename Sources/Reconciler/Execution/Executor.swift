@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Logging
+import MemberwiseInit
 import ReconcilerMetrics
 import ServiceLifecycle
 
@@ -19,25 +20,17 @@ import ServiceLifecycle
 ///   done again, so a destructive step never repeats; an install found started-but-unfinished is resumed
 ///   (waited on), not restarted with another power cycle.
 public struct Executor: Sendable {
+    @PublicMemberwiseInit
     public struct Policy: Sendable, Hashable {
         /// Attempts per action, the first included.
-        public var maxAttempts: Int
-        public var baseBackoff: Duration
-        public var maxBackoff: Duration
+        public var maxAttempts: Int = 5
+        public var baseBackoff: Duration = .seconds(2)
+        public var maxBackoff: Duration = .seconds(60)
         /// What the run may change. A services-only run never marks a node failed: its installed image stands.
-        public var scope: Planner.Policy.Scope
+        public var scope: Planner.Policy.Scope = .all
         /// The racks this reconciler holds when several share a store (nil: every rack). Resuming closes only
         /// their interrupted entries: another reconciler's are its own to resume.
         public var racks: Set<String>?
-
-        public init(maxAttempts: Int = 5, baseBackoff: Duration = .seconds(2), maxBackoff: Duration = .seconds(60),
-                    scope: Planner.Policy.Scope = .all, racks: Set<String>? = nil) {
-            self.maxAttempts = maxAttempts
-            self.baseBackoff = baseBackoff
-            self.maxBackoff = maxBackoff
-            self.scope = scope
-            self.racks = racks
-        }
     }
 
     /// What happened to each node of the plan.

@@ -32,18 +32,6 @@ public actor InstallDesk {
         self.now = now
     }
 
-    /// What `authorize` decided about one request of a node's install environment.
-    public enum Access: Sendable, Hashable {
-        case granted
-        /// The request repeats, with the now spent token and from the same address, the `rebooting` report that
-        /// spent it (its answer was lost): answer success and change nothing (HTTP 204).
-        case alreadyRecorded
-        /// The request carried no token (HTTP 401).
-        case missingToken
-        /// The token is not the node's live install token, or it came from another address (HTTP 403), with why.
-        case refused(String)
-    }
-
     /// A live token and the address that first used it: later requests with it must come from there.
     private var bound: [String: (token: String, client: String)] = [:]
     /// The token each node's `rebooting` report spent, the address it came from and the report, so that an exact
@@ -64,7 +52,7 @@ public actor InstallDesk {
     /// refusal is logged at warning with the client's address (never the token) and counted in
     /// `rackswarm_install_reports_refused_total{reason}`.
     public func authorize(node name: String, token: String?, client: String, report: InstallReport? = nil) async
-        -> Access
+        -> InstallAccess
     {
         let client = Self.plainAddress(client)
         let (access, reason) = await decide(node: name, token: token, client: client, report: report)
@@ -77,7 +65,7 @@ public actor InstallDesk {
     }
 
     private func decide(node name: String, token: String?, client: String, report: InstallReport?) async
-        -> (Access, reason: String?)
+        -> (InstallAccess, reason: String?)
     {
         guard let token else { return (.missingToken, "missing") }
         if let node = desired.node(named: name), !isReserved(client, for: node) {

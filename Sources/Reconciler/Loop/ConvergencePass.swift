@@ -1,6 +1,7 @@
 import Drivers
 import Foundation
 import Logging
+import MemberwiseInit
 
 /// One pass of convergence: observe → plan → execute → record. Everything it touches comes in through `Seams`, so
 /// a test runs every branch with fakes; `reconcile apply` wires the real drivers.
@@ -17,6 +18,7 @@ import Logging
 /// agent, plans only service changes for the nodes that answered, and touches no DHCP, image or BMC.
 public struct ConvergencePass: Sendable {
     /// The world a pass reads and changes.
+    @PublicMemberwiseInit
     public struct Seams: Sendable {
         /// Fetches the site: a checkout of the repo at its ref.
         public var checkout: @Sendable () throws -> SiteSource.Checkout
@@ -29,68 +31,32 @@ public struct ConvergencePass: Sendable {
         /// Makes the agent-client factory for a site (its agent port and timeout).
         public var agents: @Sendable (Site) -> ServiceReconciler.AgentFactory
         /// Makes the rotation-client factory for a site (its `agent.previousKeyFile`); nil clients without one.
-        public var rotation: @Sendable (Site) -> ServiceReconciler.RotationFactory
+        public var rotation: @Sendable (Site) -> ServiceReconciler.RotationFactory = { _ in { _ in nil } }
         /// Gets the images present nodes run ready to serve (seeding); answers the refused ones by `name@version`,
         /// with why.
-        public var images: @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String]
+        public var images: @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] }
         /// Recent heartbeats by node: the inventory each sent and when, in seconds since 1970.
-        public var heartbeats: @Sendable () async -> [String: (inventory: NodeInventory, at: Int64)]
-        public var now: @Sendable () -> Date
+        public var heartbeats: @Sendable () async -> [String: (inventory: NodeInventory, at: Int64)] = { [:] }
+        public var now: @Sendable () -> Date = { Date() }
         /// Told each pass's site before anything is done (the install desk, the console and the tracker follow it).
-        public var siteChanged: @Sendable (SiteSource.Checkout, DesiredState) async -> Void
+        public var siteChanged: @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in }
         /// Judges whether the commit may drive actions (the site's `verify`).
-        public var gate: CommitGate
+        public var gate: CommitGate = CommitGate()
         /// Told, every pass, why its commit may not drive actions (nil when it may): the console shows it.
-        public var blocked: @Sendable (SiteSource.Checkout, String?) async -> Void
+        public var blocked: @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in }
         /// When several reconcilers share the store: given every rack of the site, takes this reconciler's share of
         /// the leases and answers the racks it may act on in this pass. Nil: one reconciler acts on every rack.
         public var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
-
-        public init(
-            checkout: @escaping @Sendable () throws -> SiteSource.Checkout, store: any StateStore,
-            power: @escaping @Sendable (Site) -> DriverActionPerformer.PowerFactory, boot: any BootDriver,
-            reservations: @escaping @Sendable (Site) -> any DHCPReservationDriver,
-            agents: @escaping @Sendable (Site) -> ServiceReconciler.AgentFactory,
-            rotation: @escaping @Sendable (Site) -> ServiceReconciler.RotationFactory = { _ in { _ in nil } },
-            images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
-            heartbeats: @escaping @Sendable () async -> [String: (inventory: NodeInventory, at: Int64)] = { [:] },
-            now: @escaping @Sendable () -> Date = { Date() },
-            siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
-            gate: CommitGate = CommitGate(),
-            blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
-            holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)? = nil
-        ) {
-            self.gate = gate
-            self.blocked = blocked
-            self.checkout = checkout
-            self.store = store
-            self.power = power
-            self.boot = boot
-            self.reservations = reservations
-            self.agents = agents
-            self.rotation = rotation
-            self.images = images
-            self.heartbeats = heartbeats
-            self.now = now
-            self.siteChanged = siteChanged
-            self.holdRacks = holdRacks
-        }
     }
 
     /// What a pass may do and how hard it tries.
+    @PublicMemberwiseInit
     public struct Policy: Sendable {
         /// `all` converges everything; `services` only services, on nodes whose agent answers.
-        public var scope: Planner.Policy.Scope
-        public var executor: Executor.Policy
+        public var scope: Planner.Policy.Scope = .all
+        public var executor: Executor.Policy = .init()
         /// How old a heartbeat may be and still stand in for asking the node's agent.
-        public var heartbeatFreshness: Duration
-
-        public init(scope: Planner.Policy.Scope = .all, executor: Executor.Policy = .init(),
-                    heartbeatFreshness: Duration = .seconds(120)) {
-            self.scope = scope
-            self.executor = executor
-            self.heartbeatFreshness = heartbeatFreshness
-        }
+        public var heartbeatFreshness: Duration = .seconds(120)
     }
 
     /// What one pass did.

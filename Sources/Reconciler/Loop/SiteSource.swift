@@ -1,29 +1,23 @@
 import Drivers
-import GitDriver
 import Foundation
+import GitDriver
+import MemberwiseInit
 
 /// Where a site's YAML comes from: a git repo (cloned and fetched through libgit2) or a plain directory.
+@PublicMemberwiseInit
 public struct SiteSource: Sendable {
     /// A local path, or a `file://`, `https://`, `ssh://` URL.
     public var repo: String
     /// Branch, tag or commit; ignored for a plain directory.
-    public var ref: String
+    public var ref: String = "main"
     /// Subdirectory of the repo holding the site.
     public var path: String?
     /// Where clones are cached.
-    public var cacheRoot: String
+    public var cacheRoot: String = ".rackswarm/cache"
     public var credentials: GitCredentials?
 
-    public init(repo: String, ref: String = "main", path: String? = nil, cacheRoot: String = ".rackswarm/cache",
-                credentials: GitCredentials? = nil) {
-        self.repo = repo
-        self.ref = ref
-        self.path = path
-        self.cacheRoot = cacheRoot
-        self.credentials = credentials
-    }
-
     /// A checked-out site: its directory, and the commit when it came from git.
+    @PublicMemberwiseInit
     public struct Checkout: Sendable {
         public var directory: String
         /// The repo's root; diagnostics name files relative to it.
@@ -33,16 +27,6 @@ public struct SiteSource: Sendable {
         public var author: String?
         /// The commit's signature, as libgit2 extracts it; nil when unsigned or not from git.
         public var signature: CommitSignature?
-
-        public init(directory: String, root: String, commit: String?, summary: String? = nil, author: String? = nil,
-                    signature: CommitSignature? = nil) {
-            self.signature = signature
-            self.directory = directory
-            self.root = root
-            self.commit = commit
-            self.summary = summary
-            self.author = author
-        }
     }
 
     /// True when `repo` names a git repository rather than a plain directory of files.

@@ -1,4 +1,7 @@
+import MemberwiseInit
+
 /// Which commits may drive actions: those signed by one of these keys (Flux's `verify`).
+@PublicMemberwiseInit
 public struct CommitVerification: Sendable, Hashable {
     /// How signatures are checked.
     public enum Provider: String, Sendable, Hashable, Codable, CaseIterable {
@@ -19,10 +22,4 @@ public struct CommitVerification: Sendable, Hashable {
     public var provider: Provider
     public var keys: [Key]
     public var location: SourceLocation
-
-    public init(provider: Provider, keys: [Key], location: SourceLocation) {
-        self.provider = provider
-        self.keys = keys
-        self.location = location
-    }
 }

@@ -1,4 +1,7 @@
+import MemberwiseInit
+
 /// An OS image: the file spread by BitTorrent, and the install kernel that writes it.
+@PublicMemberwiseInit
 public struct Image: Sendable, Hashable {
     public enum Source: Sendable, Hashable {
         /// A path, relative to the site directory unless absolute.
@@ -23,35 +26,13 @@ public struct Image: Sendable, Hashable {
     /// into, and the post actions run in the install environment's root directory.
     public var rootPartition: String?
 
-    public init(
-        name: String, location: SourceLocation, version: String, source: Source, sha256: Located<String>,
-        kernel: Located<String>, initrd: Located<String>, kernelArgs: [String], pieceSize: Int?,
-        postInstall: [PostInstallAction], rootPartition: String? = nil
-    ) {
-        self.rootPartition = rootPartition
-        self.name = name
-        self.location = location
-        self.version = version
-        self.source = source
-        self.sha256 = sha256
-        self.kernel = kernel
-        self.initrd = initrd
-        self.kernelArgs = kernelArgs
-        self.pieceSize = pieceSize
-        self.postInstall = postInstall
-    }
-
     /// `name@version`, what a node's status records as installed.
     public var reference: String { "\(name)@\(version)" }
 }
 
 /// A step the install environment runs after the image is written, before the node reboots.
+@PublicMemberwiseInit
 public struct PostInstallAction: Sendable, Hashable, Codable {
     public var name: String
     public var run: String
-
-    public init(name: String, run: String) {
-        self.name = name
-        self.run = run
-    }
 }

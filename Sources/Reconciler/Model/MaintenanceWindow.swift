@@ -1,9 +1,11 @@
 import Foundation
+import MemberwiseInit
 
 /// When a site's (or a rack's) actions may start: weekly ranges or cron-like openings, each in its own time zone.
 ///
 /// With no window nothing is held. With windows, destructive actions (reimages, power cycles of running nodes,
 /// power-offs) start only while one is open; with `scope: all`, every action does.
+@PublicMemberwiseInit
 public struct MaintenanceWindows: Sendable, Hashable {
     /// Which actions the windows hold back.
     public enum Scope: String, Sendable, Hashable, Codable, CaseIterable {
@@ -12,12 +14,7 @@ public struct MaintenanceWindows: Sendable, Hashable {
     }
 
     public var windows: [MaintenanceWindow]
-    public var scope: Scope
-
-    public init(windows: [MaintenanceWindow], scope: Scope = .destructive) {
-        self.windows = windows
-        self.scope = scope
-    }
+    public var scope: Scope = .destructive
 
     /// No window: nothing is held.
     public static let none = MaintenanceWindows(windows: [])
@@ -37,6 +34,7 @@ public struct MaintenanceWindows: Sendable, Hashable {
 }
 
 /// One recurring opening in a time zone.
+@PublicMemberwiseInit
 public struct MaintenanceWindow: Sendable, Hashable {
     public enum Schedule: Sendable, Hashable {
         /// Days of the week (0 = Sunday … 6 = Saturday) and a local start and end in minutes after midnight; an end
@@ -49,12 +47,6 @@ public struct MaintenanceWindow: Sendable, Hashable {
     public var schedule: Schedule
     public var timeZone: TimeZone
     public var location: SourceLocation
-
-    public init(schedule: Schedule, timeZone: TimeZone, location: SourceLocation) {
-        self.schedule = schedule
-        self.timeZone = timeZone
-        self.location = location
-    }
 
     private static let week = 7 * 1440
 

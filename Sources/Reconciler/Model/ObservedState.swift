@@ -1,13 +1,13 @@
-/// What rackswarm last saw of each node: the observed half of the model, apart from the desired `Node`.
-public struct ObservedState: Sendable, Hashable, Codable {
-    public var nodes: [String: NodeStatus]
+import MemberwiseInit
 
-    public init(nodes: [String: NodeStatus] = [:]) {
-        self.nodes = nodes
-    }
+/// What rackswarm last saw of each node: the observed half of the model, apart from the desired `Node`.
+@PublicMemberwiseInit
+public struct ObservedState: Sendable, Hashable, Codable {
+    public var nodes: [String: NodeStatus] = [:]
 }
 
 /// The observed status of one node.
+@PublicMemberwiseInit
 public struct NodeStatus: Sendable, Hashable, Codable {
     public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
         /// Never seen, or never provisioned by rackswarm.
@@ -22,17 +22,8 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     /// `name@version` of the image on disk, once installed.
     public var image: String?
     /// Services installed and verified, by name.
-    public var services: [String]
+    public var services: [String] = []
     /// Services whose process is not running or whose RPMs are gone (drift the agent reported).
-    public var drifted: [String]
+    public var drifted: [String] = []
     public var rack: String?
-
-    public init(phase: Phase, image: String? = nil, services: [String] = [], drifted: [String] = [],
-                rack: String? = nil) {
-        self.phase = phase
-        self.image = image
-        self.services = services
-        self.drifted = drifted
-        self.rack = rack
-    }
 }

@@ -1,3 +1,5 @@
+import MemberwiseInit
+
 /// A service: software packages installed in order, each maybe with a start script and a process to watch.
 ///
 /// This is the paper's software DB (its Figure 5): service → software name, RPM, install order, script, process.
@@ -20,6 +22,7 @@ public struct Service: Sendable, Hashable {
 }
 
 /// One row of the software DB.
+@PublicMemberwiseInit
 public struct Software: Sendable, Hashable, Codable {
     /// The software name, e.g. `cs#1`.
     public var name: String
@@ -31,24 +34,11 @@ public struct Software: Sendable, Hashable, Codable {
     /// Process that must be alive once the script ran, e.g. `mediaServer`; nil when there is none.
     public var process: String?
     public var location: SourceLocation
-
-    public init(name: String, rpm: String, order: Int, script: String?, process: String?, location: SourceLocation) {
-        self.name = name
-        self.rpm = rpm
-        self.order = order
-        self.script = script
-        self.process = process
-        self.location = location
-    }
 }
 
 /// A yum/dnf repository holding a service's RPMs.
+@PublicMemberwiseInit
 public struct PackageRepository: Sendable, Hashable, Codable {
     public var name: String
     public var baseURL: String
-
-    public init(name: String, baseURL: String) {
-        self.name = name
-        self.baseURL = baseURL
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 
 /// The whole desired state of a data center: one `Site` document plus racks, nodes, images and services.
 public struct DesiredState: Sendable {
@@ -53,6 +54,7 @@ private final class NameIndex: @unchecked Sendable {
 }
 
 /// Site-wide settings: the provisioning network, boot file locations, rollout defaults, the loop interval.
+@PublicMemberwiseInit
 public struct Site: Sendable, Hashable {
     public var name: String
     public var location: SourceLocation
@@ -60,7 +62,7 @@ public struct Site: Sendable, Hashable {
     public var boot: BootSettings
     public var rollout: RolloutPolicy
     public var timeouts: StepTimeouts
-    public var agent: AgentSettings
+    public var agent: AgentSettings = .defaults
     /// Decommission nodes that left the repo or are `state: absent`; otherwise only report them as orphaned.
     public var prune: Bool
     /// How often `reconcile` converges when it runs on a timer.
@@ -68,41 +70,19 @@ public struct Site: Sendable, Hashable {
     /// The keys whose signed commits may drive actions; nil lets any commit do so.
     public var verify: CommitVerification?
     /// When actions may run; a rack's own windows replace these for its nodes.
-    public var windows: MaintenanceWindows
+    public var windows: MaintenanceWindows = .none
     /// The IPMI cipher suites sessions may use, strongest first; `[17]` forbids the weak suite 3.
-    public var ipmiCipherSuites: [Int]
+    public var ipmiCipherSuites: [Int] = [17, 3]
     /// The state database's housekeeping.
-    public var store: StoreSettings
+    public var store: StoreSettings = .defaults
     /// Whether a pruned node's disks are wiped before it is powered off.
-    public var decommission: DecommissionSettings
-
-    public init(
-        name: String, location: SourceLocation, network: ProvisioningNetwork, boot: BootSettings,
-        rollout: RolloutPolicy, timeouts: StepTimeouts, agent: AgentSettings = .defaults, prune: Bool,
-        interval: Duration, verify: CommitVerification? = nil, windows: MaintenanceWindows = .none,
-        ipmiCipherSuites: [Int] = [17, 3], store: StoreSettings = .defaults,
-        decommission: DecommissionSettings = .keepDisks
-    ) {
-        self.decommission = decommission
-        self.verify = verify
-        self.windows = windows
-        self.ipmiCipherSuites = ipmiCipherSuites
-        self.name = name
-        self.location = location
-        self.network = network
-        self.boot = boot
-        self.rollout = rollout
-        self.timeouts = timeouts
-        self.agent = agent
-        self.prune = prune
-        self.interval = interval
-        self.store = store
-    }
+    public var decommission: DecommissionSettings = .keepDisks
 }
 
 /// What a decommission does to the node's disks (`spec.decommission`): with `erase` quick or full, a pruned node
 /// is network-booted into the install environment with `rackswarm.erase=MODE`, which wipes its disk and powers it
 /// off; only then is its boot entry removed.
+@PublicMemberwiseInit
 public struct DecommissionSettings: Sendable, Hashable {
     public enum Erase: String, Sendable, Hashable, Codable, CaseIterable {
         /// Power off only; the disks keep their data.
@@ -118,14 +98,7 @@ public struct DecommissionSettings: Sendable, Hashable {
     /// arguments of the site's first image by name.
     public var kernel: String?
     public var initrd: String?
-    public var kernelArgs: [String]
-
-    public init(erase: Erase, kernel: String? = nil, initrd: String? = nil, kernelArgs: [String] = []) {
-        self.erase = erase
-        self.kernel = kernel
-        self.initrd = initrd
-        self.kernelArgs = kernelArgs
-    }
+    public var kernelArgs: [String] = []
 
     /// No erase: the default.
     public static let keepDisks = DecommissionSettings(erase: .none)
@@ -155,6 +128,7 @@ public struct StoreSettings: Sendable, Hashable {
 }
 
 /// The network nodes PXE-boot on, and where the reconciler's boot, tracker and HTTP server listens.
+@PublicMemberwiseInit
 public struct ProvisioningNetwork: Sendable, Hashable {
     public enum DHCPMode: String, Sendable, Hashable, Codable, CaseIterable {
         /// rackswarm writes dnsmasq host reservations and reloads it.
@@ -167,16 +141,10 @@ public struct ProvisioningNetwork: Sendable, Hashable {
     public var serverAddress: IPv4Address
     public var httpPort: Int
     public var dhcp: DHCPMode
-
-    public init(pxeSubnet: IPv4Network, serverAddress: IPv4Address, httpPort: Int, dhcp: DHCPMode) {
-        self.pxeSubnet = pxeSubnet
-        self.serverAddress = serverAddress
-        self.httpPort = httpPort
-        self.dhcp = dhcp
-    }
 }
 
 /// Where boot files go and what happens to a node's PXE entry after it is installed.
+@PublicMemberwiseInit
 public struct BootSettings: Sendable, Hashable {
     public enum AfterInstall: String, Sendable, Hashable, Codable, CaseIterable {
         /// Rewrite the entry to boot from the local disk.
@@ -188,12 +156,6 @@ public struct BootSettings: Sendable, Hashable {
     public var tftpRoot: String
     public var httpRoot: String
     public var afterInstall: AfterInstall
-
-    public init(tftpRoot: String, httpRoot: String, afterInstall: AfterInstall) {
-        self.tftpRoot = tftpRoot
-        self.httpRoot = httpRoot
-        self.afterInstall = afterInstall
-    }
 }
 
 /// How fast a rollout may go (site defaults; a rack may override some of them).

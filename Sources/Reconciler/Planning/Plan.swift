@@ -1,4 +1,7 @@
+import MemberwiseInit
+
 /// One physical action the executor would take on one node.
+@PublicMemberwiseInit
 public struct PlannedAction: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case writeBootEntry
@@ -32,18 +35,6 @@ public struct PlannedAction: Sendable, Hashable, Codable {
     public var service: String?
     /// Why the action does not run now (a closed maintenance window: `held until 2026-12-08T02:00Z`); nil runs.
     public var held: String?
-
-    public init(node: String, rack: String, wave: Int, kind: Kind, destructive: Bool, detail: String,
-                service: String? = nil, held: String? = nil) {
-        self.held = held
-        self.node = node
-        self.rack = rack
-        self.wave = wave
-        self.kind = kind
-        self.destructive = destructive
-        self.detail = detail
-        self.service = service
-    }
 }
 
 /// Why a node is in the plan.

@@ -1,10 +1,9 @@
-/// Prints a plan for people (grouped by rack, then wave, like `terraform plan`) or as stable JSON.
-public struct PlanRenderer: Sendable {
-    public var colour: Bool
+import MemberwiseInit
 
-    public init(colour: Bool = false) {
-        self.colour = colour
-    }
+/// Prints a plan for people (grouped by rack, then wave, like `terraform plan`) or as stable JSON.
+@PublicMemberwiseInit
+public struct PlanRenderer: Sendable {
+    public var colour: Bool = false
 
     public func text(_ plan: Plan, site: String, commit: String?) -> String {
         var out = ""

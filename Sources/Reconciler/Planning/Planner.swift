@@ -1,3 +1,5 @@
+import MemberwiseInit
+
 /// Computes the plan: pure, deterministic, no I/O, no clock.
 ///
 /// A new node (or one whose image changed) is provisioned in the lifecycle order: write its PXE entry, set boot
@@ -5,6 +7,7 @@
 /// Nodes are grouped in waves per rack — the rack's `firstWave` nodes first, then the rest once those can seed
 /// — with at most `maxUnavailable` nodes of a rack and `concurrency` nodes of the site in one wave.
 public enum Planner {
+    @PublicMemberwiseInit
     public struct Policy: Sendable, Hashable {
         /// What a pass may change.
         public enum Scope: String, Sendable, Hashable, CaseIterable {
@@ -19,23 +22,14 @@ public enum Planner {
         public var canary: Bool?
         /// Overrides the site's `prune`.
         public var prune: Bool?
-        public var scope: Scope
+        public var scope: Scope = .all
         /// Racks an operator suspended (`StateStore.suspendedRacks()`): their nodes get no action at all, not
         /// even a decommission, until the rack is resumed.
-        public var suspendedRacks: Set<String>
+        public var suspendedRacks: Set<String> = []
         /// Nodes whose agent refused the current site key's node key and holds (or may hold) the previous one's:
         /// each gets a `rekeyAgent` before its other actions (none when it is to be imaged: a new install brings
         /// the new key).
-        public var rekey: Set<String>
-
-        public init(canary: Bool? = nil, prune: Bool? = nil, scope: Scope = .all, suspendedRacks: Set<String> = [],
-                    rekey: Set<String> = []) {
-            self.canary = canary
-            self.prune = prune
-            self.scope = scope
-            self.suspendedRacks = suspendedRacks
-            self.rekey = rekey
-        }
+        public var rekey: Set<String> = []
     }
 
     public static func plan(desired: DesiredState, observed: ObservedState, policy: Policy = Policy()) -> Plan {

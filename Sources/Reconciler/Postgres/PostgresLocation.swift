@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 import RackswarmCore
 
 /// Where a shared PostgreSQL state lives: `postgres://USER@HOST:PORT/DATABASE?password=env:NAME`.
@@ -6,6 +7,7 @@ import RackswarmCore
 /// The password is never in the URL: `password=` names where it is (`env:NAME` or `file:PATH`, a
 /// `SecretReference`), and a URL with `USER:PASSWORD@` is refused without echoing it. `sslmode=disable`,
 /// `prefer` (the default) or `require` chooses TLS.
+@PublicMemberwiseInit
 public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public enum TLSMode: String, Sendable, Hashable {
         case disable
@@ -14,21 +16,11 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var host: String
-    public var port: Int
+    public var port: Int = 5432
     public var user: String
     public var database: String
     public var password: SecretReference?
-    public var tls: TLSMode
-
-    public init(host: String, port: Int = 5432, user: String, database: String, password: SecretReference? = nil,
-                tls: TLSMode = .prefer) {
-        self.host = host
-        self.port = port
-        self.user = user
-        self.database = database
-        self.password = password
-        self.tls = tls
-    }
+    public var tls: TLSMode = .prefer
 
     /// True when `--state` names a PostgreSQL server rather than a SQLite file.
     public static func isPostgres(_ state: String) -> Bool {

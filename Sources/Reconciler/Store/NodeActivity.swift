@@ -1,9 +1,11 @@
 import Foundation
+import MemberwiseInit
 import RackswarmCore
 import ReconcilerModel
 
 /// What a node is doing now, as an operator reads it: derived from its stored status, its journal and its latest
 /// install report. `reconcile status` and the web console show this; the planner never reads it.
+@PublicMemberwiseInit
 public struct NodeActivity: Sendable, Hashable, Codable {
     public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
         /// Never seen and nothing planned yet.
@@ -36,16 +38,6 @@ public struct NodeActivity: Sendable, Hashable, Codable {
     /// The action running now or last run.
     public var action: PlannedAction.Kind?
     public var since: Date?
-
-    public init(node: String, phase: Phase, percent: Double? = nil, lastError: String? = nil,
-                action: PlannedAction.Kind? = nil, since: Date? = nil) {
-        self.node = node
-        self.phase = phase
-        self.percent = percent
-        self.lastError = lastError
-        self.action = action
-        self.since = since
-    }
 
     /// Derives a node's activity from what a status view read about it (`StateStore.nodeOverviews`).
     public init(node: String, overview: NodeOverview?) {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MemberwiseInit
 
 /// Schema versions: a read-only open that never migrates, and the refusal of a store from a newer rackswarm.
 extension SQLiteStateStore {
@@ -46,18 +47,12 @@ extension SQLiteStateStore {
 }
 
 /// A state store this build cannot use as it is: its schema version and the one expected, and what to do.
+@PublicMemberwiseInit
 public struct StateStoreVersionError: Error, Sendable, CustomStringConvertible {
     public var path: String
     public var found: Int
     public var expected: Int
     public var advice: String
-
-    public init(path: String, found: Int, expected: Int, advice: String) {
-        self.path = path
-        self.found = found
-        self.expected = expected
-        self.advice = advice
-    }
 
     public var description: String {
         "state store \(path) has schema version \(found), this reconcile uses version \(expected): \(advice)"

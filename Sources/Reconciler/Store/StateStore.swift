@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 import RackswarmCore
 import ReconcilerModel
 
@@ -128,17 +129,12 @@ public struct StoreChangeToken: Sendable, Hashable {
 }
 
 /// What a status view of the whole site reads about one node (`StateStore.nodeOverviews`).
+@PublicMemberwiseInit
 public struct NodeOverview: Sendable, Hashable {
     public var record: NodeRecord?
     /// Its latest started entry and its latest entry, oldest first (one when they are the same, none before any).
-    public var journal: [JournalEntry]
+    public var journal: [JournalEntry] = []
     public var install: InstallProgress?
-
-    public init(record: NodeRecord? = nil, journal: [JournalEntry] = [], install: InstallProgress? = nil) {
-        self.record = record
-        self.journal = journal
-        self.install = install
-    }
 
     /// Joins the three whole-site reads by node name.
     public static func join(records: [String: NodeRecord], journal: [String: [JournalEntry]],
@@ -151,43 +147,30 @@ public struct NodeOverview: Sendable, Hashable {
 }
 
 /// A node's latest install report and when it arrived.
+@PublicMemberwiseInit
 public struct InstallProgress: Sendable, Hashable, Codable {
     public var report: InstallReport
     public var updatedAt: Date
-
-    public init(report: InstallReport, updatedAt: Date) {
-        self.report = report
-        self.updatedAt = updatedAt
-    }
 }
 
 /// A node's latest hardware inventory and when it arrived.
+@PublicMemberwiseInit
 public struct HardwareRecord: Sendable, Hashable, Codable {
     public var inventory: HardwareInventory
     public var updatedAt: Date
-
-    public init(inventory: HardwareInventory, updatedAt: Date) {
-        self.inventory = inventory
-        self.updatedAt = updatedAt
-    }
 }
 
 /// A node's stored status with the bookkeeping around it.
+@PublicMemberwiseInit
 public struct NodeRecord: Sendable, Hashable, Codable {
     public var name: String
     public var status: NodeStatus
     public var lastError: String?
     public var lastSeen: Date
-
-    public init(name: String, status: NodeStatus, lastError: String?, lastSeen: Date) {
-        self.name = name
-        self.status = status
-        self.lastError = lastError
-        self.lastSeen = lastSeen
-    }
 }
 
 /// One action in the journal.
+@PublicMemberwiseInit
 public struct JournalEntry: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable {
         case planned
@@ -204,18 +187,6 @@ public struct JournalEntry: Sendable, Hashable, Codable {
     public var plannedAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
-
-    public init(id: Int64, commit: String?, action: PlannedAction, state: State, error: String?, plannedAt: Date,
-                startedAt: Date?, finishedAt: Date?) {
-        self.id = id
-        self.commit = commit
-        self.action = action
-        self.state = state
-        self.error = error
-        self.plannedAt = plannedAt
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-    }
 }
 
 /// A store error with intent.

@@ -1,37 +1,23 @@
 import Foundation
+import MemberwiseInit
 import RackswarmCore
 import ReconcilerModel
 
 /// Everything a state store holds, read through the `StateStore` protocol: what `reconcile store migrate` copies
 /// from one store to another (SQLite to PostgreSQL), ids and times kept.
+@PublicMemberwiseInit
 public struct StoreSnapshot: Sendable, Equatable {
-    public var nodes: [NodeRecord]
+    public var nodes: [NodeRecord] = []
     public var commit: String?
-    public var journal: [JournalEntry]
-    public var installs: [String: InstallProgress]
-    public var samples: [InstallSample]
-    public var suspensions: [RackSuspension]
-    public var audit: [OperatorAction]
-    public var remembered: [RememberedNode]
+    public var journal: [JournalEntry] = []
+    public var installs: [String: InstallProgress] = [:]
+    public var samples: [InstallSample] = []
+    public var suspensions: [RackSuspension] = []
+    public var audit: [OperatorAction] = []
+    public var remembered: [RememberedNode] = []
     public var passRequest: PassRequest?
     /// Each node's hardware inventory (from its install environment), by node.
-    public var hardware: [String: HardwareRecord]
-
-    public init(nodes: [NodeRecord] = [], commit: String? = nil, journal: [JournalEntry] = [],
-                installs: [String: InstallProgress] = [:], samples: [InstallSample] = [],
-                suspensions: [RackSuspension] = [], audit: [OperatorAction] = [], remembered: [RememberedNode] = [],
-                passRequest: PassRequest? = nil, hardware: [String: HardwareRecord] = [:]) {
-        self.nodes = nodes
-        self.commit = commit
-        self.journal = journal
-        self.installs = installs
-        self.samples = samples
-        self.suspensions = suspensions
-        self.audit = audit
-        self.remembered = remembered
-        self.passRequest = passRequest
-        self.hardware = hardware
-    }
+    public var hardware: [String: HardwareRecord] = [:]
 
     /// Reads every table of `store`, in a stable order (nodes and remembered nodes by name).
     public static func read(from store: any StateStore) async throws -> StoreSnapshot {

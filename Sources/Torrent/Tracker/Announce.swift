@@ -1,4 +1,7 @@
+import MemberwiseInit
+
 /// An announce from a client to a tracker (BEP 3), plus our `rack` key.
+@PublicMemberwiseInit
 public struct AnnounceRequest: Sendable, Equatable {
     /// Why the client announces.
     public enum Event: String, Sendable {
@@ -8,35 +11,17 @@ public struct AnnounceRequest: Sendable, Equatable {
     public var infoHash: [UInt8]
     public var peerID: [UInt8]
     public var port: Int
-    public var uploaded: Int64
-    public var downloaded: Int64
+    public var uploaded: Int64 = 0
+    public var downloaded: Int64 = 0
     public var left: Int64
     public var event: Event?
-    public var numWant: Int
+    public var numWant: Int = 50
     /// The client's rack (our own clients send it; others don't).
     public var rack: String?
     /// The address the client claims (`ip=`), if any.
     public var ip: String?
     /// Whether the client asked for compact peers (BEP 23).
-    public var compact: Bool
-
-    /// Creates a request.
-    public init(
-        infoHash: [UInt8], peerID: [UInt8], port: Int, uploaded: Int64 = 0, downloaded: Int64 = 0, left: Int64,
-        event: Event? = nil, numWant: Int = 50, rack: String? = nil, ip: String? = nil, compact: Bool = true
-    ) {
-        self.infoHash = infoHash
-        self.peerID = peerID
-        self.port = port
-        self.uploaded = uploaded
-        self.downloaded = downloaded
-        self.left = left
-        self.event = event
-        self.numWant = numWant
-        self.rack = rack
-        self.ip = ip
-        self.compact = compact
-    }
+    public var compact: Bool = true
 
     /// The query string (without `?`).
     public var query: String {
@@ -79,38 +64,23 @@ public struct AnnounceRequest: Sendable, Equatable {
 }
 
 /// A peer address from a tracker.
+@PublicMemberwiseInit
 public struct PeerAddress: Sendable, Hashable {
     public var host: String
     public var port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
 }
 
 /// A tracker's answer to an announce.
+@PublicMemberwiseInit
 public struct AnnounceResponse: Sendable, Equatable {
     public var interval: Int
-    public var complete: Int
-    public var incomplete: Int
+    public var complete: Int = 0
+    public var incomplete: Int = 0
     public var peers: [PeerAddress]
     /// Those of `peers` in the requester's rack (our tracker's `rack peers` key); empty from other trackers.
-    public var rackPeers: [PeerAddress]
+    public var rackPeers: [PeerAddress] = []
     /// Whether our tracker asks to keep traffic in the rack (`keep in rack`; see `TrackerConfiguration`).
-    public var keepInRack: Bool
-
-    public init(
-        interval: Int, complete: Int = 0, incomplete: Int = 0, peers: [PeerAddress], rackPeers: [PeerAddress] = [],
-        keepInRack: Bool = false
-    ) {
-        self.interval = interval
-        self.complete = complete
-        self.incomplete = incomplete
-        self.peers = peers
-        self.rackPeers = rackPeers
-        self.keepInRack = keepInRack
-    }
+    public var keepInRack: Bool = false
 
     /// Parses a bencoded response with compact (BEP 23) or dictionary peers.
     public init(bencoded bytes: [UInt8]) throws {

@@ -1,47 +1,29 @@
+import MemberwiseInit
+
 /// How the tracker answers.
+@PublicMemberwiseInit
 public struct TrackerConfiguration: Sendable {
     /// Seconds clients wait between announces.
-    public var interval: Int
+    public var interval: Int = 30
     /// Most peers returned per announce.
-    public var maxPeers: Int
+    public var maxPeers: Int = 50
     /// How many peers from other racks follow the same-rack ones.
-    public var otherRackPeers: Int
+    public var otherRackPeers: Int = 3
     /// Each node's rack by IP address (from the desired state); an announce's `rack=` key overrides it.
-    public var racksByHost: [String: String]
+    public var racksByHost: [String: String] = [:]
     /// Seeds that every answer includes (the reconciler's own seed), whatever their rack.
-    public var pinnedSeeds: [PeerAddress]
+    public var pinnedSeeds: [PeerAddress] = []
     /// The only info-hashes tracked (the reconciler's images, or a standalone seed's own torrents); any other gets
     /// a failure answer and leaves no state. Nil is an open tracker: for tests and labs that build their torrents
     /// after the tracker starts, never for a command.
     public var allowedInfoHashes: Set<[UInt8]>?
     /// Most entries one address may hold in one swarm (one per port).
-    public var maxEntriesPerHost: Int
+    public var maxEntriesPerHost: Int = 16
     /// Rack uplinks are the scarce link (oversubscribed): a peer in a known rack is told only of the seeds on the
     /// core (pinned, or in no rack) and of its own rack, and the answer carries `keep in rack`, so that each piece
     /// crosses an uplink about once (into the rack, from the core) and never between racks. Off, other racks fill
     /// the answer's room, which is faster when the seed's upload, not the uplinks, is the bottleneck.
-    public var keepInRack: Bool
-
-    /// Creates a configuration.
-    public init(
-        interval: Int = 30,
-        maxPeers: Int = 50,
-        otherRackPeers: Int = 3,
-        racksByHost: [String: String] = [:],
-        pinnedSeeds: [PeerAddress] = [],
-        allowedInfoHashes: Set<[UInt8]>? = nil,
-        maxEntriesPerHost: Int = 16,
-        keepInRack: Bool = false
-    ) {
-        self.interval = interval
-        self.maxPeers = maxPeers
-        self.otherRackPeers = otherRackPeers
-        self.racksByHost = racksByHost
-        self.pinnedSeeds = pinnedSeeds
-        self.allowedInfoHashes = allowedInfoHashes
-        self.maxEntriesPerHost = maxEntriesPerHost
-        self.keepInRack = keepInRack
-    }
+    public var keepInRack: Bool = false
 }
 
 /// A rack-aware BitTorrent tracker (BEP 3 announce and scrape, BEP 23 compact peers), independent of transport.

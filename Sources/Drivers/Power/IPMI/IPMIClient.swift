@@ -27,9 +27,7 @@ public struct IPMIClient: PowerDriver {
         self.openSessionPrivilege = openSessionPrivilege
         self.configuration = configuration
         self.transport = transport
-        var logger = logger
-        logger[metadataKey: "bmc.address"] = "\(configuration.address)"
-        self.logger = logger
+        self.logger = configuration.labelling(logger)
     }
 
     public func powerState() async throws(PowerError) -> PowerState {

@@ -1,3 +1,4 @@
+import MemberwiseInit
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -12,18 +13,13 @@ import NIOPosix
 /// Not a product feature: `reconcile dev bmc-sim` and the tests start it.
 public final class SimulatedBMCs: Sendable {
     /// One BMC to simulate.
+    @PublicMemberwiseInit
     public struct Spec: Sendable {
         /// Where it listens (port 0: one the kernel picks).
         public var address: SocketAddress
         public var poweredOn: Bool
         /// Never answers.
         public var silent: Bool
-
-        public init(address: SocketAddress, poweredOn: Bool, silent: Bool) {
-            self.address = address
-            self.poweredOn = poweredOn
-            self.silent = silent
-        }
     }
 
     /// The bound address of each BMC, in the order of the specs.

@@ -29,9 +29,7 @@ public struct RedfishClient: PowerDriver {
         self.configuration = configuration
         self.flavor = flavor
         self.httpClient = httpClient
-        var logger = logger
-        logger[metadataKey: "bmc.address"] = "\(configuration.address)"
-        self.logger = logger
+        self.logger = configuration.labelling(logger)
         self.retry = retry ?? RetryPolicy(retries: configuration.retries)
     }
 

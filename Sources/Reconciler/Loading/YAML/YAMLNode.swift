@@ -1,3 +1,4 @@
+import MemberwiseInit
 import ReconcilerModel
 
 /// A YAML value with the line and column it started at; the loader's own small tree over libyaml events.
@@ -61,14 +62,10 @@ public struct YAMLNode: Sendable {
 }
 
 /// One `key: value` entry of a mapping.
+@PublicMemberwiseInit
 public struct YAMLPair: Sendable {
     public var key: YAMLNode
     public var value: YAMLNode
-
-    public init(key: YAMLNode, value: YAMLNode) {
-        self.key = key
-        self.value = value
-    }
 }
 
 /// One document of a YAML stream.

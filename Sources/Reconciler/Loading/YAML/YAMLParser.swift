@@ -1,16 +1,14 @@
 import CYAML
+import MemberwiseInit
 import ReconcilerModel
 
 /// Parses YAML bytes into `YAMLDocument`s with libyaml's event API.
 ///
 /// Anchors, aliases and merge keys (`<<: *defaults`) are resolved while building the tree. Duplicate keys in
 /// one mapping and undefined aliases become diagnostics; a syntax error ends the stream with one diagnostic.
+@PublicMemberwiseInit
 public struct YAMLParser {
     public let file: String
-
-    public init(file: String) {
-        self.file = file
-    }
 
     public func parse(_ bytes: [UInt8]) -> (documents: [YAMLDocument], diagnostics: [Diagnostic]) {
         var builder = TreeBuilder(file: file)
