@@ -9,7 +9,9 @@
 #
 # The first DEMO_VMS nodes of rack r1 (default 1) are real machines: qemu VMs (TCG) with blank disks, driven by
 # their IPMI BMC, that PXE-boot `make installer`'s install environment and install `make image`'s Debian 12 disk
-# image (built first when missing), which the site names by `url:` so the reconciler's seed downloads it once.
+# image (built first when missing): the example's debian-12 image, pinned to the SHA-256 of this machine's build in
+# the demo's copy of the site and named by `url:`, so the reconciler's seed downloads it once. The namespace nodes
+# boot no kernel: they install `lab-os`, a small image of random bytes the demo makes and pins.
 #
 # Variables: DEMO_VMS (default 1; 0 keeps every node a namespace), DEMO_NODES_PER_RACK (default 4; more nodes are
 # added to both racks), DEMO_IMAGE_MIB (default 64, the namespace nodes' image), DEMO_KEEP=1 (leave the lab
@@ -67,10 +69,28 @@ source_options=(--repo "file://$work/repo" --path site --cache "$work/cache")
 
 echo "== 1. The example site, committed to a git repo ($work/repo)"
 cp -r examples/datacenter "$site"
-# The demo's copy keeps its files in the demo directory, and gets a real image (random bytes) and its SHA-256.
-head -c $((image_mib << 20)) /dev/urandom > "$site/images/centos-7.img"
-sha=$(sha256sum "$site/images/centos-7.img" | cut -c1-64)
-sed -i "s|^  sha256: .*|  sha256: \"$sha\"|" "$site/images/centos-7.yaml"
+# The demo's copy keeps its files in the demo directory. Its namespace nodes get lab-os, random bytes with their
+# SHA-256 (they boot no kernel, and writing the Debian image to every namespace disk would only cost time).
+head -c $((image_mib << 20)) /dev/urandom > "$site/images/lab-os.img"
+cat > "$site/images/lab-os.yaml" <<IMAGE
+# The demo's image for its namespace nodes: random bytes, spread by BitTorrent like any image.
+apiVersion: rackswarm.io/v1
+kind: Image
+metadata:
+  name: lab-os
+spec:
+  version: "1"
+  file: images/lab-os.img
+  sha256: "$(sha256sum "$site/images/lab-os.img" | cut -c1-64)"
+  kernel: boot/vmlinuz
+  initrd: boot/initrd.img
+  kernelArgs: [console=ttyS0, quiet]
+  pieceSize: 4MiB
+  postInstall:
+    - name: hostname
+      run: mkdir -p "\$RACKSWARM_ROOT/etc" && echo "\$RACKSWARM_NODE" > "\$RACKSWARM_ROOT/etc/hostname"
+IMAGE
+sed -i 's/^  image: debian-12$/  image: lab-os/' "$site"/racks/*.yaml
 sed -i "s|/srv/rackswarm/tftp|$work/tftp|; s|/srv/rackswarm/http|$work/http|; s|/etc/rackswarm/site.key|$work/site.key|; \
 s|^  interval: .*|  interval: 10s|; s|^    install: .*|    install: $([ "$vms" -gt 0 ] && echo 10m || echo 3m)|" \
     "$site/site.yaml"
@@ -91,8 +111,10 @@ for rack in ("r1", "r2"):
         documents.append(node)
     open(path, "w").write("\n---\n".join(documents))
 PY
-if [ "$vms" -gt 0 ]; then
-    # The VM nodes' image: make image's Debian 12 disk, by URL (downloaded once into the seed, then spread by
+if [ "$vms" -eq 0 ]; then
+    rm "$site/images/debian-12.yaml"
+else
+    # The VM nodes' image: the example's debian-12, pinned to this machine's make image build, by URL (downloaded once into the seed, then spread by
     # BitTorrent), installed by make installer's kernel and initramfs, which both loaders fetch.
     for boot in "$work/http" "$work/tftp"; do
         mkdir -p "$boot/installer"
@@ -111,7 +133,7 @@ documents = open(path).read().split("\n---\n")
 for i, doc in enumerate(documents):
     for n in range(1, vms + 1):
         if f"name: r1n{n}\n" in doc:
-            documents[i] = doc.replace("image: centos-7", "image: debian-12")
+            documents[i] = doc.replace("image: lab-os", "image: debian-12")
 open(path, "w").write("\n---\n".join(documents))
 PY
 fi
@@ -183,10 +205,9 @@ echo "converged in $(( $(date +%s) - started )) s"
 
 echo
 echo "== 5. A second commit: WEB on r1n3 and r2n1, and a new image for rack r2"
-cp "$site/images/centos-7.yaml" "$site/images/centos-7-r2.yaml"
-sed -i 's/^  name: centos-7$/  name: centos-7-r2/; s/^  version: .*/  version: "7.9.2207"/' \
-    "$site/images/centos-7-r2.yaml"
-sed -i 's/^  image: centos-7$/  image: centos-7-r2/' "$site/racks/r2.yaml"
+cp "$site/images/lab-os.yaml" "$site/images/lab-os-r2.yaml"
+sed -i 's/^  name: lab-os$/  name: lab-os-r2/; s/^  version: .*/  version: "2"/' "$site/images/lab-os-r2.yaml"
+sed -i 's/^  image: lab-os$/  image: lab-os-r2/' "$site/racks/r2.yaml"
 "$python" - "$site" <<'PY'
 import sys
 site = sys.argv[1]
@@ -199,7 +220,7 @@ for rack, node in (("r1", "r1n3"), ("r2", "r2n1")):
     open(path, "w").write("\n---\n".join(documents))
 PY
 git -C "$work/repo" add -A
-git -C "$work/repo" commit -q -m "WEB on r1n3 and r2n1; rack r2 moves to 7.9.2207"
+git -C "$work/repo" commit -q -m "WEB on r1n3 and r2n1; rack r2 moves to lab-os-r2 2"
 git -C "$work/repo" log --oneline -1
 echo "-- the preview against what the reconciler observed:"
 set +e

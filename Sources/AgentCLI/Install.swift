@@ -49,7 +49,10 @@ struct Install: AsyncParsableCommand {
     @Option(help: .duration("How long one post action may run (e.g. 600, 10m)."), transform: Quantity.durationFlag())
     var actionTimeout: Duration = .seconds(600)
 
-    @Flag(help: "Mount the image's root partition (its rootPartition) on --root for the post actions.")
+    @Flag(help: """
+        Mount the image's root partition (its rootPartition) on --root for the post actions, and install this \
+        agent binary there as /usr/local/bin/provision-agent when the image ships provision-agent.service.
+        """)
     var mountRoot = false
 
     @OptionGroup var verbosity: VerboseOption
@@ -80,10 +83,13 @@ struct Install: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let address = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
+        // The installed system runs this very binary: the install environment's agent, the reconciler's version.
+        let ownBinary = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let configuration = InstallConfiguration(
             arguments: arguments, disk: disk, root: root, listenHost: address.host, listenPort: address.port,
             seedFor: seedFor, reportInterval: reportInterval, giveUpAfter: giveUpAfter, actionTimeout: actionTimeout,
-            mountRootPartition: mountRoot)
+            mountRootPartition: mountRoot,
+            agentBinary: mountRoot ? ownBinary : nil)
         let client = NodeInstaller.makeHTTPClient()
         let outcome: Result<InstallInstructions, InstallError>
         do {

@@ -94,6 +94,39 @@ public struct InstalledRoot: Sendable {
                            + "image was written" + (last.errorOutput.isEmpty ? "" : ": \(last.errorOutput)"))
     }
 
+    /// Where the installed system runs the agent: the path `provision-agent.service` names.
+    public static let agentPath = "/usr/local/bin/provision-agent"
+    /// The unit an image ships when it wants the agent at boot.
+    public static let agentUnit = "/etc/systemd/system/provision-agent.service"
+
+    /// Copies `binary` (the install environment's own agent) to `root`'s `agentPath` when the image ships
+    /// `agentUnit`, mode 0755, replacing whatever is there: the image carries no agent of its own, so the installed
+    /// agent is the version that installed it, and the image's bytes do not change with every agent build.
+    /// Returns whether it copied.
+    @discardableResult
+    public static func installAgent(from binary: String, root: String) throws(InstallError) -> Bool {
+        guard FileManager.default.fileExists(atPath: root + agentUnit) else { return false }
+        let target = root + agentPath
+        let staging = target + ".rackswarm-new"
+        let failure = { (why: String) in
+            try? FileManager.default.removeItem(atPath: staging)
+            return InstallError(.postAction,
+                                "post action 'agent-binary' failed: copying \(binary) to \(target): \(why)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent,
+                                                    withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: staging)
+            try FileManager.default.copyItem(atPath: binary, toPath: staging)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: staging)
+        } catch {
+            throw failure(error.localizedDescription)
+        }
+        // Renamed into place: a crash leaves the old binary or the new one, never half of it.
+        guard rename(staging, target) == 0 else { throw failure(String(cString: strerror(errno))) }
+        return true
+    }
+
     /// Writes the installed agent's settings into `root`: `etc/rackswarm/agent.env` (node, port),
     /// `etc/rackswarm/agent.key` (mode 0600), and enables `provision-agent.service` when the image ships it.
     public static func writeAgentSettings(_ agent: InstallInstructions.Agent, node: String, root: String)
@@ -107,7 +140,7 @@ public struct InstalledRoot: Sendable {
             try Data((agent.key + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/agent.key"),
                                                     options: .atomic)
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory + "/agent.key")
-            let unit = "/etc/systemd/system/provision-agent.service"
+            let unit = agentUnit
             let wants = root + "/etc/systemd/system/multi-user.target.wants"
             if FileManager.default.fileExists(atPath: root + unit),
                 (try? FileManager.default.destinationOfSymbolicLink(atPath: wants + "/provision-agent.service")) == nil

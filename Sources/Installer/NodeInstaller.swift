@@ -32,15 +32,19 @@ public struct InstallConfiguration: Sendable {
     public var mountRootPartition: Bool
     /// Where the `booted` report's hardware inventory is read; nil sends none.
     public var hardware: HardwareProbe?
+    /// The agent binary the installed system runs, copied into the root when the image ships the agent's unit
+    /// (`InstalledRoot.installAgent`): the install environment passes its own. Nil copies nothing.
+    public var agentBinary: String?
 
     public init(arguments: InstallArguments, disk: String, root: String, listenHost: String = "0.0.0.0",
                 listenPort: Int = 6881, seedFor: Duration = .zero, reportInterval: Duration = .seconds(2),
                 seedHosts: [String]? = nil, giveUpAfter: Duration = .seconds(120),
                 backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200), cap: .seconds(5)),
                 actionTimeout: Duration = .seconds(600), mountRootPartition: Bool = false,
-                hardware: HardwareProbe? = HardwareProbe())
+                hardware: HardwareProbe? = HardwareProbe(), agentBinary: String? = nil)
     {
         self.hardware = hardware
+        self.agentBinary = agentBinary
         self.mountRootPartition = mountRootPartition
         self.arguments = arguments
         self.disk = disk
@@ -148,7 +152,8 @@ public struct NodeInstaller: Sendable {
     }
 
     /// The post actions, in the written image's root partition when the image declares one and the install
-    /// environment mounts it (`mountRootPartition`): mount, agent settings, the image's actions, sync, unmount.
+    /// environment mounts it (`mountRootPartition`): mount, the agent binary, its settings, the image's actions,
+    /// sync, unmount.
     /// Whatever fails, a mounted root is unmounted before the error goes on.
     func postInstall(_ instructions: InstallInstructions) async throws(InstallError) {
         let node = configuration.arguments.node
@@ -161,6 +166,10 @@ public struct NodeInstaller: Sendable {
             mounted = root
         }
         do throws(InstallError) {
+            if let binary = configuration.agentBinary, try InstalledRoot.installAgent(from: binary,
+                                                                                       root: configuration.root) {
+                logger.info("agent installed", metadata: ["path": "\(InstalledRoot.agentPath)"])
+            }
             if let agent = instructions.agent {
                 try InstalledRoot.writeAgentSettings(agent, node: node, root: configuration.root)
             }

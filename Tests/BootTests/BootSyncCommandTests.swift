@@ -17,8 +17,8 @@ struct BootSyncCommandTests {
             .replacingOccurrences(of: "/srv/rackswarm/tftp", with: directory.path + "/tftp")
             .replacingOccurrences(of: "/srv/rackswarm/http", with: directory.path + "/http")
         try text.write(toFile: siteFile, atomically: true, encoding: .utf8)
-        try directory.write("http/boot/vmlinuz", Data("kernel".utf8))
-        try directory.write("http/boot/initrd.img", Data("initrd".utf8))
+        try directory.write("http/installer/vmlinuz", Data("kernel".utf8))
+        try directory.write("http/installer/initramfs.img", Data("initrd".utf8))
         try directory.write("tftp/pxelinux.cfg/default", Data("DEFAULT local\n".utf8))
         let arguments = ["boot", "sync", "--repo", site, "--state", directory.path + "/absent.db"]
 
@@ -27,7 +27,7 @@ struct BootSyncCommandTests {
         #expect(first.status == 1, "\(first.output)")
         #expect(first.output.contains("wrote: r1n1: install"))
         #expect(first.output.contains("failed: boot: missingFile: node 'r2n4'")
-                && first.output.contains("\(directory.path)/tftp/boot/vmlinuz"), "\(first.output)")
+                && first.output.contains("\(directory.path)/tftp/installer/vmlinuz"), "\(first.output)")
         #expect(first.output.contains("failed: boot: missingFile: node 'r2n3'"))
         #expect(first.output.contains("dhcp: 8 reservations in \(directory.path)/dnsmasq-hosts"))
         #expect(try directory.read("dnsmasq-hosts").contains("52:54:00:77:02:04,10.77.0.24,r2n4,infinite"))
@@ -45,8 +45,8 @@ struct BootSyncCommandTests {
         #expect(document["hostsFile"] as? String == directory.path + "/dnsmasq-hosts")
         #expect(!json.output.contains("wrote: "), "the text lines are not printed with -o json")
 
-        try directory.write("tftp/boot/vmlinuz", Data("kernel".utf8))
-        try directory.write("tftp/boot/initrd.img", Data("initrd".utf8))
+        try directory.write("tftp/installer/vmlinuz", Data("kernel".utf8))
+        try directory.write("tftp/installer/initramfs.img", Data("initrd".utf8))
         let second = await runTool(binary, arguments)
         #expect(second.status == 0, "\(second.output)")
         #expect(second.output.contains("wrote: r2n4: install") && second.output.contains("wrote: r2n3: install"))

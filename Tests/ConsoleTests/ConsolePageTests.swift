@@ -65,7 +65,7 @@ struct ConsolePageTests {
         #expect(ready.body.contains("racks/r1.yaml:\(line)"))
         #expect(ready.body.contains("ipmi://127.0.0.1<"), "scheme and host, no port")
         #expect(ready.body.contains("<td>on (BMC)</td>"), "the power state the data source observed")
-        #expect(ready.body.contains("centos-7@7.9.2009"))
+        #expect(ready.body.contains("debian-12@12.15"))
         #expect(ready.body.contains("apache#1") && ready.body.contains("httpd-2.2.9-4.Gxdl.i386.rpm")
                 && ready.body.contains("/etc/init.d/httpd"))
         #expect(ready.body.contains("class=\"ok\">alive<"))
@@ -92,7 +92,7 @@ struct ConsolePageTests {
     @Test func swarmPageShowsPiecesPerRackSeedVersusPeersRateChartAndUploadStart() async throws {
         let harness = try await ConsoleHarness.make()
         let page = try await harness.page("/swarm")
-        #expect(page.body.contains("data-image=\"centos-7@7.9.2009\""))
+        #expect(page.body.contains("data-image=\"debian-12@12.15\""))
         // 4 MiB pieces, 16 per node: r1n1 and r1n3 whole, r1n2 has 42% = 6 whole pieces.
         #expect(page.body.contains("<td>38 / 48</td>"))
         #expect(page.body.contains("<svg class=\"chart\"") && occurrences(of: "<polyline", in: page.body) == 2)

@@ -31,7 +31,7 @@ final class ConsoleTestSite: @unchecked Sendable {
         "r3n1": .failed, "r3n2": .decommissioned, "r3n3": .unknown,
     ]
 
-    static let image = "centos-7@7.9.2009"
+    static let image = "debian-12@12.15"
     static let imageSize: Int64 = 64 << 20
 
     init() throws {
@@ -163,7 +163,7 @@ final class ConsoleTestSite: @unchecked Sendable {
           mac: "52:54:00:77:03:01"
           ip: 10.77.0.31
           bmc: {url: "redfish+https://10.99.0.31/redfish/v1/Systems/1"}
-          image: centos-7
+          image: debian-12
           services: [vod]
         ---
         apiVersion: rackswarm.io/v1
@@ -175,7 +175,7 @@ final class ConsoleTestSite: @unchecked Sendable {
           mac: "52:54:00:77:03:02"
           ip: 10.77.0.32
           bmc: {url: "ipmi://10.99.0.32:6230"}
-          image: centos-7
+          image: debian-12
           services: []
         ---
         apiVersion: rackswarm.io/v1
@@ -187,7 +187,7 @@ final class ConsoleTestSite: @unchecked Sendable {
           mac: "52:54:00:77:03:03"
           ip: 10.77.0.33
           bmc: {url: "ipmi://10.99.0.33"}
-          image: centos-7
+          image: debian-12
           services: []
 
         """

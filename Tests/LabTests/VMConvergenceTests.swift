@@ -131,7 +131,7 @@ struct VMConvergenceTests {
         try "lab/\nhttp/\ntftp/\ncache/\nstate.db*\n*.log\nbmc.password\nsite.key\n"
             .write(toFile: base + "/.gitignore", atomically: true, encoding: .utf8)
         try await VirtualDataCenterConvergenceTests.git(lab, ["init", "-q", "-b", "main"])
-        // Stored, not deflated: the image is 481 MiB and compressing it would only slow the test.
+        // Stored, not deflated: the image is 525 MiB and compressing it would only slow the test.
         try await VirtualDataCenterConvergenceTests.git(lab, ["-c", "core.compression=0", "add", "-A"])
         try await VirtualDataCenterConvergenceTests.git(lab, ["commit", "-q", "-m", "two VMs"])
 

@@ -52,21 +52,21 @@ struct DecommissionEraseTests {
     }
 
     @Test func theSiteFieldLoadsAndABadValueIsALocatedError() throws {
-        let (good, _) = try Self.load(decommission: "{erase: full, kernel: installer/vmlinuz, initrd: installer/i.img}")
+        let (good, _) = try Self.load(decommission: "{erase: full, kernel: eraser/vmlinuz, initrd: eraser/i.img}")
         let site = try #require(good.state?.site, "\(good.renderDiagnostics())")
-        #expect(site.decommission == DecommissionSettings(erase: .full, kernel: "installer/vmlinuz",
-                                                          initrd: "installer/i.img"))
-        #expect(good.state?.eraseKernel?.kernel == "installer/vmlinuz")
+        #expect(site.decommission == DecommissionSettings(erase: .full, kernel: "eraser/vmlinuz",
+                                                          initrd: "eraser/i.img"))
+        #expect(good.state?.eraseKernel?.kernel == "eraser/vmlinuz")
         let (defaulted, _) = try Self.load(decommission: "{erase: quick}")
         // No kernel named: the first image's install environment, with its kernel arguments.
-        #expect(defaulted.state?.eraseKernel?.kernel == "boot/vmlinuz")
-        #expect(defaulted.state?.eraseKernel?.arguments == ["console=ttyS0", "quiet"])
+        #expect(defaulted.state?.eraseKernel?.kernel == "installer/vmlinuz")
+        #expect(defaulted.state?.eraseKernel?.arguments == ["console=ttyS0"])
 
         let (bad, _) = try Self.load(decommission: "{erase: shred}")
         #expect(bad.state == nil)
         let rendered = bad.renderDiagnostics()
         #expect(rendered.contains("site.yaml:33:") && rendered.contains("shred"), "\(rendered)")
-        let (half, _) = try Self.load(decommission: "{erase: quick, kernel: installer/vmlinuz}")
+        let (half, _) = try Self.load(decommission: "{erase: quick, kernel: eraser/vmlinuz}")
         #expect(half.renderDiagnostics().contains("decommission names a kernel without an initrd"),
                 "\(half.renderDiagnostics())")
     }
@@ -80,7 +80,7 @@ struct DecommissionEraseTests {
         let store = MemoryStateStore()
         let node = RememberedNode(try #require(try PlannerTests.example().node(named: "r1n2")))
         await store.remember(node, at: Date())
-        await store.record(NodeStatus(phase: .ready, image: "centos-7@7.9.2009", rack: "r1"), lastError: nil,
+        await store.record(NodeStatus(phase: .ready, image: "debian-12@12.15", rack: "r1"), lastError: nil,
                            for: "r1n2", at: Date())
         let power = FakePowerDriver(state: .on)
         let boot = FakeBootDriver()
@@ -105,7 +105,7 @@ struct DecommissionEraseTests {
         try await store.journalStarted(ids[3], at: Date())
         let entry = try #require(await boot.entries["r1n2"])
         guard case .install(let kernel) = entry.mode else { Issue.record("not an install-environment entry"); return }
-        #expect(kernel.kernel == "boot/vmlinuz" && kernel.arguments.suffix(2) == ["rackswarm.node=r1n2",
+        #expect(kernel.kernel == "installer/vmlinuz" && kernel.arguments.suffix(2) == ["rackswarm.node=r1n2",
                                                                                   "rackswarm.erase=full"])
         let callsBefore = await power.calls.count
 

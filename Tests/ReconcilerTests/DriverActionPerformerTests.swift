@@ -78,7 +78,7 @@ struct DriverActionPerformerTests {
     }
 
     @Test func aRefusedImageStallsBeforeAnythingIsTouched() async throws {
-        let rig = try Rig(refused: ["centos-7@7.9.2009": "file has SHA-256 00…, the repo says 3f…"])
+        let rig = try Rig(refused: ["debian-12@12.15": "file has SHA-256 00…, the repo says 3f…"])
         let error = await #expect(throws: ActionFailure.self) { try await rig.run(.writeBootEntry) }
         #expect(error?.intent == .stalled)
         #expect(error?.message.contains("the repo says") == true)
@@ -132,7 +132,7 @@ struct DriverActionPerformerTests {
         let directory = try TemporaryDirectory("rackswarm-stall")
         let sqlite = try SQLiteStateStore(path: directory.path + "/state.db")
         var report = InstallReport(phase: .failed, image: rig.image.reference,
-                                   error: "disk /dev/vda holds 1073741824 bytes but image centos-7@7.9.2009 has "
+                                   error: "disk /dev/vda holds 1073741824 bytes but image debian-12@12.15 has "
                                        + "2147483648: nothing was written")
         report.stalled = true
         try await sqlite.recordInstall(report, for: "r1n1", at: Date())

@@ -23,7 +23,7 @@ struct DryRunCommandTests {
         var nodes: [String: Any] = [:]
         for (name, services) in [("r1n1", ["web"]), ("r1n2", ["web"]), ("r1n3", ["vod"]), ("r1n4", ["vod"]),
                                  ("r2n1", ["vod"]), ("r2n2", ["vod"]), ("r2n3", []), ("r2n4", [])] {
-            nodes[name] = ["phase": "ready", "image": "centos-7@7.9.2009", "services": services, "drifted": []]
+            nodes[name] = ["phase": "ready", "image": "debian-12@12.15", "services": services, "drifted": []]
         }
         try JSONSerialization.data(withJSONObject: ["nodes": nodes]).write(to: observed)
         let (status, stdout, _) = try runProcess(
@@ -70,7 +70,7 @@ struct DryRunGitTests {
             let desired = try #require(SiteLoader.load(path: repo + "/site").state)
             let store = try SQLiteStateStore(path: state)
             for node in desired.nodes {
-                let status = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: node.serviceNames,
+                let status = NodeStatus(phase: .ready, image: "debian-12@12.15", services: node.serviceNames,
                                         rack: node.rack.value)
                 try await store.record(status, lastError: errors[node.name], for: node.name, at: Date())
             }
@@ -144,7 +144,7 @@ extension DryRunGitTests {
         let inSync = try site.dryRun()
         #expect(inSync.status == 0, "\(inSync.stdout)\(inSync.stderr)")
         #expect(inSync.stdout.contains("No changes."))
-        try await store.record(NodeStatus(phase: .ready, image: "centos-7@7.8", services: ["web"], rack: "r1"),
+        try await store.record(NodeStatus(phase: .ready, image: "debian-12@12.14", services: ["web"], rack: "r1"),
                                lastError: nil, for: "r1n1", at: Date())
         let reimage = try site.dryRun()
         #expect(reimage.status == 2)
@@ -157,7 +157,7 @@ extension DryRunGitTests {
     @Test func statusShowsNodesByRack() async throws {
         let site = try SiteRepo()
         let store = try SQLiteStateStore(path: site.state)
-        try await store.record(NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: ["vod"], drifted: ["vod"],
+        try await store.record(NodeStatus(phase: .ready, image: "debian-12@12.15", services: ["vod"], drifted: ["vod"],
                                           rack: "r1"), lastError: nil, for: "r1n3", at: Date())
         try await store.record(NodeStatus(phase: .failed, rack: "r2"), lastError: "BMC refused the password",
                                for: "r2n1", at: Date())
@@ -165,8 +165,8 @@ extension DryRunGitTests {
                          "--state", site.state]
         let (status, text, _) = try runProcess(ValidateCommandTests.binary, arguments)
         #expect(status == 0)
-        #expect(text.contains("  r1n3     ready           centos-7@7.9.2009          vod(drift)\n"))
-        #expect(text.contains("  r2n1     failed          - -> centos-7@7.9.2009     -                    BMC refused the password\n"))
+        #expect(text.contains("  r1n3     ready           debian-12@12.15            vod(drift)\n"))
+        #expect(text.contains("  r2n1     failed          - -> debian-12@12.15       -                    BMC refused the password\n"))
         #expect(text.contains("1 failed, 1 ready, 6 unknown"))
         let (_, json, _) = try runProcess(ValidateCommandTests.binary, arguments + ["--output", "json"])
         let decoded = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]

@@ -52,7 +52,7 @@ struct ExecutorTests {
             .writeBootEntry, .setBootPXE, .powerCycle, .installImage, .bootLocal, .installService, .verifyServices,
         ])
         let observed = await store.observedState()
-        #expect(observed.nodes["r1n3"] == NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: ["vod"],
+        #expect(observed.nodes["r1n3"] == NodeStatus(phase: .ready, image: "debian-12@12.15", services: ["vod"],
                                                      rack: "r1"))
         #expect(Planner.plan(desired: desired, observed: observed).isEmpty)
         #expect(await store.journal(node: nil).allSatisfy { $0.state == .finished })
@@ -227,7 +227,7 @@ struct ExecutorTests {
     @Test func aNodeNeverProvisionedHereThatLeftTheRepoWaitsForAHuman() async throws {
         var desired = try PlannerTests.example()
         let store = MemoryStateStore()
-        await store.record(NodeStatus(phase: .ready, image: "centos-7@7.9.2009", rack: "r1"), lastError: nil,
+        await store.record(NodeStatus(phase: .ready, image: "debian-12@12.15", rack: "r1"), lastError: nil,
                            for: "r1n2", at: Date())
         desired.nodes.removeAll { $0.name == "r1n2" }
         desired.site.prune = true

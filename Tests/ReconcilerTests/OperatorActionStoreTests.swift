@@ -79,7 +79,7 @@ struct OperatorActionStoreTests {
         #expect(held.actions.filter { $0.rack == "r1" }.map(\.kind) == r1)
         // Decommissioning waits too.
         var observed = ObservedState()
-        observed.nodes["gone"] = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", rack: "r2")
+        observed.nodes["gone"] = NodeStatus(phase: .ready, image: "debian-12@12.15", rack: "r2")
         let pruning = Planner.plan(desired: desired, observed: observed, policy: .init(prune: true))
         #expect(pruning.actions.contains { $0.node == "gone" })
         let pruningHeld = Planner.plan(desired: desired, observed: observed,

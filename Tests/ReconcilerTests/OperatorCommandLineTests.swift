@@ -113,7 +113,7 @@ struct OperatorCommandLineTests {
         let inventory = HardwareInventory(
             cpus: 4, memoryBytes: 8 << 30, disks: [.init(name: "sda", bytes: 480 << 30, model: "SSD", serial: "S1")],
             nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up", speedMbps: 1000)])
-        try await store.recordInstall(InstallReport(phase: .booted, image: "centos-7@7.9.2009", hardware: inventory),
+        try await store.recordInstall(InstallReport(phase: .booted, image: "debian-12@12.15", hardware: inventory),
                                       for: "r1n1", at: Date())
         let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
                                                       ["status", "r1n1", "--repo", site, "--state", state])

@@ -28,14 +28,14 @@ struct PlannerGoldenTests {
         case .inSync:
             break
         case .reimage:
-            observed.nodes["r2n2"]?.image = "centos-7@7.8.2003"
+            observed.nodes["r2n2"]?.image = "debian-12@12.14"
             observed.nodes["r1n1"]?.phase = .failed
         case .serviceChanges:
             observed.nodes["r1n1"]?.services = ["web", "vod"]
             observed.nodes["r2n1"]?.drifted = ["vod"]
             observed.nodes["r2n3"]?.services = ["web"]
         case .decommissionPruned, .orphanedNotPruned:
-            observed.nodes["r3n1"] = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", services: [], rack: "r3")
+            observed.nodes["r3n1"] = NodeStatus(phase: .ready, image: "debian-12@12.15", services: [], rack: "r3")
             policy.prune = scenario == .decommissionPruned
         case .canary:
             observed = ObservedState()

@@ -41,7 +41,7 @@ struct PlannerTests {
         let desired = try Self.example()
         var observed = ObservedState().applying(Planner.plan(desired: desired, observed: ObservedState()),
                                                 desired: desired)
-        observed.nodes["r2n1"]?.image = "centos-7@7.8"
+        observed.nodes["r2n1"]?.image = "debian-12@12.14"
         let plan = Planner.plan(desired: desired, observed: observed)
         #expect(plan.changes == ["r2n1": .reimage])
         let cycle = try #require(plan.actions.first { $0.kind == .powerCycle })
@@ -67,7 +67,7 @@ struct PlannerTests {
         let desired = try Self.example()
         var observed = ObservedState().applying(Planner.plan(desired: desired, observed: ObservedState()),
                                                 desired: desired)
-        observed.nodes["old1"] = NodeStatus(phase: .ready, image: "centos-7@7.9.2009", rack: "r1")
+        observed.nodes["old1"] = NodeStatus(phase: .ready, image: "debian-12@12.15", rack: "r1")
         let kept = Planner.plan(desired: desired, observed: observed)
         #expect(kept.isEmpty && kept.orphaned == ["old1"])
         let pruned = Planner.plan(desired: desired, observed: observed, policy: .init(prune: true))

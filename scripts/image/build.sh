@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # `make image`: the example site's OS image (docs/os-image.md), a raw whole-disk image:
 #   MBR partition table; partition 1 FAT "RSBOOT" (syslinux, the kernel, a small initrd); partition 2 ext4
-#   "rackswarm-root" (Debian 12 minbase by debootstrap, systemd, rpm + dnf, provision-agent and its unit).
+#   "rackswarm-root" (Debian 12 minbase by debootstrap, systemd, rpm + dnf, the agent's unit, not the agent: the
+#   install environment installs its own, docs/install-environment.md).
 # Built without mounting anything: the root file system is written by mkfs.ext4 -d, the boot partition by mtools and
 # `syslinux --offset`. The kernel and its modules come from the installer's kernel package (build/installer/debs).
-# Usage: build.sh OUT_IMAGE AGENT_BINARY INSTALLER_DIR        Environment: DEBIAN_MIRROR (default: apt's first).
+# AGENT_BINARY is only checked against the image (every library it loads must be there); it is not copied in, so
+# the image's bytes do not depend on the project's commit.
+# Usage: build.sh OUT_IMAGE AGENT_BINARY INSTALLER_DIR
+# Environment: DEBIAN_MIRROR (default: apt's first), PINNED_SITE_IMAGE (the Image document whose sha256 the built
+# image is compared with; default examples/datacenter/images/debian-12.yaml).
 set -euo pipefail
 image=$(realpath -m "$1")
 agent=$(realpath "$2")
@@ -26,12 +31,10 @@ busybox_deb=$(ls "$installer"/debs/busybox-static_*.deb 2> /dev/null | head -1)
 rm -rf "$work"
 mkdir -p "$work"
 root="$work/root"
-# The root file system, cached by package list: debootstrap is the slow part.
-# The agent's shared libraries (ldd) come from the packages that own them on this (Debian 12) build host.
-agent_packages=$(ldd "$agent" | awk '/=> \// { print $3 }' | while read -r library; do
-    dpkg -S "*/${library##*/}" 2> /dev/null | grep -v -e '-dev' -e '-dbg' | head -1 | cut -d: -f1
-done | sort -u | paste -sd, -)
-packages=systemd,systemd-sysv,udev,kmod,iproute2,rpm,dnf,procps,busybox-static${agent_packages:+,$agent_packages}
+# The root file system, cached by package list: debootstrap is the slow part. The list is fixed (it does not follow
+# the agent): libssl3, libstdc++6 and zlib1g are what the agent loads beyond glibc; the check below names any
+# library a newer agent needs and the image lacks.
+packages=systemd,systemd-sysv,udev,kmod,iproute2,rpm,dnf,procps,busybox-static,libssl3,libstdc++6,zlib1g
 cache="$(dirname "$image")/debootstrap-$(echo "$suite $packages" | md5sum | cut -c1-12).tar"
 if [ ! -s "$cache" ]; then
     debootstrap --variant=minbase --include="$packages" "$suite" "$work/bootstrap" "$mirror" > "$work/debootstrap.log"
@@ -67,12 +70,14 @@ copy_modules() {
 }
 copy_modules "$root"
 
-# provision-agent and the unit that serves at boot (its settings come from the post-install actions); it must find
-# every library it needs in the image.
-install -D -m 0755 "$agent" "$root/usr/local/bin/provision-agent"
-objcopy --strip-all "$root/usr/local/bin/provision-agent"
-if missing=$(chroot "$root" ldd /usr/local/bin/provision-agent | grep 'not found'); then
-    echo "image/build.sh: the agent lacks libraries in the image: $missing" >&2
+# The unit that serves at boot, without the agent: the install environment copies its own agent to
+# /usr/local/bin/provision-agent during post-install and writes the settings. The agent must find every library
+# it loads in the image: checked on a copy that leaves again before the file system is written.
+install -D -m 0755 "$agent" "$root/tmp/provision-agent.check"
+missing=$(chroot "$root" ldd /tmp/provision-agent.check | grep 'not found' || true)
+rm -f "$root/tmp/provision-agent.check"
+if [ -n "$missing" ]; then
+    echo "image/build.sh: the agent loads libraries the image lacks (add their packages to \$packages): $missing" >&2
     exit 1
 fi
 install -D -m 0644 "$here/provision-agent.service" "$root/etc/systemd/system/provision-agent.service"
@@ -94,7 +99,7 @@ mkdir -p "$root/etc/rpm"
 printf '%%_dbpath /var/lib/rpm\n' > "$root/etc/rpm/macros.rackswarm"
 mkdir -p "$root/var/lib/rpm"
 
-# Reproducible: the same debootstrap cache, kernel package and agent give the same bytes (docs/os-image.md). Every
+# Reproducible: the same Debian packages and build tools give the same bytes (docs/os-image.md). Every
 # time inside the image is SOURCE_DATE_EPOCH (default: the kernel's own mtime, from its package); what tells two
 # builds apart (the machine's identity, logs, caches, backup files) is removed.
 epoch=${SOURCE_DATE_EPOCH:-$(stat -c %Y "$vmlinuz")}
@@ -121,10 +126,12 @@ copy_modules "$initrd"
 install -m 0755 "$here/boot-init" "$initrd/init"
 python3 "$here/../installer/newc.py" "$initrd" "$epoch" | zstd -q -T1 -12 -c > "$work/initrd.img"
 
-# Partition 2: the root file system, sized to its content plus room for services and logs (every byte of the
-# image crosses the network and is hashed: keep the slack small).
+# Partition 2: the root file system, sized to its content plus room for the agent the install environment copies
+# in (75 MiB today) and for services and logs. Free space costs a blank disk nothing (pieces of zeros are not
+# fetched), but every byte is hashed: keep the slack small.
 used_mib=$(( $(du -sm "$root" | cut -f1) ))
-root_mib=$(( used_mib + used_mib / 10 + 48 ))
+agent_room_mib=128
+root_mib=$(( used_mib + used_mib / 10 + 48 + agent_room_mib ))
 boot_mib=32
 rm -f "$work/root.ext4"
 # Fixed UUID and directory hash seed; mke2fs -d copies each file's atime and ctime from the build host (the ctime
@@ -173,4 +180,23 @@ dd if="$work/boot.vfat" of="$image.new" bs=1M seek=1 conv=notrunc,sparse status=
 dd if="$work/root.ext4" of="$image.new" bs=1M seek=$((1 + boot_mib)) conv=notrunc,sparse status=none
 mv "$image.new" "$image"
 rm -rf "$work"
-echo "image: $image ($total_mib MiB; root file system $used_mib MiB used)"
+sha=$(sha256sum "$image" | cut -c1-64)
+echo "image: $image ($total_mib MiB; root file system $used_mib MiB used; sha256 $sha)"
+
+# examples/datacenter pins the SHA-256 of this image as built when it was committed. A build elsewhere or later may
+# differ; that is a notice, not a failure (docs/os-image.md, "The SHA-256 examples/datacenter pins").
+pinned_doc=${PINNED_SITE_IMAGE:-$here/../../examples/datacenter/images/debian-12.yaml}
+pinned=$(awk '$1 == "sha256:" { gsub(/"/, "", $2); print $2 }' "$pinned_doc" 2> /dev/null | head -1)
+if [ -n "$pinned" ] && [ "$pinned" != "$sha" ]; then
+    cat <<NOTICE
+image: NOTICE: this image's SHA-256 is not the one $pinned_doc pins
+  built:  $sha
+  pinned: $pinned
+  The image is made of Debian's packages (the debootstrap tree from $mirror, the kernel and busybox
+  packages in $installer/debs) and of this host's build tools (e2fsprogs, dosfstools, mtools, syslinux, zstd,
+  kmod): a bookworm point release or kernel security update since the pin, or other tool versions, give other
+  bytes. Nothing is wrong with this build. make demo and the VM tests pin the SHA-256 of the image they use in
+  their own site repo; to use examples/datacenter as it is, pin this build's SHA-256 in your copy of it
+  (docs/os-image.md).
+NOTICE
+fi
