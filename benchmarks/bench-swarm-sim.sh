@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Swarm simulator benchmark (issue 21): `reconcile dev swarm-sim` over the lab's setting at N = 16 and 64 (flat, rack
-# waves, 10% churn), each as makespan / T_p2p. BENCH_SIM_LONG=1 (opt-in, not in the default `make bench`) adds
-# N = 256 and 1,024, the paper's scenario (230 nodes, 1.5 GB, 1 GbE, racks of 20 behind 10 GbE uplinks) and the
-# data-center series N = 16 ... 10,000 × 1.5 GB (10,000 does not yet run within minutes: see the README). With root, also the
-# namespace lab at N = 4, 8, 16 (flat and waves) and the simulator with the same file, pieces and rates beside it
-# (the validation pairs). Writes benchmarks/results/swarm-sim.json and swarm-sim.png, and the README table.
-# Knobs: BENCH_SIM_LONG=1 (above); BENCH_SIM_LAB=0 skips the lab pairs. Binaries from .build/release.
+# Swarm simulator benchmark (issue 21): `reconcile dev swarm-sim` over the data-center setting (1 GbE, racks of 20
+# behind 10 GbE uplinks, 1 MiB pieces) with a 256 MiB image at N = 16, 64, 256, 1,000 and 10 % churn at 256, and the
+# lab's setting at N = 16 (flat, rack waves), each as makespan / T_p2p and seed egress / F (a few CPU-minutes).
+# Opt-in, not in the default `make bench`: BENCH_SIM_LONG=1 adds the same series with the paper's 1.5 GB, the paper's
+# scenario (230 nodes, 1.5 GB) and 10 % churn at 1,000; BENCH_SIM_HUGE=1 adds 10,000 peers x 1.5 GB (not yet
+# within minutes: see the README). With root, also the namespace lab at N = 4, 8, 16 (flat and waves) and the
+# simulator with the same file, pieces and rates beside it (the validation pairs). Writes
+# benchmarks/results/swarm-sim.json and swarm-sim.png, and the README table.
+# Knobs: BENCH_SIM_LONG=1, BENCH_SIM_HUGE=1 (above); BENCH_SIM_LAB=0 skips the lab pairs. Binaries from
+# .build/release (BENCH_SIM_BIN to choose).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,6 +19,7 @@ OUT=$ROOT/benchmarks/results
 mkdir -p "$OUT"
 args=(--reconcile "$BIN/reconcile" --out "$OUT/swarm-sim.json")
 [ "${BENCH_SIM_LONG:-0}" = 1 ] && args+=(--long)
+[ "${BENCH_SIM_HUGE:-0}" = 1 ] && args+=(--huge)
 WORK=$(mktemp -d /dev/shm/rs-bench-sim.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 if [ "${BENCH_SIM_LAB:-1}" = 1 ] && [ "$(id -u)" = 0 ]; then

@@ -47,6 +47,7 @@ extension Dev {
         var timeLimit: Duration = .seconds(3600)
         @Flag(inversion: .prefixedNo, help: "The seed super-seeds (as `reconcile seed` does).") var superSeed = true
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
+        @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
         @OptionGroup var output: OutputOptions
 
         static func seconds(_ duration: Duration) -> Double {
@@ -82,7 +83,7 @@ extension Dev {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            let configuration = SwarmSimulation.Configuration(
+            var configuration = SwarmSimulation.Configuration(
                 peers: peers, racks: racks, fileBytes: file, pieceBytes: Int(piece), requestBytes: Int(request),
                 nodeRate: nodeRate, uplinkRate: uplink, coreRate: core, seedRate: seedRate,
                 hopLatency: Self.seconds(hopLatency),
@@ -90,6 +91,7 @@ extension Dev {
                 churnDelay: Self.seconds(churnDelay), seed: seed,
                 step: Self.seconds(step), superSeed: superSeed, superSeedInFlight: superSeedInFlight,
                 timeLimit: Self.seconds(timeLimit))
+            configuration.redundantHaves = redundantHaves
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
             let wall = started.duration(to: .now)

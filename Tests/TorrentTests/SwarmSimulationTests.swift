@@ -111,4 +111,21 @@ struct SwarmSimulationTests {
         #expect(result.refetchedVerifiedBlocks == 0)
         #expect(result.nodeTimes.filter { $0 == nil }.count == 2)
     }
+
+    /// Have-suppression (`SwarmDriver.announceVerified`): a leecher that has the piece hears nothing of it, so far
+    /// fewer `have`s go out, while the super-seed, which never says `interested`, still hears of every piece and so
+    /// still sees each offer delivered (its egress stays at one copy).
+    @Test func haveSuppressionSendsFewerHavesWithoutSlowingTheSwarm() {
+        var configuration = SwarmSimulation.Configuration(
+            peers: 16, fileBytes: 8 << 20, pieceBytes: 256 << 10, nodeRate: 5e6, seedRate: 5e6, seed: 5)
+        let suppressed = SwarmSimulation.run(configuration)
+        configuration.redundantHaves = true
+        let redundant = SwarmSimulation.run(configuration)
+        #expect(suppressed.finished == 16 && redundant.finished == 16)
+        // Every peer tells each of its ~16 connections of each of the 32 pieces when nothing is suppressed.
+        #expect(redundant.haves >= 16 * 32 * 12)
+        #expect(Double(suppressed.haves) < 0.8 * Double(redundant.haves), "\(suppressed.haves) \(redundant.haves)")
+        #expect(suppressed.seedEgressOverF < 1.1, "\(suppressed.seedEgressOverF)")
+        #expect(suppressed.makespan < 1.1 * redundant.makespan, "\(suppressed.makespan) \(redundant.makespan)")
+    }
 }

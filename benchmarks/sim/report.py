@@ -1,9 +1,9 @@
 """Plots and Markdown tables from the simulator series (benchmarks/sim/series.py's JSON).
 
 Usage: report.py RESULTS.json OUT_DIR [README.md]
-Writes OUT_DIR/swarm-sim.png (makespan / T_p2p and p50 / T_p2p against N, flat, waves and churn, the paper's
-scenario and the data-center runs) and, with validation pairs, OUT_DIR/swarm-sim-validation.png (lab against
-simulator at each N); prints the tables and, given README.md, replaces the part between the swarm-sim markers.
+Writes OUT_DIR/swarm-sim.png (makespan and p50 / T_p2p against N for the data-center series, the other runs as
+stars; seed egress / F against N; with validation pairs, lab against simulator at each N); prints the tables and,
+given README.md, replaces the part between the swarm-sim-table markers.
 """
 import json
 import sys
@@ -24,17 +24,19 @@ def cpu(result):
     return "–" if result.get("cpu_s") is None else f"{result['cpu_s']:.1f} s"
 
 
-lines = ["| run | N | makespan / T_p2p | p50 / T_p2p | p99 / T_p2p | T_p2p | seed egress / F | max uplink / F "
-         "| duplicate blocks | done | wall | CPU | memory |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+lines = ["| run | N | makespan / T_p2p | p50 / T_p2p | p99 / T_p2p | T_p2p | survivors' makespan / their bound "
+         "| seed egress / F | max uplink / F | duplicate blocks | done | CPU | memory |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 for run in data["runs"]:
     r = run["result"]
     b = r["bound_p2p_s"]
     uplink = max(r["uplink_bytes_over_F"]) if r["uplink_bytes_over_F"] else None
+    churned = r.get("killed", 0) > 0
+    survivors = f"{r['makespan_s'] / r['bound_survivors_s']:.3f}" if churned else "–"
     lines.append(f"| {run['label']} | {run['peers']} | {r['makespan_s'] / b:.3f} | {r['p50_s'] / b:.3f} | "
-                 f"{r['p99_s'] / b:.3f} | {b:.2f} s | {r['seed_egress_over_F']:.2f} | "
+                 f"{r['p99_s'] / b:.3f} | {b:.2f} s | {survivors} | {r['seed_egress_over_F']:.2f} | "
                  f"{'–' if uplink is None else f'{uplink:.2f}'} | {r['duplicate_blocks']} | "
-                 f"{r['finished']}/{r['survivors']} | {r['wall_s']:.1f} s | "
-                 f"{cpu(r)} | {r['max_rss_mib']:.0f} MiB |")
+                 f"{r['finished']}/{r['survivors']} | {cpu(r)} | {r['max_rss_mib']:.0f} MiB |")
 table = "\n".join(lines)
 if data.get("validation"):
     rows = ["| method | N | lab makespan | sim makespan | sim / lab | lab p50 | sim p50 | sim / lab | lab CPU busy |",
@@ -46,47 +48,55 @@ if data.get("validation"):
     table += "\n\nValidation against the namespace lab (same N, file, pieces and rates):\n\n" + "\n".join(rows)
 print(table)
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-for group, style in (("flat", "o-"), ("waves", "s-"), ("churn", "^-")):
+valid = data.get("validation") or []
+fig, axes = plt.subplots(1, 3 if valid else 2, figsize=(16 if valid else 11, 4.2))
+series_groups = sorted({r["group"] for r in data["runs"] if r["group"].startswith("dc-") and "churn" not in r["group"]})
+for group, marker in zip(series_groups, "osd^v"):
     runs = sorted((r for r in data["runs"] if r["group"] == group), key=lambda r: r["peers"])
-    if runs:
-        xs = [r["peers"] for r in runs]
-        axes[0].plot(xs, [r["result"]["makespan_s"] / r["result"]["bound_p2p_s"] for r in runs], style,
-                     label=f"{group} makespan")
-        axes[0].plot(xs, [r["result"]["p50_s"] / r["result"]["bound_p2p_s"] for r in runs], style, alpha=0.4,
-                     label=f"{group} p50")
+    xs = [r["peers"] for r in runs]
+    line, = axes[0].plot(xs, [r["result"]["makespan_s"] / r["result"]["bound_p2p_s"] for r in runs], marker + "-",
+                         label=f"{group} makespan")
+    axes[0].plot(xs, [r["result"]["p50_s"] / r["result"]["bound_p2p_s"] for r in runs], marker + ":",
+                 color=line.get_color(), alpha=0.5, label=f"{group} p50")
+    axes[1].plot(xs, [r["result"]["seed_egress_over_F"] for r in runs], marker + "-", color=line.get_color(),
+                 label=group)
 for run in data["runs"]:
-    if run["group"] in ("paper", "paper-waves", "dc"):
+    if run["group"] not in series_groups:
         r = run["result"]
-        axes[0].plot([run["peers"]], [r["makespan_s"] / r["bound_p2p_s"]], "k*", markersize=10)
-        axes[0].annotate(run["label"], (run["peers"], r["makespan_s"] / r["bound_p2p_s"]), fontsize=7)
+        bound = r["bound_survivors_s"] if r.get("killed", 0) else r["bound_p2p_s"]
+        axes[0].plot([run["peers"]], [r["makespan_s"] / bound], "k*", markersize=8)
+        axes[0].annotate(run["label"], (run["peers"], r["makespan_s"] / bound), fontsize=6)
 axes[0].set_xscale("log")
 axes[0].axhline(1.0, color="grey", linestyle=":")
 axes[0].axhline(1.3, color="red", linestyle=":", label="goal 1.3×")
 axes[0].set_xlabel("peers N")
-axes[0].set_ylabel("time / T_p2p")
+axes[0].set_ylabel("time / T_p2p (churn: survivors' bound)")
 axes[0].set_title("Simulated makespan and p50 against the bound")
 axes[0].legend(fontsize=7)
-valid = data.get("validation") or []
+axes[1].set_xscale("log")
+axes[1].axhline(1.2, color="red", linestyle=":", label="goal 1.2 F")
+axes[1].set_ylim(0.9, max(1.5, max((r["result"]["seed_egress_over_F"] for r in data["runs"]), default=1) + 0.1))
+axes[1].set_xlabel("peers N")
+axes[1].set_ylabel("seed egress / F")
+axes[1].set_title("What the seed sent")
+axes[1].legend(fontsize=7)
 if valid:
     for method, style in (("flat", "o"), ("waves", "s")):
         vs = sorted((v for v in valid if v["method"] == method), key=lambda v: v["nodes"])
-        axes[1].plot([v["nodes"] for v in vs], [v["lab_makespan_s"] / v["bound_p2p_s"] for v in vs], style + "-",
+        axes[2].plot([v["nodes"] for v in vs], [v["lab_makespan_s"] / v["bound_p2p_s"] for v in vs], style + "-",
                      label=f"lab {method} makespan")
-        axes[1].plot([v["nodes"] for v in vs], [v["sim_makespan_s"] / v["bound_p2p_s"] for v in vs], style + "--",
+        axes[2].plot([v["nodes"] for v in vs], [v["sim_makespan_s"] / v["bound_p2p_s"] for v in vs], style + "--",
                      label=f"sim {method} makespan")
-    axes[1].set_xlabel("peers N")
-    axes[1].set_ylabel("makespan / T_p2p")
-    axes[1].set_title("Lab against simulator")
-    axes[1].legend(fontsize=7)
-else:
-    axes[1].axis("off")
+    axes[2].set_xlabel("peers N")
+    axes[2].set_ylabel("makespan / T_p2p")
+    axes[2].set_title("Lab against simulator")
+    axes[2].legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(f"{out_dir}/swarm-sim.png", dpi=110)
 
 if readme:
     text = open(readme).read()
-    begin, end = "<!-- swarm-sim:begin -->", "<!-- swarm-sim:end -->"
+    begin, end = "<!-- swarm-sim-table:begin -->", "<!-- swarm-sim-table:end -->"
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         _, tail = rest.split(end, 1)

@@ -1,12 +1,13 @@
 """Runs `reconcile dev swarm-sim` over a series of configurations and the namespace lab beside it.
 
-Usage: series.py --reconcile BIN --out results/swarm-sim.json [--long] [--lab-json FILE]
+Usage: series.py --reconcile BIN --out results/swarm-sim.json [--long] [--huge] [--lab-json FILE]
 Each run is one process (its wall time and peak RSS are its own); the JSON holds every configuration with its
 result. --lab-json: a distribution-lab JSON (benchmarks/lab/lab.py) with flat and waves runs at N = 4, 8, 16,
 simulated with the same file, pieces and rates so that the two can be compared (the `validation` list).
 """
 import argparse
 import json
+import os
 import subprocess
 import time
 
@@ -27,32 +28,38 @@ def simulate(reconcile, label, args):
     return {"label": label, "args": args, "result": result}
 
 
-def series(long):
-    """(label, group, N, args) for every run: the lab's setting at growing N, the paper's scenario, churn."""
+def datacenter(n, file, step="0.01"):
+    """The paper's setting at N peers: 1 GbE nodes and seed, racks of 20 behind 10 GbE uplinks, 1 MiB pieces and
+    requests (coarse requests keep 10,000 peers tractable; see the README)."""
+    return ["--peers", str(n), "--racks", str(max(1, -(-n // 20))), "--file", file, "--piece", "1M",
+            "--request", "1M", "--node-rate", "1Gbit", "--seed-rate", "1Gbit", "--uplink", "10Gbit",
+            "--step", step]
+
+
+def series(long, huge):
+    """(label, group, N, args) for every run.
+
+    Default (a few CPU-minutes): the data-center setting with a 256 MiB image at N = 16, 64, 256, 1,000, with 10 %
+    churn at 256, and the lab's setting at N = 16 (flat, waves). --long: the same series with the paper's 1.5 GB,
+    the paper's scenario (230 peers, also in rack waves) and 10 % churn at 1,000. --huge: 10,000 peers × 1.5 GB.
+    """
     runs = []
     lab = ["--file", "32M", "--piece", "256K", "--node-rate", LAB_RATE, "--seed-rate", LAB_RATE]
-    for n in (16, 64, 256, 1024) if long else (16, 64):
-        racks = max(1, n // 4)
-        runs.append((f"lab-flat-{n}", "flat", n, lab + ["--peers", str(n), "--racks", str(racks)]))
-        runs.append((f"lab-waves-{n}", "waves", n, lab + ["--peers", str(n), "--racks", str(racks),
-                                                          "--first-wave", "1"]))
-        runs.append((f"lab-churn-{n}", "churn", n, lab + ["--peers", str(n), "--racks", str(racks),
-                                                          "--churn", "0.1"]))
-    # The paper's scenario: 230 nodes, 1.5 GB, 1 GbE, racks of 20 behind 10 GbE uplinks (1 MiB requests).
-    paper = ["--peers", "230", "--racks", "12", "--file", "1536M", "--piece", "1M", "--request", "1M",
-             "--node-rate", "1Gbit", "--seed-rate", "1Gbit", "--uplink", "10Gbit", "--step", "0.005"]
-    if not long:
-        return runs
-    runs.append(("paper-flat-230", "paper", 230, paper))
-    runs.append(("paper-waves-230", "paper-waves", 230, paper + ["--first-wave", "1"]))
-    # Data-center scale: the paper's setting (racks of 20 behind 10 GbE) from one rack to 10,000 peers.
-    for n in (16, 64, 256, 1000, 10000):
-        big = ["--peers", str(n), "--racks", str(max(1, n // 20)), "--file", "1536M", "--piece", "1M",
-               "--request", "1M", "--node-rate", "1Gbit", "--seed-rate", "1Gbit", "--uplink", "10Gbit",
-               "--step", "0.01"]
-        runs.append((f"dc-flat-{n}", "dc", n, big))
-        if n == 1000:
-            runs.append((f"dc-churn-{n}", "dc-churn", n, big + ["--churn", "0.1"]))
+    runs.append(("lab-flat-16", "lab-flat", 16, lab + ["--peers", "16", "--racks", "4"]))
+    runs.append(("lab-waves-16", "lab-waves", 16, lab + ["--peers", "16", "--racks", "4", "--first-wave", "1"]))
+    for n in (16, 64, 256, 1000):
+        runs.append((f"dc-256M-{n}", "dc-256M", n, datacenter(n, "256M")))
+    runs.append(("dc-256M-churn-256", "dc-256M-churn", 256, datacenter(256, "256M") + ["--churn", "0.1"]))
+    if long:
+        # The paper's scenario: 230 nodes, 1.5 GB, 1 GbE, racks of 20 behind 10 GbE uplinks.
+        paper = datacenter(230, "1536M", step="0.005")
+        runs.append(("paper-flat-230", "paper", 230, paper))
+        runs.append(("paper-waves-230", "paper-waves", 230, paper + ["--first-wave", "1"]))
+        for n in (16, 64, 256, 1000):
+            runs.append((f"dc-1.5G-{n}", "dc-1.5G", n, datacenter(n, "1536M")))
+        runs.append(("dc-1.5G-churn-1000", "dc-1.5G-churn", 1000, datacenter(1000, "1536M") + ["--churn", "0.1"]))
+    if huge:
+        runs.append(("dc-1.5G-10000", "dc-1.5G", 10000, datacenter(10000, "1536M")))
     return runs
 
 
@@ -80,16 +87,20 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reconcile", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--long", action="store_true", help="add 1,000 and 10,000 peers × 1.5 GB")
+    parser.add_argument("--long", action="store_true", help="add the 1.5 GB series and the paper's scenario")
+    parser.add_argument("--huge", action="store_true", help="add 10,000 peers × 1.5 GB")
     parser.add_argument("--lab-json")
     args = parser.parse_args()
     document = {"runs": [], "validation": []}
-    for label, group, n, run_args in series(args.long):
+    for label, group, n, run_args in series(args.long, args.huge):
         record = simulate(args.reconcile, label, run_args)
         record.update({"group": group, "peers": n})
         document["runs"].append(record)
     if args.lab_json:
         document["validation"] = validation(args.reconcile, args.lab_json)
+    elif os.path.exists(args.out):
+        # No lab this time (not root, or BENCH_SIM_LAB=0): keep the last validation pairs, dated in the README.
+        document["validation"] = json.load(open(args.out)).get("validation", [])
     with open(args.out, "w") as out:
         json.dump(document, out, indent=1)
 

@@ -218,13 +218,7 @@ final class SimulatedNode {
         scheduler.verified(index)
         have.insert(index)
         world.verified(self, piece: index)
-        for peer in peers.values where peer.handshakeReceived {
-            if peer.has.contains(index) {
-                peer.interesting -= 1
-                updateInterest(peer)
-            }
-            world.send(.have(index), from: self, to: peer)
-        }
+        announceVerified(index)
         guard have.isComplete else { return }
         world.finished(self)
         announce(.completed)

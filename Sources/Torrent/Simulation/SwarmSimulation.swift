@@ -38,6 +38,8 @@ public enum SwarmSimulation {
         public var superSeedInFlight: Int?
         /// Virtual time after which the run stops, finished or not.
         public var timeLimit: Double
+        /// Every `have` to every peer (`TorrentConfiguration.redundantHaves`), for comparison with have-suppression.
+        public var redundantHaves = false
 
         /// A configuration with the engine's and the lab's defaults.
         public init(
@@ -99,6 +101,8 @@ public enum SwarmSimulation {
         public var longestIdle: Double
         /// When the seed sent its last byte.
         public var seedLastByte: Double
+        /// `have` messages sent (after have-suppression; the super-seed's offers included).
+        public var haves: Int
         public var events: Int
         public var steps: Int
 
@@ -108,7 +112,7 @@ public enum SwarmSimulation {
             case uplinkBytesOverF = "uplink_bytes_over_F", duplicateBlocks = "duplicate_blocks"
             case refetchedVerifiedBlocks = "refetched_verified_blocks", nodeTimes = "node_times_s"
             case survivors, finished, killed, returned, drops, longestIdle = "longest_idle_s"
-            case seedLastByte = "seed_last_byte_s", events, steps
+            case seedLastByte = "seed_last_byte_s", haves, events, steps
         }
     }
 

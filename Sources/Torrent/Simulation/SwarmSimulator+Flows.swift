@@ -142,7 +142,6 @@ extension SwarmSimulator {
             uplinkBytesOverF: uplinkBytes.map { Double($0) / file }, duplicateBlocks: duplicates,
             refetchedVerifiedBlocks: refetchedBlocks, nodeTimes: times, survivors: survivors, finished: done.count,
             killed: killed, returned: returned, drops: drops, longestIdle: longestIdle, seedLastByte: seedLastByte,
-            events: eventCount,
-            steps: steps)
+            haves: haves, events: eventCount, steps: steps)
     }
 }

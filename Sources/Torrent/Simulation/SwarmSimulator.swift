@@ -62,6 +62,7 @@ final class SwarmSimulator {
     var duplicateBlocks = 0
     var refetched = 0
     var eventCount = 0
+    var haves = 0
     var steps = 0
     let infoHash = [UInt8](repeating: 0x5A, count: 20)
     static let port = 6881
@@ -114,6 +115,7 @@ final class SwarmSimulator {
     /// Sends a message; those a node sends in one step over paths of one latency travel as one event.
     func send(_ message: SimulatedMessage, from node: SimulatedNode, to peer: SimulatedPeer) {
         guard let receiver = peer.counterpart else { return }
+        if case .have = message { haves += 1 }
         let destination = peer.remote
         let slot = node.index * SimulatedNetwork.latencyClasses + network.latencyClass(node.index, destination)
         if outbox[slot].isEmpty {
@@ -219,6 +221,7 @@ final class SwarmSimulator {
             listenHost: nil, rack: rack, superSeed: index == 0 && configuration.superSeed,
             randomSeed: configuration.seed &* 0x9E37_79B9 &+ UInt64(index) &* 7919 &+ UInt64(generation))
         if let inFlight = configuration.superSeedInFlight { settings.superSeedInFlight = inFlight }
+        settings.redundantHaves = configuration.redundantHaves
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node
         lastBlockAt[index] = now

@@ -16,6 +16,8 @@ class PeerState {
     var amInterested = false
     var peerChoking = true
     var peerInterested = false
+    /// It said `interested` at some point: it lacks pieces, so it is no super-seed (see `announceVerified`).
+    var saidInterested = false
 
     var has: Bitfield
     /// Pieces it has that we lack (decides our interest).
@@ -113,6 +115,7 @@ extension SwarmDriver {
     /// The peer said `interested` or `not interested`.
     func peerInterest(_ peer: Connection, _ interested: Bool) {
         peer.peerInterested = interested
+        if interested { peer.saidInterested = true }
         peer.updateActivity(now: currentTime)
         noteSlots(peer)
         fillUploadSlots()
@@ -155,6 +158,26 @@ extension SwarmDriver {
                 availability: scheduler.picker.availability, now: currentTime, using: &random) ?? []
         for offer in made {
             if let peer = peers[offer.peer] { signal(.have(offer.piece), to: peer) }
+        }
+    }
+
+    /// We verified piece `index`: peers that have it lose a reason for our interest, and the others hear of it.
+    ///
+    /// Have-suppression: no `have` to a peer that has the piece and once said `interested`. It would change nothing
+    /// it decides (its interest and its rarest-first counts are about pieces it lacks), and at scale the `have`s
+    /// are most of the messages (a piece to each of ~80 connections). A peer that never said `interested` hears of
+    /// every piece: it may be a super-seed (BEP 16), which shows its offers as `have`s, so it appears to hold
+    /// them, and counts our `have` of an offered piece as that offer delivered. The wire is unchanged (fewer of
+    /// one message); the cost is that two peers that both end complete may not see each other complete, so they
+    /// part on the idle timeout (neither interested) instead of at once as `both seeds`.
+    func announceVerified(_ index: Int) {
+        for peer in peers.values where peer.handshakeReceived {
+            if peer.has.contains(index) {
+                peer.interesting -= 1
+                updateInterest(peer)
+                if peer.saidInterested, !configuration.redundantHaves { continue }
+            }
+            signal(.have(index), to: peer)
         }
     }
 

@@ -50,6 +50,9 @@ public struct TorrentConfiguration: Sendable {
     public var superSeedInFlight: Int
     /// Seconds without a block sent after which a super-seed offers a piece elsewhere (the peer sat on the offer).
     public var superSeedOfferTimeout: Int
+    /// Send a `have` for each verified piece to every peer, also to one that has it and once said `interested`
+    /// (off: have-suppression, `SwarmDriver.announceVerified`; on: for comparison runs).
+    public var redundantHaves = false
     /// Bad pieces after which a peer is banned.
     public var maxBadPieces: Int
     /// Upload cap in bytes per second (nil = none).

@@ -155,14 +155,7 @@ extension TorrentSession {
         have.insert(index)
         verifiedBytes += Int64(metainfo.size(ofPiece: index))
         if have.setCount == 1 { firstPiece.succeed() }
-        for peer in peers.values where peer.handshakeReceived {
-            if peer.has.contains(index) {
-                peer.interesting -= 1
-                updateInterest(peer)
-            }
-            peer.send(.have(piece: UInt32(index)), flush: false)
-            peer.channel.flush()
-        }
+        announceVerified(index)
         if have.isComplete {
             storage.sync()
             logger.info("download complete", metadata: ["torrent.bytes": "\(metainfo.length)"])
