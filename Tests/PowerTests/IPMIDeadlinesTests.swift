@@ -33,10 +33,12 @@ struct IPMIDeadlinesTests {
 
     @Test func aDatagramBeforeTheDeadlineWinsAndItsSpentDeadlineLeavesTheNextReceiveAlone() async {
         let mailbox = IPMIMailbox()
-        // Deadlines far from the sleeps below, so a loaded machine that oversleeps cannot fail the checks.
-        let first = ContinuousClock.now.advanced(by: .milliseconds(200))
+        // The datagram goes in once the receive waits, not after a fixed sleep: when 57 suites start at once, the
+        // receive's task can start after a short deadline, and a datagram queued then would go to the next receive.
+        // The deadline is far enough off that a loaded machine still delivers before it.
+        let first = ContinuousClock.now.advanced(by: .seconds(2))
         async let answer = mailbox.receive(until: first, deadlines: deadlines)
-        try? await Task.sleep(for: .milliseconds(20))
+        while !mailbox.isWaiting, ContinuousClock.now < first { try? await Task.sleep(for: .milliseconds(1)) }
         mailbox.deliver([1, 2, 3])
         #expect(await answer == [1, 2, 3])
         // The first receive's deadline fires while this one waits: it must not end it.

@@ -182,6 +182,9 @@ final class IPMIMailbox: Sendable {
     /// Datagrams beyond this many unread ones are dropped (a flooding peer cannot grow memory).
     private static let capacity = 64
 
+    /// Whether a receive is waiting for a datagram (its deadline set).
+    var isWaiting: Bool { state.withLockedValue { $0.waiter != nil } }
+
     func deliver(_ bytes: [UInt8]) {
         let waiter = state.withLockedValue { state -> CheckedContinuation<[UInt8]?, Never>? in
             if let waiter = state.waiter {
