@@ -34,7 +34,19 @@ enum LibtorrentPeer {
                 print("DONE", st.total_payload_download, flush=True)
                 sys.exit(0)
             time.sleep(0.05)
-        print("TIMEOUT", h.status().progress, flush=True)
+        st = h.status()
+        print("TIMEOUT", st.progress, flush=True)
+        # What a stalled transfer looked like from this side, for the test's failure message.
+        try:
+            print("MISSING", [i for i, got in enumerate(st.pieces) if not got], flush=True)
+            for info in h.get_peer_info():
+                flags = {name: bool(info.flags & getattr(lt.peer_info, name))
+                         for name in ("interesting", "choked", "remote_interested", "remote_choked")}
+                print("PEER", info.ip, flags, "has", [i for i, got in enumerate(info.pieces) if got],
+                      "queue", info.download_queue_length, "requests_out", info.request_timeout, flush=True)
+            print("DOWNLOADING", h.get_download_queue(), flush=True)
+        except Exception as error:
+            print("NO DIAGNOSTICS", repr(error), flush=True)
         sys.exit(1 if mode == "leech" else 0)
         """
 
