@@ -44,24 +44,22 @@ public struct HTML: Sendable, CustomStringConvertible {
 
     /// Escapes the five characters that matter in text and in double-quoted attribute values.
     public static func escape(_ value: String) -> String {
-        let special: (UInt8) -> Bool = {
-            $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">")
-                || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'")
+        guard value.utf8.contains(where: { entity(for: $0) != nil }) else { return value }
+        var buffer = HTMLBuffer(capacity: value.utf8.count + 16)
+        buffer.text(value)
+        return buffer.html.rendered
+    }
+
+    /// The entity that stands for an ASCII byte text must not carry as it is; nil for every other byte.
+    fileprivate static func entity(for byte: UInt8) -> StaticString? {
+        switch byte {
+        case UInt8(ascii: "&"): "&amp;"
+        case UInt8(ascii: "<"): "&lt;"
+        case UInt8(ascii: ">"): "&gt;"
+        case UInt8(ascii: "\""): "&quot;"
+        case UInt8(ascii: "'"): "&#39;"
+        default: nil
         }
-        guard value.utf8.contains(where: special) else { return value }
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for character in value.unicodeScalars {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(character)
-            }
-        }
-        return out
     }
 }
 
@@ -120,22 +118,14 @@ struct HTMLBuffer {
         name.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
-    /// `HTML.escape(value)`, byte by byte: the five characters are ASCII, and UTF-8 never uses an ASCII byte
-    /// inside a longer sequence, so the bytes between them are copied as they are.
+    /// `value` escaped, byte by byte: the five characters are ASCII, and UTF-8 never uses an ASCII byte inside a
+    /// longer sequence, so the bytes between them are copied as they are.
     private mutating func writeEscaped(_ value: String) {
         var value = value
         value.withUTF8 { bytes in
             var start = 0
             for index in bytes.indices {
-                let entity: StaticString
-                switch bytes[index] {
-                case UInt8(ascii: "&"): entity = "&amp;"
-                case UInt8(ascii: "<"): entity = "&lt;"
-                case UInt8(ascii: ">"): entity = "&gt;"
-                case UInt8(ascii: "\""): entity = "&quot;"
-                case UInt8(ascii: "'"): entity = "&#39;"
-                default: continue
-                }
+                guard let entity = HTML.entity(for: bytes[index]) else { continue }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
                 write(entity)
                 start = index + 1

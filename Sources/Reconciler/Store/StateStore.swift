@@ -116,16 +116,12 @@ extension JournalEntry {
 }
 
 /// `StateStore.changeToken`: equal tokens from one store mean nothing was written in between.
+@PublicMemberwiseInit
 public struct StoreChangeToken: Sendable, Hashable {
     /// Commits by other connections, as the store's own connection counts them (SQLite: `PRAGMA data_version`).
     public var others: Int64
     /// Rows this connection changed since it opened (SQLite: `sqlite3_total_changes`).
     public var own: Int64
-
-    public init(others: Int64, own: Int64) {
-        self.others = others
-        self.own = own
-    }
 }
 
 /// What a status view of the whole site reads about one node (`StateStore.nodeOverviews`).
