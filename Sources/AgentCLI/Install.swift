@@ -79,7 +79,7 @@ struct Install: AsyncParsableCommand {
             }
             arguments = try KernelCommandLine.installArguments(KernelCommandLine.split(text), source: source)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(error.detail)\n".utf8))
             throw ExitCode(2)
         }
         let address = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
@@ -103,7 +103,7 @@ struct Install: AsyncParsableCommand {
         case .success(let instructions):
             print("installed \(instructions.image) on \(disk); rebooting")
         case .failure(let error):
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(error.detail)\n".utf8))
             // 75 (EX_TEMPFAIL) when booting the install again may work, 1 when a human must act.
             throw ExitCode(error.intent == .transient ? 75 : 1)
         }

@@ -68,10 +68,10 @@ struct MetainfoMktorrentTests {
 
 struct ErrorIntentTests {
     @Test func errorsSayWhetherAHumanMustAct() {
-        #expect(MetainfoError(code: .inconsistentPieces, detail: "").intent == .stalled)
-        #expect(StorageError(code: .tooSmall, detail: "").intent == .stalled)
-        #expect(StorageError(code: .write, detail: "").intent == .transient)
-        #expect(TorrentError(code: .listen, detail: "").intent == .waiting(retryAfter: .seconds(5)))
+        #expect(MetainfoError(.inconsistentPieces, "").intent == .stalled)
+        #expect(StorageError(.tooSmall, "").intent == .stalled)
+        #expect(StorageError(.write, "").intent == .transient)
+        #expect(TorrentError(.listen, "").intent == .waiting(retryAfter: .seconds(5)))
     }
 
     @Test func seedingAnImageThatIsTooSmallIsStalled() async throws {

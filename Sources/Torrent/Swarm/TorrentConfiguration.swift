@@ -1,3 +1,5 @@
+import RackswarmCore
+
 /// How a torrent session behaves on the network.
 public struct TorrentConfiguration: Sendable {
     /// Where to accept peers (`nil` = do not listen); port 0 picks a free port.
@@ -207,19 +209,24 @@ public struct SwarmStatistics: Sendable, Equatable {
 }
 
 /// A session-level failure.
-public struct TorrentError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What failed, and whether retrying can help.
-    public enum Code: String, Sendable {
-        case storage = "storage failed"
-        case listen = "cannot listen"
-        case stopped = "session stopped"
-        case tracker = "tracker request failed"
+public typealias TorrentError = CodedError<TorrentErrorCode>
+
+/// What failed in a session, and whether retrying can help.
+public enum TorrentErrorCode: String, ErrorCode {
+    case storage = "storage failed"
+    case listen = "cannot listen"
+    case stopped = "session stopped"
+    case tracker = "tracker request failed"
+
+    /// Tracker failures are retried; a listen failure waits for the port; storage failures need a look.
+    public var intent: ErrorIntent {
+        switch self {
+        case .tracker: .transient
+        case .listen: .waiting(retryAfter: .seconds(5))
+        case .storage: .stalled
+        case .stopped: .transient
+        }
     }
 
-    /// The kind of failure.
-    public var code: Code
-    /// Detail for the operator.
-    public var detail: String
-
-    public var description: String { "\(code.rawValue): \(detail)" }
+    public static func describe(_ code: Self, detail: String) -> String { "\(code.rawValue): \(detail)" }
 }
