@@ -34,7 +34,7 @@ struct Boot: AsyncParsableCommand {
         @OptionGroup var source: SourceOptions
 
         @Option(help: "State database (observed status).")
-        var state: String = ".rackswarm/state.db"
+        var state: String = Settings.value("state", ".rackswarm/state.db")
 
         @OptionGroup var dnsmasqHosts: DnsmasqHostsOption
 

@@ -24,7 +24,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     @OptionGroup var source: SourceOptions
 
     @Option(help: "State database (observed status, journal, install reports).")
-    var state: String = ".rackswarm/state.db"
+    var state: String = Settings.value("state", ".rackswarm/state.db")
 
     @Option(help: "Listen on HOST:PORT (port 0 picks a free one; the URL is printed).")
     var listen: String = "127.0.0.1:8088"

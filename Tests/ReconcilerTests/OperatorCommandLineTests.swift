@@ -163,6 +163,13 @@ struct OperatorCommandLineTests {
                                       environment: ["RACKSWARM_CONFIG": file])
         #expect(fromFile.stdout.contains("(default: /from/file.db)") && fromFile.stdout.contains("(default: release)"),
                 "\(fromFile.stdout)")
+        // Every command that reads the state database takes the same default.
+        for command in [["apply"], ["status"], ["console"], ["boot", "sync"], ["store", "prune"]] {
+            let help = try runProcess(ValidateCommandTests.binary, command + ["--help"],
+                                      environment: ["RACKSWARM_CONFIG": file])
+            let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            #expect(words.contains("(default: /from/file.db)"), "\(command): \(help.stdout)")
+        }
         let fromEnvironment = try runProcess(ValidateCommandTests.binary, ["plan", "--help"],
                                              environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
         #expect(fromEnvironment.stdout.contains("(default: /from/env.db)"))
