@@ -23,7 +23,7 @@ struct BootServeOutputTests {
         #expect(listening["event"] as? String == "listening" && listening["port"] as? Int == port)
         let url = try #require(listening["url"] as? String)
         #expect(url == "http://127.0.0.1:\(port)/")
-        let (curl, body, _) = try runProcess("/usr/bin/curl", ["-sSf", url + "boot/vmlinuz"])
+        let (curl, body, _) = try await runProcess("/usr/bin/curl", ["-sSf", url + "boot/vmlinuz"])
         #expect(curl == 0 && body == "kernel bytes")
     }
 }

@@ -22,7 +22,7 @@ struct ConsoleBrowserTests {
 
     @Test(.timeLimit(.minutes(5))) func chromiumRendersTheSitePageWithEveryPhase() async throws {
         let chromium = try #require(Self.chromium, "chromium is not installed (scripts/packages/console.apt)")
-        let site = try ConsoleTestSite()
+        let site = try await ConsoleTestSite()
         try await ConsoleTestSite.seed(try SQLiteStateStore(path: site.statePath))
         let tokenFile = site.root.appendingPathComponent("tokens").path
         try "ops:browser-test-token-0123\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
@@ -121,17 +121,18 @@ struct ConsoleBrowserTests {
     /// The URL the console prints once it listens (a liveness bound of 60 s on a loaded machine).
     static func waitForURL(out: String, server: LabProcess) async throws -> String {
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
+        while true {
+            // Looked at once more after the deadline: a starved test task may wake only after it.
+            let late = ContinuousClock.now >= deadline
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-            guard server.isRunning else { throw ConsoleTestError("reconcile console exited:\n\(text)") }
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("console: http://") }),
                 let url = line.split(separator: " ").dropFirst().first
             {
                 return String(url)
             }
+            guard server.isRunning else { throw ConsoleTestError("reconcile console exited:\n\(text)") }
+            if late { throw ConsoleTestError("reconcile console printed no URL within 60 s:\n\(text)") }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        throw ConsoleTestError("reconcile console printed no URL within 60 s:\n\(text)")
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// `reconcile console` refuses to start on bad input, saying where the problem is.
 struct ConsoleCommandTests {
     @Test func badTokenFileOrListenAddressStopsItBeforeServing() async throws {
-        let site = try ConsoleTestSite()
+        let site = try await ConsoleTestSite()
         let binary = productsDirectory + "/reconcile"
         let common = ["console", "--repo", site.repo, "--cache", site.cache, "--state", site.statePath]
         let missing = site.root.appendingPathComponent("no-such-tokens").path
@@ -31,7 +31,7 @@ struct ConsoleCommandTests {
 
     /// `-o json --out-file F`: the listening line is one JSON object in F, whose URL answers (port 0 resolved).
     @Test func jsonListeningLineGoesToTheOutFile() async throws {
-        let site = try ConsoleTestSite()
+        let site = try await ConsoleTestSite()
         let status = site.root.appendingPathComponent("listening.json").path
         let server = try LabProcess(
             productsDirectory + "/reconcile",
@@ -47,7 +47,7 @@ struct ConsoleCommandTests {
         #expect(port > 0)
         let url = try #require(listening["url"] as? String)
         #expect(url == "http://127.0.0.1:\(port)/")
-        let (curl, body, _) = try runProcess("/usr/bin/curl", ["-sSf", url + "metrics"])
+        let (curl, body, _) = try await runProcess("/usr/bin/curl", ["-sSf", url + "metrics"])
         #expect(curl == 0 && body.contains("rackswarm_build_info"))
         #expect(!server.output.contains("console: http"), "the line went to --out-file, not standard output")
     }

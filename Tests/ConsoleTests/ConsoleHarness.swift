@@ -21,7 +21,7 @@ struct ConsoleHarness: Sendable {
     let now: Date
 
     static func make() async throws -> ConsoleHarness {
-        let site = try ConsoleTestSite()
+        let site = try await ConsoleTestSite()
         let store = try SQLiteStateStore(path: site.statePath)
         let now = Date()
         try await ConsoleTestSite.seed(store, now: now)

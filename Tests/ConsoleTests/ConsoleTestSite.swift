@@ -34,7 +34,7 @@ final class ConsoleTestSite: @unchecked Sendable {
     static let image = "debian-12@12.15"
     static let imageSize: Int64 = 64 << 20
 
-    init() throws {
+    init() async throws {
         temporary = try TemporaryDirectory("rackswarm-console")
         root = URL(fileURLWithPath: temporary.path)
         try FileManager.default.copyItem(at: Repo.examples, to: root.appendingPathComponent("repo"))
@@ -44,10 +44,10 @@ final class ConsoleTestSite: @unchecked Sendable {
                  with: "description: \"Video on demand \(hostile)\"")
         try Self.rackThree.write(to: root.appendingPathComponent("repo/racks/r3.yaml"), atomically: true,
                                  encoding: .utf8)
-        try git("init", "-q", "-b", "main")
-        try git("add", "-A")
-        try git("commit", "-q", "-m", "Add rack r3 \(hostile)")
-        commit = try git("rev-parse", "HEAD")
+        try await git("init", "-q", "-b", "main")
+        try await git("add", "-A")
+        try await git("commit", "-q", "-m", "Add rack r3 \(hostile)")
+        commit = try await git("rev-parse", "HEAD")
     }
 
     /// Loads the committed site from the repo, as `reconcile` does.
@@ -133,8 +133,8 @@ final class ConsoleTestSite: @unchecked Sendable {
     }
 
     @discardableResult
-    func git(_ arguments: String...) throws -> String {
-        try LabSupport.git(in: repo, author: "Ada Operator", email: "ada@example.com", arguments)
+    func git(_ arguments: String...) async throws -> String {
+        try await LabSupport.git(in: repo, author: "Ada Operator", email: "ada@example.com", arguments)
     }
 
     private func edit(_ file: String, replacing old: String, with new: String) throws {

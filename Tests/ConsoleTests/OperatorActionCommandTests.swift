@@ -8,7 +8,7 @@ import Testing
 /// actions the console's buttons take, recorded in the same audit.
 struct OperatorActionCommandTests {
     @Test func suspendResumeAndPassGoThroughTheAPIWithAToken() async throws {
-        let site = try ConsoleTestSite()
+        let site = try await ConsoleTestSite()
         let tokens = site.root.appendingPathComponent("tokens").path
         try "alice:alice-operator-token-0001\n".write(toFile: tokens, atomically: true, encoding: .utf8)
         let binary = productsDirectory + "/reconcile"

@@ -33,12 +33,12 @@ struct GitAuthenticationTests {
         }
     }
 
-    @Test func tokenFromEnvironmentAndFileAndRefusals() throws {
-        let repo = try GitTestRepo()
-        let head = try repo.commit("site", files: ["site.yaml": "kind: Site\n"])
+    @Test func tokenFromEnvironmentAndFileAndRefusals() async throws {
+        let repo = try await GitTestRepo()
+        let head = try await repo.commit("site", files: ["site.yaml": "kind: Site\n"])
         // Serve a bare copy, as a forge would.
         let bare = repo.root.appendingPathComponent("served/site.git").path
-        let clone = try runGit(["clone", "-q", "--bare", repo.path, bare])
+        let clone = try await runGit(["clone", "-q", "--bare", repo.path, bare])
         try #require(clone == 0)
         let server = try AuthServer(projectRoot: repo.root.appendingPathComponent("served").path,
                                     user: "deploy", token: "s3cret-token")
@@ -78,7 +78,7 @@ struct GitAuthenticationTests {
         }
     }
 
-    private func runGit(_ arguments: [String]) throws -> Int32 {
-        try runProcess("/usr/bin/git", arguments).status
+    private func runGit(_ arguments: [String]) async throws -> Int32 {
+        try await runProcess("/usr/bin/git", arguments).status
     }
 }

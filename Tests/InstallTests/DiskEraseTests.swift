@@ -48,7 +48,7 @@ struct DiskEraseTests {
         #expect(await Self.probe(disk, at: 1 << 20).contains("TYPE=ext4"))
         #expect(await Self.probe(disk, at: 33 << 20).contains("TYPE=ext4"))
         let device = try await Self.attach(disk)
-        defer { _ = try? runProcess("/usr/sbin/losetup", ["-d", device]) }
+        defer { _ = try? runProcessBlocking("/usr/sbin/losetup", ["-d", device]) }
 
         let result = await runProgram(Self.agent, ["erase", "--disk", device, "--mode", "quick"])
         #expect(result.succeeded, "\(result.output) \(result.errorOutput)")

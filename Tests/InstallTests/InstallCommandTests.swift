@@ -11,7 +11,7 @@ struct InstallCommandTests {
 
     @Test func aSha256MismatchIsReportedAndTheCommandFails() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.agent), "build provision-agent first")
-        let bench = try InstallBench(size: 1 << 20)
+        let bench = try await InstallBench(size: 1 << 20)
         let root = try bench.directory.subdirectory("root")
         let disk = bench.directory.path + "/disk"
         let wrong = String(repeating: "ab", count: 32)

@@ -12,7 +12,7 @@ struct InstallDiskTests {
     @Test func aDiskSmallerThanTheImageStallsBeforeAnyByteIsWritten() async throws {
         try #require(getuid() == 0, "loop devices need root")
         try #require(FileManager.default.isExecutableFile(atPath: Self.agent), "build provision-agent first")
-        let bench = try InstallBench(size: 1 << 20)
+        let bench = try await InstallBench(size: 1 << 20)
         let root = try bench.directory.subdirectory("root")
         let backing = bench.directory.path + "/small.disk"
         let original = Data(repeating: 0xEE, count: 512 << 10)
@@ -20,7 +20,7 @@ struct InstallDiskTests {
         let attach = await runProgram("/usr/sbin/losetup", ["--find", "--show", backing])
         try #require(attach.succeeded, "losetup: \(attach.output) \(attach.errorOutput)")
         let device = attach.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? runProcess("/usr/sbin/losetup", ["-d", device]) }
+        defer { _ = try? runProcessBlocking("/usr/sbin/losetup", ["-d", device]) }
 
         let recorder = ReportRecorder()
         let result = try await bench.run(instructions: bench.instructions(postInstall: []), recorder: recorder) {

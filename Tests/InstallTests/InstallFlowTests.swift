@@ -24,7 +24,7 @@ struct InstallFlowTests {
     }
 
     @Test func installsTheImageAndReportsEveryPhaseInOrder() async throws {
-        let bench = try InstallBench()
+        let bench = try await InstallBench()
         let root = try bench.directory.subdirectory("root")
         try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
         let disk = bench.directory.path + "/disk"
@@ -71,7 +71,7 @@ struct InstallFlowTests {
     }
 
     @Test func aFailingPostActionIsReportedByNameWithItsStatusAndStderr() async throws {
-        let bench = try InstallBench(size: 1 << 20)
+        let bench = try await InstallBench(size: 1 << 20)
         let root = try bench.directory.subdirectory("root")
         let recorder = ReportRecorder()
         let actions = [
@@ -99,7 +99,7 @@ struct InstallFlowTests {
     }
 
     @Test func reportsTheServerRefusedAreRetriedAndTheInstallCompletes() async throws {
-        let bench = try InstallBench(size: 512 << 10)
+        let bench = try await InstallBench(size: 512 << 10)
         let root = try bench.directory.subdirectory("root")
         // The first two POSTs (the booted report and its first retry) get a 500.
         let recorder = ReportRecorder(failFirst: 2)

@@ -11,7 +11,7 @@ import Torrent
 /// reconciler's seed has stopped; the seeding node reports what it uploaded, and that it began uploading at 100 %.
 struct InstallSeedingTests {
     @Test func aFirstWaveNodeSeedsTheNextOneAfterTheSeedStops() async throws {
-        let bench = try InstallBench(size: 1 << 20)
+        let bench = try await InstallBench(size: 1 << 20)
         let recorder = ReportRecorder()
         let first = try bench.directory.subdirectory("n1")
         let second = try bench.directory.subdirectory("n2")

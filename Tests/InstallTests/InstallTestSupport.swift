@@ -67,14 +67,14 @@ struct InstallBench {
     let httpRoot: String
 
     /// A random image of `size` bytes in 64 KiB pieces.
-    init(size: Int = 3 << 20) throws {
+    init(size: Int = 3 << 20) async throws {
         directory = try TemporaryDirectory()
         httpRoot = try directory.subdirectory("http")
         image = directory.path + "/image.img"
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
         try Data(bytes).write(to: URL(fileURLWithPath: image))
-        sha256 = try Self.sha256Hex(of: image)
+        sha256 = try await Self.sha256Hex(of: image)
         metainfo = try MetainfoBuilder.create(path: image, pieceLength: 64 << 10, logger: Logger(label: "test.image"))
         try FileManager.default.createDirectory(atPath: httpRoot + "/torrents", withIntermediateDirectories: true)
         try Data(metainfo.encoded()).write(
@@ -82,8 +82,8 @@ struct InstallBench {
     }
 
     /// SHA-256 through sha256sum (coreutils): an implementation other than the one under test.
-    static func sha256Hex(of path: String) throws -> String {
-        String(try runProcess("/usr/bin/sha256sum", [path]).stdout.prefix(64))
+    static func sha256Hex(of path: String) async throws -> String {
+        String(try await runProcess("/usr/bin/sha256sum", [path]).stdout.prefix(64))
     }
 
     func instructions(node: String = Self.node, postInstall: [InstallInstructions.PostAction])

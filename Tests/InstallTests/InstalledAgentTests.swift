@@ -9,7 +9,7 @@ import Testing
 struct InstalledAgentTests {
     static let unit = "[Service]\nExecStart=/usr/local/bin/provision-agent serve\n"
 
-    @Test func theInstallersAgentReplacesTheImagesAndIsExecutable() throws {
+    @Test func theInstallersAgentReplacesTheImagesAndIsExecutable() async throws {
         let directory = try TemporaryDirectory()
         let binary = Data("#!/bin/sh\necho installer agent\n".utf8)
         try directory.write("installer/provision-agent", binary)
@@ -22,7 +22,7 @@ struct InstalledAgentTests {
         #expect(FileManager.default.contents(atPath: installed) == binary)
         let mode = try FileManager.default.attributesOfItem(atPath: installed)[.posixPermissions] as? Int
         #expect(mode == 0o755)
-        let run = try runProcess(installed, [])
+        let run = try await runProcess(installed, [])
         #expect(run.status == 0 && run.stdout == "installer agent\n", "\(run.status): \(run.stderr)")
         let left = try FileManager.default.contentsOfDirectory(atPath: root + "/usr/local/bin")
         #expect(left == ["provision-agent"], "no staging file stays behind: \(left)")

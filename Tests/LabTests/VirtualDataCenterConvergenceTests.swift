@@ -28,7 +28,7 @@ struct VirtualDataCenterConvergenceTests {
     }
 
     static func git(_ lab: Lab, _ arguments: [String]) async throws {
-        try LabSupport.git(in: lab.base, author: "lab", email: "lab@rackswarm.invalid", arguments)
+        try await LabSupport.git(in: lab.base, author: "lab", email: "lab@rackswarm.invalid", arguments)
     }
 
     @Test func applyConvergesTheLabAndFollowsASecondCommit() async throws {

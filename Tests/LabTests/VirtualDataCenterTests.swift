@@ -178,7 +178,7 @@ struct VirtualDataCenterTests {
 
     /// `vdc.py down LAB` from a `defer` (no await there), on a thread of its own.
     static func downSynchronously(_ lab: String) {
-        _ = try? runProcess("/usr/bin/python3", [vdc, "down", lab])
+        _ = try? runProcessBlocking("/usr/bin/python3", [vdc, "down", lab])
     }
 
     static func namespaces() async -> [String] {

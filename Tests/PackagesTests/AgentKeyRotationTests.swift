@@ -108,7 +108,7 @@ struct AgentKeyRotationTests {
         // The site moves to K2, with K1 as the previous key; one services pass rekeys both agents.
         let site = try Self.writeSite(nodes[0].directory, port: port, keyFile: k2File, previousKeyFile: k1File)
         let state = "\(nodes[0].directory)/state.db"
-        let pass = try runProcess("\(products)/reconcile", ["apply", "--scope", "services", "--repo", site,
+        let pass = try await runProcess("\(products)/reconcile", ["apply", "--scope", "services", "--repo", site,
                                                             "--state", state])
         let logs = nodes.map { Self.read("\($0.directory)/agent.log") }.joined(separator: "\n")
         #expect(pass.status == 0, "\(pass.stdout)\(pass.stderr)\n\(logs)")
@@ -137,7 +137,7 @@ struct AgentKeyRotationTests {
         #expect(Self.read(keyFileA) == k2.agentKeyText(forNode: "rota1") + "\n")
 
         // The next pass has nothing to do; the dry run agrees.
-        let second = try runProcess("\(products)/reconcile", ["apply", "--scope", "services", "--repo", site,
+        let second = try await runProcess("\(products)/reconcile", ["apply", "--scope", "services", "--repo", site,
                                                               "--state", state])
         #expect(second.status == 0 && second.stdout.contains("No changes."), "\(second.stdout)\(second.stderr)")
 

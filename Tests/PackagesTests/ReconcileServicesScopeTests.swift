@@ -121,6 +121,6 @@ struct ReconcileServicesScopeTests {
     static func reconcile(_ products: String, _ arguments: [String]) async throws
         -> (status: Int32, stdout: String, stderr: String)
     {
-        try runProcess("\(products)/reconcile", arguments)
+        try await runProcess("\(products)/reconcile", arguments)
     }
 }

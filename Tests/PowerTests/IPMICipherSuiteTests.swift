@@ -45,9 +45,9 @@ struct IPMICipherSuiteTests {
         #expect(bmc.log.contains("power on"))
         #expect(bmc.log.contains("boot network"))
         // The reference client agrees: suite 17 works and reads back what our client set; suite 3 is refused.
-        let reference = try bmc.ipmitool(suite: 17, ["chassis", "power", "status"])
+        let reference = try await bmc.ipmitool(suite: 17, ["chassis", "power", "status"])
         #expect(reference.status == 0 && reference.output.contains("Chassis Power is on"), "\(reference.output)")
-        let weak = try bmc.ipmitool(suite: 3, ["chassis", "power", "status"])
+        let weak = try await bmc.ipmitool(suite: 3, ["chassis", "power", "status"])
         #expect(weak.status != 0, "\(weak.output)")
     }
 

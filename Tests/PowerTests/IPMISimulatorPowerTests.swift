@@ -50,7 +50,7 @@ struct IPMISimulatorPowerTests {
             try await client.setBootDevice(.pxe, persistence: .once)
             #expect(sim.hookLog.contains("boot pxe"))
             #expect(try await client.bootFlags().device == .pxe)
-            let readBack = try ipmitool(sim, ["chassis", "bootparam", "get", "5"])
+            let readBack = try await ipmitool(sim, ["chassis", "bootparam", "get", "5"])
             #expect(readBack.contains("Force PXE"))
             try await client.setBootDevice(.disk, persistence: .once)
             #expect(sim.hookLog.last?.hasPrefix("boot ") == true && sim.hookLog.last != "boot pxe")
@@ -60,8 +60,8 @@ struct IPMISimulatorPowerTests {
     @Test func agreesWithIpmitoolOnTheSameSimulator() async throws {
         try await Self.withClient { sim, client in
             try await client.setPower(.on)
-            #expect(try ipmitool(sim, ["chassis", "power", "status"]).contains("Chassis Power is on"))
-            _ = try ipmitool(sim, ["chassis", "power", "off"])
+            await #expect(try ipmitool(sim, ["chassis", "power", "status"]).contains("Chassis Power is on"))
+            _ = try await ipmitool(sim, ["chassis", "power", "off"])
             #expect(try await client.powerState() == .off)
         }
     }
@@ -114,9 +114,9 @@ struct IPMISimulatorPowerTests {
 }
 
 /// Runs `ipmitool -I lanplus -C 3` against a simulator and returns its standard output.
-func ipmitool(_ sim: IPMISimulator, _ arguments: [String]) throws -> String {
+func ipmitool(_ sim: IPMISimulator, _ arguments: [String]) async throws -> String {
     let connection = [
         "-I", "lanplus", "-H", "127.0.0.1", "-p", "\(sim.port)", "-U", sim.username, "-P", sim.password, "-C", "3",
     ]
-    return try runProcess("/usr/bin/ipmitool", connection + arguments).stdout
+    return try await runProcess("/usr/bin/ipmitool", connection + arguments).stdout
 }

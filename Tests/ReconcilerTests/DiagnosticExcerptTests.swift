@@ -40,12 +40,12 @@ struct DiagnosticExcerptTests {
     }
 
     /// Through the real binary: a site file with a 10 MB line and an error on it.
-    @Test func validatePrintsAShortExcerpt() throws {
+    @Test func validatePrintsAShortExcerpt() async throws {
         let site = try FixtureSite(fixture: Repo.loaderFixtures.appendingPathComponent("base"))
         let long = String(repeating: "x", count: 10_000_000)
         let text = "apiVersion: rackswarm.io/v1\nkind: Rack\nmetadata: {name: r9, labels: {a: \"\(long)\"}, oops: 1}\n"
         try text.write(to: site.directory.appendingPathComponent("long.yaml"), atomically: true, encoding: .utf8)
-        let (status, _, stderr) = try runProcess(ValidateCommandTests.binary, ["validate", site.directory.path])
+        let (status, _, stderr) = try await runProcess(ValidateCommandTests.binary, ["validate", site.directory.path])
         #expect(status == 1)
         #expect(stderr.utf8.count < 4000, "\(stderr.prefix(2000))")
         #expect(stderr.contains("long.yaml:3:"))

@@ -119,25 +119,25 @@ struct DryRunOutputTests {
         #expect(try Self.parsed(streamed) == (try Self.parsed(before)))
     }
 
-    @Test func commandGroupsByDefaultAndListsEachEntryOnRequest() throws {
+    @Test func commandGroupsByDefaultAndListsEachEntryOnRequest() async throws {
         let site = Repo.examples.appendingPathComponent("datacenter").path
-        let grouped = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site])
+        let grouped = try await runProcess(ValidateCommandTests.binary, ["plan", "--repo", site])
         #expect(grouped.status == 2)
         #expect(grouped.stdout.contains("Boot entries: 8 nodes in 3 groups of like entries"))
-        let each = try runProcess(ValidateCommandTests.binary, ["plan", "--show-boot-entries", "--repo", site])
+        let each = try await runProcess(ValidateCommandTests.binary, ["plan", "--show-boot-entries", "--repo", site])
         #expect(each.status == 2)
         #expect(each.stdout.contains("\nBoot entries:\n  r1n1 ("))
         let plan = { (text: String) in text.components(separatedBy: "\nBoot entries").first }
         #expect(plan(grouped.stdout) == plan(each.stdout))
-        let refused = try runProcess(ValidateCommandTests.binary,
+        let refused = try await runProcess(ValidateCommandTests.binary,
                                      ["apply", "--dry-run", "--show-boot-entries", "--output", "json", "--repo", site])
         #expect(refused.status != 0 && refused.status != 2)
         #expect(refused.stderr.contains("--show-boot-entries is for --dry-run text output"))
     }
 
-    @Test func commandStreamsTheSameJSON() throws {
+    @Test func commandStreamsTheSameJSON() async throws {
         let site = Repo.examples.appendingPathComponent("datacenter").path
-        let (status, stdout, _) = try runProcess(ValidateCommandTests.binary,
+        let (status, stdout, _) = try await runProcess(ValidateCommandTests.binary,
                                                  ["plan", "--repo", site, "--output", "json"])
         #expect(status == 2)
         let (desired, plan) = try Self.firstInstall()

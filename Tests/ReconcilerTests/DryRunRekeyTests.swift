@@ -7,10 +7,10 @@ import Testing
 /// but did not make (the node's recorded error says so), and only while `agent.previousKeyFile` is set.
 extension DryRunGitTests {
     @Test func theDryRunShowsARekeyTheLastPassLeftUndone() async throws {
-        let site = try SiteRepo()
+        let site = try await SiteRepo()
         _ = try await site.recordEveryNodeReady(errors: ["r1n1": ServiceReconciler.holdsPreviousKey])
         // No rotation configured: the recorded error alone plans nothing.
-        let before = try site.dryRun()
+        let before = try await site.dryRun()
         #expect(before.status == 0 && before.stdout.contains("No changes."), "\(before.stdout)\(before.stderr)")
 
         let file = site.repo + "/site/site.yaml"
@@ -19,13 +19,13 @@ extension DryRunGitTests {
                                       with: "    keyFile: /etc/rackswarm/site.key\n"
                                           + "    previousKeyFile: /etc/rackswarm/site.key.old\n")
             .write(toFile: file, atomically: true, encoding: .utf8)
-        try site.git("commit", "-q", "-am", "Rotate the site key")
-        let during = try site.dryRun()
+        try await site.git("commit", "-q", "-am", "Rotate the site key")
+        let during = try await site.dryRun()
         #expect(during.status == 2, "\(during.stdout)\(during.stderr)")
         #expect(during.stdout.contains("~ r1n1: rekey"), "\(during.stdout)")
         #expect(during.stdout.contains("rekeyAgent"))
         #expect(during.stdout.contains("1 agent key to rotate"))
-        let json = try site.dryRun(["--output", "json"])
+        let json = try await site.dryRun(["--output", "json"])
         #expect(json.stdout.contains("\"kind\" : \"rekeyAgent\"") && json.stdout.contains("\"rekey\" : 1,"))
     }
 }

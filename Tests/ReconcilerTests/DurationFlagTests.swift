@@ -23,8 +23,8 @@ struct DurationFlagTests {
         var id: String { (command + ["--" + name]).joined(separator: " ") }
     }
 
-    static func flags(of executable: String) throws -> [Flag] {
-        let root = try ValidateCommandTests.commandTree(of: executable)
+    static func flags(of executable: String) async throws -> [Flag] {
+        let root = try await ValidateCommandTests.commandTree(of: executable)
         var found: [Flag] = []
         func walk(_ command: [String: Any], _ path: [String]) {
             let here = path + [command["commandName"] as? String ?? "?"]
@@ -46,10 +46,10 @@ struct DurationFlagTests {
     }
 
     @Test(arguments: ["reconcile", "provision-agent"])
-    func everyTimeFlagTakesTheDurationGrammar(_ executable: String) throws {
+    func everyTimeFlagTakesTheDurationGrammar(_ executable: String) async throws {
         let binary = URL(fileURLWithPath: ValidateCommandTests.binary).deletingLastPathComponent()
             .appendingPathComponent(executable).path
-        let flags = try Self.flags(of: executable)
+        let flags = try await Self.flags(of: executable)
         let durations = flags.filter { $0.valueName == "duration" }
         // Not vacuous: the walk sees the time flags we know of (11 on reconcile, 7 on the agent at the time of
         // writing).
@@ -60,7 +60,7 @@ struct DurationFlagTests {
                     "\(flag.id) takes a time as <\(flag.valueName)>: use help: .duration(…) and Quantity's parser")
         }
         for flag in durations {
-            let (status, _, stderr) = try runProcess(binary, Array(flag.command.dropFirst()) + ["--" + flag.name,
+            let (status, _, stderr) = try await runProcess(binary, Array(flag.command.dropFirst()) + ["--" + flag.name,
                                                                                                "1h30x"])
             #expect(status == 64, "\(flag.id) 1h30x: exit \(status)")
             #expect(stderr.contains("malformed duration '1h30x'; write it like 30s, 5m or 1h30m"),

@@ -212,9 +212,9 @@ struct MaintenanceWindowTests {
     }
 
     /// The example site with `rollout.windows` written into its YAML.
-    static func siteWithWindows(_ windows: String) throws -> TemporaryDirectory {
+    static func siteWithWindows(_ windows: String) async throws -> TemporaryDirectory {
         let temp = try TemporaryDirectory("rackswarm-windows")
-        _ = try runProcess("/bin/cp", ["-r", Repo.examples.appendingPathComponent("datacenter").path + "/.", temp.path])
+        _ = try await runProcess("/bin/cp", ["-r", Repo.examples.appendingPathComponent("datacenter").path + "/.", temp.path])
         let site = temp.path + "/site.yaml"
         let text = try String(contentsOfFile: site, encoding: .utf8)
         try text.replacingOccurrences(of: "    canary: false\n", with: "    canary: false\n" + windows)
@@ -223,7 +223,7 @@ struct MaintenanceWindowTests {
     }
 
     @Test func anOperatorsPassHonoursTheWindowsOfTheCommit() async throws {
-        let temp = try Self.siteWithWindows("""
+        let temp = try await Self.siteWithWindows("""
                 windowScope: destructive
                 windows:
                   - days: [tue]
@@ -252,8 +252,8 @@ struct MaintenanceWindowTests {
         #expect(world.output.text.contains("[held until 2027-01-19T02:00Z]"))
     }
 
-    @Test func badWindowsAreLocatedErrors() throws {
-        let temp = try Self.siteWithWindows("""
+    @Test func badWindowsAreLocatedErrors() async throws {
+        let temp = try await Self.siteWithWindows("""
                 windows:
                   - days: [tue, someday]
                     start: 12:30

@@ -21,10 +21,10 @@ struct OperatorCommandLineTests {
         return (scratch, state, try SQLiteStateStore(path: state), try #require(SiteLoader.load(path: site).state))
     }
 
-    @Test func bareReconcilePrintsHelpAndAppliesNothing() throws {
+    @Test func bareReconcilePrintsHelpAndAppliesNothing() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let (status, stdout, _) = try runProcess("/bin/sh",
+        let (status, stdout, _) = try await runProcess("/bin/sh",
                                                  ["-c", "cd '\(directory)' && '\(ValidateCommandTests.binary)'"])
         #expect(status == 0)
         #expect(stdout.contains("USAGE: reconcile <subcommand>"))
@@ -32,25 +32,25 @@ struct OperatorCommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: directory + "/.rackswarm"), "bare reconcile touched state")
     }
 
-    @Test func versionNamesTheReleaseAndTheCommit() throws {
-        let (status, stdout, _) = try runProcess(ValidateCommandTests.binary, ["--version"])
+    @Test func versionNamesTheReleaseAndTheCommit() async throws {
+        let (status, stdout, _) = try await runProcess(ValidateCommandTests.binary, ["--version"])
         #expect(status == 0)
         #expect(stdout.range(of: #"^reconcile \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}|unknown)\)\n$"#,
                              options: .regularExpression) != nil, "\(stdout)")
     }
 
-    @Test func planAndTheDryRunAliasPrintTheSamePlan() throws {
+    @Test func planAndTheDryRunAliasPrintTheSamePlan() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let state = directory + "/state.db"
-        let plan = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--state", state, "-o", "json"])
-        let alias = try runProcess(ValidateCommandTests.binary,
+        let plan = try await runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--state", state, "-o", "json"])
+        let alias = try await runProcess(ValidateCommandTests.binary,
                                    ["apply", "--dry-run", "--repo", site, "--state", state, "--output", "json"])
         #expect(plan.status == 2 && alias.status == 2)
         #expect(plan.stdout == alias.stdout && plan.stdout.contains("\"installImage\""))
         // --out-file holds exactly what standard output would.
         let file = directory + "/plan.json"
-        let written = try runProcess(ValidateCommandTests.binary,
+        let written = try await runProcess(ValidateCommandTests.binary,
                                      ["plan", "--repo", site, "--state", state, "-o", "json", "--out-file", file])
         #expect(written.status == 2 && written.stdout.isEmpty)
         #expect(try String(contentsOfFile: file, encoding: .utf8) == plan.stdout)
@@ -76,7 +76,7 @@ struct OperatorCommandLineTests {
             }
             return String(decoding: bytes, as: UTF8.self)
         }
-        let written = try runProcess(ValidateCommandTests.binary, [
+        let written = try await runProcess(ValidateCommandTests.binary, [
             "plan", "--repo", site, "--state", directory + "/state.db", "-o", "json", "--out-file", fifo,
         ])
         #expect(written.status == 2, "\(written.stderr)")
@@ -85,11 +85,11 @@ struct OperatorCommandLineTests {
         #expect(stat(fifo, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO, "the FIFO was replaced")
     }
 
-    @Test func applyWithoutATerminalRefusesADestructivePlanUnlessYes() throws {
+    @Test func applyWithoutATerminalRefusesADestructivePlanUnlessYes() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let state = directory + "/state.db"
-        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
+        let (status, stdout, stderr) = try await runProcess(ValidateCommandTests.binary,
                                                       ["apply", "--repo", site, "--state", state])
         #expect(status == 1)
         #expect(stdout.isEmpty)
@@ -115,7 +115,7 @@ struct OperatorCommandLineTests {
             nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up", speedMbps: 1000)])
         try await store.recordInstall(InstallReport(phase: .booted, image: "debian-12@12.15", hardware: inventory),
                                       for: "r1n1", at: Date())
-        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
+        let (status, stdout, stderr) = try await runProcess(ValidateCommandTests.binary,
                                                       ["status", "r1n1", "--repo", site, "--state", state])
         #expect(status == 0, "\(stderr)")
         for line in ["Name:           r1n1", "Rack:           r1", "Phase:          failed",
@@ -126,14 +126,14 @@ struct OperatorCommandLineTests {
             #expect(stdout.contains(line), "\(line) not in\n\(stdout)")
         }
         #expect(stdout.contains("failed    writeBootEntry   0123456789ab BMC said no"), "\(stdout)")
-        let json = try runProcess(ValidateCommandTests.binary,
+        let json = try await runProcess(ValidateCommandTests.binary,
                                   ["status", "r1n1", "--repo", site, "--state", state, "-o", "json"])
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(document["lastError"] as? String == "BMC said no")
         let hardware = try #require(document["hardware"] as? [String: Any])
         #expect((hardware["inventory"] as? [String: Any])?["cpus"] as? Int == 4)
         #expect((document["journal"] as? [Any])?.count == actions.count)
-        let unknown = try runProcess(ValidateCommandTests.binary, ["status", "r9n9", "--repo", site, "--state", state])
+        let unknown = try await runProcess(ValidateCommandTests.binary, ["status", "r9n9", "--repo", site, "--state", state])
         #expect(unknown.status == 1 && unknown.stderr.contains("the site has no node 'r9n9'"))
     }
 
@@ -144,7 +144,7 @@ struct OperatorCommandLineTests {
         let store = try SQLiteStateStore(path: state)
         try await store.suspendRack("r2", actor: "ops", remote: nil, at: Date())
         // The store stays open (as a running reconciler's would) while the copy is taken.
-        let (status, stdout, stderr) = try runProcess(ValidateCommandTests.binary,
+        let (status, stdout, stderr) = try await runProcess(ValidateCommandTests.binary,
                                                       ["store", "backup", directory + "/copy.db", "--state", state])
         #expect(status == 0, "\(stderr)")
         #expect(stdout.contains("backed up"))
@@ -153,34 +153,34 @@ struct OperatorCommandLineTests {
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.contains("partial") }))
     }
 
-    @Test func settingsComeFromFlagsThenEnvironmentThenTheFile() throws {
+    @Test func settingsComeFromFlagsThenEnvironmentThenTheFile() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/reconciler.yaml"
         try "# site settings\nstate: /from/file.db\nref: 'release'  # quoted\n".write(toFile: file, atomically: true,
                                                                                   encoding: .utf8)
-        let fromFile = try runProcess(ValidateCommandTests.binary, ["plan", "--help"],
+        let fromFile = try await runProcess(ValidateCommandTests.binary, ["plan", "--help"],
                                       environment: ["RACKSWARM_CONFIG": file])
         #expect(fromFile.stdout.contains("(default: /from/file.db)") && fromFile.stdout.contains("(default: release)"),
                 "\(fromFile.stdout)")
         // Every command that reads the state database takes the same default.
         for command in [["apply"], ["status"], ["console"], ["boot", "sync"], ["store", "prune"]] {
-            let help = try runProcess(ValidateCommandTests.binary, command + ["--help"],
+            let help = try await runProcess(ValidateCommandTests.binary, command + ["--help"],
                                       environment: ["RACKSWARM_CONFIG": file])
             let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             #expect(words.contains("(default: /from/file.db)"), "\(command): \(help.stdout)")
         }
-        let fromEnvironment = try runProcess(ValidateCommandTests.binary, ["plan", "--help"],
+        let fromEnvironment = try await runProcess(ValidateCommandTests.binary, ["plan", "--help"],
                                              environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
         #expect(fromEnvironment.stdout.contains("(default: /from/env.db)"))
         // A flag beats both: the plan reads the state database the flag names (none there: a first install).
         let state = directory + "/flag.db"
-        let fromFlag = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--state", state],
+        let fromFlag = try await runProcess(ValidateCommandTests.binary, ["plan", "--repo", site, "--state", state],
                                       environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
         #expect(fromFlag.status == 2, "\(fromFlag.stderr)")
         // A bad file is a located error, and nothing runs.
         try "state: /x.db\nstat: typo\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let bad = try runProcess(ValidateCommandTests.binary, ["plan", "--repo", site],
+        let bad = try await runProcess(ValidateCommandTests.binary, ["plan", "--repo", site],
                                  environment: ["RACKSWARM_CONFIG": file])
         #expect(bad.status == 1 && bad.stdout.isEmpty)
         #expect(bad.stderr.contains("\(file):2:1: error: unknown setting 'stat'"), "\(bad.stderr)")
@@ -199,7 +199,7 @@ struct OperatorCommandLineTests {
         }
         // One fresh entry, still planned: never pruned.
         let fresh = try await store.journalPlanned(Array(plan.actions.prefix(1)), commit: "c2", at: Date())
-        let (status, stdout, stderr) = try runProcess(
+        let (status, stdout, stderr) = try await runProcess(
             ValidateCommandTests.binary, ["store", "prune", "--retention", "1h", "--keep", "2", "--state", state])
         #expect(status == 0, "\(stderr)")
         let left = try await store.journal(node: nil)
@@ -231,12 +231,12 @@ struct OperatorCommandLineTests {
             try await store.journalFinished(id, at: old)
         }
         // Without the site field, and without --retention: refused, nothing pruned.
-        let refused = try runProcess(ValidateCommandTests.binary, ["store", "prune", "--repo", site, "--state", state])
+        let refused = try await runProcess(ValidateCommandTests.binary, ["store", "prune", "--repo", site, "--state", state])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("no retention"), "\(refused.stderr)")
         #expect(try await store.journal(node: nil).count == plan.actions.count)
         // With it: the site's hour applies.
-        let pruned = try runProcess(ValidateCommandTests.binary,
+        let pruned = try await runProcess(ValidateCommandTests.binary,
                                     ["store", "prune", "--repo", copy, "--keep", "0", "--state", state])
         #expect(pruned.status == 0, "\(pruned.stderr)")
         #expect(pruned.stdout.contains("older than 1h"), "\(pruned.stdout)")
@@ -255,8 +255,8 @@ struct OperatorCommandLineTests {
     /// Every command of both executables takes the one shared logging group (`--log-level`, `--log-format`):
     /// argument-parser's own dump of the command tree is walked, so a new command without it fails here.
     @Test(arguments: ["reconcile", "provision-agent"])
-    func everyCommandTakesTheLoggingOptions(_ executable: String) throws {
-        let root = try ValidateCommandTests.commandTree(of: executable)
+    func everyCommandTakesTheLoggingOptions(_ executable: String) async throws {
+        let root = try await ValidateCommandTests.commandTree(of: executable)
         var leaves: [String: Set<String>] = [:]
         func walk(_ command: [String: Any], _ path: String) {
             let name = command["commandName"] as? String ?? "?"

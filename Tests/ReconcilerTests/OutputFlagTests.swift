@@ -27,8 +27,8 @@ struct OutputFlagTests {
     ]
 
     @Test(arguments: ["reconcile", "provision-agent"])
-    func everyCommandThatPrintsAResultTakesDashO(_ executable: String) throws {
-        let root = try ValidateCommandTests.commandTree(of: executable)
+    func everyCommandThatPrintsAResultTakesDashO(_ executable: String) async throws {
+        let root = try await ValidateCommandTests.commandTree(of: executable)
         var leaves: [String] = []
         var withOutput: [String] = []
         func walk(_ command: [String: Any], _ path: String) {

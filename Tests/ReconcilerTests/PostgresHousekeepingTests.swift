@@ -22,8 +22,10 @@ struct PostgresHousekeepingTests {
         // Long enough that the calls before the stall meet it on a loaded machine (5 s did not, once, beside 100
         // other suites).
         let callDeadline = Duration.seconds(10)
-        let a = try await PostgresStateStore.connect(proxied, shard: "a", deadline: callDeadline)
+        // b connects first and so creates the schema, with the default deadline: a's own connect then only finds
+        // it, and none of a's calls before the stall is a migration (one missed the 10 s on a loaded machine).
         let b = try await PostgresStateStore.connect(direct, shard: "b")
+        let a = try await PostgresStateStore.connect(proxied, shard: "a", deadline: callDeadline)
         defer {
             a.close()
             b.close()

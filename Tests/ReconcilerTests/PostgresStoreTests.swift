@@ -109,7 +109,7 @@ struct StoreMigrateCommandTests {
         let original = try await StoreSnapshot.read(from: sqlite)
 
         let url = try await PostgresServer.shared.newDatabase()
-        let migrated = try runProcess(ValidateCommandTests.binary,
+        let migrated = try await runProcess(ValidateCommandTests.binary,
                                       ["store", "migrate", "--from", directory.database, "--to", url])
         #expect(migrated.status == 0, "\(migrated.stderr)")
         #expect(migrated.stdout.contains("copied 2 nodes and 3 journal entries"))
@@ -120,11 +120,11 @@ struct StoreMigrateCommandTests {
         // New entries continue after the copied ids.
         #expect(try await postgres.journalPlanned([actions[0]], commit: "c2", at: Date()) == [ids[2] + 1])
 
-        let again = try runProcess(ValidateCommandTests.binary,
+        let again = try await runProcess(ValidateCommandTests.binary,
                                    ["store", "migrate", "--from", directory.database, "--to", url])
         #expect(again.status == 1 && again.stderr.contains("not empty"), "\(again.stderr)")
         #expect(try await postgres.journal(node: nil).count == 4, "a refused copy adds nothing")
-        let secret = try runProcess(ValidateCommandTests.binary, [
+        let secret = try await runProcess(ValidateCommandTests.binary, [
             "store", "migrate", "--from", directory.database, "--to", "postgres://u:hunter2@127.0.0.1/x",
         ])
         #expect(secret.status != 0 && secret.stderr.contains("by reference") && !secret.stderr.contains("hunter2"))

@@ -17,14 +17,14 @@ struct RepoConfinementTests {
     }
 
     @Test(arguments: ["/etc/passwd", "/proc/self/environ"])
-    func symlinkedYAMLLeavingTheRepoIsRefusedAndNeverPrinted(target: String) throws {
+    func symlinkedYAMLLeavingTheRepoIsRefusedAndNeverPrinted(target: String) async throws {
         let site = try Self.site()
         try FileManager.default.createSymbolicLink(
             atPath: site.directory.appendingPathComponent("leak.yaml").path, withDestinationPath: target)
         let secret = "RACKSWARM_SECRET_\(UInt32.random(in: 0...UInt32.max))"
         var environment = ProcessInfo.processInfo.environment
         environment["BMC_PASSWORD"] = secret
-        let (status, stdout, stderr) = try runProcess(
+        let (status, stdout, stderr) = try await runProcess(
             ValidateCommandTests.binary, ["validate", site.directory.path], environment: environment)
         #expect(status == 1)
         #expect(stdout.isEmpty)
@@ -61,22 +61,22 @@ struct RepoConfinementTests {
         ("../../etc/shadow", "has a '..' component"), ("/etc/shadow", "is an absolute path"),
         ("/dev/zero", "is an absolute path"), ("images/../../x", "has a '..' component"),
     ])
-    func imageFileWrittenOutsideTheRepoIsALocatedError(file: String, reason: String) throws {
+    func imageFileWrittenOutsideTheRepoIsALocatedError(file: String, reason: String) async throws {
         let site = try Self.site(imageFile: file)
-        let (status, _, stderr) = try runProcess(ValidateCommandTests.binary, ["validate", site.directory.path])
+        let (status, _, stderr) = try await runProcess(ValidateCommandTests.binary, ["validate", site.directory.path])
         #expect(status == 1)
         #expect(stderr.contains("image.yaml:7:9: error: image file '\(file)' \(reason)"), "\(stderr)")
     }
 
     @Test(arguments: ["/etc/shadow", "/dev/zero", "/proc/self/environ"])
-    func imageFileSymlinkedOutsideTheRepoIsRefused(target: String) throws {
+    func imageFileSymlinkedOutsideTheRepoIsRefused(target: String) async throws {
         let site = try Self.site(imageFile: "images/os.img")
         let images = site.directory.appendingPathComponent("images")
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(
             atPath: images.appendingPathComponent("os.img").path, withDestinationPath: target)
         let started = ContinuousClock.now
-        let (status, _, stderr) = try runProcess(ValidateCommandTests.binary, ["validate", site.directory.path])
+        let (status, _, stderr) = try await runProcess(ValidateCommandTests.binary, ["validate", site.directory.path])
         #expect(status == 1)
         #expect(stderr.contains("error: image 'os@1.0' file: 'images/os.img' resolves outside the repo"),
                 "\(stderr)")

@@ -11,23 +11,23 @@ import Testing
 /// between documents, uniqueness across files): the schema accepts them and the loader must not.
 struct SchemaAgreementTests {
     /// Runs the validator over `files`; returns the errors per file.
-    static func schemaErrors(_ files: [String]) throws -> [String: [String]] {
+    static func schemaErrors(_ files: [String]) async throws -> [String: [String]] {
         let script = Repo.root.appendingPathComponent("schema/validate.py").path
-        let (status, stdout, stderr) = try runProcess(Repo.python, [script] + files)
+        let (status, stdout, stderr) = try await runProcess(Repo.python, [script] + files)
         try #require(status == 0, "validator failed: \(stderr)")
         return try JSONDecoder().decode([String: [String]].self, from: Data(stdout.utf8))
     }
 
-    @Test func examplesValidateAgainstSchema() throws {
+    @Test func examplesValidateAgainstSchema() async throws {
         let files = Repo.yamlFiles(under: Repo.examples)
         try #require(!files.isEmpty)
-        let report = try Self.schemaErrors(files)
+        let report = try await Self.schemaErrors(files)
         for file in files {
             #expect(report[file] == [], "\(file): \(report[file] ?? ["missing"])")
         }
     }
 
-    @Test func schemaAndLoaderAgreeOnFixtures() throws {
+    @Test func schemaAndLoaderAgreeOnFixtures() async throws {
         var cases: [(name: String, site: FixtureSite, schemaShouldAccept: Bool, loaderShouldAccept: Bool)] = []
         for name in LoaderGoldenTests.good {
             cases.append((name, try FixtureSite(fixture: Repo.loaderFixtures.appendingPathComponent("good/\(name)")),
@@ -38,7 +38,7 @@ struct SchemaAgreementTests {
             cases.append((name, try FixtureSite(fixture: fixture), !name.hasPrefix("schema/"), false))
         }
         let files = cases.flatMap { Repo.yamlFiles(under: $0.site.directory) }
-        let report = try Self.schemaErrors(files)
+        let report = try await Self.schemaErrors(files)
         for item in cases {
             let errors = Repo.yamlFiles(under: item.site.directory).flatMap { report[$0] ?? ["not validated"] }
             #expect(errors.isEmpty == item.schemaShouldAccept,

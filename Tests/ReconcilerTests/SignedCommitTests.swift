@@ -16,49 +16,49 @@ struct SignedCommitTests {
         let repo: String
         let gnupg: String
 
-        init() throws {
+        init() async throws {
             temp = try TemporaryDirectory("rackswarm-signed")
             repo = try temp.subdirectory("repo")
             gnupg = try temp.subdirectory("gnupg")
             chmod(gnupg, 0o700)
-            _ = try runProcess("/bin/cp", ["-r", Repo.examples.appendingPathComponent("datacenter").path + "/.", repo])
-            try git(in: repo, ["init", "-q", "-b", "main"])
+            _ = try await runProcess("/bin/cp", ["-r", Repo.examples.appendingPathComponent("datacenter").path + "/.", repo])
+            try await git(in: repo, ["init", "-q", "-b", "main"])
         }
 
         /// Makes an SSH key pair; returns the public key line.
-        func sshKey(_ name: String) throws -> String {
+        func sshKey(_ name: String) async throws -> String {
             let key = temp.path + "/" + name
-            let made = try runProcess("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key])
+            let made = try await runProcess("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", key])
             #expect(made.status == 0, "\(made.stderr)")
             return try String(contentsOfFile: key + ".pub", encoding: .utf8).trimmingCharacters(in: .newlines)
         }
 
         /// Makes a GPG key in this repo's own GNUPGHOME; returns its armoured public key.
-        func gpgKey(_ email: String) throws -> String {
+        func gpgKey(_ email: String) async throws -> String {
             let environment = ["GNUPGHOME": gnupg]
-            let made = try runProcess("/usr/bin/gpg", ["--batch", "--passphrase", "", "--quick-gen-key", email,
+            let made = try await runProcess("/usr/bin/gpg", ["--batch", "--passphrase", "", "--quick-gen-key", email,
                                                        "ed25519", "sign", "never"], environment: environment)
             #expect(made.status == 0, "\(made.stderr)")
-            return try runProcess("/usr/bin/gpg", ["--armor", "--export", email], environment: environment).stdout
+            return try await runProcess("/usr/bin/gpg", ["--armor", "--export", email], environment: environment).stdout
         }
 
         /// Appends `text` to the site file and commits it, signed as given.
         @discardableResult
-        func commit(_ text: String, ssh key: String? = nil, gpg email: String? = nil) throws -> String {
+        func commit(_ text: String, ssh key: String? = nil, gpg email: String? = nil) async throws -> String {
             let site = repo + "/site.yaml"
             let before = try String(contentsOfFile: site, encoding: .utf8)
             try (before + text).write(toFile: site, atomically: true, encoding: .utf8)
-            try git(in: repo, ["add", "-A"])
+            try await git(in: repo, ["add", "-A"])
             var arguments = ["-C", repo]
             if let key { arguments += ["-c", "gpg.format=ssh", "-c", "user.signingkey=\(temp.path)/\(key)"] }
             if let email { arguments += ["-c", "user.signingkey=\(email)"] }
             arguments += ["commit", "-q", "-m", "change"] + (key != nil || email != nil ? ["-S"] : [])
-            let result = try runProcess("/usr/bin/git", arguments, environment: [
+            let result = try await runProcess("/usr/bin/git", arguments, environment: [
                 "GIT_AUTHOR_NAME": "Ops", "GIT_AUTHOR_EMAIL": "ops@example.net", "GIT_COMMITTER_NAME": "Ops",
                 "GIT_COMMITTER_EMAIL": "ops@example.net", "GIT_CONFIG_GLOBAL": "/dev/null", "GNUPGHOME": gnupg,
             ])
             #expect(result.status == 0, "\(result.stderr)")
-            return try git(in: repo, ["rev-parse", "HEAD"])
+            return try await git(in: repo, ["rev-parse", "HEAD"])
         }
 
         /// The `verify` block naming `keys` inline.
@@ -101,14 +101,14 @@ struct SignedCommitTests {
     }
 
     @Test func anSSHSignedCommitDrivesActionsAndAnUnsignedOneIsOnlyShown() async throws {
-        let repo = try SignedRepo()
-        let alice = try repo.sshKey("alice")
-        let signed = try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        let repo = try await SignedRepo()
+        let alice = try await repo.sshKey("alice")
+        let signed = try await repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
         let (trusted, called, _) = try await Self.pass(repo)
         #expect(trusted.blocked == nil)
         #expect(called, "a trusted commit drives the BMCs")
 
-        let unsigned = try repo.commit("# reimage everything\n")
+        let unsigned = try await repo.commit("# reimage everything\n")
         let (refused, touched, output) = try await Self.pass(repo, lastApplied: signed)
         let why = "commit \(unsigned.prefix(7)) is not signed by a trusted key"
         #expect(refused.blocked?.hasPrefix(why) == true, "\(refused.blocked ?? "nil")")
@@ -119,42 +119,42 @@ struct SignedCommitTests {
     }
 
     @Test func aCommitSignedByAnUntrustedSSHKeyIsRefused() async throws {
-        let repo = try SignedRepo()
-        let alice = try repo.sshKey("alice")
-        _ = try repo.sshKey("mallory")
-        try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "mallory")
+        let repo = try await SignedRepo()
+        let alice = try await repo.sshKey("alice")
+        _ = try await repo.sshKey("mallory")
+        try await repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "mallory")
         let (outcome, called, _) = try await Self.pass(repo)
         #expect(outcome.blocked?.contains("is not signed by a trusted key") == true)
         #expect(!called)
     }
 
     @Test func aGPGSignedCommitIsTrustedAndOneByAnotherGPGKeyIsNot() async throws {
-        let repo = try SignedRepo()
-        let alice = try repo.gpgKey("alice@example.net")
-        _ = try repo.gpgKey("mallory@example.net")
-        try repo.commit(SignedRepo.verify("gpg", [alice]), gpg: "alice@example.net")
+        let repo = try await SignedRepo()
+        let alice = try await repo.gpgKey("alice@example.net")
+        _ = try await repo.gpgKey("mallory@example.net")
+        try await repo.commit(SignedRepo.verify("gpg", [alice]), gpg: "alice@example.net")
         let (trusted, called, _) = try await Self.pass(repo)
         #expect(trusted.blocked == nil, "\(trusted.blocked ?? "")")
         #expect(called)
 
-        try repo.commit("# by mallory\n", gpg: "mallory@example.net")
+        try await repo.commit("# by mallory\n", gpg: "mallory@example.net")
         let (refused, touched, _) = try await Self.pass(repo)
         #expect(refused.blocked?.contains("is not signed by a trusted key") == true, "\(refused.blocked ?? "nil")")
         #expect(!touched)
     }
 
     @Test func aTamperedSignedCommitIsRefused() async throws {
-        let repo = try SignedRepo()
-        let alice = try repo.sshKey("alice")
-        try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        let repo = try await SignedRepo()
+        let alice = try await repo.sshKey("alice")
+        try await repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
         // Same tree, same signature header, another message: the signature no longer covers the commit.
-        let object = try git(in: repo.repo, ["cat-file", "commit", "HEAD"]) + "\n"
+        let object = try await git(in: repo.repo, ["cat-file", "commit", "HEAD"]) + "\n"
         let forged = object.replacingOccurrences(of: "\nchange\n", with: "\nchange (harmless, honest)\n")
         #expect(forged != object)
         let file = repo.temp.path + "/forged"
         try forged.write(toFile: file, atomically: true, encoding: .utf8)
-        let id = try git(in: repo.repo, ["hash-object", "-t", "commit", "-w", file])
-        try git(in: repo.repo, ["update-ref", "refs/heads/main", id])
+        let id = try await git(in: repo.repo, ["hash-object", "-t", "commit", "-w", file])
+        try await git(in: repo.repo, ["update-ref", "refs/heads/main", id])
         let (checkout, _) = try repo.checkout()
         #expect(checkout.commit == id && checkout.signature != nil)
         let (outcome, called, _) = try await Self.pass(repo)
@@ -164,15 +164,15 @@ struct SignedCommitTests {
     }
 
     @Test func anUnsignedCommitCannotRemoveVerifyOnceASignedOneWasApplied() async throws {
-        let repo = try SignedRepo()
-        let alice = try repo.sshKey("alice")
-        let signed = try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        let repo = try await SignedRepo()
+        let alice = try await repo.sshKey("alice")
+        let signed = try await repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
         // Drop verify again, unsigned: the last applied commit's policy still judges it.
         let site = repo.repo + "/site.yaml"
         let text = try String(contentsOfFile: site, encoding: .utf8)
         try text.replacingOccurrences(of: SignedRepo.verify("ssh", [alice]), with: "")
             .write(toFile: site, atomically: true, encoding: .utf8)
-        try repo.commit("")
+        try await repo.commit("")
         let (checkout, loaded) = try repo.checkout()
         #expect(loaded.site.verify == nil)
         let source = repo.source
@@ -186,9 +186,9 @@ struct SignedCommitTests {
     /// The gate reads only the file the current Site document came from; an unsigned commit that moves the Site
     /// document elsewhere (and drops verify) makes it read the applied commit's whole site, which still refuses it.
     @Test func theAppliedPolicyIsReadFromOneFileAndFromTheWholeSiteWhenTheSiteMoved() async throws {
-        let repo = try SignedRepo()
-        let alice = try repo.sshKey("alice")
-        let signed = try repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
+        let repo = try await SignedRepo()
+        let alice = try await repo.sshKey("alice")
+        let signed = try await repo.commit(SignedRepo.verify("ssh", [alice]), ssh: "alice")
         let source = repo.source
         _ = try repo.checkout()  // fetches the commits into the cache
         #expect(source.site(atCommit: signed, siteFile: "site.yaml")?.verify?.provider == .ssh)
@@ -200,8 +200,8 @@ struct SignedCommitTests {
             .replacingOccurrences(of: SignedRepo.verify("ssh", [alice]), with: "")
         try FileManager.default.removeItem(atPath: repo.repo + "/site.yaml")
         try text.write(toFile: repo.repo + "/moved-site.yaml", atomically: true, encoding: .utf8)
-        _ = try git(in: repo.repo, ["add", "-A"])
-        _ = try git(in: repo.repo, ["commit", "-q", "-m", "move the site, unsigned"])
+        _ = try await git(in: repo.repo, ["add", "-A"])
+        _ = try await git(in: repo.repo, ["commit", "-q", "-m", "move the site, unsigned"])
         let (checkout, loaded) = try repo.checkout()
         #expect(loaded.site.verify == nil && loaded.site.location.file == "moved-site.yaml")
         let gate = CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) })

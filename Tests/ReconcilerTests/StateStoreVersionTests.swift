@@ -17,14 +17,14 @@ struct StateStoreVersionTests {
     }
 
     /// A 0-byte state file stays 0 bytes through `reconcile --dry-run` and `reconcile status`.
-    @Test func dryRunLeavesAnEmptyStateFileUntouched() throws {
+    @Test func dryRunLeavesAnEmptyStateFileUntouched() async throws {
         let directory = try TemporaryDirectory("rackswarm-store")
         #expect(FileManager.default.createFile(atPath: directory.database, contents: Data()))
         let site = Repo.examples.appendingPathComponent("datacenter").path
-        let (status, stdout, stderr) = try runProcess(
+        let (status, stdout, stderr) = try await runProcess(
             ValidateCommandTests.binary, ["plan", "--repo", site, "--state", directory.database])
         #expect(status == 2, "\(stdout)\(stderr)")
-        let (statusStatus, _, statusErr) = try runProcess(
+        let (statusStatus, _, statusErr) = try await runProcess(
             ValidateCommandTests.binary, ["status", "--repo", site, "--state", directory.database])
         #expect(statusStatus == 0, "\(statusErr)")
         let size = try FileManager.default.attributesOfItem(atPath: directory.database)[.size] as? NSNumber
@@ -75,7 +75,7 @@ struct StateStoreVersionTests {
     }
 
     /// A store with a migration this build does not know is refused by every open, naming both versions.
-    @Test func newerStoreIsRefusedWithBothVersions() throws {
+    @Test func newerStoreIsRefusedWithBothVersions() async throws {
         let directory = try Self.store(
             changedBy: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: from the future')")
         let current = SQLiteStateStore.schemaVersion
@@ -91,7 +91,7 @@ struct StateStoreVersionTests {
             }
         }
         let site = Repo.examples.appendingPathComponent("datacenter").path
-        let (status, _, stderr) = try runProcess(
+        let (status, _, stderr) = try await runProcess(
             ValidateCommandTests.binary, ["plan", "--repo", site, "--state", directory.database])
         #expect(status == 1)
         #expect(stderr.contains(expected), "\(stderr)")

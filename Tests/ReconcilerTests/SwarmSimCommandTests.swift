@@ -4,8 +4,8 @@ import Testing
 
 /// `reconcile dev swarm-sim` reads its hop latency and time step with the one duration grammar, down to 1 µs.
 struct SwarmSimCommandTests {
-    func simulate(_ flags: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try runProcess(ValidateCommandTests.binary,
+    func simulate(_ flags: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await runProcess(ValidateCommandTests.binary,
                        ["dev", "swarm-sim", "--peers", "4", "--file", "1M", "--piece", "256K", "-o", "json"] + flags)
     }
 
@@ -15,11 +15,11 @@ struct SwarmSimCommandTests {
         return object.filter { !["wall_s", "cpu_s", "max_rss_mib"].contains($0.key) }.compactMapValues { $0 as? Double }
     }
 
-    @Test func unitsAndDecimalSecondsGiveTheSameRun() throws {
-        let units = try simulate(["--hop-latency", "50us", "--step", "1ms"])
-        let micro = try simulate(["--hop-latency", "50\u{B5}s", "--step", "1000us"])
-        let decimals = try simulate(["--hop-latency", "0.00005", "--step", "0.001"])
-        let slower = try simulate(["--hop-latency", "20ms", "--step", "1ms"])
+    @Test func unitsAndDecimalSecondsGiveTheSameRun() async throws {
+        let units = try await simulate(["--hop-latency", "50us", "--step", "1ms"])
+        let micro = try await simulate(["--hop-latency", "50\u{B5}s", "--step", "1000us"])
+        let decimals = try await simulate(["--hop-latency", "0.00005", "--step", "0.001"])
+        let slower = try await simulate(["--hop-latency", "20ms", "--step", "1ms"])
         #expect(units.status == 0 && micro.status == 0 && decimals.status == 0 && slower.status == 0,
                 "\(units.stderr)\(micro.stderr)\(decimals.stderr)\(slower.stderr)")
         let makespan = try result(units.stdout)["makespan_s"]
@@ -35,8 +35,8 @@ struct SwarmSimCommandTests {
         (["--step", "0.0000001"], "malformed duration"), (["--hop-latency", "1001ms"], "between 0s and 1s"),
         (["--hop-latency", "5 us"], "malformed duration"),
     ])
-    func outOfRangeOrMalformedIsRejected(flags: [String], message: String) throws {
-        let run = try simulate(flags)
+    func outOfRangeOrMalformedIsRejected(flags: [String], message: String) async throws {
+        let run = try await simulate(flags)
         #expect(run.status == 64, "\(run.stdout)")
         #expect(run.stderr.contains(message), "\(run.stderr)")
     }

@@ -11,23 +11,23 @@ struct ValidateCommandTests {
 
     /// The command tree of one of the built executables (`reconcile`, `provision-agent`), as argument-parser dumps
     /// it: the tests that hold every command to the shared flags walk it.
-    static func commandTree(of executable: String) throws -> [String: Any] {
+    static func commandTree(of executable: String) async throws -> [String: Any] {
         let binary = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent(executable).path
-        let (status, stdout, stderr) = try runProcess(binary, ["--experimental-dump-help"])
+        let (status, stdout, stderr) = try await runProcess(binary, ["--experimental-dump-help"])
         #expect(status == 0, "\(stderr)")
         return try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
     }
 
-    @Test func validExampleGivesSummaryAndExitZero() throws {
+    @Test func validExampleGivesSummaryAndExitZero() async throws {
         let path = Repo.examples.appendingPathComponent("datacenter").path
-        let (status, stdout, _) = try runProcess(Self.binary, ["validate", path])
+        let (status, stdout, _) = try await runProcess(Self.binary, ["validate", path])
         #expect(status == 0)
         #expect(stdout.contains("valid: site 'dc1', 2 racks, 8 nodes, 1 image, 2 services in 6 files"))
     }
 
-    @Test func invalidSiteGivesCaretDiagnosticsAndExitOne() throws {
+    @Test func invalidSiteGivesCaretDiagnosticsAndExitOne() async throws {
         let site = try FixtureSite(fixture: Repo.loaderFixtures.appendingPathComponent("bad/schema/unknown-field"))
-        let (status, stdout, stderr) = try runProcess(Self.binary, ["validate", site.directory.path])
+        let (status, stdout, stderr) = try await runProcess(Self.binary, ["validate", site.directory.path])
         #expect(status == 1)
         #expect(stdout.isEmpty)
         #expect(stderr.contains("bad.yaml:7:3: error: unknown field 'macc' in Node 'n2' spec\n  macc:"))
@@ -35,9 +35,9 @@ struct ValidateCommandTests {
         #expect(stderr.contains("nothing was applied"))
     }
 
-    @Test func jsonOutputCarriesTheVerdictTheCountsAndEachLocatedDiagnostic() throws {
+    @Test func jsonOutputCarriesTheVerdictTheCountsAndEachLocatedDiagnostic() async throws {
         let path = Repo.examples.appendingPathComponent("datacenter").path
-        let (status, stdout, stderr) = try runProcess(Self.binary, ["validate", path, "-o", "json"])
+        let (status, stdout, stderr) = try await runProcess(Self.binary, ["validate", path, "-o", "json"])
         #expect(status == 0, "\(stderr)")
         let valid = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
         #expect(valid["valid"] as? Bool == true)
@@ -47,7 +47,7 @@ struct ValidateCommandTests {
 
         let site = try FixtureSite(fixture: Repo.loaderFixtures.appendingPathComponent("bad/schema/unknown-field"))
         let outFile = site.directory.appendingPathComponent("verdict.json").path
-        let bad = try runProcess(Self.binary,
+        let bad = try await runProcess(Self.binary,
                                  ["validate", site.directory.path, "--output", "json", "--out-file", outFile])
         #expect(bad.0 == 1)
         #expect(bad.1.isEmpty, "the document goes to --out-file only")

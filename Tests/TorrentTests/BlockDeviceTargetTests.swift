@@ -1,4 +1,5 @@
 import Foundation
+import LabSupport
 import Testing
 
 @testable import Torrent
@@ -9,12 +10,12 @@ struct BlockDeviceTargetTests {
     @Test func fetchToALoopDeviceAndResume() async throws {
         let image = try TestImage(size: 3_000_000, pieceLength: 128 << 10, seed: 91)
         let backing = image.directory.file("disk.raw")
-        let truncate = try runCommand("/usr/bin/truncate", ["-s", "4M", backing])
+        let truncate = try await runCommand("/usr/bin/truncate", ["-s", "4M", backing])
         try #require(truncate.status == 0)
-        let attach = try runCommand("/usr/sbin/losetup", ["-f", "--show", backing])
+        let attach = try await runCommand("/usr/sbin/losetup", ["-f", "--show", backing])
         try #require(attach.status == 0, "\(attach.output)")
         let device = attach.output.trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? runCommand("/usr/sbin/losetup", ["-d", device]) }
+        defer { _ = try? runProcessBlocking("/usr/sbin/losetup", ["-d", device]) }
 
         let seed = try await image.startSeed(TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: ""))
         let peers = ["127.0.0.1:\(seed.listenPort ?? 0)"]

@@ -15,7 +15,7 @@ struct CommandLineEndToEndTests {
         let trackerPort = freePort()
         let seedPort = freePort()
         let torrent = directory.file("os.torrent")
-        let publish = try runCommand(
+        let publish = try await runCommand(
             "\(bin)/reconcile",
             [
                 "image", "publish", image, "--out-file", torrent, "--piece-size", "256K",
@@ -72,7 +72,7 @@ struct CommandLineEndToEndTests {
         let command =
             "\(bin)/provision-agent fetch \(torrent) --out-file \(viaTTY) --listen 127.0.0.1:0 "
             + "--tracker none --peer 127.0.0.1:\(seedPort)"
-        let tty = try runCommand("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
+        let tty = try await runCommand("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
         #expect(tty.status == 0, "\(tty.output)")
         #expect(tty.output.contains("\r[##############################] 100.0%"))
         #expect(filesEqual(image, viaTTY))
@@ -86,9 +86,9 @@ struct CommandLineEndToEndTests {
         #expect(await seed.wait(timeout: 10) == 0, "seed stops cleanly on SIGTERM: \(seed.log)")
     }
 
-    @Test func fetchRejectsBadArguments() throws {
+    @Test func fetchRejectsBadArguments() async throws {
         let bin = try #require(builtBinaries)
-        let result = try runCommand(
+        let result = try await runCommand(
             "\(bin)/provision-agent", ["fetch", "x.torrent", "--out-file", "y", "--peer", "nope"])
         #expect(result.status != 0)
         #expect(result.output.contains("HOST:PORT"))

@@ -85,7 +85,7 @@ struct MetainfoLimitsTests {
         }
     }
 
-    @Test func theCommandsRefuseAHostileTorrentWithTheLimitNamed() throws {
+    @Test func theCommandsRefuseAHostileTorrentWithTheLimitNamed() async throws {
         let bin = try #require(builtBinaries, "build the executables first")
         let directory = try TemporaryDirectory()
         let torrent = directory.file("hostile.torrent")
@@ -94,8 +94,8 @@ struct MetainfoLimitsTests {
         let image = directory.file("image.img")
         try writeRandomFile(image, size: 100_000, seed: 3)
         let runs = [
-            try runCommand("\(bin)/reconcile", ["seed", torrent, "--data", image, "--listen", "127.0.0.1:0"]),
-            try runCommand(
+            try await runCommand("\(bin)/reconcile", ["seed", torrent, "--data", image, "--listen", "127.0.0.1:0"]),
+            try await runCommand(
                 "\(bin)/provision-agent",
                 [
                     "fetch", torrent, "--out-file", directory.file("out.img"), "--listen", "127.0.0.1:0",
@@ -108,7 +108,7 @@ struct MetainfoLimitsTests {
             #expect(run.output.contains("Metainfo.Limits.maxLength"), "\(run.output)")
         }
         #expect(!FileManager.default.fileExists(atPath: directory.file("out.img")))
-        let publish = try runCommand(
+        let publish = try await runCommand(
             "\(bin)/reconcile",
             ["image", "publish", image, "--out-file", directory.file("big.torrent"), "--piece-size", "4G"]
         )

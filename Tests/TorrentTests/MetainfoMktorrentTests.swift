@@ -8,12 +8,12 @@ import Testing
 /// Our metainfo against the real `mktorrent` and libtorrent: same pieces, same info-hash.
 struct MetainfoMktorrentTests {
     @Test(.enabled(if: Peers.hasMktorrent), arguments: [(18, 3_000_001), (20, 1 << 22), (16, 70_000)])
-    func infoHashMatchesMktorrent(pieceExponent: Int, size: Int) throws {
+    func infoHashMatchesMktorrent(pieceExponent: Int, size: Int) async throws {
         let directory = try TemporaryDirectory()
         let image = directory.file("image.raw")
         try writeRandomFile(image, size: size, seed: UInt64(size))
         let theirs = directory.file("theirs.torrent")
-        let made = try runCommand(
+        let made = try await runCommand(
             "/usr/bin/mktorrent",
             ["-l", "\(pieceExponent)", "-a", "http://127.0.0.1:1/announce", "-o", theirs, image]
         )
@@ -30,14 +30,14 @@ struct MetainfoMktorrentTests {
         #expect(try Metainfo(bytes: ours.encoded(creationDate: 1)).infoHash == ours.infoHash)
     }
 
-    @Test(.enabled(if: Peers.hasLibtorrent)) func libtorrentAgreesOnInfoHash() throws {
+    @Test(.enabled(if: Peers.hasLibtorrent)) func libtorrentAgreesOnInfoHash() async throws {
         let directory = try TemporaryDirectory()
         let image = directory.file("disk.img")
         try writeRandomFile(image, size: 1_234_567, seed: 3)
         let ours = try MetainfoBuilder.create(path: image, pieceLength: 1 << 16, logger: Logger(label: "test"))
         let path = directory.file("ours.torrent")
         try Data(ours.encoded()).write(to: URL(fileURLWithPath: path))
-        let result = try runCommand(
+        let result = try await runCommand(
             Peers.python,
             ["-c", "import libtorrent as lt,sys; print(lt.torrent_info(sys.argv[1]).info_hash())", path]
         )

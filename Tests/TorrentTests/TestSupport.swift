@@ -67,8 +67,8 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs a command to completion (LabSupport's `runProcess`) and returns its status and output (stdout, stderr).
-func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let result = try runProcess(executable, arguments)
+func runCommand(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let result = try await runProcess(executable, arguments)
     return (result.status, result.stdout + result.stderr)
 }
 
@@ -81,13 +81,13 @@ func freePort() -> Int {
 enum Peers {
     static let python = "/usr/bin/python3"
     static var hasLibtorrent: Bool {
-        (try? runCommand(python, ["-c", "import libtorrent"]).status) == 0
+        (try? runProcessBlocking(python, ["-c", "import libtorrent"]).status) == 0
     }
     static var hasAria2: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/aria2c") }
     static var hasMktorrent: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/mktorrent") }
     /// Root with a free loop device (`losetup -f` only looks, it attaches nothing).
     static var loopDevicesUsable: Bool {
         getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup")
-            && (try? runCommand("/usr/sbin/losetup", ["-f"]).status) == 0
+            && (try? runProcessBlocking("/usr/sbin/losetup", ["-f"]).status) == 0
     }
 }

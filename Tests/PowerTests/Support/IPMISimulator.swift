@@ -16,7 +16,7 @@ final class IPMISimulator: @unchecked Sendable {
 
     /// Starts one simulated BMC (user `admin`) and waits (without blocking a thread) until its UDP port is bound.
     static func start(password: String = "pass") async throws -> IPMISimulator {
-        let sim = try IPMISimulator(password: password)
+        let sim = try await IPMISimulator(password: password)
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         while !udpPortIsBound(sim.port) {
             guard ContinuousClock.now < deadline, sim.isRunning else {
@@ -28,13 +28,13 @@ final class IPMISimulator: @unchecked Sendable {
         return sim
     }
 
-    private init(password: String) throws {
+    private init(password: String) async throws {
         self.port = try freePort(udp: true)
         self.password = password
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rackswarm-ipmisim-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let launcher = try runProcess("/bin/bash", [Self.script.path, directory.path, "\(port)", password])
+        let launcher = try await runProcess("/bin/bash", [Self.script.path, directory.path, "\(port)", password])
         guard launcher.status == 0, let pid = pid_t(launcher.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         else { throw SimulatorError(message: "scripts/lab/ipmi-bmc.sh failed: \(launcher.stdout)\(launcher.stderr)") }
         self.pid = pid

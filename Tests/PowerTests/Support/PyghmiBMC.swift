@@ -55,8 +55,8 @@ final class PyghmiBMC: @unchecked Sendable {
     }
 
     /// `ipmitool -I lanplus -C SUITE` against this BMC: the reference client.
-    func ipmitool(suite: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let result = try runProcess("/usr/bin/timeout", ["30", "ipmitool", "-I", "lanplus", "-H", "::1", "-p",
+    func ipmitool(suite: Int, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let result = try await runProcess("/usr/bin/timeout", ["30", "ipmitool", "-I", "lanplus", "-H", "::1", "-p",
                                                          "\(port)", "-U", username, "-P", password, "-C", "\(suite)",
                                                          "-R", "3", "-N", "2"] + arguments)
         return (result.status, result.stdout + result.stderr)

@@ -22,7 +22,7 @@ final class SushyEmulator: @unchecked Sendable {
     static func start(password: String = "pass", tls: Bool = false, twoSystems: Bool = false) async throws
         -> SushyEmulator
     {
-        let sushy = try SushyEmulator(password: password, tls: tls, twoSystems: twoSystems)
+        let sushy = try await SushyEmulator(password: password, tls: tls, twoSystems: twoSystems)
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         while !tcpPortAccepts(sushy.port) {
             guard ContinuousClock.now < deadline, sushy.process.isRunning else {
@@ -36,14 +36,14 @@ final class SushyEmulator: @unchecked Sendable {
         return sushy
     }
 
-    private init(password: String, tls: Bool, twoSystems: Bool) throws {
+    private init(password: String, tls: Bool, twoSystems: Bool) async throws {
         port = try freePort()
         self.tls = tls
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("rackswarm-sushy-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let htpasswd = directory.appendingPathComponent("htpasswd")
-        try run(Self.python, [
+        try await run(Self.python, [
             "-c", "import bcrypt,sys;open(sys.argv[1],'w').write('admin:'+bcrypt.hashpw(sys.argv[2].encode(),"
                 + "bcrypt.gensalt(rounds=4)).decode()+'\\n')", htpasswd.path, password,
         ])
@@ -68,7 +68,7 @@ final class SushyEmulator: @unchecked Sendable {
         if tls {
             let cert = directory.appendingPathComponent("cert.pem").path
             let key = directory.appendingPathComponent("key.pem").path
-            try run("/usr/bin/openssl", [
+            try await run("/usr/bin/openssl", [
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
                 "-subj", "/CN=127.0.0.1",
             ])
@@ -97,7 +97,7 @@ final class SushyEmulator: @unchecked Sendable {
 }
 
 /// Runs a helper command to completion; throws if it fails.
-func run(_ executable: String, _ arguments: [String]) throws {
-    let status = try runProcess(executable, arguments).status
+func run(_ executable: String, _ arguments: [String]) async throws {
+    let status = try await runProcess(executable, arguments).status
     guard status == 0 else { throw SimulatorError(message: "\(executable) exited with \(status)") }
 }
