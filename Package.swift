@@ -448,6 +448,7 @@ let package = Package(
                 "ReconcilerMetrics",
                 "BootServer",
                 "Drivers",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
