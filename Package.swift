@@ -459,6 +459,7 @@ let package = Package(
                 "ReconcilerMetrics",
                 "BootServer",
                 "Drivers",
+                "ReconcilerPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -3,7 +3,9 @@ import Foundation
 import GRDB
 import Hummingbird
 import HummingbirdTesting
+import LabSupport
 import Reconciler
+import ReconcilerPostgres
 import Testing
 
 @testable import Console
@@ -158,5 +160,23 @@ struct ConsoleOverviewCacheTests {
         let ahead = try #require(try await store.nodeOverviews(changedAfter: one.position + 10))
         #expect(ahead.changed == nil)
         #expect(ahead.overviews == (try await store.nodeOverviews()))
+    }
+
+    /// A PostgreSQL store keeps no change token and no feed: every request reads every node, and a write through
+    /// another connection is seen at the next one.
+    @Test func aPostgresStoreIsReadWholeEveryTime() async throws {
+        let url = try await PostgresServer.shared.newDatabase()
+        let store = try await PostgresStateStore.connect(try PostgresLocation(parsing: url))
+        defer { store.close() }
+        let other = try await PostgresStateStore.connect(try PostgresLocation(parsing: url))
+        defer { other.close() }
+        let now = Date()
+        try await ConsoleTestSite.seed(store, now: now)
+        let cache = OverviewCache()
+        #expect(try await cache.overviews(of: store) == (try await store.nodeOverviews()))
+        try await other.record(NodeStatus(phase: .failed, rack: "r3"), lastError: "PSU failure", for: "r3n1", at: now)
+        #expect(try await cache.overviews(of: store)["r3n1"]?.record?.lastError == "PSU failure")
+        #expect(try await cache.overviews(of: store) == (try await store.nodeOverviews()))
+        #expect(cache.reads == 3 && cache.patches == 0)
     }
 }
