@@ -137,8 +137,8 @@ struct ConsoleOverviewCacheTests {
         try await expectCurrent("a write of no node")
     }
 
-    /// The store answers the nodes written after a position, every node from no position, and every node from
-    /// a position its feed never reached (the file was replaced by an older copy).
+    /// The store answers the nodes written after a position; every node from no position, from a position its
+    /// feed never reached (the file was replaced by an older copy), and when more than a third were written.
     @Test func theFeedNamesTheNodesWrittenSinceAPosition() async throws {
         let harness = try await ConsoleHarness.make()
         let store = harness.store
@@ -160,6 +160,16 @@ struct ConsoleOverviewCacheTests {
         let ahead = try #require(try await store.nodeOverviews(changedAfter: one.position + 10))
         #expect(ahead.changed == nil)
         #expect(ahead.overviews == (try await store.nodeOverviews()))
+
+        // More than a third of the nodes written: every node, read whole.
+        let nodes = try await store.nodeRecords().keys.sorted()
+        for node in nodes.prefix(nodes.count / 3 + 1) {
+            try await store.record(NodeStatus(phase: .failed, rack: "r1"), lastError: "mass", for: node,
+                                   at: harness.now)
+        }
+        let many = try #require(try await store.nodeOverviews(changedAfter: one.position))
+        #expect(many.changed == nil)
+        #expect(many.overviews == (try await store.nodeOverviews()))
     }
 
     /// A PostgreSQL store keeps no change token and no feed: every request reads every node, and a write through

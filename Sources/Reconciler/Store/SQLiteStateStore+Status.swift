@@ -57,17 +57,21 @@ extension SQLiteStateStore {
         }
     }
 
-    /// From `node_change`, the feed its triggers keep. A position past the feed's end (the file was replaced by an
-    /// older copy) answers every node.
+    /// From `node_change`, the feed its triggers keep. Every node when more than a third of them were written
+    /// (a node looked up by key in each table costs about three times its share of a whole scan: at 100,000 nodes
+    /// all written, 1.4 CPU-s patched against 0.67 s read whole), or when the position is past the feed's end (the
+    /// file was replaced by an older copy).
     public func nodeOverviews(changedAfter position: Int64?) async throws -> NodeOverviewChanges? {
         try await database.read { db in
             let end = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM node_change") ?? 0
-            guard let position, position <= end else {
-                return NodeOverviewChanges(position: end, overviews: try Self.nodeOverviews(db, changedAfter: nil,
-                    count: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node_status") ?? 0))
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node_status") ?? 0
+            let changed = try position.map {
+                try String.fetchAll(db, sql: "SELECT node FROM node_change WHERE seq > ?", arguments: [$0])
             }
-            let changed = try String.fetchAll(db, sql: "SELECT node FROM node_change WHERE seq > ?",
-                                              arguments: [position])
+            guard let position, let changed, position <= end, changed.count * 3 <= count else {
+                return NodeOverviewChanges(position: end,
+                                           overviews: try Self.nodeOverviews(db, changedAfter: nil, count: count))
+            }
             return NodeOverviewChanges(
                 position: end, overviews: try Self.nodeOverviews(db, changedAfter: position, count: changed.count),
                 changed: changed)
