@@ -45,7 +45,10 @@ def budget(name, nodes):
 
 def merge(nodes, plan, validate, text, json_run, status, console):
     record = json.loads(plan)
-    pages = json.loads(console)["pages"]
+    console_run = json.loads(console)
+    pages = console_run["pages"]
+    # How many nodes the store write before each timed console request changed (the console patches them in).
+    record["console_touched_nodes"] = console_run.get("touched_nodes", 0)
     runs = {
         "validate": json.loads(validate),
         "dry_run_text": json.loads(text),

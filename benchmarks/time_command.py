@@ -5,21 +5,23 @@
         time from start to exit (seconds) and the largest peak resident set (MB, from wait4's ru_maxrss), and the
         size of the output. Fails when the exit status is not one of --ok.
 
-    time_command.py console --repeats N --paths /,/api/v1/site [--touch-store DB] -- COMMAND...
+    time_command.py console --repeats N --paths /,/api/v1/site [--touch-store DB [--touch-nodes K]] -- COMMAND...
         Starts COMMAND (a `reconcile console --listen 127.0.0.1:0 …`), reads the URL it prints, asks for each path
         N times and prints JSON: per path the best time from request to the last byte, and the body's size; then
         the server's peak resident set. The server is stopped (SIGTERM, then SIGKILL) whatever happens. With
-        --touch-store, the SQLite store DB is written before each timed request (a meta row no page shows), so
-        the console reads the store again, as it does while a pass writes it: "seconds" is then that request,
-        and "cached_seconds" the best of N more asked with the store left alone.
+        --touch-store, the SQLite store DB is written before each timed request (a meta row no page shows, and
+        with --touch-nodes the last-seen time of K nodes picked at random), so the console reads the store again,
+        as it does while a pass writes it: "seconds" is then that request, and "cached_seconds" the best of N
+        more asked with the store left alone; "touched_nodes" is K.
 
     time_command.py instructions --ok 0,2 [--paths /,/api/v1/site] -- COMMAND...
         Counts the instructions COMMAND executes under valgrind's callgrind (the stable figure on a shared, noisy
         machine, where wall times move by 2x between runs) and prints JSON {"instructions": N}. With --paths,
         COMMAND is a console: only the requests are counted (instrumentation is switched on around each, the server
-        already up), and the JSON holds per path {"instructions": N}; with --touch-store DB, the store is written
-        between the warming request and the counted one (the console reads it again). COMMAND's binary must carry no DWARF that
-        valgrind cannot read (bench-site.sh passes a copy with the debug sections stripped).
+        already up), and the JSON holds per path {"instructions": N}; with --touch-store DB (and --touch-nodes K),
+        the store is written between the warming request and the counted one (the console reads it again).
+        COMMAND's binary must carry no DWARF that valgrind cannot read (bench-site.sh passes a copy with the debug
+        sections stripped).
 """
 import argparse
 import json
@@ -33,15 +35,20 @@ import sqlite3
 import urllib.request
 
 
-def touch_store(path):
-    """Commits a write to the store that no page shows (a meta row of its own, a new value each time): another
-    connection's commit, which the console's kept store read must notice (SQLite's data_version moves). A row
-    rewritten as it was would not do: SQLite writes nothing then."""
+def touch_store(path, nodes=0):
+    """Commits a write to the store through another connection, which the console's kept store read must notice
+    (SQLite's data_version moves): a meta row of its own (a new value each time: a row rewritten as it was would
+    not do, SQLite writes nothing then) and, with NODES, a new last-seen time for that many nodes picked at random,
+    as a pass re-records the nodes it visits (the console then patches in those nodes from the store's change
+    feed)."""
     if not path:
         return
     with sqlite3.connect(path, timeout=30) as db:
         db.execute("INSERT OR REPLACE INTO meta (key, value, updated_at) VALUES ('bench_touch', ?, ?)",
                    (str(time.time_ns()), time.time()))
+        if nodes:
+            db.execute("UPDATE node_status SET last_seen = ? WHERE rowid IN "
+                       "(SELECT rowid FROM node_status ORDER BY random() LIMIT ?)", (time.time(), nodes))
     db.close()
 
 
@@ -91,7 +98,7 @@ def console(args):
             best = None
             size = 0
             for _ in range(args.repeats):
-                touch_store(args.touch_store)
+                touch_store(args.touch_store, args.touch_nodes)
                 elapsed, size = fetch_seconds(url + path)
                 best = elapsed if best is None else min(best, elapsed)
             pages[path] = {"seconds": best, "bytes": size}
@@ -99,7 +106,8 @@ def console(args):
                 pages[path]["cached_seconds"] = min(fetch_seconds(url + path)[0] for _ in range(args.repeats))
         status = open(f"/proc/{server.pid}/status").read()
         peak = re.search(r"VmHWM:\s+(\d+) kB", status)
-        print(json.dumps({"pages": pages, "peak_rss_mb": int(peak.group(1)) / 1024 if peak else None}))
+        print(json.dumps({"pages": pages, "peak_rss_mb": int(peak.group(1)) / 1024 if peak else None,
+                          "touched_nodes": args.touch_nodes if args.touch_store else 0}))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -149,7 +157,7 @@ def instructions(args):
         server, url = start_console(valgrind + ["--instr-atstart=no", f"--log-file={log_file}"] + args.command)
         try:
             urllib.request.urlopen(url + path, timeout=600).read()  # warm: the first request pays one-time costs
-            touch_store(args.touch_store)
+            touch_store(args.touch_store, args.touch_nodes)
             subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True)
             urllib.request.urlopen(url + path, timeout=600).read()
             subprocess.run(["callgrind_control", "-i", "off", str(server.pid)], check=True, capture_output=True)
@@ -179,10 +187,12 @@ def main():
         elif mode == "console":
             p.add_argument("--paths", default="/")
             p.add_argument("--touch-store", default="")
+            p.add_argument("--touch-nodes", type=int, default=0)
         else:
             p.add_argument("--ok", default="0")
             p.add_argument("--paths", default="")
             p.add_argument("--touch-store", default="")
+            p.add_argument("--touch-nodes", type=int, default=0)
     args = parser.parse_args()
     {"run": run, "console": console, "instructions": instructions}[args.mode](args)
 

@@ -92,7 +92,7 @@ install -Dm644 "$root/deploy/grafana/rackswarm.json" "$stage/usr/share/rackswarm
 install -Dm644 "$root/README.md" "$stage/usr/share/doc/rackswarm/README.md"
 manuals "$BIN/reconcile" "$stage"
 control "$stage" rackswarm "GitOps reconciler for bare-metal data centers (reconcile)" \
-    "libc6, libgcc-s1, libstdc++6, zlib1g, libgit2-1.5, libyaml-0-2, libssl3, libsqlite3-0, git"
+    "libc6 (>= 2.36), libgcc-s1, libstdc++6, zlib1g, libgit2-1.5, libyaml-0-2, libssl3, libsqlite3-0, git"
 echo "/etc/rackswarm/reconciler.yaml" > "$stage/DEBIAN/conffiles"
 cat > "$stage/DEBIAN/postinst" <<'POSTINST'
 #!/bin/sh

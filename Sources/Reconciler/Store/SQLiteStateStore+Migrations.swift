@@ -91,6 +91,9 @@ extension SQLiteStateStore {
                 t.column("updated_at", .double).notNull()
             }
         }
+        migrator.registerMigration("v8: node change feed") { db in
+            try createNodeChangeFeed(db)
+        }
         return migrator
     }
 
@@ -129,5 +132,36 @@ extension SQLiteStateStore {
                 WHERE node = OLD.node;
             END;
             """)
+    }
+
+    /// `node_change`: per node, the position of the latest write to anything `nodeOverviews` reads of it (its
+    /// status, its journal, its install report), kept by triggers, so whoever writes (this process, another one,
+    /// a hand-run `sqlite3`) moves it. A view that kept the overviews at position P reads only the nodes written
+    /// after P (`nodeOverviews(changedAfter:)`). `AUTOINCREMENT` keeps positions rising, never reused. A node has
+    /// one row, at its latest position: the triggers delete it and insert it anew rather than `INSERT OR REPLACE`,
+    /// which a writer's own `INSERT OR IGNORE` would turn into an ignore.
+    private static func createNodeChangeFeed(_ db: Database) throws {
+        var sql = """
+            CREATE TABLE node_change (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                node TEXT NOT NULL UNIQUE
+            );
+
+            """
+        for (table, key) in [("node_status", "name"), ("journal", "node"), ("install_progress", "node")] {
+            let mark = { (row: String) in
+                "DELETE FROM node_change WHERE node = \(row).\(key); "
+                    + "INSERT INTO node_change (node) VALUES (\(row).\(key));"
+            }
+            sql += """
+                CREATE TRIGGER node_change_\(table)_insert AFTER INSERT ON \(table) BEGIN \(mark("NEW")) END;
+                CREATE TRIGGER node_change_\(table)_delete AFTER DELETE ON \(table) BEGIN \(mark("OLD")) END;
+                CREATE TRIGGER node_change_\(table)_rename AFTER UPDATE OF \(key) ON \(table)
+                WHEN OLD.\(key) IS NOT NEW.\(key) BEGIN \(mark("OLD")) END;
+                CREATE TRIGGER node_change_\(table)_update AFTER UPDATE ON \(table) BEGIN \(mark("NEW")) END;
+
+                """
+        }
+        try db.execute(sql: sql)
     }
 }

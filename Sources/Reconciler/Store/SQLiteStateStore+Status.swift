@@ -18,9 +18,29 @@ extension SQLiteStateStore {
         return records
     }
 
-    private static func forEachNodeRecord(_ db: Database, _ body: (NodeRecord) -> Void) throws {
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(nodeColumns) FROM node_status")
+    private static func forEachNodeRecord(_ db: Database, changedAfter position: Int64? = nil,
+                                          _ body: (NodeRecord) -> Void) throws {
+        let (from, arguments) = scoped("node_status s", key: "s.name", changedAfter: position)
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(columns(nodeColumns, of: "s")) \(from)",
+                                       arguments: arguments)
         while let row = try rows.next() { body(try nodeRecord(row)) }
+    }
+
+    /// `FROM table [joins] [WHERE condition]`, `table` aliased and `key` its node name, over every row (after nil)
+    /// or over the rows of the nodes written after the change feed's `position` (`node_change` first, then each
+    /// node's rows by their key), with the arguments it takes.
+    private static func scoped(_ table: String, key: String, joins: String = "", where condition: String? = nil,
+                               changedAfter position: Int64?) -> (sql: String, arguments: StatementArguments) {
+        guard let position else {
+            return ("FROM \(table) \(joins)" + (condition.map { " WHERE \($0)" } ?? ""), [])
+        }
+        return ("FROM node_change c JOIN \(table) ON \(key) = c.node \(joins) WHERE c.seq > ?"
+                    + (condition.map { " AND \($0)" } ?? ""), [position])
+    }
+
+    /// `columns` (as `nodeColumns` lists them) each qualified with `alias`.
+    private static func columns(_ columns: String, of alias: String) -> String {
+        columns.split(separator: ", ").map { "\(alias).\($0)" }.joined(separator: ", ")
     }
 
     /// Per node, its latest started entry and its latest entry (what `NodeActivity` reads), oldest first: one
@@ -29,24 +49,54 @@ extension SQLiteStateStore {
         try await database.read { db in try Self.latestJournalEntries(db) }
     }
 
-    /// Straight into one dictionary, sized once: reading the three into dictionaries of their own and joining
-    /// them hashed every node name three more times.
     public func nodeOverviews() async throws -> [String: NodeOverview] {
         try await database.read { db in
-            var overviews: [String: NodeOverview] = [:]
-            overviews.reserveCapacity(try Int.fetchOne(db, sql: """
+            try Self.nodeOverviews(db, changedAfter: nil, count: try Int.fetchOne(db, sql: """
                 SELECT max((SELECT COUNT(*) FROM node_status), (SELECT COUNT(*) FROM journal_latest))
                 """) ?? 0)
-            try Self.forEachNodeRecord(db) { overviews[$0.name] = NodeOverview(record: $0) }
-            try Self.forEachLatestJournalEntry(db) {
-                overviews[$0.action.node, default: NodeOverview()].journal.append($0)
-            }
-            let installs = try Row.fetchCursor(db, sql: "SELECT node, report, updated_at FROM install_progress")
-            while let row = try installs.next() {
-                overviews[row[0], default: NodeOverview()].install = try Self.installProgress(row)
-            }
-            return overviews
         }
+    }
+
+    /// From `node_change`, the feed its triggers keep. Every node when more than a third of them were written
+    /// (a node looked up by key in each table costs about three times its share of a whole scan: at 100,000 nodes
+    /// all written, 1.4 CPU-s patched against 0.67 s read whole), or when the position is past the feed's end (the
+    /// file was replaced by an older copy).
+    public func nodeOverviews(changedAfter position: Int64?) async throws -> NodeOverviewChanges? {
+        try await database.read { db in
+            let end = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM node_change") ?? 0
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM node_status") ?? 0
+            let changed = try position.map {
+                try String.fetchAll(db, sql: "SELECT node FROM node_change WHERE seq > ?", arguments: [$0])
+            }
+            guard let position, let changed, position <= end, changed.count * 3 <= count else {
+                return NodeOverviewChanges(position: end,
+                                           overviews: try Self.nodeOverviews(db, changedAfter: nil, count: count))
+            }
+            return NodeOverviewChanges(
+                position: end, overviews: try Self.nodeOverviews(db, changedAfter: position, count: changed.count),
+                changed: changed)
+        }
+    }
+
+    /// Every node's overview, or those of the nodes written after the feed's `position`; straight into one
+    /// dictionary, sized once for about `count` nodes: reading the three into dictionaries of their own and
+    /// joining them hashed every node name three more times.
+    private static func nodeOverviews(_ db: Database, changedAfter position: Int64?, count: Int) throws
+        -> [String: NodeOverview]
+    {
+        var overviews: [String: NodeOverview] = [:]
+        overviews.reserveCapacity(count)
+        try forEachNodeRecord(db, changedAfter: position) { overviews[$0.name] = NodeOverview(record: $0) }
+        try forEachLatestJournalEntry(db, changedAfter: position) {
+            overviews[$0.action.node, default: NodeOverview()].journal.append($0)
+        }
+        let (from, arguments) = scoped("install_progress i", key: "i.node", changedAfter: position)
+        let installs = try Row.fetchCursor(db, sql: "SELECT i.node, i.report, i.updated_at \(from)",
+                                           arguments: arguments)
+        while let row = try installs.next() {
+            overviews[row[0], default: NodeOverview()].install = try installProgress(row)
+        }
+        return overviews
     }
 
     /// `PRAGMA data_version` moves when another connection (another process: `reconcile apply` beside
@@ -69,11 +119,14 @@ extension SQLiteStateStore {
     /// Each node's latest started entry (when not its latest entry, it is older), then every node's latest
     /// entry: appended in this order, a node's entries come oldest first. Two joins on the primary key; one
     /// `IN (… UNION …) ORDER BY id` built a temporary B-tree of every id first.
-    private static func forEachLatestJournalEntry(_ db: Database, _ body: (JournalEntry) -> Void) throws {
-        let columns = journalColumns.split(separator: ", ").map { "j." + $0 }.joined(separator: ", ")
-        for pointer in ["l.started_id WHERE l.started_id != l.latest_id", "l.latest_id"] {
-            let rows = try Row.fetchCursor(
-                db, sql: "SELECT \(columns) FROM journal_latest l JOIN journal j ON j.id = \(pointer)")
+    private static func forEachLatestJournalEntry(_ db: Database, changedAfter position: Int64? = nil,
+                                                  _ body: (JournalEntry) -> Void) throws {
+        let selected = columns(journalColumns, of: "j")
+        for (pointer, condition) in [("l.started_id", "l.started_id != l.latest_id"), ("l.latest_id", nil)] {
+            let (from, arguments) = scoped("journal_latest l", key: "l.node",
+                                           joins: "JOIN journal j ON j.id = \(pointer)", where: condition,
+                                           changedAfter: position)
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(selected) \(from)", arguments: arguments)
             while let row = try rows.next() { body(try journalEntry(row)) }
         }
     }

@@ -42,6 +42,11 @@ public protocol StateStore: Sendable {
     /// console keeps `nodeOverviews` between requests). Read it before what it guards: a write in between then
     /// makes the next token differ, never the other way round.
     func changeToken() async throws -> StoreChangeToken?
+    /// The node overviews with the position of the store's change feed, for a view that keeps them between reads:
+    /// after nil, every node (as `nodeOverviews`); after a position an earlier answer gave, only the nodes written
+    /// since (a store may answer every node instead). One transaction. Nil when the store keeps no feed: the view
+    /// reads `nodeOverviews` again.
+    func nodeOverviews(changedAfter position: Int64?) async throws -> NodeOverviewChanges?
 
     /// Keeps the latest install report of a node (it replaces the one before) and appends its byte counters to
     /// the install samples (kept for `installSampleRetention`).
@@ -84,6 +89,9 @@ extension StateStore {
     /// A store that cannot tell when it changed: every view reads afresh.
     public func changeToken() async throws -> StoreChangeToken? { nil }
 
+    /// A store without a change feed.
+    public func nodeOverviews(changedAfter position: Int64?) async throws -> NodeOverviewChanges? { nil }
+
     /// One `nodeRecord` per observed node; stores that can read them in one go do.
     public func nodeRecords() async throws -> [String: NodeRecord] {
         var records: [String: NodeRecord] = [:]
@@ -122,6 +130,27 @@ public struct StoreChangeToken: Sendable, Hashable {
     public var others: Int64
     /// Rows this connection changed since it opened (SQLite: `sqlite3_total_changes`).
     public var own: Int64
+}
+
+/// An answer of `StateStore.nodeOverviews(changedAfter:)`.
+@PublicMemberwiseInit
+public struct NodeOverviewChanges: Sendable {
+    /// The feed's position at the read: the next read asks for what changed after it.
+    public var position: Int64
+    /// Every node's overview, or with `changed`, those of the changed nodes that have one.
+    public var overviews: [String: NodeOverview]
+    /// The nodes written after the position asked for, those left with no overview too (their rows were
+    /// deleted); nil when `overviews` holds every node.
+    public var changed: [String]?
+
+    /// Brings `kept`, the overviews at the position asked for, to this read's position.
+    public func apply(to kept: inout [String: NodeOverview]) {
+        guard let changed else {
+            kept = overviews
+            return
+        }
+        for node in changed { kept[node] = overviews[node] }
+    }
 }
 
 /// What a status view of the whole site reads about one node (`StateStore.nodeOverviews`).
