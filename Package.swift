@@ -7,16 +7,6 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// How a release `reconcile` is linked: by lld, with the relative relocations packed (DT_RELR, glibc 2.36) and
-/// no symbol of the executable exported. Linked the default way (gold, 155,000 RELA entries, 57,000 exported
-/// symbols), the loader read 3.6 MB of relocations and looked symbols up in 2.7 MB of tables before `main`:
-/// `reconcile --help` peaked at 31.4 MB resident, now 25.1 MB, and the 10k-node dry run at 68 MB, now 63 MB
-/// (benchmarks/bench-site.sh). Nothing looks the executable's own symbols up at run time.
-let releaseLinkerSettings: [LinkerSetting] = [
-    .unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
-                  "-Xlinker", "--no-export-dynamic"], .when(configuration: .release)),
-]
-
 /// The release version `--version` and `rackswarm_build_info` show.
 let rackswarmVersion = "0.1.0"
 /// The commit a build is made from: `RACKSWARM_COMMIT` (set by `make package`), else the checkout's HEAD.
@@ -295,8 +285,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings,
-            linkerSettings: releaseLinkerSettings
+            swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "AgentCLI",

@@ -17,10 +17,12 @@ swift=${SWIFT:-swift}
 compression=${COMPRESSION:-xz}
 export RACKSWARM_COMMIT=${RACKSWARM_COMMIT:-$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)}
 
-# A release package links the Swift runtime and Foundation statically (as `make release` does): the machine it is
-# installed on has Debian's libraries, not a Swift toolchain. A debug build (tests) needs the toolchain's runtime.
+# A release package is linked as `make release` links (the Makefile's RELEASE_FLAGS): the Swift runtime and
+# Foundation statically, because the machine it is installed on has Debian's libraries, not a Swift toolchain; by lld
+# with packed relative relocations, hence `libc6 (>= 2.36)` below. A debug build (tests) needs the toolchain's runtime.
 flags=()
-[ "$configuration" = release ] && flags=(--static-swift-stdlib)
+[ "$configuration" = release ] && flags=(--static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z
+                                         -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic)
 if [ -z "${BIN:-}" ]; then
     (cd "$root" && "$swift" build -c "$configuration" "${flags[@]}" --product reconcile \
         && "$swift" build -c "$configuration" "${flags[@]}" --product provision-agent \
