@@ -55,6 +55,13 @@ public actor FakeBootDriver: BootDriver {
         return minter.token(node: node, nonce: nonce)
     }
 
+    public func writtenEntries() -> [String: WrittenEntry] {
+        entries.mapValues { entry in
+            if case .install(let install) = entry.mode { return .install(image: install.imageReference) }
+            return .localBoot
+        }
+    }
+
     public func prune(keeping nodes: Set<String>) -> [String] {
         calls.append(.prune(nodes))
         let leaving = entries.keys.filter { !nodes.contains($0) }.sorted()

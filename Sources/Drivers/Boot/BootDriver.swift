@@ -10,6 +10,15 @@ public protocol BootDriver: Sendable {
     /// The one-time token of the node's install entry (see `InstallTokenMinter`); nil when the node has no install
     /// entry, or the driver writes entries without tokens.
     func installToken(node: String) async throws -> String?
+    /// Every node that has an entry now, with what it is: what a reconciler that takes over a rack rewrites.
+    func writtenEntries() async throws -> [String: WrittenEntry]
+}
+
+/// The kind of entry a node has in the boot roots.
+public enum WrittenEntry: Sendable, Hashable {
+    /// An install (or erase) entry for this `name@version`.
+    case install(image: String)
+    case localBoot
 }
 
 /// Installs DHCP host reservations (MAC → IP, hostname, boot file) for the provisioning network.
