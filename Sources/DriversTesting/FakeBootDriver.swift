@@ -56,10 +56,14 @@ public actor FakeBootDriver: BootDriver {
     }
 
     public func writtenEntries() -> [String: WrittenEntry] {
-        entries.mapValues { entry in
-            if case .install(let install) = entry.mode { return .install(image: install.imageReference) }
-            return .localBoot
-        }
+        entries.mapValues(WrittenEntry.init)
+    }
+
+    @discardableResult
+    public func rewrite(_ entry: BootEntry) throws -> Bool {
+        guard let current = entries[entry.node], WrittenEntry(current) == WrittenEntry(entry) else { return false }
+        try write(entry)
+        return true
     }
 
     public func prune(keeping nodes: Set<String>) -> [String] {

@@ -100,6 +100,13 @@ public struct ReportChannel: Sendable {
                 // be the same next time: give up at once.
                 let retryable = status >= 500 || status == 429 || status == 408 || (status == 404 && retryNotFound)
                 guard retryable else { throw failure }
+                // A reconciler that fails the request (its store unreachable, say) may be alone in that: another
+                // takes it.
+                if status >= 500, let next = servers.moveOn(from: url) {
+                    logger.warning("server failed the request; trying the next reconciler", metadata: [
+                        "http.url": "\(url)", "error": "\(failure.detail)", "server": "\(next)",
+                    ])
+                }
             case .unreachable(let reason):
                 failure = Failure(status: nil, detail: "\(method) \(url): \(reason)")
                 // The reconciler that wrote the entry may be gone: the next one takes the reports from now on.

@@ -106,7 +106,13 @@ struct Convergence {
             serving.open()
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
-        if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
+        let rewriter = BootEntryRewriter(desired: desired, driver: bootDriver, logger: logger)
+        if let keeper {
+            services.append(.init(service: LeaseRenewal(keeper: keeper)))
+            if let addressing = Self.bootAddressing(keeper) {
+                services.append(.init(service: EntryRewrites(keeper: keeper, rewriter: rewriter, addressing: addressing)))
+            }
+        }
         var followers: [any PassFollower] = []
         if let management = try managementListener(store: store, desired: desired, checkout: checkout,
                                                    resources: resources) {
@@ -123,6 +129,7 @@ struct Convergence {
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
+                                  await rewriter.update(desired)
                                   // A site key rotation: rotated agents' heartbeats carry keys from the new key.
                                   await heartbeats?.use(key: Self.currentKey(desired.site, startUp: key,
                                                                              logger: logger))
@@ -235,14 +242,7 @@ extension Convergence {
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
             siteChanged: siteChanged,
             gate: CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) }), blocked: blocked,
-            holdRacks: holdRacks, bootAddressing: bootAddressing(keeper),
-            takenRacks: { await keeper?.takenRacks() ?? [] })
-    }
-
-    /// With leases, the entries a reconciler writes name it and list the other members to fall back on.
-    static func bootAddressing(_ keeper: RackLeaseKeeper?) -> (@Sendable () async -> BootAddressing?)? {
-        guard let keeper, let server = keeper.address.flatMap(BootServerAddress.init(httpBase:)) else { return nil }
-        return { BootAddressing(server: server, fallbacks: await keeper.fallbacks) }
+            holdRacks: holdRacks, bootAddressing: bootAddressing(keeper))
     }
 
     /// Writes a refused site's diagnostics to standard error before the pass's error goes on.
@@ -368,14 +368,5 @@ actor OnePass: ServiceLifecycle.Service {
 
     func run() async throws {
         outcome = try await pass()
-    }
-}
-
-/// Renews this reconciler's rack leases while it runs; on shutdown gives them back at once.
-struct LeaseRenewal: ServiceLifecycle.Service {
-    let keeper: RackLeaseKeeper
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await keeper.run() }
     }
 }

@@ -114,9 +114,21 @@ public actor FileBootDriver: BootDriver {
     }
 
     public func writtenEntries() throws -> [String: WrittenEntry] {
-        try loadManifest(node: "").nodes.mapValues { files in
-            (files.image ?? files.install?.image).map { .install(image: $0) } ?? .localBoot
+        try loadManifest(node: "").nodes.mapValues(Self.kind)
+    }
+
+    @discardableResult
+    public func rewrite(_ entry: BootEntry) throws -> Bool {
+        try exclusively(node: entry.node) {
+            guard let files = try loadManifest(node: entry.node).nodes[entry.node], Self.kind(files) == WrittenEntry(entry)
+            else { return false }
+            try writeLocked(entry)
+            return true
         }
+    }
+
+    private static func kind(_ files: BootManifest.NodeFiles) -> WrittenEntry {
+        (files.image ?? files.install?.image).map { .install(image: $0) } ?? .localBoot
     }
 
     public func remove(node: String) throws {

@@ -186,8 +186,8 @@ public struct BootActionExecutor: Sendable {
                 continue
             }
             do {
-                try await driver.write(entry)
-                rewritten.append(node.name)
+                // Checked again under the driver's lock: a report may have flipped the entry since.
+                if try await driver.rewrite(entry) { rewritten.append(node.name) }
             } catch {
                 firstError = firstError ?? error
             }

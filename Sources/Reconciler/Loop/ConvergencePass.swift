@@ -50,9 +50,6 @@ public struct ConvergencePass: Sendable {
         /// With several reconcilers: where this one's boot entries send nodes (its own address, the others' as
         /// fallbacks). Nil, or nil answered: the site's `serverAddress`.
         public var bootAddressing: (@Sendable () async -> BootAddressing?)? = nil
-        /// The racks this reconciler took since the last pass asked (a dead member's, or its first share): their
-        /// nodes' entries are rewritten to name it.
-        public var takenRacks: @Sendable () async -> Set<String> = { [] }
     }
 
     /// What a pass may do and how hard it tries.
@@ -164,7 +161,6 @@ public struct ConvergencePass: Sendable {
         executorPolicy.scope = policy.scope
         executorPolicy.racks = held
         let boot = BootActionExecutor(driver: seams.boot, desired: desired, addressing: await seams.bootAddressing?())
-        if everything, let held { await rewriteEntries(boot, taken: await seams.takenRacks().intersection(held)) }
         let performer = DriverActionPerformer(
             desired: desired, store: seams.store, boot: boot,
             power: seams.power(desired.site), agents: seams.agents(desired.site),
@@ -231,23 +227,6 @@ public struct ConvergencePass: Sendable {
         }
         if !recent.isEmpty { say("observed \(recent.count) node\(recent.count == 1 ? "" : "s") from heartbeats\n") }
         return try await services.observe(only: installed, heartbeats: recent)
-    }
-
-    /// A reconciler that took racks over rewrites their nodes' entries to name it, before anything else is done on
-    /// them: a node that boots later reads its new holder's address. A failure is logged; the next pass's plan
-    /// writes the entries it needs anyway.
-    private func rewriteEntries(_ boot: BootActionExecutor, taken: Set<String>) async {
-        guard !taken.isEmpty else { return }
-        do {
-            let nodes = try await boot.rewrite(racks: taken)
-            logger.info("boot entries rewritten for racks taken over", metadata: [
-                "racks": "\(taken.sorted().joined(separator: ","))", "nodes": "\(nodes.count)",
-            ])
-        } catch {
-            logger.error("cannot rewrite the boot entries of racks taken over", metadata: [
-                "racks": "\(taken.sorted().joined(separator: ","))", "error": "\(error)",
-            ])
-        }
     }
 
     /// The racks this reconciler may act on in this pass (nil: all): its share of the site's racks, those of

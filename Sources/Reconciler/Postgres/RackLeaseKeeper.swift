@@ -26,6 +26,8 @@ public actor RackLeaseKeeper {
     private var members: [ShardMember] = []
     /// Racks taken since `takenRacks()` was last asked.
     private var taken: Set<String> = []
+    /// The fallbacks as of the last `takenRacks()`.
+    private var rewrittenFor: [String] = []
 
     public init(store: PostgresStateStore, ttl: Duration, address: String?, logger: Logger,
                 ready: @escaping @Sendable () async -> Void = {}) {
@@ -47,10 +49,14 @@ public actor RackLeaseKeeper {
         return after.compactMap(\.address).filter { $0 != address }
     }
 
-    /// The racks taken since the last call that are still held: the pass rewrites their nodes' boot entries.
+    /// The racks whose nodes' boot entries the pass rewrites: those taken since the last call that are still
+    /// held, or every rack held when the members' addresses (the entries' fallbacks) changed since.
     public func takenRacks() -> Set<String> {
-        defer { taken = [] }
-        return taken.intersection(held.keys)
+        defer {
+            taken = []
+            rewrittenFor = fallbacks
+        }
+        return fallbacks == rewrittenFor ? taken.intersection(held.keys) : Set(held.keys)
     }
 
     /// This shard's share of `racks` racks among `members` (sorted); a shard not listed yet counts as the last.
