@@ -17,8 +17,7 @@ struct Fetch: AsyncParsableCommand {
     @Option(name: .customLong("out-file"), help: "Target file or block device (pieces are written at their offsets).")
     var output: String
 
-    @Option(help: "Accept peers on HOST:PORT.")
-    var listen: String = "0.0.0.0:6881"
+    @OptionGroup var listen: PeerListenOption
 
     @Option(name: .customLong("peer"), help: "Dial this peer (HOST:PORT); repeatable.")
     var peers: [String] = []
@@ -33,15 +32,12 @@ struct Fetch: AsyncParsableCommand {
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var seedFor: Duration = .zero
 
-    @Option(help: "Upload cap in bytes per second (e.g. 50M = 50 MiB/s, 50MB = 50 MB/s).",
-            transform: Quantity.bytesFlag(in: Quantity.rates))
-    var uploadLimit: Int64?
+    @OptionGroup var uploadLimit: UploadLimitOption
 
     @OptionGroup var verbosity: VerboseOption
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
         for peer in peers where HostPort(parsing: peer) == nil {
             throw ValidationError("--peer wants HOST:PORT, got '\(peer)'")
         }
@@ -50,14 +46,14 @@ struct Fetch: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "rackswarm.agent.fetch")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
-        let listenAddress = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
+        let listenAddress = listen.address
         let configuration = TorrentConfiguration(
             listenHost: listenAddress.host,
             listenPort: listenAddress.port,
             trackerURL: tracker == "none" ? "" : tracker,
             rack: rack,
             peers: peers,
-            uploadLimit: uploadLimit.map { Int($0) }
+            uploadLimit: uploadLimit.bytesPerSecond
         )
         let client = try await TorrentClient.start(
             metainfo: metainfo, path: output, configuration: configuration, logger: logger

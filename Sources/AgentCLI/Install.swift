@@ -31,8 +31,7 @@ struct Install: AsyncParsableCommand {
     @Option(help: "The node's root directory: post actions run there ($RACKSWARM_ROOT).")
     var root: String
 
-    @Option(help: "Accept peers on HOST:PORT.")
-    var listen: String = "0.0.0.0:6881"
+    @OptionGroup var listen: PeerListenOption
 
     @Option(help: .duration("Keep seeding this long after the image is written (e.g. 30s, 5m)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
@@ -58,10 +57,6 @@ struct Install: AsyncParsableCommand {
     @OptionGroup var verbosity: VerboseOption
     @OptionGroup var logging: LoggingOptions
 
-    func validate() throws {
-        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
-    }
-
     func run() async throws {
         let logger = Logger(label: "provision-agent.install")
         let arguments: InstallArguments
@@ -79,10 +74,10 @@ struct Install: AsyncParsableCommand {
             }
             arguments = try KernelCommandLine.installArguments(KernelCommandLine.split(text), source: source)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(error.detail)\n".utf8))
             throw ExitCode(2)
         }
-        let address = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
+        let address = listen.address
         // The installed system runs this very binary: the install environment's agent, the reconciler's version.
         let ownBinary = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let configuration = InstallConfiguration(
@@ -103,7 +98,7 @@ struct Install: AsyncParsableCommand {
         case .success(let instructions):
             print("installed \(instructions.image) on \(disk); rebooting")
         case .failure(let error):
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(error.detail)\n".utf8))
             // 75 (EX_TEMPFAIL) when booting the install again may work, 1 when a human must act.
             throw ExitCode(error.intent == .transient ? 75 : 1)
         }

@@ -139,9 +139,9 @@ public struct NodeInstaller: Sendable {
             await client.stop()
         } catch {
             var failed = await tracker.report(.failed)
-            failed.error = error.message.split(whereSeparator: \.isNewline).joined(separator: " ")
+            failed.error = error.detail.split(whereSeparator: \.isNewline).joined(separator: " ")
             if error.intent == .stalled { failed.stalled = true }
-            logger.error("install failed", metadata: ["error": "\(error.message)"])
+            logger.error("install failed", metadata: ["error": "\(error.detail)"])
             try? await channel.post(failed)
             throw error
         }

@@ -16,8 +16,7 @@ struct Seed: AsyncParsableCommand {
     @Option(help: "The image the torrent was made from.")
     var data: String
 
-    @Option(help: "Accept peers on HOST:PORT.")
-    var listen: String = "0.0.0.0:6881"
+    @OptionGroup var listen: PeerListenOption
 
     @Option(help: "Serve the HTTP tracker on HOST:PORT (omit to use an external tracker).")
     var trackerListen: String?
@@ -34,9 +33,7 @@ struct Seed: AsyncParsableCommand {
         """)
     var keepInRack = false
 
-    @Option(help: "Upload cap in bytes per second (e.g. 50M = 50 MiB/s, 50MB = 50 MB/s).",
-            transform: Quantity.bytesFlag(in: Quantity.rates))
-    var uploadLimit: Int64?
+    @OptionGroup var uploadLimit: UploadLimitOption
 
     @Flag(
         inversion: .prefixedNo,
@@ -52,7 +49,6 @@ struct Seed: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
-        guard HostPort(parsing: listen) != nil else { throw ValidationError("--listen wants HOST:PORT") }
         if let trackerListen, HostPort(parsing: trackerListen) == nil {
             throw ValidationError("--tracker-listen wants HOST:PORT")
         }
@@ -62,7 +58,7 @@ struct Seed: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "rackswarm.seed")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
-        let listenAddress = HostPort(parsing: listen) ?? HostPort(host: "0.0.0.0", port: 6881)
+        let listenAddress = listen.address
         var runningTracker: TrackerHTTPServer.Running?
         var trackerURL: String?
         if let trackerListen, let address = HostPort(parsing: trackerListen) {
@@ -92,7 +88,7 @@ struct Seed: AsyncParsableCommand {
                 listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
                 // A super-seed offers a piece once in the whole swarm; kept in racks, each rack needs each piece
                 // once and its nodes ask for what their rack lacks.
-                uploadLimit: uploadLimit.map { Int($0) }, superSeed: superSeed && !keepInRack
+                uploadLimit: uploadLimit.bytesPerSecond, superSeed: superSeed && !keepInRack
             ),
             logger: logger
         )

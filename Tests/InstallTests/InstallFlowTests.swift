@@ -91,7 +91,7 @@ struct InstallFlowTests {
         }
         let failure = try #require(error)
         #expect(failure.code == .postAction)
-        #expect(failure.message == "post action 'network' exited 3: no ifcfg template")
+        #expect(failure.detail == "post action 'network' exited 3: no ifcfg template")
         #expect(await recorder.phaseSteps == [.booted, .downloading, .written, .failed])
         #expect(await recorder.reports.last?.report.error == "post action 'network' exited 3: no ifcfg template")
         #expect(FileManager.default.fileExists(atPath: root + "/hostname"))
@@ -132,9 +132,9 @@ struct InstallFlowTests {
         }
         let failure = try #require(error)
         #expect(failure.code == .serverUnreachable && failure.intent == .transient)
-        #expect(failure.message.contains("cannot get install instructions: GET http://127.0.0.1:\(port)/report/n1"),
-                "\(failure.message)")
-        #expect(failure.message.contains("gave up after"), "\(failure.message)")
+        #expect(failure.detail.contains("cannot get install instructions: GET http://127.0.0.1:\(port)/report/n1"),
+                "\(failure.detail)")
+        #expect(failure.detail.contains("gave up after"), "\(failure.detail)")
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/disk"))
     }
 }

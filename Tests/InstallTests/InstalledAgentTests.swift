@@ -44,9 +44,9 @@ struct InstalledAgentTests {
         let missing = directory.path + "/installer/provision-agent"
 
         let error = #expect(throws: InstallError.self) { try InstalledRoot.installAgent(from: missing, root: root) }
-        #expect(error?.message.hasPrefix("post action 'agent-binary' failed: copying \(missing) to "
+        #expect(error?.detail.hasPrefix("post action 'agent-binary' failed: copying \(missing) to "
                                          + "\(root)/usr/local/bin/provision-agent: ") == true,
-                "\(error?.message ?? "")")
+                "\(error?.detail ?? "")")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/usr/local/bin") == [])
     }
 }

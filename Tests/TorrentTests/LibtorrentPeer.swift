@@ -99,7 +99,7 @@ func withTimeout<T: Sendable>(_ seconds: Double, _ body: @escaping @Sendable () 
         Task {
             try? await Task.sleep(for: .seconds(seconds))
             work.cancel()
-            once.resume(.failure(TorrentError(code: .stopped, detail: "timed out after \(seconds) s")))
+            once.resume(.failure(TorrentError(.stopped, "timed out after \(seconds) s")))
         }
     }
 }

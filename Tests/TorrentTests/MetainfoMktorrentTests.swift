@@ -68,10 +68,22 @@ struct MetainfoMktorrentTests {
 
 struct ErrorIntentTests {
     @Test func errorsSayWhetherAHumanMustAct() {
-        #expect(MetainfoError(code: .inconsistentPieces, detail: "").intent == .stalled)
-        #expect(StorageError(code: .tooSmall, detail: "").intent == .stalled)
-        #expect(StorageError(code: .write, detail: "").intent == .transient)
-        #expect(TorrentError(code: .listen, detail: "").intent == .waiting(retryAfter: .seconds(5)))
+        #expect(MetainfoError(.inconsistentPieces, "").intent == .stalled)
+        #expect(StorageError(.tooSmall, "").intent == .stalled)
+        #expect(StorageError(.write, "").intent == .transient)
+        #expect(TorrentError(.listen, "").intent == .waiting(retryAfter: .seconds(5)))
+        #expect(TorrentError(.tracker, "refused", intent: .stalled).intent == .stalled)
+    }
+
+    /// Each module's `CodedError` reads word for word as its own error struct did before they shared the type.
+    @Test func codedErrorsReadAsTheyDid() {
+        #expect("\(StorageError(.open, "/dev/sdz: errno 2"))" == "storage: cannot open target: /dev/sdz: errno 2")
+        #expect("\(MetainfoError(.missingInfo))" == "missing 'info' dictionary")
+        #expect("\(MetainfoError(.missingField, "name"))" == "missing or invalid field: name")
+        #expect("\(TorrentError(.tracker, "bad HTTP response"))" == "tracker request failed: bad HTTP response")
+        #expect("\(PeerWireError(.oversizedMessage, "1001 bytes"))"
+                == "peer wire: message longer than allowed 1001 bytes")
+        #expect("\(PeerWireError(.badProtocolName))" == "peer wire: not a BitTorrent handshake ")
     }
 
     @Test func seedingAnImageThatIsTooSmallIsStalled() async throws {

@@ -83,7 +83,7 @@ struct PeerWireParserTests {
         var parser = PeerWireParser(expectHandshake: false, maxMessageLength: 1000)
         var huge = ByteBuffer()
         huge.writeInteger(UInt32(1001))
-        #expect(throws: PeerWireError(code: .oversizedMessage, detail: "1001 bytes")) { try parser.parse(&huge) }
+        #expect(throws: PeerWireError(.oversizedMessage, "1001 bytes")) { try parser.parse(&huge) }
         for (length, id) in [(2, 0), (4, 4), (12, 6), (8, 7), (2, 14)] as [(UInt32, UInt8)] {
             var parser = PeerWireParser(expectHandshake: false)
             var frame = ByteBuffer()

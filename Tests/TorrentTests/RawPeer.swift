@@ -15,12 +15,12 @@ final class RawPeer: @unchecked Sendable {
         let bound = Self.call(bind, fd, host: source, port: 0)
         guard bound == 0 else {
             close(fd)
-            throw TorrentError(code: .listen, detail: "bind \(source) errno \(errno)")
+            throw TorrentError(.listen, "bind \(source) errno \(errno)")
         }
         let result = Self.call(connect, fd, host: "127.0.0.1", port: port)
         guard result == 0 else {
             close(fd)
-            throw TorrentError(code: .listen, detail: "connect errno \(errno)")
+            throw TorrentError(.listen, "connect errno \(errno)")
         }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

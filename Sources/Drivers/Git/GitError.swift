@@ -2,31 +2,33 @@ import CLibGit2
 import RackswarmCore
 
 /// A git operation failed. The `code` says what an operator should do about it.
-public struct GitError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        /// The remote could not be reached (network, DNS, missing path). Transient: retry with backoff.
-        case unreachable
-        /// Branch, tag or commit not found in the remote. Stalled: fix the ref.
-        case unknownRef
-        /// The remote refused the credentials. Stalled: fix the token or key.
-        case authentication
-        /// The cached clone is damaged; it is removed and cloned again.
-        case corruptCache
-        /// The credentials reference could not be read.
-        case credentials
-        case other
+public typealias GitError = CodedError<GitErrorCode>
+
+/// What went wrong in a git operation.
+public enum GitErrorCode: String, ErrorCode {
+    /// The remote could not be reached (network, DNS, missing path). Transient: retry with backoff.
+    case unreachable
+    /// Branch, tag or commit not found in the remote. Stalled: fix the ref.
+    case unknownRef
+    /// The remote refused the credentials. Stalled: fix the token or key.
+    case authentication
+    /// The cached clone is damaged; it is removed and cloned again.
+    case corruptCache
+    /// The credentials reference could not be read. Stalled: fix the reference.
+    case credentials
+    case other
+
+    public var intent: ErrorIntent {
+        switch self {
+        case .unknownRef, .authentication, .credentials: .stalled
+        case .unreachable, .corruptCache, .other: .transient
+        }
     }
 
-    public var code: Code
-    public var message: String
+    public static func describe(_ code: Self, detail: String) -> String { "git: \(code.rawValue): \(detail)" }
+}
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "git: \(code.rawValue): \(message)" }
-
+extension GitError {
     /// The last libgit2 error, classified.
     static func last(_ result: Int32, context: String) -> GitError {
         let detail = git_error_last().map { String(cString: $0.pointee.message) } ?? "error \(result)"

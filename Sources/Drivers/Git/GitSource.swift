@@ -178,7 +178,7 @@ public final class GitSource {
         if let failure = box.failure { throw failure }
         guard result == 0 else {
             let error = GitError.last(result, context: "fetch \(url)")
-            if error.code == .other { throw GitError(.corruptCache, error.message) }
+            if error.code == .other { throw GitError(.corruptCache, error.detail) }
             throw error
         }
     }
@@ -200,7 +200,7 @@ public final class GitSource {
     private func check(_ result: Int32, _ context: String, corruptOnFailure: Bool = false) throws(GitError) {
         guard result == 0 else {
             let error = GitError.last(result, context: context)
-            throw corruptOnFailure && error.code == .other ? GitError(.corruptCache, error.message) : error
+            throw corruptOnFailure && error.code == .other ? GitError(.corruptCache, error.detail) : error
         }
     }
 }

@@ -231,7 +231,7 @@ public struct Executor: Sendable {
             logger.warning("rack lease lost; leaving the node to the rack's new holder", metadata: [
                 "node": "\(node.name)", "rack": "\(node.rack.value)", "error.code": "leaseLost",
             ])
-            return NodeResult(node: node.name, outcome: .lost(error.message), done: 0)
+            return NodeResult(node: node.name, outcome: .lost(error.detail), done: 0)
         }
     }
 

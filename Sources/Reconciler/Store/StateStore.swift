@@ -186,26 +186,22 @@ public struct JournalEntry: Sendable, Hashable, Codable {
 }
 
 /// A store error with intent.
-public struct StateStoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case unknownJournalEntry
-        /// A transition the journal does not allow (finishing an action that never started, say).
-        case invalidTransition
-        case unreadable
-        /// A shared store refused a journal write because this reconciler no longer holds the rack's lease (or holds
-        /// it under a newer fencing token than the action started with): another reconciler owns the rack now.
-        case leaseLost
-        /// The store's server cannot be reached.
-        case unavailable
-    }
+public typealias StateStoreError = CodedError<StateStoreErrorCode>
 
-    public var code: Code
-    public var message: String
+/// What went wrong in the store.
+public enum StateStoreErrorCode: String, ErrorCode {
+    case unknownJournalEntry
+    /// A transition the journal does not allow (finishing an action that never started, say).
+    case invalidTransition
+    case unreadable
+    /// A shared store refused a journal write because this reconciler no longer holds the rack's lease (or holds
+    /// it under a newer fencing token than the action started with): another reconciler owns the rack now.
+    case leaseLost
+    /// The store's server cannot be reached.
+    case unavailable
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
+    /// The next attempt may get through. A lost lease never reaches a retry: the executor gives the rack up first.
+    public var intent: ErrorIntent { .transient }
 
-    public var description: String { "state store: \(code.rawValue): \(message)" }
+    public static func describe(_ code: Self, detail: String) -> String { "state store: \(code.rawValue): \(detail)" }
 }

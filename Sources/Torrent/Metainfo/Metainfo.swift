@@ -55,26 +55,22 @@ public struct Metainfo: Sendable, Equatable {
     }
 }
 
-/// A torrent file that cannot be used.
-public struct MetainfoError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What is wrong.
-    public enum Code: String, Sendable {
-        case notADictionary = "not a bencoded dictionary"
-        case missingInfo = "missing 'info' dictionary"
-        case missingField = "missing or invalid field"
-        case multiFileUnsupported = "multi-file torrents are not supported"
-        case inconsistentPieces = "piece count does not match the length"
-        case invalidPieceLength = "invalid piece length"
-        case limitExceeded = "over a limit"
-        case io = "I/O error"
-    }
+/// A torrent file that cannot be used; its detail names the field or path, when known.
+public typealias MetainfoError = CodedError<MetainfoErrorCode>
 
-    /// The kind of failure.
-    public var code: Code
-    /// Which field or path, when known.
-    public var detail: String
+/// What is wrong with a torrent file.
+public enum MetainfoErrorCode: String, ErrorCode {
+    case notADictionary = "not a bencoded dictionary"
+    case missingInfo = "missing 'info' dictionary"
+    case missingField = "missing or invalid field"
+    case multiFileUnsupported = "multi-file torrents are not supported"
+    case inconsistentPieces = "piece count does not match the length"
+    case invalidPieceLength = "invalid piece length"
+    case limitExceeded = "over a limit"
+    case io = "I/O error"
 
-    public var description: String { detail.isEmpty ? code.rawValue : "\(code.rawValue): \(detail)" }
+    /// A torrent that does not parse or match its data needs a human; I/O errors may pass.
+    public var intent: ErrorIntent { self == .io ? .transient : .stalled }
 }
 
 extension Metainfo {
@@ -85,26 +81,26 @@ extension Metainfo {
         do {
             root = try decoder.decodeAll()
         } catch let error as BencodeError {
-            throw MetainfoError(code: .notADictionary, detail: error.description)
+            throw MetainfoError(.notADictionary, error.description)
         }
-        guard case .dictionary = root else { throw MetainfoError(code: .notADictionary, detail: "") }
+        guard case .dictionary = root else { throw MetainfoError(.notADictionary) }
         guard let info = root["info"], case .dictionary = info, let span = decoder.topLevelSpans[Array("info".utf8)]
-        else { throw MetainfoError(code: .missingInfo, detail: "") }
-        if info["files"] != nil { throw MetainfoError(code: .multiFileUnsupported, detail: "") }
-        guard let name = info["name"]?.stringValue else { throw MetainfoError(code: .missingField, detail: "name") }
+        else { throw MetainfoError(.missingInfo) }
+        if info["files"] != nil { throw MetainfoError(.multiFileUnsupported) }
+        guard let name = info["name"]?.stringValue else { throw MetainfoError(.missingField, "name") }
         guard let pieceLength = info["piece length"]?.integerValue, pieceLength > 0 else {
-            throw MetainfoError(code: .invalidPieceLength, detail: "piece length")
+            throw MetainfoError(.invalidPieceLength, "piece length")
         }
         guard let length = info["length"]?.integerValue, length >= 0 else {
-            throw MetainfoError(code: .missingField, detail: "length")
+            throw MetainfoError(.missingField, "length")
         }
         guard let pieces = info["pieces"]?.bytesValue, pieces.count % 20 == 0 else {
-            throw MetainfoError(code: .missingField, detail: "pieces")
+            throw MetainfoError(.missingField, "pieces")
         }
         try Self.checkLimits(length: length, pieceLength: pieceLength, pieceCount: Int64(pieces.count / 20))
         let expected = (length + pieceLength - 1) / pieceLength
         guard expected == pieces.count / 20 else {
-            throw MetainfoError(code: .inconsistentPieces, detail: "\(pieces.count / 20) hashes for \(expected) pieces")
+            throw MetainfoError(.inconsistentPieces, "\(pieces.count / 20) hashes for \(expected) pieces")
         }
         var hashes: [SHA1Digest] = []
         hashes.reserveCapacity(pieces.count / 20)
@@ -132,15 +128,15 @@ extension Metainfo {
     static func checkLimits(length: Int64, pieceLength: Int64, pieceCount: Int64) throws {
         guard pieceLength <= Int64(Limits.maxPieceLength) else {
             let detail = "piece length " + Limits.exceeded(pieceLength, Int64(Limits.maxPieceLength), "maxPieceLength")
-            throw MetainfoError(code: .limitExceeded, detail: detail)
+            throw MetainfoError(.limitExceeded, detail)
         }
         guard length <= Limits.maxLength else {
             throw MetainfoError(
-                code: .limitExceeded, detail: "length " + Limits.exceeded(length, Limits.maxLength, "maxLength"))
+                .limitExceeded, "length " + Limits.exceeded(length, Limits.maxLength, "maxLength"))
         }
         guard pieceCount <= Int64(Limits.maxPieceCount) else {
             let detail = Limits.exceeded(pieceCount, Int64(Limits.maxPieceCount), "maxPieceCount", bytes: false)
-            throw MetainfoError(code: .limitExceeded, detail: "\(pieceCount) pieces: " + detail)
+            throw MetainfoError(.limitExceeded, "\(pieceCount) pieces: " + detail)
         }
     }
 

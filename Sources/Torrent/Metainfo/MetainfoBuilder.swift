@@ -44,7 +44,7 @@ public enum MetainfoBuilder {
         let hashes = try PieceHasher.hashPieces(path: path, length: length, pieceLength: chosen)
         var digests: [SHA1Digest] = []
         for hash in hashes {
-            guard let hash else { throw MetainfoError(code: .io, detail: "piece not hashed") }
+            guard let hash else { throw MetainfoError(.io, "piece not hashed") }
             digests.append(hash)
         }
         let fileName = name ?? String(path.split(separator: "/").last ?? Substring(path))
@@ -67,23 +67,22 @@ public enum MetainfoBuilder {
     /// the one rule for `image publish --piece-size` and for what `fetch` accepts.
     public static func checkPieceLength(_ length: Int) throws {
         guard length >= Metainfo.Limits.minBuiltPieceLength, length.nonzeroBitCount == 1 else {
-            throw MetainfoError(code: .invalidPieceLength, detail: "\(length) (must be a power of two ≥ 16 KiB)")
+            throw MetainfoError(.invalidPieceLength, "\(length) (must be a power of two ≥ 16 KiB)")
         }
         guard length <= Metainfo.Limits.maxPieceLength else {
             let limit = Int64(Metainfo.Limits.maxPieceLength)
             throw MetainfoError(
-                code: .limitExceeded,
-                detail: "piece length " + Metainfo.Limits.exceeded(Int64(length), limit, "maxPieceLength"))
+                .limitExceeded, "piece length " + Metainfo.Limits.exceeded(Int64(length), limit, "maxPieceLength"))
         }
     }
 
     /// The size of a regular file or a block device.
     public static func fileSize(path: String) throws -> Int64 {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw MetainfoError(code: .io, detail: "open \(path): errno \(errno)") }
+        guard descriptor >= 0 else { throw MetainfoError(.io, "open \(path): errno \(errno)") }
         defer { close(descriptor) }
         let end = lseek(descriptor, 0, SEEK_END)
-        guard end >= 0 else { throw MetainfoError(code: .io, detail: "seek \(path): errno \(errno)") }
+        guard end >= 0 else { throw MetainfoError(.io, "seek \(path): errno \(errno)") }
         return Int64(end)
     }
 }

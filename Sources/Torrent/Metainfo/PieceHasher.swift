@@ -20,7 +20,7 @@ public enum PieceHasher {
         only: Set<Int>? = nil
     ) throws -> [SHA1Digest?] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw MetainfoError(code: .io, detail: "open \(path): errno \(errno)") }
+        guard descriptor >= 0 else { throw MetainfoError(.io, "open \(path): errno \(errno)") }
         defer { close(descriptor) }
         let count = Int((length + Int64(pieceLength) - 1) / Int64(pieceLength))
         let results = Mutex<[SHA1Digest?]>([SHA1Digest?](repeating: nil, count: count))
@@ -44,7 +44,7 @@ public enum PieceHasher {
                 while done < size {
                     let part = min(chunk, size - done)
                     guard readFully(descriptor, buffer, size: part, offset: offset + Int64(done)) else {
-                        failure.withLock { $0 = MetainfoError(code: .io, detail: "read \(path) at \(offset)") }
+                        failure.withLock { $0 = MetainfoError(.io, "read \(path) at \(offset)") }
                         return
                     }
                     context.update(UnsafeRawBufferPointer(rebasing: buffer[0..<part]))

@@ -1,3 +1,5 @@
+import MemberwiseInit
+
 /// A swarm run in virtual time: the engine's own parts over a simulated data-center network.
 ///
 /// `run(_:)` builds the seed and the peers, each driving the same `RequestScheduler` (over the `PiecePicker`),
@@ -5,71 +7,43 @@
 /// real `Tracker` answering their announces; messages take the network's latency and block data moves as flows
 /// with max-min fair rates (`FairShare`) over the links of `SimulatedNetwork`. See benchmarks/README.md.
 public enum SwarmSimulation {
-    /// What to simulate. Rates are nominal bytes per second; sizes bytes; times seconds.
+    /// What to simulate, with the engine's and the lab's defaults. Rates are nominal bytes per second; sizes bytes;
+    /// times seconds.
+    @PublicMemberwiseInit
     public struct Configuration: Sendable {
         public var peers: Int
-        public var racks: Int
+        public var racks: Int = 1
         public var fileBytes: Int64
         public var pieceBytes: Int
         /// The size of one request: 16 KiB as on the wire; larger coarsens the simulation (fewer events).
-        public var requestBytes: Int
+        public var requestBytes: Int = 16 << 10
         public var nodeRate: Double
         /// Each rack's uplink to the core, each way; nil: one switch, no uplinks.
         public var uplinkRate: Double?
         /// The core's capacity; nil: not a limit.
         public var coreRate: Double?
         public var seedRate: Double
-        public var hopLatency: Double
+        public var hopLatency: Double = 0.000_05
         /// Rack waves: per rack, this many peers first and the rest at their first verified piece; nil: flat.
         public var firstWave: Int?
         /// The share of peers killed at random times mid-transfer.
-        public var churn: Double
+        public var churn: Double = 0
         /// The share of the killed peers that come back (resuming from their verified pieces).
-        public var churnReturn: Double
+        public var churnReturn: Double = 0.5
         /// How long a killed peer stays away before coming back.
-        public var churnDelay: Double
-        public var seed: UInt64
+        public var churnDelay: Double = 5
+        public var seed: UInt64 = 1
         /// The time step of the flow model.
-        public var step: Double
+        public var step: Double = 0.001
         /// Payload share of a link's rate (TCP/IP and Ethernet headers: 1448 of 1514 bytes per frame).
-        public var goodput: Double
-        public var superSeed: Bool
+        public var goodput: Double = 1448.0 / 1514.0
+        public var superSeed: Bool = true
         /// The seed's offers out at once when super-seeding (nil: the engine's default).
         public var superSeedInFlight: Int?
         /// Virtual time after which the run stops, finished or not.
-        public var timeLimit: Double
+        public var timeLimit: Double = 3600
         /// Every `have` to every peer (`TorrentConfiguration.redundantHaves`), for comparison with have-suppression.
-        public var redundantHaves = false
-
-        /// A configuration with the engine's and the lab's defaults.
-        public init(
-            peers: Int, racks: Int = 1, fileBytes: Int64, pieceBytes: Int, requestBytes: Int = 16 << 10,
-            nodeRate: Double, uplinkRate: Double? = nil, coreRate: Double? = nil, seedRate: Double,
-            hopLatency: Double = 0.000_05, firstWave: Int? = nil, churn: Double = 0, churnReturn: Double = 0.5,
-            churnDelay: Double = 5, seed: UInt64 = 1, step: Double = 0.001, goodput: Double = 1448.0 / 1514.0,
-            superSeed: Bool = true, superSeedInFlight: Int? = nil, timeLimit: Double = 3600
-        ) {
-            self.peers = peers
-            self.racks = racks
-            self.fileBytes = fileBytes
-            self.pieceBytes = pieceBytes
-            self.requestBytes = requestBytes
-            self.nodeRate = nodeRate
-            self.uplinkRate = uplinkRate
-            self.coreRate = coreRate
-            self.seedRate = seedRate
-            self.hopLatency = hopLatency
-            self.firstWave = firstWave
-            self.churn = churn
-            self.churnReturn = churnReturn
-            self.churnDelay = churnDelay
-            self.seed = seed
-            self.step = step
-            self.goodput = goodput
-            self.superSeed = superSeed
-            self.superSeedInFlight = superSeedInFlight
-            self.timeLimit = timeLimit
-        }
+        public var redundantHaves: Bool = false
     }
 
     /// What a run measured; the JSON keys are `reconcile dev swarm-sim --output json`'s.

@@ -4,23 +4,28 @@
     import Darwin
 #endif
 
-/// A storage failure.
-public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What failed.
-    public enum Code: String, Sendable {
-        case open = "cannot open target"
-        case tooSmall = "target smaller than the torrent"
-        case tooLarge = "torrent length out of range"
-        case read = "read failed"
-        case write = "write failed"
+import RackswarmCore
+
+/// A storage failure; its detail names the path and errno.
+public typealias StorageError = CodedError<StorageErrorCode>
+
+/// What failed in the storage.
+public enum StorageErrorCode: String, ErrorCode {
+    case open = "cannot open target"
+    case tooSmall = "target smaller than the torrent"
+    case tooLarge = "torrent length out of range"
+    case read = "read failed"
+    case write = "write failed"
+
+    /// Opening or sizing the target needs a human; a failed read or write may pass.
+    public var intent: ErrorIntent {
+        switch self {
+        case .open, .tooSmall, .tooLarge: .stalled
+        case .read, .write: .transient
+        }
     }
 
-    /// The kind of failure.
-    public var code: Code
-    /// The path and errno.
-    public var detail: String
-
-    public var description: String { "storage: \(code.rawValue): \(detail)" }
+    public static func describe(_ code: Self, detail: String) -> String { "storage: \(code.rawValue): \(detail)" }
 }
 
 /// The torrent's single file, or a block device, read and written at piece offsets with `pread`/`pwrite`.
@@ -37,24 +42,24 @@ public final class PieceStorage: Sendable {
     public init(path: String, length: Int64, writable: Bool) throws {
         guard (0...Metainfo.Limits.maxLength).contains(length) else {
             let range = "0...\(Metainfo.Limits.maxLength) (Metainfo.Limits.maxLength)"
-            throw StorageError(code: .tooLarge, detail: "\(path): \(length) bytes is outside \(range)")
+            throw StorageError(.tooLarge, "\(path): \(length) bytes is outside \(range)")
         }
         self.path = path
         self.length = length
         let flags = writable ? (O_RDWR | O_CREAT | O_CLOEXEC) : (O_RDONLY | O_CLOEXEC)
         let descriptor = open(path, flags, 0o644)
-        guard descriptor >= 0 else { throw StorageError(code: .open, detail: "\(path): errno \(errno)") }
+        guard descriptor >= 0 else { throw StorageError(.open, "\(path): errno \(errno)") }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             close(descriptor)
-            throw StorageError(code: .open, detail: "\(path): fstat errno \(errno)")
+            throw StorageError(.open, "\(path): fstat errno \(errno)")
         }
         let isRegular = (info.st_mode & S_IFMT) == S_IFREG
         let size = isRegular ? Int64(info.st_size) : Int64(lseek(descriptor, 0, SEEK_END))
         if size < length {
             guard writable, isRegular, ftruncate(descriptor, off_t(length)) == 0 else {
                 close(descriptor)
-                throw StorageError(code: .tooSmall, detail: "\(path): \(size) < \(length) bytes")
+                throw StorageError(.tooSmall, "\(path): \(size) < \(length) bytes")
             }
         }
         self.descriptor = descriptor
@@ -82,7 +87,7 @@ public final class PieceStorage: Sendable {
             let wrote = pwrite(
                 descriptor, bytes.baseAddress.map { $0 + done }, bytes.count - done, off_t(offset) + off_t(done))
             if wrote < 0, errno == EINTR { continue }
-            guard wrote > 0 else { throw StorageError(code: .write, detail: "\(path) at \(offset): errno \(errno)") }
+            guard wrote > 0 else { throw StorageError(.write, "\(path) at \(offset): errno \(errno)") }
             done += wrote
         }
     }
@@ -90,7 +95,7 @@ public final class PieceStorage: Sendable {
     /// Fills `buffer` from `offset`.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws {
         guard PieceHasher.readFully(descriptor, buffer, size: buffer.count, offset: offset) else {
-            throw StorageError(code: .read, detail: "\(path) at \(offset): errno \(errno)")
+            throw StorageError(.read, "\(path) at \(offset): errno \(errno)")
         }
     }
 

@@ -47,7 +47,7 @@ public final class TorrentClient: Sendable {
             return TorrentClient(session: session, threadPool: threadPool, listenPort: port)
         } catch {
             try? await threadPool.shutdownGracefully()
-            throw TorrentError(code: .listen, detail: "\(error)")
+            throw TorrentError(.listen, "\(error)")
         }
     }
 

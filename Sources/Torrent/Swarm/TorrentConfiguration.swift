@@ -1,9 +1,13 @@
-/// How a torrent session behaves on the network.
+import MemberwiseInit
+import RackswarmCore
+
+/// How a torrent session behaves on the network; the defaults suit a data-center LAN.
+@PublicMemberwiseInit
 public struct TorrentConfiguration: Sendable {
     /// Where to accept peers (`nil` = do not listen); port 0 picks a free port.
-    public var listenHost: String?
+    public var listenHost: String? = "0.0.0.0"
     /// The port to listen on (0 = any).
-    public var listenPort: Int
+    public var listenPort: Int = 0
     /// The port announced to trackers when it differs from the bound one (e.g. behind NAT); nil = bound port.
     public var announcedPort: Int?
     /// The tracker to announce to; nil = the torrent's `announce`, empty string = none.
@@ -11,113 +15,58 @@ public struct TorrentConfiguration: Sendable {
     /// This node's rack, sent to our tracker as `&rack=`.
     public var rack: String?
     /// Peers to dial at start, as `host:port`.
-    public var peers: [String]
+    public var peers: [String] = []
     /// HTTP web seeds (BEP 19) used for pieces no connected peer has; nil = the torrent's `url-list`.
     public var webSeeds: [String]?
     /// Most connections at once (incoming and outgoing).
-    public var maxConnections: Int
+    public var maxConnections: Int = 80
     /// Most incoming connections from one address: one host cannot take every slot.
-    public var maxConnectionsPerHost: Int
+    public var maxConnectionsPerHost: Int = 8
     /// Seconds a connection may stay idle (neither side interested, or unchoked and asking for nothing) before its
     /// slot goes to a peer that trades.
-    public var idleTimeout: Int
-    /// Seeds the session's randomness (peer id, picking, choking, backoff jitter); nil = from the system. A test
-    /// or a simulator sets it to replay a run.
-    public var randomSeed: UInt64?
+    public var idleTimeout: Int = 30
     /// Regular unchoke slots (one more rotates optimistically).
-    public var uploadSlots: Int
+    public var uploadSlots: Int = 16
     /// Block requests kept in flight per peer: the adaptive queue grows between these bounds.
-    public var minRequestQueue: Int
+    public var minRequestQueue: Int = 4
     /// See `minRequestQueue`. 500 blocks (8 MiB, libtorrent's default cap too) keep several pieces in flight to a
     /// fast peer on a LAN: a seed that reads or checks a piece before its first block (libtorrent's seed mode
     /// hashes it) then still has the next pieces' requests in hand. Slow peers never get near it.
-    public var maxRequestQueue: Int
-    /// Seconds of a peer's measured rate kept requested on top of `minRequestQueue`: enough to cover the round trip
-    /// and the sender's queue, short enough that what all peers have outstanding stays a small part of what is left
-    /// (a full second of every peer's rate made the endgame start early and fetch blocks twice).
-    public var requestHorizon: Double
-    /// Kernel send buffer per connection in bytes (nil: the kernel's autotuning, which grows to megabytes). Small,
-    /// so that requested blocks wait in our queue, where a cancel still removes them, not in the socket.
-    public var sendBuffer: Int?
-    /// While seeding, offer each peer a few pieces at a time instead of the whole bitfield (BEP 16 super-seeding),
-    /// so that every piece leaves this seed once before any leaves it twice.
-    public var superSeed: Bool
-    /// Pieces offered to each peer at once when super-seeding.
-    public var superSeedOffers: Int
-    /// Offers out at once across all peers when super-seeding (until the peer's `have`). Few: each piece leaves the
-    /// seed at a large share of its upload and can be passed on sooner; in the lab 8 beat 4 (the seed idled between
-    /// offers) and counting an offer done once its last block was sent (more pieces in flight: 1.36× vs 1.28×).
-    public var superSeedInFlight: Int
-    /// Seconds without a block sent after which a super-seed offers a piece elsewhere (the peer sat on the offer).
-    public var superSeedOfferTimeout: Int
-    /// Send a `have` for each verified piece to every peer, also to one that has it and once said `interested`
-    /// (off: have-suppression, `SwarmDriver.announceVerified`; on: for comparison runs).
-    public var redundantHaves = false
+    public var maxRequestQueue: Int = 500
     /// Bad pieces after which a peer is banned.
-    public var maxBadPieces: Int
+    public var maxBadPieces: Int = 3
     /// Upload cap in bytes per second (nil = none).
     public var uploadLimit: Int?
     /// Seconds between choking rounds (BEP 3 suggests 10).
-    public var chokeInterval: Int
+    public var chokeInterval: Int = 10
     /// Choke rounds between optimistic unchoke rotations (3 × 10 s = 30 s).
-    public var optimisticEveryRounds: Int
+    public var optimisticEveryRounds: Int = 3
+    /// Seconds of a peer's measured rate kept requested on top of `minRequestQueue`: enough to cover the round trip
+    /// and the sender's queue, short enough that what all peers have outstanding stays a small part of what is left
+    /// (a full second of every peer's rate made the endgame start early and fetch blocks twice).
+    public var requestHorizon: Double = 0.3
+    /// Kernel send buffer per connection in bytes (nil: the kernel's autotuning, which grows to megabytes). Small,
+    /// so that requested blocks wait in our queue, where a cancel still removes them, not in the socket.
+    public var sendBuffer: Int? = 128 << 10
+    /// While seeding, offer each peer a few pieces at a time instead of the whole bitfield (BEP 16 super-seeding),
+    /// so that every piece leaves this seed once before any leaves it twice.
+    public var superSeed: Bool = false
+    /// Pieces offered to each peer at once when super-seeding.
+    public var superSeedOffers: Int = 2
+    /// Offers out at once across all peers when super-seeding (until the peer's `have`). Few: each piece leaves the
+    /// seed at a large share of its upload and can be passed on sooner; in the lab 8 beat 4 (the seed idled between
+    /// offers) and counting an offer done once its last block was sent (more pieces in flight: 1.36× vs 1.28×).
+    public var superSeedInFlight: Int = 8
+    /// Seconds without a block sent after which a super-seed offers a piece elsewhere (the peer sat on the offer).
+    public var superSeedOfferTimeout: Int = 20
     /// Hosts whose payload counts in `TorrentProgress.downloadedFromSeedHosts` (the reconciler's seed), by IP.
-    public var seedHosts: Set<String>
-
-    /// Creates a configuration with defaults suited to a data-center LAN.
-    public init(
-        listenHost: String? = "0.0.0.0",
-        listenPort: Int = 0,
-        announcedPort: Int? = nil,
-        trackerURL: String? = nil,
-        rack: String? = nil,
-        peers: [String] = [],
-        webSeeds: [String]? = nil,
-        maxConnections: Int = 80,
-        maxConnectionsPerHost: Int = 8,
-        idleTimeout: Int = 30,
-        uploadSlots: Int = 16,
-        minRequestQueue: Int = 4,
-        maxRequestQueue: Int = 500,
-        maxBadPieces: Int = 3,
-        uploadLimit: Int? = nil,
-        chokeInterval: Int = 10,
-        optimisticEveryRounds: Int = 3,
-        requestHorizon: Double = 0.3,
-        sendBuffer: Int? = 128 << 10,
-        superSeed: Bool = false,
-        superSeedOffers: Int = 2,
-        superSeedInFlight: Int = 8,
-        superSeedOfferTimeout: Int = 20,
-        seedHosts: Set<String> = [],
-        randomSeed: UInt64? = nil
-    ) {
-        self.listenHost = listenHost
-        self.listenPort = listenPort
-        self.announcedPort = announcedPort
-        self.trackerURL = trackerURL
-        self.rack = rack
-        self.peers = peers
-        self.webSeeds = webSeeds
-        self.maxConnections = maxConnections
-        self.maxConnectionsPerHost = maxConnectionsPerHost
-        self.idleTimeout = idleTimeout
-        self.randomSeed = randomSeed
-        self.uploadSlots = uploadSlots
-        self.minRequestQueue = minRequestQueue
-        self.maxRequestQueue = maxRequestQueue
-        self.requestHorizon = requestHorizon
-        self.sendBuffer = sendBuffer
-        self.superSeed = superSeed
-        self.superSeedOffers = superSeedOffers
-        self.superSeedInFlight = superSeedInFlight
-        self.superSeedOfferTimeout = superSeedOfferTimeout
-        self.maxBadPieces = maxBadPieces
-        self.uploadLimit = uploadLimit
-        self.chokeInterval = chokeInterval
-        self.optimisticEveryRounds = optimisticEveryRounds
-        self.seedHosts = seedHosts
-    }
+    public var seedHosts: Set<String> = []
+    /// Seeds the session's randomness (peer id, picking, choking, backoff jitter); nil = from the system. A test
+    /// or a simulator sets it to replay a run.
+    public var randomSeed: UInt64?
+    /// Send a `have` for each verified piece to every peer, also to one that has it and once said `interested`
+    /// (off: have-suppression, `SwarmDriver.announceVerified`; on: for comparison runs).
+    public var redundantHaves: Bool = false
 }
 
 /// A snapshot of a session's progress.
@@ -207,19 +156,24 @@ public struct SwarmStatistics: Sendable, Equatable {
 }
 
 /// A session-level failure.
-public struct TorrentError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What failed, and whether retrying can help.
-    public enum Code: String, Sendable {
-        case storage = "storage failed"
-        case listen = "cannot listen"
-        case stopped = "session stopped"
-        case tracker = "tracker request failed"
+public typealias TorrentError = CodedError<TorrentErrorCode>
+
+/// What failed in a session, and whether retrying can help.
+public enum TorrentErrorCode: String, ErrorCode {
+    case storage = "storage failed"
+    case listen = "cannot listen"
+    case stopped = "session stopped"
+    case tracker = "tracker request failed"
+
+    /// Tracker failures are retried; a listen failure waits for the port; storage failures need a look.
+    public var intent: ErrorIntent {
+        switch self {
+        case .tracker: .transient
+        case .listen: .waiting(retryAfter: .seconds(5))
+        case .storage: .stalled
+        case .stopped: .transient
+        }
     }
 
-    /// The kind of failure.
-    public var code: Code
-    /// Detail for the operator.
-    public var detail: String
-
-    public var description: String { "\(code.rawValue): \(detail)" }
+    public static func describe(_ code: Self, detail: String) -> String { "\(code.rawValue): \(detail)" }
 }

@@ -123,7 +123,7 @@ extension TorrentSession {
             }
         } catch {
             logger.error("write failed", metadata: ["error": "\(error)"])
-            completion.fail(TorrentError(code: .storage, detail: "\(error)"))
+            completion.fail(TorrentError(.storage, "\(error)"))
             return
         }
         blame.contributed(index, by: peer.host)

@@ -132,7 +132,7 @@ extension TorrentSession {
                 do {
                     try body.withUnsafeBytes { try storage.write($0, at: offset) }
                 } catch {
-                    completion.fail(TorrentError(code: .storage, detail: "\(error)"))
+                    completion.fail(TorrentError(.storage, "\(error)"))
                     return
                 }
                 verify(fetch.piece)

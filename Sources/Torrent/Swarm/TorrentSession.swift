@@ -209,8 +209,8 @@ final class TorrentSession: @unchecked Sendable {
         timers = []
         announce(event: .stopped)
         let closes = peers.values.map { $0.channel.close() } + [serverChannel?.close()].compactMap { $0 }
-        completion.fail(TorrentError(code: .stopped, detail: "stopped before completion"))
-        firstPiece.fail(TorrentError(code: .stopped, detail: "stopped before the first piece"))
+        completion.fail(TorrentError(.stopped, "stopped before completion"))
+        firstPiece.fail(TorrentError(.stopped, "stopped before the first piece"))
         return EventLoopFuture.andAllComplete(closes, on: loop)
     }
 

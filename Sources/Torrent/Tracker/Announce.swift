@@ -86,7 +86,7 @@ public struct AnnounceResponse: Sendable, Equatable {
     public init(bencoded bytes: [UInt8]) throws {
         let root = try BencodeDecoder.decode(bytes, limits: BencodeLimits(maxDepth: 8, maxStringLength: 1 << 20))
         if let reason = root["failure reason"]?.stringValue {
-            throw TorrentError(code: .tracker, detail: reason)
+            throw TorrentError(.tracker, reason)
         }
         self.interval = Int(root["interval"]?.integerValue ?? 1800)
         self.complete = Int(root["complete"]?.integerValue ?? 0)

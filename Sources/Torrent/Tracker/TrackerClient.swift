@@ -12,7 +12,7 @@ enum TrackerClient {
         on loop: any EventLoop
     ) -> EventLoopFuture<AnnounceResponse> {
         guard let target = HTTPURL(url) else {
-            return loop.makeFailedFuture(TorrentError(code: .tracker, detail: "unsupported tracker URL \(url)"))
+            return loop.makeFailedFuture(TorrentError(.tracker, "unsupported tracker URL \(url)"))
         }
         let separator = target.path.contains("?") ? "&" : "?"
         let path = target.path + separator + request.query
@@ -111,7 +111,7 @@ enum HTTPGet {
                 received.starts(with: Array("HTTP/1.".utf8)), received.count > 12,
                 received[9] == UInt8(ascii: "2"), !expectPartial || received[9...11].elementsEqual("206".utf8)
             else {
-                promise.fail(TorrentError(code: .tracker, detail: "bad HTTP response"))
+                promise.fail(TorrentError(.tracker, "bad HTTP response"))
                 return
             }
             promise.succeed(Array(received[split.upperBound...]))

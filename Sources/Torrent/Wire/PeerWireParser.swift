@@ -1,20 +1,19 @@
 import NIOCore
+import RackswarmCore
 
-/// A peer that broke the wire protocol; the connection must be closed.
-public struct PeerWireError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What the peer did wrong.
-    public enum Code: String, Sendable {
-        case badProtocolName = "not a BitTorrent handshake"
-        case oversizedMessage = "message longer than allowed"
-        case malformedMessage = "message with a wrong length for its type"
-    }
+/// A peer that broke the wire protocol; the connection must be closed. The detail gives the message id or length.
+public typealias PeerWireError = CodedError<PeerWireErrorCode>
 
-    /// The kind of violation.
-    public var code: Code
-    /// Extra detail (message id, length).
-    public var detail: String
+/// What the peer did wrong.
+public enum PeerWireErrorCode: String, ErrorCode {
+    case badProtocolName = "not a BitTorrent handshake"
+    case oversizedMessage = "message longer than allowed"
+    case malformedMessage = "message with a wrong length for its type"
 
-    public var description: String { "peer wire: \(code.rawValue) \(detail)" }
+    /// The connection is closed; the session dials other peers.
+    public var intent: ErrorIntent { .transient }
+
+    public static func describe(_ code: Self, detail: String) -> String { "peer wire: \(code.rawValue) \(detail)" }
 }
 
 /// A pure, incremental parser of the peer wire protocol: one handshake, then length-prefixed messages.
@@ -51,14 +50,14 @@ public struct PeerWireParser: Sendable {
         case .awaitingHandshake:
             guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return .needMoreData }
             guard Int(first) == Handshake.protocolName.count else {
-                throw PeerWireError(code: .badProtocolName, detail: "length byte \(first)")
+                throw PeerWireError(.badProtocolName, "length byte \(first)")
             }
             // Reject a wrong protocol name as soon as the bytes that differ are in.
             let present = min(buffer.readableBytes - 1, Handshake.protocolName.count)
             if present > 0, let name = buffer.getBytes(at: buffer.readerIndex + 1, length: present),
                 name != Array(Handshake.protocolName[0..<present])
             {
-                throw PeerWireError(code: .badProtocolName, detail: "")
+                throw PeerWireError(.badProtocolName)
             }
             guard buffer.readableBytes >= Handshake.size else { return .needMoreData }
             buffer.moveReaderIndex(forwardBy: 20)
@@ -70,7 +69,7 @@ public struct PeerWireParser: Sendable {
         case .awaitingMessage:
             guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
             guard length <= UInt32(maxMessageLength) else {
-                throw PeerWireError(code: .oversizedMessage, detail: "\(length) bytes")
+                throw PeerWireError(.oversizedMessage, "\(length) bytes")
             }
             guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
             if length == 0 {
@@ -88,11 +87,11 @@ public struct PeerWireParser: Sendable {
     private static func decodeBody(_ frame: inout ByteBuffer) throws(PeerWireError) -> PeerMessage {
         let length = frame.readableBytes
         guard let id = frame.readInteger(as: UInt8.self) else {
-            throw PeerWireError(code: .malformedMessage, detail: "empty")
+            throw PeerWireError(.malformedMessage, "empty")
         }
         func expect(_ size: Int) throws(PeerWireError) {
             guard length == size else {
-                throw PeerWireError(code: .malformedMessage, detail: "id \(id) length \(length)")
+                throw PeerWireError(.malformedMessage, "id \(id) length \(length)")
             }
         }
         func readRequest(_ frame: inout ByteBuffer) -> BlockRequest {
@@ -146,7 +145,7 @@ public struct PeerWireParser: Sendable {
             try expect(3)
             return .port(frame.readInteger(as: UInt16.self) ?? 0)
         case .piece:
-            guard length >= 9 else { throw PeerWireError(code: .malformedMessage, detail: "piece length \(length)") }
+            guard length >= 9 else { throw PeerWireError(.malformedMessage, "piece length \(length)") }
             let piece = frame.readInteger(as: UInt32.self) ?? 0
             let begin = frame.readInteger(as: UInt32.self) ?? 0
             return .piece(piece: piece, begin: begin, block: frame)

@@ -1,33 +1,27 @@
 /// A packet or message could not be decoded or failed a check; says which, never with key material.
-struct IPMICodecError: Error, Sendable, Equatable, CustomStringConvertible {
-    enum Code: String, Sendable {
-        /// Not an RMCP packet (version byte), or not of the IPMI message class.
-        case notIPMI
-        /// An authentication type or payload type this client does not speak.
-        case unsupportedFormat
-        /// A length field disagrees with the bytes around it.
-        case badLength
-        /// An IPMI message checksum is wrong.
-        case badChecksum
-        /// The integrity pad, pad length or next-header byte is wrong.
-        case badTrailer
-        /// The AuthCode does not match the packet (garbled, or keys differ).
-        case integrityMismatch
-        /// An encrypted payload is not a whole number of AES blocks or its padding is wrong.
-        case badConfidentialityPad
-        /// A message is shorter than its fixed part.
-        case truncated
-    }
+typealias IPMICodecError = CodedError<IPMICodecErrorCode>
 
-    let code: Code
-    let detail: String
+/// What is wrong with a packet or message.
+enum IPMICodecErrorCode: String, ErrorCode {
+    /// Not an RMCP packet (version byte), or not of the IPMI message class.
+    case notIPMI
+    /// An authentication type or payload type this client does not speak.
+    case unsupportedFormat
+    /// A length field disagrees with the bytes around it.
+    case badLength
+    /// An IPMI message checksum is wrong.
+    case badChecksum
+    /// The integrity pad, pad length or next-header byte is wrong.
+    case badTrailer
+    /// The AuthCode does not match the packet (garbled, or keys differ).
+    case integrityMismatch
+    /// An encrypted payload is not a whole number of AES blocks or its padding is wrong.
+    case badConfidentialityPad
+    /// A message is shorter than its fixed part.
+    case truncated
 
-    init(_ code: Code, _ detail: String = "") {
-        self.code = code
-        self.detail = detail
-    }
-
-    var description: String { detail.isEmpty ? code.rawValue : "\(code.rawValue): \(detail)" }
+    /// A garbled or foreign datagram; the next one may be fine.
+    var intent: ErrorIntent { .transient }
 }
 
 /// Little-endian helpers for the fixed-layout IPMI fields.

@@ -81,7 +81,10 @@ public final class IPMITransport: Sendable {
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(IPMIInboundHandler(router: router))
+                        try channel.pipeline.syncOperations.addHandler(DatagramHandler { bytes, sender in
+                            router.deliver(bytes, from: sender)
+                            return nil
+                        })
                     }
                 }
                 .bind(host: family == .inet6 ? "::" : "0.0.0.0", port: 0)
@@ -268,28 +271,6 @@ final class IPMIDeadlines: Sendable {
     private func fire(_ millisecond: UInt64) {
         let expired = due.withLockedValue { $0.removeValue(forKey: millisecond) ?? [] }
         for receive in expired { receive.mailbox.expire(receive.id) }
-    }
-}
-
-/// Hands every received datagram to the router.
-private final class IPMIInboundHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    let router: IPMIRouter
-
-    init(router: IPMIRouter) {
-        self.router = router
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        var buffer = envelope.data
-        guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
-        router.deliver(bytes, from: envelope.remoteAddress)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // ICMP port unreachable and similar surface here on a connected-less socket; sessions time out instead.
     }
 }
 

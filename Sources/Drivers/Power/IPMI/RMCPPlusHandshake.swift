@@ -31,15 +31,14 @@ enum RMCPPlusHandshake {
         var confidentialityAlgorithm: UInt8
 
         static func decode(_ bytes: [UInt8]) throws(IPMICodecError) -> OpenSessionResponse {
-            guard bytes.count >= 2 else { throw IPMICodecError(.truncated, "Open Session Response") }
-            if bytes[1] != 0 {
+            let status = try RMCPPlusHandshake.status(of: bytes, "Open Session Response", length: 36)
+            guard status == 0 else {
                 // An error response may stop after the console session ID.
                 return OpenSessionResponse(
-                    tag: bytes[0], status: bytes[1], maximumPrivilege: 0,
+                    tag: bytes[0], status: status, maximumPrivilege: 0,
                     consoleSessionID: bytes.count >= 8 ? bytes.readLE32(at: 4) : 0, bmcSessionID: 0,
                     authAlgorithm: 0, integrityAlgorithm: 0, confidentialityAlgorithm: 0)
             }
-            guard bytes.count >= 36 else { throw IPMICodecError(.truncated, "Open Session Response") }
             return OpenSessionResponse(
                 tag: bytes[0], status: 0, maximumPrivilege: bytes[2] & 0x0F, consoleSessionID: bytes.readLE32(at: 4),
                 bmcSessionID: bytes.readLE32(at: 8), authAlgorithm: bytes[16] & 0x3F,
@@ -76,13 +75,12 @@ enum RMCPPlusHandshake {
         var authCode: [UInt8]
 
         static func decode(_ bytes: [UInt8], suite: IPMICipherSuite = .suite3) throws(IPMICodecError) -> RAKP2 {
-            guard bytes.count >= 2 else { throw IPMICodecError(.truncated, "RAKP 2") }
-            if bytes[1] != 0 {
-                return RAKP2(tag: bytes[0], status: bytes[1], consoleSessionID: 0, bmcRandom: [], bmcGUID: [],
+            let end = 40 + suite.rakpAuthCodeSize
+            let status = try RMCPPlusHandshake.status(of: bytes, "RAKP 2", length: end)
+            guard status == 0 else {
+                return RAKP2(tag: bytes[0], status: status, consoleSessionID: 0, bmcRandom: [], bmcGUID: [],
                     authCode: [])
             }
-            let end = 40 + suite.rakpAuthCodeSize
-            guard bytes.count >= end else { throw IPMICodecError(.truncated, "RAKP 2") }
             return RAKP2(
                 tag: bytes[0], status: 0, consoleSessionID: bytes.readLE32(at: 4), bmcRandom: Array(bytes[8..<24]),
                 bmcGUID: Array(bytes[24..<40]), authCode: Array(bytes[40..<end]))
@@ -112,16 +110,24 @@ enum RMCPPlusHandshake {
         var integrityCheck: [UInt8]
 
         static func decode(_ bytes: [UInt8], suite: IPMICipherSuite = .suite3) throws(IPMICodecError) -> RAKP4 {
-            guard bytes.count >= 2 else { throw IPMICodecError(.truncated, "RAKP 4") }
-            if bytes[1] != 0 {
-                return RAKP4(tag: bytes[0], status: bytes[1], consoleSessionID: 0, integrityCheck: [])
-            }
             let end = 8 + suite.integrityCheckSize
-            guard bytes.count >= end else { throw IPMICodecError(.truncated, "RAKP 4") }
+            let status = try RMCPPlusHandshake.status(of: bytes, "RAKP 4", length: end)
+            guard status == 0 else {
+                return RAKP4(tag: bytes[0], status: status, consoleSessionID: 0, integrityCheck: [])
+            }
             return RAKP4(
                 tag: bytes[0], status: 0, consoleSessionID: bytes.readLE32(at: 4),
                 integrityCheck: Array(bytes[8..<end]))
         }
+    }
+
+    /// The status byte of a BMC's handshake answer (after its tag), once the bytes are long enough: an error answer
+    /// needs only the tag and status, a success answer all of its `length` bytes.
+    static func status(of bytes: [UInt8], _ name: String, length: Int) throws(IPMICodecError) -> UInt8 {
+        guard bytes.count >= 2, bytes[1] != 0 || bytes.count >= length else {
+            throw IPMICodecError(.truncated, name)
+        }
+        return bytes[1]
     }
 
     /// A readable name for an RMCP+ status code (IPMI v2.0 table 13-15).

@@ -56,7 +56,7 @@ public final class SimulatedBMCs: Sendable {
             DatagramBootstrap(group: group)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(SimulatedBMCHandler(state: state))
+                        try channel.pipeline.syncOperations.addHandler(DatagramHandler { bytes, _ in state.answer(bytes) })
                     }
                 }
                 .bind(to: spec.address)
@@ -359,29 +359,4 @@ final class BMCState: Sendable {
             data = Array(bytes[6..<(bytes.count - 1)])
         }
     }
-}
-
-/// Answers each datagram from the BMC's state, to its sender.
-private final class SimulatedBMCHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-
-    let state: BMCState
-
-    init(state: BMCState) {
-        self.state = state
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        var buffer = envelope.data
-        guard let bytes = buffer.readBytes(length: buffer.readableBytes), let answer = state.answer(bytes) else {
-            return
-        }
-        let out = context.channel.allocator.buffer(bytes: answer)
-        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: out)),
-                              promise: nil)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {}
 }
