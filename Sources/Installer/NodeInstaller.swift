@@ -227,7 +227,10 @@ public struct NodeInstaller: Sendable {
         }
         let torrentConfiguration = TorrentConfiguration(
             listenHost: configuration.listenHost, listenPort: configuration.listenPort,
-            trackerURL: arguments.trackerURL, rack: instructions.rack, seedHosts: Set(configuration.seedHosts))
+            trackerURL: arguments.trackerURL,
+            // The entry's fallback reconcilers run trackers too, at the same path.
+            fallbackTrackers: arguments.fallbacks.map { $0 + "/announce" }, rack: instructions.rack,
+            seedHosts: Set(configuration.seedHosts))
         let client: TorrentClient
         do {
             client = try await TorrentClient.start(

@@ -61,6 +61,34 @@ struct ReportFallbackTests {
         #expect(await seen.tokens == ["live-token", "live-token", "live-token"])
     }
 
+    // Without the tracker fallback the download finds no peer and never ends: the time limit fails it.
+    @Test(.timeLimit(.minutes(2)))
+    func aWholeInstallWhoseEntryNamesADeadReconcilerGoesThroughTheFallback() async throws {
+        let bench = try InstallBench(size: 1 << 20)
+        let root = try bench.directory.subdirectory("root")
+        let disk = bench.directory.path + "/disk"
+        let recorder = ReportRecorder()
+        let dead = try freePort()
+        try await bench.run(instructions: bench.instructions(postInstall: []), recorder: recorder) { port in
+            try await withHTTPClient { client in
+                // Every URL of the entry (instructions, .torrent, tracker, reports) names the dead reconciler.
+                var arguments = bench.arguments(port: dead)
+                arguments.fallbacks = ["http://127.0.0.1:\(port)"]
+                let configuration = InstallConfiguration(
+                    arguments: arguments, disk: disk, root: root, listenHost: "127.0.0.1", listenPort: 0,
+                    reportInterval: .milliseconds(200), giveUpAfter: .seconds(60),
+                    backoff: RetryPolicy(base: .milliseconds(50), cap: .milliseconds(500)), hardware: nil)
+                try await NodeInstaller(configuration: configuration, client: client,
+                                        logger: Logger(label: "test.install")).run()
+            }
+        }
+        #expect(await recorder.phaseSteps == [.booted, .downloading, .written, .postInstalled, .rebooting])
+        let rebooting = try #require(await recorder.last(of: InstallBench.node))
+        // The seed, found through the fallback's tracker, sent every byte; its host is a seed host.
+        #expect(rebooting.fromSeed >= Int64(bench.metainfo.length), "fromSeed \(rebooting.fromSeed)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: disk)) == Data(contentsOf: URL(fileURLWithPath: bench.image)))
+    }
+
     @Test func theSeedHostsIncludeTheFallbacks() {
         var arguments = InstallArguments(node: "n1", imageReference: "x@1", sha256: String(repeating: "0", count: 64),
                                          server: BootServerAddress(host: "10.0.0.2", httpPort: 8080))
