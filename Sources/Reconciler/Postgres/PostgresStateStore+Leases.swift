@@ -18,6 +18,8 @@ public struct ShardMember: Sendable, Hashable, Codable {
     public var shard: String
     public var address: String?
     public var expiresAt: Date
+    /// When its row was first written (a restart that finds its row keeps it; leaving deletes it).
+    public var startedAt: Date = .distantPast
 }
 
 /// Rack leases and membership: a lease table with a TTL and a fencing token, timed by the server's clock.
@@ -38,8 +40,8 @@ extension PostgresStateStore {
                 ON CONFLICT (shard) DO UPDATE SET address = excluded.address, expires_at = excluded.expires_at
                 """, logger: self.logger)
             return try await connection.query("""
-                SELECT shard, address, expires_at FROM reconciler WHERE expires_at > \(unescaped: Self.serverNow)
-                ORDER BY shard
+                SELECT shard, address, expires_at, started_at FROM reconciler
+                WHERE expires_at > \(unescaped: Self.serverNow) ORDER BY shard
                 """, logger: self.logger).collect().map(Self.member)
         }
     }
@@ -154,14 +156,15 @@ extension PostgresStateStore {
     /// The reconcilers alive now, with their addresses.
     public func members() async throws -> [ShardMember] {
         try await rows("""
-            SELECT shard, address, expires_at FROM reconciler WHERE expires_at > \(unescaped: Self.serverNow)
-            ORDER BY shard
+            SELECT shard, address, expires_at, started_at FROM reconciler
+            WHERE expires_at > \(unescaped: Self.serverNow) ORDER BY shard
             """).map(Self.member)
     }
 
     private static func member(_ row: PostgresRow) throws -> ShardMember {
-        let (shard, address, expires) = try row.decode((String, String?, Double).self)
-        return ShardMember(shard: shard, address: address, expiresAt: Date(timeIntervalSince1970: expires))
+        let (shard, address, expires, started) = try row.decode((String, String?, Double, Double).self)
+        return ShardMember(shard: shard, address: address, expiresAt: Date(timeIntervalSince1970: expires),
+                           startedAt: Date(timeIntervalSince1970: started))
     }
 
     /// The server's clock, in seconds since 1970 (leases are read against it, not against this machine's).

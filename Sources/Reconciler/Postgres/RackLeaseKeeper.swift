@@ -103,7 +103,14 @@ public actor RackLeaseKeeper {
         guard let shard = store.shard else { return }
         await ready()
         let everyone = try await store.heartbeatMembers(address: address, ttl: ttl)
-        if let address, let twin = everyone.first(where: { $0.shard != shard && $0.address == address }) {
+        // Of two members on one address, the one that started first keeps it (the shard id breaks a tie).
+        let me = everyone.first { $0.shard == shard }
+        let earlier = { (other: ShardMember) in
+            guard let me else { return true }
+            return (other.startedAt, other.shard) < (me.startedAt, me.shard)
+        }
+        if let address, let twin = everyone.first(where: { $0.shard != shard && $0.address == address && earlier($0) })
+        {
             held = [:]
             throw AddressInUse(address: address, shard: shard, holder: twin.shard)
         }
