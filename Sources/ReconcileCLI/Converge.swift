@@ -110,7 +110,8 @@ struct Convergence {
         if let keeper {
             services.append(.init(service: LeaseRenewal(keeper: keeper)))
             if let addressing = Self.bootAddressing(keeper) {
-                services.append(.init(service: EntryRewrites(keeper: keeper, rewriter: rewriter, addressing: addressing)))
+                let rewrites = EntryRewrites(keeper: keeper, rewriter: rewriter, addressing: addressing)
+                services.append(.init(service: rewrites))
             }
         }
         var followers: [any PassFollower] = []

@@ -24,8 +24,8 @@ struct BootAddressingTests {
                 try directory.write("\(root)/\(image.initrd.value)", Data("initrd".utf8))
             }
         }
-        return FileBootDriver(tftpRoot: try directory.subdirectory("tftp"), httpRoot: try directory.subdirectory("http"),
-                              server: addressing.server, tokens: InstallTokenMinter(siteKey: key),
+        return FileBootDriver(tftpRoot: try directory.subdirectory("tftp"),
+                              httpRoot: try directory.subdirectory("http"), server: addressing.server, tokens: InstallTokenMinter(siteKey: key),
                               logger: Logger(label: "test.boot"))
     }
 

@@ -201,7 +201,8 @@ struct ScaleOutTests {
         let taker = try #require(try await reader.rackHolders()[victimLease.rack].flatMap { Int($0.dropFirst()) })
         let pxe = "01-" + orphan.mac.lowercased().replacingOccurrences(of: ":", with: "-")
         for path in ["ipxe/\(pxe)", "torrents/os@\(lab.imageVersion).torrent"] {
-            let fetched = await runCommand("/usr/bin/curl", ["-sf", "-o", "/dev/null", "\(lab.shardBase(taker))/\(path)"])
+            let url = "\(lab.shardBase(taker))/\(path)"
+            let fetched = await runCommand("/usr/bin/curl", ["-sf", "-o", "/dev/null", url])
             #expect(fetched.status == 0, "the taker serves \(path)")
         }
         // Now the orphan's install finishes: its kernel arguments still name the victim.
@@ -212,7 +213,9 @@ struct ScaleOutTests {
         #expect(converged, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
         // The victim's node, whose install was in flight, took its last reports to a survivor (its entry's
         // fallback): a survivor recorded its rebooting report, and its installer says it moved.
-        #expect(survivors.contains { LoopbackLab.recorded(processes[$0].output, node: orphan.name, phase: "rebooting") },
+        #expect(survivors.contains {
+                    LoopbackLab.recorded(processes[$0].output, node: orphan.name, phase: "rebooting")
+                },
                 "\(Self.logs(processes))")
         #expect(!LoopbackLab.recorded(processes[victim].output, node: orphan.name, phase: "rebooting"))
         #expect(lab.console(orphan).contains("reporting to the next reconciler"), "\(lab.console(orphan))")
@@ -274,7 +277,8 @@ struct ScaleOutTests {
         // Its rack's install reported to it first (its entry names it); it could not record the reports, so the
         // installer took them to s0, its fallback.
         let cutNode = try #require(lab.nodes.first { $0.rack == cutRack.rack })
-        #expect(LoopbackLab.recorded(processes[0].output, node: cutNode.name, phase: "rebooting"), "\(Self.logs(processes))")
+        #expect(LoopbackLab.recorded(processes[0].output, node: cutNode.name, phase: "rebooting"),
+                "\(Self.logs(processes))")
         #expect(lab.console(cutNode).contains("trying the next reconciler")
                 || lab.console(cutNode).contains("reporting to the next reconciler"), "\(lab.console(cutNode))")
         for process in processes {

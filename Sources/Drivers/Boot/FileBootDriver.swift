@@ -120,7 +120,8 @@ public actor FileBootDriver: BootDriver {
     @discardableResult
     public func rewrite(_ entry: BootEntry) throws -> Bool {
         try exclusively(node: entry.node) {
-            guard let files = try loadManifest(node: entry.node).nodes[entry.node], Self.kind(files) == WrittenEntry(entry)
+            guard let files = try loadManifest(node: entry.node).nodes[entry.node],
+                Self.kind(files) == WrittenEntry(entry)
             else { return false }
             try writeLocked(entry)
             return true
