@@ -76,8 +76,8 @@ struct ConsoleMetricsTests {
             #expect(page.body.contains("held by reconciler reconciler-a at http://10.0.0.2:8080"), "\(page.body)")
             #expect(page.body.contains("held by no reconciler"), "the other racks")
             let site = try await client.fetch("/api/v1/site").body
-            let tiles = try #require(
-                (try JSONSerialization.jsonObject(with: Data(site.utf8)) as? [String: Any])?["racks"] as? [[String: Any]])
+            let document = try JSONSerialization.jsonObject(with: Data(site.utf8)) as? [String: Any]
+            let tiles = try #require(document?["racks"] as? [[String: Any]])
             let r1 = try #require(tiles.first { $0["name"] as? String == "r1" })
             #expect(r1["server"] as? String == "http://10.0.0.2:8080" && r1["holder"] as? String == "reconciler-a")
             #expect(tiles.filter { $0["server"] != nil }.count == 1, "only the held rack has an address")
