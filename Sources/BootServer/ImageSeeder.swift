@@ -14,11 +14,14 @@ public actor ImageSeeder {
     @PublicMemberwiseInit
     public struct Settings: Sendable {
         public var httpRoot: String
-        /// `http://SERVER:PORT/announce`.
+        /// `http://SERVER:PORT/announce`: the tracker the seed announces to.
         public var trackerURL: String
         /// Where the seed accepts peers.
         public var listenHost: String = "0.0.0.0"
         public var listenPort: Int = 6881
+        /// The `announce` of the `.torrent` file written into the HTTP root; nil: `trackerURL`. Several
+        /// reconcilers sharing the root write the same one (the site's address), each seed announcing to its own.
+        public var torrentAnnounce: String? = nil
     }
 
     /// An image the caller wants seeded: its reference, file, expected SHA-256 and piece size.
@@ -149,7 +152,8 @@ public actor ImageSeeder {
         guard rename(temporary, served) == 0 else { throw SeedError("cannot place \(served): errno \(errno)") }
 
         let metainfo = try MetainfoBuilder.create(
-            path: served, name: image.reference, pieceLength: image.pieceSize, announce: settings.trackerURL,
+            path: served, name: image.reference, pieceLength: image.pieceSize,
+            announce: settings.torrentAnnounce ?? settings.trackerURL,
             logger: logger)
         let torrent = settings.httpRoot + "/torrents/\(image.reference).torrent"
         try Data(metainfo.encoded(creationDate: Int64(Date().timeIntervalSince1970)))

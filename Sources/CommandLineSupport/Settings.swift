@@ -16,7 +16,7 @@ public enum Settings {
     public static let keys: Set<String> = [
         "repo", "ref", "path", "cache", "git-token", "git-user", "ssh-key", "state", "listen", "seed-port",
         "attempts", "token-file", "dnsmasq-hosts", "dnsmasq-pid-file", "heartbeat-listen", "log-level",
-        "log-format", "retention",
+        "log-format", "retention", "advertise",
     ]
 
     /// The default file.

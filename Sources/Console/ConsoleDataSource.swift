@@ -38,9 +38,13 @@ public protocol ConsoleDataSource: Sendable {
     /// On a store several reconcilers share: which reconciler holds each rack now (a rack nobody holds is absent).
     /// Nil when one reconciler holds the whole site.
     func rackHolders() async throws -> [String: String]?
+    /// On a shared store: the address each held rack's holder serves its nodes at (`http://HOST:PORT`).
+    func rackServers() async throws -> [String: String]?
 }
 
 extension ConsoleDataSource {
+    public func rackServers() async throws -> [String: String]? { nil }
+
     /// The planner over the store's observed state, as `reconcile --dry-run` would plan, leaving out the racks
     /// an operator suspended, with the actions a closed maintenance window holds marked, and why nothing runs when
     /// the newest commit is refused.
@@ -68,6 +72,8 @@ struct ConsoleSnapshot: Sendable {
     var now: Date
     /// Which reconciler holds each rack, on a shared store; nil with one reconciler.
     var holders: [String: String]? = nil
+    /// The address each held rack's holder serves its nodes at, on a shared store.
+    var servers: [String: String]? = nil
 
     var desired: DesiredState { site.desired }
 
@@ -83,7 +89,8 @@ struct ConsoleSnapshot: Sendable {
         if let node { nodes[node, default: NodeOverview()].journal = try await store.journal(node: node) }
         return ConsoleSnapshot(
             site: site, nodes: nodes, suspensions: try await store.rackSuspensions(),
-            passRequest: try await store.passRequest(), now: now, holders: try await source.rackHolders())
+            passRequest: try await store.passRequest(), now: now, holders: try await source.rackHolders(),
+            servers: try await source.rackServers())
     }
 
     func activity(_ node: String) -> NodeActivity {
@@ -139,12 +146,15 @@ public struct ClosureConsoleSource: ConsoleDataSource {
     private let currentSite: @Sendable () async throws -> ConsoleSite
     private let power: @Sendable (String) async -> String?
     private let holders: @Sendable () async throws -> [String: String]?
+    private let servers: @Sendable () async throws -> [String: String]?
 
     /// `site` yields the desired state being converged now; `power` a node's last observed power state;
     /// `holders` which reconciler holds each rack (nil: one reconciler holds the site).
     public init(store: any StateStore, site: @escaping @Sendable () async throws -> ConsoleSite,
                 power: @escaping @Sendable (String) async -> String? = { _ in nil },
-                holders: @escaping @Sendable () async throws -> [String: String]? = { nil }) {
+                holders: @escaping @Sendable () async throws -> [String: String]? = { nil },
+                servers: @escaping @Sendable () async throws -> [String: String]? = { nil }) {
+        self.servers = servers
         self.store = store
         currentSite = site
         self.power = power
@@ -152,6 +162,8 @@ public struct ClosureConsoleSource: ConsoleDataSource {
     }
 
     public func rackHolders() async throws -> [String: String]? { try await holders() }
+
+    public func rackServers() async throws -> [String: String]? { try await servers() }
 
     public func site() async throws -> ConsoleSite { try await currentSite() }
 

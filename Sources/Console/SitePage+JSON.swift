@@ -44,7 +44,8 @@ extension SiteView {
             try write(cell, encoder: encoder, to: &cells)
         }
         cells.append(UInt8(ascii: "]"))
-        guard tile.suspension == nil, plain(tile.name), tile.holder.map(plain) ?? true else {
+        // A tile with a suspension or a server address (or a name that needs escaping) goes through the encoder.
+        guard tile.suspension == nil, tile.server == nil, plain(tile.name), tile.holder.map(plain) ?? true else {
             var shell = tile
             shell.nodes = []
             out += try splice(cells, into: Array(encoder.encode(shell)), at: #""nodes":[]"#)

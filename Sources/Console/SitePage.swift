@@ -16,6 +16,8 @@ struct SiteView: Sendable, Codable {
         var suspension: RackSuspension?
         /// The reconciler holding the rack's lease, on a shared store ("" while nobody holds it); nil otherwise.
         var holder: String?
+        /// The address the holder serves the rack's nodes at (boot files, reports, seed), on a shared store.
+        var server: String? = nil
         var nodes: [Cell]
     }
 
@@ -60,7 +62,7 @@ struct SiteView: Sendable, Codable {
         racks = snapshot.rackNames.map { rack in
             RackTile(
                 name: rack, suspension: snapshot.suspensions.first { $0.rack == rack },
-                holder: snapshot.holders.map { $0[rack] ?? "" },
+                holder: snapshot.holders.map { $0[rack] ?? "" }, server: snapshot.servers?[rack],
                 nodes: (byRack[rack] ?? []).map { index in
                     let name = nodes[index].name
                     let activity = snapshot.activity(name)
@@ -129,7 +131,8 @@ struct SiteView: Sendable, Codable {
                } ?? .empty,
                tile.holder.map { holder in
                    el("p", [("class", "holder")],
-                      text(holder.isEmpty ? "held by no reconciler" : "held by reconciler \(holder)"))
+                      text(holder.isEmpty ? "held by no reconciler"
+                           : "held by reconciler \(holder)" + (tile.server.map { " at \($0)" } ?? "")))
                } ?? .empty,
                el("div", [("class", "cells")], Self.cells(tile.nodes, layout)))
         }

@@ -55,6 +55,17 @@ public actor FakeBootDriver: BootDriver {
         return minter.token(node: node, nonce: nonce)
     }
 
+    public func writtenEntries() -> [String: WrittenEntry] {
+        entries.mapValues(WrittenEntry.init)
+    }
+
+    @discardableResult
+    public func rewrite(_ entry: BootEntry) throws -> Bool {
+        guard let current = entries[entry.node], WrittenEntry(current) == WrittenEntry(entry) else { return false }
+        try write(entry)
+        return true
+    }
+
     public func prune(keeping nodes: Set<String>) -> [String] {
         calls.append(.prune(nodes))
         let leaving = entries.keys.filter { !nodes.contains($0) }.sorted()

@@ -53,7 +53,10 @@ public struct InstallConfiguration: Sendable {
         self.listenPort = listenPort
         self.seedFor = seedFor
         self.reportInterval = reportInterval
-        self.seedHosts = seedHosts ?? URLComponents(string: arguments.trackerURL)?.host.map { [$0] } ?? []
+        // The tracker's host runs the seed; so may every fallback reconciler.
+        self.seedHosts = seedHosts ?? ([arguments.trackerURL] + arguments.fallbacks).compactMap {
+            URLComponents(string: $0)?.host
+        }
         self.giveUpAfter = giveUpAfter
         self.backoff = backoff
         self.actionTimeout = actionTimeout
@@ -81,7 +84,8 @@ public struct NodeInstaller: Sendable {
         self.configuration = configuration
         self.channel = ReportChannel(
             reportURL: configuration.arguments.reportURL, client: client, backoff: configuration.backoff,
-            giveUpAfter: configuration.giveUpAfter, token: configuration.arguments.token, logger: logger)
+            giveUpAfter: configuration.giveUpAfter, token: configuration.arguments.token,
+            fallbacks: configuration.arguments.fallbacks, logger: logger)
         self.commands = commands
         var logger = logger
         logger[metadataKey: "node"] = "\(configuration.arguments.node)"
@@ -223,7 +227,10 @@ public struct NodeInstaller: Sendable {
         }
         let torrentConfiguration = TorrentConfiguration(
             listenHost: configuration.listenHost, listenPort: configuration.listenPort,
-            trackerURL: arguments.trackerURL, rack: instructions.rack, seedHosts: Set(configuration.seedHosts))
+            trackerURL: arguments.trackerURL,
+            // The entry's fallback reconcilers run trackers too, at the same path.
+            fallbackTrackers: arguments.fallbacks.map { $0 + "/announce" }, rack: instructions.rack,
+            seedHosts: Set(configuration.seedHosts))
         let client: TorrentClient
         do {
             client = try await TorrentClient.start(

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// The install environment's HTTP side of `rackswarm.report=`: `GET` the instructions, `POST` one report per phase,
 /// and fetch the .torrent. Each call retries with exponential backoff and jitter while the server is unreachable
@@ -17,12 +18,15 @@ public struct ReportChannel: Sendable {
     public var logger: Logger
     /// The install's one-time token (`rackswarm.token=`): sent as `Authorization: Bearer …` to the report URL only.
     public var token: String?
+    /// Which server requests go to: the report URL's, then each `rackswarm.fallback=` base in turn.
+    let servers: ServerChoice
 
     public init(reportURL: String, client: HTTPClient, backoff: RetryPolicy = RetryPolicy(base: .milliseconds(200),
                 cap: .seconds(5)), giveUpAfter: Duration = .seconds(120), requestTimeout: Duration = .seconds(10),
-                token: String? = nil, logger: Logger)
+                token: String? = nil, fallbacks: [String] = [], logger: Logger)
     {
         self.token = token
+        self.servers = ServerChoice(primary: ServerChoice.base(of: reportURL), fallbacks: fallbacks)
         self.reportURL = reportURL
         self.client = client
         self.backoff = backoff
@@ -81,6 +85,7 @@ public struct ReportChannel: Sendable {
         var attempt = 0
         while true {
             attempt += 1
+            let url = servers.current(url)
             let outcome = await once(method: method, url: url, body: body, limit: limit)
             let failure: Failure
             switch outcome {
@@ -95,8 +100,21 @@ public struct ReportChannel: Sendable {
                 // be the same next time: give up at once.
                 let retryable = status >= 500 || status == 429 || status == 408 || (status == 404 && retryNotFound)
                 guard retryable else { throw failure }
+                // A reconciler that fails the request (its store unreachable, say) may be alone in that: another
+                // takes it.
+                if status >= 500, let next = servers.moveOn(from: url) {
+                    logger.warning("server failed the request; trying the next reconciler", metadata: [
+                        "http.url": "\(url)", "error": "\(failure.detail)", "server": "\(next)",
+                    ])
+                }
             case .unreachable(let reason):
                 failure = Failure(status: nil, detail: "\(method) \(url): \(reason)")
+                // The reconciler that wrote the entry may be gone: the next one takes the reports from now on.
+                if let next = servers.moveOn(from: url) {
+                    logger.warning("server unreachable; reporting to the next reconciler", metadata: [
+                        "http.url": "\(url)", "error": "\(reason)", "server": "\(next)",
+                    ])
+                }
             }
             let delay = backoff.delay(beforeRetry: attempt)
             guard clock.now + delay < deadline, !Task.isCancelled else {
@@ -111,7 +129,9 @@ public struct ReportChannel: Sendable {
     private func once(method: HTTPMethod, url: String, body: ByteBuffer?, limit: Int) async -> Attempt {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        if let token, url == reportURL { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let token, servers.isReportURL(url, reportURL) {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(body)
@@ -150,5 +170,50 @@ public struct ReportChannel: Sendable {
 
     static func path(_ keys: [any CodingKey]) -> String {
         keys.isEmpty ? "." : keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}
+
+/// The server an install's requests go to: the one its entry names, then, once that one stops answering, each
+/// fallback in turn (`rackswarm.fallback=`), staying with the one that answers. Shared by the copies of a channel.
+final class ServerChoice: Sendable {
+    /// `http://HOST:PORT` bases, the entry's first.
+    let bases: [String]
+    private let index = Mutex(0)
+
+    init(primary: String, fallbacks: [String]) {
+        var bases = [primary]
+        for base in fallbacks.map(Self.base(of:)) where !bases.contains(base) { bases.append(base) }
+        self.bases = bases
+    }
+
+    /// `http://HOST:PORT` of a URL: everything before its path.
+    static func base(of url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        return String(url[..<(rest.firstIndex(of: "/") ?? url.endIndex)])
+    }
+
+    /// `url` sent to the server in use now, when it is on one of the bases; any other URL as it is.
+    func current(_ url: String) -> String {
+        let base = Self.base(of: url)
+        guard bases.count > 1, bases.contains(base) else { return url }
+        return bases[index.withLock { $0 }] + url.dropFirst(base.count)
+    }
+
+    /// After `url` could not be reached: the next base, if `url` was on the one in use (a request that raced
+    /// another's move does not move twice); nil with no fallback.
+    func moveOn(from url: String) -> String? {
+        guard bases.count > 1 else { return nil }
+        let base = Self.base(of: url)
+        return index.withLock { index in
+            if bases[index] == base { index = (index + 1) % bases.count }
+            return bases[index]
+        }
+    }
+
+    /// True for the report URL on any of the bases: the token goes there, and nowhere else.
+    func isReportURL(_ url: String, _ reportURL: String) -> Bool {
+        let path = reportURL.dropFirst(Self.base(of: reportURL).count)
+        return bases.contains { $0 + path == url }
     }
 }

@@ -66,6 +66,13 @@ struct Apply: AsyncParsableCommand {
     @Option(help: "Address the HTTP server (boot files, tracker, install reports) listens on.")
     var listen: String = Settings.value("listen", "0.0.0.0")
 
+    @Option(help: """
+        The host nodes reach this reconciler at (boot files, tracker, reports, seed; the site's httpPort): the boot \
+        entries it writes name it. Default: the site's serverAddress. Several reconcilers on one PostgreSQL each \
+        need their own.
+        """)
+    var advertise: String? = Settings.value("advertise")
+
     @Option(help: "Port the initial seed accepts peers on (one more per further image).")
     var seedPort: Int = Settings.integer("seed-port", 6881)
 
@@ -118,6 +125,9 @@ struct Apply: AsyncParsableCommand {
         }
         if !dryRun && observed != nil { throw ValidationError("--observed is for --dry-run only") }
         guard (1...1000).contains(attempts) else { throw ValidationError("--attempts must be between 1 and 1000") }
+        if let advertise, advertise.isEmpty || advertise.contains(where: { $0 == "/" || $0 == " " }) {
+            throw ValidationError("--advertise wants a host name or address, got '\(advertise)'")
+        }
         guard (1...65535).contains(seedPort) else { throw ValidationError("--seed-port must be between 1 and 65535") }
         if let listen = consoleListen ?? Settings.value("console-listen"), HostPort(parsing: listen) == nil {
             throw ValidationError("--console-listen wants HOST:PORT")
@@ -162,7 +172,7 @@ struct Apply: AsyncParsableCommand {
                                           consoleTLS: consoleTLSCert.flatMap { cert in
                                               consoleTLSKey.map { .init(certificate: cert, privateKey: $0) }
                                           },
-                                          shard: shardId, leaseTTL: leaseTtl)
+                                          shard: shardId, leaseTTL: leaseTtl, advertise: advertise)
             try await convergence.run(first: (checkout, desired), every: interval)
             return
         }

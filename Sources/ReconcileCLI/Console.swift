@@ -125,6 +125,11 @@ actor RepoConsoleSource: ConsoleDataSource {
     func rackHolders() async throws -> [String: String]? {
         try await (store as? PostgresStateStore)?.rackHolders()
     }
+
+    /// On a shared PostgreSQL store, where each held rack's nodes are served.
+    func rackServers() async throws -> [String: String]? {
+        try await (store as? PostgresStateStore)?.rackServers()
+    }
 }
 
 extension OperatorTokens {

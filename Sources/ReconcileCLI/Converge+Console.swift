@@ -27,7 +27,8 @@ extension Convergence {
             source: ClosureConsoleSource(
                 store: store, site: { await current.site },
                 power: { name in await Self.powerState(of: name, in: current, resources: resources, logger: logger) },
-                holders: { try await (store as? PostgresStateStore)?.rackHolders() }),
+                holders: { try await (store as? PostgresStateStore)?.rackHolders() },
+                servers: { try await (store as? PostgresStateStore)?.rackServers() }),
             tokens: tokens, prefix: "/console", metrics: .shared, logger: logger)
         var listener = ManagementListener(host: host, port: port, tls: consoleTLS, logger: logger)
         listener.routes.append { console.addRoutes(to: $0) }

@@ -41,6 +41,9 @@ struct Convergence {
     /// This reconciler's name among several sharing a PostgreSQL store, and how long its rack leases last.
     var shard: String = StateLocation.defaultShard
     var leaseTTL: Duration = .seconds(30)
+    /// The host nodes reach this reconciler's boot server, tracker, reports and seed at (`--advertise`); nil: the
+    /// site's `serverAddress`. Several reconcilers on one PostgreSQL each advertise their own.
+    var advertise: String? = nil
 
     /// One pass, or passes every `interval` until SIGTERM/SIGINT. A single pass with a stalled or failed node
     /// exits 1, one whose commit is refused for its signature 3 (`exit(_:)`).
@@ -50,28 +53,34 @@ struct Convergence {
         let site = desired.site
         // A hung database call fails within half a lease, so this reconciler stops acting before its leases lapse.
         let store = try await StateLocation.open(statePath, shard: shard, deadline: max(.seconds(5), leaseTTL / 2))
-        // Several reconcilers on one PostgreSQL: this one acts on the racks it holds by lease.
+        // Where nodes reach this reconciler: the entries it writes name it.
+        let served = BootServerAddress(host: advertise ?? site.network.serverAddress.description,
+                                       httpPort: site.network.httpPort)
+        // Several reconcilers on one PostgreSQL: this one acts on the racks it holds by lease, and is a member (may
+        // take racks) only once its boot server answers.
+        let serving = ReadyGate()
         let keeper = (store as? PostgresStateStore).map {
-            RackLeaseKeeper(store: $0, ttl: leaseTTL,
-                            address: "\(site.network.serverAddress):\(site.network.httpPort)", logger: logger)
+            RackLeaseKeeper(store: $0, ttl: leaseTTL, address: served.httpBase, logger: logger,
+                            ready: { await serving.wait() })
         }
         var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
         if let keeper { holdRacks = { racks in try await keeper.hold(racks) } }
         let key = try Self.siteKey(site)
-        let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
-                                        server: BootServerAddress(site.network),
+        let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot, server: served,
                                         tokens: InstallTokenMinter(siteKey: key), logger: logger)
         try await bootDriver.writeSiteFiles()
         let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
         let siteRetention = LatestRetention(desired.site.store.retention)
-        let server = "\(site.network.serverAddress):\(site.network.httpPort)"
+        let server = "\(served.host):\(served.httpPort)"
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
             racksByHost: Self.racksByHost(desired),
-            pinnedSeeds: [PeerAddress(host: site.network.serverAddress.description, port: seedPort)],
+            pinnedSeeds: [PeerAddress(host: served.host, port: seedPort)],
             allowedInfoHashes: [])))  // Each pass allows the images it seeds (see `images`).
+        // The seed announces to this reconciler's tracker; the shared `.torrent` names the site's, the same for all.
         let seeder = ImageSeeder(
-            settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "http://\(server)/announce",
-                            listenPort: seedPort),
+            settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "\(served.httpBase)/announce",
+                            listenPort: seedPort,
+                            torrentAnnounce: "\(BootServerAddress(site.network).httpBase)/announce"),
             logger: logger)
         var http = BootHTTPServer(
             httpRoot: site.boot.httpRoot, logger: logger, tracker: tracker,
@@ -94,9 +103,17 @@ struct Convergence {
             logger.info("serving boot files, tracker and install reports", metadata: [
                 "listen": "\(listenHost):\(port)", "nodes.see": "\(server)",
             ])
+            serving.open()
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app)]
-        if let keeper { services.append(.init(service: LeaseRenewal(keeper: keeper))) }
+        let rewriter = BootEntryRewriter(desired: desired, driver: bootDriver, logger: logger)
+        if let keeper {
+            services.append(.init(service: LeaseRenewal(keeper: keeper)))
+            if let addressing = Self.bootAddressing(keeper) {
+                let rewrites = EntryRewrites(keeper: keeper, rewriter: rewriter, addressing: addressing)
+                services.append(.init(service: rewrites))
+            }
+        }
         var followers: [any PassFollower] = []
         if let management = try managementListener(store: store, desired: desired, checkout: checkout,
                                                    resources: resources) {
@@ -113,6 +130,7 @@ struct Convergence {
                               heartbeats: heartbeats, logger: logger,
                               siteChanged: { checkout, desired in
                                   await desk.update(desired)
+                                  await rewriter.update(desired)
                                   // A site key rotation: rotated agents' heartbeats carry keys from the new key.
                                   await heartbeats?.use(key: Self.currentKey(desired.site, startUp: key,
                                                                              logger: logger))
@@ -133,7 +151,7 @@ struct Convergence {
                               blocked: { _, why in
                                   for follower in passFollowers { await follower.commitRefused(why) }
                               },
-                              holdRacks: holdRacks),
+                              holdRacks: holdRacks, keeper: keeper),
             policy: .init(executor: policy), say: { Terminal.standardOutput.write($0) }, logger: logger)
         let loop: any ServiceLifecycle.Service
         if let interval {
@@ -198,7 +216,7 @@ extension Convergence {
         siteChanged: @escaping @Sendable (SiteSource.Checkout, DesiredState) async -> Void = { _, _ in },
         images: @escaping @Sendable (DesiredState, SiteSource.Checkout) async -> [String: String] = { _, _ in [:] },
         blocked: @escaping @Sendable (SiteSource.Checkout, String?) async -> Void = { _, _ in },
-        holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)? = nil
+        holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)? = nil, keeper: RackLeaseKeeper? = nil
     ) -> ConvergencePass.Seams {
         ConvergencePass.Seams(
             checkout: { try source.checkout() }, store: store,
@@ -225,7 +243,7 @@ extension Convergence {
             heartbeats: { await heartbeats?.recent(within: 120) ?? [:] },
             siteChanged: siteChanged,
             gate: CommitGate(siteAt: { source.site(atCommit: $0, siteFile: $1) }), blocked: blocked,
-            holdRacks: holdRacks)
+            holdRacks: holdRacks, bootAddressing: bootAddressing(keeper))
     }
 
     /// Writes a refused site's diagnostics to standard error before the pass's error goes on.
@@ -351,14 +369,5 @@ actor OnePass: ServiceLifecycle.Service {
 
     func run() async throws {
         outcome = try await pass()
-    }
-}
-
-/// Renews this reconciler's rack leases while it runs; on shutdown gives them back at once.
-struct LeaseRenewal: ServiceLifecycle.Service {
-    let keeper: RackLeaseKeeper
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await keeper.run() }
     }
 }

@@ -68,14 +68,18 @@ struct Status: AsyncParsableCommand {
         var store: (any StateStore)?
         var overviews: [String: NodeOverview]
         var holders: [String: String]
+        /// Rack to the address its holder serves the rack's nodes at.
+        var servers: [String: String] = [:]
     }
 
     /// One read for the whole site: per node its record, latest journal entries and install report; on a shared
     /// PostgreSQL store also which reconciler holds which rack (an expired lease holds nothing).
     static func read(_ state: String) async throws -> StoreRead {
         let store = try await StateLocation.openExisting(state)
+        let shared = store as? PostgresStateStore
         return StoreRead(store: store, overviews: try await store?.nodeOverviews() ?? [:],
-                         holders: try await (store as? PostgresStateStore)?.rackHolders() ?? [:])
+                         holders: try await shared?.rackHolders() ?? [:],
+                         servers: try await shared?.rackServers() ?? [:])
     }
 
     /// Redraws the table every `interval` until interrupted (`--watch`).
@@ -90,7 +94,11 @@ struct Status: AsyncParsableCommand {
     }
 
     func show(checkout: SiteSource.Checkout, desired: DesiredState, read: StoreRead) async throws {
-        let (store, overviews, holders) = (read.store, read.overviews, read.holders)
+        let (store, overviews) = (read.store, read.overviews)
+        // A holder is shown with the address it serves the rack's nodes at.
+        let holders = read.holders.reduce(into: [String: String]()) { shown, held in
+            shown[held.key] = held.value + (read.servers[held.key].map { " at \($0)" } ?? "")
+        }
         var rows: [Row] = []
         rows.reserveCapacity(desired.nodes.count)
         // Sorted by index: a node is a large value, and sorting them moved every one several times.
@@ -132,10 +140,13 @@ struct Status: AsyncParsableCommand {
                 var nodes: [Row]
                 /// Rack to the reconciler holding it, on a shared store.
                 var holders: [String: String]?
+                /// Rack to the address its holder serves the rack's nodes at (boot files, reports, seed).
+                var servers: [String: String]?
             }
-            let holders = store is PostgresStateStore ? holders : nil
+            let shared = store is PostgresStateStore
             let document = Document(site: desired.site.name, commit: checkout.commit, blocked: blocked,
-                                    maintenanceWindow: window, nodes: rows, holders: holders)
+                                    maintenanceWindow: window, nodes: rows, holders: shared ? read.holders : nil,
+                                    servers: shared ? read.servers : nil)
             try output.emit(String(decoding: try encoder.encode(document), as: UTF8.self) + "\n")
         case .text:
             var text = Self.table(rows, site: desired.site.name, commit: checkout.commit,

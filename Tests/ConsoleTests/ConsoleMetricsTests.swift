@@ -66,13 +66,21 @@ struct ConsoleMetricsTests {
         let loaded = harness.loaded
         let now = harness.now
         let console = Console(
-            source: ClosureConsoleSource(store: harness.store, site: { loaded }, holders: { await holders.value }),
+            source: ClosureConsoleSource(store: harness.store, site: { loaded }, holders: { await holders.value },
+                                         servers: { ["r1": "http://10.0.0.2:8080"] }),
             tokens: nil, prefix: "", metrics: .shared, now: { now })
         let app = Application(router: console.router(context: BootRequestContext.self))
         try await app.test(.router) { client in
             let page = try await client.fetch("/")
-            #expect(page.body.contains("held by reconciler reconciler-a"))
+            // Where the holder serves the rack's nodes, too: on the page and in the JSON API's tile.
+            #expect(page.body.contains("held by reconciler reconciler-a at http://10.0.0.2:8080"), "\(page.body)")
             #expect(page.body.contains("held by no reconciler"), "the other racks")
+            let site = try await client.fetch("/api/v1/site").body
+            let document = try JSONSerialization.jsonObject(with: Data(site.utf8)) as? [String: Any]
+            let tiles = try #require(document?["racks"] as? [[String: Any]])
+            let r1 = try #require(tiles.first { $0["name"] as? String == "r1" })
+            #expect(r1["server"] as? String == "http://10.0.0.2:8080" && r1["holder"] as? String == "reconciler-a")
+            #expect(tiles.filter { $0["server"] != nil }.count == 1, "only the held rack has an address")
             let first = try await client.fetch("/metrics").body
             #expect(Self.value(#"rackswarm_rack_lease{rack="r1",holder="reconciler-a"}"#, in: first) == 1, "\(first)")
             await holders.set(["r1": "reconciler-b"])

@@ -6,22 +6,50 @@ import Testing
 
 extension LoopbackLab {
     /// Starts reconciler `index` of several on the PostgreSQL store `state`, looping every 3 s. Reconciler 0
-    /// listens at 127.0.0.1, where the nodes' firmware and heartbeats go (the lab's DHCP next-server); the others
-    /// listen at 127.X.9.N with seeds, heartbeats, consoles and git caches of their own. Boot entries and tokens
-    /// are files under the site's shared boot roots, and reports land in the shared store, so the reconciler that
-    /// holds a node's rack sees its install whoever received the report.
+    /// listens at 127.0.0.1, the site's serverAddress, where the nodes' firmware reads its per-MAC script (the first
+    /// hop: a floating next-server in a real site) and heartbeats go; the others listen at 127.X.9.N with seeds,
+    /// heartbeats, consoles and git caches of their own. Each advertises its address (`--advertise`): the entries
+    /// it writes send its racks' nodes there for the kernel, the `.torrent`, the tracker and the reports. Boot
+    /// entries and tokens are files under the site's shared boot roots, and reports land in the shared store.
     func startShard(_ index: Int, state: String, ttl: String = "6s", log: String) throws -> LabProcess {
-        let listen = index == 0 ? "127.0.0.1" : "127.\(octet).9.\(index)"
+        let listen = shardHost(index)
         let arguments = [
             "apply", "--repo", "file://" + repo, "--path", "site", "--cache", root + "/cache-\(index)",
             "--state", state, "--shard-id", "s\(index)", "--lease-ttl", ttl, "--every", "3s",
-            "--listen", listen, "--seed-port", "\(index == 0 ? seedPort : try freePort())",
+            "--listen", listen, "--advertise", listen, "--seed-port", "\(index == 0 ? seedPort : try freePort())",
             "--backoff", "1s", "--attempts", "3", "--yes",
             "--heartbeat-listen", "\(listen):\(index == 0 ? heartbeatPort : try freePort())",
             "--console-listen", "127.0.0.1:\(index == 0 ? consolePort : try freePort())",
         ]
         return try LabProcess(binaries + "/reconcile", arguments,
                               environment: ["RACKSWARM_LAB_BMC_PASSWORD": Self.password], outputFile: root + "/" + log)
+    }
+
+    /// Where reconciler `index` listens and what it advertises.
+    func shardHost(_ index: Int) -> String { index == 0 ? "127.0.0.1" : "127.\(octet).9.\(index)" }
+
+    /// The HTTP base reconciler `index` advertises, as its membership row and its entries carry it.
+    func shardBase(_ index: Int) -> String { "http://\(shardHost(index)):\(httpPort)" }
+
+    /// The node's per-MAC iPXE script in the shared HTTP root.
+    func bootScript(_ node: LabNode) -> String {
+        let pxe = "01-" + node.mac.lowercased().replacingOccurrences(of: ":", with: "-")
+        return (try? String(contentsOfFile: httpRoot + "/ipxe/\(pxe).ipxe", encoding: .utf8)) ?? ""
+    }
+
+    /// True when the node's script sends it to `base` for its kernel and reports, with `fallbacks` listed.
+    func bootScript(_ node: LabNode, names base: String, fallbacks: [String]) -> Bool {
+        let script = bootScript(node)
+        return script.contains("kernel \(base)/") && script.contains("rackswarm.report=\(base)/report/\(node.name)")
+            && script.contains("rackswarm.torrent=\(base)/torrents/") && script.contains("rackswarm.tracker=\(base)/")
+            && script.contains("rackswarm.fallback=\(fallbacks.joined(separator: ",")) ")
+    }
+
+    /// Lines of a reconciler's log saying it recorded the node's report of `phase`.
+    static func recorded(_ log: String, node: String, phase: String) -> Bool {
+        log.split(separator: "\n").contains {
+            $0.contains("install report") && $0.contains("node=\(node) ") && $0.contains("phase=\(phase)")
+        }
     }
 
     /// Power-ons the node's BMC ran.
@@ -50,12 +78,29 @@ struct ScaleOutTests {
         return (url, try await PostgresStateStore.connect(location))
     }
 
-    /// Waits until s0, whose boot server every node talks to, answers on it. Another reconciler that power-cycles
-    /// a node before then sends it to a firmware that finds no boot entry and boots from disk; the install then
-    /// waits out its timeout and the retry powers the node on a second time (the intermittent double power-on of
-    /// session 5). Until each reconciler serves its own racks (issue 20, item 2), the nodes' boot server is up first.
-    static func nodesCanBoot(_ lab: LoopbackLab) async throws -> Bool {
-        try await eventually(60) { tcpPortAccepts(lab.httpPort) }
+    /// Waits until s0, which serves the first hop (the per-MAC script the firmware reads at the site's address),
+    /// is a member: a reconciler publishes its address only once its boot server answers there. Another reconciler
+    /// that power-cycles a node before then sends it to a firmware that finds no boot entry and boots from disk;
+    /// the install then waits out its timeout and the retry powers the node on a second time (the intermittent
+    /// double power-on of session 5).
+    static func nodesCanBoot(_ lab: LoopbackLab, _ reader: PostgresStateStore) async throws -> Bool {
+        try await eventually(60) {
+            try await reader.members().contains { $0.shard == "s0" && $0.address == lab.shardBase(0) }
+        }
+    }
+
+    /// Each node's script names its rack's holder, with the other live members (in shard order after it) as the
+    /// fallbacks; `shards` are the live ones by index. Waits for it: a taker rewrites at its next pass.
+    static func entriesNameTheirHolders(_ lab: LoopbackLab, _ reader: PostgresStateStore, shards: [Int],
+                                        nodes: [LoopbackLab.LabNode]? = nil) async throws -> Bool {
+        try await eventually(30) {
+            let holders = try await reader.rackHolders()
+            return (nodes ?? lab.nodes).allSatisfy { node in
+                guard let holder = holders[node.rack], let index = Int(holder.dropFirst()) else { return false }
+                let others = shards.filter { $0 > index } + shards.filter { $0 < index }
+                return lab.bootScript(node, names: lab.shardBase(index), fallbacks: others.map(lab.shardBase))
+            }
+        }
     }
 
     /// Polls until `done` or `seconds` pass; answers whether it was done.
@@ -114,20 +159,29 @@ struct ScaleOutTests {
             lab.tearDown()
         }
         processes.append(try lab.startShard(0, state: url, log: "s0.log"))
-        #expect(try await Self.nodesCanBoot(lab), "\(Self.logs(processes))")
+        #expect(try await Self.nodesCanBoot(lab, reader), "\(Self.logs(processes))")
         for index in 1..<3 { processes.append(try lab.startShard(index, state: url, log: "s\(index).log")) }
         // Every install is in flight (held in its post actions), each rack held by a different reconciler.
         let inFlight = try await Self.eventually(180) { lab.everyInstallInFlight }
         #expect(inFlight, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
         let leases = try await reader.rackLeases()
         #expect(Set(leases.compactMap(\.holder)) == ["s0", "s1", "s2"], "\(leases)")
+        // Each node booted from its rack's holder: its script (which the firmware ran) names the holder.
+        #expect(try await Self.entriesNameTheirHolders(lab, reader, shards: [0, 1, 2]),
+                "\(lab.nodes.map { lab.bootScript($0) })")
+        let servers = try await reader.rackServers()
+        #expect(lab.racks.allSatisfy { rack in
+            leases.first { $0.rack == rack }?.holder.flatMap { Int($0.dropFirst()) }.map(lab.shardBase)
+                == servers[rack]
+        }, "\(servers)")
         // Kill a reconciler other than the one the nodes talk to, holding a rack whose install is running.
         let victimLease = try #require(leases.first { $0.holder != "s0" })
         let victim = try #require(Int(victimLease.holder?.dropFirst() ?? ""))
         processes[victim].signal(SIGKILL)
         _ = await processes[victim].wait(timeout: 10)
         let killed = Date()
-        for node in lab.nodes { try lab.release(node) }
+        let orphan = try #require(lab.nodes.first { $0.rack == victimLease.rack })
+        for node in lab.nodes where node.name != orphan.name { try lab.release(node) }
 
         // The survivors take the rack once the lease lapsed (6 s) and at their next renewal.
         var takenAfter: TimeInterval?
@@ -139,10 +193,32 @@ struct ScaleOutTests {
         }
         #expect(taken, "\(Self.logs(processes))")
         #expect((takenAfter ?? 99) < 30, "taken \(takenAfter ?? -1) s after the kill; lease TTL 6 s")
+        // The taker rewrote the victim's rack's entries to name it, the install's token kept; the taker's own
+        // boot server serves them, and the .torrent and tracker they name.
+        let survivors = [0, 1, 2].filter { $0 != victim }
+        #expect(try await Self.entriesNameTheirHolders(lab, reader, shards: survivors, nodes: [orphan]),
+                "\(lab.bootScript(orphan))\n\(Self.logs(processes))")
+        let taker = try #require(try await reader.rackHolders()[victimLease.rack].flatMap { Int($0.dropFirst()) })
+        let pxe = "01-" + orphan.mac.lowercased().replacingOccurrences(of: ":", with: "-")
+        for path in ["ipxe/\(pxe)", "torrents/os@\(lab.imageVersion).torrent"] {
+            let url = "\(lab.shardBase(taker))/\(path)"
+            let fetched = await runCommand("/usr/bin/curl", ["-sf", "-o", "/dev/null", url])
+            #expect(fetched.status == 0, "the taker serves \(path)")
+        }
+        // Now the orphan's install finishes: its kernel arguments still name the victim.
+        try lab.release(orphan)
         let converged = try await Self.eventually(240) {
             try await reader.nodeRecords().values.filter { $0.status.phase == .ready }.count == lab.nodes.count
         }
         #expect(converged, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
+        // The victim's node, whose install was in flight, took its last reports to a survivor (its entry's
+        // fallback): a survivor recorded its rebooting report, and its installer says it moved.
+        #expect(survivors.contains {
+                    LoopbackLab.recorded(processes[$0].output, node: orphan.name, phase: "rebooting")
+                },
+                "\(Self.logs(processes))")
+        #expect(!LoopbackLab.recorded(processes[victim].output, node: orphan.name, phase: "rebooting"))
+        #expect(lab.console(orphan).contains("reporting to the next reconciler"), "\(lab.console(orphan))")
         // Any reconciler's console and /metrics show the whole site and who holds which rack: s0's, which holds
         // one rack (or two), shows all three.
         let holders = try await reader.rackHolders()
@@ -151,7 +227,9 @@ struct ScaleOutTests {
         let page = await runCommand("/usr/bin/curl", ["-sf", lab.consoleBase + "/console"]).output
         for (rack, holder) in holders {
             #expect(metrics.contains("rackswarm_rack_lease{rack=\"\(rack)\",holder=\"\(holder)\"} 1"), "\(metrics)")
-            #expect(page.contains("held by reconciler \(holder)"), "\(rack)")
+            // The page also says where the holder serves the rack's nodes.
+            let base = lab.shardBase(Int(holder.dropFirst()) ?? -1)
+            #expect(page.contains("held by reconciler \(holder) at \(base)"), "\(rack)")
         }
         #expect(lab.nodes.allSatisfy { page.contains("data-node=\"\($0.name)\"") }, "every node, whoever holds it")
         for (index, process) in processes.enumerated() where index != victim {
@@ -176,7 +254,7 @@ struct ScaleOutTests {
         }
         let proxied = url.replacingOccurrences(of: "127.0.0.1:\(endpoint.port)/", with: "127.0.0.1:\(proxy.port)/")
         processes.append(try lab.startShard(0, state: url, log: "s0.log"))
-        #expect(try await Self.nodesCanBoot(lab), "\(Self.logs(processes))")
+        #expect(try await Self.nodesCanBoot(lab, reader), "\(Self.logs(processes))")
         processes.append(try lab.startShard(1, state: proxied, log: "s1.log"))
         let inFlight = try await Self.eventually(180) { lab.everyInstallInFlight }
         #expect(inFlight, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
@@ -196,6 +274,13 @@ struct ScaleOutTests {
         // s1 is alive, knows it lost its racks, and acted on nothing more: each node was powered on once.
         #expect(kill(processes[1].pid, 0) == 0, "the cut-off reconciler keeps running")
         #expect(processes[1].output.contains("acting on none"), "\(Self.logs(processes))")
+        // Its rack's install reported to it first (its entry names it); it could not record the reports, so the
+        // installer took them to s0, its fallback.
+        let cutNode = try #require(lab.nodes.first { $0.rack == cutRack.rack })
+        #expect(LoopbackLab.recorded(processes[0].output, node: cutNode.name, phase: "rebooting"),
+                "\(Self.logs(processes))")
+        #expect(lab.console(cutNode).contains("trying the next reconciler")
+                || lab.console(cutNode).contains("reporting to the next reconciler"), "\(lab.console(cutNode))")
         for process in processes {
             process.signal(SIGTERM)
             _ = await process.wait(timeout: 60)

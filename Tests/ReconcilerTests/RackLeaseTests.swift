@@ -61,6 +61,39 @@ struct RackLeaseTests {
         #expect(held.reduce(0, +) == 10 && held.max() == 4 && held.min() == 3)
     }
 
+    @Test func membersPublishTheirAddressesAndTheEntriesToRewriteFollowThem() async throws {
+        let stores = try await Self.shards(["a", "b", "c", "d"])
+        defer { for store in stores { store.close() } }
+        let racks: Set<String> = ["r1", "r2", "r3"]
+        let keepers = stores.prefix(3).enumerated().map { index, store in
+            RackLeaseKeeper(store: store, ttl: .seconds(30), address: "http://10.0.0.\(index + 1):8080",
+                            logger: Logger(label: "test.lease"))
+        }
+        for _ in 0..<2 { for keeper in keepers { _ = try await keeper.hold(racks) } }
+        // Each rack's address is its holder's; each keeper's fallbacks are the others, in shard order after it.
+        let holders = try await stores[0].rackHolders()
+        let servers = try await stores[0].rackServers()
+        let addresses = ["a": "http://10.0.0.1:8080", "b": "http://10.0.0.2:8080", "c": "http://10.0.0.3:8080"]
+        #expect(Set(servers.keys) == racks && racks.allSatisfy { servers[$0] == addresses[holders[$0] ?? ""] })
+        #expect(await keepers[1].fallbacks == ["http://10.0.0.3:8080", "http://10.0.0.1:8080"])
+        // The first ask gives every rack taken; the next, nothing, until the members change.
+        let first = await keepers[1].takenRacks()
+        #expect(first == Set(await keepers[1].leases.keys) && !first.isEmpty)
+        #expect(await keepers[1].takenRacks().isEmpty)
+        try await stores[2].leave()
+        _ = try await keepers[1].hold(racks)
+        #expect(await keepers[1].fallbacks == ["http://10.0.0.1:8080"])
+        #expect(await keepers[1].takenRacks() == Set(await keepers[1].leases.keys), "every held rack, for c left")
+        // A reconciler advertising a live member's address (one that started before it) holds nothing and says
+        // who has it.
+        let twin = RackLeaseKeeper(store: stores[3], ttl: .seconds(30), address: "http://10.0.0.1:8080",
+                                   logger: Logger(label: "test.lease"))
+        await #expect(throws: AddressInUse.self) { _ = try await twin.hold(racks) }
+        #expect(await twin.leases.isEmpty)
+        // The one that was there first keeps its address and its racks.
+        #expect(try await !keepers[0].hold(racks).isEmpty)
+    }
+
     @Test func aWriteAfterTheLeaseMovedIsRefused() async throws {
         let stores = try await Self.shards(["a", "b"])
         defer { for store in stores { store.close() } }

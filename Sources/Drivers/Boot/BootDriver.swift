@@ -10,6 +10,27 @@ public protocol BootDriver: Sendable {
     /// The one-time token of the node's install entry (see `InstallTokenMinter`); nil when the node has no install
     /// entry, or the driver writes entries without tokens.
     func installToken(node: String) async throws -> String?
+    /// Every node that has an entry now, with what it is: what a reconciler that takes over a rack rewrites.
+    func writtenEntries() async throws -> [String: WrittenEntry]
+    /// Writes `entry` only if the node's entry is of the same kind now (an install of the same image, or a local
+    /// boot), checked and written as one step against other writers; answers whether it wrote. A rewrite never
+    /// undoes what another reconciler changed meanwhile (an install's `rebooting` report flipping it to local boot).
+    @discardableResult
+    func rewrite(_ entry: BootEntry) async throws -> Bool
+}
+
+/// The kind of entry a node has in the boot roots.
+public enum WrittenEntry: Sendable, Hashable {
+    /// An install (or erase) entry for this `name@version`.
+    case install(image: String)
+    case localBoot
+
+    /// The kind of `entry`.
+    public init(_ entry: BootEntry) {
+        if case .install(let install) = entry.mode { self = .install(image: install.imageReference) } else {
+            self = .localBoot
+        }
+    }
 }
 
 /// Installs DHCP host reservations (MAC → IP, hostname, boot file) for the provisioning network.

@@ -59,6 +59,14 @@ public struct BootServerAddress: Sendable, Hashable, Codable {
     /// `http://10.77.0.1:8080`, no trailing slash.
     public var httpBase: String { httpPort == 80 ? "http://\(host)" : "http://\(host):\(httpPort)" }
 
+    /// The address an `httpBase` names (`http://HOST` or `http://HOST:PORT`); nil for anything else.
+    public init?(httpBase: String) {
+        guard let url = URLComponents(string: httpBase), url.scheme == "http", let host = url.host, !host.isEmpty,
+            url.path.isEmpty || url.path == "/", url.query == nil
+        else { return nil }
+        self.init(host: host, httpPort: url.port ?? 80)
+    }
+
     /// The URL of a file under the HTTP root; `path` is relative.
     public func fileURL(_ path: String) -> String {
         httpBase + "/" + path.split(separator: "/").map(String.init).joined(separator: "/")
@@ -78,6 +86,10 @@ public struct InstallArguments: Sendable, Hashable, Codable {
     public var reportURL: String
     /// The install's one-time token (`rackswarm.token=`), which the boot driver adds when it writes the entry.
     public var token: String?
+    /// Other reconcilers' HTTP bases (`http://HOST:PORT`) to report to when the one these URLs name stops answering
+    /// (`rackswarm.fallback=`, comma-separated): several reconcilers share the site, and any of them accepts the
+    /// install's reports. Empty with one reconciler.
+    public var fallbacks: [String] = []
 
     /// The arguments as the server lays them out for one node and image.
     public init(node: String, imageReference: String, sha256: String, server: BootServerAddress) {
@@ -96,13 +108,14 @@ public struct InstallArguments: Sendable, Hashable, Codable {
         return arguments
     }
 
-    /// `rackswarm.node=… rackswarm.torrent=… rackswarm.tracker=… rackswarm.sha256=… rackswarm.report=…`, and
-    /// `rackswarm.token=…` when set.
+    /// `rackswarm.node=… rackswarm.torrent=… rackswarm.tracker=… rackswarm.sha256=… rackswarm.report=…`, then
+    /// `rackswarm.fallback=…` when there are fallbacks and `rackswarm.token=…` when set.
     public var rendered: [String] {
         [
             "rackswarm.node=\(node)", "rackswarm.torrent=\(torrentURL)", "rackswarm.tracker=\(trackerURL)",
             "rackswarm.sha256=\(sha256)", "rackswarm.report=\(reportURL)",
-        ] + (token.map { [InstallTokenMinter.argument($0)] } ?? [])
+        ] + (fallbacks.isEmpty ? [] : ["rackswarm.fallback=" + fallbacks.joined(separator: ",")])
+            + (token.map { [InstallTokenMinter.argument($0)] } ?? [])
     }
 
     /// Reads the `rackswarm.*` arguments back from a kernel command line; nil when one is missing.
@@ -117,7 +130,8 @@ public struct InstallArguments: Sendable, Hashable, Codable {
             let sha256 = values["sha256"], let report = values["report"]
         else { return nil }
         self.init(node: node, torrentURL: torrent, trackerURL: tracker, sha256: sha256, reportURL: report,
-                  token: values["token"].flatMap { $0.isEmpty ? nil : $0 })
+                  token: values["token"].flatMap { $0.isEmpty ? nil : $0 },
+                  fallbacks: (values["fallback"] ?? "").split(separator: ",").map(String.init))
     }
 }
 

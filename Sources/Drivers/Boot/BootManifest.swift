@@ -20,6 +20,9 @@ public struct BootManifest: Sendable, Hashable, Codable {
         public var files: [ManagedFile]
         /// Set while the node's entry is an install entry: which install it is (not a secret).
         public var install: InstallMark?
+        /// The image of the node's install entry, tokens or not; nil for a local-boot entry (and in manifests
+        /// written before it was kept, where `install` tells).
+        public var image: String?
     }
 
     /// The install a node's install entry is for: the image and the nonce its one-time token is made from.

@@ -70,8 +70,9 @@ public actor FileBootDriver: BootDriver {
         }
         // Record before writing, so a crash between the two leaves files the next run knows are its own.
         let previous = manifest.nodes[entry.node]?.files ?? []
+        let image: String? = if case .install(let install) = entry.mode { install.imageReference } else { nil }
         manifest.nodes[entry.node] = .init(mac: entry.mac, files: Array(Set(previous + wanted)).sorted(),
-                                           install: mark)
+                                           install: mark, image: image)
         try saveManifest(manifest, node: entry.node)
         for (file, rendered) in zip(wanted, files) {
             do {
@@ -83,7 +84,7 @@ public actor FileBootDriver: BootDriver {
         for stale in previous where !wanted.contains(stale) {
             try removeFile(stale, node: entry.node)
         }
-        manifest.nodes[entry.node] = .init(mac: entry.mac, files: wanted.sorted(), install: mark)
+        manifest.nodes[entry.node] = .init(mac: entry.mac, files: wanted.sorted(), install: mark, image: image)
         try saveManifest(manifest, node: entry.node)
         logger.info("wrote boot entry", metadata: [
             "node": "\(entry.node)", "boot.loader": "\(entry.loader.rawValue)",
@@ -110,6 +111,25 @@ public actor FileBootDriver: BootDriver {
     public func installToken(node: String) throws -> String? {
         guard let tokens, let mark = try loadManifest(node: node).nodes[node]?.install else { return nil }
         return tokens.token(node: node, nonce: mark.nonce)
+    }
+
+    public func writtenEntries() throws -> [String: WrittenEntry] {
+        try loadManifest(node: "").nodes.mapValues(Self.kind)
+    }
+
+    @discardableResult
+    public func rewrite(_ entry: BootEntry) throws -> Bool {
+        try exclusively(node: entry.node) {
+            guard let files = try loadManifest(node: entry.node).nodes[entry.node],
+                Self.kind(files) == WrittenEntry(entry)
+            else { return false }
+            try writeLocked(entry)
+            return true
+        }
+    }
+
+    private static func kind(_ files: BootManifest.NodeFiles) -> WrittenEntry {
+        (files.image ?? files.install?.image).map { .install(image: $0) } ?? .localBoot
     }
 
     public func remove(node: String) throws {

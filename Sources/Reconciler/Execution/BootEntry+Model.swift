@@ -1,6 +1,7 @@
 import Dispatch
 import Drivers
 import Foundation
+import MemberwiseInit
 
 extension BootServerAddress {
     /// The reconciler's HTTP server as nodes see it: `serverAddress:httpPort` of the provisioning network.
@@ -74,6 +75,16 @@ extension DnsmasqSettings {
     }
 }
 
+/// Where the entries one reconciler writes send their nodes, when several share the site: its own boot server
+/// (the kernel, initrd, `.torrent`, tracker and report URLs), and the other live reconcilers' (`rackswarm.fallback=`),
+/// which the install environment reports to when that one stops answering.
+@PublicMemberwiseInit
+public struct BootAddressing: Sendable, Hashable {
+    public var server: BootServerAddress
+    /// The others' HTTP bases, `http://HOST:PORT`.
+    public var fallbacks: [String] = []
+}
+
 /// The boot entries of the nodes a pass is about, and the nodes refused with the reason.
 public struct BootEntries: Sendable {
     /// By node name: the install entry each present node would get.
@@ -82,13 +93,16 @@ public struct BootEntries: Sendable {
     public var refused: [String: BootError]
 
     /// Install entries for every present node with a known image; colliding nodes are refused, the rest go on.
-    public init(desired: DesiredState) {
-        let server = BootServerAddress(desired.site.network)
+    /// They name `addressing`'s server and fallbacks; without it, the site's `serverAddress` and no fallback.
+    public init(desired: DesiredState, addressing: BootAddressing? = nil) {
+        let server = addressing?.server ?? BootServerAddress(desired.site.network)
         // The arguments every node of an image shares are computed once per image.
         var templates: [String: (image: Image, arguments: InstallArguments)] = [:]
         for image in desired.images where templates[image.name] == nil {
-            templates[image.name] = (image, InstallArguments(node: "", imageReference: image.reference,
-                                                             sha256: image.sha256.value.lowercased(), server: server))
+            var arguments = InstallArguments(node: "", imageReference: image.reference,
+                                             sha256: image.sha256.value.lowercased(), server: server)
+            arguments.fallbacks = addressing?.fallbacks ?? []
+            templates[image.name] = (image, arguments)
         }
         // Each node's entry is built and checked on every core (a site of 100,000 nodes has as many); the
         // collisions between them are found after.
@@ -143,10 +157,43 @@ public struct BootActionExecutor: Sendable {
     public var desired: DesiredState
     private let prepared: BootEntries
 
-    public init(driver: any BootDriver, desired: DesiredState) {
+    /// `addressing`: where this reconciler's entries send nodes (several reconcilers); nil: the site's address.
+    public init(driver: any BootDriver, desired: DesiredState, addressing: BootAddressing? = nil) {
         self.driver = driver
         self.desired = desired
-        self.prepared = BootEntries(desired: desired)
+        self.prepared = BootEntries(desired: desired, addressing: addressing)
+    }
+
+    /// Rewrites the entries of `racks`' nodes, which this reconciler took over from another, to name it: an install
+    /// entry for the node's image now (the same image keeps its install token, so an install under way stays
+    /// authorised) and a local-boot entry as it is. Entries of another kind (an erase, an older image) are left
+    /// for the plan. Answers the nodes rewritten; one node's error does not stop the others and is thrown after.
+    public func rewrite(racks: Set<String>) async throws -> [String] {
+        let written = try await driver.writtenEntries()
+        var rewritten: [String] = []
+        var firstError: (any Error)?
+        for node in desired.nodes where racks.contains(node.rack.value) {
+            let entry: BootEntry
+            switch written[node.name] {
+            case .install(let image)?:
+                guard let install = prepared.entries[node.name], case .install(let kernel) = install.mode,
+                    kernel.imageReference == image
+                else { continue }
+                entry = install
+            case .localBoot?:
+                entry = BootEntry(localBoot: node)
+            case nil:
+                continue
+            }
+            do {
+                // Checked again under the driver's lock: a report may have flipped the entry since.
+                if try await driver.rewrite(entry) { rewritten.append(node.name) }
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        if let firstError { throw firstError }
+        return rewritten
     }
 
     /// Performs `action` if it is a boot action; returns false for other kinds. A refused node throws its error.

@@ -6,9 +6,9 @@ import ReconcilerMetrics
 /// The reconciler's end of `rackswarm.report`: tells a node's install environment what to install and records
 /// what it reports. It follows the site the loop last loaded.
 ///
-/// On `rebooting` it switches the node's boot entry to the site's `afterInstall` mode before it records the
-/// report (and before the HTTP answer goes out), so the reboot that follows boots the installed system and can
-/// never start the install again.
+/// On `rebooting` it records the report, then switches the node's boot entry to the site's `afterInstall` mode,
+/// both before the HTTP answer goes out, so the reboot that follows boots the installed system and can never start
+/// the install again.
 public actor InstallDesk {
     public struct UnknownNode: Error, Sendable, CustomStringConvertible {
         public var node: String
@@ -144,6 +144,9 @@ public actor InstallDesk {
 
     public func receive(_ report: InstallReport, from name: String) async throws {
         guard let node = desired.node(named: name) else { throw UnknownNode(node: name) }
+        // Recorded first: a reconciler that cannot reach its store answers 500 with the install token still live,
+        // so the installer takes the report to another reconciler (`rackswarm.fallback=`), which can.
+        try await store.recordInstall(report, for: node.name, at: now())
         if report.phase == .rebooting {
             // The token that brought this report is spent now; remember it for an exact repeat of the report.
             if let live = bound.removeValue(forKey: name) {
@@ -154,7 +157,6 @@ public actor InstallDesk {
             case .remove: try await boot.remove(node: node.name)
             }
         }
-        try await store.recordInstall(report, for: node.name, at: now())
         count(report, from: node.name)
         if report.phase != .downloading {
             logger.info("install report", metadata: [

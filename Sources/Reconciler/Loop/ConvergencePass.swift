@@ -47,6 +47,9 @@ public struct ConvergencePass: Sendable {
         /// When several reconcilers share the store: given every rack of the site, takes this reconciler's share of
         /// the leases and answers the racks it may act on in this pass. Nil: one reconciler acts on every rack.
         public var holdRacks: (@Sendable (Set<String>) async throws -> Set<String>)?
+        /// With several reconcilers: where this one's boot entries send nodes (its own address, the others' as
+        /// fallbacks). Nil, or nil answered: the site's `serverAddress`.
+        public var bootAddressing: (@Sendable () async -> BootAddressing?)? = nil
     }
 
     /// What a pass may do and how hard it tries.
@@ -157,8 +160,9 @@ public struct ConvergencePass: Sendable {
         var executorPolicy = policy.executor
         executorPolicy.scope = policy.scope
         executorPolicy.racks = held
+        let boot = BootActionExecutor(driver: seams.boot, desired: desired, addressing: await seams.bootAddressing?())
         let performer = DriverActionPerformer(
-            desired: desired, store: seams.store, boot: BootActionExecutor(driver: seams.boot, desired: desired),
+            desired: desired, store: seams.store, boot: boot,
             power: seams.power(desired.site), agents: seams.agents(desired.site),
             rotation: seams.rotation(desired.site), refusedImages: refused, logger: logger)
         let executor = Executor(desired: desired, store: seams.store, performer: performer, policy: executorPolicy,

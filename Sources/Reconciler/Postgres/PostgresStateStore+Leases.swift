@@ -18,12 +18,19 @@ public struct ShardMember: Sendable, Hashable, Codable {
     public var shard: String
     public var address: String?
     public var expiresAt: Date
+    /// When its row was first written (a restart that finds its row keeps it; leaving deletes it).
+    public var startedAt: Date = .distantPast
 }
 
 /// Rack leases and membership: a lease table with a TTL and a fencing token, timed by the server's clock.
 extension PostgresStateStore {
     /// Says this shard is alive for `ttl` more seconds (and where it answers); answers the live members, sorted.
     public func heartbeat(address: String?, ttl: Duration) async throws -> [String] {
+        try await heartbeatMembers(address: address, ttl: ttl).map(\.shard)
+    }
+
+    /// `heartbeat`, answering the live members with their addresses, sorted by shard.
+    public func heartbeatMembers(address: String?, ttl: Duration) async throws -> [ShardMember] {
         let shard = try requireShard()
         let seconds = ttl.seconds
         return try await transaction { [self] connection in
@@ -33,8 +40,9 @@ extension PostgresStateStore {
                 ON CONFLICT (shard) DO UPDATE SET address = excluded.address, expires_at = excluded.expires_at
                 """, logger: self.logger)
             return try await connection.query("""
-                SELECT shard FROM reconciler WHERE expires_at > \(unescaped: Self.serverNow) ORDER BY shard
-                """, logger: self.logger).collect().map { try $0.decode(String.self) }
+                SELECT shard, address, expires_at, started_at FROM reconciler
+                WHERE expires_at > \(unescaped: Self.serverNow) ORDER BY shard
+                """, logger: self.logger).collect().map(Self.member)
         }
     }
 
@@ -129,15 +137,34 @@ extension PostgresStateStore {
         return holders
     }
 
+    /// Where each held rack's nodes are served: rack to the address its holder advertises (`http://HOST:PORT`),
+    /// for racks whose holder is alive and published one.
+    public func rackServers() async throws -> [String: String] {
+        var servers: [String: String] = [:]
+        for row in try await rows("""
+            SELECT l.rack, m.address FROM rack_lease l JOIN reconciler m ON m.shard = l.holder
+            WHERE l.expires_at > \(unescaped: Self.serverNow) AND m.expires_at > \(unescaped: Self.serverNow)
+                AND m.address IS NOT NULL
+            """)
+        {
+            let (rack, address) = try row.decode((String, String).self)
+            servers[rack] = address
+        }
+        return servers
+    }
+
     /// The reconcilers alive now, with their addresses.
     public func members() async throws -> [ShardMember] {
         try await rows("""
-            SELECT shard, address, expires_at FROM reconciler WHERE expires_at > \(unescaped: Self.serverNow)
-            ORDER BY shard
-            """).map { row in
-            let (shard, address, expires) = try row.decode((String, String?, Double).self)
-            return ShardMember(shard: shard, address: address, expiresAt: Date(timeIntervalSince1970: expires))
-        }
+            SELECT shard, address, expires_at, started_at FROM reconciler
+            WHERE expires_at > \(unescaped: Self.serverNow) ORDER BY shard
+            """).map(Self.member)
+    }
+
+    private static func member(_ row: PostgresRow) throws -> ShardMember {
+        let (shard, address, expires, started) = try row.decode((String, String?, Double, Double).self)
+        return ShardMember(shard: shard, address: address, expiresAt: Date(timeIntervalSince1970: expires),
+                           startedAt: Date(timeIntervalSince1970: started))
     }
 
     /// The server's clock, in seconds since 1970 (leases are read against it, not against this machine's).

@@ -13,21 +13,51 @@ import ReconcilerStore
 public actor RackLeaseKeeper {
     public nonisolated let store: PostgresStateStore
     public nonisolated let ttl: Duration
-    /// Where this reconciler's boot server and console answer, published with its membership.
+    /// Where this reconciler's boot server, tracker and report endpoint answer (`http://HOST:PORT`), published
+    /// with its membership: the boot entries it writes name it, and the others' entries list it as a fallback.
     public nonisolated let address: String?
     let logger: Logger
+    /// Awaited before the first heartbeat: the servers at `address` answer before this reconciler is a member, so
+    /// no entry it writes (and no other's fallback list) names a server that is not up.
+    private let ready: @Sendable () async -> Void
     private var held: [String: Int64] = [:]
     private var racks: [String] = []
+    /// The live members as of the last round, with their addresses.
+    private var members: [ShardMember] = []
+    /// Racks taken since `takenRacks()` was last asked.
+    private var taken: Set<String> = []
+    /// The fallbacks as of the last `takenRacks()`.
+    private var rewrittenFor: [String] = []
 
-    public init(store: PostgresStateStore, ttl: Duration, address: String?, logger: Logger) {
+    public init(store: PostgresStateStore, ttl: Duration, address: String?, logger: Logger,
+                ready: @escaping @Sendable () async -> Void = {}) {
         self.store = store
         self.ttl = ttl
         self.address = address
         self.logger = logger
+        self.ready = ready
     }
 
     /// The racks held now, with their fencing tokens.
     public var leases: [String: Int64] { held }
+
+    /// The other live members' addresses, in shard order starting after this one (so the members' fallback lists
+    /// do not all begin with the same reconciler).
+    public var fallbacks: [String] {
+        let shard = store.shard ?? ""
+        let after = members.filter { $0.shard > shard } + members.filter { $0.shard < shard }
+        return after.compactMap(\.address).filter { $0 != address }
+    }
+
+    /// The racks whose nodes' boot entries the pass rewrites: those taken since the last call that are still
+    /// held, or every rack held when the members' addresses (the entries' fallbacks) changed since.
+    public func takenRacks() -> Set<String> {
+        defer {
+            taken = []
+            rewrittenFor = fallbacks
+        }
+        return fallbacks == rewrittenFor ? taken.intersection(held.keys) : Set(held.keys)
+    }
 
     /// This shard's share of `racks` racks among `members` (sorted); a shard not listed yet counts as the last.
     public static func share(racks: Int, members: [String], shard: String) -> Int {
@@ -51,7 +81,7 @@ public actor RackLeaseKeeper {
         do {
             try await round(release: false)
         } catch {
-            if !held.isEmpty {
+            if !held.isEmpty || error is AddressInUse {
                 logger.error("cannot renew rack leases; acting on none until renewed", metadata: [
                     "error": "\(error)", "racks": "\(held.keys.sorted().joined(separator: ","))",
                 ])
@@ -71,7 +101,21 @@ public actor RackLeaseKeeper {
 
     private func round(release: Bool) async throws {
         guard let shard = store.shard else { return }
-        let members = try await store.heartbeat(address: address, ttl: ttl)
+        await ready()
+        let everyone = try await store.heartbeatMembers(address: address, ttl: ttl)
+        // Of two members on one address, the one that started first keeps it (the shard id breaks a tie).
+        let me = everyone.first { $0.shard == shard }
+        let earlier = { (other: ShardMember) in
+            guard let me else { return true }
+            return (other.startedAt, other.shard) < (me.startedAt, me.shard)
+        }
+        if let address, let twin = everyone.first(where: { $0.shard != shard && $0.address == address && earlier($0) })
+        {
+            held = [:]
+            throw AddressInUse(address: address, shard: shard, holder: twin.shard)
+        }
+        members = everyone
+        let members = everyone.map(\.shard)
         let renewed = try await store.renewLeases(ttl: ttl)
         let lost = Set(held.keys).subtracting(renewed.keys)
         if !lost.isEmpty {
@@ -89,9 +133,23 @@ public actor RackLeaseKeeper {
             let candidates = racks.filter { held[$0] == nil }
             let taken = try await store.acquireLeases(candidates, upTo: share - held.count, ttl: ttl)
             held.merge(taken) { $1 }
+            self.taken.formUnion(taken.keys)
             if !taken.isEmpty {
                 logger.info("rack leases taken", metadata: ["racks": "\(taken.keys.sorted().joined(separator: ","))"])
             }
         }
+    }
+}
+
+/// Two live reconcilers advertise one address: the later one holds no rack until it gets one of its own.
+public struct AddressInUse: Error, Sendable, CustomStringConvertible {
+    public var address: String
+    public var shard: String
+    /// The live member already advertising it.
+    public var holder: String
+
+    public var description: String {
+        "reconciler '\(holder)' already serves at \(address): give '\(shard)' an --advertise address of its own; "
+            + "it holds no rack"
     }
 }

@@ -12,6 +12,10 @@ public struct TorrentConfiguration: Sendable {
     public var announcedPort: Int?
     /// The tracker to announce to; nil = the torrent's `announce`, empty string = none.
     public var trackerURL: String?
+    /// Trackers to announce to in turn once the one in use fails (several reconcilers' trackers, the install
+    /// entry's `rackswarm.fallback=`): a failed announce moves to the next, and the session stays with the one
+    /// that answers.
+    public var fallbackTrackers: [String] = []
     /// This node's rack, sent to our tracker as `&rack=`.
     public var rack: String?
     /// Peers to dial at start, as `host:port`.

@@ -144,8 +144,9 @@ extension TorrentSession {
     // MARK: Tracker
 
     private var trackerURL: String? {
-        if let url = configuration.trackerURL { return url.isEmpty ? nil : url }
-        return metainfo.announce
+        let first = configuration.trackerURL.map { $0.isEmpty ? nil : $0 } ?? metainfo.announce
+        let trackers = (first.map { [$0] } ?? []) + configuration.fallbackTrackers
+        return trackers.isEmpty ? nil : trackers[trackerChoice % trackers.count]
     }
 
     func announce(event: AnnounceRequest.Event?) {
@@ -174,6 +175,13 @@ extension TorrentSession {
                 for peer in response.peers where !have.isComplete { addPeer("\(peer.host):\(peer.port)") }
             case .failure(let error):
                 logger.info("announce failed", metadata: ["tracker.url": "\(url)", "error": "\(error)"])
+                // The next announce goes to the next tracker, if there is another: at once, until each was tried.
+                if !configuration.fallbackTrackers.isEmpty && trackerURL == url {
+                    trackerChoice += 1
+                    if trackerChoice % (configuration.fallbackTrackers.count + 1) != 0 {
+                        announce(event: event == .completed ? nil : event)
+                    }
+                }
             }
         }
     }

@@ -49,6 +49,8 @@ final class TorrentSession: @unchecked Sendable {
     /// Hosts the tracker placed in our rack (its `rack peers`), and whether it asks to keep traffic in the rack.
     var rackHosts: Set<String> = []
     var keepInRack = false
+    /// Which of the trackers (the configured or the torrent's, then the fallbacks) announces go to.
+    var trackerChoice = 0
 
     var downloaded = RateMeter()
     /// Payload from each host over connections that closed (open ones count in their `Peer`).
