@@ -18,7 +18,7 @@ struct ReportFallbackTests {
     }
 
     @Test func reportsMoveToTheFallbackWhenTheEntrysServerIsGoneAndStayThere() async throws {
-        let bench = try InstallBench(size: 1 << 20)
+        let bench = try await InstallBench(size: 1 << 20)
         let recorder = ReportRecorder()
         let seen = Seen()
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(interval: 5)))
@@ -64,7 +64,7 @@ struct ReportFallbackTests {
     // Without the tracker fallback the download finds no peer and never ends: the time limit fails it.
     @Test(.timeLimit(.minutes(2)))
     func aWholeInstallWhoseEntryNamesADeadReconcilerGoesThroughTheFallback() async throws {
-        let bench = try InstallBench(size: 1 << 20)
+        let bench = try await InstallBench(size: 1 << 20)
         let root = try bench.directory.subdirectory("root")
         let disk = bench.directory.path + "/disk"
         let recorder = ReportRecorder()
