@@ -23,7 +23,8 @@ struct SuperSeedTests {
                 for leecher in all { try await leecher.waitUntilComplete() }
             }
         } catch {
-            Issue.record("swarm did not complete: \(error)")
+            let state = await swarmState(seed: seed, leechers: leechers)
+            Issue.record("swarm did not complete: \(error)\n\(state)")
         }
         let sent = try await seed.progress()
         for leecher in leechers { await leecher.stop() }
@@ -101,7 +102,8 @@ struct SuperSeedTests {
         do {
             try await withTimeout(60) { for leecher in all { try await leecher.waitUntilComplete() } }
         } catch {
-            Issue.record("the two nodes did not complete: \(error)")
+            let state = await swarmState(seed: seed, leechers: leechers, names: hosts)
+            Issue.record("the two nodes did not complete: \(error)\n\(state)")
         }
         let query = AnnounceRequest(
             infoHash: image.metainfo.infoHash.bytes, peerID: [UInt8](repeating: 0x41, count: 20), port: 9,
