@@ -24,6 +24,17 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
     return (status, read(base + ".out"), read(base + ".err"))
 }
 
+/// `runProcess` for async tests: the wait for the child happens on a thread of its own. Swift's pool has one thread
+/// per core (two on CI), and a test that blocks one for the seconds a command takes stalls every other test's task.
+public func runProcessAsync(_ executable: String, _ arguments: [String], environment: [String: String] = [:])
+    async throws -> (status: Int32, stdout: String, stderr: String)
+{
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try runProcess(executable, arguments, environment: environment) }) }
+            .start()
+    }
+}
+
 /// Runs git in `directory` as a fixed author and committer, with no global configuration, and returns its stdout
 /// trimmed; throws `LabError` with git's stderr when it fails.
 @discardableResult

@@ -28,7 +28,7 @@ struct BMCFanOutTests {
             let directory = try TemporaryDirectory("rs-fanout-\(getpid())")
             try directory.write("bmcs", Data(bmcs.urls.joined(separator: "\n").utf8))
             let list = URL(fileURLWithPath: directory.path + "/bmcs")
-            let result = try runProcess(
+            let result = try await runProcessAsync(
                 PowerCommandTests.reconcile.path,
                 ["power", "--bmc-list", list.path, "--credentials", "env:RS_TEST_BMC_PASSWORD", "--timeout", "2s",
                  "--retries", "3", "--concurrency", "16", "--output", "json", "status"],
@@ -72,7 +72,7 @@ struct BMCFanOutTests {
                 let address = try #require(bmcs.addresses[index].ipAddress)
                 let port = try #require(bmcs.addresses[index].port)
                 for suite in ["3", "17"] {
-                    let result = try runProcess(
+                    let result = try await runProcessAsync(
                         "/usr/bin/ipmitool",
                         ["-I", "lanplus", "-H", address, "-p", "\(port)", "-U", "admin", "-P", "pass", "-C", suite,
                          "chassis", "power", "status"])
@@ -80,7 +80,7 @@ struct BMCFanOutTests {
                     #expect(result.stdout.contains(bmcs.isPoweredOn(index) ? "is on" : "is off"), "\(result.stdout)")
                 }
             }
-            let off = try runProcess(
+            let off = try await runProcessAsync(
                 "/usr/bin/ipmitool",
                 ["-I", "lanplus", "-H", try #require(bmcs.addresses[0].ipAddress), "-p",
                  "\(try #require(bmcs.addresses[0].port))", "-U", "admin", "-P", "pass", "chassis", "power", "off"])

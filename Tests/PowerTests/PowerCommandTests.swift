@@ -13,7 +13,7 @@ struct PowerCommandTests {
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws
         -> (status: Int32, out: String, err: String)
     {
-        let result = try runProcess(reconcile.path, arguments, environment: environment)
+        let result = try await runProcessAsync(reconcile.path, arguments, environment: environment)
         return (result.status, result.stdout, result.stderr)
     }
 

@@ -72,7 +72,7 @@ struct CommandLineEndToEndTests {
         let command =
             "\(bin)/provision-agent fetch \(torrent) --out-file \(viaTTY) --listen 127.0.0.1:0 "
             + "--tracker none --peer 127.0.0.1:\(seedPort)"
-        let tty = try runCommand("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
+        let tty = try await runCommandAsync("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
         #expect(tty.status == 0, "\(tty.output)")
         #expect(tty.output.contains("\r[##############################] 100.0%"))
         #expect(filesEqual(image, viaTTY))

@@ -92,6 +92,12 @@ func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: 
     return (result.status, result.stdout + result.stderr)
 }
 
+/// `runCommand` for a command that takes seconds, waited for off Swift's pool (LabSupport's `runProcessAsync`).
+func runCommandAsync(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let result = try await runProcessAsync(executable, arguments)
+    return (result.status, result.stdout + result.stderr)
+}
+
 /// A free TCP port on 127.0.0.1 (0 when none can be had, which the test then fails on).
 func freePort() -> Int {
     (try? LabSupport.freePort()) ?? 0
