@@ -103,14 +103,9 @@ struct ScaleOutTests {
         }
     }
 
-    /// Polls until `done` or `seconds` pass; answers whether it was done.
+    /// Polls until `done` or `seconds` pass, twice a second (`LabSupport.eventually`); answers whether it was done.
     static func eventually(_ seconds: Double, _ done: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await done() { return true }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-        return try await done()
+        try await LabSupport.eventually(seconds, every: .milliseconds(500), done)
     }
 
     /// Every node ready with the image on its disk; each power cycle and install finished once in the shared

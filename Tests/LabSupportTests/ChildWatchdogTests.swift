@@ -7,11 +7,7 @@ import Testing
 /// killed by CI).
 struct ChildWatchdogTests {
     /// Waits up to `seconds` for `pid` to be gone.
-    static func gone(_ pid: pid_t, within seconds: Double) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while processIsAlive(pid) && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        return !processIsAlive(pid)
-    }
+    static func gone(_ pid: pid_t, within seconds: Double) async -> Bool { await processesExit([pid], within: seconds) }
 
     /// Starts `sh` that starts a `sleep` in the background and prints its pid; returns both.
     static func shellWithGrandchild(_ directory: TemporaryDirectory, _ name: String) async throws

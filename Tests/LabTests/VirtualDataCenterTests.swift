@@ -244,6 +244,12 @@ struct VirtualDataCenterTests {
         #expect(sync.output.contains("wrote: n1") && sync.output.contains("wrote: n2"), "\(sync.output)")
         try await Self.background(lab, [reconcile, "boot", "serve", "--repo", lab.site, "--reports", lab.reports],
                                   log: base + "/serve.log")
+        // The firmware chains to the boot server at once and gives up when nothing listens: power on only once it
+        // says it serves (a loaded run powered on first, and both nodes halted).
+        let serving = await eventually(60) {
+            ((try? String(contentsOfFile: base + "/serve.log", encoding: .utf8)) ?? "").contains("serving ")
+        }
+        try #require(serving, "boot serve: \((try? String(contentsOfFile: base + "/serve.log", encoding: .utf8)) ?? "")")
         try await Self.background(lab, [reconcile, "seed", torrent, "--data", image, "--listen", "10.77.0.1:6881"],
                                   log: base + "/seed.log")
 

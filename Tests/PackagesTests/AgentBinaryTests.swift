@@ -103,8 +103,9 @@ struct AgentBinaryTests {
         #expect(metrics.contains("rackswarm_agent_requests_total{command=\"install\",code=\"ok\"} 1\n"))
         #expect(metrics.contains("rackswarm_agent_build_info{version=\""))
         // httpd dies behind the agent's back: the next scrape shows the drift.
-        for pid in node.processes() where pid != agent?.pid { kill(pid, SIGKILL) }
-        try await Task.sleep(for: .milliseconds(300))
+        let killed = node.processes().filter { $0 != agent?.pid }
+        for pid in killed { kill(pid, SIGKILL) }
+        #expect(await processesExit(killed), "httpd outlived SIGKILL")
         metrics = await PackageLab.shell("/usr/bin/curl", ["-sSf", metricsURL]).output
         #expect(metrics.contains("rackswarm_agent_service_processes_down{service=\"WEB\"} 1\n"), "\(metrics)")
         #expect(metrics.contains("rackswarm_agent_service_drifted{service=\"WEB\"} 1\n"))

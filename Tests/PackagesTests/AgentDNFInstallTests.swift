@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Testing
 
 /// VOD on two nodes through real dnf, over TCP, with the agent's answers checked against dnf's history, the RPM
@@ -76,7 +77,7 @@ struct AgentDNFInstallTests {
         // The process dies.
         let pids = try #require(try await agent.client().status(vod, on: node.name).report?.software[1].pids)
         for pid in pids { kill(pid, SIGKILL) }
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await processesExit(pids), "mediaServer outlived SIGKILL")
         let dead = try await agent.client().status(vod, on: node.name)
         #expect(dead.code == .processNotRunning)
         #expect(dead.detail.contains("mediaServer"))

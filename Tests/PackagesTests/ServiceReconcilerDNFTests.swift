@@ -1,5 +1,6 @@
 import Drivers
 import Foundation
+import LabSupport
 import Logging
 import Reconciler
 import Testing
@@ -64,7 +65,7 @@ struct ServiceReconcilerDNFTests {
         let pids = status.report?.software.first { $0.process == "mediaServer" }?.pids ?? []
         try #require(!pids.isEmpty)
         pids.forEach { kill($0, SIGKILL) }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(await processesExit(pids), "mediaServer outlived SIGKILL")
         let repair = try await pass(desired)
         #expect(repair.plan.changes == ["svc-a": .services])
         #expect(repair.plan.actions.contains { $0.kind == .installService && $0.detail.contains("drift") })

@@ -5,6 +5,7 @@ import LabSupport
 import Logging
 import Reconciler
 import ReconcilerTesting
+import Synchronization
 import Testing
 
 /// The performer that routes actions to the drivers: power through the BMC driver, the install watched through
@@ -17,6 +18,8 @@ struct DriverActionPerformerTests {
         let boot = FakeBootDriver()
         let agent = FakeServiceAgent()
         let performer: DriverActionPerformer
+        /// Requeues so far: each one a look at the node that found the action not done yet.
+        let requeues = RequeueCount()
 
         init(state: PowerState = .off, refused: [String: String] = [:]) throws {
             desired = try PlannerTests.example()
@@ -54,6 +57,7 @@ struct DriverActionPerformerTests {
                                                                         attempt: step) {
                 #expect(after == .milliseconds(10))
                 step.requeues += 1
+                requeues.add()
                 try await Task.sleep(for: after)
             }
         }
@@ -92,8 +96,11 @@ struct DriverActionPerformerTests {
         try await rig.store.recordInstall(InstallReport(phase: .rebooting, image: rig.image.reference),
                                           for: "r1n1", at: Date(timeIntervalSinceNow: -60))
         try await rig.run(.powerCycle)
+        let looked = rig.requeues.value
         let wait = Task { try await rig.run(.installImage) }
-        try await Task.sleep(for: .milliseconds(100))
+        // Once the performer has looked at the reports and requeued, the old `rebooting` has not ended the wait (a
+        // fixed sleep here failed on a loaded machine, where the task had not started yet).
+        #expect(await eventually(30) { rig.requeues.value > looked })
         #expect(try await rig.store.journal(node: "r1n1").last?.state == .started)
         for phase in [InstallReport.Phase.booted, .downloading, .written, .postInstalled, .rebooting] {
             try await rig.store.recordInstall(InstallReport(phase: phase, image: rig.image.reference), for: "r1n1",
@@ -114,8 +121,9 @@ struct DriverActionPerformerTests {
         #expect(error?.message.contains("post action hostname exited 1") == true)
         let before = await rig.power.calls.count
         // The retry: PXE next and a new power cycle, then it waits for fresh reports.
+        let looked = rig.requeues.value
         let retry = Task { try await rig.perform(.installImage, attempt: 2) }
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(await eventually(30) { rig.requeues.value > looked }, "the retry never waited for reports")
         #expect(Array(await rig.power.calls.dropFirst(before))
                 == [.setBootDevice(.pxe, .once), .powerState, .setPower(.cycle)])
         // The old failure does not end the new wait; the new install's reports do.
@@ -202,4 +210,12 @@ struct DriverActionPerformerTests {
             try await desk.receive(InstallReport(phase: .booted, image: "x@1"), from: "nope")
         }
     }
+}
+
+/// A count shared with the tasks a test starts.
+final class RequeueCount: Sendable {
+    private let count = Mutex(0)
+
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -14,7 +14,8 @@ enum LibtorrentPeer {
                         "enable_upnp": False, "enable_natpmp": False, "enable_outgoing_utp": False,
                         "enable_incoming_utp": False, "allow_multiple_connections_per_ip": True,
                         "out_enc_policy": int(lt.enc_policy.disabled),
-                        "in_enc_policy": int(lt.enc_policy.disabled)})
+                        "in_enc_policy": int(lt.enc_policy.disabled),
+                        "alert_mask": int(lt.alert_category.peer | lt.alert_category.connect)})
         p = lt.add_torrent_params()
         p.ti = lt.torrent_info(torrent)
         p.save_path = save
@@ -24,7 +25,13 @@ enum LibtorrentPeer {
         print("READY", flush=True)
         deadline = time.time() + float(timeout)
         last_dial = 0
+        started = time.time()
+        events = []
         while time.time() < deadline:
+            # Connections made and lost, with libtorrent's reason, for a stalled transfer's diagnostics.
+            for alert in s.pop_alerts():
+                if isinstance(alert, (lt.peer_connect_alert, lt.peer_disconnected_alert)):
+                    events.append("%.2f s %s" % (time.time() - started, alert.message()))
             st = h.status()
             if peer and st.num_peers == 0 and time.time() - last_dial > 2:
                 host, pport = peer.rsplit(":", 1)
@@ -36,6 +43,8 @@ enum LibtorrentPeer {
             time.sleep(0.05)
         st = h.status()
         print("TIMEOUT", st.progress, flush=True)
+        for event in events:
+            print("EVENT", event, flush=True)
         # What a stalled transfer looked like from this side, for the test's failure message.
         try:
             print("MISSING", [i for i, got in enumerate(st.pieces) if not got], flush=True)

@@ -65,8 +65,13 @@ struct RackLocalityTests {
             TorrentConfiguration(listenHost: hosts[$0], rack: rackOf(hosts[$0]))
         }
         let all = leechers
-        try await withTimeout(120) {
-            for leecher in all { try await leecher.waitUntilComplete() }
+        do {
+            try await withTimeout(120) {
+                for leecher in all { try await leecher.waitUntilComplete() }
+            }
+        } catch {
+            let state = await swarmState(seed: seed, leechers: leechers, names: hosts)
+            Issue.record("swarm did not complete: \(error)\n\(state)")
         }
         var received: [String: [String: Int64]] = [:]  // to host ← from host
         for (index, leecher) in leechers.enumerated() {

@@ -77,6 +77,10 @@ final class RawPeer: @unchecked Sendable {
         return false
     }
 
+    /// Whether the other side answered our handshake with its own (false: it closed the connection, or said
+    /// nothing for the 5 s receive timeout).
+    func handshakeAnswered() -> Bool { readUntil { if case .handshake = $0 { true } else { false } } }
+
     /// Reads and parses events until `predicate` matches one, the connection closes, or the timeout passes.
     func readUntil(_ predicate: (PeerWireParser.Result) -> Bool) -> Bool {
         var scratch = [UInt8](repeating: 0, count: 65536)

@@ -23,7 +23,8 @@ struct SuperSeedTests {
                 for leecher in all { try await leecher.waitUntilComplete() }
             }
         } catch {
-            Issue.record("swarm did not complete: \(error)")
+            let state = await swarmState(seed: seed, leechers: leechers)
+            Issue.record("swarm did not complete: \(error)\n\(state)")
         }
         let sent = try await seed.progress()
         for leecher in leechers { await leecher.stop() }
@@ -62,10 +63,17 @@ struct SuperSeedTests {
         #expect(reoffered, "no new offer after the timeout (\(offers) offers)")
     }
 
-    @Test(.enabled(if: Peers.hasLibtorrent)) func aLibtorrentLeecherFollowsTheOffers() async throws {
+    /// With one offer at a time, libtorrent has fetched every earlier offer when the `have` of our last piece
+    /// reaches it, so that `have` shows it a seed it is not yet interested in: it closed the connection ("uninteresting
+    /// upload-only peer") and did not dial again within the minute, unless that `have` came right after another.
+    /// With two offers at a time (the default) that happened about once in 13 runs, when both offers were fetched
+    /// before the last `have` arrived.
+    @Test(.enabled(if: Peers.hasLibtorrent), arguments: [1, 2])
+    func aLibtorrentLeecherFollowsTheOffers(offersPerPeer: Int) async throws {
         let image = try TestImage(size: 3_000_017, pieceLength: 256 << 10, seed: 132)
         let seed = try await image.startSeed(
-            TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", superSeed: true))
+            TorrentConfiguration(
+                listenHost: "127.0.0.1", trackerURL: "", superSeed: true, superSeedOffers: offersPerPeer))
         let leecher = try await LibtorrentPeer.leech(image, from: seed)
         let sent = try await seed.progress()
         await seed.stop()
@@ -94,7 +102,8 @@ struct SuperSeedTests {
         do {
             try await withTimeout(60) { for leecher in all { try await leecher.waitUntilComplete() } }
         } catch {
-            Issue.record("the two nodes did not complete: \(error)")
+            let state = await swarmState(seed: seed, leechers: leechers, names: hosts)
+            Issue.record("the two nodes did not complete: \(error)\n\(state)")
         }
         let query = AnnounceRequest(
             infoHash: image.metainfo.infoHash.bytes, peerID: [UInt8](repeating: 0x41, count: 20), port: 9,

@@ -14,8 +14,13 @@ struct SwarmTests {
             TorrentConfiguration(listenHost: "127.0.0.1", rack: $0 < 2 ? "r1" : "r2")
         }
         let all = leechers
-        try await withTimeout(60) {
-            for leecher in all { try await leecher.waitUntilComplete() }
+        do {
+            try await withTimeout(60) {
+                for leecher in all { try await leecher.waitUntilComplete() }
+            }
+        } catch {
+            let state = await swarmState(seed: seed, leechers: leechers)
+            Issue.record("swarm did not complete: \(error)\n\(state)")
         }
         var fromPeers: Int64 = 0
         for leecher in leechers { fromPeers += try await leecher.progress().uploadedBytes }

@@ -66,6 +66,26 @@ final class ChildProcess: @unchecked Sendable {
     var log: String { process.output }
 }
 
+/// One line per client of a swarm (pieces, connected peers, bytes in and out, bytes from each host), for the
+/// failure message of a swarm that did not finish: which side stopped moving.
+/// Leechers are named by `names`, or node0, node1… .
+func swarmState(seed: TorrentClient, leechers: [TorrentClient], names: [String]? = nil) async -> String {
+    let names = ["seed"] + (names ?? leechers.indices.map { "node\($0)" })
+    var lines: [String] = []
+    for (name, client) in zip(names, [seed] + leechers) {
+        guard let progress = try? await client.progress() else {
+            lines.append("\(name): no progress (stopped)")
+            continue
+        }
+        let from = progress.downloadedByHost.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        lines.append(
+            "\(name): \(progress.verifiedPieces)/\(progress.pieceCount) pieces, \(progress.peers) peers, "
+                + "in \(progress.downloadedBytes) B, out \(progress.uploadedBytes) B, "
+                + "from [\(from.joined(separator: ", "))]")
+    }
+    return lines.joined(separator: "\n")
+}
+
 /// Runs a command to completion (LabSupport's `runProcess`) and returns its status and output (stdout, stderr).
 func runCommand(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
     let result = try await runProcess(executable, arguments)

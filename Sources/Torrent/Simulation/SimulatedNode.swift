@@ -51,12 +51,7 @@ final class SimulatedNode {
             picker: picker, minQueue: configuration.minRequestQueue, maxQueue: configuration.maxRequestQueue,
             horizon: configuration.requestHorizon, startedAt: now)
         choker = Choker(regularSlots: configuration.uploadSlots)
-        if configuration.superSeed, have.isComplete {
-            offers = SuperSeedOffers(
-                pieceCount: have.count, perPeer: configuration.superSeedOffers,
-                inFlight: configuration.superSeedInFlight,
-                timeout: .seconds(Int64(configuration.superSeedOfferTimeout)))
-        }
+        offers = SuperSeedOffers(configuration: configuration, have: have)
         let idle = Int64(max(1, configuration.idleTimeout))
         timeouts.idle = .seconds(idle)
         timeouts.starved = .seconds(idle * 2)

@@ -5,7 +5,13 @@ import NIOCore
 /// Keeps up to `inFlight` offers out across all peers (at most `perPeer` each), each to the peer holding the fewest
 /// offers, then the one that got the fewest from us. Few pieces in flight means each leaves the seed fast, at a
 /// large share of its upload, and peers pass it on sooner. Pure: the caller passes the clock and the randomness and
-/// sends a `have` for each offer returned.
+/// sends a `have` for each offer returned, in order.
+///
+/// The `have` that shows a peer our last piece it has not heard of makes us a seed in its eyes. libtorrent (2.0)
+/// then closes the connection if it is not interested in us at that moment ("uninteresting upload-only peer"), and
+/// it judges interest before that `have` counts: a peer that has fetched every earlier offer leaves, lacking the
+/// piece just offered, and does not dial again for a minute. So that `have` never goes alone: it follows, in the
+/// same batch, the `have` of a piece the peer lacks, which makes it interested first.
 struct SuperSeedOffers {
     /// One peer's offers.
     struct Holder {
@@ -18,10 +24,13 @@ struct SuperSeedOffers {
         /// It waited `starveAfter`: other peers do not serve it, so it is offered what they hold, until it gains a
         /// piece from one of them.
         var starving = false
+        /// Pieces we sent a `have` for on this connection: the peer's view of what we have.
+        var announced: Bitfield
     }
 
     private(set) var seeder: SuperSeeder
     private(set) var holders: [PeerKey: Holder] = [:]
+    let pieceCount: Int
     let perPeer: Int
     let inFlight: Int
     /// How long a peer may sit on an offer without asking for a block of it.
@@ -30,18 +39,32 @@ struct SuperSeedOffers {
     /// peers hold: super-seeding counts on peers trading, and a peer they do not serve must still finish.
     let starveAfter: TimeAmount
 
+    /// `pieceCount` is at least 2: with one piece its only `have` would show a seed to a peer not yet interested.
     init(pieceCount: Int, perPeer: Int, inFlight: Int, timeout: TimeAmount, starveAfter: TimeAmount = .seconds(5)) {
+        precondition(pieceCount >= 2, "super-seeding needs two pieces or more")
         self.seeder = SuperSeeder(pieceCount: pieceCount)
+        self.pieceCount = pieceCount
         self.perPeer = perPeer
         self.inFlight = inFlight
         self.timeout = timeout
         self.starveAfter = starveAfter
     }
 
+    /// A seed's offers as `configuration` asks: nil unless super-seeding is on and `have` is complete, and for a
+    /// torrent of one piece (its one `have` would show a seed to a peer not yet interested: it gets a bitfield).
+    init?(configuration: TorrentConfiguration, have: Bitfield) {
+        guard configuration.superSeed, have.isComplete, have.count >= 2 else { return nil }
+        self.init(
+            pieceCount: have.count, perPeer: configuration.superSeedOffers,
+            inFlight: configuration.superSeedInFlight, timeout: .seconds(Int64(configuration.superSeedOfferTimeout)))
+    }
+
     func offered(to peer: PeerKey) -> Set<Int> { holders[peer].map { Set($0.offered.keys) } ?? [] }
 
     /// The peer finished its handshake and may get offers.
-    mutating func join(_ peer: PeerKey) { holders[peer] = holders[peer] ?? Holder() }
+    mutating func join(_ peer: PeerKey) {
+        holders[peer] = holders[peer] ?? Holder(announced: Bitfield(count: pieceCount))
+    }
 
     /// The peer left: its pending offers are free again.
     mutating func leave(_ peer: PeerKey) {
@@ -86,7 +109,9 @@ struct SuperSeedOffers {
         return expired
     }
 
-    /// New offers to make now, as (peer, piece); `has` gives each joined peer's pieces.
+    /// New offers to make now, as (peer, piece), to announce in this order; `has` gives each joined peer's pieces.
+    /// When an offer leaves a peer one piece it has not heard of, that piece follows at once (an offer too if the
+    /// peer lacks it), even past `perPeer` and `inFlight`: see the type's note on the last `have`.
     mutating func next(
         has: (PeerKey) -> Bitfield,
         availability: [Int],
@@ -118,9 +143,25 @@ struct SuperSeedOffers {
                 continue
             }
             holders[peer]?.offered[index] = now
+            _ = holders[peer]?.announced.insert(index)
             made.append((peer, index))
             out += 1
+            if let last = lastUnannounced(to: peer) {
+                _ = holders[peer]?.announced.insert(last)
+                made.append((peer, last))
+                if !has(peer).contains(last) {
+                    seeder.offered(last)
+                    holders[peer]?.offered[last] = now
+                    out += 1
+                }
+            }
         }
         return made
+    }
+
+    /// The one piece the peer has not heard of from us, when exactly one is left.
+    private func lastUnannounced(to peer: PeerKey) -> Int? {
+        guard let announced = holders[peer]?.announced, announced.setCount == pieceCount - 1 else { return nil }
+        return (0..<pieceCount).first { !announced.contains($0) }
     }
 }

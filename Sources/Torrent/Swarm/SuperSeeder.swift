@@ -47,6 +47,9 @@ struct SuperSeeder {
         return index
     }
 
+    /// The caller offered `index` outside `next` (see `SuperSeedOffers`): one more pending offer of it.
+    mutating func offered(_ index: Int) { pending[index] += 1 }
+
     /// The peer now has an offered piece.
     mutating func delivered(_ index: Int) {
         if pending[index] > 0 { pending[index] -= 1 }

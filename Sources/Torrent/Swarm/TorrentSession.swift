@@ -105,13 +105,7 @@ final class TorrentSession: @unchecked Sendable {
             horizon: configuration.requestHorizon, startedAt: now
         )
         self.choker = Choker(regularSlots: configuration.uploadSlots)
-        if configuration.superSeed, have.isComplete {
-            offers = SuperSeedOffers(
-                pieceCount: metainfo.pieceCount, perPeer: configuration.superSeedOffers,
-                inFlight: configuration.superSeedInFlight,
-                timeout: .seconds(Int64(configuration.superSeedOfferTimeout))
-            )
-        }
+        offers = SuperSeedOffers(configuration: configuration, have: have)
         self.blame = PeerBlame(maxBadPieces: configuration.maxBadPieces)
         var timeouts = PeerTimeouts()
         timeouts.idle = .seconds(Int64(max(1, configuration.idleTimeout)))

@@ -4,7 +4,9 @@ import NIOCore
 import NIOPosix
 
 /// A UDP relay between the client and a real BMC that drops or garbles chosen datagrams, to test retransmits
-/// and integrity checks (this kernel has no netem). Each direction numbers its datagrams from 0.
+/// and integrity checks (this kernel has no netem). Each direction numbers its datagrams from 0, and apart from that
+/// its session messages (RMCP+ IPMI payloads, after the handshake): a retransmit during the handshake, which a loaded
+/// machine causes when an answer is late, shifts the first numbers but not the second.
 final class UDPFaultProxy: Sendable {
     /// What to do with one datagram.
     enum Fault: Sendable {
@@ -13,8 +15,16 @@ final class UDPFaultProxy: Sendable {
         case garble
     }
 
-    /// Decides per direction and datagram index.
-    typealias Policy = @Sendable (_ toBMC: Bool, _ index: Int) -> Fault
+    /// Decides per direction, datagram index and, for a session message, its index among those.
+    typealias Policy = @Sendable (_ toBMC: Bool, _ index: Int, _ sessionIndex: Int?) -> Fault
+
+    /// Whether a datagram is an RMCP+ session message: authentication type 6 (RMCP+) and payload type 0 (IPMI).
+    static func isSessionMessage(_ buffer: ByteBuffer) -> Bool {
+        guard let auth = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt8.self),
+            let payload = buffer.getInteger(at: buffer.readerIndex + 5, as: UInt8.self)
+        else { return false }
+        return auth == 0x06 && payload & 0x3f == 0x00
+    }
 
     let port: Int
     private let front: any Channel
@@ -28,12 +38,18 @@ final class UDPFaultProxy: Sendable {
         let bmc = try SocketAddress(ipAddress: "127.0.0.1", port: bmcPort)
         let client = NIOLockedValueBox<SocketAddress?>(nil)
         let counters = NIOLockedValueBox<(toBMC: Int, toClient: Int, dropped: Int, garbled: Int)>((0, 0, 0, 0))
+        let sessionCounters = NIOLockedValueBox<(toBMC: Int, toClient: Int)>((0, 0))
         let group = MultiThreadedEventLoopGroup.singleton
         let decide: @Sendable (Bool, inout ByteBuffer) -> Bool = { toBMC, buffer in
+            let sessionIndex = Self.isSessionMessage(buffer) ? sessionCounters.withLockedValue { state -> Int in
+                let index = toBMC ? state.toBMC : state.toClient
+                if toBMC { state.toBMC += 1 } else { state.toClient += 1 }
+                return index
+            } : nil
             let fault = counters.withLockedValue { state -> Fault in
                 let index = toBMC ? state.toBMC : state.toClient
                 if toBMC { state.toBMC += 1 } else { state.toClient += 1 }
-                let fault = policy(toBMC, index)
+                let fault = policy(toBMC, index, sessionIndex)
                 if case .drop = fault { state.dropped += 1 }
                 if case .garble = fault { state.garbled += 1 }
                 return fault
