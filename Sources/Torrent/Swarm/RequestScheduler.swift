@@ -11,7 +11,10 @@ struct RequestScheduler {
         /// Whose books these are (nil: a free slot).
         var key: PeerKey?
         /// Requests sent and not answered yet.
-        var outstanding: Set<BlockRequest> = []
+        var outstanding: Set<BlockRequest> = [] { didSet { queued = outstanding.count } }
+        /// `outstanding.count`, kept beside the other fields: the check run after every message reads it, and a
+        /// set's count lives in the set's storage, one more cache miss per message at 10,000 simulated nodes.
+        var queued = 0
         /// When each outstanding request was sent.
         var sentAt: [BlockRequest: NIODeadline] = [:]
         /// How many requests to keep in flight.
@@ -153,7 +156,7 @@ struct RequestScheduler {
     ) -> [BlockRequest] {
         // In place, through one index: a copy of the peer's books would copy its request set on every pick.
         guard !have.isComplete, let slot = slot(peer, hint: hint) else { return [] }
-        let queued = books[slot].outstanding.count
+        let queued = books[slot].queued
         let room = books[slot].queueDepth - queued
         guard room > 0, queued <= books[slot].queueDepth / 2 || room >= 8 else { return [] }
         let endgameBefore = picker.endgameRequests

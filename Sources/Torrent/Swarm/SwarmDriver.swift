@@ -11,15 +11,16 @@ class PeerState {
     /// It said `interested` at some point: it lacks pieces, so it is no super-seed (see `announceVerified`).
     var saidInterested = false
     var amInterested = false
+    var amChoking = true
+    var peerChoking = true
+    var peerInterested = false
+    /// False once the driver closed the connection (it left `peers`).
+    var isOpen = true
     var has: Bitfield
     /// Pieces it has that we lack (decides our interest).
     var interesting = 0
     /// The slot of its books in the `RequestScheduler` (what `join` returned), so that a pick skips a lookup.
     var requestSlot = -1
-
-    var amChoking = true
-    var peerChoking = true
-    var peerInterested = false
 
     let key: PeerKey
     let outgoing: Bool

@@ -297,6 +297,7 @@ final class TorrentSession: @unchecked Sendable {
 
     func disconnected(_ peer: Peer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
+        peer.isOpen = false
         closedDownloadByHost[peer.host, default: 0] += peer.download.total
         forget(peer)
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
