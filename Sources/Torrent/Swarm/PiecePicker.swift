@@ -194,7 +194,8 @@ struct PiecePicker {
     /// Pieces no connected peer has and nobody is fetching: candidates for the HTTP web seed.
     func orphans(have: Bitfield, limit: Int) -> [Int] {
         var found: [Int] = []
-        for index in 0..<pieceCount where availability[index] == 0 && !have.contains(index) && !inProgress.contains(index) {
+        for index in 0..<pieceCount
+        where availability[index] == 0 && !have.contains(index) && !inProgress.contains(index) {
             found.append(index)
             if found.count == limit { break }
         }
