@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Swarm simulator benchmark (issue 21): `reconcile dev swarm-sim` over the data-center setting (1 GbE, racks of 20
-# behind 10 GbE uplinks, 1 MiB pieces) with a 256 MiB image at N = 16, 64, 256, 1,000 and 10 % churn at 256, and the
-# lab's setting at N = 16 (flat, rack waves), each as makespan / T_p2p and seed egress / F (a few CPU-minutes).
-# Opt-in, not in the default `make bench`: BENCH_SIM_LONG=1 adds the same series with the paper's 1.5 GB, the paper's
-# scenario (230 nodes, 1.5 GB) and 10 % churn at 1,000; BENCH_SIM_HUGE=1 adds 10,000 peers x 1.5 GB (not yet
-# within minutes: see the README). With root, also the namespace lab at N = 4, 8, 16 (flat and waves) and the
+# behind 10 GbE uplinks, 1 MiB pieces) with a 256 MiB image at N = 16, 64, 256, 1,000 and 10 % churn at 256, the
+# 1.5 GB image at 256 with and without 10 % churn, and the lab's setting at N = 16 (flat, rack waves), each as
+# makespan / T_p2p and seed egress / F (about a CPU-minute). Opt-in, not in the default `make bench`:
+# BENCH_SIM_LONG=1 adds the 1.5 GB series at N = 16, 64, 1,000, the paper's scenario (230 nodes, 1.5 GB) and 10 %
+# churn at 1,000; BENCH_SIM_HUGE=1 adds 10,000 peers x 1.5 GB (not yet within minutes: see the README). With root, also the namespace lab at N = 4, 8, 16 (flat and waves) and the
 # simulator with the same file, pieces and rates beside it (the validation pairs). Writes
 # benchmarks/results/swarm-sim.json and swarm-sim.png, and the README table.
 # Knobs: BENCH_SIM_LONG=1, BENCH_SIM_HUGE=1 (above); BENCH_SIM_LAB=0 skips the lab pairs. Binaries from

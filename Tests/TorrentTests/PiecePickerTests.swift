@@ -38,9 +38,12 @@ struct PiecePickerTests {
         let full = Bitfield(count: 6, allSet: true)
         picker.peerAdded(full)
         let first = picker.pick(peer: Self.peerA, peerHas: full, limit: 2, outstanding: [], have: have)
+        #expect(picker.openBlocks == 2, "two of the piece's four blocks are neither requested nor received")
         for request in first { picker.released(request) }
+        #expect(picker.openBlocks == 4)
         let again = picker.pick(peer: Self.peerA, peerHas: full, limit: 4, outstanding: [], have: have)
         #expect(again.map(\.piece) == Array(repeating: first[0].piece, count: 4))
+        #expect(picker.openBlocks == 0 && !picker.isEndgame(have: have), "one piece of two missing is not started")
     }
 
     @Test func endgameDuplicatesOnlyWhatOthersHaveOutstanding() {

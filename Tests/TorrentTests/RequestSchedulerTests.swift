@@ -98,11 +98,11 @@ struct RequestSchedulerTests {
                 for request in inFlight { _ = fixture.scheduler.received(request, from: Self.a, now: now) }
                 inFlight = fixture.requests(for: Self.a, now: now)
             }
-            let depth = fixture.scheduler.peers[Self.a]?.queueDepth ?? 0
+            let depth = fixture.scheduler.books(of: Self.a)?.queueDepth ?? 0
             if grows {
                 #expect(depth == 4 << 5, "4 doubled five times")
                 fixture.scheduler.adapt(Self.a, rate: 100_000)
-                #expect(fixture.scheduler.peers[Self.a]?.queueDepth == depth)
+                #expect(fixture.scheduler.books(of: Self.a)?.queueDepth == depth)
             } else {
                 #expect(depth == 4)
             }

@@ -23,7 +23,8 @@ final class SimulatedNode {
     var dialer = DialBackoff()
     var announcer: Announcer
     var random: SwarmRandom
-    var peers: [PeerKey: SimulatedPeer] = [:]
+    var peers: [PeerKey: SimulatedPeer] = [:] { didSet { connectionOrder.invalidate() } }
+    var connectionOrder = ConnectionOrder<SimulatedPeer>()
     private var nextKey: UInt64 = 0
     var dialing: Set<Int> = []
     /// Per remote node, connections that count against dialling it again (ours, or handshaken), and those
@@ -100,7 +101,7 @@ final class SimulatedNode {
             address: world.target(remote), pieceCount: have.count, now: now)
         peers[peer.key] = peer
         if outgoing { linked[remote, default: 0] += 1 }
-        scheduler.join(peer.key, now: now)
+        peer.requestSlot = scheduler.join(peer.key, now: now)
         if outgoing { world.send(.handshake, from: self, to: peer) }
         return peer
     }
@@ -225,7 +226,8 @@ final class SimulatedNode {
 
     func requestBlocks(_ peer: SimulatedPeer) {
         guard peer.isOpen, peer.handshakeReceived, !peer.peerChoking, peer.amInterested else { return }
-        let picks = scheduler.requests(for: peer.key, peerHas: peer.has, have: have, now: now, using: &random)
+        let picks = scheduler.requests(
+            for: peer.key, slot: peer.requestSlot, peerHas: peer.has, have: have, now: now, using: &random)
         for request in picks { world.send(.request(request), from: self, to: peer) }
     }
 }

@@ -21,9 +21,8 @@ final class SimulatedPeer: PeerState {
     /// The node at the other end.
     let remote: Int
     /// The other end's object for this connection (messages go straight to it); nil once this end closed.
+    /// (`isOpen` turns false once the connection closed, either side, or the node died.)
     var counterpart: SimulatedPeer?
-    /// False once the connection closed (either side), or the node died.
-    var isOpen = true
     /// Whether the simulator lists it among the flows.
     var inFlow = false
     /// The last batch of messages that reached it (`SwarmSimulator.batchStamp`).

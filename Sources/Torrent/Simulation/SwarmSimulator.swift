@@ -287,20 +287,25 @@ final class SwarmSimulator {
     }
 
     /// Hands a batch to its connections, then lets each connection it touched ask for more blocks (once).
+    ///
+    /// Two stamps instead of a list: `touched` marks a connection in the first pass, and the second pass, in the same
+    /// order, tops up each marked one and moves it to `served` (no array of connections per batch).
     private func deliver(_ envelopes: [Envelope]) {
-        batchStamp &+= 1
-        var touched: [(SimulatedNode, SimulatedPeer)] = []
+        batchStamp &+= 2
+        let touched = batchStamp
+        let served = batchStamp &+ 1
         for envelope in envelopes {
             let peer = envelope.peer
             guard peer.isOpen else { continue }
-            let node = peer.owner
-            node.handle(envelope.message, from: peer)
-            if peer.isOpen, peer.batchStamp != batchStamp {
-                peer.batchStamp = batchStamp
-                touched.append((node, peer))
-            }
+            peer.owner.handle(envelope.message, from: peer)
+            if peer.isOpen, peer.batchStamp != touched { peer.batchStamp = touched }
         }
-        for (node, peer) in touched where peer.isOpen { node.requestBlocks(peer) }
+        for envelope in envelopes {
+            let peer = envelope.peer
+            guard peer.batchStamp == touched else { continue }
+            peer.batchStamp = served
+            if peer.isOpen { peer.owner.requestBlocks(peer) }
+        }
     }
 
     private func establish(from index: Int, generation: Int, to target: Int) {

@@ -35,9 +35,11 @@ struct PiecePicker {
     private(set) var availability: [Int]
     /// Pieces being downloaded.
     private(set) var partials: [Int: Partial] = [:]
-    /// Whether each piece is in `partials`: the rarest-first scan asks this of every piece a peer offers, on every
-    /// pick, so an array read, not a hash lookup.
-    private var inProgress: [Bool]
+    /// The pieces in `partials`: the rarest-first scan masks them out a word at a time, not a hash lookup per piece.
+    private var inProgress: Bitfield
+    /// Blocks of pieces in `partials` (not verifying) that are neither received nor requested. While there are
+    /// none, finishing started pieces has nothing to take, so a pick skips it, and endgame may begin.
+    private(set) var openBlocks = 0
     /// Pieces to fetch from a single peer next time (they failed with mixed sources).
     private(set) var soloPieces: Set<Int> = []
     /// Requests handed out for blocks already requested from another peer.
@@ -52,7 +54,7 @@ struct PiecePicker {
         self.totalLength = totalLength
         self.requestLength = requestLength
         self.availability = [Int](repeating: 0, count: pieceCount)
-        self.inProgress = [Bool](repeating: false, count: pieceCount)
+        self.inProgress = Bitfield(count: pieceCount)
     }
 
     func pieceSize(_ index: Int) -> Int {
@@ -68,23 +70,18 @@ struct PiecePicker {
     }
 
     /// Whether every block missing from `have` has at least one request outstanding (endgame).
-    func isEndgame(have: Bitfield) -> Bool {
-        guard have.setCount + partials.count == pieceCount else { return false }
-        return partials.values.allSatisfy { partial in
-            partial.verifying || zip(partial.requests, partial.received).allSatisfy { $0 > 0 || $1 }
-        }
-    }
+    func isEndgame(have: Bitfield) -> Bool { have.setCount + partials.count == pieceCount && openBlocks == 0 }
 
     // MARK: Availability
 
     mutating func peerHas(_ index: Int) { availability[index] += 1 }
 
     mutating func peerAdded(_ bits: Bitfield) {
-        for index in 0..<pieceCount where bits.contains(index) { availability[index] += 1 }
+        bits.forEach { index in if index < pieceCount { availability[index] += 1 } }
     }
 
     mutating func peerRemoved(_ bits: Bitfield) {
-        for index in 0..<pieceCount where bits.contains(index) { availability[index] = max(0, availability[index] - 1) }
+        bits.forEach { index in if index < pieceCount { availability[index] = max(0, availability[index] - 1) } }
     }
 
     // MARK: Picking
@@ -101,12 +98,9 @@ struct PiecePicker {
     ) -> [BlockRequest] {
         var picked: [BlockRequest] = []
         guard limit > 0 else { return picked }
-        // 1. Finish pieces already started, most complete first.
-        let started = partials.filter {
-            bits.contains($0.key) && !$0.value.verifying && ($0.value.owner == nil || $0.value.owner == peer)
-        }
-        .sorted { $0.value.receivedCount > $1.value.receivedCount }.map(\.key)
-        for index in started {
+        // 1. Finish pieces already started, most complete first (nothing to take while no block is open).
+        let started = openBlocks > 0 ? self.started(by: peer, peerHas: bits) : nil
+        for index in started ?? [] {
             take(index, limit: limit, into: &picked, duplicates: false, outstanding: outstanding)
             if picked.count >= limit { return picked }
         }
@@ -118,19 +112,30 @@ struct PiecePicker {
                 var partial = Partial(blocks: blockCount(index))
                 if soloPieces.remove(index) != nil { partial.owner = peer }
                 partials[index] = partial
-                inProgress[index] = true
+                inProgress.insert(index)
+                openBlocks += partial.received.count
                 take(index, limit: limit, into: &picked, duplicates: false, outstanding: outstanding)
                 if picked.count >= limit { return picked }
             }
         }
         // 3. Endgame: once every missing block is requested, ask for blocks already requested from someone else.
+        // (Nothing was picked, so step 2 started no piece and `started` is what step 1 would have seen.)
         if picked.isEmpty, isEndgame(have: have) {
-            for index in started where partials[index]?.owner == nil {
+            for index in started ?? self.started(by: peer, peerHas: bits) where partials[index]?.owner == nil {
                 take(index, limit: limit, into: &picked, duplicates: true, outstanding: outstanding)
                 if picked.count >= limit { break }
             }
         }
         return picked
+    }
+
+    /// Pieces in progress that `peer` may finish (it has them; not verifying; not reserved for another peer), most
+    /// complete first.
+    private func started(by peer: PeerKey, peerHas bits: Bitfield) -> [Int] {
+        partials.filter {
+            bits.contains($0.key) && !$0.value.verifying && ($0.value.owner == nil || $0.value.owner == peer)
+        }
+        .sorted { $0.value.receivedCount > $1.value.receivedCount }.map(\.key)
     }
 
     /// Pieces nobody started that the peer has: one at random while we have few pieces, else the rarest ones.
@@ -142,14 +147,13 @@ struct PiecePicker {
         var best: [Int] = []
         var bestAvailability = Int.max
         let random = have.setCount < Self.randomFirstPieces
-        // A byte at a time: pieces the peer has and we lack, skipping the (many) bytes with none.
-        for byte in 0..<min(bits.bytes.count, have.bytes.count) {
-            var wanted = bits.bytes[byte] & ~have.bytes[byte]
+        // A word at a time: pieces the peer has, we lack and nobody started, skipping the (many) words with none.
+        for word in 0..<min(bits.words.count, have.words.count, inProgress.words.count) {
+            var wanted = bits.words[word] & ~have.words[word] & ~inProgress.words[word]
             while wanted != 0 {
                 let bit = wanted.leadingZeroBitCount
-                wanted &= ~(0x80 >> UInt8(bit))
-                let index = byte << 3 | bit
-                guard index < pieceCount, !inProgress[index] else { continue }
+                wanted &= ~((1 as UInt64) << UInt64(63 - bit))
+                let index = word << 6 | bit
                 let rank = random ? 0 : availability[index]
                 if rank < bestAvailability {
                     bestAvailability = rank
@@ -180,7 +184,7 @@ struct PiecePicker {
             } else if partial.requests[block] > 0 {
                 continue
             }
-            if duplicates { endgameRequests += 1 }
+            if duplicates { endgameRequests += 1 } else { openBlocks -= 1 }
             partial.requests[block] &+= 1
             picked.append(request)
         }
@@ -190,7 +194,8 @@ struct PiecePicker {
     /// Pieces no connected peer has and nobody is fetching: candidates for the HTTP web seed.
     func orphans(have: Bitfield, limit: Int) -> [Int] {
         var found: [Int] = []
-        for index in 0..<pieceCount where availability[index] == 0 && !have.contains(index) && !inProgress[index] {
+        for index in 0..<pieceCount
+        where availability[index] == 0 && !have.contains(index) && !inProgress.contains(index) {
             found.append(index)
             if found.count == limit { break }
         }
@@ -201,8 +206,8 @@ struct PiecePicker {
     mutating func reserve(_ index: Int) {
         var partial = Partial(blocks: blockCount(index))
         partial.verifying = true
-        partials[index] = partial
-        inProgress[index] = true
+        close(partials.updateValue(partial, forKey: index))
+        inProgress.insert(index)
     }
 
     // MARK: Events
@@ -212,8 +217,9 @@ struct PiecePicker {
         let index = Int(request.piece)
         guard var partial = partials[index] else { return }
         let block = Int(request.begin) / requestLength
-        guard block < partial.requests.count else { return }
-        if partial.requests[block] > 0 { partial.requests[block] -= 1 }
+        guard block < partial.requests.count, partial.requests[block] > 0 else { return }
+        partial.requests[block] -= 1
+        if partial.requests[block] == 0, !partial.received[block], !partial.verifying { openBlocks += 1 }
         partials[index] = partial
     }
 
@@ -225,7 +231,7 @@ struct PiecePicker {
         guard block < partial.received.count, !partial.received[block] else { return (false, false) }
         partial.received[block] = true
         partial.receivedCount += 1
-        if partial.requests[block] > 0 { partial.requests[block] -= 1 }
+        if partial.requests[block] > 0 { partial.requests[block] -= 1 } else { openBlocks -= 1 }
         let complete = partial.isComplete
         if complete { partial.verifying = true }
         partials[index] = partial
@@ -234,15 +240,23 @@ struct PiecePicker {
 
     /// The piece passed its hash check (the caller records it in its have-set): its download state goes.
     mutating func verified(_ index: Int) {
-        partials[index] = nil
-        inProgress[index] = false
+        close(partials.removeValue(forKey: index))
+        inProgress.remove(index)
     }
 
     /// The piece failed its hash check: every block must be fetched again (from one peer if `solo`).
     mutating func failed(_ index: Int, solo: Bool) {
-        partials[index] = nil
-        inProgress[index] = false
+        close(partials.removeValue(forKey: index))
+        inProgress.remove(index)
         if solo { soloPieces.insert(index) }
+    }
+
+    /// A piece's download state went (or was replaced): its open blocks no longer count.
+    private mutating func close(_ partial: Partial?) {
+        guard let partial, !partial.verifying else { return }
+        for block in partial.received.indices where !partial.received[block] && partial.requests[block] == 0 {
+            openBlocks -= 1
+        }
     }
 
     /// A peer left: pieces reserved for it are open to everyone again.

@@ -4,24 +4,28 @@ import NIOCore
 ///
 /// `Peer` (a connection on a channel) and `SimulatedPeer` (one in `reconcile dev swarm-sim`) both are one, so
 /// that `SwarmDriver`'s choking, interest and timeout logic is written once and the simulator cannot drift from
-/// the engine.
+/// the engine. What `announceVerified` reads of every connection for every piece comes first, next to the object's
+/// header, so that visiting a connection costs one cache line (a simulated node has ~80, the simulator 10,000 nodes).
 class PeerState {
+    var handshakeReceived = false
+    /// It said `interested` at some point: it lacks pieces, so it is no super-seed (see `announceVerified`).
+    var saidInterested = false
+    var amInterested = false
+    var amChoking = true
+    var peerChoking = true
+    var peerInterested = false
+    /// False once the driver closed the connection (it left `peers`).
+    var isOpen = true
+    var has: Bitfield
+    /// Pieces it has that we lack (decides our interest).
+    var interesting = 0
+    /// The slot of its books in the `RequestScheduler` (what `join` returned), so that a pick skips a lookup.
+    var requestSlot = -1
+
     let key: PeerKey
     let outgoing: Bool
     /// `host:port` we dialled, or the remote address for incoming peers (what `DialBackoff` knows it by).
     let address: String
-    var handshakeReceived = false
-
-    var amChoking = true
-    var amInterested = false
-    var peerChoking = true
-    var peerInterested = false
-    /// It said `interested` at some point: it lacks pieces, so it is no super-seed (see `announceVerified`).
-    var saidInterested = false
-
-    var has: Bitfield
-    /// Pieces it has that we lack (decides our interest).
-    var interesting = 0
     /// Requests the peer sent us, served in order.
     var incoming: [BlockRequest] = []
     var incomingHead = 0
@@ -63,12 +67,34 @@ enum DriverSignal {
     case have(Int)
 }
 
+/// A driver's connections in the order of its `peers` dictionary, as one array: the loops that visit every
+/// connection for every verified piece walk it instead of the dictionary. Rebuilt when `peers` changed (the
+/// driver calls `invalidate` from `peers`' `didSet`), so the order, and with it every message's order, stays the
+/// dictionary's. A local copy of `list` keeps every connection alive while a loop runs, so a connection the loop
+/// drops stays valid until the loop ends, as with a copy of the dictionary.
+struct ConnectionOrder<Connection: PeerState> {
+    private(set) var list: ContiguousArray<Connection> = []
+    private var stale = true
+
+    mutating func invalidate() { stale = true }
+
+    mutating func current(_ peers: [PeerKey: Connection]) -> ContiguousArray<Connection> {
+        if stale {
+            list = ContiguousArray(peers.values)
+            stale = false
+        }
+        return list
+    }
+}
+
 /// The wiring between connections and the parts that decide, shared by `TorrentSession` and the simulator's
 /// `SimulatedNode`: choking and upload slots, super-seed offers, interest, a peer's bitfield, and the per-second
 /// checks. Each driver supplies its clock, its wire (`signal`), dropping a peer and asking it for blocks.
 protocol SwarmDriver: AnyObject {
     associatedtype Connection: PeerState
     var peers: [PeerKey: Connection] { get }
+    /// `peers` as an array in the same order (`ConnectionOrder`); the driver invalidates it when `peers` changes.
+    var connectionOrder: ConnectionOrder<Connection> { get set }
     var have: Bitfield { get }
     var configuration: TorrentConfiguration { get }
     var scheduler: RequestScheduler { get set }
@@ -170,14 +196,27 @@ extension SwarmDriver {
     /// them, and counts our `have` of an offered piece as that offer delivered. The wire is unchanged (fewer of
     /// one message); the cost is that two peers that both end complete may not see each other complete, so they
     /// part on the idle timeout (neither interested) instead of at once as `both seeds`.
+    ///
+    /// Two passes: the first only reads, for every connection, whether it is handshaken and has the piece, with no
+    /// branch on the answer, so the processor fetches the ~80 connections' lines side by side; the second acts on
+    /// them in the same order. (One pass stalled on two cache misses per connection at 10,000 simulated nodes.)
     func announceVerified(_ index: Int) {
-        for peer in peers.values where peer.handshakeReceived {
-            if peer.has.contains(index) {
-                peer.interesting -= 1
-                updateInterest(peer)
-                if peer.saidInterested, !configuration.redundantHaves { continue }
+        let connections = connectionOrder.current(peers)
+        let redundant = configuration.redundantHaves
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: connections.count) { holds in
+            for (position, peer) in connections.enumerated() {
+                let handshaken: UInt8 = peer.handshakeReceived ? 1 : 0
+                let has: UInt8 = peer.has.contains(index) ? 2 : 0
+                holds[position] = handshaken | has
             }
-            signal(.have(index), to: peer)
+            for (position, peer) in connections.enumerated() where holds[position] & 1 != 0 {
+                if holds[position] & 2 != 0 {
+                    peer.interesting -= 1
+                    if peer.interesting <= 0 || !peer.amInterested { updateInterest(peer) }
+                    if peer.saidInterested, !redundant { continue }
+                }
+                signal(.have(index), to: peer)
+            }
         }
     }
 
@@ -194,9 +233,7 @@ extension SwarmDriver {
         offers?.peerBitfield(peer.key, bits)
         scheduler.peerBitfield(from: peer.has, to: bits)
         peer.has = bits
-        var count = 0
-        for index in 0..<have.count where bits.contains(index) && !have.contains(index) { count += 1 }
-        peer.interesting = count
+        peer.interesting = bits.countMissing(from: have)
         if bits.isComplete, have.isComplete {
             if peer.outgoing { dialer.remove(peer.address) }
             return drop(peer, "both seeds")

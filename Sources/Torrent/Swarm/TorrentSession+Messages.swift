@@ -193,9 +193,12 @@ extension TorrentSession {
         // A peer dropped earlier in this read must not take blocks: nothing would release them.
         guard peers[peer.key] != nil, peer.handshakeReceived, !peer.peerChoking, peer.amInterested else { return }
         let (share, allowed) = importable(from: peer)
-        var picks = scheduler.requests(for: peer.key, peerHas: share, have: have, now: clock(), using: &random)
+        let slot = peer.requestSlot
+        var picks = scheduler.requests(
+            for: peer.key, slot: slot, peerHas: share, have: have, now: clock(), using: &random)
         if picks.isEmpty, share != allowed {
-            picks = scheduler.requests(for: peer.key, peerHas: allowed, have: have, now: clock(), using: &random)
+            picks = scheduler.requests(
+                for: peer.key, slot: slot, peerHas: allowed, have: have, now: clock(), using: &random)
         }
         guard !picks.isEmpty else { return }
         for request in picks { peer.send(.request(request), flush: false) }

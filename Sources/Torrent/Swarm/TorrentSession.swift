@@ -34,7 +34,8 @@ final class TorrentSession: @unchecked Sendable {
     var limiter: UploadLimiter?
     var random: SwarmRandom
 
-    var peers: [PeerKey: Peer] = [:]
+    var peers: [PeerKey: Peer] = [:] { didSet { connectionOrder.invalidate() } }
+    var connectionOrder = ConnectionOrder<Peer>()
     private var nextKey: UInt64 = 0
     /// The peer id behind each dialled target, to skip targets already connected the other way.
     var targetIDs: [String: [UInt8]] = [:]
@@ -278,7 +279,7 @@ final class TorrentSession: @unchecked Sendable {
             pieceCount: metainfo.pieceCount, now: now
         )
         peers[peer.key] = peer
-        scheduler.join(peer.key, now: now)
+        peer.requestSlot = scheduler.join(peer.key, now: now)
         if outgoing { sendHandshake(peer) }
         logger.debug("peer connected", metadata: ["peer.address": "\(address)", "peer.outgoing": "\(outgoing)"])
         return peer
@@ -292,6 +293,7 @@ final class TorrentSession: @unchecked Sendable {
 
     func disconnected(_ peer: Peer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
+        peer.isOpen = false
         closedDownloadByHost[peer.host, default: 0] += peer.download.total
         forget(peer)
         logger.debug("peer disconnected", metadata: ["peer.address": "\(peer.address)"])
