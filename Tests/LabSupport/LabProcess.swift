@@ -70,10 +70,12 @@ public final class LabProcess: @unchecked Sendable {
     /// Waits for the exit. After `timeout` seconds the process gets SIGKILL — or, with a `grace`, SIGTERM first
     /// (a harness that tears its lab down on SIGTERM) and SIGKILL `grace` seconds later. Returns the exit status,
     /// or 128 + signal.
+    /// The poll starts at 1 ms and doubles to 50 ms: a short child (git, ipmitool) is seen within milliseconds.
     @discardableResult
     public func wait(timeout: Double, grace: Double = 0) async -> Int32 {
         let started = Date()
         var terminatedAt: Date?
+        var pause = 1
         while true {
             if let status { return status }
             if terminatedAt == nil, Date().timeIntervalSince(started) > timeout {
@@ -82,8 +84,19 @@ public final class LabProcess: @unchecked Sendable {
                 if grace > 0 { kill(pid, SIGTERM) } else { killGroup() }
             }
             if let terminatedAt, grace > 0, Date().timeIntervalSince(terminatedAt) > grace { killGroup() }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(for: .milliseconds(pause))
+            pause = min(pause * 2, 50)
         }
+    }
+
+    /// Waits for the exit holding this thread: only where no `await` is possible (a `defer`, a suite's condition),
+    /// for a program that ends at once. Returns the exit status, or 128 + signal.
+    @discardableResult
+    public func waitBlocking() -> Int32 {
+        if let status = lock.withLock({ exitStatus }) { return status }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+        return record(raw)
     }
 
     /// What it printed so far; bytes that are not UTF-8 (a bencoded answer, say) become replacement characters.

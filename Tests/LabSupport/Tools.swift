@@ -2,22 +2,17 @@ import Foundation
 
 /// Runs a short program (a built `reconcile`, git, ipmitool) to its end and returns its exit status and what it
 /// wrote on stdout and on stderr. `environment` adds to (or overrides) this process's environment. The output goes
-/// to files (a large output cannot block the child); the child is a watched one (see `ChildWatchdog`).
+/// to files (a large output cannot block the child); the child is a `LabProcess`, watched (see `ChildWatchdog`).
 ///
-/// The wait polls instead of blocking in `waitpid`: a test task must never hold one of the few cooperative
-/// threads (two on these machines) while a child runs, or every other test's deadline in the process runs out
-/// while its task cannot be scheduled. A loaded rest group once stalled 110 s so.
+/// The wait polls (`LabProcess.wait`) instead of blocking in `waitpid`: a test task must never hold one of the few
+/// cooperative threads (two on these machines) while a child runs, or every other test's deadline in the process
+/// runs out while its task cannot be scheduled. A loaded rest group once stalled 110 s so.
 public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:])
     async throws -> (status: Int32, stdout: String, stderr: String)
 {
-    let child = try ReapableChild(executable, arguments, environment: environment)
-    var pause = 1
-    while !child.reap(blocking: false) {
-        // Short children (git, ipmitool) end within a few milliseconds; longer ones are looked at every 20 ms.
-        try? await Task.sleep(for: .milliseconds(pause))
-        pause = min(pause * 2, 20)
-    }
-    return child.result()
+    let files = CapturedOutput()
+    let process = try files.start(executable, arguments, environment: environment)
+    return files.result(await process.wait(timeout: .infinity))
 }
 
 /// `runProcess` for the few places that cannot wait asynchronously (a suite's enabling condition, a `defer`): it
@@ -25,33 +20,21 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
 public func runProcessBlocking(_ executable: String, _ arguments: [String], environment: [String: String] = [:])
     throws -> (status: Int32, stdout: String, stderr: String)
 {
-    let child = try ReapableChild(executable, arguments, environment: environment)
-    while !child.reap(blocking: true) {}
-    return child.result()
+    let files = CapturedOutput()
+    let process = try files.start(executable, arguments, environment: environment)
+    return files.result(process.waitBlocking())
 }
 
-/// A child whose output goes to two temporary files, reaped once.
-final class ReapableChild {
+/// The two temporary files a `runProcess` child writes its stdout and stderr to, read and removed at the end.
+private struct CapturedOutput {
     let base = NSTemporaryDirectory() + "rs-run-\(getpid())-\(UUID().uuidString.prefix(8))"
-    let pid: pid_t
-    var raw: Int32 = 0
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
-        pid = try spawnChild(executable, arguments, environment: environment, stdout: base + ".out",
-                             stderr: base + ".err")
+    func start(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> LabProcess {
+        try LabProcess(executable, arguments, environment: environment, outputFile: base + ".out",
+                       errorFile: base + ".err")
     }
 
-    /// True once the child has ended (or cannot be waited for).
-    func reap(blocking: Bool) -> Bool {
-        let reaped = waitpid(pid, &raw, blocking ? 0 : WNOHANG)
-        if reaped == -1 && errno == EINTR { return false }
-        guard reaped == pid || reaped == -1 else { return false }
-        ChildWatchdog.shared.forget(pid)
-        return true
-    }
-
-    /// The exit status (128 + signal when killed) and the output, with the files removed.
-    func result() -> (status: Int32, stdout: String, stderr: String) {
+    func result(_ status: Int32) -> (status: Int32, stdout: String, stderr: String) {
         defer {
             try? FileManager.default.removeItem(atPath: base + ".out")
             try? FileManager.default.removeItem(atPath: base + ".err")
@@ -59,8 +42,7 @@ final class ReapableChild {
         func read(_ path: String) -> String {
             String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
         }
-        let signal = raw & 0x7f
-        return (signal == 0 ? (raw >> 8) & 0xff : 128 + signal, read(base + ".out"), read(base + ".err"))
+        return (status, read(base + ".out"), read(base + ".err"))
     }
 }
 
