@@ -120,19 +120,17 @@ struct ConsoleBrowserTests {
 
     /// The URL the console prints once it listens (a liveness bound of 60 s on a loaded machine).
     static func waitForURL(out: String, server: LabProcess) async throws -> String {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while true {
-            // Looked at once more after the deadline: a starved test task may wake only after it.
-            let late = ContinuousClock.now >= deadline
-            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("console: http://") }),
-                let url = line.split(separator: " ").dropFirst().first
-            {
-                return String(url)
-            }
-            guard server.isRunning else { throw ConsoleTestError("reconcile console exited:\n\(text)") }
-            if late { throw ConsoleTestError("reconcile console printed no URL within 60 s:\n\(text)") }
-            try await Task.sleep(for: .milliseconds(100))
+        var text = ""
+        var url: String?
+        // `eventually` looks once more after its deadline: a starved test task may wake only after it.
+        _ = await eventually(60, every: .milliseconds(100)) {
+            text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            url = text.split(separator: "\n").first(where: { $0.hasPrefix("console: http://") })
+                .flatMap { $0.split(separator: " ").dropFirst().first }.map(String.init)
+            return url != nil || !server.isRunning
         }
+        if let url { return url }
+        guard server.isRunning else { throw ConsoleTestError("reconcile console exited:\n\(text)") }
+        throw ConsoleTestError("reconcile console printed no URL within 60 s:\n\(text)")
     }
 }
