@@ -21,7 +21,7 @@ extension Dev {
             commandName: "lab-inventory",
             abstract: "Print the site's network and every present node (rack, MAC, IP, BMC) as JSON.")
 
-        @Argument(help: "Site directory.") var path: String
+        @OptionGroup var site: SiteDirectory
 
         struct Inventory: Encodable {
             struct Network: Encodable {
@@ -66,11 +66,7 @@ extension Dev {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            let result = SiteLoader.load(path: path)
-            if !result.diagnostics.isEmpty {
-                FileHandle.standardError.write(Data(result.renderDiagnostics(colour: false).utf8))
-            }
-            guard let desired = result.state else { throw ExitCode.failure }
+            let desired = try self.site.load()
             let site = desired.site
             let inventory = Inventory(
                 site: site.name,
@@ -128,12 +124,13 @@ extension Dev {
         static let configuration = CommandConfiguration(
             commandName: "bench-load", abstract: "Time loading a site against a raw libyaml parse; print JSON.")
 
-        @Argument(help: "Site directory.") var path: String
+        @OptionGroup var site: SiteDirectory
         @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
+            let path = site.path
             let root = URL(fileURLWithPath: path).standardizedFileURL
             let files = SiteLoader.load(path: path).files
             var bytes = 0
@@ -180,12 +177,26 @@ extension Dev {
     }
 }
 
+/// The site directory a dev tool reads.
+struct SiteDirectory: ParsableArguments {
+    @Argument(help: "Site directory.") var path: String
+
+    /// The loaded site. Its diagnostics go to standard error; a site that does not load is exit status 1.
+    func load() throws -> DesiredState {
+        let result = SiteLoader.load(path: path)
+        if !result.diagnostics.isEmpty {
+            FileHandle.standardError.write(Data(result.renderDiagnostics(colour: false).utf8))
+        }
+        guard let desired = result.state else { throw ExitCode.failure }
+        return desired
+    }
+}
+
 /// Runs `body` `repeats` times and returns the best wall time in seconds.
 private func best(_ repeats: Int, _ body: () throws -> Void) throws -> Double {
     var best = Double.infinity
     for _ in 0..<max(1, repeats) {
-        let elapsed = try ContinuousClock().measure(body)
-        best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        best = min(best, try ContinuousClock().measure(body).seconds)
     }
     return best
 }
@@ -201,14 +212,14 @@ extension Dev {
         static let configuration = CommandConfiguration(
             commandName: "bench-plan", abstract: "Time planning a site against loading it; print JSON.")
 
-        @Argument(help: "Site directory.") var path: String
+        @OptionGroup var site: SiteDirectory
         @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             var loaded: [DesiredState?] = []
-            let load = try best(repeats) { loaded.append(SiteLoader.load(path: path).state) }
+            let load = try best(repeats) { loaded.append(SiteLoader.load(path: site.path).state) }
             guard let last = loaded.last, let desired = last else { throw ExitCode.failure }
             loaded.removeAll()
             var fullPlan = Plan()
