@@ -99,11 +99,7 @@ struct Apply: AsyncParsableCommand {
     @Option(name: .customLong("console-tls-key"), help: "PEM private key of --console-tls-cert.")
     var consoleTLSKey: String?
 
-    @Option(help: "dnsmasq hosts file for dhcp: managed (default: the TFTP root's parent /dnsmasq-hosts).")
-    var dnsmasqHosts: String?
-
-    @Option(help: "dnsmasq's pid file: it gets SIGHUP when the reservations change.")
-    var dnsmasqPidFile: String?
+    @OptionGroup var dnsmasq: DnsmasqOptions
 
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
@@ -161,8 +157,7 @@ struct Apply: AsyncParsableCommand {
             let tokens = try OperatorTokens.load(tokenFile ?? Settings.value("token-file"))
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
-                                          dnsmasqHosts: dnsmasqHosts ?? Settings.value("dnsmasq-hosts"),
-                                          dnsmasqPidFile: dnsmasqPidFile ?? Settings.value("dnsmasq-pid-file"),
+                                          dnsmasqHosts: dnsmasq.hosts.given, dnsmasqPidFile: dnsmasq.pidFile,
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),
