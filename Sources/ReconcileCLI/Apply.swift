@@ -83,8 +83,7 @@ struct Apply: AsyncParsableCommand {
             transform: Quantity.durationFlag(in: .milliseconds(1) ... .seconds(60)))
     var backoff: Duration = .seconds(2)
 
-    @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
-    var tokenFile: String?
+    @OptionGroup var tokens: TokenFileOption
 
     @Option(help: """
         Serve the console, its JSON API and /metrics on HOST:PORT, a listener of their own (the PXE-facing one \
@@ -154,7 +153,7 @@ struct Apply: AsyncParsableCommand {
         if interval == nil { try await confirm(desired) }
         if scope == .all {
             let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
-            let tokens = try OperatorTokens.load(tokenFile ?? Settings.value("token-file"))
+            let tokens = try self.tokens.load()
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
                                           dnsmasqHosts: dnsmasq.hosts.given, dnsmasqPidFile: dnsmasq.pidFile,
