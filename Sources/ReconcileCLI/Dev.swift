@@ -124,17 +124,16 @@ extension Dev {
         static let configuration = CommandConfiguration(
             commandName: "bench-load", abstract: "Time loading a site against a raw libyaml parse; print JSON.")
 
-        @OptionGroup var site: SiteDirectory
-        @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+        @OptionGroup var bench: SiteBenchmark
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            let path = site.path
+            let path = bench.site.path
             let root = URL(fileURLWithPath: path).standardizedFileURL
             let files = SiteLoader.load(path: path).files
             var bytes = 0
-            let raw = try best(repeats) {
+            let raw = try bench.best {
                 bytes = 0
                 for file in files {
                     guard let data = FileManager.default.contents(atPath: root.path + "/" + file),
@@ -145,14 +144,14 @@ extension Dev {
             var nodes = 0
             // Loaded sites are freed after the timing, as the commands (which exit without freeing them) do.
             var kept: [LoadResult] = []
-            let full = try best(repeats) {
+            let full = try bench.best {
                 let result = SiteLoader.load(path: path, parallel: true)
                 guard let state = result.state else { throw ExitCode.failure }
                 nodes = state.nodes.count
                 kept.append(result)
             }
             kept.removeAll()
-            let serial = try best(repeats) {
+            let serial = try bench.best {
                 let result = SiteLoader.load(path: path, parallel: false)
                 guard result.state != nil else { throw ExitCode.failure }
                 kept.append(result)
@@ -192,13 +191,19 @@ struct SiteDirectory: ParsableArguments {
     }
 }
 
-/// Runs `body` `repeats` times and returns the best wall time in seconds.
-private func best(_ repeats: Int, _ body: () throws -> Void) throws -> Double {
-    var best = Double.infinity
-    for _ in 0..<max(1, repeats) {
-        best = min(best, try ContinuousClock().measure(body).seconds)
+/// A benchmark of a site: the site directory and how often each timing repeats.
+struct SiteBenchmark: ParsableArguments {
+    @OptionGroup var site: SiteDirectory
+    @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+
+    /// Runs `body` `repeats` times and returns the best wall time in seconds.
+    func best(_ body: () throws -> Void) throws -> Double {
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            best = min(best, try ContinuousClock().measure(body).seconds)
+        }
+        return best
     }
-    return best
 }
 
 private func printJSON(_ report: [String: Any]) throws {
@@ -212,21 +217,20 @@ extension Dev {
         static let configuration = CommandConfiguration(
             commandName: "bench-plan", abstract: "Time planning a site against loading it; print JSON.")
 
-        @OptionGroup var site: SiteDirectory
-        @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+        @OptionGroup var bench: SiteBenchmark
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             var loaded: [DesiredState?] = []
-            let load = try best(repeats) { loaded.append(SiteLoader.load(path: site.path).state) }
+            let load = try bench.best { loaded.append(SiteLoader.load(path: bench.site.path).state) }
             guard let last = loaded.last, let desired = last else { throw ExitCode.failure }
             loaded.removeAll()
             var fullPlan = Plan()
-            let full = try best(repeats) { fullPlan = Planner.plan(desired: desired, observed: ObservedState()) }
+            let full = try bench.best { fullPlan = Planner.plan(desired: desired, observed: ObservedState()) }
             let converged = ObservedState().applying(fullPlan, desired: desired)
             var noOpPlan = Plan()
-            let noOp = try best(repeats) { noOpPlan = Planner.plan(desired: desired, observed: converged) }
+            let noOp = try bench.best { noOpPlan = Planner.plan(desired: desired, observed: converged) }
             guard noOpPlan.isEmpty else { throw ExitCode.failure }
             try printJSON([
                 "benchmark": "plan",
