@@ -2,13 +2,16 @@ import Drivers
 
 /// `--dry-run`'s view of boot entries: the files each node gets and the command line its kernel starts with.
 ///
-/// Entries are prepared and checked once (`BootEntries`); nothing is rendered, since paths follow from the MAC.
+/// Entries are prepared and checked once (as `BootEntries` does); nothing is rendered, since paths follow from the MAC.
 /// By default nodes whose entries differ only in node name, MAC and IP share one group, printed once with
 /// `{node}` and `{mac}` in place of those: a 100,000-node site prints a handful of lines, not 400,000. With
 /// `everyEntry`, each node's entry is printed on its own.
 public enum BootEntryPreview {
     /// Refused nodes listed by name in the grouped view; the rest are counted.
     static let refusalsShown = 20
+    /// Nodes whose entries are built at a time in the grouped view (about 1 KB each), in parts of a quarter for
+    /// the cores.
+    static let chunkSize = 1024
 
     /// The boot section of a text dry run, written to `out`; nothing when the plan writes no boot entry.
     public static func text<Output: TextOutputStream>(
@@ -19,12 +22,12 @@ public enum BootEntryPreview {
         var nodes: [String] = []
         for index in actions.indices where actions[index].kind == .writeBootEntry { nodes.append(actions[index].node) }
         guard !nodes.isEmpty else { return }
-        let prepared = BootEntries(desired: desired)
         let boot = desired.site.boot
         let root = { (place: (root: BootEntryRenderer.File.Root, path: String)) in
             (place.root == .tftp ? boot.tftpRoot : boot.httpRoot) + "/" + place.path
         }
         if everyEntry {
+            let prepared = BootEntries(desired: desired)
             out.write("\nBoot entries:\n")
             for name in nodes {
                 if let error = prepared.refused[name] {
@@ -45,22 +48,34 @@ public enum BootEntryPreview {
         // The group of the node before: a node is most often in it, and comparing two keys costs less than
         // hashing one (a key holds the whole command line).
         var last: Int?
-        for name in nodes {
-            if let error = prepared.refused[name] {
-                refused.append("\(name): refused: \(error)")
-                continue
+        // Entries are built a chunk of nodes at a time (on every core) and folded into their groups: only the
+        // groups are kept, not every node's entry (all of them were 13 MB at 10,000 nodes). Collisions are found
+        // first, from the addresses of every node that gets an entry.
+        let builder = BootEntryBuilder(desired: desired, addressing: nil)
+        let all = desired.nodes
+        let collided = BootEntries.collisions(all, all.indices.filter { builder.builds(all[$0]) })
+        for start in stride(from: 0, to: nodes.count, by: chunkSize) {
+            let names = Array(nodes[start..<min(nodes.count, start + chunkSize)])
+            let built = BootEntries.concurrentMap(names, chunk: chunkSize / 4) { name in
+                desired.node(named: name).flatMap { builder.builds($0) ? builder.entry(for: $0) : nil }
             }
-            guard let entry = prepared.entries[name], case .install(let install) = entry.mode else { continue }
-            let key = Group.Key(entry: entry, install: install)
-            if let index = last, groups[index].key == key {
-                groups[index].nodes.append(name)
-            } else if let index = groupOf[key] {
-                groups[index].nodes.append(name)
-                last = index
-            } else {
-                groupOf[key] = groups.count
-                last = groups.count
-                groups.append(Group(key: key, nodes: [name]))
+            for (name, item) in zip(names, built) {
+                if let error = collided[name] ?? item?.error {
+                    refused.append("\(name): refused: \(error)")
+                    continue
+                }
+                guard let entry = item?.entry, case .install(let install) = entry.mode else { continue }
+                let key = Group.Key(entry: entry, install: install)
+                if let index = last, groups[index].key == key {
+                    groups[index].nodes.append(name)
+                } else if let index = groupOf[key] {
+                    groups[index].nodes.append(name)
+                    last = index
+                } else {
+                    groupOf[key] = groups.count
+                    last = groups.count
+                    groups.append(Group(key: key, nodes: [name]))
+                }
             }
         }
         let entryCount = groups.reduce(0) { $0 + $1.nodes.count }

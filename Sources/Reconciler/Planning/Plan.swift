@@ -91,13 +91,18 @@ public struct Plan: Sendable, Hashable, Codable {
             case .rekey: break
             }
         }
-        let rekeys = actions.count { $0.kind == .rekeyAgent }
+        // One pass by position: a filter or map here copied the plan's actions (96 bytes each) or their waves.
+        var rekeys = 0
+        var held = 0
+        for index in actions.indices {
+            if actions[index].kind == .rekeyAgent { rekeys += 1 }
+            if actions[index].destructive { summary.destructiveActions += 1 }
+            if actions[index].held != nil { held += 1 }
+            summary.waves = max(summary.waves, actions[index].wave)
+        }
         summary.rekey = rekeys > 0 ? rekeys : nil
-        summary.destructiveActions = actions.filter(\.destructive).count
         summary.orphaned = orphaned.count
-        summary.waves = actions.map(\.wave).max() ?? 0
         summary.actions = actions.count
-        let held = actions.count { $0.held != nil }
         summary.held = held > 0 ? held : nil
         return summary
     }
