@@ -11,7 +11,7 @@ public enum BootEntryPreview {
     static let refusalsShown = 20
     /// Nodes whose entries are built at a time in the grouped view (about 1 KB each), in parts of a quarter for
     /// the cores.
-    static let chunkSize = 1024
+    static let chunkSize = 512
 
     /// The boot section of a text dry run, written to `out`; nothing when the plan writes no boot entry.
     public static func text<Output: TextOutputStream>(
@@ -67,23 +67,23 @@ public enum BootEntryPreview {
                 guard let entry = item?.entry, case .install(let install) = entry.mode else { continue }
                 let key = Group.Key(entry: entry, install: install)
                 if let index = last, groups[index].key == key {
-                    groups[index].nodes.append(name)
+                    groups[index].add(name)
                 } else if let index = groupOf[key] {
-                    groups[index].nodes.append(name)
+                    groups[index].add(name)
                     last = index
                 } else {
                     groupOf[key] = groups.count
                     last = groups.count
-                    groups.append(Group(key: key, nodes: [name]))
+                    groups.append(Group(key: key))
+                    groups[groups.count - 1].add(name)
                 }
             }
         }
-        let entryCount = groups.reduce(0) { $0 + $1.nodes.count }
+        let entryCount = groups.reduce(0) { $0 + $1.count }
         out.write("\nBoot entries: \(count(entryCount, "node")) in \(count(groups.count, "group")) of like entries"
             + (refused.isEmpty ? "" : ", \(refused.count) refused") + " (--show-boot-entries lists each node)\n")
         for group in groups {
-            out.write("  \(count(group.nodes.count, "node")), \(group.key.loader.rawValue): "
-                + sample(group.nodes) + "\n")
+            out.write("  \(count(group.count, "node")), \(group.key.loader.rawValue): " + group.sample + "\n")
             let files = BootEntryRenderer.locations(loader: group.key.loader, pxeName: "01-{mac}").map(root)
             out.write("      files " + files.joined(separator: ", ") + "\n")
             writeKernel(group.key.install, to: &out)
@@ -107,12 +107,6 @@ public enum BootEntryPreview {
     }
 
     private static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
-
-    /// The first few names and the last: `r1n1, r1n2, r1n3, r1n4, … r9n4`.
-    private static func sample(_ names: [String]) -> String {
-        guard names.count > 5 else { return names.joined(separator: ", ") }
-        return names.prefix(4).joined(separator: ", ") + ", … " + (names.last ?? "")
-    }
 
     /// Nodes whose entries are alike: the same loader and kernel, and the same command line once the node's own
     /// arguments (`rackswarm.node=`, the report URL) are written with `{node}`.
@@ -140,6 +134,25 @@ public enum BootEntryPreview {
         }
 
         var key: Key
-        var nodes: [String]
+        /// How many nodes, the first five and the last: all the grouped view names of them.
+        var count = 0
+        var first: [String] = []
+        var last = ""
+
+        init(key: Key) {
+            self.key = key
+        }
+
+        mutating func add(_ node: String) {
+            count += 1
+            if first.count < 5 { first.append(node) }
+            last = node
+        }
+
+        /// The first few names and the last: `r1n1, r1n2, r1n3, r1n4, … r9n4`.
+        var sample: String {
+            guard count > 5 else { return first.joined(separator: ", ") }
+            return first.prefix(4).joined(separator: ", ") + ", … " + last
+        }
     }
 }
