@@ -210,8 +210,8 @@ public enum Planner {
         func action(_ kind: PlannedAction.Kind, _ destructive: Bool, _ detail: String, service: String? = nil)
             -> PlannedAction
         {
-            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: destructive, detail: detail,
-                          service: service)
+            details.about(service, PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind,
+                                                 destructive: destructive, detail: detail))
         }
         var actions = [
             action(.writeBootEntry, false, exactly(
@@ -244,8 +244,8 @@ public enum Planner {
     {
         let rack = node.rack.value
         func action(_ kind: PlannedAction.Kind, _ detail: String, service: String? = nil) -> PlannedAction {
-            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: false, detail: detail,
-                          service: service)
+            details.about(service, PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind,
+                                                 destructive: false, detail: detail))
         }
         let installed = Set(status?.services ?? [])
         let wanted = node.serviceNames
@@ -304,6 +304,8 @@ struct SharedDetails {
     }
 
     private var texts: [Key: String] = [:]
+    /// By service: an action about it, whose box holding the name the next such action shares.
+    private var aboutService: [String: PlannedAction] = [:]
 
     /// The text kept under `key`, made by `make` the first time.
     mutating func text(_ key: Key, _ make: () -> String) -> String {
@@ -311,5 +313,23 @@ struct SharedDetails {
         let text = make()
         texts[key] = text
         return text
+    }
+
+    /// `action` (with no service or hold) about `service`, naming it in the box an earlier action about it holds.
+    mutating func about(_ service: String?, _ action: PlannedAction) -> PlannedAction {
+        guard let service else { return action }
+        guard var shared = aboutService[service] else {
+            var first = action
+            first.service = service
+            aboutService[service] = first
+            return first
+        }
+        shared.node = action.node
+        shared.rack = action.rack
+        shared.wave = action.wave
+        shared.kind = action.kind
+        shared.destructive = action.destructive
+        shared.detail = action.detail
+        return shared
     }
 }
