@@ -63,14 +63,27 @@ extension BootEntry {
     ///
     /// Every node of a collision gets the error, so none of them is booted into another node's identity.
     public static func collisions(_ entries: [BootEntry]) -> [String: BootError] {
+        collisions(count: entries.count, node: { entries[$0].node },
+                   mac: { PXEName.colonForm(entries[$0].mac) ?? entries[$0].mac }, macText: { $0 },
+                   ip: { entries[$0].ip }, ipText: { $0 })
+    }
+
+    /// The same over `count` items read by position, with keys of any kind (a MAC as its number, say: no string
+    /// per item) and a `text` that names a key seen twice. Two keys are the same address exactly when their texts
+    /// are.
+    public static func collisions<MAC: Hashable, IP: Hashable>(
+        count: Int, node: (Int) -> String, mac: (Int) -> MAC, macText: (MAC) -> String,
+        ip: (Int) -> IP, ipText: (IP) -> String
+    ) -> [String: BootError] {
         var errors: [String: BootError] = [:]
-        func check(_ key: (BootEntry) -> String, _ code: BootError.Code, _ what: String) {
-            // One pass finds the values seen twice; only their entries are grouped (no copy of every entry).
-            var first: [String: Int] = [:]
-            first.reserveCapacity(entries.count)
-            var repeated: [String: [Int]] = [:]
-            for index in entries.indices {
-                let value = key(entries[index])
+        func check<Key: Hashable>(_ key: (Int) -> Key, _ text: (Key) -> String, _ code: BootError.Code,
+                                  _ what: String) {
+            // One pass finds the values seen twice; only their items are grouped (no copy of every item).
+            var first: [Key: Int] = [:]
+            first.reserveCapacity(count)
+            var repeated: [Key: [Int]] = [:]
+            for index in 0..<count {
+                let value = key(index)
                 if let earlier = first[value] {
                     repeated[value, default: [earlier]].append(index)
                 } else {
@@ -78,18 +91,19 @@ extension BootEntry {
                 }
             }
             for (value, indices) in repeated {
-                let group = indices.map { entries[$0] }
-                guard Set(group.map(\.node)).count > 1 else { continue }
-                let names = group.map(\.node).sorted()
-                for entry in group where errors[entry.node] == nil {
-                    let others = names.filter { $0 != entry.node }.map { "'\($0)'" }.joined(separator: ", ")
-                    errors[entry.node] = BootError(code, node: entry.node, path: value,
-                                                   "\(what) \(value) is also claimed by \(others)")
+                let group = indices.map(node)
+                guard Set(group).count > 1 else { continue }
+                let names = group.sorted()
+                let value = text(value)
+                for name in group where errors[name] == nil {
+                    let others = names.filter { $0 != name }.map { "'\($0)'" }.joined(separator: ", ")
+                    errors[name] = BootError(code, node: name, path: value,
+                                             "\(what) \(value) is also claimed by \(others)")
                 }
             }
         }
-        check({ PXEName.colonForm($0.mac) ?? $0.mac }, .macCollision, "MAC address")
-        check(\.ip, .ipCollision, "IP address")
+        check(mac, macText, .macCollision, "MAC address")
+        check(ip, ipText, .ipCollision, "IP address")
         return errors
     }
 }

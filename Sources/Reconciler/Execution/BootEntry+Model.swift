@@ -95,31 +95,14 @@ public struct BootEntries: Sendable {
     /// Install entries for every present node with a known image; colliding nodes are refused, the rest go on.
     /// They name `addressing`'s server and fallbacks; without it, the site's `serverAddress` and no fallback.
     public init(desired: DesiredState, addressing: BootAddressing? = nil) {
-        let server = addressing?.server ?? BootServerAddress(desired.site.network)
-        // The arguments every node of an image shares are computed once per image.
-        var templates: [String: (image: Image, arguments: InstallArguments)] = [:]
-        for image in desired.images where templates[image.name] == nil {
-            var arguments = InstallArguments(node: "", imageReference: image.reference,
-                                             sha256: image.sha256.value.lowercased(), server: server)
-            arguments.fallbacks = addressing?.fallbacks ?? []
-            templates[image.name] = (image, arguments)
-        }
+        let builder = BootEntryBuilder(desired: desired, addressing: addressing)
+        let nodes = desired.nodes
+        // Positions, not a filtered copy of the nodes (4.3 MB at 10,000 nodes).
+        let present = nodes.indices.filter { builder.builds(nodes[$0]) }
         // Each node's entry is built and checked on every core (a site of 100,000 nodes has as many); the
         // collisions between them are found after.
-        let present = desired.nodes.filter { $0.state == .present && templates[$0.image.value] != nil }
-        let shared = templates
-        let prepared = Self.concurrentMap(present) { node -> (entry: BootEntry, error: BootError?) in
-            guard let template = shared[node.image.value] else { preconditionFailure("filtered above") }
-            let entry = BootEntry(installing: node, image: template.image,
-                                  arguments: template.arguments.forNode(node.name, server: server))
-            do throws(BootError) {
-                try BootEntryRenderer.check(entry)
-                return (entry, nil)
-            } catch {
-                return (entry, error)
-            }
-        }
-        refused = BootEntry.collisions(prepared.map { $0.entry })
+        let prepared = Self.concurrentMap(present) { builder.entry(for: nodes[$0]) }
+        refused = Self.collisions(nodes, present)
         entries = [:]
         entries.reserveCapacity(prepared.count)
         for (entry, error) in prepared where refused[entry.node] == nil {
@@ -131,11 +114,18 @@ public struct BootEntries: Sendable {
         }
     }
 
-    /// `transform` of every item, in order, computed in chunks on all cores.
-    private static func concurrentMap<Item: Sendable, Result: Sendable>(
-        _ items: [Item], _ transform: @escaping @Sendable (Item) -> Result
+    /// The nodes at `positions` that share a MAC or an IP with another of them, each with its error; read from
+    /// the nodes' addresses, no entry needed.
+    static func collisions(_ nodes: [Node], _ positions: [Int]) -> [String: BootError] {
+        BootEntry.collisions(count: positions.count, node: { nodes[positions[$0]].name },
+                             mac: { nodes[positions[$0]].mac.value }, macText: \.description,
+                             ip: { nodes[positions[$0]].ip.value }, ipText: \.description)
+    }
+
+    /// `transform` of every item, in order, computed in chunks of `chunk` items on all cores.
+    static func concurrentMap<Item: Sendable, Result: Sendable>(
+        _ items: [Item], chunk: Int = 2048, _ transform: @escaping @Sendable (Item) -> Result
     ) -> [Result] {
-        let chunk = 2048
         let chunks = (items.count + chunk - 1) / chunk
         return [Result](unsafeUninitializedCapacity: items.count) { buffer, initialized in
             // Each position is written by one iteration only.
@@ -147,6 +137,44 @@ public struct BootEntries: Sendable {
                 }
             }
             initialized = items.count
+        }
+    }
+}
+
+/// What each node's install entry is built from: the site's (or `addressing`'s) server and, once per image, the
+/// arguments every node of the image shares.
+struct BootEntryBuilder: Sendable {
+    let server: BootServerAddress
+    let templates: [String: (image: Image, arguments: InstallArguments)]
+
+    init(desired: DesiredState, addressing: BootAddressing?) {
+        let server = addressing?.server ?? BootServerAddress(desired.site.network)
+        var templates: [String: (image: Image, arguments: InstallArguments)] = [:]
+        for image in desired.images where templates[image.name] == nil {
+            var arguments = InstallArguments(node: "", imageReference: image.reference,
+                                             sha256: image.sha256.value.lowercased(), server: server)
+            arguments.fallbacks = addressing?.fallbacks ?? []
+            templates[image.name] = (image, arguments)
+        }
+        self.server = server
+        self.templates = templates
+    }
+
+    /// True for a node that gets an install entry: present, with an image in the repo.
+    func builds(_ node: Node) -> Bool {
+        node.state == .present && templates[node.image.value] != nil
+    }
+
+    /// `node`'s install entry, and why it cannot be written (nil: it can). `node` is one that `builds`.
+    func entry(for node: Node) -> (entry: BootEntry, error: BootError?) {
+        guard let template = templates[node.image.value] else { preconditionFailure("a node builds() refused") }
+        let entry = BootEntry(installing: node, image: template.image,
+                              arguments: template.arguments.forNode(node.name, server: server))
+        do throws(BootError) {
+            try BootEntryRenderer.check(entry)
+            return (entry, nil)
+        } catch {
+            return (entry, error)
         }
     }
 }

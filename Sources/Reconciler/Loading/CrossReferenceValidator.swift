@@ -6,7 +6,7 @@ import ReconcilerModel
 enum CrossReferenceValidator {
     /// `earlierErrors` says whether parsing or decoding already failed somewhere; a missing Site is then not
     /// reported, since the Site document may be the one that failed.
-    static func validate(_ files: [[DecodedDocument]], root: String, fileCount: Int, earlierErrors: Bool)
+    static func validate(_ files: consuming [[DecodedDocument]], root: String, fileCount: Int, earlierErrors: Bool)
         -> (DesiredState?, [Diagnostic])
     {
         var diagnostics: [Diagnostic] = []
@@ -16,9 +16,9 @@ enum CrossReferenceValidator {
         nodes.reserveCapacity(files.reduce(0) { $0 + $1.count })
         var images: [Image] = []
         var services: [Service] = []
-        // Move each document out of its file's array rather than copying it: a Node is large.
+        // Move each document out of its file's array rather than copying it (a Node is large), and free each
+        // file's array once emptied: `files` is the only reference (the caller gives it up).
         let firstDocument = files.first { !$0.isEmpty }?.first
-        var files = files
         for index in files.indices {
             var documents = files[index]
             files[index] = []

@@ -10,13 +10,14 @@ public enum Kind: String, Sendable, CaseIterable, Codable {
     case service = "Service"
 }
 
-/// What one YAML document decoded to.
+/// What one YAML document decoded to. All but a node are boxed: the array of a file's documents then costs a
+/// Node's size per document, not the largest kind's (a Site's).
 enum DecodedDocument {
-    case site(Site)
-    case rack(Rack)
+    indirect case site(Site)
+    indirect case rack(Rack)
     case node(Node)
-    case image(Image)
-    case service(Service)
+    indirect case image(Image)
+    indirect case service(Service)
 }
 
 /// Decodes the documents of one file into model values.

@@ -8,6 +8,10 @@ struct FieldDecoder {
     /// `file` interned once: every location of the file shares it.
     let fileID: SourceFiles.ID
     var diagnostics: [Diagnostic] = []
+    /// Values many documents of the file repeat (label maps, a Redfish system path), each kept once: the nodes
+    /// share its storage instead of holding a copy each (label maps were 1.4 MB at 10,000 nodes).
+    private var sharedMaps: Set<[String: String]> = []
+    private var sharedTexts: Set<String> = []
 
     init(file: String) {
         self.file = file
@@ -165,7 +169,14 @@ struct FieldDecoder {
                   let value = string(pair.value, "'\(key)' in \(what)") else { continue }
             result[key] = value
         }
-        return result
+        return Self.shared(result, in: &sharedMaps)
+    }
+
+    /// `value`, or the equal one kept in `kept` before.
+    private static func shared<Value: Hashable>(_ value: Value, in kept: inout Set<Value>) -> Value {
+        if let index = kept.firstIndex(of: value) { return kept[index] }
+        kept.insert(value)
+        return value
     }
 
     // MARK: Network values
@@ -322,7 +333,7 @@ struct FieldDecoder {
                 return nil
             }
         }
-        return BMCEndpoint(scheme: scheme, host: url.host, port: port, path: path)
+        return BMCEndpoint(scheme: scheme, host: url.host, port: port, path: Self.shared(path, in: &sharedTexts))
     }
 
     static func isValidHost(_ host: String) -> Bool {

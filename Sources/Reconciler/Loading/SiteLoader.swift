@@ -94,12 +94,20 @@ public enum SiteLoader {
 
     /// Loads the given files, paths relative to `root`.
     public static func load(files: [String], root: String, parallel: Bool = true) -> LoadResult {
-        let parsed = parallel ? parseConcurrently(files: files, root: root)
+        var parsed = parallel ? parseConcurrently(files: files, root: root)
             : files.map { loadFile($0, root: root) }
         var diagnostics: [Diagnostic] = []
-        for result in parsed { diagnostics += result.diagnostics }
+        // Each file's documents are moved out, so that the validator holds the only reference and frees them as
+        // it takes the nodes out (with a second reference, it copied each file's documents and freed none).
+        var documents: [[DecodedDocument]] = []
+        documents.reserveCapacity(parsed.count)
+        for index in parsed.indices {
+            diagnostics += parsed[index].diagnostics
+            documents.append(parsed[index].documents)
+            parsed[index].documents = []
+        }
         let (state, crossDiagnostics) = CrossReferenceValidator.validate(
-            parsed.map(\.documents), root: root, fileCount: files.count,
+            consume documents, root: root, fileCount: files.count,
             earlierErrors: diagnostics.contains { $0.severity == .error })
         diagnostics += crossDiagnostics
         diagnostics.sort { $0.location < $1.location }
@@ -157,6 +165,7 @@ public enum SiteLoader {
         }
         let (yamlDocuments, yamlDiagnostics) = YAMLParser(file: file).parse(data)
         var result = FileResult(diagnostics: yamlDiagnostics)
+        result.documents.reserveCapacity(yamlDocuments.count)
         var decoder = DocumentDecoder(file: file)
         for document in yamlDocuments {
             guard let root = document.root, !root.isNull else { continue }

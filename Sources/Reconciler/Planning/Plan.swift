@@ -1,7 +1,7 @@
-import MemberwiseInit
-
 /// One physical action the executor would take on one node.
-@PublicMemberwiseInit
+///
+/// Kept in 64 bytes, since a plan holds seven per node: the wave in 32 bits, and `service` and `held`, which most
+/// actions lack, in one box (nil when neither is set).
 public struct PlannedAction: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case writeBootEntry
@@ -25,16 +25,98 @@ public struct PlannedAction: Sendable, Hashable, Codable {
 
     public var node: String
     public var rack: String
-    /// Rollout wave, from 1; actions of one node share its wave.
-    public var wave: Int
+    public var detail: String
+    private var storedWave: Int32
     public var kind: Kind
     /// Wipes a disk or takes a running node down.
     public var destructive: Bool
-    public var detail: String
+    private var notes: Notes?
+
+    /// Rollout wave, from 1; actions of one node share its wave.
+    public var wave: Int {
+        get { Int(storedWave) }
+        set { storedWave = Int32(newValue) }
+    }
+
     /// The service an `installService` / `uninstallService` action is about.
-    public var service: String?
+    public var service: String? {
+        get { notes?.service }
+        set { notes = Notes(service: newValue, held: held) }
+    }
+
     /// Why the action does not run now (a closed maintenance window: `held until 2026-12-08T02:00Z`); nil runs.
-    public var held: String?
+    public var held: String? {
+        get { notes?.held }
+        set { notes = Notes(service: service, held: newValue) }
+    }
+
+    public init(node: String, rack: String, wave: Int, kind: Kind, destructive: Bool, detail: String,
+                service: String? = nil, held: String? = nil) {
+        self.node = node
+        self.rack = rack
+        self.detail = detail
+        storedWave = Int32(wave)
+        self.kind = kind
+        self.destructive = destructive
+        notes = Notes(service: service, held: held)
+    }
+
+    /// `service` and `held`, never changed in place (a change makes a new box).
+    private final class Notes: Sendable {
+        let service: String?
+        let held: String?
+
+        /// Nil when neither is set.
+        init?(service: String?, held: String?) {
+            guard service != nil || held != nil else { return nil }
+            self.service = service
+            self.held = held
+        }
+    }
+
+    public static func == (a: PlannedAction, b: PlannedAction) -> Bool {
+        a.node == b.node && a.rack == b.rack && a.wave == b.wave && a.kind == b.kind
+            && a.destructive == b.destructive && a.detail == b.detail && a.service == b.service && a.held == b.held
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(node)
+        hasher.combine(rack)
+        hasher.combine(wave)
+        hasher.combine(kind)
+        hasher.combine(destructive)
+        hasher.combine(detail)
+        hasher.combine(service)
+        hasher.combine(held)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case node, rack, wave, kind, destructive, detail, service, held
+    }
+
+    /// The fields by name, `service` and `held` left out when nil (as before the box).
+    public init(from decoder: any Decoder) throws {
+        let fields = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(node: try fields.decode(String.self, forKey: .node),
+                  rack: try fields.decode(String.self, forKey: .rack),
+                  wave: try fields.decode(Int.self, forKey: .wave), kind: try fields.decode(Kind.self, forKey: .kind),
+                  destructive: try fields.decode(Bool.self, forKey: .destructive),
+                  detail: try fields.decode(String.self, forKey: .detail),
+                  service: try fields.decodeIfPresent(String.self, forKey: .service),
+                  held: try fields.decodeIfPresent(String.self, forKey: .held))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var fields = encoder.container(keyedBy: CodingKeys.self)
+        try fields.encode(node, forKey: .node)
+        try fields.encode(rack, forKey: .rack)
+        try fields.encode(wave, forKey: .wave)
+        try fields.encode(kind, forKey: .kind)
+        try fields.encode(destructive, forKey: .destructive)
+        try fields.encode(detail, forKey: .detail)
+        try fields.encodeIfPresent(service, forKey: .service)
+        try fields.encodeIfPresent(held, forKey: .held)
+    }
 }
 
 /// Why a node is in the plan.
@@ -91,13 +173,18 @@ public struct Plan: Sendable, Hashable, Codable {
             case .rekey: break
             }
         }
-        let rekeys = actions.count { $0.kind == .rekeyAgent }
+        // One pass by position: a filter or map here copied the plan's actions (96 bytes each) or their waves.
+        var rekeys = 0
+        var held = 0
+        for index in actions.indices {
+            if actions[index].kind == .rekeyAgent { rekeys += 1 }
+            if actions[index].destructive { summary.destructiveActions += 1 }
+            if actions[index].held != nil { held += 1 }
+            summary.waves = max(summary.waves, actions[index].wave)
+        }
         summary.rekey = rekeys > 0 ? rekeys : nil
-        summary.destructiveActions = actions.filter(\.destructive).count
         summary.orphaned = orphaned.count
-        summary.waves = actions.map(\.wave).max() ?? 0
         summary.actions = actions.count
-        let held = actions.count { $0.held != nil }
         summary.held = held > 0 ? held : nil
         return summary
     }

@@ -132,12 +132,13 @@ public enum Planner {
                 count + 1 + desired.nodes[position].services.count
                     + (observed.nodes[desired.nodes[position].name]?.services.count ?? 0)
             } + leaving.count * 6)
+        var details = SharedDetails()
         for (index, wave) in waves.enumerated() {
             for position in wave {
                 let node = desired.nodes[position]
                 guard let image = images[node.image.value] else { continue }
                 actions += imagingActions(node, image: image, wave: index + 1, reimage: changes[node.name] == .reimage,
-                                          services: services, desired: desired)
+                                          services: services, desired: desired, details: &details)
             }
         }
         var nextWave = waves.count + 1
@@ -145,7 +146,8 @@ public enum Planner {
         while !rest.isEmpty {
             for position in rest.prefix(cap) {
                 let node = desired.nodes[position]
-                actions += serviceActions(node, status: observed.nodes[node.name], wave: nextWave, services: services)
+                actions += serviceActions(node, status: observed.nodes[node.name], wave: nextWave, services: services,
+                                          details: &details)
             }
             rest = rest.dropFirst(cap)
             nextWave += 1
@@ -201,43 +203,49 @@ public enum Planner {
     }
 
     static func imagingActions(
-        _ node: Node, image: Image, wave: Int, reimage: Bool, services: [String: Service], desired: DesiredState
+        _ node: Node, image: Image, wave: Int, reimage: Bool, services: [String: Service], desired: DesiredState,
+        details: inout SharedDetails
     ) -> [PlannedAction] {
         let rack = node.rack.value
         func action(_ kind: PlannedAction.Kind, _ destructive: Bool, _ detail: String, service: String? = nil)
             -> PlannedAction
         {
-            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: destructive, detail: detail,
-                          service: service)
+            details.about(service, PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind,
+                                                 destructive: destructive, detail: detail))
         }
         var actions = [
-            action(.writeBootEntry, false,
-                   "\(node.bootLoader.rawValue) entry for \(node.mac.value) -> \(image.reference) install kernel"),
-            action(.setBootPXE, false, "next boot PXE via \(node.bmc.endpoint.value.scheme.rawValue)"),
+            action(.writeBootEntry, false, exactly(
+                "\(node.bootLoader.rawValue) entry for \(node.mac.value) -> \(image.reference) install kernel")),
+            action(.setBootPXE, false, details.text(.bootPXE(node.bmc.endpoint.value.scheme.rawValue)) {
+                "next boot PXE via \(node.bmc.endpoint.value.scheme.rawValue)"
+            }),
             action(.powerCycle, reimage, reimage ? "power cycle (node is running; it goes down)" : "power cycle"),
-            action(.installImage, true, "\(reimage ? "reimage" : "write") \(image.reference) by BitTorrent"
-                   + (image.postInstall.isEmpty ? "" : ", then \(image.postInstall.count) post-install actions")),
+            action(.installImage, true, details.text(.installImage(image.reference, reimage: reimage)) {
+                "\(reimage ? "reimage" : "write") \(image.reference) by BitTorrent"
+                    + (image.postInstall.isEmpty ? "" : ", then \(image.postInstall.count) post-install actions")
+            }),
             action(.bootLocal, false, desired.site.boot.afterInstall == .remove ? "remove PXE entry; boot from disk"
                    : "flip PXE entry to boot from disk"),
         ]
         for name in node.serviceNames {
             guard let service = services[name] else { continue }
-            actions.append(action(.installService, false, installDetail(service), service: name))
+            actions.append(action(.installService, false, details.text(.installService(name)) {
+                installDetail(service)
+            }, service: name))
         }
         if !node.services.isEmpty {
-            actions.append(action(.verifyServices, false, "start scripts ran and processes alive: "
-                                  + processes(node.serviceNames, services)))
+            actions.append(action(.verifyServices, false, verifyDetail(node.serviceNames, services, &details)))
         }
         return actions
     }
 
-    static func serviceActions(_ node: Node, status: NodeStatus?, wave: Int, services: [String: Service])
-        -> [PlannedAction]
+    static func serviceActions(_ node: Node, status: NodeStatus?, wave: Int, services: [String: Service],
+                               details: inout SharedDetails) -> [PlannedAction]
     {
         let rack = node.rack.value
         func action(_ kind: PlannedAction.Kind, _ detail: String, service: String? = nil) -> PlannedAction {
-            PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind, destructive: false, detail: detail,
-                          service: service)
+            details.about(service, PlannedAction(node: node.name, rack: rack, wave: wave, kind: kind,
+                                                 destructive: false, detail: detail))
         }
         let installed = Set(status?.services ?? [])
         let wanted = node.serviceNames
@@ -251,10 +259,11 @@ public enum Planner {
         for name in wanted where !installed.contains(name) || drifted.contains(name) {
             guard let service = services[name] else { continue }
             let reason = installed.contains(name) ? " (drift: repair)" : ""
-            actions.append(action(.installService, installDetail(service) + reason, service: name))
+            let detail = details.text(.installService(name)) { installDetail(service) }
+            actions.append(action(.installService, reason.isEmpty ? detail : detail + reason, service: name))
         }
         if !wanted.isEmpty {
-            actions.append(action(.verifyServices, "start scripts ran and processes alive: " + processes(wanted, services)))
+            actions.append(action(.verifyServices, verifyDetail(wanted, services, &details)))
         }
         return actions
     }
@@ -263,8 +272,64 @@ public enum Planner {
         "install \(service.name): " + service.software.map { "\($0.order). \($0.rpm)" }.joined(separator: ", ")
     }
 
+    /// `text` in storage of its own length: an interpolated string keeps the capacity it grew to (112 bytes for
+    /// the 57 of a boot entry's detail), which the plan holds once per node.
+    static func exactly(_ text: String) -> String {
+        String(unsafeUninitializedCapacity: text.utf8.count) { buffer in
+            buffer.initialize(fromContentsOf: text.utf8)
+        }
+    }
+
+    static func verifyDetail(_ names: [String], _ services: [String: Service], _ details: inout SharedDetails)
+        -> String
+    {
+        details.text(.verifyServices(names)) { "start scripts ran and processes alive: " + processes(names, services) }
+    }
+
     static func processes(_ names: [String], _ services: [String: Service]) -> String {
         let list = names.compactMap { services[$0] }.flatMap { $0.software.compactMap(\.process) }
         return list.isEmpty ? "(none named)" : list.joined(separator: ", ")
+    }
+}
+
+/// Action details many nodes share (a service's package list, a BMC protocol's PXE line, an image's install
+/// line), built once per plan: each such text is one string on the heap, not one per action (a 10,000-node plan
+/// has 70,000 actions).
+struct SharedDetails {
+    enum Key: Hashable {
+        case bootPXE(String)
+        case installImage(String, reimage: Bool)
+        case installService(String)
+        case verifyServices([String])
+    }
+
+    private var texts: [Key: String] = [:]
+    /// By service: an action about it, whose box holding the name the next such action shares.
+    private var aboutService: [String: PlannedAction] = [:]
+
+    /// The text kept under `key`, made by `make` the first time.
+    mutating func text(_ key: Key, _ make: () -> String) -> String {
+        if let text = texts[key] { return text }
+        let text = make()
+        texts[key] = text
+        return text
+    }
+
+    /// `action` (with no service or hold) about `service`, naming it in the box an earlier action about it holds.
+    mutating func about(_ service: String?, _ action: PlannedAction) -> PlannedAction {
+        guard let service else { return action }
+        guard var shared = aboutService[service] else {
+            var first = action
+            first.service = service
+            aboutService[service] = first
+            return first
+        }
+        shared.node = action.node
+        shared.rack = action.rack
+        shared.wave = action.wave
+        shared.kind = action.kind
+        shared.destructive = action.destructive
+        shared.detail = action.detail
+        return shared
     }
 }
