@@ -83,8 +83,7 @@ struct Apply: AsyncParsableCommand {
             transform: Quantity.durationFlag(in: .milliseconds(1) ... .seconds(60)))
     var backoff: Duration = .seconds(2)
 
-    @Option(help: "Operator tokens (NAME:TOKEN per line) for console actions; without it /console is read-only.")
-    var tokenFile: String?
+    @OptionGroup var tokens: TokenFileOption
 
     @Option(help: """
         Serve the console, its JSON API and /metrics on HOST:PORT, a listener of their own (the PXE-facing one \
@@ -99,11 +98,7 @@ struct Apply: AsyncParsableCommand {
     @Option(name: .customLong("console-tls-key"), help: "PEM private key of --console-tls-cert.")
     var consoleTLSKey: String?
 
-    @Option(help: "dnsmasq hosts file for dhcp: managed (default: the TFTP root's parent /dnsmasq-hosts).")
-    var dnsmasqHosts: String?
-
-    @Option(help: "dnsmasq's pid file: it gets SIGHUP when the reservations change.")
-    var dnsmasqPidFile: String?
+    @OptionGroup var dnsmasq: DnsmasqOptions
 
     @Option(help: "Accept agent heartbeats on HOST:PORT (serve --report-to); passes skip asking those nodes.")
     var heartbeatListen: String?
@@ -158,11 +153,10 @@ struct Apply: AsyncParsableCommand {
         if interval == nil { try await confirm(desired) }
         if scope == .all {
             let policy = Executor.Policy(maxAttempts: attempts, baseBackoff: backoff)
-            let tokens = try OperatorTokens.load(tokenFile ?? Settings.value("token-file"))
+            let tokens = try self.tokens.load()
             let convergence = Convergence(source: source.source, statePath: state, listenHost: listen,
                                           seedPort: seedPort, policy: policy, tokens: tokens,
-                                          dnsmasqHosts: dnsmasqHosts ?? Settings.value("dnsmasq-hosts"),
-                                          dnsmasqPidFile: dnsmasqPidFile ?? Settings.value("dnsmasq-pid-file"),
+                                          dnsmasqHosts: dnsmasq.hosts.given, dnsmasqPidFile: dnsmasq.pidFile,
                                           heartbeatListen: (heartbeatListen ?? Settings.value("heartbeat-listen"))
                                               .flatMap(AgentAddress.init(parsing:)),
                                           logger: Logger(label: "rackswarm.reconcile"),

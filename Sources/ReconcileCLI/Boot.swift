@@ -36,10 +36,7 @@ struct Boot: AsyncParsableCommand {
         @Option(help: "State database (observed status).")
         var state: String = Settings.value("state", ".rackswarm/state.db")
 
-        @OptionGroup var dnsmasqHosts: DnsmasqHostsOption
-
-        @Option(help: "dnsmasq's pid file; without it the hosts file is written and dnsmasq is not signalled.")
-        var dnsmasqPidFile: String?
+        @OptionGroup var dnsmasq: DnsmasqOptions
 
         @OptionGroup var output: OutputOptions
 
@@ -60,7 +57,7 @@ struct Boot: AsyncParsableCommand {
             let driver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot,
                                         server: BootServerAddress(site.network),
                                         tokens: key.map(InstallTokenMinter.init(siteKey:)), logger: logger)
-            let settings = DnsmasqSettings(site: site, hostsFile: dnsmasqHosts.file(for: site))
+            let settings = DnsmasqSettings(site: site, hostsFile: dnsmasq.hosts.file(for: site))
             var siteFilesError: String?
             do {
                 try await driver.writeSiteFiles()
@@ -68,7 +65,7 @@ struct Boot: AsyncParsableCommand {
                 siteFilesError = "\(error)"
             }
             let reservations: (any DHCPReservationDriver)? = site.network.dhcp == .managed
-                ? DnsmasqReservations(settings: settings, pidFile: dnsmasqPidFile, logger: logger) : nil
+                ? DnsmasqReservations(settings: settings, pidFile: dnsmasq.pidFile, logger: logger) : nil
             let result = await BootSynchronizer(driver: driver, reservations: reservations, logger: logger)
                 .sync(desired: desired, observed: observed)
             let granted = site.network.dhcp == .external
@@ -255,12 +252,27 @@ struct Boot: AsyncParsableCommand {
     }
 }
 
-/// `--dnsmasq-hosts`: the dnsmasq hosts file (dhcp-hostsfile) of the boot commands.
+/// `--dnsmasq-hosts`: the dnsmasq hosts file (dhcp-hostsfile) of the boot commands and `apply`.
 struct DnsmasqHostsOption: ParsableArguments {
     @Option(name: .customLong("dnsmasq-hosts"),
             help: "dnsmasq hosts file (dhcp-hostsfile). Default: TFTP root's parent /dnsmasq-hosts.")
     var path: String?
 
+    /// The file the flag, the environment or the settings file names; nil for the site's default.
+    var given: String? { path ?? Settings.value("dnsmasq-hosts") }
+
     /// The file given, or the site's default.
-    func file(for site: Site) -> String { path ?? Boot.defaultHostsFile(site) }
+    func file(for site: Site) -> String { given ?? Boot.defaultHostsFile(site) }
+}
+
+/// `--dnsmasq-hosts` and `--dnsmasq-pid-file`: the dnsmasq that `boot sync` and `apply` write reservations for.
+struct DnsmasqOptions: ParsableArguments {
+    @OptionGroup var hosts: DnsmasqHostsOption
+
+    @Option(name: .customLong("dnsmasq-pid-file"),
+            help: "dnsmasq's pid file: it gets SIGHUP when the reservations change; without it, it is not signalled.")
+    var pidFilePath: String?
+
+    /// The pid file the flag, the environment or the settings file names.
+    var pidFile: String? { pidFilePath ?? Settings.value("dnsmasq-pid-file") }
 }

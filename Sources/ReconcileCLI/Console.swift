@@ -29,8 +29,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     @Option(help: "Listen on HOST:PORT (port 0 picks a free one; the URL is printed).")
     var listen: String = "127.0.0.1:8088"
 
-    @Option(help: "File of operator tokens that may run actions; without it the console is read-only.")
-    var tokenFile: String?
+    @OptionGroup var tokens: TokenFileOption
 
     @Option(help: .duration("Load the repo again at most this often (e.g. 10, 1m; 0 loads it for every page)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
@@ -47,7 +46,7 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "rackswarm.console")
-        let tokens = try OperatorTokens.load(tokenFile)
+        let tokens = try self.tokens.load()
         // The first load checks the site, so a broken repo fails now rather than on the first page.
         let (checkout, desired) = try source.loadSite(refusal: "the console was not started")
         let store = try await StateLocation.open(state)
@@ -143,4 +142,13 @@ extension OperatorTokens {
             throw ExitCode.failure
         }
     }
+}
+
+/// `--token-file`: who may run the console's actions, for `console` and `apply`.
+struct TokenFileOption: ParsableArguments {
+    @Option(help: "Operator tokens (NAME:TOKEN per line) that may run actions; without it the console is read-only.")
+    var tokenFile: String?
+
+    /// The tokens of the file the flag, the environment or the settings file names; nil without one.
+    func load() throws -> OperatorTokens? { try OperatorTokens.load(tokenFile ?? Settings.value("token-file")) }
 }

@@ -21,7 +21,7 @@ extension Dev {
             commandName: "lab-inventory",
             abstract: "Print the site's network and every present node (rack, MAC, IP, BMC) as JSON.")
 
-        @Argument(help: "Site directory.") var path: String
+        @OptionGroup var site: SiteDirectory
 
         struct Inventory: Encodable {
             struct Network: Encodable {
@@ -66,11 +66,7 @@ extension Dev {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            let result = SiteLoader.load(path: path)
-            if !result.diagnostics.isEmpty {
-                FileHandle.standardError.write(Data(result.renderDiagnostics(colour: false).utf8))
-            }
-            guard let desired = result.state else { throw ExitCode.failure }
+            let desired = try self.site.load()
             let site = desired.site
             let inventory = Inventory(
                 site: site.name,
@@ -128,16 +124,16 @@ extension Dev {
         static let configuration = CommandConfiguration(
             commandName: "bench-load", abstract: "Time loading a site against a raw libyaml parse; print JSON.")
 
-        @Argument(help: "Site directory.") var path: String
-        @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+        @OptionGroup var bench: SiteBenchmark
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
+            let path = bench.site.path
             let root = URL(fileURLWithPath: path).standardizedFileURL
             let files = SiteLoader.load(path: path).files
             var bytes = 0
-            let raw = try best(repeats) {
+            let raw = try bench.best {
                 bytes = 0
                 for file in files {
                     guard let data = FileManager.default.contents(atPath: root.path + "/" + file),
@@ -148,14 +144,14 @@ extension Dev {
             var nodes = 0
             // Loaded sites are freed after the timing, as the commands (which exit without freeing them) do.
             var kept: [LoadResult] = []
-            let full = try best(repeats) {
+            let full = try bench.best {
                 let result = SiteLoader.load(path: path, parallel: true)
                 guard let state = result.state else { throw ExitCode.failure }
                 nodes = state.nodes.count
                 kept.append(result)
             }
             kept.removeAll()
-            let serial = try best(repeats) {
+            let serial = try bench.best {
                 let result = SiteLoader.load(path: path, parallel: false)
                 guard result.state != nil else { throw ExitCode.failure }
                 kept.append(result)
@@ -180,14 +176,34 @@ extension Dev {
     }
 }
 
-/// Runs `body` `repeats` times and returns the best wall time in seconds.
-private func best(_ repeats: Int, _ body: () throws -> Void) throws -> Double {
-    var best = Double.infinity
-    for _ in 0..<max(1, repeats) {
-        let elapsed = try ContinuousClock().measure(body)
-        best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+/// The site directory a dev tool reads.
+struct SiteDirectory: ParsableArguments {
+    @Argument(help: "Site directory.") var path: String
+
+    /// The loaded site. Its diagnostics go to standard error; a site that does not load is exit status 1.
+    func load() throws -> DesiredState {
+        let result = SiteLoader.load(path: path)
+        if !result.diagnostics.isEmpty {
+            FileHandle.standardError.write(Data(result.renderDiagnostics(colour: false).utf8))
+        }
+        guard let desired = result.state else { throw ExitCode.failure }
+        return desired
     }
-    return best
+}
+
+/// A benchmark of a site: the site directory and how often each timing repeats.
+struct SiteBenchmark: ParsableArguments {
+    @OptionGroup var site: SiteDirectory
+    @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+
+    /// Runs `body` `repeats` times and returns the best wall time in seconds.
+    func best(_ body: () throws -> Void) throws -> Double {
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) {
+            best = min(best, try ContinuousClock().measure(body).seconds)
+        }
+        return best
+    }
 }
 
 private func printJSON(_ report: [String: Any]) throws {
@@ -201,21 +217,20 @@ extension Dev {
         static let configuration = CommandConfiguration(
             commandName: "bench-plan", abstract: "Time planning a site against loading it; print JSON.")
 
-        @Argument(help: "Site directory.") var path: String
-        @Option(help: "Repetitions; the best time of each is kept.") var repeats: Int = 3
+        @OptionGroup var bench: SiteBenchmark
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             var loaded: [DesiredState?] = []
-            let load = try best(repeats) { loaded.append(SiteLoader.load(path: path).state) }
+            let load = try bench.best { loaded.append(SiteLoader.load(path: bench.site.path).state) }
             guard let last = loaded.last, let desired = last else { throw ExitCode.failure }
             loaded.removeAll()
             var fullPlan = Plan()
-            let full = try best(repeats) { fullPlan = Planner.plan(desired: desired, observed: ObservedState()) }
+            let full = try bench.best { fullPlan = Planner.plan(desired: desired, observed: ObservedState()) }
             let converged = ObservedState().applying(fullPlan, desired: desired)
             var noOpPlan = Plan()
-            let noOp = try best(repeats) { noOpPlan = Planner.plan(desired: desired, observed: converged) }
+            let noOp = try bench.best { noOpPlan = Planner.plan(desired: desired, observed: converged) }
             guard noOpPlan.isEmpty else { throw ExitCode.failure }
             try printJSON([
                 "benchmark": "plan",

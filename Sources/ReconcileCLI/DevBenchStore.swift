@@ -14,7 +14,7 @@ extension Dev {
         static let configuration = CommandConfiguration(
             commandName: "bench-store", abstract: "Time a site's journal writes and no-op reads on a state store.")
 
-        @Argument(help: "Site directory.") var path: String
+        @OptionGroup var site: SiteDirectory
         @Option(help: "An empty state store: a SQLite path or postgres://… (see `apply --state`).") var state: String
         @Option(help: "Reconcilers writing at once for the write-rate figure (PostgreSQL; 0 skips it).")
         var shards: Int = 0
@@ -23,7 +23,7 @@ extension Dev {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            guard let desired = SiteLoader.load(path: path).state else { throw ExitCode.failure }
+            let desired = try site.load()
             let store = try await StateLocation.open(state, deadline: .seconds(3600))
             let clock = ContinuousClock()
             var start = clock.now

@@ -12,12 +12,12 @@ extension Dev {
             commandName: "fill-store", abstract: "Journal a site's first install as done, every node ready.")
 
         @Option(help: "State database to write (created).") var state: String
-        @Argument(help: "Site directory.") var path: String
+        @OptionGroup var site: SiteDirectory
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            guard let desired = SiteLoader.load(path: path).state else { throw ExitCode.failure }
+            let desired = try site.load()
             let plan = Planner.plan(desired: desired, observed: ObservedState())
             var statuses: [String: NodeStatus] = [:]
             var reports: [String: InstallReport] = [:]

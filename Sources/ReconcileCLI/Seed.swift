@@ -1,10 +1,10 @@
 import ArgumentParser
 import CommandLineSupport
-import Dispatch
 import Foundation
 import Logging
 import RackswarmCore
 import Torrent
+import UnixSignals
 
 /// `reconcile seed`: runs the tracker and the initial seed of an image in the foreground.
 struct Seed: AsyncParsableCommand {
@@ -56,6 +56,7 @@ struct Seed: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let logger = Logger(label: "rackswarm.seed")
         let metainfo = try Metainfo(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: torrent))))
         let listenAddress = listen.address
@@ -100,19 +101,31 @@ struct Seed: AsyncParsableCommand {
             "seeding \(metainfo.name) (\(metainfo.infoHash.hex)) on port \(client.listenPort ?? 0)",
             Status(event: "seeding", name: metainfo.name, infoHash: metainfo.infoHash.hex, port: client.listenPort,
                    tracker: trackerURL))
-        let interrupted = SignalWaiter()
-        var last = try await client.progress()
-        while !interrupted.fired {
-            try await Task.sleep(for: .seconds(2))
-            let progress = try await client.progress()
-            if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
-                try output.line(
-                    "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
-                        + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s \(progress.statistics.summary)",
-                    Status(event: "progress", peers: progress.peers, uploadedBytes: progress.uploadedBytes,
-                           uploadRate: Int64(progress.uploadRate)))
+        // Status lines every 2 s until SIGINT or SIGTERM (kept from the start, so one that comes while the data
+        // is checked is not lost), which stops the seed at once, not at the next tick.
+        let output = output
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in signals { return }
             }
-            last = progress
+            group.addTask {
+                var last = try await client.progress()
+                while true {
+                    try await Task.sleep(for: .seconds(2))
+                    let progress = try await client.progress()
+                    if progress.uploadedBytes != last.uploadedBytes || progress.peers != last.peers {
+                        try output.line(
+                            "peers \(progress.peers) uploaded \(ProgressLine.bytes(progress.uploadedBytes)) "
+                                + "at \(ProgressLine.bytes(Int64(progress.uploadRate)))/s "
+                                + progress.statistics.summary,
+                            Status(event: "progress", peers: progress.peers, uploadedBytes: progress.uploadedBytes,
+                                   uploadRate: Int64(progress.uploadRate)))
+                    }
+                    last = progress
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
         }
         await client.stop()
         await runningTracker?.stop()
@@ -129,23 +142,4 @@ struct Seed: AsyncParsableCommand {
         var uploadedBytes: Int64?
         var uploadRate: Int64?
     }
-}
-
-/// Notes SIGINT and SIGTERM so the foreground loop can stop cleanly.
-final class SignalWaiter: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var received = false
-
-    init() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [weak self] in self?.lock.withLock { self?.received = true } }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    var fired: Bool { lock.withLock { received } }
 }

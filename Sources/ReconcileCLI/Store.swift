@@ -10,6 +10,16 @@ struct Store: AsyncParsableCommand {
         abstract: "Back up, prune or migrate the state database.",
         subcommands: [Backup.self, Prune.self, Migrate.self])
 
+    /// The SQLite state database at `path`, opened read-only after checking its schema version; a missing one is
+    /// `error: no state database at PATH` and exit status 1.
+    static func existingSQLite(_ path: String) throws -> SQLiteStateStore {
+        guard let store = try SQLiteStateStore.openExisting(path: path) else {
+            Terminal.standardError.write("error: no state database at \(path)\n")
+            throw ExitCode.failure
+        }
+        return store
+    }
+
     /// `reconcile store backup FILE`: an online copy, taken while a reconciler runs.
     struct Backup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,11 +36,7 @@ struct Store: AsyncParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
-            guard let store = try SQLiteStateStore.openExisting(path: state) else {
-                Terminal.standardError.write("error: no state database at \(state)\n")
-                throw ExitCode.failure
-            }
-            try await store.backup(to: file)
+            try await Store.existingSQLite(state).backup(to: file)
             try output.line("backed up \(state) to \(file)", ["state": state, "backup": file])
         }
     }
@@ -95,11 +101,8 @@ struct Store: AsyncParsableCommand {
                 defer { store.close() }
                 pruned = try await store.pruneJournal(before: cutoff, keepingNewestPerNode: keep)
             } else {
-                // openExisting checks the file and its schema version, read-only; pruning then writes.
-                guard try SQLiteStateStore.openExisting(path: state) != nil else {
-                    Terminal.standardError.write("error: no state database at \(state)\n")
-                    throw ExitCode.failure
-                }
+                // The check opens the file and its schema version read-only; pruning then writes.
+                _ = try Store.existingSQLite(state)
                 pruned = try await SQLiteStateStore(path: state).pruneJournal(before: cutoff,
                                                                                keepingNewestPerNode: keep)
             }
@@ -146,10 +149,7 @@ struct Store: AsyncParsableCommand {
         }
 
         func run() async throws {
-            guard let source = try SQLiteStateStore.openExisting(path: from) else {
-                Terminal.standardError.write("error: no state database at \(from)\n")
-                throw ExitCode.failure
-            }
+            let source = try Store.existingSQLite(from)
             let snapshot = try await StoreSnapshot.read(from: source)
             let target = try await PostgresStateStore.connect(try StateLocation.location(to), deadline: .seconds(3600))
             defer { target.close() }

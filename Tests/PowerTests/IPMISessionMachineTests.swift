@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Drivers
@@ -18,8 +19,8 @@ struct IPMISessionMachineTests {
         return IPMI15Packet(authType: 0, sequence: 0, sessionID: 0, authCode: [], message: response.encoded()).encoded()
     }
 
-    static func openSessionResponse(privilege: UInt8, consoleSessionID: UInt32) -> [UInt8] {
-        var payload: [UInt8] = [0, 0, privilege, 0]
+    static func openSessionResponse(privilege: UInt8, consoleSessionID: UInt32, tag: UInt8 = 0) -> [UInt8] {
+        var payload: [UInt8] = [tag, 0, privilege, 0]
         payload.appendLE32(consoleSessionID)
         payload.appendLE32(0x0200_0001)
         payload += [0, 0, 0, 8, 1, 0, 0, 0, 1, 0, 0, 8, 1, 0, 0, 0, 2, 0, 0, 8, 1, 0, 0, 0]
@@ -99,6 +100,50 @@ struct IPMISessionMachineTests {
         #expect(failure.code == .busy, "insufficient resources: the BMC is out of sessions")
     }
 
+    /// A slow BMC that takes suite 3 only: the answer to the first Open Session (suite 17) was late, so it was sent
+    /// again, and the BMC refuses both. The second refusal comes while suite 3 is asked for; ipmi_sim's refusal is
+    /// the message tag and the status alone, and the tag is the earlier attempt's, so it is not taken as a refusal
+    /// of suite 3 (which ended the handshake with "accepts none of the allowed cipher suites" against ipmi_sim with a
+    /// 400 ms timeout). A refusal that names the earlier console session is not either.
+    @Test(arguments: [false, true])
+    func aLateRefusalOfAnEarlierSuiteIsNotARefusalOfTheNext(namesTheSession: Bool) throws {
+        let draws = DrawCounter()
+        var machine = IPMISessionMachine(
+            username: "admin", password: "pass", suites: [.suite17, .suite3],
+            random: { count in [UInt8](repeating: draws.next(), count: count) })
+        guard case .send(let first) = machine.start(), case .v20(let open17) = try RMCPDecoder.decodeDatagram(first[1])
+        else { return }
+        let session17 = open17.payload.readLE32(at: 4)
+        var refusal: [UInt8] = [open17.payload[0], 0x04]  // invalid authentication algorithm
+        if namesTheSession {
+            refusal += [0, 0]
+            refusal.appendLE32(session17)
+        }
+        let refused = RMCPPlusPacket.encodePlain(payloadType: .openSessionResponse, payload: refusal)
+        guard case .send(let again) = machine.retransmit(), again.last == first.last else {
+            Issue.record("a timeout sends the same Open Session again")
+            return
+        }
+        guard case .send(let next) = machine.receive(refused),
+            case .v20(let open3) = try RMCPDecoder.decodeDatagram(next[next.count - 1])
+        else {
+            Issue.record("a refused suite 17 asks for suite 3")
+            return
+        }
+        let session3 = open3.payload.readLE32(at: 4)
+        #expect(session3 != session17 && open3.payload[0] != open17.payload[0] && machine.suite == .suite3)
+        guard case .ignore = machine.receive(refused) else {
+            Issue.record("the refusal of the repeated suite 17 request must be ignored")
+            return
+        }
+        let answer = Self.openSessionResponse(privilege: 4, consoleSessionID: session3, tag: open3.payload[0])
+        guard case .send = machine.receive(answer) else {
+            Issue.record("suite 3's answer leads to RAKP 1")
+            return
+        }
+        #expect(machine.state == .awaitingRAKP2 && machine.rejectedCount == 1)
+    }
+
     @Test func strayAndGarbageDatagramsAreIgnoredAndCounted() {
         var machine = Self.machine()
         _ = machine.start()
@@ -109,4 +154,11 @@ struct IPMISessionMachineTests {
         #expect(machine.rejectedCount == 3)
         #expect(machine.state == .awaitingOpenSession)
     }
+}
+
+/// Distinct random draws for a machine that must tell its sessions apart.
+private final class DrawCounter: @unchecked Sendable {
+    private var value: UInt8 = 0
+    private let lock = NSLock()
+    func next() -> UInt8 { lock.withLock { value &+= 1; return value } }
 }

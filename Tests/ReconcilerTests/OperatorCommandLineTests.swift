@@ -172,6 +172,12 @@ struct OperatorCommandLineTests {
             let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             #expect(words.contains("(default: /from/file.db)"), "\(command): \(help.stdout)")
         }
+        // The boot commands take dnsmasq's hosts file from the settings as `apply` does.
+        let dnsmasq = try await runProcess(ValidateCommandTests.binary, ["boot", "dnsmasq-config", "--repo", site],
+                                           environment: ["RACKSWARM_CONFIG": file,
+                                                         "RACKSWARM_DNSMASQ_HOSTS": "/from/env-hosts"])
+        #expect(dnsmasq.status == 0 && dnsmasq.stdout.contains("dhcp-hostsfile=/from/env-hosts\n"),
+                "\(dnsmasq.stdout)\(dnsmasq.stderr)")
         let fromEnvironment = try await runProcess(ValidateCommandTests.binary, ["plan", "--help"],
                                              environment: ["RACKSWARM_CONFIG": file, "RACKSWARM_STATE": "/from/env.db"])
         #expect(fromEnvironment.stdout.contains("(default: /from/env.db)"))

@@ -66,6 +66,18 @@ public enum PeerMessage: Sendable, Equatable {
     enum ID: UInt8 {
         case choke = 0, unchoke, interested, notInterested, have, bitfield, request, piece, cancel, port
         case suggest = 13, haveAll, haveNone, reject, allowedFast
+
+        /// The length (id byte included) every message of this id has, which the parser demands; nil for the two
+        /// whose length follows their payload (bitfield, piece).
+        var fixedLength: Int? {
+            switch self {
+            case .choke, .unchoke, .interested, .notInterested, .haveAll, .haveNone: 1
+            case .have, .suggest, .allowedFast: 5
+            case .port: 3
+            case .request, .cancel, .reject: 13
+            case .bitfield, .piece: nil
+            }
+        }
     }
 
     /// Appends the length-prefixed encoding to `buffer`.

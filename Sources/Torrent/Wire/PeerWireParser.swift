@@ -103,47 +103,22 @@ public struct PeerWireParser: Sendable {
         guard let known = PeerMessage.ID(rawValue: id) else {
             return .unknown(id: id, payload: frame)
         }
+        if let size = known.fixedLength { try expect(size) }
         switch known {
-        case .choke:
-            try expect(1)
-            return .choke
-        case .unchoke:
-            try expect(1)
-            return .unchoke
-        case .interested:
-            try expect(1)
-            return .interested
-        case .notInterested:
-            try expect(1)
-            return .notInterested
-        case .haveAll:
-            try expect(1)
-            return .haveAll
-        case .haveNone:
-            try expect(1)
-            return .haveNone
-        case .have:
-            try expect(5)
-            return .have(piece: frame.readInteger(as: UInt32.self) ?? 0)
-        case .suggest:
-            try expect(5)
-            return .suggest(piece: frame.readInteger(as: UInt32.self) ?? 0)
-        case .allowedFast:
-            try expect(5)
-            return .allowedFast(piece: frame.readInteger(as: UInt32.self) ?? 0)
+        case .choke: return .choke
+        case .unchoke: return .unchoke
+        case .interested: return .interested
+        case .notInterested: return .notInterested
+        case .haveAll: return .haveAll
+        case .haveNone: return .haveNone
+        case .have: return .have(piece: frame.readInteger(as: UInt32.self) ?? 0)
+        case .suggest: return .suggest(piece: frame.readInteger(as: UInt32.self) ?? 0)
+        case .allowedFast: return .allowedFast(piece: frame.readInteger(as: UInt32.self) ?? 0)
         case .bitfield: return .bitfield(frame)
-        case .request:
-            try expect(13)
-            return .request(readRequest(&frame))
-        case .cancel:
-            try expect(13)
-            return .cancel(readRequest(&frame))
-        case .reject:
-            try expect(13)
-            return .reject(readRequest(&frame))
-        case .port:
-            try expect(3)
-            return .port(frame.readInteger(as: UInt16.self) ?? 0)
+        case .request: return .request(readRequest(&frame))
+        case .cancel: return .cancel(readRequest(&frame))
+        case .reject: return .reject(readRequest(&frame))
+        case .port: return .port(frame.readInteger(as: UInt16.self) ?? 0)
         case .piece:
             guard length >= 9 else { throw PeerWireError(.malformedMessage, "piece length \(length)") }
             let piece = frame.readInteger(as: UInt32.self) ?? 0

@@ -88,7 +88,11 @@ struct IPMISessionMachine: Sendable {
     private var pendingCapabilities: [UInt8]?
     /// Whether the session needs Set Session Privilege Level before the command (Operator or Administrator).
     private let raisePrivilege: Bool
-    private static let tag: UInt8 = 0x00
+    /// The message tag of this handshake attempt, echoed in every answer to it. Each Open Session (a first one, the
+    /// next suite, a restart) takes a new one, so a slow BMC's late answer to an earlier attempt, which an error
+    /// answer does not otherwise name (ipmi_sim's refusal is the tag and status alone), is told apart.
+    private var tag: UInt8 = 0
+    private var attemptsStarted: UInt8 = 0
 
     init(username: String, password: String, privilege: UInt8 = IPMICommand.administrator,
         openSessionPrivilege: UInt8? = nil, raisePrivilege: Bool = true, suites: [IPMICipherSuite] = [.suite3],
@@ -208,9 +212,11 @@ struct IPMISessionMachine: Sendable {
     /// Sends Open Session Request (first time, or again after a lost RAKP 4).
     private mutating func openSession() -> Action {
         state = .awaitingOpenSession
+        tag = attemptsStarted
+        attemptsStarted &+= 1
         rakp3Repeated = false
         let open = RMCPPlusHandshake.OpenSessionRequest(
-            tag: Self.tag, privilege: openSessionPrivilege, consoleSessionID: consoleSessionID, suite: suite)
+            tag: tag, privilege: openSessionPrivilege, consoleSessionID: consoleSessionID, suite: suite)
         let datagram = RMCPPlusPacket.encodePlain(payloadType: .openSessionRequest, payload: open.encoded())
         return remember(pendingCapabilities.map { [$0, datagram] } ?? [datagram])
     }
@@ -219,6 +225,10 @@ struct IPMISessionMachine: Sendable {
         guard let response = try? RMCPPlusHandshake.OpenSessionResponse.decode(payload) else {
             return reject("truncated Open Session Response")
         }
+        guard response.tag == tag else { return reject("Open Session Response to an earlier attempt") }
+        // An error answer may leave the console session ID out (0).
+        guard response.consoleSessionID == consoleSessionID || (response.status != 0 && response.consoleSessionID == 0)
+        else { return reject("Open Session for another session") }
         guard response.status == 0 else {
             guard [0x04, 0x05, 0x10, 0x11].contains(response.status) else {
                 return failStatus("Open Session", response.status)
@@ -238,7 +248,6 @@ struct IPMISessionMachine: Sendable {
             }
             return openSession()
         }
-        guard response.consoleSessionID == consoleSessionID else { return reject("Open Session for another session") }
         let algorithms = suite.algorithms
         guard response.authAlgorithm == algorithms.authentication, response.integrityAlgorithm == algorithms.integrity,
             response.confidentialityAlgorithm == algorithms.confidentiality
@@ -253,7 +262,7 @@ struct IPMISessionMachine: Sendable {
         bmcSessionID = response.bmcSessionID
         state = .awaitingRAKP2
         let rakp1 = RMCPPlusHandshake.RAKP1(
-            tag: Self.tag, bmcSessionID: bmcSessionID, consoleRandom: consoleRandom, role: role, username: username)
+            tag: tag, bmcSessionID: bmcSessionID, consoleRandom: consoleRandom, role: role, username: username)
         return remember([RMCPPlusPacket.encodePlain(payloadType: .rakp1, payload: rakp1.encoded())])
     }
 
@@ -261,6 +270,7 @@ struct IPMISessionMachine: Sendable {
         guard let rakp2 = try? RMCPPlusHandshake.RAKP2.decode(payload, suite: suite) else {
             return reject("truncated RAKP 2")
         }
+        guard rakp2.tag == tag else { return reject("RAKP 2 of an earlier attempt") }
         guard rakp2.status == 0 else { return failStatus("RAKP 2", rakp2.status) }
         guard rakp2.consoleSessionID == consoleSessionID else { return reject("RAKP 2 for another session") }
         let expected = RMCPPlusSessionKeys.rakp2AuthCode(
@@ -277,7 +287,7 @@ struct IPMISessionMachine: Sendable {
             suite: suite)
         state = .awaitingRAKP4
         let rakp3 = RMCPPlusHandshake.RAKP3(
-            tag: Self.tag, status: 0, bmcSessionID: bmcSessionID,
+            tag: tag, status: 0, bmcSessionID: bmcSessionID,
             authCode: RMCPPlusSessionKeys.rakp3AuthCode(
                 userKey: userKey, bmcRandom: bmcRandom, consoleSessionID: consoleSessionID, role: role,
                 username: username, suite: suite))
@@ -288,6 +298,7 @@ struct IPMISessionMachine: Sendable {
         guard let rakp4 = try? RMCPPlusHandshake.RAKP4.decode(payload, suite: suite), let keys else {
             return reject("truncated RAKP 4")
         }
+        guard rakp4.tag == tag else { return reject("RAKP 4 of an earlier attempt") }
         guard rakp4.status == 0 else {
             // The first RAKP 4 was lost and the BMC, which already activated the session, refuses the repeated
             // RAKP 3: start the handshake over with a new session rather than fail.
