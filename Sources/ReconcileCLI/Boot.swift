@@ -145,8 +145,9 @@ struct Boot: AsyncParsableCommand {
 
         @Option(help: ArgumentHelp(
             "The next-server this dnsmasq offers (TFTP): this reconciler's --advertise address.",
-            discussion: "Default: the site's serverAddress."))
-        var advertise: String?
+            discussion: "Read from the environment and the settings file as `apply` reads it; "
+                + "without it, the site's serverAddress."))
+        var advertise: String? = Settings.value("advertise")
 
         @OptionGroup var logging: LoggingOptions
 
