@@ -155,9 +155,9 @@ struct ScaleOutTests {
     }
 
     /// Three reconcilers, each with its own DHCP server on the segment offering itself as the first hop; racks of
-    /// two nodes, rolled out one at a time. The one at serverAddress (s0), whose offer every node took so far, is
-    /// killed while each rack's first install is in flight: the second wave, which boots after, finds no answer there
-    /// and boots through a survivor's first hop; s0's orphaned install finishes through its fallback.
+    /// two nodes, rolled out one at a time. The one at serverAddress (s0), first on the segment's list of DHCP
+    /// servers, is killed while each rack's first install is in flight: the second wave, which boots after, finds no
+    /// answer there and boots through a survivor's first hop; s0's orphaned install finishes through its fallback.
     @Test func killNineOfTheReconcilerAtServerAddressMidWaveNewBootsGoThroughTheOthers() async throws {
         let lab = try await LoopbackLab(nodes: 2, racks: 3, installTimeout: Self.installTimeout, holdInstalls: true)
         let (url, reader) = try await Self.database(shards: 3)
@@ -196,7 +196,7 @@ struct ScaleOutTests {
             leases.first { $0.rack == rack }?.holder.flatMap { Int($0.dropFirst()) }.map(lab.shardBase)
                 == servers[rack]
         }, "\(servers)")
-        // Kill the reconciler at serverAddress, the first hop every node used, and with it its DHCP server.
+        // Kill the reconciler at serverAddress, first on the segment, and with it its DHCP server.
         let victimLease = try #require(leases.first { $0.holder == "s0" })
         processes[0].signal(SIGKILL)
         _ = await processes[0].wait(timeout: 10)
