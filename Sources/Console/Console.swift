@@ -146,9 +146,10 @@ public struct Console: Sendable {
                 var phases: [NodeActivity.Phase: Int] = [:]
                 for node in snapshot.desired.nodes { phases[snapshot.activity(node.name).phase, default: 0] += 1 }
                 let body = metrics.scrape(phases: phases, suspendedRacks: snapshot.suspensions.count,
-                                          holders: snapshot.holders.map { holders in
+                                          leases: snapshot.holders.map { holders in
                                               Dictionary(uniqueKeysWithValues: snapshot.rackNames.map {
-                                                  ($0, holders[$0] ?? "")
+                                                  ($0, ConsoleMetrics.LeaseLabels(
+                                                      holder: holders[$0] ?? "", server: snapshot.servers?[$0] ?? ""))
                                               })
                                           })
                 return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

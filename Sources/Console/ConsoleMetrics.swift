@@ -62,33 +62,42 @@ public final class ConsoleMetrics: Sendable {
                              helpText: "Racks suspended by an operator")
     }
 
-    /// `rackswarm_rack_lease{rack,holder} 1`: which reconciler holds each rack (holder "" while nobody does).
+    /// `rackswarm_rack_lease{rack,holder,server} 1`: which reconciler holds each rack and the address it serves the
+    /// rack's nodes at (both "" while nobody holds it).
     static var rackLease: MetricNameDescriptor {
         MetricNameDescriptor(namespace: "rackswarm", subsystem: "rack", metricName: "lease", unitName: "",
                              helpText: "Which reconciler holds each rack's lease (shared PostgreSQL store)")
     }
 
+    /// One rack-lease series' labels but the rack: its holder and the holder's advertised address.
+    struct LeaseLabels: Sendable, Hashable {
+        var holder: String
+        var server: String
+    }
+
     /// The rack-lease series of the last scrape, so that a rack that changed hands loses its old series.
-    private let leaseSeries = Mutex<[String: String]>([:])
+    private let leaseSeries = Mutex<[String: LeaseLabels]>([:])
 
     private init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
     }
 
     /// Sets the per-phase node gauges, the suspended-rack gauge and, on a shared store, one rack-lease series per
-    /// rack (`holders`: rack to holder), then renders the text exposition format.
-    func scrape(phases: [NodeActivity.Phase: Int], suspendedRacks: Int, holders: [String: String]? = nil) -> String {
-        if let holders {
+    /// rack (`leases`: rack to holder and address), then renders the text exposition format.
+    func scrape(phases: [NodeActivity.Phase: Int], suspendedRacks: Int, leases: [String: LeaseLabels]? = nil)
+        -> String
+    {
+        if let leases {
+            func gauge(_ rack: String, _ labels: LeaseLabels) -> Prometheus.Gauge {
+                registry.makeGauge(descriptor: Self.rackLease,
+                                   labels: [("rack", rack), ("holder", labels.holder), ("server", labels.server)])
+            }
             leaseSeries.withLock { previous in
-                for (rack, holder) in previous where holders[rack] != holder {
-                    registry.unregisterGauge(registry.makeGauge(
-                        descriptor: Self.rackLease, labels: [("rack", rack), ("holder", holder)]))
+                for (rack, labels) in previous where leases[rack] != labels {
+                    registry.unregisterGauge(gauge(rack, labels))
                 }
-                for (rack, holder) in holders {
-                    registry.makeGauge(descriptor: Self.rackLease, labels: [("rack", rack), ("holder", holder)])
-                        .set(Double(1))
-                }
-                previous = holders
+                for (rack, labels) in leases { gauge(rack, labels).set(Double(1)) }
+                previous = leases
             }
         }
         for phase in NodeActivity.Phase.allCases {

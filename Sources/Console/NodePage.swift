@@ -110,6 +110,7 @@ struct NodeView: Sendable, Codable {
                      + "\(Units.percent(progress.report.percent)), \(Units.bytes(progress.report.downloaded)) "
                      + "down (\(Units.bytes(progress.report.fromSeed)) from the seed), "
                      + "\(Units.bytes(progress.report.uploaded)) up, at \(Units.time(progress.updatedAt))"
+                     + (progress.receivedBy.map { ", received by reconciler \($0)" } ?? "")
                      + (progress.report.error.map { "; error: \($0)" } ?? ""))
             } ?? text("none")),
             ("hardware", hardware.map { record in

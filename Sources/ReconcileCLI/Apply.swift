@@ -69,7 +69,7 @@ struct Apply: AsyncParsableCommand {
     @Option(help: """
         The host nodes reach this reconciler at (boot files, tracker, reports, seed; the site's httpPort): the boot \
         entries it writes name it. Default: the site's serverAddress. Several reconcilers on one PostgreSQL each \
-        need their own.
+        need their own, and each host's dnsmasq offers it as next-server (`boot dnsmasq-config --advertise`).
         """)
     var advertise: String? = Settings.value("advertise")
 

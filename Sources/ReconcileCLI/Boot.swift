@@ -132,18 +132,37 @@ struct Boot: AsyncParsableCommand {
 
     struct DnsmasqConfig: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "dnsmasq-config", abstract: "Print the dnsmasq main configuration for the site.")
+            commandName: "dnsmasq-config", abstract: "Print the dnsmasq main configuration for the site.",
+            discussion: """
+                With several reconcilers, each host runs its own dnsmasq from this file with --advertise set to \
+                that reconciler's own address: every DHCP server on the segment holds the same reservations and \
+                offers itself as next-server, so a node boots through whichever answers first (docs/scale-out.md).
+                """)
 
         @OptionGroup var source: SourceOptions
 
         @OptionGroup var dnsmasqHosts: DnsmasqHostsOption
+
+        @Option(help: ArgumentHelp(
+            "The next-server this dnsmasq offers (TFTP): this reconciler's --advertise address.",
+            discussion: "Read from the environment and the settings file as `apply` reads it; "
+                + "without it, the site's serverAddress."))
+        var advertise: String? = Settings.value("advertise")
 
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
             let desired = try Boot.load(source)
             let hosts = dnsmasqHosts.file(for: desired.site)
-            print(DnsmasqConfiguration.main(DnsmasqSettings(site: desired.site, hostsFile: hosts)), terminator: "")
+            var settings = DnsmasqSettings(site: desired.site, hostsFile: hosts)
+            if let advertise {
+                guard IPv4Address(advertise) != nil else {
+                    throw ValidationError("--advertise for dnsmasq wants an IPv4 address (DHCP's next-server), "
+                                          + "got '\(advertise)'")
+                }
+                settings.serverAddress = advertise
+            }
+            print(DnsmasqConfiguration.main(settings), terminator: "")
         }
     }
 

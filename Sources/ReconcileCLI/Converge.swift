@@ -69,7 +69,7 @@ struct Convergence {
         let bootDriver = FileBootDriver(tftpRoot: site.boot.tftpRoot, httpRoot: site.boot.httpRoot, server: served,
                                         tokens: InstallTokenMinter(siteKey: key), logger: logger)
         try await bootDriver.writeSiteFiles()
-        let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger)
+        let desk = InstallDesk(desired: desired, store: store, boot: bootDriver, logger: logger, receiver: shard)
         let siteRetention = LatestRetention(desired.site.store.retention)
         let server = "\(served.host):\(served.httpPort)"
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(

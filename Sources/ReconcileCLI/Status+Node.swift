@@ -54,6 +54,7 @@ struct NodeDescription: Codable {
                                             report.percent, report.downloaded, report.fromSeed, report.uploaded))
             if let error = report.error { out += row("  Error", error) }
             out += row("  Updated", Self.time(install.updatedAt))
+            if let receiver = install.receivedBy { out += row("  Received by", receiver) }
         } else {
             out += " none\n"
         }

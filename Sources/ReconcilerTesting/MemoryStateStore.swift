@@ -63,10 +63,14 @@ public actor MemoryStateStore: StateStore {
     }
 
     public func recordInstall(_ report: InstallReport, for node: String, at time: Date) {
+        recordInstall(report, for: node, at: time, receivedBy: nil)
+    }
+
+    public func recordInstall(_ report: InstallReport, for node: String, at time: Date, receivedBy: String?) {
         var report = report
         if let inventory = report.hardware { hardware[node] = HardwareRecord(inventory: inventory, updatedAt: time) }
         report.hardware = nil
-        installs[node] = InstallProgress(report: report, updatedAt: time)
+        installs[node] = InstallProgress(report: report, updatedAt: time, receivedBy: receivedBy)
         samples.removeAll { $0.at < time.addingTimeInterval(-installSampleRetention) }
         samples.append(InstallSample(node: node, image: report.image, at: time, downloaded: report.downloaded,
                                      uploaded: report.uploaded, fromSeed: report.fromSeed))

@@ -46,4 +46,32 @@ struct DnsmasqConfigurationTests {
         #expect(text.contains("filename \"undionly.kpxe\""))
         #expect(text.contains("next-server 10.77.0.1;"))
     }
+
+    /// Several reconcilers: each host's dnsmasq offers that reconciler (`--advertise`) as next-server for every
+    /// boot file, with the same reservations; a dnsmasq of each passes `dnsmasq --test`. The default stays the
+    /// site's serverAddress, and a next-server that is no IPv4 address is refused.
+    @Test func eachReconcilersDnsmasqOffersItselfAsNextServer() async throws {
+        let dnsmasq = try #require(tool("dnsmasq"), "dnsmasq is not installed (boot.apt)")
+        let binary = packageRoot + "/.build/debug/reconcile"
+        let directory = try TemporaryDirectory()
+        let site = packageRoot + "/examples/datacenter"
+        let base = ["boot", "dnsmasq-config", "--repo", site, "--dnsmasq-hosts", directory.path + "/hosts"]
+        let plain = await runTool(binary, base)
+        #expect(plain.succeeded, "\(plain.output)")
+        #expect(plain.output.contains("dhcp-boot=tag:ipxe,rackswarm.ipxe,,10.77.0.1\n"), "\(plain.output)")
+        for address in ["10.77.0.2", "10.77.0.3"] {
+            let own = await runTool(binary, base + ["--advertise", address])
+            #expect(own.succeeded, "\(own.output)")
+            let boots = own.output.split(separator: "\n").filter { $0.hasPrefix("dhcp-boot=") }
+            #expect(boots.count == 3 && boots.allSatisfy { $0.hasSuffix(",,\(address)") }, "\(own.output)")
+            #expect(own.output.replacingOccurrences(of: ",,\(address)\n", with: ",,10.77.0.1\n") == plain.output,
+                    "only the next-server differs")
+            try directory.write("dnsmasq-\(address).conf", Data(own.output.utf8))
+            let checked = await runTool(dnsmasq, ["--test", "-C", directory.path + "/dnsmasq-\(address).conf"],
+                                        timeout: .seconds(10))
+            #expect(checked.succeeded && checked.output.contains("syntax check OK"), "\(checked.output)")
+        }
+        let refused = await runTool(binary, base + ["--advertise", "boot.example.net"])
+        #expect(!refused.succeeded && refused.output.contains("IPv4 address"), "\(refused.output)")
+    }
 }

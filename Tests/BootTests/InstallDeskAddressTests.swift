@@ -42,7 +42,8 @@ struct InstallDeskAddressTests {
                                     logger: Logger(label: "test.boot"))
             try await driver.write(entry)
             token = try #require(try await driver.installToken(node: "r1n1"))
-            desk = InstallDesk(desired: desired, store: store, boot: driver, logger: Logger(label: "test.desk"))
+            desk = InstallDesk(desired: desired, store: store, boot: driver, logger: Logger(label: "test.desk"),
+                               receiver: "room-a-1")
         }
 
         /// Runs the boot server wired to the desk as `reconcile apply` wires it.
@@ -117,6 +118,8 @@ struct InstallDeskAddressTests {
             #expect(await Self.status(url, from: "127.55.0.11", token: world.token, post: rebooting) == 204)
             #expect(try await world.driver.installToken(node: "r1n1") == nil, "the entry left install mode")
             let recorded = try await world.store.installProgress(of: "r1n1")
+            #expect(recorded?.report.phase == .rebooting && recorded?.receivedBy == "room-a-1",
+                    "the store says which reconciler received it: \(recorded as Any)")
             #expect(await Self.status(url, from: "127.55.0.11", token: world.token, post: rebooting) == 204)
             #expect(try await world.store.installProgress(of: "r1n1") == recorded, "the repeat changed nothing")
             // Any other use of the spent token: refused.

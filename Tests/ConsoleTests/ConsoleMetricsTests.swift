@@ -59,7 +59,11 @@ struct ConsoleMetricsTests {
     @Test func rackLeasesShowOnTheSitePageAndInMetrics() async throws {
         actor Holders {
             var value: [String: String] = ["r1": "reconciler-a"]
-            func set(_ value: [String: String]) { self.value = value }
+            var servers: [String: String] = ["r1": "http://10.0.0.2:8080"]
+            func set(_ value: [String: String], servers: [String: String]) {
+                self.value = value
+                self.servers = servers
+            }
         }
         let harness = try await ConsoleHarness.make()
         let holders = Holders()
@@ -67,7 +71,7 @@ struct ConsoleMetricsTests {
         let now = harness.now
         let console = Console(
             source: ClosureConsoleSource(store: harness.store, site: { loaded }, holders: { await holders.value },
-                                         servers: { ["r1": "http://10.0.0.2:8080"] }),
+                                         servers: { await holders.servers }),
             tokens: nil, prefix: "", metrics: .shared, now: { now })
         let app = Application(router: console.router(context: BootRequestContext.self))
         try await app.test(.router) { client in
@@ -81,12 +85,20 @@ struct ConsoleMetricsTests {
             let r1 = try #require(tiles.first { $0["name"] as? String == "r1" })
             #expect(r1["server"] as? String == "http://10.0.0.2:8080" && r1["holder"] as? String == "reconciler-a")
             #expect(tiles.filter { $0["server"] != nil }.count == 1, "only the held rack has an address")
+            // Each rack's series names its holder and the address the holder serves its nodes at.
             let first = try await client.fetch("/metrics").body
-            #expect(Self.value(#"rackswarm_rack_lease{rack="r1",holder="reconciler-a"}"#, in: first) == 1, "\(first)")
-            await holders.set(["r1": "reconciler-b"])
+            let heldByA = #"rackswarm_rack_lease{rack="r1",holder="reconciler-a",server="http://10.0.0.2:8080"}"#
+            #expect(Self.value(heldByA, in: first) == 1, "\(first)")
+            let others = tiles.compactMap { $0["name"] as? String }.filter { $0 != "r1" }
+            #expect(!others.isEmpty && others.allSatisfy {
+                Self.value("rackswarm_rack_lease{rack=\"\($0)\",holder=\"\",server=\"\"}", in: first) == 1
+            }, "an unheld rack has empty labels: \(first)")
+            await holders.set(["r1": "reconciler-b"], servers: ["r1": "http://10.0.0.3:8080"])
             let second = try await client.fetch("/metrics").body
-            #expect(Self.value(#"rackswarm_rack_lease{rack="r1",holder="reconciler-b"}"#, in: second) == 1)
-            #expect(!second.contains(#"holder="reconciler-a""#), "the old holder's series is gone")
+            let heldByB = #"rackswarm_rack_lease{rack="r1",holder="reconciler-b",server="http://10.0.0.3:8080"}"#
+            #expect(Self.value(heldByB, in: second) == 1, "\(second)")
+            #expect(!second.contains(#"holder="reconciler-a""#) && !second.contains("10.0.0.2"),
+                    "the old holder's series is gone")
         }
         // One reconciler on its own store: no lease series, no holder line.
         let plain = try await harness.withClient { try await $0.fetch("/") }

@@ -111,6 +111,7 @@ final class LoopbackLab: @unchecked Sendable {
         }
         // The BMCs first: a port taken since `freePort` picked it gets another one, and the site names the last.
         do {
+            try setDHCPServers(["127.0.0.1:\(httpPort)"])
             for index in nodes.indices {
                 try await startBMC(index, password: wrongPassword.contains(nodes[index].name)
                                    ? "not-the-password" : Self.password)
@@ -131,7 +132,7 @@ final class LoopbackLab: @unchecked Sendable {
             let node = nodes[index]
             let firmware = [
                 packageRoot + "/scripts/lab/loopback-firmware.sh", node.name, node.mac, node.ip,
-                "127.0.0.1:\(httpPort)", node.directory, binaries + "/provision-agent", root + "/site.key",
+                dhcpServers, node.directory, binaries + "/provision-agent", root + "/site.key",
                 "\(agentPort)", "127.0.0.1:\(heartbeatPort)",
             ].map { "'\($0)'" }.joined(separator: " ")
             let started = await runCommand(
@@ -298,6 +299,18 @@ final class LoopbackLab: @unchecked Sendable {
         let process = try startApply(log: log)
         let status = await process.wait(timeout: timeout)
         return (status, process.output)
+    }
+
+    /// The segment's DHCP servers as the nodes' firmware sees them (one `HOST:PORT` a line, read at every boot):
+    /// each stands for a reconciler's own DHCP server, whose offer sends the node to that reconciler's boot server.
+    /// The firmware takes the first that answers, in this order.
+    var dhcpServers: String { root + "/dhcp-servers" }
+
+    /// Puts these DHCP servers on the segment (the default: the one reconciler at the site's serverAddress).
+    func setDHCPServers(_ servers: [String]) throws {
+        let temporary = dhcpServers + ".new"
+        try servers.map { $0 + "\n" }.joined().write(toFile: temporary, atomically: false, encoding: .utf8)
+        guard rename(temporary, dhcpServers) == 0 else { throw LabError("cannot write \(dhcpServers)") }
     }
 
     /// Lets `node`'s held install go on (see `holdInstalls`).

@@ -6,12 +6,15 @@ import Testing
 
 extension LoopbackLab {
     /// Starts reconciler `index` of several on the PostgreSQL store `state`, looping every 3 s. Reconciler 0
-    /// listens at 127.0.0.1, the site's serverAddress, where the nodes' firmware reads its per-MAC script (the first
-    /// hop: a floating next-server in a real site) and heartbeats go; the others listen at 127.X.9.N with seeds,
-    /// heartbeats, consoles and git caches of their own. Each advertises its address (`--advertise`): the entries
-    /// it writes send its racks' nodes there for the kernel, the `.torrent`, the tracker and the reports. Boot
-    /// entries and tokens are files under the site's shared boot roots, and reports land in the shared store.
-    func startShard(_ index: Int, state: String, ttl: String = "6s", log: String) throws -> LabProcess {
+    /// listens at 127.0.0.1, the site's serverAddress, where heartbeats go; the others listen at 127.X.9.N with
+    /// seeds, heartbeats and git caches of their own. Each advertises its address (`--advertise`): the entries it
+    /// writes send its racks' nodes there for the kernel, the `.torrent`, the tracker and the reports, and its DHCP
+    /// server (`dhcpServer`, when the test puts it on the segment) offers it as the first hop. Boot entries and
+    /// tokens are files under the site's shared boot roots, and reports land in the shared store. `console` is its
+    /// console's port (default: the lab's for reconciler 0, a free one for the others).
+    func startShard(_ index: Int, state: String, ttl: String = "6s", console: Int? = nil, log: String) throws
+        -> LabProcess
+    {
         let listen = shardHost(index)
         let arguments = [
             "apply", "--repo", "file://" + repo, "--path", "site", "--cache", root + "/cache-\(index)",
@@ -19,7 +22,7 @@ extension LoopbackLab {
             "--listen", listen, "--advertise", listen, "--seed-port", "\(index == 0 ? seedPort : try freePort())",
             "--backoff", "1s", "--attempts", "3", "--yes",
             "--heartbeat-listen", "\(listen):\(index == 0 ? heartbeatPort : try freePort())",
-            "--console-listen", "127.0.0.1:\(index == 0 ? consolePort : try freePort())",
+            "--console-listen", "127.0.0.1:\(try console ?? (index == 0 ? consolePort : freePort()))",
         ]
         return try LabProcess(binaries + "/reconcile", arguments,
                               environment: ["RACKSWARM_LAB_BMC_PASSWORD": Self.password], outputFile: root + "/" + log)
@@ -30,6 +33,9 @@ extension LoopbackLab {
 
     /// The HTTP base reconciler `index` advertises, as its membership row and its entries carry it.
     func shardBase(_ index: Int) -> String { "http://\(shardHost(index)):\(httpPort)" }
+
+    /// Reconciler `index`'s DHCP server as the firmware asks it (`setDHCPServers`): its own address, next-server.
+    func dhcpServer(_ index: Int) -> String { "\(shardHost(index)):\(httpPort)" }
 
     /// The node's per-MAC iPXE script in the shared HTTP root.
     func bootScript(_ node: LabNode) -> String {
@@ -45,18 +51,14 @@ extension LoopbackLab {
             && script.contains("rackswarm.fallback=\(fallbacks.joined(separator: ",")) ")
     }
 
-    /// Lines of a reconciler's log saying it recorded the node's report of `phase`.
-    static func recorded(_ log: String, node: String, phase: String) -> Bool {
-        log.split(separator: "\n").contains {
-            $0.contains("install report") && $0.contains("node=\(node) ") && $0.contains("phase=\(phase)")
-        }
-    }
-
     /// Power-ons the node's BMC ran.
     func powerOns(_ node: LabNode) -> Int { bmcLog(node).components(separatedBy: "power 1").count - 1 }
 
     /// True once every node's install environment is running (held in its post actions).
-    var everyInstallInFlight: Bool { nodes.allSatisfy { console($0).contains("install kernel with") } }
+    var everyInstallInFlight: Bool { nodes.allSatisfy(installStarted) }
+
+    /// True once the node's install environment runs.
+    func installStarted(_ node: LabNode) -> Bool { console(node).contains("install kernel with") }
 }
 
 /// Several real `reconcile apply` processes on one real PostgreSQL, driving the loopback lab (real ipmi_sim BMCs,
@@ -65,14 +67,14 @@ extension LoopbackLab {
 /// checked from the shared journal and from the BMCs' own logs.
 @Suite(.serialized)
 struct ScaleOutTests {
-    /// A fresh database with `shards` registered as alive for 30 s, as if they had been running: each one's first
+    /// A fresh database with `shards` registered as alive for 60 s, as if they had been running: each one's first
     /// pass then takes an even share rather than the first to start taking every rack.
     static func database(shards: Int) async throws -> (url: String, reader: PostgresStateStore) {
         let url = try await PostgresServer.shared.newDatabase()
         let location = try PostgresLocation(parsing: url)
         for index in 0..<shards {
             let store = try await PostgresStateStore.connect(location, shard: "s\(index)")
-            _ = try await store.heartbeat(address: nil, ttl: .seconds(30))
+            _ = try await store.heartbeat(address: nil, ttl: .seconds(60))
             store.close()
         }
         return (url, try await PostgresStateStore.connect(location))
@@ -84,8 +86,16 @@ struct ScaleOutTests {
     /// the install then waits out its timeout and the retry powers the node on a second time (the intermittent
     /// double power-on of session 5).
     static func nodesCanBoot(_ lab: LoopbackLab, _ reader: PostgresStateStore) async throws -> Bool {
+        try await areMembers([0], lab, reader)
+    }
+
+    /// Waits until each of `shards` is a member with its address: its boot server answers.
+    static func areMembers(_ shards: [Int], _ lab: LoopbackLab, _ reader: PostgresStateStore) async throws -> Bool {
         try await eventually(60) {
-            try await reader.members().contains { $0.shard == "s0" && $0.address == lab.shardBase(0) }
+            let members = try await reader.members()
+            return shards.allSatisfy { index in
+                members.contains { $0.shard == "s\(index)" && $0.address == lab.shardBase(index) }
+            }
         }
     }
 
@@ -144,38 +154,58 @@ struct ScaleOutTests {
         processes.enumerated().map { "== s\($0.offset)\n\($0.element.output.suffix(6000))" }.joined(separator: "\n")
     }
 
-    @Test func killNineOfOneOfThreeMidWaveTheOthersTakeItsRacksAndRepeatNothing() async throws {
-        let lab = try await LoopbackLab(nodes: 1, racks: 3, installTimeout: Self.installTimeout, holdInstalls: true)
+    /// Three reconcilers, each with its own DHCP server on the segment offering itself as the first hop; racks of
+    /// two nodes, rolled out one at a time. The one at serverAddress (s0), first on the segment's list of DHCP
+    /// servers, is killed while each rack's first install is in flight: the second wave, which boots after, finds no
+    /// answer there and boots through a survivor's first hop; s0's orphaned install finishes through its fallback.
+    @Test func killNineOfTheReconcilerAtServerAddressMidWaveNewBootsGoThroughTheOthers() async throws {
+        let lab = try await LoopbackLab(nodes: 2, racks: 3, installTimeout: Self.installTimeout, holdInstalls: true)
         let (url, reader) = try await Self.database(shards: 3)
+        // Every reconciler's DHCP server is on the segment, s0's first: the firmware takes the first that answers.
+        try lab.setDHCPServers((0..<3).map(lab.dhcpServer))
+        let consoles = [lab.consolePort, try freePort(), try freePort()]
         var processes: [LabProcess] = []
         defer {
             for process in processes { process.signal(SIGKILL) }
             reader.close()
             lab.tearDown()
         }
-        processes.append(try lab.startShard(0, state: url, log: "s0.log"))
-        #expect(try await Self.nodesCanBoot(lab, reader), "\(Self.logs(processes))")
-        for index in 1..<3 { processes.append(try lab.startShard(index, state: url, log: "s\(index).log")) }
-        // Every install is in flight (held in its post actions), each rack held by a different reconciler.
-        let inFlight = try await Self.eventually(180) { lab.everyInstallInFlight }
+        // s1 and s2 first, then s0 once both serve: s0 writes its rack's entries with both as fallbacks (an install
+        // keeps the list it booted with), and the others' nodes boot with s0 not yet answering.
+        for index in 1..<3 {
+            processes.append(try lab.startShard(index, state: url, console: consoles[index], log: "s\(index).log"))
+        }
+        #expect(try await Self.areMembers([1, 2], lab, reader), "\(processes.map { $0.output.suffix(6000) })")
+        processes.insert(try lab.startShard(0, state: url, console: consoles[0], log: "s0.log"), at: 0)
+        #expect(try await Self.areMembers([0], lab, reader), "\(Self.logs(processes))")
+        // Each rack's first install is in flight (held in its post actions), each rack held by another reconciler.
+        var firstWave: [LoopbackLab.LabNode] = []
+        let inFlight = try await Self.eventually(180) {
+            firstWave = lab.racks.compactMap { rack in lab.nodes.first { $0.rack == rack && lab.installStarted($0) } }
+            return firstWave.count == lab.racks.count
+        }
         #expect(inFlight, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
+        let secondWave = lab.nodes.filter { node in !firstWave.contains { $0.name == node.name } }
         let leases = try await reader.rackLeases()
         #expect(Set(leases.compactMap(\.holder)) == ["s0", "s1", "s2"], "\(leases)")
         // Each node booted from its rack's holder: its script (which the firmware ran) names the holder.
-        #expect(try await Self.entriesNameTheirHolders(lab, reader, shards: [0, 1, 2]),
-                "\(lab.nodes.map { lab.bootScript($0) })")
+        #expect(try await Self.entriesNameTheirHolders(lab, reader, shards: [0, 1, 2], nodes: firstWave),
+                "\(firstWave.map { lab.bootScript($0) })")
         let servers = try await reader.rackServers()
         #expect(lab.racks.allSatisfy { rack in
             leases.first { $0.rack == rack }?.holder.flatMap { Int($0.dropFirst()) }.map(lab.shardBase)
                 == servers[rack]
         }, "\(servers)")
-        // Kill a reconciler other than the one the nodes talk to, holding a rack whose install is running.
-        let victimLease = try #require(leases.first { $0.holder != "s0" })
-        let victim = try #require(Int(victimLease.holder?.dropFirst() ?? ""))
-        processes[victim].signal(SIGKILL)
-        _ = await processes[victim].wait(timeout: 10)
+        // Kill the reconciler at serverAddress, first on the segment, and with it its DHCP server.
+        let victimLease = try #require(leases.first { $0.holder == "s0" })
+        processes[0].signal(SIGKILL)
+        _ = await processes[0].wait(timeout: 10)
         let killed = Date()
-        let orphan = try #require(lab.nodes.first { $0.rack == victimLease.rack })
+        // The second wave waits for the first: nothing of it has powered on yet.
+        #expect(secondWave.allSatisfy { lab.powerOns($0) == 0 }, "\(lab.diagnostics(tail: 20))")
+        let orphan = try #require(firstWave.first { $0.rack == victimLease.rack })
+        #expect(lab.console(orphan).contains("firmware: boot entry from \(lab.dhcpServer(0))"),
+                "s0's node took s0's offer, the first on the segment: \(lab.console(orphan))")
         for node in lab.nodes where node.name != orphan.name { try lab.release(node) }
 
         // The survivors take the rack once the lease lapsed (6 s) and at their next renewal.
@@ -190,7 +220,7 @@ struct ScaleOutTests {
         #expect((takenAfter ?? 99) < 30, "taken \(takenAfter ?? -1) s after the kill; lease TTL 6 s")
         // The taker rewrote the victim's rack's entries to name it, the install's token kept; the taker's own
         // boot server serves them, and the .torrent and tracker they name.
-        let survivors = [0, 1, 2].filter { $0 != victim }
+        let survivors = [1, 2]
         #expect(try await Self.entriesNameTheirHolders(lab, reader, shards: survivors, nodes: [orphan]),
                 "\(lab.bootScript(orphan))\n\(Self.logs(processes))")
         let taker = try #require(try await reader.rackHolders()[victimLease.rack].flatMap { Int($0.dropFirst()) })
@@ -206,33 +236,45 @@ struct ScaleOutTests {
             try await reader.nodeRecords().values.filter { $0.status.phase == .ready }.count == lab.nodes.count
         }
         #expect(converged, "\(lab.diagnostics(tail: 40))\n\(Self.logs(processes))")
-        // The victim's node, whose install was in flight, took its last reports to a survivor (its entry's
-        // fallback): a survivor recorded its rebooting report, and its installer says it moved.
-        #expect(survivors.contains {
-                    LoopbackLab.recorded(processes[$0].output, node: orphan.name, phase: "rebooting")
-                },
-                "\(Self.logs(processes))")
-        #expect(!LoopbackLab.recorded(processes[victim].output, node: orphan.name, phase: "rebooting"))
+        // The orphan took its last reports to a survivor (its entry's fallback), which recorded them: the store
+        // says who received each node's latest report. Every other node reported to a survivor too.
+        let reports = try await reader.installProgress()
+        let survivorNames = Set(survivors.map { "s\($0)" })
+        #expect(reports[orphan.name]?.report.phase == .rebooting
+                    && survivorNames.contains(reports[orphan.name]?.receivedBy ?? ""), "\(reports[orphan.name] as Any)")
         #expect(lab.console(orphan).contains("reporting to the next reconciler"), "\(lab.console(orphan))")
-        // Any reconciler's console and /metrics show the whole site and who holds which rack: s0's, which holds
-        // one rack (or two), shows all three.
+        for node in lab.nodes {
+            #expect(survivorNames.contains(reports[node.name]?.receivedBy ?? ""),
+                    "\(node.name): \(reports[node.name] as Any)")
+        }
+        // The first hop: every node that booted after the kill found no answer at s0's address and took a
+        // survivor's offer, whose boot server handed it its rack's entry.
+        for node in secondWave {
+            let console = lab.console(node)
+            #expect(console.contains("firmware: no answer from \(lab.dhcpServer(0))")
+                        && survivors.contains { console.contains("firmware: boot entry from \(lab.dhcpServer($0))") }
+                        && console.contains("install kernel with"), "\(node.name): \(console)")
+        }
+        // Any reconciler's console and /metrics show the whole site, who holds which rack and where it serves
+        // them: a survivor's, which holds one rack (or two), shows all three.
         let holders = try await reader.rackHolders()
-        #expect(Set(holders.keys) == Set(lab.racks) && !holders.values.contains("s\(victim)"), "\(holders)")
-        let metrics = await runCommand("/usr/bin/curl", ["-sf", lab.consoleBase + "/metrics"]).output
-        let page = await runCommand("/usr/bin/curl", ["-sf", lab.consoleBase + "/console"]).output
+        #expect(Set(holders.keys) == Set(lab.racks) && !holders.values.contains("s0"), "\(holders)")
+        let base = "http://127.0.0.1:\(consoles[survivors[0]])"
+        let metrics = await runCommand("/usr/bin/curl", ["-sf", base + "/metrics"]).output
+        let page = await runCommand("/usr/bin/curl", ["-sf", base + "/console"]).output
         for (rack, holder) in holders {
-            #expect(metrics.contains("rackswarm_rack_lease{rack=\"\(rack)\",holder=\"\(holder)\"} 1"), "\(metrics)")
-            // The page also says where the holder serves the rack's nodes.
-            let base = lab.shardBase(Int(holder.dropFirst()) ?? -1)
-            #expect(page.contains("held by reconciler \(holder) at \(base)"), "\(rack)")
+            let server = lab.shardBase(Int(holder.dropFirst()) ?? -1)
+            let series = "rackswarm_rack_lease{rack=\"\(rack)\",holder=\"\(holder)\",server=\"\(server)\"} 1"
+            #expect(metrics.contains(series), "\(metrics)")
+            #expect(page.contains("held by reconciler \(holder) at \(server)"), "\(rack)")
         }
         #expect(lab.nodes.allSatisfy { page.contains("data-node=\"\($0.name)\"") }, "every node, whoever holds it")
-        for (index, process) in processes.enumerated() where index != victim {
+        for process in processes.dropFirst() {
             process.signal(SIGTERM)
             _ = await process.wait(timeout: 60)
         }
         try await Self.expectConvergedOnce(lab, reader, logs: Self.logs(processes))
-        print("scale-out: rack \(victimLease.rack) of s\(victim) taken \(takenAfter ?? -1) s after kill -9")
+        print("scale-out: rack \(victimLease.rack) of s0 taken \(takenAfter ?? -1) s after kill -9")
     }
 
     @Test func aReconcilerCutOffFromPostgreSQLStopsActingAndAnotherTakesItsRacks() async throws {
@@ -272,8 +314,9 @@ struct ScaleOutTests {
         // Its rack's install reported to it first (its entry names it); it could not record the reports, so the
         // installer took them to s0, its fallback.
         let cutNode = try #require(lab.nodes.first { $0.rack == cutRack.rack })
-        #expect(LoopbackLab.recorded(processes[0].output, node: cutNode.name, phase: "rebooting"),
-                "\(Self.logs(processes))")
+        let cutReport = try await reader.installProgress(of: cutNode.name)
+        #expect(cutReport?.report.phase == .rebooting && cutReport?.receivedBy == "s0",
+                "\(cutReport as Any)\n\(Self.logs(processes))")
         #expect(lab.console(cutNode).contains("trying the next reconciler")
                 || lab.console(cutNode).contains("reporting to the next reconciler"), "\(lab.console(cutNode))")
         for process in processes {

@@ -114,12 +114,13 @@ struct OperatorCommandLineTests {
             cpus: 4, memoryBytes: 8 << 30, disks: [.init(name: "sda", bytes: 480 << 30, model: "SSD", serial: "S1")],
             nics: [.init(name: "eth0", mac: "52:54:00:77:01:01", link: "up", speedMbps: 1000)])
         try await store.recordInstall(InstallReport(phase: .booted, image: "debian-12@12.15", hardware: inventory),
-                                      for: "r1n1", at: Date())
+                                      for: "r1n1", at: Date(), receivedBy: "room-a-1")
         let (status, stdout, stderr) = try await runProcess(ValidateCommandTests.binary,
                                                       ["status", "r1n1", "--repo", site, "--state", state])
         #expect(status == 0, "\(stderr)")
         for line in ["Name:           r1n1", "Rack:           r1", "Phase:          failed",
-                     "Last error:     BMC said no", "  Phase:        booted", "Hardware:\n  4 CPUs, 8.0 GiB memory\n"
+                     "Last error:     BMC said no", "  Phase:        booted", "  Received by:  room-a-1\n",
+                     "Hardware:\n  4 CPUs, 8.0 GiB memory\n"
                         + "  disk sda 480.0 GiB SSD serial S1\n  nic eth0 52:54:00:77:01:01 up 1000 Mb/s\n",
                      "Journal (newest \(actions.count) of "
                         + "\(actions.count)):"] {
@@ -130,6 +131,7 @@ struct OperatorCommandLineTests {
                                   ["status", "r1n1", "--repo", site, "--state", state, "-o", "json"])
         let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(document["lastError"] as? String == "BMC said no")
+        #expect((document["install"] as? [String: Any])?["receivedBy"] as? String == "room-a-1")
         let hardware = try #require(document["hardware"] as? [String: Any])
         #expect((hardware["inventory"] as? [String: Any])?["cpus"] as? Int == 4)
         #expect((document["journal"] as? [Any])?.count == actions.count)

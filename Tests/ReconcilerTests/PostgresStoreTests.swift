@@ -97,7 +97,7 @@ struct StoreMigrateCommandTests {
         try await sqlite.journalFinished(ids[0], at: t0.addingTimeInterval(2))
         try await sqlite.journalFailed(ids[2], error: "no BMC", at: t0.addingTimeInterval(3))
         try await sqlite.recordInstall(InstallReport(phase: .downloading, image: "os@1", percent: 12.5,
-                                                     downloaded: 1 << 34), for: "n2", at: t0)
+                                                     downloaded: 1 << 34), for: "n2", at: t0, receivedBy: "room-a-1")
         let inventory = HardwareInventory(cpus: 4, cpuModel: "lab", memoryBytes: 8 << 30,
                                           disks: [.init(name: "sda", bytes: 1 << 40, serial: "n1-disk")],
                                           nics: [.init(name: "eth0", mac: "52:54:00:00:00:01", link: "up")])
@@ -116,6 +116,8 @@ struct StoreMigrateCommandTests {
         let postgres = try await PostgresStateStore.connect(try PostgresLocation(parsing: url))
         defer { postgres.close() }
         #expect(original.hardware["n1"]?.inventory == inventory, "the inventory table is part of the copy")
+        #expect(original.installs["n2"]?.receivedBy == "room-a-1" && original.installs["n1"]?.receivedBy == nil,
+                "who received each report is part of the copy")
         #expect(try await StoreSnapshot.read(from: postgres) == original)
         // New entries continue after the copied ids.
         #expect(try await postgres.journalPlanned([actions[0]], commit: "c2", at: Date()) == [ids[2] + 1])

@@ -33,11 +33,16 @@ struct StateStoreTests {
             let downloading = InstallReport(phase: .downloading, image: "os@1", percent: 42.5, downloaded: 425,
                                             uploaded: 17, fromSeed: 100, uploadStartedAtPercent: 4)
             try await store.recordInstall(downloading, for: "n1", at: Date(timeIntervalSince1970: 12))
+            // Which reconciler received a report is kept with it (the latest report's).
+            try await store.recordInstall(InstallReport(phase: .booted, image: "os@1"), for: "n2",
+                                          at: Date(timeIntervalSince1970: 11), receivedBy: "s0")
             try await store.recordInstall(InstallReport(phase: .failed, image: "os@1", error: "sha256 mismatch"),
-                                          for: "n2", at: Date(timeIntervalSince1970: 13))
+                                          for: "n2", at: Date(timeIntervalSince1970: 13), receivedBy: "s1")
             let progress = try await store.installProgress()
             #expect(progress["n1"] == InstallProgress(report: downloading, updatedAt: Date(timeIntervalSince1970: 12)))
-            #expect(progress["n2"]?.report.error == "sha256 mismatch")
+            #expect(progress["n1"]?.receivedBy == nil, "not told")
+            #expect(progress["n2"]?.report.error == "sha256 mismatch" && progress["n2"]?.receivedBy == "s1")
+            #expect(try await store.nodeOverviews()["n2"]?.install?.receivedBy == "s1")
             #expect(progress.count == 2)
             #expect(try await store.installProgress(of: "n1") == progress["n1"])
             #expect(try await store.installProgress(of: "n3") == nil)

@@ -1,23 +1,52 @@
 #!/bin/sh
 # A lab node's firmware on the loopback network: what PXE and iPXE do at power on, without DHCP and TFTP (the
-# namespace lab, scripts/lab/vdc.py, has those). It reads the node's per-MAC iPXE entry from the reconciler:
-# an install entry fetches the kernel and initrd, then runs the install environment (`provision-agent install`)
-# with the entry's kernel arguments; after the install's reboot, or for a local-boot entry, the node "boots from
-# disk": it runs `provision-agent serve` for its services. A failed install stays in the install environment,
-# as on real hardware, until the BMC cycles the node.
+# namespace lab, scripts/lab/vdc.py, has those). It reads the node's per-MAC iPXE entry from the reconciler whose
+# DHCP offer it took: an install entry fetches the kernel and initrd, then runs the install environment
+# (`provision-agent install`) with the entry's kernel arguments; after the install's reboot, or for a local-boot
+# entry, the node "boots from disk": it runs `provision-agent serve` for its services. A failed install stays in
+# the install environment, as on real hardware, until the BMC cycles the node.
 #
-# Usage: loopback-firmware.sh NODE MAC IP SERVER:PORT NODE_DIR PROVISION_AGENT SITE_KEY AGENT_PORT [HEARTBEATS]
+# Usage: loopback-firmware.sh NODE MAC IP SERVERS NODE_DIR PROVISION_AGENT SITE_KEY AGENT_PORT [HEARTBEATS]
+# SERVERS is the segment's DHCP servers: one HOST:PORT, or a file (an absolute path) listing one HOST:PORT a line,
+# read at every boot. Each stands for a reconciler's DHCP server whose next-server is itself (docs/scale-out.md,
+# "The first hop"): every reservation is the same on all of them, and the client takes the first offer that
+# comes. Here the firmware asks them in the file's order; one that does not answer at all (its host is down) made
+# no offer, and the next one's is taken. A server that answers without an entry for the node is an offer with no
+# boot entry, as before.
 # (HEARTBEATS: HOST:PORT where the agent sends its heartbeats.)
 # NODE_DIR holds disk (the node's disk), root/ (its installed system), agent/ and console.log. A file
 # NODE_DIR/hang-once makes the next install environment hang without reporting (then the file is removed).
 set -u
-node=$1 mac=$2 ip=$3 server=$4 dir=$5 agent=$6 key=$7 port=$8 heartbeats=${9:-}
+node=$1 mac=$2 ip=$3 servers=$4 dir=$5 agent=$6 key=$7 port=$8 heartbeats=${9:-}
 pxe="01-$(printf '%s' "$mac" | tr ':A-F' '-a-f')"
 mkdir -p "$dir/root" "$dir/agent"
 exec >> "$dir/console.log" 2>&1
 echo "firmware: $node powered on"
+
+# Prints the node's per-MAC script from the first DHCP server that answers (exit 22: it answered, no entry).
+first_offer() {
+    case "$servers" in
+    /*) list=$(cat "$servers" 2>/dev/null) ;;
+    *) list=$servers ;;
+    esac
+    for server in $list; do
+        script=$(curl -sf --connect-timeout 2 --max-time 5 "http://$server/ipxe/$pxe")
+        status=$?
+        case $status in
+        0)
+            echo "firmware: boot entry from $server" >&2
+            printf '%s\n' "$script"
+            return 0
+            ;;
+        22) return 22 ;;
+        *) echo "firmware: no answer from $server" >&2 ;;
+        esac
+    done
+    return 1
+}
+
 while :; do
-    script=$(curl -sf --max-time 5 "http://$server/ipxe/$pxe") || { echo "firmware: no boot entry"; break; }
+    script=$(first_offer) || { echo "firmware: no boot entry"; break; }
     case "$script" in
     *sanboot*)
         echo "firmware: local boot"

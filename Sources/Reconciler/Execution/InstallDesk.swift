@@ -20,12 +20,15 @@ public actor InstallDesk {
     private let boot: any BootDriver
     private let logger: Logger
     private let now: @Sendable () -> Date
+    /// This reconciler's name (its shard id), stored with each report it records; nil stores none.
+    private let receiver: String?
     /// The last report of each node this process received, to count bytes once.
     private var previous: [String: InstallReport] = [:]
 
     public init(desired: DesiredState, store: any StateStore, boot: any BootDriver, logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                receiver: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.desired = desired
+        self.receiver = receiver
         self.store = store
         self.boot = boot
         self.logger = logger
@@ -146,7 +149,7 @@ public actor InstallDesk {
         guard let node = desired.node(named: name) else { throw UnknownNode(node: name) }
         // Recorded first: a reconciler that cannot reach its store answers 500 with the install token still live,
         // so the installer takes the report to another reconciler (`rackswarm.fallback=`), which can.
-        try await store.recordInstall(report, for: node.name, at: now())
+        try await store.recordInstall(report, for: node.name, at: now(), receivedBy: receiver)
         if report.phase == .rebooting {
             // The token that brought this report is spent now; remember it for an exact repeat of the report.
             if let live = bound.removeValue(forKey: name) {

@@ -50,10 +50,13 @@ extension PostgresStateStore {
             """, logger: self.logger)
         let installs = snapshot.installs.sorted { $0.key < $1.key }
         try await connection.query("""
-            INSERT INTO install_progress (node, report, updated_at)
-            SELECT * FROM unnest(\(installs.map(\.key)),
-                                 \(try installs.map { try StoredText.encodeReport($0.value.report) }),
-                                 \(installs.map(\.value.updatedAt.timeIntervalSince1970)))
+            INSERT INTO install_progress (node, report, updated_at, received_by)
+            SELECT node, report, updated_at, NULLIF(received_by, '')
+            FROM unnest(\(installs.map(\.key)),
+                        \(try installs.map { try StoredText.encodeReport($0.value.report) }),
+                        \(installs.map(\.value.updatedAt.timeIntervalSince1970)),
+                        \(installs.map { $0.value.receivedBy ?? "" }))
+                 AS i(node, report, updated_at, received_by)
             """, logger: self.logger)
         let samples = snapshot.samples
         try await connection.query("""

@@ -48,6 +48,9 @@ extension PostgresStateStore {
             CREATE TABLE hardware_inventory (
                 node text PRIMARY KEY, inventory text NOT NULL, updated_at double precision NOT NULL);
             """),
+        ("v4: which reconciler received each install report (SQLite v9)", """
+            ALTER TABLE install_progress ADD COLUMN received_by text;
+            """),
     ]
 
     /// The schema version this build writes.

@@ -236,7 +236,9 @@ public final class PostgresStateStore: JournalTransitions {
 
     // MARK: Install progress
 
-    public func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws {
+    public func recordInstall(_ report: InstallReport, for node: String, at time: Date, receivedBy: String?)
+        async throws
+    {
         // The inventory goes to its own table, as in SQLite: the stored report stays flat.
         let inventory = try report.hardware.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         var flat = report
@@ -251,8 +253,10 @@ public final class PostgresStateStore: JournalTransitions {
                     """, logger: self.logger)
             }
             try await connection.query("""
-                INSERT INTO install_progress (node, report, updated_at) VALUES (\(node), \(text), \(seconds))
-                ON CONFLICT (node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at
+                INSERT INTO install_progress (node, report, updated_at, received_by)
+                VALUES (\(node), \(text), \(seconds), \(receivedBy))
+                ON CONFLICT (node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at,
+                    received_by = excluded.received_by
                 """, logger: self.logger)
             try await connection.query("""
                 INSERT INTO install_sample (node, image, at, downloaded, uploaded, from_seed)
@@ -266,7 +270,7 @@ public final class PostgresStateStore: JournalTransitions {
 
     public func installProgress() async throws -> [String: InstallProgress] {
         var progress: [String: InstallProgress] = [:]
-        for row in try await rows("SELECT node, report, updated_at FROM install_progress") {
+        for row in try await rows("SELECT node, report, updated_at, received_by FROM install_progress") {
             let (node, entry) = try Self.installProgress(row)
             progress[node] = entry
         }
@@ -274,16 +278,17 @@ public final class PostgresStateStore: JournalTransitions {
     }
 
     public func installProgress(of node: String) async throws -> InstallProgress? {
-        try await rows("SELECT node, report, updated_at FROM install_progress WHERE node = \(node)")
+        try await rows("SELECT node, report, updated_at, received_by FROM install_progress WHERE node = \(node)")
             .first.map(Self.installProgress)?.1
     }
 
     static func installProgress(_ row: PostgresRow) throws -> (String, InstallProgress) {
-        let (node, text, updated) = try row.decode((String, String, Double).self)
+        let (node, text, updated, receiver) = try row.decode((String, String, Double, String?).self)
         guard let report = StoredText.decodeReport(text) else {
             throw StateStoreError(.unreadable, "install report of \(node)")
         }
-        return (node, InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated)))
+        return (node, InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated),
+                                      receivedBy: receiver))
     }
 
     public func hardware(of node: String) async throws -> HardwareRecord? {

@@ -94,6 +94,9 @@ extension SQLiteStateStore {
         migrator.registerMigration("v8: node change feed") { db in
             try createNodeChangeFeed(db)
         }
+        migrator.registerMigration("v9: which reconciler received each install report") { db in
+            try db.alter(table: "install_progress") { t in t.add(column: "received_by", .text) }
+        }
         return migrator
     }
 

@@ -91,7 +91,7 @@ extension SQLiteStateStore {
             overviews[$0.action.node, default: NodeOverview()].journal.append($0)
         }
         let (from, arguments) = scoped("install_progress i", key: "i.node", changedAfter: position)
-        let installs = try Row.fetchCursor(db, sql: "SELECT i.node, i.report, i.updated_at \(from)",
+        let installs = try Row.fetchCursor(db, sql: "SELECT i.node, i.report, i.updated_at, i.received_by \(from)",
                                            arguments: arguments)
         while let row = try installs.next() {
             overviews[row[0], default: NodeOverview()].install = try installProgress(row)

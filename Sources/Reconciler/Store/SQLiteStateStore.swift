@@ -145,7 +145,9 @@ public final class SQLiteStateStore: JournalTransitions {
 
     // MARK: Install progress
 
-    public func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws {
+    public func recordInstall(_ report: InstallReport, for node: String, at time: Date, receivedBy: String?)
+        async throws
+    {
         // The inventory goes to its own table: the stored report stays flat (FlatReportReader's fast path).
         let inventory = try report.hardware.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         var flat = report
@@ -162,10 +164,11 @@ public final class SQLiteStateStore: JournalTransitions {
             }
             try db.execute(
                 sql: """
-                    INSERT INTO install_progress (node, report, updated_at) VALUES (?, ?, ?)
-                    ON CONFLICT(node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at
+                    INSERT INTO install_progress (node, report, updated_at, received_by) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(node) DO UPDATE SET report = excluded.report, updated_at = excluded.updated_at,
+                        received_by = excluded.received_by
                     """,
-                arguments: [node, text, time.timeIntervalSince1970])
+                arguments: [node, text, time.timeIntervalSince1970, receivedBy])
             try db.execute(
                 sql: """
                     INSERT INTO install_sample (node, image, at, downloaded, uploaded, from_seed)
@@ -285,7 +288,7 @@ public final class SQLiteStateStore: JournalTransitions {
     public func installProgress() async throws -> [String: InstallProgress] {
         try await database.read { db in
             var progress: [String: InstallProgress] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT node, report, updated_at FROM install_progress")
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(Self.installColumns) FROM install_progress")
             while let row = try rows.next() {
                 progress[row[0]] = try Self.installProgress(row)
             }
@@ -295,12 +298,15 @@ public final class SQLiteStateStore: JournalTransitions {
 
     public func installProgress(of node: String) async throws -> InstallProgress? {
         try await database.read { db in
-            try Row.fetchOne(db, sql: "SELECT node, report, updated_at FROM install_progress WHERE node = ?",
+            try Row.fetchOne(db, sql: "SELECT \(Self.installColumns) FROM install_progress WHERE node = ?",
                              arguments: [node]).map(Self.installProgress)
         }
     }
 
-    /// A row of `node, report, updated_at`.
+    /// What `installProgress(_:)` reads of an `install_progress` row.
+    static let installColumns = "node, report, updated_at, received_by"
+
+    /// A row of `installColumns`.
     static func installProgress(_ row: Row) throws -> InstallProgress {
         let text: String = row[1]
         let updated: Double = row[2]
@@ -308,7 +314,8 @@ public final class SQLiteStateStore: JournalTransitions {
                 ?? (try? JSONDecoder().decode(InstallReport.self, from: Data(text.utf8))) else {
             throw StateStoreError(.unreadable, "install report of \(row[0] as String? ?? "?")")
         }
-        return InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated))
+        return InstallProgress(report: report, updatedAt: Date(timeIntervalSince1970: updated),
+                               receivedBy: row[3] as String?)
     }
 
     // MARK: Remembered nodes

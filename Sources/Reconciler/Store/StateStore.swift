@@ -48,9 +48,10 @@ public protocol StateStore: Sendable {
     /// reads `nodeOverviews` again.
     func nodeOverviews(changedAfter position: Int64?) async throws -> NodeOverviewChanges?
 
-    /// Keeps the latest install report of a node (it replaces the one before) and appends its byte counters to
-    /// the install samples (kept for `installSampleRetention`).
-    func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws
+    /// Keeps the latest install report of a node (it replaces the one before), with the reconciler that received
+    /// it (`receivedBy`, its shard id; nil: not told), and appends its byte counters to the install samples (kept
+    /// for `installSampleRetention`).
+    func recordInstall(_ report: InstallReport, for node: String, at time: Date, receivedBy: String?) async throws
     /// The latest install report of every node that has sent one.
     func installProgress() async throws -> [String: InstallProgress]
     /// The latest install report of one node, nil before its first.
@@ -86,6 +87,11 @@ public protocol StateStore: Sendable {
 }
 
 extension StateStore {
+    /// Records a report without saying which reconciler received it.
+    public func recordInstall(_ report: InstallReport, for node: String, at time: Date) async throws {
+        try await recordInstall(report, for: node, at: time, receivedBy: nil)
+    }
+
     /// A store that cannot tell when it changed: every view reads afresh.
     public func changeToken() async throws -> StoreChangeToken? { nil }
 
@@ -176,6 +182,8 @@ public struct NodeOverview: Sendable, Hashable {
 public struct InstallProgress: Sendable, Hashable, Codable {
     public var report: InstallReport
     public var updatedAt: Date
+    /// The reconciler that received and recorded the report (its shard id), when the writer said.
+    public var receivedBy: String? = nil
 }
 
 /// A node's latest hardware inventory and when it arrived.
