@@ -47,11 +47,16 @@ struct ConsoleMetricsTests {
         }
         #expect(delta("rackswarm_actions_total{kind=\"consoleTestCycle\",result=\"ok\"}") == 2)
         #expect(delta("rackswarm_actions_total{kind=\"consoleTestInstall\",result=\"failed\"}") == 1)
-        #expect(delta("rackswarm_pass_duration_seconds_count") == 1)
-        #expect(delta("rackswarm_pass_duration_seconds_bucket{le=\"60.0\"}") == 1)
-        #expect(delta("rackswarm_pass_duration_seconds_bucket{le=\"30.0\"}") == 0)
-        #expect(delta("rackswarm_seed_bytes_total") == 1000)
-        #expect(delta("rackswarm_peer_bytes_total") == 5000)
+        // Passes, seed bytes and peer bytes have no label of their own: install and loop tests running in this
+        // process beside this one add to them (seen: 5096 seed bytes), so these count at least ours. Their passes
+        // are short, so the 42 s one is the only one between the 30 s and 60 s bounds.
+        #expect(delta("rackswarm_pass_duration_seconds_count") ?? 0 >= 1)
+        let between = delta("rackswarm_pass_duration_seconds_bucket{le=\"60.0\"}").flatMap { upper in
+            delta("rackswarm_pass_duration_seconds_bucket{le=\"30.0\"}").map { upper - $0 }
+        }
+        #expect(between == 1)
+        #expect(delta("rackswarm_seed_bytes_total") ?? 0 >= 1000)
+        #expect(delta("rackswarm_peer_bytes_total") ?? 0 >= 5000)
     }
 
     /// On a shared store, the site page and `/metrics` say which reconciler holds each rack; a rack that changed
