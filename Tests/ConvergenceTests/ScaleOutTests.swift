@@ -67,14 +67,17 @@ extension LoopbackLab {
 /// checked from the shared journal and from the BMCs' own logs.
 @Suite(.serialized)
 struct ScaleOutTests {
-    /// A fresh database with `shards` registered as alive for 60 s, as if they had been running: each one's first
-    /// pass then takes an even share rather than the first to start taking every rack.
+    /// A fresh database with `shards` registered as alive for 180 s, as if they had been running: each one's first
+    /// pass then takes an even share rather than the first to start taking every rack. A reconciler's own
+    /// heartbeat replaces its row's expiry with its TTL, so the long registration only reserves the share of one
+    /// that starts late on a loaded machine (the kill test starts s0 after s1 and s2 serve), never delays a
+    /// takeover.
     static func database(shards: Int) async throws -> (url: String, reader: PostgresStateStore) {
         let url = try await PostgresServer.shared.newDatabase()
         let location = try PostgresLocation(parsing: url)
         for index in 0..<shards {
             let store = try await PostgresStateStore.connect(location, shard: "s\(index)")
-            _ = try await store.heartbeat(address: nil, ttl: .seconds(60))
+            _ = try await store.heartbeat(address: nil, ttl: .seconds(180))
             store.close()
         }
         return (url, try await PostgresStateStore.connect(location))
