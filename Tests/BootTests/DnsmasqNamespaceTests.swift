@@ -6,28 +6,37 @@ import Testing
 
 /// dnsmasq in a test-made network namespace, with our generated files, against busybox's udhcpc and tftp-hpa in
 /// a second namespace on a veth pair: reserved IP and boot file, TFTP fetch of the entry, SIGHUP reload.
+/// The programs the namespace tests drive, from scripts/packages/boot.apt; a missing one fails the test by name.
+struct DnsmasqTools {
+    let ip: String
+    let dnsmasq: String
+    let udhcpc: String
+    let tftp: String
+
+    init() throws {
+        ip = try #require(tool("ip"), "iproute2 is not installed (boot.apt)")
+        dnsmasq = try #require(tool("dnsmasq"), "dnsmasq is not installed (boot.apt)")
+        udhcpc = try #require(tool("udhcpc"), "udhcpc is not installed (boot.apt)")
+        tftp = try #require(tool("tftp"), "tftp-hpa is not installed (boot.apt)")
+    }
+}
+
 struct DnsmasqNamespaceTests {
     @Test(.timeLimit(.minutes(1)))
     func aRealClientGetsItsReservationAndEntryAndAReloadAddsANode() async throws {
-        let ip = try #require(tool("ip"), "iproute2 is not installed (boot.apt)")
-        let dnsmasq = try #require(tool("dnsmasq"), "dnsmasq is not installed (boot.apt)")
-        let udhcpc = try #require(tool("udhcpc"), "udhcpc is not installed (boot.apt)")
-        let tftp = try #require(tool("tftp"), "tftp-hpa is not installed (boot.apt)")
+        let tools = try DnsmasqTools()
         let directory = try TemporaryDirectory("rackswarm-dnsmasq")
-        let lab = try await NamespaceLab.create(ip: ip)
-        do {
-            try await exercise(lab: lab, directory: directory, dnsmasq: dnsmasq, udhcpc: udhcpc, tftp: tftp)
-        } catch {
+        let lab = try await NamespaceLab.create(ip: tools.ip)
+        try await withTeardown {
+            try await exercise(lab: lab, directory: directory, tools: tools)
+        } teardown: {
             await lab.destroy(pidFile: directory.path + "/dnsmasq.pid")
-            throw error
         }
-        await lab.destroy(pidFile: directory.path + "/dnsmasq.pid")
         #expect(await lab.isGone())
     }
 
-    func exercise(lab: NamespaceLab, directory: TemporaryDirectory, dnsmasq: String, udhcpc: String, tftp: String)
-        async throws
-    {
+    func exercise(lab: NamespaceLab, directory: TemporaryDirectory, tools: DnsmasqTools) async throws {
+        let (dnsmasq, udhcpc, tftp) = (tools.dnsmasq, tools.udhcpc, tools.tftp)
         let tftpRoot = try directory.subdirectory("tftp")
         let httpRoot = try directory.subdirectory("http")
         try directory.write("tftp/boot/vmlinuz", Data("kernel".utf8))

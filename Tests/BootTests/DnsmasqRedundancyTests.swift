@@ -12,27 +12,22 @@ import Testing
 extension DnsmasqNamespaceTests {
     @Test(.timeLimit(.minutes(1)))
     func whenTheDHCPServerThatAnsweredDiesTheOtherOffersItselfAndServesTheFirstHop() async throws {
-        let ip = try #require(tool("ip"), "iproute2 is not installed (boot.apt)")
-        let dnsmasq = try #require(tool("dnsmasq"), "dnsmasq is not installed (boot.apt)")
-        let udhcpc = try #require(tool("udhcpc"), "udhcpc is not installed (boot.apt)")
-        let tftp = try #require(tool("tftp"), "tftp-hpa is not installed (boot.apt)")
+        let tools = try DnsmasqTools()
         let directory = try TemporaryDirectory("rackswarm-dnsmasq-pair")
-        let segment = try await Segment.create(ip: ip)
+        let segment = try await Segment.create(ip: tools.ip)
         let pidFiles = ["a", "b"].map { directory.path + "/dnsmasq-\($0).pid" }
-        do {
-            try await exercise(segment, directory: directory, pidFiles: pidFiles, dnsmasq: dnsmasq, udhcpc: udhcpc,
-                               tftp: tftp)
-        } catch {
+        try await withTeardown {
+            try await exercise(segment, directory: directory, pidFiles: pidFiles, tools: tools)
+        } teardown: {
             await segment.destroy(pidFiles: pidFiles)
-            throw error
         }
-        await segment.destroy(pidFiles: pidFiles)
         #expect(await segment.isGone())
     }
 
-    func exercise(_ segment: Segment, directory: TemporaryDirectory, pidFiles: [String], dnsmasq: String,
-                  udhcpc: String, tftp: String) async throws
+    func exercise(_ segment: Segment, directory: TemporaryDirectory, pidFiles: [String], tools: DnsmasqTools)
+        async throws
     {
+        let (dnsmasq, udhcpc, tftp) = (tools.dnsmasq, tools.udhcpc, tools.tftp)
         let tftpRoot = try directory.subdirectory("tftp")
         try directory.write("http/boot/vmlinuz", Data("kernel".utf8))
         try directory.write("http/boot/initrd.img", Data("initrd".utf8))

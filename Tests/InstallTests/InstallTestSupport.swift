@@ -131,14 +131,7 @@ struct InstallBench {
                 configuration: TorrentConfiguration(
                     listenHost: "127.0.0.1", listenPort: 0, trackerURL: "http://127.0.0.1:\(port)/announce"),
                 logger: Logger(label: "test.seed"))
-            do {
-                let result = try await body(port, seed)
-                await seed.stop()
-                return result
-            } catch {
-                await seed.stop()
-                throw error
-            }
+            return try await withTeardown { try await body(port, seed) } teardown: { await seed.stop() }
         }
     }
 }

@@ -21,3 +21,17 @@ public func eventually(
 public func processesExit(_ pids: [pid_t], within seconds: Double = 30) async -> Bool {
     await eventually(seconds) { !pids.contains(where: processIsAlive) }
 }
+
+/// Runs `body`, then `teardown` whether `body` returned or threw: the `defer` that an async teardown (a namespace
+/// lab, a server's stop) cannot have.
+public func withTeardown<T>(_ body: () async throws -> T, teardown: () async -> Void) async throws -> T {
+    let result: T
+    do {
+        result = try await body()
+    } catch {
+        await teardown()
+        throw error
+    }
+    await teardown()
+    return result
+}

@@ -27,17 +27,14 @@ struct IPMIFaultTests {
         defer { sim.stop() }
         let proxy = try await UDPFaultProxy(bmcPort: sim.port, policy: policy)
         let transport = IPMITransport()
-        do {
+        try await withTeardown {
             let client = try Self.client(url: "ipmi://127.0.0.1:\(proxy.port)", timeout: timeout, retries: retries,
                                          transport: transport)
             try await body(sim, proxy, client)
-        } catch {
+        } teardown: {
             await transport.shutdown()
             await proxy.stop()
-            throw error
         }
-        await transport.shutdown()
-        await proxy.stop()
     }
 
     @Test func wrongPasswordIsAStalledAuthenticationFailureThatNeverShowsThePassword() async throws {
