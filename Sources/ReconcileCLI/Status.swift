@@ -177,45 +177,57 @@ struct Status: AsyncParsableCommand {
     static func appendLine(_ cells: [String], to out: inout String) {
         out += " "
         for (index, cell) in cells.enumerated() {
-            appendCell(cell, width: index < cells.count - 1 && index < widths.count ? widths[index] : 0, to: &out)
+            out += " "
+            out += cell
+            guard index < widths.count, index < cells.count - 1 else { continue }
+            let length = width(cell)
+            if length < widths[index] { out += pads[widths[index] - length] }
         }
     }
 
+    /// A cell's width in characters. Cells are ASCII but for odd names and errors: count bytes unless a byte says
+    /// otherwise.
+    private static func width(_ cell: String) -> Int {
+        cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
+    }
+
     /// Appends a space and `cell`, padded with spaces to `width` characters.
-    private static func appendCell(_ cell: String, width: Int, to out: inout String) {
-        out += " "
-        out += cell
+    private static func appendCell(_ cell: String, width: Int, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: cell.utf8)
         guard width > 0 else { return }
-        // Cells are ASCII but for odd names and errors: count bytes unless a byte says otherwise.
-        let length = cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
-        if length < width { out += pads[width - length] }
+        let length = Self.width(cell)
+        if length < width { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - length)) }
     }
 
     /// The table by rack; with `holders` (a shared store), each rack says which reconciler holds it. Rows come
-    /// sorted by rack (then name), so a rack's rows follow one another. Written into one string: at 100,000
-    /// nodes a string per cell and per line was most of the table's cost.
+    /// sorted by rack (then name), so a rack's rows follow one another. Written as bytes into one buffer: at
+    /// 100,000 nodes a string per cell and per line was most of the table's cost, and appending to a string
+    /// cost several times appending to bytes.
     static func table(_ rows: [Row], site: String, commit: String?, holders: [String: String]? = nil) -> String {
-        var out = "site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n"
+        var out: [UInt8] = []
         out.reserveCapacity(rows.count * 80)
-        let header = line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"])
+        out += ("site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n").utf8
+        let header = line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"]) + "\n"
         var byRack: [String: [Int]] = [:]
         for index in rows.indices { byRack[rows[index].rack, default: []].append(index) }
         var phases: [String: Int] = [:]
         for rack in byRack.keys.sorted() {
             let holder = holders.map { " (held by \($0[rack] ?? "nobody"))" } ?? ""
-            out += "\nrack \(rack)\(holder)\n" + header + "\n"
+            out += "\nrack \(rack)\(holder)\n".utf8
+            out += header.utf8
             for index in byRack[rack] ?? [] {
                 appendRow(rows[index], to: &out)
                 phases[rows[index].phase, default: 0] += 1
             }
         }
-        out += "\n" + phases.keys.sorted().map { "\(phases[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
-        return out
+        out += ("\n" + phases.keys.sorted().map { "\(phases[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n").utf8
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// One node's line: node, phase (with the download's percent), image (`have -> wanted` when they differ),
     /// services (drifted ones marked), last error; empty trailing cells and trailing spaces left out.
-    private static func appendRow(_ row: Row, to out: inout String) {
+    private static func appendRow(_ row: Row, to out: inout [UInt8]) {
         var services = ""
         for (index, service) in row.services.enumerated() {
             if index > 0 { services += "," }
@@ -226,14 +238,14 @@ struct Status: AsyncParsableCommand {
         if let percent = row.percent { phase += " \(Int(percent))%" }
         let error = row.lastError ?? ""
         // The cells written one by one: an array of them per row cost as much as the rest of the line.
-        out += " "
+        out.append(UInt8(ascii: " "))
         appendCell(row.node, width: widths[0], to: &out)
         appendCell(phase, width: widths[1], to: &out)
         appendCell(row.image == row.wantedImage ? row.wantedImage : (row.image ?? "-") + " -> " + row.wantedImage,
                    width: widths[2], to: &out)
         appendCell(services.isEmpty ? "-" : services, width: error.isEmpty ? 0 : widths[3], to: &out)
         if !error.isEmpty { appendCell(error, width: 0, to: &out) }
-        while out.utf8.last == UInt8(ascii: " ") { out.removeLast() }
-        out += "\n"
+        while out.last == UInt8(ascii: " ") { out.removeLast() }
+        out.append(UInt8(ascii: "\n"))
     }
 }
