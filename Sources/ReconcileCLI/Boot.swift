@@ -14,6 +14,7 @@ import UnixSignals
 /// `reconcile boot …`: the network boot side on its own: entries, DHCP reservations, the HTTP endpoint.
 struct Boot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "boot",
         abstract: "Write PXE/GRUB/iPXE entries and DHCP reservations, or serve the boot HTTP endpoint.",
         subcommands: [Sync.self, DnsmasqConfig.self, Serve.self])
 
@@ -24,6 +25,7 @@ struct Boot: AsyncParsableCommand {
 
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "sync",
             abstract: "Write every node's boot entry, prune nodes that left, and update DHCP reservations.",
             discussion: """
                 Nodes running their image (per the state database) get the after-install entry. With \
@@ -168,6 +170,7 @@ struct Boot: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "serve",
             abstract: "Serve per-MAC iPXE scripts and the HTTP root (kernels, initrds, torrents) with ranges.")
 
         @OptionGroup var source: SourceOptions

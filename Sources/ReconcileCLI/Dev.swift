@@ -7,6 +7,7 @@ import Reconciler
 /// `reconcile dev …`: tools for developers and benchmarks, not for operating a site.
 struct Dev: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "dev",
         abstract: "Developer tools: synthetic sites and loader benchmarks.",
         shouldDisplay: false,
         subcommands: [GenerateSite.self, BenchLoad.self, BenchPlan.self, JournalStress.self, LabInventory.self,

@@ -8,13 +8,15 @@ import Torrent
 /// `reconcile image`: operations on OS images.
 struct Image: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "image",
         abstract: "Publish OS images for distribution over BitTorrent.",
         subcommands: [Publish.self]
     )
 
     /// `reconcile image publish`: hashes an image on every core and writes its .torrent.
     struct Publish: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a .torrent for an image file or device.")
+        static let configuration = CommandConfiguration(
+            commandName: "publish", abstract: "Create a .torrent for an image file or device.")
 
         @Argument(help: "The image file or block device.")
         var image: String

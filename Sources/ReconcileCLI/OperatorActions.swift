@@ -96,6 +96,7 @@ struct RackRequestOptions: ParsableArguments {
 /// `reconcile suspend RACK`: a running reconciler leaves the rack's nodes alone until it is resumed.
 struct Suspend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "suspend",
         abstract: "Suspend a rack on a running reconciler: its passes leave the rack's nodes alone.")
 
     @OptionGroup var request: RackRequestOptions
@@ -106,6 +107,7 @@ struct Suspend: AsyncParsableCommand {
 /// `reconcile resume RACK`: undoes `suspend`.
 struct Resume: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "resume",
         abstract: "Resume a suspended rack on a running reconciler.")
 
     @OptionGroup var request: RackRequestOptions

@@ -9,6 +9,7 @@ import Reconciler
 /// `reconcile power`: read or change the power and next boot device of nodes through their BMCs.
 struct Power: AsyncParsableCommand, DefaultLogLevel {
     static let configuration = CommandConfiguration(
+        commandName: "power",
         abstract: "Read or change node power and next boot device through their BMCs (IPMI, Redfish, iLO).",
         discussion: """
             ACTION is one of: \(PowerCommandAction.allCases.map(\.rawValue).joined(separator: ", ")).

@@ -8,7 +8,8 @@ import UnixSignals
 
 /// `reconcile seed`: runs the tracker and the initial seed of an image in the foreground.
 struct Seed: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Seed an image and run its tracker until interrupted.")
+    static let configuration = CommandConfiguration(
+        commandName: "seed", abstract: "Seed an image and run its tracker until interrupted.")
 
     @Argument(help: "The .torrent file.")
     var torrent: String

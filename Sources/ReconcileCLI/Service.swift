@@ -9,6 +9,7 @@ import Reconciler
 /// `reconcile service NODE {install|uninstall|status|restart} SERVICE`: one ad-hoc request to a node's agent.
 struct Service: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "service",
         abstract: "Send one service request to a node's provision-agent and print its answer.",
         discussion: """
             The node's agent is NODE's IP at --agent-port, from the site in --site, or --agent HOST:PORT. \

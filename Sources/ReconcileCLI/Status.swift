@@ -8,6 +8,7 @@ import ReconcilerPostgres
 /// `reconcile status [NODE]`: every node of the site by rack, or one node in depth, as the state store last saw it.
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show every node by rack: phase, image, services, last error, last seen; or one NODE in depth.")
 
     @Argument(help: "Show this node in depth: phase, last error, install report, journal tail.")
@@ -107,11 +108,14 @@ struct Status: AsyncParsableCommand {
             let (left, right) = (nodes[a], nodes[b])
             return left.rack.value != right.rack.value ? left.rack.value < right.rack.value : left.name < right.name
         }
+        // Each image's reference (`name@version`) built once, not once per node; the first of a repeated name.
+        var references: [String: String] = [:]
+        for image in desired.images where references[image.name] == nil { references[image.name] = image.reference }
         for node in order.lazy.map({ nodes[$0] }) {
             let overview = overviews[node.name]
             let record = overview?.record
             let activity = NodeActivity(node: node.name, overview: overview)
-            let wanted = desired.image(named: node.image.value)?.reference ?? node.image.value
+            let wanted = references[node.image.value] ?? node.image.value
             rows.append(Row(
                 node: node.name, rack: node.rack.value, phase: activity.phase.rawValue,
                 image: record?.status.image, wantedImage: wanted, services: record?.status.services ?? [],
@@ -176,39 +180,54 @@ struct Status: AsyncParsableCommand {
             out += " "
             out += cell
             guard index < widths.count, index < cells.count - 1 else { continue }
-            // Cells are ASCII but for odd names and errors: count bytes unless a byte says otherwise.
-            let length = cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
+            let length = width(cell)
             if length < widths[index] { out += pads[widths[index] - length] }
         }
     }
 
+    /// A cell's width in characters. Cells are ASCII but for odd names and errors: count bytes unless a byte says
+    /// otherwise.
+    private static func width(_ cell: String) -> Int {
+        cell.utf8.allSatisfy { $0 < 0x80 } ? cell.utf8.count : cell.count
+    }
+
+    /// Appends a space and `cell`, padded with spaces to `width` characters.
+    private static func appendCell(_ cell: String, width: Int, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: cell.utf8)
+        guard width > 0 else { return }
+        let length = Self.width(cell)
+        if length < width { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - length)) }
+    }
+
     /// The table by rack; with `holders` (a shared store), each rack says which reconciler holds it. Rows come
-    /// sorted by rack (then name), so a rack's rows follow one another. Written into one string: at 100,000
-    /// nodes a string per cell and per line was most of the table's cost.
+    /// sorted by rack (then name), so a rack's rows follow one another. Written as bytes into one buffer: at
+    /// 100,000 nodes a string per cell and per line was most of the table's cost, and appending to a string
+    /// cost several times appending to bytes.
     static func table(_ rows: [Row], site: String, commit: String?, holders: [String: String]? = nil) -> String {
-        var out = "site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n"
+        var out: [UInt8] = []
         out.reserveCapacity(rows.count * 80)
-        let header = line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"])
+        out += ("site \(site)" + (commit.map { " at commit \($0.prefix(12))" } ?? "") + "\n").utf8
+        let header = line(["NODE", "PHASE", "IMAGE", "SERVICES", "LAST ERROR"]) + "\n"
         var byRack: [String: [Int]] = [:]
         for index in rows.indices { byRack[rows[index].rack, default: []].append(index) }
         var phases: [String: Int] = [:]
         for rack in byRack.keys.sorted() {
             let holder = holders.map { " (held by \($0[rack] ?? "nobody"))" } ?? ""
-            out += "\nrack \(rack)\(holder)\n" + header + "\n"
+            out += "\nrack \(rack)\(holder)\n".utf8
+            out += header.utf8
             for index in byRack[rack] ?? [] {
                 appendRow(rows[index], to: &out)
                 phases[rows[index].phase, default: 0] += 1
             }
         }
-        out += "\n" + phases.keys.sorted().map { "\(phases[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n"
-        return out
+        out += ("\n" + phases.keys.sorted().map { "\(phases[$0] ?? 0) \($0)" }.joined(separator: ", ") + "\n").utf8
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// One node's line: node, phase (with the download's percent), image (`have -> wanted` when they differ),
     /// services (drifted ones marked), last error; empty trailing cells and trailing spaces left out.
-    private static func appendRow(_ row: Row, to out: inout String) {
-        var image = row.image ?? "-"
-        if row.image != row.wantedImage { image += " -> " + row.wantedImage }
+    private static func appendRow(_ row: Row, to out: inout [UInt8]) {
         var services = ""
         for (index, service) in row.services.enumerated() {
             if index > 0 { services += "," }
@@ -218,10 +237,15 @@ struct Status: AsyncParsableCommand {
         var phase = row.phase
         if let percent = row.percent { phase += " \(Int(percent))%" }
         let error = row.lastError ?? ""
-        var cells = [row.node, phase, image, services.isEmpty ? "-" : services]
-        if !error.isEmpty { cells.append(error) }
-        appendLine(cells, to: &out)
-        while out.utf8.last == UInt8(ascii: " ") { out.removeLast() }
-        out += "\n"
+        // The cells written one by one: an array of them per row cost as much as the rest of the line.
+        out.append(UInt8(ascii: " "))
+        appendCell(row.node, width: widths[0], to: &out)
+        appendCell(phase, width: widths[1], to: &out)
+        appendCell(row.image == row.wantedImage ? row.wantedImage : (row.image ?? "-") + " -> " + row.wantedImage,
+                   width: widths[2], to: &out)
+        appendCell(services.isEmpty ? "-" : services, width: error.isEmpty ? 0 : widths[3], to: &out)
+        if !error.isEmpty { appendCell(error, width: 0, to: &out) }
+        while out.last == UInt8(ascii: " ") { out.removeLast() }
+        out.append(UInt8(ascii: "\n"))
     }
 }

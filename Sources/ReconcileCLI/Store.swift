@@ -7,6 +7,7 @@ import ReconcilerPostgres
 /// `reconcile store`: housekeeping of the state database.
 struct Store: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "store",
         abstract: "Back up, prune or migrate the state database.",
         subcommands: [Backup.self, Prune.self, Migrate.self])
 
@@ -23,6 +24,7 @@ struct Store: AsyncParsableCommand {
     /// `reconcile store backup FILE`: an online copy, taken while a reconciler runs.
     struct Backup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "backup",
             abstract: "Copy the state database to FILE while the reconciler keeps running (SQLite online backup).")
 
         @Argument(help: "Where the copy goes (replaced whole once the copy is complete).")
@@ -44,6 +46,7 @@ struct Store: AsyncParsableCommand {
     /// `reconcile store prune`: the journal retention a looping reconciler applies each pass, by hand.
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "prune",
             abstract: "Delete ended journal entries older than the retention, keeping each node's newest ones.",
             discussion: """
                 The retention is --retention (or RACKSWARM_RETENTION, or retention: in reconciler.yaml), else the \
@@ -131,6 +134,7 @@ struct Store: AsyncParsableCommand {
     /// PostgreSQL database, for the move to several reconcilers.
     struct Migrate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "migrate",
             abstract: "Copy a SQLite state database into an empty PostgreSQL one (all of it, or nothing).")
 
         @Option(help: "The SQLite state database to copy (read only).")

@@ -6,6 +6,7 @@ import Reconciler
 /// `reconcile validate PATH`: load a site directory and report every diagnostic, or a one-line summary.
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check a site directory and print located diagnostics; exit 1 if any error is found.")
 
     @Argument(help: "Directory (or file) holding the site's YAML.")

@@ -63,15 +63,17 @@ struct FieldDecoder {
     // MARK: Scalars
 
     /// A string. Plain scalars that YAML 1.1 reads as numbers, booleans or dates are refused with a hint to quote.
-    mutating func string(_ node: YAMLNode, _ what: String) -> String? {
+    /// `what` names the value in a diagnostic and is built only for one: a map's keys and values each name
+    /// their own.
+    mutating func string(_ node: YAMLNode, _ what: @autoclosure () -> String) -> String? {
         guard case .scalar(let text, let style) = node.content else {
-            error(node, "expected a string for \(what), found \(node.shapeName)")
+            error(node, "expected a string for \(what()), found \(node.shapeName)")
             return nil
         }
         if style == .plain && node.tag == nil {
             let resolved = PlainScalarType(resolving: text)
             if resolved != .string {
-                error(node, "expected a string for \(what), found \(resolved.name) '\(text)'",
+                error(node, "expected a string for \(what()), found \(resolved.name) '\(text)'",
                       hint: "YAML reads this unquoted value as \(resolved.name); quote it: \"\(text)\"")
                 return nil
             }
@@ -250,7 +252,7 @@ struct FieldDecoder {
     }
 
     static func isValidName(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
+        let bytes = text.utf8
         guard (1...63).contains(bytes.count) else { return false }
         func alnum(_ b: UInt8) -> Bool { (b >= 97 && b <= 122) || (b >= 48 && b <= 57) }
         guard let first = bytes.first, let last = bytes.last, alnum(first), alnum(last) else { return false }
@@ -340,10 +342,23 @@ struct FieldDecoder {
         guard !host.isEmpty, host.utf8.count <= 253 else { return false }
         if IPv4Address(host) != nil { return true }
         if host.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 }) { return false }
-        return host.utf8.split(separator: 46, omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && label.first != 45 && label.last != 45
-                && label.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
+        // Dot-separated labels of 1–63 letters, digits and '-', none starting or ending with '-': one pass, no
+        // array of labels.
+        var length = 0
+        var previous: UInt8 = 46
+        for byte in host.utf8 {
+            if byte == 46 {
+                guard length > 0, previous != 45 else { return false }
+                length = 0
+            } else {
+                let allowed = (byte >= 97 && byte <= 122) || (byte >= 65 && byte <= 90) || (byte >= 48 && byte <= 57)
+                    || byte == 45
+                guard allowed, length > 0 || byte != 45, length < 63 else { return false }
+                length += 1
+            }
+            previous = byte
         }
+        return length > 0 && previous != 45
     }
 }
 

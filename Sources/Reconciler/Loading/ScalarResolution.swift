@@ -18,23 +18,24 @@ enum PlainScalarType: Equatable {
     }
 
     init(resolving text: String) {
+        guard let first = text.utf8.first else {
+            self = .null
+            return
+        }
         // Fast path: a scalar starting with a letter that no YAML 1.1 boolean or null starts with is a string.
-        if let first = text.utf8.first, Self.isPlainStringStart(first) {
+        if Self.isPlainStringStart(first) {
             self = .string
             return
         }
         // A letter start is a string unless the whole scalar is a boolean or null word: each is at most five
         // letters (numbers, floats and dates start with a digit, a sign or a dot). `n12`, `on-call`: strings.
-        if let first = text.utf8.first, Self.isLetter(first),
-           text.utf8.count > 5 || !text.utf8.allSatisfy(Self.isLetter) {
-            self = .string
+        if Self.isLetter(first) {
+            self = text.utf8.count > 5 || !text.utf8.allSatisfy(Self.isLetter) ? .string : Self.word(text.utf8)
             return
         }
         let bytes = Array(text.utf8)
-        if bytes.isEmpty || ["~", "null", "Null", "NULL"].contains(text) {
+        if text == "~" {
             self = .null
-        } else if Self.booleans.contains(text) {
-            self = .bool
         } else if Self.isInt(bytes) {
             self = .int
         } else if Self.isFloat(bytes) {
@@ -44,6 +45,28 @@ enum PlainScalarType: Equatable {
         } else {
             self = .string
         }
+    }
+
+    /// One to five ASCII letters: null, a boolean, or a string. The words are matched in the three spellings
+    /// YAML 1.1 knows (`null`, `Null`, `NULL`), without building a string or hashing one.
+    private static func word(_ letters: String.UTF8View) -> PlainScalarType {
+        var folded: UInt64 = 0
+        var lower = 0
+        for byte in letters {
+            folded = folded << 8 | UInt64(byte | 0x20)
+            if byte & 0x20 != 0 { lower += 1 }
+        }
+        let capitalised = lower == letters.count - 1 && letters.first.map { $0 & 0x20 == 0 } == true
+        guard lower == letters.count || lower == 0 || capitalised else { return .string }
+        return folded == nullWord ? .null : booleanWords.contains(folded) ? .bool : .string
+    }
+
+    private static let nullWord = fold("null")
+    private static let booleanWords = ["yes", "no", "true", "false", "on", "off"].map { fold($0) }
+
+    /// A lower-case word of up to eight ASCII letters as one integer, as `word` folds its letters.
+    private static func fold(_ word: String) -> UInt64 {
+        word.utf8.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     private static func isLetter(_ byte: UInt8) -> Bool { (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122) }
@@ -93,7 +116,7 @@ enum PlainScalarType: Equatable {
         }
         guard first >= 49 && first <= 57 else { return false }
         if rest.allSatisfy({ isDigit($0) || $0 == underscore }) { return true }
-        return isSexagesimal(body, allowFraction: false)
+        return body.contains(UInt8(ascii: ":")) && isSexagesimal(body, allowFraction: false)
     }
 
     /// `[1-9][0-9_]*(:[0-5]?[0-9])+`, optionally followed by `.[0-9_]*` for floats.
