@@ -48,6 +48,7 @@ extension Dev {
         @Flag(inversion: .prefixedNo, help: "The seed super-seeds (as `reconcile seed` does).") var superSeed = true
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
+        @Option(help: "Most connections a peer dials (default: the engine's, half of its 80).") var maxOutgoing: Int?
         @OptionGroup var output: OutputOptions
 
         static func seconds(_ duration: Duration) -> Double {
@@ -75,6 +76,7 @@ extension Dev {
                 throw ValidationError("--churn and --churn-return are shares from 0 to 1")
             }
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
+            if let maxOutgoing, maxOutgoing < 1 { throw ValidationError("--max-outgoing must be at least 1") }
             if let superSeedInFlight, superSeedInFlight < 1 {
                 throw ValidationError("--super-seed-in-flight must be at least 1")
             }
@@ -92,6 +94,7 @@ extension Dev {
                 step: Self.seconds(step), superSeed: superSeed, superSeedInFlight: superSeedInFlight,
                 timeLimit: Self.seconds(timeLimit))
             configuration.redundantHaves = redundantHaves
+            configuration.maxOutgoingConnections = maxOutgoing
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
             let wall = started.duration(to: .now)

@@ -130,4 +130,34 @@ struct SwarmSimulationTests {
         #expect(suppressed.seedEgressOverF < 1.1, "\(suppressed.seedEgressOverF)")
         #expect(suppressed.makespan < 1.1 * redundant.makespan, "\(suppressed.makespan) \(redundant.makespan)")
     }
+
+    /// Peers dial at most half their connections (`TorrentConfiguration.outgoingLimit`), so the first peers of a
+    /// swarm keep room for the later ones that dial them. Dialling up to every slot, the first peers fill up with
+    /// each other, and the later ones hardly reach them (or the seed's pieces they hold first).
+    @Test func theFirstPeersKeepRoomForLaterOnes() {
+        func reachOfLatePeers(maxOutgoing: Int?) -> (late: Int, mostDialled: Int) {
+            var configuration = SwarmSimulation.Configuration(
+                peers: 200, fileBytes: 64 << 20, pieceBytes: 1 << 20, requestBytes: 1 << 20, nodeRate: 125e6,
+                seedRate: 125e6, seed: 3, step: 0.01, timeLimit: 0.3)
+            configuration.maxOutgoingConnections = maxOutgoing
+            let simulator = SwarmSimulator(configuration: configuration)
+            _ = simulator.run()
+            var late = 0
+            var mostDialled = 0
+            for index in 1...10 {
+                guard let node = simulator.nodes[index] else { continue }
+                late += node.peers.values.count { $0.remote > 100 }
+            }
+            for node in simulator.nodes.compactMap({ $0 }) {
+                mostDialled = max(mostDialled, node.peers.values.count(where: \.outgoing))
+            }
+            return (late, mostDialled)
+        }
+        let capped = reachOfLatePeers(maxOutgoing: nil)
+        let uncapped = reachOfLatePeers(maxOutgoing: 80)
+        #expect(capped.mostDialled <= TorrentConfiguration().outgoingLimit)
+        #expect(uncapped.mostDialled > TorrentConfiguration().outgoingLimit)
+        // The first ten peers' connections to the second half of the swarm (43 against 1 when written).
+        #expect(capped.late > 10 * max(1, uncapped.late), "\(capped.late) against \(uncapped.late)")
+    }
 }

@@ -27,6 +27,8 @@ final class SimulatedNode {
     var connectionOrder = ConnectionOrder<SimulatedPeer>()
     private var nextKey: UInt64 = 0
     var dialing: Set<Int> = []
+    /// Connections we dialled (what `TorrentConfiguration.outgoingLimit` caps).
+    private var outgoingCount = 0
     /// Per remote node, connections that count against dialling it again (ours, or handshaken), and those
     /// handshaken: the session's scans over every peer for a duplicate, as counts (the seed sees 10,000 dials).
     private var linked: [Int: Int] = [:]
@@ -73,7 +75,7 @@ final class SimulatedNode {
 
     func dial(_ node: Int) {
         guard !dialing.contains(node), peers.count + dialing.count < configuration.maxConnections,
-            linked[node] == nil
+            outgoingCount + dialing.count < configuration.outgoingLimit, linked[node] == nil
         else { return }
         dialing.insert(node)
         world.connect(from: self, to: node)
@@ -100,7 +102,10 @@ final class SimulatedNode {
             owner: self, key: PeerKey(nextKey), remote: remote, counterpart: counterpart, outgoing: outgoing,
             address: world.target(remote), pieceCount: have.count, now: now)
         peers[peer.key] = peer
-        if outgoing { linked[remote, default: 0] += 1 }
+        if outgoing {
+            linked[remote, default: 0] += 1
+            outgoingCount += 1
+        }
         peer.requestSlot = scheduler.join(peer.key, now: now)
         if outgoing { world.send(.handshake, from: self, to: peer) }
         return peer
@@ -109,6 +114,7 @@ final class SimulatedNode {
     func disconnected(_ peer: SimulatedPeer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
         peer.isOpen = false
+        if peer.outgoing { outgoingCount -= 1 }
         if peer.outgoing || peer.handshakeReceived { Self.decrement(&linked, peer.remote) }
         if peer.handshakeReceived { Self.decrement(&handshakenWith, peer.remote) }
         peer.counterpart = nil

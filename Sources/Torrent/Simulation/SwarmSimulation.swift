@@ -44,6 +44,8 @@ public enum SwarmSimulation {
         public var timeLimit: Double = 3600
         /// Every `have` to every peer (`TorrentConfiguration.redundantHaves`), for comparison with have-suppression.
         public var redundantHaves: Bool = false
+        /// Most connections each peer dials (`TorrentConfiguration.maxOutgoingConnections`; nil: the engine's).
+        public var maxOutgoingConnections: Int?
     }
 
     /// What a run measured; the JSON keys are `reconcile dev swarm-sim --output json`'s.

@@ -57,6 +57,8 @@ final class SwarmSimulator {
     let debugTrace = getenv("SWARM_SIM_TRACE") != nil
     /// With SWARM_SIM_PROGRESS set: a line per virtual second on stderr (time, peers done, events).
     let showProgress = getenv("SWARM_SIM_PROGRESS") != nil
+    /// With SWARM_SIM_CENSUS=seconds: a census of the peers' states that often (`census`).
+    let censusEvery = getenv("SWARM_SIM_CENSUS").flatMap { Double(String(cString: $0)) }
     var uplinkBytes: [Int64]
     var drops: [String: Int] = [:]
     var duplicateBlocks = 0
@@ -199,6 +201,7 @@ final class SwarmSimulator {
             now += step
             steps += 1
             if showProgress, Int(now) != Int(now - step) { progress() }
+            if let every = censusEvery, Int(now / every) != Int((now - step) / every) { census() }
         }
         return result()
     }
@@ -222,6 +225,7 @@ final class SwarmSimulator {
             randomSeed: configuration.seed &* 0x9E37_79B9 &+ UInt64(index) &* 7919 &+ UInt64(generation))
         if let inFlight = configuration.superSeedInFlight { settings.superSeedInFlight = inFlight }
         settings.redundantHaves = configuration.redundantHaves
+        settings.maxOutgoingConnections = configuration.maxOutgoingConnections
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node
         lastBlockAt[index] = now

@@ -24,6 +24,10 @@ public struct TorrentConfiguration: Sendable {
     public var webSeeds: [String]?
     /// Most connections at once (incoming and outgoing).
     public var maxConnections: Int = 80
+    /// Most connections we dial (nil: half of `maxConnections`); the rest stay open to peers that dial us. Without
+    /// it the first peers of a swarm fill every slot with each other, and with the seed: the image enters the
+    /// swarm through a clique that later peers barely reach (the simulator's makespan grew with N; issue 21).
+    public var maxOutgoingConnections: Int?
     /// Most incoming connections from one address: one host cannot take every slot.
     public var maxConnectionsPerHost: Int = 8
     /// Seconds a connection may stay idle (neither side interested, or unchoked and asking for nothing) before its
@@ -71,6 +75,9 @@ public struct TorrentConfiguration: Sendable {
     /// Send a `have` for each verified piece to every peer, also to one that has it and once said `interested`
     /// (off: have-suppression, `SwarmDriver.announceVerified`; on: for comparison runs).
     public var redundantHaves: Bool = false
+
+    /// `maxOutgoingConnections`, or half of `maxConnections` (at least one).
+    public var outgoingLimit: Int { maxOutgoingConnections ?? max(1, maxConnections / 2) }
 }
 
 /// A snapshot of a session's progress.

@@ -223,6 +223,7 @@ final class TorrentSession: @unchecked Sendable {
 
     func dial(_ target: String) {
         guard !stopped, !dialing.contains(target), peers.count + dialing.count < configuration.maxConnections,
+            peers.values.count(where: \.outgoing) + dialing.count < configuration.outgoingLimit,
             !peers.values.contains(where: { $0.outgoing && $0.address == target }),
             !(targetIDs[target].map { id in peers.values.contains { $0.remoteID == id } } ?? false),
             let host = PeerTarget.host(of: target), let port = PeerTarget.port(of: target)
