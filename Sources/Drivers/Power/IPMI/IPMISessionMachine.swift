@@ -115,19 +115,13 @@ struct IPMISessionMachine: Sendable {
     /// Starts the handshake with Get Channel Authentication Capabilities (an IPMI v1.5 packet).
     mutating func start() -> Action {
         guard state == .idle else { return .fail(Failure(code: .protocolViolation, detail: "session already started")) }
-        do {
-            consoleSessionID = try random(4).readLE32(at: 0) | 0x0100_0000
-            consoleRandom = try random(16)
-        } catch {
-            return fail(.bmcError, "no random bytes")
-        }
         let request = IPMIRequest(
             netFn: IPMICommand.appNetFn, command: IPMICommand.getChannelAuthCapabilities, sequence: 0,
             data: [0x8E, privilege])
         pendingCapabilities = IPMI15Packet(
             authType: 0, sequence: 0, sessionID: 0, authCode: [], message: request.encoded()
         ).encoded()
-        return openSession()
+        return openNewSession(freshRandom: true)
     }
 
     /// Sends a command in the established session.
@@ -209,8 +203,15 @@ struct IPMISessionMachine: Sendable {
         return .wait
     }
 
-    /// Sends Open Session Request (first time, or again after a lost RAKP 4).
-    private mutating func openSession() -> Action {
+    /// Sends Open Session Request (first time, the next suite, or again after a lost RAKP 4) under a new console
+    /// session ID and, with `freshRandom`, a new console random number.
+    private mutating func openNewSession(freshRandom: Bool) -> Action {
+        do {
+            consoleSessionID = try random(4).readLE32(at: 0) | 0x0100_0000
+            if freshRandom { consoleRandom = try random(16) }
+        } catch {
+            return fail(.bmcError, "no random bytes")
+        }
         state = .awaitingOpenSession
         tag = attemptsStarted
         attemptsStarted &+= 1
@@ -241,12 +242,7 @@ struct IPMISessionMachine: Sendable {
             }
             quirks.append("\(suite) refused (\(RMCPPlusHandshake.statusName(response.status))); tried the next")
             suiteIndex += 1
-            do {
-                consoleSessionID = try random(4).readLE32(at: 0) | 0x0100_0000
-            } catch {
-                return fail(.bmcError, "no random bytes")
-            }
-            return openSession()
+            return openNewSession(freshRandom: false)
         }
         let algorithms = suite.algorithms
         guard response.authAlgorithm == algorithms.authentication, response.integrityAlgorithm == algorithms.integrity,
@@ -304,13 +300,7 @@ struct IPMISessionMachine: Sendable {
             // RAKP 3: start the handshake over with a new session rather than fail.
             if rakp3Repeated, restarts < Self.maximumRestarts {
                 restarts += 1
-                do {
-                    consoleSessionID = try random(4).readLE32(at: 0) | 0x0100_0000
-                    consoleRandom = try random(16)
-                } catch {
-                    return fail(.bmcError, "no random bytes")
-                }
-                return openSession()
+                return openNewSession(freshRandom: true)
             }
             return failStatus("RAKP 4", rakp4.status)
         }
