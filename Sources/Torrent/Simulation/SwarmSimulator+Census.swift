@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// With SWARM_SIM_CENSUS set: what every peer is doing, every `censusEvery` virtual seconds, on stderr, to find
 /// why the swarm runs below its bound. Reads the nodes and flows only; changes nothing.
 extension SwarmSimulator {
@@ -100,8 +96,7 @@ extension SwarmSimulator {
             + "seed \(Self.fixed(seedShare)); conns/peer \(Self.fixed(Double(connections) / Double(max(1, live)))), "
             + "serving/peer \(Self.fixed(Double(serving) / Double(max(1, live)))), "
             + "waiting/peer \(Self.fixed(Double(waiting) / Double(max(1, live)))), flows \(flows.count)\n"
-        var bytes = Array(line.utf8)
-        _ = write(2, &bytes, bytes.count)
+        Self.diagnostic(line)
     }
 
     private static func fixed(_ value: Double) -> String {

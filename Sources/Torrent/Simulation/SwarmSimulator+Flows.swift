@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Block data as flows, churn, and the run's result.
 extension SwarmSimulator {
     /// Keeps the flows that can still send: uploader alive, connection open and unchoked, requests queued.
@@ -74,8 +70,7 @@ extension SwarmSimulator {
         let offers = nodes[0]?.offers?.holders.values.reduce(0) { $0 + $1.offered.count } ?? 0
         let line = "t \(Int(now * 1000)) ms: seed flows \(seedFlows) at \(Int(seedRate)) B/s, offers \(offers); "
             + "flows \(flows)\n"
-        var bytes = Array(line.utf8)
-        _ = write(2, &bytes, bytes.count)
+        Self.diagnostic(line)
     }
 
     // MARK: Churn

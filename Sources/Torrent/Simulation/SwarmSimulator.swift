@@ -209,6 +209,11 @@ final class SwarmSimulator {
     private func progress() {
         let line = "t \(Int(now)) s: \(configuration.peers - unfinished)/\(configuration.peers) done, "
             + "\(eventCount) events, \(flows.count) flows\n"
+        Self.diagnostic(line)
+    }
+
+    /// Writes one diagnostic line (progress, trace, census) to standard error, unbuffered.
+    static func diagnostic(_ line: String) {
         var bytes = Array(line.utf8)
         _ = write(2, &bytes, bytes.count)
     }
