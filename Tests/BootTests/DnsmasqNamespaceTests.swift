@@ -24,15 +24,23 @@ struct DnsmasqTools {
 struct DnsmasqNamespaceTests {
     @Test(.timeLimit(.minutes(1)))
     func aRealClientGetsItsReservationAndEntryAndAReloadAddsANode() async throws {
+        try await withLab(NamespaceLab.create, stopping: ["dnsmasq.pid"]) { lab, directory, tools in
+            try await exercise(lab: lab, directory: directory, tools: tools)
+        }
+    }
+
+    /// Finds the tools, makes a temporary directory and a lab, and runs `body` in them; then stops the dnsmasq
+    /// servers whose pid files (in the directory) are named in `pidFiles` and deletes the lab's namespaces.
+    func withLab<Lab: TestNamespaces>(
+        _ create: (String) async throws -> Lab, stopping pidFiles: [String],
+        _ body: (Lab, TemporaryDirectory, DnsmasqTools) async throws -> Void
+    ) async throws {
         let tools = try DnsmasqTools()
         let directory = try TemporaryDirectory("rackswarm-dnsmasq")
-        let lab = try await NamespaceLab.create(ip: tools.ip)
-        try await withTeardown {
-            try await exercise(lab: lab, directory: directory, tools: tools)
-        } teardown: {
-            await lab.destroy(pidFile: directory.path + "/dnsmasq.pid")
+        let lab = try await create(tools.ip)
+        try await lab.run(stopping: pidFiles.map { directory.path + "/" + $0 }) {
+            try await body(lab, directory, tools)
         }
-        #expect(await lab.isGone())
     }
 
     func exercise(lab: NamespaceLab, directory: TemporaryDirectory, tools: DnsmasqTools) async throws {
@@ -114,19 +122,89 @@ struct DnsmasqNamespaceTests {
     }
 }
 
-/// Two network namespaces joined by a veth pair; names are unique per run, set up and torn down under a lock.
-struct NamespaceLab: Sendable {
+/// Network namespaces a test made, named uniquely per run, and the dnsmasq servers it started in them. Every
+/// change to the host's namespaces is made under one lock, so parallel runs never interleave them.
+protocol TestNamespaces: Sendable {
+    var ip: String { get }
+    /// Every namespace the lab made; deleting them deletes their links.
+    var namespaces: [String] { get }
+}
+
+extension TestNamespaces {
+    /// A tag for this run's names: short enough for an interface name (15 bytes) with a prefix and a suffix.
+    static func uniqueTag() -> String {
+        String(format: "%05x%01x", getpid() & 0xFFFFF, Int.random(in: 0..<16))
+    }
+
+    /// Runs the `ip` commands that build the lab; on the first failure deletes what they made and throws.
+    func build(_ commands: [[String]]) async throws {
+        let failure: String? = await Self.withLock {
+            for command in commands {
+                let result = await runTool(ip, command, timeout: .seconds(10))
+                if !result.succeeded { return "ip \(command.joined(separator: " ")): \(result.output)" }
+            }
+            return nil
+        }
+        if let failure {
+            await destroy(pidFiles: [])
+            throw BootError(.unwritable, node: "", path: "", "cannot make the test network: \(failure)")
+        }
+    }
+
+    /// Runs `body`, then stops the servers and deletes the namespaces whether it returned or threw, and expects
+    /// that no namespace is left.
+    func run(stopping pidFiles: [String], _ body: () async throws -> Void) async throws {
+        try await withTeardown(body) { await destroy(pidFiles: pidFiles) }
+        #expect(await isGone(), "the test's namespaces are still there")
+    }
+
+    /// Stops each dnsmasq by the PID in its pid file (SIGTERM, SIGKILL after 2 s), then deletes the namespaces.
+    func destroy(pidFiles: [String]) async {
+        for pidFile in pidFiles {
+            guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, processIsAlive(pid)
+            else { continue }
+            kill(pid, SIGTERM)
+            if !(await processesExit([pid], within: 2)) { kill(pid, SIGKILL) }
+        }
+        await Self.withLock {
+            for namespace in namespaces { _ = await runTool(ip, ["netns", "delete", namespace]) }
+        }
+    }
+
+    func isGone() async -> Bool {
+        let list = await runTool(ip, ["netns", "list"]).output
+        return !namespaces.contains { list.contains($0) }
+    }
+
+    /// Holds `/tmp/rackswarm-netns.lock` while `body` runs.
+    static func withLock<T: Sendable>(_ body: () async -> T) async -> T {
+        let descriptor = open("/tmp/rackswarm-netns.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if descriptor >= 0 { flock(descriptor, LOCK_EX) }
+        let result = await body()
+        if descriptor >= 0 {
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+        }
+        return result
+    }
+}
+
+/// Two network namespaces joined by a veth pair.
+struct NamespaceLab: TestNamespaces {
     let ip: String
     let serverNamespace: String
     let clientNamespace: String
     let serverLink: String
     let clientLink: String
 
+    var namespaces: [String] { [serverNamespace, clientNamespace] }
+
     static func create(ip: String) async throws -> NamespaceLab {
-        let tag = String(format: "%05x%01x", getpid() & 0xFFFFF, Int.random(in: 0..<16))
+        let tag = uniqueTag()
         let lab = NamespaceLab(ip: ip, serverNamespace: "rsboot-\(tag)-s", clientNamespace: "rsboot-\(tag)-c",
                                serverLink: "rb\(tag)s", clientLink: "rb\(tag)c")
-        let commands = [
+        try await lab.build([
             ["netns", "add", lab.serverNamespace], ["netns", "add", lab.clientNamespace],
             ["link", "add", lab.serverLink, "type", "veth", "peer", "name", lab.clientLink],
             ["link", "set", lab.serverLink, "netns", lab.serverNamespace],
@@ -135,18 +213,7 @@ struct NamespaceLab: Sendable {
             ["-n", lab.serverNamespace, "link", "set", lab.serverLink, "up"],
             ["-n", lab.serverNamespace, "link", "set", "lo", "up"],
             ["-n", lab.clientNamespace, "link", "set", "lo", "up"],
-        ]
-        let failure: String? = await withLock {
-            for command in commands {
-                let result = await runTool(ip, command, timeout: .seconds(10))
-                if !result.succeeded { return "ip \(command.joined(separator: " ")): \(result.output)" }
-            }
-            return nil
-        }
-        if let failure {
-            await lab.destroy(pidFile: nil)
-            throw BootError(.unwritable, node: "", path: "", "cannot make the test network: \(failure)")
-        }
+        ])
         return lab
     }
 
@@ -187,41 +254,5 @@ struct NamespaceLab: Sendable {
             if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
         }
         return values
-    }
-
-    /// Kills dnsmasq by its PID (from the pid file) and deletes both namespaces (which deletes the veth pair).
-    func destroy(pidFile: String?) async {
-        if let pidFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
-        {
-            kill(pid, SIGTERM)
-            for _ in 0..<50 where kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(20)) }
-            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-        }
-        await withLock {
-            _ = await runTool(ip, ["netns", "delete", serverNamespace])
-            _ = await runTool(ip, ["netns", "delete", clientNamespace])
-        }
-    }
-
-    func isGone() async -> Bool {
-        let list = await runTool(ip, ["netns", "list"])
-        return !list.output.contains(serverNamespace) && !list.output.contains(clientNamespace)
-    }
-
-    /// Holds `/tmp/rackswarm-netns.lock` while `body` runs, so parallel runs never interleave namespace changes.
-    static func withLock<T: Sendable>(_ body: () async -> T) async -> T {
-        let descriptor = open("/tmp/rackswarm-netns.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        if descriptor >= 0 { flock(descriptor, LOCK_EX) }
-        let result = await body()
-        if descriptor >= 0 {
-            flock(descriptor, LOCK_UN)
-            close(descriptor)
-        }
-        return result
-    }
-
-    func withLock<T: Sendable>(_ body: () async -> T) async -> T {
-        await Self.withLock(body)
     }
 }

@@ -12,16 +12,11 @@ import Testing
 extension DnsmasqNamespaceTests {
     @Test(.timeLimit(.minutes(1)))
     func whenTheDHCPServerThatAnsweredDiesTheOtherOffersItselfAndServesTheFirstHop() async throws {
-        let tools = try DnsmasqTools()
-        let directory = try TemporaryDirectory("rackswarm-dnsmasq-pair")
-        let segment = try await Segment.create(ip: tools.ip)
-        let pidFiles = ["a", "b"].map { directory.path + "/dnsmasq-\($0).pid" }
-        try await withTeardown {
-            try await exercise(segment, directory: directory, pidFiles: pidFiles, tools: tools)
-        } teardown: {
-            await segment.destroy(pidFiles: pidFiles)
+        let pidFiles = ["dnsmasq-a.pid", "dnsmasq-b.pid"]
+        try await withLab(Segment.create, stopping: pidFiles) { segment, directory, tools in
+            try await exercise(segment, directory: directory, pidFiles: pidFiles.map { directory.path + "/" + $0 },
+                               tools: tools)
         }
-        #expect(await segment.isGone())
     }
 
     func exercise(_ segment: Segment, directory: TemporaryDirectory, pidFiles: [String], tools: DnsmasqTools)
@@ -96,15 +91,17 @@ extension DnsmasqNamespaceTests {
     }
 
     /// Two server namespaces and a client namespace whose bridge joins both veth pairs: one broadcast segment.
-    struct Segment: Sendable {
+    struct Segment: TestNamespaces {
         let ip: String
         let servers: [String]
         let serverLinks: [String]
         /// The client's side: `clientNamespace`, with the bridge as `clientLink`, for `NamespaceLab.dhcp`.
         let client: NamespaceLab
 
+        var namespaces: [String] { servers + [client.clientNamespace] }
+
         static func create(ip: String) async throws -> Segment {
-            let tag = String(format: "%05x%01x", getpid() & 0xFFFFF, Int.random(in: 0..<16))
+            let tag = uniqueTag()
             let servers = ["rsdh-\(tag)-a", "rsdh-\(tag)-b"]
             let links = ["rd\(tag)a", "rd\(tag)b"]
             let client = NamespaceLab(ip: ip, serverNamespace: servers[0], clientNamespace: "rsdh-\(tag)-c",
@@ -125,43 +122,12 @@ extension DnsmasqNamespaceTests {
                 ]
             }
             commands.append(["-n", namespace, "link", "set", client.clientLink, "up"])
-            let failure: String? = await NamespaceLab.withLock {
-                for command in commands {
-                    let result = await runTool(ip, command, timeout: .seconds(10))
-                    if !result.succeeded { return "ip \(command.joined(separator: " ")): \(result.output)" }
-                }
-                return nil
-            }
-            if let failure {
-                await segment.destroy(pidFiles: [])
-                throw BootError(.unwritable, node: "", path: "", "cannot make the test network: \(failure)")
-            }
+            try await segment.build(commands)
             return segment
         }
 
         func run(_ namespace: String, _ command: [String]) async -> CommandResult {
             await runTool(ip, ["netns", "exec", namespace] + command, timeout: .seconds(10))
-        }
-
-        /// Stops both dnsmasq servers (by their pid files) and deletes the three namespaces and their links.
-        func destroy(pidFiles: [String]) async {
-            for pidFile in pidFiles {
-                guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-                    let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, processIsAlive(pid)
-                else { continue }
-                kill(pid, SIGTERM)
-                if !(await processesExit([pid], within: 2)) { kill(pid, SIGKILL) }
-            }
-            await NamespaceLab.withLock {
-                for namespace in servers + [client.clientNamespace] {
-                    _ = await runTool(ip, ["netns", "delete", namespace])
-                }
-            }
-        }
-
-        func isGone() async -> Bool {
-            let list = await runTool(ip, ["netns", "list"]).output
-            return !(servers + [client.clientNamespace]).contains { list.contains($0) }
         }
     }
 }
