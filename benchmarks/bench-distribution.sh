@@ -3,14 +3,14 @@
 # namespace on a bridge, every link capped by tbf both ways; rackswarm with rack waves and flat, libtorrent, HTTP
 # from one server and udpcast multicast, each against the P2P bound max(F/u_s, F/d_min, N·F/(u_s+Σu_i)) measured
 # in the same run. Every copy is compared byte for byte with the source. The lab is torn down on any exit.
-# Sections (BENCH_DIST_SECTIONS, comma-separated; default "32,uplink,churn", about 6 minutes; "128" is opt-in):
+# Sections (BENCH_DIST_SECTIONS, comma-separated; default "32,uplink,churn", 516 s at load 4–16; "128" is opt-in):
 #   32      N = 1…16, 32 MiB, every method            -> results/distribution.json, distribution*.png
 #   uplink  N = 16, 32 MiB, racks of 4 behind uplinks capped at BENCH_DIST_UPLINK_MBIT (80: half a rack's 4 × 40),
 #           waves with and without keep-in-rack, with a 4× seed and keep-in-rack, and without a cap
 #                                                     -> results/distribution-uplink.json, .png
 #   churn   N = 16, 32 MiB, 10 % of the leechers SIGKILLed mid-transfer, half of them back after 2 s on their
 #           partial file (flat and waves)             -> results/distribution-churn.json, distribution-churn*.png
-#   128     N = 1, 16, 32, 128 MiB, waves, flat, libtorrent (issue 21 §2; about 12 minutes)
+#   128     N = 1, 16, 32, 128 MiB, waves, flat, libtorrent (issue 21 §2; about 6.5 minutes)
 #                                                     -> results/distribution-128.json, distribution-128*.png
 # Each section's table goes between its markers in benchmarks/README.md.
 # Knobs for section 32: BENCH_DIST_NODES (default 1,2,4,8,16; BENCH_DIST_N32=1 adds 32 at 20 Mbit/s),
@@ -58,7 +58,8 @@ import json, os, sys
 out, work, uplink = sys.argv[1], sys.argv[2], sys.argv[3]
 labels = {"u1": f"uplink {uplink}, keep in rack", "u2": f"uplink {uplink}, no keep in rack",
           "u3": f"uplink {uplink}, keep in rack, seed 160", "u4": "no uplink cap"}
-series = [dict(json.load(open(f"{work}/{k}.json")), label=v) for k, v in labels.items() if os.path.exists(f"{work}/{k}.json")]
+series = [dict(json.load(open(f"{work}/{k}.json")), label=v)
+          for k, v in labels.items() if os.path.exists(f"{work}/{k}.json")]
 json.dump({"series": series}, open(out, "w"), indent=1)
 EOF
     report distribution-uplink

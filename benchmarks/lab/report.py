@@ -91,8 +91,8 @@ table = [
     f"{cfg['cores']} cores. Ratios against T_p2p = max(F/u_s, F/d_min, N·F/(u_s+Σu_i)) with nominal link rates. "
     "Bytes in per node counts link-level bytes (headers: ~1.04 F is a clean transfer); duplicate blocks per node "
     "is what rackswarm's engine counted (received twice or after a cancel). CPU busy is the whole machine's, other "
-    "builds included; CPU-s is the run's own processes (seed, tracker, peers); load is the 1-minute load average "
-    "before and after the run.",
+    "builds included; CPU-s is the run's own processes (seed, tracker, peers; not curl or udp-receiver, which exit "
+    "when done); load is the 1-minute load average before and after the run.",
     "",
     "| " + " | ".join(columns) + " |",
     "|" + "---|" * len(columns),
