@@ -12,6 +12,8 @@
 #           partial file (flat and waves)             -> results/distribution-churn.json, distribution-churn*.png
 #   128     N = 1, 16, 32, 128 MiB, waves, flat, libtorrent (issue 21 §2; about 6.5 minutes)
 #                                                     -> results/distribution-128.json, distribution-128*.png
+#   churn-128  the churn section at 128 MiB, N = 16 and 32 (about 3 minutes; opt-in)
+#                                                     -> results/distribution-churn-128.json, distribution-churn-128*.png
 # Each section's table goes between its markers in benchmarks/README.md.
 # Knobs for section 32: BENCH_DIST_NODES (default 1,2,4,8,16; BENCH_DIST_N32=1 adds 32 at 20 Mbit/s),
 # BENCH_DIST_MIB (32), BENCH_DIST_MBIT (40), BENCH_DIST_METHODS, BENCH_DIST_REPEAT (1). Section churn:
@@ -77,5 +79,10 @@ if [[ $SECTIONS == *,128,* ]]; then
     lab --work "$WORK/128" --out "$OUT/distribution-128.json" --nodes 1,16,32 --methods waves,flat,libtorrent \
         --size-mib 128 --node-mbit "$MBIT" --seed-mbit "$MBIT"
     report distribution-128
+fi
+if [[ $SECTIONS == *,churn-128,* ]]; then
+    lab --work "$WORK/churn-128" --out "$OUT/distribution-churn-128.json" --nodes 16,32 --methods flat,waves \
+        --size-mib 128 --node-mbit 40 --seed-mbit 40 --churn 0.1 --churn-return 0.5 --churn-delay 2 --churn-seed 1
+    report distribution-churn-128
 fi
 exit $status
