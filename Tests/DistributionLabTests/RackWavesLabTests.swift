@@ -6,29 +6,16 @@ import Testing
 /// its own network namespace on a bridge with tbf on both directions. Correctness only, never speed.
 struct RackWavesLabTests {
     @Test func fourNodesInTwoRacksGetByteIdenticalCopiesAndTheLabLeavesNothingBehind() async throws {
-        // The lab needs root and `ip netns`; CI runs as root, so a missing capability is a failure, not a skip.
-        try #require(geteuid() == 0, "the distribution lab needs root (ip netns, tc); run the tests as root")
-        let probe = await runCommand("/usr/sbin/ip", ["netns", "list"], timeout: 10)
-        try #require(probe.status == 0, "`ip netns list` failed (install iproute2): \(probe.output)")
-        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
-        let work = "/dev/shm/rs-distlab-test-\(getpid())-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: work) }
-
-        let run = await runCommand(
-            "/usr/bin/python3",
+        let (work, run, result) = try await runDistributionLab(
+            "distlab",
             [
-                packageRoot + "/benchmarks/lab/lab.py", "--bin", bin, "--work", work, "--out", work + "/result.json",
-                "--nodes", "4", "--methods", "waves", "--size-mib", "3", "--piece-size", "64K",
-                "--rack-size", "2", "--first-wave", "1", "--node-mbit", "200", "--seed-mbit", "200",
-                "--timeout", "60", "--timeline-for", "0", "--keep-copies",
+                "--nodes", "4", "--methods", "waves", "--size-mib", "3", "--piece-size", "64K", "--rack-size", "2",
+                "--first-wave", "1", "--node-mbit", "200", "--seed-mbit", "200", "--timeout", "60",
+                "--timeline-for", "0", "--keep-copies",
             ],
-            timeout: 100, grace: 15
+            timeout: 100
         )
-        #expect(!run.timedOut, "the lab did not finish in 100 s")
-        #expect(run.status == 0, "lab.py exited \(run.status): \(run.output)")
-
-        let data = try Data(contentsOf: URL(fileURLWithPath: work + "/result.json"))
-        let result = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        defer { try? FileManager.default.removeItem(atPath: work) }
         let runs = try #require(result["runs"] as? [[String: Any]])
         try #require(runs.count == 1, "one waves run expected: \(run.output)")
         let record = runs[0]

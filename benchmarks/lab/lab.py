@@ -11,6 +11,11 @@ Every copy is compared byte for byte with the source after every run. The lab is
 killed by PID (their process groups), namespaces deleted by name, and a lock keeps two labs from touching each
 other's names (scripts/lab/netlab.py, shared with the virtual data center). Namespace names are rsb<PID>s (seed), rsb<PID>n<i> (nodes), rsb<PID>b (the bridge).
 
+With --churn P, a seeded random share P of the leechers is SIGKILLed at random times mid-transfer; --churn-return Q
+of those come back after --churn-delay seconds on the same output file and resume from the pieces they find verified
+on it. Only the survivors must finish; each record's `churn` holds what happened to every killed node and the
+survivors' bound (benchmarks/README.md, "Churn").
+
 Usage: lab.py --bin DIR --work DIR --out FILE.json [--nodes 1,2,4] [--methods waves,flat,...] [options]
 Needs root, iproute2 (ip, tc), curl; /usr/bin/python3 with libtorrent for the libtorrent method.
 """
@@ -105,6 +110,24 @@ class Proc:
             self.thread.join(1)
             raise LabError(f"{self.log_path}: exited {code}: " + " | ".join(self.lines[-5:]))
         return self.exit_time
+
+    def cpu_seconds(self):
+        """User + system CPU seconds of the process so far (None once it is reaped); `ip netns exec` execs the
+        program, so the pid is the program's own."""
+        try:
+            with open(f"/proc/{self.popen.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def last_verified_fraction(self):
+        """The share of the file the last progress line (`12.3% …`) reported verified, 0 before the first one."""
+        for line in reversed(self.lines):
+            match = PROGRESS_LINE.match(line)
+            if match:
+                return float(match.group(1)) / 100
+        return 0.0
 
     def stop(self):
         stop(self.popen)
@@ -261,6 +284,96 @@ def percentile(values, q):
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
+PROGRESS_LINE = re.compile(r"^([\d.]+)% ")
+RECHECK_LINE = re.compile(r"rechecked existing data.*pieces_valid\W+(\d+)")
+
+
+def piece_bytes(text):
+    """`256K`, `1M`, `65536` → bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20}
+    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
+
+
+def parse_recheck(lines):
+    """How many pieces a restarted agent found verified on disk at start (`rechecked existing data`), or None."""
+    for line in lines:
+        match = RECHECK_LINE.search(line)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+class Churn:
+    """Kills a seeded random share of the leechers (SIGKILL) at random times mid-transfer; a share of those come
+    back after `delay` seconds on the same output file and resume from the pieces they find verified on it."""
+
+    def __init__(self, args, n, bound):
+        import random
+        rng = random.Random(args.churn_seed * 1000 + n)
+        count = 0 if args.churn <= 0 or n < 2 else max(1, round(args.churn * n))
+        victims = sorted(rng.sample(range(1, n + 1), min(count, n - 1)))
+        # Kill between 15 % and 70 % of the bound: mid-transfer for every method that gets near it.
+        self.kill_at = {i: rng.uniform(0.15, 0.7) * bound for i in victims}
+        back = round(args.churn_return * len(victims))
+        self.returning = set(rng.sample(victims, back))
+        self.delay = args.churn_delay
+        self.events = {}  # node -> what happened to it
+
+    def gone(self):
+        """Nodes killed for good (they never finish)."""
+        return {i for i, e in self.events.items() if i not in self.returning}
+
+    def step(self, lab, nodes, done, now, start_node):
+        """Kills the nodes whose time has come (unless finished or not started), restarts returning ones."""
+        for i, at in self.kill_at.items():
+            if i in self.events or i in done or i not in nodes or now < at:
+                continue
+            proc = nodes[i]
+            cpu = proc.cpu_seconds()
+            try:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.popen.wait()
+            proc.thread.join(2)
+            if proc.marker_time is not None:  # it finished between the check and the kill: not churn
+                continue
+            self.events[i] = {"killed_at_s": round(now, 3), "verified_fraction_at_kill": proc.last_verified_fraction(),
+                              "bytes_in_at_kill": lab.counters().get(i, (0, 0))[1], "cpu_s_first_life": cpu,
+                              "returns": i in self.returning}
+        for i in self.returning:
+            event = self.events.get(i)
+            if event and "restarted_at_s" not in event and now >= event["killed_at_s"] + self.delay:
+                event["bytes_in_at_restart"] = lab.counters().get(i, (0, 0))[1]
+                event["restarted_at_s"] = round(now, 3)
+                log = nodes[i].log_path
+                os.replace(log, log[:-len(".log")] + "-first-life.log")
+                nodes[i] = start_node(i)
+
+    def waiting(self, i):
+        """Whether node i is dead now (killed, not yet back or never)."""
+        return i in self.events and "restarted_at_s" not in self.events[i]
+
+    def summary(self, nodes, done, end_counters, size, piece, node_rate, p2p_bound):
+        """The per-node record of each killed node, and the survivors' bound: a node back at t_r that lacks L bytes
+        cannot finish before t_r + L / d (its download rate), and no survivor before T_p2p for the survivors."""
+        bound = p2p_bound
+        for i, event in self.events.items():
+            if not event["returns"]:
+                continue
+            have = parse_recheck(nodes[i].lines)
+            lacking = size - (have or 0) * piece
+            got = end_counters.get(i, (0, 0))[1] - event["bytes_in_at_restart"]
+            event.update({"pieces_rechecked_valid": have, "pieces": size // piece,
+                          "lacking_bytes": lacking, "bytes_in_after_restart": got,
+                          # Link-level bytes in after the restart per byte it lacked: ~1.04 is a clean resume,
+                          # F / lacking (or more) would be a download from scratch.
+                          "in_over_lacking": round(got / lacking, 3) if lacking else None,
+                          "finished_s": done.get(i), "bound_s": event["restarted_at_s"] + lacking / node_rate})
+            bound = max(bound, event["bound_s"])
+        return {str(i): e for i, e in sorted(self.events.items())}, bound
+
+
 ENGINE_LINE = re.compile(
     r"dup (\d+) blocks \([^)]*\) cancels-sent (\d+) cancels-honoured (\d+) endgame (\S+) \((\d+) req\) "
     r"rtt-mean ([\d.]+)s rtt-max ([\d.]+)s sent-blocks (\d+) distinct (\d+)")
@@ -347,6 +460,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
     timeout = args.timeout or (60 + 4 * n * size * 8 / (args.seed_mbit * 1e6))
     nodes = {}
     done = {}
+    churn = Churn(args, n, p2p_bound(size, args, n))
+    load_before = os.getloadavg()
     with Sampler(lab) as sampler:
         t0 = time.monotonic()
         if method == "waves":
@@ -362,9 +477,10 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                                     "--min-receivers", str(n), "--max-bitrate",
                                     f"{int(args.seed_mbit * 0.9)}m"], os.path.join(run_dir, "seed.log"))
         deadline = t0 + timeout
-        while len(done) < n:
+        while len(done) < n - len(churn.gone()):
+            churn.step(lab, nodes, done, time.monotonic() - t0, start_node)
             for i, proc in list(nodes.items()):
-                if i in done:
+                if i in done or churn.waiting(i):
                     continue
                 finished = proc.done_time()
                 if finished is not None:
@@ -377,7 +493,7 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                     if args.wave_start == "complete":
                         ready = all(i in done for i in first)
                     else:
-                        ready = all(i in done or nodes[i].early_time is not None for i in first)
+                        ready = all(i in done or i in churn.events or nodes[i].early_time is not None for i in first)
                     if ready:
                         for i in rack[args.first_wave:]:
                             if i not in nodes:
@@ -392,14 +508,19 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
     seed_proc = next((p for p in lab.procs if p.log_path.endswith("seed.log")), None)
     if seed_proc is not None and method in ("waves", "flat"):
         engine["0"] = parse_engine(seed_proc.lines)
+    # CPU seconds of every process of this run (seed, tracker, agents; a killed agent's first life included).
+    cpu_s = sum(p.cpu_seconds() or 0 for p in lab.procs if p.popen.poll() is None)
+    cpu_s += sum(e["cpu_s_first_life"] or 0 for e in churn.events.values())
+    load_after = os.getloadavg()
     lab.stop_all()
-    mismatched = [i for i in range(1, n + 1)
+    survivors = sorted(done)
+    mismatched = [i for i in survivors
                   if not os.path.exists(outputs[i]) or not filecmp.cmp(source, outputs[i], shallow=False)]
     if mismatched:
         raise LabError(f"{method} N={n}: copies differ from the source on nodes {mismatched}")
 
     first, last = sampler.samples[0], sampler.samples[-1]
-    elapsed = [done[i] for i in range(1, n + 1)]
+    elapsed = [done[i] for i in survivors]
     cpu = (last[1] - first[1]) / max(1, last[2] - first[2])
     peak = 0.0
     for a, b in zip(sampler.samples, sampler.samples[2:]):
@@ -410,7 +531,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
         "method": method, "nodes": n, "elapsed_s": elapsed, "p50_s": percentile(elapsed, 0.5),
         "makespan_s": max(elapsed), "seed_egress_bytes": last[3][0][0] - first[3][0][0],
         "nodes_upload_bytes": node_up, "nodes_download_bytes": node_down, "cpu_busy_fraction": cpu, "cpu_busy_peak_1s": peak,
-        "verified_copies": n, "racks": racks if method == "waves" else None,
+        "verified_copies": len(survivors), "racks": racks if method == "waves" else None,
+        "cpu_s_processes": round(cpu_s, 2), "load_average_before": load_before, "load_average_after": load_after,
         "wave_start": args.wave_start if method == "waves" else None,
         "started_s": started,
         "uplink_bytes": sum(sum(v) - sum(first[3].get(k, (0, 0))) for k, v in last[3].items() if isinstance(k, str)),
@@ -421,6 +543,13 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
     if method in ("waves", "flat"):
         record["engine"] = engine
         record["first_piece_s"] = first_piece
+    if churn.kill_at:
+        events, bound = churn.summary(nodes, done, last[3], size, piece_bytes(args.piece_size),
+                                      args.node_mbit * 1e6 / 8, p2p_bound(size, args, len(survivors)))
+        record["churn"] = {"planned_kills_s": {str(i): round(t, 3) for i, t in churn.kill_at.items()},
+                           "killed": events, "survivors": survivors, "bound_survivors_s": bound,
+                           "makespan_never_killed_s": max(done[i] for i in survivors if i not in churn.events),
+                           "makespan_over_bound_survivors": round(max(elapsed) / bound, 3)}
     if n == args.timeline_for:
         record["timeline"] = [
             {"t": round(t, 3), "up": [c.get(i, (0, 0))[0] - first[3].get(i, (0, 0))[0] for i in range(0, n + 1)],
@@ -428,9 +557,17 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
             for t, _, _, c in sampler.samples]
     if not args.keep_copies:
         for path in outputs.values():
-            os.unlink(path)
+            if os.path.exists(path):
+                os.unlink(path)
     record["copies"] = list(outputs.values()) if args.keep_copies else []
     return record
+
+
+def p2p_bound(size, args, n):
+    """T_p2p = max(F/u_s, F/d_min, N·F/(u_s + Σu_i)) with the nominal link rates."""
+    u_s = args.seed_mbit * 1e6 / 8
+    u_i = args.node_mbit * 1e6 / 8
+    return max(size / u_s, size / u_i, n * size / (u_s + n * u_i)) if n else size / u_s
 
 
 def main():
@@ -456,6 +593,12 @@ def main():
     parser.add_argument("--timeout", type=float, default=0, help="per run; default from the client-server bound")
     parser.add_argument("--timeline-for", type=int, default=-1, help="record per-node rates for this N")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--churn", type=float, default=0,
+                        help="share of the leechers SIGKILLed at random times mid-transfer (at least one when > 0)")
+    parser.add_argument("--churn-return", type=float, default=0.5,
+                        help="share of the killed leechers that come back and resume from their verified pieces")
+    parser.add_argument("--churn-delay", type=float, default=2.0, help="seconds a returning leecher is away")
+    parser.add_argument("--churn-seed", type=int, default=1, help="seeds which leechers die and when")
     parser.add_argument("--keep-copies", action="store_true", help="leave every node's copy in --work")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -496,9 +639,10 @@ def main():
         "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
                    "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
                    "wave_start": args.wave_start, "uplink_mbit": args.uplink_mbit,
-                   "keep_in_rack": args.keep_in_rack,
+                   "keep_in_rack": args.keep_in_rack, "churn": args.churn, "churn_return": args.churn_return,
+                   "churn_delay_s": args.churn_delay, "churn_seed": args.churn_seed,
                    "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
-        "bounds": {str(n): {"t_p2p_s": max(size / u_s, size / u_i, n * size / (u_s + n * u_i)),
+        "bounds": {str(n): {"t_p2p_s": p2p_bound(size, args, n),
                             "t_cs_s": max(n * size / u_s, size / u_i)} for n in sizes},
         "runs": [], "failures": [],
     }
@@ -520,8 +664,21 @@ def main():
                     record["repeat"] = rep
                     print(f"   p50 {record['p50_s']:.2f} s ({record['p50_s'] / bound:.2f}x T_p2p), makespan "
                           f"{record['makespan_s']:.2f} s ({record['makespan_s'] / bound:.2f}x), seed egress "
-                          f"{record['seed_egress_bytes'] / size:.2f} F, CPU {record['cpu_busy_fraction']:.0%}",
+                          f"{record['seed_egress_bytes'] / size:.2f} F, CPU {record['cpu_busy_fraction']:.0%}, "
+                          f"{record['cpu_s_processes']:.1f} CPU-s, load {record['load_average_after'][0]:.1f}",
                           flush=True)
+                    if record.get("uplink_over_F_by_rack"):
+                        print(f"   uplinks / F: {record['uplink_over_F_by_rack']}", flush=True)
+                    if record.get("churn"):
+                        c = record["churn"]
+                        print(f"   churn: {len(c['survivors'])} survivors, makespan / survivors' bound "
+                              f"{c['makespan_over_bound_survivors']:.2f}; killed "
+                              + "; ".join(f"n{i} at {e['killed_at_s']:.1f} s "
+                                          f"({e['verified_fraction_at_kill']:.0%} verified)"
+                                          + (f", back at {e['restarted_at_s']:.1f} s, rechecked "
+                                             f"{e['pieces_rechecked_valid']}/{e['pieces']} pieces, in / lacking "
+                                             f"{e['in_over_lacking']}" if e["returns"] else ", gone")
+                                          for i, e in c["killed"].items()), flush=True)
                     result["runs"].append(record)
         result["lab"]["pids"] = list(lab.pids)
     result["source"] = source
