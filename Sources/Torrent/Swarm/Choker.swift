@@ -59,13 +59,10 @@ struct Choker {
 
     /// Peers to unchoke between rounds so that `regularSlots + 1` interested peers are unchoked: a slot freed by a
     /// peer that finished or left goes to a waiting peer at once, not at the next round (which left the last node of
-    /// a 32-node lab run idle for 10 s). Waiting peers are taken in connection order, those `preferred` first.
-    func fill(preferring preferred: (PeerKey) -> Bool = { _ in false }) -> [PeerKey] {
+    /// a 32-node lab run idle for 10 s). Waiting peers are taken in connection order.
+    func fill() -> [PeerKey] {
         let open = regularSlots + 1 - serving.count
         guard open > 0, !waiting.isEmpty else { return [] }
-        let ordered = waiting.sorted()
-        let first = ordered.filter(preferred)
-        guard !first.isEmpty else { return Array(ordered.prefix(open)) }
-        return Array((first + ordered.filter { !preferred($0) }).prefix(open))
+        return Array(waiting.sorted().prefix(open))
     }
 }

@@ -1,11 +1,12 @@
 /// What a node knows of its rack, and the rule that keeps its traffic there (issue 21, section 4).
 ///
-/// When the tracker names our rack (its `rack peers` and `rack hosts` keys), a peer outside the rack (another
+/// When the tracker names our rack (its `rack peers` and `rack hosts` keys) and the rule is on
+/// (`TorrentConfiguration.rackPreference`, or the tracker's `keep in rack`), a peer outside the rack (another
 /// rack's node, or the seed on the core) is asked only for pieces that no connected rack peer has, so that each piece
 /// crosses the rack's uplink about once and spreads inside the rack; and first for this node's share of them (piece
 /// index modulo the connected rack members, ranked by address), so that two members rarely bring the same piece in at
-/// once. The rest of those opens while the node has no piece in progress (`SwarmDriver.pickRequests`).
-/// Without racks (another tracker, or a node in no rack) every peer is asked for everything.
+/// once. When the rest of those opens is `SwarmDriver.pickRequests`' choice. Without racks (another tracker, or a
+/// node in no rack) or with the rule off, every peer is asked for everything.
 ///
 /// Pure bookkeeping: the driver reports rack peers' pieces as they come and go (`SwarmDriver`).
 struct RackLocality {

@@ -124,10 +124,9 @@ extension SwarmDriver {
         return Choker.Candidate(id: peer.key, interested: peer.peerInterested, choked: peer.amChoking, rate: rate)
     }
 
-    /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`), rack peers first.
+    /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`).
     func fillUploadSlots() {
-        let preferred = rackPreferred
-        for key in choker.fill(preferring: { preferred && peers[$0]?.sameRack == true }) {
+        for key in choker.fill() {
             if let peer = peers[key] { setChoking(peer, false) }
         }
     }
