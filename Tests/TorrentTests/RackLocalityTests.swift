@@ -45,6 +45,20 @@ struct RackLocalityTests {
         #expect(unracked.peers.count == 4 && unracked.rackPeers.isEmpty && !unracked.keepInRack)
     }
 
+    @Test func theFirstAnswerNamesEveryConfiguredHostOfTheRequestersRack() throws {
+        var racks: [String: String] = [:]
+        for node in 3...8 { racks["10.0.0.\(node)"] = node <= 5 ? "r1" : "r2" }
+        var tracker = Tracker(configuration: TrackerConfiguration(racksByHost: racks))
+        // The first to announce: no rack mate has announced, and the answer still names them all.
+        let first = try Self.announce(&tracker, node: 4, rack: nil)
+        #expect(first.peers.isEmpty && first.rackPeers.isEmpty)
+        #expect(first.rackHosts == ["10.0.0.3", "10.0.0.4", "10.0.0.5"])
+        let other = try Self.announce(&tracker, node: 7, rack: nil)
+        #expect(other.rackHosts == ["10.0.0.6", "10.0.0.7", "10.0.0.8"])
+        let unracked = try Self.announce(&tracker, node: 2, rack: nil)
+        #expect(unracked.rackHosts.isEmpty, "a node in no rack gets no rack hosts")
+    }
+
     /// Bytes a swarm of our leechers moved between racks, and through each rack's uplink (both ways), over F.
     struct RackTraffic {
         var betweenRacks: Double
