@@ -49,6 +49,8 @@ extension Dev {
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
         @Option(help: "Most connections a peer dials (default: the engine's, half of its 80).") var maxOutgoing: Int?
+        @Flag(help: "Peers keep traffic in the racks the tracker names (it names them with --uplink or --first-wave).")
+        var rackPreference = false
         @OptionGroup var output: OutputOptions
 
         static func seconds(_ duration: Duration) -> Double {
@@ -95,6 +97,7 @@ extension Dev {
                 timeLimit: Self.seconds(timeLimit))
             configuration.redundantHaves = redundantHaves
             configuration.maxOutgoingConnections = maxOutgoing
+            configuration.rackPreference = rackPreference
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
             let wall = started.duration(to: .now)

@@ -45,24 +45,46 @@ struct RackLocalityTests {
         #expect(unracked.peers.count == 4 && unracked.rackPeers.isEmpty && !unracked.keepInRack)
     }
 
-    /// A slow seed on 127.0.0.1 (the core) and two racks of two of our leechers on 127.0.0.2…5, through our
-    /// tracker. Without `keepInRack` the racks trade with each other; with it, every piece enters each rack about
-    /// once, from the seed, and nothing crosses between the racks.
-    @Test(arguments: [false, true])
-    func keptInRackEachPieceEntersARackAboutOnce(keep: Bool) async throws {
-        let tracker = try await TestTracker.start(TrackerConfiguration(interval: 2, keepInRack: keep))
+    @Test func theFirstAnswerNamesEveryConfiguredHostOfTheRequestersRack() throws {
+        var racks: [String: String] = [:]
+        for node in 3...8 { racks["10.0.0.\(node)"] = node <= 5 ? "r1" : "r2" }
+        var tracker = Tracker(configuration: TrackerConfiguration(racksByHost: racks))
+        // The first to announce: no rack mate has announced, and the answer still names them all.
+        let first = try Self.announce(&tracker, node: 4, rack: nil)
+        #expect(first.peers.isEmpty && first.rackPeers.isEmpty)
+        #expect(first.rackHosts == ["10.0.0.3", "10.0.0.4", "10.0.0.5"])
+        let other = try Self.announce(&tracker, node: 7, rack: nil)
+        #expect(other.rackHosts == ["10.0.0.6", "10.0.0.7", "10.0.0.8"])
+        let unracked = try Self.announce(&tracker, node: 2, rack: nil)
+        #expect(unracked.rackHosts.isEmpty, "a node in no rack gets no rack hosts")
+    }
+
+    /// Bytes a swarm of our leechers moved between racks, and through each rack's uplink (both ways), over F.
+    struct RackTraffic {
+        var betweenRacks: Double
+        var perRack: [String: Double]
+    }
+
+    /// A slow seed on 127.0.0.1 (the core) and two racks of `perRack` of our leechers on 127.0.0.2…, through our
+    /// tracker, which knows every host's rack (as the reconciler's does); each leecher names its rack too.
+    static func rackSwarm(keep: Bool, preference: Bool, perRack: Int, superSeed: Bool) async throws -> RackTraffic {
+        let hosts = (0..<2 * perRack).map { "127.0.0.\($0 + 2)" }
+        let rackOf = { (host: String) -> String? in
+            hosts.firstIndex(of: host).map { $0 < perRack ? "r1" : "r2" }
+        }
+        var racks: [String: String] = [:]
+        for host in hosts { racks[host] = rackOf(host) }
+        let tracker = try await TestTracker.start(
+            TrackerConfiguration(interval: 2, racksByHost: racks, keepInRack: keep))
         // 64 pieces: a member's last piece or two may come in twice (its share done, it takes one another member
         // has in flight), which is a few percent here and less for a real image.
         let size = 8 << 20
         let image = try TestImage(size: size, pieceLength: 128 << 10, announce: tracker.url, seed: 211)
         let seed = try await image.startSeed(
-            TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 4 << 20), tracker: tracker)
-        let hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
-        let rackOf = { (host: String) -> String? in
-            hosts.firstIndex(of: host).map { $0 < 2 ? "r1" : "r2" }
-        }
+            TorrentConfiguration(listenHost: "127.0.0.1", uploadLimit: 4 << 20, superSeed: superSeed),
+            tracker: tracker)
         let (leechers, targets) = try await image.startLeechers(hosts) {
-            TorrentConfiguration(listenHost: hosts[$0], rack: rackOf(hosts[$0]))
+            TorrentConfiguration(listenHost: hosts[$0], rack: rackOf(hosts[$0]), rackPreference: preference)
         }
         let all = leechers
         do {
@@ -92,13 +114,36 @@ struct RackLocalityTests {
                 }
             }
         }
-        let perRack = uplink.mapValues { Double($0) / Double(size) }
+        return RackTraffic(
+            betweenRacks: Double(betweenRacks) / Double(size), perRack: uplink.mapValues { Double($0) / Double(size) })
+    }
+
+    /// Two racks of two leechers. Without `keepInRack` (and without the rack preference) the racks trade with
+    /// each other; with it, every piece enters each rack about once, from the seed, and nothing crosses between
+    /// the racks.
+    @Test(arguments: [false, true])
+    func keptInRackEachPieceEntersARackAboutOnce(keep: Bool) async throws {
+        let traffic = try await Self.rackSwarm(keep: keep, preference: keep, perRack: 2, superSeed: false)
         if keep {
-            #expect(betweenRacks == 0, "bytes between racks: \(betweenRacks)")
-            for (rack, over) in perRack { #expect(over <= 1.2, "rack \(rack): \(over) F through its uplink") }
+            #expect(traffic.betweenRacks == 0, "F between racks: \(traffic.betweenRacks)")
+            for (rack, over) in traffic.perRack { #expect(over <= 1.2, "rack \(rack): \(over) F through its uplink") }
         } else {
             // The control: the same swarm, racks unkept, trades across racks.
-            #expect(betweenRacks > 0, "racks traded nothing: \(perRack)")
+            #expect(traffic.betweenRacks > 0, "racks traded nothing: \(traffic.perRack)")
+        }
+    }
+
+    /// `rackPreference` when the tracker names racks: a super-seed on the core (each piece leaves it once) and two
+    /// racks of three leechers that prefer their rack. Each piece crosses between the racks about once (the seed
+    /// put it in one rack, the other needs it), where leechers without the preference fetch it across the racks
+    /// from whoever has it, member by member (the control). Measured: 1.20–1.27 F with it, 2.98–3.05 F without.
+    @Test(arguments: [false, true])
+    func preferringTheRackEachPieceCrossesBetweenRacksAboutOnce(preference: Bool) async throws {
+        let traffic = try await Self.rackSwarm(keep: false, preference: preference, perRack: 3, superSeed: true)
+        if preference {
+            #expect(traffic.betweenRacks <= 2.0, "F between racks: \(traffic.betweenRacks), \(traffic.perRack)")
+        } else {
+            #expect(traffic.betweenRacks > 2.0, "F between racks: \(traffic.betweenRacks), \(traffic.perRack)")
         }
     }
 }

@@ -21,6 +21,7 @@ final class SimulatedNode {
     var offers: SuperSeedOffers?
     var timeouts = PeerTimeouts()
     var dialer = DialBackoff()
+    var rack: RackLocality
     var announcer: Announcer
     var random: SwarmRandom
     var peers: [PeerKey: SimulatedPeer] = [:] { didSet { connectionOrder.invalidate() } }
@@ -60,6 +61,8 @@ final class SimulatedNode {
         timeouts.starved = .seconds(idle * 2)
         timeouts.silence = .seconds(idle * 3)
         announcer = Announcer(complete: have.isComplete)
+        rack = RackLocality(pieceCount: have.count)
+        rack.ownHost = SwarmSimulator.host(index)
     }
 
     var now: NIODeadline { world.deadline }
@@ -163,12 +166,7 @@ final class SimulatedNode {
         case .interested, .notInterested:
             peerInterest(peer, { if case .interested = message { true } else { false } }())
         case .have(let index):
-            if peer.has.insert(index) {
-                scheduler.peerHas(index)
-                if !have.contains(index) { peer.interesting += 1 }
-                updateInterest(peer)
-                if offers?.peerHas(peer.key, index) == true { offerPieces() }
-            }
+            peerHas(peer, index)
         case .bitfield(let bits):
             setBitfield(peer, bits)
         case .request(let request):
@@ -232,8 +230,6 @@ final class SimulatedNode {
 
     func requestBlocks(_ peer: SimulatedPeer) {
         guard peer.isOpen, peer.handshakeReceived, !peer.peerChoking, peer.amInterested else { return }
-        let picks = scheduler.requests(
-            for: peer.key, slot: peer.requestSlot, peerHas: peer.has, have: have, now: now, using: &random)
-        for request in picks { world.send(.request(request), from: self, to: peer) }
+        for request in pickRequests(peer) { world.send(.request(request), from: self, to: peer) }
     }
 }

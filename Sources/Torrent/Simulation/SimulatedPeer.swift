@@ -35,7 +35,9 @@ final class SimulatedPeer: PeerState {
         self.owner = owner
         self.remote = remote
         self.counterpart = counterpart
-        super.init(key: key, outgoing: outgoing, address: address, pieceCount: pieceCount, now: now)
+        super.init(
+            key: key, outgoing: outgoing, address: address, host: SwarmSimulator.host(remote), pieceCount: pieceCount,
+            now: now)
     }
 
     var nextIncoming: BlockRequest? { incomingHead < incoming.count ? incoming[incomingHead] : nil }

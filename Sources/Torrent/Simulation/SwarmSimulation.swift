@@ -46,6 +46,14 @@ public enum SwarmSimulation {
         public var redundantHaves: Bool = false
         /// Most connections each peer dials (`TorrentConfiguration.maxOutgoingConnections`; nil: the engine's).
         public var maxOutgoingConnections: Int?
+        /// The engine keeps traffic in racks the tracker names (`TorrentConfiguration.rackPreference`, off by
+        /// default). The tracker names every node's rack when racks matter (uplinks or waves), as the reconciler's
+        /// does from the desired state.
+        public var rackPreference: Bool = false
+
+        /// Whether the tracker knows the racks: with uplinks (a data center, whose reconciler knows every node's
+        /// rack) or rack waves; not in the lab's flat runs, whose tracker is told no racks.
+        var trackerKnowsRacks: Bool { uplinkRate != nil || firstWave != nil }
     }
 
     /// What a run measured; the JSON keys are `reconcile dev swarm-sim --output json`'s.
@@ -56,8 +64,11 @@ public enum SwarmSimulation {
         public var p99: Double
         /// T_p2p for the configuration (`Configuration.boundP2P`).
         public var boundP2P: Double
-        /// T_p2p recomputed for the survivors (peers not killed for good).
+        /// The survivors' bound: T_p2p recomputed for them (peers not killed for good), or later when a peer that
+        /// came back could not finish sooner: back at t_r lacking L_r bytes, it needs t_r + L_r / its rate.
         public var boundSurvivors: Double
+        /// T_p2p recomputed for the survivors alone (`boundSurvivors` without the returns; session 10's bound).
+        public var boundSurvivorsP2P: Double
         public var seedEgressOverF: Double
         /// Bytes across each rack's uplink (both directions) over F; empty without uplinks.
         public var uplinkBytesOverF: [Double]
@@ -84,7 +95,8 @@ public enum SwarmSimulation {
 
         enum CodingKeys: String, CodingKey {
             case makespan = "makespan_s", p50 = "p50_s", p99 = "p99_s", boundP2P = "bound_p2p_s"
-            case boundSurvivors = "bound_survivors_s", seedEgressOverF = "seed_egress_over_F"
+            case boundSurvivors = "bound_survivors_s", boundSurvivorsP2P = "bound_survivors_p2p_s"
+            case seedEgressOverF = "seed_egress_over_F"
             case uplinkBytesOverF = "uplink_bytes_over_F", duplicateBlocks = "duplicate_blocks"
             case refetchedVerifiedBlocks = "refetched_verified_blocks", nodeTimes = "node_times_s"
             case survivors, finished, killed, returned, drops, longestIdle = "longest_idle_s"
@@ -106,5 +118,15 @@ public enum SwarmSimulation {
         let low = Int(rank)
         let high = min(low + 1, ordered.count - 1)
         return ordered[low] + (ordered[high] - ordered[low]) * (rank - Double(low))
+    }
+}
+
+extension SwarmSimulation.Configuration {
+    /// Bytes of the file in the pieces `have` lacks (the last piece may be short).
+    func lackingBytes(_ have: Bitfield) -> Double {
+        let pieces = Int64(have.count)
+        var lacking = (pieces - Int64(have.setCount)) * Int64(pieceBytes)
+        if !have.contains(have.count - 1) { lacking -= pieces * Int64(pieceBytes) - fileBytes }
+        return Double(lacking)
     }
 }

@@ -110,6 +110,8 @@ extension SwarmSimulator {
         savedHave[index] = node.have
         nodes[index] = nil
         if returns {
+            let back = now + configuration.churnDelay
+            returnBound = max(returnBound, back + configuration.lackingBytes(node.have) / configuration.nodeRate)
             queue.push(at: now + configuration.churnDelay, .revive(index))
         } else {
             goneForGood.insert(index)
@@ -133,7 +135,8 @@ extension SwarmSimulator {
         return SwarmSimulation.Result(
             makespan: done.max() ?? 0, p50: SwarmSimulation.percentile(done, 0.5),
             p99: SwarmSimulation.percentile(done, 0.99), boundP2P: configuration.boundP2P(),
-            boundSurvivors: configuration.boundP2P(peers: survivors), seedEgressOverF: Double(seedEgress) / file,
+            boundSurvivors: max(configuration.boundP2P(peers: survivors), returnBound),
+            boundSurvivorsP2P: configuration.boundP2P(peers: survivors), seedEgressOverF: Double(seedEgress) / file,
             uplinkBytesOverF: uplinkBytes.map { Double($0) / file }, duplicateBlocks: duplicates,
             refetchedVerifiedBlocks: refetchedBlocks, nodeTimes: times, survivors: survivors, finished: done.count,
             killed: killed, returned: returned, drops: drops, longestIdle: longestIdle, seedLastByte: seedLastByte,

@@ -51,6 +51,8 @@ final class SwarmSimulator {
     var savedHave: [Int: Bitfield] = [:]
     var pendingReturns = 0
     var killed = 0
+    /// The latest a returning peer can finish: back at t_r lacking L_r bytes, t_r + L_r / its rate.
+    var returnBound = 0.0
     var returned = 0
     var seedEgress: Int64 = 0
     var seedLastByte = 0.0
@@ -85,7 +87,7 @@ final class SwarmSimulator {
         outboxTimes = Array(repeating: 0, count: count * SimulatedNetwork.latencyClasses)
         uplinkBytes = Array(repeating: 0, count: configuration.uplinkRate == nil ? 0 : network.racks)
         var racks: [String: String] = [:]
-        if configuration.firstWave != nil {
+        if configuration.trackerKnowsRacks {
             for node in 1..<count { racks[Self.host(node)] = network.rack(of: node).map { "r\($0)" } }
         }
         tracker = Tracker(
@@ -224,13 +226,14 @@ final class SwarmSimulator {
         generations[index] += 1
         let generation = generations[index]
         let have = savedHave[index] ?? Bitfield(count: pieceCount, allSet: index == 0)
-        let rack = configuration.firstWave != nil ? network.rack(of: index).map { "r\($0)" } : nil
+        let rack = configuration.trackerKnowsRacks ? network.rack(of: index).map { "r\($0)" } : nil
         var settings = TorrentConfiguration(
             listenHost: nil, rack: rack, superSeed: index == 0 && configuration.superSeed,
             randomSeed: configuration.seed &* 0x9E37_79B9 &+ UInt64(index) &* 7919 &+ UInt64(generation))
         if let inFlight = configuration.superSeedInFlight { settings.superSeedInFlight = inFlight }
         settings.redundantHaves = configuration.redundantHaves
         settings.maxOutgoingConnections = configuration.maxOutgoingConnections
+        settings.rackPreference = configuration.rackPreference
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node
         lastBlockAt[index] = now
@@ -339,6 +342,7 @@ final class SwarmSimulator {
         let body = tracker.announce(request, remoteHost: Self.host(index), now: now, using: &trackerRandom)
         guard let response = try? AnnounceResponse(bencoded: body) else { return node.announced(nil, interval: nil) }
         let found = response.peers.compactMap { self.node(forTarget: "\($0.host):\($0.port)") }
+        node.learnRack(response.rackPeers.map(\.host) + response.rackHosts, keep: response.keepInRack)
         node.announced(found, interval: response.interval)
     }
 }

@@ -6,7 +6,6 @@ import NIOCore
 /// session needs to answer the peer's messages.
 final class Peer: PeerState {
     let channel: any Channel
-    let host: String
     var remoteID: [UInt8] = []
     /// Messages without data this second (keep-alives, state changes, unknown ones).
     var chatter = 0
@@ -14,8 +13,7 @@ final class Peer: PeerState {
     init(key: PeerKey, channel: any Channel, outgoing: Bool, address: String, host: String, pieceCount: Int,
          now: NIODeadline) {
         self.channel = channel
-        self.host = host
-        super.init(key: key, outgoing: outgoing, address: address, pieceCount: pieceCount, now: now)
+        super.init(key: key, outgoing: outgoing, address: address, host: host, pieceCount: pieceCount, now: now)
     }
 
     func popIncoming() -> BlockRequest? {

@@ -21,11 +21,15 @@ class PeerState {
     var interesting = 0
     /// The slot of its books in the `RequestScheduler` (what `join` returned), so that a pick skips a lookup.
     var requestSlot = -1
+    /// In our rack (`RackLocality`): its pieces count as the rack's, and it is asked for anything.
+    var sameRack = false
 
     let key: PeerKey
     let outgoing: Bool
     /// `host:port` we dialled, or the remote address for incoming peers (what `DialBackoff` knows it by).
     let address: String
+    /// The remote IP address.
+    let host: String
     /// Requests the peer sent us, served in order.
     var incoming: [BlockRequest] = []
     var incomingHead = 0
@@ -35,10 +39,11 @@ class PeerState {
     /// What the timeout checks look at.
     var activity: PeerTimeouts.Activity
 
-    init(key: PeerKey, outgoing: Bool, address: String, pieceCount: Int, now: NIODeadline) {
+    init(key: PeerKey, outgoing: Bool, address: String, host: String, pieceCount: Int, now: NIODeadline) {
         self.key = key
         self.outgoing = outgoing
         self.address = address
+        self.host = host
         has = Bitfield(count: pieceCount)
         activity = PeerTimeouts.Activity(
             connectedAt: now, handshaken: false, lastMessageAt: now, lastSentAt: now, idleSince: now,
@@ -102,6 +107,7 @@ protocol SwarmDriver: AnyObject {
     var offers: SuperSeedOffers? { get set }
     var timeouts: PeerTimeouts { get }
     var dialer: DialBackoff { get set }
+    var rack: RackLocality { get set }
     var random: SwarmRandom { get set }
     var chokeRounds: Int { get set }
     var ticks: Int { get set }
@@ -125,6 +131,61 @@ extension SwarmDriver {
         }
     }
 
+    /// Whether traffic is kept to the rack where it can be (`RackLocality`): the tracker named our rack, and the
+    /// configuration prefers it (or the tracker asks for it).
+    var rackPreferred: Bool { rack.keep || (configuration.rackPreference && rack.isActive) }
+
+    /// The tracker named these hosts as our rack (and asks to keep traffic in it, or not): connections to them
+    /// become rack peers.
+    func learnRack(_ hosts: some Sequence<String>, keep: Bool) {
+        let keepChanged = rack.keep != keep
+        rack.keep = keep
+        guard rack.learn(hosts) || keepChanged else { return }
+        for peer in peers.values where peer.handshakeReceived && !peer.sameRack { joinRack(peer) }
+    }
+
+    private func joinRack(_ peer: Connection) {
+        guard rack.isLocal(host: peer.host, outgoing: peer.outgoing) else { return }
+        peer.sameRack = true
+        rack.member(peer.host, has: peer.has, joined: true)
+    }
+
+    /// The requests to send `peer` now (the scheduler's picks of what it has). A peer outside our rack is asked
+    /// for what `RackLocality` lets in, this node's share first. A seed (a peer that never said `interested`; a
+    /// super-seed's offers are what feed the swarm) then for any piece the rack lacks. Another rack's node for the
+    /// share and the pieces already started, and any piece the rack lacks only while no piece is in progress: the
+    /// rack's other members import theirs meanwhile (taking them as soon as our share was fetched brought each
+    /// piece into a rack several times over).
+    func pickRequests(_ peer: Connection) -> [BlockRequest] {
+        guard rackPreferred, !peer.sameRack else { return requests(peer, peer.has) }
+        var (share, importable) = rack.importable(from: peer.has)
+        guard peer.saidInterested else {
+            let picks = requests(peer, share)
+            return picks.isEmpty && share != importable ? requests(peer, importable) : picks
+        }
+        if scheduler.picker.partials.isEmpty {
+            share = importable
+        } else {
+            for index in scheduler.picker.partials.keys where importable.contains(index) { share.insert(index) }
+        }
+        return requests(peer, share)
+    }
+
+    private func requests(_ peer: Connection, _ allowed: Bitfield) -> [BlockRequest] {
+        scheduler.requests(
+            for: peer.key, slot: peer.requestSlot, peerHas: allowed, have: have, now: currentTime, using: &random)
+    }
+
+    /// The peer's `have` of a piece.
+    func peerHas(_ peer: Connection, _ index: Int) {
+        guard peer.has.insert(index) else { return }
+        scheduler.peerHas(index)
+        if peer.sameRack { rack.add(index) }
+        if !have.contains(index) { peer.interesting += 1 }
+        updateInterest(peer)
+        if offers?.peerHas(peer.key, index) == true { offerPieces() }
+    }
+
     /// Tells the choker a peer's handshake, interest or choking changed.
     func noteSlots(_ peer: Connection) {
         choker.update(
@@ -135,6 +196,7 @@ extension SwarmDriver {
     func handshaken(_ peer: Connection) {
         peer.handshakeReceived = true
         peer.activity.handshaken = true
+        joinRack(peer)
         noteSlots(peer)
     }
 
@@ -151,6 +213,7 @@ extension SwarmDriver {
     func forget(_ peer: Connection) {
         offers?.leave(peer.key)
         scheduler.leave(peer.key, had: peer.has)
+        if peer.sameRack { rack.member(peer.host, has: peer.has, joined: false) }
         choker.forget(peer.key)
         if peer.outgoing { dialer.failed(peer.address, now: currentTime, using: &random) }
     }
@@ -232,6 +295,7 @@ extension SwarmDriver {
     func setBitfield(_ peer: Connection, _ bits: Bitfield) {
         offers?.peerBitfield(peer.key, bits)
         scheduler.peerBitfield(from: peer.has, to: bits)
+        if peer.sameRack { rack.replace(peer.has, with: bits) }
         peer.has = bits
         peer.interesting = bits.countMissing(from: have)
         if bits.isComplete, have.isComplete {

@@ -18,6 +18,11 @@ public struct TorrentConfiguration: Sendable {
     public var fallbackTrackers: [String] = []
     /// This node's rack, sent to our tracker as `&rack=`.
     public var rack: String?
+    /// When our tracker names this node's rack, keep traffic in it where it can be (`RackLocality`): peers in other
+    /// racks (and the seed on the core) are asked only for pieces no rack peer has. Off by default: in the
+    /// simulator it brings a rack's uplink traffic from ~18 F to ~2.4 F (both ways) but makes the makespan worse,
+    /// with or without an uplink cap (benchmarks/README.md, session 11).
+    public var rackPreference: Bool = false
     /// Peers to dial at start, as `host:port`.
     public var peers: [String] = []
     /// HTTP web seeds (BEP 19) used for pieces no connected peer has; nil = the torrent's `url-list`.
@@ -63,7 +68,9 @@ public struct TorrentConfiguration: Sendable {
     public var superSeedOffers: Int = 2
     /// Offers out at once across all peers when super-seeding (until the peer's `have`). Few: each piece leaves the
     /// seed at a large share of its upload and can be passed on sooner; in the lab 8 beat 4 (the seed idled between
-    /// offers) and counting an offer done once its last block was sent (more pieces in flight: 1.36× vs 1.28×).
+    /// offers) and counting an offer done once its last block was sent (more pieces in flight: 1.36× vs 1.28×), and
+    /// 8 beat 32 at N = 16 (makespan 1.30–1.32× against 1.42–1.45× T_p2p, session 11), although the simulator,
+    /// whose fair shares hold each seed flow to a receiver's share, finds 32 better (benchmarks/README.md).
     public var superSeedInFlight: Int = 8
     /// Seconds without a block sent after which a super-seed offers a piece elsewhere (the peer sat on the offer).
     public var superSeedOfferTimeout: Int = 20

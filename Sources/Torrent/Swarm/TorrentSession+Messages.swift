@@ -63,12 +63,7 @@ extension TorrentSession {
             peerInterest(peer, false)
         case .have(let index):
             guard Int(index) < metainfo.pieceCount else { return drop(peer, "have past the end") }
-            if peer.has.insert(Int(index)) {
-                scheduler.peerHas(Int(index))
-                if !have.contains(Int(index)) { peer.interesting += 1 }
-                updateInterest(peer)
-                if offers?.peerHas(peer.key, Int(index)) == true { offerPieces() }
-            }
+            peerHas(peer, Int(index))
         case .bitfield(let buffer):
             guard let bits = Bitfield(wire: Array(buffer.readableBytesView), count: metainfo.pieceCount) else {
                 return drop(peer, "bad bitfield")
@@ -192,48 +187,11 @@ extension TorrentSession {
     func requestBlocks(_ peer: Peer) {
         // A peer dropped earlier in this read must not take blocks: nothing would release them.
         guard peers[peer.key] != nil, peer.handshakeReceived, !peer.peerChoking, peer.amInterested else { return }
-        let (share, allowed) = importable(from: peer)
-        let slot = peer.requestSlot
-        var picks = scheduler.requests(
-            for: peer.key, slot: slot, peerHas: share, have: have, now: clock(), using: &random)
-        if picks.isEmpty, share != allowed {
-            picks = scheduler.requests(
-                for: peer.key, slot: slot, peerHas: allowed, have: have, now: clock(), using: &random)
-        }
+        let picks = pickRequests(peer)
         guard !picks.isEmpty else { return }
         for request in picks { peer.send(.request(request), flush: false) }
         peer.channel.flush()
     }
-
-    /// What we ask of `peer` first (`share`) and at most (`importable`): everything it has, except while the
-    /// tracker keeps traffic in the rack. Then a peer outside our rack (the seed on the core) is asked only for
-    /// pieces no connected rack peer has, so that each piece enters the rack about once and spreads inside it; and
-    /// first for this node's share of them (piece index modulo the rack's members, ranked by address), so that
-    /// two members rarely bring the same piece in at once. The rest opens once our share is fetched or in flight
-    /// (a member that left, or the last pieces).
-    func importable(from peer: Peer) -> (share: Bitfield, importable: Bitfield) {
-        guard keepInRack, !inRack(peer) else { return (peer.has, peer.has) }
-        var bits = peer.has
-        var members: Set<String> = []
-        var ownAddress: String?
-        for other in peers.values where other.handshakeReceived && inRack(other) {
-            bits.subtract(other.has)
-            members.insert(other.host)
-            ownAddress = ownAddress ?? other.channel.localAddress?.ipAddress
-        }
-        guard let ownAddress else { return (bits, bits) }
-        members.insert(ownAddress)
-        let ranked = members.sorted()
-        guard let rank = ranked.firstIndex(of: ownAddress) else { return (bits, bits) }
-        var share = bits
-        for index in 0..<share.count where index % ranked.count != rank { share.remove(index) }
-        return (share, bits)
-    }
-
-    /// Whether `peer` is in our rack as far as we know: the tracker said so, or it dialled us. While traffic is
-    /// kept in racks the tracker tells a racked node only of seeds on the core and of its own rack, and seeds do
-    /// not dial, so whoever dials us is a rack peer (or a node in no rack, which brings nothing across an uplink).
-    func inRack(_ peer: Peer) -> Bool { rackHosts.contains(peer.host) || !peer.outgoing }
 
     func readComplete(_ peer: Peer) {
         requestBlocks(peer)

@@ -170,8 +170,7 @@ extension TorrentSession {
             switch result {
             case .success(let response):
                 logger.debug("announced", metadata: ["tracker.peers": "\(response.peers.count)"])
-                keepInRack = response.keepInRack
-                rackHosts.formUnion(response.rackPeers.map(\.host))
+                learnRack(response.rackPeers.map(\.host) + response.rackHosts, keep: response.keepInRack)
                 for peer in response.peers where !have.isComplete { addPeer("\(peer.host):\(peer.port)") }
             case .failure(let error):
                 logger.info("announce failed", metadata: ["tracker.url": "\(url)", "error": "\(error)"])

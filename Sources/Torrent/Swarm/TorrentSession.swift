@@ -47,9 +47,8 @@ final class TorrentSession: @unchecked Sendable {
     var stopped = false
     var lastLimiterRound: NIODeadline
 
-    /// Hosts the tracker placed in our rack (its `rack peers`), and whether it asks to keep traffic in the rack.
-    var rackHosts: Set<String> = []
-    var keepInRack = false
+    /// Our rack as the tracker names it, and the rule that keeps traffic in it.
+    var rack: RackLocality
     /// Which of the trackers (the configured or the torrent's, then the fallbacks) announces go to.
     var trackerChoice = 0
 
@@ -115,6 +114,7 @@ final class TorrentSession: @unchecked Sendable {
         self.timeouts = timeouts
         self.webSeed = WebSeedFallback(urls: configuration.webSeeds ?? metainfo.webSeeds, name: metainfo.name)
         self.announcer = Announcer(complete: have.isComplete)
+        self.rack = RackLocality(pieceCount: metainfo.pieceCount)
         self.limiter = configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }
         self.completion = loop.makePromise(of: Void.self)
         self.firstPiece = loop.makePromise(of: Void.self)
@@ -281,6 +281,8 @@ final class TorrentSession: @unchecked Sendable {
         )
         peers[peer.key] = peer
         peer.requestSlot = scheduler.join(peer.key, now: now)
+        // The share of imports is ranked by the address peers know us by (`RackLocality`).
+        if rack.ownHost == nil { rack.ownHost = channel.localAddress?.ipAddress }
         if outgoing { sendHandshake(peer) }
         logger.debug("peer connected", metadata: ["peer.address": "\(address)", "peer.outgoing": "\(outgoing)"])
         return peer

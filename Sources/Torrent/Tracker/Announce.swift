@@ -81,6 +81,9 @@ public struct AnnounceResponse: Sendable, Equatable {
     public var rackPeers: [PeerAddress] = []
     /// Whether our tracker asks to keep traffic in the rack (`keep in rack`; see `TrackerConfiguration`).
     public var keepInRack: Bool = false
+    /// Every IPv4 host the tracker's configuration places in the requester's rack (our tracker's `rack hosts` key,
+    /// 4 bytes each), whether or not it announced yet: a node learns its whole rack from its first answer.
+    public var rackHosts: [String] = []
 
     /// Parses a bencoded response with compact (BEP 23) or dictionary peers.
     public init(bencoded bytes: [UInt8]) throws {
@@ -93,6 +96,10 @@ public struct AnnounceResponse: Sendable, Equatable {
         self.incomplete = Int(root["incomplete"]?.integerValue ?? 0)
         self.rackPeers = Self.compactIPv4(root["rack peers"]?.bytesValue ?? [])
         self.keepInRack = root["keep in rack"]?.integerValue == 1
+        let hosts = root["rack hosts"]?.bytesValue ?? []
+        self.rackHosts = stride(from: 0, to: hosts.count - hosts.count % 4, by: 4).map { start in
+            hosts[start..<(start + 4)].map(String.init).joined(separator: ".")
+        }
         switch root["peers"] {
         case .bytes(let compact)?:
             self.peers = Self.compactIPv4(compact)

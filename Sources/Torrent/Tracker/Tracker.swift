@@ -30,7 +30,11 @@ public struct TrackerConfiguration: Sendable {
 ///
 /// Pure: the caller passes the clock and the client's address; a thin HTTP adapter serves it.
 public struct Tracker: Sendable {
-    public var configuration: TrackerConfiguration
+    public var configuration: TrackerConfiguration {
+        didSet { rackHosts = Self.rackHosts(configuration.racksByHost) }
+    }
+    /// Per rack, its IPv4 hosts in `racksByHost` as 4 bytes each (the answers' `rack hosts`).
+    private var rackHosts: [String: [UInt8]]
     private var swarms: [[UInt8]: TrackerSwarm] = [:]
     /// When the last sweep of expired peers ran.
     private var sweptAt = -Double.infinity
@@ -38,6 +42,15 @@ public struct Tracker: Sendable {
     /// Creates an empty tracker.
     public init(configuration: TrackerConfiguration = TrackerConfiguration()) {
         self.configuration = configuration
+        rackHosts = Self.rackHosts(configuration.racksByHost)
+    }
+
+    static func rackHosts(_ racksByHost: [String: String]) -> [String: [UInt8]] {
+        var hosts: [String: [UInt8]] = [:]
+        for (host, rack) in racksByHost.sorted(by: { $0.key < $1.key }) {
+            if let bytes = ipv4Bytes(host) { hosts[rack, default: []] += bytes }
+        }
+        return hosts
     }
 
     /// Answers an HTTP request path (`/announce?…` or `/scrape?…`) with a status and a bencoded body.
@@ -126,12 +139,14 @@ public struct Tracker: Sendable {
                 })
         }
         // Our extension for our own clients (others ignore unknown keys): which of the peers share the requester's
-        // rack, and whether to keep the traffic in it (see `TrackerConfiguration.keepInRack`).
+        // rack, every host configured in it (so that an early announcer knows its rack before it has announced),
+        // and whether to keep the traffic in it (see `TrackerConfiguration.keepInRack`).
         if rack != nil {
             let (rackPeers, rackPeers6) = Self.compact(chosen.filter(\.sameRack))
             answer["rack peers"] = .bytes(rackPeers)
             if !rackPeers6.isEmpty { answer["rack peers6"] = .bytes(rackPeers6) }
             if configuration.keepInRack { answer["keep in rack"] = .integer(1) }
+            if let rack, let hosts = rackHosts[rack] { answer["rack hosts"] = .bytes(hosts) }
         }
         return BencodeEncoder.encode(.dict(answer))
     }
