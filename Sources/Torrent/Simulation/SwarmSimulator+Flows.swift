@@ -4,8 +4,9 @@ extension SwarmSimulator {
     func pruneFlows() {
         let before = flows.count
         flows.removeAll { flow in
-            let keep = flow.peer.isOpen && !flow.peer.amChoking && flow.peer.pendingIncoming > 0
-            if !keep { flow.peer.inFlow = false }
+            unowned(unsafe) let peer = flow.peer
+            let keep = peer.isOpen && !peer.amChoking && peer.pendingIncoming > 0
+            if !keep { peer.inFlow = false }
             return !keep
         }
         if flows.count != before { flowsChanged = true }
@@ -25,9 +26,13 @@ extension SwarmSimulator {
             rateComputations += 1
             if debugTrace { trace(flows.map { $0.node.index }, flowRates, flows: flows.count) }
         }
-        for (position, (node, peer)) in flows.enumerated() {
+        // `flows` holds its connections and nodes while this runs (nothing here adds or removes a flow), so the
+        // loop borrows them unretained.
+        for position in flows.indices {
             let rate = flowRates[position]
             guard rate > 0 else { continue }
+            unowned(unsafe) let node = flows[position].node
+            unowned(unsafe) let peer = flows[position].peer
             var budget = rate * interval
             var sentAt = now
             while budget > 0, let request = peer.nextIncoming {

