@@ -29,8 +29,9 @@ final class SimulatedPeer: PeerState {
     var inFlow = false
     /// The last batch of messages that reached it (`SwarmSimulator.batchStamp`).
     var batchStamp: UInt64 = 0
-    /// Bytes of the first request in `incoming` already on their way.
-    var headSent = 0.0
+    /// Whether part of the first request in `incoming` is on its way (the bytes sent are the flow's:
+    /// `SwarmSimulator.Flow`).
+    var headStarted = false
 
     init(owner: SimulatedNode, key: PeerKey, remote: Int, counterpart: SimulatedPeer?, outgoing: Bool,
          address: String, pieceCount: Int, now: NIODeadline) {
@@ -44,15 +45,17 @@ final class SimulatedPeer: PeerState {
 
     func popIncoming() {
         incomingHead += 1
-        headSent = 0
+        headStarted = false
         if incomingHead > 256, incomingHead * 2 > incoming.count {
             incoming.removeFirst(incomingHead)
             incomingHead = 0
         }
     }
 
+    /// Choked: its requests go, and its flow (if any) must be looked at.
     override func clearIncoming() {
         super.clearIncoming()
-        headSent = 0
+        headStarted = false
+        if inFlow { owner.world.flowNotice(self) }
     }
 }

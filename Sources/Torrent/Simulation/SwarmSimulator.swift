@@ -23,9 +23,13 @@ final class SwarmSimulator {
     var churnRandom: SwarmRandom
     var queue = EventQueue()
     /// Connections whose uploader has requests queued and unchoked, with their rates while the set is unchanged.
-    var flows: [(node: SimulatedNode, peer: SimulatedPeer)] = []
+    var flows: [Flow] = []
     var flowRates: [Double] = []
     var flowsChanged = false
+    /// Flows whose connection closed, choked or lost its queue outside `moveData` since the last `pruneFlows`
+    /// (`flowNotice`), and how many `moveData` emptied: only these can end, so only these are looked at.
+    var flowNotices: Set<ObjectIdentifier> = []
+    var drainedFlows = 0
     var rateComputations = 0
     /// A message on its way to the receiving end of a connection (dropped if that end has closed by then).
     struct Envelope {
@@ -145,7 +149,7 @@ final class SwarmSimulator {
     func flowReady(_ node: SimulatedNode, _ peer: SimulatedPeer) {
         guard !peer.inFlow else { return }
         peer.inFlow = true
-        flows.append((node, peer))
+        flows.append(Flow(node: node, peer: peer))
         flowsChanged = true
     }
 
