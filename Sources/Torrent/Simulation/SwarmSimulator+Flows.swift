@@ -8,6 +8,8 @@ extension SwarmSimulator {
     struct Flow {
         let node: SimulatedNode
         let peer: SimulatedPeer
+        /// The connection's identity (what `flowNotices` holds), read without touching it.
+        let id: ObjectIdentifier
         /// The length of the connection's first request once part of it is sent (0: not started, read the queue).
         var headLength = 0.0
         var headSent = 0.0
@@ -29,7 +31,7 @@ extension SwarmSimulator {
         var kept = 0
         // A stable partition by swaps (no copies): the flows before `kept` stay, in their order.
         for position in flows.indices {
-            let noticed = !flowNotices.isEmpty && flowNotices.contains(ObjectIdentifier(flows[position].peer))
+            let noticed = !flowNotices.isEmpty && flowNotices.contains(flows[position].id)
             if noticed || flows[position].drained {
                 unowned(unsafe) let peer = flows[position].peer
                 guard peer.isOpen, !peer.amChoking, peer.pendingIncoming > 0 else {
