@@ -117,6 +117,7 @@ final class SimulatedNode {
     func disconnected(_ peer: SimulatedPeer) {
         guard peers.removeValue(forKey: peer.key) != nil else { return }
         peer.isOpen = false
+        if peer.inFlow { world.flowNotice(peer) }
         if peer.outgoing { outgoingCount -= 1 }
         if peer.outgoing || peer.handshakeReceived { Self.decrement(&linked, peer.remote) }
         if peer.handshakeReceived { Self.decrement(&handshakenWith, peer.remote) }
@@ -175,9 +176,10 @@ final class SimulatedNode {
             if peer.activity.unchokedUnusedSince != nil { peer.activity.unchokedUnusedSince = now }
             if peer.pendingIncoming == 1 { world.flowReady(self, peer) }
         case .cancel(let request):
-            let start = peer.headSent > 0 ? peer.incomingHead + 1 : peer.incomingHead
+            let start = peer.headStarted ? peer.incomingHead + 1 : peer.incomingHead
             if start < peer.incoming.count, let position = peer.incoming[start...].firstIndex(of: request) {
                 peer.incoming.remove(at: position)
+                if peer.inFlow, peer.pendingIncoming == 0 { world.flowNotice(peer) }
             }
         case .block(let request):
             receivedBlock(request, from: peer)

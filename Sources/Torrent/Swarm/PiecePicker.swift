@@ -174,21 +174,23 @@ struct PiecePicker {
         duplicates: Bool,
         outstanding: Set<BlockRequest>
     ) {
-        guard var partial = partials[index] else { return }
-        for block in 0..<partial.received.count where !partial.received[block] && picked.count < limit {
+        // In place through the dictionary's index: a copy out and back would copy the piece's arrays on every pick.
+        guard let slot = partials.index(forKey: index) else { return }
+        for block in 0..<partials.values[slot].received.count
+        where !partials.values[slot].received[block] && picked.count < limit {
             let request = request(piece: index, block: block)
+            let requested = partials.values[slot].requests[block]
             if duplicates {
-                guard partial.requests[block] == 1, !outstanding.contains(request) else {
+                guard requested == 1, !outstanding.contains(request) else {
                     continue
                 }
-            } else if partial.requests[block] > 0 {
+            } else if requested > 0 {
                 continue
             }
             if duplicates { endgameRequests += 1 } else { openBlocks -= 1 }
-            partial.requests[block] &+= 1
+            partials.values[slot].requests[block] &+= 1
             picked.append(request)
         }
-        partials[index] = partial
     }
 
     /// Pieces no connected peer has and nobody is fetching: candidates for the HTTP web seed.
@@ -215,26 +217,31 @@ struct PiecePicker {
     /// A request was dropped (choke, cancel, disconnect): the block may be asked for again.
     mutating func released(_ request: BlockRequest) {
         let index = Int(request.piece)
-        guard var partial = partials[index] else { return }
+        guard let slot = partials.index(forKey: index) else { return }
         let block = Int(request.begin) / requestLength
-        guard block < partial.requests.count, partial.requests[block] > 0 else { return }
-        partial.requests[block] -= 1
+        guard block < partials.values[slot].requests.count, partials.values[slot].requests[block] > 0 else { return }
+        partials.values[slot].requests[block] -= 1
+        let partial = partials.values[slot]
         if partial.requests[block] == 0, !partial.received[block], !partial.verifying { openBlocks += 1 }
-        partials[index] = partial
     }
 
     /// Records a received block; returns whether it was new and whether its piece is now complete.
     mutating func received(_ request: BlockRequest) -> (isNew: Bool, pieceComplete: Bool) {
         let index = Int(request.piece)
-        guard var partial = partials[index], !partial.verifying else { return (false, false) }
+        guard let slot = partials.index(forKey: index), !partials.values[slot].verifying else { return (false, false) }
         let block = Int(request.begin) / requestLength
-        guard block < partial.received.count, !partial.received[block] else { return (false, false) }
-        partial.received[block] = true
-        partial.receivedCount += 1
-        if partial.requests[block] > 0 { partial.requests[block] -= 1 } else { openBlocks -= 1 }
-        let complete = partial.isComplete
-        if complete { partial.verifying = true }
-        partials[index] = partial
+        guard block < partials.values[slot].received.count, !partials.values[slot].received[block] else {
+            return (false, false)
+        }
+        partials.values[slot].received[block] = true
+        partials.values[slot].receivedCount += 1
+        if partials.values[slot].requests[block] > 0 {
+            partials.values[slot].requests[block] -= 1
+        } else {
+            openBlocks -= 1
+        }
+        let complete = partials.values[slot].isComplete
+        if complete { partials.values[slot].verifying = true }
         return (true, complete)
     }
 
