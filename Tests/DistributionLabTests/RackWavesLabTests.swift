@@ -5,32 +5,23 @@ import Testing
 /// The distribution lab (benchmarks/lab/lab.py) with rackswarm in rack waves: 1 seed + 4 nodes in 2 racks, each in
 /// its own network namespace on a bridge with tbf on both directions. Correctness only, never speed.
 struct RackWavesLabTests {
+    /// Four nodes in two racks of two, rack waves, 3 MiB at 200 Mbit/s.
+    static let arguments = [
+        "--nodes", "4", "--methods", "waves", "--size-mib", "3", "--piece-size", "64K", "--rack-size", "2",
+        "--first-wave", "1", "--node-mbit", "200", "--seed-mbit", "200", "--timeout", "60",
+    ]
+
     @Test func fourNodesInTwoRacksGetByteIdenticalCopiesAndTheLabLeavesNothingBehind() async throws {
-        let (work, run, result) = try await runDistributionLab(
-            "distlab",
-            [
-                "--nodes", "4", "--methods", "waves", "--size-mib", "3", "--piece-size", "64K", "--rack-size", "2",
-                "--first-wave", "1", "--node-mbit", "200", "--seed-mbit", "200", "--timeout", "60",
-                "--timeline-for", "0", "--keep-copies",
-            ],
-            timeout: 100
-        )
-        defer { try? FileManager.default.removeItem(atPath: work) }
-        let runs = try #require(result["runs"] as? [[String: Any]])
-        try #require(runs.count == 1, "one waves run expected: \(run.output)")
-        let record = runs[0]
+        try await withDistributionLab("distlab", Self.arguments, timeout: 100, copies: 4) { lab in
+            try await check(lab)
+        }
+    }
+
+    func check(_ lab: DistributionLabRun) async throws {
+        let record = lab.record
         #expect(record["method"] as? String == "waves")
         #expect((record["racks"] as? [[Int]]) == [[1, 2], [3, 4]])
-
-        // Every node's copy is byte-identical to the source.
-        let source = try Data(contentsOf: URL(fileURLWithPath: try #require(result["source"] as? String)))
-        #expect(source.count == 3 << 20)
-        let copies = try #require(record["copies"] as? [String])
-        #expect(copies.count == 4)
-        for copy in copies {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: copy))
-            #expect(bytes == source, "\(copy) differs from the source")
-        }
+        #expect(lab.source.count == 3 << 20)
         // Waves: each rack's second node started only once its first had a verified piece to serve.
         #expect(record["wave_start"] as? String == "first-piece")
         let started = try #require(record["started_s"] as? [Double])
@@ -44,13 +35,13 @@ struct RackWavesLabTests {
         #expect(elapsed.count == 4)
 
         // Nothing is left behind: no namespace of this lab, no process it started.
-        let lab = try #require(result["lab"] as? [String: Any])
-        let prefix = try #require(lab["prefix"] as? String)
-        let created = try #require(lab["namespaces"] as? [String])
+        let made = try #require(lab.result["lab"] as? [String: Any])
+        let prefix = try #require(made["prefix"] as? String)
+        let created = try #require(made["namespaces"] as? [String])
         #expect(created.count == 6, "bridge, seed and 4 nodes: \(created)")
         let after = await namespaceNames()
         #expect(after.filter { $0.hasPrefix(prefix) }.isEmpty, "namespaces left behind: \(after)")
-        let pids = try #require(lab["pids"] as? [Int])
+        let pids = try #require(made["pids"] as? [Int])
         #expect(pids.count >= 5, "seed and 4 agents: \(pids)")
         let alive = pids.filter { processExists(Int32($0)) }
         #expect(alive.isEmpty, "processes left behind: \(alive)")
