@@ -27,6 +27,63 @@ struct ChokerTests {
         #expect(seen == [ids[0], ids[1], ids[2], ids[3]])
     }
 
+    @Test func theOptimisticSlotGoesToThePeerFurthestBehind() {
+        // 20 busy peers trade fast and hold 300 pieces or more; a returner (id 20) uploads a little to each and
+        // holds 40. The regular slots stay rate-ranked; the optimistic one goes to the returner at every rotation.
+        let ids = (0..<21).map { PeerKey(UInt64($0)) }
+        var candidates = ids.dropLast().enumerated().map { index, id in
+            Choker.Candidate(id: id, interested: true, rate: Double(200 + index * 10), pieces: 300 + index)
+        }
+        candidates.append(Choker.Candidate(id: ids[20], interested: true, rate: 50, pieces: 40))
+        var choker = Choker(regularSlots: 16)
+        var generator = SwarmRandom(seed: 7)
+        for _ in 0..<20 {
+            let unchoked = choker.round(candidates, rotateOptimistic: true, using: &generator)
+            #expect(unchoked.isSuperset(of: ids[4..<20]))
+            #expect(choker.optimistic == ids[20])
+        }
+        // Once it has caught up past the slowest busy peer, the slot moves to that one.
+        candidates[20].pieces = 305
+        _ = choker.round(candidates, rotateOptimistic: true, using: &generator)
+        #expect(choker.optimistic == ids[0])
+    }
+
+    @Test func aPeerBehindEveryServedPeerGetsOneMoreSlotUntilTheNextRound() {
+        // Every slot (2 regular and 1 optimistic) is taken by peers holding 50, 60 and 70 pieces.
+        var choker = Choker(regularSlots: 2)
+        for key in 1...3 { choker.update(PeerKey(UInt64(key)), handshaken: true, interested: true, choked: false) }
+        var serving: [PeerKey: Int] = [PeerKey(1): 50, PeerKey(2): 60, PeerKey(3): 70]
+        // A peer with 50 pieces is not behind all of them; one back from a crash with 12 is.
+        let admitted1 = choker.admitBehind(PeerKey(4), pieces: 50, serving: serving)
+        #expect(!admitted1)
+        let admitted2 = choker.admitBehind(PeerKey(5), pieces: 12, serving: serving)
+        #expect(admitted2)
+        choker.update(PeerKey(5), handshaken: true, interested: true, choked: false)
+        serving[PeerKey(5)] = 12
+        // A second one behind the usual slots gets one too, though not behind the first; a third does not.
+        let admitted3 = choker.admitBehind(PeerKey(6), pieces: 30, serving: serving)
+        #expect(admitted3)
+        choker.update(PeerKey(6), handshaken: true, interested: true, choked: false)
+        serving[PeerKey(6)] = 30
+        let admitted4 = choker.admitBehind(PeerKey(7), pieces: 0, serving: serving)
+        #expect(!admitted4, "at most two such slots")
+        #expect(choker.behind == [PeerKey(5), PeerKey(6)])
+        // A round takes the slots back to 2 + 1, and the optimistic one goes to the peer furthest behind.
+        var generator = SwarmRandom(seed: 1)
+        let candidates = serving.map { key, pieces in
+            Choker.Candidate(id: key, interested: true, choked: false, rate: Double(pieces), pieces: pieces)
+        }
+        let unchoked = choker.round(candidates, rotateOptimistic: true, using: &generator)
+        #expect(unchoked == [PeerKey(3), PeerKey(2), PeerKey(5)])
+        #expect(choker.behind.isEmpty)
+        // Not while a slot is free: `fill` gives it.
+        choker.update(PeerKey(1), handshaken: true, interested: false, choked: false)
+        choker.update(PeerKey(6), handshaken: true, interested: true, choked: true)
+        choker.update(PeerKey(5), handshaken: true, interested: true, choked: true)
+        let admitted5 = choker.admitBehind(PeerKey(7), pieces: 0, serving: [PeerKey(2): 60, PeerKey(3): 70])
+        #expect(!admitted5)
+    }
+
     @Test func aFreedSlotIsFilledAtOnceInConnectionOrder() {
         var choker = Choker(regularSlots: 2)
         func note(_ key: UInt64, interested: Bool, choked: Bool, handshaken: Bool = true) {

@@ -1,5 +1,10 @@
 /// Tit-for-tat choking: regular slots go to the best-rated interested peers, one more slot rotates optimistically.
 ///
+/// Peers behind the others get slots: the optimistic slot goes to the peer with the fewest pieces among the
+/// interested ones outside the regular slots (ties at random), and between rounds `admitBehind` gives a peer that
+/// arrives behind every served peer one more slot. A peer back from a crash, or a late one, uploads to every peer
+/// a little, so it ranks low in the regular slots, and found every slot taken until the others finished.
+///
 /// Pure: the session passes the peers and the randomness, and applies the returned unchoke set.
 struct Choker {
     /// One peer as the choker sees it.
@@ -10,6 +15,8 @@ struct Choker {
         var choked = true
         /// Download rate from the peer while leeching; upload rate to it while seeding.
         var rate: Double
+        /// Pieces the peer has (its bitfield and `have`s).
+        var pieces = 0
     }
 
     /// Regular (rate-ranked) unchoke slots.
@@ -27,12 +34,14 @@ struct Choker {
         rotateOptimistic: Bool,
         using generator: inout some RandomNumberGenerator
     ) -> Set<PeerKey> {
+        behind = []
         let interested = candidates.filter(\.interested)
         let ranked = interested.sorted { $0.rate > $1.rate }
         var unchoked = Set(ranked.prefix(regularSlots).map(\.id))
         let others = interested.filter { !unchoked.contains($0.id) }
         if rotateOptimistic || optimistic.map({ id in !others.contains { $0.id == id } }) ?? true {
-            optimistic = others.randomElement(using: &generator)?.id
+            let fewest = others.map(\.pieces).min()
+            optimistic = others.filter { $0.pieces == fewest }.randomElement(using: &generator)?.id
         }
         if let optimistic { unchoked.insert(optimistic) }
         return unchoked
@@ -49,10 +58,29 @@ struct Choker {
         let counted = handshaken && interested
         if counted, !choked { serving.insert(id) } else { serving.remove(id) }
         if counted, choked { waiting.insert(id) } else { waiting.remove(id) }
+        if !counted || choked { behind.remove(id) }
+    }
+
+    /// Peers that hold a slot beyond `regularSlots + 1` because they were behind (`admitBehind`); cleared by a round.
+    private(set) var behind: Set<PeerKey> = []
+    /// At most this many such slots at a time: the upload is then split 19 ways instead of 17 at worst.
+    static let behindSlots = 2
+
+    /// Whether a peer that became interested while every slot is taken gets one more slot until the next round:
+    /// it has fewer pieces than every peer we serve in the usual slots (`servingPieces`: the pieces of each peer
+    /// in `serving`). Rounds come every 10 s, and between them the slots stay with the peers that asked first
+    /// (`fill`), so a peer back from a crash, or a late one, found them all taken at every peer and downloaded a
+    /// fifth to a third of its link until the others finished. At the start (every peer at 0 pieces) nobody gets one.
+    mutating func admitBehind(_ id: PeerKey, pieces: Int, serving servingPieces: [PeerKey: Int]) -> Bool {
+        guard behind.count < Self.behindSlots, serving.count >= regularSlots + 1 else { return false }
+        guard servingPieces.allSatisfy({ behind.contains($0.key) || pieces < $0.value }) else { return false }
+        behind.insert(id)
+        return true
     }
 
     /// Forgets a peer that left.
     mutating func forget(_ id: PeerKey) {
+        behind.remove(id)
         serving.remove(id)
         waiting.remove(id)
     }

@@ -121,7 +121,9 @@ protocol SwarmDriver: AnyObject {
 extension SwarmDriver {
     func candidate(_ peer: Connection) -> Choker.Candidate {
         let rate = have.isComplete ? peer.upload.rate : peer.download.rate
-        return Choker.Candidate(id: peer.key, interested: peer.peerInterested, choked: peer.amChoking, rate: rate)
+        return Choker.Candidate(
+            id: peer.key, interested: peer.peerInterested, choked: peer.amChoking, rate: rate,
+            pieces: peer.has.setCount)
     }
 
     /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`).
@@ -207,6 +209,10 @@ extension SwarmDriver {
         peer.updateActivity(now: currentTime)
         noteSlots(peer)
         fillUploadSlots()
+        guard interested, offers == nil, peer.amChoking, peer.handshakeReceived else { return }
+        var servingPieces: [PeerKey: Int] = [:]
+        for key in choker.serving { servingPieces[key] = peers[key]?.has.setCount }
+        if choker.admitBehind(peer.key, pieces: peer.has.setCount, serving: servingPieces) { setChoking(peer, false) }
     }
 
     /// What every part forgets of a peer whose connection closed (the driver has removed it from `peers`).
