@@ -68,20 +68,43 @@ struct ChokerTests {
         let admitted4 = choker.admitBehind(PeerKey(7), pieces: 0, serving: serving)
         #expect(!admitted4, "at most two such slots")
         #expect(choker.behind == [PeerKey(5), PeerKey(6)])
-        // A round takes the slots back to 2 + 1, and the optimistic one goes to the peer furthest behind.
+        // A round ranks 3 and 2 in the regular slots, gives the optimistic one to the peer furthest behind, and
+        // keeps the two slots for 6 and 1, behind both regular peers.
         var generator = SwarmRandom(seed: 1)
         let candidates = serving.map { key, pieces in
             Choker.Candidate(id: key, interested: true, choked: false, rate: Double(pieces), pieces: pieces)
         }
         let unchoked = choker.round(candidates, rotateOptimistic: true, using: &generator)
-        #expect(unchoked == [PeerKey(3), PeerKey(2), PeerKey(5)])
-        #expect(choker.behind.isEmpty)
+        #expect(choker.optimistic == PeerKey(5))
+        #expect(unchoked == [PeerKey(3), PeerKey(2), PeerKey(5), PeerKey(6), PeerKey(1)])
+        #expect(choker.behind == [PeerKey(6), PeerKey(1)])
         // Not while a slot is free: `fill` gives it.
         choker.update(PeerKey(1), handshaken: true, interested: false, choked: false)
         choker.update(PeerKey(6), handshaken: true, interested: true, choked: true)
         choker.update(PeerKey(5), handshaken: true, interested: true, choked: true)
         let admitted5 = choker.admitBehind(PeerKey(7), pieces: 0, serving: [PeerKey(2): 60, PeerKey(3): 70])
         #expect(!admitted5)
+    }
+
+    @Test func aRoundKeepsSlotsForPeersStillBehindTheRegularOnes() {
+        // 4 regular slots at 100 pieces or more; three returners at 10, 20 and 30 and a peer at 90 outside them.
+        var candidates = (0..<4).map {
+            Choker.Candidate(id: PeerKey(UInt64($0)), interested: true, rate: 500, pieces: 100 + $0)
+        }
+        for (key, pieces) in [(10, 10), (11, 20), (12, 30), (13, 90)] {
+            candidates.append(Choker.Candidate(id: PeerKey(UInt64(key)), interested: true, rate: 10, pieces: pieces))
+        }
+        var choker = Choker(regularSlots: 4)
+        var generator = SwarmRandom(seed: 5)
+        let unchoked = choker.round(candidates, rotateOptimistic: true, using: &generator)
+        // The optimistic slot takes the furthest behind, the next two keep one each; 90 waits its turn.
+        #expect(choker.optimistic == PeerKey(10))
+        #expect(choker.behind == [PeerKey(11), PeerKey(12)])
+        #expect(unchoked == Set((0..<4).map { PeerKey(UInt64($0)) } + [PeerKey(10), PeerKey(11), PeerKey(12)]))
+        // Caught up past the slowest regular peer: no slot beyond the usual ones.
+        for index in 4..<7 { candidates[index].pieces = 101 }
+        _ = choker.round(candidates, rotateOptimistic: true, using: &generator)
+        #expect(choker.behind.isEmpty)
     }
 
     @Test func aFreedSlotIsFilledAtOnceInConnectionOrder() {

@@ -2,7 +2,8 @@
 ///
 /// Peers behind the others get slots: the optimistic slot goes to the peer with the fewest pieces among the
 /// interested ones outside the regular slots (ties at random), and between rounds `admitBehind` gives a peer that
-/// arrives behind every served peer one more slot. A peer back from a crash, or a late one, uploads to every peer
+/// arrives behind every served peer one more slot, which each round renews while it holds fewer pieces than every
+/// peer in the regular slots (at most `behindSlots` such). A peer back from a crash, or a late one, uploads to every peer
 /// a little, so it ranks low in the regular slots, and found every slot taken until the others finished.
 ///
 /// Pure: the session passes the peers and the randomness, and applies the returned unchoke set.
@@ -34,7 +35,6 @@ struct Choker {
         rotateOptimistic: Bool,
         using generator: inout some RandomNumberGenerator
     ) -> Set<PeerKey> {
-        behind = []
         let interested = candidates.filter(\.interested)
         let ranked = interested.sorted { $0.rate > $1.rate }
         var unchoked = Set(ranked.prefix(regularSlots).map(\.id))
@@ -44,7 +44,11 @@ struct Choker {
             optimistic = others.filter { $0.pieces == fewest }.randomElement(using: &generator)?.id
         }
         if let optimistic { unchoked.insert(optimistic) }
-        return unchoked
+        // Peers still behind every regular one keep up to `behindSlots` more slots, fewest pieces first.
+        let regularFewest = ranked.prefix(regularSlots).map(\.pieces).min() ?? 0
+        let stillBehind = others.filter { $0.id != optimistic && $0.pieces < regularFewest }
+        behind = Set(stillBehind.sorted { $0.pieces < $1.pieces }.prefix(Self.behindSlots).map(\.id))
+        return unchoked.union(behind)
     }
 
     /// Handshaken interested peers we unchoke (they hold the slots `fill` keeps full).
@@ -61,7 +65,7 @@ struct Choker {
         if !counted || choked { behind.remove(id) }
     }
 
-    /// Peers that hold a slot beyond `regularSlots + 1` because they were behind (`admitBehind`); cleared by a round.
+    /// Peers that hold a slot beyond `regularSlots + 1` because they are behind (`admitBehind`, and each round).
     private(set) var behind: Set<PeerKey> = []
     /// At most this many such slots at a time: the upload is then split 19 ways instead of 17 at worst.
     static let behindSlots = 2
