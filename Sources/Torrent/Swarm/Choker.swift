@@ -3,8 +3,8 @@
 /// Peers behind the others get slots: the optimistic slot goes to the peer with the fewest pieces among the
 /// interested ones outside the regular slots (ties at random), and between rounds `admitBehind` gives a peer that
 /// arrives behind every served peer one more slot, which each round renews while it holds fewer pieces than every
-/// peer in the regular slots (at most `behindSlots` such). A peer back from a crash, or a late one, uploads to every peer
-/// a little, so it ranks low in the regular slots, and found every slot taken until the others finished.
+/// peer in the regular slots (at most `behindSlots` such). A peer back from a crash, or a late one, uploads to
+/// every peer a little, so it ranks low in the regular slots, and found every slot taken until the others finished.
 ///
 /// Pure: the session passes the peers and the randomness, and applies the returned unchoke set.
 struct Choker {
