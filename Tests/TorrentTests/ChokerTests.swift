@@ -54,18 +54,18 @@ struct ChokerTests {
         for key in 1...3 { choker.update(PeerKey(UInt64(key)), handshaken: true, interested: true, choked: false) }
         var serving: [PeerKey: Int] = [PeerKey(1): 50, PeerKey(2): 60, PeerKey(3): 70]
         // A peer with 50 pieces is not behind all of them; one back from a crash with 12 is.
-        let admitted1 = choker.admitBehind(PeerKey(4), pieces: 50, serving: serving)
+        let admitted1 = choker.admitBehind(PeerKey(4), pieces: 50) { serving[$0] }
         #expect(!admitted1)
-        let admitted2 = choker.admitBehind(PeerKey(5), pieces: 12, serving: serving)
+        let admitted2 = choker.admitBehind(PeerKey(5), pieces: 12) { serving[$0] }
         #expect(admitted2)
         choker.update(PeerKey(5), handshaken: true, interested: true, choked: false)
         serving[PeerKey(5)] = 12
         // A second one behind the usual slots gets one too, though not behind the first; a third does not.
-        let admitted3 = choker.admitBehind(PeerKey(6), pieces: 30, serving: serving)
+        let admitted3 = choker.admitBehind(PeerKey(6), pieces: 30) { serving[$0] }
         #expect(admitted3)
         choker.update(PeerKey(6), handshaken: true, interested: true, choked: false)
         serving[PeerKey(6)] = 30
-        let admitted4 = choker.admitBehind(PeerKey(7), pieces: 0, serving: serving)
+        let admitted4 = choker.admitBehind(PeerKey(7), pieces: 0) { serving[$0] }
         #expect(!admitted4, "at most two such slots")
         #expect(choker.behind == [PeerKey(5), PeerKey(6)])
         // A round ranks 3 and 2 in the regular slots, gives the optimistic one to the peer furthest behind, and
@@ -82,7 +82,7 @@ struct ChokerTests {
         choker.update(PeerKey(1), handshaken: true, interested: false, choked: false)
         choker.update(PeerKey(6), handshaken: true, interested: true, choked: true)
         choker.update(PeerKey(5), handshaken: true, interested: true, choked: true)
-        let admitted5 = choker.admitBehind(PeerKey(7), pieces: 0, serving: [PeerKey(2): 60, PeerKey(3): 70])
+        let admitted5 = choker.admitBehind(PeerKey(7), pieces: 0) { [PeerKey(2): 60, PeerKey(3): 70][$0] }
         #expect(!admitted5)
     }
 

@@ -173,7 +173,7 @@ extension SwarmSimulator {
         if returns {
             let back = now + configuration.churnDelay
             returnBound = max(returnBound, back + configuration.lackingBytes(node.have) / configuration.nodeRate)
-            queue.push(at: now + configuration.churnDelay, .revive(index))
+            queue.push(at: back, .revive(index))
         } else {
             goneForGood.insert(index)
             unfinished -= 1

@@ -210,9 +210,8 @@ extension SwarmDriver {
         noteSlots(peer)
         fillUploadSlots()
         guard interested, offers == nil, peer.amChoking, peer.handshakeReceived else { return }
-        var servingPieces: [PeerKey: Int] = [:]
-        for key in choker.serving { servingPieces[key] = peers[key]?.has.setCount }
-        if choker.admitBehind(peer.key, pieces: peer.has.setCount, serving: servingPieces) { setChoking(peer, false) }
+        let admitted = choker.admitBehind(peer.key, pieces: peer.has.setCount) { peers[$0]?.has.setCount }
+        if admitted { setChoking(peer, false) }
     }
 
     /// What every part forgets of a peer whose connection closed (the driver has removed it from `peers`).

@@ -96,10 +96,7 @@ public struct AnnounceResponse: Sendable, Equatable {
         self.incomplete = Int(root["incomplete"]?.integerValue ?? 0)
         self.rackPeers = Self.compactIPv4(root["rack peers"]?.bytesValue ?? [])
         self.keepInRack = root["keep in rack"]?.integerValue == 1
-        let hosts = root["rack hosts"]?.bytesValue ?? []
-        self.rackHosts = stride(from: 0, to: hosts.count - hosts.count % 4, by: 4).map { start in
-            hosts[start..<(start + 4)].map(String.init).joined(separator: ".")
-        }
+        self.rackHosts = Self.ipv4Entries(root["rack hosts"]?.bytesValue ?? [], size: 4) { host, _ in host }
         switch root["peers"] {
         case .bytes(let compact)?:
             self.peers = Self.compactIPv4(compact)
@@ -117,9 +114,16 @@ public struct AnnounceResponse: Sendable, Equatable {
 extension AnnounceResponse {
     /// Peers from a BEP 23 compact IPv4 string (a trailing partial entry is ignored).
     static func compactIPv4(_ compact: [UInt8]) -> [PeerAddress] {
-        stride(from: 0, to: compact.count - compact.count % 6, by: 6).map { start in
-            let host = compact[start..<(start + 4)].map(String.init).joined(separator: ".")
-            return PeerAddress(host: host, port: Int(compact[start + 4]) << 8 | Int(compact[start + 5]))
+        ipv4Entries(compact, size: 6) { host, start in
+            PeerAddress(host: host, port: Int(compact[start + 4]) << 8 | Int(compact[start + 5]))
+        }
+    }
+
+    /// Each whole `size`-byte entry of `bytes`, which starts with an IPv4 address: `make` gets the address as a
+    /// dotted quad and the entry's offset.
+    static func ipv4Entries<T>(_ bytes: [UInt8], size: Int, _ make: (String, Int) -> T) -> [T] {
+        stride(from: 0, to: bytes.count - bytes.count % size, by: size).map { start in
+            make(bytes[start..<(start + 4)].map(String.init).joined(separator: "."), start)
         }
     }
 }
