@@ -22,6 +22,15 @@ trap cleanup EXIT
 bash Tests/PackagesTests/Fixtures/make-repo.sh "$work/lab" >/dev/null
 repo="$work/lab/repo"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/site.key"
+# The agent holds its node's key, not the site key: HKDF-SHA256 of the site key for "node:bench", as the
+# reconciler derives it (docs/service-protocol.md).
+python3 - "$work/site.key" "$work/agent.key" <<'PY'
+import hashlib, hmac, sys
+ikm = open(sys.argv[1], "rb").read().rstrip(b"\r\n")
+prk = hmac.new(b"rackswarm-agent-key-v1", ikm, hashlib.sha256).digest()
+okm = hmac.new(prk, b"node:bench\x01", hashlib.sha256).digest()
+open(sys.argv[2], "w").write(okm.hex() + "\n")
+PY
 cat > "$work/vod.json" <<JSON
 {"name":"VOD","repositories":[{"name":"lab","baseurl":"file://$repo"}],"software":[
  {"name":"cs#1","order":2,"process":"mediaServer","rpm":"std_cs-1.0-1.noarch.rpm","script":"/etc/init.d/cs"},
@@ -60,7 +69,7 @@ for i in $(seq 1 "$RUNS"); do
 
     # Through the agent.
     d=$(newroot "agent$i")
-    "$bin/provision-agent" serve --listen 127.0.0.1:0 --node bench --key-file "$work/site.key" \
+    "$bin/provision-agent" serve --listen 127.0.0.1:0 --node bench --key-file "$work/agent.key" \
         --state-dir "$d/state" --install-root "$d/root" --releasever 1 --no-gpg-check --rpm-dbpath /var/lib/rpm \
         --settle 0 --port-file "$d/port" 2>"$d/agent.log" &
     agent_pid=$!
@@ -105,7 +114,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 r = json.load(open("benchmarks/results/agent.json"))
 fig, ax = plt.subplots(figsize=(6, 4))
-ax.boxplot([r["dnf_by_hand_seconds"], r["agent_seconds"]], labels=["dnf by hand", "reconcile → agent"])
+ax.boxplot([r["dnf_by_hand_seconds"], r["agent_seconds"]], tick_labels=["dnf by hand", "reconcile → agent"])
 ax.set_ylabel("seconds per VOD install")
 ax.set_title(f"Agent / dnf-by-hand median ratio: {r['agent_over_dnf_ratio']:.2f}")
 fig.tight_layout()

@@ -21,7 +21,7 @@ repo=$work/repo
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@rackswarm.invalid GIT_COMMITTER_NAME=bench \
     GIT_COMMITTER_EMAIL=bench@rackswarm.invalid GIT_CONFIG_GLOBAL=$work/gitconfig
 touch "$work/gitconfig"
-"$bin" dev generate-site --nodes "$nodes" --output "$repo/site" > /dev/null
+"$bin" dev generate-site --nodes "$nodes" --out-dir "$repo/site" > /dev/null
 ssh-keygen -q -t ed25519 -N "" -C alice -f "$work/alice"
 printf '  verify:\n    provider: ssh\n    keys:\n      - "%s"\n' "$(cat "$work/alice.pub")" >> "$repo/site/site.yaml"
 git -C "$repo" init -q -b main
