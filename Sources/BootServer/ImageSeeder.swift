@@ -35,10 +35,14 @@ public actor ImageSeeder {
         public var shownExpectation: String
         /// The image's `url:`: when `path` is missing, it is downloaded there first (`ImageDownload`).
         public var url: String?
+        /// Super-seed (each piece leaves the seed about once and the nodes spread it); false when the site keeps
+        /// traffic in racks, where the seed sends each piece to every rack. A change re-seeds the image.
+        public var superSeed: Bool
 
         public init(reference: String, path: String, sha256: String, pieceSize: Int?, shownPath: String? = nil,
-                    shownExpectation: String? = nil, url: String? = nil) {
+                    shownExpectation: String? = nil, url: String? = nil, superSeed: Bool = true) {
             self.url = url
+            self.superSeed = superSeed
             self.reference = reference
             self.path = path
             self.sha256 = sha256
@@ -164,7 +168,7 @@ public actor ImageSeeder {
             // Super-seeding: each piece leaves the seed about once, and the nodes spread it (see benchmarks/).
             configuration: TorrentConfiguration(
                 listenHost: settings.listenHost, listenPort: nextPort, trackerURL: settings.trackerURL,
-                superSeed: true),
+                superSeed: image.superSeed),
             logger: logger)
         nextPort += 1
         guard try await client.progress().isComplete else {

@@ -214,7 +214,8 @@ struct Boot: AsyncParsableCommand {
             // Like the reconciler's, the tracker serves the site's images only: the torrents in the HTTP root.
             let torrents = SiteTorrents(desired: desired)
             let tracker = noTracker ? nil : TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
-                racksByHost: racks, allowedInfoHashes: torrents.infoHashes(logger: logger))))
+                racksByHost: racks, allowedInfoHashes: torrents.infoHashes(logger: logger),
+                keepInRack: desired.site.distribution.keepInRack)))
             var server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger, tracker: tracker)
             if let reports {
                 let log = try ReportFile(path: reports, maxSize: reportsMaxSize, keep: reportsKeep)

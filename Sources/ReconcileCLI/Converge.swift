@@ -75,7 +75,8 @@ struct Convergence {
         let tracker = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
             racksByHost: Self.racksByHost(desired),
             pinnedSeeds: [PeerAddress(host: served.host, port: seedPort)],
-            allowedInfoHashes: [])))  // Each pass allows the images it seeds (see `images`).
+            allowedInfoHashes: [],  // Each pass allows the images it seeds (see `images`).
+            keepInRack: site.distribution.keepInRack)))
         // The seed announces to this reconciler's tracker; the shared `.torrent` names the site's, the same for all.
         let seeder = ImageSeeder(
             settings: .init(httpRoot: site.boot.httpRoot, trackerURL: "\(served.httpBase)/announce",
@@ -136,7 +137,8 @@ struct Convergence {
                                                                              logger: logger))
                                   await siteRetention.update(desired.site.store.retention)
                                   for follower in passFollowers { await follower.siteLoaded(checkout, desired) }
-                                  tracker.updateRacks(Self.racksByHost(desired))
+                                  tracker.updateRacks(Self.racksByHost(desired),
+                                                      keepInRack: desired.site.distribution.keepInRack)
                               },
                               images: { desired, checkout in
                                   let wanted = Self.wantedImages(
@@ -270,6 +272,7 @@ extension Convergence {
         -> [ImageSeeder.Wanted]
     {
         let httpRoot = desired.site.boot.httpRoot
+        let superSeed = !desired.site.distribution.keepInRack
         let used = Set(desired.nodes.filter { $0.state == .present }.map(\.image.value))
         return desired.images.filter { used.contains($0.name) }.compactMap { image in
             let path: String
@@ -281,14 +284,14 @@ extension Convergence {
                 return ImageSeeder.Wanted(
                     reference: image.reference, path: "\(httpRoot)/images/.downloads/\(image.sha256.value)",
                     sha256: image.sha256.value, pieceSize: image.pieceSize, shownPath: url,
-                    shownExpectation: "\(image.sha256.location)", url: url)
+                    shownExpectation: "\(image.sha256.location)", url: url, superSeed: superSeed)
             }
             let absolute = path.hasPrefix("/") ? path : siteDirectory + "/" + path
             let root = repoRoot.hasSuffix("/") ? repoRoot : repoRoot + "/"
             let shown = absolute.hasPrefix(root) ? String(absolute.dropFirst(root.count)) : absolute
             return ImageSeeder.Wanted(reference: image.reference, path: absolute, sha256: image.sha256.value,
                                       pieceSize: image.pieceSize, shownPath: shown,
-                                      shownExpectation: "\(image.sha256.location)")
+                                      shownExpectation: "\(image.sha256.location)", superSeed: superSeed)
         }
     }
 

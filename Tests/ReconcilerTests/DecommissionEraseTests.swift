@@ -39,34 +39,35 @@ struct DecommissionEraseTests {
         #expect(Planner.plan(desired: desired, observed: observed).actions.map(\.kind) == [.powerOff, .removeBootEntry])
     }
 
-    /// Writes the example site with `decommission` text under its spec; returns the load's result.
-    static func load(decommission: String) throws -> (LoadResult, TemporaryDirectory) {
+    /// Writes the example site with one more line under its spec (`decommission: …`); returns the load's result.
+    static func load(siteSpec line: String) throws -> (LoadResult, TemporaryDirectory) {
         let directory = try TemporaryDirectory("rackswarm-erase")
         let example = Repo.examples.appendingPathComponent("datacenter").path
         for file in try FileManager.default.subpathsOfDirectory(atPath: example) where file.hasSuffix(".yaml") {
             var text = try String(contentsOfFile: example + "/" + file, encoding: .utf8)
-            if file == "site.yaml" { text += "  decommission: \(decommission)\n" }
+            if file == "site.yaml" { text += "  \(line)\n" }
             try directory.write(file, Data(text.utf8))
         }
         return (SiteLoader.load(path: directory.path), directory)
     }
 
     @Test func theSiteFieldLoadsAndABadValueIsALocatedError() throws {
-        let (good, _) = try Self.load(decommission: "{erase: full, kernel: eraser/vmlinuz, initrd: eraser/i.img}")
+        let (good, _) = try Self.load(
+            siteSpec: "decommission: {erase: full, kernel: eraser/vmlinuz, initrd: eraser/i.img}")
         let site = try #require(good.state?.site, "\(good.renderDiagnostics())")
         #expect(site.decommission == DecommissionSettings(erase: .full, kernel: "eraser/vmlinuz",
                                                           initrd: "eraser/i.img"))
         #expect(good.state?.eraseKernel?.kernel == "eraser/vmlinuz")
-        let (defaulted, _) = try Self.load(decommission: "{erase: quick}")
+        let (defaulted, _) = try Self.load(siteSpec: "decommission: {erase: quick}")
         // No kernel named: the first image's install environment, with its kernel arguments.
         #expect(defaulted.state?.eraseKernel?.kernel == "installer/vmlinuz")
         #expect(defaulted.state?.eraseKernel?.arguments == ["console=ttyS0"])
 
-        let (bad, _) = try Self.load(decommission: "{erase: shred}")
+        let (bad, _) = try Self.load(siteSpec: "decommission: {erase: shred}")
         #expect(bad.state == nil)
         let rendered = bad.renderDiagnostics()
         #expect(rendered.contains("site.yaml:33:") && rendered.contains("shred"), "\(rendered)")
-        let (half, _) = try Self.load(decommission: "{erase: quick, kernel: eraser/vmlinuz}")
+        let (half, _) = try Self.load(siteSpec: "decommission: {erase: quick, kernel: eraser/vmlinuz}")
         #expect(half.renderDiagnostics().contains("decommission names a kernel without an initrd"),
                 "\(half.renderDiagnostics())")
     }

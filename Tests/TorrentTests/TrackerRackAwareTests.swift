@@ -55,12 +55,35 @@ struct TrackerRackAwareTests {
         for node in 1...10 { _ = try announce(node) }
         var racks: [String: String] = [:]
         for node in 1...11 { racks["10.0.0.\(node)"] = node <= 9 ? "r1" : "r2" }
-        service.updateRacks(racks)
+        service.updateRacks(racks, keepInRack: false)
         for node in 1...10 { _ = try announce(node) }
         // Node 11 (r2) hears of its rack's only other peer first, every time (1 in 10 by chance without racks).
         for _ in 1...3 {
             #expect(try announce(11).peers.first == PeerAddress(host: "10.0.0.10", port: 6010))
         }
+    }
+
+    @Test func theServiceSwitchesKeepInRackForLaterAnnounces() throws {
+        // The site's `distribution.keepInRack`, applied at a pass: r1's node then hears of r1 only, and is told so.
+        let service = TrackerService(tracker: Tracker(configuration: TrackerConfiguration(maxPeers: 10)))
+        func announce(_ node: Int) throws -> AnnounceResponse {
+            let uri = "/announce?" + AnnounceRequest(infoHash: Self.infoHash, peerID: Self.id(node), port: 6000 + node,
+                                                     left: 100, numWant: 10).query
+            return try AnnounceResponse(bencoded: service.handle(uri: uri, remoteHost: "10.0.0.\(node)").body)
+        }
+        var racks: [String: String] = [:]
+        for node in 1...6 { racks["10.0.0.\(node)"] = node <= 3 ? "r1" : "r2" }
+        service.updateRacks(racks, keepInRack: false)
+        for node in 2...6 { _ = try announce(node) }
+        let open = try announce(1)
+        #expect(!open.keepInRack)
+        #expect(open.peers.contains { (racks[$0.host] ?? "") == "r2" })
+        service.updateRacks(racks, keepInRack: true)
+        let kept = try announce(1)
+        #expect(kept.keepInRack)
+        #expect(Set(kept.peers.map(\.host)) == ["10.0.0.2", "10.0.0.3"])
+        service.updateRacks(racks, keepInRack: false)
+        #expect(try !announce(1).keepInRack)
     }
 
     @Test func rackKeyInTheAnnounceOverridesTheMap() throws {

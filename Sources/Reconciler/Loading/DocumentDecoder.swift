@@ -81,7 +81,7 @@ struct DocumentDecoder {
         guard let spec = fields.mapping(
             node, "\(context) spec",
             known: ["network", "boot", "rollout", "timeouts", "agent", "prune", "interval", "verify", "ipmi", "store",
-                    "decommission"]) else { return nil }
+                    "decommission", "distribution"]) else { return nil }
         var network: ProvisioningNetwork?
         if let netNode = fields.require(spec, "network"),
            let net = fields.mapping(netNode, "network", known: ["pxeSubnet", "serverAddress", "httpPort", "dhcp"]) {
@@ -159,10 +159,17 @@ struct DocumentDecoder {
         let verify = spec.value("verify").flatMap { decodeVerify($0) }
         let suites = spec.value("ipmi").map { decodeIPMI($0) } ?? [17, 3]
         let decommission = spec.value("decommission").map { decodeDecommission($0) } ?? .keepDisks
+        var distribution = DistributionSettings.defaults
+        if let node = spec.value("distribution"),
+            let reader = fields.mapping(node, "distribution", known: ["keepInRack"]),
+            let v = reader.value("keepInRack"), let keep = fields.bool(v, "distribution.keepInRack") {
+            distribution.keepInRack = keep
+        }
         guard let network, let prune, let interval, let suites, let decommission else { return nil }
         return Site(name: name, location: location, network: network, boot: boot, rollout: rollout,
                     timeouts: timeouts, agent: agent, prune: prune, interval: interval, verify: verify,
-                    windows: windows, ipmiCipherSuites: suites, store: store, decommission: decommission)
+                    windows: windows, ipmiCipherSuites: suites, store: store, decommission: decommission,
+                    distribution: distribution)
     }
 
     // MARK: Rack

@@ -77,6 +77,21 @@ public struct Site: Sendable, Hashable {
     public var store: StoreSettings = .defaults
     /// Whether a pruned node's disks are wiped before it is powered off.
     public var decommission: DecommissionSettings = .keepDisks
+    /// How images spread between racks.
+    public var distribution: DistributionSettings = .defaults
+}
+
+/// How the reconciler's tracker and seed spread images (`spec.distribution`).
+public struct DistributionSettings: Sendable, Hashable {
+    /// Keep each image's traffic inside racks: the tracker answers a node with its rack mates and the seeds on the
+    /// core only, and the seed sends every piece to every rack itself (no super-seeding). Each piece then crosses a
+    /// rack's uplink about once; the seed sends one copy per rack. Right when rack uplinks are oversubscribed and
+    /// the seed's upload is about the racks' count times a node's; otherwise (the default) racks trade pieces
+    /// over their uplinks and the seed sends each piece about once.
+    public var keepInRack: Bool
+
+    /// Racks trade pieces; the seed super-seeds.
+    public static let defaults = DistributionSettings(keepInRack: false)
 }
 
 /// What a decommission does to the node's disks (`spec.decommission`): with `erase` quick or full, a pruned node

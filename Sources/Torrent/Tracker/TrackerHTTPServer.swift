@@ -13,10 +13,15 @@ public final class TrackerService: Sendable {
         self.state = NIOLockedValueBox(tracker)
     }
 
-    /// Places hosts in racks from now on (a new commit moved or added nodes); peers already known keep theirs
-    /// until they announce again.
-    public func updateRacks(_ racksByHost: [String: String]) {
-        state.withLockedValue { $0.configuration.racksByHost = racksByHost }
+    /// Places hosts in racks from now on (a new commit moved or added nodes), and keeps traffic in racks or not
+    /// (`TrackerConfiguration.keepInRack`); peers already known keep their rack until they announce again.
+    public func updateRacks(_ racksByHost: [String: String], keepInRack: Bool) {
+        state.withLockedValue {
+            var configuration = $0.configuration
+            configuration.racksByHost = racksByHost
+            configuration.keepInRack = keepInRack
+            $0.configuration = configuration
+        }
     }
 
     /// Tracks only `infoHashes` from now on (the images a new commit seeds); peers of others are forgotten.
