@@ -30,6 +30,25 @@ struct SwarmSimCommandTests {
         #expect(try (result(slower.stdout)["makespan_s"] ?? 0) > (makespan ?? 0))
     }
 
+    /// With SWIFT_DETERMINISTIC_HASHING=1 (as `bench-swarm-sim.sh` runs it), a configuration and its `--seed` replay
+    /// the same run in another process (without it, dictionaries' order, and so the order the engine visits its
+    /// peers in, follows their storage's addresses).
+    @Test func theSameSeedReplaysTheSameRun() async throws {
+        let flags = ["dev", "swarm-sim", "--peers", "8", "--file", "4M", "--piece", "256K", "--node-rate", "40Mbit",
+                     "--seed-rate", "40Mbit", "--seed", "7", "-o", "json"]
+        let fixed = ["SWIFT_DETERMINISTIC_HASHING": "1"]
+        let first = try await runProcess(ValidateCommandTests.binary, flags, environment: fixed)
+        let second = try await runProcess(ValidateCommandTests.binary, flags, environment: fixed)
+        #expect(first.status == 0 && second.status == 0, "\(first.stderr)\(second.stderr)")
+        let times = { (json: String) throws -> [Double] in
+            let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]
+            return (object["node_times_s"] as? [Double]) ?? []
+        }
+        #expect(try times(first.stdout).count == 8)
+        #expect(try times(first.stdout) == times(second.stdout))
+        #expect(try result(first.stdout) == result(second.stdout))
+    }
+
     @Test(arguments: [
         (["--step", "0"], "between 1us and 1s"), (["--step", "2s"], "between 1us and 1s"),
         (["--step", "0.0000001"], "malformed duration"), (["--hop-latency", "1001ms"], "between 0s and 1s"),

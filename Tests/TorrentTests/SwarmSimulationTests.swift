@@ -86,9 +86,9 @@ struct SwarmSimulationTests {
         #expect(result.makespan < 3 * result.boundP2P)
         #expect(result.seedEgressOverF < 1.5)
         #expect(result.nodeTimes.count == 8)
-        // The same seed replays the same run.
-        let again = SwarmSimulation.run(configuration)
-        #expect(again.nodeTimes == result.nodeTimes)
+        // That the same seed replays the same run is `SwarmSimCommandTests.theSameSeedReplaysTheSameRun`: only with
+        // SWIFT_DETERMINISTIC_HASHING=1, since a dictionary's order follows its storage's address otherwise, even
+        // within one process, and the engine visits its peers in that order.
     }
 
     @Test func rackWavesKeepMostTrafficInsideTheRacks() {

@@ -43,12 +43,17 @@ for run in data["runs"]:
                  f"{r['finished']}/{r['survivors']} | {cpu(r)} | {r['max_rss_mib']:.0f} MiB |")
 table = "\n".join(lines)
 if data.get("validation"):
-    rows = ["| method | N | lab makespan | sim makespan | sim / lab | lab p50 | sim p50 | sim / lab | lab CPU busy |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| method | N | lab makespan | sim makespan | sim / lab | lab p50 | sim p50 | sim / lab | lab CPU busy "
+            "| load | seed sent F: lab / sim |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in data["validation"]:
+        load = v.get("lab_load_after")
+        seed = (f"{v['lab_seed_sent_F_s']:.2f} s / {v['sim_seed_last_byte_s']:.2f} s"
+                if v.get("lab_seed_sent_F_s") is not None else "–")
         rows.append(f"| {v['method']} | {v['nodes']} | {v['lab_makespan_s']:.2f} s | {v['sim_makespan_s']:.2f} s | "
                     f"{v['sim_makespan_s'] / v['lab_makespan_s']:.3f} | {v['lab_p50_s']:.2f} s | "
-                    f"{v['sim_p50_s']:.2f} s | {v['sim_p50_s'] / v['lab_p50_s']:.3f} | {v['lab_cpu_busy']:.0%} |")
+                    f"{v['sim_p50_s']:.2f} s | {v['sim_p50_s'] / v['lab_p50_s']:.3f} | {v['lab_cpu_busy']:.0%} | "
+                    f"{'–' if load is None else f'{load:.1f}'} | {seed} |")
     table += "\n\nValidation against the namespace lab (same N, file, pieces and rates):\n\n" + "\n".join(rows)
 print(table)
 

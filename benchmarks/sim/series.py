@@ -81,10 +81,24 @@ def validation(reconcile, lab_json):
         if run["method"] == "waves":
             args += ["--first-wave", str(config["first_wave"])]
         sim = simulate(reconcile, f"validate-{run['method']}-{n}", args)["result"]
-        pairs.append({"method": run["method"], "nodes": n, "lab_makespan_s": run["makespan_s"],
-                      "lab_p50_s": run["p50_s"], "sim_makespan_s": sim["makespan_s"], "sim_p50_s": sim["p50_s"],
-                      "bound_p2p_s": sim["bound_p2p_s"], "lab_cpu_busy": run["cpu_busy_fraction"]})
+        pairs.append({"method": run["method"], "nodes": n, "repeat": run.get("repeat", 0),
+                      "lab_makespan_s": run["makespan_s"], "lab_p50_s": run["p50_s"],
+                      "sim_makespan_s": sim["makespan_s"], "sim_p50_s": sim["p50_s"],
+                      "bound_p2p_s": sim["bound_p2p_s"], "lab_cpu_busy": run["cpu_busy_fraction"],
+                      "lab_load_after": run.get("load_average_after", [None])[0],
+                      "sim_seed_last_byte_s": sim["seed_last_byte_s"],
+                      "lab_seed_sent_F_s": seed_sent(run, config["file_bytes"])})
     return pairs
+
+
+def seed_sent(run, size):
+    """When the lab's seed had sent F on the wire (bridge counters, interpolated between the 0.5 s samples of the
+    run's timeline; lab.py records one for the largest N), or None."""
+    samples = [(s["t"], s["up"][0]) for s in run.get("timeline") or []]
+    for (t0, a), (t1, b) in zip(samples, samples[1:]):
+        if b >= size:
+            return round(t0 + (t1 - t0) * (size - a) / max(1, b - a), 2)
+    return None
 
 
 def main():
