@@ -49,7 +49,7 @@ extension Dev {
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
         @Option(help: "Most connections a peer dials (default: the engine's, half of its 80).") var maxOutgoing: Int?
-        @Option(help: "Seconds to a peer's first choking round (default: the engine's, 2; 10 was the rule before).")
+        @Option(help: "An extra, early choking round this many seconds in (default: the engine's, none).")
         var firstChokeRound: Int?
         @Flag(help: "Peers keep traffic in the racks the tracker names (it names them with --uplink or --first-wave).")
         var rackPreference = false

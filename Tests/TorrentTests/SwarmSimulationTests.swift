@@ -162,11 +162,10 @@ struct SwarmSimulationTests {
     }
 
     /// Until a peer's first choking round, its upload slots go to peers in the order they asked, and one that lost
-    /// interest and came back keeps its slot beside the one that replaced it. The first round now comes after two
-    /// seconds, not ten: by 2.5 s every peer has had it, and serves no more than its slots (regular, optimistic and
-    /// the two for peers behind) plus the few that came back since; with the old rule they serve more, and none had
-    /// a round.
-    @Test func theFirstChokeRoundComesAfterTwoSeconds() {
+    /// interest and came back keeps its slot beside the one that replaced it. With `firstChokeRound` at 2 s every
+    /// peer has had a round by 2.5 s and serves no more than its slots (regular, optimistic and the two for peers
+    /// behind); without it (the default: the first round at 10 s) none had one, and they serve more.
+    @Test func anEarlyChokeRoundTrimsTheSlotsGivenInArrivalOrder() {
         func served(firstChokeRound: Int?) -> (rounds: Int, meanServed: Double) {
             var configuration = SwarmSimulation.Configuration(
                 peers: 200, fileBytes: 1 << 30, pieceBytes: 1 << 20, requestBytes: 1 << 20, nodeRate: 125e6,
@@ -179,8 +178,8 @@ struct SwarmSimulationTests {
             let mean = Double(peers.map(\.choker.serving.count).reduce(0, +)) / Double(max(1, peers.count))
             return (rounds, mean)
         }
-        let early = served(firstChokeRound: nil)
-        let late = served(firstChokeRound: 10)
+        let early = served(firstChokeRound: 2)
+        let late = served(firstChokeRound: nil)
         #expect(early.rounds == 1)
         #expect(late.rounds == 0)
         let slots = Double(TorrentConfiguration().uploadSlots + 1 + Choker.behindSlots)

@@ -11,7 +11,7 @@ struct UploadSlotTests {
         // One regular slot plus the optimistic one; no choke round during the test.
         let seed = try await image.startSeed(
             TorrentConfiguration(
-                listenHost: "127.0.0.1", trackerURL: "", uploadSlots: 1, chokeInterval: 600, firstChokeRound: 600))
+                listenHost: "127.0.0.1", trackerURL: "", uploadSlots: 1, chokeInterval: 600))
         let port = try #require(seed.listenPort)
         var peers: [RawPeer] = []
         for index in 0..<3 {

@@ -46,7 +46,7 @@ public enum SwarmSimulation {
         public var redundantHaves: Bool = false
         /// Most connections each peer dials (`TorrentConfiguration.maxOutgoingConnections`; nil: the engine's).
         public var maxOutgoingConnections: Int?
-        /// Seconds to each peer's first choking round (`TorrentConfiguration.firstChokeRound`; nil: the engine's).
+        /// Seconds to an extra, early choking round (`TorrentConfiguration.firstChokeRound`; nil: the engine's).
         public var firstChokeRound: Int?
         /// The engine keeps traffic in racks the tracker names (`TorrentConfiguration.rackPreference`, off by
         /// default). The tracker names every node's rack when racks matter (uplinks or waves), as the reconciler's

@@ -311,8 +311,8 @@ extension SwarmDriver {
         offerPieces()
     }
 
-    /// The per-second checks: rates, pipeline depth, timeouts, expired offers and a round at `firstChokeRound`
-    /// seconds, then every `chokeInterval`.
+    /// The per-second checks: rates, pipeline depth, timeouts, expired offers and, every `chokeInterval` (and once
+    /// at `firstChokeRound` if set), a round.
     func tickPeers() {
         ticks += 1
         let now = currentTime
