@@ -10,8 +10,7 @@ struct UploadSlotTests {
         let image = try TestImage(size: 1 << 20, pieceLength: 64 << 10, seed: 141)
         // One regular slot plus the optimistic one; no choke round during the test.
         let seed = try await image.startSeed(
-            TorrentConfiguration(
-                listenHost: "127.0.0.1", trackerURL: "", uploadSlots: 1, chokeInterval: 600))
+            TorrentConfiguration(listenHost: "127.0.0.1", trackerURL: "", uploadSlots: 1, chokeInterval: 600))
         let port = try #require(seed.listenPort)
         var peers: [RawPeer] = []
         for index in 0..<3 {
