@@ -49,6 +49,8 @@ extension Dev {
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
         @Option(help: "Most connections a peer dials (default: the engine's, half of its 80).") var maxOutgoing: Int?
+        @Option(help: "An extra, early choking round this many seconds in (default: the engine's, none).")
+        var firstChokeRound: Int?
         @Flag(help: "Peers keep traffic in the racks the tracker names (it names them with --uplink or --first-wave).")
         var rackPreference = false
         @OptionGroup var output: OutputOptions
@@ -78,6 +80,9 @@ extension Dev {
                 throw ValidationError("--churn and --churn-return are shares from 0 to 1")
             }
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
+            if let firstChokeRound, firstChokeRound < 1 {
+                throw ValidationError("--first-choke-round must be at least 1")
+            }
             if let maxOutgoing, maxOutgoing < 1 { throw ValidationError("--max-outgoing must be at least 1") }
             if let superSeedInFlight, superSeedInFlight < 1 {
                 throw ValidationError("--super-seed-in-flight must be at least 1")
@@ -98,6 +103,7 @@ extension Dev {
             configuration.redundantHaves = redundantHaves
             configuration.maxOutgoingConnections = maxOutgoing
             configuration.rackPreference = rackPreference
+            configuration.firstChokeRound = firstChokeRound
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
             let wall = started.duration(to: .now)

@@ -160,4 +160,30 @@ struct SwarmSimulationTests {
         // The first ten peers' connections to the second half of the swarm (43 against 1 when written).
         #expect(capped.late > 10 * max(1, uncapped.late), "\(capped.late) against \(uncapped.late)")
     }
+
+    /// Until a peer's first choking round, its upload slots go to peers in the order they asked, and one that lost
+    /// interest and came back keeps its slot beside the one that replaced it. With `firstChokeRound` at 2 s every
+    /// peer has had a round by 2.5 s and serves no more than its slots (regular, optimistic and the two for peers
+    /// behind); without it (the default: the first round at 10 s) none had one, and they serve more.
+    @Test func anEarlyChokeRoundTrimsTheSlotsGivenInArrivalOrder() {
+        func served(firstChokeRound: Int?) -> (rounds: Int, meanServed: Double) {
+            var configuration = SwarmSimulation.Configuration(
+                peers: 200, fileBytes: 1 << 30, pieceBytes: 1 << 20, requestBytes: 1 << 20, nodeRate: 125e6,
+                seedRate: 125e6, seed: 5, step: 0.01, timeLimit: 2.5)
+            configuration.firstChokeRound = firstChokeRound
+            let simulator = SwarmSimulator(configuration: configuration)
+            _ = simulator.run()
+            let peers = simulator.nodes.dropFirst().compactMap { $0 }
+            let rounds = peers.map(\.chokeRounds).min() ?? 0
+            let mean = Double(peers.map(\.choker.serving.count).reduce(0, +)) / Double(max(1, peers.count))
+            return (rounds, mean)
+        }
+        let early = served(firstChokeRound: 2)
+        let late = served(firstChokeRound: nil)
+        #expect(early.rounds == 1)
+        #expect(late.rounds == 0)
+        let slots = Double(TorrentConfiguration().uploadSlots + 1 + Choker.behindSlots)
+        #expect(early.meanServed <= slots, "\(early.meanServed) served per peer")
+        #expect(late.meanServed > early.meanServed + 2, "\(late.meanServed) against \(early.meanServed)")
+    }
 }

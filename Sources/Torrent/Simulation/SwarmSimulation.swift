@@ -46,6 +46,8 @@ public enum SwarmSimulation {
         public var redundantHaves: Bool = false
         /// Most connections each peer dials (`TorrentConfiguration.maxOutgoingConnections`; nil: the engine's).
         public var maxOutgoingConnections: Int?
+        /// Seconds to an extra, early choking round (`TorrentConfiguration.firstChokeRound`; nil: the engine's).
+        public var firstChokeRound: Int?
         /// The engine keeps traffic in racks the tracker names (`TorrentConfiguration.rackPreference`, off by
         /// default). The tracker names every node's rack when racks matter (uplinks or waves), as the reconciler's
         /// does from the desired state.

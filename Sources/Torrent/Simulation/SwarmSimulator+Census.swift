@@ -99,6 +99,32 @@ extension SwarmSimulator {
         Self.diagnostic(line)
     }
 
+    /// The seed's offers by where each is in its cycle (`SWARM_SIM_TRACE`): `sending` the peer's requests are queued
+    /// at the seed (a flow, or about to be one); `requested` the peer asked and the request is on its way; `offered`
+    /// the offer's `have` is on its way (the peer is not interested yet); `done` the peer has the piece and its
+    /// `have` is on its way back. Every state but `sending` leaves that offer's share of the seed's upload idle.
+    func seedOfferStates() -> String {
+        var sending = 0, requested = 0, offered = 0, done = 0
+        if let seed = nodes[0], let offers = seed.offers {
+            for (key, holder) in offers.holders where !holder.offered.isEmpty {
+                guard let connection = seed.peers[key] else { continue }
+                if connection.pendingIncoming > 0 {
+                    sending += 1
+                    continue
+                }
+                guard let remote = connection.counterpart, let leecher = nodes[connection.remote] else { continue }
+                if holder.offered.keys.allSatisfy({ leecher.have.contains($0) }) {
+                    done += 1
+                } else if !remote.amInterested {
+                    offered += 1
+                } else if (leecher.scheduler.books(of: remote.key)?.queued ?? 0) > 0 {
+                    requested += 1
+                }
+            }
+        }
+        return "holders sending \(sending), requested \(requested), offered \(offered), done \(done)"
+    }
+
     private static func fixed(_ value: Double) -> String {
         let scaled = (value * 100).rounded() / 100
         return "\(scaled)"

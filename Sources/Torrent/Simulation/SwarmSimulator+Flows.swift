@@ -119,7 +119,8 @@ extension SwarmSimulator {
         queue.push(at: time + network.latency(node.index, peer.remote), .message(receiver, .block(request)))
     }
 
-    /// With SWARM_SIM_TRACE set: the seed's flows, rate and offers out, and all flows, every 250 ms (stderr).
+    /// With SWARM_SIM_TRACE set: the seed's flows, rate and offers out (and where its holders are in the offer's
+    /// cycle, `seedOfferStates`), and all flows, whenever the rates are recomputed (stderr).
     private func trace(_ uploaders: [Int], _ rates: [Double], flows: Int) {
         var seedFlows = 0
         var seedRate = 0.0
@@ -128,8 +129,8 @@ extension SwarmSimulator {
             seedRate += rates[position]
         }
         let offers = nodes[0]?.offers?.holders.values.reduce(0) { $0 + $1.offered.count } ?? 0
-        let line = "t \(Int(now * 1000)) ms: seed flows \(seedFlows) at \(Int(seedRate)) B/s, offers \(offers); "
-            + "flows \(flows)\n"
+        let line = "t \(Int(now * 1000)) ms: seed flows \(seedFlows) at \(Int(seedRate)) B/s, offers \(offers) "
+            + "(\(seedOfferStates())); flows \(flows)\n"
         Self.diagnostic(line)
     }
 

@@ -238,6 +238,7 @@ final class SwarmSimulator {
         settings.redundantHaves = configuration.redundantHaves
         settings.maxOutgoingConnections = configuration.maxOutgoingConnections
         settings.rackPreference = configuration.rackPreference
+        settings.firstChokeRound = configuration.firstChokeRound ?? settings.firstChokeRound
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node
         lastBlockAt[index] = now

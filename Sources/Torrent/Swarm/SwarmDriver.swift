@@ -311,7 +311,8 @@ extension SwarmDriver {
         offerPieces()
     }
 
-    /// The per-second checks: rates, pipeline depth, timeouts, expired offers and, every `chokeInterval`, a round.
+    /// The per-second checks: rates, pipeline depth, timeouts, expired offers and, every `chokeInterval` (and once
+    /// at `firstChokeRound` if set), a round.
     func tickPeers() {
         ticks += 1
         let now = currentTime
@@ -336,7 +337,7 @@ extension SwarmDriver {
         // Every second, not only when an offer ends: a peer left waiting may now be owed pieces others hold.
         _ = offers?.expire(now: now)
         offerPieces()
-        if ticks % configuration.chokeInterval == 0 {
+        if ticks % configuration.chokeInterval == 0 || ticks == configuration.firstChokeRound {
             chokeRounds += 1
             chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
         }
