@@ -131,17 +131,26 @@ struct SwarmSimulationTests {
         #expect(suppressed.makespan < 1.1 * redundant.makespan, "\(suppressed.makespan) \(redundant.makespan)")
     }
 
+    /// 200 peers and a seed at 1 GbE, 1 MiB pieces and requests, 10 ms steps, `adjust`ed, run to `until` seconds.
+    static func ranDataCenter(fileBytes: Int64, seed: UInt64, until timeLimit: Double,
+                              _ adjust: (inout SwarmSimulation.Configuration) -> Void) -> SwarmSimulator {
+        var configuration = SwarmSimulation.Configuration(
+            peers: 200, fileBytes: fileBytes, pieceBytes: 1 << 20, requestBytes: 1 << 20, nodeRate: 125e6,
+            seedRate: 125e6, seed: seed, step: 0.01, timeLimit: timeLimit)
+        adjust(&configuration)
+        let simulator = SwarmSimulator(configuration: configuration)
+        _ = simulator.run()
+        return simulator
+    }
+
     /// Peers dial at most half their connections (`TorrentConfiguration.outgoingLimit`), so the first peers of a
     /// swarm keep room for the later ones that dial them. Dialling up to every slot, the first peers fill up with
     /// each other, and the later ones hardly reach them (or the seed's pieces they hold first).
     @Test func theFirstPeersKeepRoomForLaterOnes() {
         func reachOfLatePeers(maxOutgoing: Int?) -> (late: Int, mostDialled: Int) {
-            var configuration = SwarmSimulation.Configuration(
-                peers: 200, fileBytes: 64 << 20, pieceBytes: 1 << 20, requestBytes: 1 << 20, nodeRate: 125e6,
-                seedRate: 125e6, seed: 3, step: 0.01, timeLimit: 0.3)
-            configuration.maxOutgoingConnections = maxOutgoing
-            let simulator = SwarmSimulator(configuration: configuration)
-            _ = simulator.run()
+            let simulator = Self.ranDataCenter(fileBytes: 64 << 20, seed: 3, until: 0.3) {
+                $0.maxOutgoingConnections = maxOutgoing
+            }
             var late = 0
             var mostDialled = 0
             for index in 1...10 {
@@ -167,12 +176,9 @@ struct SwarmSimulationTests {
     /// behind); without it (the default: the first round at 10 s) none had one, and they serve more.
     @Test func anEarlyChokeRoundTrimsTheSlotsGivenInArrivalOrder() {
         func served(firstChokeRound: Int?) -> (rounds: Int, meanServed: Double) {
-            var configuration = SwarmSimulation.Configuration(
-                peers: 200, fileBytes: 1 << 30, pieceBytes: 1 << 20, requestBytes: 1 << 20, nodeRate: 125e6,
-                seedRate: 125e6, seed: 5, step: 0.01, timeLimit: 2.5)
-            configuration.firstChokeRound = firstChokeRound
-            let simulator = SwarmSimulator(configuration: configuration)
-            _ = simulator.run()
+            let simulator = Self.ranDataCenter(fileBytes: 1 << 30, seed: 5, until: 2.5) {
+                $0.firstChokeRound = firstChokeRound
+            }
             let peers = simulator.nodes.dropFirst().compactMap { $0 }
             let rounds = peers.map(\.chokeRounds).min() ?? 0
             let mean = Double(peers.map(\.choker.serving.count).reduce(0, +)) / Double(max(1, peers.count))
