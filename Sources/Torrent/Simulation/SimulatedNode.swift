@@ -105,6 +105,7 @@ final class SimulatedNode {
             owner: self, key: PeerKey(nextKey), remote: remote, counterpart: counterpart, outgoing: outgoing,
             address: world.target(remote), pieceCount: have.count, now: now)
         peers[peer.key] = peer
+        world.everyConnection.append(peer)
         if outgoing {
             linked[remote, default: 0] += 1
             outgoingCount += 1
