@@ -110,11 +110,13 @@ final class SwarmSimulator {
 
     /// Sends a message; those a node sends in one step over paths of one latency travel as one event.
     func send(_ message: SimulatedMessage, from node: SimulatedNode, to peer: SimulatedPeer) {
-        // Unretained (`everyConnection`): retaining it would read the receiving end's object, cold at this point.
-        guard let receiver = peer.counterpart.map({ Unmanaged.passUnretained($0) }) else { return }
+        // From the node's table (`SimulatedNode.links`), not the connection's object: what the `have` fan-out
+        // reads of the connection is its first cache line, and its counterpart and remote end lie further on.
+        let link = node.link(of: peer)
+        guard let receiver = link.receiver else { return }
         if case .have = message { haves += 1 }
-        let destination = peer.remote
-        let slot = node.index * SimulatedNetwork.latencyClasses + network.latencyClass(node.index, destination)
+        let destination = link.remote
+        let slot = node.index * SimulatedNetwork.latencyClasses + link.latencyClass
         if outbox[slot].isEmpty {
             outboxUsed.append(slot)
             outboxTimes[slot] = now + network.latency(node.index, destination)
