@@ -34,6 +34,9 @@ final class SimulatedNode {
     /// handshaken: the session's scans over every peer for a duplicate, as counts (the seed sees 10,000 dials).
     private var linked: [Int: Int] = [:]
     private var handshakenWith: [Int: Int] = [:]
+    /// Per connection, by its `requestSlot`: where its messages go (what `SwarmSimulator.send` reads), kept by
+    /// `linkChanged` whenever a connection's counterpart is set.
+    private var links: [Link] = []
     var ticks = 0
     var chokeRounds = 0
     var refetched = 0
@@ -105,13 +108,44 @@ final class SimulatedNode {
             owner: self, key: PeerKey(nextKey), remote: remote, counterpart: counterpart, outgoing: outgoing,
             address: world.target(remote), pieceCount: have.count, now: now)
         peers[peer.key] = peer
+        world.everyConnection.append(peer)
         if outgoing {
             linked[remote, default: 0] += 1
             outgoingCount += 1
         }
         peer.requestSlot = scheduler.join(peer.key, now: now)
+        linkChanged(peer)
         if outgoing { world.send(.handshake, from: self, to: peer) }
         return peer
+    }
+
+    struct Link {
+        /// The other end's object (unretained: the world keeps every connection); nil once this end closed.
+        var receiver: Unmanaged<SimulatedPeer>?
+        var remote: Int
+        var latencyClass: Int
+    }
+
+    /// Where a message on `peer` goes: its counterpart and remote node, from `links` while it is open (a closed
+    /// one's slot may be another's by now), else from the connection itself.
+    func link(of peer: SimulatedPeer) -> Link {
+        let slot = peer.requestSlot
+        if peer.isOpen, slot >= 0, slot < links.count { return links[slot] }
+        return Link(
+            receiver: peer.counterpart.map { Unmanaged.passUnretained($0) }, remote: peer.remote,
+            latencyClass: world.network.latencyClass(index, peer.remote))
+    }
+
+    /// Records `peer`'s counterpart and remote end in `links` (on joining, and whenever its counterpart is set).
+    func linkChanged(_ peer: SimulatedPeer) {
+        let slot = peer.requestSlot
+        guard slot >= 0 else { return }
+        while links.count <= slot {
+            links.append(Link(receiver: nil, remote: -1, latencyClass: 0))
+        }
+        links[slot] = Link(
+            receiver: peer.counterpart.map { Unmanaged.passUnretained($0) }, remote: peer.remote,
+            latencyClass: world.network.latencyClass(index, peer.remote))
     }
 
     func disconnected(_ peer: SimulatedPeer) {

@@ -24,7 +24,7 @@ final class SimulatedPeer: PeerState {
     let remote: Int
     /// The other end's object for this connection (messages go straight to it); nil once this end closed.
     /// (`isOpen` turns false once the connection closed, either side, or the node died.)
-    var counterpart: SimulatedPeer?
+    var counterpart: SimulatedPeer? { didSet { owner.linkChanged(self) } }
     /// Whether the simulator lists it among the flows.
     var inFlow = false
     /// The last batch of messages that reached it (`SwarmSimulator.batchStamp`).

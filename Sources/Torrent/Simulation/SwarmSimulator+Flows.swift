@@ -6,8 +6,9 @@ extension SwarmSimulator {
     /// along (most steps: a 1 MiB block takes ~13 steps of 10 ms) reads and writes this array alone, not the
     /// connection's object and request queue (two cache misses per flow per step at 10,000 peers).
     struct Flow {
-        let node: SimulatedNode
-        let peer: SimulatedPeer
+        /// Unretained: the world keeps every node and connection (`everyConnection`).
+        unowned(unsafe) let node: SimulatedNode
+        unowned(unsafe) let peer: SimulatedPeer
         /// The connection's identity (what `flowNotices` holds), read without touching it.
         let id: ObjectIdentifier
         /// The length of the connection's first request once part of it is sent (0: not started, read the queue).

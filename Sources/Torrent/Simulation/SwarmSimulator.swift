@@ -31,9 +31,13 @@ final class SwarmSimulator {
     var flowNotices: Set<ObjectIdentifier> = []
     var drainedFlows = 0
     var rateComputations = 0
+    /// Every connection and node object of the run, kept until it ends, so that envelopes and flows can point to
+    /// them unretained: a retain and release per `have` sent was a cache miss on the receiving end's object.
+    var everyConnection: [SimulatedPeer] = []
+    var everyNode: [SimulatedNode] = []
     /// A message on its way to the receiving end of a connection (dropped if that end has closed by then).
     struct Envelope {
-        var peer: SimulatedPeer
+        var peer: Unmanaged<SimulatedPeer>
         var message: SimulatedMessage
     }
 
@@ -102,30 +106,17 @@ final class SwarmSimulator {
         churnRandom = SwarmRandom(seed: configuration.seed ^ 0x6368_7572_6e)
     }
 
-    // MARK: Addresses
-
-    static func host(_ node: Int) -> String {
-        let value = node + 1
-        return "10.\(value >> 16 & 255).\(value >> 8 & 255).\(value & 255)"
-    }
-
-    func target(_ node: Int) -> String { "\(Self.host(node)):\(Self.port)" }
-
-    func node(forTarget target: String) -> Int? {
-        let parts = target.split(separator: ":")[0].split(separator: ".").compactMap { Int($0) }
-        guard parts.count == 4 else { return nil }
-        let node = (parts[1] << 16 | parts[2] << 8 | parts[3]) - 1
-        return node >= 0 && node < nodes.count ? node : nil
-    }
-
     // MARK: What nodes ask of the world
 
     /// Sends a message; those a node sends in one step over paths of one latency travel as one event.
     func send(_ message: SimulatedMessage, from node: SimulatedNode, to peer: SimulatedPeer) {
-        guard let receiver = peer.counterpart else { return }
+        // From the node's table (`SimulatedNode.links`), not the connection's object: what the `have` fan-out
+        // reads of the connection is its first cache line, and its counterpart and remote end lie further on.
+        let link = node.link(of: peer)
+        guard let receiver = link.receiver else { return }
         if case .have = message { haves += 1 }
-        let destination = peer.remote
-        let slot = node.index * SimulatedNetwork.latencyClasses + network.latencyClass(node.index, destination)
+        let destination = link.remote
+        let slot = node.index * SimulatedNetwork.latencyClasses + link.latencyClass
         if outbox[slot].isEmpty {
             outboxUsed.append(slot)
             outboxTimes[slot] = now + network.latency(node.index, destination)
@@ -241,6 +232,7 @@ final class SwarmSimulator {
         settings.firstChokeRound = configuration.firstChokeRound ?? settings.firstChokeRound
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node
+        everyNode.append(node)
         lastBlockAt[index] = now
         queue.push(at: now + 1, .tick(node: index, generation: generation))
         queue.push(at: now + 0.25, .redial(node: index, generation: generation))
@@ -308,7 +300,7 @@ final class SwarmSimulator {
     /// Two stamps instead of a list: `touched` marks a connection in the first pass, and the second pass, in the same
     /// order, tops up each marked one and moves it to `served` (no array of connections per batch).
     ///
-    /// The batch holds every connection it names, so the loops borrow them unretained (`_withUnsafeGuaranteedRef`;
+    /// The world keeps every connection a batch names (`everyConnection`), so the loops borrow them unretained (`_withUnsafeGuaranteedRef`;
     /// an `unowned(unsafe)` local still retains to call a method): a retain and release per message was 7 % of a
     /// 10,000-peer run.
     private func deliver(_ envelopes: [Envelope]) {
@@ -316,14 +308,14 @@ final class SwarmSimulator {
         let touched = batchStamp
         let served = batchStamp &+ 1
         for position in envelopes.indices {
-            Unmanaged.passUnretained(envelopes[position].peer)._withUnsafeGuaranteedRef { peer in
+            envelopes[position].peer._withUnsafeGuaranteedRef { peer in
                 guard peer.isOpen else { return }
                 peer.owner.handle(envelopes[position].message, from: peer)
                 if peer.isOpen, peer.batchStamp != touched { peer.batchStamp = touched }
             }
         }
         for position in envelopes.indices {
-            Unmanaged.passUnretained(envelopes[position].peer)._withUnsafeGuaranteedRef { peer in
+            envelopes[position].peer._withUnsafeGuaranteedRef { peer in
                 guard peer.batchStamp == touched else { return }
                 peer.batchStamp = served
                 if peer.isOpen { peer.owner.requestBlocks(peer) }
