@@ -300,9 +300,9 @@ final class SwarmSimulator {
     /// Two stamps instead of a list: `touched` marks a connection in the first pass, and the second pass, in the same
     /// order, tops up each marked one and moves it to `served` (no array of connections per batch).
     ///
-    /// The world keeps every connection a batch names (`everyConnection`), so the loops borrow them unretained (`_withUnsafeGuaranteedRef`;
-    /// an `unowned(unsafe)` local still retains to call a method): a retain and release per message was 7 % of a
-    /// 10,000-peer run.
+    /// The world keeps every connection a batch names (`everyConnection`), so the loops borrow them unretained
+    /// (`_withUnsafeGuaranteedRef`; an `unowned(unsafe)` local still retains to call a method): a retain and release
+    /// per message was 7 % of a 10,000-peer run.
     private func deliver(_ envelopes: [Envelope]) {
         batchStamp &+= 2
         let touched = batchStamp
