@@ -49,8 +49,10 @@ extension Dev {
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
         @Option(help: "Most connections a peer dials (default: the engine's, half of its 80).") var maxOutgoing: Int?
-        @Option(help: "An extra, early choking round this many seconds in (default: the engine's, none).")
-        var firstChokeRound: Int?
+        @Option(help: .duration("An extra, early choking round this long in, in whole seconds (e.g. 2s; default: the "
+                                + "engine's, none)."),
+                transform: Quantity.durationFlag(in: .seconds(1) ... .seconds(3600)))
+        var firstChokeRound: Duration?
         @Flag(help: "Peers keep traffic in the racks the tracker names (it names them with --uplink or --first-wave).")
         var rackPreference = false
         @OptionGroup var output: OutputOptions
@@ -80,8 +82,9 @@ extension Dev {
                 throw ValidationError("--churn and --churn-return are shares from 0 to 1")
             }
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
-            if let firstChokeRound, firstChokeRound < 1 {
-                throw ValidationError("--first-choke-round must be at least 1")
+            if let firstChokeRound, firstChokeRound.components.attoseconds != 0 {
+                throw ValidationError("--first-choke-round must be whole seconds (the engine's rounds fall on its "
+                                      + "once-a-second ticks)")
             }
             if let maxOutgoing, maxOutgoing < 1 { throw ValidationError("--max-outgoing must be at least 1") }
             if let superSeedInFlight, superSeedInFlight < 1 {
@@ -103,7 +106,7 @@ extension Dev {
             configuration.redundantHaves = redundantHaves
             configuration.maxOutgoingConnections = maxOutgoing
             configuration.rackPreference = rackPreference
-            configuration.firstChokeRound = firstChokeRound
+            configuration.firstChokeRound = firstChokeRound.map { Int($0.components.seconds) }
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
             let wall = started.duration(to: .now)
