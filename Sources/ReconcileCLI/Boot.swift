@@ -209,12 +209,10 @@ struct Boot: AsyncParsableCommand {
         func run() async throws {
             let desired = try Boot.load(source)
             let logger = Logger(label: "rackswarm.boot-http")
-            var racks: [String: String] = [:]
-            for node in desired.nodes { racks[node.ip.value.description] = node.rack.value }
             // Like the reconciler's, the tracker serves the site's images only: the torrents in the HTTP root.
             let torrents = SiteTorrents(desired: desired)
             let tracker = noTracker ? nil : TrackerService(tracker: Tracker(configuration: TrackerConfiguration(
-                racksByHost: racks, allowedInfoHashes: torrents.infoHashes(logger: logger),
+                racksByHost: Convergence.racksByHost(desired), allowedInfoHashes: torrents.infoHashes(logger: logger),
                 keepInRack: desired.site.distribution.keepInRack)))
             var server = BootHTTPServer(httpRoot: desired.site.boot.httpRoot, logger: logger, tracker: tracker)
             if let reports {
