@@ -31,7 +31,12 @@ public struct TrackerConfiguration: Sendable {
 /// Pure: the caller passes the clock and the client's address; a thin HTTP adapter serves it.
 public struct Tracker: Sendable {
     public var configuration: TrackerConfiguration {
-        didSet { rackHosts = Self.rackHosts(configuration.racksByHost) }
+        // Only when the racks changed: `allow` sets the configuration at every pass.
+        didSet {
+            if configuration.racksByHost != oldValue.racksByHost {
+                rackHosts = Self.rackHosts(configuration.racksByHost)
+            }
+        }
     }
     /// Per rack, its IPv4 hosts in `racksByHost` as 4 bytes each (the answers' `rack hosts`).
     private var rackHosts: [String: [UInt8]]
