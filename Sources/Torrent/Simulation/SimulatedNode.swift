@@ -131,9 +131,12 @@ final class SimulatedNode {
     func link(of peer: SimulatedPeer) -> Link {
         let slot = peer.requestSlot
         if peer.isOpen, slot >= 0, slot < links.count { return links[slot] }
-        return Link(
-            receiver: peer.counterpart.map { Unmanaged.passUnretained($0) }, remote: peer.remote,
-            latencyClass: world.network.latencyClass(index, peer.remote))
+        return currentLink(peer)
+    }
+
+    private func currentLink(_ peer: SimulatedPeer) -> Link {
+        Link(receiver: peer.counterpart.map { Unmanaged.passUnretained($0) }, remote: peer.remote,
+             latencyClass: world.network.latencyClass(index, peer.remote))
     }
 
     /// Records `peer`'s counterpart and remote end in `links` (on joining, and whenever its counterpart is set).
@@ -143,9 +146,7 @@ final class SimulatedNode {
         while links.count <= slot {
             links.append(Link(receiver: nil, remote: -1, latencyClass: 0))
         }
-        links[slot] = Link(
-            receiver: peer.counterpart.map { Unmanaged.passUnretained($0) }, remote: peer.remote,
-            latencyClass: world.network.latencyClass(index, peer.remote))
+        links[slot] = currentLink(peer)
     }
 
     func disconnected(_ peer: SimulatedPeer) {
