@@ -11,7 +11,7 @@ RELEASE_FLAGS ?= --static-swift-stdlib -Xswiftc -use-ld=lld -Xlinker -z -Xlinker
 	-Xlinker --no-export-dynamic
 export RACKSWARM_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: setup build release package demo demo-down test bench fuzz clean installer agent-static image
+.PHONY: setup build release package demo demo-down test bench bench-smoke fuzz clean installer agent-static image
 
 setup:
 	bash scripts/setup.sh
@@ -56,6 +56,10 @@ test: setup installer image
 
 bench: release
 	bash benchmarks/run.sh
+
+# Every benchmark once at its smallest size, in a throw-away copy (CI runs it after the tests; a few minutes).
+bench-smoke: release
+	bash scripts/bench-smoke.sh
 
 # libFuzzer on every parser, FUZZ_SECONDS each (see README, Fuzzing).
 FUZZ_SECONDS ?= 60

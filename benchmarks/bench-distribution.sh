@@ -16,7 +16,8 @@
 #                                                     -> results/distribution-churn-128.json, distribution-churn-128*.png
 # Each section's table goes between its markers in benchmarks/README.md.
 # Knobs for section 32: BENCH_DIST_NODES (default 1,2,4,8,16; BENCH_DIST_N32=1 adds 32 at 20 Mbit/s),
-# BENCH_DIST_MIB (32), BENCH_DIST_MBIT (40), BENCH_DIST_METHODS, BENCH_DIST_REPEAT (1). Section churn:
+# BENCH_DIST_MIB (32; also the uplink and churn sections' size), BENCH_DIST_MBIT (40), BENCH_DIST_METHODS,
+# BENCH_DIST_REPEAT (1). Section churn:
 # BENCH_DIST_CHURN_NODES (16; the README's run used 16,32). Section 128:
 # BENCH_DIST_128_MBIT (40). Needs root; binaries from .build/release (or BENCH_DIST_BIN).
 set -euo pipefail
@@ -50,7 +51,7 @@ fi
 
 if [[ $SECTIONS == *,uplink,* ]]; then
     UPLINK=${BENCH_DIST_UPLINK_MBIT:-80}
-    common=(--nodes 16 --methods waves --size-mib 32 --node-mbit 40 --rack-size 4 --timeline-for 0)
+    common=(--nodes 16 --methods waves --size-mib "${BENCH_DIST_MIB:-32}" --node-mbit 40 --rack-size 4 --timeline-for 0)
     lab --work "$WORK/u1" --out "$WORK/u1.json" "${common[@]}" --seed-mbit 40 --uplink-mbit "$UPLINK" --keep-in-rack
     lab --work "$WORK/u2" --out "$WORK/u2.json" "${common[@]}" --seed-mbit 40 --uplink-mbit "$UPLINK" --no-keep-in-rack
     lab --work "$WORK/u3" --out "$WORK/u3.json" "${common[@]}" --seed-mbit 160 --uplink-mbit "$UPLINK" --keep-in-rack
@@ -69,7 +70,7 @@ fi
 
 if [[ $SECTIONS == *,churn,* ]]; then
     lab --work "$WORK/churn" --out "$OUT/distribution-churn.json" --nodes "${BENCH_DIST_CHURN_NODES:-16}" \
-        --methods flat,waves --size-mib 32 \
+        --methods flat,waves --size-mib "${BENCH_DIST_MIB:-32}" \
         --node-mbit 40 --seed-mbit 40 --churn 0.1 --churn-return 0.5 --churn-delay 2 --churn-seed 1
     report distribution-churn
 fi

@@ -7,7 +7,8 @@
 # churn at 1,000; BENCH_SIM_HUGE=1 adds 10,000 peers x 1.5 GB (not yet within minutes: see the README). With root, also the namespace lab at N = 4, 8, 16 (flat and waves) and the
 # simulator with the same file, pieces and rates beside it (the validation pairs). Writes
 # benchmarks/results/swarm-sim.json and swarm-sim.png, and the README table.
-# Knobs: BENCH_SIM_LONG=1, BENCH_SIM_HUGE=1 (above); BENCH_SIM_LAB=0 skips the lab pairs; BENCH_SIM_LAB_JSON=FILE
+# Knobs: BENCH_SIM_LONG=1, BENCH_SIM_HUGE=1 (above); BENCH_SIM_SMOKE=1 runs two small configurations only (for
+# `make bench-smoke`); BENCH_SIM_LAB=0 skips the lab pairs; BENCH_SIM_LAB_JSON=FILE
 # takes the lab side from a lab.py run with the flags below (e.g. one measured alone, under the host's lab lock, while
 # the series runs niced) instead of running the lab. The lab JSON used is kept as results/swarm-sim-lab.json.
 # Binaries from .build/release (BENCH_SIM_BIN to choose).
@@ -22,6 +23,7 @@ mkdir -p "$OUT"
 args=(--reconcile "$BIN/reconcile" --out "$OUT/swarm-sim.json")
 [ "${BENCH_SIM_LONG:-0}" = 1 ] && args+=(--long)
 [ "${BENCH_SIM_HUGE:-0}" = 1 ] && args+=(--huge)
+[ "${BENCH_SIM_SMOKE:-0}" = 1 ] && args+=(--smoke)
 WORK=$(mktemp -d /dev/shm/rs-bench-sim.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 if [ -n "${BENCH_SIM_LAB_JSON:-}" ]; then

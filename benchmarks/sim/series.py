@@ -1,6 +1,6 @@
 """Runs `reconcile dev swarm-sim` over a series of configurations and the namespace lab beside it.
 
-Usage: series.py --reconcile BIN --out results/swarm-sim.json [--long] [--huge] [--lab-json FILE]
+Usage: series.py --reconcile BIN --out results/swarm-sim.json [--long] [--huge] [--smoke] [--lab-json FILE]
 Each run is one process (its wall time and peak RSS are its own); the JSON holds every configuration with its
 result. --lab-json: a distribution-lab JSON (benchmarks/lab/lab.py) with flat and waves runs at N = 4, 8, 16,
 simulated with the same file, pieces and rates so that the two can be compared (the `validation` list).
@@ -36,17 +36,20 @@ def datacenter(n, file, step="0.01"):
             "--step", step]
 
 
-def series(long, huge):
+def series(long, huge, smoke=False):
     """(label, group, N, args) for every run.
 
     Default (about a CPU-minute): the data-center setting with a 256 MiB image at N = 16, 64, 256, 1,000, with 10 %
     churn at 256, the 1.5 GB image at 256 with and without 10 % churn, and the lab's setting at N = 16 (flat,
     waves). --long: the 1.5 GB series at N = 16, 64, 1,000, the paper's scenario (230 peers, also in rack waves) and
-    10 % churn at 1,000. --huge: 10,000 peers × 1.5 GB.
+    10 % churn at 1,000. --huge: 10,000 peers × 1.5 GB. --smoke (`make bench-smoke`): only the lab's setting, flat,
+    and the data-center setting at N = 16 with 10 % churn.
     """
     runs = []
     lab = ["--file", "32M", "--piece", "256K", "--node-rate", LAB_RATE, "--seed-rate", LAB_RATE]
     runs.append(("lab-flat-16", "lab-flat", 16, lab + ["--peers", "16", "--racks", "4"]))
+    if smoke:
+        return runs + [("dc-256M-churn-16", "dc-256M-churn", 16, datacenter(16, "256M") + ["--churn", "0.1"])]
     runs.append(("lab-waves-16", "lab-waves", 16, lab + ["--peers", "16", "--racks", "4", "--first-wave", "1"]))
     for n in (16, 64, 256, 1000):
         runs.append((f"dc-256M-{n}", "dc-256M", n, datacenter(n, "256M")))
@@ -107,10 +110,11 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--long", action="store_true", help="add the 1.5 GB series and the paper's scenario")
     parser.add_argument("--huge", action="store_true", help="add 10,000 peers × 1.5 GB")
+    parser.add_argument("--smoke", action="store_true", help="two small runs only (make bench-smoke)")
     parser.add_argument("--lab-json")
     args = parser.parse_args()
     document = {"runs": [], "validation": []}
-    for label, group, n, run_args in series(args.long, args.huge):
+    for label, group, n, run_args in series(args.long, args.huge, args.smoke):
         record = simulate(args.reconcile, label, run_args)
         record.update({"group": group, "peers": n})
         document["runs"].append(record)
