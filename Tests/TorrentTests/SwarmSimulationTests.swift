@@ -63,6 +63,22 @@ struct SwarmSimulationTests {
         #expect(abs(result.seedEgressOverF - 1) < 1e-9)
     }
 
+    /// The same exchange with a step 500 times the latency: every message due within a step is handled within it, at
+    /// its own time, replies included, and the block's flow sends from the moment its request arrived. Before, each
+    /// of the ten one-way trips waited for the next step (a second more here), and the flow for a whole step.
+    @Test(arguments: [0.01, 0.1])
+    func messagesDueWithinAStepAreHandledWithinIt(step: Double) {
+        let latency = 0.000_2
+        let size = 1 << 20
+        let configuration = SwarmSimulation.Configuration(
+            peers: 1, fileBytes: Int64(size), pieceBytes: size, requestBytes: size, nodeRate: 1e6, seedRate: 1e6,
+            hopLatency: latency / 2, step: step)
+        let result = SwarmSimulation.run(configuration)
+        let expected = 10 * latency + Double(size) / (1e6 * configuration.goodput)
+        #expect(result.finished == 1)
+        #expect(abs(result.makespan - expected) < 1e-6, "makespan \(result.makespan), expected \(expected)")
+    }
+
     @Test func theBoundIsTheClassicOneWithoutUplinksAndGrowsWithATightUplink() {
         var configuration = SwarmSimulation.Configuration(
             peers: 16, racks: 4, fileBytes: 100, pieceBytes: 16 << 10, nodeRate: 10, seedRate: 10)

@@ -32,6 +32,9 @@ final class SimulatedPeer: PeerState {
     /// Whether part of the first request in `incoming` is on its way (the bytes sent are the flow's:
     /// `SwarmSimulator.Flow`).
     var headStarted = false
+    /// When its queue of requests last went from empty to one (`SwarmSimulator.flowReady`): its flow cannot send
+    /// before then.
+    var readySince = 0.0
 
     init(owner: SimulatedNode, key: PeerKey, remote: Int, counterpart: SimulatedPeer?, outgoing: Bool,
          address: String, pieceCount: Int, now: NIODeadline) {

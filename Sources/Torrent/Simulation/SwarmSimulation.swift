@@ -33,7 +33,8 @@ public enum SwarmSimulation {
         /// How long a killed peer stays away before coming back.
         public var churnDelay: Double = 5
         public var seed: UInt64 = 1
-        /// The time step of the flow model.
+        /// The time step of the flow model: flows get their fair rates once per step (events, messages included,
+        /// are handled at their own times).
         public var step: Double = 0.001
         /// Payload share of a link's rate (TCP/IP and Ethernet headers: 1448 of 1514 bytes per frame).
         public var goodput: Double = 1448.0 / 1514.0

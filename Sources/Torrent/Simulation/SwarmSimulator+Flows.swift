@@ -16,6 +16,10 @@ extension SwarmSimulator {
         var headSent = 0.0
         /// `moveData` emptied its queue: `pruneFlows` looks at it.
         var drained = false
+        /// The moment from which it can send in the next `moveData`: the end of the last step while it has
+        /// requests; when it ran dry, its last byte; when it (or its queue again) became ready mid-step, that
+        /// moment. It is never later than the next step's start, since a step's events come after its data.
+        var from: Double
     }
 
     /// A flow's connection closed, was choked or lost its last request outside `moveData`: `pruneFlows` looks at it
@@ -41,6 +45,8 @@ extension SwarmSimulator {
                 }
                 flows[position].drained = false
                 if noticed { (flows[position].headLength, flows[position].headSent) = (0, 0) }
+                // Refilled after it ran dry (or was choked and asked again): it sends from then on.
+                flows[position].from = max(flows[position].from, peer.readySince)
             }
             if kept != position { flows.swapAt(kept, position) }
             kept += 1
@@ -51,11 +57,16 @@ extension SwarmSimulator {
         if flows.count != before { flowsChanged = true }
     }
 
-    /// Moves `interval` seconds of data along every flow at its fair rate; hands finished blocks to the network.
+    /// Moves data along every flow at its fair rate, from the moment it could send (`Flow.from`) to `end`, the end
+    /// of this step; hands finished blocks to the network, each at the moment its last byte left.
     ///
     /// Rates are recomputed only when the set of flows changed since the last step (max-min fair shares depend on
-    /// nothing else).
-    func moveData(over interval: Double) {
+    /// nothing else), once per step, for the flows ready at its start. So a flow that became ready during the last
+    /// step (its first request arrived) sends from that moment at this step's rate: between then and the step's
+    /// start it has the share that a flow which ran dry left (a seed's next offer takes the last one's), or more
+    /// than the link had, by at most a step's worth of its rate. A flow's data in a step moves before the step's
+    /// events: a choke or a death mid-step stops it at the step's end.
+    func moveData(until end: Double) {
         guard !flows.isEmpty else { return }
         if flowsChanged || flowRates.count != flows.count {
             var paths = FlowPaths()
@@ -69,8 +80,10 @@ extension SwarmSimulator {
         // loop borrows them unretained.
         for position in flows.indices {
             let rate = flowRates[position]
+            let from = flows[position].from
+            flows[position].from = end
             guard rate > 0 else { continue }
-            var budget = rate * interval
+            var budget = rate * (end - from)
             // A started request that this step does not finish: the flow's own numbers only.
             let length = flows[position].headLength
             if length > 0, budget < length - flows[position].headSent {
@@ -80,7 +93,7 @@ extension SwarmSimulator {
             unowned(unsafe) let node = flows[position].node
             unowned(unsafe) let peer = flows[position].peer
             var sent = flows[position].headSent
-            var sentAt = now
+            var sentAt = from
             while budget > 0, let request = peer.nextIncoming {
                 let need = Double(request.length) - sent
                 guard budget >= need else {
@@ -98,9 +111,12 @@ extension SwarmSimulator {
                 flows[position].headSent = 0
                 deliver(request, from: node, to: peer, at: sentAt)
             }
-            if peer.pendingIncoming == 0, !flows[position].drained {
-                flows[position].drained = true
-                drainedFlows += 1
+            if peer.pendingIncoming == 0 {
+                flows[position].from = sentAt
+                if !flows[position].drained {
+                    flows[position].drained = true
+                    drainedFlows += 1
+                }
             }
         }
     }
@@ -110,7 +126,7 @@ extension SwarmSimulator {
         node.sent(request, to: peer)
         if node.index == 0 {
             seedEgress += bytes
-            seedLastByte = time
+            seedLastByte = max(seedLastByte, time)
         }
         if network.crossesCore(node.index, peer.remote) {
             if let rack = network.rack(of: node.index) { uplinkBytes[rack] += bytes }

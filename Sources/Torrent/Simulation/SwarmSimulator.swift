@@ -5,10 +5,12 @@ import Glibc
 
 /// The simulator's world: the virtual clock, the event queue, the nodes, the tracker and the flows of block data.
 ///
-/// Time advances in steps of `configuration.step`. Each step first delivers the events due (messages after their
-/// latency, timers, dials, announces, kills), then gives every connection with requests queued at an unchoked
-/// uploader its max-min fair rate over its path and moves that many bytes; a block whose last byte left reaches
-/// the downloader one latency later. With no data moving, the clock jumps to the next event.
+/// Time advances in steps of `configuration.step`. Each step first gives every connection with requests queued at an
+/// unchoked uploader (a flow) its max-min fair rate over its path and moves the step's bytes, from the moment the flow
+/// could send (`Flow.from`); a block whose last byte left reaches the downloader one latency later. Then it handles,
+/// in time order and each at its own time, every event due within the step (messages after their latency, blocks,
+/// timers, dials, announces, kills), those sent while handling them included. With no data moving, the clock jumps
+/// to the step of the next event.
 final class SwarmSimulator {
     let configuration: SwarmSimulation.Configuration
     let network: SimulatedNetwork
@@ -41,8 +43,8 @@ final class SwarmSimulator {
         var message: SimulatedMessage
     }
 
-    /// Messages sent this step, one batch per sender and latency class (`SimulatedNetwork.latencyClass`), so that
-    /// a node's `have` to its 80 peers is one event, and a connection's messages stay in order.
+    /// Messages sent at the current moment, one batch per sender and latency class (`SimulatedNetwork.latencyClass`),
+    /// so that a node's `have` to its 80 peers is one event, and a connection's messages stay in order.
     var outbox: [[Envelope]]
     var outboxTimes: [Double]
     var outboxUsed: [Int] = []
@@ -108,7 +110,7 @@ final class SwarmSimulator {
 
     // MARK: What nodes ask of the world
 
-    /// Sends a message; those a node sends in one step over paths of one latency travel as one event.
+    /// Sends a message; those a node sends at one moment over paths of one latency travel as one event.
     func send(_ message: SimulatedMessage, from node: SimulatedNode, to peer: SimulatedPeer) {
         // From the node's table (`SimulatedNode.links`), not the connection's object: what the `have` fan-out
         // reads of the connection is its first cache line, and its counterpart and remote end lie further on.
@@ -124,7 +126,7 @@ final class SwarmSimulator {
         outbox[slot].append(Envelope(peer: receiver, message: message))
     }
 
-    /// Puts the messages sent this step on their way.
+    /// Puts the messages sent at the current moment on their way.
     func flushOutbox() {
         for slot in outboxUsed {
             queue.push(at: outboxTimes[slot], .batch(outbox[slot]))
@@ -139,10 +141,12 @@ final class SwarmSimulator {
             .connect(from: node.index, generation: node.generation, to: target))
     }
 
+    /// `peer`'s uploader has a request queued for it again (its queue was empty): a flow from now.
     func flowReady(_ node: SimulatedNode, _ peer: SimulatedPeer) {
+        peer.readySince = now
         guard !peer.inFlow else { return }
         peer.inFlow = true
-        flows.append(Flow(node: node, peer: peer, id: ObjectIdentifier(peer)))
+        flows.append(Flow(node: node, peer: peer, id: ObjectIdentifier(peer), from: now))
         flowsChanged = true
     }
 
@@ -178,29 +182,43 @@ final class SwarmSimulator {
         scheduleStarts()
         scheduleChurn()
         let step = configuration.step
+        // The clock's steps are whole multiples of `step` (no drift from adding it up).
+        var stepIndex = 0
         while now < configuration.timeLimit, !done {
-            while let due = queue.peekTime, due <= now {
-                guard let entry = queue.pop() else { break }
-                let stepTime = now
-                now = max(now, entry.time)
-                handle(entry.event)
-                eventCount += 1
-                now = max(stepTime, now)
-            }
-            flushOutbox()
+            let stepEnd = Double(stepIndex + 1) * step
             pruneFlows()
-            if flows.isEmpty, queue.peekTime == nil { break }
-            if flows.isEmpty, let next = queue.peekTime, next > now + step {
-                now = (next / step).rounded(.up) * step
-                continue
+            if flows.isEmpty {
+                guard let next = queue.peekTime else { break }
+                if next >= stepEnd {
+                    stepIndex = max(stepIndex + 1, Int((next / step).rounded(.down)))
+                    now = Double(stepIndex) * step
+                    continue
+                }
             }
-            moveData(over: step)
-            now += step
+            moveData(until: stepEnd)
+            // The census reads the flows' rates, which hold for the flows of this step until its events add more.
+            if let every = censusEvery, Int(stepEnd / every) != Int(now / every) { census() }
+            handleEvents(before: stepEnd)
+            stepIndex += 1
+            now = Double(stepIndex) * step
             steps += 1
             if showProgress, Int(now) != Int(now - step) { progress() }
-            if let every = censusEvery, Int(now / every) != Int((now - step) / every) { census() }
         }
         return result()
+    }
+
+    /// Handles every event due before `end`, each at its own time, those sent meanwhile included: the messages a
+    /// node sends go on their way (`flushOutbox`) before the clock moves past the moment they were sent, so a reply
+    /// due within the step is handled within it. (An event due before the step began, a block `moveData` sent from
+    /// a flow's start in the last step, is handled at the step's start: the clock never goes back.)
+    private func handleEvents(before end: Double) {
+        while true {
+            if !outboxUsed.isEmpty, !(queue.peekTime.map { $0 <= now } ?? false) { flushOutbox() }
+            guard let due = queue.peekTime, due < end, let entry = queue.pop() else { break }
+            now = max(now, entry.time)
+            handle(entry.event)
+            eventCount += 1
+        }
     }
 
     private func progress() {
@@ -348,43 +366,4 @@ final class SwarmSimulator {
         node.learnRack(response.rackPeers.map(\.host) + response.rackHosts, keep: response.keepInRack)
         node.announced(found, interval: response.interval)
     }
-}
-
-/// What happens at a moment of virtual time.
-enum SimulatorEvent {
-    case message(SimulatedPeer, SimulatedMessage)
-    case batch([SwarmSimulator.Envelope])
-    case connect(from: Int, generation: Int, to: Int)
-    case start(Int)
-    case tick(node: Int, generation: Int)
-    case redial(node: Int, generation: Int)
-    case announced(node: Int, generation: Int, event: AnnounceRequest.Event?)
-    case kill(Int, returns: Bool)
-    case revive(Int)
-}
-
-/// Events by time, then by the order they were scheduled in (so messages on one connection stay in order).
-struct EventQueue {
-    struct Entry: HeapOrdered {
-        var time: Double
-        var sequence: UInt64
-        var event: SimulatorEvent
-
-        static func before(_ left: Entry, _ right: Entry) -> Bool {
-            left.time < right.time || (left.time == right.time && left.sequence < right.sequence)
-        }
-    }
-
-    private var heap = MinHeap<Entry>()
-    private var sequence: UInt64 = 0
-
-    var peekTime: Double? { heap.first?.time }
-    var count: Int { heap.count }
-
-    mutating func push(at time: Double, _ event: SimulatorEvent) {
-        sequence += 1
-        heap.push(Entry(time: time, sequence: sequence, event: event))
-    }
-
-    mutating func pop() -> Entry? { heap.pop() }
 }

@@ -56,8 +56,10 @@ public struct TorrentConfiguration: Sendable {
     /// Until a round, upload slots go to peers in the order they asked, and a peer that lost interest and came back
     /// keeps its slot beside the one that replaced it: in the simulator at 1,000 peers the peers' uploads ran at
     /// half their rate until the round at 10 s and at 0.8 after it, and a round at 2 s took 1,000 × 1.5 GB from
-    /// 2.04× to 1.60× the bound. Off by default: in the namespace lab at N = 32 (runs shorter than 10 s, so no round
-    /// at all before) it made the median earlier but the makespan later (benchmarks/README.md, session 12).
+    /// 2.04× to 1.60× the bound (2.09× to 1.90× with session 13's message timing, seed 1). Off by default: in the
+    /// namespace lab at N = 32 (runs shorter than 10 s, so no round at all before) it made the median earlier but
+    /// the makespan later (benchmarks/README.md, session 12). Rounds that rank nobody (choke the peers no longer
+    /// interested, keep those behind served) did no better there, and left the same tail at 32 MiB (session 13).
     public var firstChokeRound: Int?
     /// Choke rounds between optimistic unchoke rotations (3 × 10 s = 30 s).
     public var optimisticEveryRounds: Int = 3
