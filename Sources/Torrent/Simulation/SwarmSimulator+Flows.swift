@@ -53,14 +53,25 @@ extension SwarmSimulator {
 
     /// Moves `interval` seconds of data along every flow at its fair rate; hands finished blocks to the network.
     ///
-    /// Rates are recomputed only when the set of flows changed since the last step (max-min fair shares depend on
-    /// nothing else).
+    /// Rates are recomputed only when the set of flows changed since the last step (max-min fair shares, and
+    /// window-limited ones, depend on nothing else).
     func moveData(over interval: Double) {
         guard !flows.isEmpty else { return }
         if flowsChanged || flowRates.count != flows.count {
             var paths = FlowPaths()
             for flow in flows { network.appendPath(from: flow.node.index, to: flow.peer.remote, to: &paths) }
-            flowRates = FairShare.rates(paths, capacities: network.capacities)
+            switch configuration.sharing {
+            case .maxMin:
+                flowRates = FairShare.rates(paths, capacities: network.capacities)
+            case .window:
+                var acks = FlowPaths()
+                for flow in flows { network.appendPath(from: flow.peer.remote, to: flow.node.index, to: &acks) }
+                let solved = WindowShare.rates(paths, acks: acks, capacities: network.capacities)
+                flowRates = solved.rates
+                if solved.rounds >= WindowShare.maxRounds {
+                    Self.diagnostic("t \(Int(now * 1000)) ms: window rates not settled in \(solved.rounds) rounds\n")
+                }
+            }
             flowsChanged = false
             rateComputations += 1
             if debugTrace { trace(flows.map { $0.node.index }, flowRates, flows: flows.count) }

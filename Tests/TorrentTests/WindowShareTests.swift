@@ -1,0 +1,67 @@
+import Testing
+
+@testable import Torrent
+
+/// `WindowShare`: window-limited TCP's rates, set by the queueing delay on each flow's data and acknowledgement
+/// paths (benchmarks/README.md, "What the lab's TCP does").
+struct WindowShareTests {
+    @Test(arguments: [1, 2, 3, 16])
+    func flowsOnOneLinkShareItEvenly(flows: Int) {
+        var data = FlowPaths()
+        var acks = FlowPaths()
+        for _ in 0..<flows {
+            data.append([0])
+            acks.append([1])
+        }
+        let solved = WindowShare.rates(data, acks: acks, capacities: [1000, 1000])
+        #expect(solved.rounds < WindowShare.maxRounds)
+        for rate in solved.rates { #expect(abs(rate - 1000 / Double(flows)) < 1e-4) }
+    }
+
+    @Test func aFlowAcrossTwoFullLinksGetsLessThanMaxMinGivesIt() {
+        // Flow 1 crosses both links, flows 0 and 2 one each: proportional fairness gives 2/3, 1/3, 2/3 (max-min
+        // would give 1/2 each), the delay price of each link being 3/2.
+        var data = FlowPaths()
+        var acks = FlowPaths()
+        for path in [[0], [0, 1], [1]] as [[Int32]] {
+            data.append(path)
+            acks.append([])
+        }
+        let solved = WindowShare.rates(data, acks: acks, capacities: [1, 1])
+        #expect(solved.rounds < WindowShare.maxRounds)
+        #expect(abs(solved.rates[0] - 2.0 / 3) < 1e-5)
+        #expect(abs(solved.rates[1] - 1.0 / 3) < 1e-5)
+        #expect(abs(solved.rates[2] - 2.0 / 3) < 1e-5)
+    }
+
+    @Test func acknowledgementsQueuedBehindAFullLinkSlowTheirFlow() {
+        // Flows 0 and 1 share link 0; flow 0's acknowledgements cross link 1, which flow 2's data fills. Link 1's
+        // price is 1 (flow 2 alone at rate 1), link 0's p with 1/(p + 1) + 1/p = 1: p = φ (the golden ratio), so
+        // flow 1 gets 1/φ ≈ 0.618 and flow 0 1/φ² ≈ 0.382. Max-min would give each 1/2.
+        var data = FlowPaths()
+        var acks = FlowPaths()
+        data.append([0])
+        acks.append([1])
+        data.append([0])
+        acks.append([])
+        data.append([1])
+        acks.append([])
+        let solved = WindowShare.rates(data, acks: acks, capacities: [1, 1])
+        let phi = (1 + 5.0.squareRoot()) / 2
+        #expect(solved.rounds < WindowShare.maxRounds)
+        #expect(abs(solved.rates[0] - 1 / (phi * phi)) < 1e-5)
+        #expect(abs(solved.rates[1] - 1 / phi) < 1e-5)
+        #expect(abs(solved.rates[2] - 1) < 1e-5)
+    }
+
+    @Test func theLabSettingRunsToTheEndWithWindowSharing() {
+        var configuration = SwarmSimulation.Configuration(
+            peers: 4, fileBytes: 4 << 20, pieceBytes: 256 << 10, nodeRate: 5e6, seedRate: 5e6)
+        configuration.sharing = .window
+        let result = SwarmSimulation.run(configuration)
+        #expect(result.finished == 4)
+        #expect(result.seedEgressOverF >= 1)
+        // No distribution beats the bound.
+        #expect(result.makespan >= result.boundP2P)
+    }
+}
