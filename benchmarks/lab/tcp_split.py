@@ -23,7 +23,9 @@ Scenarios (each `--seconds` long; "long" sends until the end, "piece" sends --pi
                  (the simulated swarm's bursts, with the seed's flows established).
 Holds the labs' host lock (netlab.HostLock) for the whole run and always tears the namespaces down. Needs root.
 
-Usage: tcp_split.py --work DIR --out FILE.json [--scenarios a,b] [--seconds 6] [--cc bbr|cubic|host]
+Usage: tcp_split.py --work DIR --out FILE.json [--summary-out results/tcp-split.json] [--scenarios a,b]
+                    [--seconds 6] [--repeat K] [--cc bbr|cubic|host]
+       tcp_split.py plot results/tcp-split.json results/tcp-split.png
 """
 import argparse
 import bisect
@@ -386,9 +388,12 @@ def summarize(name, transfers, received, samples, args, lab):
     window = (max(1.0, args.seconds / 3), args.seconds - 0.5)
     long_flows = [f for f in flows if f["kind"] == "long" and f["start"] <= window[0] - 0.5]
     predicted = max_min([(f["from"], f["to"]) for f in long_flows], capacity)
-    modelled = window_rates([(f["from"], f["to"]) for f in long_flows], capacity) if long_flows else []
-    for flow, rate, model in zip(long_flows, predicted, modelled):
+    # The window model's steady rates, where every flow is long from the start (elsewhere the set of flows changes).
+    steady = long_flows and all(f["kind"] == "long" and f["start"] == 0 for f in flows)
+    modelled = window_rates([(f["from"], f["to"]) for f in long_flows], capacity) if steady else []
+    for flow, model in zip(long_flows, modelled):
         flow["window_model_Bps"] = round(model)
+    for flow, rate in zip(long_flows, predicted):
         points = received.get(flow["name"], [])
         flow["steady_window_s"] = window
         flow["steady_Bps"] = round(rate_between(points, *window))
@@ -410,9 +415,58 @@ def summarize(name, transfers, received, samples, args, lab):
             "piece_bytes": args.piece, "flows": flows, "ss": samples, "ips": {str(i): lab.ip(i) for i in range(24)}}
 
 
+def flow_class(flow):
+    """A flow's class in the plot and the report: the seed's or a node's, long or piece, into n1 or not."""
+    return ("seed" if flow["from"] == 0 else "node") + " " + flow["kind"] + (" into n1" if flow["to"] == 1 else "")
+
+
+def plot(results_path, png_path):
+    """Measured / max-min per scenario and class of flow (one dot per run) beside the window model's."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    runs = json.load(open(results_path))["runs"]
+    keys = []
+    for run in runs:
+        for flow in run["flows"]:
+            key = (run["scenario"], flow_class(flow))
+            if key not in keys:
+                keys.append(key)
+    fig, ax = plt.subplots(figsize=(13, 4.8))
+    for x, (scenario, cls) in enumerate(keys):
+        for run in (r for r in runs if r["scenario"] == scenario):
+            flows = [f for f in run["flows"] if flow_class(f) == cls and f.get("measured_over_max_min") is not None]
+            if flows:
+                mean = sum(f["measured_over_max_min"] for f in flows) / len(flows)
+                ax.plot([x], [mean], "o", color="tab:blue", label="measured (a run's class mean)")
+                ax.plot([x] * len(flows), [f["measured_over_max_min"] for f in flows], ".", color="tab:blue",
+                        alpha=0.08)
+        # The model's steady rates only where every flow is long from the start (elsewhere the set changes).
+        model = [f["window_model_Bps"] / f["max_min_Bps"] for r in runs if r["scenario"] == scenario
+                 and all(g["kind"] == "long" and g["start"] == 0 for g in r["flows"])
+                 for f in r["flows"] if flow_class(f) == cls and f.get("window_model_Bps")]
+        if model:
+            ax.plot([x], [sum(model) / len(model)], "s", color="tab:red", markerfacecolor="none", markersize=10,
+                    label="window model (--sharing window)")
+    ax.axhline(1.0, color="grey", linestyle=":", label="max-min")
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels([f"{s}\n{c}" for s, c in keys], fontsize=7, rotation=30, ha="right")
+    ax.set_ylabel("rate / max-min's")
+    ax.set_yscale("log")
+    ax.set_title("How tbf links split between BBR flows in the lab's namespaces (tcp_split.py; faint: single flows)")
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "agent":
         agent(sys.argv[2])
+        return
+    if len(sys.argv) >= 4 and sys.argv[1] == "plot":
+        plot(sys.argv[2], sys.argv[3])
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", required=True, help="scratch directory (use /dev/shm)")
@@ -467,8 +521,7 @@ def report(record):
     max-min has it active, and the steady rates of the long flows."""
     classes = {}
     for flow in record["flows"]:
-        key = ("seed" if flow["from"] == 0 else "node") + " " + flow["kind"] + (" into n1" if flow["to"] == 1 else "")
-        classes.setdefault(key, []).append(flow)
+        classes.setdefault(flow_class(flow), []).append(flow)
     for key, flows in sorted(classes.items()):
         ratios = [f["measured_over_max_min"] for f in flows if f["measured_over_max_min"] is not None]
         steady = [f["steady_Bps"] / 1e6 for f in flows if "steady_Bps" in f]
@@ -477,7 +530,7 @@ def report(record):
         if steady:
             line += (f"; steady {min(steady):.3f}..{max(steady):.3f} MB/s (mean {sum(steady) / len(steady):.3f}) "
                      f"against max-min {sorted(set(round(f['max_min_Bps'] / 1e6, 3) for f in flows if 'max_min_Bps' in f))}"
-                     f", window model {sorted(set(round(f['window_model_Bps'] / 1e6, 3) for f in flows if 'window_model_Bps' in f))}")
+                     f", window model {sorted(set(round(f['window_model_Bps'] / 1e6, 3) for f in flows if 'window_model_Bps' in f)) or '-'}")
         pieces = [d - (f["start"] + k * f["every"]) for f in flows if f["kind"] == "piece"
                   for k, d in enumerate(f["pieces_done_s"])]
         if pieces:
