@@ -252,7 +252,7 @@ def summary(record):
     medians = {node: {key: sorted(values)[len(values) // 2] for key, values in fields.items()}
                for node, fields in ss.items()}
     return {k: record[k] for k in ("scenario", "seconds", "bin_s", "capacity_Bps", "piece_bytes", "repeat",
-                                   "load_after") if k in record} | {"flows": flows, "ss_medians": medians}
+                                   "load_after", "cc") if k in record} | {"flows": flows, "ss_medians": medians}
 
 
 # MARK: ss sampling
@@ -436,9 +436,13 @@ def plot(results_path, png_path):
     for x, (scenario, cls) in enumerate(keys):
         for run in (r for r in runs if r["scenario"] == scenario):
             flows = [f for f in run["flows"] if flow_class(f) == cls and f.get("measured_over_max_min") is not None]
-            if flows:
+            if flows and run.get("cc") == "cubic":
+                mean = sum(f["measured_over_max_min"] for f in flows) / len(flows)
+                ax.plot([x + 0.15], [mean], "^", color="tab:orange", label="measured with CUBIC (class mean)")
+            elif flows:
                 mean = sum(f["measured_over_max_min"] for f in flows) / len(flows)
                 ax.plot([x], [mean], "o", color="tab:blue", label="measured (a run's class mean)")
+            if flows and run.get("cc") != "cubic":
                 ax.plot([x] * len(flows), [f["measured_over_max_min"] for f in flows], ".", color="tab:blue",
                         alpha=0.08)
         # The model's steady rates only where every flow is long from the start (elsewhere the set changes).
@@ -453,7 +457,8 @@ def plot(results_path, png_path):
     ax.set_xticklabels([f"{s}\n{c}" for s, c in keys], fontsize=7, rotation=30, ha="right")
     ax.set_ylabel("rate / max-min's")
     ax.set_yscale("log")
-    ax.set_title("How tbf links split between BBR flows in the lab's namespaces (tcp_split.py; faint: single flows)")
+    ax.set_title("How tbf links split between TCP flows in the lab's namespaces (tcp_split.py; BBR; CUBIC: "
+                 "triangles; faint: single flows)")
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), fontsize=8)
@@ -506,6 +511,7 @@ def main():
                 print(f"== {name} ({rep + 1}/{args.repeat})", flush=True)
                 record = run_scenario(lab, name, args, netlab)
                 record["repeat"] = rep
+                record["cc"] = args.cc if args.cc != "host" else ",".join(result["config"]["cc_in_namespaces"])
                 record["load_after"] = os.getloadavg()
                 report(record)
                 result["runs"].append(record)
