@@ -54,6 +54,41 @@ struct WindowShareTests {
         #expect(abs(solved.rates[2] - 1) < 1e-5)
     }
 
+    @Test func inASwarmTheSeedsFlowsOutrunThePeersIntoTheSameReceiver() {
+        // tcp_split.py's mesh: the seed sends to peers 1–8, every one of 16 peers to the 15 others. The peers' up
+        // and down links are full, so a peer's flow meets four queues (its data's two, its acknowledgements' two)
+        // and the seed's three (its down link carries acknowledgements only): measured 1.80–1.87× max-min for
+        // the seed's flows, which gives them a receiver's 1/16 as the peers'.
+        let configuration = SwarmSimulation.Configuration(
+            peers: 16, fileBytes: 1 << 20, pieceBytes: 1 << 18, nodeRate: 100, seedRate: 100)
+        let network = SimulatedNetwork(configuration: configuration)
+        var data = FlowPaths()
+        var acks = FlowPaths()
+        var flows: [(sender: Int, receiver: Int)] = []
+        for sender in 0...16 {
+            for receiver in 1...16 where receiver != sender && (sender > 0 || receiver <= 8) {
+                network.appendPath(from: sender, to: receiver, to: &data)
+                network.appendPath(from: receiver, to: sender, to: &acks)
+                flows.append((sender, receiver))
+            }
+        }
+        let solved = WindowShare.rates(data, acks: acks, capacities: network.capacities)
+        let maxMin = FairShare.rates(data, capacities: network.capacities)
+        #expect(solved.rounds < WindowShare.maxRounds)
+        for receiver in 1...8 {
+            let into = flows.indices.filter { flows[$0].receiver == receiver }
+            let seed = into.first { flows[$0].sender == 0 }!
+            let peers = into.filter { flows[$0].sender != 0 }
+            #expect(abs(maxMin[seed] - peers.map { maxMin[$0] }.max()!) < 1e-9)
+            let ratio = solved.rates[seed] / maxMin[seed]
+            #expect(ratio > 1.7 && ratio < 1.9)
+            #expect(solved.rates[seed] > 1.5 * peers.map { solved.rates[$0] }.max()!)
+            // The receiver's down link is full, not over.
+            let total = into.map { solved.rates[$0] }.reduce(0, +)
+            #expect(abs(total - network.capacities[2 * receiver + 1]) < 1e-4 * total)
+        }
+    }
+
     @Test func theLabSettingRunsToTheEndWithWindowSharing() {
         var configuration = SwarmSimulation.Configuration(
             peers: 4, fileBytes: 4 << 20, pieceBytes: 256 << 10, nodeRate: 5e6, seedRate: 5e6)
