@@ -57,8 +57,8 @@ struct WindowShareTests {
     @Test func inASwarmTheSeedsFlowsOutrunThePeersIntoTheSameReceiver() {
         // tcp_split.py's mesh: the seed sends to peers 1–8, every one of 16 peers to the 15 others. The peers' up
         // and down links are full, so a peer's flow meets four queues (its data's two, its acknowledgements' two)
-        // and the seed's three (its down link carries acknowledgements only): measured 1.80–1.87× max-min for
-        // the seed's flows, which gives them a receiver's 1/16 as the peers'.
+        // and the seed's fewer (its down link carries acknowledgements only, and its 8 flows do not fill its up
+        // link): measured 1.80–1.87× max-min for the seed's flows, which gives them a receiver's 1/16 as the peers'.
         let configuration = SwarmSimulation.Configuration(
             peers: 16, fileBytes: 1 << 20, pieceBytes: 1 << 18, nodeRate: 100, seedRate: 100)
         let network = SimulatedNetwork(configuration: configuration)

@@ -6,7 +6,9 @@ is 9-15 % slower than the namespace lab, and `ss -tin` showed the lab's seed flo
 `Lab` (one bridge, tbf both ways at the lab's rates, 50 ms queues; the namespaces take the host's congestion
 control, BBR here, or `--cc`), and plain TCP transfers between them from a small agent (this file, `agent`), one
 process per namespace. Each receiver logs the bytes of every connection as they arrive; `ss -tin` is sampled in
-the senders' namespaces. Every scenario's measured rates are set beside max-min's for the same flows and links.
+the senders' namespaces. Every scenario's measured rates are set beside max-min's for the same flows and links,
+and where every flow is long from the start beside the window model's (`window_rates`: the simulator's
+`--sharing window`). `--cc` sets the congestion control on each sending socket (TCP_CONGESTION).
 
 Scenarios (each `--seconds` long; "long" sends until the end, "piece" sends --piece bytes and goes idle):
   seed-vs-peers  the seed sends long flows to n1..n8; n9..n23 each send one long flow to n1. Max-min gives the
@@ -259,7 +261,8 @@ def summary(record):
 
 
 SS_FIELDS = {"cwnd": r"\bcwnd:(\d+)", "rtt_ms": r"\brtt:([\d.]+)/", "minrtt_ms": r"\bminrtt:([\d.]+)",
-             "pacing_bps": r"\bpacing_rate (\d+(?:\.\d+)?[KMG]?)bps", "delivery_bps": r"\bdelivery_rate (\d+(?:\.\d+)?[KMG]?)bps",
+             "pacing_bps": r"\bpacing_rate (\d+(?:\.\d+)?[KMG]?)bps",
+             "delivery_bps": r"\bdelivery_rate (\d+(?:\.\d+)?[KMG]?)bps",
              "bytes_acked": r"\bbytes_acked:(\d+)", "bbr_bw_bps": r"bbr:\(bw:(\d+(?:\.\d+)?[KMG]?)bps",
              "bbr_mrtt_ms": r"mrtt:([\d.]+)", "pacing_gain": r"pacing_gain:([\d.]+)", "unacked": r"\bunacked:(\d+)"}
 
@@ -304,7 +307,8 @@ def run_scenario(lab, name, args, netlab):
     procs = []
     for node in nodes:
         ns = lab.seed_ns if node == 0 else lab.node_ns(node)
-        spec = {"go": go, "cc": None if args.cc == "host" else args.cc, "seconds": args.seconds, "out": os.path.join(args.work, f"{name}-{node}.json"),
+        spec = {"go": go, "cc": None if args.cc == "host" else args.cc, "seconds": args.seconds,
+                "out": os.path.join(args.work, f"{name}-{node}.json"),
                 "transfers": [dict(t, to=lab.ip(t["to"])) for t in transfers if t["from"] == node]}
         path = os.path.join(args.work, f"{name}-{node}.spec.json")
         with open(path, "w") as file:
@@ -534,9 +538,10 @@ def report(record):
         line = f"   {key:>20} ({len(flows)}): measured / max-min "
         line += f"{min(ratios):.2f}..{max(ratios):.2f}, mean {sum(ratios) / len(ratios):.2f}" if ratios else "-"
         if steady:
+            max_min_rates = sorted({round(f["max_min_Bps"] / 1e6, 3) for f in flows if "max_min_Bps" in f})
+            model_rates = sorted({round(f["window_model_Bps"] / 1e6, 3) for f in flows if "window_model_Bps" in f})
             line += (f"; steady {min(steady):.3f}..{max(steady):.3f} MB/s (mean {sum(steady) / len(steady):.3f}) "
-                     f"against max-min {sorted(set(round(f['max_min_Bps'] / 1e6, 3) for f in flows if 'max_min_Bps' in f))}"
-                     f", window model {sorted(set(round(f['window_model_Bps'] / 1e6, 3) for f in flows if 'window_model_Bps' in f)) or '-'}")
+                     f"against max-min {max_min_rates}, window model {model_rates or '-'}")
         pieces = [d - (f["start"] + k * f["every"]) for f in flows if f["kind"] == "piece"
                   for k, d in enumerate(f["pieces_done_s"])]
         if pieces:
