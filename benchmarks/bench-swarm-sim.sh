@@ -5,7 +5,7 @@
 # makespan / T_p2p and seed egress / F (about a CPU-minute). Opt-in, not in the default `make bench`:
 # BENCH_SIM_LONG=1 adds the 1.5 GB series at N = 16, 64, 1,000, the paper's scenario (230 nodes, 1.5 GB) and 10 %
 # churn at 1,000; BENCH_SIM_HUGE=1 adds 10,000 peers x 1.5 GB (not yet within minutes: see the README). With root, also the namespace lab at N = 4, 8, 16 (flat and waves) and the
-# simulator with the same file, pieces and rates beside it (the validation pairs). Writes
+# simulator with the same file, pieces and rates beside it, max-min and --sharing window (the validation pairs). Writes
 # benchmarks/results/swarm-sim.json and swarm-sim.png, and the README table.
 # Knobs: BENCH_SIM_LONG=1, BENCH_SIM_HUGE=1 (above); BENCH_SIM_SMOKE=1 runs two small configurations only (for
 # `make bench-smoke`); BENCH_SIM_LAB=0 skips the lab pairs; BENCH_SIM_LAB_JSON=FILE

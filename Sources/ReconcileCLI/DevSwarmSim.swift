@@ -55,6 +55,8 @@ extension Dev {
         var firstChokeRound: Duration?
         @Flag(help: "Peers keep traffic in the racks the tracker names (it names them with --uplink or --first-wave).")
         var rackPreference = false
+        @Option(help: "How flows share links: max-min, or window (window-limited TCP, as in the lab).")
+        var sharing: SwarmSimulation.Sharing = .maxMin
         @OptionGroup var output: OutputOptions
 
         static func seconds(_ duration: Duration) -> Double {
@@ -106,6 +108,7 @@ extension Dev {
             configuration.redundantHaves = redundantHaves
             configuration.maxOutgoingConnections = maxOutgoing
             configuration.rackPreference = rackPreference
+            configuration.sharing = sharing
             configuration.firstChokeRound = firstChokeRound.map { Int($0.components.seconds) }
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
@@ -158,3 +161,5 @@ extension Dev {
         }
     }
 }
+
+extension SwarmSimulation.Sharing: ExpressibleByArgument, Decodable {}

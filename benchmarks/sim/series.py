@@ -3,7 +3,8 @@
 Usage: series.py --reconcile BIN --out results/swarm-sim.json [--long] [--huge] [--smoke] [--lab-json FILE]
 Each run is one process (its wall time and peak RSS are its own); the JSON holds every configuration with its
 result. --lab-json: a distribution-lab JSON (benchmarks/lab/lab.py) with flat and waves runs at N = 4, 8, 16,
-simulated with the same file, pieces and rates so that the two can be compared (the `validation` list).
+simulated with the same file, pieces and rates so that the two can be compared (the `validation` list), each with
+max-min sharing (the default) and with `--sharing window`. --validation-only: keep --out's runs, redo the pairs.
 """
 import argparse
 import json
@@ -84,7 +85,11 @@ def validation(reconcile, lab_json):
         if run["method"] == "waves":
             args += ["--first-wave", str(config["first_wave"])]
         sim = simulate(reconcile, f"validate-{run['method']}-{n}", args)["result"]
-        pairs.append({"method": run["method"], "nodes": n, "repeat": run.get("repeat", 0),
+        # The same run with the links shared as the lab's window-limited TCP flows share them (README, "What the
+        # lab's TCP does"): the pairs carry both models.
+        window = simulate(reconcile, f"validate-{run['method']}-{n}-window", args + ["--sharing", "window"])["result"]
+        pairs.append({"sim_window_makespan_s": window["makespan_s"], "sim_window_p50_s": window["p50_s"],
+                      "sim_window_seed_last_byte_s": window["seed_last_byte_s"],"method": run["method"], "nodes": n, "repeat": run.get("repeat", 0),
                       "lab_makespan_s": run["makespan_s"], "lab_p50_s": run["p50_s"],
                       "sim_makespan_s": sim["makespan_s"], "sim_p50_s": sim["p50_s"],
                       "bound_p2p_s": sim["bound_p2p_s"], "lab_cpu_busy": run["cpu_busy_fraction"],
@@ -112,9 +117,12 @@ def main():
     parser.add_argument("--huge", action="store_true", help="add 10,000 peers × 1.5 GB")
     parser.add_argument("--smoke", action="store_true", help="two small runs only (make bench-smoke)")
     parser.add_argument("--lab-json")
+    parser.add_argument("--validation-only", action="store_true", help="keep --out's series, redo the lab pairs")
     args = parser.parse_args()
     document = {"runs": [], "validation": []}
-    for label, group, n, run_args in series(args.long, args.huge, args.smoke):
+    if args.validation_only:
+        document["runs"] = json.load(open(args.out))["runs"]
+    for label, group, n, run_args in [] if args.validation_only else series(args.long, args.huge, args.smoke):
         record = simulate(args.reconcile, label, run_args)
         record.update({"group": group, "peers": n})
         document["runs"].append(record)

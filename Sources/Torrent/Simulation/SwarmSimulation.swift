@@ -5,7 +5,8 @@ import MemberwiseInit
 /// `run(_:)` builds the seed and the peers, each driving the same `RequestScheduler` (over the `PiecePicker`),
 /// `Choker`, `SuperSeedOffers`, `PeerTimeouts`, `DialBackoff` and `Announcer` that `TorrentSession` does, with a
 /// real `Tracker` answering their announces; messages take the network's latency and block data moves as flows
-/// with max-min fair rates (`FairShare`) over the links of `SimulatedNetwork`. See benchmarks/README.md.
+/// with max-min fair rates (`FairShare`), or window-limited TCP's (`WindowShare`, `Configuration.sharing`), over the
+/// links of `SimulatedNetwork`. See benchmarks/README.md.
 public enum SwarmSimulation {
     /// What to simulate, with the engine's and the lab's defaults. Rates are nominal bytes per second; sizes bytes;
     /// times seconds.
@@ -53,10 +54,21 @@ public enum SwarmSimulation {
         /// default). The tracker names every node's rack when racks matter (uplinks or waves), as the reconciler's
         /// does from the desired state.
         public var rackPreference: Bool = false
+        /// How flows share links: max-min fair (the default), or as window-limited TCP flows do (`WindowShare`).
+        public var sharing: Sharing = .maxMin
 
         /// Whether the tracker knows the racks: with uplinks (a data center, whose reconciler knows every node's
         /// rack) or rack waves; not in the lab's flat runs, whose tracker is told no racks.
         var trackerKnowsRacks: Bool { uplinkRate != nil || firstWave != nil }
+    }
+
+    /// How flows share the links (`reconcile dev swarm-sim --sharing`).
+    public enum Sharing: String, Sendable, CaseIterable {
+        /// Max-min fair (`FairShare`).
+        case maxMin = "max-min"
+        /// Window-limited TCP: rates set by the queueing delay on the data's and the acknowledgements' paths
+        /// (`WindowShare`).
+        case window
     }
 
     /// What a run measured; the JSON keys are `reconcile dev swarm-sim --output json`'s.

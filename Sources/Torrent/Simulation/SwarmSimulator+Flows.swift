@@ -60,18 +60,29 @@ extension SwarmSimulator {
     /// Moves data along every flow at its fair rate, from the moment it could send (`Flow.from`) to `end`, the end
     /// of this step; hands finished blocks to the network, each at the moment its last byte left.
     ///
-    /// Rates are recomputed only when the set of flows changed since the last step (max-min fair shares depend on
-    /// nothing else), once per step, for the flows ready at its start. So a flow that became ready during the last
-    /// step (its first request arrived) sends from that moment at this step's rate: between then and the step's
-    /// start it has the share that a flow which ran dry left (a seed's next offer takes the last one's), or more
-    /// than the link had, by at most a step's worth of its rate. A flow's data in a step moves before the step's
-    /// events: a choke or a death mid-step stops it at the step's end.
+    /// Rates are recomputed only when the set of flows changed since the last step (max-min fair shares, and
+    /// window-limited ones, depend on nothing else), once per step, for the flows ready at its start. So a flow that
+    /// became ready during the last step (its first request arrived) sends from that moment at this step's rate:
+    /// between then and the step's start it has the share that a flow which ran dry left (a seed's next offer takes
+    /// the last one's), or more than the link had, by at most a step's worth of its rate. A flow's data in a step
+    /// moves before the step's events: a choke or a death mid-step stops it at the step's end.
     func moveData(until end: Double) {
         guard !flows.isEmpty else { return }
         if flowsChanged || flowRates.count != flows.count {
             var paths = FlowPaths()
             for flow in flows { network.appendPath(from: flow.node.index, to: flow.peer.remote, to: &paths) }
-            flowRates = FairShare.rates(paths, capacities: network.capacities)
+            switch configuration.sharing {
+            case .maxMin:
+                flowRates = FairShare.rates(paths, capacities: network.capacities)
+            case .window:
+                var acks = FlowPaths()
+                for flow in flows { network.appendPath(from: flow.peer.remote, to: flow.node.index, to: &acks) }
+                let solved = WindowShare.rates(paths, acks: acks, capacities: network.capacities)
+                flowRates = solved.rates
+                if solved.rounds >= WindowShare.maxRounds {
+                    Self.diagnostic("t \(Int(now * 1000)) ms: window rates not settled in \(solved.rounds) rounds\n")
+                }
+            }
             flowsChanged = false
             rateComputations += 1
             if debugTrace { trace(flows.map { $0.node.index }, flowRates, flows: flows.count) }
