@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import Torrent
@@ -69,5 +70,83 @@ struct ChokerRackTests {
         // With one rack peer waiting, the other slot goes to the first outside in connection order.
         choker.update(PeerKey(6), handshaken: true, interested: false, choked: true)
         #expect(choker.fill(rackFirst: true, inRack: rack.contains) == [PeerKey(5), PeerKey(3)])
+    }
+}
+
+/// The wiring (`SwarmDriver`): the choker sees rack peers as such only while the rack rule is on.
+struct RackSlotWiringTests {
+    /// A driver with no wire: it records nothing and asks for nothing, so only its choking state is looked at.
+    final class SlotDriver: SwarmDriver {
+        var peers: [PeerKey: PeerState] = [:] { didSet { connectionOrder.invalidate() } }
+        var connectionOrder = ConnectionOrder<PeerState>()
+        var have = Bitfield(count: 8)
+        var configuration = TorrentConfiguration()
+        var scheduler: RequestScheduler
+        var choker = Choker(regularSlots: 2)
+        var offers: SuperSeedOffers?
+        var timeouts = PeerTimeouts()
+        var dialer = DialBackoff()
+        var rack = RackLocality(pieceCount: 8)
+        var random = SwarmRandom(seed: 1)
+        var chokeRounds = 0
+        var ticks = 0
+        let currentTime = NIODeadline.uptimeNanoseconds(0)
+
+        init(rackPreference: Bool) {
+            configuration.rackPreference = rackPreference
+            let picker = PiecePicker(pieceCount: 8, pieceLength: 1 << 14, totalLength: 8 << 14)
+            scheduler = RequestScheduler(picker: picker, minQueue: 4, maxQueue: 8, horizon: 0.3, startedAt: currentTime)
+        }
+
+        func signal(_ signal: DriverSignal, to peer: PeerState) {}
+        func drop(_ peer: PeerState, _ reason: String) {}
+        func requestBlocks(_ peer: PeerState) {}
+
+        /// An interested peer at `host` that sent us `bytes` in the last second and holds `pieces` pieces.
+        @discardableResult
+        func connect(_ key: UInt64, host: String, bytes: Int, pieces: Int) -> PeerState {
+            let peer = PeerState(
+                key: PeerKey(key), outgoing: true, address: "\(host):6881", host: host, pieceCount: 8, now: currentTime)
+            for index in 0..<pieces { peer.has.insert(index) }
+            peer.download.add(bytes)
+            peer.download.tick()
+            peers[peer.key] = peer
+            handshaken(peer)
+            peerInterest(peer, true)
+            return peer
+        }
+    }
+
+    /// Peers 1–3 in other racks (fast; 3 holds one piece, so it takes the optimistic slot), 4 and 5 in ours (slow).
+    static func swarm(rackPreference: Bool) -> SlotDriver {
+        let driver = SlotDriver(rackPreference: rackPreference)
+        driver.learnRack(["10.0.0.4", "10.0.0.5"], keep: false)
+        driver.connect(1, host: "10.1.0.1", bytes: 400, pieces: 5)
+        driver.connect(2, host: "10.1.0.2", bytes: 300, pieces: 5)
+        driver.connect(3, host: "10.1.0.3", bytes: 200, pieces: 1)
+        driver.connect(4, host: "10.0.0.4", bytes: 100, pieces: 5)
+        driver.connect(5, host: "10.0.0.5", bytes: 0, pieces: 5)
+        driver.chokeRound(rotate: true)
+        return driver
+    }
+
+    static func unchoked(_ driver: SlotDriver) -> Set<UInt64> {
+        Set(driver.peers.values.filter { !$0.amChoking }.map(\.key.value))
+    }
+
+    @Test func withTheRuleTheRoundAndAFreedSlotGoToRackPeersFirst() throws {
+        let driver = Self.swarm(rackPreference: true)
+        // Regular: the fastest outside (1) and the fastest rack peer (4); optimistic: 3, furthest behind.
+        #expect(Self.unchoked(driver) == [1, 4, 3])
+        // 1 loses interest: its slot goes to rack peer 5, not to 2, which connected first.
+        driver.peerInterest(try #require(driver.peers[PeerKey(1)]), false)
+        #expect(Self.unchoked(driver) == [1, 4, 3, 5], "1 keeps its unchoke until the next round")
+    }
+
+    @Test func withoutTheRuleTheOrderIsTheRateOrder() throws {
+        let driver = Self.swarm(rackPreference: false)
+        #expect(Self.unchoked(driver) == [1, 2, 3])
+        driver.peerInterest(try #require(driver.peers[PeerKey(1)]), false)
+        #expect(Self.unchoked(driver) == [1, 2, 3, 4], "connection order: 4 before 5")
     }
 }
