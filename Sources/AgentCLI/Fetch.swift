@@ -28,6 +28,9 @@ struct Fetch: AsyncParsableCommand {
     @Option(help: "This node's rack, sent to the tracker.")
     var rack: String?
 
+    @Flag(help: "Keep traffic in the rack the tracker names: fetch from rack peers and unchoke them first.")
+    var rackPreference = false
+
     @Option(help: .duration("Keep seeding this long after completion (e.g. 30s, 5m)."),
             transform: Quantity.durationFlag(in: .zero ... Quantity.durations.upperBound))
     var seedFor: Duration = .zero
@@ -52,6 +55,7 @@ struct Fetch: AsyncParsableCommand {
             listenPort: listenAddress.port,
             trackerURL: tracker == "none" ? "" : tracker,
             rack: rack,
+            rackPreference: rackPreference,
             peers: peers,
             uploadLimit: uploadLimit.bytesPerSecond
         )

@@ -445,6 +445,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                          "--tracker", f"http://{seed_ip}:{TRACKER_PORT}/announce", "--seed-for", "3600"]
             if method == "waves":
                 node_args += ["--rack", rack_name[i]]
+                if args.rack_preference:
+                    node_args += ["--rack-preference"]
             return lab.start(ns, node_args, log, "verified", early="first piece passed its hash")
         if method == "libtorrent":
             return lab.start(ns, [LT_PYTHON, "-u", os.path.join(HERE, "lt_peer.py"), "leech", lt_torrent,
@@ -587,6 +589,9 @@ def main():
     parser.add_argument("--keep-in-rack", action=argparse.BooleanOptionalAction, default=None,
                         help="waves: the seed's tracker keeps traffic in racks (reconcile seed --keep-in-rack); "
                              "default: on with --uplink-mbit, off without")
+    parser.add_argument("--rack-preference", action="store_true",
+                        help="waves: the agents keep traffic in their racks themselves (provision-agent fetch "
+                             "--rack-preference), also without --keep-in-rack")
     parser.add_argument("--first-wave", type=int, default=1)
     parser.add_argument("--wave-start", choices=("first-piece", "complete"), default="first-piece",
                         help="when the rest of a rack starts: at the first wave's first verified piece, or its end")
@@ -639,7 +644,7 @@ def main():
         "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
                    "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
                    "wave_start": args.wave_start, "uplink_mbit": args.uplink_mbit,
-                   "keep_in_rack": args.keep_in_rack, "churn": args.churn, "churn_return": args.churn_return,
+                   "keep_in_rack": args.keep_in_rack, "rack_preference": args.rack_preference, "churn": args.churn, "churn_return": args.churn_return,
                    "churn_delay_s": args.churn_delay, "churn_seed": args.churn_seed,
                    "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
         "bounds": {str(n): {"t_p2p_s": p2p_bound(size, args, n),

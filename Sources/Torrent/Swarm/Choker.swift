@@ -5,6 +5,7 @@
 /// arrives behind every served peer one more slot, which each round renews while it holds fewer pieces than every
 /// peer in the regular slots (at most `behindSlots` such). A peer back from a crash, or a late one, uploads to
 /// every peer a little, so it ranks low in the regular slots, and found every slot taken until the others finished.
+/// While the rack rule is on, rack peers rank first (`Choker+Rack.swift`).
 ///
 /// Pure: the session passes the peers and the randomness, and applies the returned unchoke set.
 struct Choker {
@@ -18,6 +19,8 @@ struct Choker {
         var rate: Double
         /// Pieces the peer has (its bitfield and `have`s).
         var pieces = 0
+        /// In our rack while the rack rule is on (`SwarmDriver.rackPreferred`): ranked ahead of the others.
+        var sameRack = false
     }
 
     /// Regular (rate-ranked) unchoke slots.
@@ -36,7 +39,7 @@ struct Choker {
         using generator: inout some RandomNumberGenerator
     ) -> Set<PeerKey> {
         let interested = candidates.filter(\.interested)
-        let ranked = interested.sorted { $0.rate > $1.rate }
+        let ranked = Self.rackFirst(interested.sorted { $0.rate > $1.rate })
         var unchoked = Set(ranked.prefix(regularSlots).map(\.id))
         let others = interested.filter { !unchoked.contains($0.id) }
         if rotateOptimistic || optimistic.map({ id in !others.contains { $0.id == id } }) ?? true {
@@ -94,10 +97,13 @@ struct Choker {
 
     /// Peers to unchoke between rounds so that `regularSlots + 1` interested peers are unchoked: a slot freed by a
     /// peer that finished or left goes to a waiting peer at once, not at the next round (which left the last node of
-    /// a 32-node lab run idle for 10 s). Waiting peers are taken in connection order.
-    func fill() -> [PeerKey] {
+    /// a 32-node lab run idle for 10 s). Waiting peers are taken in connection order, rack peers first when the
+    /// driver asks for it (`rackFirst`, while the rack rule is on; `inRack` says which they are).
+    func fill(rackFirst: Bool = false, inRack: (PeerKey) -> Bool = { _ in false }) -> [PeerKey] {
         let open = regularSlots + 1 - serving.count
         guard open > 0, !waiting.isEmpty else { return [] }
-        return Array(waiting.sorted().prefix(open))
+        let inOrder = waiting.sorted()
+        guard rackFirst else { return Array(inOrder.prefix(open)) }
+        return Array((inOrder.filter(inRack) + inOrder.filter { !inRack($0) }).prefix(open))
     }
 }

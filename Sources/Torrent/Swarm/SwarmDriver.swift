@@ -123,12 +123,13 @@ extension SwarmDriver {
         let rate = have.isComplete ? peer.upload.rate : peer.download.rate
         return Choker.Candidate(
             id: peer.key, interested: peer.peerInterested, choked: peer.amChoking, rate: rate,
-            pieces: peer.has.setCount)
+            pieces: peer.has.setCount, sameRack: peer.sameRack && rackPreferred)
     }
 
-    /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`).
+    /// Unchokes waiting interested peers when a slot is free (see `Choker.fill`), rack peers first while the rack
+    /// rule is on.
     func fillUploadSlots() {
-        for key in choker.fill() {
+        for key in choker.fill(rackFirst: rackPreferred, inRack: { peers[$0]?.sameRack == true }) {
             if let peer = peers[key] { setChoking(peer, false) }
         }
     }

@@ -19,9 +19,10 @@ public struct TorrentConfiguration: Sendable {
     /// This node's rack, sent to our tracker as `&rack=`.
     public var rack: String?
     /// When our tracker names this node's rack, keep traffic in it where it can be (`RackLocality`): peers in other
-    /// racks (and the seed on the core) are asked only for pieces no rack peer has. Off by default: in the
-    /// simulator it brings a rack's uplink traffic from ~18 F to ~2.4 F (both ways) but makes the makespan worse,
-    /// with or without an uplink cap (benchmarks/README.md, session 11).
+    /// racks (and the seed on the core) are asked only for pieces no rack peer has, and rack peers take the upload
+    /// slots first (`Choker+Rack.swift`). Off by default: in the simulator it brings a rack's uplink traffic from
+    /// ~18 F to ~2.4 F (both ways) but makes the makespan worse, with or without an uplink cap (benchmarks/README.md,
+    /// sessions 11 and 13). The tracker's `keep in rack` turns the same rule on.
     public var rackPreference: Bool = false
     /// Peers to dial at start, as `host:port`.
     public var peers: [String] = []
