@@ -49,7 +49,8 @@ extension Dev {
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
         @Option(help: "Most connections a peer dials (default: the engine's, half of its 80).") var maxOutgoing: Int?
-        @Option(help: .duration("An extra, early choking round this long in, in whole seconds (e.g. 2s; default: the "
+        @Option(help: .duration("An extra, early choking round this long in, in whole seconds, that frees the slots "
+                                + "of peers no longer interested and trims the rest at random (e.g. 2s; default: the "
                                 + "engine's, none)."),
                 transform: Quantity.durationFlag(in: .seconds(1) ... .seconds(3600)))
         var firstChokeRound: Duration?

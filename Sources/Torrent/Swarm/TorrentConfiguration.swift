@@ -56,11 +56,12 @@ public struct TorrentConfiguration: Sendable {
     /// Seconds from the start to an extra, early choking round (nil: none; rounds come every `chokeInterval`).
     /// Until a round, upload slots go to peers in the order they asked, and a peer that lost interest and came back
     /// keeps its slot beside the one that replaced it: in the simulator at 1,000 peers the peers' uploads ran at
-    /// half their rate until the round at 10 s and at 0.8 after it, and a round at 2 s took 1,000 × 1.5 GB from
-    /// 2.04× to 1.60× the bound (2.09× to 1.90× with session 13's message timing, seed 1). Off by default: in the
-    /// namespace lab at N = 32 (runs shorter than 10 s, so no round at all before) it made the median earlier but
-    /// the makespan later (benchmarks/README.md, session 12). Rounds that rank nobody (choke the peers no longer
-    /// interested, keep those behind served) did no better there, and left the same tail at 32 MiB (session 13).
+    /// half their rate until the round at 10 s. The early round ranks nobody (`Choker.trim`): it chokes the peers no
+    /// longer interested and keeps at most the slots' worth of the others, a random choice. Off by default: at 2 s it
+    /// takes the simulator's 1,000 × 1.5 GB from 2.09/1.93/2.11× the bound to 1.95/1.72/1.82× (seeds 1–3), but in
+    /// the namespace lab at N = 32 it is within the runs' spread (benchmarks/README.md, session 13). Session 12's
+    /// early round ranked by rate, and one that kept the peers with the fewest pieces: both left one to four of 32
+    /// lab nodes seconds after the rest.
     public var firstChokeRound: Int?
     /// Choke rounds between optimistic unchoke rotations (3 × 10 s = 30 s).
     public var optimisticEveryRounds: Int = 3
