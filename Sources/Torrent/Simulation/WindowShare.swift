@@ -46,12 +46,7 @@ enum WindowShare {
         var rounds = 0
         while rounds < maxRounds {
             rounds += 1
-            for flow in 0..<flowCount {
-                var sum = 0.0
-                for link in data.path(flow) { sum += price[Int(link)] }
-                for link in acks.path(flow) { sum += price[Int(link)] }
-                delay[flow] = sum
-            }
+            for flow in 0..<flowCount { delay[flow] = pathDelay(flow, data, acks, price) }
             // Settled when the rates are: every link at most full, and full where it has a price (several prices
             // can give the same rates, as for a flow alone on both its links, so the prices need not settle).
             var balanced = true
@@ -75,14 +70,16 @@ enum WindowShare {
             swap(&price, &next)
             if settled { break }
         }
-        var rates = [Double](repeating: 0, count: flowCount)
-        for flow in 0..<flowCount {
-            var sum = 0.0
-            for link in data.path(flow) { sum += price[Int(link)] }
-            for link in acks.path(flow) { sum += price[Int(link)] }
-            rates[flow] = 1 / sum
-        }
-        return (rates, rounds)
+        // The prices may have moved since `delay` was last filled (a round that settled them).
+        return ((0..<flowCount).map { 1 / pathDelay($0, data, acks, price) }, rounds)
+    }
+
+    /// A flow's round trip at `price`: the queueing delays of the links its data and its acknowledgements cross.
+    private static func pathDelay(_ flow: Int, _ data: FlowPaths, _ acks: FlowPaths, _ price: [Double]) -> Double {
+        var sum = 0.0
+        for link in data.path(flow) { sum += price[Int(link)] }
+        for link in acks.path(flow) { sum += price[Int(link)] }
+        return sum
     }
 
     /// The price p of `link` at which its flows' rates 1 / (m·p + r) add up to `capacity`, r being the rest of a
