@@ -6,8 +6,8 @@ import Glibc
 /// The simulator's world: the virtual clock, the event queue, the nodes, the tracker and the flows of block data.
 ///
 /// Time advances in steps of `configuration.step`. Each step first gives every connection with requests queued at an
-/// unchoked uploader (a flow) its max-min fair rate over its path and moves the step's bytes, from the moment the flow
-/// could send (`Flow.from`); a block whose last byte left reaches the downloader one latency later. Then it handles,
+/// unchoked uploader (a flow) its fair rate over its path (max-min, or window-limited TCP's: `Configuration.sharing`)
+/// and moves the step's bytes, from the moment the flow could send (`Flow.from`); a block whose last byte left reaches the downloader one latency later. Then it handles,
 /// in time order and each at its own time, every event due within the step (messages after their latency, blocks,
 /// timers, dials, announces, kills), those sent while handling them included. With no data moving, the clock jumps
 /// to the step of the next event.
