@@ -7,10 +7,10 @@ import Glibc
 ///
 /// Time advances in steps of `configuration.step`. Each step first gives every connection with requests queued at an
 /// unchoked uploader (a flow) its fair rate over its path (max-min, or window-limited TCP's: `Configuration.sharing`)
-/// and moves the step's bytes, from the moment the flow could send (`Flow.from`); a block whose last byte left reaches the downloader one latency later. Then it handles,
-/// in time order and each at its own time, every event due within the step (messages after their latency, blocks,
-/// timers, dials, announces, kills), those sent while handling them included. With no data moving, the clock jumps
-/// to the step of the next event.
+/// and moves the step's bytes, from the moment the flow could send (`Flow.from`); a block whose last byte left
+/// reaches the downloader one latency later. Then it handles, in time order and each at its own time, every event
+/// due within the step (messages after their latency, blocks, timers, dials, announces, kills), those sent while
+/// handling them included. With no data moving, the clock jumps to the step of the next event.
 final class SwarmSimulator {
     let configuration: SwarmSimulation.Configuration
     let network: SimulatedNetwork
