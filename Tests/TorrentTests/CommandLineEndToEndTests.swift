@@ -86,6 +86,35 @@ struct CommandLineEndToEndTests {
         #expect(await seed.wait(timeout: 10) == 0, "seed stops cleanly on SIGTERM: \(seed.log)")
     }
 
+    /// `--rack` and `--rack-preference` reach the session's configuration (its start line names them), and without
+    /// the flag the preference is off.
+    @Test func fetchPassesTheRackFlagsToTheSession() async throws {
+        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
+        let directory = try TemporaryDirectory()
+        let image = directory.file("os.img")
+        try writeRandomFile(image, size: 100_000, seed: 37)
+        let torrent = directory.file("os.torrent")
+        let publish = try await runCommand("\(bin)/reconcile", ["image", "publish", image, "--out-file", torrent])
+        #expect(publish.status == 0, "\(publish.output)")
+        for (flags, preference) in [(["--rack-preference"], "true"), ([], "false")] {
+            // No tracker and no peer: the fetch waits, started, until it is stopped.
+            let fetch = try ChildProcess(
+                "\(bin)/provision-agent",
+                [
+                    "fetch", torrent, "--out-file", directory.file("out-\(preference).img"), "--listen", "127.0.0.1:0",
+                    "--tracker", "none", "--rack", "r7",
+                ] + flags,
+                outputFile: directory.file("fetch-\(preference).log")
+            )
+            #expect(await waitForOutput(fetch, "torrent session started"), "\(fetch.log)")
+            let started = fetch.log.split(separator: "\n").first { $0.contains("torrent session started") } ?? ""
+            #expect(started.contains(" torrent.rack=r7 "), "\(started)")
+            #expect(started.contains(" torrent.rack_preference=\(preference)"), "\(flags): \(started)")
+            kill(fetch.pid, SIGTERM)
+            #expect(await fetch.wait(timeout: 30) != nil, "the fetch stops on SIGTERM")
+        }
+    }
+
     @Test func fetchRejectsBadArguments() async throws {
         let bin = try #require(builtBinaries)
         let result = try await runCommand(

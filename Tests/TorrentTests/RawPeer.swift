@@ -60,12 +60,11 @@ final class RawPeer: @unchecked Sendable {
         send(Array(buffer.readableBytesView))
     }
 
-    /// Reads until the peer closes (true) or the 5 s timeout passes (false); drains any data.
-    /// True once the other side closes (or resets) the connection; false if it stays open for 30 s. A receive
-    /// timeout alone is not an answer: on a loaded machine the close can take longer than one.
+    /// True once the other side closes (or resets) the connection, draining any data; false if it stays open for
+    /// `patience` seconds. A receive timeout alone is not an answer: on a loaded machine the close can take longer.
     func waitForClose() -> Bool {
         var scratch = [UInt8](repeating: 0, count: 65536)
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(Self.patience)
         while Date() < deadline {
             let got = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if got == 0 { return true }
@@ -78,19 +77,39 @@ final class RawPeer: @unchecked Sendable {
     }
 
     /// Whether the other side answered our handshake with its own (false: it closed the connection, or said
-    /// nothing for the 5 s receive timeout).
+    /// nothing for `patience` seconds).
     func handshakeAnswered() -> Bool { readUntil { if case .handshake = $0 { true } else { false } } }
 
-    /// Reads and parses events until `predicate` matches one, the connection closes, or the timeout passes.
+    /// Whether the connection is still open, without waiting: reads what has arrived (the parser is bypassed, so
+    /// only ask after the last `readUntil`) and answers false once the other side has closed or reset it.
+    func isOpen() -> Bool {
+        var scratch = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if got > 0 { continue }
+            if got == 0 { return false }
+            if errno == EINTR { continue }
+            return errno == EAGAIN || errno == EWOULDBLOCK
+        }
+    }
+
+    /// Reads and parses events until `predicate` matches one (true), the connection closes, or `patience` seconds
+    /// pass without a match (false). The socket's 5 s receive timeout only wakes the loop to look at the clock: on a
+    /// loaded machine the seed can take longer than that to answer, and that is no answer.
     func readUntil(_ predicate: (PeerWireParser.Result) -> Bool) -> Bool {
         var scratch = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(Self.patience)
         while true {
             while let result = try? parser.parse(&buffer), result != .needMoreData {
                 if predicate(result) { return true }
             }
             let got = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR, Date() < deadline { continue }
             guard got > 0 else { return false }
             buffer.writeBytes(scratch[0..<got])
         }
     }
+
+    /// How long a read waits for an answer or a close.
+    static let patience: TimeInterval = 30
 }
