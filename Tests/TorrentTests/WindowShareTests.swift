@@ -89,6 +89,77 @@ struct WindowShareTests {
         }
     }
 
+    /// tcp_split.py's mesh (`inASwarmTheSeedsFlowsOutrunThePeersIntoTheSameReceiver`), over the simulator's links.
+    private func mesh(seedTo seedReceivers: Int, peersTo: (Int) -> Bool) -> (FlowPaths, FlowPaths, [Double]) {
+        let configuration = SwarmSimulation.Configuration(
+            peers: 16, fileBytes: 1 << 20, pieceBytes: 1 << 18, nodeRate: 100, seedRate: 100)
+        let network = SimulatedNetwork(configuration: configuration)
+        var data = FlowPaths()
+        var acks = FlowPaths()
+        for sender in 0...16 {
+            for receiver in 1...16 where receiver != sender {
+                guard sender == 0 ? receiver <= seedReceivers : peersTo(sender + receiver) else { continue }
+                network.appendPath(from: sender, to: receiver, to: &data)
+                network.appendPath(from: receiver, to: sender, to: &acks)
+            }
+        }
+        return (data, acks, network.capacities)
+    }
+
+    @Test func aWarmStartGivesTheColdStartsRates() {
+        // The simulator starts each solve from the last one's prices. From those of another swarm (the seed to
+        // all 16, the peers to half the others), with a stale price on the seed's down link (which no flow loads
+        // now; its price would slow every seed flow through its acknowledgements), the mesh's rates must be the
+        // cold start's.
+        let (data, acks, capacities) = mesh(seedTo: 8) { _ in true }
+        let cold = WindowShare.rates(data, acks: acks, capacities: capacities)
+        let (otherData, otherAcks, _) = mesh(seedTo: 16) { $0 % 2 == 0 }
+        var prices: [Double] = []
+        _ = WindowShare.rates(otherData, acks: otherAcks, capacities: capacities, prices: &prices)
+        prices[1] = 1
+        let warm = WindowShare.rates(data, acks: acks, capacities: capacities, prices: &prices)
+        #expect(cold.rounds < WindowShare.maxRounds && warm.rounds < WindowShare.maxRounds)
+        #expect(prices[1] == 0)
+        for (coldRate, warmRate) in zip(cold.rates, warm.rates) {
+            #expect(abs(coldRate - warmRate) < 1e-6 * coldRate)
+        }
+        // Solved again from its own prices, it is settled at once.
+        let again = WindowShare.rates(data, acks: acks, capacities: capacities, prices: &prices)
+        #expect(again.rounds == 1)
+    }
+
+    @Test func theMeshSettlesInAFewSweeps() {
+        // Each node's up and down link are paid by the same flows and solved as one price, and a Newton step
+        // follows the third sweep: link by link, without the step, this took hundreds of sweeps.
+        let (data, acks, capacities) = mesh(seedTo: 8) { _ in true }
+        let solved = WindowShare.rates(data, acks: acks, capacities: capacities)
+        #expect(solved.rounds <= 20)
+    }
+
+    @Test func aFlowAloneOnTwoFullLinksLeavesTheirSplitOpen() {
+        // Flow 0 alone fills link 0 (its sender's up link) and link 3 (its receiver's down link, no pair with it);
+        // flow 1's data crosses link 4 (capacity 10) and its acknowledgements link 3. Any p3 in [0.1, 1] with
+        // p0 = 1 - p3 is an equilibrium, and flow 1 gets 1 / p3: the model leaves its rate open, and the solve
+        // keeps the split it starts from.
+        var data = FlowPaths()
+        var acks = FlowPaths()
+        data.append([0, 3])
+        acks.append([])
+        data.append([4])
+        acks.append([3])
+        let capacities: [Double] = [1, 1, 1, 1, 10]
+        var fromDown: [Double] = [0.1, 0, 0, 0.9, 0]
+        var fromUp: [Double] = [0.5, 0, 0, 0.5, 0]
+        let down = WindowShare.rates(data, acks: acks, capacities: capacities, prices: &fromDown)
+        let up = WindowShare.rates(data, acks: acks, capacities: capacities, prices: &fromUp)
+        for solved in [down, up] {
+            #expect(abs(solved.rates[0] - 1) < 1e-6)
+            #expect(solved.rates[1] <= 10 * (1 + 1e-6))
+        }
+        #expect(abs(down.rates[1] - 1 / 0.9) < 1e-6)
+        #expect(abs(up.rates[1] - 2) < 1e-6)
+    }
+
     @Test func theLabSettingRunsToTheEndWithWindowSharing() {
         var configuration = SwarmSimulation.Configuration(
             peers: 4, fileBytes: 4 << 20, pieceBytes: 256 << 10, nodeRate: 5e6, seedRate: 5e6)

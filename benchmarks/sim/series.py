@@ -1,10 +1,13 @@
 """Runs `reconcile dev swarm-sim` over a series of configurations and the namespace lab beside it.
 
 Usage: series.py --reconcile BIN --out results/swarm-sim.json [--long] [--huge] [--smoke] [--lab-json FILE]
+                 [--sharing window]
 Each run is one process (its wall time and peak RSS are its own); the JSON holds every configuration with its
 result. --lab-json: a distribution-lab JSON (benchmarks/lab/lab.py) with flat and waves runs at N = 4, 8, 16,
 simulated with the same file, pieces and rates so that the two can be compared (the `validation` list), each with
 max-min sharing (the default) and with `--sharing window`. --validation-only: keep --out's runs, redo the pairs.
+--sharing window (opt-in; the committed series is max-min): every series run shares the links as the lab's
+window-limited TCP flows do (README, "What the lab's TCP does"); write it to its own --out, not over the default.
 """
 import argparse
 import json
@@ -117,12 +120,16 @@ def main():
     parser.add_argument("--huge", action="store_true", help="add 10,000 peers × 1.5 GB")
     parser.add_argument("--smoke", action="store_true", help="two small runs only (make bench-smoke)")
     parser.add_argument("--lab-json")
+    parser.add_argument("--sharing", choices=["max-min", "window"], default="max-min",
+                        help="how the series runs share links (the validation pairs run both anyway)")
     parser.add_argument("--validation-only", action="store_true", help="keep --out's series, redo the lab pairs")
     args = parser.parse_args()
     document = {"runs": [], "validation": []}
     if args.validation_only:
         document["runs"] = json.load(open(args.out))["runs"]
     for label, group, n, run_args in [] if args.validation_only else series(args.long, args.huge, args.smoke):
+        if args.sharing != "max-min":
+            run_args = run_args + ["--sharing", args.sharing]
         record = simulate(args.reconcile, label, run_args)
         record.update({"group": group, "peers": n})
         document["runs"].append(record)

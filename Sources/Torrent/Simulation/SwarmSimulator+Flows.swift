@@ -77,7 +77,8 @@ extension SwarmSimulator {
             case .window:
                 var acks = FlowPaths()
                 for flow in flows { network.appendPath(from: flow.peer.remote, to: flow.node.index, to: &acks) }
-                let solved = WindowShare.rates(paths, acks: acks, capacities: network.capacities)
+                let solved = WindowShare.rates(
+                    paths, acks: acks, capacities: network.capacities, prices: &windowPrices)
                 flowRates = solved.rates
                 if solved.rounds >= WindowShare.maxRounds {
                     Self.diagnostic("t \(Int(now * 1000)) ms: window rates not settled in \(solved.rounds) rounds\n")

@@ -28,6 +28,8 @@ final class SwarmSimulator {
     var flows: [Flow] = []
     var flowRates: [Double] = []
     var flowsChanged = false
+    /// With window sharing, the links' prices of the last solve: the next one starts from them (`WindowShare`).
+    var windowPrices: [Double] = []
     /// Flows whose connection closed, choked or lost its queue outside `moveData` since the last `pruneFlows`
     /// (`flowNotice`), and how many `moveData` emptied: only these can end, so only these are looked at.
     var flowNotices: Set<ObjectIdentifier> = []
