@@ -213,14 +213,15 @@ struct SwarmSimulationTests {
     /// A choking round every second (`TorrentConfiguration.chokeInterval`): with rounds every 10 s, the first one
     /// decided who was served until the others finished, and the peers it ranked last everywhere were served by half
     /// as many uploaders as the rest and finished seconds after them. 32 peers in 2 racks of 16 behind uplinks of
-    /// half their nodes' rate (so some peers upload less, through no fault of theirs), 32 MiB in 256 KiB pieces at
-    /// 100 Mbit/s, bound 2.8 s: makespans 1.47–1.67× the bound with the default against 1.60–2.08× with rounds every
-    /// 10 s (means 0.80–0.86 of theirs, release build, 4 processes × seeds 1–3).
+    /// half their nodes' rate (so some peers upload less, through no fault of theirs), 48 MiB in 256 KiB pieces at
+    /// 100 Mbit/s, bound 4.2 s: makespans 1.39–1.59× the bound with the default against 1.67–2.06× with rounds every
+    /// 10 s (means 0.74–0.79 of theirs; release builds, 3 processes × seeds 1–3; a run's order of visiting peers
+    /// follows its dictionaries' addresses, so every process differs, hence four seeds and the means).
     @Test func aRoundEverySecondKeepsThePeersRankedLastFromFallingBehind() {
         func makespans(chokeInterval: Int?) -> [Double] {
-            (1...3).map { seed in
+            (1...4).map { seed in
                 var configuration = SwarmSimulation.Configuration(
-                    peers: 32, racks: 2, fileBytes: 32 << 20, pieceBytes: 256 << 10, nodeRate: 12.5e6,
+                    peers: 32, racks: 2, fileBytes: 48 << 20, pieceBytes: 256 << 10, nodeRate: 12.5e6,
                     uplinkRate: 100e6, seedRate: 12.5e6, seed: UInt64(seed), step: 0.01)
                 configuration.chokeInterval = chokeInterval
                 let result = SwarmSimulation.run(configuration)
@@ -231,6 +232,6 @@ struct SwarmSimulationTests {
         let everySecond = makespans(chokeInterval: nil)
         let everyTen = makespans(chokeInterval: 10)
         let mean = { (values: [Double]) in values.reduce(0, +) / Double(values.count) }
-        #expect(mean(everySecond) < 0.92 * mean(everyTen), "\(everySecond) against \(everyTen)")
+        #expect(mean(everySecond) < 0.88 * mean(everyTen), "\(everySecond) against \(everyTen)")
     }
 }
