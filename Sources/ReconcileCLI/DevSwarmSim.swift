@@ -54,6 +54,9 @@ extension Dev {
                                 + "engine's, none)."),
                 transform: Quantity.durationFlag(in: .seconds(1) ... .seconds(3600)))
         var firstChokeRound: Duration?
+        @Option(help: .duration("Time between choking rounds, in whole seconds (e.g. 10s; default: the engine's, 1s)."),
+                transform: Quantity.durationFlag(in: .seconds(1) ... .seconds(3600)))
+        var chokeInterval: Duration?
         @Flag(help: "Peers keep traffic in the racks the tracker names (it names them with --uplink or --first-wave).")
         var rackPreference = false
         @Option(help: "How flows share links: max-min, or window (window-limited TCP, as in the lab).")
@@ -89,6 +92,9 @@ extension Dev {
                 throw ValidationError("--first-choke-round must be whole seconds (the engine's rounds fall on its "
                                       + "once-a-second ticks)")
             }
+            if let chokeInterval, chokeInterval.components.attoseconds != 0 {
+                throw ValidationError("--choke-interval must be whole seconds (rounds fall on the engine's ticks)")
+            }
             if let maxOutgoing, maxOutgoing < 1 { throw ValidationError("--max-outgoing must be at least 1") }
             if let superSeedInFlight, superSeedInFlight < 1 {
                 throw ValidationError("--super-seed-in-flight must be at least 1")
@@ -111,6 +117,7 @@ extension Dev {
             configuration.rackPreference = rackPreference
             configuration.sharing = sharing
             configuration.firstChokeRound = firstChokeRound.map { Int($0.components.seconds) }
+            configuration.chokeInterval = chokeInterval.map { Int($0.components.seconds) }
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)
             let wall = started.duration(to: .now)

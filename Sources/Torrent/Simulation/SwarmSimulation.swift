@@ -50,6 +50,8 @@ public enum SwarmSimulation {
         public var maxOutgoingConnections: Int?
         /// Seconds to an extra, early choking round (`TorrentConfiguration.firstChokeRound`; nil: the engine's).
         public var firstChokeRound: Int?
+        /// Seconds between choking rounds (`TorrentConfiguration.chokeInterval`; nil: the engine's, 1 s).
+        public var chokeInterval: Int?
         /// The engine keeps traffic in racks the tracker names (`TorrentConfiguration.rackPreference`, off by
         /// default). The tracker names every node's rack when racks matter (uplinks or waves), as the reconciler's
         /// does from the desired state.

@@ -250,6 +250,7 @@ final class SwarmSimulator {
         settings.maxOutgoingConnections = configuration.maxOutgoingConnections
         settings.rackPreference = configuration.rackPreference
         settings.firstChokeRound = configuration.firstChokeRound ?? settings.firstChokeRound
+        settings.chokeInterval = configuration.chokeInterval ?? settings.chokeInterval
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node
         everyNode.append(node)

@@ -89,9 +89,10 @@ struct Choker {
 
     /// Whether a peer that became interested while every slot is taken gets one more slot until the next round:
     /// it has fewer pieces than every peer we serve in the usual slots (`piecesOf`: a served peer's pieces, looked
-    /// up only once every slot is known to be taken). Rounds come every 10 s, and between them the slots stay with
-    /// the peers that asked first (`fill`), so a peer back from a crash, or a late one, found them all taken at
-    /// every peer and downloaded a fifth to a third of its link until the others finished. At the start (every peer
+    /// up only once every slot is known to be taken). Between rounds the slots stay with the peers that asked first
+    /// (`fill`); with rounds every 10 s (before `TorrentConfiguration.chokeInterval` became 1 s) a peer back from
+    /// a crash, or a late one, found them all taken at every peer and downloaded a fifth to a third of its link
+    /// until the others finished. At the start (every peer
     /// at 0 pieces) nobody gets one.
     mutating func admitBehind(_ id: PeerKey, pieces: Int, piecesOf: (PeerKey) -> Int?) -> Bool {
         guard behind.count < Self.behindSlots, serving.count >= regularSlots + 1 else { return false }

@@ -51,8 +51,14 @@ public struct TorrentConfiguration: Sendable {
     public var maxBadPieces: Int = 3
     /// Upload cap in bytes per second (nil = none).
     public var uploadLimit: Int?
-    /// Seconds between choking rounds (BEP 3 suggests 10).
-    public var chokeInterval: Int = 10
+    /// Seconds between choking rounds. BEP 3 suggests 10, but a data center moves an image in seconds: with a
+    /// round every 10 s the first one, at 10 s of a 13 s transfer (1.5 GB at 1 GbE), decided who was served to the
+    /// end, and the peers it ranked last everywhere (each fetched at a third to half of its link from ~9 uploaders
+    /// where the others had ~18) finished seconds after the rest. Every second, the rates are re-ranked (each over
+    /// `RateMeter`'s 4 s) and the slots for peers behind renewed before a peer falls far behind: in the simulator
+    /// 256 × 1.5 GB went from 2.05/1.70/1.76× the bound to 1.42/1.37/1.38× (seeds 1–3), 1,000 × 1.5 GB from
+    /// 2.09/1.93/2.11× to 1.61/1.55/1.58× (benchmarks/README.md, session 14).
+    public var chokeInterval: Int = 1
     /// Seconds from the start to an extra, early choking round (nil: none; rounds come every `chokeInterval`).
     /// Until a round, upload slots go to peers in the order they asked, and a peer that lost interest and came back
     /// keeps its slot beside the one that replaced it: in the simulator at 1,000 peers the peers' uploads ran at
@@ -61,9 +67,10 @@ public struct TorrentConfiguration: Sendable {
     /// takes the simulator's 1,000 × 1.5 GB from 2.09/1.93/2.11× the bound to 1.95/1.72/1.82× (seeds 1–3), but in
     /// the namespace lab at N = 32 it is within the runs' spread (benchmarks/README.md, session 13). Session 12's
     /// early round ranked by rate, and one that kept the peers with the fewest pieces: both left one to four of 32
-    /// lab nodes seconds after the rest.
+    /// lab nodes seconds after the rest. (Those figures are with rounds every 10 s; with a round every second, the
+    /// default since session 14, a regular round falls on every tick and the early one never runs.)
     public var firstChokeRound: Int?
-    /// Choke rounds between optimistic unchoke rotations (3 × 10 s = 30 s).
+    /// Choke rounds between optimistic unchoke rotations (3 × 1 s).
     public var optimisticEveryRounds: Int = 3
     /// Seconds of a peer's measured rate kept requested on top of `minRequestQueue`: enough to cover the round trip
     /// and the sender's queue, short enough that what all peers have outstanding stays a small part of what is left
