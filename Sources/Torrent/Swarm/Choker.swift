@@ -92,8 +92,7 @@ struct Choker {
     /// up only once every slot is known to be taken). Between rounds the slots stay with the peers that asked first
     /// (`fill`); with rounds every 10 s (before `TorrentConfiguration.chokeInterval` became 1 s) a peer back from
     /// a crash, or a late one, found them all taken at every peer and downloaded a fifth to a third of its link
-    /// until the others finished. At the start (every peer
-    /// at 0 pieces) nobody gets one.
+    /// until the others finished. At the start (every peer at 0 pieces) nobody gets one.
     mutating func admitBehind(_ id: PeerKey, pieces: Int, piecesOf: (PeerKey) -> Int?) -> Bool {
         guard behind.count < Self.behindSlots, serving.count >= regularSlots + 1 else { return false }
         guard serving.allSatisfy({ behind.contains($0) || piecesOf($0).map { pieces < $0 } ?? true }) else {
