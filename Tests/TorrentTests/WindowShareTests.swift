@@ -59,21 +59,9 @@ struct WindowShareTests {
         // and down links are full, so a peer's flow meets four queues (its data's two, its acknowledgements' two)
         // and the seed's fewer (its down link carries acknowledgements only, and its 8 flows do not fill its up
         // link): measured 1.80–1.87× max-min for the seed's flows, which gives them a receiver's 1/16 as the peers'.
-        let configuration = SwarmSimulation.Configuration(
-            peers: 16, fileBytes: 1 << 20, pieceBytes: 1 << 18, nodeRate: 100, seedRate: 100)
-        let network = SimulatedNetwork(configuration: configuration)
-        var data = FlowPaths()
-        var acks = FlowPaths()
-        var flows: [(sender: Int, receiver: Int)] = []
-        for sender in 0...16 {
-            for receiver in 1...16 where receiver != sender && (sender > 0 || receiver <= 8) {
-                network.appendPath(from: sender, to: receiver, to: &data)
-                network.appendPath(from: receiver, to: sender, to: &acks)
-                flows.append((sender, receiver))
-            }
-        }
-        let solved = WindowShare.rates(data, acks: acks, capacities: network.capacities)
-        let maxMin = FairShare.rates(data, capacities: network.capacities)
+        let (data, acks, capacities, flows) = mesh(seedTo: 8) { _ in true }
+        let solved = WindowShare.rates(data, acks: acks, capacities: capacities)
+        let maxMin = FairShare.rates(data, capacities: capacities)
         #expect(solved.rounds < WindowShare.maxRounds)
         for receiver in 1...8 {
             let into = flows.indices.filter { flows[$0].receiver == receiver }
@@ -85,25 +73,31 @@ struct WindowShareTests {
             #expect(solved.rates[seed] > 1.5 * peers.map { solved.rates[$0] }.max()!)
             // The receiver's down link is full, not over.
             let total = into.map { solved.rates[$0] }.reduce(0, +)
-            #expect(abs(total - network.capacities[2 * receiver + 1]) < 1e-4 * total)
+            #expect(abs(total - capacities[2 * receiver + 1]) < 1e-4 * total)
         }
     }
 
-    /// tcp_split.py's mesh (`inASwarmTheSeedsFlowsOutrunThePeersIntoTheSameReceiver`), over the simulator's links.
-    private func mesh(seedTo seedReceivers: Int, peersTo: (Int) -> Bool) -> (FlowPaths, FlowPaths, [Double]) {
+    /// tcp_split.py's mesh over the simulator's links: the seed (node 0) sends to peers 1…`seedTo`, and each of the
+    /// 16 peers to every other for which `peersTo(sender + receiver)`; the flows' paths, the links' capacities, and
+    /// each flow's ends in path order.
+    private func mesh(
+        seedTo seedReceivers: Int, peersTo: (Int) -> Bool
+    ) -> (FlowPaths, FlowPaths, [Double], [(sender: Int, receiver: Int)]) {
         let configuration = SwarmSimulation.Configuration(
             peers: 16, fileBytes: 1 << 20, pieceBytes: 1 << 18, nodeRate: 100, seedRate: 100)
         let network = SimulatedNetwork(configuration: configuration)
         var data = FlowPaths()
         var acks = FlowPaths()
+        var flows: [(sender: Int, receiver: Int)] = []
         for sender in 0...16 {
             for receiver in 1...16 where receiver != sender {
                 guard sender == 0 ? receiver <= seedReceivers : peersTo(sender + receiver) else { continue }
                 network.appendPath(from: sender, to: receiver, to: &data)
                 network.appendPath(from: receiver, to: sender, to: &acks)
+                flows.append((sender, receiver))
             }
         }
-        return (data, acks, network.capacities)
+        return (data, acks, network.capacities, flows)
     }
 
     @Test func aWarmStartGivesTheColdStartsRates() {
@@ -111,9 +105,9 @@ struct WindowShareTests {
         // all 16, the peers to half the others), with a stale price on the seed's down link (which no flow loads
         // now; its price would slow every seed flow through its acknowledgements), the mesh's rates must be the
         // cold start's.
-        let (data, acks, capacities) = mesh(seedTo: 8) { _ in true }
+        let (data, acks, capacities, _) = mesh(seedTo: 8) { _ in true }
         let cold = WindowShare.rates(data, acks: acks, capacities: capacities)
-        let (otherData, otherAcks, _) = mesh(seedTo: 16) { $0 % 2 == 0 }
+        let (otherData, otherAcks, _, _) = mesh(seedTo: 16) { $0 % 2 == 0 }
         var prices: [Double] = []
         _ = WindowShare.rates(otherData, acks: otherAcks, capacities: capacities, prices: &prices)
         prices[1] = 1
@@ -131,7 +125,7 @@ struct WindowShareTests {
     @Test func theMeshSettlesInAFewSweeps() {
         // Each node's up and down link are paid by the same flows and solved as one price, and a Newton step
         // follows the third sweep: link by link, without the step, this took hundreds of sweeps.
-        let (data, acks, capacities) = mesh(seedTo: 8) { _ in true }
+        let (data, acks, capacities, _) = mesh(seedTo: 8) { _ in true }
         let solved = WindowShare.rates(data, acks: acks, capacities: capacities)
         #expect(solved.rounds <= 20)
     }
