@@ -49,11 +49,6 @@ extension Dev {
         @Option(help: "The super-seed's offers out at once (default: the engine's).") var superSeedInFlight: Int?
         @Flag(help: "Send every `have` to every peer (no have-suppression; for comparison).") var redundantHaves = false
         @Option(help: "Most connections a peer dials (default: the engine's, half of its 80).") var maxOutgoing: Int?
-        @Option(help: .duration("An extra, early choking round this long in, in whole seconds, that frees the slots "
-                                + "of peers no longer interested and trims the rest at random (e.g. 2s; default: the "
-                                + "engine's, none)."),
-                transform: Quantity.durationFlag(in: .seconds(1) ... .seconds(3600)))
-        var firstChokeRound: Duration?
         @Option(help: .duration("Time between choking rounds, in whole seconds (e.g. 10s; default: the engine's, 1s)."),
                 transform: Quantity.durationFlag(in: .seconds(1) ... .seconds(3600)))
         var chokeInterval: Duration?
@@ -95,7 +90,6 @@ extension Dev {
                 throw ValidationError("--churn and --churn-return are shares from 0 to 1")
             }
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
-            try Self.requireWholeSeconds(firstChokeRound, "--first-choke-round")
             try Self.requireWholeSeconds(chokeInterval, "--choke-interval")
             if let maxOutgoing, maxOutgoing < 1 { throw ValidationError("--max-outgoing must be at least 1") }
             if let superSeedInFlight, superSeedInFlight < 1 {
@@ -118,7 +112,6 @@ extension Dev {
             configuration.maxOutgoingConnections = maxOutgoing
             configuration.rackPreference = rackPreference
             configuration.sharing = sharing
-            configuration.firstChokeRound = firstChokeRound.map { Int($0.components.seconds) }
             configuration.chokeInterval = chokeInterval.map { Int($0.components.seconds) }
             let started = ContinuousClock.now
             let result = SwarmSimulation.run(configuration)

@@ -136,32 +136,4 @@ struct ChokerTests {
         note(7, interested: true, choked: true)
         #expect(choker.fill() == [PeerKey(7)])
     }
-
-    @Test func theEarlyRoundFreesUnusedSlotsAndTrimsTheRestAtRandom() {
-        // 2 regular slots, so at most 2 + 1 + 2 (behind) stay served. Arrival order left 7 interested peers
-        // unchoked (1 and 2 fastest and furthest ahead, 3 furthest behind), 2 that lost interest, and 1 choked.
-        let served = [(1, 60, 900.0), (2, 50, 800), (3, 5, 10), (4, 8, 20), (5, 12, 30), (6, 20, 40), (7, 30, 50)]
-        var candidates = served.map { key, pieces, rate in
-            Choker.Candidate(id: PeerKey(UInt64(key)), interested: true, choked: false, rate: rate, pieces: pieces)
-        }
-        candidates += [8, 9].map {
-            Choker.Candidate(id: PeerKey(UInt64($0)), interested: false, choked: false, rate: 1000, pieces: 100)
-        }
-        candidates.append(Choker.Candidate(id: PeerKey(10), interested: true, choked: true, rate: 1000, pieces: 0))
-        let choker = Choker(regularSlots: 2)
-        var generator = SwarmRandom(seed: 9)
-        let interested = Set((1...7).map { PeerKey(UInt64($0)) })
-        var droppedEver: Set<PeerKey> = []
-        for _ in 0..<40 {
-            let kept = choker.trim(candidates, using: &generator)
-            // The peers that lost interest are choked, nobody choked is unchoked, five of the seven stay.
-            #expect(kept.count == 5)
-            #expect(kept.isSubset(of: interested))
-            droppedEver.formUnion(interested.subtracting(kept))
-        }
-        // Neither rate nor pieces decide: every one of the seven is let go in some round.
-        #expect(droppedEver == interested)
-        // Within the slots, only the peers that lost interest are choked.
-        #expect(choker.trim(Array(candidates[2...]), using: &generator) == Set((3...7).map { PeerKey(UInt64($0)) }))
-    }
 }

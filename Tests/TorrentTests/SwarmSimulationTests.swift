@@ -186,33 +186,6 @@ struct SwarmSimulationTests {
         #expect(capped.late > 10 * max(1, uncapped.late), "\(capped.late) against \(uncapped.late)")
     }
 
-    /// Until a peer's first choking round, its upload slots go to peers in the order they asked, and one that lost
-    /// interest and came back keeps its slot beside the one that replaced it. With rounds every 10 s (the default
-    /// until session 14) and `firstChokeRound` at 2 s every peer has had a round by 2.5 s and serves no more than
-    /// its slots (regular, optimistic, and twice two for peers behind: the round's and `admitBehind`'s since);
-    /// without it none had one, and they serve more.
-    @Test func anEarlyChokeRoundTrimsTheSlotsGivenInArrivalOrder() {
-        func served(firstChokeRound: Int?) -> (rounds: Int, meanServed: Double) {
-            let simulator = Self.ranDataCenter(fileBytes: 1 << 30, seed: 5, until: 2.5) {
-                $0.firstChokeRound = firstChokeRound
-                $0.chokeInterval = 10
-            }
-            let peers = simulator.nodes.dropFirst().compactMap { $0 }
-            let rounds = peers.map(\.chokeRounds).min() ?? 0
-            let mean = Double(peers.map(\.choker.serving.count).reduce(0, +)) / Double(max(1, peers.count))
-            return (rounds, mean)
-        }
-        let early = served(firstChokeRound: 2)
-        let late = served(firstChokeRound: nil)
-        #expect(early.rounds == 1)
-        #expect(late.rounds == 0)
-        // The round keeps at most the regular, optimistic and behind slots; until the next one, `admitBehind` may
-        // give up to `behindSlots` more to peers that arrive behind every served one (19.12 served on average once).
-        let slots = Double(TorrentConfiguration().uploadSlots + 1 + 2 * Choker.behindSlots)
-        #expect(early.meanServed <= slots, "\(early.meanServed) served per peer")
-        #expect(late.meanServed > early.meanServed + 2, "\(late.meanServed) against \(early.meanServed)")
-    }
-
     /// A choking round every second (`TorrentConfiguration.chokeInterval`): with rounds every 10 s, the first one
     /// decided who was served until the others finished, and the peers it ranked last everywhere were served by half
     /// as many uploaders as the rest and finished seconds after them. 32 peers in 2 racks of 16 behind uplinks of

@@ -48,8 +48,6 @@ public enum SwarmSimulation {
         public var redundantHaves: Bool = false
         /// Most connections each peer dials (`TorrentConfiguration.maxOutgoingConnections`; nil: the engine's).
         public var maxOutgoingConnections: Int?
-        /// Seconds to an extra, early choking round (`TorrentConfiguration.firstChokeRound`; nil: the engine's).
-        public var firstChokeRound: Int?
         /// Seconds between choking rounds (`TorrentConfiguration.chokeInterval`; nil: the engine's, 1 s).
         public var chokeInterval: Int?
         /// The engine keeps traffic in racks the tracker names (`TorrentConfiguration.rackPreference`, off by

@@ -249,7 +249,6 @@ final class SwarmSimulator {
         settings.redundantHaves = configuration.redundantHaves
         settings.maxOutgoingConnections = configuration.maxOutgoingConnections
         settings.rackPreference = configuration.rackPreference
-        settings.firstChokeRound = configuration.firstChokeRound ?? settings.firstChokeRound
         settings.chokeInterval = configuration.chokeInterval ?? settings.chokeInterval
         let node = SimulatedNode(world: self, index: index, generation: generation, have: have, configuration: settings)
         nodes[index] = node

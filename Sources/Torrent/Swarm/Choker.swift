@@ -54,20 +54,6 @@ struct Choker {
         return unchoked.union(behind)
     }
 
-    /// The early round (`TorrentConfiguration.firstChokeRound`): the peers to keep unchoked, ranking nobody. Until
-    /// the first round the slots go in the order peers asked (`fill`), and a peer that lost interest keeps its slot,
-    /// so once it asks again it is served beside the one that took its place (25–27 served for 17 slots in the
-    /// simulator at 1,000 peers). This chokes the peers that are not interested (their slots count again when they
-    /// ask) and keeps the interested ones served, at most `regularSlots + 1 + behindSlots`; of more, a random choice.
-    /// Chosen by rate or by pieces instead, the same peers lost most of their slots at once, at every uploader, and
-    /// finished seconds after the rest in the namespace lab (benchmarks/README.md, sessions 12 and 13).
-    func trim(_ candidates: [Candidate], using generator: inout some RandomNumberGenerator) -> Set<PeerKey> {
-        let served = candidates.filter { $0.interested && !$0.choked }.sorted { $0.id < $1.id }
-        let most = regularSlots + 1 + Self.behindSlots
-        guard served.count > most else { return Set(served.map(\.id)) }
-        return Set(served.shuffled(using: &generator).prefix(most).map(\.id))
-    }
-
     /// Handshaken interested peers we unchoke (they hold the slots `fill` keeps full).
     private(set) var serving: Set<PeerKey> = []
     /// Handshaken interested peers we choke (those `fill` may unchoke).

@@ -243,17 +243,6 @@ extension SwarmDriver {
         for peer in peers.values where peer.handshakeReceived { setChoking(peer, !unchoke.contains(peer.key)) }
     }
 
-    /// The early round (`Choker.trim`): chokes the unchoked peers it does not keep, then fills free slots.
-    func trimSlots() {
-        guard offers == nil else { return }
-        var generator = SwarmRandom(seed: random.next())
-        let keep = choker.trim(peers.values.filter(\.handshakeReceived).map(candidate), using: &generator)
-        for peer in peers.values where peer.handshakeReceived && !peer.amChoking && !keep.contains(peer.key) {
-            setChoking(peer, true)
-        }
-        fillUploadSlots()
-    }
-
     /// Super-seeding: sends the offers `SuperSeedOffers` makes. Called on every event that frees an offer, and
     /// when a peer's copy goes away.
     func offerPieces() {
@@ -326,8 +315,7 @@ extension SwarmDriver {
         offerPieces()
     }
 
-    /// The per-second checks: rates, pipeline depth, timeouts, expired offers and, every `chokeInterval`, a round
-    /// (and at `firstChokeRound`, if set, the early one: `trimSlots`).
+    /// The per-second checks: rates, pipeline depth, timeouts, expired offers and, every `chokeInterval`, a round.
     func tickPeers() {
         ticks += 1
         let now = currentTime
@@ -355,9 +343,6 @@ extension SwarmDriver {
         if ticks % configuration.chokeInterval == 0 {
             chokeRounds += 1
             chokeRound(rotate: chokeRounds % configuration.optimisticEveryRounds == 0)
-        } else if ticks == configuration.firstChokeRound {
-            chokeRounds += 1
-            trimSlots()
         }
     }
 }

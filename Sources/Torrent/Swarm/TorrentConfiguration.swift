@@ -59,17 +59,6 @@ public struct TorrentConfiguration: Sendable {
     /// 256 × 1.5 GB went from 2.05/1.70/1.76× the bound to 1.42/1.37/1.38× (seeds 1–3), 1,000 × 1.5 GB from
     /// 2.09/1.93/2.11× to 1.61/1.55/1.58× (benchmarks/README.md, session 14).
     public var chokeInterval: Int = 1
-    /// Seconds from the start to an extra, early choking round (nil: none; rounds come every `chokeInterval`).
-    /// Until a round, upload slots go to peers in the order they asked, and a peer that lost interest and came back
-    /// keeps its slot beside the one that replaced it: in the simulator at 1,000 peers the peers' uploads ran at
-    /// half their rate until the round at 10 s. The early round ranks nobody (`Choker.trim`): it chokes the peers no
-    /// longer interested and keeps at most the slots' worth of the others, a random choice. Off by default: at 2 s it
-    /// takes the simulator's 1,000 × 1.5 GB from 2.09/1.93/2.11× the bound to 1.95/1.72/1.82× (seeds 1–3), but in
-    /// the namespace lab at N = 32 it is within the runs' spread (benchmarks/README.md, session 13). Session 12's
-    /// early round ranked by rate, and one that kept the peers with the fewest pieces: both left one to four of 32
-    /// lab nodes seconds after the rest. (Those figures are with rounds every 10 s; with a round every second, the
-    /// default since session 14, a regular round falls on every tick and the early one never runs.)
-    public var firstChokeRound: Int?
     /// Choke rounds between optimistic unchoke rotations (3 × 1 s).
     public var optimisticEveryRounds: Int = 3
     /// Seconds of a peer's measured rate kept requested on top of `minRequestQueue`: enough to cover the round trip
