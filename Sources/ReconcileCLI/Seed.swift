@@ -41,6 +41,12 @@ struct Seed: AsyncParsableCommand {
         help: "Offer each peer a few pieces at a time, so every piece leaves the seed once before any leaves it twice.")
     var superSeed = true
 
+    @Option(help: """
+        Super-seeding: offers out at once across all peers (default: the engine's 8). More keep a seed busy whose \
+        link is faster than the share each receiving node gives it.
+        """)
+    var superSeedInFlight: Int?
+
     @OptionGroup var verbosity: VerboseOption
 
     /// `-o json` prints each status line as a JSON object (`event` `seeding`, then `progress`); `--out-file`
@@ -54,6 +60,9 @@ struct Seed: AsyncParsableCommand {
             throw ValidationError("--tracker-listen wants HOST:PORT")
         }
         for entry in rack where !entry.contains("=") { throw ValidationError("--rack wants IP=RACK, got '\(entry)'") }
+        if let superSeedInFlight, superSeedInFlight < 1 {
+            throw ValidationError("--super-seed-in-flight must be at least 1")
+        }
     }
 
     func run() async throws {
@@ -84,16 +93,14 @@ struct Seed: AsyncParsableCommand {
             let host = address.host == "0.0.0.0" ? "127.0.0.1" : address.host
             trackerURL = "http://\(host):\(channel.port)/announce"
         }
+        var configuration = TorrentConfiguration(
+            listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
+            // A super-seed offers a piece once in the whole swarm; kept in racks, each rack needs each piece once
+            // and its nodes ask for what their rack lacks.
+            uploadLimit: uploadLimit.bytesPerSecond, superSeed: superSeed && !keepInRack)
+        if let superSeedInFlight { configuration.superSeedInFlight = superSeedInFlight }
         let client = try await TorrentClient.start(
-            metainfo: metainfo, path: data, seedOnly: true,
-            configuration: TorrentConfiguration(
-                listenHost: listenAddress.host, listenPort: listenAddress.port, trackerURL: trackerURL,
-                // A super-seed offers a piece once in the whole swarm; kept in racks, each rack needs each piece
-                // once and its nodes ask for what their rack lacks.
-                uploadLimit: uploadLimit.bytesPerSecond, superSeed: superSeed && !keepInRack
-            ),
-            logger: logger
-        )
+            metainfo: metainfo, path: data, seedOnly: true, configuration: configuration, logger: logger)
         guard try await client.progress().isComplete else {
             await client.stop()
             throw ValidationError("\(data) does not match \(torrent): some pieces fail their hash")

@@ -115,6 +115,34 @@ struct CommandLineEndToEndTests {
         }
     }
 
+    /// `reconcile seed --super-seed-in-flight` reaches the seed's session (its start line names it); without the flag
+    /// the engine's default holds, and a count under 1 is refused before anything starts.
+    @Test func seedPassesItsOffersInFlightToTheSession() async throws {
+        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
+        let directory = try TemporaryDirectory()
+        let image = directory.file("os.img")
+        try writeRandomFile(image, size: 100_000, seed: 41)
+        let torrent = directory.file("os.torrent")
+        let publish = try await runCommand("\(bin)/reconcile", ["image", "publish", image, "--out-file", torrent])
+        #expect(publish.status == 0, "\(publish.output)")
+        let engine = TorrentConfiguration().superSeedInFlight
+        let cases = [(["--super-seed-in-flight", "24"], "24"), ([], "\(engine)"), (["--no-super-seed"], "-")]
+        for (flags, inFlight) in cases {
+            let seed = try ChildProcess(
+                "\(bin)/reconcile", ["seed", torrent, "--data", image, "--listen", "127.0.0.1:0"] + flags,
+                outputFile: directory.file("seed-\(inFlight).log"))
+            #expect(await waitForOutput(seed, "torrent session started"), "\(seed.log)")
+            let started = seed.log.split(separator: "\n").first { $0.contains("torrent session started") } ?? ""
+            #expect(started.contains(" torrent.super_seed_in_flight=\(inFlight)"), "\(flags): \(started)")
+            kill(seed.pid, SIGTERM)
+            #expect(await seed.wait(timeout: 30) == 0, "the seed stops on SIGTERM: \(seed.log)")
+        }
+        let refused = try await runCommand(
+            "\(bin)/reconcile", ["seed", torrent, "--data", image, "--super-seed-in-flight", "0"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("--super-seed-in-flight must be at least 1"), "\(refused.output)")
+    }
+
     @Test func fetchRejectsBadArguments() async throws {
         let bin = try #require(builtBinaries)
         let result = try await runCommand(

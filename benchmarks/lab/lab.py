@@ -422,6 +422,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                 seed_args += ["--rack", f"{lab.ip(i)}={rack_name[i]}"]
             if args.keep_in_rack:
                 seed_args += ["--keep-in-rack"]
+        if args.super_seed_in_flight:
+            seed_args += ["--super-seed-in-flight", str(args.super_seed_in_flight)]
         lab.start(lab.seed_ns, seed_args, os.path.join(run_dir, "seed.log"), "seeding").wait_marker(startup_timeout)
     elif method == "libtorrent":
         peers = [f"{lab.ip(i)}:{BT_PORT}" for i in range(0, n + 1)]
@@ -593,6 +595,8 @@ def main():
                         help="waves: the agents keep traffic in their racks themselves (provision-agent fetch "
                              "--rack-preference), also without --keep-in-rack")
     parser.add_argument("--first-wave", type=int, default=1)
+    parser.add_argument("--super-seed-in-flight", type=int, default=0,
+                        help="our seed's super-seed offers out at once (default: the engine's)")
     parser.add_argument("--wave-start", choices=("first-piece", "complete"), default="first-piece",
                         help="when the rest of a rack starts: at the first wave's first verified piece, or its end")
     parser.add_argument("--timeout", type=float, default=0, help="per run; default from the client-server bound")
@@ -644,7 +648,9 @@ def main():
         "config": {"file_bytes": size, "piece_size": args.piece_size, "node_mbit": args.node_mbit,
                    "seed_mbit": args.seed_mbit, "rack_size": args.rack_size, "first_wave": args.first_wave,
                    "wave_start": args.wave_start, "uplink_mbit": args.uplink_mbit,
-                   "keep_in_rack": args.keep_in_rack, "rack_preference": args.rack_preference, "churn": args.churn, "churn_return": args.churn_return,
+                   "keep_in_rack": args.keep_in_rack, "rack_preference": args.rack_preference,
+                   "super_seed_in_flight": args.super_seed_in_flight or None,
+                   "churn": args.churn, "churn_return": args.churn_return,
                    "churn_delay_s": args.churn_delay, "churn_seed": args.churn_seed,
                    "cores": os.cpu_count(), "methods": methods, "nodes": sizes, "shaping": "tbf both directions"},
         "bounds": {str(n): {"t_p2p_s": p2p_bound(size, args, n),

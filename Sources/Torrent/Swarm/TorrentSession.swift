@@ -171,13 +171,14 @@ final class TorrentSession: @unchecked Sendable {
             announce(event: .started)
             // Give peers a moment to show their bitfields before falling back to HTTP.
             loop.scheduleTask(in: .milliseconds(500)) { [self] in startWebFetches() }
-            // The rack settings too: a node that ignores its rack shows it here, not only in its traffic.
+            // The rack and super-seed settings too: a node that ignores them shows it here, not only in its traffic.
             logger.info(
                 "torrent session started",
                 metadata: [
                     "torrent.listen_port": "\(port.map(String.init) ?? "-")",
                     "torrent.rack": "\(configuration.rack ?? "-")",
                     "torrent.rack_preference": "\(configuration.rackPreference)",
+                    "torrent.super_seed_in_flight": "\(offers == nil ? "-" : String(configuration.superSeedInFlight))",
                 ])
             return port
         }
