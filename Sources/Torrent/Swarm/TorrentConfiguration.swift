@@ -77,7 +77,9 @@ public struct TorrentConfiguration: Sendable {
     /// seed at a large share of its upload and can be passed on sooner; in the lab 8 beat 4 (the seed idled between
     /// offers) and counting an offer done once its last block was sent (more pieces in flight: 1.36× vs 1.28×), and
     /// 8 beat 32 at N = 16 (makespan 1.30–1.32× against 1.42–1.45× T_p2p, session 11), although the simulator,
-    /// whose fair shares hold each seed flow to a receiver's share, finds 32 better (benchmarks/README.md).
+    /// whose fair shares hold each seed flow to a receiver's share, finds 32 better (benchmarks/README.md). With
+    /// 128 MiB, 16 bring the median node in earlier at N = 16 and 32 and the last one later at N = 16 (its last 16
+    /// pieces leave at once, each at half the rate); `reconcile seed --super-seed-in-flight` sets it (session 15).
     public var superSeedInFlight: Int = 8
     /// Seconds without a block sent after which a super-seed offers a piece elsewhere (the peer sat on the offer).
     public var superSeedOfferTimeout: Int = 20
