@@ -89,13 +89,7 @@ struct CommandLineEndToEndTests {
     /// `--rack` and `--rack-preference` reach the session's configuration (its start line names them), and without
     /// the flag the preference is off.
     @Test func fetchPassesTheRackFlagsToTheSession() async throws {
-        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
-        let directory = try TemporaryDirectory()
-        let image = directory.file("os.img")
-        try writeRandomFile(image, size: 100_000, seed: 37)
-        let torrent = directory.file("os.torrent")
-        let publish = try await runCommand("\(bin)/reconcile", ["image", "publish", image, "--out-file", torrent])
-        #expect(publish.status == 0, "\(publish.output)")
+        let (bin, directory, _, torrent) = try await publishedSmallImage(seed: 37)
         for (flags, preference) in [(["--rack-preference"], "true"), ([], "false")] {
             // No tracker and no peer: the fetch waits, started, until it is stopped.
             let fetch = try ChildProcess(
@@ -118,13 +112,7 @@ struct CommandLineEndToEndTests {
     /// `reconcile seed --super-seed-in-flight` reaches the seed's session (its start line names it); without the flag
     /// the engine's default holds, and a count under 1 is refused before anything starts.
     @Test func seedPassesItsOffersInFlightToTheSession() async throws {
-        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
-        let directory = try TemporaryDirectory()
-        let image = directory.file("os.img")
-        try writeRandomFile(image, size: 100_000, seed: 41)
-        let torrent = directory.file("os.torrent")
-        let publish = try await runCommand("\(bin)/reconcile", ["image", "publish", image, "--out-file", torrent])
-        #expect(publish.status == 0, "\(publish.output)")
+        let (bin, directory, image, torrent) = try await publishedSmallImage(seed: 41)
         let engine = TorrentConfiguration().superSeedInFlight
         let cases = [(["--super-seed-in-flight", "24"], "24"), ([], "\(engine)"), (["--no-super-seed"], "-")]
         for (flags, inFlight) in cases {
@@ -141,6 +129,20 @@ struct CommandLineEndToEndTests {
             "\(bin)/reconcile", ["seed", torrent, "--data", image, "--super-seed-in-flight", "0"])
         #expect(refused.status != 0)
         #expect(refused.output.contains("--super-seed-in-flight must be at least 1"), "\(refused.output)")
+    }
+
+    /// A 100 kB image and its torrent (no tracker), for tests that only start a session and read its start line.
+    private func publishedSmallImage(seed: UInt64) async throws
+        -> (bin: String, directory: TemporaryDirectory, image: String, torrent: String)
+    {
+        let bin = try #require(builtBinaries, "build the executables first (swift build --build-tests)")
+        let directory = try TemporaryDirectory()
+        let image = directory.file("os.img")
+        try writeRandomFile(image, size: 100_000, seed: seed)
+        let torrent = directory.file("os.torrent")
+        let publish = try await runCommand("\(bin)/reconcile", ["image", "publish", image, "--out-file", torrent])
+        #expect(publish.status == 0, "\(publish.output)")
+        return (bin, directory, image, torrent)
     }
 
     @Test func fetchRejectsBadArguments() async throws {
