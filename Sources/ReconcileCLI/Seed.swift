@@ -63,6 +63,9 @@ struct Seed: AsyncParsableCommand {
         if let superSeedInFlight, superSeedInFlight < 1 {
             throw ValidationError("--super-seed-in-flight must be at least 1")
         }
+        if superSeedInFlight != nil, !superSeed || keepInRack {
+            throw ValidationError("--super-seed-in-flight needs super-seeding (not --no-super-seed or --keep-in-rack)")
+        }
     }
 
     func run() async throws {

@@ -110,7 +110,7 @@ struct CommandLineEndToEndTests {
     }
 
     /// `reconcile seed --super-seed-in-flight` reaches the seed's session (its start line names it); without the flag
-    /// the engine's default holds, and a count under 1 is refused before anything starts.
+    /// the engine's default holds; a count under 1, or one without super-seeding, is refused before anything starts.
     @Test func seedPassesItsOffersInFlightToTheSession() async throws {
         let (bin, directory, image, torrent) = try await publishedSmallImage(seed: 41)
         let engine = TorrentConfiguration().superSeedInFlight
@@ -125,10 +125,22 @@ struct CommandLineEndToEndTests {
             kill(seed.pid, SIGTERM)
             #expect(await seed.wait(timeout: 30) == 0, "the seed stops on SIGTERM: \(seed.log)")
         }
-        let refused = try await runCommand(
-            "\(bin)/reconcile", ["seed", torrent, "--data", image, "--super-seed-in-flight", "0"])
-        #expect(refused.status != 0)
-        #expect(refused.output.contains("--super-seed-in-flight must be at least 1"), "\(refused.output)")
+        // A count under 1, and one without super-seeding (where it would do nothing), are refused, not ignored. A
+        // seed that starts anyway runs until stopped: the wait gives up, the case fails, and the process is killed
+        // when released, instead of hanging the test.
+        let refusals = [
+            (["0"], "--super-seed-in-flight must be at least 1"), (["16", "--no-super-seed"], "needs super-seeding"),
+            (["16", "--keep-in-rack"], "needs super-seeding"),
+        ]
+        for (flags, reason) in refusals {
+            let seed = try ChildProcess(
+                "\(bin)/reconcile",
+                ["seed", torrent, "--data", image, "--listen", "127.0.0.1:0", "--super-seed-in-flight"] + flags,
+                outputFile: directory.file("refused-\(flags.joined()).log"))
+            let status = await seed.wait(timeout: 20)
+            #expect(status.map { $0 != 0 } == true, "\(flags): \(seed.log)")
+            #expect(seed.log.contains(reason), "\(flags): \(seed.log)")
+        }
     }
 
     /// A 100 kB image and its torrent (no tracker), for tests that only start a session and read its start line.
