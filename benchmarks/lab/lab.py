@@ -422,7 +422,8 @@ def run_method(lab, args, method, n, source, torrent, lt_torrent):
                 seed_args += ["--rack", f"{lab.ip(i)}={rack_name[i]}"]
             if args.keep_in_rack:
                 seed_args += ["--keep-in-rack"]
-        if args.super_seed_in_flight:
+        # Kept in racks the seed does not super-seed, and refuses an offer count.
+        if args.super_seed_in_flight and "--keep-in-rack" not in seed_args:
             seed_args += ["--super-seed-in-flight", str(args.super_seed_in_flight)]
         lab.start(lab.seed_ns, seed_args, os.path.join(run_dir, "seed.log"), "seeding").wait_marker(startup_timeout)
     elif method == "libtorrent":
