@@ -75,13 +75,6 @@ extension Dev {
             return Double(try Quantity.bytesFlag(in: Quantity.rates)(text))
         }
 
-        /// The choking flags take whole seconds: the engine's rounds fall on its once-a-second ticks.
-        static func requireWholeSeconds(_ duration: Duration?, _ flag: String) throws {
-            guard let duration, duration.components.attoseconds != 0 else { return }
-            throw ValidationError("\(flag) must be whole seconds (the engine's choking rounds fall on its "
-                                  + "once-a-second ticks)")
-        }
-
         func validate() throws {
             guard (1...1_000_000).contains(peers) else { throw ValidationError("--peers must be 1…1000000") }
             guard racks >= 1 else { throw ValidationError("--racks must be at least 1") }
@@ -90,7 +83,10 @@ extension Dev {
                 throw ValidationError("--churn and --churn-return are shares from 0 to 1")
             }
             if let firstWave, firstWave < 1 { throw ValidationError("--first-wave must be at least 1") }
-            try Self.requireWholeSeconds(chokeInterval, "--choke-interval")
+            if let chokeInterval, chokeInterval.components.attoseconds != 0 {
+                throw ValidationError("--choke-interval must be whole seconds (the engine's choking rounds fall on its "
+                                      + "once-a-second ticks)")
+            }
             if let maxOutgoing, maxOutgoing < 1 { throw ValidationError("--max-outgoing must be at least 1") }
             if let superSeedInFlight, superSeedInFlight < 1 {
                 throw ValidationError("--super-seed-in-flight must be at least 1")
